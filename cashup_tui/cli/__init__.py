@@ -1,0 +1,1 @@
+"""Command-line front end (typer). Headless commands never import textual."""

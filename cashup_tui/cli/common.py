@@ -1,0 +1,142 @@
+"""Helpers shared by every CLI group: settings, store, output, error handling.
+
+Stays light at import time: heavy modules are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+import typer
+
+from cashup_tui.domain.errors import CashupError, ConfigError
+
+log = logging.getLogger("cashup")
+
+
+def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
+    """Print a clear error (what, where, how to fix) to stderr and exit with `code`."""
+    err = click.get_text_stream("stderr")
+    err.write(f"error: {message}\n")
+    if hint:
+        err.write(f"  hint: {hint}\n")
+    raise typer.Exit(code)
+
+
+def run_guarded(fn: Callable[[], Any]) -> None:
+    """Run a click/typer app with standalone_mode=False and map every failure to a clean exit."""
+    try:
+        rv = fn()
+        code = rv if isinstance(rv, int) else 0
+    except typer.Exit as exc:  # click.exceptions.Exit
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {_redact(str(exc))}\n")
+        code = 2
+    except CashupError as exc:
+        sys.stderr.write(f"error: {_redact(str(exc))}\n")
+        code = 1
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # a bug: one line for the user, the traceback to the log file
+        where = _log_crash(exc)
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}: {_redact(str(exc))}\n"
+            f"  this is a bug in CashUp; details were written to {where}\n"
+        )
+        code = 70
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _redact(text: str) -> str:
+    secrets = [os.environ.get(k, "") for k in ("CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET")]
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return text
+
+
+def _log_crash(exc: BaseException) -> str:
+    import traceback
+
+    from cashup_tui.paths import ensure_private_dir, log_dir
+
+    try:
+        d = ensure_private_dir(log_dir())
+        path = d / "crash.log"
+        text = _redact("".join(traceback.format_exception(exc)))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write(text + "\n")
+        return str(path)
+    except OSError:
+        return "(no writable log dir)"
+
+
+def ctx_obj(ctx: typer.Context | None) -> dict[str, Any]:
+    c = ctx
+    while c is not None:
+        if isinstance(c.obj, dict):
+            return c.obj
+        c = c.parent
+    return {}
+
+
+def settings_from(ctx: typer.Context | None):
+    """Load settings honouring the root `--config` option; ConfigError exits with code 2."""
+    from cashup_tui.settings import load_settings
+
+    return load_settings(ctx_obj(ctx).get("config"))
+
+
+def db_url_from(ctx: typer.Context | None, settings=None, mode: str = "demo") -> str:
+    """Store URL: `--db` flag > CASHUP_DB env > settings.store.url > per-mode default file."""
+    obj = ctx_obj(ctx)
+    url = obj.get("db") or os.environ.get("CASHUP_DB")
+    if not url:
+        s = settings or settings_from(ctx)
+        url = s.store.url
+    if not url:
+        from cashup_tui.paths import default_db_path
+
+        url = str(default_db_path(mode))
+    return url
+
+
+def print_json(obj: Any) -> None:
+    """One JSON document on stdout (Decimal as string, datetimes ISO)."""
+    sys.stdout.write(json.dumps(obj, default=_json_default, ensure_ascii=False, indent=None) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(o, Decimal):
+        return str(o)
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    if hasattr(o, "value"):
+        return o.value
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def console():
+    from rich.console import Console
+
+    return Console()

@@ -1,0 +1,119 @@
+"""The `cashup` command: a root group whose sub-groups are imported only when invoked,
+so `cashup --help` and `cashup --version` stay fast (no textual/pandas/ccxt/sqlmodel)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from cashup_tui import __version__
+
+# name -> (module, help). Each module defines `app = typer.Typer(...)` (a group) or `command` (a function).
+GROUPS: dict[str, tuple[str, str]] = {
+    "config": ("cashup_tui.cli.config", "Show, locate and create the settings file."),
+    "data": ("cashup_tui.cli.data", "Import, list, export, resample and fetch OHLCV candles."),
+    "feed": ("cashup_tui.cli.feed", "Watch live Gate.io streams headless; replay captures."),
+    "sim": ("cashup_tui.cli.sim", "Run the Gate-compatible loopback simulator."),
+    "strategies": ("cashup_tui.cli.strategies", "List strategies and their parameters."),
+    "backtest": ("cashup_tui.cli.backtest", "Run, list, show and compare backtests."),
+    "optimize": ("cashup_tui.cli.optimize", "Grid/random parameter search, walk-forward, Dask."),
+    "trade": ("cashup_tui.cli.trade", "Run strategies headless (demo, paper, testnet, live)."),
+    "orders": ("cashup_tui.cli.orders", "Place, list, cancel and reconcile orders."),
+    "positions": ("cashup_tui.cli.positions", "Show positions."),
+    "risk": ("cashup_tui.cli.risk", "Risk status, kill switch, resume, report."),
+    "notify": ("cashup_tui.cli.notify", "Test notification channels; show history."),
+    "keys": ("cashup_tui.cli.keys", "Manage exchange API keys in the encrypted vault."),
+    "serve": ("cashup_tui.cli.serve", "Serve the workstation to a browser on localhost."),
+    "tui": ("cashup_tui.cli.tui", "Open the workstation (the default with no command)."),
+}
+
+
+def _available(name: str) -> bool:
+    module = GROUPS[name][0]
+    return importlib.util.find_spec(module) is not None
+
+
+class LazyGroup(TyperGroup):
+    """Lists every group from GROUPS; imports a group's module only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [n for n in GROUPS if _available(n)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in GROUPS or not _available(cmd_name):
+            return None
+        module = importlib.import_module(GROUPS[cmd_name][0])
+        obj = getattr(module, "app", None) or getattr(module, "command")
+        if isinstance(obj, typer.Typer):
+            cmd = typer.main.get_command(obj)
+        else:
+            cmd = typer.main.get_command(_single(obj))
+        cmd.help = cmd.help or GROUPS[cmd_name][1]
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, GROUPS[n][1]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _single(fn: Any) -> typer.Typer:
+    t = typer.Typer()
+    t.command()(fn)
+    return t
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    name="cashup",
+    help="CashUp: a terminal trading workstation for Gate.io USDT perpetual futures.\n\n"
+    "With no command it opens the workstation in DEMO mode (no keys, no network).",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cashup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: str = typer.Option(None, "--config", "-c", help="Settings file (TOML). Default: CASHUP_CONFIG, then the user config dir."),
+    db: str = typer.Option(None, "--db", help="Store location: a SQLite path or any SQLAlchemy URL."),
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """CashUp: a terminal trading workstation for Gate.io USDT perpetual futures.
+
+    With no command it opens the workstation in DEMO mode.
+    """
+    ctx.obj = {"config": config, "db": db}
+    if ctx.invoked_subcommand is None:
+        if _available("tui"):
+            ctx.invoke(LazyGroup.get_command(ctx.command, ctx, "tui"))  # type: ignore[arg-type]
+        else:
+            click.echo(ctx.get_help())
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry point: clean errors, never a traceback wall."""
+    from cashup_tui.cli.common import run_guarded
+
+    run_guarded(lambda: app(args=argv, prog_name="cashup", standalone_mode=False))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run(sys.argv[1:])

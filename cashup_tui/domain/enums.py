@@ -1,0 +1,87 @@
+"""Enumerations shared by every layer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for buy, -1 for sell: Gate encodes the side as the sign of `size`."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @classmethod
+    def from_signed(cls, size: object) -> Side:
+        return cls.BUY if float(size) > 0 else cls.SELL  # type: ignore[arg-type]
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    TAKE_PROFIT = "take_profit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class TimeInForce(StrEnum):
+    """Gate's `tif` values: gtc, ioc, poc (post-only), fok."""
+
+    GTC = "gtc"
+    IOC = "ioc"
+    POC = "poc"
+    FOK = "fok"
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    SUBMITTING = "submitting"
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCEL_REQUESTED = "cancel_requested"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_working(self) -> bool:
+        """The order may still (or might, if in doubt) rest at the venue."""
+        return not self.is_terminal and self is not OrderStatus.NEW
+
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+
+
+class Mode(StrEnum):
+    DEMO = "demo"
+    PAPER = "paper"
+    TESTNET = "testnet"
+    LIVE = "live"
+    BACKTEST = "backtest"
+
+
+class TradingState(StrEnum):
+    """Nautilus-style trading states; cancels are always allowed."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    HALTED = "halted"
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"

@@ -1,0 +1,51 @@
+"""Identifiers. `ClientOrderId` is ours (Gate's `text`), `VenueOrderId` is Gate's: never mixed."""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+from cashup_tui.domain.errors import ValidationError
+
+ClientOrderId = NewType("ClientOrderId", str)
+VenueOrderId = NewType("VenueOrderId", str)  # Gate ids exceed 2**53: kept as text, never float
+TradeId = NewType("TradeId", str)
+
+_CLIENT_ID_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
+_BODY_RE = re.compile(r"[^0-9A-Za-z_.\-]")
+CLIENT_ID_MAX_BODY = 28
+
+
+def validate_client_id(value: str) -> ClientOrderId:
+    """Gate's rule for `text`: `t-` then 1..28 of `[0-9A-Za-z_.-]`."""
+    if not isinstance(value, str) or not _CLIENT_ID_RE.match(value):
+        raise ValidationError(
+            f"client order id {value!r} is not valid for Gate",
+            hint="it must start with 't-' followed by 1 to 28 characters from [0-9A-Za-z_.-]",
+        )
+    return ClientOrderId(value)
+
+
+def make_client_id(prefix: str, counter: int, *, session: str = "") -> ClientOrderId:
+    """Deterministic, restart-safe ids: `t-<prefix><session>-<counter base36>`.
+
+    `session` should differ per process start (e.g. a base36 start time) so that a
+    restarted counter never repeats an id; the caller persists and restores `counter`.
+    """
+    body = _BODY_RE.sub("", f"{prefix}{session}")
+    suffix = _base36(counter)
+    room = CLIENT_ID_MAX_BODY - len(suffix) - 1
+    body = body[: max(room, 0)]
+    return validate_client_id(f"t-{body}-{suffix}" if body else f"t-{suffix}")
+
+
+def _base36(n: int) -> str:
+    if n < 0:
+        raise ValueError("counter must be >= 0")
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out

@@ -1,0 +1,131 @@
+"""Gate USDT-perpetual contract specs and the rounding rules that go with them.
+
+Every Gate size is in contracts; coins = contracts * quanto_multiplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+
+from cashup_tui.domain.errors import ValidationError
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str  # Gate contract name, e.g. "BTC_USDT"
+    quanto_multiplier: Decimal  # coins per contract (BTC_USDT 0.0001)
+    price_tick: Decimal  # order_price_round
+    size_step: Decimal = ONE  # 1 contract, or a fraction on enable_decimal contracts
+    min_size: Decimal = ONE  # order_size_min (contracts)
+    max_size: Decimal = Decimal(1_000_000)  # order_size_max (contracts)
+    leverage_min: Decimal = ONE
+    leverage_max: Decimal = Decimal(100)
+    maintenance_rate: Decimal = Decimal("0.005")
+    maker_fee_rate: Decimal = Decimal("-0.00025")
+    taker_fee_rate: Decimal = Decimal("0.00075")
+    price_deviate: Decimal = Decimal("0.5")  # order_price_deviate: max |price-mark|/mark
+    orders_limit: int = 100
+    funding_interval_s: int = 28_800
+    settle: str = "usdt"
+    in_delisting: bool = False
+
+    @property
+    def base(self) -> str:
+        return self.symbol.split("_", 1)[0]
+
+    @property
+    def quote(self) -> str:
+        return self.symbol.split("_", 1)[1] if "_" in self.symbol else "USDT"
+
+    # -- conversions ---------------------------------------------------------------
+    def notional(self, size: Decimal, price: Decimal) -> Decimal:
+        """Quote (USDT) value of `size` contracts at `price`; always >= 0."""
+        return abs(size) * self.quanto_multiplier * price
+
+    def coins(self, size: Decimal) -> Decimal:
+        return size * self.quanto_multiplier
+
+    def contracts_for_coins(self, coins: Decimal) -> Decimal:
+        return coins / self.quanto_multiplier
+
+    # -- rounding --------------------------------------------------------------------
+    def round_price(self, price: Decimal, mode: str = "nearest") -> Decimal:
+        """Round to the tick: `nearest`, `down` (floor) or `up` (ceiling)."""
+        rounding = {"nearest": ROUND_HALF_EVEN, "down": ROUND_FLOOR, "up": ROUND_CEILING}[mode]
+        return (price / self.price_tick).to_integral_value(rounding) * self.price_tick
+
+    def round_size(self, size: Decimal) -> Decimal:
+        """Round an absolute size toward zero to the size step (never sends more than asked)."""
+        steps = (abs(size) / self.size_step).to_integral_value(ROUND_DOWN)
+        out = steps * self.size_step
+        return out if size >= 0 else -out
+
+    def is_price_on_tick(self, price: Decimal) -> bool:
+        return (price / self.price_tick) == (price / self.price_tick).to_integral_value()
+
+    def is_size_on_step(self, size: Decimal) -> bool:
+        return (size / self.size_step) == (size / self.size_step).to_integral_value()
+
+    def check_order(self, size: Decimal, price: Decimal | None) -> None:
+        """Venue rules for one order: raises ValidationError saying which rule and how to fix it."""
+        if not size.is_finite() or size == 0:
+            raise ValidationError(f"{self.symbol}: size {size} must be a finite non-zero number of contracts")
+        if not self.is_size_on_step(size):
+            raise ValidationError(
+                f"{self.symbol}: size {size} is not a multiple of the size step {self.size_step}",
+                hint=f"sizes are in contracts (1 contract = {self.quanto_multiplier} {self.base})",
+            )
+        if abs(size) < self.min_size or abs(size) > self.max_size:
+            raise ValidationError(
+                f"{self.symbol}: size {abs(size)} outside [{self.min_size}, {self.max_size}] contracts"
+            )
+        if price is not None:
+            if not price.is_finite() or price <= 0:
+                raise ValidationError(f"{self.symbol}: price {price} must be a finite positive number")
+            if not self.is_price_on_tick(price):
+                raise ValidationError(
+                    f"{self.symbol}: price {price} is not on the tick {self.price_tick}",
+                    hint=f"nearest valid prices: {self.round_price(price, 'down')} / {self.round_price(price, 'up')}",
+                )
+
+    def check_leverage(self, leverage: Decimal) -> None:
+        if not leverage.is_finite() or leverage < self.leverage_min or leverage > self.leverage_max:
+            raise ValidationError(
+                f"{self.symbol}: leverage {leverage} outside [{self.leverage_min}, {self.leverage_max}]"
+            )
+
+
+def instrument_from_gate(c: dict) -> Instrument:
+    """Build an Instrument from one object of Gate's `GET /futures/usdt/contracts`."""
+
+    def d(key: str, default: str) -> Decimal:
+        v = c.get(key)
+        return Decimal(str(v)) if v not in (None, "") else Decimal(default)
+
+    decimal_sizes = bool(c.get("enable_decimal"))
+    min_size = d("order_size_min", "1")
+    step = Decimal("0.0001") if decimal_sizes else ONE
+    if decimal_sizes and min_size == 0:
+        min_size = step
+    qm = d("quanto_multiplier", "1")
+    return Instrument(
+        symbol=str(c["name"]),
+        quanto_multiplier=qm if qm != 0 else ONE,
+        price_tick=d("order_price_round", "0.01"),
+        size_step=step,
+        min_size=min_size,
+        max_size=d("order_size_max", "1000000"),
+        leverage_min=d("leverage_min", "1"),
+        leverage_max=d("leverage_max", "100"),
+        maintenance_rate=d("maintenance_rate", "0.005"),
+        maker_fee_rate=d("maker_fee_rate", "-0.00025"),
+        taker_fee_rate=d("taker_fee_rate", "0.00075"),
+        price_deviate=d("order_price_deviate", "0.5"),
+        orders_limit=int(c.get("orders_limit") or 100),
+        funding_interval_s=int(c.get("funding_interval") or 28_800),
+        in_delisting=bool(c.get("in_delisting")),
+    )

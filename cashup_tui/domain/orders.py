@@ -1,0 +1,208 @@
+"""Orders as an explicit state machine.
+
+`transition(order, event) -> Order` is the only way an order changes. Moves that the
+table does not list raise `InvalidTransition`; a fill that races a cancel is allowed;
+fills are de-duplicated by venue trade id and can never exceed the order size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.errors import DuplicateFill, InvalidTransition, OverfillError, ValidationError
+from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
+
+ZERO = Decimal(0)
+S = OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution. `size` is absolute contracts; `fee` > 0 is paid, < 0 is a rebate."""
+
+    trade_id: str
+    client_id: ClientOrderId
+    symbol: str
+    side: Side
+    size: Decimal
+    price: Decimal
+    fee: Decimal = ZERO
+    ts_ms: int = 0
+    venue_order_id: VenueOrderId | None = None
+    liquidity: Liquidity = Liquidity.TAKER
+
+    def __post_init__(self) -> None:
+        if not (self.size.is_finite() and self.size > 0):
+            raise ValidationError(f"fill {self.trade_id}: size {self.size} must be > 0")
+        if not (self.price.is_finite() and self.price > 0):
+            raise ValidationError(f"fill {self.trade_id}: price {self.price} must be > 0")
+
+
+class OrderEventKind(StrEnum):
+    SUBMITTED = "submitted"  # written ahead, about to be sent
+    ACCEPTED = "accepted"  # the venue acknowledged it (venue id known)
+    REJECTED = "rejected"  # denied locally or proven not accepted by the venue
+    FILLED = "filled"  # one fill (partial or final)
+    CANCEL_REQUESTED = "cancel_requested"
+    CANCEL_REJECTED = "cancel_rejected"  # the cancel failed; the order still works
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    AMENDED = "amended"
+    IN_DOUBT = "in_doubt"  # timeout / dropped connection / 5xx: outcome unknown
+
+
+K = OrderEventKind
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    kind: OrderEventKind
+    ts_ms: int
+    venue_order_id: VenueOrderId | None = None
+    fill: Fill | None = None
+    reason: str = ""
+    new_price: Decimal | None = None
+    new_size: Decimal | None = None
+
+
+# status -> event kinds it accepts. FILLED is handled by `_after_fill` for the target.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderEventKind]] = {
+    S.NEW: frozenset({K.SUBMITTED, K.REJECTED}),
+    S.SUBMITTING: frozenset(
+        {K.ACCEPTED, K.REJECTED, K.IN_DOUBT, K.FILLED, K.CANCEL_REQUESTED, K.CANCELLED, K.EXPIRED}
+    ),
+    S.OPEN: frozenset({K.ACCEPTED, K.FILLED, K.CANCEL_REQUESTED, K.CANCELLED, K.EXPIRED, K.AMENDED, K.IN_DOUBT}),
+    S.PARTIALLY_FILLED: frozenset(
+        {K.ACCEPTED, K.FILLED, K.CANCEL_REQUESTED, K.CANCELLED, K.EXPIRED, K.AMENDED, K.IN_DOUBT}
+    ),
+    S.CANCEL_REQUESTED: frozenset(
+        {K.ACCEPTED, K.FILLED, K.CANCELLED, K.CANCEL_REJECTED, K.EXPIRED, K.IN_DOUBT, K.CANCEL_REQUESTED}
+    ),
+    S.UNKNOWN: frozenset(
+        {K.ACCEPTED, K.FILLED, K.CANCELLED, K.REJECTED, K.EXPIRED, K.CANCEL_REQUESTED, K.IN_DOUBT}
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset({K.FILLED}),  # a fill that raced the cancel
+    S.EXPIRED: frozenset({K.FILLED}),  # a late fill of an IOC/FOK remainder report
+    S.REJECTED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    client_id: ClientOrderId
+    symbol: str
+    side: Side
+    size: Decimal  # absolute contracts
+    order_type: OrderType = OrderType.LIMIT
+    price: Decimal | None = None  # None for market orders
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    trigger_price: Decimal | None = None
+    status: OrderStatus = S.NEW
+    filled: Decimal = ZERO
+    avg_fill_price: Decimal = ZERO
+    fees: Decimal = ZERO
+    venue_order_id: VenueOrderId | None = None
+    created_ms: int = 0
+    updated_ms: int = 0
+    strategy: str = ""
+    reason: str = ""
+    trade_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.size - self.filled
+
+    @property
+    def signed_size(self) -> Decimal:
+        return self.size * self.side.sign
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_working
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Shown as UNCONFIRMED: sent (or maybe sent) but the venue has not answered."""
+        return self.status in (S.SUBMITTING, S.UNKNOWN)
+
+
+def can_transition(status: OrderStatus, kind: OrderEventKind) -> bool:
+    return kind in TRANSITIONS[status]
+
+
+def transition(order: Order, event: OrderEvent) -> Order:
+    """Apply one event; return the new order or raise InvalidTransition / DuplicateFill / OverfillError."""
+    if not can_transition(order.status, event.kind):
+        raise InvalidTransition(
+            f"order {order.client_id}: event {event.kind.value} is not allowed in state {order.status.value}"
+        )
+    venue_id = event.venue_order_id or order.venue_order_id
+    base = {"updated_ms": max(order.updated_ms, event.ts_ms), "venue_order_id": venue_id}
+    kind = event.kind
+    if kind is K.FILLED:
+        return _apply_fill(order, event, base)
+    if kind is K.SUBMITTED:
+        return replace(order, status=S.SUBMITTING, **base)
+    if kind is K.ACCEPTED:
+        if order.status in (S.SUBMITTING, S.UNKNOWN):
+            status = S.PARTIALLY_FILLED if order.filled > 0 else S.OPEN
+        else:  # duplicate/late ack: keep the state we already know
+            status = order.status
+        return replace(order, status=status, **base)
+    if kind is K.REJECTED:
+        return replace(order, status=S.REJECTED, reason=event.reason or order.reason, **base)
+    if kind is K.CANCEL_REQUESTED:
+        return replace(order, status=S.CANCEL_REQUESTED, **base)
+    if kind is K.CANCEL_REJECTED:
+        status = S.PARTIALLY_FILLED if order.filled > 0 else S.OPEN
+        return replace(order, status=status, reason=event.reason or order.reason, **base)
+    if kind is K.CANCELLED:
+        return replace(order, status=S.CANCELLED, reason=event.reason or order.reason, **base)
+    if kind is K.EXPIRED:
+        return replace(order, status=S.EXPIRED, reason=event.reason or order.reason, **base)
+    if kind is K.IN_DOUBT:
+        return replace(order, status=S.UNKNOWN, reason=event.reason or order.reason, **base)
+    if kind is K.AMENDED:
+        new_size = event.new_size if event.new_size is not None else order.size
+        if new_size < order.filled or new_size <= 0:
+            raise InvalidTransition(f"order {order.client_id}: amend size {new_size} below filled {order.filled}")
+        new_price = event.new_price if event.new_price is not None else order.price
+        status = S.FILLED if new_size == order.filled else order.status
+        return replace(order, size=new_size, price=new_price, status=status, **base)
+    raise InvalidTransition(f"unhandled event {kind}")  # pragma: no cover - table guards this
+
+
+def _apply_fill(order: Order, event: OrderEvent, base: dict) -> Order:
+    fill = event.fill
+    if fill is None:
+        raise InvalidTransition(f"order {order.client_id}: fill event without a fill")
+    if fill.trade_id in order.trade_ids:
+        raise DuplicateFill(f"order {order.client_id}: trade {fill.trade_id} already applied")
+    if fill.side is not order.side or fill.symbol != order.symbol:
+        raise InvalidTransition(f"order {order.client_id}: fill {fill.trade_id} does not match side/symbol")
+    filled = order.filled + fill.size
+    if filled > order.size:
+        raise OverfillError(
+            f"order {order.client_id}: fill {fill.trade_id} of {fill.size} would fill {filled} > size {order.size}"
+        )
+    avg = (order.avg_fill_price * order.filled + fill.price * fill.size) / filled
+    if filled == order.size:
+        status = S.FILLED
+    elif order.status in (S.CANCELLED, S.EXPIRED, S.CANCEL_REQUESTED):
+        status = order.status  # late partial fill: the cancel/expiry still stands (or is pending)
+    else:
+        status = S.PARTIALLY_FILLED
+    return replace(
+        order,
+        status=status,
+        filled=filled,
+        avg_fill_price=avg,
+        fees=order.fees + fill.fee,
+        trade_ids=order.trade_ids | {fill.trade_id},
+        **base,
+    )

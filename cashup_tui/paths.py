@@ -1,0 +1,51 @@
+"""Where CashUp keeps its files (platformdirs). Nothing is created at import time:
+callers ask for a path and call `ensure_private_dir` when they are about to write."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "cashup"
+
+
+def _dirs():  # imported lazily: platformdirs is light, but keep import time near zero
+    from platformdirs import PlatformDirs
+
+    return PlatformDirs(APP_NAME, appauthor=False)
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("CASHUP_CONFIG_DIR") or _dirs().user_config_dir)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("CASHUP_DATA_DIR") or _dirs().user_data_dir)
+
+
+def log_dir() -> Path:
+    return Path(os.environ.get("CASHUP_LOG_DIR") or _dirs().user_log_dir)
+
+
+def default_config_file() -> Path:
+    return config_dir() / "cashup.toml"
+
+
+def default_db_path(mode: str = "demo") -> Path:
+    """One database per mode family, like freqtrade: live never shares a file with paper/demo."""
+    name = "cashup-live.sqlite" if mode in ("live", "testnet") else "cashup.sqlite"
+    return data_dir() / name
+
+
+def vault_path() -> Path:
+    return data_dir() / "vault.json"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) with mode 0700 if missing; return it."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.chmod(0o700)
+    except OSError:
+        pass
+    return path

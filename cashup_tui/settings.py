@@ -1,0 +1,324 @@
+"""Settings from TOML with a strict schema and clear errors.
+
+Discovery: `--config` flag > `CASHUP_CONFIG` env > user config dir (platformdirs) >
+built-in defaults. Then `CASHUP_<SECTION>_<KEY>` environment variables override single
+keys (e.g. `CASHUP_RISK_MAX_LEVERAGE=3`, `CASHUP_GATE_REST_URL=http://127.0.0.1:8080`).
+API keys are accepted from the environment only (`CASHUP_GATE_API_KEY`,
+`CASHUP_GATE_API_SECRET`) or the vault; a config file that holds one is refused.
+
+Stdlib only: this module is imported on the fast `cashup --help` path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from cashup_tui.domain.errors import ConfigError
+
+
+class Secret(str):
+    """A str that never shows itself in repr/format (logs, tracebacks, screens)."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass
+class StoreSettings:
+    url: str = ""  # SQLAlchemy URL; "" = sqlite file in the user data dir (one per mode family)
+    synchronous: str = "FULL"  # SQLite synchronous pragma for the order journal: FULL or NORMAL
+    busy_timeout_ms: int = 5000
+
+
+@dataclass
+class GateSettings:
+    rest_url: str = "https://api.gateio.ws/api/v4"
+    ws_url: str = "wss://fx-ws.gateio.ws/v4/ws/usdt"
+    testnet_rest_url: str = "https://fx-api-testnet.gateio.ws/api/v4"
+    testnet_ws_url: str = "wss://fx-ws-testnet.gateio.ws/v4/ws/usdt"
+    settle: str = "usdt"
+    ping_interval_s: float = 12.0
+    stale_after_s: float = 40.0
+    book_depth: int = 20
+    book_freq: str = "100ms"
+    request_timeout_s: float = 10.0
+    api_key: Secret = Secret("")  # environment only: CASHUP_GATE_API_KEY
+    api_secret: Secret = Secret("")  # environment only: CASHUP_GATE_API_SECRET
+
+
+@dataclass
+class BacktestSettings:
+    cash: float = 10_000.0
+    fee_bps: float = 5.0
+    slippage_bps: float = 0.0
+    leverage: float = 1.0
+    engine: str = "fast"
+
+
+@dataclass
+class RiskSettings:
+    max_order_notional: float = 50_000.0
+    max_position_notional: float = 100_000.0
+    max_gross_exposure: float = 250_000.0
+    max_leverage: float = 10.0
+    price_band_pct: float = 5.0
+    max_open_orders: int = 50
+    max_orders_per_sec: float = 10.0
+    daily_loss_limit: float = 2_000.0
+    max_drawdown_pct: float = 20.0
+    stale_feed_s: float = 15.0
+
+
+@dataclass
+class SimSettings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 7
+    symbols: list[str] = field(default_factory=lambda: ["BTC_USDT", "ETH_USDT", "SOL_USDT"])
+    starting_balance: float = 100_000.0
+    tick_ms: int = 100
+
+
+@dataclass
+class NotifySettings:
+    urls: list[str] = field(default_factory=list)  # apprise URLs; tokens here are secrets: prefer the vault
+    min_severity: str = "info"
+    rate_limit_per_min: int = 30
+    timeout_s: float = 4.0
+
+
+@dataclass
+class UiSettings:
+    mode: str = "demo"
+    watchlist: list[str] = field(default_factory=lambda: ["BTC_USDT", "ETH_USDT", "SOL_USDT"])
+    refresh_hz: float = 4.0
+    large_trade_usdt: float = 50_000.0
+    chart_timeframe: str = "1m"
+
+
+@dataclass
+class LogSettings:
+    level: str = "INFO"
+    file: str = ""  # "" = cashup.log in the user log dir
+
+
+@dataclass
+class Settings:
+    store: StoreSettings = field(default_factory=StoreSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+    backtest: BacktestSettings = field(default_factory=BacktestSettings)
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    sim: SimSettings = field(default_factory=SimSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    source: str = "built-in defaults"  # where the file came from (not a TOML key)
+
+    def as_dict(self, *, redact: bool = True) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name in SECTIONS:
+            section = getattr(self, name)
+            values = {}
+            for f in fields(section):
+                v = getattr(section, f.name)
+                if isinstance(v, Secret):
+                    v = ("<set>" if v else "<not set>") if redact else v.reveal()
+                values[f.name] = v
+            out[name] = values
+        return out
+
+
+SECTIONS = ("store", "gate", "backtest", "risk", "sim", "notify", "ui", "log")
+ENV_ONLY = {("gate", "api_key"), ("gate", "api_secret")}
+_CHOICES = {
+    ("store", "synchronous"): ("FULL", "NORMAL", "OFF"),
+    ("backtest", "engine"): ("fast", "event"),
+    ("ui", "mode"): ("demo", "paper", "testnet", "live"),
+    ("notify", "min_severity"): ("debug", "info", "warning", "critical"),
+    ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
+}
+
+
+def _section_types(name: str) -> dict[str, Any]:
+    cls = type(getattr(Settings(), name))
+    return get_type_hints(cls)
+
+
+def _find_line(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of `[section]` / `key =` in TOML text (1-based)."""
+    current = None
+    for i, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        m = re.match(r"^\[([^\]]+)\]", s)
+        if m:
+            current = m.group(1).strip()
+            if key is None and current == section:
+                return i
+            continue
+        if current == section and key and re.match(rf"^{re.escape(key)}\s*=", s):
+            return i
+    return None
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    expected = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Secret: "a string"}
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ValueError(f"{where}: expected {expected[bool]}, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool):
+            raise ValueError(f"{where}: expected {expected[int]}, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+            return int(value)
+        raise ValueError(f"{where}: expected {expected[int]}, got {value!r}")
+    if typ is float:
+        if isinstance(value, bool):
+            raise ValueError(f"{where}: expected {expected[float]}, got {value!r}")
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return float(str(value))
+        except ValueError:
+            raise ValueError(f"{where}: expected {expected[float]}, got {value!r}") from None
+    if typ in (str, Secret):
+        if isinstance(value, str):
+            return Secret(value) if typ is Secret else value
+        raise ValueError(f"{where}: expected {expected[typ]}, got {value!r}")
+    if getattr(typ, "__origin__", None) is list:
+        if isinstance(value, str):  # env form: comma separated
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise ValueError(f"{where}: expected a list of strings, got {value!r}")
+    raise ValueError(f"{where}: unsupported type {typ}")  # pragma: no cover
+
+
+def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -> None:
+    types = _section_types(section)
+    if key not in types:
+        close = difflib.get_close_matches(key, list(types), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(types)}"
+        raise ValueError(f"{where}: unknown key '{section}.{key}' ({hint})")
+    coerced = _coerce(value, types[key], where)
+    choices = _CHOICES.get((section, key))
+    if choices and coerced not in choices:
+        raise ValueError(f"{where}: '{section}.{key}' must be one of {', '.join(choices)}, got {coerced!r}")
+    if isinstance(coerced, int | float) and not isinstance(coerced, bool) and coerced < 0:
+        raise ValueError(f"{where}: '{section}.{key}' must not be negative, got {coerced!r}")
+    setattr(getattr(settings, section), key, coerced)
+
+
+def discover_config_file(flag: str | os.PathLike[str] | None = None) -> tuple[Path | None, str]:
+    """Return (path or None, how it was found). A named file that does not exist is an error."""
+    if flag:
+        p = Path(flag).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file {p} (from --config) does not exist", hint="run `cashup config init`")
+        return p, "--config"
+    env = os.environ.get("CASHUP_CONFIG")
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_file():
+            raise ConfigError(f"config file {p} (from CASHUP_CONFIG) does not exist", hint="unset it or create the file")
+        return p, "CASHUP_CONFIG"
+    from cashup_tui.paths import default_config_file
+
+    p = default_config_file()
+    if p.is_file():
+        return p, "user config dir"
+    return None, "built-in defaults"
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None, *, environ: dict[str, str] | None = None
+) -> Settings:
+    """Load and validate settings. Raises ConfigError naming file, line, key and expectation."""
+    env = os.environ if environ is None else environ
+    path, how = discover_config_file(config)
+    settings = Settings()
+    if path is not None:
+        settings.source = f"{path} ({how})"
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at that line") from None
+        for section, values in data.items():
+            if section not in SECTIONS:
+                close = difflib.get_close_matches(section, SECTIONS, n=1)
+                line = _find_line(text, section, None)
+                hint = f"did you mean [{close[0]}]?" if close else f"sections are: {', '.join(SECTIONS)}"
+                raise ConfigError(f"{path}:{line or '?'}: unknown section [{section}]", hint=hint)
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: '{section}' must be a [section] table")
+            for key, value in values.items():
+                line = _find_line(text, section, key)
+                where = f"{path}:{line or '?'}"
+                if (section, key) in ENV_ONLY:
+                    raise ConfigError(
+                        f"{where}: '{section}.{key}' must not be stored in a config file",
+                        hint="use `cashup keys set gateio` (encrypted vault) or CASHUP_GATE_API_KEY/SECRET",
+                    )
+                try:
+                    _apply(settings, section, key, value, where)
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
+    for name, value in env.items():
+        if not name.startswith("CASHUP_") or name in ("CASHUP_CONFIG",):
+            continue
+        rest = name[len("CASHUP_") :].lower()
+        section, _, key = rest.partition("_")
+        if section not in SECTIONS or not key:
+            continue
+        try:
+            _apply(settings, section, key, value, f"environment variable {name}")
+        except ValueError as exc:
+            if "unknown key" in str(exc):
+                continue  # other CASHUP_* variables (paths, test switches) are not settings
+            raise ConfigError(str(exc)) from None
+    return settings
+
+
+def render_toml(settings: Settings | None = None) -> str:
+    """Serialise settings as TOML (secrets are never written)."""
+    s = settings or Settings()
+    lines: list[str] = []
+    for section, values in s.as_dict(redact=True).items():
+        lines.append(f"[{section}]")
+        for key, v in values.items():
+            if (section, key) in ENV_ONLY:
+                continue
+            lines.append(f"{key} = {_toml_value(v)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def replace_section(settings: Settings, section: str, **changes: Any) -> Settings:
+    """Return a copy of `settings` with some keys of one section changed (for tests and CLI flags)."""
+    new_section = dataclasses.replace(getattr(settings, section), **changes)
+    return dataclasses.replace(settings, **{section: new_section})

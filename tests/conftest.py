@@ -1,0 +1,45 @@
+"""Shared fixtures: the location of ../shared data, made-up keys, isolated user dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("CASHUP_SHARED_DIR", REPO.parent / "shared"))
+MARKET_DIR = SHARED / "data" / "market"
+GATEIO_DIR = SHARED / "data" / "gateio"
+
+# Made-up credentials for tests: never real.
+FAKE_API_KEY = "fakekey0123456789abcdef0123456789"
+FAKE_API_SECRET = "fakesecret9876543210fedcba9876543210fedcba9876543210fedcba98765432"
+
+
+def need_shared(path: Path) -> Path:
+    """Skip (with the reason) when ../shared is not beside the repository."""
+    if not path.exists():
+        pytest.skip(f"{path} not found: the shared data folder must sit beside the repo (../shared)")
+    return path
+
+
+@pytest.fixture
+def market_dir() -> Path:
+    return need_shared(MARKET_DIR)
+
+
+@pytest.fixture
+def gateio_dir() -> Path:
+    return need_shared(GATEIO_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own config/data/log dirs; nothing touches the real home."""
+    base = tmp_path_factory.mktemp("userdirs")
+    monkeypatch.setenv("CASHUP_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("CASHUP_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("CASHUP_LOG_DIR", str(base / "log"))
+    for var in ("CASHUP_CONFIG", "CASHUP_DB", "CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET"):
+        monkeypatch.delenv(var, raising=False)
