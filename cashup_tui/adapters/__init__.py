@@ -1,0 +1,1 @@
+"""Adapters: the outside world (Gate.io websocket, ccxt REST, simulator, notifications, files)."""

@@ -1,0 +1,1 @@
+"""The simulated Gate venue: matching, fees, margin, liquidation; market generator; loopback server."""

@@ -1,0 +1,1 @@
+"""Trading logic: orders, risk, portfolio, strategies, backtests, indicators."""
