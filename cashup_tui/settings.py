@@ -214,7 +214,7 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
         close = difflib.get_close_matches(key, list(types), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(types)}"
         raise ValueError(f"{where}: unknown key '{section}.{key}' ({hint})")
-    coerced = _coerce(value, types[key], where)
+    coerced = _coerce(value, types[key], f"{where}: '{section}.{key}'")
     choices = _CHOICES.get((section, key))
     if choices and coerced not in choices:
         raise ValueError(f"{where}: '{section}.{key}' must be one of {', '.join(choices)}, got {coerced!r}")

@@ -1,6 +1,8 @@
 """Helpers shared by every CLI group: settings, store, output, error handling.
 
 Stays light at import time: heavy modules are imported inside the functions.
+Note: typer >= 0.29 vendors its own click (`typer._click`); use typer's names (typer.Exit,
+typer.Abort, typer.TyperException, typer.echo), never the separate `click` package.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-import click
 import typer
 
 from cashup_tui.domain.errors import CashupError, ConfigError
@@ -22,10 +23,10 @@ log = logging.getLogger("cashup")
 
 def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
     """Print a clear error (what, where, how to fix) to stderr and exit with `code`."""
-    err = click.get_text_stream("stderr")
-    err.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {message}\n")
     if hint:
-        err.write(f"  hint: {hint}\n")
+        sys.stderr.write(f"  hint: {hint}\n")
+    sys.stderr.flush()
     raise typer.Exit(code)
 
 
@@ -36,12 +37,16 @@ def run_guarded(fn: Callable[[], Any]) -> None:
         code = rv if isinstance(rv, int) else 0
     except typer.Exit as exc:  # click.exceptions.Exit
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+    except typer.TyperException as exc:  # usage errors, bad parameters (typer's vendored click)
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        code = getattr(exc, "exit_code", 2)
     except ConfigError as exc:
         sys.stderr.write(f"error: {_redact(str(exc))}\n")
         code = 2

@@ -7,7 +7,6 @@ import importlib
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -41,14 +40,14 @@ def _available(name: str) -> bool:
 class LazyGroup(TyperGroup):
     """Lists every group from GROUPS; imports a group's module only when it runs."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [n for n in GROUPS if _available(n)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in GROUPS or not _available(cmd_name):
             return None
         module = importlib.import_module(GROUPS[cmd_name][0])
-        obj = getattr(module, "app", None) or getattr(module, "command")
+        obj = getattr(module, "app", None) or module.command
         if isinstance(obj, typer.Typer):
             cmd = typer.main.get_command(obj)
         else:
@@ -56,7 +55,7 @@ class LazyGroup(TyperGroup):
         cmd.help = cmd.help or GROUPS[cmd_name][1]
         return cmd
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(n, GROUPS[n][1]) for n in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
@@ -105,7 +104,7 @@ def root(
         if _available("tui"):
             ctx.invoke(LazyGroup.get_command(ctx.command, ctx, "tui"))  # type: ignore[arg-type]
         else:
-            click.echo(ctx.get_help())
+            typer.echo(ctx.get_help())
 
 
 def run(argv: list[str] | None = None) -> None:
