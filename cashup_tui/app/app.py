@@ -1,0 +1,397 @@
+"""CashupApp: a thin shell. Panes render read models; every action goes through the node
+(risk gate, then order manager). Continuous data is pulled from the node on a timer and only
+the visible pane is refreshed; discrete events arrive as toasts. Never a redraw per frame."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import time
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Label, TabbedContent, TabPane
+
+from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
+from cashup_tui.app.modals.confirm import Confirm
+from cashup_tui.app.modals.help import HelpScreen
+from cashup_tui.app.modals.kill import KillSwitch
+from cashup_tui.app.modals.search import SymbolSearch
+from cashup_tui.app.modals.ticket import OrderTicket
+from cashup_tui.app.model import WorkstationNode
+from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
+from cashup_tui.app.panes.orders import OrdersPane, open_rows
+from cashup_tui.app.panes.positions import PositionsPane
+from cashup_tui.app.panes.positions import rows as position_rows
+from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane
+from cashup_tui.app.panes.status import StatusBar
+from cashup_tui.app.panes.strategies import StrategiesPane
+from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.domain.enums import Side
+from cashup_tui.domain.errors import CashupError
+
+TABS = ("market", "orders", "positions", "strategies", "risk")
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h")
+WIDE = (140, 40)
+
+
+class SidePanel(Vertical):
+    """Shown only on large terminals: positions and open orders next to any tab."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Positions", classes="pane-title")
+        yield SyncTable(("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Realised"),
+                        id="side-positions")
+        yield Label("Open orders", classes="pane-title")
+        yield SyncTable(("Client id", "Symbol", "Side", "Type", "Size", "Filled", "Price", "Status"), id="side-orders")
+
+
+class CashupApp(App[int]):
+    CSS_PATH = "cashup.tcss"
+    TITLE = "CashUp"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "tab('market')", "Market"),
+        Binding("2", "tab('orders')", "Orders"),
+        Binding("3", "tab('positions')", "Positions"),
+        Binding("4", "tab('strategies')", "Strategies"),
+        Binding("5", "tab('risk')", "Risk"),
+        Binding("b", "ticket('buy')", "Buy"),
+        Binding("s", "ticket('sell')", "Sell"),
+        Binding("c", "cancel_selected", "Cancel order"),
+        Binding("k", "kill", "Kill switch"),
+        Binding("slash", "search", "Search"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_app", "Quit"),
+        Binding("n", "notifications", "Alerts", show=False),
+        Binding("l", "logs", "Log", show=False),
+        Binding("comma", "settings", "Settings", show=False),
+        Binding("x", "cancel_all", "Cancel all", show=False),
+        Binding("a", "amend", "Amend", show=False),
+        Binding("f", "close_position", "Close position", show=False),
+        Binding("r", "reduce_or_resume", "Reduce 50% / resume", show=False),
+        Binding("t", "timeframe", "Timeframe", show=False),
+        Binding("o", "overlay", "Overlay", show=False),
+        Binding("enter", "start_strategy", "Start strategy", show=False, priority=False),
+        Binding("p", "pause_strategy", "Pause strategy", show=False),
+        Binding("e", "stop_strategy", "Stop strategy", show=False),
+    ]
+
+    def __init__(self, node: WorkstationNode, *, refresh_hz: float = 4.0, settings_text: tuple[str, str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.node = node
+        self.refresh_hz = refresh_hz
+        self.symbol = (list(node.watchlist()) or list(node.symbols()) or ["BTC_USDT"])[0]
+        self.loop_lag_ms = 0.0
+        self._settings_text = settings_text or ("built-in defaults", "", "unknown")
+        self._clock = clock
+        self._tick_expected = 0.0
+        self._stopping = False
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        with Horizontal(id="body"):
+            with TabbedContent(id="tabs", initial="market"):
+                with TabPane("1 Market", id="market"):
+                    yield MarketPane()
+                with TabPane("2 Orders", id="orders"):
+                    yield OrdersPane()
+                with TabPane("3 Positions", id="positions"):
+                    yield PositionsPane()
+                with TabPane("4 Strategies", id="strategies"):
+                    yield StrategiesPane()
+                with TabPane("5 Risk", id="risk"):
+                    yield RiskPane()
+            yield SidePanel(id="side")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.title = f"CashUp {self.node.mode.value.upper()}"
+        try:
+            await self.node.start()
+        except CashupError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+        self._install_signal_handlers()
+        self._tick_expected = self._clock() + 0.25
+        self.set_interval(0.25, self._lag_probe)
+        self.set_interval(1 / max(self.refresh_hz, 0.5), self.refresh_views)
+        self.refresh_views()
+        self.query_one(Watchlist).focus()
+
+    def on_resize(self, event: Resize) -> None:
+        wide = event.size.width >= WIDE[0] and event.size.height >= WIDE[1]
+        self.set_class(wide, "-wide")
+
+    # -- refresh ---------------------------------------------------------------------------
+    def _lag_probe(self) -> None:
+        now = self._clock()
+        self.loop_lag_ms = max(0.0, (now - self._tick_expected) * 1000)
+        self._tick_expected = now + 0.25
+
+    def refresh_views(self) -> None:
+        """Pull read models for the status bar and the visible pane only."""
+        node = self.node
+        status = node.status()
+        status = dataclasses.replace(status, loop_lag_ms=max(status.loop_lag_ms, self.loop_lag_ms))
+        self.query_one(StatusBar).show_status(status)
+        tab = self.query_one(TabbedContent).active
+        if tab == "market":
+            self._refresh_market()
+        elif tab == "orders":
+            self.query_one(OrdersPane).show(node.open_orders(), node.order_history())
+        elif tab == "positions":
+            self.query_one(PositionsPane).show(node.positions())
+        elif tab == "strategies":
+            self.query_one(StrategiesPane).show(node.strategies())
+        elif tab == "risk":
+            self.query_one(RiskPane).show(node.risk())
+        if self.has_class("-wide"):
+            self.query_one("#side-positions", SyncTable).sync(position_rows(node.positions()))  # type: ignore[arg-type]
+            self.query_one("#side-orders", SyncTable).sync(open_rows(node.open_orders()))  # type: ignore[arg-type]
+        for severity, text in node.drain_alerts():
+            self.notify(text, severity=severity if severity in ("information", "warning", "error") else "information")
+
+    def _refresh_market(self) -> None:
+        node = self.node
+        symbols = list(node.watchlist())
+        self.query_one(Watchlist).update_tickers(symbols, {s: node.ticker(s) for s in symbols})
+        inst = node.instrument(self.symbol)
+        qm = float(inst.quanto_multiplier) if inst else 1.0
+        trades = node.trades(self.symbol)
+        self.query_one(BookLadder).show_book(node.book(self.symbol))
+        self.query_one(TradesTape).show_trades(self.symbol, trades, qm)
+        chart = self.query_one(CandleChart)
+        chart.show_bars(self.symbol, node.bars(self.symbol, chart.timeframe))
+        self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol))
+
+    @on(Watchlist.Selected)
+    def _symbol_selected(self, event: Watchlist.Selected) -> None:
+        if event.symbol != self.symbol:
+            self.symbol = event.symbol
+            self._refresh_market()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_views()
+        tab = self.query_one(TabbedContent).active
+        target = {"market": Watchlist, "orders": OrdersPane, "positions": PositionsPane,
+                  "strategies": StrategiesPane, "risk": RiskPane}[tab]
+        pane = self.query_one(target)
+        tables = pane.query(SyncTable) if not isinstance(pane, Watchlist) else [pane]
+        (tables.first() if hasattr(tables, "first") else tables[0]).focus() if tables else pane.focus()
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def _price_hint(self, side: Side) -> Decimal | None:
+        book = self.node.book(self.symbol)
+        if book is not None and book.in_sync:
+            lv = book.best_bid if side is Side.BUY else book.best_ask
+            if lv is not None:
+                return lv.price
+        t = self.node.ticker(self.symbol)
+        return Decimal(str(t.last)) if t else None
+
+    def action_ticket(self, side: str) -> None:
+        s = Side(side)
+        inst = self.node.instrument(self.symbol)
+        size_hint = inst.min_size if inst else Decimal(1)
+
+        def done(order: object) -> None:
+            if order is not None:
+                self.notify(f"sent {order.side.value.upper()} {order.size} {order.symbol} ({order.client_id})")  # type: ignore[attr-defined]
+                self.refresh_views()
+
+        self.push_screen(
+            OrderTicket(self.symbol, s, price_hint=self._price_hint(s), size_hint=size_hint,
+                        preview=self.node.preview, submit=self.node.submit),
+            done,
+        )
+
+    def _selected_order(self) -> str | None:
+        if self.has_class("-wide") and self.query_one("#side-orders", SyncTable).has_focus:
+            return self.query_one("#side-orders", SyncTable).selected_key
+        return self.query_one(OrdersPane).selected_order
+
+    def action_cancel_selected(self) -> None:
+        cid = self._selected_order()
+        if not cid:
+            self.notify("no open order selected (2: Orders, arrows to select)", severity="warning")
+            return
+        self._run_action(self.node.cancel(cid), f"cancel requested for {cid}")
+
+    def action_cancel_all(self) -> None:
+        def go(ok: bool | None) -> None:
+            if ok:
+                self._run_action(self.node.cancel_all(None), "cancel all requested")
+
+        self.push_screen(Confirm("Cancel ALL open orders?"), go)
+
+    def action_amend(self) -> None:
+        cid = self._selected_order()
+        if not cid:
+            self.notify("select an open order to amend", severity="warning")
+            return
+        self.notify("amend: open a new ticket at the new price and cancel this one, or use `cashup orders`",
+                    severity="information")
+
+    def action_close_position(self) -> None:
+        sym = self.query_one(PositionsPane).selected_symbol
+        if not sym:
+            self.notify("no position selected (3: Positions)", severity="warning")
+            return
+
+        def go(ok: bool | None) -> None:
+            if ok:
+                self._run_action(self.node.close_position(sym), f"closing {sym}")
+
+        self.push_screen(Confirm(f"Close the whole {sym} position at market?"), go)
+
+    def action_reduce_or_resume(self) -> None:
+        tab = self.query_one(TabbedContent).active
+        if tab == "risk":
+            def go(ok: bool | None) -> None:
+                if ok:
+                    self._run_action(self.node.resume(), "trading resumed")
+
+            self.push_screen(Confirm("Resume trading (back to ACTIVE)?", danger=False), go)
+            return
+        sym = self.query_one(PositionsPane).selected_symbol
+        if tab != "positions" or not sym:
+            return
+
+        def go_reduce(ok: bool | None) -> None:
+            if ok:
+                self._run_action(self.node.close_position(sym, Decimal("0.5")), f"reducing {sym} by 50%")
+
+        self.push_screen(Confirm(f"Reduce {sym} by 50% at market?"), go_reduce)
+
+    def action_kill(self) -> None:
+        current = self.node.status().kill_level
+
+        def picked(level: int | None) -> None:
+            if not level:
+                return
+            text = dict(KILL_LEVELS)[level]
+
+            def confirmed(ok: bool | None) -> None:
+                if ok:
+                    self._run_action(self.node.kill(level, "kill switch key"), f"kill switch level {level}: {text}")
+
+            self.push_screen(Confirm(f"Kill switch level {level}: {text}?"), confirmed)
+
+        self.push_screen(KillSwitch(current), picked)
+
+    def action_search(self) -> None:
+        def picked(sym: str | None) -> None:
+            if sym:
+                self.symbol = sym
+                self.query_one(TabbedContent).active = "market"
+                self.query_one(Watchlist).select_symbol(sym)
+                self._refresh_market()
+
+        self.push_screen(SymbolSearch(list(self.node.symbols())), picked)
+
+    def action_help(self) -> None:
+        rows = [(b.key, b.description) for b in self._help_bindings()]
+        self.push_screen(HelpScreen(rows))
+
+    def _help_bindings(self) -> list[Binding]:
+        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+
+    def action_timeframe(self) -> None:
+        chart = self.query_one(CandleChart)
+        chart.timeframe = TIMEFRAMES[(TIMEFRAMES.index(chart.timeframe) + 1) % len(TIMEFRAMES)]
+        self._refresh_market()
+
+    def action_overlay(self) -> None:
+        chart = self.query_one(CandleChart)
+        chart.overlay = chart.OVERLAYS[(chart.OVERLAYS.index(chart.overlay) + 1) % len(chart.OVERLAYS)]
+        self._refresh_market()
+
+    def action_start_strategy(self) -> None:
+        if self.query_one(TabbedContent).active != "strategies":
+            return
+        sid = self.query_one(StrategiesPane).selected_id
+        view = next((v for v in self.node.strategies() if v.id == sid), None)
+        if view is None:
+            return
+        self._run_action(self.node.start_strategy(view.name, view.symbol or self.symbol, dict(view.params)),
+                         f"started {view.name} on {view.symbol or self.symbol}")
+
+    def action_pause_strategy(self) -> None:
+        sid = self.query_one(StrategiesPane).selected_id
+        if self.query_one(TabbedContent).active == "strategies" and sid:
+            self._run_action(self.node.pause_strategy(sid), f"paused {sid}")
+
+    def action_stop_strategy(self) -> None:
+        sid = self.query_one(StrategiesPane).selected_id
+        if self.query_one(TabbedContent).active == "strategies" and sid:
+            self._run_action(self.node.stop_strategy(sid), f"stopped {sid}")
+
+    def action_notifications(self) -> None:
+        self.push_screen(NotificationCentre(self.node.notifications(), self.node.channels(), self.node.alert_rules(),
+                                            self.node.test_notification))
+
+    def action_logs(self) -> None:
+        self.push_screen(LogViewer(self.node.logs()))
+
+    def action_settings(self) -> None:
+        self.push_screen(SettingsScreen(*self._settings_text))
+
+    def action_quit_app(self) -> None:
+        running = [v for v in self.node.strategies() if v.state == "running"]
+        if not running:
+            self.run_worker(self._shutdown(), exclusive=True, group="quit")
+            return
+
+        def go(ok: bool | None) -> None:
+            if ok:
+                self.run_worker(self._shutdown(), exclusive=True, group="quit")
+
+        self.push_screen(Confirm(f"{len(running)} strategies are running. Stop them and quit?"), go)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self._help_bindings():
+            action = b.action
+            yield SystemCommand(b.description, f"key {b.key}", lambda a=action: self.run_action(a))
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @work(exclusive=False, group="actions")
+    async def _run_action(self, coro: object, done_text: str) -> None:
+        try:
+            await coro  # type: ignore[misc]
+        except CashupError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(done_text)
+        self.refresh_views()
+
+    async def _shutdown(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        try:
+            await asyncio.wait_for(self.node.stop(), timeout=10)
+        finally:
+            self.exit(0)
+
+    def _install_signal_handlers(self) -> None:
+        """SIGHUP (SSH drop) and SIGTERM: stop the node (state saved, journal flushed), exit cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, lambda: self.run_worker(self._shutdown(), exclusive=True, group="quit"))
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass

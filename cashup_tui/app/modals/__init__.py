@@ -1,0 +1,1 @@
+"""Modal screens: order ticket, confirmations, kill switch, symbol search, help."""

@@ -1,0 +1,215 @@
+"""The order ticket: every order type the engine supports, with a live risk preview.
+
+The ticket only builds an `OrderRequest`; the node runs the real risk gate (preview and submit),
+so what the preview says is exactly what submit will decide. A denial keeps the ticket open and
+shows the rule and the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from cashup_tui.app import fmt
+from cashup_tui.app.model import OrderRequest, TicketPreview
+from cashup_tui.domain.enums import OrderType, Side, TimeInForce
+from cashup_tui.domain.errors import CashupError
+from cashup_tui.domain.orders import Order
+
+# (label, order type, tif, post_only)
+KINDS: dict[str, tuple[OrderType, TimeInForce, bool]] = {
+    "limit": (OrderType.LIMIT, TimeInForce.GTC, False),
+    "market": (OrderType.MARKET, TimeInForce.IOC, False),
+    "post-only": (OrderType.LIMIT, TimeInForce.POC, True),
+    "ioc": (OrderType.LIMIT, TimeInForce.IOC, False),
+    "fok": (OrderType.LIMIT, TimeInForce.FOK, False),
+    "stop-market": (OrderType.STOP_MARKET, TimeInForce.IOC, False),
+    "stop-limit": (OrderType.STOP_LIMIT, TimeInForce.GTC, False),
+    "take-profit": (OrderType.TAKE_PROFIT, TimeInForce.IOC, False),
+    "trailing-stop": (OrderType.TRAILING_STOP, TimeInForce.IOC, False),
+}
+NEEDS_PRICE = {"limit", "post-only", "ioc", "fok", "stop-limit"}
+NEEDS_TRIGGER = {"stop-market", "stop-limit", "take-profit"}
+
+
+class TicketError(ValueError):
+    pass
+
+
+def _dec(text: str, name: str, *, required: bool) -> Decimal | None:
+    text = text.strip().replace(",", "")
+    if not text:
+        if required:
+            raise TicketError(f"{name} is required")
+        return None
+    try:
+        v = Decimal(text)
+    except InvalidOperation:
+        raise TicketError(f"{name}: {text!r} is not a number") from None
+    if not v.is_finite() or v <= 0:
+        raise TicketError(f"{name} must be a positive number")
+    return v
+
+
+def build_request(symbol: str, side: Side, kind: str, size: str, price: str, trigger: str,
+                  reduce_only: bool, tp: str, sl: str, trail: str) -> OrderRequest:
+    order_type, tif, post_only = KINDS[kind]
+    size_d = _dec(size, "size (contracts)", required=True)
+    assert size_d is not None
+    return OrderRequest(
+        symbol=symbol,
+        side=side,
+        size=size_d,
+        order_type=order_type,
+        price=_dec(price, "price", required=kind in NEEDS_PRICE) if kind != "market" else None,
+        trigger_price=_dec(trigger, "trigger price", required=kind in NEEDS_TRIGGER),
+        tif=tif,
+        reduce_only=reduce_only,
+        post_only=post_only,
+        take_profit=_dec(tp, "take profit", required=False),
+        stop_loss=_dec(sl, "stop loss", required=False),
+        trail_pct=_dec(trail, "trail %", required=kind == "trailing-stop"),
+    )
+
+
+def render_preview(p: TicketPreview) -> Text:
+    t = Text()
+    t.append(f"notional {fmt.num(p.notional)}  margin {fmt.num(p.margin)}  fees {fmt.num(p.fees, 4)}  "
+             f"liq {fmt.price(p.liq_price)}\n")
+    for lim in p.headroom:
+        t.append(f"{lim.rule}: {fmt.num(lim.used)} / {fmt.num(lim.limit)}\n",
+                 style="red" if lim.ratio > 1 else "yellow" if lim.ratio > 0.8 else "dim")
+    if p.denial:
+        t.append(f"DENIED: {p.denial}", style="bold white on red")
+    return t
+
+
+class OrderTicket(ModalScreen[Order | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Send"),
+        Binding("f2", "flip", "Buy/Sell"),
+    ]
+
+    def __init__(
+        self,
+        symbol: str,
+        side: Side,
+        *,
+        price_hint: Decimal | None,
+        size_hint: Decimal,
+        preview: Callable[[OrderRequest], Awaitable[TicketPreview]],
+        submit: Callable[[OrderRequest], Awaitable[Order]],
+    ) -> None:
+        super().__init__()
+        self.symbol = symbol
+        self.side = side
+        self.price_hint = price_hint
+        self.size_hint = size_hint
+        self._preview = preview
+        self._submit = submit
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog ticket"):
+            yield Label(self._title(), id="ticket-title", classes="dialog-title")
+            with Grid(id="ticket-grid"):
+                yield Label("type")
+                yield Select([(k, k) for k in KINDS], value="limit", allow_blank=False, id="t-kind", compact=True)
+                yield Label("size")
+                yield Input(str(self.size_hint), id="t-size", compact=True)
+                yield Label("price")
+                yield Input("" if self.price_hint is None else str(self.price_hint), id="t-price", compact=True)
+                yield Label("trigger")
+                yield Input("", placeholder="stop / take-profit trigger", id="t-trigger", compact=True)
+                yield Label("TP / SL")
+                with Horizontal():
+                    yield Input("", placeholder="take profit", id="t-tp", compact=True)
+                    yield Input("", placeholder="stop loss", id="t-sl", compact=True)
+                yield Label("trail %")
+                yield Input("", placeholder="trailing stop %", id="t-trail", compact=True)
+                yield Label("")
+                yield Checkbox("reduce only", id="t-reduce", compact=True)
+            yield Static("", id="ticket-preview")
+            yield Label("[enter] send  [f2] buy/sell  [esc] cancel", classes="dim")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Send", variant="success" if self.side is Side.BUY else "error", id="t-send", compact=True)
+                yield Button("Cancel", id="t-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#t-size", Input).focus()
+        self.run_worker(self._refresh_preview(), exclusive=True, group="preview")
+
+    def _title(self) -> Text:
+        style = "bold black on green" if self.side is Side.BUY else "bold white on red"
+        return Text.assemble((f" {self.side.value.upper()} ", style), f" {self.symbol}")
+
+    def _request(self) -> OrderRequest:
+        q = self.query_one
+        kind = str(q("#t-kind", Select).value)
+        return build_request(
+            self.symbol, self.side, kind, q("#t-size", Input).value, q("#t-price", Input).value,
+            q("#t-trigger", Input).value, q("#t-reduce", Checkbox).value, q("#t-tp", Input).value,
+            q("#t-sl", Input).value, q("#t-trail", Input).value,
+        )
+
+    def _show(self, text: Text | str) -> None:
+        self.query_one("#ticket-preview", Static).update(text)
+
+    async def _refresh_preview(self) -> None:
+        try:
+            req = self._request()
+        except TicketError as exc:
+            self._show(Text(str(exc), style="yellow"))
+            return
+        try:
+            self._show(render_preview(await self._preview(req)))
+        except CashupError as exc:
+            self._show(Text(str(exc), style="bold red"))
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _changed(self) -> None:
+        self.run_worker(self._refresh_preview(), exclusive=True, group="preview")
+
+    @on(Input.Submitted)
+    def _enter(self) -> None:
+        self.action_submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "t-send":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def action_flip(self) -> None:
+        self.side = self.side.opposite
+        self.query_one("#ticket-title", Label).update(self._title())
+        self._changed()
+
+    def action_submit(self) -> None:
+        self.run_worker(self._send(), exclusive=True, group="send")
+
+    async def _send(self) -> None:
+        try:
+            req = self._request()
+        except TicketError as exc:
+            self._show(Text(str(exc), style="bold yellow"))
+            return
+        try:
+            order = await self._submit(req)
+        except CashupError as exc:
+            self._show(Text(f"NOT SENT: {exc}", style="bold white on red"))
+            return
+        self.dismiss(order)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

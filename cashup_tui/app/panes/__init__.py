@@ -1,0 +1,1 @@
+"""Panes: one module per area of the workstation."""

@@ -1,0 +1,74 @@
+"""Risk pane: limits vs usage as bars, trading state and kill-switch level, exposure, VaR, stress tests."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from cashup_tui.app import fmt
+from cashup_tui.app.model import RiskView
+from cashup_tui.app.panes.status import STATE_STYLE
+
+KILL_LEVELS = (
+    (0, "normal trading"),
+    (1, "stop entries"),
+    (2, "reduce only"),
+    (3, "cancel all and flatten"),
+    (4, "halt"),
+)
+
+
+def render_risk(r: RiskView, width: int) -> Table:
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column()
+    head = Text()
+    head.append(f" {r.trading_state.value.upper()} ", style=STATE_STYLE.get(r.trading_state, "bold"))
+    head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill switch  [R] resume")
+    grid.add_row(head)
+    bar_w = max(10, min(40, width - 50))
+    limits = Table(box=None, expand=False, show_header=True, header_style="bold")
+    limits.add_column("Limit")
+    limits.add_column("Usage", no_wrap=True)
+    limits.add_column("Used", justify="right")
+    limits.add_column("Max", justify="right")
+    for lim in r.limits:
+        style = "red" if lim.ratio >= 0.9 else "yellow" if lim.ratio >= 0.7 else "green"
+        limits.add_row(lim.rule, Text(fmt.bar(lim.ratio, bar_w).ljust(bar_w, "·"), style=style),
+                       fmt.num(lim.used), fmt.num(lim.limit))
+    grid.add_row(limits)
+    exp = Table(box=None, header_style="bold")
+    exp.add_column("Exposure")
+    exp.add_column("Side")
+    exp.add_column("Notional", justify="right")
+    for sym, side, notional in r.exposure:
+        exp.add_row(sym, side, fmt.num(notional))
+    var = Text(f"VaR 1d  95%: {fmt.num(r.var95)}   99%: {fmt.num(r.var99)} USDT")
+    grid.add_row(exp)
+    grid.add_row(var)
+    stress = Table(box=None, header_style="bold", title="Stress tests", title_justify="left")
+    stress.add_column("Scenario")
+    stress.add_column("PnL", justify="right")
+    stress.add_column("Margin", justify="right")
+    stress.add_column("Liquidated")
+    for row in r.stress:
+        stress.add_row(row.scenario, fmt.signed(row.pnl), fmt.num(row.margin), ", ".join(row.liquidated) or "—")
+    grid.add_row(stress)
+    return grid
+
+
+class RiskPane(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static("", id="risk-body")
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._key: object = None
+
+    def show(self, r: RiskView) -> None:
+        key = (r, self.size.width)
+        if key != self._key:
+            self._key = key
+            self.query_one("#risk-body", Static).update(render_risk(r, self.size.width or 80))

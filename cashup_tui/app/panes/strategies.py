@@ -1,0 +1,51 @@
+"""Strategies pane: strategies with parameters, state and PnL; start/stop/pause; backtests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Static
+
+from cashup_tui.app import fmt
+from cashup_tui.app.model import StrategyView
+from cashup_tui.app.panes.tables import SyncTable
+
+COLUMNS = ("Id", "Strategy", "Symbol", "State", "PnL", "Trades", "Params")
+STATE_STYLE = {"running": "bold green", "paused": "yellow", "failed": "bold white on red", "stopped": "dim"}
+
+
+def rows(views: Sequence[StrategyView]) -> list[tuple[str, list[object]]]:
+    return [
+        (
+            v.id,
+            [v.id, v.name, v.symbol or "—", Text(v.state.upper(), style=STATE_STYLE.get(v.state, "")),
+             fmt.signed(v.pnl), str(v.trades), ", ".join(f"{k}={val}" for k, val in v.params.items())[:60]],
+        )
+        for v in views
+    ]
+
+
+class StrategiesPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Label(
+            "Strategies  [enter] start  [p] pause  [S] stop  [B] backtest  [d] drift", classes="pane-title"
+        )
+        yield SyncTable(COLUMNS, id="strategies-table")
+        yield Static("", id="strategy-detail")
+
+    def show(self, views: Sequence[StrategyView]) -> None:
+        self.query_one("#strategies-table", SyncTable).sync(rows(views))  # type: ignore[arg-type]
+        failed = [v for v in views if v.state == "failed" and v.error]
+        detail = self.query_one("#strategy-detail", Static)
+        if failed:
+            detail.update(Text(f"{failed[0].name}: {failed[0].error}", style="red"))
+
+    @property
+    def selected_id(self) -> str | None:
+        return self.query_one("#strategies-table", SyncTable).selected_key
+
+    def show_backtest(self, text: Text | str) -> None:
+        self.query_one("#strategy-detail", Static).update(text)
