@@ -1,0 +1,209 @@
+"""Profiles (viewer / trader / admin), the permission check, and the audit trail of user actions.
+
+Why (reliability.md §3.6): in a local app a "role" is which capabilities a session gets, not
+a user database. viewer is read-only; trader trades within the risk limits (and may always
+pull the kill switch); admin also changes risk limits, keys and the live switch, and must
+prove it with a passphrase whose scrypt hash is kept in the encrypted vault (the runtime
+reads it from there; this module never touches files). Every user action, allowed or
+denied, goes through `audit(...)`, a callable the store provides (`AuditSink`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any, Protocol
+
+from cashup_tui.domain.errors import CashupError
+
+log = logging.getLogger("cashup.roles")
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    TRADER = "trader"
+    ADMIN = "admin"
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    PLACE_ORDER = "place_order"
+    AMEND_ORDER = "amend_order"
+    CANCEL_ORDER = "cancel_order"
+    CLOSE_POSITION = "close_position"
+    KILL_SWITCH = "kill_switch"  # reduces risk: any trading profile may pull it
+    START_STRATEGY = "start_strategy"
+    STOP_STRATEGY = "stop_strategy"
+    TEST_NOTIFY = "test_notify"
+    RESUME_TRADING = "resume_trading"  # leaving HALTED/REDUCING re-opens risk: admin
+    SET_RISK_LIMITS = "set_risk_limits"
+    MANAGE_KEYS = "manage_keys"
+    LIVE_SWITCH = "live_switch"
+    MANAGE_NOTIFY = "manage_notify"
+    SET_ADMIN_PASSPHRASE = "set_admin_passphrase"
+
+
+_VIEWER = frozenset({Action.VIEW})
+_TRADER = _VIEWER | {
+    Action.PLACE_ORDER,
+    Action.AMEND_ORDER,
+    Action.CANCEL_ORDER,
+    Action.CLOSE_POSITION,
+    Action.KILL_SWITCH,
+    Action.START_STRATEGY,
+    Action.STOP_STRATEGY,
+    Action.TEST_NOTIFY,
+}
+_ADMIN = frozenset(Action)
+PERMISSIONS: Mapping[Role, frozenset[Action]] = {Role.VIEWER: _VIEWER, Role.TRADER: frozenset(_TRADER), Role.ADMIN: _ADMIN}
+
+
+class PermissionDenied(CashupError):
+    """The current profile may not perform this action."""
+
+    def __init__(self, message: str, *, role: Role, action: Action | None = None, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.role = role
+        self.action = action
+
+
+def minimum_role(action: Action) -> Role:
+    for role in (Role.VIEWER, Role.TRADER, Role.ADMIN):
+        if action in PERMISSIONS[role]:
+            return role
+    return Role.ADMIN  # pragma: no cover - every action is in ADMIN
+
+
+def allowed(role: Role, action: Action) -> bool:
+    return action in PERMISSIONS[Role(role)]
+
+
+def require(role: Role | str, action: Action | str) -> None:
+    """Raise `PermissionDenied` (with how to get the right profile) unless `role` may do `action`."""
+    try:
+        r, a = Role(role), Action(action)
+    except ValueError as exc:
+        raise CashupError(f"unknown role or action: {exc}", hint=f"roles: {', '.join(Role)}") from None
+    if a in PERMISSIONS[r]:
+        return
+    need = minimum_role(a)
+    how = (
+        "switch to the admin profile (asks the admin passphrase)"
+        if need is Role.ADMIN
+        else f"switch to the {need.value} profile"
+    )
+    raise PermissionDenied(
+        f"the {r.value} profile may not {a.value.replace('_', ' ')} (needs {need.value})", role=r, action=a, hint=how
+    )
+
+
+# --- admin passphrase hash --------------------------------------------------------------------
+
+HASH_SCHEME = "scrypt"
+_HASH_N = 2**15  # the admin check runs on a keypress: ~0.15 s, 32 MiB
+
+
+def hash_passphrase(passphrase: str, *, n: int = _HASH_N, r: int = 8, p: int = 1) -> str:
+    """`scrypt$n$r$p$salt$hash` (base64): stored in the vault, never the passphrase itself."""
+    if not passphrase:
+        raise CashupError("the admin passphrase must not be empty", hint="choose a long passphrase")
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(passphrase.encode(), salt=salt, n=n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
+    return "$".join([HASH_SCHEME, str(n), str(r), str(p), _b64(salt), _b64(digest)])
+
+
+def verify_passphrase(passphrase: str, stored: str) -> bool:
+    """Constant-time check of `passphrase` against a `hash_passphrase` string; False if malformed."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != HASH_SCHEME:
+            return False
+        ni, ri, pi = int(n), int(r), int(p)
+        if not (2 <= ni <= 2**20 and 1 <= ri <= 32 and 1 <= pi <= 16):
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            passphrase.encode(), salt=base64.b64decode(salt), n=ni, r=ri, p=pi, maxmem=1100 * 1024 * 1024, dklen=len(want)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode("ascii")
+
+
+# --- sessions and the audit trail -------------------------------------------------------------
+
+
+class AuditSink(Protocol):
+    """What the store provides: record one user action. Must not raise into the caller's path."""
+
+    def __call__(self, action: str, *, role: str, outcome: str, detail: Mapping[str, Any]) -> None: ...
+
+
+def _log_audit(action: str, *, role: str, outcome: str, detail: Mapping[str, Any]) -> None:
+    log.info("audit %s role=%s outcome=%s %s", action, role, outcome, dict(detail))
+
+
+class Session:
+    """The profile of the person at the keyboard, with every check and change audited.
+
+    `admin_hash` is a callable so the runtime can read the hash from the vault lazily (the
+    vault is unlocked at start-up; this object never sees the file or its passphrase)."""
+
+    def __init__(
+        self,
+        role: Role | str = Role.VIEWER,
+        *,
+        audit: AuditSink | None = None,
+        admin_hash: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.role = Role(role)
+        self._audit: AuditSink = audit or _log_audit
+        self._admin_hash = admin_hash or (lambda: None)
+
+    def _record(self, action: str, outcome: str, detail: Mapping[str, Any]) -> None:
+        try:
+            self._audit(action, role=self.role.value, outcome=outcome, detail=dict(detail))
+        except Exception:  # the audit store failing must be visible but must not mask the action's result
+            log.exception("audit sink failed for %s", action)
+
+    def authorize(self, action: Action | str, **detail: Any) -> None:
+        """Check and record one user action; raises PermissionDenied (recorded as denied)."""
+        a = Action(action)
+        try:
+            require(self.role, a)
+        except PermissionDenied:
+            self._record(a.value, "denied", detail)
+            raise
+        self._record(a.value, "allowed", detail)
+
+    def switch(self, role: Role | str, passphrase: str | None = None) -> Role:
+        """Change profile. Admin needs the passphrase; stepping down never does."""
+        target = Role(role)
+        if target is Role.ADMIN and self.role is not Role.ADMIN:
+            stored = self._admin_hash()
+            if not stored:
+                self._record("switch_profile", "denied", {"to": target.value, "reason": "no admin passphrase set"})
+                raise CashupError(
+                    "no admin passphrase is set, so the admin profile is locked",
+                    hint="set one with `cashup keys admin-passphrase`",
+                )
+            if passphrase is None or not verify_passphrase(passphrase, stored):
+                self._record("switch_profile", "denied", {"to": target.value, "reason": "wrong passphrase"})
+                raise PermissionDenied(
+                    "wrong admin passphrase: still in the " + self.role.value + " profile",
+                    role=self.role,
+                    hint="type the admin passphrase again (set with `cashup keys admin-passphrase`)",
+                )
+        old = self.role
+        self.role = target
+        self._record("switch_profile", "allowed", {"from": old.value, "to": target.value})
+        return target
