@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cashup_tui.adapters.sim.faults import Faults
@@ -20,13 +21,15 @@ if TYPE_CHECKING:  # venue.py is built concurrently; only its type is needed her
 class MarketSource(Protocol):
     """What REST reads from the market (synthetic generator or replay), in Gate's JSON shapes."""
 
-    def order_book(self, symbol: str, limit: int = 20) -> dict[str, Any]:
+    def order_book(self, symbol: str, limit: int = 20, decimal_sizes: bool = False) -> dict[str, Any]:
         """Gate REST `order_book?with_id=true`: {id, current (float s), update, asks:[{p,s}], bids:[...]};
-        `id` is in the same id space as the WS order_book_update U/u."""
+        `id` is in the same id space as the WS order_book_update U/u. Sizes are JSON ints, or strings
+        when `decimal_sizes` (the request carried `X-Gate-Size-Decimal: 1`). Unknown symbol ->
+        ValidationError."""
         ...
 
-    def tickers(self) -> list[dict[str, Any]]:
-        """Gate REST `/futures/usdt/tickers` rows (all strings, like Gate)."""
+    def tickers(self, decimal_sizes: bool = False) -> list[dict[str, Any]]:
+        """Gate REST `/futures/usdt/tickers` rows (strings, like Gate; `total_size`/`volume_24h` sized)."""
         ...
 
     def candles(
@@ -39,8 +42,16 @@ class MarketSource(Protocol):
         """Rows `{t (int s), r (str rate)}`, newest first (Gate order)."""
         ...
 
-    def trades(self, symbol: str, limit: int = 100) -> list[dict[str, Any]]:
+    def trades(self, symbol: str, limit: int = 100, decimal_sizes: bool = False) -> list[dict[str, Any]]:
         """Gate REST `/futures/usdt/trades` rows, newest first."""
+        ...
+
+    def contract(self, symbol: str) -> dict[str, Any]:
+        """The Gate contract object with live fields (mark/last/index price, funding rate, ids) filled in."""
+        ...
+
+    def mark_price(self, symbol: str) -> Decimal:
+        """Current mark price (what margin and liquidation use)."""
         ...
 
 
