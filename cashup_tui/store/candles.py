@@ -1,0 +1,269 @@
+"""Candles and funding rates: bulk writes through SQLAlchemy Core executemany, columnar reads.
+
+Two write paths:
+- `upsert_candles`: insert or overwrite by (symbol, timeframe, open_ms). For fetchers: a
+  venue may revise its latest bar, so the newest value wins.
+- `import_candles`: the strict path for files. Rows already stored with the same values are
+  skipped (re-importing a file is idempotent); stored rows with *different* values are refused
+  unless `replace=True`, which swaps the whole series in the same transaction.
+Everything happens in one transaction: a failure leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, text
+
+from cashup_tui.domain.errors import DataError
+from cashup_tui.domain.market import Bar
+from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store.engine import transaction
+from cashup_tui.store.sql import table, upsert
+from cashup_tui.store.tables import CandleRow, FundingRow
+
+CANDLES = table(CandleRow)
+FUNDING = table(FundingRow)
+COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
+BATCH = 20_000
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    symbol: str
+    timeframe: str  # "funding" for funding-rate series
+    first_ms: int
+    last_ms: int
+    rows: int
+    gaps: int  # number of holes (runs of missing bars)
+    missing: int  # bars missing between first and last
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    inserted: int
+    unchanged: int
+    replaced: int  # rows of the previous series removed by replace=True
+
+
+def _columns(rows: Any) -> list[list[Any]]:
+    """Accept a DataFrame, a mapping of arrays, or an iterable of (open_ms, o, h, l, c[, v]) tuples."""
+    if hasattr(rows, "columns") and hasattr(rows, "to_numpy"):  # pandas DataFrame
+        cols = [rows[c].to_numpy() if c in rows.columns else None for c in COLUMNS]
+        n = len(rows)
+        return [(c.tolist() if c is not None else [0.0] * n) for c in cols]
+    if isinstance(rows, dict):
+        n = len(rows["open_ms"])
+        return [
+            (rows[c].tolist() if hasattr(rows[c], "tolist") else list(rows[c])) if c in rows else [0.0] * n
+            for c in COLUMNS
+        ]
+    tuples = [tuple(r) for r in rows]
+    if not tuples:
+        return [[] for _ in COLUMNS]
+    if len(tuples[0]) == 5:
+        tuples = [(*r, 0.0) for r in tuples]
+    return [list(c) for c in zip(*tuples, strict=True)]
+
+
+def _dicts(symbol: str, timeframe: str, cols: Sequence[list[Any]]) -> list[dict[str, Any]]:
+    t, o, h, lo, c, v = cols
+    return [
+        {"symbol": symbol, "timeframe": timeframe, "open_ms": int(a), "open": float(b), "high": float(d),
+         "low": float(e), "close": float(f), "volume": float(g)}
+        for a, b, d, e, f, g in zip(t, o, h, lo, c, v, strict=True)
+    ]
+
+
+def _write(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[dict[str, Any]]], None],
+           progress: Progress | None) -> None:
+    total = len(rows)
+    for i in range(0, total, BATCH):
+        fn(conn, rows[i : i + BATCH])
+        if progress:
+            progress(min(i + BATCH, total), total)
+
+
+def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
+    """Insert or overwrite candles (batched executemany, one transaction); returns rows written."""
+    timeframe_ms(timeframe)
+    data = _dicts(symbol, timeframe, _columns(rows))
+    with transaction(db) as conn:
+        _write(conn, data, lambda c, b: upsert(c, CANDLES, b, keys=("symbol", "timeframe", "open_ms")), progress)
+    return len(data)
+
+
+def insert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
+    """Plain bulk insert (fails on an existing key): the fastest path, used by the benchmark."""
+    data = _dicts(symbol, timeframe, _columns(rows))
+    with transaction(db) as conn:
+        _write(conn, data, lambda c, b: c.execute(insert(CANDLES), b), progress)
+    return len(data)
+
+
+def import_candles(
+    db: Any, symbol: str, timeframe: str, rows: Any, *, replace: bool = False, progress: Progress | None = None
+) -> ImportResult:
+    """Strict file import (see module docstring); raises DataError naming the conflicting bars."""
+    timeframe_ms(timeframe)
+    data = _dicts(symbol, timeframe, _columns(rows))
+    if not data:
+        return ImportResult(0, 0, 0)
+    key = and_(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
+    with transaction(db) as conn:
+        removed = 0
+        if replace:
+            removed = conn.execute(delete(CANDLES).where(key)).rowcount
+            new = data
+        else:
+            lo, hi = min(d["open_ms"] for d in data), max(d["open_ms"] for d in data)
+            q = select(*[CANDLES.c[c] for c in COLUMNS]).where(key, CANDLES.c.open_ms.between(lo, hi))
+            stored = {r[0]: tuple(r[1:]) for r in conn.execute(q)}
+            new, differ = [], []
+            for d in data:
+                old = stored.get(d["open_ms"])
+                if old is None:
+                    new.append(d)
+                elif old != (d["open"], d["high"], d["low"], d["close"], d["volume"]):
+                    differ.append(d["open_ms"])
+            if differ:
+                from cashup_tui.store.timefmt import iso
+
+                shown = ", ".join(iso(t) for t in differ[:3])
+                raise DataError(
+                    f"{len(differ)} bars of {symbol} {timeframe} are already stored with different values "
+                    f"(first: {shown}); nothing was imported",
+                    hint="pass --replace to replace the stored series with this file, or import under another symbol",
+                )
+        _write(conn, new, lambda c, b: c.execute(insert(CANDLES), b), progress)
+    return ImportResult(inserted=len(new), unchanged=len(data) - len(new), replaced=removed)
+
+
+def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> Any:
+    """A pandas DataFrame (open_ms int64, open/high/low/close/volume float64) ordered by time; end inclusive."""
+    import numpy as np
+    import pandas as pd
+
+    q = select(*[CANDLES.c[c] for c in COLUMNS]).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
+    if start_ms is not None:
+        q = q.where(CANDLES.c.open_ms >= start_ms)
+    if end_ms is not None:
+        q = q.where(CANDLES.c.open_ms <= end_ms)
+    with transaction(db) as conn:
+        rows = conn.execute(q.order_by(CANDLES.c.open_ms)).all()
+    if not rows:
+        return pd.DataFrame({c: np.array([], dtype="int64" if c == "open_ms" else "float64") for c in COLUMNS})
+    arr = np.array(rows, dtype="float64")
+    df = pd.DataFrame(arr, columns=list(COLUMNS))
+    df["open_ms"] = np.array([r[0] for r in rows], dtype="int64")  # exact: no float round trip
+    return df
+
+
+def load_bars(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> list[Bar]:
+    q = select(*[CANDLES.c[c] for c in COLUMNS]).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
+    if start_ms is not None:
+        q = q.where(CANDLES.c.open_ms >= start_ms)
+    if end_ms is not None:
+        q = q.where(CANDLES.c.open_ms <= end_ms)
+    with transaction(db) as conn:
+        return [Bar(symbol, timeframe, *r) for r in conn.execute(q.order_by(CANDLES.c.open_ms))]
+
+
+def delete_series(db: Any, symbol: str, timeframe: str) -> int:
+    with transaction(db) as conn:
+        if timeframe == "funding":
+            return conn.execute(delete(FUNDING).where(FUNDING.c.symbol == symbol)).rowcount
+        return conn.execute(
+            delete(CANDLES).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
+        ).rowcount
+
+
+_GAPS_SQL = text(
+    "SELECT COUNT(*) FROM (SELECT open_ms - LAG(open_ms) OVER (ORDER BY open_ms) AS d FROM candles "
+    "WHERE symbol = :s AND timeframe = :tf) AS steps WHERE d > :step"
+)
+
+
+def list_series(db: Any, *, include_funding: bool = True) -> list[SeriesInfo]:
+    """Every stored series with its span, row count and holes (gaps are reported, never filled)."""
+    c = CANDLES.c
+    q = select(c.symbol, c.timeframe, func.min(c.open_ms), func.max(c.open_ms), func.count()).group_by(
+        c.symbol, c.timeframe
+    )
+    out: list[SeriesInfo] = []
+    with transaction(db) as conn:
+        for sym, tf, first, last, n in conn.execute(q.order_by(c.symbol, c.timeframe)).all():
+            step = timeframe_ms(tf)
+            gaps = int(conn.execute(_GAPS_SQL, {"s": sym, "tf": tf, "step": step}).scalar_one())
+            missing = max((last - first) // step + 1 - n, 0)
+            out.append(SeriesInfo(sym, tf, first, last, n, gaps, missing))
+        if include_funding:
+            f = FUNDING.c
+            fq = select(f.symbol, func.min(f.ts_ms), func.max(f.ts_ms), func.count()).group_by(f.symbol)
+            for sym, first, last, n in conn.execute(fq.order_by(f.symbol)).all():
+                out.append(SeriesInfo(sym, "funding", first, last, n, 0, 0))
+    return out
+
+
+def series_gaps(db: Any, symbol: str, timeframe: str, limit: int = 20) -> list[tuple[int, int]]:
+    """Holes as (first missing open_ms, last missing open_ms), oldest first."""
+    step = timeframe_ms(timeframe)
+    sql = text(
+        "SELECT prev, open_ms FROM (SELECT open_ms, LAG(open_ms) OVER (ORDER BY open_ms) AS prev FROM candles "
+        "WHERE symbol = :s AND timeframe = :tf) AS steps WHERE open_ms - prev > :step ORDER BY open_ms LIMIT :n"
+    )
+    with transaction(db) as conn:
+        rows = conn.execute(sql, {"s": symbol, "tf": timeframe, "step": step, "n": limit}).all()
+    return [(int(p) + step, int(o) - step) for p, o in rows]
+
+
+# ---- funding rates ------------------------------------------------------------------------------
+
+
+def upsert_funding(db: Any, symbol: str, rows: Iterable[tuple[int, Decimal | str]]) -> int:
+    data = [{"symbol": symbol, "ts_ms": int(t), "rate": Decimal(str(r))} for t, r in rows]
+    with transaction(db) as conn:
+        _write(conn, data, lambda c, b: upsert(c, FUNDING, b, keys=("symbol", "ts_ms")), None)
+    return len(data)
+
+
+def import_funding(
+    db: Any, symbol: str, rows: Iterable[tuple[int, Decimal | str]], *, replace: bool = False
+) -> ImportResult:
+    """Strict funding import with the same idempotency/replace rules as `import_candles`."""
+    data = [{"symbol": symbol, "ts_ms": int(t), "rate": Decimal(str(r))} for t, r in rows]
+    if not data:
+        return ImportResult(0, 0, 0)
+    with transaction(db) as conn:
+        removed = 0
+        if replace:
+            removed = conn.execute(delete(FUNDING).where(FUNDING.c.symbol == symbol)).rowcount
+            new = data
+        else:
+            stored = dict(conn.execute(select(FUNDING.c.ts_ms, FUNDING.c.rate).where(FUNDING.c.symbol == symbol)).all())
+            new = [d for d in data if d["ts_ms"] not in stored]
+            differ = [d["ts_ms"] for d in data if d["ts_ms"] in stored and stored[d["ts_ms"]] != d["rate"]]
+            if differ:
+                from cashup_tui.store.timefmt import iso
+
+                raise DataError(
+                    f"{len(differ)} funding rates of {symbol} are already stored with different values "
+                    f"(first: {iso(differ[0])}); nothing was imported",
+                    hint="pass --replace to replace the stored funding history with this file",
+                )
+        _write(conn, new, lambda c, b: c.execute(insert(FUNDING), b), None)
+    return ImportResult(inserted=len(new), unchanged=len(data) - len(new), replaced=removed)
+
+
+def load_funding(db: Any, symbol: str, start_ms: int | None = None, end_ms: int | None = None) -> list[tuple[int, Decimal]]:
+    q = select(FUNDING.c.ts_ms, FUNDING.c.rate).where(FUNDING.c.symbol == symbol)
+    if start_ms is not None:
+        q = q.where(FUNDING.c.ts_ms >= start_ms)
+    if end_ms is not None:
+        q = q.where(FUNDING.c.ts_ms <= end_ms)
+    with transaction(db) as conn:
+        return [(int(t), r) for t, r in conn.execute(q.order_by(FUNDING.c.ts_ms))]

@@ -1,0 +1,216 @@
+"""Open a store: a SQLite file (WAL, foreign keys, private file modes) or any SQLAlchemy URL.
+
+Nothing happens at import time; `open_store` creates the engine, the file and the schema.
+SQLite transactions are explicit (`BEGIN` on every SQLAlchemy transaction, SQLAlchemy's
+documented pysqlite recipe) so DDL, triggers and bulk inserts are truly atomic.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from cashup_tui.domain.errors import ConfigError, DataError
+
+SYNCHRONOUS = ("FULL", "NORMAL", "OFF")
+
+
+class StoreError(DataError):
+    """The database cannot be used as is (too new, unreadable, locked)."""
+
+
+@dataclass(slots=True)
+class Store:
+    """An open database: the SQLAlchemy engine plus what we learned opening it."""
+
+    engine: Engine
+    url: str
+    path: Path | None = None  # the SQLite file, None for memory / other backends
+    schema_version: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def begin(self) -> Any:
+        """A connection in a transaction: commits on success, rolls back on error."""
+        return self.engine.begin()
+
+    def connect(self) -> Any:
+        return self.engine.connect()
+
+    def session(self) -> Session:
+        """An ORM session for code that prefers SQLModel objects (callers commit)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL or plain path; None for memory or non-SQLite URLs."""
+    if "://" not in url:
+        return None if url in ("", ":memory:") else Path(url).expanduser()
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database).expanduser()
+
+
+def normalise_url(url: str) -> str:
+    """Plain paths become `sqlite:///<absolute path>`; URLs pass through; ":memory:" is an in-memory DB."""
+    url = (url or "").strip()
+    if not url:
+        raise ConfigError("no store location given", hint="pass --db PATH, set CASHUP_DB or [store] url")
+    if url == ":memory:":
+        return "sqlite://"
+    if "://" in url:
+        try:
+            make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(
+                f"store URL {url!r} is not a valid SQLAlchemy URL",
+                hint="use a file path, or e.g. sqlite:////abs/path.sqlite, postgresql+psycopg://user@host/db",
+            ) from exc
+        return url
+    return f"sqlite:///{Path(url).expanduser().resolve()}"
+
+
+def _prepare_file(path: Path) -> None:
+    """Parent dir 0700 when we create it; the DB file created 0600 (SQLite gives -wal/-shm the same mode)."""
+    parent = path.parent
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, mode=0o700)
+            parent.chmod(0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the store directory {parent}: {exc.strerror}",
+                hint="choose a writable location with --db or [store] url",
+            ) from exc
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"store location {path}: {parent} is not a directory")
+    if path.is_dir():
+        raise ConfigError(f"store location {path} is a directory", hint="pass a file path such as data.sqlite")
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot open the store file {path}: {exc.strerror}",
+            hint="check the path and its permissions, or choose another with --db",
+        ) from exc
+    finally:
+        os.umask(old)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if p.exists() and p.stat().st_uid == os.getuid():
+                p.chmod(0o600)
+        except OSError:
+            pass
+
+
+def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if not memory:
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute(f"PRAGMA synchronous = {synchronous}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def open_store(
+    url: str,
+    *,
+    synchronous: str = "FULL",
+    busy_timeout_ms: int = 5000,
+    migrate: bool = True,
+    target_version: int | None = None,
+    echo: bool = False,
+) -> Store:
+    """Open (and create/upgrade) the store at `url` (a SQLite path or any SQLAlchemy URL)."""
+    from cashup_tui.store.migrations import upgrade
+
+    sync = str(synchronous).upper()
+    if sync not in SYNCHRONOUS:
+        raise ConfigError(
+            f"[store] synchronous = {synchronous!r} is not valid", hint=f"use one of {', '.join(SYNCHRONOUS)}"
+        )
+    full = normalise_url(url)
+    u = make_url(full)
+    path = sqlite_path(full)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if u.get_backend_name() == "sqlite":
+        if path is None:  # in-memory: one shared connection or every checkout sees an empty DB
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            _prepare_file(path)
+            kwargs.update(connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
+    try:
+        engine = create_engine(full, **kwargs)
+    except Exception as exc:  # missing DBAPI driver, bad options
+        raise ConfigError(f"cannot use store URL {url!r}: {exc}", hint="install the database driver or fix the URL") from exc
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_hooks(engine, sync, busy_timeout_ms, memory=path is None)
+    store = Store(engine=engine, url=full, path=path)
+    try:
+        store.schema_version = upgrade(store, target=target_version) if migrate else 0
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(
+            f"cannot open the store {path or full}: {exc.orig}",
+            hint="is it a SQLite database, and is another process holding a write lock?",
+        ) from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    return store
+
+
+@contextmanager
+def transaction(target: Any) -> Iterator[Connection]:
+    """Yield a connection in a transaction for a Store, Engine, Session or an existing Connection.
+
+    An existing Connection is used as is (the caller owns its transaction), so repository calls
+    compose: `with store.begin() as conn: save_order(conn, o); append_order_event(conn, ...)`.
+    """
+    if isinstance(target, Connection):
+        if target.in_transaction():
+            yield target
+        else:
+            with target.begin():
+                yield target
+        return
+    if isinstance(target, Session):
+        yield target.connection()
+        return
+    engine = target.engine if isinstance(target, Store) else target
+    with engine.begin() as conn:
+        yield conn

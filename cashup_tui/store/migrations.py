@@ -1,0 +1,114 @@
+"""Schema version and forward migrations.
+
+`MIGRATIONS` is an ordered list of (version, description, function). Opening a store runs
+every migration above the recorded version inside one write transaction (BEGIN IMMEDIATE on
+SQLite, so two processes opening the same file at once do not both migrate). A database newer
+than the code is refused with a clear error; there are no downgrades.
+
+Rule for future migrations: a migration must not rely on the *current* model shape of tables
+created by an earlier one. Migration 1 builds its tables from the models because no later
+migration alters them yet; the first migration that alters a v1 table must first freeze the
+v1 DDL here as literal SQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, inspect, select
+from sqlmodel import SQLModel
+
+from cashup_tui.store import tables as t
+
+if TYPE_CHECKING:
+    from cashup_tui.store.engine import Store
+
+APPEND_ONLY = ("order_events",)
+
+
+def _create(conn: Connection, models: tuple[type[SQLModel], ...]) -> None:
+    SQLModel.metadata.create_all(conn, tables=[m.__table__ for m in models])  # type: ignore[attr-defined]
+
+
+def _append_only_triggers(conn: Connection, table: str) -> None:
+    """Refuse UPDATE and DELETE on a journal table at the database level."""
+    if conn.dialect.name == "sqlite":
+        for op in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
+            )
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ BEGIN "
+            f"RAISE EXCEPTION '{table} is append-only: % refused', TG_OP; END $$ LANGUAGE plpgsql"
+        )
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+        )
+
+
+def _v1(conn: Connection) -> None:
+    """Instruments, candles, orders, journal, fills, positions, balances, backtests, history, audit."""
+    _create(conn, t.V1_TABLES)
+    for table in APPEND_ONLY:
+        _append_only_triggers(conn, table)
+
+
+def _v2(conn: Connection) -> None:
+    """Key-value state, optimisation trials, funding-rate history."""
+    _create(conn, t.V2_TABLES)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "initial schema", _v1),
+    (2, "state, optimisation trials, funding rates", _v2),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    """0 for an empty database; refuses a non-empty database that is not a CashUp store."""
+    from cashup_tui.store.engine import StoreError
+
+    names = set(inspect(conn).get_table_names())
+    if "schema_version" not in names:
+        if names:
+            raise StoreError(
+                f"this database has tables ({', '.join(sorted(names)[:5])}...) but is not a CashUp store",
+                hint="point --db at a new file or at an existing CashUp database",
+            )
+        return 0
+    tbl = t.SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    versions = conn.execute(select(tbl.c.version)).scalars().all()
+    return max(versions, default=0)
+
+
+def upgrade(store: Store, target: int | None = None) -> int:
+    """Bring the schema to `target` (default: latest); return the version now in the file."""
+    from cashup_tui.store.engine import StoreError
+
+    goal = LATEST if target is None else target
+    if not 0 <= goal <= LATEST:
+        raise ValueError(f"unknown schema version {goal}; this code knows 1..{LATEST}")
+    with store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        have = current_version(conn)
+        if have > LATEST:
+            where = store.path or store.url
+            raise StoreError(
+                f"the store {where} has schema version {have}, newer than this CashUp knows ({LATEST})",
+                hint="upgrade CashUp (pip install -U cashup), or point --db at another file",
+            )
+        tbl = t.SchemaVersionRow.__table__  # type: ignore[attr-defined]
+        for version, description, fn in MIGRATIONS:
+            if have < version <= goal:
+                fn(conn)
+                conn.execute(
+                    tbl.insert(),
+                    {"version": version, "description": description, "applied_ms": int(time.time() * 1000)},
+                )
+                have = version
+    return have

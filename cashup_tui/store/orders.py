@@ -1,0 +1,134 @@
+"""Orders, the append-only order event journal and fills.
+
+Write-ahead rule (used by the order manager): `save_order` + `append_order_event(SUBMITTED)`
+commit before the request leaves the process, so a crash never loses an order we sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from cashup_tui.domain.enums import OrderStatus
+from cashup_tui.domain.orders import Fill, Order, OrderEvent
+from cashup_tui.store import mappers as m
+from cashup_tui.store.engine import transaction
+from cashup_tui.store.sql import insert_ignore, now_ms, table, upsert
+from cashup_tui.store.tables import FillRow, OrderEventRow, OrderRow
+
+ORDERS = table(OrderRow)
+EVENTS = table(OrderEventRow)
+FILLS = table(FillRow)
+WORKING = tuple(s.value for s in OrderStatus if s.is_working)
+
+
+def save_order(db: Any, order: Order, mode: str = "") -> None:
+    """Insert or update the order (keyed by client id)."""
+    with transaction(db) as conn:
+        upsert(conn, ORDERS, [m.order_to_row(order, mode)], keys=("client_id",))
+
+
+def save_orders(db: Any, orders: Iterable[Order], mode: str = "") -> None:
+    with transaction(db) as conn:
+        upsert(conn, ORDERS, [m.order_to_row(o, mode) for o in orders], keys=("client_id",))
+
+
+def get_order(db: Any, client_id: str) -> Order | None:
+    with transaction(db) as conn:
+        r = conn.execute(select(ORDERS).where(ORDERS.c.client_id == str(client_id))).mappings().first()
+    return m.order_from_row(r) if r else None
+
+
+def get_order_by_venue_id(db: Any, venue_order_id: str) -> Order | None:
+    with transaction(db) as conn:
+        r = conn.execute(select(ORDERS).where(ORDERS.c.venue_order_id == str(venue_order_id))).mappings().first()
+    return m.order_from_row(r) if r else None
+
+
+def load_open_orders(db: Any, mode: str | None = None, symbol: str | None = None) -> list[Order]:
+    """Orders that may still rest at the venue (incl. SUBMITTING/UNKNOWN: reconcile those first)."""
+    q = select(ORDERS).where(ORDERS.c.status.in_(WORKING))
+    if mode is not None:
+        q = q.where(ORDERS.c.mode == mode)
+    if symbol is not None:
+        q = q.where(ORDERS.c.symbol == symbol)
+    with transaction(db) as conn:
+        return [m.order_from_row(r) for r in conn.execute(q.order_by(ORDERS.c.id)).mappings()]
+
+
+def list_orders(
+    db: Any, *, mode: str | None = None, symbol: str | None = None, status: str | None = None, limit: int = 200
+) -> list[Order]:
+    """Most recent first."""
+    q = select(ORDERS)
+    if mode is not None:
+        q = q.where(ORDERS.c.mode == mode)
+    if symbol is not None:
+        q = q.where(ORDERS.c.symbol == symbol)
+    if status is not None:
+        q = q.where(ORDERS.c.status == status)
+    with transaction(db) as conn:
+        rows = conn.execute(q.order_by(ORDERS.c.id.desc()).limit(limit)).mappings()
+        return [m.order_from_row(r) for r in rows]
+
+
+def append_order_event(db: Any, client_id: str, event: OrderEvent, mode: str = "") -> int:
+    """Append one journal entry; returns its sequence number."""
+    with transaction(db) as conn:
+        res = conn.execute(insert(EVENTS), m.event_to_row(client_id, event, mode, now_ms()))
+        return int(res.inserted_primary_key[0])
+
+
+def append_order_events(db: Any, items: Iterable[tuple[str, OrderEvent]], mode: str = "") -> int:
+    """Bulk journal append (one executemany in one transaction); returns how many were written."""
+    ts = now_ms()
+    rows = [m.event_to_row(cid, e, mode, ts) for cid, e in items]
+    if rows:
+        with transaction(db) as conn:
+            conn.execute(insert(EVENTS), rows)
+    return len(rows)
+
+
+def load_order_events(
+    db: Any, client_id: str | None = None, *, since_seq: int = 0, limit: int | None = None
+) -> list[tuple[int, str, OrderEvent]]:
+    """Journal entries in append order as (seq, client_id, event)."""
+    q = select(EVENTS).where(EVENTS.c.seq > since_seq)
+    if client_id is not None:
+        q = q.where(EVENTS.c.client_id == str(client_id))
+    q = q.order_by(EVENTS.c.seq)
+    if limit is not None:
+        q = q.limit(limit)
+    with transaction(db) as conn:
+        return [(r["seq"], r["client_id"], m.event_from_row(r)) for r in conn.execute(q).mappings()]
+
+
+def record_fill(db: Any, fill: Fill, mode: str = "") -> bool:
+    """Store a fill once: False (and nothing written) when its venue trade id is already known."""
+    with transaction(db) as conn:
+        return insert_ignore(conn, FILLS, m.fill_to_row(fill, mode), keys=("trade_id",))
+
+
+def load_fills(
+    db: Any, *, client_id: str | None = None, symbol: str | None = None, since_ms: int | None = None
+) -> list[Fill]:
+    q = select(FILLS)
+    if client_id is not None:
+        q = q.where(FILLS.c.client_id == str(client_id))
+    if symbol is not None:
+        q = q.where(FILLS.c.symbol == symbol)
+    if since_ms is not None:
+        q = q.where(FILLS.c.ts_ms >= since_ms)
+    with transaction(db) as conn:
+        return [m.fill_from_row(r) for r in conn.execute(q.order_by(FILLS.c.ts_ms, FILLS.c.id)).mappings()]
+
+
+def known_trade_ids(db: Any, trade_ids: Iterable[str]) -> set[str]:
+    """Which of these venue trade ids are already stored (for replay/reconcile de-duplication)."""
+    ids = [str(t) for t in trade_ids]
+    if not ids:
+        return set()
+    with transaction(db) as conn:
+        return set(conn.execute(select(FILLS.c.trade_id).where(FILLS.c.trade_id.in_(ids))).scalars())
