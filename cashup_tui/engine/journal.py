@@ -1,0 +1,135 @@
+"""What the engine persists, as a port, plus an in-memory implementation.
+
+Why a port: the engine must not depend on how the store lays out its tables. The
+runtime hands the engine a store-backed journal (`cashup_tui/store_journal.py`); tests
+and restart simulations use `MemoryJournal`, which keeps the same contract:
+
+- `save_order(order, event=...)` writes the order row AND appends its event in one
+  commit (the write-ahead rule: the row exists in SUBMITTING before the venue is called);
+- `save_fill(fill)` returns False when the venue trade id is already stored (fills are
+  unique by trade id, whichever path delivered them);
+- `kv_get/kv_set` hold small JSON state (trading state, id counter, strategy state).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from cashup_tui.domain.account import Balance
+from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.positions import Position
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEvent:
+    """One line of the append-only order-event journal."""
+
+    client_id: str
+    kind: str
+    ts_ms: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Journal(Protocol):
+    def save_order(self, order: Order, *, event: JournalEvent | None = None) -> None: ...
+
+    def get_order(self, client_id: str) -> Order | None: ...
+
+    def load_orders(self, *, open_only: bool = False) -> list[Order]: ...
+
+    def events(self, client_id: str | None = None) -> list[JournalEvent]: ...
+
+    def save_fill(self, fill: Fill) -> bool: ...
+
+    def has_fill(self, trade_id: str) -> bool: ...
+
+    def load_fills(self) -> list[Fill]: ...
+
+    def save_positions(self, positions: list[Position]) -> None: ...
+
+    def load_positions(self) -> list[Position]: ...
+
+    def save_balances(self, balances: list[Balance]) -> None: ...
+
+    def load_balances(self) -> list[Balance]: ...
+
+    def record_risk_event(self, ts_ms: int, kind: str, rule: str, message: str, numbers: dict[str, Any]) -> None: ...
+
+    def audit(self, ts_ms: int, actor: str, action: str, detail: str) -> None: ...
+
+    def kv_get(self, key: str) -> Any | None: ...
+
+    def kv_set(self, key: str, value: Any) -> None: ...
+
+
+class MemoryJournal:
+    """In-process journal with the store's semantics (used by tests and by `demo --no-store`)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.journal: list[JournalEvent] = []
+        self.fills: dict[str, Fill] = {}
+        self.positions: dict[str, Position] = {}
+        self.balances: dict[str, Balance] = {}
+        self.risk_events: list[tuple[int, str, str, str, dict[str, Any]]] = []
+        self.audit_log: list[tuple[int, str, str, str]] = []
+        self.kv: dict[str, Any] = {}
+        self.commits = 0
+
+    def save_order(self, order: Order, *, event: JournalEvent | None = None) -> None:
+        self.orders[order.client_id] = order
+        if event is not None:
+            self.journal.append(event)
+        self.commits += 1
+
+    def get_order(self, client_id: str) -> Order | None:
+        return self.orders.get(client_id)
+
+    def load_orders(self, *, open_only: bool = False) -> list[Order]:
+        out = [o for o in self.orders.values() if not open_only or o.is_open]
+        return sorted(out, key=lambda o: (o.created_ms, o.client_id))
+
+    def events(self, client_id: str | None = None) -> list[JournalEvent]:
+        return [e for e in self.journal if client_id is None or e.client_id == client_id]
+
+    def save_fill(self, fill: Fill) -> bool:
+        if fill.trade_id in self.fills:
+            return False
+        self.fills[fill.trade_id] = fill
+        self.commits += 1
+        return True
+
+    def has_fill(self, trade_id: str) -> bool:
+        return trade_id in self.fills
+
+    def load_fills(self) -> list[Fill]:
+        return sorted(self.fills.values(), key=lambda f: (f.ts_ms, f.trade_id))
+
+    def save_positions(self, positions: list[Position]) -> None:
+        for p in positions:
+            self.positions[p.symbol] = copy.copy(p)
+
+    def load_positions(self) -> list[Position]:
+        return [copy.copy(p) for p in self.positions.values()]
+
+    def save_balances(self, balances: list[Balance]) -> None:
+        for b in balances:
+            self.balances[b.currency] = b
+
+    def load_balances(self) -> list[Balance]:
+        return list(self.balances.values())
+
+    def record_risk_event(self, ts_ms: int, kind: str, rule: str, message: str, numbers: dict[str, Any]) -> None:
+        self.risk_events.append((ts_ms, kind, rule, message, dict(numbers)))
+
+    def audit(self, ts_ms: int, actor: str, action: str, detail: str) -> None:
+        self.audit_log.append((ts_ms, actor, action, detail))
+
+    def kv_get(self, key: str) -> Any | None:
+        return copy.deepcopy(self.kv.get(key))
+
+    def kv_set(self, key: str, value: Any) -> None:
+        self.kv[key] = copy.deepcopy(value)

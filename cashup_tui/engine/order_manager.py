@@ -1,0 +1,793 @@
+"""Order manager: the only path from an intent to the venue.
+
+Why each rule (reliability.md §0):
+- client ids are made here (`t-<prefix><session>-<counter>`), the counter persisted, so
+  a restart never reuses one;
+- the order is saved in SUBMITTING (row + journal line, one commit) BEFORE the venue is
+  called: a crash after that leaves a row we can look up by client id;
+- a timeout, dropped connection or 5xx (`TemporaryError`) is not a rejection: the order
+  goes UNKNOWN and is settled by `Execution.fetch_order(symbol, client_id)`, never by
+  sending it again;
+- fills are de-duplicated by venue trade id whichever path (WS or REST) brings them;
+- `reconcile()` compares orders, fills, positions and balances with the venue at
+  start-up and after every reconnect; the risk gate denies submits until it is done;
+  running it twice changes nothing the second time.
+
+Order types: market, limit, post-only (tif=poc), IOC, FOK, reduce-only go to the venue
+as they are. Stop-market/stop-limit/take-profit go to the venue as trigger orders when
+`emulate_triggers` is False (testnet/live), else they are held here and fired on the
+mark price (paper/demo). Trailing stops and brackets (entry + stop + take-profit, one
+cancels the other) are always managed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.errors import (
+    CashupError,
+    DuplicateFill,
+    ExchangeError,
+    InvalidTransition,
+    OrderNotFound,
+    OrderRejected,
+    OverfillError,
+    RiskDenied,
+    TemporaryError,
+    ValidationError,
+)
+from cashup_tui.domain.events import (
+    FeedConnected,
+    FeedDisconnected,
+    OrderDenied,
+    OrderFilled,
+    OrderUpdated,
+    PositionChanged,
+    ReconciliationDone,
+)
+from cashup_tui.domain.ids import ClientOrderId, make_client_id, validate_client_id
+from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind, transition
+from cashup_tui.domain.ports import Clock, EventSink, Execution
+from cashup_tui.domain.positions import Position
+from cashup_tui.engine.cache import Cache
+from cashup_tui.engine.journal import Journal, JournalEvent
+from cashup_tui.engine.portfolio import Portfolio
+from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
+
+log = logging.getLogger("cashup.engine.orders")
+
+K = OrderEventKind
+S = OrderStatus
+ZERO = Decimal(0)
+COUNTER_KEY = "orders.id_counter"
+TRIGGERS_KEY = "orders.local_triggers"
+BRACKETS_KEY = "orders.brackets"
+TEMPORARY = (TemporaryError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    order: Order
+    existed: bool = False  # the client id was already known: nothing new was sent
+
+
+def _session_tag() -> str:
+    """Base36 of the start second: differs per process start so ids never repeat."""
+    n = int(time.time())
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out[-6:]
+
+
+class OrderManager:
+    def __init__(
+        self,
+        execution: Execution,
+        journal: Journal,
+        risk: RiskEngine,
+        portfolio: Portfolio,
+        cache: Cache,
+        clock: Clock,
+        bus: EventSink | None = None,
+        *,
+        id_prefix: str = "c",
+        session: str | None = None,
+        emulate_triggers: bool = True,
+        submit_timeout_s: float = 10.0,
+        lookup_attempts: int = 3,
+        lookup_delay_s: float = 0.2,
+    ) -> None:
+        self.execution = execution
+        self.journal = journal
+        self.risk = risk
+        self.portfolio = portfolio
+        self.cache = cache
+        self.clock = clock
+        self.bus = bus
+        self.id_prefix = id_prefix
+        self.session = session if session is not None else _session_tag()
+        self.emulate_triggers = emulate_triggers
+        self.submit_timeout_s = submit_timeout_s
+        self.lookup_attempts = lookup_attempts
+        self.lookup_delay_s = lookup_delay_s
+        self._counter = int(journal.kv_get(COUNTER_KEY) or 0)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._triggers: dict[str, dict[str, Any]] = dict(journal.kv_get(TRIGGERS_KEY) or {})
+        self._brackets: dict[str, dict[str, Any]] = dict(journal.kv_get(BRACKETS_KEY) or {})
+        self._events_task: asyncio.Task[None] | None = None
+        self._reconcile_lock = asyncio.Lock()
+        self.ready = False
+        self.on_change: Callable[[list[str]], Any] | None = None
+        risk.on_kill = self._on_rule_kill
+        risk.reconciling = True
+
+    # -- start-up ------------------------------------------------------------------------
+    def load(self) -> None:
+        """Rebuild the cache and portfolio from the journal (restart): same fills -> same positions."""
+        for o in self.journal.load_orders():
+            self.cache.put_order(o)
+        for f in self.journal.load_fills():
+            self.portfolio.apply_fill(f)
+        for p in self.portfolio.positions.values():
+            self.cache.put_position(p)
+
+    def new_client_id(self) -> ClientOrderId:
+        """Next local id; the counter is persisted before the id is used."""
+        self._counter += 1
+        self.journal.kv_set(COUNTER_KEY, self._counter)
+        return make_client_id(self.id_prefix, self._counter, session=self.session)
+
+    def _lock(self, cid: str) -> asyncio.Lock:
+        lock = self._locks.get(cid)
+        if lock is None:
+            lock = self._locks[cid] = asyncio.Lock()
+        return lock
+
+    # -- building orders ---------------------------------------------------------------
+    def build(
+        self,
+        symbol: str,
+        side: Side | str,
+        size: Decimal,
+        *,
+        order_type: OrderType | str = OrderType.LIMIT,
+        price: Decimal | None = None,
+        tif: TimeInForce | str | None = None,
+        reduce_only: bool = False,
+        trigger_price: Decimal | None = None,
+        client_id: str | None = None,
+        strategy: str = "",
+        post_only: bool = False,
+    ) -> Order:
+        """Make an Order value (not yet sent). Market orders are IOC; post-only is tif=poc."""
+        try:
+            side = Side(side)
+            order_type = OrderType(order_type)
+            tif_v = TimeInForce(tif) if tif else None
+        except ValueError as exc:
+            raise ValidationError(str(exc), hint="side: buy|sell; type: market|limit|stop_market|stop_limit|"
+                                  "take_profit|trailing_stop; tif: gtc|ioc|poc|fok") from None
+        if post_only:
+            tif_v = TimeInForce.POC
+        if tif_v is None:
+            tif_v = TimeInForce.IOC if order_type in (OrderType.MARKET, OrderType.STOP_MARKET) else TimeInForce.GTC
+        if order_type is OrderType.MARKET and tif_v not in (TimeInForce.IOC, TimeInForce.FOK):
+            raise ValidationError("a market order must be IOC or FOK", hint="drop --tif or use --tif ioc|fok")
+        if order_type is OrderType.MARKET and price is not None:
+            raise ValidationError("a market order takes no price", hint="use --type limit to set a price")
+        cid = validate_client_id(client_id) if client_id else self.new_client_id()
+        now = self.clock.now_ms()
+        return Order(cid, symbol, side, size, order_type, price, tif_v, reduce_only, trigger_price,
+                     created_ms=now, updated_ms=now, strategy=strategy)
+
+    # -- persistence helpers -------------------------------------------------------------
+    def _store(self, order: Order, kind: str, **data: Any) -> Order:
+        ev = JournalEvent(order.client_id, kind, self.clock.now_ms(),
+                          {"status": order.status.value, **{k: str(v) for k, v in data.items()}})
+        self.journal.save_order(order, event=ev)
+        self.cache.put_order(order)
+        if self.bus is not None:
+            self.bus.publish(OrderUpdated(ev.ts_ms, order, kind))
+        return order
+
+    def _apply(self, order: Order, event: OrderEvent, **data: Any) -> Order:
+        """Transition + persist; benign late events (ack after fill, etc.) are logged and skipped."""
+        try:
+            new = transition(order, event)
+        except InvalidTransition as exc:
+            log.info("ignored %s for %s: %s", event.kind.value, order.client_id, exc)
+            if event.venue_order_id and not order.venue_order_id:
+                new = replace(order, venue_order_id=event.venue_order_id)
+                return self._store(new, "venue_id", venue_order_id=event.venue_order_id)
+            return order
+        return self._store(new, event.kind.value, **data)
+
+    # -- submit --------------------------------------------------------------------------
+    async def submit(self, order: Order) -> SubmitResult:
+        """Risk gate -> write-ahead -> venue. Idempotent by client id."""
+        async with self._lock(order.client_id):
+            existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
+            if existing is not None:
+                if existing.status in (S.SUBMITTING, S.UNKNOWN):
+                    existing = await self.resolve(existing)
+                return SubmitResult(existing, existed=True)
+            try:
+                self.risk.check_submit(order)
+            except RiskDenied as exc:
+                if self.bus is not None:
+                    self.bus.publish(OrderDenied(self.clock.now_ms(), order.client_id, exc.rule, str(exc)))
+                raise
+            now = self.clock.now_ms()
+            order = replace(order, created_ms=order.created_ms or now)
+            order = self._store(transition(order, OrderEvent(K.SUBMITTED, now)), "submitted",
+                                symbol=order.symbol, side=order.side.value, size=order.size,
+                                type=order.order_type.value, price=order.price, tif=order.tif.value)
+            if order.order_type is OrderType.TRAILING_STOP or (
+                order.order_type in TRIGGER_TYPES and self.emulate_triggers
+            ):
+                return SubmitResult(self._arm_local_trigger(order))
+            return SubmitResult(await self._send(order))
+
+    async def _send(self, order: Order) -> Order:
+        try:
+            ack = await asyncio.wait_for(self.execution.submit(order), self.submit_timeout_s)
+        except TEMPORARY as exc:
+            self.risk.record_error("submit")
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            order = self._apply(order, OrderEvent(K.IN_DOUBT, self.clock.now_ms(), reason=reason[:200]))
+            log.warning("submit of %s in doubt (%s): looking it up by client id", order.client_id, reason)
+            return await self.resolve(order)
+        except (OrderRejected, ValidationError, ExchangeError) as exc:
+            self.risk.record_error("submit")
+            self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
+            raise
+        return await self._merge(self.cache.order(order.client_id) or order, ack)
+
+    async def resolve(self, order: Order) -> Order:
+        """Settle an order in doubt by looking it up by client id; never re-sends it."""
+        for attempt in range(self.lookup_attempts):
+            try:
+                venue = await self.execution.fetch_order(order.symbol, order.client_id)
+            except TEMPORARY as exc:
+                log.info("lookup %d of %s failed: %s", attempt + 1, order.client_id, exc)
+                venue = None
+                found = False
+            else:
+                found = True
+            current = self.cache.order(order.client_id) or order
+            if found and venue is not None:
+                return await self._merge(current, venue)
+            if found and venue is None and attempt == self.lookup_attempts - 1:
+                return current  # stays UNKNOWN: reconciliation settles it (or proves it never arrived)
+            await asyncio.sleep(self.lookup_delay_s * (attempt + 1))
+        return self.cache.order(order.client_id) or order
+
+    async def _merge(self, local: Order, venue: Order) -> Order:
+        """Bring the local order in line with the venue's view (ack, WS update, lookup)."""
+        now = self.clock.now_ms()
+        order = local
+        if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
+            order = self._apply(order, OrderEvent(K.ACCEPTED, now, venue_order_id=venue.venue_order_id))
+        elif venue.venue_order_id and not order.venue_order_id:
+            order = self._store(replace(order, venue_order_id=venue.venue_order_id), "venue_id",
+                                venue_order_id=venue.venue_order_id)
+        if venue.filled > order.filled:
+            await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
+            order = self.cache.order(order.client_id) or order
+        if not order.status.is_terminal and venue.status is not S.FILLED:
+            if ((venue.size != order.size or venue.price != order.price) and venue.status.is_working
+                    and venue.size >= order.filled and venue.size > 0):
+                order = self._apply(order, OrderEvent(K.AMENDED, now, new_price=venue.price,
+                                                          new_size=venue.size))
+            if venue.status is S.CANCELLED:
+                order = self._apply(order, OrderEvent(K.CANCELLED, now, reason=venue.reason or "cancelled at venue"))
+            elif venue.status is S.EXPIRED:
+                order = self._apply(order, OrderEvent(K.EXPIRED, now, reason=venue.reason or "expired"))
+            elif venue.status is S.REJECTED:
+                order = self._apply(order, OrderEvent(K.REJECTED, now, reason=venue.reason or "rejected by venue"))
+        self._after_order_change(order)
+        return order
+
+    # -- fills -----------------------------------------------------------------------------
+    def on_fill(self, fill: Fill) -> bool:
+        """Apply one venue fill once (dedup by trade id). Returns False for a duplicate."""
+        if self.journal.has_fill(fill.trade_id) or self.portfolio.has_trade(fill.trade_id):
+            return False
+        order = self.cache.order(fill.client_id) if fill.client_id else None
+        if order is None and fill.venue_order_id:
+            order = self.cache.order_by_venue_id(fill.venue_order_id)
+        if order is not None:
+            try:
+                new = transition(order, OrderEvent(K.FILLED, fill.ts_ms, venue_order_id=fill.venue_order_id, fill=fill))
+            except DuplicateFill:
+                return False
+            except (InvalidTransition, OverfillError) as exc:
+                log.error("fill %s does not fit order %s: %s (position still updated)", fill.trade_id,
+                          order.client_id, exc)
+                new = None
+            if not self.journal.save_fill(fill):
+                return False
+            if new is not None:
+                self._store(new, "filled", trade_id=fill.trade_id, size=fill.size, price=fill.price)
+        elif not self.journal.save_fill(fill):
+            return False
+        self.portfolio.apply_fill(fill)
+        pos = self.portfolio.positions[fill.symbol]
+        self.cache.put_position(pos)
+        self.journal.save_positions([pos])
+        if self.bus is not None:
+            self.bus.publish(OrderFilled(fill.ts_ms, fill))
+            self.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
+        if order is not None:
+            self._after_order_change(self.cache.order(order.client_id) or order, fill=fill)
+        return True
+
+    async def sync_fills(self, symbol: str | None = None, *, since_ms: int | None = None) -> int:
+        """Pull fills over REST and apply the ones not seen yet. Returns how many were new."""
+        if since_ms is None:
+            fills = self.journal.load_fills()
+            since_ms = max(0, (fills[-1].ts_ms if fills else 0) - 60_000)
+        new = 0
+        for f in sorted(await self.execution.fills_since(symbol, since_ms), key=lambda f: (f.ts_ms, f.trade_id)):
+            if self.on_fill(f):
+                new += 1
+        return new
+
+    # -- cancel / amend ------------------------------------------------------------------------
+    def _get(self, client_id: str) -> Order:
+        order = self.cache.order(client_id) or self.journal.get_order(client_id)
+        if order is None:
+            raise OrderNotFound(f"no order with client id {client_id!r}", hint="list orders with `cashup orders list`")
+        return order
+
+    async def cancel(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
+        """Cancel one order; cancels are always allowed (any trading state)."""
+        async with self._lock(client_id):
+            order = self._get(client_id)
+            if order.status.is_terminal:
+                return order
+            if client_id in self._triggers:
+                self._triggers.pop(client_id, None)
+                self._save_triggers()
+                return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason))
+            order = self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason))
+            try:
+                venue = await asyncio.wait_for(self.execution.cancel(order), self.submit_timeout_s)
+            except OrderNotFound:
+                venue = await self._lookup_quiet(order)
+                if venue is None:
+                    return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason="not at venue"))
+            except TEMPORARY as exc:
+                self.risk.record_error("cancel")
+                log.warning("cancel of %s in doubt: %s (reconciliation will settle it)", client_id, exc)
+                return self.cache.order(client_id) or order
+            except ExchangeError as exc:
+                self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
+                raise
+            return await self._merge(self.cache.order(client_id) or order, venue)
+
+    async def _lookup_quiet(self, order: Order) -> Order | None:
+        try:
+            return await self.execution.fetch_order(order.symbol, order.client_id)
+        except CashupError:
+            return None
+
+    async def amend(self, client_id: str, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
+        async with self._lock(client_id):
+            order = self._get(client_id)
+            if not order.status.is_working or order.status in (S.UNKNOWN, S.SUBMITTING):
+                raise ValidationError(f"order {client_id} is {order.status.value}: it cannot be amended now")
+            self.risk.check_amend(order, price=price, size=size)
+            if client_id in self._triggers:
+                new = self._apply(order, OrderEvent(K.AMENDED, self.clock.now_ms(), new_price=price, new_size=size))
+                return new
+            try:
+                venue = await asyncio.wait_for(self.execution.amend(order, price=price, size=size), self.submit_timeout_s)
+            except TEMPORARY as exc:
+                self.risk.record_error("amend")
+                log.warning("amend of %s in doubt: %s", client_id, exc)
+                venue = await self._lookup_quiet(order)
+                if venue is None:
+                    return order
+            return await self._merge(self.cache.order(client_id) or order, venue)
+
+    async def cancel_all(self, symbol: str | None = None, *, reason: str = "cancel all",
+                         entries_only: bool = False) -> list[Order]:
+        out = []
+        for o in self.cache.open_orders(symbol):
+            if entries_only and (o.reduce_only or self.risk._reduces(o)):
+                continue
+            try:
+                out.append(await self.cancel(o.client_id, reason=reason))
+            except CashupError as exc:
+                log.error("cancel %s failed during cancel-all: %s", o.client_id, exc)
+        return out
+
+    async def close_position(self, symbol: str, *, strategy: str = "") -> Order | None:
+        """Reduce-only market order for the whole net position (None if flat)."""
+        pos = self.portfolio.positions.get(symbol)
+        if pos is None or pos.is_flat:
+            return None
+        side = Side.SELL if pos.size > 0 else Side.BUY
+        order = self.build(symbol, side, abs(pos.size), order_type=OrderType.MARKET, reduce_only=True,
+                           strategy=strategy)
+        return (await self.submit(order)).order
+
+    async def flatten_all(self) -> list[Order]:
+        out = []
+        for sym, pos in list(self.portfolio.positions.items()):
+            if not pos.is_flat:
+                try:
+                    o = await self.close_position(sym, strategy="kill")
+                    if o is not None:
+                        out.append(o)
+                except CashupError as exc:
+                    log.error("flatten %s failed: %s", sym, exc)
+        return out
+
+    # -- kill switch ----------------------------------------------------------------------
+    async def kill(self, level: int, reason: str, *, source: str = "api") -> list[str]:
+        """Apply a kill-switch level: record the state, then cancel/flatten as the level says."""
+        self.risk.set_kill_level(level, reason, source=source)
+        return await self._kill_actions(level, reason)
+
+    async def _kill_actions(self, level: int, reason: str) -> list[str]:
+        done: list[str] = []
+        if level == 2:
+            done += [f"cancelled {o.client_id}" for o in await self.cancel_all(reason=f"kill 2: {reason}",
+                                                                              entries_only=True)]
+        elif level >= 3:
+            done += [f"cancelled {o.client_id}" for o in await self.cancel_all(reason=f"kill {level}: {reason}")]
+            if level == 3:
+                done += [f"flatten {o.client_id} {o.status.value}" for o in await self.flatten_all()]
+        return done
+
+    def _on_rule_kill(self, level: int, reason: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._kill_actions(level, reason))
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    @property
+    def _bg(self) -> set[asyncio.Task[Any]]:
+        bg = getattr(self, "_bg_tasks", None)
+        if bg is None:
+            bg = self._bg_tasks = set()
+        return bg
+
+    # -- locally managed triggers: stops, take-profits, trailing stops, brackets -------------
+    def _arm_local_trigger(self, order: Order) -> Order:
+        order = self._apply(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), reason="armed locally"))
+        mark = self.cache.mark(order.symbol)
+        spec: dict[str, Any] = {"symbol": order.symbol}
+        if order.order_type is OrderType.TRAILING_STOP:
+            offset = order.trigger_price  # trailing distance in price units
+            spec.update(offset=str(offset), extreme=str(mark) if mark is not None else None)
+        self._triggers[order.client_id] = spec
+        self._save_triggers()
+        return self.cache.order(order.client_id) or order
+
+    def _save_triggers(self) -> None:
+        self.journal.kv_set(TRIGGERS_KEY, self._triggers)
+
+    def _save_brackets(self) -> None:
+        self.journal.kv_set(BRACKETS_KEY, self._brackets)
+
+    @staticmethod
+    def _fires(order: Order, mark: Decimal, spec: dict[str, Any]) -> bool:
+        if order.order_type is OrderType.TRAILING_STOP:
+            offset = Decimal(spec["offset"])
+            extreme = Decimal(spec["extreme"]) if spec.get("extreme") else mark
+            if order.side is Side.SELL:  # protects a long: follow the high
+                extreme = max(extreme, mark)
+                spec["extreme"] = str(extreme)
+                return mark <= extreme - offset
+            extreme = min(extreme, mark)
+            spec["extreme"] = str(extreme)
+            return mark >= extreme + offset
+        trig = order.trigger_price
+        if trig is None:
+            return False
+        stop = order.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+        if order.side is Side.SELL:
+            return mark <= trig if stop else mark >= trig
+        return mark >= trig if stop else mark <= trig
+
+    async def on_mark(self, symbol: str, mark: Decimal, ts_ms: int | None = None) -> list[Order]:
+        """Feed a mark price: updates valuation and fires local triggers. Returns child orders sent."""
+        self.portfolio.set_mark(symbol, mark)
+        self.cache.set_mark(symbol, mark, ts_ms if ts_ms is not None else self.clock.now_ms())
+        fired: list[Order] = []
+        changed = False
+        for cid, spec in list(self._triggers.items()):
+            if spec.get("symbol") != symbol:
+                continue
+            order = self.cache.order(cid)
+            if order is None or order.status.is_terminal:
+                self._triggers.pop(cid, None)
+                changed = True
+                continue
+            before = dict(spec)
+            if not self._fires(order, mark, spec):
+                changed = changed or before != spec
+                continue
+            self._triggers.pop(cid, None)
+            changed = True
+            child = await self._fire(order, mark)
+            if child is not None:
+                fired.append(child)
+        if changed:
+            self._save_triggers()
+        return fired
+
+    async def _fire(self, parent: Order, mark: Decimal) -> Order | None:
+        limit = parent.order_type is OrderType.STOP_LIMIT or (
+            parent.order_type is OrderType.TAKE_PROFIT and parent.price is not None)
+        child = self.build(parent.symbol, parent.side, parent.remaining,
+                           order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+                           price=parent.price if limit else None, reduce_only=parent.reduce_only,
+                           strategy=parent.strategy)
+        self._apply(parent, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
+        for bid, b in self._brackets.items():  # OCO: a fired leg cancels its sibling
+            legs = (b.get("stop"), b.get("take_profit"))
+            if parent.client_id in legs:
+                for other in legs:
+                    if other and other != parent.client_id:
+                        await self.cancel(other, reason=f"OCO with {parent.client_id}")
+                b["done"] = True
+                log.info("bracket %s closed by %s", bid, parent.client_id)
+        self._save_brackets()
+        try:
+            return (await self.submit(child)).order
+        except RiskDenied as exc:
+            log.error("triggered %s denied by risk: %s", parent.client_id, exc)
+            return None
+
+    async def bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> Order:
+        """Entry + stop + take-profit; the exits are armed (reduce-only) when the entry fills,
+        sized to what filled, and one cancels the other."""
+        result = await self.submit(entry)
+        if result.existed:
+            return result.order
+        self._brackets[entry.client_id] = {"stop_price": str(stop_price), "tp_price": str(take_profit_price),
+                                           "armed": "0", "stop": None, "take_profit": None}
+        self._save_brackets()
+        order = self.cache.order(entry.client_id) or result.order
+        await self._maybe_arm_bracket(order)
+        return self.cache.order(entry.client_id) or order
+
+    async def _maybe_arm_bracket(self, entry: Order) -> None:
+        b = self._brackets.get(entry.client_id)
+        if not b or b.get("done") or entry.filled <= Decimal(b.get("armed", "0")):
+            return
+        qty = entry.filled
+        exit_side = entry.side.opposite
+        for key, typ, px in (("stop", OrderType.STOP_MARKET, b["stop_price"]),
+                             ("take_profit", OrderType.TAKE_PROFIT, b["tp_price"])):
+            old = b.get(key)
+            if old:
+                old_order = self.cache.order(old)
+                if old_order is not None and not old_order.status.is_terminal:
+                    await self.amend(old, size=qty)
+                    continue
+            leg = self.build(entry.symbol, exit_side, qty, order_type=typ, trigger_price=Decimal(px),
+                             reduce_only=True, strategy=entry.strategy)
+            b[key] = leg.client_id
+            self._save_brackets()
+            await self.submit(leg)
+        b["armed"] = str(qty)
+        self._save_brackets()
+
+    def _after_order_change(self, order: Order, fill: Fill | None = None) -> None:
+        if order.client_id in self._brackets and fill is not None:
+            self._spawn(self._maybe_arm_bracket(order))
+        for b in self._brackets.values():  # a bracket leg filled at the venue: cancel its sibling
+            if b.get("done"):
+                continue
+            legs = (b.get("stop"), b.get("take_profit"))
+            if order.client_id in legs and order.status is S.FILLED:
+                b["done"] = True
+                self._save_brackets()
+                for other in legs:
+                    if other and other != order.client_id:
+                        self._spawn(self.cancel(other, reason=f"OCO with {order.client_id}"))
+
+    def _spawn(self, coro: Any) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:
+            coro.close()
+            return
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def idle(self) -> None:
+        """Wait for background follow-ups (bracket arming, OCO cancels)."""
+        while self._bg:
+            await asyncio.gather(*list(self._bg), return_exceptions=True)
+
+    # -- venue event stream ------------------------------------------------------------------
+    async def handle_event(self, event: object) -> None:
+        if isinstance(event, OrderFilled):
+            self.on_fill(event.fill)
+        elif isinstance(event, OrderUpdated):
+            venue = event.order
+            local = self.cache.order(venue.client_id) if venue.client_id else None
+            if local is None and venue.venue_order_id:
+                local = self.cache.order_by_venue_id(venue.venue_order_id)
+            if local is None:
+                if venue.status.is_working:
+                    self._adopt(venue, "seen on the order stream")
+                return
+            async with self._lock(local.client_id):
+                await self._merge(self.cache.order(local.client_id) or local, venue)
+        elif isinstance(event, FeedDisconnected):
+            self.ready = False
+            self.risk.reconciling = True
+        elif isinstance(event, FeedConnected):
+            self._spawn(self.reconcile())
+
+    def start(self) -> None:
+        """Consume `Execution.events()` in a task (private order/fill/position stream)."""
+        if self._events_task is None:
+            self._events_task = asyncio.get_running_loop().create_task(self._pump())
+
+    async def _pump(self) -> None:
+        async for ev in self.execution.events():
+            try:
+                await self.handle_event(ev)
+            except Exception:
+                log.exception("failed to handle venue event %r", ev)
+
+    async def stop(self) -> None:
+        if self._events_task is not None:
+            self._events_task.cancel()
+            try:
+                await self._events_task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._events_task = None
+        await self.idle()
+
+    def _adopt(self, venue: Order, why: str) -> Order:
+        """An order at the venue we have no row for (placed elsewhere, or a lost write)."""
+        order = replace(venue, strategy=venue.strategy or "external", trade_ids=frozenset(), filled=ZERO,
+                        avg_fill_price=ZERO, fees=ZERO, status=S.OPEN if venue.status.is_working else venue.status)
+        if order.created_ms == 0:
+            order = replace(order, created_ms=self.clock.now_ms())
+        return self._store(order, "adopted", why=why)
+
+    # -- reconciliation ----------------------------------------------------------------------
+    async def reconcile(self) -> list[str]:
+        """Align orders, fills, positions and balances with the venue; journal and return what changed.
+
+        Submits are denied while it runs. Idempotent: a second run returns []."""
+        async with self._reconcile_lock:
+            self.ready = False
+            self.risk.reconciling = True
+            changes: list[str] = []
+            try:
+                changes += await self._reconcile_fills()
+                changes += await self._reconcile_orders()
+                changes += await self._reconcile_positions()
+                changes += await self._reconcile_balances()
+            except Exception:
+                log.exception("reconciliation failed: trading stays blocked")
+                raise
+            now = self.clock.now_ms()
+            for c in changes:
+                self.journal.record_risk_event(now, "reconcile", "reconcile", c, {})
+            self.journal.audit(now, "engine", "reconcile", f"{len(changes)} change(s)")
+            self.risk.reconciling = False
+            self.ready = True
+            if self.bus is not None:
+                self.bus.publish(ReconciliationDone(now, tuple(changes)))
+            if changes:
+                log.warning("reconciliation changed %d thing(s): %s", len(changes), "; ".join(changes))
+            return changes
+
+    async def _reconcile_fills(self) -> list[str]:
+        fills = self.journal.load_fills()
+        since = max(0, (fills[-1].ts_ms if fills else 0) - 3_600_000)
+        orders = self.journal.load_orders(open_only=True)
+        if orders:
+            since = min(since, min(o.created_ms for o in orders) - 60_000)
+        before = {f.trade_id for f in fills}
+        out = []
+        for f in sorted(await self.execution.fills_since(None, max(0, since)), key=lambda f: (f.ts_ms, f.trade_id)):
+            if f.trade_id not in before and self.on_fill(f):
+                out.append(f"fill {f.trade_id} {f.side.value} {f.size} {f.symbol} @ {f.price} ({f.client_id}) applied")
+        return out
+
+    async def _reconcile_orders(self) -> list[str]:
+        out: list[str] = []
+        venue_open = await self.execution.open_orders(None)
+        seen: set[str] = set()
+        for v in venue_open:
+            local = self.cache.order(v.client_id) if v.client_id else None
+            if local is None and v.venue_order_id:
+                local = self.cache.order_by_venue_id(v.venue_order_id)
+            if local is None:
+                adopted = self._adopt(v, "open at venue, unknown locally")
+                seen.add(adopted.client_id)
+                out.append(f"order {adopted.client_id} ({v.venue_order_id}) open at venue: adopted")
+                continue
+            seen.add(local.client_id)
+            before = local
+            after = await self._merge(local, v)
+            if (after.status, after.filled, after.size, after.price, after.venue_order_id) != (
+                before.status, before.filled, before.size, before.price, before.venue_order_id
+            ):
+                out.append(f"order {after.client_id}: {before.status.value} -> {after.status.value}")
+        for local in self.cache.open_orders():
+            if local.client_id in seen or local.client_id in self._triggers:
+                continue
+            before = local
+            try:
+                v = await self.execution.fetch_order(local.symbol, local.client_id)
+            except TEMPORARY:
+                out.append(f"order {local.client_id}: venue lookup failed, still {local.status.value}")
+                continue
+            now = self.clock.now_ms()
+            if v is None:
+                if local.status in (S.SUBMITTING, S.UNKNOWN):
+                    after = self._apply(local, OrderEvent(K.REJECTED, now, reason="never reached the venue"))
+                else:
+                    after = self._apply(local, OrderEvent(K.CANCELLED, now, reason="no longer at the venue"))
+            else:
+                after = await self._merge(local, v)
+            if after.status is not before.status or after.filled != before.filled:
+                out.append(f"order {after.client_id}: {before.status.value} -> {after.status.value}")
+        return out
+
+    async def _reconcile_positions(self) -> list[str]:
+        out: list[str] = []
+        venue = {p.symbol: p for p in await self.execution.positions()}
+        for sym, vp in venue.items():
+            if sym not in self.portfolio.instruments:
+                out.append(f"position {sym} {vp.size} at venue: unknown contract, ignored")
+                continue
+            lp = self.portfolio.positions.get(sym)
+            lsize = lp.size if lp else ZERO
+            lentry = lp.entry_price if lp else ZERO
+            if lsize != vp.size or (vp.size != 0 and vp.entry_price > 0 and abs(lentry - vp.entry_price) > vp.entry_price * Decimal("0.0001")):
+                self.portfolio.adopt_position(vp)
+                out.append(f"position {sym}: local {lsize} @ {lentry} -> venue {vp.size} @ {vp.entry_price}")
+            elif lp is not None and vp.leverage > 0 and lp.leverage != vp.leverage:
+                lp.leverage = vp.leverage
+            if sym in self.portfolio.positions:
+                self.cache.put_position(self.portfolio.positions[sym])
+        for sym, lp in self.portfolio.positions.items():
+            if sym not in venue and not lp.is_flat:
+                out.append(f"position {sym}: local {lp.size} but the venue sent no report (left as is)")
+        self.journal.save_positions(list(self.portfolio.positions.values()))
+        return out
+
+    async def _reconcile_balances(self) -> list[str]:
+        out: list[str] = []
+        bals = await self.execution.balances()
+        for b in bals:
+            self.cache.put_balance(b)
+            if b.currency.upper() == self.portfolio.currency and b.total != self.portfolio.cash:
+                out.append(f"balance {b.currency}: local {self.portfolio.cash} -> venue {b.total}")
+                self.portfolio.cash = b.total
+                if self.portfolio.starting_cash == 0:
+                    self.portfolio.starting_cash = b.total
+        self.journal.save_balances(bals)
+        return out
+
+    def _position_of(self, symbol: str) -> Position | None:
+        return self.portfolio.positions.get(symbol)
