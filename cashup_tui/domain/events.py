@@ -96,3 +96,12 @@ class StrategyFailed(Event):
 @dataclass(frozen=True, slots=True)
 class ReconciliationDone(Event):
     changes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRejected(Event):
+    """A venue frame that could not be parsed: counted and dropped, never fatal to the feed."""
+
+    source: str  # channel (or "" if even the envelope was unreadable)
+    reason: str
+    sample: str  # the first bytes of the frame, for the log

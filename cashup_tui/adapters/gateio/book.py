@@ -1,0 +1,334 @@
+"""A local L2 order book kept in sync with Gate's `futures.order_book_update` stream.
+
+Why a state machine: a book is only valid while update ids are contiguous. This follows
+docs/gateio-protocol.md §7A exactly: buffer deltas (checking their own chain), load a
+`with_id=true` REST snapshot, drop buffered deltas with `u <= id`, apply the first one with
+`U <= id+1 <= u` (or, if none is left, require the next one to satisfy it: the DIA_USDT case),
+then only `U == last+1`. A gap or a crossed book discards the book and asks for a resync;
+`snapshot()` returns None until the book is in sync again, so nothing trades on it.
+
+Hot path: floats keyed dicts plus a sorted key list per side (bisect), best level at index 0.
+Exact price text is kept per level so an order can reuse Gate's own string.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from decimal import Decimal
+
+from cashup_tui.domain.market import BookLevel, BookSnapshot
+
+# A level as parsed: (price, size, price text). size 0 deletes the price.
+LevelT = tuple[float, float, str]
+
+# on_delta / apply_snapshot results
+APPLIED = "applied"
+BUFFERED = "buffered"
+STALE = "stale"  # u <= last id: already covered, ignored
+GAP = "gap"  # U > last+1: book discarded, needs a snapshot
+CROSSED = "crossed"  # best bid >= best ask after applying: discarded, needs a snapshot
+SNAPSHOT_BEHIND = "snapshot_behind"  # buffered deltas start after the snapshot: fetch again
+SYNCED = "synced"
+REJECTED = "rejected"  # a level with a non-finite or negative number
+
+
+class BookDelta:
+    """One normalised `order_book_update` push (or a spot one)."""
+
+    __slots__ = ("asks", "bids", "first_id", "full", "last_id", "symbol", "ts_ms")
+
+    def __init__(
+        self,
+        symbol: str,
+        ts_ms: int,
+        first_id: int,
+        last_id: int,
+        bids: list[LevelT],
+        asks: list[LevelT],
+        full: bool = False,
+    ) -> None:
+        self.symbol = symbol
+        self.ts_ms = ts_ms
+        self.first_id = first_id
+        self.last_id = last_id
+        self.bids = bids
+        self.asks = asks
+        self.full = full
+
+    def __repr__(self) -> str:
+        return f"BookDelta({self.symbol} U={self.first_id} u={self.last_id} b={len(self.bids)} a={len(self.asks)})"
+
+
+class OrderBook:
+    """One contract's book. Pure: no I/O; the owner fetches snapshots when `needs_snapshot`."""
+
+    __slots__ = (
+        "_ask_keys",
+        "_asks",
+        "_bid_keys",
+        "_bids",
+        "_buffer",
+        "_first",
+        "_text",
+        "applied",
+        "depth",
+        "dropped_on_sync",
+        "gaps",
+        "last_id",
+        "last_reason",
+        "max_buffer",
+        "replayed_on_sync",
+        "symbol",
+        "synced",
+        "syncs",
+        "ts_ms",
+    )
+
+    def __init__(self, symbol: str, depth: int = 100, max_buffer: int = 10_000) -> None:
+        self.symbol = symbol
+        self.depth = depth
+        self.max_buffer = max_buffer
+        self._bids: dict[float, float] = {}
+        self._asks: dict[float, float] = {}
+        self._bid_keys: list[float] = []  # negated prices, ascending = best first
+        self._ask_keys: list[float] = []
+        self._text: dict[float, str] = {}
+        self._buffer: list[BookDelta] = []
+        self._first = False
+        self.synced = False
+        self.last_id = 0
+        self.ts_ms = 0
+        self.applied = 0
+        self.gaps = 0
+        self.syncs = 0
+        self.dropped_on_sync = 0  # buffered deltas already covered by the last snapshot
+        self.replayed_on_sync = 0  # buffered deltas applied on top of it
+        self.last_reason = "waiting for snapshot"
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def needs_snapshot(self) -> bool:
+        return not self.synced
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def invalidate(self, reason: str) -> None:
+        """Discard the book (gap, crossed, reconnect): it is not served until resynced."""
+        self._clear()
+        self.synced = False
+        self._first = False
+        self._buffer.clear()
+        self.last_reason = reason
+
+    def _clear(self) -> None:
+        self._bids.clear()
+        self._asks.clear()
+        self._bid_keys.clear()
+        self._ask_keys.clear()
+        self._text.clear()
+
+    # -- stream ----------------------------------------------------------------------------------
+    def on_delta(self, d: BookDelta) -> str:
+        """Feed one delta. Returns APPLIED, BUFFERED, STALE, GAP or CROSSED."""
+        if d.full:
+            self._clear()
+            if not self._load(d.bids, d.asks):
+                return self._reject("full book with bad levels")
+            self.last_id = d.last_id
+            self.ts_ms = d.ts_ms
+            self.synced = True
+            self._first = False
+            self._buffer.clear()
+            return self._after_apply()
+        if not self.synced:
+            buf = self._buffer
+            if buf and d.first_id != buf[-1].last_id + 1:
+                if d.last_id <= buf[-1].last_id:
+                    return STALE
+                buf.clear()  # the buffer's own chain broke: start again from here
+                self.gaps += 1
+            if len(buf) >= self.max_buffer:
+                del buf[0]
+            buf.append(d)
+            return BUFFERED
+        last = self.last_id
+        if d.last_id <= last:
+            return STALE
+        if d.first_id == last + 1 or (self._first and d.first_id <= last + 1):
+            self._first = False
+            if not self._apply(d):
+                return self._reject("delta with bad levels")
+            return self._after_apply()
+        # Gap: the book can no longer be trusted. Keep this delta as the start of a new buffer.
+        self.gaps += 1
+        self.invalidate(f"gap: expected U={last + 1}, got U={d.first_id}")
+        self._buffer.append(d)
+        return GAP
+
+    def apply_snapshot(self, snapshot_id: int, bids: list[LevelT], asks: list[LevelT], ts_ms: int = 0) -> str:
+        """Load a REST snapshot (`with_id=true`) and replay the buffer on top (recipe steps 3-5)."""
+        buf = [d for d in self._buffer if d.last_id > snapshot_id]
+        self.dropped_on_sync = len(self._buffer) - len(buf)
+        self.replayed_on_sync = len(buf)
+        if buf and buf[0].first_id > snapshot_id + 1:
+            self._buffer = buf
+            self.last_reason = f"snapshot id {snapshot_id} is behind the stream (U={buf[0].first_id})"
+            return SNAPSHOT_BEHIND
+        self._clear()
+        if not self._load(bids, asks):
+            return self._reject("snapshot with bad levels")
+        self.syncs += 1
+        self.last_id = snapshot_id
+        self.ts_ms = ts_ms
+        self.synced = True
+        self._first = True  # next delta must satisfy U <= id+1 <= u
+        self._buffer = []
+        for d in buf:
+            result = self.on_delta(d)
+            if result not in (APPLIED, STALE):
+                return result
+        self._trim()
+        if self._crossed():
+            self.invalidate("crossed snapshot")
+            return CROSSED
+        self.last_reason = ""
+        return SYNCED
+
+    @property
+    def resyncs(self) -> int:
+        """Snapshots loaded after the first one (each one follows a gap, cross or reconnect)."""
+        return max(self.syncs - 1, 0)
+
+    def _reject(self, why: str) -> str:
+        self.invalidate(why)
+        return REJECTED
+
+    def _after_apply(self) -> str:
+        self._trim()
+        if self._crossed():
+            self.invalidate(f"crossed book at id {self.last_id}")
+            return CROSSED
+        self.last_reason = ""
+        return APPLIED
+
+    # -- levels ------------------------------------------------------------------------------------
+    def _load(self, bids: list[LevelT], asks: list[LevelT]) -> bool:
+        for p, s, t in bids:
+            if not (s > 0 and p > 0 and math.isfinite(s) and math.isfinite(p)):
+                if s == 0:
+                    continue
+                return False
+            if p not in self._bids:
+                self._bid_keys.append(-p)
+            self._bids[p] = s
+            self._text[p] = t
+        for p, s, t in asks:
+            if not (s > 0 and p > 0 and math.isfinite(s) and math.isfinite(p)):
+                if s == 0:
+                    continue
+                return False
+            if p not in self._asks:
+                self._ask_keys.append(p)
+            self._asks[p] = s
+            self._text[p] = t
+        self._bid_keys.sort()
+        self._ask_keys.sort()
+        return True
+
+    def _apply(self, d: BookDelta) -> bool:
+        bids, asks, text = self._bids, self._asks, self._text
+        for p, s, t in d.bids:
+            if s == 0.0:
+                if p in bids:
+                    del bids[p]
+                    if p not in asks:
+                        text.pop(p, None)
+                    keys = self._bid_keys
+                    del keys[bisect_left(keys, -p)]
+            elif s > 0.0 and s != math.inf and p > 0.0 and p != math.inf:
+                if p not in bids:
+                    insort(self._bid_keys, -p)
+                    text[p] = t
+                bids[p] = s
+            else:
+                return False
+        for p, s, t in d.asks:
+            if s == 0.0:
+                if p in asks:
+                    del asks[p]
+                    if p not in bids:
+                        text.pop(p, None)
+                    keys = self._ask_keys
+                    del keys[bisect_left(keys, p)]
+            elif s > 0.0 and s != math.inf and p > 0.0 and p != math.inf:
+                if p not in asks:
+                    insort(self._ask_keys, p)
+                    text[p] = t
+                asks[p] = s
+            else:
+                return False
+        self.last_id = d.last_id
+        self.ts_ms = d.ts_ms
+        self.applied += 1
+        return True
+
+    def _trim(self) -> None:
+        depth = self.depth
+        keys = self._bid_keys
+        if len(keys) > depth:
+            for k in keys[depth:]:
+                del self._bids[-k]
+                if -k not in self._asks:
+                    self._text.pop(-k, None)
+            del keys[depth:]
+        keys = self._ask_keys
+        if len(keys) > depth:
+            for k in keys[depth:]:
+                del self._asks[k]
+                if k not in self._bids:
+                    self._text.pop(k, None)
+            del keys[depth:]
+
+    def _crossed(self) -> bool:
+        return bool(self._bid_keys and self._ask_keys and -self._bid_keys[0] >= self._ask_keys[0])
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def best_bid(self) -> tuple[float, float] | None:
+        """(price, size) of the best bid, or None (also None while out of sync)."""
+        if not self.synced or not self._bid_keys:
+            return None
+        p = -self._bid_keys[0]
+        return p, self._bids[p]
+
+    def best_ask(self) -> tuple[float, float] | None:
+        if not self.synced or not self._ask_keys:
+            return None
+        p = self._ask_keys[0]
+        return p, self._asks[p]
+
+    def price_text(self, price: float) -> str:
+        """Gate's exact price string for a level we hold (falls back to repr)."""
+        return self._text.get(price) or repr(price)
+
+    def levels(self, side: str, n: int | None = None) -> list[tuple[float, float]]:
+        """Best-first (price, size) floats for 'bids' or 'asks'; empty while out of sync."""
+        if not self.synced:
+            return []
+        if side == "bids":
+            return [(-k, self._bids[-k]) for k in self._bid_keys[:n]]
+        return [(k, self._asks[k]) for k in self._ask_keys[:n]]
+
+    def snapshot(self, n: int | None = None) -> BookSnapshot | None:
+        """An exact (Decimal) view of the top `n` levels, or None while out of sync."""
+        if not self.synced:
+            return None
+
+        def lv(p: float, s: float) -> BookLevel:
+            return BookLevel(Decimal(self._text.get(p) or repr(p)), Decimal(repr(s)))
+
+        bids = tuple(lv(-k, self._bids[-k]) for k in self._bid_keys[:n])
+        asks = tuple(lv(k, self._asks[k]) for k in self._ask_keys[:n])
+        return BookSnapshot(self.symbol, self.ts_ms, self.last_id, bids, asks, True)

@@ -1,0 +1,445 @@
+"""Gate.io v4 websocket frames -> domain values. One function per channel.
+
+Why here and why so defensive: this is the first code that touches bytes from the network.
+Garbage, truncated JSON, wrong types and absurd numbers must be counted and reported
+(`FrameParser.parse_errors` + a `FrameRejected` event), never raised into the feed loop.
+
+Public market data is normalised to floats (hot path: Ticker, Trade, BookTicker, Bar,
+BookDelta); private channels (orders, usertrades, positions, balances) decode money as
+Decimal straight from the JSON text and keep order ids as text (they exceed 2**53).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from cashup_tui.adapters.gateio import constants as C
+from cashup_tui.adapters.gateio.book import BookDelta, LevelT
+from cashup_tui.adapters.gateio.frames import (
+    BalanceItem,
+    BookTickerItem,
+    BookUpdateItem,
+    CandleItem,
+    Envelope,
+    Level,
+    OrderItem,
+    PositionItem,
+    RestBook,
+    SpotBookUpdateItem,
+    SpotCandleItem,
+    SpotTickerItem,
+    SpotTradeItem,
+    SystemItem,
+    TickerItem,
+    TradeItem,
+    UserTradeItem,
+)
+from cashup_tui.domain.enums import Liquidity, Side
+from cashup_tui.domain.events import FrameRejected, PositionChanged
+from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
+from cashup_tui.domain.market import Bar, BookTicker, Ticker, Trade
+from cashup_tui.domain.orders import Fill
+
+# parse() kinds
+UPDATE = "update"  # payload: list of normalised values
+ACK = "ack"  # payload: None (subscribe/unsubscribe succeeded)
+ERROR = "error"  # payload: ErrorInfo
+PONG = "pong"  # payload: None
+BAD = "bad"  # payload: FrameRejected
+IGNORED = "ignored"  # a channel we do not normalise; payload None
+
+_MAX_ABS = Decimal(10) ** 30  # beyond this a "money" value is garbage, not a price
+
+
+# -- adapter-level values for private channels --------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """One `futures.orders` push. `client_id` is our `t-...` text, "" when not ours."""
+
+    venue_order_id: VenueOrderId
+    client_id: str
+    text: str
+    symbol: str
+    side: Side
+    size: Decimal  # absolute contracts
+    left: Decimal
+    price: Decimal  # 0 = market
+    fill_price: Decimal  # average
+    tif: str
+    status: str  # "open" | "finished": terminal state is decided by this, not finish_as
+    finish_as: str
+    reduce_only: bool
+    is_liq: bool
+    fee: Decimal
+    ts_ms: int
+    update_id: int
+
+    @property
+    def filled(self) -> Decimal:
+        return self.size - self.left
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChange:
+    """One `futures.balances` push: the balance after a change of `type` (pnl, fee, fund...)."""
+
+    currency: str
+    balance: Decimal
+    change: Decimal
+    type: str
+    text: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SystemNotice:
+    """`futures.system` (e.g. type "upgrade"): the server is going away; reconnect now."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    channel: str
+    event: str
+    code: int | str
+    message: str
+
+    @property
+    def is_auth(self) -> bool:
+        return str(self.code) == str(C.ERR_AUTH)
+
+
+# -- decoders (module level: built once) -----------------------------------------------------------
+_dec_env = msgspec.json.Decoder(Envelope)
+_dec_tickers = msgspec.json.Decoder(list[TickerItem])
+_dec_trades = msgspec.json.Decoder(list[TradeItem])
+_dec_book_ticker = msgspec.json.Decoder(BookTickerItem)
+_dec_book_update = msgspec.json.Decoder(BookUpdateItem)
+_dec_candles = msgspec.json.Decoder(list[CandleItem])
+_dec_system = msgspec.json.Decoder(SystemItem)
+_dec_orders = msgspec.json.Decoder(list[OrderItem])
+_dec_usertrades = msgspec.json.Decoder(list[UserTradeItem])
+_dec_positions = msgspec.json.Decoder(list[PositionItem])
+_dec_balances = msgspec.json.Decoder(list[BalanceItem])
+_dec_spot_ticker = msgspec.json.Decoder(SpotTickerItem)
+_dec_spot_trade = msgspec.json.Decoder(SpotTradeItem)
+_dec_spot_candle = msgspec.json.Decoder(SpotCandleItem)
+_dec_spot_book = msgspec.json.Decoder(SpotBookUpdateItem)
+_dec_rest_book = msgspec.json.Decoder(RestBook)
+
+
+def _ms(ms: int | float | str, s: int | float = 0) -> int:
+    """A millisecond stamp from Gate's various forms (int ms, float s, fractional ms string)."""
+    if ms:
+        return int(float(ms))
+    return int(float(s) * 1000)
+
+
+def _dec(x: Decimal) -> Decimal:
+    if not x.is_finite() or abs(x) > _MAX_ABS:
+        raise ValueError(f"number {x} is not finite or out of range")
+    return x
+
+
+def _price_f(x: Any) -> float:
+    return float(x) if x != "" else 0.0
+
+
+# -- public futures -------------------------------------------------------------------------------
+def parse_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[Ticker]:
+    """`futures.tickers` -> Ticker (floats). `t` is the ticker's own ms time when present."""
+    return [
+        Ticker(
+            i.contract,
+            i.t or ts_ms,
+            float(i.last),
+            float(i.mark_price),
+            float(i.index_price),
+            float(i.change_percentage),
+            float(i.volume_24h_quote),
+            float(i.high_24h),
+            float(i.low_24h),
+            float(i.funding_rate),
+            float(i.total_size),
+        )
+        for i in _dec_tickers.decode(result)
+    ]
+
+
+def parse_trades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Trade]:
+    """`futures.trades` -> Trade; size is signed contracts (> 0 taker bought)."""
+    return [
+        Trade(
+            i.contract,
+            int(i.create_time_ms) if i.create_time_ms else _ms(0, i.create_time) or ts_ms,
+            int(i.id),
+            float(i.price),
+            float(i.size),
+            i.is_internal,
+        )
+        for i in _dec_trades.decode(result)
+    ]
+
+
+def parse_book_ticker(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookTicker]:
+    """`futures.book_ticker` -> BookTicker; empty sides come as "" / 0 and become 0.0."""
+    i = _dec_book_ticker.decode(result)
+    return [BookTicker(i.s, i.t or ts_ms, i.u, _price_f(i.b), float(i.B), _price_f(i.a), float(i.A))]
+
+
+def _levels(levels: list[Level]) -> list[LevelT]:
+    return [(float(lv.p), float(lv.s), str(lv.p)) for lv in levels]
+
+
+def parse_book_update(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookDelta]:
+    """`futures.order_book_update` -> BookDelta (absolute sizes; 0 deletes the level)."""
+    i = _dec_book_update.decode(result)
+    return [BookDelta(i.s, i.t or ts_ms, i.U, i.u, _levels(i.b), _levels(i.a), i.full)]
+
+
+def parse_candles(result: bytes | msgspec.Raw, ts_ms: int) -> list[Bar]:
+    """`futures.candlesticks` -> Bar. `n` is "<interval>_<contract>"; `t` is the open in seconds."""
+    out = []
+    for i in _dec_candles.decode(result):
+        tf, _, symbol = i.n.partition("_")
+        out.append(
+            Bar(symbol, tf, int(i.t) * 1000, float(i.o), float(i.h), float(i.l), float(i.c), float(i.v), i.w)
+        )
+    return out
+
+
+def parse_system(result: bytes | msgspec.Raw, ts_ms: int) -> list[SystemNotice]:
+    i = _dec_system.decode(result)
+    return [SystemNotice(i.type, i.msg)]
+
+
+# -- private futures (Decimal, ids as text) -----------------------------------------------------------
+def _client_id(text: str) -> str:
+    return text if text.startswith("t-") else ""
+
+
+def parse_orders(result: bytes | msgspec.Raw, ts_ms: int) -> list[OrderUpdate]:
+    """`futures.orders` -> OrderUpdate. Signed size gives the side; `status` decides terminal."""
+    out = []
+    for i in _dec_orders.decode(result):
+        size = _dec(i.size)
+        oid = i.id_string or str(i.id)
+        out.append(
+            OrderUpdate(
+                VenueOrderId(oid),
+                _client_id(i.text),
+                i.text,
+                i.contract,
+                Side.BUY if size > 0 else Side.SELL,
+                abs(size),
+                abs(_dec(i.left)),
+                _dec(i.price),
+                _dec(i.fill_price),
+                i.tif,
+                i.status,
+                i.finish_as,
+                i.is_reduce_only,
+                i.is_liq,
+                _dec(i.fee),
+                _ms(i.update_time or i.finish_time_ms or i.create_time_ms) or ts_ms,
+                i.update_id,
+            )
+        )
+    return out
+
+
+def parse_usertrades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Fill]:
+    """`futures.usertrades` -> Fill (trade id and order id kept as text)."""
+    out = []
+    for i in _dec_usertrades.decode(result):
+        size = _dec(i.size)
+        out.append(
+            Fill(
+                trade_id=str(i.id),
+                client_id=ClientOrderId(_client_id(i.text)),
+                symbol=i.contract,
+                side=Side.BUY if size > 0 else Side.SELL,
+                size=abs(size),
+                price=_dec(i.price),
+                fee=_dec(i.fee),
+                ts_ms=_ms(i.create_time_ms, i.create_time) or ts_ms,
+                venue_order_id=VenueOrderId(str(i.order_id)),
+                liquidity=Liquidity.MAKER if i.role == "maker" else Liquidity.TAKER,
+            )
+        )
+    return out
+
+
+def parse_positions(result: bytes | msgspec.Raw, ts_ms: int) -> list[PositionChanged]:
+    """`futures.positions` -> PositionChanged (signed size, Gate's realised PnL incl. fees)."""
+    return [
+        PositionChanged(
+            _ms(i.time_ms, i.time) or ts_ms, i.contract, _dec(i.size), _dec(i.entry_price), _dec(i.realised_pnl)
+        )
+        for i in _dec_positions.decode(result)
+    ]
+
+
+def parse_balances(result: bytes | msgspec.Raw, ts_ms: int) -> list[BalanceChange]:
+    return [
+        BalanceChange(i.currency, _dec(i.balance), _dec(i.change), i.type, i.text, _ms(i.time_ms, i.time) or ts_ms)
+        for i in _dec_balances.decode(result)
+    ]
+
+
+# -- spot (captures) --------------------------------------------------------------------------------
+def parse_spot_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[Ticker]:
+    i = _dec_spot_ticker.decode(result)
+    return [
+        Ticker(
+            i.currency_pair,
+            ts_ms,
+            float(i.last),
+            change_pct=_price_f(i.change_percentage),
+            volume_24h_quote=_price_f(i.quote_volume),
+            high_24h=_price_f(i.high_24h),
+            low_24h=_price_f(i.low_24h),
+        )
+    ]
+
+
+def parse_spot_trades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Trade]:
+    """Spot trades carry a side and an unsigned amount; we sign it like futures."""
+    i = _dec_spot_trade.decode(result)
+    amount = float(i.amount)
+    return [
+        Trade(
+            i.currency_pair,
+            _ms(i.create_time_ms, i.create_time) or ts_ms,
+            int(i.id),
+            float(i.price),
+            -amount if i.side == "sell" else amount,
+        )
+    ]
+
+
+def parse_spot_candles(result: bytes | msgspec.Raw, ts_ms: int) -> list[Bar]:
+    i = _dec_spot_candle.decode(result)
+    tf, _, symbol = i.n.partition("_")
+    return [Bar(symbol, tf, int(i.t) * 1000, float(i.o), float(i.h), float(i.l), float(i.c), float(i.v), i.w)]
+
+
+def parse_spot_book_update(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookDelta]:
+    i = _dec_spot_book.decode(result)
+    bids = [(float(p), float(s), str(p)) for p, s in i.b]
+    asks = [(float(p), float(s), str(p)) for p, s in i.a]
+    return [BookDelta(i.s, i.t or ts_ms, i.U, i.u, bids, asks, i.full)]
+
+
+def parse_rest_book(body: bytes | str) -> tuple[int, list[LevelT], list[LevelT], int]:
+    """A REST `order_book?with_id=true` body -> (id, bids, asks, ts_ms); futures or spot layout."""
+    b = _dec_rest_book.decode(body)
+
+    def lv(levels: list[Any]) -> list[LevelT]:
+        out: list[LevelT] = []
+        for x in levels:
+            p, s = (x.p, x.s) if isinstance(x, Level) else x
+            out.append((float(p), float(s), str(p)))
+        return out
+
+    # futures `current` is float seconds, spot `current` is ms
+    cur = float(b.current or 0)
+    ts_ms = int(cur * 1000) if 0 < cur < 1e11 else int(cur)
+    return b.id, lv(b.bids), lv(b.asks), ts_ms
+
+
+CHANNEL_PARSERS: dict[str, Callable[[Any, int], list[Any]]] = {
+    C.TICKERS: parse_tickers,
+    C.TRADES: parse_trades,
+    C.BOOK_TICKER: parse_book_ticker,
+    C.BOOK_UPDATE: parse_book_update,
+    C.CANDLES: parse_candles,
+    C.SYSTEM: parse_system,
+    C.ORDERS: parse_orders,
+    C.USERTRADES: parse_usertrades,
+    C.POSITIONS: parse_positions,
+    C.BALANCES: parse_balances,
+    C.SPOT_TICKERS: parse_spot_tickers,
+    C.SPOT_TRADES: parse_spot_trades,
+    C.SPOT_CANDLES: parse_spot_candles,
+    C.SPOT_BOOK_UPDATE: parse_spot_book_update,
+    "spot.system": parse_system,
+}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class FrameParser:
+    """Decodes whole frames and dispatches on channel. Never raises on bad input:
+    counts it (`parse_errors`), remembers the last reason and reports a FrameRejected."""
+
+    __slots__ = ("_clock", "_on_reject", "_parsers", "frames", "last_error", "parse_errors")
+
+    def __init__(
+        self,
+        on_reject: Callable[[FrameRejected], None] | None = None,
+        *,
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self._on_reject = on_reject
+        self._clock = clock
+        self._parsers = CHANNEL_PARSERS
+        self.frames = 0
+        self.parse_errors = 0
+        self.last_error = ""
+
+    def parse(self, data: bytes | str) -> tuple[str, str, Any]:
+        """-> (channel, kind, payload); kind is UPDATE, ACK, ERROR, PONG, BAD or IGNORED."""
+        self.frames += 1
+        try:
+            env = _dec_env.decode(data)
+        except Exception as exc:  # msgspec.DecodeError/ValidationError, or a non-bytes argument
+            return self._reject("", exc, data)
+        ch = env.channel
+        ev = env.event
+        err = env.error
+        if err is not None and (err.code or err.message):
+            return ch, ERROR, ErrorInfo(ch, ev, err.code, err.message)
+        if ev == "update" or ev == "all":
+            fn = self._parsers.get(ch)
+            if fn is None:
+                return ch, IGNORED, None
+            try:
+                return ch, UPDATE, fn(env.result, int(env.time_ms) or int(env.time) * 1000)
+            except Exception as exc:  # wrong types, bad numbers: counted, never raised
+                return self._reject(ch, exc, data)
+        if ch.endswith(".pong"):
+            return ch, PONG, None
+        if ev in ("subscribe", "unsubscribe"):
+            return ch, ACK, None
+        return ch, IGNORED, None
+
+    def _reject(self, channel: str, exc: Exception, data: Any) -> tuple[str, str, FrameRejected]:
+        self.parse_errors += 1
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        self.last_error = reason
+        try:
+            sample = data[:160].decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else str(data)[:160]
+        except Exception:
+            sample = "<unprintable>"
+        event = FrameRejected(self._clock(), channel, reason, sample)
+        if self._on_reject is not None:
+            try:
+                self._on_reject(event)
+            except Exception:  # a faulty sink must not break parsing
+                pass
+        return channel, BAD, event
