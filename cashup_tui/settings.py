@@ -95,6 +95,10 @@ class NotifySettings:
     min_severity: str = "info"
     rate_limit_per_min: int = 30
     timeout_s: float = 4.0
+    connect_timeout_s: float = 3.0
+    dedup_window_s: float = 60.0  # identical events (same key) within this window are sent once
+    queue_size: int = 1000  # full queue: the oldest info message is dropped (and counted)
+    retries: int = 2  # per channel, exponential backoff
 
 
 @dataclass
