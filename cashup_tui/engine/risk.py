@@ -152,7 +152,7 @@ class RiskStatus:
 
 @dataclass(slots=True)
 class _Recent:
-    key: tuple[str, str, str, str, str]
+    key: tuple[str, str, str, str, str, str]
     ts_ms: int
 
 
@@ -357,7 +357,8 @@ class RiskEngine:
             raise self._deny("contract_size", f"size {size} outside [{inst.min_size}, {inst.max_size}] contracts",
                              order, size=size, min_size=inst.min_size, max_size=inst.max_size)
         mark = self.cache.mark(order.symbol) or self.portfolio.mark_of(order.symbol)
-        ref = price if price is not None else trigger if trigger is not None else mark
+        trailing = order.order_type is OrderType.TRAILING_STOP  # its trigger_price is a distance, not a price
+        ref = price if price is not None else trigger if trigger is not None and not trailing else mark
         if ref is None:
             raise self._deny("stale_data", f"no mark price for {order.symbol}", order)
         notional = inst.notional(size, ref)
@@ -401,7 +402,7 @@ class RiskEngine:
         # 7. price band against mark (limit prices and trigger prices)
         if mark is not None and mark > 0:
             band = self.limits.price_band_pct
-            for name, value in (("price", price), ("trigger_price", trigger)):
+            for name, value in (("price", price), ("trigger_price", None if trailing else trigger)):
                 if value is None:
                     continue
                 dev = abs(value - mark) / mark * HUNDRED
@@ -441,8 +442,8 @@ class RiskEngine:
                 raise self._deny("max_drawdown", f"drawdown {dd:.2f}% reached {self.limits.max_drawdown_pct}%",
                                  order, drawdown_pct=dd, limit=self.limits.max_drawdown_pct)
         # 12. duplicate intent (same strategy, symbol, side, size, price within the window)
-        if amend_of is None:
-            key = (order.strategy, order.symbol, order.side.value, str(size), str(price))
+        if amend_of is None and self.limits.duplicate_window_ms > 0:
+            key = (order.strategy, order.symbol, order.side.value, order.order_type.value, str(size), str(price))
             while self._recent and self._recent[0].ts_ms < now - self.limits.duplicate_window_ms:
                 self._recent.popleft()
             for r in self._recent:
