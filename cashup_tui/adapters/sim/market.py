@@ -17,7 +17,7 @@ import random
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -110,7 +110,7 @@ class StepResult:
     last_id: int  # u
     trades: list[TradePrint]
     funding_rate: Decimal | None = None  # set when a funding settlement happened in this step
-    closed_bars: list[tuple[str, tuple]] = field(default_factory=list)  # (interval, bar) that just closed
+    book_changed: bool = True  # False: no book frame this step (replay with nothing due)
 
 
 class PricePath:
@@ -630,6 +630,44 @@ class SymbolMarket:
             position_size=self.open_interest,
         )
         return c
+
+    def size_churn(self, n: int) -> list[tuple[int, int, int, int]]:
+        """`n` single-level size changes in the top 20 (book and ids kept consistent): the throughput
+        mode of the server. Returns (id, side +1 ask / -1 bid, price ticks, new size)."""
+        r = self.rng
+        out = []
+        bids, asks = self.bids, self.asks
+        bv, av = self.bid_view, self.ask_view
+        for _ in range(n):
+            self.book_id += 1
+            i = int(r.random() * min(20, len(bv), len(av)))
+            size = max(1, int(self.unit * (0.4 + i * 0.05) * r.lognormvariate(0.0, 0.8)))
+            if r.random() < 0.5:
+                p = bv[i][0]
+                bids[p] = size
+                bv[i] = (p, size)
+                out.append((self.book_id, -1, p, size))
+            else:
+                p = av[i][0]
+                asks[p] = size
+                av[i] = (p, size)
+                out.append((self.book_id, 1, p, size))
+        self.view_id = self.book_id
+        self.prev_bid_view, self.prev_ask_view = list(bv), list(av)
+        return out
+
+    def churn_result(self, update: tuple[int, int, int, int], depth: int, decimal_sizes: bool) -> dict[str, Any]:
+        uid, side, p, size = update
+        level = [{"p": self.fmt(p), "s": str(size) if decimal_sizes else size}]
+        return {
+            "t": self.ts_ms,
+            "s": self.symbol,
+            "U": uid,
+            "u": uid,
+            "b": level if side < 0 else [],
+            "a": level if side > 0 else [],
+            "l": str(depth),
+        }
 
     def mark_decimal(self) -> Decimal:
         return Decimal(self.fmt(round(self.mark)))
