@@ -1,0 +1,314 @@
+"""`cashup data import|list|export|resample`: OHLCV candles (and funding rates) in the store.
+
+Re-importing a file is idempotent: bars already stored with identical values are skipped;
+bars stored with *different* values are refused (exit 1) unless `--replace`, which replaces
+the whole stored series in the same transaction. Funding-rate files are detected and go to
+the funding table (listed with timeframe `funding`). Exit codes: 0 ok, 1 bad data, 2 bad config.
+
+Heavy modules (pandas, numpy, sqlalchemy) are imported inside the commands: `cashup --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cashup_tui.cli.common import db_url_from, fail, print_json, settings_from
+from cashup_tui.domain.errors import CashupError, ConfigError
+
+app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
+
+_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Turn domain errors into clean messages and exit codes (also under CliRunner)."""
+    try:
+        yield
+    except ConfigError as exc:
+        fail(exc.args[0] if exc.args else str(exc), hint=exc.hint, code=2)
+    except CashupError as exc:
+        fail(exc.args[0] if exc.args else str(exc), hint=exc.hint, code=1)
+
+
+def open_db(ctx: typer.Context) -> Any:
+    """The store named by --db / CASHUP_DB / [store] url (created and migrated if needed)."""
+    from cashup_tui.store import open_store
+
+    s = settings_from(ctx)
+    return open_store(db_url_from(ctx, s), synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+
+
+def _check_symbol(symbol: str) -> str:
+    symbol = symbol.strip()
+    if not _SYMBOL_RE.match(symbol):
+        fail(f"symbol {symbol!r} is not valid", hint="use a Gate contract name such as BTC_USDT (mark series: mark_BTC_USDT)")
+    return symbol
+
+
+def _check_tf(tf: str, option: str) -> str:
+    from cashup_tui.domain.timeframes import timeframe_ms
+
+    try:
+        timeframe_ms(tf)
+    except CashupError as exc:
+        fail(f"{option} {tf!r}: {exc.args[0]}", hint=exc.hint, code=1)
+    return tf.strip()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr for long steps (silent when stderr is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+    tasks: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "t" not in tasks:
+            tasks["t"] = prog.add_task(label, total=total)
+        prog.update(tasks["t"], completed=done, total=total)
+
+    with prog:
+        yield update
+
+
+def _parse_when(value: str | None, option: str, end: bool = False) -> int | None:
+    """Epoch ms, or an ISO date/time (UTC if no zone). A bare date as --to includes that whole day."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime, timedelta
+
+    v = value.strip()
+    if v.isdigit():
+        n = int(v)
+        return n * 1000 if n < 10**11 else n
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        fail(f"{option} {value!r} is not a date", hint="use 2024-01-31, 2024-01-31T12:00, or epoch milliseconds")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    if end and len(v) == 10:
+        dt = dt + timedelta(days=1) - timedelta(milliseconds=1)
+    return int(dt.timestamp() * 1000)
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV, parquet or feather file with OHLCV candles (or funding rates)."),
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name, e.g. BTC_USDT (mark prices: mark_BTC_USDT)."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Bar length, e.g. 1m, 5m, 1h (default: inferred)."),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto|csv|parquet|feather."),
+    replace: bool = typer.Option(False, "--replace", help="Replace the stored series instead of refusing conflicts."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Validate FILE and load it into the store in one transaction (nothing is half-written)."""
+    symbol = _check_symbol(symbol)
+    tf = _check_tf(timeframe, "--timeframe") if timeframe else None
+    with guarded():
+        from cashup_tui.adapters.candle_files import read_candle_file
+        from cashup_tui.store import candles
+        from cashup_tui.store.timefmt import iso
+
+        with _progress(f"reading {file.name}") as prog:
+            data = read_candle_file(file, timeframe=tf, fmt=fmt, progress=prog)
+        db = open_db(ctx)
+        try:
+            if data.kind == "funding":
+                res = candles.import_funding(db, symbol, zip(data.open_ms.tolist(), data.rates, strict=True),
+                                             replace=replace)
+                series_tf = "funding"
+            else:
+                series_tf = data.timeframe
+                try:
+                    with _progress(f"writing {symbol} {series_tf}") as prog:
+                        res = candles.import_candles(db, symbol, series_tf, data.columns(), replace=replace,
+                                                     progress=prog)
+                except CashupError as exc:
+                    if not data.has_volume and not symbol.startswith("mark_"):
+                        exc.hint = (exc.hint + f"; a file without volume is usually mark prices: "
+                                    f"import it as --symbol mark_{symbol}")
+                    raise
+        finally:
+            db.close()
+    out = {
+        "file": str(file), "symbol": symbol, "timeframe": series_tf, "kind": data.kind, "rows": len(data),
+        "inserted": res.inserted, "unchanged": res.unchanged, "replaced": res.replaced,
+        "first": iso(int(data.open_ms[0])), "last": iso(int(data.open_ms[-1])),
+        "gaps": data.gaps.count, "missing_bars": data.gaps.missing,
+        "gap_ranges": [[iso(a), iso(b)] for a, b in data.gaps.ranges], "notes": data.notes,
+    }
+    if as_json:
+        print_json(out)
+        return
+    what = "funding rates" if data.kind == "funding" else "bars"
+    typer.echo(f"imported {res.inserted} {what} of {symbol} {series_tf} from {file.name} "
+               f"({out['first']} .. {out['last']}); {res.unchanged} already stored"
+               + (f"; replaced {res.replaced} stored rows" if replace else ""))
+    for note in data.notes:
+        typer.echo(f"  note: {note}")
+    if data.gaps.count:
+        shown = ", ".join(f"{a}..{b}" for a, b in out["gap_ranges"])
+        typer.echo(f"  gaps: {data.gaps.count} hole(s), {data.gaps.missing} missing bars (not filled): {shown}"
+                   + (" ..." if data.gaps.count > len(data.gaps.ranges) else ""))
+    elif data.kind == "candles":
+        typer.echo("  gaps: none")
+
+
+@app.command("list")
+def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Stored series: symbol, timeframe, first, last (UTC), rows, gaps."""
+    with guarded():
+        from cashup_tui.store import candles
+        from cashup_tui.store.timefmt import iso
+
+        db = open_db(ctx)
+        try:
+            series = candles.list_series(db)
+        finally:
+            db.close()
+    rows = [
+        {"symbol": s.symbol, "timeframe": s.timeframe, "first": iso(s.first_ms), "last": iso(s.last_ms),
+         "first_ms": s.first_ms, "last_ms": s.last_ms, "rows": s.rows, "gaps": s.gaps, "missing_bars": s.missing}
+        for s in series
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("no candles stored yet; add some with: cashup data import FILE --symbol BTC_USDT --timeframe 1h")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    if not con.is_terminal:
+        con = Console(width=max(con.width, 120))
+    t = Table("symbol", "timeframe", "first (UTC)", "last (UTC)", "rows", "gaps", "missing", box=None)
+    for r in rows:
+        t.add_row(r["symbol"], r["timeframe"], r["first"], r["last"], f"{r['rows']:,}", str(r["gaps"]),
+                  f"{r['missing_bars']:,}")
+    con.print(t)
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    out: Path = typer.Argument(..., help="OUT.csv or OUT.parquet."),
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name."),
+    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Timeframe of the stored series, or 'funding'."),
+    start: str = typer.Option(None, "--from", help="First open time (date, ISO time or epoch ms), inclusive."),
+    end: str = typer.Option(None, "--to", help="Last open time, inclusive (a bare date includes the whole day)."),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto (from the extension)|csv|parquet."),
+    force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
+) -> None:
+    """Write a stored series to CSV/parquet (columns open_time_ms,open,high,low,close,volume; re-importable)."""
+    symbol = _check_symbol(symbol)
+    if timeframe != "funding":
+        timeframe = _check_tf(timeframe, "--timeframe")
+    lo, hi = _parse_when(start, "--from"), _parse_when(end, "--to", end=True)
+    kind = fmt if fmt != "auto" else ("parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv")
+    if kind not in ("csv", "parquet"):
+        fail(f"--format {fmt!r} is not supported for export", hint="use csv or parquet")
+    if out.exists() and not force:
+        fail(f"{out} already exists", hint="pass --force to overwrite it")
+    if not out.parent.exists():
+        fail(f"directory {out.parent} does not exist", hint="create it first or choose another OUT path")
+    with guarded():
+        import pandas as pd
+
+        from cashup_tui.store import candles
+
+        db = open_db(ctx)
+        try:
+            if timeframe == "funding":
+                rows = candles.load_funding(db, symbol, lo, hi)
+                df = pd.DataFrame({"funding_time_ms": [t for t, _ in rows], "funding_rate": [str(r) for _, r in rows]})
+            else:
+                df = candles.load_candles(db, symbol, timeframe, lo, hi).rename(columns={"open_ms": "open_time_ms"})
+            available = [f"{s.symbol} {s.timeframe}" for s in candles.list_series(db)]
+        finally:
+            db.close()
+        if len(df) == 0:
+            fail(f"no {symbol} {timeframe} data stored" + (" in that range" if lo or hi else ""),
+                 hint=("stored: " + ", ".join(available[:10])) if available else "import some with: cashup data import")
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            if kind == "parquet":
+                df.to_parquet(tmp, index=False)
+            else:
+                df.to_csv(tmp, index=False)
+            tmp.replace(out)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            fail(f"cannot write {out}: {exc.strerror or exc}", hint="check the path and free disk space")
+    typer.echo(f"wrote {len(df)} rows of {symbol} {timeframe} to {out}")
+
+
+@app.command("resample")
+def resample_cmd(
+    ctx: typer.Context,
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name."),
+    from_tf: str = typer.Option(..., "--from-tf", help="Stored source timeframe, e.g. 1m."),
+    to_tf: str = typer.Option(..., "--to-tf", help="Target timeframe, a whole multiple, e.g. 5m."),
+    replace: bool = typer.Option(False, "--replace", help="Replace an existing target series that differs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Build a higher-timeframe series from a stored one and store it (o first, h max, l min, c last, v sum)."""
+    symbol = _check_symbol(symbol)
+    from_tf, to_tf = _check_tf(from_tf, "--from-tf"), _check_tf(to_tf, "--to-tf")
+    with guarded():
+        from cashup_tui.adapters.resample import resample_ohlcv
+        from cashup_tui.domain.errors import DataError
+        from cashup_tui.domain.timeframes import check_resample
+        from cashup_tui.store import candles
+        from cashup_tui.store.timefmt import iso
+
+        check_resample(from_tf, to_tf)
+        db = open_db(ctx)
+        try:
+            df = candles.load_candles(db, symbol, from_tf)
+            if len(df) == 0:
+                raise DataError(f"no {symbol} {from_tf} candles stored",
+                                hint=f"import them first: cashup data import FILE --symbol {symbol} --timeframe {from_tf}")
+            res = resample_ohlcv({c: df[c].to_numpy() for c in df.columns}, from_tf, to_tf)
+            if res.rows == 0:
+                raise DataError(f"{symbol} {from_tf} has fewer bars than one complete {to_tf} bar; nothing stored")
+            out = candles.import_candles(db, symbol, to_tf, res.columns, replace=replace)
+        finally:
+            db.close()
+    info = {
+        "symbol": symbol, "from_tf": from_tf, "to_tf": to_tf, "source_rows": len(df), "rows": res.rows,
+        "inserted": out.inserted, "unchanged": out.unchanged, "dropped_leading": res.dropped_leading,
+        "dropped_trailing": res.dropped_trailing, "partial_bars": len(res.partial_interior),
+        "partial_first": [iso(t) for t in res.partial_interior[:5]],
+    }
+    if as_json:
+        print_json(info)
+        return
+    typer.echo(f"resampled {len(df)} {from_tf} bars of {symbol} into {res.rows} {to_tf} bars "
+               f"({out.inserted} new, {out.unchanged} already stored)")
+    if res.dropped_leading:
+        typer.echo(f"  dropped the incomplete first {to_tf} bar ({res.dropped_leading} of {res.src_bars_per_bar} source bars)")
+    if res.dropped_trailing:
+        typer.echo(f"  dropped the incomplete last {to_tf} bar ({res.dropped_trailing} of {res.src_bars_per_bar} source bars)")
+    if res.partial_interior:
+        typer.echo(f"  {len(res.partial_interior)} {to_tf} bars were built from fewer source bars because of gaps "
+                   f"(first: {', '.join(info['partial_first'])})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app(sys.argv[1:])
