@@ -1,0 +1,36 @@
+"""Backtests: one execution model, a fast vectorised engine (numpy), metrics, reports, look-ahead checks.
+
+Execution model (the defaults; every engine follows it, tests hold them to it)
+------------------------------------------------------------------------------
+* A strategy's `signals(bars)` gives, for each bar, a target computed from data up to and
+  including that bar's close: +1 long, -1 short, 0 flat, NaN keep. The engine carries the last
+  target forward and executes a change at the NEXT bar's open. Nothing is filled at the close
+  that produced the signal, so a strategy cannot trade on information it did not have.
+* Long only unless `--allow-short`: a -1 then means flat. A +1 -> -1 change closes the long and
+  opens the short at the same open.
+* Equity starts at `--cash` (10,000 USDT). Fees are `--fee-bps` per side on notional
+  (default `backtest.fee_bps`, 5 bps); `--slippage-bps` moves every market fill against us
+  (buys higher, sells lower); `--leverage` (default 1) scales the position size.
+* Default sizing "all in": a buy spends the whole equity, units = L * equity / (price * (1 + fee)),
+  and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
+  round trip is exactly units * exit * (1 - fee). Fractional units unless `--contracts`, which rounds
+  down to whole Gate contracts (quanto multiplier, size step, minimum size of the instrument); a
+  signal too small for one contract is skipped. Other sizers (`--sizer`): `percent:P` (P% of
+  equity), `notional:N` (N USDT per trade), `atr:R[:M[:N]]` (risk R% of equity over M x ATR(N),
+  capped at all-in).
+* Stops and take-profits (`stop_pct` / `take_pct` strategy parameters, % from the entry fill)
+  are checked inside every bar of a position, the entry bar included, on the bar's low/high.
+  Pessimistic: when a bar touches both, the stop wins. A gap through the stop fills at the open
+  (with slippage); a take-profit fills at its price, or at the open if the bar opens beyond it.
+  After a stop/take exit the position stays flat until the strategy's next non-zero signal.
+* Funding (`--funding FILE`, the `funding_time_ms,funding_rate` CSV) is charged at each
+  settlement on the position held during the bar that opened before the settlement time, at
+  that bar's close: longs pay units * price * rate, shorts receive it (negative rates reverse).
+* A position still open after the last bar is marked to the last close (no exit fee) and listed
+  as an open trade. A signal on the last bar is never executed.
+* If a loss would take equity to zero inside a bar (leverage, shorts), the position is closed at
+  the bankruptcy price, equity stays 0 and the run stops trading.
+* Equity is reported at each bar's close; metrics (Sharpe, Sortino annualised from bar returns
+  with the timeframe's bars per year, CAGR over the calendar span, max drawdown on the close
+  equity) come from that curve.
+"""

@@ -1,0 +1,187 @@
+"""What a backtest run is configured with and what it produces (shared by every engine)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from cashup_tui.domain.errors import ValidationError
+from cashup_tui.domain.instruments import Instrument
+
+ENGINE_VERSION = "fast-1"  # bump when results for the same inputs would change (part of the fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizer:
+    """How many units a new position gets. kind: all-in | percent | notional | atr."""
+
+    kind: str = "all-in"
+    value: float = 100.0  # percent of equity, USDT notional, or risk % for atr
+    atr_mult: float = 2.0
+    atr_period: int = 14
+
+    @property
+    def proportional(self) -> bool:
+        """Units proportional to equity (lets the fast engine compound with a cumulative product)."""
+        return self.kind in ("all-in", "percent")
+
+    def text(self) -> str:
+        if self.kind == "all-in":
+            return "all-in"
+        if self.kind == "atr":
+            return f"atr:{self.value:g}:{self.atr_mult:g}:{self.atr_period}"
+        return f"{self.kind}:{self.value:g}"
+
+
+def parse_sizer(spec: str) -> Sizer:
+    """`all-in`, `percent:50`, `notional:1000`, `atr:1` / `atr:1:2:14` (risk %, ATR multiple, ATR length)."""
+    raw = (spec or "all-in").strip().lower()
+    hint = "use all-in, percent:P (0-100], notional:N (USDT), or atr:RISK%[:MULT[:PERIOD]]"
+    kind, _, rest = raw.partition(":")
+    if kind in ("all-in", "allin", "all"):
+        return Sizer()
+    parts = rest.split(":") if rest else []
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise ValidationError(f"bad --sizer {spec!r}", hint=hint) from None
+    if kind == "percent" and len(nums) == 1 and 0 < nums[0] <= 100:
+        return Sizer("percent", nums[0])
+    if kind == "notional" and len(nums) == 1 and nums[0] > 0 and math.isfinite(nums[0]):
+        return Sizer("notional", nums[0])
+    if kind == "atr" and 1 <= len(nums) <= 3 and 0 < nums[0] <= 100:
+        mult = nums[1] if len(nums) > 1 else 2.0
+        period = nums[2] if len(nums) > 2 else 14
+        if mult > 0 and period >= 1 and float(period).is_integer():
+            return Sizer("atr", nums[0], mult, int(period))
+    raise ValidationError(f"bad --sizer {spec!r}", hint=hint)
+
+
+@dataclass(frozen=True, slots=True)
+class Funding:
+    """Funding settlements: times (epoch ms) and rates (fraction, + means longs pay)."""
+
+    time_ms: np.ndarray
+    rate: np.ndarray
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    cash: float = 10_000.0
+    fee_bps: float = 5.0
+    slippage_bps: float = 0.0
+    leverage: float = 1.0
+    allow_short: bool = False
+    sizer: Sizer = field(default_factory=Sizer)
+    instrument: Instrument | None = None  # set = round to whole contracts (--contracts)
+    funding: Funding | None = None
+
+    def check(self) -> None:
+        """Refuse nonsense before any work is done (each message says which flag and why)."""
+        rules = [
+            (math.isfinite(self.cash) and self.cash > 0, "--cash must be a positive amount of USDT", f"{self.cash}"),
+            (math.isfinite(self.fee_bps) and 0 <= self.fee_bps < 1000, "--fee-bps must be in [0, 1000)", f"{self.fee_bps}"),
+            (math.isfinite(self.slippage_bps) and 0 <= self.slippage_bps < 1000,
+             "--slippage-bps must be in [0, 1000)", f"{self.slippage_bps}"),
+            (math.isfinite(self.leverage) and 0 < self.leverage <= 125, "--leverage must be in (0, 125]", f"{self.leverage}"),
+        ]
+        for ok, msg, got in rules:
+            if not ok:
+                raise ValidationError(f"{msg}, got {got}")
+
+    @property
+    def fee(self) -> float:
+        return self.fee_bps / 10_000.0
+
+    @property
+    def slip(self) -> float:
+        return self.slippage_bps / 10_000.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cash": self.cash, "fee_bps": self.fee_bps, "slippage_bps": self.slippage_bps,
+            "leverage": self.leverage, "allow_short": self.allow_short, "sizer": self.sizer.text(),
+            "contracts": self.instrument.symbol if self.instrument else None,
+            "funding": self.funding.source if self.funding else None,
+        }
+
+
+# Gate contract specs (GET /futures/usdt/contracts, captured 2023-05-24) for --contracts when the
+# store has no instrument table. Symbols not listed here need the store's instruments.
+_KNOWN_CONTRACTS: dict[str, dict[str, Any]] = {
+    "BTC_USDT": {"name": "BTC_USDT", "quanto_multiplier": "0.0001", "order_price_round": "0.1", "order_size_min": 1},
+    "ETH_USDT": {"name": "ETH_USDT", "quanto_multiplier": "0.01", "order_price_round": "0.05", "order_size_min": 1},
+    "SOL_USDT": {"name": "SOL_USDT", "quanto_multiplier": "1", "order_price_round": "0.0001", "order_size_min": 1},
+    "XRP_USDT": {"name": "XRP_USDT", "quanto_multiplier": "10", "order_price_round": "0.0001", "order_size_min": 1},
+    "DOGE_USDT": {"name": "DOGE_USDT", "quanto_multiplier": "10", "order_price_round": "0.000001", "order_size_min": 1},
+}
+
+
+def known_instrument(symbol: str) -> Instrument:
+    from cashup_tui.domain.instruments import instrument_from_gate
+
+    spec = _KNOWN_CONTRACTS.get(symbol.upper())
+    if spec is None:
+        raise ValidationError(
+            f"--contracts: no contract spec known for {symbol or '(unknown symbol)'}",
+            hint=f"known: {', '.join(_KNOWN_CONTRACTS)}; name the CSV like BTC_USDT_1h.csv or pass --symbol",
+        )
+    return instrument_from_gate(spec)
+
+
+def round_units(units: float, inst: Instrument) -> float:
+    """Coins -> whole contracts (toward zero, by the instrument's step) -> coins; 0 below the minimum size."""
+    qm = float(inst.quanto_multiplier)
+    step = float(inst.size_step)
+    contracts = math.floor(units / qm / step + 1e-9) * step
+    if contracts < float(inst.min_size):
+        return 0.0
+    return float(Decimal(str(contracts)) * inst.quanto_multiplier)
+
+
+# Trade records: a numpy structured array (fast to build, easy to turn into JSON rows).
+TRADE_DTYPE = np.dtype([
+    ("entry_idx", np.int64), ("exit_idx", np.int64), ("side", np.int8), ("entry_price", np.float64),
+    ("exit_price", np.float64), ("qty", np.float64), ("pnl", np.float64), ("fees", np.float64),
+    ("funding", np.float64), ("reason", "U8"),
+])
+# reason: signal | stop | take | end (still open, marked to the last close) | liquid
+
+
+@dataclass
+class Result:
+    """A finished run: per-bar equity and position, the trades, and what produced them."""
+
+    strategy: str
+    params: dict[str, Any]
+    config: RunConfig
+    time_ms: np.ndarray
+    close: np.ndarray
+    equity: np.ndarray  # at each bar's close
+    position: np.ndarray  # int8 side held during each bar (-1, 0, +1)
+    trades: np.ndarray  # TRADE_DTYPE
+    engine: str = "fast"
+    timeframe_ms: int = 0
+    symbol: str = ""
+    timeframe: str = ""
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity[-1]) if self.equity.size else self.config.cash
+
+    def trade_rows(self) -> list[dict[str, Any]]:
+        out = []
+        t = self.time_ms
+        for r in self.trades:
+            out.append({
+                "entry_time": int(t[r["entry_idx"]]), "exit_time": int(t[min(r["exit_idx"], t.size - 1)]),
+                "side": "long" if r["side"] > 0 else "short", "entry_price": float(r["entry_price"]),
+                "exit_price": float(r["exit_price"]), "qty": float(r["qty"]), "pnl": float(r["pnl"]),
+                "fees": float(r["fees"]), "funding": float(r["funding"]), "exit_reason": str(r["reason"]),
+            })
+        return out
