@@ -33,6 +33,8 @@ REAL_SPECS: dict[str, tuple[str, str, str, str, str, str, str, str, str, str]] =
     "DOT_USDT": ("1", "0.0001", "0.0001", "20", "0.025", "-0.000152", "0.00075", "500000", "0.0001", "5.2825"),
 }
 
+_ORDERS_LIMIT = {"SOL_USDT": 50}  # the real per-contract open-order caps that differ from 100
+
 _SYMBOL_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
@@ -111,7 +113,7 @@ def contract_spec(symbol: str, funding_interval_s: int = 28_800) -> dict[str, An
         "position_size": 0,
         "long_users": 0,
         "funding_impact_value": "60000",
-        "orders_limit": 100,
+        "orders_limit": _ORDERS_LIMIT.get(symbol, 100),
         "trade_id": 0,
         "orderbook_id": 0,
         "enable_bonus": False,
