@@ -26,7 +26,7 @@ async def test_write_ahead_row_exists_in_submitting_before_venue_is_called() -> 
 
     async def spy(order):
         row = e.journal.get_order(order.client_id)
-        seen.append((row.status if row else None, [ev.kind for ev in e.journal.events(order.client_id)]))
+        seen.append((row.status if row else None, [ev.kind for _, ev in e.journal.events(order.client_id)]))
         return await real(order)
 
     e.venue.submit = spy  # type: ignore[method-assign]
@@ -67,7 +67,7 @@ async def test_in_doubt_placed_is_resolved_by_lookup_with_one_order_at_venue(fau
     res = await e.om.submit(o)
     assert res.order.status is S.OPEN and res.order.venue_order_id == e.venue.orders[o.client_id].venue_order_id
     assert e.venue.submit_calls == [o.client_id]  # never sent twice
-    kinds = [ev.kind for ev in e.journal.events(o.client_id)]
+    kinds = [ev.kind for _, ev in e.journal.events(o.client_id)]
     assert kinds[:3] == ["submitted", "in_doubt", "accepted"]
     # submitting the same intent again reports the existing order
     again = await e.om.submit(o)

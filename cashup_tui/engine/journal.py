@@ -4,8 +4,8 @@ Why a port: the engine must not depend on how the store lays out its tables. The
 runtime hands the engine a store-backed journal (`cashup_tui/store_journal.py`); tests
 and restart simulations use `MemoryJournal`, which keeps the same contract:
 
-- `save_order(order, event=...)` writes the order row AND appends its event in one
-  commit (the write-ahead rule: the row exists in SUBMITTING before the venue is called);
+- `save_order(order, event=...)` writes the order row AND appends its domain
+  `OrderEvent` to the journal in one commit (the write-ahead rule: the row exists in SUBMITTING before the venue is called);
 - `save_fill(fill)` returns False when the venue trade id is already stored (fills are
   unique by trade id, whichever path delivered them);
 - `kv_get/kv_set` hold small JSON state (trading state, id counter, strategy state).
@@ -14,33 +14,22 @@ and restart simulations use `MemoryJournal`, which keeps the same contract:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.orders import Fill, Order, OrderEvent
 from cashup_tui.domain.positions import Position
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEvent:
-    """One line of the append-only order-event journal."""
-
-    client_id: str
-    kind: str
-    ts_ms: int
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
 class Journal(Protocol):
-    def save_order(self, order: Order, *, event: JournalEvent | None = None) -> None: ...
+    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None: ...
 
     def get_order(self, client_id: str) -> Order | None: ...
 
     def load_orders(self, *, open_only: bool = False) -> list[Order]: ...
 
-    def events(self, client_id: str | None = None) -> list[JournalEvent]: ...
+    def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]: ...
 
     def save_fill(self, fill: Fill) -> bool: ...
 
@@ -70,7 +59,7 @@ class MemoryJournal:
 
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
-        self.journal: list[JournalEvent] = []
+        self.journal: list[tuple[str, OrderEvent]] = []
         self.fills: dict[str, Fill] = {}
         self.positions: dict[str, Position] = {}
         self.balances: dict[str, Balance] = {}
@@ -79,10 +68,10 @@ class MemoryJournal:
         self.kv: dict[str, Any] = {}
         self.commits = 0
 
-    def save_order(self, order: Order, *, event: JournalEvent | None = None) -> None:
+    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
         self.orders[order.client_id] = order
         if event is not None:
-            self.journal.append(event)
+            self.journal.append((order.client_id, event))
         self.commits += 1
 
     def get_order(self, client_id: str) -> Order | None:
@@ -92,8 +81,8 @@ class MemoryJournal:
         out = [o for o in self.orders.values() if not open_only or o.is_open]
         return sorted(out, key=lambda o: (o.created_ms, o.client_id))
 
-    def events(self, client_id: str | None = None) -> list[JournalEvent]:
-        return [e for e in self.journal if client_id is None or e.client_id == client_id]
+    def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]:
+        return [(c, e) for c, e in self.journal if client_id is None or c == client_id]
 
     def save_fill(self, fill: Fill) -> bool:
         if fill.trade_id in self.fills:

@@ -57,7 +57,7 @@ from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind, tr
 from cashup_tui.domain.ports import Clock, EventSink, Execution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
-from cashup_tui.engine.journal import Journal, JournalEvent
+from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
 
@@ -191,26 +191,29 @@ class OrderManager:
                      created_ms=now, updated_ms=now, strategy=strategy)
 
     # -- persistence helpers -------------------------------------------------------------
-    def _store(self, order: Order, kind: str, **data: Any) -> Order:
-        ev = JournalEvent(order.client_id, kind, self.clock.now_ms(),
-                          {"status": order.status.value, **{k: str(v) for k, v in data.items()}})
-        self.journal.save_order(order, event=ev)
+    def _store(self, order: Order, event: OrderEvent) -> Order:
+        """Persist the order row and its journal line in one commit, then update cache and bus."""
+        self.journal.save_order(order, event=event)
         self.cache.put_order(order)
         if self.bus is not None:
-            self.bus.publish(OrderUpdated(ev.ts_ms, order, kind))
+            self.bus.publish(OrderUpdated(event.ts_ms, order, event.kind.value))
         return order
 
-    def _apply(self, order: Order, event: OrderEvent, **data: Any) -> Order:
+    def _note(self, order: Order, reason: str) -> Order:
+        """Journal a change that is not a state transition (venue id learnt, order adopted)."""
+        return self._store(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), venue_order_id=order.venue_order_id,
+                                             reason=reason))
+
+    def _apply(self, order: Order, event: OrderEvent) -> Order:
         """Transition + persist; benign late events (ack after fill, etc.) are logged and skipped."""
         try:
             new = transition(order, event)
         except InvalidTransition as exc:
             log.info("ignored %s for %s: %s", event.kind.value, order.client_id, exc)
             if event.venue_order_id and not order.venue_order_id:
-                new = replace(order, venue_order_id=event.venue_order_id)
-                return self._store(new, "venue_id", venue_order_id=event.venue_order_id)
+                return self._note(replace(order, venue_order_id=event.venue_order_id), "venue id learnt")
             return order
-        return self._store(new, event.kind.value, **data)
+        return self._store(new, event)
 
     # -- submit --------------------------------------------------------------------------
     async def submit(self, order: Order) -> SubmitResult:
@@ -229,9 +232,8 @@ class OrderManager:
                 raise
             now = self.clock.now_ms()
             order = replace(order, created_ms=order.created_ms or now)
-            order = self._store(transition(order, OrderEvent(K.SUBMITTED, now)), "submitted",
-                                symbol=order.symbol, side=order.side.value, size=order.size,
-                                type=order.order_type.value, price=order.price, tif=order.tif.value)
+            ev = OrderEvent(K.SUBMITTED, now)
+            order = self._store(transition(order, ev), ev)
             if order.order_type is OrderType.TRAILING_STOP or (
                 order.order_type in TRIGGER_TYPES and self.emulate_triggers
             ):
@@ -279,8 +281,7 @@ class OrderManager:
         if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
             order = self._apply(order, OrderEvent(K.ACCEPTED, now, venue_order_id=venue.venue_order_id))
         elif venue.venue_order_id and not order.venue_order_id:
-            order = self._store(replace(order, venue_order_id=venue.venue_order_id), "venue_id",
-                                venue_order_id=venue.venue_order_id)
+            order = self._note(replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
         if venue.filled > order.filled:
             await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
             order = self.cache.order(order.client_id) or order
@@ -308,7 +309,8 @@ class OrderManager:
             order = self.cache.order_by_venue_id(fill.venue_order_id)
         if order is not None:
             try:
-                new = transition(order, OrderEvent(K.FILLED, fill.ts_ms, venue_order_id=fill.venue_order_id, fill=fill))
+                fev = OrderEvent(K.FILLED, fill.ts_ms, venue_order_id=fill.venue_order_id, fill=fill)
+                new = transition(order, fev)
             except DuplicateFill:
                 return False
             except (InvalidTransition, OverfillError) as exc:
@@ -318,7 +320,7 @@ class OrderManager:
             if not self.journal.save_fill(fill):
                 return False
             if new is not None:
-                self._store(new, "filled", trade_id=fill.trade_id, size=fill.size, price=fill.price)
+                self._store(new, fev)
         elif not self.journal.save_fill(fill):
             return False
         self.portfolio.apply_fill(fill)
@@ -668,7 +670,7 @@ class OrderManager:
                         avg_fill_price=ZERO, fees=ZERO, status=S.OPEN if venue.status.is_working else venue.status)
         if order.created_ms == 0:
             order = replace(order, created_ms=self.clock.now_ms())
-        return self._store(order, "adopted", why=why)
+        return self._note(order, f"adopted: {why}")
 
     # -- reconciliation ----------------------------------------------------------------------
     async def reconcile(self) -> list[str]:

@@ -1,0 +1,102 @@
+"""The engine's `Journal` port over the SQLite/SQLAlchemy store.
+
+Why here (next to runtime.py, not in engine/ or store/): engine and store are siblings
+that never import each other; this glue is picked by the composition root only.
+
+Every row carries the mode ("demo", "paper", "testnet", "live") so one database file
+can hold several modes without mixing their orders, fills or positions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from cashup_tui.domain.account import Balance
+from cashup_tui.domain.orders import Fill, Order, OrderEvent
+from cashup_tui.domain.positions import Position
+from cashup_tui.store import Store, records, transaction
+from cashup_tui.store import mappers as m
+from cashup_tui.store import orders as orders_repo
+from cashup_tui.store import portfolio as pf_repo
+
+
+class StoreJournal:
+    """Implements `cashup_tui.engine.journal.Journal` on an open `Store`."""
+
+    def __init__(self, store: Store, mode: str) -> None:
+        self.store = store
+        self.mode = mode
+
+    def _key(self, key: str) -> str:
+        return f"{self.mode}:{key}"
+
+    # -- orders and the event journal -----------------------------------------------------
+    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
+        """Order row + journal line in ONE transaction: the write-ahead commit."""
+        with self.store.begin() as conn:
+            orders_repo.save_order(conn, order, self.mode)
+            if event is not None:
+                orders_repo.append_order_event(conn, order.client_id, event, self.mode)
+
+    def get_order(self, client_id: str) -> Order | None:
+        o = orders_repo.get_order(self.store, client_id)
+        return o
+
+    def load_orders(self, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
+        if open_only:
+            return orders_repo.load_open_orders(self.store, mode=self.mode)
+        recent = orders_repo.list_orders(self.store, mode=self.mode, limit=limit)
+        open_ = {o.client_id: o for o in orders_repo.load_open_orders(self.store, mode=self.mode)}
+        merged = {o.client_id: o for o in recent} | open_
+        return sorted(merged.values(), key=lambda o: (o.created_ms, o.client_id))
+
+    def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]:
+        return [(cid, ev) for _seq, cid, ev in orders_repo.load_order_events(self.store, client_id)]
+
+    # -- fills -------------------------------------------------------------------------
+    def save_fill(self, fill: Fill) -> bool:
+        return orders_repo.record_fill(self.store, fill, self.mode)
+
+    def has_fill(self, trade_id: str) -> bool:
+        return bool(orders_repo.known_trade_ids(self.store, [trade_id]))
+
+    def load_fills(self) -> list[Fill]:
+        t = orders_repo.FILLS
+        q = select(t).where(t.c.mode == self.mode).order_by(t.c.ts_ms, t.c.id)
+        with transaction(self.store) as conn:
+            return [m.fill_from_row(r) for r in conn.execute(q).mappings()]
+
+    # -- positions and balances ----------------------------------------------------------
+    def save_positions(self, positions: list[Position]) -> None:
+        with self.store.begin() as conn:
+            for p in positions:
+                pf_repo.upsert_position(conn, p, self.mode)
+
+    def load_positions(self) -> list[Position]:
+        return list(pf_repo.load_positions(self.store, self.mode, include_flat=True).values())
+
+    def save_balances(self, balances: list[Balance]) -> None:
+        with self.store.begin() as conn:
+            for b in balances:
+                pf_repo.upsert_balance(conn, b, self.mode)
+
+    def load_balances(self) -> list[Balance]:
+        return list(pf_repo.load_balances(self.store, self.mode).values())
+
+    # -- risk events, audit, key-value state -----------------------------------------------
+    def record_risk_event(self, ts_ms: int, kind: str, rule: str, message: str, numbers: dict[str, Any]) -> None:
+        safe = json.loads(json.dumps(numbers, default=str))
+        records.record_risk_event(self.store, records.RiskEvent(ts_ms, rule, message, kind, safe, self.mode))
+
+    def audit(self, ts_ms: int, actor: str, action: str, detail: str) -> None:
+        records.audit(self.store, action, actor, {"detail": detail, "mode": self.mode}, ts_ms)
+
+    def kv_get(self, key: str) -> Any | None:
+        raw = records.get_state(self.store, self._key(key))
+        return None if raw is None else json.loads(raw)
+
+    def kv_set(self, key: str, value: Any) -> None:
+        records.set_state(self.store, self._key(key), json.dumps(value, default=str))
