@@ -1,0 +1,723 @@
+"""Gate.io USDT-futures REST through ccxt: the ONE module that calls ccxt.
+
+Why raw endpoints: we call Gate's own paths through ccxt's implicit API methods
+(`publicFuturesGetSettleOrderBook`, `privateFuturesPostSettleOrders`, ...) so every number arrives as
+Gate's exact string and becomes a Decimal without passing through ccxt's float parsing; ccxt still
+does the signing, throttling and HTTP. Every ccxt exception is translated here into a domain error.
+
+Retry policy: reads retry on TemporaryError (5xx, 429, timeouts, dropped connections) with bounded,
+jittered exponential backoff. Order placement, cancel and amend are NEVER retried: a TemporaryError on
+submit propagates so the order manager marks the order UNKNOWN and looks it up by client id (`text`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ccxt.async_support as ccxt_async
+from ccxt.base import errors as cx
+
+from cashup_tui.domain.account import Balance
+from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.errors import (
+    AuthenticationError,
+    CashupError,
+    ExchangeError,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    TemporaryError,
+    ValidationError,
+)
+from cashup_tui.domain.ids import ClientOrderId, VenueOrderId, validate_client_id
+from cashup_tui.domain.instruments import Instrument, instrument_from_gate
+from cashup_tui.domain.market import BookLevel, BookSnapshot, FundingRate
+from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.positions import Position
+from cashup_tui.domain.timeframes import timeframe_ms
+
+if TYPE_CHECKING:
+    from cashup_tui.settings import Settings
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+MAX_CANDLE_POINTS = 1999  # Gate/ccxt cap per candlesticks request (from/to window)
+GATE_INTERVALS = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d")
+# Gate labels that mean "your clock is off", not "your key is wrong"
+_CLOCK_LABELS = {"REQUEST_EXPIRED"}
+_AUTH_HINTS = {
+    "INVALID_KEY": "the API key is not known to this endpoint: check CASHUP_GATE_API_KEY / the vault, and that "
+    "live keys are not used against testnet (or the reverse)",
+    "INVALID_SIGNATURE": "the signature did not verify: the API secret does not belong to this key",
+    "MISSING_REQUIRED_HEADER": "a signed request went out without KEY/SIGN/Timestamp: set an API key and secret",
+    "REQUEST_EXPIRED": "your system clock differs from the exchange's by more than 60 s: sync it (e.g. enable NTP)",
+    "IP_FORBIDDEN": "this key is restricted to other IP addresses: update the key's IP whitelist",
+    "FORBIDDEN": "the key lacks the permission for this call (futures read/trade)",
+    "READ_ONLY": "the key is read-only: create a key with futures trading permission",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV row as Gate sends it: exact decimals, volume in contracts, quote volume in USDT."""
+
+    open_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal  # contracts (Gate `v`)
+    quote_volume: Decimal  # USDT (Gate `sum`)
+
+
+@dataclass(frozen=True, slots=True)
+class CandlePage:
+    """Progress report for paged downloads: the window just fetched and the running total."""
+
+    from_ms: int
+    to_ms: int
+    rows: int
+    total_rows: int
+    done_ms: int  # how far (in time) the download has got
+    start_ms: int
+    end_ms: int
+
+
+# --------------------------------------------------------------------------------------------------
+# error translation
+# --------------------------------------------------------------------------------------------------
+def _label_of(exc: BaseException) -> tuple[str, str]:
+    """(label, message) from ccxt's 'gate {json body}' error text, or ('', text)."""
+    text = str(exc)
+    start = text.find("{")
+    if start >= 0:
+        try:
+            body = json.loads(text[start:])
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            label = str(body.get("label") or "")
+            message = str(body.get("message") or body.get("detail") or "")
+            return label, message
+    return "", text
+
+
+def translate_error(exc: BaseException, *, action: str, order_op: bool = False) -> CashupError:
+    """Map a ccxt (or transport) exception to the domain error tree; `action` says what we were doing."""
+    if isinstance(exc, CashupError):
+        return exc
+    label, message = _label_of(exc)
+    what = f"{action}: {label + ': ' if label else ''}{message}".rstrip(": ")
+    if isinstance(exc, cx.AuthenticationError):  # includes PermissionDenied, AccountSuspended
+        if label in _CLOCK_LABELS:
+            return AuthenticationError(
+                f"{action}: request timestamp rejected as expired (clock skew), not a key problem",
+                hint=_AUTH_HINTS["REQUEST_EXPIRED"],
+            )
+        return AuthenticationError(
+            what, hint=_AUTH_HINTS.get(label, "check the API key and secret (CASHUP_GATE_API_KEY/SECRET or the vault)")
+        )
+    if isinstance(exc, cx.RateLimitExceeded):
+        return RateLimited(what or f"{action}: rate limited", hint="slow down; reads are retried with backoff")
+    if isinstance(exc, cx.OrderNotFound):  # subclass of InvalidOrder: test before it
+        return OrderNotFound(what, hint="the order may be older than 60 s (text lookups expire) or never existed")
+    if isinstance(exc, cx.DDoSProtection | cx.RequestTimeout | cx.ExchangeNotAvailable | cx.NetworkError):
+        hint = (
+            "the outcome is unknown: look the order up by its client id before doing anything else"
+            if order_op
+            else "temporary: the call can be retried"
+        )
+        return TemporaryError(what or f"{action}: {type(exc).__name__}", hint=hint)
+    if isinstance(exc, cx.InvalidOrder | cx.InsufficientFunds):
+        return OrderRejected(what, hint=_reject_hint(label))
+    if isinstance(exc, cx.BadSymbol):
+        return (OrderRejected if order_op else ValidationError)(
+            what, hint="unknown contract: list them with the instruments call (e.g. BTC_USDT)"
+        )
+    if isinstance(exc, cx.BadRequest | cx.ArgumentsRequired):
+        return (OrderRejected if order_op else ValidationError)(what, hint="the venue refused a parameter")
+    if isinstance(exc, cx.ExchangeError):
+        return (OrderRejected if order_op else ExchangeError)(what)
+    if isinstance(exc, cx.BaseError):
+        return ExchangeError(what)
+    if isinstance(exc, asyncio.TimeoutError | OSError):
+        return TemporaryError(f"{action}: {type(exc).__name__}: {exc}", hint="network problem; check connectivity")
+    raise exc  # a bug, not an exchange condition: let the guard report it
+
+
+def _reject_hint(label: str) -> str:
+    return {
+        "INSUFFICIENT_AVAILABLE": "not enough available margin: reduce size or leverage, or add funds",
+        "ORDER_POC_IMMEDIATE": "a post-only order would have taken liquidity: move the price away from the book",
+        "ORDER_FOK": "the fill-or-kill order could not be filled completely",
+        "REDUCE_ONLY_FAIL": "reduce-only order would increase the position",
+        "PRICE_TOO_DEVIATED": "the price is too far from the mark price",
+        "SIZE_TOO_SMALL": "size below the contract's minimum",
+        "SIZE_TOO_LARGE": "size above the contract's maximum",
+    }.get(label, "the venue refused the order; it was not placed")
+
+
+# --------------------------------------------------------------------------------------------------
+# parsing helpers (Gate JSON -> domain)
+# --------------------------------------------------------------------------------------------------
+def dec(value: Any, default: Decimal = ZERO) -> Decimal:
+    """Gate numbers come as str, int or float; go through str so floats are not widened."""
+    if value is None or value == "":
+        return default
+    try:
+        out = Decimal(str(value))
+    except InvalidOperation:
+        return default
+    return out if out.is_finite() else default
+
+
+def seconds_to_ms(value: Any) -> int:
+    """Gate REST times are (float) seconds: convert exactly to int ms."""
+    return int(dec(value) * 1000)
+
+
+def order_from_gate(o: Mapping[str, Any]) -> Order:
+    """Gate futures order JSON -> domain Order (sizes absolute, status from `status`/`finish_as`)."""
+    signed = dec(o.get("size"))
+    size = abs(signed)
+    left = abs(dec(o.get("left"), size))
+    filled = size - left
+    price = dec(o.get("price"))
+    tif = _tif(o.get("tif"))
+    is_market = price == 0
+    status = _status(str(o.get("status") or ""), str(o.get("finish_as") or ""), filled, size)
+    text = str(o.get("text") or "")
+    venue_id = str(o.get("id") or o.get("id_string") or "")
+    created = seconds_to_ms(o.get("create_time"))
+    finished = seconds_to_ms(o.get("finish_time"))
+    return Order(
+        client_id=ClientOrderId(text if text else f"venue-{venue_id}"),
+        symbol=str(o.get("contract") or ""),
+        side=Side.BUY if signed > 0 else Side.SELL,
+        size=size,
+        order_type=OrderType.MARKET if is_market else OrderType.LIMIT,
+        price=None if is_market else price,
+        tif=tif,
+        reduce_only=bool(o.get("is_reduce_only") or o.get("reduce_only")),
+        status=status,
+        filled=filled,
+        avg_fill_price=dec(o.get("fill_price")),
+        venue_order_id=VenueOrderId(venue_id) if venue_id else None,
+        created_ms=created,
+        updated_ms=max(created, finished),
+        reason="" if str(o.get("status")) == "open" else str(o.get("finish_as") or ""),
+    )
+
+
+def _tif(value: Any) -> TimeInForce:
+    try:
+        return TimeInForce(str(value or "gtc"))
+    except ValueError:
+        return TimeInForce.GTC
+
+
+def _status(status: str, finish_as: str, filled: Decimal, size: Decimal) -> OrderStatus:
+    if status == "open":
+        return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
+    if filled >= size and size > 0:
+        return OrderStatus.FILLED
+    if finish_as in ("ioc", "fok"):
+        return OrderStatus.EXPIRED
+    if finish_as == "poc" and filled == 0:
+        return OrderStatus.REJECTED
+    return OrderStatus.CANCELLED  # cancelled, liquidated, reduce_only, stp, auto_deleveraged, ...
+
+
+def fill_from_gate(t: Mapping[str, Any]) -> Fill:
+    """Gate `my_trades` row -> Fill (absolute size, side from the sign, fee > 0 paid)."""
+    signed = dec(t.get("size"))
+    order_id = str(t.get("order_id") or "")
+    text = str(t.get("text") or "")
+    return Fill(
+        trade_id=str(t.get("id") or t.get("trade_id") or ""),
+        client_id=ClientOrderId(text if text else f"venue-{order_id}"),
+        symbol=str(t.get("contract") or ""),
+        side=Side.BUY if signed > 0 else Side.SELL,
+        size=abs(signed),
+        price=dec(t.get("price")),
+        fee=dec(t.get("fee")),
+        ts_ms=seconds_to_ms(t.get("create_time")),
+        venue_order_id=VenueOrderId(order_id) if order_id else None,
+        liquidity=Liquidity.MAKER if str(t.get("role")) == "maker" else Liquidity.TAKER,
+    )
+
+
+def position_from_gate(p: Mapping[str, Any], quanto_multiplier: Decimal = Decimal(1)) -> Position:
+    return Position(
+        symbol=str(p.get("contract") or ""),
+        quanto_multiplier=quanto_multiplier,
+        size=dec(p.get("size")),
+        entry_price=dec(p.get("entry_price")),
+        realized_pnl=dec(p.get("realised_pnl")),
+        leverage=dec(p.get("leverage"), Decimal(1)),
+        updated_ms=seconds_to_ms(p.get("update_time") or p.get("time")),
+    )
+
+
+def balance_from_gate(a: Mapping[str, Any], ts_ms: int = 0) -> Balance:
+    return Balance(
+        currency=str(a.get("currency") or "USDT"),
+        total=dec(a.get("total")),
+        available=dec(a.get("available")),
+        ts_ms=ts_ms,
+    )
+
+
+def book_from_gate(symbol: str, b: Mapping[str, Any]) -> BookSnapshot:
+    def side(rows: Any) -> tuple[BookLevel, ...]:
+        out = []
+        for r in rows or ():
+            if isinstance(r, Mapping):
+                out.append(BookLevel(dec(r.get("p")), dec(r.get("s"))))
+            else:  # [price, size] form
+                out.append(BookLevel(dec(r[0]), dec(r[1])))
+        return tuple(out)
+
+    return BookSnapshot(
+        symbol=symbol,
+        ts_ms=seconds_to_ms(b.get("current") or b.get("update")),
+        update_id=int(b.get("id") or 0),
+        bids=side(b.get("bids")),
+        asks=side(b.get("asks")),
+    )
+
+
+def candle_from_gate(r: Mapping[str, Any]) -> Candle:
+    return Candle(
+        open_ms=int(dec(r.get("t"))) * 1000,
+        open=dec(r.get("o")),
+        high=dec(r.get("h")),
+        low=dec(r.get("l")),
+        close=dec(r.get("c")),
+        volume=dec(r.get("v")),
+        quote_volume=dec(r.get("sum")),
+    )
+
+
+def size_param(size: Decimal) -> int | str:
+    """Gate accepts an integer size, or a decimal string on enable_decimal contracts."""
+    return int(size) if size == size.to_integral_value() else format(size.normalize(), "f")
+
+
+def price_param(price: Decimal) -> str:
+    return format(price.normalize(), "f") if price != 0 else "0"
+
+
+# --------------------------------------------------------------------------------------------------
+# the client
+# --------------------------------------------------------------------------------------------------
+class GateRest:
+    """Async Gate USDT-futures REST client built on an (unmodified) ccxt `gate` instance.
+
+    Use `async with GateRest.from_settings(settings) as rest:`; `close()` releases the HTTP session.
+    """
+
+    def __init__(
+        self,
+        rest_url: str = "https://api.gateio.ws/api/v4",
+        *,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        settle: str = "usdt",
+        timeout_s: float = 10.0,
+        read_retries: int = 3,
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 2.0,
+        rate_limit_ms: int | None = None,
+        candle_page_points: int = MAX_CANDLE_POINTS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("CASHUP_GATE_API_KEY", "")
+        secret = api_secret if api_secret is not None else os.environ.get("CASHUP_GATE_API_SECRET", "")
+        self.rest_url = rest_url.rstrip("/")
+        self.settle = settle
+        self.read_retries = max(0, read_retries)
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self._sleep = sleep
+        self.candle_page_points = max(2, min(candle_page_points, MAX_CANDLE_POINTS))
+        self._rng = rng or random.Random()
+        self._has_keys = bool(key and secret)
+        config: dict[str, Any] = {
+            "apiKey": str(key or ""),
+            "secret": str(secret or ""),
+            "timeout": int(timeout_s * 1000),
+            "enableRateLimit": True,
+            "verbose": False,
+            "options": {"defaultType": "swap", "defaultSettle": settle},
+        }
+        if rate_limit_ms is not None:
+            config["rateLimit"] = rate_limit_ms
+        self._ex = ccxt_async.gate(config)
+        self._ex.verbose = False
+        point_ccxt_at(self._ex, self.rest_url)
+        self._instruments: dict[str, Instrument] = {}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        testnet: bool = False,
+        rest_url: str | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        **kwargs: Any,
+    ) -> GateRest:
+        """Endpoint: explicit `rest_url` > testnet/live URL from settings (CASHUP_GATE_REST_URL overrides)."""
+        g = settings.gate
+        url = rest_url or (g.testnet_rest_url if testnet else g.rest_url)
+        key = api_key if api_key is not None else (g.api_key.reveal() if g.api_key else None)
+        secret = api_secret if api_secret is not None else (g.api_secret.reveal() if g.api_secret else None)
+        return cls(url, api_key=key, api_secret=secret, settle=g.settle, timeout_s=g.request_timeout_s, **kwargs)
+
+    async def __aenter__(self) -> GateRest:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._ex.close()
+
+    @property
+    def ccxt(self) -> Any:
+        """The underlying ccxt instance (tests and diagnostics only; call it through this class)."""
+        return self._ex
+
+    # -- plumbing -----------------------------------------------------------------------------
+    async def _call(self, action: str, fn: Callable[..., Awaitable[T]], params: dict[str, Any], *, order_op: bool) -> T:
+        try:
+            return await fn(params)
+        except CashupError:
+            raise
+        except Exception as exc:  # translated, or re-raised if not an exchange condition
+            raise translate_error(exc, action=action, order_op=order_op) from None
+
+    async def _read(self, action: str, fn: Callable[..., Awaitable[T]], params: dict[str, Any]) -> T:
+        """A read: retried on TemporaryError with bounded, jittered exponential backoff."""
+        attempt = 0
+        while True:
+            try:
+                return await self._call(action, fn, params, order_op=False)
+            except TemporaryError:
+                if attempt >= self.read_retries:
+                    raise
+                delay = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
+                await self._sleep(delay * (0.5 + self._rng.random()))
+                attempt += 1
+
+    async def _write(self, action: str, fn: Callable[..., Awaitable[T]], params: dict[str, Any]) -> T:
+        """An order operation: sent exactly once, never retried here."""
+        self._need_keys(action)
+        return await self._call(action, fn, params, order_op=True)
+
+    def _need_keys(self, action: str) -> None:
+        if not self._has_keys:
+            raise AuthenticationError(
+                f"{action}: no API key configured",
+                hint="set CASHUP_GATE_API_KEY and CASHUP_GATE_API_SECRET, or store keys with `cashup keys set gateio`",
+            )
+
+    async def _private_read(self, action: str, fn: Callable[..., Awaitable[T]], params: dict[str, Any]) -> T:
+        self._need_keys(action)
+        return await self._read(action, fn, params)
+
+    def _p(self, **kw: Any) -> dict[str, Any]:
+        out = {"settle": self.settle}
+        out.update({k: v for k, v in kw.items() if v is not None})
+        return out
+
+    # -- public market data -----------------------------------------------------------------------
+    async def server_time_ms(self) -> int:
+        r = await self._read("server time", self._ex.publicSpotGetTime, {})
+        return int(r.get("server_time") or 0)
+
+    async def contracts(self) -> list[dict[str, Any]]:
+        """Raw Gate contract objects (all USDT perpetuals)."""
+        return await self._read("load contracts", self._ex.publicFuturesGetSettleContracts, self._p())
+
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """Contracts -> domain Instruments keyed by Gate name (cached for position mapping)."""
+        out: dict[str, Instrument] = {}
+        for c in await self.contracts():
+            try:
+                out[str(c["name"])] = instrument_from_gate(c)
+            except (KeyError, InvalidOperation, ValueError, TypeError):
+                continue  # one malformed contract must not hide the others
+        self._instruments = out
+        return out
+
+    async def order_book_raw(self, symbol: str, limit: int = 20) -> dict[str, Any]:
+        """Gate's `order_book?with_id=true` body, as sent (for the WS book sync recipe)."""
+        params = self._p(contract=symbol, limit=limit, with_id="true")
+        return await self._read(f"order book {symbol}", self._ex.publicFuturesGetSettleOrderBook, params)
+
+    async def order_book(self, symbol: str, limit: int = 20) -> BookSnapshot:
+        return book_from_gate(symbol, await self.order_book_raw(symbol, limit))
+
+    async def tickers(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        return await self._read("tickers", self._ex.publicFuturesGetSettleTickers, self._p(contract=symbol))
+
+    async def funding_history(self, symbol: str, limit: int = 100) -> list[FundingRate]:
+        """Applied funding rates, oldest first."""
+        rows = await self._read(
+            f"funding history {symbol}", self._ex.publicFuturesGetSettleFundingRate, self._p(contract=symbol, limit=limit)
+        )
+        out = [FundingRate(symbol=symbol, ts_ms=int(dec(r.get("t"))) * 1000, rate=dec(r.get("r"))) for r in rows]
+        return sorted(out, key=lambda f: f.ts_ms)
+
+    async def candles_page(self, symbol: str, interval: str, from_s: int, to_s: int) -> list[Candle]:
+        params = self._p(contract=symbol, interval=interval, **{"from": from_s, "to": to_s})
+        rows = await self._read(f"candles {symbol} {interval}", self._ex.publicFuturesGetSettleCandlesticks, params)
+        return [candle_from_gate(r) for r in rows]
+
+    async def fetch_candles(
+        self,
+        symbol: str,
+        timeframe: str,
+        since_ms: int,
+        until_ms: int,
+        *,
+        progress: Callable[[CandlePage], None] | None = None,
+    ) -> list[Candle]:
+        """OHLCV history in [since, until), paged by up to 1999 points (Gate's cap), oldest first, de-duplicated.
+
+        Pages are contiguous from/to windows, so a short page means the venue has no bars there (a gap),
+        not that the download stopped early."""
+        if timeframe not in GATE_INTERVALS:
+            raise ValidationError(
+                f"timeframe {timeframe!r} is not served by Gate futures candles",
+                hint=f"use one of {', '.join(GATE_INTERVALS)}",
+            )
+        step = timeframe_ms(timeframe)
+        start = since_ms - since_ms % step
+        if until_ms <= start:
+            raise ValidationError(
+                f"empty time range: until ({until_ms}) is not after since ({since_ms})",
+                hint="pass --until later than --since (or omit it for 'now')",
+            )
+        seen: dict[int, Candle] = {}
+        cursor = start
+        while cursor < until_ms:
+            page_end = min(cursor + (self.candle_page_points - 1) * step, until_ms - 1)
+            page = await self.candles_page(symbol, timeframe, cursor // 1000, page_end // 1000)
+            for c in page:
+                if start <= c.open_ms < until_ms:
+                    seen[c.open_ms] = c
+            if progress is not None:
+                progress(CandlePage(cursor, page_end, len(page), len(seen), page_end + 1, start, until_ms))
+            cursor = page_end - page_end % step + step
+        return [seen[k] for k in sorted(seen)]
+
+    # -- private: orders --------------------------------------------------------------------------
+    async def create_order(self, order: Order) -> Order:
+        """Place `order` with its client id in Gate's `text`. Sent once; TemporaryError = outcome unknown."""
+        text = validate_client_id(order.client_id)
+        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+            raise ValidationError(
+                f"order {order.client_id}: {order.order_type.value} orders go through price-triggered orders",
+                hint="use create_trigger_order for stops / take-profits",
+            )
+        body: dict[str, Any] = {
+            "contract": order.symbol,
+            "size": size_param(order.signed_size),
+            "price": "0" if order.order_type is OrderType.MARKET or order.price is None else price_param(order.price),
+            "tif": order.tif.value,
+            "text": text,
+        }
+        if order.order_type is OrderType.MARKET and order.tif not in (TimeInForce.IOC, TimeInForce.FOK):
+            body["tif"] = TimeInForce.IOC.value  # Gate: a market order (price 0) must be ioc or fok
+        if order.reduce_only:
+            body["reduce_only"] = True
+        raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, self._p(**body))
+        return order_from_gate(raw)
+
+    async def cancel_order(self, id_or_text: str) -> Order:
+        """Cancel by venue id or client id (text). Sent once."""
+        key = self._order_key(id_or_text)
+        raw = await self._write(
+            f"cancel order {key}", self._ex.privateFuturesDeleteSettleOrdersOrderId, self._p(order_id=key)
+        )
+        return order_from_gate(raw)
+
+    async def cancel_all(self, symbol: str, side: Side | None = None) -> list[Order]:
+        params = self._p(contract=symbol, side={Side.BUY: "bid", Side.SELL: "ask"}.get(side) if side else None)
+        rows = await self._write(f"cancel all orders {symbol}", self._ex.privateFuturesDeleteSettleOrders, params)
+        return [order_from_gate(r) for r in rows]
+
+    async def amend_order(
+        self, id_or_text: str, *, side: Side | None = None, price: Decimal | None = None, size: Decimal | None = None
+    ) -> Order:
+        """Amend price and/or total size (absolute contracts incl. filled; `side` signs it). Sent once."""
+        if price is None and size is None:
+            raise ValidationError("amend: nothing to change", hint="give a new price and/or size")
+        key = self._order_key(id_or_text)
+        body: dict[str, Any] = {"order_id": key}
+        if price is not None:
+            body["price"] = price_param(price)
+        if size is not None:
+            if side is None:
+                raise ValidationError("amend: a new size needs the order side", hint="pass side=Side.BUY/SELL")
+            body["size"] = size_param(abs(size) * side.sign)
+        raw = await self._write(f"amend order {key}", self._ex.privateFuturesPutSettleOrdersOrderId, self._p(**body))
+        return order_from_gate(raw)
+
+    async def fetch_order(self, id_or_text: str) -> Order:
+        """By venue id, or by client id (text) while open and for 60 s after it finished (Gate's rule)."""
+        key = self._order_key(id_or_text)
+        raw = await self._private_read(
+            f"fetch order {key}", self._ex.privateFuturesGetSettleOrdersOrderId, self._p(order_id=key)
+        )
+        return order_from_gate(raw)
+
+    async def fetch_order_by_client_id(self, client_id: str) -> Order | None:
+        """The lookup after an unknown outcome: the order, or None if the venue never saw it."""
+        validate_client_id(client_id)
+        try:
+            return await self.fetch_order(client_id)
+        except OrderNotFound:
+            return None
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return await self._list_orders(symbol, "open")
+
+    async def finished_orders(self, symbol: str, limit: int = 100) -> list[Order]:
+        return await self._list_orders(symbol, "finished", limit)
+
+    async def _list_orders(self, symbol: str | None, status: str, limit: int | None = None) -> list[Order]:
+        params = self._p(contract=symbol, status=status, limit=limit)
+        rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders, params)
+        return [order_from_gate(r) for r in rows]
+
+    async def my_trades(self, symbol: str | None = None, since_ms: int | None = None, limit: int = 1000) -> list[Fill]:
+        """Our fills, oldest first; `since_ms` filters client-side too (Gate's `from` is whole seconds)."""
+        if since_ms:  # the plain endpoint has no time filter; the timerange one does
+            params = self._p(contract=symbol, limit=limit, **{"from": since_ms // 1000})
+            fn = self._ex.privateFuturesGetSettleMyTradesTimerange
+        else:
+            params = self._p(contract=symbol, limit=limit)
+            fn = self._ex.privateFuturesGetSettleMyTrades
+        rows = await self._private_read("my trades", fn, params)
+        fills = [fill_from_gate(r) for r in rows]
+        if since_ms:
+            fills = [f for f in fills if f.ts_ms >= since_ms]
+        return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
+
+    # -- private: account ---------------------------------------------------------------------------
+    async def positions(self, *, include_flat: bool = False) -> list[Position]:
+        rows = await self._private_read("positions", self._ex.privateFuturesGetSettlePositions, self._p())
+        out = []
+        for r in rows:
+            inst = self._instruments.get(str(r.get("contract")))
+            pos = position_from_gate(r, inst.quanto_multiplier if inst else Decimal(1))
+            if include_flat or pos.size != 0:
+                out.append(pos)
+        return out
+
+    async def positions_raw(self) -> list[dict[str, Any]]:
+        """Gate position objects (mark, liq price, margin...) for views that need more than Position."""
+        return await self._private_read("positions", self._ex.privateFuturesGetSettlePositions, self._p())
+
+    async def account_raw(self) -> dict[str, Any]:
+        return await self._private_read("futures account", self._ex.privateFuturesGetSettleAccounts, self._p())
+
+    async def balances(self) -> list[Balance]:
+        return [balance_from_gate(await self.account_raw())]
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> dict[str, Any]:
+        """Gate takes leverage as a query parameter with an empty body (ccxt handles the signing)."""
+        if not leverage.is_finite() or leverage < 0:
+            raise ValidationError(f"leverage {leverage} must be >= 0 (0 = cross margin)")
+        params = self._p(contract=symbol, leverage=price_param(leverage))
+        return await self._write(
+            f"set leverage {symbol}", self._ex.privateFuturesPostSettlePositionsContractLeverage, params
+        )
+
+    async def countdown_cancel_all(self, timeout_s: int, symbol: str | None = None) -> int:
+        """Dead-man switch: cancel all orders if not refreshed within `timeout_s` (0 disarms).
+        Returns Gate's trigger time in ms (0 when disarmed)."""
+        if timeout_s < 0 or (0 < timeout_s < 5):
+            raise ValidationError(f"countdown {timeout_s}s: must be 0 (off) or >= 5 s (Gate's minimum)")
+        r = await self._write(
+            "countdown cancel all",
+            self._ex.privateFuturesPostSettleCountdownCancelAll,
+            self._p(timeout=timeout_s, contract=symbol),
+        )
+        return int(dec(r.get("triggerTime")))
+
+    async def account_book(self, limit: int = 100) -> list[dict[str, Any]]:
+        return await self._private_read(
+            "account book", self._ex.privateFuturesGetSettleAccountBook, self._p(limit=limit)
+        )
+
+    # -- private: price-triggered orders ----------------------------------------------------------
+    async def create_trigger_order(self, body: dict[str, Any]) -> int:
+        """Gate `price_orders` body ({initial: {...}, trigger: {...}}); the initial order's text is validated."""
+        text = (body.get("initial") or {}).get("text")
+        if text:
+            validate_client_id(text)
+        r = await self._write("place trigger order", self._ex.privateFuturesPostSettlePriceOrders, self._p(**body))
+        return int(r.get("id") or 0)
+
+    async def trigger_orders(self, status: str = "open", symbol: str | None = None) -> list[dict[str, Any]]:
+        return await self._private_read(
+            "list trigger orders",
+            self._ex.privateFuturesGetSettlePriceOrders,
+            self._p(status=status, contract=symbol),
+        )
+
+    async def cancel_trigger_order(self, order_id: str) -> dict[str, Any]:
+        return await self._write(
+            f"cancel trigger order {order_id}",
+            self._ex.privateFuturesDeleteSettlePriceOrdersOrderId,
+            self._p(order_id=str(order_id)),
+        )
+
+    @staticmethod
+    def _order_key(id_or_text: str) -> str:
+        key = str(id_or_text)
+        if key.startswith("t-"):
+            return validate_client_id(key)
+        if not key.isdigit():
+            raise ValidationError(
+                f"order reference {key!r} is neither a Gate order id (digits) nor a client id (t-...)",
+                hint="pass the numeric venue id or our client id",
+            )
+        return key
+
+
+def point_ccxt_at(exchange: Any, base_url: str) -> None:
+    """Point every `urls['api']` entry (public/private x spot/futures/delivery/...) at one base URL.
+
+    ccxt builds `url = urls['api'][public|private][family] + '/' + family + path`, so one base such
+    as `http://127.0.0.1:PORT/api/v4` serves every family. Also replaces the 'test' map so a later
+    `set_sandbox_mode(True)` cannot silently send requests elsewhere.
+    """
+    base = base_url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise ValidationError(
+            f"REST URL {base_url!r} is not an http(s) URL",
+            hint="e.g. https://api.gateio.ws/api/v4 or the simulator's http://127.0.0.1:PORT/api/v4",
+        )
+    for table in ("api", "test"):
+        urls = exchange.urls.get(table)
+        if not isinstance(urls, dict):
+            continue
+        for access in urls.values():
+            if isinstance(access, dict):
+                for family in list(access):
+                    access[family] = base
