@@ -1,0 +1,343 @@
+"""Strategy runner: live/paper/demo strategies on closed bars and ticks.
+
+Why: one strategy class runs unchanged in backtests and live; here its hooks get a
+`LiveContext` whose orders go through the risk gate and the order manager. Each slot
+has its own risk budget (`StrategyBudget`), its own position (from its own fills) and a
+lifecycle (running / paused / stopped / failed) persisted in the journal. A hook that
+raises halts that slot only, publishes `StrategyFailed` with file:line, and the other
+slots carry on. Nothing trades before the order manager has reconciled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+from typing import Any
+
+from cashup_tui.domain.enums import OrderType, Side
+from cashup_tui.domain.errors import CashupError
+from cashup_tui.domain.events import OrderFilled, StrategyFailed
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.market import Bar, Ticker
+from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.ports import Clock, EventSink
+from cashup_tui.domain.timeframes import bucket_start, timeframe_ms
+from cashup_tui.engine.bus import EventBus
+from cashup_tui.engine.journal import Journal
+from cashup_tui.engine.order_manager import OrderManager
+from cashup_tui.engine.risk import StrategyBudget
+from cashup_tui.engine.strategy import Strategy, where
+
+log = logging.getLogger("cashup.engine.runner")
+ZERO = Decimal(0)
+
+
+class SlotState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class BarBuilder:
+    """Closed bars from prices (ticker last / trades): emits a bar when its time bucket ends."""
+
+    symbol: str
+    timeframe: str
+    tf_ms: int = 0
+    open_ms: int = -1
+    o: float = 0.0
+    h: float = 0.0
+    lo: float = 0.0
+    c: float = 0.0
+    v: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.tf_ms = timeframe_ms(self.timeframe)
+
+    def update(self, price: float, ts_ms: int, volume: float = 0.0) -> Bar | None:
+        start = bucket_start(ts_ms, self.tf_ms)
+        closed = None
+        if self.open_ms >= 0 and start > self.open_ms:
+            closed = Bar(self.symbol, self.timeframe, self.open_ms, self.o, self.h, self.lo, self.c, self.v)
+            self.open_ms = -1
+        if start < self.open_ms:
+            return None  # late tick for an earlier bucket: ignored
+        if self.open_ms < 0:
+            self.open_ms, self.o, self.h, self.lo, self.c, self.v = start, price, price, price, price, volume
+        else:
+            self.h, self.lo, self.c, self.v = max(self.h, price), min(self.lo, price), price, self.v + volume
+        return closed
+
+
+@dataclass
+class Slot:
+    """One running strategy instance."""
+
+    name: str
+    strategy: Strategy
+    symbol: str
+    timeframe: str
+    order_notional: Decimal  # USDT per unit of target exposure
+    budget: StrategyBudget
+    allow_short: bool = True
+    state: SlotState = SlotState.RUNNING
+    position: Decimal = ZERO  # contracts, from this slot's own fills
+    error: str = ""
+    bars_seen: int = 0
+    orders_sent: int = 0
+    builder: BarBuilder | None = None
+    last_target: float | None = None
+    pending: set[str] = field(default_factory=set)
+
+
+class LiveContext:
+    """`StrategyContext` for live/paper/demo: orders go through risk and the order manager."""
+
+    def __init__(self, runner: StrategyRunner, slot: Slot) -> None:
+        self._r = runner
+        self._s = slot
+        self.symbol = slot.symbol
+
+    @property
+    def _inst(self) -> Instrument:
+        return self._r.instruments[self._s.symbol]
+
+    @property
+    def position(self) -> float:
+        return float(self._s.position * self._inst.quanto_multiplier)
+
+    @property
+    def equity(self) -> float:
+        return float(self._r.om.portfolio.equity())
+
+    @property
+    def allow_short(self) -> bool:
+        return self._s.allow_short
+
+    def _price(self) -> Decimal | None:
+        return self._r.om.cache.mark(self._s.symbol)
+
+    def target(self, exposure: float) -> None:
+        """Move this slot's position to exposure * order_notional (USDT) with a market order."""
+        if exposure != exposure:
+            return
+        exposure = max(-1.0, min(1.0, float(exposure)))
+        if exposure < 0 and not self._s.allow_short:
+            exposure = 0.0
+        price = self._price()
+        if price is None or price <= 0:
+            self.log("no price yet: target ignored")
+            return
+        inst = self._inst
+        want = (Decimal(repr(exposure)) * self._s.order_notional / (price * inst.quanto_multiplier))
+        want = (want / inst.size_step).to_integral_value(ROUND_DOWN) * inst.size_step
+        if self._s.pending:
+            return  # an order of ours is still working: wait for it
+        delta = want - self._s.position
+        if delta == 0 or abs(delta) < inst.min_size:
+            return
+        reduce_only = self._s.position != 0 and (delta > 0) != (self._s.position > 0) and abs(delta) <= abs(self._s.position)
+        self._send(Side.BUY if delta > 0 else Side.SELL, abs(delta), None, reduce_only=reduce_only)
+
+    def _contracts(self, qty: float) -> Decimal:
+        inst = self._inst
+        c = Decimal(repr(float(qty))) / inst.quanto_multiplier
+        return (c / inst.size_step).to_integral_value(ROUND_DOWN) * inst.size_step
+
+    def buy(self, qty: float, price: float | None = None, tag: str = "") -> str:
+        return self._send(Side.BUY, self._contracts(qty), price)
+
+    def sell(self, qty: float, price: float | None = None, tag: str = "") -> str:
+        return self._send(Side.SELL, self._contracts(qty), price)
+
+    def _send(self, side: Side, contracts: Decimal, price: float | None, *, reduce_only: bool = False) -> str:
+        om = self._r.om
+        px = None if price is None else self._inst.round_price(Decimal(repr(float(price))))
+        order = om.build(self._s.symbol, side, contracts, order_type=OrderType.MARKET if px is None else OrderType.LIMIT,
+                         price=px, reduce_only=reduce_only, strategy=self._s.name)
+        self._s.pending.add(order.client_id)
+        self._s.orders_sent += 1
+        self._r._spawn(self._r._submit(self._s, order))
+        return order.client_id
+
+    def cancel(self, order_id: str) -> None:
+        self._r._spawn(self._r.om.cancel(order_id, reason=f"{self._s.name}: cancel"))
+
+    def cancel_all(self) -> None:
+        for o in self.open_orders():
+            self.cancel(o.client_id)
+
+    def open_orders(self) -> list[Any]:
+        return [o for o in self._r.om.cache.open_orders(self._s.symbol) if o.strategy == self._s.name]
+
+    def log(self, message: str) -> None:
+        log.info("[%s] %s", self._s.name, message)
+
+
+class StrategyRunner:
+    def __init__(self, om: OrderManager, instruments: Mapping[str, Instrument], clock: Clock,
+                 journal: Journal, bus: EventSink | None = None) -> None:
+        self.om = om
+        self.instruments = instruments
+        self.clock = clock
+        self.journal = journal
+        self.bus = bus
+        self.slots: dict[str, Slot] = {}
+        self._ctx: dict[str, LiveContext] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        if isinstance(bus, EventBus):
+            bus.subscribe(OrderFilled, lambda e: self.on_fill(e.fill))
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def add(self, strategy: Strategy, symbol: str, timeframe: str = "1m", *, name: str | None = None,
+            order_notional: Decimal = Decimal(1000), budget: StrategyBudget | None = None,
+            allow_short: bool = True) -> Slot:
+        if symbol not in self.instruments:
+            raise CashupError(f"unknown symbol {symbol!r}", hint=f"known: {', '.join(sorted(self.instruments))}")
+        timeframe_ms(timeframe)
+        name = name or f"{strategy.label()}-{symbol}"
+        if name in self.slots:
+            raise CashupError(f"a strategy named {name!r} is already running", hint="pass a different name")
+        budget = budget or StrategyBudget(max_position_notional=order_notional * 2)
+        slot = Slot(name, strategy, symbol, timeframe, order_notional, budget, allow_short,
+                    builder=BarBuilder(symbol, timeframe))
+        saved = self.journal.kv_get(f"runner.{name}") or {}
+        if saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
+            slot.state = SlotState(saved["state"])
+            slot.error = saved.get("error", "")
+        slot.position = self._position_from_fills(name, symbol)
+        self.slots[name] = slot
+        self.om.risk.budgets[name] = budget
+        self._ctx[name] = LiveContext(self, slot)
+        if slot.state is SlotState.RUNNING:
+            self._guard(slot, "on_start", lambda: strategy.on_start(self._ctx[name]))
+        self._save(slot)
+        return slot
+
+    def _position_from_fills(self, name: str, symbol: str) -> Decimal:
+        """Restart: the slot's own position is the sum of fills of orders it sent."""
+        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
+        pos = ZERO
+        for f in self.journal.load_fills():
+            if f.client_id in mine and f.symbol == symbol:
+                pos += f.size * f.side.sign
+        return pos
+
+    def _save(self, slot: Slot) -> None:
+        self.journal.kv_set(f"runner.{slot.name}", {
+            "state": slot.state.value, "symbol": slot.symbol, "timeframe": slot.timeframe,
+            "params": dict(slot.strategy.params), "error": slot.error, "strategy": slot.strategy.label(),
+        })
+
+    def _set(self, name: str, state: SlotState, error: str = "") -> Slot:
+        slot = self.slots.get(name)
+        if slot is None:
+            raise CashupError(f"no strategy named {name!r}", hint=f"running: {', '.join(self.slots) or '(none)'}")
+        slot.state = state
+        slot.error = error or slot.error
+        self._save(slot)
+        self.journal.audit(self.clock.now_ms(), "user", f"strategy.{state.value}", name)
+        return slot
+
+    def pause(self, name: str) -> Slot:
+        return self._set(name, SlotState.PAUSED)
+
+    def resume(self, name: str) -> Slot:
+        slot = self._set(name, SlotState.RUNNING, "")
+        slot.error = ""
+        return slot
+
+    def stop(self, name: str) -> Slot:
+        slot = self._set(name, SlotState.STOPPED)
+        self._guard(slot, "on_stop", lambda: slot.strategy.on_stop(self._ctx[name]), keep_state=True)
+        return slot
+
+    # -- the guard ------------------------------------------------------------------------------
+    def _guard(self, slot: Slot, hook: str, call: Any, *, keep_state: bool = False) -> None:
+        try:
+            call()
+        except Exception as exc:
+            loc = where(exc, slot.strategy)
+            msg = f"{type(exc).__name__}: {exc}"
+            slot.error = f"{hook} raised {msg} at {loc}"
+            if not keep_state:
+                slot.state = SlotState.FAILED
+            self._save(slot)
+            log.error("strategy %s halted: %s", slot.name, slot.error)
+            now = self.clock.now_ms()
+            self.journal.record_risk_event(now, "strategy", "strategy_failed", slot.error, {"strategy": slot.name})
+            if self.bus is not None:
+                self.bus.publish(StrategyFailed(now, slot.name, loc, msg))
+
+    def _ready(self, slot: Slot) -> bool:
+        return slot.state is SlotState.RUNNING
+
+    # -- market events --------------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> None:
+        """A closed bar: every running slot on that symbol/timeframe gets it."""
+        for slot in list(self.slots.values()):
+            if slot.symbol == bar.symbol and slot.timeframe == bar.timeframe and self._ready(slot):
+                slot.bars_seen += 1
+                if not self.om.ready:
+                    continue  # reconciliation first: no strategy trades before it
+                self._guard(slot, "on_bar", lambda s=slot: s.strategy.on_bar(self._ctx[s.name], bar))
+
+    def on_ticker(self, t: Ticker) -> None:
+        for slot in list(self.slots.values()):
+            if slot.symbol != t.symbol or slot.state is not SlotState.RUNNING:
+                continue
+            if slot.builder is not None:
+                closed = slot.builder.update(t.last, t.ts_ms)
+                if closed is not None:
+                    self.on_bar(closed)
+            if self.om.ready and slot.state is SlotState.RUNNING:
+                self._guard(slot, "on_ticker", lambda s=slot: s.strategy.on_ticker(self._ctx[s.name], t))
+
+    def on_fill(self, fill: Fill) -> None:
+        order = self.om.cache.order(fill.client_id)
+        if order is None or order.strategy not in self.slots:
+            return
+        slot = self.slots[order.strategy]
+        slot.position += fill.size * fill.side.sign
+        if slot.state is SlotState.RUNNING:
+            self._guard(slot, "on_fill", lambda: slot.strategy.on_fill(self._ctx[slot.name], fill))
+
+    # -- order plumbing -------------------------------------------------------------------------
+    async def _submit(self, slot: Slot, order: Order) -> None:
+        try:
+            res = await self.om.submit(order)
+            if res.order.status.is_terminal or not res.order.is_open:
+                slot.pending.discard(order.client_id)
+        except CashupError as exc:
+            log.warning("[%s] order %s not placed: %s", slot.name, order.client_id, exc)
+        finally:
+            cur = self.om.cache.order(order.client_id)
+            if cur is None or cur.status.is_terminal:
+                slot.pending.discard(order.client_id)
+
+    def _spawn(self, coro: Any) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        except RuntimeError:
+            coro.close()
+            log.error("strategy order outside an event loop dropped")
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for slot in self.slots.values():  # drop pendings that finished meanwhile
+            slot.pending = {c for c in slot.pending if (o := self.om.cache.order(c)) is not None and o.is_open}
+
+    def status(self) -> list[dict[str, Any]]:
+        return [{"name": s.name, "strategy": s.strategy.label(), "symbol": s.symbol, "timeframe": s.timeframe,
+                 "state": s.state.value, "position": s.position, "bars": s.bars_seen, "orders": s.orders_sent,
+                 "error": s.error, "params": dict(s.strategy.params)} for s in self.slots.values()]

@@ -1,0 +1,156 @@
+"""Strategy runner: isolation of a raising strategy, orders through risk, lifecycle persisted."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from cashup_tui.domain.events import StrategyFailed
+from cashup_tui.domain.market import Bar, Ticker
+from cashup_tui.engine.runner import BarBuilder, SlotState, StrategyRunner
+from cashup_tui.engine.strategy import load_strategy
+from tests.engine_fakes import INSTRUMENTS, make_engine
+
+D = Decimal
+
+GOOD = '''
+from cashup_tui.engine.strategy import Strategy, Param
+
+class AlwaysLong(Strategy):
+    """Goes long on every bar."""
+    vectorised = False
+    size = Param(1.0)
+
+    def on_bar(self, ctx, bar):
+        ctx.target(self.size)
+'''
+
+BAD = '''
+from cashup_tui.engine.strategy import Strategy
+
+class Broken(Strategy):
+    """Raises on the second bar."""
+    vectorised = False
+
+    def on_start(self, ctx):
+        self.n = 0
+
+    def on_bar(self, ctx, bar):
+        self.n += 1
+        if self.n == 2:
+            raise ZeroDivisionError("boom")
+        ctx.target(-1)
+'''
+
+
+def _load(tmp_path: Path, name: str, text: str):
+    p = tmp_path / f"{name}.py"
+    p.write_text(text)
+    return load_strategy(str(p)), p
+
+
+def bar(i: int, close: float = 50000.0) -> Bar:
+    return Bar("BTC_USDT", "1m", 1_700_000_000_000 + i * 60_000, close, close, close, close, 1.0)
+
+
+async def test_raising_strategy_is_halted_and_reported_others_carry_on(tmp_path: Path) -> None:
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    failed: list[StrategyFailed] = []
+    e.bus.subscribe(StrategyFailed, failed.append)
+    good_cls, _ = _load(tmp_path, "good", GOOD)
+    bad_cls, bad_path = _load(tmp_path, "bad", BAD)
+    runner.add(good_cls(), "BTC_USDT", "1m", name="good", order_notional=D(500))
+    runner.add(bad_cls(), "BTC_USDT", "1m", name="bad", order_notional=D(500))
+    for i in range(3):
+        runner.on_bar(bar(i))
+        await runner.idle()
+        e.clock.advance(2000)
+        e.cache.set_mark("BTC_USDT", D(50000), e.clock.now_ms())
+    st = {s["name"]: s for s in runner.status()}
+    assert st["bad"]["state"] == "failed" and "ZeroDivisionError" in st["bad"]["error"]
+    line = next(i for i, t in enumerate(BAD.splitlines(), 1) if "raise ZeroDivisionError" in t)
+    assert len(failed) == 1 and failed[0].where == f"{bad_path}:{line}"
+    assert st["good"]["state"] == "running" and st["good"]["bars"] == 3
+    # good: 500 USDT / (50000 * 0.0001) = 100 contracts long; bad: 100 short on bar 1 only
+    assert runner.slots["good"].position == D(100) and runner.slots["bad"].position == D(-100)
+    assert e.portfolio.positions["BTC_USDT"].size == D(0)
+    assert e.journal.kv_get("runner.bad")["state"] == "failed"
+
+
+async def test_no_trading_before_reconciliation_and_pause(tmp_path: Path) -> None:
+    e = make_engine(reconciled=False)
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    assert e.venue.submit_calls == []
+    await e.om.reconcile()
+    runner.pause("g")
+    runner.on_bar(bar(1))
+    await runner.idle()
+    assert e.venue.submit_calls == []
+    runner.resume("g")
+    runner.on_bar(bar(2))
+    await runner.idle()
+    assert len(e.venue.submit_calls) == 1
+
+
+async def test_state_and_position_survive_restart(tmp_path: Path) -> None:
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(size=0.5), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    runner.pause("g")
+    e2 = make_engine(journal=e.journal, venue=e.venue)
+    r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
+    slot = r2.add(cls(size=0.5), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    assert slot.state is SlotState.PAUSED and slot.position == D(50)
+
+
+async def test_strategy_budget_is_enforced(tmp_path: Path) -> None:
+    from cashup_tui.engine.risk import StrategyBudget
+
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500),
+               budget=StrategyBudget(max_order_notional=D(100)))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    assert e.venue.submit_calls == []
+    assert any(r[2] == "budget_order_notional" for r in e.journal.risk_events)
+
+
+async def test_ticks_build_bars() -> None:
+    b = BarBuilder("BTC_USDT", "1m")
+    t0 = 1_700_000_040_000 - 1_700_000_040_000 % 60_000
+    assert b.update(10.0, t0) is None
+    assert b.update(12.0, t0 + 10_000) is None
+    assert b.update(9.0, t0 + 20_000) is None
+    closed = b.update(11.0, t0 + 60_000)
+    assert closed is not None and (closed.open, closed.high, closed.low, closed.close) == (10.0, 12.0, 9.0, 9.0)
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    seen = []
+
+    class Rec:
+        params: dict = {}
+
+        def label(self) -> str:
+            return "rec"
+
+        def on_start(self, ctx) -> None: ...
+
+        def on_bar(self, ctx, bar) -> None:
+            seen.append(bar)
+
+        def on_ticker(self, ctx, t) -> None: ...
+
+    runner.add(Rec(), "BTC_USDT", "1m", name="rec")  # type: ignore[arg-type]
+    for k, px in enumerate((1.0, 2.0, 3.0)):
+        runner.on_ticker(Ticker("BTC_USDT", t0 + k * 60_000, last=px))
+    assert [b.close for b in seen] == [1.0, 2.0]
