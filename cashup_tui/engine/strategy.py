@@ -301,7 +301,7 @@ class Strategy:
     @classmethod
     def summary(cls) -> str:
         doc = inspect.getdoc(cls) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        return " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
 
     def validate(self) -> None:
         """Cross-parameter rules; raise ValidationError with a hint."""

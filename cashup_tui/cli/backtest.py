@@ -1,0 +1,486 @@
+"""`cashup backtest run|list|show|compare|lookahead`.
+
+Only stdlib + typer at import time: numpy, the store (SQLAlchemy) and rich/plotext are imported
+inside the commands, so `cashup --help` stays fast and `--json` runs skip the chart libraries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from cashup_tui.cli.common import db_url_from, fail, print_json, settings_from
+
+app = typer.Typer(help="Run, list, show and compare backtests.", no_args_is_help=True, add_completion=False)
+
+EQUITY_POINTS = 2000  # equity points kept per stored run (evenly spaced, last bar always kept)
+
+# typer option singletons shared with `cashup optimize`
+DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume]).")
+SYMBOL = typer.Option(None, "--symbol", "-s", help="Read candles from the store: contract, e.g. BTC_USDT.")
+TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the stored timeframe, e.g. 1h.")
+FROM = typer.Option(None, "--from", help="First bar (UTC date/time or epoch ms), inclusive.")
+TO = typer.Option(None, "--to", help="End (UTC date/time or epoch ms), exclusive.")
+PARAM = typer.Option(None, "--param", "-p", help="Strategy parameter name=value (repeatable).")
+CASH = typer.Option(None, "--cash", help="Starting equity in USDT [default: backtest.cash, 10000].")
+FEE = typer.Option(None, "--fee-bps", help="Fee per side in basis points of notional [default: backtest.fee_bps, 5].")
+SLIP = typer.Option(None, "--slippage-bps", help="Slippage per market fill in bps [default: backtest.slippage_bps, 0].")
+LEV = typer.Option(None, "--leverage", help="Position size multiple of equity [default: backtest.leverage, 1].")
+SHORT = typer.Option(False, "--allow-short", help="Go short on -1 signals (default: long only, -1 = flat).")
+CONTRACTS = typer.Option(False, "--contracts", help="Round sizes down to whole Gate contracts of the symbol.")
+FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions.")
+SIZER = typer.Option("all-in", "--sizer", help="all-in | percent:P | notional:USDT | atr:RISK%[:MULT[:PERIOD]].")
+GAPS = typer.Option(False, "--allow-gaps", help="Run on data with gaps (missing bars) and drop rows with NaNs.")
+
+
+def prepare(
+    ctx: typer.Context | None, strategy: str, params: list[str] | None, data: str | None, symbol: str | None,
+    timeframe: str | None, start: str | None, end: str | None, *, cash: float | None = None,
+    fee_bps: float | None = None, slippage_bps: float | None = None, leverage: float | None = None,
+    allow_short: bool = False, contracts: bool = False, funding: str | None = None, sizer: str = "all-in",
+    allow_gaps: bool = False, engine: str = "fast", settings: Any = None,
+):
+    """Validate everything and load the data; raises CashupError (clean CLI message) on bad input."""
+    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.engine.backtest.data import check_bars, load_csv, load_funding, need_warmup, slice_bars
+    from cashup_tui.engine.backtest.model import RunConfig, known_instrument, parse_sizer
+    from cashup_tui.engine.backtest.pipeline import Prepared, build_strategy, check_runnable
+    from cashup_tui.engine.strategy import parse_params
+
+    s = settings or settings_from(ctx)
+    strat = build_strategy(strategy, parse_params(params or []))
+    check_runnable(strat, engine)
+    if bool(data) == bool(symbol):
+        raise ValidationError(
+            "give either --data FILE or --symbol S --timeframe TF",
+            hint="e.g. --data candles.csv, or --symbol BTC_USDT --timeframe 1h (candles imported with `cashup data import`)",
+        )
+    if data:
+        bars = load_csv(data, allow_gaps=allow_gaps)
+        source = data
+    else:
+        if not timeframe:
+            raise ValidationError("--symbol needs --timeframe", hint="e.g. --symbol BTC_USDT --timeframe 1h")
+        bars = _bars_from_store(ctx, s, symbol or "", timeframe, start, end)
+        bars = check_bars(bars, source=f"store {symbol} {timeframe}", allow_gaps=allow_gaps)
+        source = f"store:{symbol}:{timeframe}"
+    bars = slice_bars(bars, start, end)
+    need_warmup(bars, strat.warmup(), strat.label())
+    inst = known_instrument(symbol or bars.symbol) if contracts else None
+    cfg = RunConfig(
+        cash=s.backtest.cash if cash is None else cash,
+        fee_bps=s.backtest.fee_bps if fee_bps is None else fee_bps,
+        slippage_bps=s.backtest.slippage_bps if slippage_bps is None else slippage_bps,
+        leverage=s.backtest.leverage if leverage is None else leverage,
+        allow_short=allow_short, sizer=parse_sizer(sizer), instrument=inst,
+        funding=load_funding(funding) if funding else None,
+    )
+    cfg.check()
+    return Prepared(strat, bars, cfg, source)
+
+
+def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: str, start: str | None, end: str | None):
+    from cashup_tui.domain.errors import DataError
+    from cashup_tui.domain.timeframes import timeframe_ms
+    from cashup_tui.engine.backtest.data import parse_when
+    from cashup_tui.engine.strategy import Bars
+    from cashup_tui.store import open_store
+    from cashup_tui.store.candles import load_candles
+
+    timeframe_ms(timeframe)  # validates the spelling
+    lo = parse_when(start, "--from") if start else None
+    hi = parse_when(end, "--to") - 1 if end else None
+    db = open_store(db_url_from(ctx, s), synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+    try:
+        df = load_candles(db, symbol, timeframe, lo, hi)
+    finally:
+        db.close()
+    if len(df) == 0:
+        raise DataError(
+            f"no {symbol} {timeframe} candles in the store" + (" in that date range" if (lo or hi) else ""),
+            hint="import some with `cashup data import FILE --symbol ... --timeframe ...`, or list them with `cashup data list`",
+        )
+    return Bars.from_arrays(df["open_ms"].to_numpy(), df["open"].to_numpy(), df["high"].to_numpy(),
+                            df["low"].to_numpy(), df["close"].to_numpy(), df["volume"].to_numpy(),
+                            symbol=symbol, timeframe=timeframe)
+
+
+# ---------------------------------------------------------------------------------------------
+# the store
+# ---------------------------------------------------------------------------------------------
+def open_db(ctx: typer.Context | None, s: Any = None):
+    from cashup_tui.store import open_store
+
+    s = s or settings_from(ctx)
+    return open_store(db_url_from(ctx, s), synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+
+
+def save_run(db: Any, prep: Any, res: Any, metrics: dict[str, Any] | None, fp: str, engine: str, *,
+             status: str = "done", error: str = "", started_ms: int = 0) -> int:
+    """One transaction: the run, its trades and a thinned equity curve (nothing half-written)."""
+    import time
+    from decimal import Decimal
+
+    import numpy as np
+
+    from cashup_tui.engine.backtest.metrics import drawdown_curve
+    from cashup_tui.store.backtests import BacktestRun, BacktestTrade, save_backtest_run
+
+    bars = prep.bars
+    meta = {"data": prep.source, "settings": prep.config.as_dict()}
+    run = BacktestRun(
+        strategy=prep.strategy.label(), symbol=bars.symbol, timeframe=bars.timeframe, fingerprint=fp,
+        params=dict(prep.strategy.params), metrics={**(metrics or {}), **meta}, status=status, error=error,
+        engine=engine, data_start_ms=int(bars.time_ms[0]), data_end_ms=int(bars.time_ms[-1]),
+        started_ms=started_ms or int(time.time() * 1000), finished_ms=int(time.time() * 1000),
+        cash=Decimal(str(prep.config.cash)),
+    )
+    trades, equity = [], []
+    if res is not None:
+        for r in res.trade_rows():
+            trades.append(BacktestTrade(
+                symbol=bars.symbol, side=r["side"], size=Decimal(repr(r["qty"])), entry_ms=r["entry_time"],
+                entry_price=Decimal(repr(r["entry_price"])),
+                exit_ms=None if r["exit_reason"] == "end" else r["exit_time"],
+                exit_price=Decimal(repr(r["exit_price"])), pnl=Decimal(repr(r["pnl"])), fees=Decimal(repr(r["fees"])),
+                reason=r["exit_reason"],
+            ))
+        n = res.equity.size
+        idx = np.unique(np.r_[np.linspace(0, n - 1, num=min(n, EQUITY_POINTS)).astype(np.int64), n - 1])
+        dd = drawdown_curve(res.equity)
+        equity = [(int(res.time_ms[i]), float(res.equity[i]), float(dd[i])) for i in idx]
+    return save_backtest_run(db, run, trades, equity)
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------------------------
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(..., help="Strategy name (see `cashup strategies list`) or a .py path."),
+    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
+    param: list[str] = PARAM,
+    engine: str = typer.Option(None, "--engine", help="fast (vectorised) or event [default: backtest.engine]."),
+    cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP, leverage: float = LEV,
+    allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING, sizer: str = SIZER,
+    allow_gaps: bool = GAPS,
+    json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout (metrics, trades, fingerprint)."),
+    report: str = typer.Option(None, "--report", help="Also write a self-contained HTML report to this file."),
+    trades_shown: int = typer.Option(10, "--trades", help="How many of the last trades to list."),
+) -> None:
+    """Backtest STRATEGY on a CSV file or stored candles; every run is stored with its fingerprint."""
+    import time
+
+    from cashup_tui.domain.errors import StrategyError
+    from cashup_tui.engine.backtest.metrics import compute
+    from cashup_tui.engine.backtest.pipeline import fingerprint, result_json
+    from cashup_tui.engine.backtest.pipeline import run as run_engine
+
+    s = settings_from(ctx)
+    engine = engine or s.backtest.engine
+    if engine not in ("fast", "event"):
+        fail(f"unknown engine {engine!r}", hint="use --engine fast or --engine event", code=2)
+    if report and not report.lower().endswith((".html", ".htm")):
+        fail(f"--report {report}: the report is HTML", hint="give a file name ending in .html", code=2)
+    started = int(time.time() * 1000)
+    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
+                   slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
+                   funding=funding, sizer=sizer, allow_gaps=allow_gaps, engine=engine, settings=s)
+    fp = fingerprint(prep.strategy, prep.bars, prep.config, engine)
+    try:
+        res = run_engine(prep, engine)
+    except StrategyError as exc:  # the strategy itself failed: record the failed run, then report it
+        db = open_db(ctx, s)
+        try:
+            run_id = save_run(db, prep, None, None, fp, engine, status="failed", error=str(exc), started_ms=started)
+        finally:
+            db.close()
+        fail(f"{str(exc).splitlines()[0]} (run {run_id} marked failed)",
+             hint="fix the strategy and run again; `cashup backtest show " + str(run_id) + "` has the details")
+    metrics = compute(res)
+    db = open_db(ctx, s)
+    try:
+        run_id = save_run(db, prep, res, metrics, fp, engine, started_ms=started)
+    finally:
+        db.close()
+    if report:
+        from cashup_tui.engine.backtest.report import write_report
+
+        write_report(report, res, metrics, fp, run_id=run_id, source=prep.source)
+    if json_out:
+        print_json(result_json(res, metrics, fp, run_id=run_id, source=prep.source))
+        return
+    _print_result(res, metrics, fp, run_id, prep.source, trades_shown, report)
+
+
+def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int, source: str, n_trades: int, report: str | None) -> None:
+    from cashup_tui.cli.common import console
+
+    c = console()
+    title = f"{res.strategy} {res.params}  {res.symbol} {res.timeframe}  ({source})"
+    c.print(metrics_table(m, title=f"run {run_id}: {title}"))
+    c.print(equity_chart(res.time_ms, res.equity, width=min(c.width, 110)))
+    c.print(trades_table(res.trade_rows()[-n_trades:], title=f"last {min(n_trades, len(res.trades))} of {len(res.trades)} trades"))
+    c.print(f"fingerprint {fp}   stored as run {run_id}" + (f"   report {report}" if report else ""))
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{x * 100:,.2f}%"
+
+
+def _f2(x: Any) -> str:
+    return "-" if x is None else f"{x:,.2f}"
+
+
+def metrics_table(m: dict[str, Any], *, title: str = ""):
+    from rich.table import Table
+
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column("metric", style="bold")
+    t.add_column("value", justify="right")
+    t.add_column("metric", style="bold")
+    t.add_column("value", justify="right")
+    rows = [
+        ("final equity", _f2(m.get("final_equity"))), ("total return", _pct(m.get("total_return"))),
+        ("CAGR", _pct(m.get("cagr"))), ("max drawdown", _pct(m.get("max_drawdown"))),
+        ("Sharpe", _f2(m.get("sharpe"))), ("Sortino", _f2(m.get("sortino"))),
+        ("Calmar", _f2(m.get("calmar"))), ("profit factor", _f2(m.get("profit_factor"))),
+        ("trades", str(m.get("trade_count"))), ("win rate", _pct(m.get("win_rate"))),
+        ("exposure", _pct(m.get("exposure"))), ("fees", _f2(m.get("fees"))),
+        ("funding", _f2(m.get("funding"))), ("bars", f"{m.get('bars', 0):,}"),
+    ]
+    for i in range(0, len(rows), 2):
+        a, b = rows[i], rows[i + 1] if i + 1 < len(rows) else ("", "")
+        t.add_row(a[0], a[1], b[0], b[1])
+    return t
+
+
+def trades_table(rows: list[dict[str, Any]], *, title: str = ""):
+    from datetime import UTC, datetime
+
+    from rich.table import Table
+
+    def ts(ms: Any) -> str:
+        return "-" if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%y-%m-%d %H:%M")
+
+    t = Table(title=title, title_justify="left")
+    for col in ("entry (UTC)", "exit", "side", "qty", "entry px", "exit px", "pnl", "why"):
+        t.add_column(col, justify="left" if col in ("entry (UTC)", "exit", "side", "why") else "right", no_wrap=True)
+    for r in rows:
+        pnl = r["pnl"]
+        t.add_row(ts(r["entry_time"]), ts(r["exit_time"]), r["side"], f"{r['qty']:.6g}", f"{r['entry_price']:,.2f}",
+                  f"{r['exit_price']:,.2f}", f"[{'green' if pnl >= 0 else 'red'}]{pnl:,.2f}[/]", r.get("exit_reason", ""))
+    return t
+
+
+def equity_chart(time_ms: Any, equity: Any, *, width: int = 100, height: int = 22) -> Any:
+    """Equity and drawdown as a plotext text chart on a private figure (no global plotext state)."""
+    import numpy as np
+    from plotext._figure import _figure_class
+    from rich.text import Text
+
+    from cashup_tui.engine.backtest.metrics import drawdown_curve
+
+    eq = np.asarray(equity, dtype=float)
+    if eq.size < 2:
+        return Text("")
+    step = max(1, eq.size // (width * 2))
+    idx = np.r_[np.arange(0, eq.size, step), eq.size - 1]
+    x = (np.asarray(time_ms)[idx] / 86_400_000.0).tolist()  # days since epoch
+    x = [v - x[0] for v in x]
+    dd = (drawdown_curve(eq)[idx] * 100).tolist()
+    fig = _figure_class()
+    fig.plot_size(width, height)
+    fig.subplots(2, 1)
+    a = fig.subplot(1, 1)
+    a.plot(x, eq[idx].tolist(), marker="braille", color="green")
+    a.title("equity (USDT)")
+    b = fig.subplot(2, 1)
+    b.plot(x, dd, marker="braille", color="red", fillx=True)
+    b.title("drawdown (%)")
+    b.xlabel("days")
+    fig.theme("clear")
+    return Text.from_ansi(fig.build())
+
+
+# ---------------------------------------------------------------------------------------------
+# list / show / compare
+# ---------------------------------------------------------------------------------------------
+def _run_dict(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id, "strategy": r.strategy, "symbol": r.symbol, "timeframe": r.timeframe, "engine": r.engine,
+        "status": r.status, "error": r.error, "params": r.params, "fingerprint": r.fingerprint,
+        "data_start": r.data_start_ms, "data_end": r.data_end_ms, "started": r.started_ms, "finished": r.finished_ms,
+        "cash": r.cash, "metrics": r.metrics,
+    }
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    strategy: str = typer.Option(None, "--strategy", help="Only runs of this strategy."),
+    limit: int = typer.Option(30, "--limit", "-n", help="How many (most recent first)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stored backtest runs, most recent first."""
+    from cashup_tui.store.backtests import list_backtest_runs
+
+    db = open_db(ctx)
+    try:
+        runs = list_backtest_runs(db, strategy=strategy, limit=limit)
+    finally:
+        db.close()
+    if json_out:
+        print_json({"runs": [_run_dict(r) for r in runs]})
+        return
+    from rich.table import Table
+
+    from cashup_tui.cli.common import console
+
+    t = Table(title=f"backtest runs ({len(runs)})", title_justify="left")
+    for col in ("id", "strategy", "params", "symbol", "tf", "status", "return", "sharpe", "max dd", "trades", "fingerprint"):
+        t.add_column(col, justify="right" if col in ("id", "return", "sharpe", "max dd", "trades") else "left")
+    for r in runs:
+        m = r.metrics or {}
+        status = r.status if r.status != "failed" else "[red]failed[/red]"
+        t.add_row(str(r.id), r.strategy, _params(r.params), r.symbol, r.timeframe, status, _pct(m.get("total_return")),
+                  _f2(m.get("sharpe")), _pct(m.get("max_drawdown")), str(m.get("trade_count", "-")), r.fingerprint[:12])
+    console().print(t)
+
+
+def _params(p: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in (p or {}).items())
+
+
+def _get_run(db: Any, run_id: int) -> Any:
+    from cashup_tui.store.backtests import get_backtest_run
+
+    r = get_backtest_run(db, run_id)
+    if r is None:
+        fail(f"no backtest run {run_id}", hint="see `cashup backtest list` for ids")
+    return r
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    run_id: int = typer.Argument(..., help="Run id (see `cashup backtest list`)."),
+    trades_shown: int = typer.Option(20, "--trades", help="How many of the last trades to list."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """One stored run: metrics, equity chart and trades."""
+    from cashup_tui.store.backtests import load_backtest_trades, load_equity
+
+    db = open_db(ctx)
+    try:
+        r = _get_run(db, run_id)
+        trades = load_backtest_trades(db, run_id)
+        equity = load_equity(db, run_id)
+    finally:
+        db.close()
+    rows = [{
+        "entry_time": t.entry_ms, "exit_time": t.exit_ms, "side": t.side, "qty": float(t.size),
+        "entry_price": float(t.entry_price), "exit_price": float(t.exit_price or 0), "pnl": float(t.pnl),
+        "fees": float(t.fees), "exit_reason": t.reason,
+    } for t in trades]
+    if json_out:
+        print_json({**_run_dict(r), "trades": rows, "equity": [list(p) for p in equity]})
+        return
+    from cashup_tui.cli.common import console
+
+    c = console()
+    head = f"run {r.id}: {r.strategy} {_params(r.params)}  {r.symbol} {r.timeframe}  [{r.status}]  fingerprint {r.fingerprint}"
+    if r.status == "failed":
+        c.print(head)
+        c.print(f"[red]error:[/red] {r.error}")
+        return
+    c.print(metrics_table(r.metrics or {}, title=head))
+    if equity:
+        c.print(equity_chart([p[0] for p in equity], [p[1] for p in equity], width=min(c.width, 110)))
+    c.print(trades_table(rows[-trades_shown:], title=f"last {min(trades_shown, len(rows))} of {len(rows)} trades"))
+
+
+COMPARE_KEYS = ("final_equity", "total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate",
+                "profit_factor", "exposure", "trade_count", "fees", "funding", "bars")
+
+
+@app.command("compare")
+def compare_cmd(
+    ctx: typer.Context,
+    run_ids: list[int] = typer.Argument(..., help="Two or more run ids."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Metrics of several runs side by side (and what differs in their parameters and settings)."""
+    if len(run_ids) < 2:
+        fail("compare needs at least two run ids", hint="e.g. cashup backtest compare 3 7")
+    db = open_db(ctx)
+    try:
+        runs = [_get_run(db, i) for i in run_ids]
+    finally:
+        db.close()
+    if json_out:
+        print_json({"runs": [_run_dict(r) for r in runs],
+                    "metrics": {k: [(r.metrics or {}).get(k) for r in runs] for k in COMPARE_KEYS}})
+        return
+    from rich.table import Table
+
+    from cashup_tui.cli.common import console
+
+    t = Table(title="compare", title_justify="left")
+    t.add_column("")
+    for r in runs:
+        t.add_column(f"run {r.id}", justify="right")
+    t.add_row("strategy", *[r.strategy for r in runs])
+    t.add_row("params", *[_params(r.params) for r in runs])
+    t.add_row("data", *[f"{r.symbol} {r.timeframe}" for r in runs])
+    t.add_row("status", *[r.status for r in runs])
+    pct = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure"}
+    for k in COMPARE_KEYS:
+        vals = [(r.metrics or {}).get(k) for r in runs]
+        t.add_row(k, *[(_pct(v) if k in pct else _f2(v) if isinstance(v, float) else str(v if v is not None else "-")) for v in vals])
+    t.add_row("fingerprint", *[r.fingerprint[:12] for r in runs])
+    console().print(t)
+
+
+# ---------------------------------------------------------------------------------------------
+# lookahead
+# ---------------------------------------------------------------------------------------------
+@app.command("lookahead")
+def lookahead_cmd(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(..., help="Strategy name or .py path."),
+    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
+    param: list[str] = PARAM, allow_gaps: bool = GAPS,
+    cuts: int = typer.Option(20, "--cuts", min=1, max=500, help="How many truncation points to test."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-run the strategy's signals on truncated data; report signals that change (exit 1 if any)."""
+    from cashup_tui.engine.backtest.lookahead import check
+
+    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, allow_gaps=allow_gaps)
+    rep = check(prep.strategy, prep.bars, cuts=cuts)
+    if json_out:
+        print_json(rep.as_dict())
+    else:
+        from cashup_tui.cli.common import console
+
+        c = console()
+        if rep.clean:
+            c.print(f"[green]no look-ahead[/green]: {rep.strategy} {_params(rep.params)} gave identical signals on "
+                    f"{len(rep.cuts)} truncations of {rep.bars} bars")
+        else:
+            from rich.table import Table
+
+            t = Table(title=f"[red]look-ahead[/red]: {len(rep.changes)} signal(s) changed at {rep.changed_cuts} of "
+                            f"{len(rep.cuts)} cuts when the future was removed", title_justify="left")
+            for col in ("cut at bar", "bar", "time (UTC)", "with future", "without"):
+                t.add_column(col, justify="right")
+            for ch in rep.as_dict(limit=30)["changes"]:
+                t.add_row(str(ch["cut"]), str(ch["bar"]), ch["time"], str(ch["full"]), str(ch["truncated"]))
+            c.print(t)
+            c.print("the strategy uses data from bars after the one it signals on (e.g. a negative shift or a "
+                    "whole-series statistic)")
+    if not rep.clean:
+        raise typer.Exit(1)

@@ -1,0 +1,54 @@
+"""`cashup strategies list`: strategies found by name, with their parameters (type, default, range)."""
+
+from __future__ import annotations
+
+import typer
+
+from cashup_tui.cli.common import print_json
+
+app = typer.Typer(help="List strategies and their parameters.", no_args_is_help=True, add_completion=False)
+
+
+@app.callback()
+def main() -> None:
+    """List strategies and their parameters."""
+
+
+@app.command("list")
+def list_(json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout.")) -> None:
+    """Show every strategy in the strategies folders with its parameters."""
+    from cashup_tui.domain.errors import CashupError
+    from cashup_tui.engine.strategy import describe, discover, load_strategy, strategy_dirs
+
+    rows, broken = [], []
+    for name, path in discover().items():
+        try:
+            rows.append(describe(load_strategy(str(path))))
+        except CashupError as exc:  # one broken file must not hide the others
+            broken.append({"name": name, "path": str(path), "error": str(exc).splitlines()[0]})
+    if json_out:
+        print_json({"strategies": rows, "broken": broken, "dirs": [str(d) for d in strategy_dirs()]})
+        return
+    from rich.table import Table
+
+    from cashup_tui.cli.common import console
+
+    t = Table(title="Strategies", show_lines=True)
+    for col in ("name", "kind", "parameters", "description"):
+        t.add_column(col)
+    for r in rows:
+        params = "\n".join(
+            f"{p['name']}: {p['type']} = {p['default']}"
+            + (f"  [{_n(p['min'])}..{_n(p['max'])}]" if p["min"] is not None or p["max"] is not None else "")
+            + (f"  {p['help']}" if p["help"] else "")
+            for p in r["params"]
+        )
+        t.add_row(r["name"], "vectorised" if r["vectorised"] else "event only", params or "-", r["summary"])
+    c = console()
+    c.print(t)
+    for b in broken:
+        c.print(f"[red]cannot load {b['name']}[/red] ({b['path']}): {b['error']}")
+
+
+def _n(x: object) -> str:
+    return "" if x is None else f"{x:g}" if isinstance(x, float) else str(x)

@@ -1,0 +1,87 @@
+"""From user inputs to a finished run: strategy + params, bars, config, fingerprint, JSON.
+
+Shared by `cashup backtest run|lookahead` and `cashup optimize` so they validate the same way
+and fail before anything is written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cashup_tui.domain.errors import ValidationError
+from cashup_tui.engine.backtest.model import ENGINE_VERSION, Result, RunConfig
+from cashup_tui.engine.strategy import Bars, Strategy, load_strategy
+
+
+@dataclass
+class Prepared:
+    strategy: Strategy
+    bars: Bars
+    config: RunConfig
+    source: str  # where the bars came from (file path or store series)
+
+
+def build_strategy(ref: str, params: dict[str, Any]) -> Strategy:
+    cls = load_strategy(ref)
+    return cls(**params)
+
+
+def fingerprint(strategy: Strategy, bars: Bars, cfg: RunConfig, engine: str = "fast") -> str:
+    """Hash of the data slice + strategy source + params + run settings + engine version."""
+    h = hashlib.sha256()
+    h.update(bars.digest().encode())
+    h.update(strategy.source_text().encode())
+    h.update(json.dumps(strategy.params, sort_keys=True, default=str).encode())
+    h.update(json.dumps(cfg.as_dict(), sort_keys=True, default=str).encode())
+    h.update(f"{engine}:{ENGINE_VERSION}".encode())
+    return h.hexdigest()[:24]
+
+
+def run(prep: Prepared, engine: str = "fast") -> Result:
+    if engine == "fast":
+        from cashup_tui.engine.backtest.fast import run_fast
+
+        return run_fast(prep.strategy, prep.bars, prep.config)
+    if engine == "event":
+        try:
+            from cashup_tui.engine.backtest.event import run_event
+        except ImportError:
+            raise ValidationError(
+                "--engine event is not available yet (it needs the order manager and the shared venue)",
+                hint="use --engine fast (the default)",
+            ) from None
+        return run_event(prep.strategy, prep.bars, prep.config)
+    raise ValidationError(f"unknown engine {engine!r}", hint="use --engine fast or --engine event")
+
+
+def check_runnable(strategy: Strategy, engine: str) -> None:
+    if engine == "fast" and not strategy.vectorised:
+        raise ValidationError(
+            f"{strategy.label()} has event hooks only and cannot run on the fast (vectorised) engine",
+            hint="use --engine event",
+        )
+
+
+def result_json(res: Result, metrics: dict[str, Any], fp: str, *, run_id: int | None = None,
+                source: str = "", max_trades: int | None = None) -> dict[str, Any]:
+    trades = res.trade_rows()
+    if max_trades is not None:
+        trades = trades[-max_trades:]
+    out: dict[str, Any] = {
+        "strategy": res.strategy,
+        "params": res.params,
+        "engine": res.engine,
+        "symbol": res.symbol,
+        "timeframe": res.timeframe,
+        "data": source,
+        "settings": res.config.as_dict(),
+        **metrics,
+        "trades": trades,
+        "fingerprint": fp,
+    }
+    if run_id is not None:
+        out["run_id"] = run_id
+    return out
