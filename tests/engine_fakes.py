@@ -175,7 +175,7 @@ def make_engine(journal: MemoryJournal | None = None, venue: FakeExecution | Non
     if reconciled:  # most tests start from a reconciled engine; reconciliation has its own tests
         risk.reconciling = False
         om.ready = True
-    feed(cache, pf, clock, venue.price)
+    feed(cache, pf, clock, getattr(venue, "price", {"BTC_USDT": D(50000), "ETH_USDT": D(3000)}))
     return Engine(clock, journal, cache, pf, risk, om, venue, bus)
 
 

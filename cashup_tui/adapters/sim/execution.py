@@ -1,0 +1,177 @@
+"""`domain.ports.Execution` over an in-process `Venue`: paper trading (and fast demo).
+
+Why: paper trading fills locally with the SAME matching/fee/margin model the simulator
+server and the event backtest use. The runtime feeds the venue the live book and marks
+(`update_book` / `update_mark`) and calls `pump()` after each update; `pump()` drains the
+venue's private events into this object's event stream (what Gate's private WS pushes).
+Venue errors become domain errors: ORDER_NOT_FOUND -> OrderNotFound, every other label
+-> OrderRejected (the venue proved non-acceptance). No I/O, so no TemporaryError here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from decimal import Decimal
+
+from cashup_tui.adapters.sim.venue import Venue, VenueError
+from cashup_tui.adapters.sim.venue_models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
+from cashup_tui.domain.account import Balance
+from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
+from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
+from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.positions import Position
+
+ZERO = Decimal(0)
+
+
+def order_from_venue(o: VenueOrder) -> Order:
+    size = abs(o.size)
+    is_market = o.price == 0
+    if o.status == "open":
+        status = OrderStatus.PARTIALLY_FILLED if o.filled > 0 else OrderStatus.OPEN
+    elif o.filled >= size > 0:
+        status = OrderStatus.FILLED
+    elif o.finish_as in ("ioc", "fok"):
+        status = OrderStatus.EXPIRED
+    elif o.finish_as == "poc" and o.filled == 0:
+        status = OrderStatus.REJECTED
+    else:
+        status = OrderStatus.CANCELLED
+    try:
+        tif = TimeInForce(o.tif)
+    except ValueError:
+        tif = TimeInForce.GTC
+    return Order(
+        client_id=ClientOrderId(o.text if o.text.startswith("t-") else f"venue-{o.id}"),
+        symbol=o.contract,
+        side=Side.BUY if o.size > 0 else Side.SELL,
+        size=size,
+        order_type=OrderType.MARKET if is_market else OrderType.LIMIT,
+        price=None if is_market else o.price,
+        tif=tif,
+        reduce_only=o.is_reduce_only,
+        status=status,
+        filled=o.filled,
+        avg_fill_price=o.fill_price,
+        venue_order_id=VenueOrderId(str(o.id)),
+        created_ms=o.create_ms,
+        updated_ms=max(o.update_ms, o.finish_ms, o.create_ms),
+        reason="" if o.status == "open" else o.finish_as,
+    )
+
+
+def fill_from_venue(t: VenueTrade) -> Fill:
+    return Fill(
+        trade_id=str(t.id),
+        client_id=ClientOrderId(t.text if t.text.startswith("t-") else ""),
+        symbol=t.contract,
+        side=Side.BUY if t.size > 0 else Side.SELL,
+        size=abs(t.size),
+        price=t.price,
+        fee=t.fee,
+        ts_ms=t.create_ms,
+        venue_order_id=VenueOrderId(str(t.order_id)),
+        liquidity=Liquidity.MAKER if t.role == "maker" else Liquidity.TAKER,
+    )
+
+
+def position_from_venue(p: VenuePosition, qm: Decimal) -> Position:
+    return Position(p.contract, qm, size=p.size, entry_price=p.entry_price if p.size else ZERO,
+                    realized_pnl=p.pnl_pnl, leverage=p.leverage, updated_ms=p.update_ms)
+
+
+def balance_from_venue(a: VenueAccount, ts_ms: int = 0) -> Balance:
+    return Balance(a.currency, a.total, a.available, ts_ms)
+
+
+def _translate(exc: VenueError, action: str) -> Exception:
+    if exc.label in ("ORDER_NOT_FOUND",):
+        return OrderNotFound(f"{action}: {exc.label}: {exc.message}")
+    return OrderRejected(f"{action}: {exc.label}: {exc.message}", hint=exc.hint or "the venue refused it; nothing was placed")
+
+
+class VenueExecution:
+    """Implements `domain.ports.Execution` on a local `Venue` (paper trading)."""
+
+    def __init__(self, venue: Venue, instruments: Mapping[str, Instrument],
+                 clock: Callable[[], int] | None = None) -> None:
+        self.venue = venue
+        self.instruments = instruments
+        self._clock = clock
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+
+    def _now(self) -> int | None:
+        return self._clock() if self._clock is not None else None
+
+    async def submit(self, order: Order) -> Order:
+        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+            raise ValidationError(f"{order.order_type.value} orders are emulated by the order manager in paper mode")
+        signed = order.size * order.side.sign
+        price = ZERO if order.order_type is OrderType.MARKET else (order.price or ZERO)
+        try:
+            o = self.venue.place(order.symbol, signed, price, tif=order.tif.value, reduce_only=order.reduce_only,
+                                 text=order.client_id, ts_ms=self._now())
+        except VenueError as exc:
+            raise _translate(exc, f"place {order.client_id}") from None
+        out = order_from_venue(o)
+        self.pump()
+        return out
+
+    async def cancel(self, order: Order) -> Order:
+        try:
+            o = self.venue.cancel(int(order.venue_order_id) if order.venue_order_id else order.client_id,
+                                  ts_ms=self._now())
+        except VenueError as exc:
+            raise _translate(exc, f"cancel {order.client_id}") from None
+        self.pump()
+        return order_from_venue(o)
+
+    async def amend(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
+        try:
+            o = self.venue.amend(int(order.venue_order_id) if order.venue_order_id else order.client_id,
+                                 price=price, size=None if size is None else size * order.side.sign, ts_ms=self._now())
+        except VenueError as exc:
+            raise _translate(exc, f"amend {order.client_id}") from None
+        self.pump()
+        return order_from_venue(o)
+
+    async def fetch_order(self, symbol: str, client_id: str) -> Order | None:
+        try:
+            return order_from_venue(self.venue.get_order(client_id))
+        except VenueError as exc:
+            if exc.label == "ORDER_NOT_FOUND":
+                return None
+            raise _translate(exc, f"fetch {client_id}") from None
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [order_from_venue(o) for o in self.venue.list_orders(symbol, "open", limit=10_000)]
+
+    async def fills_since(self, symbol: str | None, since_ms: int) -> list[Fill]:
+        return [fill_from_venue(t) for t in self.venue.my_trades(symbol, limit=100_000) if t.create_ms >= since_ms]
+
+    async def positions(self) -> list[Position]:
+        return [position_from_venue(p, self.instruments[p.contract].quanto_multiplier)
+                for p in self.venue.positions() if p.contract in self.instruments]
+
+    async def balances(self) -> list[Balance]:
+        return [balance_from_venue(self.venue.account(), self.venue.now_ms)]
+
+    def pump(self) -> int:
+        """Move the venue's private events (orders, user trades) onto the event stream."""
+        n = 0
+        for ev in self.venue.drain_events():
+            if ev.kind == "order" and isinstance(ev.data, VenueOrder):
+                self._queue.put_nowait(OrderUpdated(ev.ts_ms, order_from_venue(ev.data), "venue"))
+                n += 1
+            elif ev.kind == "usertrade" and isinstance(ev.data, VenueTrade):
+                self._queue.put_nowait(OrderFilled(ev.ts_ms, fill_from_venue(ev.data)))
+                n += 1
+        return n
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._queue.get()
