@@ -152,7 +152,7 @@ G = _good_rows(6)
         ([*G[:2], G[3], G[2], *G[4:]], "line 5: timestamp 2023-01-01 02:00:00Z is earlier than line 4"),
         (_set(G, 4, 0, str(T0 + 3 * H + 60_000)), "line 6: 2023-01-01 03:01:00Z is 1m after line 5, not a multiple of the 1h"),
         ([*G[:3], "", *G[3:]], "line 5: empty row"),
-        (_set(G, 1, 3, "inf"), "line 3: low 'inf' is not finite"),
+        (_set(G, 1, 3, "inf"), "line 3: low inf is not finite"),
         (_set(G, 1, 3, "0"), "line 3: low 0 is not a positive price"),
     ],
 )

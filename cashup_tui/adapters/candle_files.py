@@ -114,7 +114,8 @@ def _looks_numeric(s: str) -> bool:
 
 
 def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool]:
-    """All cells as text (nothing coerced yet), blank lines kept so row i is file line i+2."""
+    """Blank lines kept so row i is file line i+2. Clean numeric columns parse natively (fast);
+    a column with any non-numeric cell stays text so the report can quote it."""
     import csv
 
     opener = open
@@ -129,8 +130,9 @@ def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool
     sep = "\t" if first.count("\t") > first.count(",") else ","
     cells = next(csv.reader([first], delimiter=sep), [])
     headerless = bool(cells) and all(_looks_numeric(c) for c in cells if c.strip())
+    exact = {c: str for c in cells if c.strip().lower() in RATE_NAMES} if not headerless else {}
     kw: dict[str, Any] = dict(
-        sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False, header=None if headerless else 0,
+        sep=sep, dtype=exact or None, keep_default_na=False, skip_blank_lines=False, header=None if headerless else 0,
         encoding="utf-8-sig",
     )
     size = path.stat().st_size
@@ -162,7 +164,10 @@ def _blank_rows(df: pd.DataFrame) -> np.ndarray:
     empty = np.ones(len(df), dtype=bool)
     for c in df.columns:
         col = df[c]
-        empty &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
+        if pd.api.types.is_numeric_dtype(col):
+            empty &= col.isna().to_numpy()
+        else:
+            empty &= (col.isna() | (col.astype(str).str.strip() == "")).to_numpy()
     return empty
 
 
@@ -251,7 +256,8 @@ def _numeric(df: pd.DataFrame, col: str, label: str, rep: _Report, skip: np.ndar
     raw = df[col]
     if pd.api.types.is_numeric_dtype(raw):
         vals = raw.to_numpy(dtype="float64")
-        rep.add_mask(~np.isfinite(vals) & ~skip, "missing/NaN", lambda i: f"{label} is missing or NaN")
+        rep.add_mask(np.isnan(vals) & ~skip, "missing/NaN", lambda i: f"{label} is NaN or missing")
+        rep.add_mask(np.isinf(vals) & ~skip, "not finite", lambda i: f"{label} {vals[i]} is not finite")
         return vals
     text = raw.astype(str).str.strip()
     vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
