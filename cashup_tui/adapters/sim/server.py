@@ -97,6 +97,7 @@ class SimServer:
         )
         self.hub = WsHub(self.state, market)
         self.run_loop = run_loop
+        self.paused = False  # True: the market loop keeps time but does not step (tests, blast benchmarks)
         self.steps = 0
         self.host = "127.0.0.1"
         self.port = 0
@@ -180,7 +181,8 @@ class SimServer:
         next_t = loop.time()
         while True:
             try:
-                self.step()
+                if not self.paused:
+                    self.step()
             except Exception:  # never let one bad step kill the simulator
                 log.exception("sim: market step failed")
             next_t += period
@@ -216,6 +218,8 @@ class SimServer:
                 if self._last_mark.get(r.symbol) != mark:
                     self._last_mark[r.symbol] = mark
                     venue.update_mark(r.symbol, mark, ts)
+                if r.trades:
+                    venue.update_last(r.symbol, Decimal(sm.fmt(r.trades[-1].price)), ts)
                 if r.funding_rate is not None:
                     venue.apply_funding(r.symbol, r.funding_rate, ts)
             except Exception:
