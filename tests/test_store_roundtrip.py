@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
@@ -299,3 +301,27 @@ def test_memory_url_and_bad_settings() -> None:
         open_store(":memory:", synchronous="fast")
     with pytest.raises(ConfigError, match="cannot use store URL"):
         open_store("nope://x:y:z@@")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.decimals(allow_nan=False, allow_infinity=False), st.decimals(allow_nan=False, allow_infinity=False, places=30))
+def test_decimal_round_trip_property(db, a: Decimal, b: Decimal) -> None:
+    """Any finite Decimal comes back identical, exponent included (str(x) is preserved)."""
+    portfolio.upsert_balance(db, Balance("P", total=a, available=b), mode="prop")
+    got = portfolio.load_balances(db, "prop")["P"]
+    assert str(got.total) == str(a) and str(got.available) == str(b)
+
+
+def test_unusable_locations_are_config_errors(tmp_path: Path) -> None:
+    from cashup_tui.domain.errors import ConfigError
+
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        open_store(str(tmp_path / "adir"))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match=r"not a directory|cannot open"):
+        open_store(str(tmp_path / "afile" / "db.sqlite"))
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        open_store(str(garbage))

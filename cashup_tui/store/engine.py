@@ -8,6 +8,7 @@ documented pysqlite recipe) so DDL, triggers and bulk inserts are truly atomic.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -182,10 +183,10 @@ def open_store(
     store = Store(engine=engine, url=full, path=path)
     try:
         store.schema_version = upgrade(store, target=target_version) if migrate else 0
-    except OperationalError as exc:
+    except (DBAPIError, sqlite3.DatabaseError) as exc:
         engine.dispose()
         raise StoreError(
-            f"cannot open the store {path or full}: {exc.orig}",
+            f"cannot open the store {path or full}: {getattr(exc, 'orig', None) or exc}",
             hint="is it a SQLite database, and is another process holding a write lock?",
         ) from exc
     except BaseException:
