@@ -607,7 +607,7 @@ class Venue:
         text = self._check_text(text)
         if inst.in_delisting and not reduce_only:
             raise VenueError("CONTRACT_IN_DELISTING", f"{contract} is delisting: only reduce-only orders")
-        ice = _dec(iceberg, "iceberg")
+        ice = iceberg if iceberg is ZERO else _dec(iceberg, "iceberg")
         buy = size > 0
         reducible = self._reducible(c, buy)
         if reduce_only and reducible == 0:

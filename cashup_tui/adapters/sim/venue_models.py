@@ -4,6 +4,10 @@ Kept apart from the matching logic in venue.py so that readers of the REST/WS la
 in one place. Money and sizes are Decimal; sizes are signed like Gate's (+ buy/long, - sell/short); ids are
 Python ints (they start above 2**53, so any float round-trip shows up in tests); times are int ms.
 
+Live objects (orders, triggers) compare by identity; snapshots (trades, positions, balance changes, events)
+are plain slots classes, not frozen, because frozen dataclass construction costs microseconds on the hot
+path: treat them as read-only.
+
 `to_gate()` emits decimals as strings (what Gate sends with `X-Gate-Size-Decimal: 1`); the WS layer may turn
 the few fields that Gate pushes as JSON numbers (fees, balances) into numbers when it serialises.
 """
@@ -39,7 +43,7 @@ def _secs(ms: int) -> float:
     return ms / 1000
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class VenueOrder:
     """One futures order as the venue holds it. `size` is signed; `filled` is absolute."""
 
@@ -142,7 +146,7 @@ class VenueOrder:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VenueTrade:
     """One of the user's executions (Gate `my_trades` / `futures.usertrades`)."""
 
@@ -177,7 +181,7 @@ class VenueTrade:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VenuePosition:
     """A snapshot of one isolated one-way position, valued at `mark_price`."""
 
@@ -306,7 +310,7 @@ class VenueAccount:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BalanceChange:
     """One wallet movement (`futures.balances`): type dnw | pnl | fee | fund."""
 
@@ -331,7 +335,7 @@ class BalanceChange:
         }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class VenueTrigger:
     """A price-triggered order (Gate `price_orders`): places `initial` once `trigger` is met."""
 
@@ -397,7 +401,7 @@ class VenueTrigger:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Liquidation:
     """A forced close (`futures.liquidates`)."""
 
@@ -442,7 +446,7 @@ CHANNEL_OF: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VenueEvent:
     """One private-channel push: `kind` in CHANNEL_OF, `data` a snapshot object with `to_gate()`."""
 
