@@ -7,6 +7,12 @@ the funding table (listed with timeframe `funding`). Exit codes: 0 ok, 1 bad dat
 
 Heavy modules (pandas, numpy, sqlalchemy) are imported inside the commands: `cashup --help`
 stays fast.
+
+For a `fetch` command (candles downloaded from Gate): `db = open_db(ctx)` then
+`cashup_tui.store.candles.upsert_candles(db, symbol, timeframe, rows)` where rows is a DataFrame
+(open_ms, open, high, low, close, volume), a dict of arrays, or (open_ms, o, h, l, c, v) tuples;
+it overwrites revised bars by key and writes everything in one transaction. Funding:
+`candles.upsert_funding(db, symbol, [(ts_ms, Decimal), ...])`.
 """
 
 from __future__ import annotations
@@ -309,6 +315,97 @@ def resample_cmd(
         typer.echo(f"  {len(res.partial_interior)} {to_tf} bars were built from fewer source bars because of gaps "
                    f"(first: {', '.join(info['partial_first'])})")
 
+
+@app.command("fetch")
+def fetch_cmd(
+    ctx: typer.Context,
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Gate contract, e.g. BTC_USDT."),
+    timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Gate interval: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d."),
+    since: str = typer.Option(None, "--since", help="First bar (date, ISO time or epoch ms, UTC). Default: continue "
+                              "after the last stored bar, else 1000 bars back."),
+    until: str = typer.Option(None, "--until", help="End, exclusive (date, ISO time or epoch ms). Default: now."),
+    rest_url: str = typer.Option(None, "--rest-url", help="Gate REST base URL, e.g. the simulator's "
+                                 "http://127.0.0.1:PORT/api/v4 (default: setting gate.rest_url or CASHUP_GATE_REST_URL)."),
+    testnet: bool = typer.Option(False, "--testnet", help="Use the gate.testnet_rest_url setting."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Download OHLCV from Gate (paged, 1999 bars per request) into the store; gaps are reported, never filled.
+    Only closed bars are stored; re-fetching a range overwrites it with the venue's values."""
+    import asyncio
+    import time
+
+    symbol = _check_symbol(symbol)
+    timeframe = _check_tf(timeframe, "--timeframe")
+    with guarded():
+        from cashup_tui.adapters.ccxt_rest import GATE_INTERVALS, GateRest
+        from cashup_tui.domain.errors import TemporaryError, ValidationError
+        from cashup_tui.domain.timeframes import timeframe_ms
+        from cashup_tui.store import candles
+        from cashup_tui.store.timefmt import iso
+
+        if timeframe not in GATE_INTERVALS:
+            raise ValidationError(f"--timeframe {timeframe!r} is not a Gate candle interval",
+                                  hint=f"use one of {', '.join(GATE_INTERVALS)} (resample others with cashup data resample)")
+        step = timeframe_ms(timeframe)
+        now_ms = int(time.time() * 1000)
+        end = min(_parse_when(until, "--until") or now_ms, now_ms - now_ms % step)  # closed bars only
+        db = open_db(ctx)
+        try:
+            start = _parse_when(since, "--since")
+            if start is None:
+                last = next((s.last_ms for s in candles.list_series(db, include_funding=False)
+                             if s.symbol == symbol and s.timeframe == timeframe), None)
+                start = last + step if last is not None else end - 1000 * step
+            start -= start % step
+            if end <= start and since is None and until is None:
+                typer.echo(f"{symbol} {timeframe} is up to date (last stored bar opens {iso(start - step)})")
+                return
+            if end <= start:
+                raise ValidationError(f"nothing to fetch: {iso(start)} is not before {iso(end)}",
+                                      hint="the stored series is up to date, or --until is not after --since")
+            settings = settings_from(ctx)
+
+            async def download() -> list[Any]:
+                async with GateRest.from_settings(settings, testnet=testnet, rest_url=rest_url) as rest:
+                    with _progress(f"{symbol} {timeframe}") as prog:
+                        return await rest.fetch_candles(symbol, timeframe, start, end,
+                                                        progress=lambda p: prog(p.done_ms - start, end - start))
+
+            try:
+                bars = asyncio.run(download())
+            except TemporaryError as exc:
+                exc.hint = (f"could not reach {rest_url or 'the configured Gate REST URL'}; check the network, or run "
+                            "offline with `cashup sim serve` and --rest-url")
+                raise
+            rows = [(c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume))
+                    for c in bars]
+            stored = candles.upsert_candles(db, symbol, timeframe, rows) if rows else 0
+        finally:
+            db.close()
+    times = [c.open_ms for c in bars]
+    holes: list[tuple[int, int]] = []  # (first missing, last missing) open times
+    prev = start - step
+    for t in [*times, end]:
+        if t - prev > step:
+            holes.append((prev + step, t - step))
+        prev = t
+    out = {
+        "symbol": symbol, "timeframe": timeframe, "from": iso(start), "until": iso(end), "bars": len(bars),
+        "stored": stored, "first": iso(times[0]) if times else None, "last": iso(times[-1]) if times else None,
+        "gaps": len(holes), "missing_bars": sum((b - a) // step + 1 for a, b in holes),
+        "gap_ranges": [[iso(a), iso(b)] for a, b in holes[:20]],
+    }
+    if as_json:
+        print_json(out)
+        return
+    typer.echo(f"fetched {len(bars)} {timeframe} bars of {symbol} for {out['from']} .. {out['until']} (exclusive); "
+               f"stored {stored}")
+    if holes:
+        shown = ", ".join(f"{a}..{b}" for a, b in out["gap_ranges"][:5])
+        typer.echo(f"  gaps: {len(holes)} hole(s), {out['missing_bars']} missing bars (not filled): {shown}"
+                   + (" ..." if len(holes) > 5 else ""))
+    else:
+        typer.echo("  gaps: none")
 
 if __name__ == "__main__":  # pragma: no cover
     app(sys.argv[1:])
