@@ -191,8 +191,9 @@ async def test_500_and_refused_are_counted_and_retried_never_raised() -> None:
 
 
 async def test_hanging_endpoint_during_a_burst_does_not_stall_the_loop() -> None:
-    async with hanging_server() as (port, hits):
-        svc = _svc([f"json://127.0.0.1:{port}/hook?rto=0.5&cto=0.5"], retries=1, queue_size=1000, rate_limit_per_min=1000)
+    async with hanging_server() as (port, hits), http_sink() as sink:
+        svc = _svc([f"json://127.0.0.1:{port}/hook?rto=0.5&cto=0.5", sink.url("json", "/healthy")],
+                   retries=1, queue_size=1000, rate_limit_per_min=1000)
         await svc.start()
         probe = LagProbe().start()
         work = 0
@@ -209,7 +210,9 @@ async def test_hanging_endpoint_during_a_burst_does_not_stall_the_loop() -> None
             svc.submit("fill", "info", symbol="BTC_USDT", side="buy", size=i + 1, price=1, fee=0, liquidity="taker",
                        client_id=f"t-{i}", trade_id=str(i))
         submit_s = time.perf_counter() - t0
-        await asyncio.sleep(1.5)
+        # the healthy channel gets all 100 while the other one hangs: lanes are independent
+        assert await wait_for(lambda: len(sink.got) == 100, timeout=10)
+        await asyncio.sleep(1.0)
         worst = await probe.stop()
         t.cancel()
         await svc.stop(drain_s=0)
@@ -217,6 +220,8 @@ async def test_hanging_endpoint_during_a_burst_does_not_stall_the_loop() -> None
         assert submit_s < 0.05, submit_s
         assert worst < 0.1, f"event loop stalled {worst * 1000:.0f} ms"
         assert work > 300  # the trading task kept running
+        assert svc.stats["sent"] == 100 and svc.stats["retries"] >= 2
+        assert sum(r.outcome == "dropped" and r.channel == "#1 json" for r in svc.history) > 0
 
 
 async def test_rate_limit_per_channel_critical_passes() -> None:
@@ -251,7 +256,7 @@ async def test_overflow_drops_the_oldest_info_and_counts() -> None:
     for name, sev in [("i1", "info"), ("i2", "info"), ("c1", "critical"), ("c2", "critical"), ("i3", "info"),
                       ("w1", "warning"), ("i4", "info"), ("c3", "critical")]:
         svc.submit("message", sev, title=name, body="")
-    assert [n.fields["title"] for n in svc._queue] == ["c1", "c2", "c3"]
+    assert [n.fields["title"] for n in svc.pending()] == ["c1", "c2", "c3"]
     assert svc.stats["dropped"] == 5
     dropped = [r for r in svc.history if r.outcome == "dropped"]
     assert [r.severity for r in dropped] == ["info", "info", "info", "info", "warning"]
@@ -305,5 +310,5 @@ async def test_notifier_port_and_event_mapping() -> None:
     assert await svc.notify("t", "b", severity="warning")
     svc.publish(ev.TradingStateChanged(1, TradingState.ACTIVE, TradingState.REDUCING, "kill key"))
     svc.publish(ev.FeedConnected(1, "ws"))  # ignored
-    assert [n.event for n in svc._queue] == ["message", "kill_switch"]
-    assert svc._queue[1].severity == "critical"
+    assert [n.event for n in svc.pending()] == ["message", "kill_switch"]
+    assert svc.pending()[1].severity == "critical"

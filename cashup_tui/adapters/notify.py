@@ -332,6 +332,8 @@ class Notification:
     ts_ms: int
     dedup_key: str | None = None
     qanotify: dict[str, str] | None = None
+    rendered: tuple[str, str] | None = None  # (title, body), rendered once for all channels
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +366,19 @@ class _Bucket:
         return False
 
 
+@dataclass(slots=True)
+class _Lane:
+    """One channel's queue, workers, token bucket and Apprise object."""
+
+    channel: Channel
+    queue: deque[Notification]
+    apprise: Any = None
+    bucket: _Bucket | None = None
+    wakeup: asyncio.Event | None = None
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
+    busy: int = 0
+
+
 HistorySink = Callable[[DeliveryRecord], None]
 
 
@@ -382,7 +397,7 @@ class NotificationService:
         retries: int = 2,
         backoff_s: float = 1.0,
         timeout_s: float = 4.0,
-        concurrency: int = 4,
+        concurrency: int = 2,
         history: HistorySink | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -399,13 +414,9 @@ class NotificationService:
         self.concurrency = max(1, concurrency)
         self._history_sink = history
         self._clock = clock
-        self._queue: deque[Notification] = deque()
-        self._wakeup: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._sem: asyncio.Semaphore | None = None
-        self._apprise: dict[int, Any] = {}
-        self._buckets: dict[int, _Bucket] = {}
+        self._lanes: list[_Lane] = [_Lane(c, deque()) for c in self.channels]
+        self._started = False
+        self._seq = 0
         self._recent: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self.history: deque[DeliveryRecord] = deque(maxlen=500)
@@ -440,38 +451,45 @@ class NotificationService:
 
     # lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._worker is not None:
+        """Create one Apprise object, token bucket and `concurrency` workers per channel, so a
+        hanging channel only ever delays itself."""
+        if self._started:
             return
         apprise = _apprise()
-        for ch in self.channels:
+        for lane in self._lanes:
             a = apprise.Apprise()
-            if not a.add(ch.url):
-                raise ConfigError(f"notify.urls[{ch.index}]: {ch.scheme}:// URL was rejected by apprise")
-            self._apprise[ch.index] = a
+            if not a.add(lane.channel.url):
+                raise ConfigError(f"notify.urls[{lane.channel.index}]: {lane.channel.scheme}:// URL was rejected by apprise")
+            lane.apprise = a
             cap = float(max(1, self.rate_limit_per_min))
-            self._buckets[ch.index] = _Bucket(cap, cap / 60.0, cap, self._clock())
-        self._wakeup = asyncio.Event()
-        self._sem = asyncio.Semaphore(self.concurrency)
-        if self._queue:
-            self._wakeup.set()
-        self._worker = asyncio.create_task(self._run(), name="cashup-notify")
+            lane.bucket = _Bucket(cap, cap / 60.0, cap, self._clock())
+            lane.wakeup = asyncio.Event()
+            if lane.queue:
+                lane.wakeup.set()
+            lane.workers = [
+                asyncio.create_task(self._lane_worker(lane), name=f"cashup-notify-{lane.channel.label}")
+                for _ in range(self.concurrency)
+            ]
+        self._started = True
 
     async def stop(self, drain_s: float = 2.0) -> None:
-        """Give queued and in-flight messages `drain_s` to finish, then cancel the rest."""
-        if self._worker is None:
+        """Give queued and in-flight messages `drain_s` to finish, then cancel the rest (recorded as dropped)."""
+        if not self._started:
             return
         deadline = time.monotonic() + drain_s
-        while (self._queue or self._inflight) and time.monotonic() < deadline:
+        while any(lane.queue or lane.busy for lane in self._lanes) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        self._worker.cancel()
-        for t in list(self._inflight):
-            t.cancel()
-        await asyncio.gather(self._worker, *self._inflight, return_exceptions=True)
-        self._worker = None
-        for n in self._queue:
-            self._record(n, "-", "dropped", 0, "shut down before delivery", title=n.event)
-        self.stats["dropped"] += len(self._queue)
-        self._queue.clear()
+        workers = [w for lane in self._lanes for w in lane.workers]
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for lane in self._lanes:
+            lane.workers = []
+            for n in lane.queue:
+                self._record(n, lane.channel.label, "dropped", 0, "shut down before delivery", title=n.event)
+            self.stats["dropped"] += len(lane.queue)
+            lane.queue.clear()
+        self._started = False
 
     async def __aenter__(self) -> NotificationService:
         await self.start()
@@ -479,6 +497,14 @@ class NotificationService:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def pending(self) -> list[Notification]:
+        """Queued notifications (each once, in arrival order) across all channels."""
+        seen: dict[int, Notification] = {}
+        for lane in self._lanes:
+            for n in lane.queue:
+                seen.setdefault(id(n), n)
+        return sorted(seen.values(), key=lambda n: n.seq)
 
     # producers (sync, never raise, never block) ---------------------------------------------
     def submit(
@@ -526,29 +552,37 @@ class NotificationService:
             if len(self._recent) > 4096:  # forget old keys
                 cutoff = now - self.dedup_window_s
                 self._recent = {k: t for k, t in self._recent.items() if t >= cutoff}
-        if len(self._queue) >= self.queue_size:
-            self._drop_for(n)
-            if len(self._queue) >= self.queue_size:
-                return False
-        self._queue.append(n)
-        self.stats["queued"] += 1
-        if self._wakeup is not None:
-            self._wakeup.set()
-        return True
+        self._seq += 1
+        n.seq = self._seq
+        queued = False
+        for lane in self._lanes:
+            if sev not in lane.channel.tags:
+                continue
+            if len(lane.queue) >= self.queue_size and not self._drop_for(lane, n):
+                continue
+            lane.queue.append(n)
+            queued = True
+            if lane.wakeup is not None:
+                lane.wakeup.set()
+        if queued:
+            self.stats["queued"] += 1
+        return queued
 
-    def _drop_for(self, new: Notification) -> None:
-        """Make room, counting every drop: the oldest info-or-lower message goes first; a new
-        critical may evict the oldest warning (then the oldest critical); otherwise the new
-        message itself is dropped rather than evicting something more important."""
-        victim = next((i for i in self._queue if _RANK[i.severity] <= _RANK["info"]), None)
+    def _drop_for(self, lane: _Lane, new: Notification) -> bool:
+        """Make room in a full channel queue, counting every drop: the oldest info-or-lower
+        message goes first; a new critical may evict the oldest warning (then the oldest
+        critical); otherwise the new message itself is dropped (returns False)."""
+        q = lane.queue
+        victim = next((i for i in q if _RANK[i.severity] <= _RANK["info"]), None)
         if victim is None and new.severity == "critical":
-            victim = next((i for i in self._queue if i.severity == "warning"), None) or self._queue[0]
+            victim = next((i for i in q if i.severity == "warning"), None) or q[0]
         self.stats["dropped"] += 1
         if victim is None:
-            self._record(new, "-", "dropped", 0, "queue full", title=new.event)
-            return
-        self._queue.remove(victim)
-        self._record(victim, "-", "dropped", 0, "queue full", title=victim.event)
+            self._record(new, lane.channel.label, "dropped", 0, "queue full", title=new.event)
+            return False
+        q.remove(victim)
+        self._record(victim, lane.channel.label, "dropped", 0, "queue full", title=victim.event)
+        return True
 
     async def notify(self, title: str, body: str, *, severity: str = "info", tags: Sequence[str] = ()) -> bool:
         """The `Notifier` port: queue a free-form message (returns whether it was queued)."""
@@ -565,42 +599,41 @@ class NotificationService:
             name, severity, dedup, fields, qa = spec
             self.submit(name, severity, dedup_key=dedup, qanotify=qa, ts_ms=getattr(event, "ts_ms", None), **fields)
 
-    # consumer --------------------------------------------------------------------------------
-    async def _run(self) -> None:
-        assert self._wakeup is not None and self._sem is not None
+    # consumers: one lane per channel ----------------------------------------------------------
+    async def _lane_worker(self, lane: _Lane) -> None:
+        assert lane.wakeup is not None
         while True:
-            while not self._queue:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            await self._sem.acquire()
-            if not self._queue:  # drained by stop() meanwhile
-                self._sem.release()
-                continue
-            n = self._queue.popleft()
-            task = asyncio.create_task(self._deliver(n))
-            self._inflight.add(task)
-            task.add_done_callback(self._done)
+            while not lane.queue:
+                lane.wakeup.clear()
+                await lane.wakeup.wait()
+            n = lane.queue.popleft()
+            lane.busy += 1
+            try:
+                await self._send(lane, n)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let one message kill the lane
+                self.stats["failed"] += 1
+                log.error("notification to %s crashed: %s", lane.channel.label, type(exc).__name__)
+            finally:
+                lane.busy -= 1
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        if self._sem is not None:
-            self._sem.release()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("notification delivery crashed: %s", type(task.exception()).__name__)
+    def _render(self, n: Notification) -> tuple[str, str]:
+        if n.rendered is None:
+            fields = dict(n.fields)
+            fields.setdefault("severity", n.severity)
+            fields.setdefault("time", datetime.fromtimestamp(n.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+            title, body = render(n.event, fields)
+            if fields.get("repeats"):
+                body += f"\n(+{fields['repeats']} similar suppressed)"
+            n.rendered = (title, body)
+        return n.rendered
 
-    async def _deliver(self, n: Notification) -> None:
-        fields = dict(n.fields)
-        fields.setdefault("severity", n.severity)
-        fields.setdefault("time", datetime.fromtimestamp(n.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-        title, body = render(n.event, fields)
-        if fields.get("repeats"):
-            body += f"\n(+{fields['repeats']} similar suppressed)"
-        targets = [c for c in self.channels if n.severity in c.tags]
-        await asyncio.gather(*(self._send(c, n, title, body) for c in targets), return_exceptions=True)
-
-    async def _send(self, ch: Channel, n: Notification, title: str, body: str) -> None:
-        bucket = self._buckets[ch.index]
-        if not bucket.take(self._clock()) and n.severity != "critical":
+    async def _send(self, lane: _Lane, n: Notification) -> None:
+        ch = lane.channel
+        title, body = self._render(n)
+        assert lane.bucket is not None
+        if not lane.bucket.take(self._clock()) and n.severity != "critical":
             self.stats["rate_limited"] += 1
             self._record(n, ch.label, "rate_limited", 0, "rate limit", title=title)
             return
@@ -608,7 +641,7 @@ class NotificationService:
         if ch.scheme == "qanotify":
             payload = json.dumps(n.qanotify or _qa_default(title, body, n), ensure_ascii=False)
         error = ""
-        apprise_obj = self._apprise[ch.index]
+        apprise_obj = lane.apprise
         for attempt in range(1, self.retries + 2):
             try:
                 result = await asyncio.wait_for(

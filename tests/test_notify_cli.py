@@ -1,0 +1,59 @@
+"""`cashup notify test|channels|history` as a real process against loopback endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from tests.notify_helpers import http_sink, refused_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def acashup(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cashup_tui", *args, cwd=REPO, env={**os.environ, **(env or {})},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin or b""), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_notify_test_delivers_and_history_records(tmp_path: Path) -> None:
+    token = "HookPathToken0123456789"
+    async with http_sink() as sink:
+        code, out, err = await acashup("notify", "test", sink.url("json", f"/hook/{token}"),
+                                       "--title", "hello & 你好", "--body", "a=b&c")
+        assert code == 0, err
+        assert "#1 json: sent after 1 attempt(s)" in out and token not in out + err
+        assert len(sink.got) == 1
+        payload = json.loads(sink.got[0].body)
+        assert payload["title"] == "hello & 你好" and payload["message"].startswith("a=b&c")
+        # URL via stdin ('-') keeps it out of argv
+        code, out, err = await acashup("notify", "test", "-", stdin=sink.url("json", "/stdin").encode() + b"\n")
+        assert code == 0, err
+        assert sink.got[-1].path == "/stdin"
+    code, out, err = await acashup("notify", "test", f"json://127.0.0.1:{refused_port()}/x/{token}",
+                                   env={"CASHUP_NOTIFY_RETRIES": "0"})
+    assert code == 1 and "did not deliver" in err and "Traceback" not in err and token not in out + err
+    code, out, err = await acashup("notify", "history", "--json")
+    assert code == 0, err
+    hist = json.loads(out)["history"]
+    assert [h["status"] for h in hist][:3] == ["failed", "sent", "sent"]
+    assert all(token not in json.dumps(h) for h in hist)
+    log_text = "".join(p.read_text() for p in Path(os.environ["CASHUP_LOG_DIR"]).glob("*.log"))
+    assert token not in log_text
+
+
+async def test_bad_url_and_channels(tmp_path: Path) -> None:
+    code, out, err = await acashup("notify", "test", "tgram://123456789:AAFakeTelegramTokenForTests_0123456")
+    assert code == 2 and "no chat id" in err and "AAFake" not in err
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[notify]\nurls = ["critical=json://127.0.0.1:9/a", "pushplus://' + "p" * 32 + '"]\n')
+    code, out, err = await acashup("--config", str(cfg), "notify", "channels")
+    assert code == 0, err
+    assert out.splitlines() == ["#1 json: critical", "#2 pushplus: debug, info, warning, critical"]
+    assert "p" * 32 not in out
