@@ -139,7 +139,7 @@ def translate_error(exc: BaseException, *, action: str, order_op: bool = False) 
         return OrderRejected(what, hint=_reject_hint(label))
     if isinstance(exc, cx.BadSymbol):
         return (OrderRejected if order_op else ValidationError)(
-            what, hint="unknown contract: list them with the instruments call (e.g. BTC_USDT)"
+            what, hint="unknown contract: check the name (Gate USDT futures look like BTC_USDT)"
         )
     if isinstance(exc, cx.BadRequest | cx.ArgumentsRequired):
         return (OrderRejected if order_op else ValidationError)(what, hint="the venue refused a parameter")

@@ -1,0 +1,85 @@
+"""`cashup data fetch` end to end: a real `cashup` process downloads candles from the simulator's REST
+endpoints through the ccxt adapter into a real SQLite store, and reports gaps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cashup_tui.adapters.sim.rest import REST_HITS
+from cashup_tui.adapters.sim.server import SimServer
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    server = SimServer(["BTC_USDT"], seed=5, run_loop=False, backfill=240)
+    await server.start()
+    server.step()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def cashup(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cashup_tui", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_fetch_stores_candles_and_reports_leading_gap(sim: SimServer, tmp_path: Path) -> None:
+    db = str(tmp_path / "candles.sqlite")
+    rows = sim.state.market.candles("BTC_USDT", "1m", None, None, 2000)
+    closed = rows[:-1]  # the last bar is still in progress: fetch stores closed bars only
+    first_ms = closed[0]["t"] * 1000
+    since = first_ms - 60 * 60_000  # one hour before the simulator's history starts -> a 60-bar hole
+    code, out, err = await cashup("--db", db, "data", "fetch", "--symbol", "BTC_USDT", "--timeframe", "1m",
+                                  "--since", str(since), "--rest-url", sim.rest_url, "--json")  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["gaps"] == 1 and res["missing_bars"] == 60
+    assert res["bars"] == res["stored"] >= len(closed) - 1
+    assert sim.app[REST_HITS]["GET /api/v4/futures/usdt/candlesticks"] == 1  # < 1999 bars: one page
+
+    from cashup_tui.store import candles, open_store
+
+    store = open_store(db)
+    try:
+        df = candles.load_candles(store, "BTC_USDT", "1m")
+    finally:
+        store.close()
+    by_t = {r["t"] * 1000: r for r in rows}
+    assert len(df) == res["stored"]
+    for t, c, v in zip(df["open_ms"].tolist(), df["close"].tolist(), df["volume"].tolist(), strict=True):
+        assert c == float(by_t[t]["c"]) and v == float(by_t[t]["v"])
+
+    # the same range again: overwritten in place, no duplicates
+    code, out, err = await cashup("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "1m", "--since", str(since),
+                                  "--rest-url", sim.rest_url)  # fmt: skip
+    assert code == 0, err
+    assert "gaps: 1 hole(s), 60 missing bars" in out
+    code, out, _ = await cashup("--db", db, "data", "list", "--json")
+    (series,) = json.loads(out)
+    assert series["rows"] == res["stored"] and series["gaps"] == 0
+
+
+async def test_fetch_errors_are_one_clean_line(sim: SimServer, tmp_path: Path) -> None:
+    db = str(tmp_path / "c.sqlite")
+    code, _, err = await cashup("--db", db, "data", "fetch", "-s", "NOPE_USDT", "-t", "1m", "--rest-url", sim.rest_url)
+    assert code == 1 and "CONTRACT_NOT_FOUND" in err and "Traceback" not in err
+    code, _, err = await cashup("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "2m", "--rest-url", sim.rest_url)
+    assert code == 1 and "not a Gate candle interval" in err
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = await cashup("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "1h",
+                                "--rest-url", f"http://127.0.0.1:{port}/api/v4")  # fmt: skip
+    assert code == 1 and "could not reach" in err and "Traceback" not in err
