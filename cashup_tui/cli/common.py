@@ -70,11 +70,11 @@ def run_guarded(fn: Callable[[], Any]) -> None:
 
 
 def _redact(text: str) -> str:
-    secrets = [os.environ.get(k, "") for k in ("CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET")]
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
-    return text
+    """Registered secrets (vault keys, notification tokens), CASHUP_* secret env vars, secret-looking
+    fields and notification URL credentials are masked (see cashup_tui.logging_setup)."""
+    from cashup_tui.logging_setup import redact
+
+    return redact(text)
 
 
 def _log_crash(exc: BaseException) -> str:
