@@ -325,3 +325,47 @@ def test_unusable_locations_are_config_errors(tmp_path: Path) -> None:
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open the store"):
         open_store(str(garbage))
+
+
+def test_generic_dialect_fallbacks(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backends without ON CONFLICT support use delete+insert / savepoint paths: same results."""
+    from cashup_tui.store import sql
+
+    monkeypatch.setattr(sql, "_dialect_insert", lambda conn, tbl: None)
+    rows = [(60_000 * i, 1.0, 2.0, 0.5, 1.5, 1.0) for i in range(3)]
+    candles.upsert_candles(db, "X", "1m", rows)
+    candles.upsert_candles(db, "X", "1m", [(60_000, 9.0, 9.0, 9.0, 9.0, 9.0)])
+    assert candles.load_candles(db, "X", "1m")["close"].tolist() == [1.5, 9.0, 1.5]
+    assert orders.record_fill(db, _fill()) is True
+    assert orders.record_fill(db, _fill()) is False
+    assert len(orders.load_fills(db)) == 1
+
+
+def test_sqlmodel_session_works_with_the_tables(db) -> None:
+    from sqlmodel import select
+
+    from cashup_tui.store.tables import AuditRow
+
+    with db.session() as s:
+        s.add(AuditRow(ts_ms=1, actor="me", action="test", details={"a": 1}))
+        s.commit()
+        got = s.exec(select(AuditRow)).one()
+    assert (got.actor, got.details) == ("me", {"a": 1})
+
+
+def test_concurrent_first_open_migrates_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "race.sqlite"
+
+    def opener(_: int) -> int:
+        s = open_store(str(path))
+        v = s.schema_version
+        s.close()
+        return v
+
+    with ThreadPoolExecutor(4) as ex:
+        assert list(ex.map(opener, range(4))) == [LATEST] * 4
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == LATEST
+    raw.close()

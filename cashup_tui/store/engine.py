@@ -51,9 +51,11 @@ class Store:
     def connect(self) -> Any:
         return self.engine.connect()
 
-    def session(self) -> Session:
-        """An ORM session for code that prefers SQLModel objects (callers commit)."""
-        return Session(self.engine, expire_on_commit=False)
+    def session(self) -> Any:
+        """A SQLModel ORM session (`.exec(select(Row))`) for code that prefers objects (callers commit)."""
+        from sqlmodel import Session as ModelSession
+
+        return ModelSession(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
         self.engine.dispose()
