@@ -144,6 +144,9 @@ def test_candles_and_funding_round_trip(db) -> None:
     # upsert overwrites a revised bar
     candles.upsert_candles(db, "BTC_USDT", "1m", [(rows[4][0], 9.0, 9.0, 9.0, 9.0, 1.0)])
     assert candles.load_candles(db, "BTC_USDT", "1m")["close"].iloc[-1] == 9.0
+    # one name per bar length: '60s' is the same series as '1m'
+    assert candles.canonical_timeframe("60m") == "1h" and candles.canonical_timeframe("1440m") == "1d"
+    assert len(candles.load_candles(db, "BTC_USDT", "60s")) == 5
     candles.upsert_funding(db, "BTC_USDT", [(0, TINY), (28_800_000, "-0.00375")])
     assert candles.load_funding(db, "BTC_USDT") == [(0, TINY), (28_800_000, Decimal("-0.00375"))]
     infos = {(s.symbol, s.timeframe): s for s in candles.list_series(db)}

@@ -67,7 +67,9 @@ def _check_tf(tf: str, option: str) -> str:
         timeframe_ms(tf)
     except CashupError as exc:
         fail(f"{option} {tf!r}: {exc.args[0]}", hint=exc.hint, code=1)
-    return tf.strip()
+    from cashup_tui.store.candles import canonical_timeframe
+
+    return canonical_timeframe(tf)
 
 
 @contextmanager

@@ -50,6 +50,15 @@ class ImportResult:
     replaced: int  # rows of the previous series removed by replace=True
 
 
+def canonical_timeframe(tf: str) -> str:
+    """One name per bar length ('60m' -> '1h', '1440m' -> '1d') so a series is never split in two."""
+    ms = timeframe_ms(tf)
+    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return tf  # pragma: no cover - timeframe_ms only accepts whole seconds
+
+
 def _columns(rows: Any) -> list[list[Any]]:
     """Accept a DataFrame, a mapping of arrays, or an iterable of (open_ms, o, h, l, c[, v]) tuples."""
     if hasattr(rows, "columns") and hasattr(rows, "to_numpy"):  # pandas DataFrame
@@ -90,7 +99,7 @@ def _write(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[dict[s
 
 def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
     """Insert or overwrite candles (batched executemany, one transaction); returns rows written."""
-    timeframe_ms(timeframe)
+    timeframe = canonical_timeframe(timeframe)
     data = _dicts(symbol, timeframe, _columns(rows))
     with transaction(db) as conn:
         _write(conn, data, lambda c, b: upsert(c, CANDLES, b, keys=("symbol", "timeframe", "open_ms")), progress)
@@ -99,6 +108,7 @@ def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress:
 
 def insert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
     """Plain bulk insert (fails on an existing key): the fastest path, used by the benchmark."""
+    timeframe = canonical_timeframe(timeframe)
     data = _dicts(symbol, timeframe, _columns(rows))
     with transaction(db) as conn:
         _write(conn, data, lambda c, b: c.execute(insert(CANDLES), b), progress)
@@ -109,7 +119,7 @@ def import_candles(
     db: Any, symbol: str, timeframe: str, rows: Any, *, replace: bool = False, progress: Progress | None = None
 ) -> ImportResult:
     """Strict file import (see module docstring); raises DataError naming the conflicting bars."""
-    timeframe_ms(timeframe)
+    timeframe = canonical_timeframe(timeframe)
     data = _dicts(symbol, timeframe, _columns(rows))
     if not data:
         return ImportResult(0, 0, 0)
@@ -145,6 +155,7 @@ def import_candles(
 
 def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> Any:
     """A pandas DataFrame (open_ms int64, open/high/low/close/volume float64) ordered by time; end inclusive."""
+    timeframe = canonical_timeframe(timeframe)
     import numpy as np
     import pandas as pd
 
@@ -164,6 +175,8 @@ def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = No
 
 
 def load_bars(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> list[Bar]:
+    """Domain `Bar`s (closed) in time order; end inclusive."""
+    timeframe = canonical_timeframe(timeframe)
     q = select(*[CANDLES.c[c] for c in COLUMNS]).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
     if start_ms is not None:
         q = q.where(CANDLES.c.open_ms >= start_ms)
@@ -174,6 +187,8 @@ def load_bars(db: Any, symbol: str, timeframe: str, start_ms: int | None = None,
 
 
 def delete_series(db: Any, symbol: str, timeframe: str) -> int:
+    if timeframe != "funding":
+        timeframe = canonical_timeframe(timeframe)
     with transaction(db) as conn:
         if timeframe == "funding":
             return conn.execute(delete(FUNDING).where(FUNDING.c.symbol == symbol)).rowcount
@@ -211,6 +226,7 @@ def list_series(db: Any, *, include_funding: bool = True) -> list[SeriesInfo]:
 
 def series_gaps(db: Any, symbol: str, timeframe: str, limit: int = 20) -> list[tuple[int, int]]:
     """Holes as (first missing open_ms, last missing open_ms), oldest first."""
+    timeframe = canonical_timeframe(timeframe)
     step = timeframe_ms(timeframe)
     sql = text(
         "SELECT prev, open_ms FROM (SELECT open_ms, LAG(open_ms) OVER (ORDER BY open_ms) AS prev FROM candles "
