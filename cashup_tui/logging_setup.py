@@ -64,6 +64,18 @@ def register_secret(value: object) -> None:
         _secret_re = re.compile("|".join(re.escape(p) for p in parts))
 
 
+def forget_secret(value: object) -> None:
+    """Stop masking `value` (e.g. after its key was removed); unknown values are ignored."""
+    text = (str.__str__(value) if isinstance(value, str) else str(value)).strip()
+    global _secret_re
+    with _lock:
+        if text not in _secrets:
+            return
+        _secrets.discard(text)
+        parts = sorted(_secrets, key=len, reverse=True)
+        _secret_re = re.compile("|".join(re.escape(p) for p in parts)) if parts else None
+
+
 def registered_count() -> int:
     return len(_secrets)
 

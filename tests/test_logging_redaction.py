@@ -113,3 +113,30 @@ def test_short_values_and_plain_words_survive() -> None:
     assert ls.redact("a b ab abc") == "a b ab abc"
     plain = "risk: max_order_notional 50000 denied for BTC_USDT size=3 price=65000.5"
     assert ls.redact(plain) == plain
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ALNUM = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=8, max_size=64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(secret=_ALNUM, before=st.text(max_size=40), after=st.text(max_size=40))
+def test_registered_secret_never_survives(secret: str, before: str, after: str) -> None:
+    ls.register_secret(secret)
+    try:
+        for text in (f"{before}{secret}{after}", f"{before}{{'x': '{secret}'}}{after}", f"{secret}{secret}"):
+            assert secret not in ls.redact(text)
+    finally:  # random values must not stay registered for the other tests in this process
+        if secret not in (FAKE_API_KEY, FAKE_API_SECRET):
+            ls.forget_secret(secret)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=6, max_size=30),
+       field=st.sampled_from(["KEY", "SIGN", "api_key", "apiSecret", "password", "token", "X-Token", "secret"]),
+       style=st.sampled_from(["'{f}': '{v}'", '"{f}": "{v}"', "{f}={v}", "{f}: {v}", "&{f}={v}&x=1"]))
+def test_secret_fields_are_masked_whatever_the_format(value: str, field: str, style: str) -> None:
+    out = ls.redact("dump " + style.format(f=field, v=value) + " end")
+    assert value not in out.replace(field, "") and ls.MASK in out
