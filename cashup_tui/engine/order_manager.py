@@ -127,6 +127,7 @@ class OrderManager:
         self._events_task: asyncio.Task[None] | None = None
         self._reconcile_lock = asyncio.Lock()
         self.ready = False
+        self.changes_log: list[str] = []  # every reconciliation change this session (shown by the CLI/UI)
         self.on_change: Callable[[list[str]], Any] | None = None
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
@@ -690,6 +691,7 @@ class OrderManager:
                 log.exception("reconciliation failed: trading stays blocked")
                 raise
             now = self.clock.now_ms()
+            self.changes_log.extend(changes)
             for c in changes:
                 self.journal.record_risk_event(now, "reconcile", "reconcile", c, {})
             self.journal.audit(now, "engine", "reconcile", f"{len(changes)} change(s)")

@@ -98,8 +98,9 @@ class VenueExecution:
     """Implements `domain.ports.Execution` on a local `Venue` (paper trading)."""
 
     def __init__(self, venue: Venue, instruments: Mapping[str, Instrument],
-                 clock: Callable[[], int] | None = None) -> None:
+                 clock: Callable[[], int] | None = None, *, ignore_text_prefix: str = "") -> None:
         self.venue = venue
+        self.ignore = ignore_text_prefix  # seeding trades (paper restart) are not ours to journal
         self.instruments = instruments
         self._clock = clock
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -151,7 +152,11 @@ class VenueExecution:
         return [order_from_venue(o) for o in self.venue.list_orders(symbol, "open", limit=10_000)]
 
     async def fills_since(self, symbol: str | None, since_ms: int) -> list[Fill]:
-        return [fill_from_venue(t) for t in self.venue.my_trades(symbol, limit=100_000) if t.create_ms >= since_ms]
+        return [fill_from_venue(t) for t in self.venue.my_trades(symbol, limit=100_000)
+                if t.create_ms >= since_ms and not self._ignored(t.text)]
+
+    def _ignored(self, text: str) -> bool:
+        return bool(self.ignore) and text.startswith(self.ignore)
 
     async def positions(self) -> list[Position]:
         return [position_from_venue(p, self.instruments[p.contract].quanto_multiplier)
@@ -164,6 +169,8 @@ class VenueExecution:
         """Move the venue's private events (orders, user trades) onto the event stream."""
         n = 0
         for ev in self.venue.drain_events():
+            if self._ignored(getattr(ev.data, "text", "") or ""):
+                continue
             if ev.kind == "order" and isinstance(ev.data, VenueOrder):
                 self._queue.put_nowait(OrderUpdated(ev.ts_ms, order_from_venue(ev.data), "venue"))
                 n += 1

@@ -1,0 +1,233 @@
+"""`domain.ports.Execution` over Gate.io: REST (ccxt, via `GateRest`) for commands and lookups,
+the private websocket (`futures.orders`, `futures.usertrades`) for the event stream.
+
+Why this split: orders are sent once over REST (a TemporaryError means "unknown", the
+order manager looks the order up by its `text`); the websocket brings fills and state
+changes as they happen; a reconnect is surfaced as `FeedConnected` so the order manager
+reconciles before strategies trade again. Stops and take-profits go to Gate as
+price-triggered orders (`price_orders`): their venue id is kept as `trig-<id>`.
+Works against Gate live/testnet and, unchanged, against the loopback simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from cashup_tui.adapters.ccxt_rest import GateRest, dec, order_from_gate, price_param, size_param
+from cashup_tui.adapters.gateio import constants as C
+from cashup_tui.adapters.gateio.connection import GateWsClient
+from cashup_tui.adapters.gateio.parse import OrderUpdate
+from cashup_tui.domain.account import Balance
+from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.errors import OrderNotFound
+from cashup_tui.domain.events import Event, FeedConnected, FeedDisconnected, OrderFilled, OrderUpdated
+from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.positions import Position
+
+log = logging.getLogger("cashup.gate.execution")
+TRIGGER_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT)
+
+
+def order_from_update(u: OrderUpdate) -> Order:
+    """A `futures.orders` push -> the venue's view of the order."""
+    filled = u.size - u.left
+    if not u.finished:
+        status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
+    elif filled >= u.size > 0:
+        status = OrderStatus.FILLED
+    elif u.finish_as in ("ioc", "fok"):
+        status = OrderStatus.EXPIRED
+    elif u.finish_as == "poc" and filled == 0:
+        status = OrderStatus.REJECTED
+    else:
+        status = OrderStatus.CANCELLED
+    try:
+        tif = TimeInForce(u.tif)
+    except ValueError:
+        tif = TimeInForce.GTC
+    return Order(
+        client_id=ClientOrderId(u.client_id or f"venue-{u.venue_order_id}"),
+        symbol=u.symbol, side=u.side, size=u.size,
+        order_type=OrderType.MARKET if u.price == 0 else OrderType.LIMIT,
+        price=None if u.price == 0 else u.price, tif=tif, reduce_only=u.reduce_only, status=status,
+        filled=filled, avg_fill_price=u.fill_price, venue_order_id=u.venue_order_id,
+        updated_ms=u.ts_ms, reason=u.finish_as if u.finished else "",
+    )
+
+
+def trigger_rule(order: Order) -> int:
+    """Gate trigger rule: 1 = fire when price >= trigger, 2 = when <=."""
+    stop = order.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+    if order.side is Side.SELL:
+        return 2 if stop else 1
+    return 1 if stop else 2
+
+
+class _Sink:
+    def __init__(self, owner: GateExecution) -> None:
+        self.owner = owner
+
+    def publish(self, event: Event) -> None:
+        if isinstance(event, FeedConnected | FeedDisconnected):
+            self.owner._queue.put_nowait(event)
+        if self.owner.sink is not None:
+            self.owner.sink.publish(event)
+
+
+class GateExecution:
+    """Implements `domain.ports.Execution` for testnet/live (and demo against the simulator)."""
+
+    def __init__(self, rest: GateRest, instruments: Mapping[str, Instrument], *, ws_url: str = "",
+                 api_key: str = "", api_secret: str = "", user_id: str = "", sink: Any = None,
+                 **ws_kwargs: Any) -> None:
+        self.rest = rest
+        self.instruments = instruments
+        self.sink = sink
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._ws: GateWsClient | None = None
+        self._ws_task: asyncio.Task[None] | None = None
+        if ws_url:
+            self._ws = GateWsClient(ws_url, self._on_values, sink=_Sink(self), api_key=api_key,
+                                    api_secret=api_secret, user_id=user_id, **ws_kwargs)
+
+    # -- private stream ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Subscribe to the private channels and run the websocket (reconnects by itself)."""
+        if self._ws is None or self._ws_task is not None:
+            return
+        if not self._ws.user_id:
+            self._ws.user_id = await self.user_id()
+        await self._ws.subscribe_private(C.ORDERS)
+        await self._ws.subscribe_private(C.USERTRADES)
+        self._ws_task = asyncio.get_running_loop().create_task(self._ws.run(), name="gate-private-ws")
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.stop()
+        if self._ws_task is not None:
+            self._ws_task.cancel()
+            try:
+                await self._ws_task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._ws_task = None
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self._ws.connected.is_set()
+
+    def _on_values(self, channel: str, values: list[Any]) -> None:
+        for v in values:
+            if channel == C.ORDERS and isinstance(v, OrderUpdate):
+                self._queue.put_nowait(OrderUpdated(v.ts_ms, order_from_update(v), "ws"))
+            elif channel == C.USERTRADES and isinstance(v, Fill):
+                self._queue.put_nowait(OrderFilled(v.ts_ms, v))
+
+    async def events(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._queue.get()
+
+    # -- commands -------------------------------------------------------------------------------
+    async def submit(self, order: Order) -> Order:
+        if order.order_type in TRIGGER_TYPES:
+            return await self._submit_trigger(order)
+        return await self.rest.create_order(order)
+
+    async def _submit_trigger(self, order: Order) -> Order:
+        limit = order.order_type is OrderType.STOP_LIMIT or (order.order_type is OrderType.TAKE_PROFIT and order.price)
+        initial: dict[str, Any] = {
+            "contract": order.symbol,
+            "size": size_param(order.signed_size),
+            "price": price_param(order.price) if limit and order.price else "0",
+            "tif": "gtc" if limit else "ioc",
+            "text": order.client_id,
+        }
+        if order.reduce_only:
+            initial["reduce_only"] = True
+        body = {"initial": initial, "trigger": {"strategy_type": 0, "price_type": 1,
+                                                 "price": price_param(order.trigger_price or Decimal(0)),
+                                                 "rule": trigger_rule(order), "expiration": 0}}
+        tid = await self.rest.create_trigger_order(body)
+        return Order(order.client_id, order.symbol, order.side, order.size, order.order_type, order.price,
+                     order.tif, order.reduce_only, order.trigger_price, status=OrderStatus.OPEN,
+                     venue_order_id=VenueOrderId(f"trig-{tid}"), created_ms=order.created_ms)
+
+    async def cancel(self, order: Order) -> Order:
+        vid = order.venue_order_id or ""
+        if vid.startswith("trig-"):
+            raw = await self.rest.cancel_trigger_order(vid.removeprefix("trig-"))
+            return self._trigger_view(order, raw)
+        return await self.rest.cancel_order(vid or order.client_id)
+
+    async def amend(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
+        return await self.rest.amend_order(order.venue_order_id or order.client_id, side=order.side,
+                                           price=price, size=size)
+
+    async def fetch_order(self, symbol: str, client_id: str) -> Order | None:
+        found = await self.rest.fetch_order_by_client_id(client_id)
+        if found is not None:
+            return found
+        for status in ("open", "finished"):  # a trigger order is known by its initial order's text
+            try:
+                rows = await self.rest.trigger_orders(status, symbol)
+            except OrderNotFound:
+                continue
+            for raw in rows:
+                if (raw.get("initial") or {}).get("text") == client_id:
+                    return self._trigger_view(None, raw)
+        return None
+
+    def _trigger_view(self, order: Order | None, raw: Mapping[str, Any]) -> Order:
+        init = raw.get("initial") or {}
+        signed = dec(init.get("size"))
+        status = str(raw.get("status") or "open")
+        st = OrderStatus.OPEN if status == "open" else (
+            OrderStatus.CANCELLED if status in ("cancelled", "failed", "expired", "inactive") else OrderStatus.OPEN)
+        if order is not None:
+            from dataclasses import replace
+
+            return replace(order, status=st if status != "finished" else OrderStatus.CANCELLED,
+                           reason=str(raw.get("finish_as") or status))
+        price = dec(init.get("price"))
+        return Order(ClientOrderId(str(init.get("text") or f"venue-trig-{raw.get('id')}")), str(init.get("contract")),
+                     Side.BUY if signed > 0 else Side.SELL, abs(signed), OrderType.STOP_MARKET,
+                     price or None, TimeInForce.GTC, bool(init.get("is_reduce_only") or init.get("reduce_only")),
+                     dec((raw.get("trigger") or {}).get("price")) or None, status=st,
+                     venue_order_id=VenueOrderId(f"trig-{raw.get('id')}"),
+                     reason=str(raw.get("finish_as") or ""))
+
+    # -- reads ------------------------------------------------------------------------------------
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        orders = await self.rest.open_orders(symbol)
+        try:
+            trig = await self.rest.trigger_orders("open", symbol)
+        except OrderNotFound:
+            trig = []
+        return orders + [self._trigger_view(None, t) for t in trig]
+
+    async def fills_since(self, symbol: str | None, since_ms: int) -> list[Fill]:
+        return await self.rest.my_trades(symbol, since_ms=since_ms or None)
+
+    async def positions(self) -> list[Position]:
+        return await self.rest.positions(include_flat=True)
+
+    async def balances(self) -> list[Balance]:
+        return await self.rest.balances()
+
+    async def user_id(self) -> str:
+        """Gate's numeric user id (the private channels' payload) from `GET /account/detail`."""
+        raw = await self.rest._private_read("account detail", self.rest.ccxt.privateAccountGetDetail, {})
+        return str(raw.get("user_id") or "")
+
+    async def dead_man(self, timeout_s: int) -> int:
+        """Arm (or refresh) Gate's countdown_cancel_all while the app is healthy; 0 disarms."""
+        return await self.rest.countdown_cancel_all(timeout_s)
+
+
+__all__ = ["GateExecution", "order_from_gate", "order_from_update", "trigger_rule"]

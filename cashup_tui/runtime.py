@@ -1,0 +1,396 @@
+"""Composition root: builds a trading node for demo | paper | testnet | live from settings.
+
+Why one place: this is the only module that names concrete adapters. The app and the
+headless CLI get a `Node` with the same engine wiring in every mode:
+
+- demo:    the Gate simulator (`SimServer`) in-process on a loopback port; our Gate websocket
+           client and ccxt REST adapter talk to it with its made-up keys. No network, no keys.
+- paper:   market data from Gate (or the simulator, via CASHUP_GATE_REST_URL/WS_URL); fills by
+           the shared `Venue` model locally against the live book (`adapters/sim/execution.py`).
+- testnet / live: Gate's endpoints with the user's keys (env, vault or keyring). Live needs a
+           start-up key check and an explicit confirmation (recorded in the audit log); Gate's
+           countdown_cancel_all dead-man switch is armed while the node is healthy.
+
+Start-up order (reliability.md §0): store -> journal replay -> venue connection -> reconcile
+(orders, fills, positions, balances) -> only then may strategies trade. The engine loop
+(10 Hz) copies market data into the cache, feeds marks to the portfolio and local triggers,
+feeds the paper venue, drives the strategy runner and the stale-feed / loss-limit rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cashup_tui.domain.enums import Mode
+from cashup_tui.domain.errors import AuthenticationError, CashupError, ConfigError
+from cashup_tui.domain.events import FeedConnected, FeedDisconnected
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.market import Bar
+from cashup_tui.engine.bus import EventBus
+from cashup_tui.engine.cache import Cache
+from cashup_tui.engine.clock import LiveClock
+from cashup_tui.engine.journal import Journal, MemoryJournal
+from cashup_tui.engine.order_manager import OrderManager
+from cashup_tui.engine.portfolio import Portfolio
+from cashup_tui.engine.risk import RiskEngine, RiskLimits
+from cashup_tui.engine.runner import StrategyRunner
+from cashup_tui.settings import Settings
+
+log = logging.getLogger("cashup.runtime")
+MODES = ("demo", "paper", "testnet", "live")
+SEED_PREFIX = "t-seed"
+
+
+@dataclass
+class Node:
+    """Everything one running mode needs; `await node.start()` / `await node.stop()`."""
+
+    mode: str
+    settings: Settings
+    journal: Journal
+    symbols: list[str]
+    clock: LiveClock = field(default_factory=LiveClock)
+    bus: EventBus = field(default_factory=EventBus)
+    cache: Cache = field(default_factory=Cache)
+    store: Any = None
+    sim: Any = None
+    rest: Any = None
+    market: Any = None
+    execution: Any = None
+    paper_venue: Any = None
+    instruments: dict[str, Instrument] = field(default_factory=dict)
+    portfolio: Portfolio | None = None
+    risk: RiskEngine | None = None
+    om: OrderManager | None = None
+    runner: StrategyRunner | None = None
+    confirm_live: bool = False
+    loop_hz: float = 10.0
+    dead_man_s: int = 30
+    started: bool = False
+    reconcile_changes: list[str] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _last_ticker: dict[str, int] = field(default_factory=dict)
+    _last_book: dict[str, int] = field(default_factory=dict)
+
+    # -- start-up -------------------------------------------------------------------------------
+    async def start(self, *, trade: bool = True) -> Node:
+        """Connect, load, reconcile. `trade=False` skips market data (list/cancel/sync commands)."""
+        try:
+            await self._connect(trade)
+            self._build_engine()
+            assert self.om is not None
+            self.om.load()
+            if hasattr(self.execution, "start"):
+                await self.execution.start()
+            self.om.start()
+            if trade:
+                await self._wait_for_market(timeout_s=10.0)
+            await self.om.reconcile()
+            self.reconcile_changes = list(self.om.changes_log)
+            if self.mode in ("testnet", "live"):
+                await self._arm_dead_man()
+            self._tasks.append(asyncio.get_running_loop().create_task(self._engine_loop(), name="engine-loop"))
+            self.started = True
+            self.journal.audit(self.clock.now_ms(), "engine", "node.start", f"mode={self.mode}")
+            return self
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _connect(self, trade: bool) -> None:
+        s = self.settings
+        from cashup_tui.adapters.ccxt_rest import GateRest
+
+        if self.mode == "demo":
+            from cashup_tui.adapters.sim.server import SimServer
+
+            self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
+                                 balance=Decimal(str(s.sim.starting_balance)))
+            await self.sim.start(s.sim.host, 0)
+            rest_url, ws_url = self.sim.rest_url, self.sim.ws_url
+            key, secret, user_id = self.sim.api_key, self.sim.api_secret, str(self.sim.state.user_id)
+        elif self.mode == "paper":
+            rest_url, ws_url, key, secret, user_id = s.gate.rest_url, s.gate.ws_url, "", "", ""
+        else:
+            testnet = self.mode == "testnet"
+            rest_url = s.gate.testnet_rest_url if testnet else s.gate.rest_url
+            ws_url = s.gate.testnet_ws_url if testnet else s.gate.ws_url
+            keys = _resolve_keys(s)
+            if keys is None:
+                raise AuthenticationError(
+                    f"{self.mode} mode needs API keys",
+                    hint="run `cashup keys set gateio`, or set CASHUP_GATE_API_KEY and CASHUP_GATE_API_SECRET",
+                )
+            key, secret, user_id = keys[0], keys[1], ""
+            if self.mode == "live" and not self.confirm_live:
+                raise ConfigError("live trading needs an explicit confirmation",
+                                  hint="type LIVE when asked, or pass --confirm-live (recorded in the audit log)")
+        self.rest = GateRest(rest_url, api_key=key, api_secret=secret, settle=s.gate.settle,
+                             timeout_s=s.gate.request_timeout_s)
+        all_instruments = await self.rest.load_instruments()
+        unknown = [x for x in self.symbols if x not in all_instruments]
+        if unknown:
+            raise ConfigError(f"unknown contract(s): {', '.join(unknown)}",
+                              hint=f"known here: {', '.join(sorted(all_instruments)[:20])}")
+        self.instruments = {x: all_instruments[x] for x in self.symbols}
+        if self.mode in ("testnet", "live"):
+            bals = await self.rest.balances()  # start-up key check: a signed read must pass
+            self.journal.audit(self.clock.now_ms(), "user", f"{self.mode}.start",
+                               f"key check ok, {len(bals)} balance(s); confirmed={self.confirm_live}")
+        if trade or self.mode == "paper":
+            from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
+
+            self.market = GateMarketData(ws_url, rest_snapshot_fetcher(rest_url, settle=s.gate.settle),
+                                         sink=self.bus, depth=s.gate.book_depth, freq=s.gate.book_freq)
+            await self.market.subscribe(self.symbols, ["tickers", "book"])
+            self._tasks.append(asyncio.get_running_loop().create_task(self.market.run(), name="market-ws"))
+        if self.mode == "paper":
+            from cashup_tui.adapters.sim.execution import VenueExecution
+            from cashup_tui.adapters.sim.venue import Venue
+
+            self.paper_venue = Venue(self.instruments, balance=Decimal(str(s.sim.starting_balance)),
+                                     clock=self.clock.now_ms)
+            self.execution = VenueExecution(self.paper_venue, self.instruments, ignore_text_prefix=SEED_PREFIX)
+        else:
+            from cashup_tui.adapters.gate_execution import GateExecution
+
+            self.execution = GateExecution(self.rest, self.instruments, ws_url=ws_url, api_key=key,
+                                           api_secret=secret, user_id=user_id, sink=self.bus)
+
+    def _build_engine(self) -> None:
+        s = self.settings
+        cash = Decimal(0)
+        for b in self.journal.load_balances():
+            if b.currency.upper() == "USDT":
+                cash = b.total
+        self.portfolio = Portfolio.with_cash(self.instruments, cash, default_leverage=Decimal(10))
+        self.risk = RiskEngine(RiskLimits.from_settings(s.risk), self.instruments, self.portfolio, self.cache,
+                               self.clock, self.journal, self.bus)
+        self.risk.load()
+        self.om = OrderManager(self.execution, self.journal, self.risk, self.portfolio, self.cache, self.clock,
+                               self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in ("demo", "paper"),
+                               submit_timeout_s=s.gate.request_timeout_s)
+        self.runner = StrategyRunner(self.om, self.instruments, self.clock, self.journal, self.bus)
+        if self.mode == "paper":
+            self._seed_paper_venue()
+        self.bus.subscribe(FeedDisconnected, self._on_feed_event)
+        self.bus.subscribe(FeedConnected, self._on_feed_event)
+
+    def _seed_paper_venue(self) -> None:
+        """Paper positions survive a restart: the fresh local venue is given the journalled
+        positions (at their entry prices) and cash before reconciliation compares them."""
+        v = self.paper_venue
+        saved = {p.symbol: p for p in self.journal.load_positions() if not p.is_flat and p.symbol in self.instruments}
+        cash = next((b.total for b in self.journal.load_balances() if b.currency.upper() == "USDT"), None)
+        if not saved and cash is None:
+            return
+        now = self.clock.now_ms()
+        for i, (sym, p) in enumerate(sorted(saved.items())):
+            px, qty = p.entry_price, abs(p.size)
+            v.update_book(sym, [(px, qty)], [(px, qty)], now)
+            if p.leverage > 0:
+                with contextlib.suppress(CashupError):
+                    v.set_leverage(sym, p.leverage)
+            v.place(sym, p.size, 0, tif="ioc", text=f"{SEED_PREFIX}-{i}", ts_ms=now)
+        if cash is not None:
+            diff = cash - v.account().total
+            if diff > 0:
+                v.deposit(diff, ts_ms=now)
+            elif diff < 0:
+                log.warning("paper: journalled cash %s below the venue's %s after seeding", cash, v.account().total)
+        v.drain_events()
+
+    async def _wait_for_market(self, timeout_s: float) -> None:
+        """Reconcile and trade only once every symbol has a book and a mark (or time out)."""
+        if self.market is None:
+            return
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        while loop.time() < end:
+            self._pull_market()
+            if all(self.cache.mark(x) is not None and self.cache.book(x) is not None for x in self.symbols):
+                return
+            await asyncio.sleep(0.05)
+        missing = [x for x in self.symbols if self.cache.book(x) is None]
+        raise CashupError(f"no market data for {', '.join(missing)} after {timeout_s:.0f} s",
+                          hint="check the network / endpoint URLs (cashup config show)")
+
+    # -- the engine loop --------------------------------------------------------------------------
+    def _pull_market(self) -> list[tuple[str, Decimal, int]]:
+        """Copy new tickers/books into the cache (and the paper venue); return new marks."""
+        md = self.market
+        marks: list[tuple[str, Decimal, int]] = []
+        if md is None:
+            return marks
+        for sym in self.symbols:
+            book = md.book(sym)
+            if book is not None and book.update_id != self._last_book.get(sym):
+                self._last_book[sym] = book.update_id
+                self.cache.update_book(book)
+                if self.paper_venue is not None:
+                    self.paper_venue.update_book(sym, [(lv.price, lv.size) for lv in book.bids],
+                                                 [(lv.price, lv.size) for lv in book.asks], self.clock.now_ms())
+            t = md.ticker(sym)
+            if t is not None and t.ts_ms != self._last_ticker.get(sym):
+                self._last_ticker[sym] = t.ts_ms
+                self.cache.update_ticker(t)
+                mark = self.cache.mark(sym)
+                if mark is not None:
+                    marks.append((sym, mark, t.ts_ms))
+                    if self.paper_venue is not None:
+                        self.paper_venue.update_mark(sym, mark, self.clock.now_ms())
+                if self.runner is not None:
+                    self.runner.on_ticker(t)
+        if self.paper_venue is not None:
+            self.execution.pump()
+        return marks
+
+    async def _engine_loop(self) -> None:
+        period = 1.0 / self.loop_hz
+        ticks = 0
+        while True:
+            try:
+                for sym, mark, ts in self._pull_market():
+                    assert self.om is not None
+                    await self.om.on_mark(sym, mark, ts)
+                ticks += 1
+                if ticks % max(1, int(self.loop_hz)) == 0:
+                    self._check_rules()
+                if self.mode in ("testnet", "live") and ticks % max(1, int(self.loop_hz * 10)) == 0:
+                    await self._arm_dead_man()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("engine loop step failed (continuing)")
+            await asyncio.sleep(period)
+
+    def _check_rules(self) -> None:
+        assert self.risk is not None and self.runner is not None
+        self.risk.evaluate()
+        now = self.clock.now_ms()
+        traded = {s.symbol for s in self.runner.slots.values() if s.state.value == "running"}
+        for sym in self.symbols:
+            age = self.cache.age_ms(sym, now)
+            if age is None:
+                continue
+            if age > self.risk.limits.stale_feed_ms:
+                if sym not in self.risk.stale_symbols:
+                    self.risk.feed_stale(sym, age, strategy_depends=sym in traded)
+            elif sym in self.risk.stale_symbols:
+                self.risk.feed_fresh(sym)
+
+    async def _arm_dead_man(self) -> None:
+        healthy = self.om is not None and self.om.ready and getattr(self.execution, "connected", True)
+        if healthy and hasattr(self.execution, "dead_man"):
+            try:
+                await self.execution.dead_man(self.dead_man_s)
+            except CashupError as exc:
+                log.warning("countdown_cancel_all not armed: %s", exc)
+
+    def _on_feed_event(self, event: Any) -> None:
+        log.info("feed event: %s", event)
+
+    # -- strategies ---------------------------------------------------------------------------------
+    async def warm_up(self, slot_name: str, bars: int = 300) -> int:
+        """Give a vectorised strategy recent closed bars (no orders) so it can signal at once."""
+        assert self.runner is not None
+        slot = self.runner.slots[slot_name]
+        from cashup_tui.domain.timeframes import timeframe_ms
+
+        tf = timeframe_ms(slot.timeframe)
+        now = self.clock.now_ms()
+        try:
+            candles = await self.rest.fetch_candles(slot.symbol, slot.timeframe, now - tf * bars, now - now % tf)
+        except CashupError as exc:
+            log.warning("warm-up for %s failed: %s", slot_name, exc)
+            return 0
+        hist = [Bar(slot.symbol, slot.timeframe, c.open_ms, float(c.open), float(c.high), float(c.low),
+                    float(c.close), float(c.volume)) for c in candles if c.open_ms + tf <= now]
+        if slot.strategy.vectorised:
+            slot.strategy._history = hist[-slot.strategy.history_bars():]
+        return len(hist)
+
+    # -- shutdown ----------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        if self.om is not None:
+            with contextlib.suppress(Exception):
+                await self.om.stop()
+        if self.market is not None:
+            with contextlib.suppress(Exception):
+                await self.market.stop()
+        if self.execution is not None and hasattr(self.execution, "stop"):
+            with contextlib.suppress(Exception):
+                await self.execution.stop()
+        if self.rest is not None:
+            with contextlib.suppress(Exception):
+                await self.rest.close()
+        if self.sim is not None:
+            with contextlib.suppress(Exception):
+                await self.sim.stop()
+        if self.portfolio is not None and self.started:
+            with contextlib.suppress(Exception):
+                self.journal.save_positions(list(self.portfolio.positions.values()))
+        if self.started:
+            self.journal.audit(self.clock.now_ms(), "engine", "node.stop", f"mode={self.mode}")
+        self.started = False
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                self.store.close()
+            self.store = None
+
+    async def __aenter__(self) -> Node:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def _resolve_keys(settings: Settings) -> tuple[str, str] | None:
+    g = settings.gate
+    if g.api_key and g.api_secret:
+        return g.api_key.reveal(), g.api_secret.reveal()
+    try:
+        from cashup_tui.adapters.vault import resolve_keys
+    except ImportError:  # pragma: no cover - vault module missing
+        return None
+    keys = resolve_keys("gateio")
+    if keys is None:
+        return None
+    return str.__str__(keys.api_key), str.__str__(keys.api_secret)
+
+
+def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = None, symbols: list[str] | None = None,
+               confirm_live: bool = False, journal: Journal | None = None,
+               configure: Callable[[Node], None] | None = None) -> Node:
+    """Build (not start) the node for `mode`. `db_url` "" or None with no journal = in-memory journal."""
+    mode = str(getattr(mode, "value", mode)).lower()
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}", hint=f"use one of: {', '.join(MODES)}")
+    syms = list(symbols or settings.ui.watchlist or settings.sim.symbols)
+    store = None
+    if journal is None:
+        if db_url:
+            from cashup_tui.store import open_store
+            from cashup_tui.store_journal import StoreJournal
+
+            store = open_store(db_url, synchronous=settings.store.synchronous,
+                               busy_timeout_ms=settings.store.busy_timeout_ms)
+            journal = StoreJournal(store, mode)
+        else:
+            journal = MemoryJournal()
+    node = Node(mode=mode, settings=settings, journal=journal, symbols=syms, store=store, confirm_live=confirm_live)
+    if configure is not None:
+        configure(node)
+    return node

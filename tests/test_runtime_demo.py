@@ -1,0 +1,74 @@
+"""The demo node end to end: in-process Gate simulator, our WS client and ccxt REST adapter."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cashup_tui.domain.enums import OrderStatus, TradingState
+from cashup_tui.domain.errors import ConfigError, RiskDenied
+from cashup_tui.runtime import build_node
+from cashup_tui.settings import Settings
+
+D = Decimal
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _until(pred, timeout: float = 5.0) -> bool:
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        if pred():
+            return True
+        await asyncio.sleep(0.02)
+    return pred()
+
+
+async def test_demo_node_trades_and_matches_the_venue(tmp_path: Path) -> None:
+    node = build_node(Settings(), "demo", db_url=str(tmp_path / "demo.sqlite"), symbols=["BTC_USDT"])
+    await node.start()
+    try:
+        assert node.om.ready and any("balance" in c for c in node.reconcile_changes)
+        venue = node.sim.state.venue
+        r = await node.om.submit(node.om.build("BTC_USDT", "buy", D(10), order_type="market"))
+        assert r.order.status is OrderStatus.FILLED
+        mark = node.cache.mark("BTC_USDT")
+        far = node.instruments["BTC_USDT"].round_price(mark * D("0.97"), "down")
+        rest = await node.om.submit(node.om.build("BTC_USDT", "buy", D(3), price=far))
+        assert rest.order.status is OrderStatus.OPEN and len(venue.list_orders()) == 1
+        c = await node.om.cancel(rest.order.client_id)
+        assert c.status is OrderStatus.CANCELLED and venue.list_orders() == []
+        with pytest.raises(RiskDenied):
+            await node.om.submit(node.om.build("BTC_USDT", "buy", D(10**6), order_type="market"))
+        assert node.portfolio.positions["BTC_USDT"].size == venue.position("BTC_USDT").size == D(10)
+        assert await node.om.reconcile() == []
+        assert abs(node.portfolio.cash - venue.account().total) < D("1e-9")
+        await node.om.kill(3, "test flatten", source="test")
+        assert await _until(lambda: venue.position("BTC_USDT").size == 0)
+        assert node.portfolio.positions["BTC_USDT"].is_flat
+    finally:
+        await node.stop()
+    # restart on the same file (a new simulator: the venue is authoritative) keeps the trading state
+    node2 = build_node(Settings(), "demo", db_url=str(tmp_path / "demo.sqlite"), symbols=["BTC_USDT"])
+    await node2.start()
+    try:
+        assert node2.risk.state is TradingState.REDUCING
+        assert node2.journal.get_order(r.order.client_id).status is OrderStatus.FILLED
+    finally:
+        await node2.stop()
+
+
+async def test_unknown_mode_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_node(Settings(), "moon")
+    assert "demo, paper, testnet, live" in info.value.hint
+
+
+async def test_live_needs_keys_and_confirmation() -> None:
+    from cashup_tui.domain.errors import AuthenticationError
+
+    node = build_node(Settings(), "live", symbols=["BTC_USDT"])
+    with pytest.raises((AuthenticationError, ConfigError)):
+        await node.start()
