@@ -134,6 +134,7 @@ async def test_order_lifecycle_maps_to_domain(sim: SimServer, rest: GateRest) ->
     (bal,) = await rest.balances()
     assert bal.currency == "USDT" and 0 < bal.available < bal.total
 
+    assert await rest.user_id() == sim.state.user_id
     lev = await rest.set_leverage("BTC_USDT", Decimal(7))
     assert lev["leverage"] == "7"
     assert (await rest.countdown_cancel_all(30)) > 0

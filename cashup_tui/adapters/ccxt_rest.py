@@ -632,6 +632,13 @@ class GateRest:
         """Gate position objects (mark, liq price, margin...) for views that need more than Position."""
         return await self._private_read("positions", self._ex.privateFuturesGetSettlePositions, self._p())
 
+    async def account_detail(self) -> dict[str, Any]:
+        """Gate `GET /account/detail`: holds `user_id`, which private WS payloads need."""
+        return await self._private_read("account detail", self._ex.privateAccountGetDetail, {})
+
+    async def user_id(self) -> int:
+        return int((await self.account_detail()).get("user_id") or 0)
+
     async def account_raw(self) -> dict[str, Any]:
         return await self._private_read("futures account", self._ex.privateFuturesGetSettleAccounts, self._p())
 
