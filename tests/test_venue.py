@@ -524,3 +524,36 @@ def test_determinism_same_inputs_same_outputs() -> None:
         return [e.to_gate() | {"_kind": e.kind, "_ts": e.ts_ms} for e in v.drain_events()]
 
     assert run() == run()
+
+
+# ---------------------------------------------------------------- bar-driven use (event backtest)
+def test_update_price_and_all_in_sizing_fits_exactly() -> None:
+    """units = cash / (price * (1 + fee)) at leverage 1 must be accepted and leave ~0 available."""
+    fine = Instrument(symbol="BAR_USDT", quanto_multiplier=D(1), price_tick=D("0.01"), size_step=D("1e-12"),
+                      min_size=D("1e-12"), max_size=D(10**9), leverage_min=D(1))  # fmt: skip
+    v = Venue({"BAR_USDT": fine}, balance=D(10_000), fee_bps=5, default_leverage=1)
+    price = D("26696.37")
+    v.update_price("BAR_USDT", price, 60_000)
+    units = fine.round_size(D(10_000) / (price * (1 + D("0.0005"))))
+    o = v.place("BAR_USDT", units, 0, tif="ioc")
+    assert o.finish_as == "filled" and o.fill_price == price and o.fee == units * price * D("0.0005")
+    acc = v.account()
+    assert D(0) <= acc.available < D("0.0001")
+    with err("INSUFFICIENT_AVAILABLE"):
+        v.place("BAR_USDT", D("0.001"), 0, tif="ioc")
+    # a resting sell above the price fills at its own price once the price trades there
+    tp = v.place("BAR_USDT", -units, D("27000"), reduce_only=True)
+    v.update_price("BAR_USDT", D("26999.99"), 120_000)
+    assert tp.filled == 0
+    v.update_price("BAR_USDT", D("27100"), 180_000)
+    assert tp.finish_as == "filled" and tp.fill_price == D("27000") and v.position("BAR_USDT").size == 0
+
+
+def test_liquidation_uses_the_mid_when_no_mark_is_ever_given() -> None:
+    v = Venue({SYM: inst()}, balance=D(1000))
+    v.update_book(SYM, [(D(100), D(100))], [(D("100.1"), D(100))], 1)
+    v.set_leverage(SYM, 50)
+    v.place(SYM, 50, 0, tif="ioc")
+    liq = v.position(SYM).liq_price
+    v.update_book(SYM, [(liq - D("0.1"), D(100))], [(liq, D(100))], 2)
+    assert v.position(SYM).size == 0 and v.list_orders(SYM, "finished")[0].text == "liquidation"

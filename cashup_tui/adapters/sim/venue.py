@@ -50,6 +50,7 @@ Main API (keyword arguments after the first ones; sizes signed, Decimal or int/s
     Venue(instruments, *, balance, clock=None, user_id=1, maker_fee_rate=None, taker_fee_rate=None,
           fee_bps=None, record_events=True, max_history=10_000)
     update_book(symbol, bids, asks, ts_ms, *, mark=None); update_mark(symbol, mark, ts_ms)
+    update_price(symbol, price, ts_ms) (a one-level book at `price` plus the mark: for bar-driven backtests)
     update_trade(symbol, price, size, ts_ms); update_last(symbol, price, ts_ms)
     place(contract, size, price=0, *, tif="gtc", reduce_only=False, close=False, text="", ts_ms=None)
     cancel(id_or_text); cancel_all(contract=None, side=None); amend(id_or_text, price=None, size=None)
@@ -110,6 +111,10 @@ TRADE_ID_BASE = 400_000_000_000_000_000
 TRIGGER_ID_BASE = 500_000_000_000_000_000
 TEXT_LOOKUP_MS = 60_000  # Gate: get/cancel/amend by text works while open and 60 s after finishing
 TIFS = frozenset({"gtc", "ioc", "poc", "fok"})
+# margin checks forgive this much (USDT): "all-in" sizing (units = cash / (price * (1 + fee))) must fit
+# exactly, but Decimal division rounds at the 28th digit
+MARGIN_EPS = Decimal("1e-9")
+UNLIMITED = Decimal("1e18")  # level size of the synthetic book that `update_price` builds
 _TEXT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
 
 # Gate labels that are not HTTP 400
@@ -333,6 +338,11 @@ class Venue:
             self._flush(now)
         if mark is not None:
             self.update_mark(symbol, mark, now)
+        elif c.mark is None and c.liq is not None:  # no mark feed at all: the mid stands in for it
+            mid = c.ref_price()
+            if mid is not None and ((c.pos.size > 0 and mid <= c.liq) or (c.pos.size < 0 and mid >= c.liq)):
+                self._liquidate(c, now)
+                self._flush(now)
 
     def update_mark(self, symbol: str, mark: Decimal, ts_ms: int | None = None) -> None:
         """New mark price: liquidation check, then mark/last-price triggers."""
@@ -349,6 +359,13 @@ class Venue:
                 self._flush(now)
         if c.triggers:
             self._check_triggers(c, now)
+
+    def update_price(self, symbol: str, price: Decimal, ts_ms: int | None = None, *, size: Decimal = UNLIMITED) -> None:
+        """Bar-driven markets (backtests): one price for everything. The book becomes a single level of
+        `size` on both sides at `price`, and the mark is `price`: market orders fill at `price`, resting
+        limits at or through it fill at their own price, triggers and liquidation see `price`."""
+        level = ((price, size),)
+        self.update_book(symbol, level, level, ts_ms, mark=price)
 
     def update_last(self, symbol: str, price: Decimal, ts_ms: int | None = None) -> None:
         """Last traded price (for price_type 0 triggers) without a trade size."""
@@ -729,7 +746,7 @@ class Venue:
                 need += rest_open * price * c.qm / lev
         if need > 0:
             avail = self._available()
-            if need > avail:
+            if need - avail > MARGIN_EPS:
                 raise VenueError(
                     "INSUFFICIENT_AVAILABLE",
                     f"order needs {dstr(need)} USDT margin, available {dstr(avail)}",
@@ -784,16 +801,19 @@ class Venue:
         """Per touched contract: reduce-only hygiene, order margin, one position push."""
         if not self._dirty:
             return
-        dirty = sorted(self._dirty)
+        dirty = sorted(self._dirty) if len(self._dirty) > 1 else list(self._dirty)
         self._dirty.clear()
         for name in dirty:
             c = self._c[name]
-            for book in (c.buys, c.sells):
-                for o in list(book):
-                    if o.is_reduce_only and self._reducible(c, o.is_buy) == 0:
-                        self._finish(c, o, "reduce_only", now)
-            self._dirty.discard(name)
-            self._recalc_order_margin(c)
+            if c.buys or c.sells:
+                for book in (c.buys, c.sells):
+                    for o in list(book):
+                        if o.is_reduce_only and self._reducible(c, o.is_buy) == 0:
+                            self._finish(c, o, "reduce_only", now)
+                self._dirty.discard(name)
+                self._recalc_order_margin(c)
+            else:
+                c.order_margin = ZERO
             if self._record:
                 self._events.append(VenueEvent("position", now, self._position(c)))
 
