@@ -109,6 +109,16 @@ async def test_unmodified_ccxt_full_session(sim: SimServer, gate: ccxt_async.gat
 
     funding = await gate.fetch_funding_rate_history(SYM)
     assert isinstance(funding, list)
+    rate = await gate.fetch_funding_rate(SYM)  # contracts/{contract}
+    assert rate["markPrice"] > 0
+
+    closed = await gate.fetch_closed_orders(SYM)
+    assert {o["id"] for o in closed} >= {order["id"], filled["id"]}
+    ticker = await gate.fetch_ticker(SYM)
+    assert ticker["bid"] <= ticker["ask"] and ticker["last"] > 0
+    prints = await gate.fetch_trades(SYM, limit=5)
+    assert len(prints) == 5 and all(p["amount"] > 0 for p in prints)
+    assert abs(await gate.fetch_time() - time.time() * 1000) < 5_000  # spot/time
 
     hits = sim.app[REST_HITS]
     # load_markets touched the other market families, which answer [] rather than 404
