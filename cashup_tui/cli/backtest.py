@@ -169,6 +169,7 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout (metrics, trades, fingerprint)."),
     report: str = typer.Option(None, "--report", help="Also write a self-contained HTML report to this file."),
     trades_shown: int = typer.Option(10, "--trades", help="How many of the last trades to list."),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store (quick experiments)."),
 ) -> None:
     """Backtest STRATEGY on a CSV file or stored candles; every run is stored with its fingerprint."""
     import time
@@ -200,30 +201,44 @@ def run_cmd(
         fail(f"{str(exc).splitlines()[0]} (run {run_id} marked failed)",
              hint="fix the strategy and run again; `cashup backtest show " + str(run_id) + "` has the details")
     metrics = compute(res)
-    db = open_db(ctx, s)
-    try:
-        run_id = save_run(db, prep, res, metrics, fp, engine, started_ms=started)
-    finally:
-        db.close()
+    run_id = None
+    if not no_store:
+        db = open_db(ctx, s)
+        try:
+            run_id = save_run(db, prep, res, metrics, fp, engine, started_ms=started)
+        finally:
+            db.close()
     if report:
         from cashup_tui.engine.backtest.report import write_report
 
         write_report(report, res, metrics, fp, run_id=run_id, source=prep.source)
     if json_out:
-        print_json(result_json(res, metrics, fp, run_id=run_id, source=prep.source))
+        emit_json(result_json(res, metrics, fp, run_id=run_id, source=prep.source))
         return
     _print_result(res, metrics, fp, run_id, prep.source, trades_shown, report)
 
 
-def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int, source: str, n_trades: int, report: str | None) -> None:
+def emit_json(obj: Any) -> None:
+    """One JSON document on stdout; orjson because a run can have tens of thousands of trades."""
+    import sys
+
+    import orjson
+
+    sys.stdout.flush()
+    sys.stdout.buffer.write(orjson.dumps(obj, default=str, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    sys.stdout.buffer.flush()
+
+
+def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int | None, source: str, n_trades: int, report: str | None) -> None:
     from cashup_tui.cli.common import console
 
     c = console()
     title = f"{res.strategy} {res.params}  {res.symbol} {res.timeframe}  ({source})"
-    c.print(metrics_table(m, title=f"run {run_id}: {title}"))
+    c.print(metrics_table(m, title=(f"run {run_id}: " if run_id is not None else "") + title))
     c.print(equity_chart(res.time_ms, res.equity, width=min(c.width, 110)))
     c.print(trades_table(res.trade_rows()[-n_trades:], title=f"last {min(n_trades, len(res.trades))} of {len(res.trades)} trades"))
-    c.print(f"fingerprint {fp}   stored as run {run_id}" + (f"   report {report}" if report else ""))
+    stored = f"stored as run {run_id}" if run_id is not None else "not stored (--no-store)"
+    c.print(f"fingerprint {fp}   {stored}" + (f"   report {report}" if report else ""))
 
 
 def _pct(x: Any) -> str:

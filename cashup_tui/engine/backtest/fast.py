@@ -107,11 +107,12 @@ def _trades_vectorised(bars: Bars, desired: np.ndarray, cfg: RunConfig, fcum: np
     per_unit = side * (xp - p) - p * f - exit_fee_u - fund_u
     a = frac * lev / (p * (1.0 + f))
     growth = 1.0 + a * per_unit
+    e_after = cfg.cash * np.cumprod(growth)
     e_before = np.empty(k)
     e_before[0] = cfg.cash
-    if k > 1:
-        e_before[1:] = cfg.cash * np.cumprod(growth[:-1])
+    e_before[1:] = e_after[:-1]
     units = a * e_before
+    tr["eq_after"] = e_after
     tr["entry_idx"] = entries
     tr["exit_idx"] = np.where(is_end, n - 1, end)
     tr["side"] = side
@@ -207,8 +208,9 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         fee_in = units * p * f
         fee_out = 0.0 if reason == "end" else units * xp * f
         pnl = side * units * (xp - p) - fee_in - fee_out - fund
-        rows.append((s, n - 1 if reason == "end" else x, side, p, xp, units, pnl, fee_in + fee_out, fund, reason))
         equity += pnl
+        rows.append((s, n - 1 if reason == "end" else x, side, p, xp, units, pnl, fee_in + fee_out, fund, reason,
+                     equity))
         if reason in ("stop", "take"):
             k2 = np.searchsorted(ev_idx, x, side="left")  # the next non-zero signal at/after the exit bar
             t = int(ev_idx[k2]) if k2 < ev_idx.size else n
@@ -257,7 +259,7 @@ def _equity_once(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray):
     held = _held_end(tr, n)
     side = tr["side"].astype(np.float64)
     units, p = tr["qty"], tr["entry_price"]
-    e_after = cfg.cash + np.cumsum(tr["pnl"])
+    e_after = tr["eq_after"]
     e_before = np.empty(tr.size)
     e_before[0] = cfg.cash
     e_before[1:] = e_after[:-1]
@@ -304,7 +306,7 @@ def _liquidate(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray, k: 
     units, p = float(r["qty"]), float(r["entry_price"])
     bust = p - side * max(margin, 0.0) / units
     fee_in = units * p * cfg.fee
-    e_before = cfg.cash + float(np.sum(tr["pnl"][:k]))
+    e_before = float(tr["eq_after"][k - 1]) if k > 0 else cfg.cash
     fund = side * units * (fcum[bar] - fcum[int(r["entry_idx"])])
     r["exit_idx"] = bar
     r["exit_price"] = bust
@@ -312,5 +314,6 @@ def _liquidate(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray, k: 
     r["funding"] = fund
     r["pnl"] = -e_before  # everything is gone
     r["reason"] = "liquid"
+    r["eq_after"] = 0.0
     tr[k] = r
     return tr

@@ -148,9 +148,11 @@ def round_units(units: float, inst: Instrument) -> float:
 TRADE_DTYPE = np.dtype([
     ("entry_idx", np.int64), ("exit_idx", np.int64), ("side", np.int8), ("entry_price", np.float64),
     ("exit_price", np.float64), ("qty", np.float64), ("pnl", np.float64), ("fees", np.float64),
-    ("funding", np.float64), ("reason", "U8"),
+    ("funding", np.float64), ("reason", "U8"), ("eq_after", np.float64),
 ])
 # reason: signal | stop | take | end (still open, marked to the last close) | liquid
+# eq_after: equity once the trade is closed (or marked); kept per trade so a long compounding run does
+# not lose precision summing pnl (after 20k fee-paying trades equity can be 1e-8 of the start)
 
 
 @dataclass
@@ -175,13 +177,17 @@ class Result:
         return float(self.equity[-1]) if self.equity.size else self.config.cash
 
     def trade_rows(self) -> list[dict[str, Any]]:
-        out = []
+        """Trades as JSON-ready dicts (times are epoch ms: entry at the fill bar's open, exit at the exit bar)."""
+        tr = self.trades
+        if tr.size == 0:
+            return []
         t = self.time_ms
-        for r in self.trades:
-            out.append({
-                "entry_time": int(t[r["entry_idx"]]), "exit_time": int(t[min(r["exit_idx"], t.size - 1)]),
-                "side": "long" if r["side"] > 0 else "short", "entry_price": float(r["entry_price"]),
-                "exit_price": float(r["exit_price"]), "qty": float(r["qty"]), "pnl": float(r["pnl"]),
-                "fees": float(r["fees"]), "funding": float(r["funding"]), "exit_reason": str(r["reason"]),
-            })
-        return out
+        cols = (
+            t[tr["entry_idx"]].tolist(), t[np.minimum(tr["exit_idx"], t.size - 1)].tolist(),
+            np.where(tr["side"] > 0, "long", "short").tolist(), tr["entry_price"].tolist(),
+            tr["exit_price"].tolist(), tr["qty"].tolist(), tr["pnl"].tolist(), tr["fees"].tolist(),
+            tr["funding"].tolist(), tr["reason"].tolist(),
+        )
+        keys = ("entry_time", "exit_time", "side", "entry_price", "exit_price", "qty", "pnl", "fees", "funding",
+                "exit_reason")
+        return [dict(zip(keys, row, strict=True)) for row in zip(*cols, strict=True)]
