@@ -45,7 +45,7 @@ def test_keys_session_never_leaks_secrets() -> None:
     assert vault_row["present"] is True and vault_row["fingerprint"].startswith("sha256:")
     r = run("keys", "status", env={**KEYS_ENV})
     assert "in use from env" in r.stdout
-    r = run("keys", "status", env={"CASHUP_VAULT_PASSPHRASE": "wrong"}, code=1)
+    r = run("keys", "status", env={"CASHUP_VAULT_PASSPHRASE": "not-the-vault-passphrase"}, code=1)
     assert "wrong passphrase" in r.stderr and "Traceback" not in r.stderr
     # admin passphrase: once set, key changes need it
     run("keys", "admin-passphrase", env={"CASHUP_VAULT_PASSPHRASE": VAULT_PP, "CASHUP_ADMIN_PASSPHRASE_NEW": ADMIN_PP})
