@@ -84,7 +84,6 @@ from cashup_tui.adapters.sim.venue_models import (
 )
 from cashup_tui.domain.enums import Liquidity, Side
 from cashup_tui.domain.errors import ExchangeError
-from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill
 from cashup_tui.domain.positions import Position
@@ -114,7 +113,8 @@ TIFS = frozenset({"gtc", "ioc", "poc", "fok"})
 # margin checks forgive this much (USDT): "all-in" sizing (units = cash / (price * (1 + fee))) must fit
 # exactly, but Decimal division rounds at the 28th digit
 MARGIN_EPS = Decimal("1e-9")
-UNLIMITED = Decimal("1e18")  # level size of the synthetic book that `update_price` builds
+UNLIMITED = Decimal("1e18")
+_BUY, _SELL, _MAKER = Side.BUY, Side.SELL, Liquidity.MAKER  # level size of the synthetic book that `update_price` builds
 _TEXT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
 
 # Gate labels that are not HTTP 400
@@ -481,26 +481,16 @@ class Venue:
         """Book one execution: position, margin, wallet, order, trade record, events."""
         qm = c.qm
         notional = qty * qm * price
-        rate = fee_rate if fee_rate is not None else (c.mkfr if role is Liquidity.MAKER else c.tkfr)
+        rate = fee_rate if fee_rate is not None else (c.mkfr if role is _MAKER else c.tkfr)
         fee = notional * rate
         pos = c.pos
         old = pos.size
         buy = o.is_buy
         self._next_trade += 1
         tid = self._next_trade
+        # positional: this runs for every fill (ids are plain str at run time; NewType calls cost a frame)
         realized = pos.apply_fill(
-            Fill(
-                trade_id=str(tid),
-                client_id=ClientOrderId(o.text),
-                symbol=o.contract,
-                side=Side.BUY if buy else Side.SELL,
-                size=qty,
-                price=price,
-                fee=fee,
-                ts_ms=now,
-                venue_order_id=VenueOrderId(str(o.id)),
-                liquidity=role,
-            )
+            Fill(str(tid), o.text, o.contract, _BUY if buy else _SELL, qty, price, fee, now, str(o.id), role)  # type: ignore[arg-type]
         )
         new = pos.size
         lev = c.leverage
@@ -535,7 +525,7 @@ class Venue:
             contract=o.contract,
             size=qty if buy else -qty,
             price=price,
-            role=role.value,
+            role="maker" if role is _MAKER else "taker",
             fee=fee,
             text=o.text,
             create_ms=now,
@@ -590,10 +580,10 @@ class Venue:
         ts_ms: int | None = None,
     ) -> VenueOrder:
         """Gate `POST /futures/usdt/orders`. Returns the order after its immediate matching."""
-        c = self._contract(contract)
+        c = self._c.get(contract) or self._contract(contract)
         now = self._stamp(ts_ms)
         size = _dec(size, "size")
-        price = _dec(price, "price")
+        price = price if price is ZERO else _dec(price, "price")
         inst = c.inst
         tif = (tif or "gtc").lower()
         if tif not in TIFS:
@@ -642,7 +632,9 @@ class Venue:
         else:
             takeable = min(qty, reducible) if reduce_only else qty
             fills = self._walk(c, buy, limit, takeable, False)
-        filled_qty = sum((q for _, q in fills), ZERO)
+        filled_qty = ZERO
+        for _, q in fills:
+            filled_qty += q
         if tif == "fok" and filled_qty < qty:
             raise VenueError("ORDER_FOK", f"fill-or-kill: only {dstr(filled_qty)} of {dstr(qty)} available")
         if not reduce_only:
