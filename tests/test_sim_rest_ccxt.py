@@ -196,6 +196,17 @@ async def test_auth_errors_statuses_and_labels(sim: SimServer) -> None:
         )
         async with s.get(f"{sim.rest_url}/futures/usdt/orders?status=finished", headers=headers) as resp:
             assert resp.status == 401 and (await resp.json())["label"] == "INVALID_SIGNATURE"
+        # Gate's SDK and ccxt sign the decoded query while sending it percent-encoded: accepted
+        headers = rest_headers(
+            sim.api_key, sim.api_secret, "GET", "/api/v4/futures/usdt/orders", "status=open&note=a b", "", ts
+        )
+        async with s.get(f"{sim.rest_url}/futures/usdt/orders?status=open&note=a%20b", headers=headers) as resp:
+            assert resp.status == 200
+        # the body is signed too: a different body than the one signed is refused
+        body = '{"contract":"BTC_USDT","size":1,"price":"1","text":"t-body"}'
+        headers = rest_headers(sim.api_key, sim.api_secret, "POST", "/api/v4/futures/usdt/orders", "", "{}", ts)
+        async with s.post(f"{sim.rest_url}/futures/usdt/orders", data=body, headers=headers) as resp:
+            assert resp.status == 401 and (await resp.json())["label"] == "INVALID_SIGNATURE"
 
 
 async def test_clock_skew_fault_expires_requests(sim: SimServer) -> None:
