@@ -312,3 +312,34 @@ async def test_notifier_port_and_event_mapping() -> None:
     svc.publish(ev.FeedConnected(1, "ws"))  # ignored
     assert [n.event for n in svc.pending()] == ["message", "kill_switch"]
     assert svc.pending()[1].severity == "critical"
+
+
+async def test_daily_pnl_and_alert_helpers() -> None:
+    from cashup_tui.domain.alerts import AlertEngine, parse_rule
+
+    async with http_sink() as sink:
+        svc = _svc([sink.url("json", "/h")])
+        async with svc:
+            assert svc.daily_pnl("2025-01-02", realized=Decimal("120.5"), unrealized=Decimal("-3"), fees=Decimal("1.2"),
+                                 funding=Decimal("0.4"), equity=Decimal("10116.7"))
+            assert not svc.daily_pnl("2025-01-02", realized=1, unrealized=0, fees=0, funding=0, equity=1)  # once/day
+            eng = AlertEngine([parse_rule("SOL_USDT move 5% 1h")])
+            eng.on_price("SOL_USDT", Decimal(100), 0)
+            (fired,) = eng.on_price("SOL_USDT", Decimal(94), 60_000)
+            assert svc.alert(fired)
+            assert await wait_for(lambda: len(sink.got) == 2)
+        titles = sorted(json.loads(g.body)["title"] for g in sink.got)
+        assert titles == ["Alert: SOL_USDT moved -6.00% within 3600s (100 -> 94)", "Daily PnL 2025-01-02: 120.5 realised"]
+
+
+async def test_attach_to_the_engine_bus() -> None:
+    from cashup_tui.engine.bus import EventBus
+
+    bus = EventBus()
+    svc = _svc(["json://127.0.0.1:9/h"])
+    unsubscribe = svc.attach(bus)
+    bus.publish(ev.FeedDisconnected(1, "futures.order_book", "1006"))
+    bus.publish(ev.FeedConnected(2, "futures.order_book"))
+    unsubscribe()
+    bus.publish(ev.FeedDisconnected(3, "futures.trades", "1000"))
+    assert [n.fields["stream"] for n in svc.pending()] == ["futures.order_book"] and bus.errors == 0

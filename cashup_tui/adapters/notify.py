@@ -599,6 +599,26 @@ class NotificationService:
             name, severity, dedup, fields, qa = spec
             self.submit(name, severity, dedup_key=dedup, qanotify=qa, ts_ms=getattr(event, "ts_ms", None), **fields)
 
+    def attach(self, bus: Any) -> Callable[[], None]:
+        """Subscribe to every domain event on an engine bus (`subscribe(type, handler)`); returns
+        the unsubscribe function. Only events `notification_for` maps produce messages."""
+        from cashup_tui.domain.events import Event
+
+        return bus.subscribe(Event, self.publish)
+
+    def alert(self, fired: Any) -> bool:
+        """Queue an `AlertFired` from `domain.alerts.AlertEngine` (QANotify gets price_notify)."""
+        name, severity, dedup, fields, qa = alert_notification(fired)
+        return self.submit(name, severity, dedup_key=dedup, qanotify=qa, ts_ms=fired.ts_ms, **fields)
+
+    def daily_pnl(self, day: str, *, realized: Any, unrealized: Any, fees: Any, funding: Any, equity: Any) -> bool:
+        """Queue the end-of-day summary (once per day: de-duplicated by the day)."""
+        fields = daily_pnl_fields(day, realized, unrealized, fees, funding, equity)
+        qa = {"template": "strategy_status", "first": f"Daily PnL {day}", "name": "CashUp",
+              "stype": f"realised {realized}, unrealised {unrealized}, equity {equity}", "frequence": "1d",
+              "remark": f"fees {fees}, funding {funding}"}
+        return self.submit("daily_pnl", "info", dedup_key=f"pnl:{day}", qanotify=qa, **fields)
+
     # consumers: one lane per channel ----------------------------------------------------------
     async def _lane_worker(self, lane: _Lane) -> None:
         assert lane.wakeup is not None
