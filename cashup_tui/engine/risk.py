@@ -176,6 +176,7 @@ class RiskEngine:
     _errors: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
     stale_symbols: set[str] = field(default_factory=set)
     denials: int = 0
+    _dry: bool = False
 
     # -- persistence ------------------------------------------------------------------
     def load(self) -> RiskStatus:
@@ -266,6 +267,8 @@ class RiskEngine:
 
     # -- the gate ----------------------------------------------------------------------
     def _deny(self, rule: str, message: str, order: Order | None = None, **numbers: Any) -> RiskDenied:
+        if self._dry:  # a preview: say what would happen, record nothing
+            return RiskDenied(rule, message, **numbers)
         self.denials += 1
         now = self.clock.now_ms()
         nums = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in numbers.items()}
@@ -454,6 +457,27 @@ class RiskEngine:
             self._recent.append(_Recent(key, now))
         bucket.take(now)
         log.debug("risk ok: %s %s", verb, order.client_id)
+
+    def preview(self, order: Order) -> RiskDenied | None:
+        """Run the whole gate as `check_submit` would, without recording anything or using up the
+        rate bucket / duplicate window: what the order ticket shows before the user sends."""
+        saved_recent = list(self._recent)
+        saved_tokens = {k: (b.tokens, b.ts_ms) for k, b in self._buckets.items()}
+        self._dry = True
+        try:
+            self.check_submit(order)
+        except RiskDenied as exc:
+            return exc
+        finally:
+            self._dry = False
+            self._recent.clear()
+            self._recent.extend(saved_recent)
+            for k, b in list(self._buckets.items()):
+                if k in saved_tokens:
+                    b.tokens, b.ts_ms = saved_tokens[k]
+                else:
+                    del self._buckets[k]
+        return None
 
     def check_amend(self, order: Order, *, price: Decimal | None, size: Decimal | None) -> None:
         """An amend is checked as the order it would become (cancels need no check)."""
