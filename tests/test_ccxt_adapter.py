@@ -288,3 +288,18 @@ async def test_from_settings_uses_env_url_and_keys(monkeypatch: pytest.MonkeyPat
         await testnet.close()
     with pytest.raises(ValidationError, match="http"):
         GateRest("ftp://nowhere")
+
+
+def test_ccxt_is_called_from_one_module_only() -> None:
+    """The architecture rule: ccxt errors are translated in one place, so only ccxt_rest.py imports ccxt."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "cashup_tui"
+    pattern = re.compile(r"^\s*(import ccxt|from ccxt)", re.MULTILINE)
+    offenders = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if p.name != "ccxt_rest.py" and pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
