@@ -46,6 +46,10 @@ Prices: the mark comes from `update_mark`; before any mark is known the book mid
 (`price_orders`) with price_type 0 use the last trade price (`update_trade`/`update_last`; the mark until
 one is reported), 1 and 2 the mark. Each trigger fires at most once.
 
+Code layout: venue.py (this file: book, matching, margin, funding, liquidation, reads), venue_base.py
+(constants, VenueError, per-contract state), venue_triggers.py (price_orders and countdown_cancel_all, a
+mixin of Venue), venue_models.py (the objects and their Gate JSON shapes).
+
 Main API (keyword arguments after the first ones; sizes signed, Decimal or int/str):
     Venue(instruments, *, balance, clock=None, user_id=1, maker_fee_rate=None, taker_fee_rate=None,
           fee_bps=None, record_events=True, max_history=10_000)
@@ -68,9 +72,22 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from cashup_tui.adapters.sim.venue_base import (
+    MARGIN_EPS,
+    ORDER_ID_BASE,
+    TEXT_LOOKUP_MS,
+    TIFS,
+    TRADE_ID_BASE,
+    TRIGGER_ID_BASE,
+    UNLIMITED,
+    ZERO,
+    ContractState,
+    VenueError,
+    check_text,
+    to_dec,
+)
 from cashup_tui.adapters.sim.venue_models import (
     BalanceChange,
     Liquidation,
@@ -82,17 +99,20 @@ from cashup_tui.adapters.sim.venue_models import (
     VenueTrigger,
     dstr,
 )
+from cashup_tui.adapters.sim.venue_triggers import TriggerOrders
 from cashup_tui.domain.enums import Liquidity, Side
-from cashup_tui.domain.errors import ExchangeError
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill
 from cashup_tui.domain.positions import Position
+
+_BUY, _SELL, _MAKER = Side.BUY, Side.SELL, Liquidity.MAKER
 
 __all__ = [
     "ORDER_ID_BASE",
     "TEXT_LOOKUP_MS",
     "TRADE_ID_BASE",
     "TRIGGER_ID_BASE",
+    "UNLIMITED",
     "Venue",
     "VenueAccount",
     "VenueError",
@@ -103,100 +123,7 @@ __all__ = [
     "VenueTrigger",
 ]
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
-ORDER_ID_BASE = 300_000_000_000_000_000  # > 2**53: a float round-trip anywhere shows up as a wrong id
-TRADE_ID_BASE = 400_000_000_000_000_000
-TRIGGER_ID_BASE = 500_000_000_000_000_000
-TEXT_LOOKUP_MS = 60_000  # Gate: get/cancel/amend by text works while open and 60 s after finishing
-TIFS = frozenset({"gtc", "ioc", "poc", "fok"})
-# margin checks forgive this much (USDT): "all-in" sizing (units = cash / (price * (1 + fee))) must fit
-# exactly, but Decimal division rounds at the 28th digit
-MARGIN_EPS = Decimal("1e-9")
-UNLIMITED = Decimal("1e18")
-_BUY, _SELL, _MAKER = Side.BUY, Side.SELL, Liquidity.MAKER  # level size of the synthetic book that `update_price` builds
-_TEXT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
-
-# Gate labels that are not HTTP 400
-_STATUS = {"ORDER_NOT_FOUND": 404, "POSITION_NOT_FOUND": 404, "CONTRACT_NOT_FOUND": 400}
-
-
-class VenueError(ExchangeError):
-    """A Gate business error: `label` (e.g. INSUFFICIENT_AVAILABLE), `message`, and the HTTP `status`."""
-
-    def __init__(self, label: str, message: str, *, status: int | None = None, hint: str = "") -> None:
-        super().__init__(f"{label}: {message}", hint=hint)
-        self.label = label
-        self.message = message
-        self.status = status if status is not None else _STATUS.get(label, 400)
-
-    def to_gate(self) -> dict[str, str]:
-        """Gate's error body."""
-        return {"label": self.label, "message": self.message}
-
-
-def _dec(value: object, what: str) -> Decimal:
-    """Accept Decimal, int or decimal text (never float binary noise) and insist on a finite number."""
-    if type(value) is Decimal:
-        out = value
-    elif isinstance(value, bool) or value is None:
-        raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} is not a number")
-    elif isinstance(value, int | str):
-        try:
-            out = Decimal(value)
-        except InvalidOperation:
-            raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} is not a number") from None
-    elif isinstance(value, float):
-        out = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        out = value
-    else:
-        raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} is not a number")
-    if not out.is_finite():
-        raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} must be finite")
-    return out
-
-
-@dataclass(slots=True)
-class _Contract:
-    """Everything the venue keeps per contract (book, mark, resting orders, position, margins)."""
-
-    inst: Instrument
-    qm: Decimal
-    mkfr: Decimal
-    tkfr: Decimal
-    leverage: Decimal
-    pos: Position
-    bids: Sequence[tuple[Decimal, Decimal]] = ()
-    asks: Sequence[tuple[Decimal, Decimal]] = ()
-    used_bids: dict[Decimal, Decimal] = field(default_factory=dict)
-    used_asks: dict[Decimal, Decimal] = field(default_factory=dict)
-    mark: Decimal | None = None
-    last: Decimal | None = None
-    last_explicit: bool = False
-    buys: list[VenueOrder] = field(default_factory=list)  # resting, best (highest) price first, then id
-    sells: list[VenueOrder] = field(default_factory=list)  # resting, best (lowest) price first, then id
-    margin: Decimal = ZERO
-    order_margin: Decimal = ZERO
-    liq: Decimal | None = None
-    history_pnl: Decimal = ZERO
-    last_close_pnl: Decimal = ZERO
-    open_ms: int = 0
-    update_ms: int = 0
-    update_id: int = 0
-    touched: bool = False
-    triggers: list[VenueTrigger] = field(default_factory=list)
-
-    def ref_price(self) -> Decimal | None:
-        """Mark, else book mid, else last trade: what uPnL and price bands are measured against."""
-        if self.mark is not None:
-            return self.mark
-        if self.bids and self.asks:
-            return (self.bids[0][0] + self.asks[0][0]) / 2
-        return self.last
-
-
-class Venue:
+class Venue(TriggerOrders):
     """Deterministic Gate-like venue for one user. See the module docstring for the model."""
 
     def __init__(
@@ -213,25 +140,25 @@ class Venue:
         record_events: bool = True,
         max_history: int = 10_000,
     ) -> None:
-        start = _dec(balance, "balance")
+        start = to_dec(balance, "balance")
         if start < 0:
             raise VenueError("INVALID_PARAM_VALUE", f"starting balance {start} must be >= 0")
         if fee_bps is not None:
-            rate = _dec(fee_bps, "fee_bps") / Decimal(10_000)
+            rate = to_dec(fee_bps, "fee_bps") / Decimal(10_000)
             maker_fee_rate = rate if maker_fee_rate is None else maker_fee_rate
             taker_fee_rate = rate if taker_fee_rate is None else taker_fee_rate
         self.user_id = user_id
         self._clock = clock
         self._now = 0
         self._record = record_events
-        self._c: dict[str, _Contract] = {}
+        self._c: dict[str, ContractState] = {}
         for name, inst in instruments.items():
             lev = min(max(Decimal(default_leverage), inst.leverage_min), inst.leverage_max)
-            self._c[name] = _Contract(
+            self._c[name] = ContractState(
                 inst=inst,
                 qm=inst.quanto_multiplier,
-                mkfr=inst.maker_fee_rate if maker_fee_rate is None else _dec(maker_fee_rate, "maker_fee_rate"),
-                tkfr=inst.taker_fee_rate if taker_fee_rate is None else _dec(taker_fee_rate, "taker_fee_rate"),
+                mkfr=inst.maker_fee_rate if maker_fee_rate is None else to_dec(maker_fee_rate, "maker_fee_rate"),
+                tkfr=inst.taker_fee_rate if taker_fee_rate is None else to_dec(taker_fee_rate, "taker_fee_rate"),
                 leverage=lev,
                 pos=Position(name, inst.quanto_multiplier, leverage=lev),
             )
@@ -279,7 +206,7 @@ class Venue:
                 self._check_triggers(c, now)
 
     # ------------------------------------------------------------------ lookups
-    def _contract(self, contract: str) -> _Contract:
+    def _contract(self, contract: str) -> ContractState:
         c = self._c.get(contract)
         if c is None:
             raise VenueError(
@@ -405,7 +332,7 @@ class Venue:
 
     # ------------------------------------------------------------------ matching core
     def _walk(
-        self, c: _Contract, buy: bool, limit: Decimal | None, qty: Decimal, consume: bool
+        self, c: ContractState, buy: bool, limit: Decimal | None, qty: Decimal, consume: bool
     ) -> list[tuple[Decimal, Decimal]]:
         """Walk the opposite side best first up to `limit`; returns (price, qty) per level taken."""
         levels = c.asks if buy else c.bids
@@ -427,21 +354,21 @@ class Venue:
                 break
         return out
 
-    def _reducible(self, c: _Contract, buy: bool) -> Decimal:
+    def _reducible(self, c: ContractState, buy: bool) -> Decimal:
         """How much an order of this side can reduce the current position (0 if it would increase)."""
         size = c.pos.size
         if buy:
             return -size if size < 0 else ZERO
         return size if size > 0 else ZERO
 
-    def _fillable(self, c: _Contract, o: VenueOrder) -> Decimal:
+    def _fillable(self, c: ContractState, o: VenueOrder) -> Decimal:
         left = o.left_abs
         if o.is_reduce_only:
             red = self._reducible(c, o.is_buy)
             return red if red < left else left
         return left
 
-    def _match_resting(self, c: _Contract, now: int) -> None:
+    def _match_resting(self, c: ContractState, now: int) -> None:
         """Resting orders that the new book reaches fill at their own price as makers."""
         if c.buys and c.asks:
             best_ask = c.asks[0][0]
@@ -464,7 +391,7 @@ class Venue:
                     self._fill(c, o, o.price, got, Liquidity.MAKER, now)
                 self._settle_resting(c, o, now, bool(got))
 
-    def _settle_resting(self, c: _Contract, o: VenueOrder, now: int, filled_now: bool) -> None:
+    def _settle_resting(self, c: ContractState, o: VenueOrder, now: int, filled_now: bool) -> None:
         """After a resting order may have filled: finish it if done, or if reduce-only with nothing to reduce."""
         if not o.is_open:
             return
@@ -476,7 +403,7 @@ class Venue:
             self._emit_order(o, now)
 
     def _fill(
-        self, c: _Contract, o: VenueOrder, price: Decimal, qty: Decimal, role: Liquidity, now: int, *, fee_rate: Decimal | None = None
+        self, c: ContractState, o: VenueOrder, price: Decimal, qty: Decimal, role: Liquidity, now: int, *, fee_rate: Decimal | None = None
     ) -> VenueTrade:
         """Book one execution: position, margin, wallet, order, trade record, events."""
         qm = c.qm
@@ -549,14 +476,14 @@ class Venue:
                 ev.append(VenueEvent("balance", now, BalanceChange(self.user_id, self._total, -fee, "fee", f"{o.contract}:{o.id}", now)))
         return trade
 
-    def _close_lifecycle(self, c: _Contract, lev: Decimal) -> None:
+    def _close_lifecycle(self, c: ContractState, lev: Decimal) -> None:
         """The position went flat (or flipped): book its net PnL in history and start a fresh Position."""
         net = c.pos.net_pnl
         c.last_close_pnl = net
         c.history_pnl += net
         c.pos = Position(c.inst.symbol, c.qm, leverage=lev, updated_ms=c.pos.updated_ms)
 
-    def _liq_price(self, c: _Contract) -> Decimal | None:
+    def _liq_price(self, c: ContractState) -> Decimal | None:
         pos = c.pos
         if pos.size == 0:
             return None
@@ -582,8 +509,8 @@ class Venue:
         """Gate `POST /futures/usdt/orders`. Returns the order after its immediate matching."""
         c = self._c.get(contract) or self._contract(contract)
         now = self._stamp(ts_ms)
-        size = _dec(size, "size")
-        price = price if price is ZERO else _dec(price, "price")
+        size = to_dec(size, "size")
+        price = price if price is ZERO else to_dec(price, "price")
         inst = c.inst
         tif = (tif or "gtc").lower()
         if tif not in TIFS:
@@ -614,7 +541,7 @@ class Venue:
         text = self._check_text(text)
         if inst.in_delisting and not reduce_only:
             raise VenueError("CONTRACT_IN_DELISTING", f"{contract} is delisting: only reduce-only orders")
-        ice = iceberg if iceberg is ZERO else _dec(iceberg, "iceberg")
+        ice = iceberg if iceberg is ZERO else to_dec(iceberg, "iceberg")
         buy = size > 0
         reducible = self._reducible(c, buy)
         if reduce_only and reducible == 0:
@@ -666,7 +593,7 @@ class Venue:
         self._flush(now)
         return o
 
-    def _after_entry(self, c: _Contract, o: VenueOrder, now: int) -> None:
+    def _after_entry(self, c: ContractState, o: VenueOrder, now: int) -> None:
         """Finish or rest an order after its immediate fills."""
         if o.left_abs == 0:
             self._finish(c, o, "filled", now)
@@ -678,7 +605,7 @@ class Venue:
             self._rest(c, o)
             self._emit_order(o, now)
 
-    def _check_price(self, c: _Contract, price: Decimal) -> None:
+    def _check_price(self, c: ContractState, price: Decimal) -> None:
         inst = c.inst
         if not inst.is_price_on_tick(price):
             raise VenueError(
@@ -693,16 +620,7 @@ class Venue:
                 f"price {dstr(price)} deviates more than {dstr(inst.price_deviate * 100)}% from mark {dstr(ref)}",
             )
 
-    @staticmethod
-    def _check_text(text: str) -> str:
-        if not text:
-            return "api"
-        if not (text.startswith("t-") and 2 < len(text) <= 30 and set(text[2:]) <= _TEXT_CHARS):
-            raise VenueError(
-                "INVALID_PARAM_VALUE",
-                f"text {text!r} must be 't-' followed by 1-28 characters of [0-9A-Za-z_.-]",
-            )
-        return text
+    _check_text = staticmethod(check_text)
 
     def _available(self) -> Decimal:
         used = ZERO
@@ -713,7 +631,7 @@ class Venue:
 
     def _check_margin(
         self,
-        c: _Contract,
+        c: ContractState,
         fills: list[tuple[Decimal, Decimal]],
         filled_qty: Decimal,
         qty: Decimal,
@@ -750,7 +668,7 @@ class Venue:
         if o.text != "api":
             self._by_text[o.text] = o.id
 
-    def _rest(self, c: _Contract, o: VenueOrder) -> None:
+    def _rest(self, c: ContractState, o: VenueOrder) -> None:
         book = c.buys if o.is_buy else c.sells
         self._seq += 1
         o.seq = self._seq
@@ -762,7 +680,7 @@ class Venue:
         self._dirty.add(o.contract)
         c.touched = True
 
-    def _finish(self, c: _Contract, o: VenueOrder, finish_as: str, now: int) -> None:
+    def _finish(self, c: ContractState, o: VenueOrder, finish_as: str, now: int) -> None:
         book = c.buys if o.is_buy else c.sells
         if o in book:
             book.remove(o)
@@ -809,7 +727,7 @@ class Venue:
             if self._record:
                 self._events.append(VenueEvent("position", now, self._position(c)))
 
-    def _recalc_order_margin(self, c: _Contract) -> None:
+    def _recalc_order_margin(self, c: ContractState) -> None:
         size = c.pos.size
         total = ZERO
         for book, reducible in ((c.buys, -size if size < 0 else ZERO), (c.sells, size if size > 0 else ZERO)):
@@ -883,8 +801,8 @@ class Venue:
         c = self._c[o.contract]
         if price is None and size is None:
             raise VenueError("INVALID_PARAM_VALUE", "amend needs a new price or a new size")
-        new_price = o.price if price is None else _dec(price, "price")
-        new_size = o.size if size is None else _dec(size, "size")
+        new_price = o.price if price is None else to_dec(price, "price")
+        new_size = o.size if size is None else to_dec(size, "size")
         if size is not None:
             if o.is_close:
                 raise VenueError("INVALID_PARAM_VALUE", "the size of a close order cannot be amended")
@@ -974,7 +892,7 @@ class Venue:
         ]
         return rows[offset : offset + limit]
 
-    def _position(self, c: _Contract) -> VenuePosition:
+    def _position(self, c: ContractState) -> VenuePosition:
         pos = c.pos
         mark = c.ref_price()
         if mark is None:
@@ -1065,7 +983,7 @@ class Venue:
         """Gate `POST /positions/{contract}/leverage` (isolated only: 0 = cross is not simulated)."""
         c = self._contract(contract)
         now = self._stamp(ts_ms)
-        lev = _dec(leverage, "leverage")
+        lev = to_dec(leverage, "leverage")
         if lev == 0:
             raise VenueError(
                 "INVALID_PARAM_VALUE", "cross margin (leverage 0) is not simulated", hint="use a leverage >= 1"
@@ -1099,7 +1017,7 @@ class Venue:
         """Gate `POST /positions/{contract}/margin`: add (> 0) or remove (< 0) isolated margin."""
         c = self._contract(contract)
         now = self._stamp(ts_ms)
-        delta = _dec(change, "change")
+        delta = to_dec(change, "change")
         if c.pos.size == 0:
             raise VenueError("POSITION_EMPTY", f"no {contract} position to change the margin of")
         if delta > 0 and delta > self._available():
@@ -1122,7 +1040,7 @@ class Venue:
     def deposit(self, amount: Decimal | int | str, *, ts_ms: int | None = None) -> Decimal:
         """Move USDT in (> 0) or out (< 0) of the futures wallet (Gate `dnw`); returns the new total."""
         now = self._stamp(ts_ms)
-        amt = _dec(amount, "amount")
+        amt = to_dec(amount, "amount")
         if amt < 0 and -amt > self._available():
             raise VenueError("INSUFFICIENT_AVAILABLE", f"cannot withdraw {dstr(-amt)}: available {dstr(self._available())}")
         self._total += amt
@@ -1137,7 +1055,7 @@ class Venue:
         """Settle one funding period on the mark notional; returns the cash amount (> 0 received)."""
         c = self._contract(contract)
         now = self._stamp(ts_ms)
-        r = _dec(rate, "rate")
+        r = to_dec(rate, "rate")
         if mark is not None:
             c.mark = mark
         if c.pos.size == 0:
@@ -1157,7 +1075,7 @@ class Venue:
         return amount
 
     # ------------------------------------------------------------------ liquidation
-    def _liquidate(self, c: _Contract, now: int) -> None:
+    def _liquidate(self, c: ContractState, now: int) -> None:
         pos = c.pos
         size = pos.size
         liq = c.liq
@@ -1189,192 +1107,6 @@ class Venue:
             self._events.append(
                 VenueEvent("liquidate", now, Liquidation(self.user_id, c.inst.symbol, size, entry, liq, mark, margin, lev, o.id, now))
             )
-
-    # ------------------------------------------------------------------ trigger orders (price_orders)
-    def place_trigger(
-        self,
-        contract: str,
-        size: Decimal | int | str,
-        price: Decimal | int | str,
-        trigger_price: Decimal | int | str,
-        *,
-        rule: int,
-        price_type: int = 0,
-        tif: str = "gtc",
-        reduce_only: bool = False,
-        close: bool = False,
-        text: str = "",
-        expiration_s: int = 0,
-        ts_ms: int | None = None,
-    ) -> VenueTrigger:
-        """Gate `POST /futures/usdt/price_orders`: places the order once, when the trigger rule is met."""
-        c = self._contract(contract)
-        now = self._stamp(ts_ms)
-        sz = _dec(size, "size")
-        px = _dec(price, "price")
-        tp = _dec(trigger_price, "trigger price")
-        tif = (tif or "gtc").lower()
-        if rule not in (1, 2):
-            raise VenueError("INVALID_PARAM_VALUE", f"trigger rule {rule!r} must be 1 (>=) or 2 (<=)")
-        if price_type not in (0, 1, 2):
-            raise VenueError("INVALID_PARAM_VALUE", f"price_type {price_type!r} must be 0 (last), 1 (mark) or 2 (index)")
-        if tp <= 0 or not c.inst.is_price_on_tick(tp):
-            raise VenueError("INVALID_PARAM_VALUE", f"trigger price {dstr(tp)} must be > 0 and on the tick {dstr(c.inst.price_tick)}")
-        if tif not in ("gtc", "ioc"):
-            raise VenueError("INVALID_PARAM_VALUE", "trigger orders take tif gtc or ioc")
-        if px < 0 or (px == 0 and tif != "ioc"):
-            raise VenueError("INVALID_PARAM_VALUE", "a market trigger order (price 0) needs tif ioc")
-        if px > 0 and not c.inst.is_price_on_tick(px):
-            raise VenueError("INVALID_PARAM_VALUE", f"price {dstr(px)} is not a multiple of the tick {dstr(c.inst.price_tick)}")
-        if close and sz != 0:
-            raise VenueError("INVALID_PARAM_VALUE", "size must be 0 when close is true")
-        if not close and (sz == 0 or not c.inst.is_size_on_step(abs(sz))):
-            raise VenueError("INVALID_PARAM_VALUE", f"size {dstr(sz)} must be a non-zero multiple of {dstr(c.inst.size_step)}")
-        if expiration_s < 0:
-            raise VenueError("INVALID_PARAM_VALUE", "expiration must be >= 0 seconds")
-        self._next_trigger += 1
-        t = VenueTrigger(
-            id=self._next_trigger,
-            user=self.user_id,
-            contract=contract,
-            size=sz,
-            price=px,
-            tif=tif,
-            text=self._check_text(text),
-            reduce_only=reduce_only or close,
-            close=close,
-            trigger_price=tp,
-            rule=rule,
-            price_type=price_type,
-            expiration_s=expiration_s,
-            create_ms=now,
-        )
-        self._triggers[t.id] = t
-        c.triggers.append(t)
-        self._emit_trigger(t, now)
-        return t
-
-    def _emit_trigger(self, t: VenueTrigger, now: int) -> None:
-        if self._record:
-            self._events.append(VenueEvent("autoorder", now, t.snapshot()))
-
-    def _end_trigger(self, t: VenueTrigger, finish_as: str, now: int, reason: str = "") -> None:
-        t.status = "finished"
-        t.finish_as = finish_as
-        t.finish_ms = now
-        t.reason = reason
-        c = self._c[t.contract]
-        if t in c.triggers:
-            c.triggers.remove(t)
-        self._triggers_done.append(t)
-        self._emit_trigger(t, now)
-
-    def _check_triggers(self, c: _Contract, now: int) -> None:
-        for t in list(c.triggers):
-            if t.status != "open":
-                continue
-            if t.expiration_s and now >= t.create_ms + t.expiration_s * 1000:
-                self._end_trigger(t, "expired", now)
-                continue
-            px = c.last if t.price_type == 0 else c.mark
-            if px is None:
-                continue
-            if not (px >= t.trigger_price if t.rule == 1 else px <= t.trigger_price):
-                continue
-            t.status = "finished"  # finished before placing: fires once, even on re-entry
-            t.finish_ms = now
-            c.triggers.remove(t)
-            self._triggers_done.append(t)
-            try:
-                o = self.place(
-                    t.contract,
-                    0 if t.close else t.size,
-                    t.price,
-                    tif=t.tif,
-                    reduce_only=t.reduce_only and not t.close,
-                    close=t.close,
-                    text=t.text if t.text != "api" else "",
-                    ts_ms=now,
-                )
-            except VenueError as exc:
-                t.finish_as = "failed"
-                t.reason = f"{exc.label}: {exc.message}"
-                self._emit_trigger(t, now)
-                continue
-            t.finish_as = "succeeded"
-            t.order_id = o.id
-            self._emit_trigger(t, now)
-
-    def cancel_trigger(self, trigger_id: int | str, *, ts_ms: int | None = None) -> VenueTrigger:
-        """Gate `DELETE /futures/usdt/price_orders/{id}`."""
-        now = self._stamp(ts_ms)
-        t = self.get_trigger(trigger_id)
-        if t.status != "open":
-            raise VenueError("ORDER_NOT_FOUND", f"trigger order {trigger_id} is already finished ({t.finish_as})")
-        self._end_trigger(t, "cancelled", now)
-        return t
-
-    def cancel_triggers(self, contract: str | None = None, *, ts_ms: int | None = None) -> list[VenueTrigger]:
-        """Gate `DELETE /futures/usdt/price_orders?contract=`."""
-        now = self._stamp(ts_ms)
-        if contract:
-            self._contract(contract)
-        out = [t for t in sorted(self._triggers.values(), key=lambda t: t.id) if t.status == "open" and (not contract or t.contract == contract)]
-        for t in out:
-            self._end_trigger(t, "cancelled", now)
-        return out
-
-    def get_trigger(self, trigger_id: int | str) -> VenueTrigger:
-        try:
-            tid = int(trigger_id)
-        except (TypeError, ValueError):
-            tid = -1
-        t = self._triggers.get(tid)
-        if t is None:
-            raise VenueError("ORDER_NOT_FOUND", f"trigger order {trigger_id} not found")
-        return t
-
-    def list_triggers(
-        self, contract: str | None = None, status: str = "open", *, limit: int = 100, offset: int = 0
-    ) -> list[VenueTrigger]:
-        """Gate `GET /futures/usdt/price_orders?status=open|finished`, newest first."""
-        if status not in ("open", "finished"):
-            raise VenueError("INVALID_PARAM_VALUE", f"status {status!r} must be 'open' or 'finished'")
-        rows = [
-            t
-            for t in sorted(self._triggers.values(), key=lambda t: t.id, reverse=True)
-            if (t.status == "open") == (status == "open") and (not contract or t.contract == contract)
-        ]
-        return rows[offset : offset + limit]
-
-    # ------------------------------------------------------------------ dead-man switch
-    def countdown_cancel_all(self, timeout_s: int, now_ms: int | None = None, *, contract: str = "") -> int:
-        """Gate `POST /futures/usdt/countdown_cancel_all`: cancel open orders (of `contract`, or all) unless
-        called again within `timeout_s`. 0 disarms. Returns the trigger time in ms (0 when disarmed)."""
-        now = self._stamp(now_ms)
-        if contract:
-            self._contract(contract)
-        if not isinstance(timeout_s, int) or isinstance(timeout_s, bool) or timeout_s < 0:
-            raise VenueError("INVALID_PARAM_VALUE", f"timeout {timeout_s!r} must be an integer number of seconds >= 0")
-        if 0 < timeout_s < 5:
-            raise VenueError("INVALID_PARAM_VALUE", "timeout must be 0 (disarm) or at least 5 seconds")
-        if timeout_s == 0:
-            self._countdowns.pop(contract, None)
-            deadline = 0
-        else:
-            deadline = now + timeout_s * 1000
-            self._countdowns[contract] = deadline
-        self._countdown_min = min(self._countdowns.values()) if self._countdowns else None
-        return deadline
-
-    def _fire_countdowns(self, now: int) -> None:
-        expired = sorted(k for k, v in self._countdowns.items() if v <= now)
-        for k in expired:
-            del self._countdowns[k]
-        self._countdown_min = min(self._countdowns.values()) if self._countdowns else None
-        for k in expired:
-            self._cancel_where(k or None, None, "cancelled", now)
-        self._flush(now)
 
     # ------------------------------------------------------------------ events
     def drain_events(self) -> list[VenueEvent]:
