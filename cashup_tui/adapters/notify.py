@@ -380,6 +380,8 @@ class _Lane:
 
 
 HistorySink = Callable[[DeliveryRecord], None]
+"""Called on the event loop for every outcome: keep it quick (e.g. hand the row to the store's
+batching recorder); an exception is counted in `stats['history_errors']` and logged."""
 
 
 class NotificationService:
@@ -689,14 +691,23 @@ class NotificationService:
         self._record(n, ch.label, "failed", self.retries + 1, error, title=title)
 
     def _record(self, n: Notification, channel: str, outcome: str, attempts: int, error: str, *, title: str) -> None:
+        """In-memory ring now; the external sink later on the loop (never inside `submit()`'s
+        caller, so a slow store cannot delay the trading code that raised the event)."""
         rec = DeliveryRecord(n.ts_ms, n.event, n.severity, title, channel, outcome, attempts, error)
         self.history.append(rec)
-        if self._history_sink is not None:
-            try:
-                self._history_sink(rec)
-            except Exception:
-                self.stats["history_errors"] += 1
-                log.exception("notification history sink failed")
+        if self._history_sink is None:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self._sink, rec)
+        except RuntimeError:  # no loop (e.g. submit before start in a sync context)
+            self._sink(rec)
+
+    def _sink(self, rec: DeliveryRecord) -> None:
+        try:
+            self._history_sink(rec)  # type: ignore[misc]
+        except Exception:
+            self.stats["history_errors"] += 1
+            log.exception("notification history sink failed")
 
 
 def _qa_default(title: str, body: str, n: Notification) -> dict[str, str]:

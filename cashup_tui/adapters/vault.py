@@ -284,8 +284,11 @@ class Vault:
 
 def read_passphrase(prompt: str = "Vault passphrase: ", *, confirm: bool = False, env_var: str = PASSPHRASE_ENV) -> str:
     """The passphrase from `env_var` (CI only) or typed without echo; never from argv."""
+    from cashup_tui.logging_setup import register_secret
+
     env = os.environ.get(env_var)
     if env:
+        register_secret(env)
         return env
     if not sys.stdin.isatty():
         raise VaultError(
@@ -297,6 +300,7 @@ def read_passphrase(prompt: str = "Vault passphrase: ", *, confirm: bool = False
         raise VaultError("empty passphrase", hint="type the passphrase (it is not echoed)")
     if confirm and getpass.getpass("Repeat it: ") != first:
         raise VaultError("the two passphrases differ", hint="run the command again")
+    register_secret(first)
     return first
 
 
