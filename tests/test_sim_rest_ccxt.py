@@ -223,6 +223,10 @@ async def test_public_parameter_rules(sim: SimServer) -> None:
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{base}/candlesticks?contract=BTC_USDT&interval=1m&limit=10&from=1") as r:
             assert r.status == 400 and (await r.json())["label"] == "INVALID_PARAM_VALUE"
+        to = int(time.time()) - 3600
+        async with s.get(f"{base}/candlesticks?contract=BTC_USDT&interval=1m&to={to}") as r:
+            rows = await r.json()
+            assert len(rows) == 100 and rows[-1]["t"] <= to and rows[-1]["t"] > to - 120  # default: latest 100
         async with s.get(f"{base}/candlesticks?contract=NOPE_USDT&interval=1m") as r:
             assert r.status == 400 and (await r.json())["label"] == "CONTRACT_NOT_FOUND"
         async with s.get(f"{base}/order_book?contract=BTC_USDT&limit=5&with_id=true") as r:

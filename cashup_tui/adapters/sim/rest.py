@@ -342,6 +342,8 @@ class _RestApi:
                     "INVALID_PARAM_VALUE", f"too many points requested: at most {MAX_CANDLE_POINTS} per request"
                 )
             to_s = end
+        elif limit is None:
+            limit = 100  # Gate's default: the latest 100 points (ending at `to` if given)
         return self.market_call("candles", name, interval, from_s, to_s, limit)
 
     async def funding_rate(self, request: web.Request) -> Any:
