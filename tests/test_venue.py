@@ -557,3 +557,149 @@ def test_liquidation_uses_the_mid_when_no_mark_is_ever_given() -> None:
     liq = v.position(SYM).liq_price
     v.update_book(SYM, [(liq - D("0.1"), D(100))], [(liq, D(100))], 2)
     assert v.position(SYM).size == 0 and v.list_orders(SYM, "finished")[0].text == "liquidation"
+
+
+# ---------------------------------------------------------------- more edges
+def test_flip_long_to_short_books_the_closed_lifecycle() -> None:
+    v = venue("5000")
+    v.set_leverage(SYM, 10)
+    v.place(SYM, 10, 0, tif="ioc")  # long 10 @ 100.1
+    book(v, 2_000, bid="101", ask="101.1")
+    v.place(SYM, -25, 0, tif="ioc")  # 10 @ 101, 10 @ 100.9, 5 @ 100.8 -> short 15
+    p = v.position(SYM)
+    assert p.size == -15 and p.entry_price == (D("100.9") * 10 + D("100.8") * 5) / 15
+    assert p.margin == (D("100.9") * 10 + D("100.8") * 5) * D("0.1") / 10
+    closed_pnl = (D(101) - D("100.1")) * 10 * D("0.1")
+    open_fee = D(10) * D("0.1") * D("100.1") * TAKER
+    close_fee = D(10) * D("0.1") * D(101) * TAKER
+    assert p.last_close_pnl == closed_pnl - open_fee - close_fee
+    new_fees = (D("100.9") * 10 + D("100.8") * 5) * D("0.1") * TAKER
+    assert p.realised_pnl == -new_fees and p.pnl_pnl == 0  # the new lifecycle starts clean
+    trades = v.my_trades(SYM)
+    assert [t.close_size for t in reversed(trades)] == [D(0), D(-10), D(0), D(0)]
+
+
+def test_update_margin_moves_the_liquidation_price() -> None:
+    v = venue("1000")
+    v.set_leverage(SYM, 20)
+    v.place(SYM, 40, 0, tif="ioc")
+    p0 = v.position(SYM)
+    p1 = v.update_margin(SYM, 5)
+    assert p1.margin == p0.margin + 5 and p1.liq_price < p0.liq_price
+    assert v.account().available == v.account().total - p1.margin
+    with err("REMOVE_TOO_MUCH"):
+        v.update_margin(SYM, -6)
+    with err("INSUFFICIENT_AVAILABLE"):
+        v.update_margin(SYM, 10**6)
+    v.place(SYM, 0, 0, tif="ioc", close=True)
+    with err("POSITION_EMPTY"):
+        v.update_margin(SYM, 1)
+
+
+def test_deposit_and_withdraw() -> None:
+    v = venue("100")
+    assert v.deposit(50) == 150
+    assert v.deposit(-20) == 130
+    with err("INSUFFICIENT_AVAILABLE"):
+        v.deposit(-131)
+    acc = v.account()
+    assert acc.history_dnw == 130 and acc.to_gate()["history"]["dnw"] == "130"
+
+
+def test_too_many_orders_and_delisting() -> None:
+    v = Venue({SYM: inst(orders_limit=2)}, balance=D(10_000))
+    book(v, 1)
+    v.place(SYM, 1, D(99))
+    v.place(SYM, 1, D("99.1"))
+    with err("TOO_MANY_ORDERS"):
+        v.place(SYM, 1, D("99.2"))
+    v.place(SYM, 1, 0, tif="ioc")  # immediate orders do not count against the resting limit
+    d = Venue({SYM: inst(in_delisting=True)}, balance=D(10_000))
+    book(d, 1)
+    with err("CONTRACT_IN_DELISTING"):
+        d.place(SYM, 1, 0, tif="ioc")
+
+
+def test_amend_edge_cases() -> None:
+    v = venue("1000")
+    o = v.place(SYM, 10, D("99.5"), tif="poc")
+    with err("ORDER_POC_IMMEDIATE"):
+        v.amend(o.id, price=D("100.1"))
+    with err("INSUFFICIENT_AVAILABLE"):
+        v.amend(o.id, size=9_000)
+    with err("INVALID_PARAM_VALUE"):
+        v.amend(o.id)
+    v.update_book(SYM, [(D("99.4"), D(10))], [(D("99.5"), D(4))], 2_000)
+    assert o.filled == 4
+    v.amend(o.id, size=4)  # at the filled size: Gate cancels the rest
+    assert o.status == "finished" and o.finish_as == "cancelled"
+    with err("ORDER_NOT_FOUND"):
+        v.amend(o.id, price=D(99))
+
+
+def test_amend_keeps_priority_only_when_shrinking() -> None:
+    v = venue()
+    a = v.place(SYM, 5, D("99.5"))
+    b = v.place(SYM, 5, D("99.5"))
+    v.amend(a.id, size=4)  # shrink: keeps its place
+    v.update_book(SYM, [(D(99), D(10))], [(D("99.5"), D(4))], 2_000)
+    assert (a.filled, b.filled) == (4, 0)
+    v.cancel(b.id)
+    c = v.place(SYM, 5, D("99.4"))
+    d = v.place(SYM, 5, D("99.4"))
+    v.amend(c.id, size=6)  # grow: goes behind d
+    v.update_book(SYM, [(D(99), D(10))], [(D("99.4"), D(5))], 3_000)
+    assert (d.filled, c.filled) == (5, 0)
+
+
+def test_lists_paginate_newest_first() -> None:
+    v = venue()
+    ids = [v.place(SYM, 1, D(99) - D("0.1") * i).id for i in range(5)]
+    assert [o.id for o in v.list_orders(SYM, limit=2)] == ids[::-1][:2]
+    assert [o.id for o in v.list_orders(SYM, limit=2, offset=2)] == ids[::-1][2:4]
+    v.cancel_all(SYM)
+    assert [o.id for o in v.list_orders(SYM, "finished")] == ids[::-1]
+    with err("INVALID_PARAM_VALUE"):
+        v.list_orders(SYM, "closed")
+    m = v.place(SYM, 12, 0, tif="ioc")
+    assert {t.order_id for t in v.my_trades(order_id=m.id)} == {m.id}
+    assert len(v.my_trades(SYM, limit=1)) == 1
+
+
+def test_trigger_validation() -> None:
+    v = venue()
+    with err("INVALID_PARAM_VALUE"):
+        v.place_trigger(SYM, 1, 0, D(101), rule=3)
+    with err("INVALID_PARAM_VALUE"):
+        v.place_trigger(SYM, 1, 0, D(101), rule=1, tif="gtc")  # market trigger needs ioc
+    with err("INVALID_PARAM_VALUE"):
+        v.place_trigger(SYM, 1, D(100), D("101.05"), rule=1)  # off tick
+    with err("INVALID_PARAM_VALUE"):
+        v.place_trigger(SYM, 1, D(100), D(101), rule=1, close=True)
+    with err("CONTRACT_NOT_FOUND"):
+        v.place_trigger("NOPE_USDT", 1, D(100), D(101), rule=1)
+    with err("ORDER_NOT_FOUND"):
+        v.get_trigger("nope")
+
+
+def test_decimal_contract_sizes_on_the_wire() -> None:
+    v = Venue({SYM: inst(size_step=D("0.001"), min_size=D("0.001"))}, balance=D(1000))
+    book(v, 1)
+    o = v.place(SYM, D("-1.250"), 0, tif="ioc", text="t-dec")
+    g = o.to_gate()
+    assert g["size"] == "-1.25" and g["left"] == "0" and g["fill_price"] == "100"
+    assert v.position(SYM).to_gate()["size"] == "-1.25"
+
+
+def test_flip_inside_one_fill() -> None:
+    v = venue("5000")
+    v.set_leverage(SYM, 10)
+    v.update_book(SYM, [(D(100), D(100))], [(D("100.1"), D(100))], 2_000)
+    v.place(SYM, 10, 0, tif="ioc")  # long 10 @ 100.1
+    v.place(SYM, -25, 0, tif="ioc")  # one fill of 25 @ 100: closes 10, opens short 15
+    p = v.position(SYM)
+    assert p.size == -15 and p.entry_price == D(100) and p.margin == D(15) * D("0.1") * D(100) / 10
+    fees = (D("100.1") * 10 + D(100) * 25) * D("0.1") * TAKER
+    assert p.last_close_pnl == (D(100) - D("100.1")) * 10 * D("0.1") - fees
+    assert v.my_trades(SYM)[0].close_size == -10
+    assert v.account().total == D(5000) + (D(100) - D("100.1")) * 10 * D("0.1") - fees
