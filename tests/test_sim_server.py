@@ -403,3 +403,37 @@ def test_faults_from_cli_pairs() -> None:
     assert f.lose_ack() and not f.lose_ack()
     f.reset()
     assert f.snapshot() == Faults().snapshot()
+
+
+async def test_upgrade_after_seconds_switch(sim: SimServer, http: aiohttp.ClientSession) -> None:
+    sim.faults.set("upgrade_after_s", 0.2)
+    async with http.ws_connect(sim.ws_url) as ws:
+        f = await _next(ws, lambda f: f["channel"] == "futures.system", timeout=3)
+        assert f["result"]["type"] == "upgrade"
+        again = [x for x in await _collect(ws, 0.4) if x["channel"] == "futures.system"]
+        assert again == []  # once per connection
+
+
+async def _signed_order(sim: SimServer, http: aiohttp.ClientSession, text: str) -> aiohttp.ClientResponse:
+    from cashup_tui.adapters.gateio.auth import rest_headers
+
+    body = json.dumps({"contract": "BTC_USDT", "size": 1, "price": "0", "tif": "ioc", "text": text})
+    path = "/api/v4/futures/usdt/orders"
+    headers = rest_headers(FAKE_API_KEY, FAKE_API_SECRET, "POST", path, "", body, str(int(time.time())))
+    return await http.post(f"{sim.rest_url}/futures/usdt/orders", data=body, headers=headers)
+
+
+async def test_order_ack_delay_and_loss_switches(sim: SimServer, http: aiohttp.ClientSession) -> None:
+    if sim.state.venue is None:
+        pytest.skip("venue.py not available")
+    await asyncio.sleep(0.1)  # a book exists
+    sim.faults.set("ack_delay_ms", 300)
+    t0 = time.monotonic()
+    resp = await _signed_order(sim, http, "t-delayed1")
+    assert resp.status == 201 and time.monotonic() - t0 >= 0.3
+    sim.faults.set("ack_delay_ms", 0)
+    sim.faults.set("lose_next_acks", 1)
+    with pytest.raises(aiohttp.ClientError):
+        await _signed_order(sim, http, "t-lostack1")
+    # the order was placed even though its ack never came
+    assert sim.state.venue.get_order("t-lostack1").text == "t-lostack1"

@@ -17,6 +17,7 @@ from cashup_tui.domain.errors import ValidationError
 FAULT_HELP: dict[str, str] = {
     "drop_after_s": "close every WS connection N seconds after it opens (0 = never)",
     "drop_mode": "how drops happen: 'close' (close frame 1000) or 'abort' (abrupt TCP drop, no close frame)",
+    "upgrade_after_s": "push a futures.system upgrade notice N seconds after each WS connection opens (0 = never)",
     "gap_every": "skip a sequence id in futures.order_book_update every N updates per contract (0 = off)",
     "duplicate_every": "re-send the previous order_book_update every N updates (0 = off)",
     "reorder_every": "swap two consecutive order_book_update frames every N updates (0 = off)",
@@ -44,6 +45,7 @@ class Faults:
 
     drop_after_s: float = 0.0
     drop_mode: str = "close"
+    upgrade_after_s: float = 0.0
     gap_every: int = 0
     duplicate_every: int = 0
     reorder_every: int = 0

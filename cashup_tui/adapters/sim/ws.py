@@ -57,6 +57,7 @@ class Conn:
         "closed",
         "conn_id",
         "legacy",
+        "notified",
         "obu",
         "opened_ms",
         "private",
@@ -81,6 +82,7 @@ class Conn:
         self.private: dict[str, set[str]] = {}  # channel -> {contract | "!all"}
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_MAX)
         self.closed = False
+        self.notified = False  # upgrade_after_s notice already sent
         self.writer: asyncio.Task[None] | None = None
 
     def send(self, data: bytes) -> None:
@@ -196,16 +198,25 @@ class WsHub:
             await asyncio.wait_for(c.ws.close(code=code, message=b"simulated drop"), 2.0)
 
     def housekeeping(self) -> None:
-        """Timed faults: drop connections older than `drop_after_s`."""
+        """Timed faults: upgrade notices after `upgrade_after_s`, drops after `drop_after_s`."""
         f = self.state.faults
-        if f.drop_after_s > 0:
-            now = self.state.now_ms()
-            for c in list(self.conns):
-                if now - c.opened_ms >= f.drop_after_s * 1000:
-                    asyncio.get_running_loop().create_task(self._drop(c, f.drop_mode))
+        if f.drop_after_s <= 0 and f.upgrade_after_s <= 0:
+            return
+        now = self.state.now_ms()
+        for c in list(self.conns):
+            age_s = (now - c.opened_ms) / 1000
+            if f.upgrade_after_s > 0 and not c.notified and age_s >= f.upgrade_after_s:
+                c.notified = True
+                c.send(self._system_frame("system upgrade, please reconnect"))
+            if f.drop_after_s > 0 and age_s >= f.drop_after_s:
+                self.conns.discard(c)  # once: the drop task runs after this step
+                asyncio.get_running_loop().create_task(self._drop(c, f.drop_mode))
+
+    def _system_frame(self, msg: str) -> bytes:
+        return _dumps(self._env("futures.system", "update", {"type": "upgrade", "msg": msg}))
 
     def broadcast_system(self, msg: str = "system upgrade, please reconnect") -> int:
-        data = _dumps(self._env("futures.system", "update", {"type": "upgrade", "msg": msg}))
+        data = self._system_frame(msg)
         for c in list(self.conns):
             c.send(data)
         return len(self.conns)
