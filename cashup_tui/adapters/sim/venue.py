@@ -42,6 +42,13 @@ order with text "liquidation", finish_as "liquidated" (losses beyond that price 
 Funding (`apply_funding`): amount = -size * multiplier * mark * rate to the wallet: longs pay shorts when
 the rate is positive.
 
+Not modelled: iceberg (accepted and echoed, the whole size is visible to our own matching), self-trade
+prevention (our orders never meet each other), risk limits, cross margin (leverage 0), dual mode.
+
+Events (`drain_events()`, in order): "order" (futures.orders: a snapshot after each change), "usertrade",
+"position" (one per touched contract per call), "balance" (pnl, fee, fund, dnw changes), "autoorder"
+(trigger orders), "liquidate".
+
 Prices: the mark comes from `update_mark`; before any mark is known the book mid is used. Trigger orders
 (`price_orders`) with price_type 0 use the last trade price (`update_trade`/`update_last`; the mark until
 one is reported), 1 and 2 the mark. Each trigger fires at most once.
@@ -441,6 +448,8 @@ class Venue(TriggerOrders):
         self._total += realized - fee
         self._hist_pnl += realized
         self._hist_fee += fee
+        if o.seq:  # it was resting: Gate marks later pushes of an open order `_update`
+            o.finish_as = "_update"
         o.filled += qty
         o.fill_value += price * qty
         o.fee += fee
@@ -838,6 +847,7 @@ class Venue(TriggerOrders):
         o.size = new_size
         o.update_ms = now
         o.update_id += 1
+        o.finish_as = "_update"
         if amend_text:
             o.amend_text = amend_text
         if crosses:
