@@ -203,3 +203,65 @@ def test_long_random_sessions_keep_the_invariants(seed: int) -> None:
 @given(ops)
 def test_same_inputs_same_outputs(seq: list[tuple[Any, ...]]) -> None:
     assert run(seq, check=False) == run(seq, check=False)
+
+
+levels = st.lists(st.tuples(st.integers(1, 30), st.integers(1, 50)), min_size=0, max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    asks=levels,
+    bids=levels,
+    buy=st.booleans(),
+    size=st.integers(1, 300),
+    limit_ticks=st.one_of(st.none(), st.integers(0, 40)),
+    tif=st.sampled_from(["ioc", "fok", "gtc"]),
+)
+def test_taker_walk_matches_a_reference(
+    asks: list[tuple[int, int]], bids: list[tuple[int, int]], buy: bool, size: int, limit_ticks: int | None, tif: str
+) -> None:
+    """Against an independent walk: fills level by level at each level's price, up to the limit."""
+    mid = D(1000)
+    ask_book, px = [], mid
+    for gap, qty in asks:
+        px += TICK * gap
+        ask_book.append((px, D(qty)))
+    bid_book, px = [], mid
+    for gap, qty in bids:
+        px -= TICK * gap
+        bid_book.append((px, D(qty)))
+    v = Venue({SYM: INST}, balance=D(10**9))
+    v.update_book(SYM, bid_book, ask_book, 1, mark=mid)
+    if limit_ticks is None and tif == "gtc":
+        tif = "ioc"
+    limit = None if limit_ticks is None else (mid + TICK * limit_ticks if buy else mid - TICK * limit_ticks)
+    # reference
+    want: list[tuple[D, D]] = []
+    left = D(size)
+    for p, q in ask_book if buy else bid_book:
+        if left == 0 or (limit is not None and (p > limit if buy else p < limit)):
+            break
+        take = min(q, left)
+        want.append((p, take))
+        left -= take
+    got_qty = sum((q for _, q in want), D(0))
+    signed = size if buy else -size
+    if tif == "fok" and got_qty < size:
+        before = v.account()
+        try:
+            v.place(SYM, signed, limit or 0, tif="fok")
+        except VenueError as exc:
+            assert exc.label == "ORDER_FOK"
+        else:
+            raise AssertionError("FOK should have been refused")
+        assert v.account() == before and v.my_trades() == [] and v.list_orders(status="finished") == []
+        return
+    o = v.place(SYM, signed, limit or 0, tif=tif)
+    trades = list(reversed(v.my_trades(limit=100)))
+    assert [(t.price, abs(t.size)) for t in trades] == want
+    assert all(t.role == "taker" for t in trades)
+    assert o.filled == got_qty and o.left_abs == size - got_qty
+    if got_qty:
+        assert o.fill_price == sum((p * q for p, q in want), D(0)) / got_qty
+    assert o.is_open == (tif == "gtc" and got_qty < size)
+    assert v.position(SYM).size == (got_qty if buy else -got_qty)
