@@ -258,6 +258,7 @@ async def test_private_order_events_are_pushed(sim: SimServer, http: aiohttp.Cli
         row = got["futures.orders"]
         assert row["contract"] == "BTC_USDT" and row["text"] == "t-simtest1" and row["size"] == "3"
         assert row["status"] == "finished" and row["finish_as"] == "filled"
+        assert isinstance(row["fee"], float) and isinstance(row["id"], int)  # Gate's wire types
         assert got["futures.usertrades"]["size"] == "3"
         assert got["futures.positions"]["contract"] == "BTC_USDT" and got["futures.positions"]["size"] == "3"
 

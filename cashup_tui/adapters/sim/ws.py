@@ -460,7 +460,7 @@ class WsHub:
             data = cache.get(c.size_decimal)
             if data is None:
                 data = cache[c.size_decimal] = _dumps(
-                    self._env(channel, "update", [_size_typed(row, c.size_decimal) for row in rows])
+                    self._env(channel, "update", [_wire_typed(channel, row, c.size_decimal) for row in rows])
                 )
             c.send(data)
 
@@ -525,6 +525,31 @@ def _blast_payloads(sm: SymbolMarket, updates: list[tuple[int, int, int, int]], 
 
 
 _SIZE_KEYS = ("size", "left", "iceberg", "close_size")
+# fields Gate's private WS channels push as JSON numbers, not strings (docs/gateio-protocol.md §6)
+_NUMBER_KEYS: dict[str, tuple[str, ...]] = {
+    "futures.orders": ("mkfr", "tkfr", "refr", "fee", "point_fee"),
+    "futures.usertrades": ("fee", "point_fee"),
+    "futures.positions": ("realised_point", "history_point", "leverage_max", "risk_limit"),
+    "futures.balances": ("balance", "change"),
+}
+_INT_KEYS: dict[str, tuple[str, ...]] = {"futures.positions": ("leverage",)}
+
+
+def _wire_typed(channel: str, row: dict[str, Any], decimal_sizes: bool) -> dict[str, Any]:
+    """Gate's wire types for a private push: sizes per the decimal header, money fields as numbers."""
+    out = _size_typed(row, decimal_sizes)
+    for k in _NUMBER_KEYS.get(channel, ()):
+        v = out.get(k)
+        if isinstance(v, str | Decimal):
+            with contextlib.suppress(ArithmeticError, ValueError):
+                num = Decimal(str(v))
+                out[k] = int(num) if num == num.to_integral_value() and "." not in str(v) else float(num)
+    for k in _INT_KEYS.get(channel, ()):
+        v = out.get(k)
+        if isinstance(v, str):
+            with contextlib.suppress(ArithmeticError, ValueError):
+                out[k] = int(Decimal(v))
+    return out
 
 
 def _size_typed(row: dict[str, Any], decimal_sizes: bool) -> dict[str, Any]:
