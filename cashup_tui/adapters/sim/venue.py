@@ -15,14 +15,16 @@ Fill model (what the backtest docs cite)
   price: a buy at P fills when the best ask <= P, against the asks priced <= P (their sizes cap the fill,
   and are consumed), always at P and as maker. A public trade reported through `update_trade` at a price
   strictly through P (below P for a buy, above for a sell) also fills it, up to the trade size. Several
-  resting orders on one side fill in price, then time (id) priority. Queue position ahead of us at the same
+  resting orders on one side fill in price, then time priority (an amend that changes the price or grows
+  the size sends the order to the back). Queue position ahead of us at the same
   price is not modelled, which makes maker fills slightly optimistic; it is deterministic.
 - tif: gtc rests; ioc fills what it can and finishes `ioc`; fok fills entirely or raises ORDER_FOK
   (against the visible book, nothing happens); poc (post-only) raises ORDER_POC_IMMEDIATE if it would take.
   Market = price 0 with tif ioc or fok.
 - reduce_only may only shrink the position: REDUCE_ONLY_FAIL when it would open or increase; a size above
-  the position is trimmed at fill time and the unfillable rest finishes `reduce_only` (also when later
-  fills flatten the position under a resting reduce-only order). `close=True, size=0` closes the position.
+  the position is trimmed at fill time; a gtc remainder with nothing left to reduce finishes
+  `reduce_only` (also when later fills flatten the position under a resting reduce-only order), an ioc
+  remainder `ioc`. `close=True, size=0` closes the position.
 
 Fee model: fee = |size| * quanto_multiplier * fill price * rate, in USDT, charged to the wallet on each
 fill; the rate is the instrument's maker/taker rate (a negative maker rate is a rebate) unless overridden
@@ -33,7 +35,7 @@ Margin model (isolated, one-way): position margin = entry notional / leverage, a
 increases, released pro rata when it reduces. Open orders reserve order margin = the opening part of
 their remaining notional at their price / leverage (reduce-only orders reserve nothing). A new order needs
 the opening part of its immediate fills * (1/leverage + taker rate) + its resting opening part / leverage
-<= available, else INSUFFICIENT_AVAILABLE. available = total - position margin - order margin; total is
+<= available (+1e-9 USDT for Decimal rounding, so "all-in" sizing fits), else INSUFFICIENT_AVAILABLE. available = total - position margin - order margin; total is
 the wallet (starting balance + deposits + realised PnL - fees + funding); equity = total + unrealised PnL
 on the mark. Liquidation (Gate's isolated rule): when margin + uPnL(mark) <= maintenance_rate * mark
 notional, i.e. when the mark crosses `Position.liquidation_price(maintenance_rate, margin)`, open orders
@@ -49,7 +51,8 @@ Events (`drain_events()`, in order): "order" (futures.orders: a snapshot after e
 "position" (one per touched contract per call), "balance" (pnl, fee, fund, dnw changes), "autoorder"
 (trigger orders), "liquidate".
 
-Prices: the mark comes from `update_mark`; before any mark is known the book mid is used. Trigger orders
+Prices: the mark comes from `update_mark` (or `update_book(..., mark=)`); before any mark is known the book
+mid is used, for valuation and for the liquidation check. Trigger orders
 (`price_orders`) with price_type 0 use the last trade price (`update_trade`/`update_last`; the mark until
 one is reported), 1 and 2 the mark. Each trigger fires at most once.
 
@@ -59,7 +62,8 @@ mixin of Venue), venue_models.py (the objects and their Gate JSON shapes).
 
 Main API (keyword arguments after the first ones; sizes signed, Decimal or int/str):
     Venue(instruments, *, balance, clock=None, user_id=1, maker_fee_rate=None, taker_fee_rate=None,
-          fee_bps=None, record_events=True, max_history=10_000)
+          fee_bps=None, default_leverage=10, record_events=True, max_history=10_000)
+    (record_events=False skips building event snapshots: backtests that read state directly run faster)
     update_book(symbol, bids, asks, ts_ms, *, mark=None); update_mark(symbol, mark, ts_ms)
     update_price(symbol, price, ts_ms) (a one-level book at `price` plus the mark: for bar-driven backtests)
     update_trade(symbol, price, size, ts_ms); update_last(symbol, price, ts_ms)
