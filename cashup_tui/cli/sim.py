@@ -38,6 +38,8 @@ def serve(
         help="Replay a capture instead of generating: a Gate frames .jsonl (like ../shared/data/gateio/"
         "futures_usdt_ws_frames_2023-05-24.jsonl) or a candle .csv (open_time_ms,open,high,low,close,volume...).",
     ),
+    replay_speed: float = typer.Option(1.0, "--replay-speed", help="Frames replay pace: 2 = twice as fast as recorded."),
+    steps_per_candle: int = typer.Option(10, "--steps-per-candle", help="Candle replay: market steps per CSV candle."),
     fault: list[str] = typer.Option(
         None, "--fault", help="Fault switch NAME=VALUE (repeatable), e.g. gap_every=50, stale=true, http_5xx_rate=0.1."
     ),
@@ -76,10 +78,14 @@ def serve(
     from cashup_tui.adapters.sim.contracts import parse_symbols
 
     sym_list = parse_symbols(symbols) if symbols else list(s.symbols)
+    if replay_speed <= 0 or steps_per_candle < 4:
+        fail("--replay-speed must be > 0 and --steps-per-candle >= 4")
+    replay_opts = {"speed": replay_speed} if replay and replay.endswith(".jsonl") else {"steps_per_candle": steps_per_candle}
     import asyncio
 
     asyncio.run(
-        _serve(host, port, seed, sym_list, replay, faults, api_key, api_secret, tick_ms, balance, symbols_given=bool(symbols))
+        _serve(host, port, seed, sym_list, replay, faults, api_key, api_secret, tick_ms, balance,
+               symbols_given=bool(symbols), replay_opts=replay_opts)
     )
 
 
@@ -96,6 +102,7 @@ async def _serve(
     balance: float,
     *,
     symbols_given: bool,
+    replay_opts: dict[str, float] | None = None,
 ) -> None:
     import asyncio
     import signal
@@ -107,7 +114,9 @@ async def _serve(
     if replay:
         from cashup_tui.adapters.sim.replay import load_replay
 
-        market = load_replay(replay, seed=seed, start_ms=wall_ms(), tick_ms=tick_ms, symbols=symbols if symbols_given else None)
+        market = load_replay(
+            replay, seed=seed, start_ms=wall_ms(), tick_ms=tick_ms, symbols=symbols if symbols_given else None, **(replay_opts or {})
+        )
     sim = SimServer(
         symbols,
         seed=seed,

@@ -149,10 +149,9 @@ class SimServer:
             raise CashupError(
                 f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="pick another --port, or 0 for any free port"
             ) from None
-        server = site._server  # the bound socket tells the real port when port=0
-        sockets = getattr(server, "sockets", None) or []
+        addresses = self._runner.addresses  # the bound socket tells the real port when port=0
         self.host = host
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        self.port = addresses[0][1] if addresses else port
         if self.run_loop:
             self._loop_task = asyncio.create_task(self._market_loop(), name="sim-market")
 
