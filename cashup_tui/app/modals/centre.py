@@ -28,7 +28,7 @@ class NotificationCentre(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label("Notification centre  [t] test send  [esc] close", classes="dialog-title")
+            yield Label("Notification centre  [t] test send  [esc] close", markup=False, classes="dialog-title")
             yield Static(Text("channels: " + (", ".join(self.channels) or "none configured (see [notify] urls)")))
             yield Static(Text("alert rules: " + (", ".join(self.rules) or "none")))
             table = DataTable(id="notif-table")
@@ -65,7 +65,7 @@ class LogViewer(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label("Log  [esc] close", classes="dialog-title")
+            yield Label("Log  [esc] close", markup=False, classes="dialog-title")
             yield Input(placeholder="filter…", id="log-filter")
             yield Static("", id="log-body")
 
@@ -102,7 +102,7 @@ class SettingsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Settings ({self.source})  [esc] close", classes="dialog-title")
+            yield Label(f"Settings ({self.source})  [esc] close", markup=False, classes="dialog-title")
             yield Static(Text(f"API keys: {self.key_status}"))
             yield Static(Text(self.toml_text))
 

@@ -20,7 +20,7 @@ class Confirm(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.question, classes="dialog-title")
-            yield Label("[y] yes   [n]/[esc] no", classes="dim")
+            yield Label("[y] yes   [n]/[esc] no", markup=False, classes="dim")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes", variant="error" if self.danger else "primary", id="yes")
                 yield Button("No", id="no")

@@ -27,7 +27,7 @@ class KillSwitch(ModalScreen[int | None]):
             yield OptionList(
                 *[Option(f"{n}  {text}", id=str(n)) for n, text in KILL_LEVELS if n > 0], id="kill-levels"
             )
-            yield Label("[1-4] or [enter] choose, [esc] cancel; you confirm next", classes="dim")
+            yield Label("[1-4] or [enter] choose, [esc] cancel; you confirm next", markup=False, classes="dim")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(int(event.option.id or 0))

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -120,32 +120,37 @@ class OrderTicket(ModalScreen[Order | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog ticket"):
             yield Label(self._title(), id="ticket-title", classes="dialog-title")
-            with Grid(id="ticket-grid"):
-                yield Label("type")
+            with Horizontal(classes="trow"):
+                yield Label("type", classes="tlabel")
                 yield Select([(k, k) for k in KINDS], value="limit", allow_blank=False, id="t-kind", compact=True)
-                yield Label("size")
+            with Horizontal(classes="trow"):
+                yield Label("size", classes="tlabel")
                 yield Input(str(self.size_hint), id="t-size", compact=True)
-                yield Label("price")
+            with Horizontal(classes="trow"):
+                yield Label("price", classes="tlabel")
                 yield Input("" if self.price_hint is None else str(self.price_hint), id="t-price", compact=True)
-                yield Label("trigger")
-                yield Input("", placeholder="stop / take-profit trigger", id="t-trigger", compact=True)
-                yield Label("TP / SL")
-                with Horizontal():
-                    yield Input("", placeholder="take profit", id="t-tp", compact=True)
-                    yield Input("", placeholder="stop loss", id="t-sl", compact=True)
-                yield Label("trail %")
-                yield Input("", placeholder="trailing stop %", id="t-trail", compact=True)
-                yield Label("")
+            with Horizontal(classes="trow"):
+                yield Label("trigger", classes="tlabel")
+                yield Input("", placeholder="stop / take-profit trigger price", id="t-trigger", compact=True)
+            with Horizontal(classes="trow"):
+                yield Label("TP / SL", classes="tlabel")
+                yield Input("", placeholder="take profit", id="t-tp", compact=True)
+                yield Input("", placeholder="stop loss", id="t-sl", compact=True)
+            with Horizontal(classes="trow"):
+                yield Label("trail %", classes="tlabel")
+                yield Input("", placeholder="trailing distance, % of mark", id="t-trail", compact=True)
+            with Horizontal(classes="trow"):
+                yield Label("", classes="tlabel")
                 yield Checkbox("reduce only", id="t-reduce", compact=True)
             yield Static("", id="ticket-preview")
-            yield Label("[enter] send  [f2] buy/sell  [esc] cancel", classes="dim")
+            yield Label("[enter] send  [f2] buy/sell  [esc] cancel", markup=False, classes="dim")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Send", variant="success" if self.side is Side.BUY else "error", id="t-send", compact=True)
                 yield Button("Cancel", id="t-cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#t-size", Input).focus()
-        self.run_worker(self._refresh_preview(), exclusive=True, group="preview")
+        self.run_worker(self._refresh_preview, exclusive=True, group="preview")
 
     def _title(self) -> Text:
         style = "bold black on green" if self.side is Side.BUY else "bold white on red"
@@ -178,7 +183,7 @@ class OrderTicket(ModalScreen[Order | None]):
     @on(Select.Changed)
     @on(Checkbox.Changed)
     def _changed(self) -> None:
-        self.run_worker(self._refresh_preview(), exclusive=True, group="preview")
+        self.run_worker(self._refresh_preview, exclusive=True, group="preview")
 
     @on(Input.Submitted)
     def _enter(self) -> None:
@@ -196,7 +201,7 @@ class OrderTicket(ModalScreen[Order | None]):
         self._changed()
 
     def action_submit(self) -> None:
-        self.run_worker(self._send(), exclusive=True, group="send")
+        self.run_worker(self._send, exclusive=True, group="send")
 
     async def _send(self) -> None:
         try:

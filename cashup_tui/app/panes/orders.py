@@ -53,7 +53,7 @@ def history_rows(orders: Sequence[Order]) -> list[tuple[str, list[object]]]:
 
 class OrdersPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Label("Open orders  [c] cancel  [a] amend  [x] cancel all", classes="pane-title")
+        yield Label("Open orders  [c] cancel  [a] amend  [x] cancel all (confirmed)", markup=False, classes="pane-title")
         yield SyncTable(OPEN_COLUMNS, id="open-orders")
         yield Label("History", classes="pane-title")
         yield SyncTable(HIST_COLUMNS, id="order-history")

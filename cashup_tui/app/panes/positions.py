@@ -36,7 +36,7 @@ def rows(views: Sequence[PositionView]) -> list[tuple[str, list[object]]]:
 
 class PositionsPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Label("Positions  [enter]/[C] close  [r] reduce 50%", classes="pane-title")
+        yield Label("Positions  [f] close  [r] reduce 50%", markup=False, classes="pane-title")
         yield SyncTable(COLUMNS, id="positions-table")
 
     def show(self, views: Sequence[PositionView]) -> None:

@@ -30,9 +30,8 @@ def rows(views: Sequence[StrategyView]) -> list[tuple[str, list[object]]]:
 
 class StrategiesPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Label(
-            "Strategies  [enter] start  [p] pause  [S] stop  [B] backtest  [d] drift", classes="pane-title"
-        )
+        yield Label("Strategies  [enter] start/resume  [p] pause  [e] stop  [B] backtest  [d] drift",
+                    markup=False, classes="pane-title")
         yield SyncTable(COLUMNS, id="strategies-table")
         yield Static("", id="strategy-detail")
 

@@ -1,0 +1,45 @@
+"""`cashup tui` (and `cashup` with no command): open the workstation."""
+
+from __future__ import annotations
+
+import typer
+
+from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, resolve_mode
+
+app = typer.Typer(help="Open the workstation (the default with no command).", invoke_without_command=True)
+
+
+@app.callback()
+def tui(
+    ctx: typer.Context,
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    symbols: str = typer.Option(None, "--symbols", help="Comma-separated watchlist, e.g. BTC_USDT,ETH_USDT."),
+    confirm_live_flag: bool = typer.Option(False, "--confirm-live", help="Headless confirmation for live mode (audited)."),
+) -> None:
+    """Open the Textual workstation in DEMO mode unless --mode says otherwise."""
+    settings, m, db_url = resolve_mode(ctx, mode)
+    live_ok = confirm_live(m, confirm_live_flag)
+    syms = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
+    run_workstation(settings, m, db_url, symbols=syms, live_ok=live_ok)
+
+
+def run_workstation(settings, mode: str, db_url: str, *, symbols: list[str] | None = None, live_ok: bool = False,
+                    headless_size: tuple[int, int] | None = None) -> int:
+    """Build the node for `mode`, wrap it for the app, run the app until it exits."""
+    from cashup_tui.logging_setup import configure_logging
+
+    log_path = configure_logging(settings.log.level, file=settings.log.file or None)
+    from cashup_tui.app.app import CashupApp
+    from cashup_tui.app.bridge import EngineWorkstation
+    from cashup_tui.runtime import build_node
+    from cashup_tui.settings import render_toml
+
+    node = build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok)
+    ws = EngineWorkstation(node)
+    keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
+    app = CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
+                    settings_text=(settings.source, render_toml(settings), keys))
+    code = app.run() or 0
+    if app.return_code not in (None, 0):
+        typer.echo(f"the workstation stopped with an error; see {log_path}", err=True)
+    return int(code)
