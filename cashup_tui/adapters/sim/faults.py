@@ -25,6 +25,7 @@ FAULT_HELP: dict[str, str] = {
     "ack_delay_ms": "REST: delay the response to order placement/cancel/amend by N ms (order still acts)",
     "ack_loss_rate": "REST: probability 0..1 that an order ack is never sent (the order IS placed)",
     "lose_next_acks": "REST: lose the next N order acks (deterministic form of ack_loss_rate)",
+    "lose_next_requests": "REST: the next N order requests vanish BEFORE the venue (connection dropped, nothing placed)",
     "http_5xx_rate": "REST: probability 0..1 of answering 502 instead of serving",
     "http_429_rate": "REST: probability 0..1 of answering 429 TOO_MANY_REQUESTS",
     "http_5xx_next": "REST: answer the next N requests with 502",
@@ -53,6 +54,7 @@ class Faults:
     ack_delay_ms: int = 0
     ack_loss_rate: float = 0.0
     lose_next_acks: int = 0
+    lose_next_requests: int = 0
     http_5xx_rate: float = 0.0
     http_429_rate: float = 0.0
     http_5xx_next: int = 0
@@ -124,6 +126,15 @@ class Faults:
             self.lose_next_acks -= 1
             return True
         return bool(self.ack_loss_rate) and self._rng.random() < self.ack_loss_rate
+
+
+    def lose_request(self) -> bool:
+        """True if this order request must be dropped before it reaches the venue (the "timed out and
+        was NOT placed" case; rest.py aborts the connection without calling the venue)."""
+        if self.lose_next_requests > 0:
+            self.lose_next_requests -= 1
+            return True
+        return False
 
 
 def _coerce(value: Any, typ: type) -> Any:
