@@ -260,6 +260,9 @@ class WsHub:
         except WsRequestError as exc:
             conn.send(self._error(req, exc.code, exc.message))
             return
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:  # odd shapes: an error frame, never a crash
+            conn.send(self._error(req, 2, f"invalid argument: {type(exc).__name__}"))
+            return
         extra: dict[str, Any] = {}
         if "id" in req:
             extra["id"] = req["id"]
