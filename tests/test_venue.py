@@ -703,3 +703,12 @@ def test_flip_inside_one_fill() -> None:
     assert p.last_close_pnl == (D(100) - D("100.1")) * 10 * D("0.1") - fees
     assert v.my_trades(SYM)[0].close_size == -10
     assert v.account().total == D(5000) + (D(100) - D("100.1")) * 10 * D("0.1") - fees
+
+
+def test_trigger_already_met_is_refused_like_gate() -> None:
+    v = venue()  # mark = last = 100.05
+    with err("AUTO_TRIGGER_PRICE_LESS_LAST"):
+        v.place_trigger(SYM, 1, 0, D(100), rule=1, tif="ioc")
+    with err("AUTO_TRIGGER_PRICE_GREATE_LAST"):
+        v.place_trigger(SYM, 1, 0, D("100.1"), rule=2, price_type=1, tif="ioc")
+    assert v.list_triggers() == []

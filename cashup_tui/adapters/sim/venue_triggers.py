@@ -77,6 +77,16 @@ class TriggerOrders:
             raise VenueError("INVALID_PARAM_VALUE", f"size {dstr(sz)} must be a non-zero multiple of {dstr(c.inst.size_step)}")
         if expiration_s < 0:
             raise VenueError("INVALID_PARAM_VALUE", "expiration must be >= 0 seconds")
+        ref = c.last if price_type == 0 else c.mark
+        if ref is not None:  # Gate refuses a trigger that is already met
+            if rule == 1 and tp <= ref:
+                raise VenueError(
+                    "AUTO_TRIGGER_PRICE_LESS_LAST", f"trigger price {dstr(tp)} must be above the current {dstr(ref)}"
+                )
+            if rule == 2 and tp >= ref:
+                raise VenueError(
+                    "AUTO_TRIGGER_PRICE_GREATE_LAST", f"trigger price {dstr(tp)} must be below the current {dstr(ref)}"
+                )
         self._next_trigger += 1
         t = VenueTrigger(
             id=self._next_trigger,
