@@ -712,3 +712,19 @@ def test_trigger_already_met_is_refused_like_gate() -> None:
     with err("AUTO_TRIGGER_PRICE_GREATE_LAST"):
         v.place_trigger(SYM, 1, 0, D("100.1"), rule=2, price_type=1, tif="ioc")
     assert v.list_triggers() == []
+
+
+def test_history_is_bounded_but_open_orders_are_kept() -> None:
+    v = Venue({SYM: inst()}, balance=D(100_000), max_history=5)
+    book(v, 1)
+    keep = v.place(SYM, 1, D(90))
+    first = v.place(SYM, 1, D(91))
+    v.cancel(first.id)
+    for i in range(40):
+        v.cancel(v.place(SYM, 1, D(92), ts_ms=10 + i).id)
+        v.place(SYM, 1, 0, tif="ioc", ts_ms=10 + i)
+    assert len(v.list_orders(status="finished", limit=1000)) == 5
+    assert len(v.my_trades(limit=1000)) == 5
+    with err("ORDER_NOT_FOUND"):
+        v.get_order(first.id)
+    assert v.get_order(keep.id) is keep and keep.is_open
