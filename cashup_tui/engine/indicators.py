@@ -18,6 +18,7 @@ Numpy only (no pandas) so that `cashup backtest run` stays quick to start.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from typing import NamedTuple
@@ -58,16 +59,12 @@ def _recurrence(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
     n = x.size
     if n == 0:
         return np.empty(0)
-    d = 1.0 - alpha
     b = min(_CHUNK, n)
     m = -(-n // b)
     pad = np.zeros(m * b)
     pad[:n] = x
-    k = np.arange(b)
-    expo = k[:, None] - k[None, :]
-    w = np.where(expo >= 0, alpha * d ** np.maximum(expo, 0), 0.0)  # w[k, j] = a d^(k-j), j <= k
-    part = pad.reshape(m, b) @ w.T  # each block started from a zero state
-    decay = d ** (k + 1)  # weight of the carried state on each element of a block
+    wt, decay = _weights(alpha, b)
+    part = pad.reshape(m, b) @ wt  # each block started from a zero state
     carry = np.empty(m)
     c = seed
     last = part[:, -1]
@@ -77,6 +74,21 @@ def _recurrence(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
         c = db * c + last[i]
     out = part + carry[:, None] * decay[None, :]
     return out.reshape(-1)[:n]
+
+
+@functools.lru_cache(maxsize=64)
+def _weights(alpha: float, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W transposed, decay) for blocks of b: W[k, j] = a (1-a)^(k-j) for j <= k; decay[k] = (1-a)^(k+1).
+    Cached: live/event use calls this once per bar with the same alpha."""
+    d = 1.0 - alpha
+    k = np.arange(b)
+    expo = k[:, None] - k[None, :]
+    w = np.where(expo >= 0, alpha * d ** np.maximum(expo, 0), 0.0)
+    wt = np.ascontiguousarray(w.T)
+    decay = d ** (k + 1)
+    wt.flags.writeable = False
+    decay.flags.writeable = False
+    return wt, decay
 
 
 def _smooth(x: np.ndarray, n: int, alpha: float) -> np.ndarray:

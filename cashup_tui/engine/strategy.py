@@ -281,7 +281,7 @@ class Strategy:
             )
         self.params: dict[str, Any] = {k: p.coerce(params[k], self.label()) if k in params else p.default
                                        for k, p in spec.items()}
-        self._history: list[Bar] = []
+        self._history: dict[str, Any] | None = None
         self.validate()
 
     # -- declarations ---------------------------------------------------------------------
@@ -330,20 +330,29 @@ class Strategy:
         return max(500, 10 * self.warmup())
 
     def on_start(self, ctx: StrategyContext) -> None:
-        self._history = []
+        self._history = None
 
     def on_bar(self, ctx: StrategyContext, bar: Bar) -> None:
-        """Default for vectorised strategies: recompute signals on recent history; act on the last."""
+        """Default for vectorised strategies: recompute signals on recent history; act on the last.
+
+        Recent bars live in numpy buffers of 2 x `history_bars()` rows (shifted down when full), so
+        each bar costs one `signals()` call on at most that many rows.
+        """
         if not self.vectorised:
             return
-        hist = self._history
-        hist.append(bar)
-        keep = self.history_bars()
-        if len(hist) > 2 * keep:
-            del hist[: len(hist) - keep]
-        b = Bars.from_arrays([x.open_ms for x in hist], [x.open for x in hist], [x.high for x in hist],
-                             [x.low for x in hist], [x.close for x in hist], [x.volume for x in hist],
-                             symbol=bar.symbol, timeframe=bar.timeframe)
+        h = self._history
+        if h is None:
+            keep = self.history_bars()
+            h = self._history = {"n": 0, "keep": keep, "buf": np.empty((6, 2 * keep))}
+        buf, n, keep = h["buf"], h["n"], h["keep"]
+        if n == buf.shape[1]:
+            buf[:, :keep] = buf[:, n - keep : n]
+            n = keep
+        buf[:, n] = (bar.open_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        n += 1
+        h["n"] = n
+        b = Bars(buf[0, :n].astype(np.int64), buf[1, :n], buf[2, :n], buf[3, :n], buf[4, :n], buf[5, :n],
+                 bar.symbol, bar.timeframe)
         sig = float(np.asarray(self.signals(b))[-1])
         if sig == sig:
             ctx.target(sig)
