@@ -135,4 +135,4 @@ def test_cli_sweep_is_resumable(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "give at least one --grid" in err
     code, out, err = cli("optimize", "sma_cross", "--data", str(data), "--grid", "fast=5:20:5", "--grid",
                          "slow=20:60:20", "--workers", "1")
-    assert code == 0 and "top" in out and "best return per (fast, slow)" in out
+    assert code == 0 and "top" in out and "best sharpe per (fast, slow)" in out
