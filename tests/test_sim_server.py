@@ -438,3 +438,16 @@ async def test_order_ack_delay_and_loss_switches(sim: SimServer, http: aiohttp.C
         await _signed_order(sim, http, "t-lostack1")
     # the order was placed even though its ack never came
     assert sim.state.venue.get_order("t-lostack1").text == "t-lostack1"
+
+
+async def test_lost_order_request_switch(sim: SimServer, http: aiohttp.ClientSession) -> None:
+    if sim.state.venue is None:
+        pytest.skip("venue.py not available")
+    await asyncio.sleep(0.1)
+    sim.faults.set("lose_next_requests", 1)
+    with pytest.raises(aiohttp.ClientError):
+        await _signed_order(sim, http, "t-neverplaced")
+    with pytest.raises(Exception, match="ORDER_NOT_FOUND"):
+        sim.state.venue.get_order("t-neverplaced")
+    resp = await _signed_order(sim, http, "t-placedlater")  # one request only: the next one goes through
+    assert resp.status == 201

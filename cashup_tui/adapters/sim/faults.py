@@ -25,7 +25,7 @@ FAULT_HELP: dict[str, str] = {
     "ack_delay_ms": "REST: delay the response to order placement/cancel/amend by N ms (order still acts)",
     "ack_loss_rate": "REST: probability 0..1 that an order ack is never sent (the order IS placed)",
     "lose_next_acks": "REST: lose the next N order acks (deterministic form of ack_loss_rate)",
-    "lose_next_requests": "REST: the next N order requests vanish BEFORE the venue (connection dropped, nothing placed)",
+    "lose_next_requests": "REST: the next N order requests (place/amend/cancel) vanish BEFORE the venue: connection dropped, nothing done",
     "http_5xx_rate": "REST: probability 0..1 of answering 502 instead of serving",
     "http_429_rate": "REST: probability 0..1 of answering 429 TOO_MANY_REQUESTS",
     "http_5xx_next": "REST: answer the next N requests with 502",
@@ -130,7 +130,7 @@ class Faults:
 
     def lose_request(self) -> bool:
         """True if this order request must be dropped before it reaches the venue (the "timed out and
-        was NOT placed" case; rest.py aborts the connection without calling the venue)."""
+        was NOT placed" case; server.py's middleware aborts the connection before any route runs)."""
         if self.lose_next_requests > 0:
             self.lose_next_requests -= 1
             return True

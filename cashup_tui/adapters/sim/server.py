@@ -113,7 +113,7 @@ class SimServer:
 
     # -- app --------------------------------------------------------------------------------------------
     def _build_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._lost_request_middleware])
         app.router.add_get(WS_PATH, self.hub.handle)
         app.router.add_get(ADMIN_PATH, self._admin_get)
         app.router.add_post(ADMIN_PATH, self._admin_post)
@@ -124,6 +124,22 @@ class SimServer:
         else:
             add_rest_routes(app, self.state, REST_PREFIX)
         return app
+
+    @web.middleware
+    async def _lost_request_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """The `lose_next_requests` fault: an order request that never reaches the venue (the client sees
+        the connection drop, exactly like a lost ack, but nothing was placed)."""
+        if (
+            request.method in ("POST", "PUT", "DELETE")
+            and request.path.startswith(_FUTURES)
+            and request.path[len(_FUTURES) :].split("/", 1)[0] in _ORDER_PATH_TAILS
+            and self.faults.lose_request()
+        ):
+            log.info("sim: losing %s %s before the venue (nothing placed)", request.method, request.path)
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=204)
+        return await handler(request)
 
     @property
     def ws_url(self) -> str:
@@ -288,6 +304,10 @@ class SimServer:
                 raise ValidationError("blast count must be an integer") from None
             return {"sent": await self.hub.blast(symbol, count)}
         raise ValidationError(f"unknown action {action!r}", hint=f"actions: {', '.join(ACTIONS_HELP)}, blast")
+
+
+_FUTURES = f"{REST_PREFIX}/futures/usdt/"
+_ORDER_PATH_TAILS = {"orders", "batch_orders", "price_orders"}  # place, amend, cancel (any order op)
 
 
 def _admin_error(message: str) -> web.Response:
