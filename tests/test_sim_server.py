@@ -451,3 +451,19 @@ async def test_lost_order_request_switch(sim: SimServer, http: aiohttp.ClientSes
         sim.state.venue.get_order("t-neverplaced")
     resp = await _signed_order(sim, http, "t-placedlater")  # one request only: the next one goes through
     assert resp.status == 201
+
+
+def test_rate_switches_are_seeded_and_roughly_right() -> None:
+    def draws(seed: int) -> list[int | None]:
+        f = Faults(seed=seed)
+        f.set("http_5xx_rate", 0.3)
+        f.set("http_429_rate", 0.2)
+        f.set("ack_loss_rate", 0.1)
+        return [f.http_error() for _ in range(1000)] + [int(f.lose_ack()) for _ in range(1000)]
+
+    a, b = draws(3), draws(3)
+    assert a == b and a != draws(4)
+    http, acks = a[:1000], a[1000:]
+    assert 250 < http.count(502) < 350
+    assert 100 < http.count(429) < 200  # 0.2 of the 70% left
+    assert 60 < sum(acks) < 140
