@@ -14,6 +14,7 @@ from cashup_tui.adapters.gateio.book import (
     STALE,
     SYNCED,
     BookDelta,
+    Level,
     OrderBook,
 )
 
@@ -23,22 +24,22 @@ ask_px = st.integers(min_value=41, max_value=80).map(lambda k: k * 0.5)  # 20.5 
 any_px = st.integers(min_value=1, max_value=80).map(lambda k: k * 0.5)
 
 
-def levels(px: st.SearchStrategy[float]) -> st.SearchStrategy[list[tuple[float, float, str]]]:
-    return st.lists(st.tuples(px, sizes).map(lambda t: (t[0], t[1], repr(t[0]))), max_size=6)
+def levels(px: st.SearchStrategy[float]) -> st.SearchStrategy[list[Level]]:
+    return st.lists(st.tuples(px, sizes).map(lambda t: Level(t[0], t[1])), max_size=6)
 
 
-def snap_levels(px: st.SearchStrategy[float]) -> st.SearchStrategy[list[tuple[float, float, str]]]:
+def snap_levels(px: st.SearchStrategy[float]) -> st.SearchStrategy[list[Level]]:
     """A REST snapshot: unique prices, positive sizes."""
-    lv = st.tuples(px, sizes.filter(lambda s: s > 0)).map(lambda t: (t[0], t[1], repr(t[0])))
-    return st.lists(lv, max_size=8, unique_by=lambda t: t[0])
+    lv = st.tuples(px, sizes.filter(lambda s: s > 0)).map(lambda t: Level(t[0], t[1]))
+    return st.lists(lv, max_size=8, unique_by=lambda lv: lv.p)
 
 
-def apply_model(model: dict[float, float], lv: list[tuple[float, float, str]]) -> None:
-    for p, s, _ in lv:
-        if s == 0:
-            model.pop(p, None)
+def apply_model(model: dict[float, float], lv: list[Level]) -> None:
+    for x in lv:
+        if x.s == 0:
+            model.pop(x.p, None)
         else:
-            model[p] = s
+            model[x.p] = x.s
 
 
 @settings(max_examples=200, deadline=None)
@@ -93,12 +94,12 @@ def test_a_synced_book_is_never_crossed(deltas) -> None:
 @given(st.integers(min_value=2, max_value=1000), levels(bid_px), levels(ask_px))
 def test_any_gap_takes_the_book_out_of_sync(skip: int, b, a) -> None:
     book = OrderBook("X")
-    book.apply_snapshot(10, [(1.0, 1.0, "1")], [(30.0, 1.0, "30")])
+    book.apply_snapshot(10, [Level(1.0, 1.0)], [Level(30.0, 1.0)])
     assert book.on_delta(BookDelta("X", 0, 11, 11, [], [])) == APPLIED  # empty deltas still advance the id
     assert book.on_delta(BookDelta("X", 0, 11 + skip, 12 + skip, b, a)) == GAP
     assert not book.synced and book.snapshot() is None and book.levels("bids") == [] and book.gaps == 1
     # the gap delta starts the new buffer; a snapshot that covers it resyncs
-    assert book.apply_snapshot(11 + skip, [(2.0, 1.0, "2")], [(31.0, 1.0, "31")]) == SYNCED
+    assert book.apply_snapshot(11 + skip, [Level(2.0, 1.0)], [Level(31.0, 1.0)]) == SYNCED
     assert book.resyncs == 1 and book.last_id == 12 + skip
 
 
@@ -106,29 +107,29 @@ def test_any_gap_takes_the_book_out_of_sync(skip: int, b, a) -> None:
 @given(st.integers(min_value=0, max_value=5))
 def test_stale_updates_are_ignored(back: int) -> None:
     book = OrderBook("X")
-    book.apply_snapshot(10, [(1.0, 1.0, "1")], [(3.0, 1.0, "3")])
-    book.on_delta(BookDelta("X", 0, 11, 11, [(1.5, 2.0, "1.5")], []))
-    assert book.on_delta(BookDelta("X", 0, 11 - back, 11 - back, [(2.9, 9.0, "2.9")], [])) == STALE
+    book.apply_snapshot(10, [Level(1.0, 1.0)], [Level(3.0, 1.0)])
+    book.on_delta(BookDelta("X", 0, 11, 11, [Level(1.5, 2.0)], []))
+    assert book.on_delta(BookDelta("X", 0, 11 - back, 11 - back, [Level(2.9, 9.0)], [])) == STALE
     assert book.best_bid() == (1.5, 2.0)
 
 
 def test_recipe_buffer_drop_straddle_and_behind() -> None:
     book = OrderBook("X")
     for u in (5, 6, 7, 8):
-        assert book.on_delta(BookDelta("X", 0, u, u, [(1.0, float(u), "1")], [])) == BUFFERED
+        assert book.on_delta(BookDelta("X", 0, u, u, [Level(1.0, float(u))], [])) == BUFFERED
     # snapshot behind the first buffered update -> fetch again, nothing served
-    assert book.apply_snapshot(2, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")]) == SNAPSHOT_BEHIND
+    assert book.apply_snapshot(2, [Level(1.0, 1.0)], [Level(2.0, 1.0)]) == SNAPSHOT_BEHIND
     assert book.snapshot() is None
     # snapshot at 6: 5 and 6 dropped, 7 (U <= 7 <= u) and 8 replayed
-    assert book.apply_snapshot(6, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")]) == SYNCED
+    assert book.apply_snapshot(6, [Level(1.0, 1.0)], [Level(2.0, 1.0)]) == SYNCED
     assert book.dropped_on_sync == 2 and book.replayed_on_sync == 2
     assert book.best_bid() == (1.0, 8.0) and book.last_id == 8
 
 
 def test_straddling_first_update_after_snapshot() -> None:
     book = OrderBook("X")
-    assert book.apply_snapshot(100, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")]) == SYNCED
-    assert book.on_delta(BookDelta("X", 0, 95, 104, [(1.5, 3.0, "1.5")], [])) == APPLIED  # U <= 101 <= u
+    assert book.apply_snapshot(100, [Level(1.0, 1.0)], [Level(2.0, 1.0)]) == SYNCED
+    assert book.on_delta(BookDelta("X", 0, 95, 104, [Level(1.5, 3.0)], [])) == APPLIED  # U <= 101 <= u
     assert book.on_delta(BookDelta("X", 0, 100, 104, [], [])) == STALE  # u <= last: already covered
     assert book.on_delta(BookDelta("X", 0, 105, 106, [], [])) == APPLIED  # strict chain afterwards
     assert book.best_bid() == (1.5, 3.0)
@@ -141,26 +142,26 @@ def test_buffer_chain_break_restarts_the_buffer() -> None:
     book.on_delta(BookDelta("X", 0, 1, 1, [], []))
     book.on_delta(BookDelta("X", 0, 5, 5, [], []))  # gap inside the buffer
     assert book.buffered == 1 and book.gaps == 1
-    assert book.apply_snapshot(4, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")]) == SYNCED and book.last_id == 5
+    assert book.apply_snapshot(4, [Level(1.0, 1.0)], [Level(2.0, 1.0)]) == SYNCED and book.last_id == 5
 
 
 def test_trim_to_depth_and_exact_price_text() -> None:
     book = OrderBook("X", depth=3)
-    bids = [(float(p), 1.0, f"{p}.00") for p in range(1, 10)]
-    asks = [(float(p), 1.0, f"{p}.0") for p in range(20, 30)]
+    bids = [Level(float(p), 1.0) for p in range(1, 10)]
+    asks = [Level(float(p), 1.0) for p in range(20, 30)]
     book.apply_snapshot(1, bids, asks)
     assert [p for p, _ in book.levels("bids")] == [9.0, 8.0, 7.0]
     assert [p for p, _ in book.levels("asks")] == [20.0, 21.0, 22.0]
     snap = book.snapshot()
-    assert snap is not None and str(snap.bids[0].price) == "9.00" and str(snap.asks[0].price) == "20.0"
-    assert book.on_delta(BookDelta("X", 0, 2, 2, [(9.5, 2.0, "9.50")], [(19.5, 1.0, "19.5")])) == APPLIED
+    assert snap is not None and str(snap.bids[0].price) == "9.0" and str(snap.asks[0].price) == "20.0"
+    assert book.on_delta(BookDelta("X", 0, 2, 2, [Level(9.5, 2.0)], [Level(19.5, 1.0)])) == APPLIED
     assert [p for p, _ in book.levels("bids")] == [9.5, 9.0, 8.0]
-    assert book.price_text(9.5) == "9.50" and len(book._text) <= 6
+    assert book.price_text(9.5) == "9.5" and book.price_text(0.2983) == "0.2983"
 
 
 def test_full_frame_replaces_the_book() -> None:
     book = OrderBook("X")
-    assert book.on_delta(BookDelta("X", 0, 0, 50, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")], full=True)) == APPLIED
+    assert book.on_delta(BookDelta("X", 0, 0, 50, [Level(1.0, 1.0)], [Level(2.0, 1.0)], full=True)) == APPLIED
     assert book.synced and book.last_id == 50
-    assert book.on_delta(BookDelta("X", 0, 51, 51, [(1.0, 0.0, "1")], [])) == APPLIED
+    assert book.on_delta(BookDelta("X", 0, 51, 51, [Level(1.0, 0.0)], [])) == APPLIED
     assert book.best_bid() is None and book.best_ask() == (2.0, 1.0)

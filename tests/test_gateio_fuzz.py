@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cashup_tui.adapters.gateio.book import BookDelta, OrderBook
+from cashup_tui.adapters.gateio.book import BookDelta, Level, OrderBook
 from cashup_tui.adapters.gateio.parse import (
     ACK,
     BAD,
@@ -195,15 +195,36 @@ def test_counts_across_a_mixed_stream() -> None:
 
 def test_book_rejects_non_finite_levels_instead_of_corrupting() -> None:
     book = OrderBook("X")
-    book.apply_snapshot(1, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")])
+    book.apply_snapshot(1, [Level(1.0, 1.0)], [Level(2.0, 1.0)])
     for bad in ((math.inf, 1.0), (1.5, math.nan), (1.5, -3.0), (-1.0, 2.0)):
-        result = book.on_delta(BookDelta("X", 0, 2, 2, [(bad[0], bad[1], "x")], []))
+        result = book.on_delta(BookDelta("X", 0, 2, 2, [Level(*bad)], []))
         assert result == "rejected" and book.snapshot() is None
-        book.apply_snapshot(1, [(1.0, 1.0, "1")], [(2.0, 1.0, "2")])
+        book.apply_snapshot(1, [Level(1.0, 1.0)], [Level(2.0, 1.0)])
 
 
 def test_rest_book_parses_futures_and_spot_layouts(gateio_dir: Path) -> None:
     for name in ("futures_usdt_rest_order_book_with_id_2023-05-24.jsonl", "spot_rest_order_book_with_id_2021-04-22.jsonl"):
         for line in (gateio_dir / name).read_text().splitlines():
             sid, bids, asks, _ = parse_rest_book(json.dumps(json.loads(line)["body"]))
-            assert sid > 0 and bids and asks and bids[0][0] < asks[0][0]
+            assert sid > 0 and bids and asks and bids[0].p < asks[0].p
+
+
+def test_fast_and_lenient_paths_give_identical_values() -> None:
+    """The one-pass typed decode and the lenient path must agree on every frame (real and synthetic)."""
+    checked = 0
+    for frame in FRAMES:
+        compact = json.dumps(frame, separators=(",", ":"))
+        spaced = json.dumps(frame)  # '"event": "update"' with a space: the peek misses, lenient path runs
+        a = FrameParser().parse(compact.encode())
+        b = FrameParser().parse(compact)
+        c = FrameParser().parse(spaced.encode())
+        assert a == b == c, (frame, a, c)
+        checked += a[1] == UPDATE
+    assert checked >= 10
+
+
+def test_fast_path_is_not_fooled_by_a_nested_channel_key() -> None:
+    frame = {"event": "update", "result": [{"channel": "futures.tickers", "contract": "BTC_USDT", "size": "1",
+             "price": "2", "id": 1, "create_time_ms": 5}], "channel": "futures.trades", "time": 1}
+    ch, kind, (t,) = FrameParser().parse(json.dumps(frame, separators=(",", ":")).encode())
+    assert ch == "futures.trades" and kind == UPDATE and t.size == 1.0

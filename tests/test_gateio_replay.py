@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cashup_tui.adapters.gateio.book import BookDelta, OrderBook
-from cashup_tui.adapters.gateio.parse import ACK, UPDATE, FrameParser, parse_rest_book
+from cashup_tui.adapters.gateio.parse import ACK, UPDATE, FrameParser, parse_rest_book, to_domain
 from cashup_tui.adapters.gateio.replay import replay
 from cashup_tui.domain.market import Bar, BookTicker, Ticker, Trade
 
@@ -29,7 +29,7 @@ def test_every_futures_frame_parses(gateio_dir: Path) -> None:
         kinds[kind] = kinds.get(kind, 0) + 1
         if kind == UPDATE:
             assert payload, msg
-            types |= {type(v) for v in payload}
+            types |= {type(to_domain(v)) for v in payload}
     assert parser.parse_errors == 0
     assert kinds == {ACK: 22, UPDATE: 428}
     assert {BookDelta, BookTicker, Bar} <= types
@@ -114,7 +114,7 @@ def test_every_spot_frame_parses_and_spot_books_sync(gateio_dir: Path) -> None:
         _, kind, payload = parser.parse(json.dumps(msg).encode())
         assert kind in (UPDATE, ACK), msg
         if kind == UPDATE:
-            seen |= {type(v) for v in payload}
+            seen |= {type(to_domain(v)) for v in payload}
     assert parser.parse_errors == 0 and parser.frames == 239
     assert {BookDelta, Ticker, Trade, Bar} <= seen
     rep = replay(gateio_dir / SPOT_FRAMES, gateio_dir / SPOT_SNAPS)

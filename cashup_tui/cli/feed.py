@@ -50,11 +50,13 @@ def _num(x: float) -> str:
 def value_to_dict(channel: str, v: Any) -> dict[str, Any]:
     """A JSON-ready view of a normalised value (BookDelta, domain dataclasses, notices)."""
     from cashup_tui.adapters.gateio.book import BookDelta
+    from cashup_tui.adapters.gateio.parse import to_domain
 
+    v = to_domain(v)
     if isinstance(v, BookDelta):
         return {
             "type": "book_delta", "channel": channel, "symbol": v.symbol, "ts_ms": v.ts_ms, "U": v.first_id,
-            "u": v.last_id, "bids": [[t, s] for _, s, t in v.bids], "asks": [[t, s] for _, s, t in v.asks],
+            "u": v.last_id, "bids": [[repr(x.p), x.s] for x in v.bids], "asks": [[repr(x.p), x.s] for x in v.asks],
             "full": v.full,
         }
     d = dataclasses.asdict(v) if dataclasses.is_dataclass(v) else {"value": repr(v)}
@@ -64,8 +66,10 @@ def value_to_dict(channel: str, v: Any) -> dict[str, Any]:
 def value_to_line(channel: str, v: Any) -> str:
     """One human line per normalised value."""
     from cashup_tui.adapters.gateio.book import BookDelta
+    from cashup_tui.adapters.gateio.parse import to_domain
     from cashup_tui.domain.market import Bar, BookTicker, Ticker, Trade
 
+    v = to_domain(v)
     if isinstance(v, Ticker):
         return (f"{_hms(v.ts_ms)} {v.symbol:<12} ticker  last {_num(v.last)}  mark {_num(v.mark_price)}  "
                 f"chg {v.change_pct:+.2f}%  funding {v.funding_rate:+.6f}")

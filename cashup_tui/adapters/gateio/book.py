@@ -7,8 +7,8 @@ docs/gateio-protocol.md §7A exactly: buffer deltas (checking their own chain), 
 then only `U == last+1`. A gap or a crossed book discards the book and asks for a resync;
 `snapshot()` returns None until the book is in sync again, so nothing trades on it.
 
-Hot path: floats keyed dicts plus a sorted key list per side (bisect), best level at index 0.
-Exact price text is kept per level so an order can reuse Gate's own string.
+Hot path: float-keyed dicts plus a sorted key list per side (bisect), best level at index 0.
+`price_text`/`snapshot` give Gate's decimal back exactly (repr of the float parsed from it).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import math
 from bisect import bisect_left, insort
 from decimal import Decimal
 
-from cashup_tui.domain.market import BookLevel, BookSnapshot
+import msgspec
 
-# A level as parsed: (price, size, price text). size 0 deletes the price.
-LevelT = tuple[float, float, str]
+from cashup_tui.domain.market import BookLevel, BookSnapshot
 
 # on_delta / apply_snapshot results
 APPLIED = "applied"
@@ -33,31 +32,25 @@ SYNCED = "synced"
 REJECTED = "rejected"  # a level with a non-finite or negative number
 
 
-class BookDelta:
-    """One normalised `order_book_update` push (or a spot one)."""
+class Level(msgspec.Struct, gc=False):
+    """One price level as pushed: absolute size at a price; size 0 deletes the price.
+    Prices are floats (Gate's decimal text round-trips exactly through repr for <= 15 digits)."""
 
-    __slots__ = ("asks", "bids", "first_id", "full", "last_id", "symbol", "ts_ms")
+    p: float
+    s: float
 
-    def __init__(
-        self,
-        symbol: str,
-        ts_ms: int,
-        first_id: int,
-        last_id: int,
-        bids: list[LevelT],
-        asks: list[LevelT],
-        full: bool = False,
-    ) -> None:
-        self.symbol = symbol
-        self.ts_ms = ts_ms
-        self.first_id = first_id
-        self.last_id = last_id
-        self.bids = bids
-        self.asks = asks
-        self.full = full
 
-    def __repr__(self) -> str:
-        return f"BookDelta({self.symbol} U={self.first_id} u={self.last_id} b={len(self.bids)} a={len(self.asks)})"
+class BookDelta(msgspec.Struct, gc=False):
+    """One normalised `order_book_update` push (or a spot one). Decoded straight from the wire:
+    field names on the wire are Gate's (s, t, U, u, b, a, full)."""
+
+    symbol: str = msgspec.field(name="s")
+    ts_ms: int = msgspec.field(name="t")
+    first_id: int = msgspec.field(name="U")
+    last_id: int = msgspec.field(name="u")
+    bids: list[Level] = msgspec.field(name="b", default_factory=list)
+    asks: list[Level] = msgspec.field(name="a", default_factory=list)
+    full: bool = False
 
 
 class OrderBook:
@@ -70,7 +63,6 @@ class OrderBook:
         "_bids",
         "_buffer",
         "_first",
-        "_text",
         "applied",
         "depth",
         "dropped_on_sync",
@@ -93,7 +85,6 @@ class OrderBook:
         self._asks: dict[float, float] = {}
         self._bid_keys: list[float] = []  # negated prices, ascending = best first
         self._ask_keys: list[float] = []
-        self._text: dict[float, str] = {}
         self._buffer: list[BookDelta] = []
         self._first = False
         self.synced = False
@@ -128,7 +119,6 @@ class OrderBook:
         self._asks.clear()
         self._bid_keys.clear()
         self._ask_keys.clear()
-        self._text.clear()
 
     # -- stream ----------------------------------------------------------------------------------
     def on_delta(self, d: BookDelta) -> str:
@@ -168,7 +158,7 @@ class OrderBook:
         self._buffer.append(d)
         return GAP
 
-    def apply_snapshot(self, snapshot_id: int, bids: list[LevelT], asks: list[LevelT], ts_ms: int = 0) -> str:
+    def apply_snapshot(self, snapshot_id: int, bids: list[Level], asks: list[Level], ts_ms: int = 0) -> str:
         """Load a REST snapshot (`with_id=true`) and replay the buffer on top (recipe steps 3-5)."""
         buf = [d for d in self._buffer if d.last_id > snapshot_id]
         self.dropped_on_sync = len(self._buffer) - len(buf)
@@ -215,8 +205,10 @@ class OrderBook:
         return APPLIED
 
     # -- levels ------------------------------------------------------------------------------------
-    def _load(self, bids: list[LevelT], asks: list[LevelT]) -> bool:
-        for p, s, t in bids:
+    def _load(self, bids: list[Level], asks: list[Level]) -> bool:
+        for lv in bids:
+            p = lv.p
+            s = lv.s
             if not (s > 0 and p > 0 and math.isfinite(s) and math.isfinite(p)):
                 if s == 0:
                     continue
@@ -224,8 +216,9 @@ class OrderBook:
             if p not in self._bids:
                 self._bid_keys.append(-p)
             self._bids[p] = s
-            self._text[p] = t
-        for p, s, t in asks:
+        for lv in asks:
+            p = lv.p
+            s = lv.s
             if not (s > 0 and p > 0 and math.isfinite(s) and math.isfinite(p)):
                 if s == 0:
                     continue
@@ -233,40 +226,37 @@ class OrderBook:
             if p not in self._asks:
                 self._ask_keys.append(p)
             self._asks[p] = s
-            self._text[p] = t
         self._bid_keys.sort()
         self._ask_keys.sort()
         return True
 
     def _apply(self, d: BookDelta) -> bool:
-        bids, asks, text = self._bids, self._asks, self._text
-        for p, s, t in d.bids:
+        bids, asks = self._bids, self._asks
+        for lv in d.bids:
+            p = lv.p
+            s = lv.s
             if s == 0.0:
                 if p in bids:
                     del bids[p]
-                    if p not in asks:
-                        text.pop(p, None)
                     keys = self._bid_keys
                     del keys[bisect_left(keys, -p)]
             elif s > 0.0 and s != math.inf and p > 0.0 and p != math.inf:
                 if p not in bids:
                     insort(self._bid_keys, -p)
-                    text[p] = t
                 bids[p] = s
             else:
                 return False
-        for p, s, t in d.asks:
+        for lv in d.asks:
+            p = lv.p
+            s = lv.s
             if s == 0.0:
                 if p in asks:
                     del asks[p]
-                    if p not in bids:
-                        text.pop(p, None)
                     keys = self._ask_keys
                     del keys[bisect_left(keys, p)]
             elif s > 0.0 and s != math.inf and p > 0.0 and p != math.inf:
                 if p not in asks:
                     insort(self._ask_keys, p)
-                    text[p] = t
                 asks[p] = s
             else:
                 return False
@@ -281,15 +271,11 @@ class OrderBook:
         if len(keys) > depth:
             for k in keys[depth:]:
                 del self._bids[-k]
-                if -k not in self._asks:
-                    self._text.pop(-k, None)
             del keys[depth:]
         keys = self._ask_keys
         if len(keys) > depth:
             for k in keys[depth:]:
                 del self._asks[k]
-                if k not in self._bids:
-                    self._text.pop(k, None)
             del keys[depth:]
 
     def _crossed(self) -> bool:
@@ -309,9 +295,10 @@ class OrderBook:
         p = self._ask_keys[0]
         return p, self._asks[p]
 
-    def price_text(self, price: float) -> str:
-        """Gate's exact price string for a level we hold (falls back to repr)."""
-        return self._text.get(price) or repr(price)
+    @staticmethod
+    def price_text(price: float) -> str:
+        """Gate's decimal text for a price we hold: repr round-trips the parsed decimal exactly."""
+        return repr(price)
 
     def levels(self, side: str, n: int | None = None) -> list[tuple[float, float]]:
         """Best-first (price, size) floats for 'bids' or 'asks'; empty while out of sync."""
@@ -327,7 +314,7 @@ class OrderBook:
             return None
 
         def lv(p: float, s: float) -> BookLevel:
-            return BookLevel(Decimal(self._text.get(p) or repr(p)), Decimal(repr(s)))
+            return BookLevel(Decimal(repr(p)), Decimal(repr(s)))
 
         bids = tuple(lv(-k, self._bids[-k]) for k in self._bid_keys[:n])
         asks = tuple(lv(k, self._asks[k]) for k in self._ask_keys[:n])

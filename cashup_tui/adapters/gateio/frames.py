@@ -9,8 +9,11 @@ or number); private money fields decode as Decimal straight from the JSON text (
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import msgspec
+
+from cashup_tui.adapters.gateio.book import BookDelta
 
 # A number Gate may send as a JSON string or a JSON number (types drift with the size header).
 Num = str | int | float
@@ -219,3 +222,95 @@ class SpotCandleItem(msgspec.Struct):
     v: Num = 0
     a: Num | None = None
     w: bool = False
+
+
+# -- hot-path normalised values ----------------------------------------------------------------------
+# Decoded in one pass, straight from the whole frame, with `strict=False` so Gate's decimal strings
+# become floats in C. Field names mirror the domain classes (renamed from Gate's) so `to_domain()`
+# is a plain copy. Why not the domain dataclasses directly: building a frozen dataclass costs more
+# than decoding the whole frame; domain objects are made when something reads them.
+class TickerMsg(msgspec.Struct, gc=False):
+    symbol: str = msgspec.field(name="contract")
+    ts_ms: int = msgspec.field(name="t", default=0)
+    last: float = 0.0
+    mark_price: float = 0.0
+    index_price: float = 0.0
+    change_pct: float = msgspec.field(name="change_percentage", default=0.0)
+    volume_24h_quote: float = 0.0
+    high_24h: float = 0.0
+    low_24h: float = 0.0
+    funding_rate: float = 0.0
+    open_interest: float = msgspec.field(name="total_size", default=0.0)
+
+    def to_domain(self) -> Any:
+        from cashup_tui.domain.market import Ticker
+
+        return Ticker(
+            self.symbol, self.ts_ms, self.last, self.mark_price, self.index_price, self.change_pct,
+            self.volume_24h_quote, self.high_24h, self.low_24h, self.funding_rate, self.open_interest,
+        )
+
+
+class TradeMsg(msgspec.Struct, gc=False):
+    symbol: str = msgspec.field(name="contract")
+    price: float = 0.0
+    size: float = 0.0  # signed contracts: > 0 taker bought
+    trade_id: int = msgspec.field(name="id", default=0)
+    ts_ms: int = msgspec.field(name="create_time_ms", default=0)
+    create_time: float = 0.0
+    is_internal: bool = False
+
+    def to_domain(self) -> Any:
+        from cashup_tui.domain.market import Trade
+
+        return Trade(self.symbol, self.ts_ms, self.trade_id, self.price, self.size, self.is_internal)
+
+
+class BookTickerMsg(msgspec.Struct, gc=False):
+    symbol: str = msgspec.field(name="s")
+    update_id: int = msgspec.field(name="u")
+    ts_ms: int = msgspec.field(name="t", default=0)
+    bid: float = msgspec.field(name="b", default=0.0)
+    bid_size: float = msgspec.field(name="B", default=0.0)
+    ask: float = msgspec.field(name="a", default=0.0)
+    ask_size: float = msgspec.field(name="A", default=0.0)
+
+    def to_domain(self) -> Any:
+        from cashup_tui.domain.market import BookTicker
+
+        return BookTicker(self.symbol, self.ts_ms, self.update_id, self.bid, self.bid_size, self.ask, self.ask_size)
+
+
+# Whole data frames of the hot channels, a union tagged by `channel` (msgspec finds the tag
+# wherever it sits in the object). An ack of the same channel fails validation (its result is
+# {"status": ...}) and goes to the lenient path, as does anything else unusual.
+class TickersFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.tickers"):
+    event: str = ""
+    time_ms: int = 0
+    time: int = 0
+    error: ErrorBody | None = None
+    result: list[TickerMsg] = []
+
+
+class TradesFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.trades"):
+    event: str = ""
+    time_ms: int = 0
+    time: int = 0
+    error: ErrorBody | None = None
+    result: list[TradeMsg] = []
+
+
+class BookTickerFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.book_ticker"):
+    event: str = ""
+    time_ms: int = 0
+    time: int = 0
+    error: ErrorBody | None = None
+    result: BookTickerMsg | None = None
+
+
+class BookUpdateFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.order_book_update"):
+    event: str = ""
+    time_ms: int = 0
+    time: int = 0
+    error: ErrorBody | None = None
+    result: BookDelta | None = None

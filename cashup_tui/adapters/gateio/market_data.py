@@ -20,6 +20,7 @@ from cashup_tui.adapters.gateio import book as B
 from cashup_tui.adapters.gateio import constants as C
 from cashup_tui.adapters.gateio.book import BookDelta, OrderBook
 from cashup_tui.adapters.gateio.connection import GateWsClient
+from cashup_tui.adapters.gateio.frames import BookTickerMsg, TickerMsg, TradeMsg
 from cashup_tui.adapters.gateio.parse import parse_rest_book
 from cashup_tui.domain.errors import DataError, ExchangeError, TemporaryError
 from cashup_tui.domain.events import BookResynced, Event, VenueErrorReceived
@@ -104,9 +105,10 @@ class GateMarketData:
         self._on_update = on_update
         self._max_trades = max_trades
         self._max_bars = max_bars
-        self.tickers: dict[str, Ticker] = {}
-        self.book_tickers: dict[str, BookTicker] = {}
-        self._trades: dict[str, deque[Trade]] = {}
+        # latest values as parsed (typed msgspec values); domain objects are made on read
+        self._tickers: dict[str, TickerMsg] = {}
+        self._book_tickers: dict[str, BookTickerMsg] = {}
+        self._trades: dict[str, deque[TradeMsg]] = {}
         self._bars: dict[tuple[str, str], deque[Bar]] = {}
         self.books: dict[str, OrderBook] = {}
         self._fetching: dict[str, asyncio.Task[None]] = {}
@@ -138,7 +140,12 @@ class GateMarketData:
         return await self._instruments_fn()
 
     def ticker(self, symbol: str) -> Ticker | None:
-        return self.tickers.get(symbol)
+        t = self._tickers.get(symbol)
+        return t.to_domain() if t is not None else None
+
+    def book_ticker(self, symbol: str) -> BookTicker | None:
+        t = self._book_tickers.get(symbol)
+        return t.to_domain() if t is not None else None
 
     def book(self, symbol: str) -> BookSnapshot | None:
         """The in-sync book (top `depth` levels), or None while syncing/resyncing."""
@@ -152,7 +159,8 @@ class GateMarketData:
         return b.best_bid(), b.best_ask()
 
     def trades(self, symbol: str) -> Sequence[Trade]:
-        return tuple(self._trades.get(symbol, ()))
+        """Recent trades, oldest first (at most `max_trades`)."""
+        return tuple(t.to_domain() for t in self._trades.get(symbol, ()))
 
     def live_bars(self, symbol: str, timeframe: str | None = None) -> list[Bar]:
         return list(self._bars.get((symbol, timeframe or self.candle_interval), ()))
@@ -187,10 +195,10 @@ class GateMarketData:
                 self._on_delta(d)
         elif channel == C.TICKERS:
             for t in values:
-                self.tickers[t.symbol] = t
+                self._tickers[t.symbol] = t
         elif channel == C.BOOK_TICKER:
             for bt in values:
-                self.book_tickers[bt.symbol] = bt
+                self._book_tickers[bt.symbol] = bt
         elif channel == C.TRADES:
             for tr in values:
                 q = self._trades.get(tr.symbol)

@@ -4,8 +4,9 @@ Why here and why so defensive: this is the first code that touches bytes from th
 Garbage, truncated JSON, wrong types and absurd numbers must be counted and reported
 (`FrameParser.parse_errors` + a `FrameRejected` event), never raised into the feed loop.
 
-Public market data is normalised to floats (hot path: Ticker, Trade, BookTicker, Bar,
-BookDelta); private channels (orders, usertrades, positions, balances) decode money as
+Public market data is normalised to floats on the hot path: TickerMsg, TradeMsg, BookTickerMsg
+(typed msgspec values whose fields mirror domain Ticker/Trade/BookTicker; `to_domain()` makes the
+frozen domain value when something reads it), BookDelta, and domain Bar for candles; private channels (orders, usertrades, positions, balances) decode money as
 Decimal straight from the JSON text and keep order ids as text (they exceed 2**53).
 """
 
@@ -20,10 +21,14 @@ from typing import Any
 import msgspec
 
 from cashup_tui.adapters.gateio import constants as C
-from cashup_tui.adapters.gateio.book import BookDelta, LevelT
+from cashup_tui.adapters.gateio.book import BookDelta
+from cashup_tui.adapters.gateio.book import Level as BookLevelMsg
 from cashup_tui.adapters.gateio.frames import (
     BalanceItem,
+    BookTickerFrame,
     BookTickerItem,
+    BookTickerMsg,
+    BookUpdateFrame,
     BookUpdateItem,
     CandleItem,
     Envelope,
@@ -37,13 +42,17 @@ from cashup_tui.adapters.gateio.frames import (
     SpotTradeItem,
     SystemItem,
     TickerItem,
+    TickerMsg,
+    TickersFrame,
     TradeItem,
+    TradeMsg,
+    TradesFrame,
     UserTradeItem,
 )
 from cashup_tui.domain.enums import Liquidity, Side
 from cashup_tui.domain.events import FrameRejected, PositionChanged
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
-from cashup_tui.domain.market import Bar, BookTicker, Ticker, Trade
+from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 
 # parse() kinds
@@ -157,50 +166,59 @@ def _price_f(x: Any) -> float:
     return float(x) if x != "" else 0.0
 
 
-# -- public futures -------------------------------------------------------------------------------
-def parse_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[Ticker]:
-    """`futures.tickers` -> Ticker (floats). `t` is the ticker's own ms time when present."""
+# -- public futures ----------------------------------------------------------------------------------
+# Hot channels produce TickerMsg / TradeMsg / BookTickerMsg (typed, float, domain field names; call
+# `.to_domain()` or `to_domain(v)` for the frozen domain value) and BookDelta. These functions are
+# the lenient path (any JSON number or string form); FrameParser tries a one-pass typed decode first.
+def parse_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[TickerMsg]:
+    """`futures.tickers` -> TickerMsg. `t` is the ticker's own ms time when present."""
     return [
-        Ticker(
-            i.contract,
-            i.t or ts_ms,
-            float(i.last),
-            float(i.mark_price),
-            float(i.index_price),
-            float(i.change_percentage),
-            float(i.volume_24h_quote),
-            float(i.high_24h),
-            float(i.low_24h),
-            float(i.funding_rate),
-            float(i.total_size),
+        TickerMsg(
+            symbol=i.contract,
+            ts_ms=i.t or ts_ms,
+            last=_price_f(i.last),
+            mark_price=_price_f(i.mark_price),
+            index_price=_price_f(i.index_price),
+            change_pct=_price_f(i.change_percentage),
+            volume_24h_quote=_price_f(i.volume_24h_quote),
+            high_24h=_price_f(i.high_24h),
+            low_24h=_price_f(i.low_24h),
+            funding_rate=_price_f(i.funding_rate),
+            open_interest=_price_f(i.total_size),
         )
         for i in _dec_tickers.decode(result)
     ]
 
 
-def parse_trades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Trade]:
-    """`futures.trades` -> Trade; size is signed contracts (> 0 taker bought)."""
+def parse_trades(result: bytes | msgspec.Raw, ts_ms: int) -> list[TradeMsg]:
+    """`futures.trades` -> TradeMsg; size is signed contracts (> 0 taker bought)."""
     return [
-        Trade(
-            i.contract,
-            int(i.create_time_ms) if i.create_time_ms else _ms(0, i.create_time) or ts_ms,
-            int(i.id),
-            float(i.price),
-            float(i.size),
-            i.is_internal,
+        TradeMsg(
+            symbol=i.contract,
+            price=float(i.price),
+            size=float(i.size),
+            trade_id=int(i.id),
+            ts_ms=_ms(i.create_time_ms, i.create_time) or ts_ms,
+            create_time=float(i.create_time),
+            is_internal=i.is_internal,
         )
         for i in _dec_trades.decode(result)
     ]
 
 
-def parse_book_ticker(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookTicker]:
-    """`futures.book_ticker` -> BookTicker; empty sides come as "" / 0 and become 0.0."""
+def parse_book_ticker(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookTickerMsg]:
+    """`futures.book_ticker` -> BookTickerMsg; empty sides come as "" / 0 and become 0.0."""
     i = _dec_book_ticker.decode(result)
-    return [BookTicker(i.s, i.t or ts_ms, i.u, _price_f(i.b), float(i.B), _price_f(i.a), float(i.A))]
+    return [
+        BookTickerMsg(
+            symbol=i.s, update_id=i.u, ts_ms=i.t or ts_ms, bid=_price_f(i.b), bid_size=_price_f(i.B),
+            ask=_price_f(i.a), ask_size=_price_f(i.A),
+        )
+    ]
 
 
-def _levels(levels: list[Level]) -> list[LevelT]:
-    return [(float(lv.p), float(lv.s), str(lv.p)) for lv in levels]
+def _levels(levels: list[Level]) -> list[BookLevelMsg]:
+    return [BookLevelMsg(float(lv.p), float(lv.s)) for lv in levels]
 
 
 def parse_book_update(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookDelta]:
@@ -300,13 +318,13 @@ def parse_balances(result: bytes | msgspec.Raw, ts_ms: int) -> list[BalanceChang
 
 
 # -- spot (captures) --------------------------------------------------------------------------------
-def parse_spot_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[Ticker]:
+def parse_spot_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[TickerMsg]:
     i = _dec_spot_ticker.decode(result)
     return [
-        Ticker(
-            i.currency_pair,
-            ts_ms,
-            float(i.last),
+        TickerMsg(
+            symbol=i.currency_pair,
+            ts_ms=ts_ms,
+            last=float(i.last),
             change_pct=_price_f(i.change_percentage),
             volume_24h_quote=_price_f(i.quote_volume),
             high_24h=_price_f(i.high_24h),
@@ -315,17 +333,17 @@ def parse_spot_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[Ticker]:
     ]
 
 
-def parse_spot_trades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Trade]:
+def parse_spot_trades(result: bytes | msgspec.Raw, ts_ms: int) -> list[TradeMsg]:
     """Spot trades carry a side and an unsigned amount; we sign it like futures."""
     i = _dec_spot_trade.decode(result)
     amount = float(i.amount)
     return [
-        Trade(
-            i.currency_pair,
-            _ms(i.create_time_ms, i.create_time) or ts_ms,
-            int(i.id),
-            float(i.price),
-            -amount if i.side == "sell" else amount,
+        TradeMsg(
+            symbol=i.currency_pair,
+            price=float(i.price),
+            size=-amount if i.side == "sell" else amount,
+            trade_id=int(i.id),
+            ts_ms=_ms(i.create_time_ms, i.create_time) or ts_ms,
         )
     ]
 
@@ -338,20 +356,20 @@ def parse_spot_candles(result: bytes | msgspec.Raw, ts_ms: int) -> list[Bar]:
 
 def parse_spot_book_update(result: bytes | msgspec.Raw, ts_ms: int) -> list[BookDelta]:
     i = _dec_spot_book.decode(result)
-    bids = [(float(p), float(s), str(p)) for p, s in i.b]
-    asks = [(float(p), float(s), str(p)) for p, s in i.a]
+    bids = [BookLevelMsg(float(p), float(s)) for p, s in i.b]
+    asks = [BookLevelMsg(float(p), float(s)) for p, s in i.a]
     return [BookDelta(i.s, i.t or ts_ms, i.U, i.u, bids, asks, i.full)]
 
 
-def parse_rest_book(body: bytes | str) -> tuple[int, list[LevelT], list[LevelT], int]:
+def parse_rest_book(body: bytes | str) -> tuple[int, list[BookLevelMsg], list[BookLevelMsg], int]:
     """A REST `order_book?with_id=true` body -> (id, bids, asks, ts_ms); futures or spot layout."""
     b = _dec_rest_book.decode(body)
 
-    def lv(levels: list[Any]) -> list[LevelT]:
-        out: list[LevelT] = []
+    def lv(levels: list[Any]) -> list[BookLevelMsg]:
+        out: list[BookLevelMsg] = []
         for x in levels:
             p, s = (x.p, x.s) if isinstance(x, Level) else x
-            out.append((float(p), float(s), str(p)))
+            out.append(BookLevelMsg(float(p), float(s)))
         return out
 
     # futures `current` is float seconds, spot `current` is ms
@@ -377,6 +395,54 @@ CHANNEL_PARSERS: dict[str, Callable[[Any, int], list[Any]]] = {
     C.SPOT_BOOK_UPDATE: parse_spot_book_update,
     "spot.system": parse_system,
 }
+
+
+# -- the one-pass fast path for the hot public channels --------------------------------------------------
+def _fast_tickers(f: TickersFrame) -> list[TickerMsg]:
+    r = f.result
+    for v in r:
+        if not v.ts_ms:
+            v.ts_ms = f.time_ms or f.time * 1000
+    return r
+
+
+def _fast_trades(f: TradesFrame) -> list[TradeMsg]:
+    r = f.result
+    for v in r:
+        if not v.ts_ms:
+            v.ts_ms = int(v.create_time * 1000) or f.time_ms or f.time * 1000
+    return r
+
+
+def _fast_book_ticker(f: BookTickerFrame) -> list[BookTickerMsg]:
+    v = f.result
+    if v is None:
+        raise ValueError("book_ticker update without a result")
+    if not v.ts_ms:
+        v.ts_ms = f.time_ms or f.time * 1000
+    return [v]
+
+
+def _fast_book_update(f: BookUpdateFrame) -> list[BookDelta]:
+    x = f.result
+    if x is None:
+        raise ValueError("order_book_update without a result")
+    return [x]
+
+
+_FAST_DEC = msgspec.json.Decoder(TickersFrame | TradesFrame | BookTickerFrame | BookUpdateFrame, strict=False)
+_FAST: dict[type, tuple[str, Callable[[Any], list[Any]]]] = {
+    TickersFrame: (C.TICKERS, _fast_tickers),
+    TradesFrame: (C.TRADES, _fast_trades),
+    BookTickerFrame: (C.BOOK_TICKER, _fast_book_ticker),
+    BookUpdateFrame: (C.BOOK_UPDATE, _fast_book_update),
+}
+
+
+def to_domain(value: Any) -> Any:
+    """The frozen domain value for anything FrameParser returns (Msg structs convert; others as is)."""
+    conv = getattr(value, "to_domain", None)
+    return conv() if conv is not None else value
 
 
 def _now_ms() -> int:
@@ -405,6 +471,19 @@ class FrameParser:
     def parse(self, data: bytes | str) -> tuple[str, str, Any]:
         """-> (channel, kind, payload); kind is UPDATE, ACK, ERROR, PONG, BAD or IGNORED."""
         self.frames += 1
+        # Fast path: one typed decode of the whole frame (a union tagged by channel). Anything
+        # else (acks, other channels, errors, wrong types) falls through to the lenient path.
+        try:
+            f = _FAST_DEC.decode(data)
+        except Exception:
+            pass
+        else:
+            if f.event == "update" and f.error is None:
+                ch, norm = _FAST[type(f)]
+                try:
+                    return ch, UPDATE, norm(f)
+                except Exception:
+                    pass
         try:
             env = _dec_env.decode(data)
         except Exception as exc:  # msgspec.DecodeError/ValidationError, or a non-bytes argument

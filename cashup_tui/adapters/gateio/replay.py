@@ -21,9 +21,9 @@ import msgspec
 
 from cashup_tui.adapters.gateio import book as B
 from cashup_tui.adapters.gateio.book import BookDelta, OrderBook
+from cashup_tui.adapters.gateio.frames import BookTickerMsg
 from cashup_tui.adapters.gateio.parse import BAD, ERROR, UPDATE, FrameParser, parse_rest_book
 from cashup_tui.domain.errors import DataError
-from cashup_tui.domain.market import BookTicker
 
 
 @dataclass
@@ -186,7 +186,7 @@ def replay(
                 book, br = get_book(value.symbol)
                 br.deltas += 1
                 check(book, br, book.on_delta(value))
-            elif isinstance(value, BookTicker) and value.symbol in books:
+            elif isinstance(value, BookTickerMsg) and value.symbol in books:
                 book = books[value.symbol]
                 br = rep.books[value.symbol]
                 if book.synced and book.last_id == value.update_id:
