@@ -85,7 +85,8 @@ class Node:
             await self._connect(trade)
             self._build_engine()
             assert self.om is not None
-            self.om.load()
+            self.om.load(replay_fills=self.mode != "demo")  # a demo simulator starts fresh every run
+            self.om.missing_position_is_flat = self.mode == "demo"
             if hasattr(self.execution, "start"):
                 await self.execution.start()
             self.om.start()
@@ -118,9 +119,7 @@ class Node:
         elif self.mode == "paper":
             rest_url, ws_url, key, secret, user_id = s.gate.rest_url, s.gate.ws_url, "", "", ""
         else:
-            testnet = self.mode == "testnet"
-            rest_url = s.gate.testnet_rest_url if testnet else s.gate.rest_url
-            ws_url = s.gate.testnet_ws_url if testnet else s.gate.ws_url
+            rest_url, ws_url = _endpoints(s, self.mode)
             keys = _resolve_keys(s)
             if keys is None:
                 raise AuthenticationError(
@@ -138,7 +137,8 @@ class Node:
         if unknown:
             raise ConfigError(f"unknown contract(s): {', '.join(unknown)}",
                               hint=f"known here: {', '.join(sorted(all_instruments)[:20])}")
-        self.instruments = {x: all_instruments[x] for x in self.symbols}
+        # every contract the venue lists: journalled positions/orders on other symbols stay valued and manageable
+        self.instruments = dict(all_instruments)
         if self.mode in ("testnet", "live"):
             bals = await self.rest.balances()  # start-up key check: a signed read must pass
             self.journal.audit(self.clock.now_ms(), "user", f"{self.mode}.start",
@@ -160,8 +160,9 @@ class Node:
         else:
             from cashup_tui.adapters.gate_execution import GateExecution
 
+            prefix = f"demo{self.clock.now_ms():x}-" if self.mode == "demo" else ""
             self.execution = GateExecution(self.rest, self.instruments, ws_url=ws_url, api_key=key,
-                                           api_secret=secret, user_id=user_id, sink=self.bus)
+                                           api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix)
 
     def _build_engine(self) -> None:
         s = self.settings
@@ -243,6 +244,8 @@ class Node:
                 mark = self.cache.mark(sym)
                 if mark is not None:
                     marks.append((sym, mark, t.ts_ms))
+                    if self.portfolio is not None:
+                        self.portfolio.set_mark(sym, mark)
                     if self.paper_venue is not None:
                         self.paper_venue.update_mark(sym, mark, self.clock.now_ms())
                 if self.runner is not None:
@@ -312,9 +315,7 @@ class Node:
             return 0
         hist = [Bar(slot.symbol, slot.timeframe, c.open_ms, float(c.open), float(c.high), float(c.low),
                     float(c.close), float(c.volume)) for c in candles if c.open_ms + tf <= now]
-        if slot.strategy.vectorised:
-            slot.strategy._history = hist[-slot.strategy.history_bars():]
-        return len(hist)
+        return self.runner.warm_up(slot_name, hist[-max(bars, slot.strategy.warmup()):])
 
     # -- shutdown ----------------------------------------------------------------------------------
     async def stop(self) -> None:
@@ -355,6 +356,19 @@ class Node:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def _endpoints(settings: Settings, mode: str) -> tuple[str, str]:
+    """(rest, ws) for testnet/live. An override of the live endpoints (CASHUP_GATE_REST_URL/WS_URL, e.g.
+    pointing at `cashup sim serve`) applies to testnet too unless testnet URLs are set explicitly."""
+    from cashup_tui.settings import GateSettings
+
+    g, d = settings.gate, GateSettings()
+    if mode == "live":
+        return g.rest_url, g.ws_url
+    rest = g.testnet_rest_url if (g.testnet_rest_url != d.testnet_rest_url or g.rest_url == d.rest_url) else g.rest_url
+    ws = g.testnet_ws_url if (g.testnet_ws_url != d.testnet_ws_url or g.ws_url == d.ws_url) else g.ws_url
+    return rest, ws
 
 
 def _resolve_keys(settings: Settings) -> tuple[str, str] | None:

@@ -85,8 +85,11 @@ class GateExecution:
 
     def __init__(self, rest: GateRest, instruments: Mapping[str, Instrument], *, ws_url: str = "",
                  api_key: str = "", api_secret: str = "", user_id: str = "", sink: Any = None,
-                 **ws_kwargs: Any) -> None:
+                 trade_id_prefix: str = "", **ws_kwargs: Any) -> None:
         self.rest = rest
+        # a venue whose trade ids restart (a fresh demo simulator) gets them namespaced per session,
+        # so de-duplication by trade id never drops a new fill that reuses an old number
+        self.trade_id_prefix = trade_id_prefix
         self.instruments = instruments
         self.sink = sink
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -127,7 +130,14 @@ class GateExecution:
             if channel == C.ORDERS and isinstance(v, OrderUpdate):
                 self._queue.put_nowait(OrderUpdated(v.ts_ms, order_from_update(v), "ws"))
             elif channel == C.USERTRADES and isinstance(v, Fill):
-                self._queue.put_nowait(OrderFilled(v.ts_ms, v))
+                self._queue.put_nowait(OrderFilled(v.ts_ms, self._ns(v)))
+
+    def _ns(self, f: Fill) -> Fill:
+        if not self.trade_id_prefix:
+            return f
+        from dataclasses import replace
+
+        return replace(f, trade_id=f"{self.trade_id_prefix}{f.trade_id}")
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
@@ -212,7 +222,7 @@ class GateExecution:
         return orders + [self._trigger_view(None, t) for t in trig]
 
     async def fills_since(self, symbol: str | None, since_ms: int) -> list[Fill]:
-        return await self.rest.my_trades(symbol, since_ms=since_ms or None)
+        return [self._ns(f) for f in await self.rest.my_trades(symbol, since_ms=since_ms or None)]
 
     async def positions(self) -> list[Position]:
         return await self.rest.positions(include_flat=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
     CashupError,
@@ -127,18 +128,33 @@ class OrderManager:
         self._events_task: asyncio.Task[None] | None = None
         self._reconcile_lock = asyncio.Lock()
         self.ready = False
-        self.changes_log: list[str] = []  # every reconciliation change this session (shown by the CLI/UI)
+        self.changes_log: list[str] = []
+        self.missing_position_is_flat = False  # True only for a venue that reports every position (the demo sim)
+        self._connects = 0  # every reconciliation change this session (shown by the CLI/UI)
         self.on_change: Callable[[list[str]], Any] | None = None
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
 
     # -- start-up ------------------------------------------------------------------------
-    def load(self) -> None:
-        """Rebuild the cache and portfolio from the journal (restart): same fills -> same positions."""
+    def load(self, *, replay_fills: bool = True) -> None:
+        """Rebuild the cache and portfolio from the journal (restart): same fills -> same positions.
+
+        `replay_fills=False` when the venue is new (a fresh demo simulator): old fills stay in the
+        journal as history but the portfolio starts from what reconciliation finds."""
         for o in self.journal.load_orders():
             self.cache.put_order(o)
-        for f in self.journal.load_fills():
+        saved_cash = next((b.total for b in self.journal.load_balances()
+                           if b.currency.upper() == self.portfolio.currency), None)
+        for f in self.journal.load_fills() if replay_fills else ():
             self.portfolio.apply_fill(f)
+        if saved_cash is not None:  # the journalled wallet already includes every stored fill
+            self.portfolio.cash = saved_cash
+        if not replay_fills:  # start from the journalled positions: reconciliation shows what changed
+            for f in self.journal.load_fills():
+                self.portfolio._trade_ids.add(f.trade_id)
+            for p in self.journal.load_positions():
+                if p.symbol in self.portfolio.instruments and not p.is_flat:
+                    self.portfolio.positions[p.symbol] = p
         for p in self.portfolio.positions.values():
             self.cache.put_position(p)
 
@@ -328,6 +344,7 @@ class OrderManager:
         pos = self.portfolio.positions[fill.symbol]
         self.cache.put_position(pos)
         self.journal.save_positions([pos])
+        self._save_cash(fill.ts_ms)
         if self.bus is not None:
             self.bus.publish(OrderFilled(fill.ts_ms, fill))
             self.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
@@ -641,7 +658,9 @@ class OrderManager:
             self.ready = False
             self.risk.reconciling = True
         elif isinstance(event, FeedConnected):
-            self._spawn(self.reconcile())
+            self._connects += 1
+            if self._connects > 1 or self.ready:  # the first connect is reconciled by start-up itself
+                self._spawn(self.reconcile())
 
     def start(self) -> None:
         """Consume `Execution.events()` in a task (private order/fill/position stream)."""
@@ -776,7 +795,12 @@ class OrderManager:
                 self.cache.put_position(self.portfolio.positions[sym])
         for sym, lp in self.portfolio.positions.items():
             if sym not in venue and not lp.is_flat:
-                out.append(f"position {sym}: local {lp.size} but the venue sent no report (left as is)")
+                if self.missing_position_is_flat:
+                    out.append(f"position {sym}: local {lp.size} -> venue flat")
+                    self.portfolio.adopt_position(Position(sym, lp.quanto_multiplier))
+                    self.cache.put_position(self.portfolio.positions[sym])
+                else:
+                    out.append(f"position {sym}: local {lp.size} but the venue sent no report (left as is)")
         self.journal.save_positions(list(self.portfolio.positions.values()))
         return out
 
@@ -792,6 +816,14 @@ class OrderManager:
                     self.portfolio.starting_cash = b.total
         self.journal.save_balances(bals)
         return out
+
+    def _save_cash(self, ts_ms: int) -> None:
+        """Journal the wallet after a fill, so a restart does not count the replayed fills twice."""
+        cur = self.cache.balance(self.portfolio.currency)
+        avail = cur.available if cur is not None else self.portfolio.cash
+        bal = Balance(self.portfolio.currency, self.portfolio.cash, avail, ts_ms)
+        self.cache.put_balance(bal)
+        self.journal.save_balances([bal])
 
     def _position_of(self, symbol: str) -> Position | None:
         return self.portfolio.positions.get(symbol)

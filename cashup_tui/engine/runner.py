@@ -180,6 +180,19 @@ class LiveContext:
         log.info("[%s] %s", self._s.name, message)
 
 
+class WarmupContext(LiveContext):
+    """Replays history through the hooks: state builds up, orders are ignored."""
+
+    def target(self, exposure: float) -> None:
+        return None
+
+    def _send(self, side: Side, contracts: Decimal, price: float | None, *, reduce_only: bool = False) -> str:
+        return ""
+
+    def cancel(self, order_id: str) -> None:
+        return None
+
+
 class StrategyRunner:
     def __init__(self, om: OrderManager, instruments: Mapping[str, Instrument], clock: Clock,
                  journal: Journal, bus: EventSink | None = None) -> None:
@@ -197,7 +210,9 @@ class StrategyRunner:
     # -- lifecycle ----------------------------------------------------------------------------
     def add(self, strategy: Strategy, symbol: str, timeframe: str = "1m", *, name: str | None = None,
             order_notional: Decimal = Decimal(1000), budget: StrategyBudget | None = None,
-            allow_short: bool = True) -> Slot:
+            allow_short: bool = True, start: bool = False) -> Slot:
+        """Add a slot. Its saved lifecycle state (paused/stopped/failed) is kept across restarts
+        unless `start=True` (an explicit user start, e.g. `cashup trade`)."""
         if symbol not in self.instruments:
             raise CashupError(f"unknown symbol {symbol!r}", hint=f"known: {', '.join(sorted(self.instruments))}")
         timeframe_ms(timeframe)
@@ -208,7 +223,7 @@ class StrategyRunner:
         slot = Slot(name, strategy, symbol, timeframe, order_notional, budget, allow_short,
                     builder=BarBuilder(symbol, timeframe))
         saved = self.journal.kv_get(f"runner.{name}") or {}
-        if saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
+        if not start and saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
             slot.state = SlotState(saved["state"])
             slot.error = saved.get("error", "")
         slot.position = self._position_from_fills(name, symbol)
@@ -219,6 +234,18 @@ class StrategyRunner:
             self._guard(slot, "on_start", lambda: strategy.on_start(self._ctx[name]))
         self._save(slot)
         return slot
+
+    def warm_up(self, name: str, bars: list[Bar]) -> int:
+        """Feed recent closed bars through `on_bar` with orders switched off (indicators warm up)."""
+        slot = self.slots[name]
+        ctx = WarmupContext(self, slot)
+        n = 0
+        for bar in bars:
+            if slot.state is not SlotState.RUNNING:
+                break
+            self._guard(slot, "on_bar (warm-up)", lambda b=bar: slot.strategy.on_bar(ctx, b))
+            n += 1
+        return n
 
     def _position_from_fills(self, name: str, symbol: str) -> Decimal:
         """Restart: the slot's own position is the sum of fills of orders it sent."""

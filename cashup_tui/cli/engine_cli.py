@@ -1,0 +1,105 @@
+"""Shared plumbing for the trading CLI groups (`orders`, `positions`, `risk`, `trade`).
+
+Stdlib + typer at import time only: the runtime, store and adapters are imported inside
+the functions, so `cashup --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import typer
+
+from cashup_tui.cli.common import db_url_from, fail, settings_from
+
+T = TypeVar("T")
+MODE_HELP = "demo | paper | testnet | live (default: [ui] mode, normally demo)."
+
+
+def resolve_mode(ctx: typer.Context, mode: str | None) -> tuple[Any, str, str]:
+    """(settings, mode, store url) with a clear error for an unknown mode."""
+    settings = settings_from(ctx)
+    m = (mode or settings.ui.mode or "demo").lower()
+    if m not in ("demo", "paper", "testnet", "live"):
+        fail(f"unknown mode {m!r}", hint="use --mode demo, paper, testnet or live", code=2)
+    return settings, m, db_url_from(ctx, settings, m)
+
+
+def decimal_arg(value: str | None, name: str) -> Decimal | None:
+    """Parse a CLI number exactly (no float); refuse garbage with the flag's name."""
+    if value is None:
+        return None
+    try:
+        d = Decimal(value.strip())
+    except (InvalidOperation, AttributeError):
+        fail(f"{name} {value!r} is not a number", hint=f"write it like 0.5 or 25000.1 (no units) for {name}", code=2)
+    return d
+
+
+def confirm_live(mode: str, flag: bool) -> bool:
+    """Live trading needs the word LIVE typed, or --confirm-live for headless use."""
+    if mode != "live":
+        return False
+    if flag:
+        return True
+    if not sys.stdin.isatty():
+        fail("live mode needs confirmation", hint="pass --confirm-live (it is recorded in the audit log)", code=2)
+    answer = typer.prompt("You are about to trade with REAL money. Type LIVE to continue")
+    if answer.strip() != "LIVE":
+        fail("not confirmed: nothing was sent", code=1)
+    return True
+
+
+def open_journal(settings: Any, mode: str, db_url: str) -> tuple[Any, Any]:
+    """(store, journal) for offline commands (no venue connection)."""
+    from cashup_tui.logging_setup import configure_logging
+    from cashup_tui.store import open_store
+    from cashup_tui.store_journal import StoreJournal
+
+    configure_logging(settings.log.level, file=settings.log.file or None)
+    store = open_store(db_url, synchronous=settings.store.synchronous, busy_timeout_ms=settings.store.busy_timeout_ms)
+    return store, StoreJournal(store, mode)
+
+
+def run_node(settings: Any, mode: str, db_url: str, fn: Callable[[Any], Awaitable[T]], *, symbols: list[str] | None = None,
+             trade: bool = True, live_ok: bool = False) -> T:
+    """Start a node for `mode`, run `fn(node)`, always stop it. Logs go to the log file."""
+    from cashup_tui.logging_setup import configure_logging
+    from cashup_tui.runtime import build_node
+
+    configure_logging(settings.log.level, file=settings.log.file or None)
+
+    async def main() -> T:
+        node = build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok)
+        await node.start(trade=trade)
+        try:
+            return await fn(node)
+        finally:
+            await node.stop()
+
+    return asyncio.run(main())
+
+
+def order_dict(o: Any) -> dict[str, Any]:
+    return {
+        "client_id": o.client_id, "venue_order_id": o.venue_order_id, "symbol": o.symbol, "side": o.side.value,
+        "type": o.order_type.value, "size": o.size, "price": o.price, "trigger_price": o.trigger_price,
+        "tif": o.tif.value, "reduce_only": o.reduce_only, "status": "unconfirmed" if o.unconfirmed else o.status.value,
+        "filled": o.filled, "avg_fill_price": o.avg_fill_price, "fees": o.fees, "strategy": o.strategy,
+        "reason": o.reason, "created_ms": o.created_ms, "updated_ms": o.updated_ms,
+    }
+
+
+def order_line(o: Any) -> str:
+    status = "UNCONFIRMED" if o.unconfirmed else o.status.value.upper()
+    px = "market" if o.price is None else f"@ {o.price}"
+    trig = f" trigger {o.trigger_price}" if o.trigger_price is not None else ""
+    ro = " reduce-only" if o.reduce_only else ""
+    fill = f" filled {o.filled} avg {o.avg_fill_price:.8g}" if o.filled else ""
+    why = f" ({o.reason})" if o.reason else ""
+    return (f"{o.client_id:<22} {status:<17} {o.side.value.upper():<4} {o.size} {o.symbol} {o.order_type.value} "
+            f"{px}{trig} {o.tif.value}{ro}{fill}{why}")

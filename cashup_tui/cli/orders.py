@@ -1,0 +1,143 @@
+"""`cashup orders place|list|cancel|sync`: one order through the full engine path, headless."""
+
+from __future__ import annotations
+
+import typer
+
+from cashup_tui.cli.common import fail, print_json
+from cashup_tui.cli.engine_cli import (
+    MODE_HELP,
+    confirm_live,
+    decimal_arg,
+    open_journal,
+    order_dict,
+    order_line,
+    resolve_mode,
+    run_node,
+)
+
+app = typer.Typer(help="Place, list, cancel and reconcile orders.", no_args_is_help=True)
+TYPES = "market | limit | stop_market | stop_limit | take_profit | trailing_stop"
+
+
+@app.command("place")
+def place(
+    ctx: typer.Context,
+    symbol: str = typer.Argument(..., help="Gate contract, e.g. BTC_USDT."),
+    side: str = typer.Argument(..., help="buy or sell."),
+    size: str = typer.Argument(..., help="Contracts (whole number unless the contract allows decimals)."),
+    order_type: str = typer.Option("limit", "--type", "-t", help=TYPES),
+    price: str = typer.Option(None, "--price", "-p", help="Limit price (limit, stop_limit, take_profit)."),
+    trigger: str = typer.Option(None, "--trigger", help="Trigger price (stops, take-profit) or trail distance."),
+    tif: str = typer.Option(None, "--tif", help="gtc | ioc | poc | fok (market orders: ioc)."),
+    post_only: bool = typer.Option(False, "--post-only", help="Maker only (tif=poc)."),
+    reduce_only: bool = typer.Option(False, "--reduce-only", help="Only shrink the position."),
+    client_id: str = typer.Option(None, "--client-id", help="Your own id (t-...): placing it again never duplicates."),
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live trading without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Submit one order: risk gate -> write-ahead journal -> venue; print it once acknowledged."""
+    settings, m, url = resolve_mode(ctx, mode)
+    sym = symbol.strip().upper()
+    if side.lower() not in ("buy", "sell"):
+        fail(f"side {side!r} must be buy or sell", code=2)
+    qty = decimal_arg(size, "SIZE")
+    px = decimal_arg(price, "--price")
+    trig = decimal_arg(trigger, "--trigger")
+    live_ok = confirm_live(m, confirm)
+
+    async def go(node):
+        o = node.om.build(sym, side.lower(), qty, order_type=order_type.lower(), price=px, tif=tif,
+                          reduce_only=reduce_only, trigger_price=trig, client_id=client_id, post_only=post_only)
+        node.journal.audit(node.clock.now_ms(), "cli", "orders.place", f"{o.client_id} {o.side.value} {o.size} {sym}")
+        return await node.om.submit(o)
+
+    res = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
+    if as_json:
+        print_json({"existed": res.existed, "order": order_dict(res.order)})
+        return
+    if res.existed:
+        typer.echo(f"client id {res.order.client_id} already exists: nothing new was sent")
+    typer.echo(order_line(res.order))
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    all_: bool = typer.Option(False, "--all", "-a", help="Include finished orders (latest 200)."),
+    symbol: str = typer.Option(None, "--symbol", "-s", help="Only this contract."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Orders from the local journal (no network). UNCONFIRMED = sent, venue has not answered."""
+    settings, m, url = resolve_mode(ctx, mode)
+    store, journal = open_journal(settings, m, url)
+    try:
+        orders = journal.load_orders(open_only=not all_, limit=200)
+    finally:
+        store.close()
+    if symbol:
+        orders = [o for o in orders if o.symbol == symbol.upper()]
+    if as_json:
+        print_json([order_dict(o) for o in orders])
+        return
+    if not orders:
+        typer.echo(f"no {'' if all_ else 'open '}orders ({m})")
+    for o in orders:
+        typer.echo(order_line(o))
+
+
+@app.command("cancel")
+def cancel(
+    ctx: typer.Context,
+    client_id: str = typer.Argument(None, help="Client id (t-...) of the order to cancel."),
+    all_: bool = typer.Option(False, "--all", help="Cancel every open order."),
+    symbol: str = typer.Option(None, "--symbol", "-s", help="With --all: only this contract."),
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Cancel one order (by client id) or all open orders, at the venue."""
+    if not client_id and not all_:
+        fail("give a client id or --all", hint="see `cashup orders list`", code=2)
+    settings, m, url = resolve_mode(ctx, mode)
+    live_ok = confirm_live(m, confirm)
+
+    async def go(node):
+        node.journal.audit(node.clock.now_ms(), "cli", "orders.cancel", client_id or f"all {symbol or ''}")
+        if all_:
+            return await node.om.cancel_all(symbol.upper() if symbol else None, reason="cancel all (cli)")
+        return [await node.om.cancel(client_id, reason="cancelled (cli)")]
+
+    orders = run_node(settings, m, url, go, trade=False, live_ok=live_ok)
+    if as_json:
+        print_json([order_dict(o) for o in orders])
+        return
+    if not orders:
+        typer.echo("nothing to cancel")
+    for o in orders:
+        typer.echo(order_line(o))
+
+
+@app.command("sync")
+def sync(
+    ctx: typer.Context,
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Reconcile the journal with the venue (orders, fills, positions, balances); print what changed."""
+    settings, m, url = resolve_mode(ctx, mode)
+    live_ok = confirm_live(m, confirm)
+
+    async def go(node):
+        return list(node.om.changes_log)
+
+    changes = run_node(settings, m, url, go, trade=False, live_ok=live_ok)
+    if as_json:
+        print_json({"mode": m, "changes": changes})
+        return
+    typer.echo(f"{len(changes)} change(s)" + (":" if changes else ": the journal matches the venue"))
+    for c in changes:
+        typer.echo(f"  {c}")

@@ -1,0 +1,103 @@
+"""`cashup trade`: run a strategy headless (demo, paper, testnet, live), e.g. under tmux/systemd.
+
+Logs and journals like the app: orders, fills, risk events and the audit trail go to the
+store; progress lines go to stdout. SIGINT/SIGTERM/SIGHUP stop it cleanly (the journal is
+already committed before every venue call, so even `kill -9` loses nothing).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cashup_tui.cli.common import fail, print_json
+from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, decimal_arg, resolve_mode
+
+
+def command(
+    ctx: typer.Context,
+    strategy: str = typer.Option(..., "--strategy", "-s", help="Strategy name (see `cashup strategies list`) or a .py path."),
+    symbol: str = typer.Option(..., "--symbol", help="Gate contract, e.g. BTC_USDT."),
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    timeframe: str = typer.Option("1m", "--timeframe", "--tf", help="Bar timeframe the strategy runs on."),
+    param: list[str] = typer.Option([], "--param", "-P", help="Strategy parameter name=value (repeatable)."),
+    duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0 = until Ctrl-C)."),
+    notional: str = typer.Option("1000", "--notional", help="USDT per unit of target exposure (position size)."),
+    name: str = typer.Option(None, "--name", help="Instance name (default STRATEGY-SYMBOL); state is kept under it."),
+    warmup: int = typer.Option(300, "--warmup", help="Recent bars loaded before the first live bar (0 = none)."),
+    status_every: float = typer.Option(10.0, "--status-every", help="Seconds between status lines (0 = quiet)."),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live trading without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary at the end."),
+) -> None:
+    """Run STRATEGY on SYMBOL through the engine (risk gate, write-ahead journal, reconciliation)."""
+    import asyncio
+    import signal
+    import time
+
+    from cashup_tui.engine.strategy import load_strategy, parse_params
+    from cashup_tui.logging_setup import configure_logging
+    from cashup_tui.runtime import build_node
+
+    settings, m, url = resolve_mode(ctx, mode)
+    sym = symbol.strip().upper()
+    usdt = decimal_arg(notional, "--notional")
+    if usdt is None or not usdt.is_finite() or usdt <= 0:
+        fail(f"--notional {notional} must be a positive number of USDT", code=2)
+    if duration < 0:
+        fail("--duration must be >= 0", code=2)
+    cls = load_strategy(strategy)
+    strat = cls(**parse_params(param))
+    live_ok = confirm_live(m, confirm)
+    log_path = configure_logging(settings.log.level, file=settings.log.file or None)
+
+    async def main() -> dict:
+        node = build_node(settings, m, db_url=url, symbols=[sym], confirm_live=live_ok)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - non-POSIX
+                pass
+        await node.start()
+        try:
+            for c in node.reconcile_changes:
+                typer.echo(f"reconciled: {c}")
+            slot = node.runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
+            loaded = await node.warm_up(slot.name, warmup) if warmup else 0
+            node.journal.audit(node.clock.now_ms(), "cli", "trade.start",
+                               f"{slot.name} {m} {sym} {timeframe} params={dict(strat.params)}")
+            typer.echo(f"{m.upper()}: {slot.name} running on {sym} {timeframe} ({loaded} warm-up bars); "
+                       f"state {slot.state.value}; log {log_path}")
+            start = time.monotonic()
+            next_status = start + status_every if status_every else float("inf")
+            while not stop.is_set():
+                now = time.monotonic()
+                if duration and now - start >= duration:
+                    break
+                if now >= next_status:
+                    next_status = now + status_every
+                    pos = node.portfolio.positions.get(sym)
+                    typer.echo(f"[{int(now - start)}s] {slot.state.value} bars {slot.bars_seen} orders {slot.orders_sent} "
+                               f"position {pos.size if pos else 0} equity {node.portfolio.equity():.2f} "
+                               f"trading {node.risk.state.value}" + (f" error: {slot.error}" if slot.error else ""))
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=0.2)
+                except TimeoutError:
+                    pass
+            await node.runner.idle()
+            node.runner.stop(slot.name)
+            status = node.runner.status()[0]
+            pos = node.portfolio.positions.get(sym)
+            return {"mode": m, "strategy": status, "position": pos.size if pos else 0,
+                    "equity": node.portfolio.equity(), "trading_state": node.risk.state.value,
+                    "open_orders": len(node.cache.open_orders())}
+        finally:
+            await node.stop()
+
+    summary = asyncio.run(main())
+    if as_json:
+        print_json(summary)
+        return
+    st = summary["strategy"]
+    typer.echo(f"stopped: {st['name']} {st['bars']} bars, {st['orders']} orders, position {summary['position']}, "
+               f"equity {summary['equity']:.2f} USDT" + (f"; strategy error: {st['error']}" if st["error"] else ""))
