@@ -151,7 +151,16 @@ class OrderBook:
             self._first = False
             if not self._apply(d):
                 return self._reject("delta with bad levels")
-            return self._after_apply()
+            # inlined _after_apply (hot path): trim to depth, then the crossed-book check
+            bk = self._bid_keys
+            ak = self._ask_keys
+            depth = self.depth
+            if len(bk) > depth or len(ak) > depth:
+                self._trim()
+            if bk and ak and -bk[0] >= ak[0]:
+                self.invalidate(f"crossed book at id {self.last_id}")
+                return CROSSED
+            return APPLIED
         # Gap: the book can no longer be trusted. Keep this delta as the start of a new buffer.
         self.gaps += 1
         self.invalidate(f"gap: expected U={last + 1}, got U={d.first_id}")
@@ -230,7 +239,7 @@ class OrderBook:
         self._ask_keys.sort()
         return True
 
-    def _apply(self, d: BookDelta) -> bool:
+    def _apply(self, d: BookDelta, _inf: float = math.inf) -> bool:
         bids, asks = self._bids, self._asks
         for lv in d.bids:
             p = lv.p
@@ -240,11 +249,11 @@ class OrderBook:
                     del bids[p]
                     keys = self._bid_keys
                     del keys[bisect_left(keys, -p)]
-            elif s > 0.0 and s != math.inf and p > 0.0 and p != math.inf:
+            elif 0.0 < s < _inf and 0.0 < p < _inf:
                 if p not in bids:
                     insort(self._bid_keys, -p)
                 bids[p] = s
-            else:
+            else:  # NaN, negative or infinite: never let it into the book
                 return False
         for lv in d.asks:
             p = lv.p
@@ -254,7 +263,7 @@ class OrderBook:
                     del asks[p]
                     keys = self._ask_keys
                     del keys[bisect_left(keys, p)]
-            elif s > 0.0 and s != math.inf and p > 0.0 and p != math.inf:
+            elif 0.0 < s < _inf and 0.0 < p < _inf:
                 if p not in asks:
                     insort(self._ask_keys, p)
                 asks[p] = s
