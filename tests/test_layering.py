@@ -76,11 +76,19 @@ LAYER_FORBIDDEN = {
 }
 
 
+# The one door between the front ends: `cashup tui` opens the app (inside its function, so
+# importing the CLI never loads textual).
+ALLOWED = {("cli/tui.py", "cashup_tui.app")}
+
+
 @pytest.mark.parametrize("layer", sorted(LAYER_FORBIDDEN))
 def test_imports_point_down_only(layer: str) -> None:
     bad = []
     for path in (PKG / layer).rglob("*.py"):
+        rel = str(path.relative_to(PKG))
         for mod in _imports(path):
+            if any(rel == a and (mod == m or mod.startswith(m + ".")) for a, m in ALLOWED):
+                continue
             if any(mod == f or mod.startswith(f + ".") for f in LAYER_FORBIDDEN[layer]):
                 bad.append(f"{path.relative_to(REPO)} imports {mod}")
     assert not bad, "\n".join(bad)

@@ -82,6 +82,8 @@ class CashupApp(App[int]):
         Binding("enter", "start_strategy", "Start strategy", show=False, priority=False),
         Binding("p", "pause_strategy", "Pause strategy", show=False),
         Binding("e", "stop_strategy", "Stop strategy", show=False),
+        Binding("B", "backtest", "Backtest strategy", show=False),
+        Binding("d", "drift", "Drift view", show=False),
     ]
 
     def __init__(self, node: WorkstationNode, *, refresh_hz: float = 4.0, settings_text: tuple[str, str, str] | None = None,
@@ -320,10 +322,7 @@ class CashupApp(App[int]):
         self._refresh_market()
 
     def action_start_strategy(self) -> None:
-        if self.query_one(TabbedContent).active != "strategies":
-            return
-        sid = self.query_one(StrategiesPane).selected_id
-        view = next((v for v in self.node.strategies() if v.id == sid), None)
+        view = self._selected_strategy()
         if view is None:
             return
         self._run_action(self.node.start_strategy(view.name, view.symbol or self.symbol, dict(view.params)),
@@ -338,6 +337,55 @@ class CashupApp(App[int]):
         sid = self.query_one(StrategiesPane).selected_id
         if self.query_one(TabbedContent).active == "strategies" and sid:
             self._run_action(self.node.stop_strategy(sid), f"stopped {sid}")
+
+    def _selected_strategy(self):
+        if self.query_one(TabbedContent).active != "strategies":
+            return None
+        sid = self.query_one(StrategiesPane).selected_id
+        return next((v for v in self.node.strategies() if v.id == sid), None)
+
+    def action_backtest(self) -> None:
+        view = self._selected_strategy()
+        if view is None:
+            self.notify("select a strategy on the Strategies tab (4) first", severity="warning")
+            return
+        symbol = view.symbol or self.symbol
+        pane = self.query_one(StrategiesPane)
+        pane.show_busy(f"backtesting {view.name} on {symbol} (last 1000 x 1m bars, worker process)…")
+
+        async def go() -> None:
+            try:
+                result = await self.node.backtest(view.name, symbol, dict(view.params))
+            except CashupError as exc:
+                pane.show_error(str(exc))
+                return
+            except Exception as exc:  # a strategy bug in the worker: reported, never a crash
+                pane.show_error(f"{view.name} failed: {type(exc).__name__}: {exc}")
+                return
+            pane.show_backtest(f"backtest {view.name} {symbol} 1m", result)
+
+        self.run_worker(go, exclusive=True, group="backtest")
+
+    def action_drift(self) -> None:
+        view = self._selected_strategy()
+        if view is None or view.state not in ("running", "paused"):
+            self.notify("select a running strategy on the Strategies tab (4)", severity="warning")
+            return
+        pane = self.query_one(StrategiesPane)
+        pane.show_busy(f"comparing {view.id} live trades with a backtest over the same bars…")
+
+        async def go() -> None:
+            try:
+                d = await self.node.drift(view.id)
+            except CashupError as exc:
+                pane.show_error(str(exc))
+                return
+            except Exception as exc:
+                pane.show_error(f"drift failed: {type(exc).__name__}: {exc}")
+                return
+            pane.show_drift(view.id, d)
+
+        self.run_worker(go, exclusive=True, group="backtest")
 
     def action_notifications(self) -> None:
         self.push_screen(NotificationCentre(self.node.notifications(), self.node.channels(), self.node.alert_rules(),
