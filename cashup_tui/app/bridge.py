@@ -96,9 +96,8 @@ def backtest_job(name: str, params: dict[str, Any], symbol: str, timeframe: str,
 async def run_in_process(fn: Any, *args: Any) -> Any:
     """CPU-heavy work in a spawned worker process, awaited without blocking the event loop."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     import sys
+    from concurrent.futures import ProcessPoolExecutor
 
     loop = asyncio.get_running_loop()
     # Textual captures stderr with an object whose fileno() is -1; multiprocessing hands that fd to its
