@@ -69,7 +69,9 @@ class Node:
     risk: RiskEngine | None = None
     om: OrderManager | None = None
     runner: StrategyRunner | None = None
+    notifier: Any = None  # adapters.notify.NotificationService when [notify] urls are configured
     confirm_live: bool = False
+    explicit_symbols: bool = True
     loop_hz: float = 10.0
     dead_man_s: int = 30
     started: bool = False
@@ -84,6 +86,7 @@ class Node:
         try:
             await self._connect(trade)
             self._build_engine()
+            await self._start_notifier()
             assert self.om is not None
             self.om.load(replay_fills=self.mode != "demo")  # a demo simulator starts fresh every run
             self.om.missing_position_is_flat = self.mode == "demo"
@@ -134,6 +137,10 @@ class Node:
                              timeout_s=s.gate.request_timeout_s)
         all_instruments = await self.rest.load_instruments()
         unknown = [x for x in self.symbols if x not in all_instruments]
+        if unknown and not self.explicit_symbols:  # the default watchlist: keep what this venue lists
+            log.warning("watchlist contract(s) not listed by the venue, skipped: %s", ", ".join(unknown))
+            self.symbols = [x for x in self.symbols if x in all_instruments]
+            unknown = [] if self.symbols else unknown
         if unknown:
             raise ConfigError(f"unknown contract(s): {', '.join(unknown)}",
                               hint=f"known here: {', '.join(sorted(all_instruments)[:20])}")
@@ -182,6 +189,29 @@ class Node:
             self._seed_paper_venue()
         self.bus.subscribe(FeedDisconnected, self._on_feed_event)
         self.bus.subscribe(FeedConnected, self._on_feed_event)
+
+    async def _start_notifier(self) -> None:
+        """Fills, rejections, risk trips, kill switch, strategy errors and disconnects go out through
+        apprise from a bounded queue; a failing channel never touches trading (adapters/notify.py)."""
+        ns = self.settings.notify
+        if not ns.urls or self.notifier is not None:
+            return
+        from cashup_tui.adapters.notify import NotificationService
+
+        sink = None
+        if self.store is not None:
+            from cashup_tui.store.records import Notification, record_notification
+
+            store = self.store
+
+            def sink(rec: Any) -> None:
+                record_notification(store, Notification(ts_ms=rec.ts_ms, severity=rec.severity, title=rec.title,
+                                                        body=rec.event, channel=rec.channel, status=rec.outcome,
+                                                        error=rec.error))
+
+        self.notifier = NotificationService.from_settings(ns, history=sink)
+        await self.notifier.start()
+        self.notifier.attach(self.bus)
 
     def _seed_paper_venue(self) -> None:
         """Paper positions survive a restart: the fresh local venue is given the journalled
@@ -334,6 +364,10 @@ class Node:
         if self.execution is not None and hasattr(self.execution, "stop"):
             with contextlib.suppress(Exception):
                 await self.execution.stop()
+        if self.notifier is not None:
+            with contextlib.suppress(Exception):
+                await self.notifier.stop()
+            self.notifier = None
         if self.rest is not None:
             with contextlib.suppress(Exception):
                 await self.rest.close()
@@ -404,7 +438,8 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
             journal = StoreJournal(store, mode)
         else:
             journal = MemoryJournal()
-    node = Node(mode=mode, settings=settings, journal=journal, symbols=syms, store=store, confirm_live=confirm_live)
+    node = Node(mode=mode, settings=settings, journal=journal, symbols=syms, store=store, confirm_live=confirm_live,
+                explicit_symbols=bool(symbols))
     if configure is not None:
         configure(node)
     return node

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -77,6 +79,15 @@ TEMPORARY = (TemporaryError, asyncio.TimeoutError, TimeoutError, ConnectionError
 class SubmitResult:
     order: Order
     existed: bool = False  # the client id was already known: nothing new was sent
+
+
+def crash_point(step: str) -> None:
+    """Fault injection for the kill -9 tests: `CASHUP_CRASH_AT=<step>` kills this process with
+    SIGKILL at that step of a submit (before_commit, after_commit, after_send, after_ack).
+    Unset in normal use; costs one dict lookup."""
+    if os.environ.get("CASHUP_CRASH_AT") == step:
+        log.critical("CASHUP_CRASH_AT=%s: killing this process (fault injection)", step)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _session_tag() -> str:
@@ -250,7 +261,9 @@ class OrderManager:
             now = self.clock.now_ms()
             order = replace(order, created_ms=order.created_ms or now)
             ev = OrderEvent(K.SUBMITTED, now)
+            crash_point("before_commit")
             order = self._store(transition(order, ev), ev)
+            crash_point("after_commit")
             if order.order_type is OrderType.TRAILING_STOP or (
                 order.order_type in TRIGGER_TYPES and self.emulate_triggers
             ):
@@ -260,6 +273,7 @@ class OrderManager:
     async def _send(self, order: Order) -> Order:
         try:
             ack = await asyncio.wait_for(self.execution.submit(order), self.submit_timeout_s)
+            crash_point("after_send")
         except TEMPORARY as exc:
             self.risk.record_error("submit")
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -270,7 +284,9 @@ class OrderManager:
             self.risk.record_error("submit")
             self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
             raise
-        return await self._merge(self.cache.order(order.client_id) or order, ack)
+        merged = await self._merge(self.cache.order(order.client_id) or order, ack)
+        crash_point("after_ack")
+        return merged
 
     async def resolve(self, order: Order) -> Order:
         """Settle an order in doubt by looking it up by client id; never re-sends it."""

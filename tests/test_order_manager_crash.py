@@ -1,0 +1,95 @@
+"""kill -9 of the headless CLI at every step of a submit, then a restart, against the loopback simulator:
+never a second order for one intent, no lost fill, local position == venue position, no secret anywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from cashup_tui.adapters.sim.server import SimServer
+from cashup_tui.store import open_store
+from cashup_tui.store_journal import StoreJournal
+from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
+
+pytestmark = pytest.mark.timeout(90)
+STEPS = ("before_commit", "after_commit", "after_send", "after_ack")
+CLI = [sys.executable, "-m", "cashup_tui.cli.main"]
+
+
+async def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    p = await asyncio.create_subprocess_exec(*CLI, *args, env=env, stdout=asyncio.subprocess.PIPE,
+                                             stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(p.communicate(), 60)
+    return p.returncode or 0, out.decode(), err.decode()
+
+
+def _venue_orders(venue, text: str) -> list:
+    rows = venue.list_orders(status="open", limit=1000) + venue.list_orders(status="finished", limit=1000)
+    return [o for o in rows if o.text == text]
+
+
+async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
+    sim = SimServer(["BTC_USDT"], seed=3, tick_ms=100, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET)
+    await sim.start()
+    try:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_")}
+        base.update({
+            "CASHUP_CONFIG_DIR": str(tmp_path / "cfg"), "CASHUP_LOG_DIR": str(tmp_path / "log"),
+            "CASHUP_DATA_DIR": str(tmp_path / "data"), "CASHUP_GATE_REST_URL": sim.rest_url,
+            "CASHUP_GATE_WS_URL": sim.ws_url, "CASHUP_GATE_API_KEY": FAKE_API_KEY,
+            "CASHUP_GATE_API_SECRET": FAKE_API_SECRET,
+        })
+        envs = {}
+        for step in STEPS:
+            env = dict(base, CASHUP_DB=str(tmp_path / f"{step}.sqlite"))
+            envs[step] = env
+
+        def place(step: str, crash: bool):
+            env = dict(envs[step], **({"CASHUP_CRASH_AT": step} if crash else {}))
+            return _run(["orders", "place", "BTC_USDT", "buy", "7", "--type", "market", "--client-id",
+                         f"t-{step.replace('_', '')}", "--mode", "testnet", "--json"], env)
+
+        crashed = await asyncio.gather(*(place(s, True) for s in STEPS))
+        for step, (rc, out, err) in zip(STEPS, crashed, strict=True):
+            assert rc == -9, (step, rc, out, err)
+        reruns = await asyncio.gather(*(place(s, False) for s in STEPS))
+        outputs = [out + err for _, out, err in crashed + reruns]
+        venue = sim.state.venue
+        for step, (rc, out, err) in zip(STEPS, reruns, strict=True):
+            assert rc == 0, (step, out, err)
+            res = json.loads(out)
+            text = f"t-{step.replace('_', '')}"
+            at_venue = _venue_orders(venue, text)
+            assert len(at_venue) <= 1, (step, at_venue)  # never a second order for one intent
+            if step == "after_commit":
+                # the row was written but nothing left the process: settled as never sent, not re-sent
+                assert res["existed"] and res["order"]["status"] == "rejected" and not at_venue
+            else:
+                assert len(at_venue) == 1 and res["order"]["status"] == "filled", (step, res)
+                assert res["existed"] is (step != "before_commit")
+            store = open_store(envs[step]["CASHUP_DB"])
+            try:
+                j = StoreJournal(store, "testnet")
+                fills = [f for f in j.load_fills() if f.client_id == text]
+                venue_trades = [t for t in venue.my_trades(limit=1000) if t.text == text]
+                assert sorted(f.trade_id for f in fills) == sorted(str(t.id) for t in venue_trades)
+                assert sum(f.size for f in fills) == sum(abs(t.size) for t in venue_trades)
+            finally:
+                store.close()
+        # local positions equal the venue's: one more sync on a DB that saw every filled intent
+        rc, out, err = await _run(["positions", "--mode", "testnet", "--sync", "--json"], envs["after_ack"])
+        outputs.append(out + err)
+        assert rc == 0, err
+        pos = {p["symbol"]: p["size"] for p in json.loads(out)["positions"]}
+        assert pos.get("BTC_USDT") == str(venue.position("BTC_USDT").size)
+        # no secret in captured output, logs or databases
+        blobs = outputs + [p.read_bytes().decode("latin-1") for p in tmp_path.rglob("*") if p.is_file()]
+        for secret in (FAKE_API_SECRET, FAKE_API_KEY):
+            assert not [b[:200] for b in blobs if secret in b]
+    finally:
+        await sim.stop()
