@@ -1,0 +1,48 @@
+"""Notifications from a running node: a fill and a risk trip reach a loopback JSON webhook and
+the store's history, while an unreachable second channel changes nothing in trading."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cashup_tui.domain.enums import OrderStatus
+from cashup_tui.runtime import build_node
+from cashup_tui.settings import Settings, replace_section
+from tests.notify_helpers import http_sink, refused_port
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_fill_and_kill_switch_are_notified(tmp_path: Path) -> None:
+    async with http_sink() as sink:
+        dead = refused_port()
+        s = replace_section(Settings(), "notify", urls=[sink.url("json", "/hook"), f"json://127.0.0.1:{dead}/x"],
+                            retries=0, timeout_s=1.0)
+        node = build_node(s, "demo", db_url=str(tmp_path / "n.sqlite"), symbols=["BTC_USDT"])
+        await node.start()
+        try:
+            r = await node.om.submit(node.om.build("BTC_USDT", "buy", Decimal(5), order_type="market"))
+            assert r.order.status is OrderStatus.FILLED
+            await node.om.kill(1, "notify test", source="test")
+            for _ in range(200):
+                bodies = " ".join(x.body for x in sink.got)
+                if "BTC_USDT" in bodies and "kill" in bodies.lower():
+                    break
+                await asyncio.sleep(0.05)
+            payloads = [json.loads(x.body) for x in sink.got]
+            assert any("BTC_USDT" in (p.get("title", "") + p.get("message", "")) for p in payloads), payloads
+            assert any("kill" in (p.get("title", "") + p.get("message", "")).lower() for p in payloads), payloads
+        finally:
+            await node.stop()
+    from cashup_tui.store import open_store
+    from cashup_tui.store.records import list_notifications
+
+    db = open_store(str(tmp_path / "n.sqlite"))
+    rows = list_notifications(db, 50)
+    assert any(r.status == "sent" for r in rows)
+    assert any(r.status != "sent" for r in rows)  # the refused channel is recorded as failed, not raised
