@@ -521,16 +521,24 @@ class EngineWorkstation(BacktestMixin):
 
     # -- notifications and logs ------------------------------------------------------------------
     def notifications(self, limit: int = 200) -> Sequence[NotificationView]:
-        return list(self._notifications)[-limit:][::-1]
+        items = list(self._notifications)
+        svc = getattr(self.node, "notifier", None)
+        if svc is not None:
+            items += [NotificationView(r.ts_ms, r.severity, r.title, r.event, r.channel, r.outcome == "sent")
+                      for r in svc.history]
+        return sorted(items, key=lambda n: n.ts_ms, reverse=True)[:limit]
 
     def channels(self) -> Sequence[str]:
-        s = self.node.settings.notify
-        return [u.split("://", 1)[0] + "://…" for u in s.urls]
+        svc = getattr(self.node, "notifier", None)
+        return [c.label for c in svc.channels] if svc is not None else []
 
     def alert_rules(self) -> Sequence[str]:
         return []
 
     async def test_notification(self) -> bool:
+        svc = getattr(self.node, "notifier", None)
+        if svc is not None:
+            return bool(await svc.notify("CashUp test", "test notification from the workstation", severity="info"))
         if self.notifier is None:
             self._alert("information", "test notification (no channels configured: shown here only)")
             return True
