@@ -88,6 +88,7 @@ def main() -> int:
     ap.add_argument("--bars", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--event-bars", type=int, default=50_000, help="bars for the (slow) event engine timing")
     a = ap.parse_args()
     n = a.bars
 
@@ -114,14 +115,16 @@ def main() -> int:
           f"{'OK' if ratio >= 0.67 else 'BELOW TARGET'};  >= 10M bars/s: {'OK' if n / t_eng >= 10e6 else 'NO'}")
     print(f"  same trades {same_trades};  max equity rel. diff {rel:.1e} (target <= 1e-9) {'OK' if rel <= 1e-9 else 'FAIL'}")
 
-    try:
-        from cashup_tui.engine.backtest.event import run_event  # type: ignore[attr-defined]
-    except ImportError:
-        print("event engine  not built (skipped)")
-    else:
-        m = min(n, 200_000)
-        t_ev, _ = best(lambda: run_event(strat, bars[:m], cfg), 1)
-        print(f"event engine  {m / t_ev / 1e3:8.0f} k bars/s on {m:,} bars (target >= 300k)")
+    from cashup_tui.adapters.sim.venue import Venue
+    from cashup_tui.engine.backtest.event import run_event
+
+    m = min(n, a.event_bars)
+    t_ev, ev = best(lambda: run_event(strat, bars[:m], cfg, Venue), 1)
+    fast_m = run_fast(strat, bars[:m], cfg)
+    ev_rel = float(np.max(np.abs(ev.equity - fast_m.equity) / np.abs(fast_m.equity)))
+    print(f"event engine  {m / t_ev / 1e3:8.1f} k bars/s on {m:,} bars (target >= 300k bars/s: "
+          f"{'OK' if m / t_ev >= 300e3 else 'NO'});  same trades as fast: "
+          f"{ev.trades['entry_idx'].tolist() == fast_m.trades['entry_idx'].tolist()}, equity rel. diff {ev_rel:.1e}")
 
     if a.no_cold:
         return 0 if (same_trades and rel <= 1e-9) else 1

@@ -190,8 +190,11 @@ def run_cmd(
                    slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
                    funding=funding, sizer=sizer, allow_gaps=allow_gaps, engine=engine, settings=s)
     fp = fingerprint(prep.strategy, prep.bars, prep.config, engine)
+    venue = None
+    if engine == "event":  # the shared simulated venue (adapters), handed to the engine from here
+        from cashup_tui.adapters.sim.venue import Venue as venue
     try:
-        res = run_engine(prep, engine)
+        res = run_engine(prep, engine, venue)
     except StrategyError as exc:  # the strategy itself failed: record the failed run, then report it
         db = open_db(ctx, s)
         try:

@@ -171,6 +171,8 @@ class Result:
     timeframe_ms: int = 0
     symbol: str = ""
     timeframe: str = ""
+    rejected: int = 0  # orders the venue refused (event engine)
+    notes: list[str] = field(default_factory=list)  # strategy log lines / rejects (first few)
 
     @property
     def final_equity(self) -> float:

@@ -40,24 +40,22 @@ def fingerprint(strategy: Strategy, bars: Bars, cfg: RunConfig, engine: str = "f
     return h.hexdigest()[:24]
 
 
-def run(prep: Prepared, engine: str = "fast") -> Result:
+def run(prep: Prepared, engine: str = "fast", venue_factory: Any = None) -> Result:
+    """Run the prepared backtest; the event engine needs the venue class from the caller (layering)."""
     if engine == "fast":
         from cashup_tui.engine.backtest.fast import run_fast
 
         return run_fast(prep.strategy, prep.bars, prep.config)
     if engine == "event":
-        try:
-            from cashup_tui.engine.backtest.event import run_event
-        except ImportError:
-            raise ValidationError(
-                "--engine event is not available yet (it needs the order manager and the shared venue)",
-                hint="use --engine fast (the default)",
-            ) from None
-        return run_event(prep.strategy, prep.bars, prep.config)
+        from cashup_tui.engine.backtest.event import run_event
+
+        return run_event(prep.strategy, prep.bars, prep.config, venue_factory)
     raise ValidationError(f"unknown engine {engine!r}", hint="use --engine fast or --engine event")
 
 
 def check_runnable(strategy: Strategy, engine: str) -> None:
+    if engine not in ("fast", "event"):
+        raise ValidationError(f"unknown engine {engine!r}", hint="use --engine fast or --engine event")
     if engine == "fast" and not strategy.vectorised:
         raise ValidationError(
             f"{strategy.label()} has event hooks only and cannot run on the fast (vectorised) engine",
@@ -82,6 +80,9 @@ def result_json(res: Result, metrics: dict[str, Any], fp: str, *, run_id: int | 
         "trades": trades,
         "fingerprint": fp,
     }
+    if res.engine == "event":
+        out["rejected_orders"] = res.rejected
+        out["notes"] = res.notes
     if run_id is not None:
         out["run_id"] = run_id
     return out
