@@ -165,3 +165,15 @@ def test_full_frame_replaces_the_book() -> None:
     assert book.synced and book.last_id == 50
     assert book.on_delta(BookDelta("X", 0, 51, 51, [Level(1.0, 0.0)], [])) == APPLIED
     assert book.best_bid() is None and book.best_ask() == (2.0, 1.0)
+
+
+def test_snapshot_is_cached_until_the_book_moves() -> None:
+    book = OrderBook("X")
+    book.apply_snapshot(1, [Level(1.0, 1.0)], [Level(2.0, 1.0)])
+    a = book.snapshot()
+    assert a is not None and book.snapshot() is a
+    book.on_delta(BookDelta("X", 0, 2, 2, [Level(1.5, 4.0)], []))
+    b = book.snapshot()
+    assert b is not a and b is not None and b.update_id == 2 and str(b.bids[0].price) == "1.5"
+    book.invalidate("test")
+    assert book.snapshot() is None

@@ -446,3 +446,14 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
     assert 0.25 <= delays[0] <= 0.5
     assert all(d <= 30 for d in delays) and delays[10] >= 15
     assert len({round(c.backoff_delay(3), 6) for _ in range(20)}) > 1  # jitter
+
+
+async def test_connected_flag_is_truthy_only_while_connected(gate: FakeGate) -> None:
+    client = GateWsClient(gate.ws_url, lambda c, v: None, backoff_base_s=0.02)
+    assert not client.connected
+    async with running(client):
+        await client.connected.wait()
+        assert client.connected and client.stats.connected
+        gate.drop_abruptly()
+        await until(lambda: client.stats.reconnects >= 1)
+    assert not client.connected

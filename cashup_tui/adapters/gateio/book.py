@@ -63,6 +63,7 @@ class OrderBook:
         "_bids",
         "_buffer",
         "_first",
+        "_snap",
         "applied",
         "depth",
         "dropped_on_sync",
@@ -87,6 +88,7 @@ class OrderBook:
         self._ask_keys: list[float] = []
         self._buffer: list[BookDelta] = []
         self._first = False
+        self._snap: BookSnapshot | None = None  # cached full snapshot for the current last_id
         self.synced = False
         self.last_id = 0
         self.ts_ms = 0
@@ -115,6 +117,7 @@ class OrderBook:
         self.last_reason = reason
 
     def _clear(self) -> None:
+        self._snap = None
         self._bids.clear()
         self._asks.clear()
         self._bid_keys.clear()
@@ -321,10 +324,16 @@ class OrderBook:
         """An exact (Decimal) view of the top `n` levels, or None while out of sync."""
         if not self.synced:
             return None
+        cached = self._snap
+        if n is None and cached is not None and cached.update_id == self.last_id:
+            return cached  # pollers (engine tick, UI timer) get the same object until the book moves
 
         def lv(p: float, s: float) -> BookLevel:
             return BookLevel(Decimal(repr(p)), Decimal(repr(s)))
 
         bids = tuple(lv(-k, self._bids[-k]) for k in self._bid_keys[:n])
         asks = tuple(lv(k, self._asks[k]) for k in self._ask_keys[:n])
-        return BookSnapshot(self.symbol, self.ts_ms, self.last_id, bids, asks, True)
+        snap = BookSnapshot(self.symbol, self.ts_ms, self.last_id, bids, asks, True)
+        if n is None:
+            self._snap = snap
+        return snap

@@ -55,7 +55,7 @@ class Subscription:
     def symbols(self) -> list[str]:
         """The contracts this subscription streams (what the freshness clocks are keyed by)."""
         if self.private:
-            return ["*"]
+            return []  # private streams are legitimately quiet: only the socket's liveness is watched
         if self.channel == C.CANDLES:
             return self.payload[1:2]
         if self.channel == C.BOOK_UPDATE:
@@ -73,7 +73,15 @@ class WsStats:
     error_frames: int = 0
     last_error: str = ""
     auth_error: str = ""
+    last_msg_ms: int = 0  # wall-clock ms of the last inbound frame (refreshed by the watchdog)
     stale_streams: list[str] = field(default_factory=list)
+
+
+class ConnectedFlag(asyncio.Event):
+    """An Event you can also test with bool(): `if client.connected:` means connected right now."""
+
+    def __bool__(self) -> bool:
+        return self.is_set()
 
 
 class _NullSink:
@@ -133,7 +141,7 @@ class GateWsClient:
         self._last_rx = 0.0
         self._connected_at = 0.0
         self.stats = WsStats()
-        self.connected = asyncio.Event()
+        self.connected = ConnectedFlag()
 
     # -- subscriptions ----------------------------------------------------------------------------
     async def subscribe(self, channel: str, payload: Sequence[str]) -> Subscription:
@@ -411,6 +419,7 @@ class GateWsClient:
             self.stats.msgs_per_s = (self.stats.msgs - last_msgs) / max(now - last_t, 1e-9)
             last_msgs, last_t = self.stats.msgs, now
             silent = now - self._last_rx
+            self.stats.last_msg_ms = self._now_ms() - int(silent * 1000)
             if silent > self.dead_after_s:
                 self._publish(FeedStale(self._now_ms(), "connection", int(silent * 1000)))
                 await self.reconnect(f"no frame (not even a pong) for {silent:.1f} s: socket presumed dead")
