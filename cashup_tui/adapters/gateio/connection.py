@@ -138,6 +138,7 @@ class GateWsClient:
         self._reconnect_reason = ""
         self._fresh: dict[str, dict[str, float]] = {}
         self._stale: set[str] = set()
+        self._bg: set[asyncio.Task[None]] = set()
         self._last_rx = 0.0
         self._connected_at = 0.0
         self.stats = WsStats()
@@ -392,7 +393,9 @@ class GateWsClient:
                 self._publish(
                     VenueErrorReceived(self._now_ms(), "gate-ws futures.system", "upgrade", f"server upgrade: {n.message}")
                 )
-                asyncio.get_running_loop().create_task(self.reconnect(f"server upgrade notice: {n.message}"))
+                task = asyncio.get_running_loop().create_task(self.reconnect(f"server upgrade notice: {n.message}"))
+                self._bg.add(task)  # keep a reference until it is done
+                task.add_done_callback(self._bg.discard)
 
     def _rejected(self, event: FrameRejected) -> None:
         self.stats.parse_errors = self._parser.parse_errors
