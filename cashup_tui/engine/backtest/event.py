@@ -64,11 +64,11 @@ class _Ctx:
 
     @property
     def position(self) -> float:
-        return float(self._e.venue.position(self._e.sym).size) * self._e.qm
+        return float(self._e.pos) * self._e.qm
 
     @property
     def equity(self) -> float:
-        return float(self._e.venue.account().equity)
+        return float(self._e.venue.equity())
 
     @property
     def allow_short(self) -> bool:
@@ -128,6 +128,7 @@ class _Engine:
         self.stop, self.take = strategy.stops()
         self.tags: dict[int, str] = {}
         self.rejected = 0
+        self.pos = D(0)  # contracts, kept from our fills: venue.position() builds a snapshot (slow per bar)
 
     # -- orders --------------------------------------------------------------------------
     def order(self, qty: float, price: float | None, tag: str) -> str:
@@ -152,7 +153,7 @@ class _Engine:
         self._drain()
         try:
             if close:
-                if self.venue.position(self.sym).size != 0:
+                if self.pos != 0:
                     self.venue.place(self.sym, 0, 0, tif="ioc", close=True, text=_text(tag), ts_ms=self.now)
             elif size != 0:
                 self.venue.place(self.sym, size, 0, tif="ioc", text=_text(tag), ts_ms=self.now)
@@ -182,6 +183,7 @@ class _Engine:
             if ev.kind != "usertrade":
                 continue
             t = ev.data
+            self.pos += t.size
             size, price, fee = float(t.size) * self.qm, float(t.price), float(t.fee)
             self._episode(size, price, fee, t)
             if "liquidation" in (t.text or ""):
@@ -191,7 +193,7 @@ class _Engine:
             self._guard(self.s.on_fill, self.ctx, fill)
 
     def _episode(self, size: float, price: float, fee: float, t: Any) -> None:
-        pos_after = float(self.venue.position(self.sym).size) * self.qm
+        pos_after = float(self.pos) * self.qm
         pos_before = pos_after - size
         acct = self.venue.account()
         if self.ep is None and pos_before == 0 and size != 0:
@@ -245,12 +247,15 @@ class _Engine:
             self.i = i
             self.now = t[i]
             if i > 0:
-                self.reason = "order"
-                self.venue.update_price(self.sym, _d(o[i]), self.now)  # gaps fill resting orders at the open
-                self._drain()
-                self.reason = "signal"
+                resting = self.venue.open_orders_count(self.sym) > 0
                 cur = self._side()
                 want = 0 if self.blocked else self.desired
+                if resting:
+                    self.reason = "order"
+                    self.venue.update_price(self.sym, _d(o[i]), self.now)  # gaps fill resting orders at the open
+                    self._drain()
+                    cur = self._side()
+                self.reason = "signal"
                 if self.targeting and want != cur:
                     if cur != 0:
                         self._market(D(0), o[i] * (1 - self.slip * cur), close=True)
@@ -267,13 +272,17 @@ class _Engine:
                     if size != 0:
                         self._market(size, px, tag=tag)
                 self.pending = []
-                self._path(i, o[i], h[i], lo[i], c[i], entry_px)
+                if self.pos != 0 or resting or self.venue.open_orders_count(self.sym):
+                    self._path(i, o[i], h[i], lo[i], c[i], entry_px)
             self.now = t[i] + tf - 1
-            self.venue.update_price(self.sym, _d(c[i]), self.now)
-            self._drain()
-            if fund_at[i]:
-                self.venue.apply_funding(self.sym, _d(fund_at[i]), self.now, mark=_d(c[i]))
-            equity[i] = float(self.venue.account().equity)
+            if self.pos != 0 or self.venue.open_orders_count(self.sym):  # flat and no orders: nothing to mark
+                self.venue.update_price(self.sym, _d(c[i]), self.now)
+                self._drain()
+                if fund_at[i] and self.pos != 0:
+                    self.venue.apply_funding(self.sym, _d(fund_at[i]), self.now, mark=_d(c[i]))
+                equity[i] = float(self.venue.equity())
+            else:
+                equity[i] = float(self.venue.total)
             position[i] = self._side()
             bar = Bar(self.sym, b.timeframe, t[i], o[i], h[i], lo[i], c[i], v[i])
             self._guard(self.s.on_bar, self.ctx, bar)
@@ -290,7 +299,7 @@ class _Engine:
                       notes=[m for _, m in self.logs[:20]])
 
     def _side(self) -> int:
-        s = self.venue.position(self.sym).size
+        s = self.pos
         return 1 if s > 0 else -1 if s < 0 else 0
 
     def _path(self, i: int, o: float, h: float, lo: float, c: float, entry: float) -> None:
