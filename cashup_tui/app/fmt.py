@@ -33,7 +33,7 @@ def compact(v: float | Decimal | None) -> str:
     for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(f) >= size:
             return f"{f / size:.2f}{unit}"
-    return f"{f:.2f}"
+    return f"{f:.0f}" if f == int(f) else f"{f:.2f}"
 
 
 def signed(v: float | Decimal | None, places: int = 2, suffix: str = "") -> Text:

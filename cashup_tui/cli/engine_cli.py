@@ -17,7 +17,7 @@ import typer
 from cashup_tui.cli.common import db_url_from, fail, settings_from
 
 T = TypeVar("T")
-MODE_HELP = "demo | paper | testnet | live (default: [ui] mode, normally demo)."
+MODE_HELP = "demo | paper | testnet | live (default: the ui.mode setting, normally demo)."
 
 
 def resolve_mode(ctx: typer.Context, mode: str | None) -> tuple[Any, str, str]:

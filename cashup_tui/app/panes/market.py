@@ -95,7 +95,9 @@ def render_ladder(book: BookSnapshot | None, depth: int, width: int) -> Text | T
         t.append("\n")
     mid = book.mid
     spread = (book.asks[0].price - book.bids[0].price) if book.asks and book.bids else None
-    t.append(f"{'mid ' + fmt.price(mid) if mid else '':>12} spread {fmt.price(spread)}\n", style="bold")
+    places = max(0, -book.asks[0].price.as_tuple().exponent) if book.asks else 2  # type: ignore[operator]
+    spread_text = "—" if spread is None else f"{spread:.{places}f}"
+    t.append(f"{'mid ' + fmt.price(mid) if mid else '':>12} spread {spread_text}\n", style="bold")
     for lv in bids:
         t.append(f"{fmt.price(lv.price):>12} {fmt.compact(lv.size):>8} ", style="green")
         t.append(fmt.bar(float(lv.size) / cum_max, bar_w), style="green")
