@@ -55,7 +55,7 @@ async def test_faults_through_the_real_adapters() -> None:
         r = await om.submit(o)
         assert r.order.status is S.FILLED and _count(venue, "t-lostack") == 1
         kinds = [e.kind.value for _, e in node.journal.events("t-lostack")]
-        assert kinds[:3] == ["submitted", "in_doubt", "accepted"]
+        assert kinds[:2] == ["submitted", "in_doubt"] and "filled" in kinds  # WS fill or lookup settles it
         # 2. the request vanishes before the venue: UNKNOWN, never re-sent; reconciliation settles it
         f.set("lose_next_requests", 1)
         r = await om.submit(om.build("BTC_USDT", "buy", D(5), order_type="market", client_id="t-lostreq"))
