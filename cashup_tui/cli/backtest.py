@@ -23,10 +23,10 @@ TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the sto
 FROM = typer.Option(None, "--from", help="First bar (UTC date/time or epoch ms), inclusive.")
 TO = typer.Option(None, "--to", help="End (UTC date/time or epoch ms), exclusive.")
 PARAM = typer.Option(None, "--param", "-p", help="Strategy parameter name=value (repeatable).")
-CASH = typer.Option(None, "--cash", help="Starting equity in USDT [default: backtest.cash, 10000].")
-FEE = typer.Option(None, "--fee-bps", help="Fee per side in basis points of notional [default: backtest.fee_bps, 5].")
-SLIP = typer.Option(None, "--slippage-bps", help="Slippage per market fill in bps [default: backtest.slippage_bps, 0].")
-LEV = typer.Option(None, "--leverage", help="Position size multiple of equity [default: backtest.leverage, 1].")
+CASH = typer.Option(None, "--cash", help="Starting equity in USDT (default: backtest.cash, 10000).")
+FEE = typer.Option(None, "--fee-bps", help="Fee per side in basis points of notional (default: backtest.fee_bps, 5).")
+SLIP = typer.Option(None, "--slippage-bps", help="Slippage per market fill in bps (default: backtest.slippage_bps, 0).")
+LEV = typer.Option(None, "--leverage", help="Position size multiple of equity (default: backtest.leverage, 1).")
 SHORT = typer.Option(False, "--allow-short", help="Go short on -1 signals (default: long only, -1 = flat).")
 CONTRACTS = typer.Option(False, "--contracts", help="Round sizes down to whole Gate contracts of the symbol.")
 FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions.")
@@ -162,7 +162,7 @@ def run_cmd(
     strategy: str = typer.Argument(..., help="Strategy name (see `cashup strategies list`) or a .py path."),
     data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
     param: list[str] = PARAM,
-    engine: str = typer.Option(None, "--engine", help="fast (vectorised) or event [default: backtest.engine]."),
+    engine: str = typer.Option(None, "--engine", help="fast (vectorised) or event (default: backtest.engine)."),
     cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP, leverage: float = LEV,
     allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING, sizer: str = SIZER,
     allow_gaps: bool = GAPS,
