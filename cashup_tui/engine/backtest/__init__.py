@@ -33,4 +33,19 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
 * Equity is reported at each bar's close; metrics (Sharpe, Sortino annualised from bar returns
   with the timeframe's bars per year, CAGR over the calendar span, max drawdown on the close
   equity) come from that curve.
+
+Engines
+-------
+* `fast` (default): numpy, whole arrays at once (`fast.py`); ~10M+ bars/s for sma_cross.
+* `event`: bars one at a time through the strategy's hooks (`on_bar`, `on_fill`, targets and
+  orders through a context) and the shared simulated `Venue` (Decimal money, Gate's fill, fee,
+  margin and liquidation rules), the code path paper/live trading uses (`event.py`). Tests prove
+  both engines give the same trades and equity for every vectorised example strategy on real
+  candles (leverage <= 1; all-in, percent and notional sizing; stops; funding; contracts).
+  Event-only strategies (e.g. `grid`, resting limit orders) need it. Not yet routed through the
+  risk engine and order manager.
+
+Other modules: `data.py` (CSV/funding loading and checks), `metrics.py`, `report.py` (HTML),
+`lookahead.py` (signals must not change when the future is removed), `pipeline.py` (inputs ->
+run -> JSON, shared by the CLI and the optimiser).
 """
