@@ -457,3 +457,12 @@ async def test_connected_flag_is_truthy_only_while_connected(gate: FakeGate) -> 
         gate.drop_abruptly()
         await until(lambda: client.stats.reconnects >= 1)
     assert not client.connected
+
+
+def test_unsupported_book_stream_is_a_config_error() -> None:
+    from cashup_tui.domain.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="depth 50 every 20ms"):
+        GateMarketData("ws://x", rest_snapshot_fetcher("http://x"), depth=50, freq="20ms")
+    with pytest.raises(ConfigError):
+        GateMarketData("ws://x", rest_snapshot_fetcher("http://x"), depth=30)

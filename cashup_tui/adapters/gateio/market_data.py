@@ -94,6 +94,13 @@ class GateMarketData:
         on_update: Callable[[str, Any], None] | None = None,
         **ws_kwargs: Any,
     ) -> None:
+        if freq not in C.BOOK_FREQS or depth not in C.BOOK_LEVELS or (freq == "20ms" and depth != 20):
+            from cashup_tui.domain.errors import ConfigError
+
+            raise ConfigError(
+                f"Gate has no order_book_update stream at depth {depth} every {freq}",
+                hint="use gate.book_depth 20, 50 or 100 with gate.book_freq '100ms' (or depth 20 with '20ms')",
+            )
         self.depth = depth
         self.freq = freq
         self.candle_interval = candle_interval
