@@ -106,7 +106,7 @@ def test_gaps_and_nans_need_allow_gaps(tmp_path: Path, csv_lines: list[str], cli
     nan_lines[50] = ",".join(parts)
     nan = write(tmp_path, "nan.csv", nan_lines)
     code, _, err = cli("backtest", "run", "sma_cross", "--data", str(nan), db=db)
-    assert code == 1 and "1 row(s) with missing/NaN values, first at row 51" in err and "--allow-gaps" in err
+    assert code == 1 and "1 row(s) with missing, NaN or non-numeric values, first at row 51" in err and "--allow-gaps" in err
     assert runs(cli, db) == []
     code, out, err = cli("backtest", "run", "sma_cross", "--data", str(gap), "--allow-gaps", "--json", db=db)
     assert code == 0, err

@@ -146,7 +146,7 @@ def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False) ->
         first = int(nan_rows[0])
         if not allow_gaps:
             raise DataError(
-                f"{source}: {nan_rows.size} row(s) with missing/NaN values, first at row {first + 2} "
+                f"{source}: {nan_rows.size} row(s) with missing, NaN or non-numeric values, first at row {first + 2} "
                 f"({_fmt(int(bars.time_ms[first]))})",
                 hint="repair the file, or pass --allow-gaps to drop those rows and continue",
             )
