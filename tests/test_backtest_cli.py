@@ -164,3 +164,18 @@ def test_strategies_list_json() -> None:
     fast = {p["name"]: p for p in got["sma_cross"]["params"]}["fast"]
     assert fast["type"] == "int" and fast["default"] == 10 and fast["min"] == 1 and fast["max"] == 1000
     assert got["grid"]["vectorised"] is False
+
+
+def test_json_run_path_keeps_heavy_libraries_out(btc: Path, tmp_path: Path) -> None:
+    """`backtest run --json` needs numpy and the store (SQLAlchemy) only: no pandas, textual, ccxt, plotext."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('LOADED:' + ','.join(sorted({m.split('.')[0] for m in sys.modules})) + '\\n'))\n"
+        "from cashup_tui.cli.main import run\n"
+        f"run(['--db', {str(tmp_path / 'h.sqlite')!r}, 'backtest', 'run', 'sma_cross', '--data', {str(btc)!r}, '--json'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stderr.split("LOADED:")[1].strip().split(","))
+    assert not loaded & {"pandas", "textual", "ccxt", "aiohttp", "plotext", "rich", "pyarrow", "distributed"}
+    assert {"numpy", "sqlalchemy"} <= loaded
