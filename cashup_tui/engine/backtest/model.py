@@ -129,7 +129,7 @@ def known_instrument(symbol: str) -> Instrument:
     if spec is None:
         raise ValidationError(
             f"--contracts: no contract spec known for {symbol or '(unknown symbol)'}",
-            hint=f"known: {', '.join(_KNOWN_CONTRACTS)}; name the CSV like BTC_USDT_1h.csv or pass --symbol",
+            hint=f"known: {', '.join(_KNOWN_CONTRACTS)}; put the contract in the CSV file name (e.g. BTC_USDT_1h.csv) or use --symbol with stored candles",
         )
     return instrument_from_gate(spec)
 
