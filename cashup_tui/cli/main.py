@@ -49,6 +49,7 @@ class LazyGroup(TyperGroup):
         module = importlib.import_module(GROUPS[cmd_name][0])
         obj = getattr(module, "app", None) or module.command
         if isinstance(obj, typer.Typer):
+            obj._add_completion = False  # completion is offered once, not per group
             cmd = typer.main.get_command(obj)
         else:
             cmd = typer.main.get_command(_single(obj))
