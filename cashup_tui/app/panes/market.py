@@ -85,7 +85,7 @@ def render_ladder(book: BookSnapshot | None, depth: int, width: int) -> Text | T
     bids = list(book.bids[:depth])
     sizes = [float(lv.size) for lv in asks + bids] or [1.0]
     cum_max = max(sizes)
-    bar_w = max(4, width - 24)
+    bar_w = max(4, width - 26)
     t = Text(no_wrap=True)
     if not book.in_sync:
         t.append(" OUT OF SYNC: resyncing, not tradable \n", style="bold white on red")
