@@ -146,6 +146,8 @@ async def test_ping_pong_and_unsubscribe(sim: SimServer, http: aiohttp.ClientSes
         (json.dumps(_req("futures.order_book_update", ["BTC_USDT", "20ms", "100"])), 2, "level"),
         (json.dumps(_req("futures.candlesticks", ["3m", "BTC_USDT"])), 2, "interval"),
     ],
+    # stable ids: the requests embed the current time, and xdist workers must collect the same names
+    ids=["non-json", "unknown-channel", "unknown-contract", "bad-level", "20ms-needs-20", "bad-interval"],
 )
 async def test_error_frames(sim: SimServer, http: aiohttp.ClientSession, request_text: str, code: int, fragment: str) -> None:
     async with http.ws_connect(sim.ws_url) as ws:
