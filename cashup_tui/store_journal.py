@@ -60,6 +60,21 @@ class StoreJournal:
     def save_fill(self, fill: Fill) -> bool:
         return orders_repo.record_fill(self.store, fill, self.mode)
 
+    def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
+                    balance: Balance) -> bool:
+        """Fill, order row, journal line, position and wallet in ONE transaction (one fsync, and a crash
+        can never leave a fill without its position). False, and nothing written, for a duplicate."""
+        with self.store.begin() as conn:
+            if not orders_repo.record_fill(conn, fill, self.mode):
+                return False
+            if order is not None:
+                orders_repo.save_order(conn, order, self.mode)
+                if event is not None:
+                    orders_repo.append_order_event(conn, order.client_id, event, self.mode)
+            pf_repo.upsert_position(conn, position, self.mode)
+            pf_repo.upsert_balance(conn, balance, self.mode)
+        return True
+
     def has_fill(self, trade_id: str) -> bool:
         return bool(orders_repo.known_trade_ids(self.store, [trade_id]))
 

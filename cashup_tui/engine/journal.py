@@ -35,6 +35,9 @@ class Journal(Protocol):
 
     def has_fill(self, trade_id: str) -> bool: ...
 
+    def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
+                    balance: Balance) -> bool: ...
+
     def load_fills(self) -> list[Fill]: ...
 
     def save_positions(self, positions: list[Position]) -> None: ...
@@ -93,6 +96,21 @@ class MemoryJournal:
 
     def has_fill(self, trade_id: str) -> bool:
         return trade_id in self.fills
+
+    def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
+                    balance: Balance) -> bool:
+        """Fill + order row + journal line + position + wallet as ONE commit; False for a duplicate."""
+        if fill.trade_id in self.fills:
+            return False
+        self.fills[fill.trade_id] = fill
+        if order is not None:
+            self.orders[order.client_id] = order
+            if event is not None:
+                self.journal.append((order.client_id, event))
+        self.positions[position.symbol] = copy.copy(position)
+        self.balances[balance.currency] = balance
+        self.commits += 1
+        return True
 
     def load_fills(self) -> list[Fill]:
         return sorted(self.fills.values(), key=lambda f: (f.ts_ms, f.trade_id))

@@ -28,7 +28,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -288,6 +288,88 @@ class OrderManager:
         crash_point("after_ack")
         return merged
 
+    # -- synchronous path: an Execution that answers in-process (the event backtest's venue) ------
+    def submit_now(self, order: Order) -> SubmitResult:
+        """`submit` for an Execution with `submit_now`/`drain_now` (the in-process simulated venue):
+        the same risk gate, write-ahead row, transitions and fill accounting, with no await, so a
+        backtest drives the order manager bar by bar without an event loop round trip per order.
+        The venue's fills are applied (dedup by trade id) before its ack is merged, so nothing is
+        looked up again. An Execution that can time out has no `submit_now`: use `submit`."""
+        send = getattr(self.execution, "submit_now", None)
+        if send is None:
+            raise ValidationError(f"{type(self.execution).__name__} answers asynchronously",
+                                  hint="use `await OrderManager.submit(order)`")
+        existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
+        if existing is not None:
+            return SubmitResult(existing, existed=True)
+        try:
+            self.risk.check_submit(order)
+        except RiskDenied as exc:
+            if self.bus is not None:
+                self.bus.publish(OrderDenied(self.clock.now_ms(), order.client_id, exc.rule, str(exc)))
+            raise
+        now = self.clock.now_ms()
+        if not order.created_ms:
+            order = replace(order, created_ms=now)
+        ev = OrderEvent(K.SUBMITTED, now)
+        order = self._store(transition(order, ev), ev)
+        if order.order_type is OrderType.TRAILING_STOP or (
+            order.order_type in TRIGGER_TYPES and self.emulate_triggers
+        ):
+            return SubmitResult(self._arm_local_trigger(order))
+        try:
+            ack = send(order)
+        except (OrderRejected, ValidationError, ExchangeError) as exc:
+            self.risk.record_error("submit")
+            self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
+            raise
+        self.apply_events_now()
+        current = self.cache.order(order.client_id) or order
+        return SubmitResult(self._merge_state(self._merge_ack(current, ack), ack))
+
+    def cancel_now(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
+        """Synchronous `cancel` for an Execution with `cancel_now` (see `submit_now`)."""
+        order = self._get(client_id)
+        if order.status.is_terminal:
+            return order
+        if client_id in self._triggers:
+            self._triggers.pop(client_id, None)
+            self._save_triggers()
+            return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason))
+        order = self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason))
+        try:
+            venue = self.execution.cancel_now(order)  # type: ignore[attr-defined]
+        except OrderNotFound:  # filled or gone meanwhile: its events say which
+            self.apply_events_now()
+            cur = self.cache.order(client_id) or order
+            if cur.status.is_terminal:
+                return cur
+            return self._apply(cur, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason="not at venue"))
+        except ExchangeError as exc:
+            self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
+            raise
+        self.apply_events_now()
+        return self._merge_state(self._merge_ack(self.cache.order(client_id) or order, venue), venue)
+
+    def apply_events_now(self) -> int:
+        """Apply what an in-process venue reported (`execution.drain_now()`): fills through `on_fill`,
+        order states through the synchronous half of the merge. Returns how many events."""
+        events = self.execution.drain_now()  # type: ignore[attr-defined]
+        for ev in events:
+            if isinstance(ev, OrderFilled):
+                self.on_fill(ev.fill)
+            elif isinstance(ev, OrderUpdated):
+                venue = ev.order
+                local = self.cache.order(venue.client_id) if venue.client_id else None
+                if local is None and venue.venue_order_id:
+                    local = self.cache.order_by_venue_id(venue.venue_order_id)
+                if local is None:
+                    if venue.status.is_working:
+                        self._adopt(venue, "seen on the order stream")
+                    continue
+                self._merge_state(self._merge_ack(local, venue), venue)
+        return len(events)
+
     async def resolve(self, order: Order) -> Order:
         """Settle an order in doubt by looking it up by client id; never re-sends it."""
         for attempt in range(self.lookup_attempts):
@@ -309,15 +391,23 @@ class OrderManager:
 
     async def _merge(self, local: Order, venue: Order) -> Order:
         """Bring the local order in line with the venue's view (ack, WS update, lookup)."""
-        now = self.clock.now_ms()
-        order = local
-        if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
-            order = self._apply(order, OrderEvent(K.ACCEPTED, now, venue_order_id=venue.venue_order_id))
-        elif venue.venue_order_id and not order.venue_order_id:
-            order = self._note(replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
+        order = self._merge_ack(local, venue)
         if venue.filled > order.filled:
             await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
             order = self.cache.order(order.client_id) or order
+        return self._merge_state(order, venue)
+
+    def _merge_ack(self, order: Order, venue: Order) -> Order:
+        """First half of `_merge`: the venue has the order (accepted, venue id learnt)."""
+        if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
+            order = self._apply(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), venue_order_id=venue.venue_order_id))
+        elif venue.venue_order_id and not order.venue_order_id:
+            order = self._note(replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
+        return order
+
+    def _merge_state(self, order: Order, venue: Order) -> Order:
+        """Second half of `_merge` (fills already applied): amended, cancelled, expired, rejected."""
+        now = self.clock.now_ms()
         if not order.status.is_terminal and venue.status is not S.FILLED:
             if ((venue.size != order.size or venue.price != order.price) and venue.status.is_working
                     and venue.size >= order.filled and venue.size > 0):
@@ -334,39 +424,71 @@ class OrderManager:
 
     # -- fills -----------------------------------------------------------------------------
     def on_fill(self, fill: Fill) -> bool:
-        """Apply one venue fill once (dedup by trade id). Returns False for a duplicate."""
-        if self.journal.has_fill(fill.trade_id) or self.portfolio.has_trade(fill.trade_id):
-            return False
+        """Apply one venue fill once (dedup by trade id). Returns False for a duplicate.
+
+        The fill, the order's new state, the position and the wallet are journalled in one commit."""
+        if self.portfolio.has_trade(fill.trade_id):  # every journalled trade id is loaded at start-up
+            return False  # (and the journal's unique trade id refuses any other duplicate below)
         order = self.cache.order(fill.client_id) if fill.client_id else None
         if order is None and fill.venue_order_id:
             order = self.cache.order_by_venue_id(fill.venue_order_id)
+        new: Order | None = None
+        fev: OrderEvent | None = None
         if order is not None:
+            fev = OrderEvent(K.FILLED, fill.ts_ms, venue_order_id=fill.venue_order_id, fill=fill)
             try:
-                fev = OrderEvent(K.FILLED, fill.ts_ms, venue_order_id=fill.venue_order_id, fill=fill)
                 new = transition(order, fev)
             except DuplicateFill:
                 return False
             except (InvalidTransition, OverfillError) as exc:
                 log.error("fill %s does not fit order %s: %s (position still updated)", fill.trade_id,
                           order.client_id, exc)
-                new = None
-            if not self.journal.save_fill(fill):
-                return False
-            if new is not None:
-                self._store(new, fev)
-        elif not self.journal.save_fill(fill):
-            return False
+                new = fev = None
+        before = self._snapshot(fill.symbol)
         self.portfolio.apply_fill(fill)
         pos = self.portfolio.positions[fill.symbol]
+        bal = self._wallet(fill.ts_ms)
+        try:
+            stored = self.journal.record_fill(fill, order=new, event=fev, position=pos, balance=bal)
+        except Exception:
+            self._restore(fill, before)  # nothing was committed: memory must not run ahead of the journal
+            raise
+        if not stored:  # already journalled by another path: undo the in-memory application
+            self._restore(fill, before)
+            return False
         self.cache.put_position(pos)
-        self.journal.save_positions([pos])
-        self._save_cash(fill.ts_ms)
+        self.cache.put_balance(bal)
+        if new is not None:
+            self.cache.put_order(new)
         if self.bus is not None:
+            if new is not None and fev is not None:
+                self.bus.publish(OrderUpdated(fill.ts_ms, new, fev.kind.value))
             self.bus.publish(OrderFilled(fill.ts_ms, fill))
             self.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
         if order is not None:
             self._after_order_change(self.cache.order(order.client_id) or order, fill=fill)
         return True
+
+    def _snapshot(self, symbol: str) -> tuple[Position | None, Decimal]:
+        p = self.portfolio.positions.get(symbol)
+        return (replace(p) if p is not None else None), self.portfolio.cash
+
+    def _restore(self, fill: Fill, before: tuple[Position | None, Decimal]) -> None:
+        """Undo an in-memory fill (the same Position object is shared with the cache: restore in place)."""
+        saved, cash = before
+        live = self.portfolio.positions.get(fill.symbol)
+        if saved is None:
+            self.portfolio.positions.pop(fill.symbol, None)
+        elif live is not None:
+            for f in fields(Position):
+                setattr(live, f.name, getattr(saved, f.name))
+        self.portfolio.cash = cash
+        self.portfolio._trade_ids.discard(fill.trade_id)
+
+    def _wallet(self, ts_ms: int) -> Balance:
+        cur = self.cache.balance(self.portfolio.currency)
+        avail = cur.available if cur is not None else self.portfolio.cash
+        return Balance(self.portfolio.currency, self.portfolio.cash, avail, ts_ms)
 
     async def sync_fills(self, symbol: str | None = None, *, since_ms: int | None = None) -> int:
         """Pull fills over REST and apply the ones not seen yet. Returns how many were new."""
@@ -832,14 +954,6 @@ class OrderManager:
                     self.portfolio.starting_cash = b.total
         self.journal.save_balances(bals)
         return out
-
-    def _save_cash(self, ts_ms: int) -> None:
-        """Journal the wallet after a fill, so a restart does not count the replayed fills twice."""
-        cur = self.cache.balance(self.portfolio.currency)
-        avail = cur.available if cur is not None else self.portfolio.cash
-        bal = Balance(self.portfolio.currency, self.portfolio.cash, avail, ts_ms)
-        self.cache.put_balance(bal)
-        self.journal.save_balances([bal])
 
     def _position_of(self, symbol: str) -> Position | None:
         return self.portfolio.positions.get(symbol)
