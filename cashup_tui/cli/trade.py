@@ -49,6 +49,9 @@ def command(
     live_ok = confirm_live(m, confirm)
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
 
+    def say(msg: str) -> None:  # progress: stdout, or stderr when stdout carries the JSON summary
+        typer.echo(msg, err=as_json)
+
     async def main() -> dict:
         node = build_node(settings, m, db_url=url, symbols=[sym], confirm_live=live_ok)
         stop = asyncio.Event()
@@ -61,12 +64,12 @@ def command(
         await node.start()
         try:
             for c in node.reconcile_changes:
-                typer.echo(f"reconciled: {c}")
+                say(f"reconciled: {c}")
             slot = node.runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
             loaded = await node.warm_up(slot.name, warmup) if warmup else 0
             node.journal.audit(node.clock.now_ms(), "cli", "trade.start",
                                f"{slot.name} {m} {sym} {timeframe} params={dict(strat.params)}")
-            typer.echo(f"{m.upper()}: {slot.name} running on {sym} {timeframe} ({loaded} warm-up bars); "
+            say(f"{m.upper()}: {slot.name} running on {sym} {timeframe} ({loaded} warm-up bars); "
                        f"state {slot.state.value}; log {log_path}")
             start = time.monotonic()
             next_status = start + status_every if status_every else float("inf")
@@ -77,7 +80,7 @@ def command(
                 if now >= next_status:
                     next_status = now + status_every
                     pos = node.portfolio.positions.get(sym)
-                    typer.echo(f"[{int(now - start)}s] {slot.state.value} bars {slot.bars_seen} orders {slot.orders_sent} "
+                    say(f"[{int(now - start)}s] {slot.state.value} bars {slot.bars_seen} orders {slot.orders_sent} "
                                f"position {pos.size if pos else 0} equity {node.portfolio.equity():.2f} "
                                f"trading {node.risk.state.value}" + (f" error: {slot.error}" if slot.error else ""))
                 try:
