@@ -322,3 +322,12 @@ async def test_event_pump_consumes_execution_stream() -> None:
             break
     await e.om.stop()
     assert e.cache.order(o.client_id).status is S.FILLED
+
+
+async def test_leverage_goes_through_the_gate() -> None:
+    e = make_engine(limits=RiskLimits(max_leverage=D(5), duplicate_window_ms=0))
+    for bad in (D(0), D(6), D("NaN")):
+        with pytest.raises(RiskDenied):
+            await e.om.set_leverage("BTC_USDT", bad)
+    assert await e.om.set_leverage("BTC_USDT", D(5)) == D(5)
+    assert e.portfolio.leverage["BTC_USDT"] == D(5)

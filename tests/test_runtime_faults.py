@@ -10,7 +10,7 @@ import pytest
 
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import OrderStatus
-from cashup_tui.domain.errors import AuthenticationError
+from cashup_tui.domain.errors import AuthenticationError, RiskDenied
 from cashup_tui.runtime import build_node
 from cashup_tui.settings import Secret, Settings, replace_section
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
@@ -49,6 +49,10 @@ async def test_faults_through_the_real_adapters() -> None:
     node.risk.limits = replace(node.risk.limits, max_errors_per_min=1000, duplicate_window_ms=0)  # faults count as errors
     om.lookup_delay_s = 0.1
     try:
+        assert venue._countdowns, "testnet/live arm Gate's countdown_cancel_all while healthy"
+        with pytest.raises(RiskDenied):
+            await om.set_leverage("BTC_USDT", D(0))
+        assert await om.set_leverage("BTC_USDT", D(5)) == D(5)
         # 1. the ack is lost but the order IS placed: UNKNOWN -> looked up by client id -> filled, one order
         f.set("lose_next_acks", 1)
         o = om.build("BTC_USDT", "buy", D(5), order_type="market", client_id="t-lostack")

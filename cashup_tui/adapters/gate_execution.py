@@ -235,6 +235,9 @@ class GateExecution:
         raw = await self.rest._private_read("account detail", self.rest.ccxt.privateAccountGetDetail, {})
         return str(raw.get("user_id") or "")
 
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        await self.rest.set_leverage(symbol, leverage)
+
     async def dead_man(self, timeout_s: int) -> int:
         """Arm (or refresh) Gate's countdown_cancel_all while the app is healthy; 0 disarms."""
         return await self.rest.countdown_cancel_all(timeout_s)

@@ -571,6 +571,16 @@ class OrderManager:
                 log.error("cancel %s failed during cancel-all: %s", o.client_id, exc)
         return out
 
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:
+        """Leverage 0 or above the config cap / venue max is refused before anything is sent."""
+        self.risk.check_leverage(symbol, leverage)
+        setter = getattr(self.execution, "set_leverage", None)
+        if setter is not None:
+            await setter(symbol, leverage)
+        self.portfolio.set_leverage(symbol, leverage)
+        self.journal.audit(self.clock.now_ms(), "user", "leverage.set", f"{symbol} {leverage}")
+        return leverage
+
     async def close_position(self, symbol: str, *, strategy: str = "") -> Order | None:
         """Reduce-only market order for the whole net position (None if flat)."""
         pos = self.portfolio.positions.get(symbol)

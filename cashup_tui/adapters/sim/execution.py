@@ -105,10 +105,25 @@ class VenueExecution:
         self._clock = clock
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
 
+    @classmethod
+    def with_venue(cls, instruments: Mapping[str, Instrument], clock: Callable[[], int] | None = None,
+                   **venue_kw: object) -> VenueExecution:
+        """A fresh `Venue` (keyword arguments as `Venue`) behind this port: what the CLI hands to the
+        event backtest, whose engine layer cannot import adapters itself."""
+        return cls(Venue(instruments, clock=clock, **venue_kw), instruments, clock)  # type: ignore[arg-type]
+
     def _now(self) -> int | None:
         return self._clock() if self._clock is not None else None
 
     async def submit(self, order: Order) -> Order:
+        out = self.submit_now(order)
+        self.pump()
+        return out
+
+    def submit_now(self, order: Order) -> Order:
+        """Synchronous submit (the venue is in-process and answers at once). The private events it
+        produced stay in the venue until `pump()` (async users) or `drain_now()` (the order
+        manager's synchronous path, `OrderManager.submit_now`) takes them."""
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             raise ValidationError(f"{order.order_type.value} orders are emulated by the order manager in paper mode")
         signed = order.size * order.side.sign
@@ -118,17 +133,20 @@ class VenueExecution:
                                  text=order.client_id, ts_ms=self._now())
         except VenueError as exc:
             raise _translate(exc, f"place {order.client_id}") from None
-        out = order_from_venue(o)
+        return order_from_venue(o)
+
+    async def cancel(self, order: Order) -> Order:
+        out = self.cancel_now(order)
         self.pump()
         return out
 
-    async def cancel(self, order: Order) -> Order:
+    def cancel_now(self, order: Order) -> Order:
+        """Synchronous cancel (see `submit_now`)."""
         try:
             o = self.venue.cancel(int(order.venue_order_id) if order.venue_order_id else order.client_id,
                                   ts_ms=self._now())
         except VenueError as exc:
             raise _translate(exc, f"cancel {order.client_id}") from None
-        self.pump()
         return order_from_venue(o)
 
     async def amend(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
@@ -165,19 +183,31 @@ class VenueExecution:
     async def balances(self) -> list[Balance]:
         return [balance_from_venue(self.venue.account(), self.venue.now_ms)]
 
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        try:
+            self.venue.set_leverage(symbol, leverage, ts_ms=self._now())
+        except VenueError as exc:
+            raise _translate(exc, f"set leverage {symbol}") from None
+
     def pump(self) -> int:
         """Move the venue's private events (orders, user trades) onto the event stream."""
-        n = 0
+        events = self.drain_now()
+        for ev in events:
+            self._queue.put_nowait(ev)
+        return len(events)
+
+    def drain_now(self) -> list[Event]:
+        """The venue's private events as domain events, in venue order (a fill comes before the
+        order update that reports it), returned instead of queued: the synchronous path."""
+        out: list[Event] = []
         for ev in self.venue.drain_events():
             if self._ignored(getattr(ev.data, "text", "") or ""):
                 continue
             if ev.kind == "order" and isinstance(ev.data, VenueOrder):
-                self._queue.put_nowait(OrderUpdated(ev.ts_ms, order_from_venue(ev.data), "venue"))
-                n += 1
+                out.append(OrderUpdated(ev.ts_ms, order_from_venue(ev.data), "venue"))
             elif ev.kind == "usertrade" and isinstance(ev.data, VenueTrade):
-                self._queue.put_nowait(OrderFilled(ev.ts_ms, fill_from_venue(ev.data)))
-                n += 1
-        return n
+                out.append(OrderFilled(ev.ts_ms, fill_from_venue(ev.data)))
+        return out
 
     async def events(self) -> AsyncIterator[Event]:
         while True:
