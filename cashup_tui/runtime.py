@@ -64,6 +64,7 @@ class Node:
     market: Any = None
     execution: Any = None
     paper_venue: Any = None
+    notifier: Any = None
     instruments: dict[str, Instrument] = field(default_factory=dict)
     portfolio: Portfolio | None = None
     risk: RiskEngine | None = None
@@ -237,6 +238,28 @@ class Node:
                 log.warning("paper: journalled cash %s below the venue's %s after seeding", cash, v.account().total)
         v.drain_events()
 
+    async def _start_notifier(self) -> None:
+        """Configured channels get fills, rejections, risk trips, strategy errors... off the critical path
+        (a bounded queue with its own tasks; a hanging endpoint never blocks an order)."""
+        if not self.settings.notify.urls:
+            return
+        from cashup_tui.adapters.notify import NotificationService
+
+        history = None
+        if self.store is not None:
+            from cashup_tui.store.records import Notification, record_notification
+
+            store = self.store
+
+            def history(rec: Any) -> None:
+                record_notification(store, Notification(ts_ms=rec.ts_ms, severity=rec.severity, title=rec.title,
+                                                        body=rec.event, channel=rec.channel, status=rec.outcome,
+                                                        error=rec.error))
+
+        self.notifier = NotificationService.from_settings(self.settings.notify, history=history)
+        await self.notifier.start()
+        self.notifier.attach(self.bus)
+
     async def _wait_for_market(self, timeout_s: float) -> None:
         """Reconcile and trade only once every symbol has a book and a mark (or time out)."""
         if self.market is None:
@@ -371,6 +394,10 @@ class Node:
         if self.rest is not None:
             with contextlib.suppress(Exception):
                 await self.rest.close()
+        if self.notifier is not None:
+            with contextlib.suppress(Exception):
+                await self.notifier.stop(drain_s=1.0)
+            self.notifier = None
         if self.sim is not None:
             with contextlib.suppress(Exception):
                 await self.sim.stop()

@@ -72,3 +72,19 @@ async def test_live_needs_keys_and_confirmation() -> None:
     node = build_node(Settings(), "live", symbols=["BTC_USDT"])
     with pytest.raises((AuthenticationError, ConfigError)):
         await node.start()
+
+
+async def test_demo_node_notifies_fills_to_a_json_endpoint(tmp_path: Path) -> None:
+    from cashup_tui.settings import replace_section
+    from tests.notify_helpers import http_sink
+
+    async with http_sink() as sink:
+        s = replace_section(Settings(), "notify", urls=[sink.url("json", "/hook")])
+        node = build_node(s, "demo", db_url=str(tmp_path / "n.sqlite"), symbols=["BTC_USDT"])
+        await node.start()
+        try:
+            await node.om.submit(node.om.build("BTC_USDT", "buy", D(2), order_type="market"))
+            assert await _until(lambda: len(sink.got) >= 1, timeout=10)
+        finally:
+            await node.stop()
+        assert any("BTC_USDT" in r.body for r in sink.got)
