@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cashup_tui.adapters.sim.venue import Venue
+from cashup_tui.adapters.sim.execution import VenueExecution
 from cashup_tui.engine.backtest.data import load_csv, load_funding
 from cashup_tui.engine.backtest.event import run_event
 from cashup_tui.engine.backtest.fast import run_fast
@@ -14,6 +14,7 @@ from cashup_tui.engine.backtest.model import RunConfig, Sizer, known_instrument
 from cashup_tui.engine.strategy import load_strategy
 from tests.conftest import MARKET_DIR, need_shared
 
+SIM = VenueExecution.with_venue
 BTC_1H = "gateio_usdt_perp_BTC_USDT_1h_2025-02-25_2026-02-25.csv"
 BTC_FUND = "gateio_usdt_perp_BTC_USDT_funding_2025-02-25_2026-02-25.csv"
 
@@ -49,7 +50,7 @@ def test_fast_and_event_engines_agree(bars, name, params, cfg) -> None:
     strat_cls = load_strategy(name)
     config = RunConfig(**cfg)
     fast = run_fast(strat_cls(**params), bars, config)
-    event = run_event(strat_cls(**params), bars, config, Venue)
+    event = run_event(strat_cls(**params), bars, config, SIM)
     same(fast, event)
 
 
@@ -58,13 +59,13 @@ def test_agree_with_funding_and_contracts(bars) -> None:
     config = RunConfig(allow_short=True, funding=fund, instrument=known_instrument("BTC_USDT"))
     s = load_strategy("sma_cross")
     fast = run_fast(s(fast=20, slow=60), bars, config)
-    event = run_event(s(fast=20, slow=60), bars, config, Venue)
+    event = run_event(s(fast=20, slow=60), bars, config, SIM)
     same(fast, event)
     assert float(np.abs(fast.trades["funding"]).sum()) > 0
 
 
 def test_event_only_grid_runs_on_the_venue(bars) -> None:
-    res = run_event(load_strategy("grid")(), bars, RunConfig(), Venue)
+    res = run_event(load_strategy("grid")(), bars, RunConfig(), SIM)
     assert res.trades.size >= 2 and res.rejected == 0  # the grid is anchored at the first close; BTC fell away
     assert set(res.trades["reason"].tolist()) <= {"order", "end"}
     assert (res.trades["side"] == 1).all()  # it only buys dips and sells them back

@@ -192,7 +192,9 @@ def run_cmd(
     fp = fingerprint(prep.strategy, prep.bars, prep.config, engine)
     venue = None
     if engine == "event":  # the shared simulated venue (adapters), handed to the engine from here
-        from cashup_tui.adapters.sim.venue import Venue as venue
+        from cashup_tui.adapters.sim.execution import VenueExecution
+
+        venue = VenueExecution.with_venue
     try:
         res = run_engine(prep, engine, venue)
     except StrategyError as exc:  # the strategy itself failed: record the failed run, then report it

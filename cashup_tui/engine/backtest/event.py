@@ -1,39 +1,72 @@
-"""The event engine: bars replayed one at a time through the strategy's hooks and the shared venue.
+"""The event engine: bars replayed one at a time through the engine path paper trading uses.
 
-Each bar: at its open, orders the strategy asked for at the previous close execute (targets become
-market orders sized like the fast engine; market `buy`/`sell` fill at the open, with slippage);
-then the bar's path runs through the venue (open -> low -> high -> close when the bar closes up,
-open -> high -> low -> close when it closes down) so resting limit orders fill where the bar
-reaches them (the venue's touch-fill model) and stops/take-profits are checked pessimistically
-(stop first); at the close the mark moves to the close, funding settles, equity is recorded, and
-the strategy's `on_bar` runs (its limit orders rest from that close).
+Every order takes the live path:
 
-It uses the same `Venue` the simulator and paper trading use (Decimal money, Gate rules). The
-venue class is passed in by the caller (the CLI), because engine code never imports adapters.
-The risk engine and order manager are not in this path yet: orders go straight to the venue.
+    strategy -> BacktestContext -> OrderManager (RiskEngine gate, write-ahead journal, order
+    state machine) -> VenueExecution (the Execution port) -> the shared simulated Venue
+    -> fills back through OrderManager.on_fill (dedup by trade id, Portfolio, journal)
+    -> the episode book (trades) and the strategy's `on_fill`.
 
-Same answer as the fast engine (tests hold it to that on real candles) for all-in / percent /
+The venue answers in-process, so the order manager's documented synchronous path
+(`OrderManager.submit_now`) is used: same gate, same journal rows, same transitions, no event
+loop round trip per order. The journal is a `MemoryJournal` (a backtest keeps nothing).
+
+What happens in a bar:
+- open: orders decided at the previous close execute: targets become market orders sized like
+  the fast engine (all-in / percent / notional), `buy`/`sell` without a price fill at the open
+  (with slippage); resting limit orders that the open gaps through fill at the open;
+- intrabar: stops/take-profits (strategy `stop_pct`/`take_pct`) are checked pessimistically
+  (stop first) and the bar's path (open -> low -> high -> close when it closes up, open -> high ->
+  low -> close when it closes down) is fed to the venue, so resting limits fill where the bar
+  reaches them and liquidation happens at the venue's maintenance-margin price;
+- close: funding settles (venue and portfolio), equity is marked to the close, the strategy sees
+  the bar (its limit orders rest from that close).
+
+Why it is fast (>= 300k bars/s on the bench): nothing is sent to the venue in a bar where nothing
+can happen. The venue is fed a bar only when a resting order, a stop or the liquidation price is
+within the bar's range, or an order is about to be sent (the venue then sees the current price
+first). A vectorised strategy's signals are computed ONCE with `run_signals` (signals at t use data
+up to t only: the lookahead checker enforces it) and the per-bar step compares targets; `hooks=True`
+calls the strategy's own `on_bar` instead (what live trading runs; event-only strategies always do).
+Equity at each close is computed after the loop from the portfolio state recorded at every change
+(cash, position, entry): the same number the portfolio reports at that close.
+
+Risk limits: `backtest_limits()` is the real RiskEngine with limits a backtest can live with
+(leverage capped at the run's leverage; no daily-loss/drawdown circuit breakers, which are live
+account protections; notional caps far above any sane account). Denials are not silent: each one
+is counted in `Result.rejected` and noted in `Result.notes`.
+
+Same answer as the fast engine (tests hold it to 1e-9 on real candles) for all-in / percent /
 notional sizing with leverage <= 1; above 1x the venue's margin rule caps all-in sizes, and
-liquidation follows the venue's maintenance-margin rule instead of the fast engine's
-bankruptcy price.
+liquidation follows the venue's maintenance-margin rule instead of the fast engine's bankruptcy price.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.errors import ExchangeError, StrategyError, ValidationError
+from cashup_tui.domain.enums import OrderType, Side
+from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
+from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
+from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
-from cashup_tui.engine.strategy import Bars, Strategy, where
+from cashup_tui.engine.cache import Cache
+from cashup_tui.engine.clock import TestClock
+from cashup_tui.engine.journal import MemoryJournal
+from cashup_tui.engine.order_manager import OrderManager
+from cashup_tui.engine.portfolio import Portfolio
+from cashup_tui.engine.risk import RiskEngine, RiskLimits
+from cashup_tui.engine.strategy import Bars, Strategy, run_signals, where
 
-__all__ = ["run_event"]
+__all__ = ["SimFill", "backtest_limits", "run_event"]
 
 D = Decimal
 
@@ -44,9 +77,9 @@ def _d(x: float) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class SimFill:
-    """What `on_fill` receives."""
+    """What a strategy's `on_fill` receives in a backtest."""
 
-    order_id: str
+    order_id: str  # the client order id
     side: str  # "buy" | "sell"
     qty: float  # base units (coins)
     price: float
@@ -55,8 +88,73 @@ class SimFill:
     tag: str = ""
 
 
-class _Ctx:
-    """The StrategyContext of the event engine (see cashup_tui.engine.strategy.StrategyContext)."""
+def backtest_limits(cfg: RunConfig) -> RiskLimits:
+    """The risk gate's limits for a backtest: real rules, generous where a backtest needs room.
+
+    Account leverage is capped at the run's `--leverage` (an all-in order at 1x is ~0.9995x);
+    notional caps are 1e15 USDT (a compounding run must not hit a live account's size cap);
+    the daily-loss and drawdown breakers are off (they protect a live account; drawdown is a
+    backtest metric); the price band is the venue's own 50%; order rate and open orders are
+    generous but finite (a grid lays its levels in one bar)."""
+    big = D(10) ** 15
+    return RiskLimits(max_order_notional=big, max_position_notional=big, max_gross_exposure=big,
+                      max_leverage=_d(max(cfg.leverage, 1.0)), price_band_pct=D(50), max_open_orders=1000,
+                      max_orders_per_sec=1000.0, daily_loss_limit=D(0), max_drawdown_pct=D(0))
+
+
+class _OpenIndexCache(Cache):
+    """The engine cache plus an index of working orders: a backtest sends tens of thousands of
+    orders and the risk gate lists the open ones on every submit (the base class scans them all)."""
+
+    __slots__ = ("_open",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._open: dict[str, Order] = {}
+
+    def put_order(self, o: Order) -> None:
+        super().put_order(o)
+        if o.is_open:
+            self._open[o.client_id] = o
+        else:
+            self._open.pop(o.client_id, None)
+
+    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
+        if not open_only:
+            return super().orders(symbol=symbol)
+        out = [o for o in self._open.values() if symbol is None or o.symbol == symbol]
+        if len(out) > 1:
+            out.sort(key=lambda o: (o.created_ms, o.client_id))
+        return out
+
+
+class _Tap:
+    """The order manager's event sink: collects fills (and counts the rest) for the engine."""
+
+    __slots__ = ("fills", "published")
+
+    def __init__(self) -> None:
+        self.fills: deque[Fill] = deque()
+        self.published = 0
+
+    def publish(self, event: Event) -> None:
+        self.published += 1
+        if type(event) is OrderFilled:
+            self.fills.append(event.fill)
+
+
+def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine that never waits on I/O (reconciliation against the in-process venue)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("the in-process venue unexpectedly waited")
+
+
+class BacktestContext:
+    """`StrategyContext` of the event backtest: orders go through the order manager."""
 
     def __init__(self, eng: _Engine) -> None:
         self._e = eng
@@ -64,24 +162,26 @@ class _Ctx:
 
     @property
     def position(self) -> float:
-        return float(self._e.pos) * self._e.qm
+        return self._e.units
 
     @property
     def equity(self) -> float:
-        return float(self._e.venue.equity())
+        e = self._e
+        return float(e.pf.equity())
 
     @property
     def allow_short(self) -> bool:
         return self._e.cfg.allow_short
 
     def target(self, exposure: float) -> None:
-        v = float(np.sign(exposure))
-        if v < 0 and not self._e.cfg.allow_short:
-            v = 0.0
-        self._e.desired = int(v)
-        self._e.targeting = True
+        e = self._e
+        v = 1 if exposure > 0 else -1 if exposure < 0 else 0
+        if v < 0 and not e.cfg.allow_short:
+            v = 0
+        e.desired = v
+        e.targeting = True
         if v != 0:
-            self._e.blocked = False
+            e.blocked = False
 
     def buy(self, qty: float, price: float | None = None, tag: str = "") -> str:
         return self._e.order(abs(qty), price, tag)
@@ -90,85 +190,154 @@ class _Ctx:
         return self._e.order(-abs(qty), price, tag)
 
     def cancel(self, order_id: str) -> None:
-        self._e.venue.cancel(int(order_id), ts_ms=self._e.now)
+        e = self._e
+        try:
+            e.om.cancel_now(order_id, reason=f"{e.s.label()}: cancel")
+        except CashupError as exc:
+            e.refused("cancel refused", exc)
+        e.after_orders()
 
     def cancel_all(self) -> None:
-        self._e.venue.cancel_all(self._e.sym, ts_ms=self._e.now)
+        for o in self.open_orders():
+            self.cancel(o.client_id)
 
     def open_orders(self) -> list[Any]:
-        return [o for o in self._e.venue.iter_open_orders() if o.contract == self._e.sym]
+        return self._e.cache.open_orders(self._e.sym)
 
     def log(self, message: str) -> None:
-        self._e.logs.append((self._e.now, message))
+        self._e.logs.append((self._e.clock.now_ms(), message))
 
 
 class _Engine:
-    def __init__(self, strategy: Strategy, bars: Bars, cfg: RunConfig, venue_factory: Callable[..., Any]) -> None:
+    def __init__(self, strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any],
+                 hooks: bool, limits: RiskLimits) -> None:
         self.s, self.bars, self.cfg = strategy, bars, cfg
-        self.sym = bars.symbol or "BTC_USDT"
+        self.sym = sym = bars.symbol or "BTC_USDT"
         self.inst: Instrument = cfg.instrument or Instrument(
-            symbol=self.sym, quanto_multiplier=D(1), price_tick=D("1e-8"), size_step=D("1e-12"),
+            symbol=sym, quanto_multiplier=D(1), price_tick=D("1e-8"), size_step=D("1e-12"),
             min_size=D("1e-12"), max_size=D(10**12), leverage_max=D(125))
+        insts = {sym: self.inst}
         self.qm = float(self.inst.quanto_multiplier)
-        lev = D(repr(cfg.leverage)) if cfg.leverage >= 1 else D(1)
-        self.venue = venue_factory({self.sym: self.inst}, balance=_d(cfg.cash), fee_bps=_d(cfg.fee_bps),
-                                   default_leverage=lev, record_events=True)
+        lev = _d(cfg.leverage) if cfg.leverage >= 1 else D(1)
+        self.clock = TestClock(int(bars.time_ms[0]))
+        self.ex = sim(insts, self.clock.now_ms, balance=_d(cfg.cash), fee_bps=_d(cfg.fee_bps),
+                      default_leverage=lev, record_events=True)
+        if not (hasattr(self.ex, "submit_now") and hasattr(self.ex, "venue")):
+            raise ValidationError("the event engine needs an in-process simulated venue behind the Execution port",
+                                  hint="pass VenueExecution.with_venue (cashup_tui.adapters.sim.execution)")
+        self.venue = self.ex.venue
+        self.journal = MemoryJournal()
+        self.cache = _OpenIndexCache()
+        self.pf = Portfolio.with_cash(insts, _d(cfg.cash), default_leverage=lev)
+        self.tap = _Tap()
+        self.risk = RiskEngine(limits, insts, self.pf, self.cache, self.clock, self.journal, bus=self.tap)
+        self.om = OrderManager(self.ex, self.journal, self.risk, self.pf, self.cache, self.clock, self.tap,
+                               id_prefix="b", session="bt")
+        self.om.missing_position_is_flat = True
+        _drive(self.om.reconcile())  # start-up reconciliation, as live: nothing trades before it
+        self.hooks = hooks
         self.fee, self.slip = cfg.fee, cfg.slip
         self.desired = 0
-        self.targeting = False  # True once the strategy uses target(): only then does the engine steer the position
-        self.blocked = False
+        self.targeting = False  # True once the strategy uses target(): only then the engine steers the position
+        self.blocked = False  # after a stop/take: flat until the strategy asks for a position again
         self.pending: list[tuple[float, str]] = []  # market orders for the next open (signed qty, tag)
-        self.now = 0
         self.i = 0
+        self.seg_next = False  # True in the close phase: state changes show from the next close on
+        self.px: float | None = None  # the price the venue, cache and portfolio last saw
+        self.dpx = D(0)
         self.logs: list[tuple[int, str]] = []
         self.trades: list[tuple] = []
         self.ep: dict[str, Any] | None = None  # the open position episode
         self.reason = "signal"
-        self.ctx = _Ctx(self)
+        self.ctx = BacktestContext(self)
         self.stop, self.take = strategy.stops()
-        self.tags: dict[int, str] = {}
+        self.tags: dict[str, str] = {}
         self.rejected = 0
-        self.pos = D(0)  # contracts, kept from our fills: venue.position() builds a snapshot (slow per bar)
+        self.denied = 0
+        self.side = 0  # sign of the position (from fills)
+        self.units = 0.0  # signed base units
+        self.liq: float | None = None  # the venue's liquidation price of the open position
+        self.resting = False
+        self.best_buy = -np.inf  # highest resting buy / lowest resting sell (fill when the bar reaches them)
+        self.best_sell = np.inf
+        self.fund_total = 0.0
+        self._busy = False
+        # per-change portfolio state: the close from which it holds, cash, units, entry, side
+        self.seg_i: list[int] = [0]
+        self.seg_cash: list[float] = [float(cfg.cash)]
+        self.seg_units: list[float] = [0.0]
+        self.seg_entry: list[float] = [0.0]
+        self.seg_side: list[int] = [0]
 
-    # -- orders --------------------------------------------------------------------------
+    # -- prices and orders -----------------------------------------------------------------
+    def at(self, ts: int) -> None:
+        if ts > self.clock.now_ms():
+            self.clock.set(ts)
+
+    def price(self, px: float) -> None:
+        """Tell the venue, the cache and the portfolio the current price (before any order)."""
+        now = self.clock.now_ms()
+        if px == self.px:  # the same price, later: the feed is still alive (the stale-data rule)
+            self.cache.set_mark(self.sym, self.dpx, now)
+            return
+        self.px = px
+        self.dpx = dp = _d(px)
+        self.venue.update_price(self.sym, dp, now)
+        self.pf.set_mark(self.sym, dp)
+        self.cache.set_mark(self.sym, dp, now)
+        self.om.apply_events_now()  # resting orders the price reached, a liquidation
+        self.after_orders()
+
+    def submit(self, side: Side, size: Decimal, price: Decimal | None, tag: str, *, reduce_only: bool = False) -> str:
+        om = self.om
+        order = om.build(self.sym, side, size, order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
+                         price=price, reduce_only=reduce_only, strategy=self.s.label())
+        try:
+            om.submit_now(order)
+        except RiskDenied as exc:
+            self.denied += 1
+            self.refused("denied by risk", exc)
+            return ""
+        except CashupError as exc:  # the venue refused it, as Gate would: the strategy carries on
+            self.refused("rejected", exc)
+            return ""
+        finally:
+            self.after_orders()
+        if tag:
+            self.tags[order.client_id] = tag
+        return order.client_id
+
+    def refused(self, what: str, exc: CashupError) -> None:
+        self.rejected += 1
+        self.logs.append((self.clock.now_ms(), f"{what}: {str(exc).splitlines()[0]}"))
+
     def order(self, qty: float, price: float | None, tag: str) -> str:
+        """A strategy's buy/sell: market orders wait for the next open, limits go now."""
         if price is None:
             self.pending.append((qty, tag))
-            return f"pending-{len(self.pending)}"
-        size = self.inst.round_size(_d(qty / self.qm))
+            return ""
+        size = self.inst.round_size(_d(abs(qty) / self.qm))
         if size == 0:
             raise ValidationError(f"order of {qty} {self.sym} is below the size step")
-        try:
-            o = self.venue.place(self.sym, size, self.inst.round_price(_d(price)), tif="gtc", text=_text(tag),
-                                 ts_ms=self.now)
-        except ExchangeError as exc:  # the venue refused it, as Gate would: the strategy carries on
-            self._reject(exc)
-            return ""
-        self.tags[o.id] = tag
-        self._drain()
-        return str(o.id)
+        if self.seg_next or self.px is None:  # from on_bar: the venue sees this close first
+            self.price(float(self.bars.close[self.i]))
+        return self.submit(Side.BUY if qty > 0 else Side.SELL, size, self.inst.round_price(_d(price)), tag)
 
-    def _market(self, size: Decimal, px: float, *, close: bool = False, tag: str = "") -> None:
-        self.venue.update_price(self.sym, _d(px), self.now)
-        self._drain()
-        try:
-            if close:
-                if self.pos != 0:
-                    self.venue.place(self.sym, 0, 0, tif="ioc", close=True, text=_text(tag), ts_ms=self.now)
-            elif size != 0:
-                self.venue.place(self.sym, size, 0, tif="ioc", text=_text(tag), ts_ms=self.now)
-        except ExchangeError as exc:
-            self._reject(exc)
-        self._drain()
+    def market(self, size: Decimal, px: float, *, close: bool = False, tag: str = "") -> None:
+        """A market order at `px` (the venue's one-level book is put there first)."""
+        self.price(px)
+        if close:
+            pos = self.pf.positions.get(self.sym)
+            if pos is None or pos.size == 0:
+                return
+            self.submit(Side.SELL if pos.size > 0 else Side.BUY, abs(pos.size), None, tag, reduce_only=True)
+        elif size != 0:
+            self.submit(Side.BUY if size > 0 else Side.SELL, abs(size), None, tag)
 
-    def _reject(self, exc: ExchangeError) -> None:
-        self.rejected += 1
-        self.logs.append((self.now, f"rejected: {str(exc).splitlines()[0]}"))
-
-    def _units(self, p: float) -> float:
+    def units_for(self, p: float) -> float:
         eq = float(self.venue.account().available)
         lev, f, sz = self.cfg.leverage, self.fee, self.cfg.sizer
-        cap = min(lev * eq / (p * (1 + f)), eq / (p * (1 / max(lev, 1e-12) + f)) if lev > 1 else lev * eq / (p * (1 + f)))
+        cap = lev * eq / (p * (1 + f)) if lev <= 1 else min(lev * eq / (p * (1 + f)), eq / (p * (1 / lev + f)))
         if sz.kind == "all-in":
             return cap
         if sz.kind == "percent":
@@ -177,28 +346,64 @@ class _Engine:
             return min(sz.value * lev / p, cap)
         raise ValidationError("the atr sizer is not available on the event engine yet", hint="use --engine fast")
 
-    # -- fills -> strategy + position episodes --------------------------------------------
-    def _drain(self) -> None:
-        for ev in self.venue.drain_events():
-            if ev.kind != "usertrade":
-                continue
-            t = ev.data
-            self.pos += t.size
-            size, price, fee = float(t.size) * self.qm, float(t.price), float(t.fee)
-            self._episode(size, price, fee, t)
-            if "liquidation" in (t.text or ""):
-                continue
-            fill = SimFill(str(t.order_id), "buy" if size > 0 else "sell", abs(size), price, fee, self.now,
-                           self.tags.get(t.order_id, ""))
-            self._guard(self.s.on_fill, self.ctx, fill)
+    # -- fills -> position, episodes, strategy ---------------------------------------------
+    def after_orders(self) -> None:
+        """Apply the fills the order manager published (re-entrant safe: on_fill may send orders)."""
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            fills = self.tap.fills
+            while fills:
+                self._fill(fills.popleft())
+            opens = self.cache.open_orders(self.sym)
+            self.resting = bool(opens)
+            if opens:
+                buys = [float(o.price) for o in opens if o.side is Side.BUY and o.price is not None]
+                sells = [float(o.price) for o in opens if o.side is Side.SELL and o.price is not None]
+                self.best_buy = max(buys) if buys else -np.inf
+                self.best_sell = min(sells) if sells else np.inf
+        finally:
+            self._busy = False
 
-    def _episode(self, size: float, price: float, fee: float, t: Any) -> None:
-        pos_after = float(self.pos) * self.qm
+    def _fill(self, f: Fill) -> None:
+        pos = self.pf.positions[self.sym]
+        sign = 1 if f.side is Side.BUY else -1
+        size = sign * float(f.size) * self.qm
+        price, fee = float(f.price), float(f.fee)
+        self.units = float(pos.size) * self.qm
+        self.side = 1 if pos.size > 0 else -1 if pos.size < 0 else 0
+        liq = self.venue.position(self.sym).liq_price if self.side else None
+        self.liq = float(liq) if liq else None
+        self._episode(size, price, fee, liquidation=not f.client_id)
+        self._record()
+        if f.client_id:
+            sf = SimFill(f.client_id, f.side.value, abs(size), price, fee, f.ts_ms, self.tags.get(f.client_id, ""))
+            self.guard(self.s.on_fill, self.ctx, sf)
+
+    def _record(self) -> None:
+        """Portfolio state from the close of the current bar on (or the next, in the close phase)."""
+        i = self.i + 1 if self.seg_next else self.i
+        pos = self.pf.positions.get(self.sym)
+        units = float(pos.size) * self.qm if pos is not None else 0.0
+        entry = float(pos.entry_price) if pos is not None and pos.size else 0.0
+        row = (float(self.pf.cash), units, entry, self.side)
+        if self.seg_i[-1] == i:
+            self.seg_cash[-1], self.seg_units[-1], self.seg_entry[-1], self.seg_side[-1] = row
+        else:
+            self.seg_i.append(i)
+            self.seg_cash.append(row[0])
+            self.seg_units.append(row[1])
+            self.seg_entry.append(row[2])
+            self.seg_side.append(row[3])
+
+    def _episode(self, size: float, price: float, fee: float, *, liquidation: bool) -> None:
+        pos_after = self.units
         pos_before = pos_after - size
-        acct = self.venue.account()
-        if self.ep is None and pos_before == 0 and size != 0:
+        cash = float(self.pf.cash)
+        if self.ep is None and abs(pos_before) < 1e-15 and size != 0:
             self.ep = {"i": self.i, "side": 1 if size > 0 else -1, "qin": 0.0, "vin": 0.0, "qout": 0.0, "vout": 0.0,
-                       "fees": 0.0, "start": float(acct.total) + fee, "fund0": float(acct.history_fund)}
+                       "fees": 0.0, "start": cash + fee, "fund0": self.fund_total}
         ep = self.ep
         if ep is None:
             return
@@ -209,19 +414,18 @@ class _Engine:
         else:
             ep["qout"] += abs(size)
             ep["vout"] += abs(size) * price
-        if pos_after == 0:
-            reason = "liquid" if "liquidation" in (t.text or "") else self.reason
-            self._close_episode(reason, self.i, float(acct.total), float(acct.history_fund))
+        if self.side == 0:
+            self._close_episode("liquid" if liquidation else self.reason, self.i, cash)
 
-    def _close_episode(self, reason: str, i: int, total: float, fund: float, exit_px: float | None = None) -> None:
+    def _close_episode(self, reason: str, i: int, total: float, exit_px: float | None = None) -> None:
         ep = self.ep
         assert ep is not None
         xp = exit_px if exit_px is not None else (ep["vout"] / ep["qout"] if ep["qout"] else 0.0)
         self.trades.append((ep["i"], i, ep["side"], ep["vin"] / ep["qin"] if ep["qin"] else 0.0, xp, ep["qin"],
-                            total - ep["start"], ep["fees"], -(fund - ep["fund0"]), reason, total))
+                            total - ep["start"], ep["fees"], -(self.fund_total - ep["fund0"]), reason, total))
         self.ep = None
 
-    def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def guard(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
             return fn(*args)
         except (StrategyError, ValidationError):
@@ -232,82 +436,112 @@ class _Engine:
                 hint="fix the strategy file; the run was not stored",
             ) from exc
 
-    # -- the bar loop ----------------------------------------------------------------------
+    # -- the bar loop ------------------------------------------------------------------------
     def run(self) -> Result:
         b = self.bars
         n = len(b)
         t, o, h, lo, c, v = (x.tolist() for x in (b.time_ms, b.open, b.high, b.low, b.close, b.volume))
         tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 60_000
-        fund_at = self._funding_per_bar(b)
-        equity = np.empty(n)
-        position = np.zeros(n, dtype=np.int8)
-        entry_px = 0.0
-        self._guard(self.s.on_start, self.ctx)
-        for i in range(n):
+        fund = self._funding_per_bar(b)
+        hooks = self.hooks
+        sig: list[float] = []
+        if not hooks:  # the strategy's signals, once; the loop reads the one of the previous close
+            raw = np.sign(run_signals(self.s, b))
+            if not self.cfg.allow_short:
+                raw[raw < 0] = 0.0
+            sig = raw.tolist()
+            self.targeting = True
+        stops = bool(self.stop or self.take)
+        tf3 = max(tf // 3, 1)
+        ctx, on_bar, sym, tfs = self.ctx, self.s.on_bar, self.sym, b.timeframe
+        self.guard(self.s.on_start, ctx)
+        self.at(t[0] + tf - 1)
+        self.seg_next = True
+        if hooks:
+            self.guard(on_bar, ctx, Bar(sym, tfs, t[0], o[0], h[0], lo[0], c[0], v[0]))
+        self.seg_next = False
+        for i in range(1, n):
             self.i = i
-            self.now = t[i]
-            if i > 0:
-                resting = self.venue.open_orders_count(self.sym) > 0
-                cur = self._side()
-                want = 0 if self.blocked else self.desired
-                if resting:
-                    self.reason = "order"
-                    self.venue.update_price(self.sym, _d(o[i]), self.now)  # gaps fill resting orders at the open
-                    self._drain()
-                    cur = self._side()
-                self.reason = "signal"
-                if self.targeting and want != cur:
-                    if cur != 0:
-                        self._market(D(0), o[i] * (1 - self.slip * cur), close=True)
-                    if want != 0:
-                        p = o[i] * (1 + self.slip * want)
-                        units = self._units(p)
-                        size = self.inst.round_size(_d(want * units / self.qm))
-                        if size != 0:
-                            self._market(size, p)
-                            entry_px = p
-                for qty, tag in self.pending:
-                    px = o[i] * (1 + self.slip * (1 if qty > 0 else -1))
-                    size = self.inst.round_size(_d(qty / self.qm))
-                    if size != 0:
-                        self._market(size, px, tag=tag)
-                self.pending = []
-                if self.pos != 0 or resting or self.venue.open_orders_count(self.sym):
-                    self._path(i, o[i], h[i], lo[i], c[i], entry_px)
-            self.now = t[i] + tf - 1
-            if self.pos != 0 or self.venue.open_orders_count(self.sym):  # flat and no orders: nothing to mark
-                self.venue.update_price(self.sym, _d(c[i]), self.now)
-                self._drain()
-                if fund_at[i] and self.pos != 0:
-                    self.venue.apply_funding(self.sym, _d(fund_at[i]), self.now, mark=_d(c[i]))
-                equity[i] = float(self.venue.equity())
-            else:
-                equity[i] = float(self.venue.total)
-            position[i] = self._side()
-            bar = Bar(self.sym, b.timeframe, t[i], o[i], h[i], lo[i], c[i], v[i])
-            self._guard(self.s.on_bar, self.ctx, bar)
-        self._guard(self.s.on_stop, self.ctx)
+            if not hooks:
+                s = sig[i - 1]
+                if s == s:
+                    self.desired = int(s)
+                    if s:
+                        self.blocked = False
+            # open: what the previous close asked for
+            want = 0 if self.blocked else self.desired
+            if self.resting or self.pending or (self.targeting and want != self.side):
+                self.at(t[i])
+                self._open(i, o[i], want)
+            # intrabar: stops, liquidation, resting orders
+            if self.side:
+                liq = self.liq
+                if (stops and self.ep is not None) or (
+                        liq is not None and (lo[i] <= liq if self.side > 0 else h[i] >= liq)):
+                    self.at(t[i] + 1)
+                    self._intrabar(i, o[i], h[i], lo[i], c[i], tf3)
+            if self.resting and (lo[i] <= self.best_buy or h[i] >= self.best_sell):
+                self.at(t[i] + 1)
+                self._path(i, o[i], h[i], lo[i], c[i], tf3)
+            # close: funding, then the strategy sees the bar
+            if fund[i] and self.side:
+                self.at(t[i] + tf - 1)
+                self._funding(i, fund[i], c[i])
+            if hooks:
+                self.at(t[i] + tf - 1)
+                self.seg_next = True
+                self.guard(on_bar, ctx, Bar(sym, tfs, t[i], o[i], h[i], lo[i], c[i], v[i]))
+                self.seg_next = False
+        self.guard(self.s.on_stop, ctx)
+        equity, position = self._curves(b)
         if self.ep is not None:  # still open: marked to the last close, no exit fee
-            acct = self.venue.account()
-            self._close_episode("end", n - 1, float(acct.equity), float(acct.history_fund), exit_px=c[-1])
+            self._close_episode("end", n - 1, float(equity[-1]), exit_px=c[-1])
         tr = np.zeros(len(self.trades), dtype=TRADE_DTYPE)
         for k, row in enumerate(self.trades):
             tr[k] = row
+        notes = [m for _, m in self.logs[:20]]
+        if self.denied:
+            notes.append(f"{self.denied} order(s) denied by the risk gate (see the notes above)")
         return Result(strategy=self.s.label(), params=dict(self.s.params), config=self.cfg, time_ms=b.time_ms,
                       close=b.close, equity=equity, position=position, trades=tr, engine="event", timeframe_ms=tf,
-                      symbol=b.symbol, timeframe=b.timeframe, rejected=self.rejected,
-                      notes=[m for _, m in self.logs[:20]])
+                      symbol=b.symbol, timeframe=b.timeframe, rejected=self.rejected, notes=notes)
 
-    def _side(self) -> int:
-        s = self.pos
-        return 1 if s > 0 else -1 if s < 0 else 0
+    def _curves(self, b: Bars) -> tuple[np.ndarray, np.ndarray]:
+        """Equity at every close and the side held, from the state recorded at each change."""
+        n = len(b)
+        k = np.searchsorted(np.asarray(self.seg_i), np.arange(n), side="right") - 1
+        cash = np.asarray(self.seg_cash)[k]
+        units = np.asarray(self.seg_units)[k]
+        entry = np.asarray(self.seg_entry)[k]
+        equity = cash + units * (b.close - entry)
+        position = np.asarray(self.seg_side, dtype=np.int8)[k]
+        return equity, position
 
-    def _path(self, i: int, o: float, h: float, lo: float, c: float, entry: float) -> None:
-        """Intrabar: stops/takes (pessimistic), then the price path through resting orders."""
-        side = self._side()
-        if side and (self.stop or self.take) and self.ep is not None:
-            p = self.ep["vin"] / self.ep["qin"] if self.ep["qin"] else entry
-            first = self.ep["i"] == i
+    def _open(self, i: int, o: float, want: int) -> None:
+        if self.resting:  # gaps fill resting orders at the open
+            self.reason = "order"
+            self.price(o)
+        self.reason = "signal"
+        if self.targeting and want != self.side:
+            if self.side != 0:
+                self.market(D(0), o * (1 - self.slip * self.side), close=True)
+            if want != 0:
+                p = o * (1 + self.slip * want)
+                size = self.inst.round_size(_d(want * self.units_for(p) / self.qm))
+                if size != 0:
+                    self.market(size, p)
+        pending, self.pending = self.pending, []
+        for qty, tag in pending:
+            size = self.inst.round_size(_d(qty / self.qm))
+            if size != 0:
+                self.market(size, o * (1 + self.slip * (1 if qty > 0 else -1)), tag=tag)
+
+    def _intrabar(self, i: int, o: float, h: float, lo: float, c: float, tf3: int) -> None:
+        """Stops/takes (pessimistic: the stop first), then liquidation along the bar's path."""
+        side, ep = self.side, self.ep
+        if (self.stop or self.take) and ep is not None:
+            p = ep["vin"] / ep["qin"]
+            first = ep["i"] == i
             if side > 0:
                 sp = p * (1 - self.stop) if self.stop else None
                 tp = p * (1 + self.take) if self.take else None
@@ -316,23 +550,40 @@ class _Engine:
                 sp = p * (1 + self.stop) if self.stop else None
                 tp = p * (1 - self.take) if self.take else None
                 hit_s, hit_t = sp is not None and h >= sp, tp is not None and lo <= tp
-            if hit_s:
+            if hit_s and sp is not None:
                 px = sp if first else (min(o, sp) if side > 0 else max(o, sp))
                 self.reason = "stop"
-                self._market(D(0), px * (1 - self.slip * side), close=True)
+                self.market(D(0), px * (1 - self.slip * side), close=True)
                 self.blocked = True
-            elif hit_t:
+            elif hit_t and tp is not None:
                 px = tp if first else (max(o, tp) if side > 0 else min(o, tp))
                 self.reason = "take"
-                self._market(D(0), px, close=True)
+                self.market(D(0), px, close=True)
                 self.blocked = True
             self.reason = "signal"
-        if self.venue.open_orders_count(self.sym):
-            self.reason = "order"
-            for px in ((lo, h) if c >= o else (h, lo)):
-                self.venue.update_price(self.sym, _d(px), self.now)
-                self._drain()
-            self.reason = "signal"
+        liq = self.liq
+        if self.side and liq is not None and (lo <= liq if self.side > 0 else h >= liq):
+            self._path(i, o, h, lo, c, tf3)
+
+    def _path(self, i: int, o: float, h: float, lo: float, c: float, tf3: int) -> None:
+        """The bar's path through the venue: resting orders fill, liquidation triggers."""
+        self.reason = "order"
+        t0 = int(self.bars.time_ms[i])
+        self.price(o)
+        for k, px in enumerate((lo, h) if c >= o else (h, lo), start=1):
+            self.at(t0 + k * tf3)
+            self.price(px)
+        self.price(c)
+        self.reason = "signal"
+
+    def _funding(self, i: int, rate: float, close: float) -> None:
+        """One funding settlement at this close: the venue's wallet and the portfolio's cash."""
+        now = self.clock.now_ms()
+        amount = self.venue.apply_funding(self.sym, _d(rate), now, mark=_d(close))
+        self.pf.apply_funding(self.sym, _d(rate), _d(close), now)
+        self.om.apply_events_now()
+        self.fund_total += float(amount)
+        self._record()
 
     def _funding_per_bar(self, b: Bars) -> list[float]:
         """Summed funding rate charged at each bar's close (the same mapping as the fast engine)."""
@@ -347,19 +598,20 @@ class _Engine:
         return rate.tolist()
 
 
-def _text(tag: str) -> str:
-    """Gate order text: `t-` + up to 28 safe characters."""
-    safe = "".join(ch for ch in tag if ch.isalnum() or ch in "-_.")[:28]
-    return f"t-{safe}" if safe else ""
+def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any] | None = None, *,
+              hooks: bool | None = None, limits: RiskLimits | None = None) -> Result:
+    """Replay `bars` through `strategy` and the engine path over the simulated venue made by `sim`.
 
-
-def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, venue_factory: Callable[..., Any] | None = None) -> Result:
-    """Replay `bars` through `strategy`'s hooks and the venue built by `venue_factory`."""
+    `sim(instruments, clock, **venue_kw)` returns the Execution port over a fresh in-process venue
+    (`VenueExecution.with_venue`); it comes from the caller because the engine layer never imports
+    adapters. `hooks=None`: vectorised strategies run on their signals, event-only ones on their
+    hooks; `hooks=True` forces the strategy's own `on_bar`. `limits`: the risk gate's limits
+    (default `backtest_limits(cfg)`)."""
     cfg.check()
-    if venue_factory is None:
-        raise ValidationError("the event engine needs the simulated venue", hint="run it through `cashup backtest run --engine event`")
+    if sim is None:
+        raise ValidationError("the event engine needs the simulated venue",
+                              hint="run it through `cashup backtest run --engine event`")
     if len(bars) < 2:
-        from cashup_tui.domain.errors import DataError
-
         raise DataError(f"only {len(bars)} bar(s): a backtest needs at least 2")
-    return _Engine(strategy, bars, cfg, venue_factory).run()
+    use_hooks = (not strategy.vectorised) if hooks is None else bool(hooks or not strategy.vectorised)
+    return _Engine(strategy, bars, cfg, sim, use_hooks, limits or backtest_limits(cfg)).run()
