@@ -70,7 +70,6 @@ class Node:
     risk: RiskEngine | None = None
     om: OrderManager | None = None
     runner: StrategyRunner | None = None
-    notifier: Any = None  # adapters.notify.NotificationService when [notify] urls are configured
     confirm_live: bool = False
     explicit_symbols: bool = True
     loop_hz: float = 10.0
@@ -190,29 +189,6 @@ class Node:
             self._seed_paper_venue()
         self.bus.subscribe(FeedDisconnected, self._on_feed_event)
         self.bus.subscribe(FeedConnected, self._on_feed_event)
-
-    async def _start_notifier(self) -> None:
-        """Fills, rejections, risk trips, kill switch, strategy errors and disconnects go out through
-        apprise from a bounded queue; a failing channel never touches trading (adapters/notify.py)."""
-        ns = self.settings.notify
-        if not ns.urls or self.notifier is not None:
-            return
-        from cashup_tui.adapters.notify import NotificationService
-
-        sink = None
-        if self.store is not None:
-            from cashup_tui.store.records import Notification, record_notification
-
-            store = self.store
-
-            def sink(rec: Any) -> None:
-                record_notification(store, Notification(ts_ms=rec.ts_ms, severity=rec.severity, title=rec.title,
-                                                        body=rec.event, channel=rec.channel, status=rec.outcome,
-                                                        error=rec.error))
-
-        self.notifier = NotificationService.from_settings(ns, history=sink)
-        await self.notifier.start()
-        self.notifier.attach(self.bus)
 
     def _seed_paper_venue(self) -> None:
         """Paper positions survive a restart: the fresh local venue is given the journalled
@@ -387,10 +363,6 @@ class Node:
         if self.execution is not None and hasattr(self.execution, "stop"):
             with contextlib.suppress(Exception):
                 await self.execution.stop()
-        if self.notifier is not None:
-            with contextlib.suppress(Exception):
-                await self.notifier.stop()
-            self.notifier = None
         if self.rest is not None:
             with contextlib.suppress(Exception):
                 await self.rest.close()
