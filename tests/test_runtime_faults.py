@@ -93,6 +93,13 @@ async def test_faults_through_the_real_adapters() -> None:
         assert await _until(lambda: om.ready)
         assert sum(1 for x in node.journal.load_fills() if x.client_id == "t-rest") == len(
             [t for t in venue.my_trades(limit=1000) if t.text == "t-rest"])
+        # 7. testnet/live stops are Gate price-triggered orders: placed, reconciled unchanged, cancelled
+        trig = node.instruments["BTC_USDT"].round_price(node.cache.mark("BTC_USDT") * D("0.98"))
+        st = await om.submit(om.build("BTC_USDT", "sell", D(1), order_type="stop_market", trigger_price=trig,
+                                      reduce_only=True, client_id="t-stop"))
+        assert st.order.status is S.OPEN and st.order.venue_order_id.startswith("trig-")
+        assert len(venue.list_triggers()) == 1 and await om.reconcile() == []
+        assert (await om.cancel("t-stop")).status is S.CANCELLED and venue.list_triggers() == []
         # after all of it: local position == venue position, and reconciliation is idempotent
         await om.reconcile()
         assert node.portfolio.positions["BTC_USDT"].size == venue.position("BTC_USDT").size
