@@ -331,3 +331,38 @@ async def test_leverage_goes_through_the_gate() -> None:
             await e.om.set_leverage("BTC_USDT", bad)
     assert await e.om.set_leverage("BTC_USDT", D(5)) == D(5)
     assert e.portfolio.leverage["BTC_USDT"] == D(5)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=8), data=st.data())
+def test_fills_shuffled_and_duplicated_across_paths_apply_once(sizes: list[int], data: st.DataObject) -> None:
+    """Property (reliability §1.1): any interleaving of WS and REST deliveries, with duplicates,
+    gives the same order state, position and journal as applying each venue fill once."""
+
+    async def scenario() -> None:
+        e = make_engine()
+        e.venue.fill_on_submit = False
+        total = sum(sizes)
+        o = e.om.build("BTC_USDT", "buy", D(total), price=D(49000))
+        await e.om.submit(o)
+        fills = [e.venue.fill_resting(o.client_id, D(n), D(49000 - i)) for i, n in enumerate(sizes)]
+        deliveries = data.draw(st.lists(st.sampled_from(range(len(fills))), min_size=len(fills) * 2,
+                                        max_size=len(fills) * 3))
+        deliveries += list(range(len(fills)))  # every fill arrives at least once
+        order = data.draw(st.permutations(deliveries))
+        for k, idx in enumerate(order):
+            if k % 3 == 0:
+                await e.om.sync_fills("BTC_USDT", since_ms=0)  # REST brings everything seen so far
+            else:
+                await e.om.handle_event(OrderFilled(fills[idx].ts_ms, fills[idx]))
+        final = e.cache.order(o.client_id)
+        assert final.filled == D(total) and final.status is S.FILLED
+        assert e.portfolio.positions["BTC_USDT"].size == D(total)
+        assert sorted(e.journal.fills) == sorted(f.trade_id for f in fills)
+        assert e.portfolio.positions["BTC_USDT"].fees == sum((f.fee for f in fills), D(0))
+
+    asyncio.run(scenario())

@@ -93,3 +93,15 @@ def test_sync_and_trade_headless(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert rc == 0 and json.loads(out)["mode"] == "demo"  # a fresh demo simulator: the venue is flat again
     rc, _, err = cashup(capsys, "trade", "--strategy", "no_such_strategy", "--symbol", "BTC_USDT")
     assert rc == 1 and "unknown strategy" in err
+
+
+def test_bracket_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "4", "--type", "market",
+                          "--stop-loss", "25000", "--take-profit", "28000", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res["order"]["status"] == "filled"
+    legs = sorted((x["type"], x["trigger_price"], x["size"], x["reduce_only"]) for x in res["bracket"])
+    assert legs == [("stop_market", "25000", "4", True), ("take_profit", "28000", "4", True)]
+    rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "4", "--stop-loss", "25000")
+    assert rc == 2 and "needs both" in err

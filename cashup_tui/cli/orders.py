@@ -32,6 +32,8 @@ def place(
     tif: str = typer.Option(None, "--tif", help="gtc | ioc | poc | fok (market orders: ioc)."),
     post_only: bool = typer.Option(False, "--post-only", help="Maker only (tif=poc)."),
     reduce_only: bool = typer.Option(False, "--reduce-only", help="Only shrink the position."),
+    stop_loss: str = typer.Option(None, "--stop-loss", help="Bracket: reduce-only stop at this trigger price."),
+    take_profit: str = typer.Option(None, "--take-profit", help="Bracket: reduce-only take-profit at this price."),
     client_id: str = typer.Option(None, "--client-id", help="Your own id (t-...): placing it again never duplicates."),
     mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live trading without a prompt (audited)."),
@@ -45,21 +47,34 @@ def place(
     qty = decimal_arg(size, "SIZE")
     px = decimal_arg(price, "--price")
     trig = decimal_arg(trigger, "--trigger")
+    sl = decimal_arg(stop_loss, "--stop-loss")
+    tp = decimal_arg(take_profit, "--take-profit")
+    if (sl is None) != (tp is None):
+        fail("a bracket needs both --stop-loss and --take-profit", code=2)
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
         o = node.om.build(sym, side.lower(), qty, order_type=order_type.lower(), price=px, tif=tif,
                           reduce_only=reduce_only, trigger_price=trig, client_id=client_id, post_only=post_only)
         node.journal.audit(node.clock.now_ms(), "cli", "orders.place", f"{o.client_id} {o.side.value} {o.size} {sym}")
-        return await node.om.submit(o)
+        if sl is None:
+            return await node.om.submit(o), []
+        entry = await node.om.bracket(o, stop_price=sl, take_profit_price=tp)
+        await node.om.idle()  # exits are armed once the entry fills
+        legs = [x for x in node.cache.open_orders(sym) if x.reduce_only and x.client_id != entry.client_id]
+        from cashup_tui.engine.order_manager import SubmitResult
 
-    res = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
+        return SubmitResult(node.cache.order(entry.client_id) or entry), legs
+
+    res, legs = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
     if as_json:
-        print_json({"existed": res.existed, "order": order_dict(res.order)})
+        print_json({"existed": res.existed, "order": order_dict(res.order), "bracket": [order_dict(x) for x in legs]})
         return
     if res.existed:
         typer.echo(f"client id {res.order.client_id} already exists: nothing new was sent")
     typer.echo(order_line(res.order))
+    for x in legs:
+        typer.echo(f"  bracket leg: {order_line(x)}")
 
 
 @app.command("list")
