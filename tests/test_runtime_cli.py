@@ -97,11 +97,11 @@ def test_sync_and_trade_headless(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 def test_bracket_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "4", "--type", "market",
-                          "--stop-loss", "25000", "--take-profit", "28000", "--json")
+                          "--stop-loss", "26000", "--take-profit", "27500", "--json")
     assert rc == 0, err
     res = json.loads(out)
     assert res["order"]["status"] == "filled"
     legs = sorted((x["type"], x["trigger_price"], x["size"], x["reduce_only"]) for x in res["bracket"])
-    assert legs == [("stop_market", "25000", "4", True), ("take_profit", "28000", "4", True)]
+    assert legs == [("stop_market", "26000", "4", True), ("take_profit", "27500", "4", True)]
     rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "4", "--stop-loss", "25000")
     assert rc == 2 and "needs both" in err
