@@ -20,6 +20,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Label, TabbedContent, TabPane
 
+from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen
@@ -244,8 +245,17 @@ class CashupApp(App[int]):
         if not cid:
             self.notify("select an open order to amend", severity="warning")
             return
-        self.notify("amend: open a new ticket at the new price and cancel this one, or use `cashup orders`",
-                    severity="information")
+        order = next((o for o in self.node.open_orders() if o.client_id == cid), None)
+        if order is None:
+            self.notify(f"{cid} is no longer open", severity="warning")
+            return
+
+        def done(new: object) -> None:
+            if new is not None:
+                self.notify(f"amended {cid}: {new.size} @ {new.price}")  # type: ignore[attr-defined]
+                self.refresh_views()
+
+        self.push_screen(AmendOrder(order, self.node.amend), done)
 
     def action_close_position(self) -> None:
         sym = self.query_one(PositionsPane).selected_symbol
