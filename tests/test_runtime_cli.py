@@ -105,3 +105,8 @@ def test_bracket_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert legs == [("stop_market", "26000", "4", True), ("take_profit", "27500", "4", True)]
     rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "4", "--stop-loss", "25000")
     assert rc == 2 and "needs both" in err
+    rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "4", "--type", "market",
+                        "--stop-loss", "20000", "--take-profit", "27500")
+    assert rc == 1 and "risk: price_band: stop_price 20000" in err
+    rc, out, _ = cashup(capsys, "orders", "list", "--all", "--json")
+    assert len(json.loads(out)) == 3  # the refused bracket sent nothing: not even its entry

@@ -727,6 +727,18 @@ class OrderManager:
     async def bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> Order:
         """Entry + stop + take-profit; the exits are armed (reduce-only) when the entry fills,
         sized to what filled, and one cancels the other."""
+        if entry.client_id not in self._brackets and self.cache.order(entry.client_id) is None:
+            # the exits are checked BEFORE the entry goes out: never an unprotected entry
+            for name, px in (("stop_price", stop_price), ("take_profit_price", take_profit_price)):
+                self.risk.check_price(entry.symbol, name, px)
+            ref = entry.price or self.cache.mark(entry.symbol)
+            if ref is not None:
+                wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is Side.BUY else (
+                    stop_price <= ref or take_profit_price >= ref)
+                if wrong:
+                    raise ValidationError(
+                        f"bracket around {ref}: stop {stop_price} / take-profit {take_profit_price} are on the wrong side",
+                        hint="a long needs stop < price < take-profit; a short the reverse")
         result = await self.submit(entry)
         if result.existed:
             return result.order

@@ -500,6 +500,23 @@ class RiskEngine:
             raise self._deny("input_sanity", str(exc), order) from None
         self.check_submit(new, amend_of=order)
 
+    def check_price(self, symbol: str, name: str, value: Decimal) -> None:
+        """Tick and price band for a price that will be sent later (bracket legs), checked up front."""
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise self._deny("unknown_symbol", f"{symbol} is not a known contract")
+        v = self._sane(name, value)
+        if not inst.is_price_on_tick(v):
+            raise self._deny("price_tick", f"{name} {v} is not on the tick {inst.price_tick}", value=v,
+                             tick=inst.price_tick, nearest_down=inst.round_price(v, "down"),
+                             nearest_up=inst.round_price(v, "up"))
+        mark = self.cache.mark(symbol)
+        if mark is not None and mark > 0:
+            dev = abs(v - mark) / mark * HUNDRED
+            if dev > self.limits.price_band_pct:
+                raise self._deny("price_band", f"{name} {v} is {dev:.2f}% from mark {mark} "
+                                 f"(band {self.limits.price_band_pct}%)", value=v, mark=mark, deviation_pct=dev)
+
     def check_leverage(self, symbol: str, leverage: Decimal) -> None:
         """Leverage 0 or above the config cap / venue max is refused before it is sent."""
         inst = self.instruments.get(symbol)
