@@ -43,6 +43,7 @@ from cashup_tui.domain.positions import Position
 D = Decimal
 SNAP_T0 = 1_763_942_400_000  # 2025-11-24 00:00:00 UTC: the fixed test clock
 SNAP_SYMBOLS = ("BTC_USDT", "ETH_USDT", "SOL_USDT")
+KEY_HOPS = 12  # > the DOM depth from a focused table/input up to the app
 
 
 # -- reading the screen ------------------------------------------------------------------------------
@@ -303,3 +304,30 @@ class SeededMarketNode:
 
     async def test_notification(self) -> bool:
         return True
+
+
+async def press(pilot: Any, *keys: str) -> None:
+    """Like `pilot.press`, without waiting for the whole process to go CPU-idle after every key (a live
+    demo node never does, so `pilot.press` costs up to a second a key): post each key the way Textual's
+    driver does, then let the screen's widgets drain their queues several rounds. A key travels app ->
+    focused widget -> bubbles up the DOM one message hop at a time -> app bindings; each `pause(0)`
+    drains one hop, so the next key is sent only after this one has been fully handled (otherwise
+    keys interleave: a digit can reach a freshly opened modal, or overtake a backspace)."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import _character_to_key, _get_unicode_name_from_key
+
+    app = pilot.app
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char: str | None = unicodedata.lookup(_get_unicode_name_from_key(key))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app.post_message(event)
+        for _ in range(KEY_HOPS):
+            await pilot.pause(0)

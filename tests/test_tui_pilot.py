@@ -1,0 +1,352 @@
+"""Pilot tests of the workstation on the REAL demo node: the in-process Gate simulator on loopback, our
+websocket client, ccxt REST, the risk gate, the order manager and a SQLite journal in tmp_path.
+
+Everything is driven with keys as a user would; conditions are polled with a deadline (no long fixed
+sleeps). Each test starts its own app on its own loopback port, so the file is safe under `-n 2`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cashup_tui.app.app import TABS
+from cashup_tui.app.modals.confirm import Confirm
+from cashup_tui.app.modals.kill import KillSwitch
+from cashup_tui.app.modals.ticket import OrderTicket
+from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.domain.enums import OrderStatus, TradingState
+from tests.tui_support import demo_app, press, screen_text, table_keys, wait_text, wait_until, watch_prices
+
+D = Decimal
+pytestmark = pytest.mark.timeout(60)
+SIZE = (100, 30)
+
+
+async def _ready(pilot: Any, node: Any) -> dict[str, str]:
+    """Wait until the node is up and every watchlist row shows a price."""
+    app = pilot.app
+
+    def priced() -> bool:
+        p = watch_prices(app)
+        return node.started and bool(p) and all(v not in ("—", "") for v in p.values())
+
+    await wait_until(pilot, priced, timeout=20, what="the demo watchlist to show prices")
+    return watch_prices(app)
+
+
+async def _open_ticket(pilot: Any, key: str, size: str, price: str | None = None) -> OrderTicket:
+    """b/s, then type the size (replacing the hint) and optionally the price (tab selects the field)."""
+    await press(pilot, key)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, OrderTicket), timeout=5, what="the order ticket")
+    ticket = pilot.app.screen
+    await wait_until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "t-size", timeout=5,
+                     what="the size field focused")
+    await press(pilot, "backspace", *size)
+    if price is not None:
+        await press(pilot, "tab", *price)
+    return ticket
+
+
+def _best(node: Any, symbol: str) -> tuple[Decimal, Decimal]:
+    book = node.cache.book(symbol)
+    return book.best_bid.price, book.best_ask.price
+
+
+async def _quit(pilot: Any) -> None:
+    app = pilot.app
+    await press(pilot, "q")
+    await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit after q")
+
+
+# -- panes ------------------------------------------------------------------------------------------------
+async def test_every_pane_shows_live_demo_data_and_resizes_do_not_crash(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        first = await _ready(pilot, node)
+        assert set(first) == set(node.symbols)
+        # prices move: the simulator steps at 10 Hz and the watchlist is refreshed on a timer
+        await wait_until(pilot, lambda: watch_prices(app) != first, timeout=15, what="a watchlist price to change")
+        text = screen_text(app)
+        assert " DEMO " in text and "ACTIVE" in text
+        assert "mid " in text and "spread" in text  # the ladder
+        assert ("BUY " in text) or ("SELL" in text)  # the trades tape
+        assert "taker buy/sell" in text  # the fund-flow strip
+        assert "BTC_USDT 1m" in text  # the chart title
+        # every tab shows its table / body
+        await press(pilot, "2")
+        await wait_text(pilot, "Open orders")
+        await wait_text(pilot, "Client id")
+        await wait_text(pilot, "History")
+        await press(pilot, "3")
+        await wait_text(pilot, "Liq dist")
+        await press(pilot, "4")
+        await wait_until(pilot, lambda: "sma_cross" in table_keys(app, "strategies-table"), timeout=5,
+                         what="the strategies from strategies/ listed")
+        await wait_text(pilot, "STOPPED")
+        await press(pilot, "5")
+        await wait_text(pilot, "kill level 0")
+        for needle in ("gross exposure", "daily loss", "VaR 1d", "Stress tests"):
+            await wait_text(pilot, needle)
+        # resizes: usable at 80x24 (tabs, no side panel), richer at 160x48 (side panel), no crash at 40x10
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await wait_until(pilot, lambda: not app.has_class("-wide"), timeout=5, what="narrow layout")
+        assert not app.query_one("#side").display
+        await wait_text(pilot, " DEMO ")
+        await pilot.resize_terminal(160, 48)
+        await wait_until(pilot, lambda: app.has_class("-wide") and app.query_one("#side").region.width > 0,
+                         timeout=5, what="the side panel at 160x48")
+        await press(pilot, "1")
+        await wait_until(pilot, lambda: "Open orders" in screen_text(app) and "Symbol" in screen_text(app),
+                         timeout=5, what="market + side panel together")
+        for (w, h), tabs in (((40, 10), "12345"), ((61, 13), "51")):
+            await pilot.resize_terminal(w, h)
+            for tab in tabs:
+                await press(pilot, tab)  # a tab switch refreshes the pane at the new size
+                assert app.query_one("#tabs").active == TABS[int(tab) - 1]
+            assert app.size == (w, h) and app.is_running and screen_text(app).strip()
+        await pilot.resize_terminal(*SIZE)
+        await press(pilot, "1")
+        await wait_until(pilot, lambda: "BTC_USDT" in screen_text(app), timeout=5, what="the market back at 100x30")
+        await _quit(pilot)
+    assert app.return_code == 0
+
+
+# -- orders: rest + cancel, fill + position + close; nothing lost on quit ----------------------------------
+async def test_ticket_rest_cancel_then_fill_position_close_and_journal_saved(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    venue = None
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        venue = node.sim.state.venue
+        inst = node.instruments["BTC_USDT"]
+        # 1) a limit buy 1% under the bid rests
+        bid, _ = _best(node, "BTC_USDT")
+        low = inst.round_price(bid * D("0.99"), "down")
+        await _open_ticket(pilot, "b", "3", str(low))
+        await wait_text(pilot, "notional")  # the risk preview is shown before sending
+        await press(pilot, "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=10, what="the ticket to send")
+        resting = [o for o in node.cache.open_orders() if o.price == low]
+        assert len(resting) == 1 and resting[0].status is OrderStatus.OPEN
+        cid = resting[0].client_id
+        assert [o.text for o in venue.list_orders()] == [cid]  # it reached the venue
+        await press(pilot, "2")
+        await wait_until(pilot, lambda: cid in table_keys(app, "open-orders"), timeout=5, what="the order in Orders")
+        await wait_text(pilot, cid)
+        await wait_text(pilot, "OPEN")
+        # 2) `c` cancels the selected order
+        app.query_one("#open-orders", SyncTable).focus()
+        await press(pilot, "c")
+        await wait_until(pilot, lambda: cid in table_keys(app, "order-history"), timeout=10,
+                         what="the cancelled order in History")
+        assert cid not in table_keys(app, "open-orders")
+        assert node.cache.order(cid).status is OrderStatus.CANCELLED and venue.list_orders() == []
+        await wait_text(pilot, "CANCELLED")
+        # 3) a marketable limit buy fills: the position appears in Positions
+        await press(pilot, "1")
+        _, ask = _best(node, "BTC_USDT")
+        high = inst.round_price(ask * D("1.003"), "up")
+        await _open_ticket(pilot, "b", "7", str(high))
+        await press(pilot, "enter")
+        pos = node.portfolio.positions
+        await wait_until(pilot, lambda: "BTC_USDT" in pos and pos["BTC_USDT"].size == 7, timeout=10,
+                         what="the fill to open a 7-contract long")
+        assert venue.position("BTC_USDT").size == 7
+        await press(pilot, "3")
+        await wait_until(pilot, lambda: "BTC_USDT" in table_keys(app, "positions-table"), timeout=5,
+                         what="the position row")
+        await wait_text(pilot, "LONG")
+        # 4) `f` + `y` closes it at market: flat in the engine, the venue and the pane
+        app.query_one("#positions-table", SyncTable).focus()
+        await press(pilot, "f")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the close confirmation")
+        await wait_text(pilot, "Close the whole BTC_USDT position")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: pos["BTC_USDT"].is_flat and "BTC_USDT" not in table_keys(app, "positions-table"),
+                         timeout=10, what="the position to be closed")
+        assert venue.position("BTC_USDT").size == 0
+        filled = [o for o in node.cache.orders() if o.status is OrderStatus.FILLED]
+        assert len(filled) == 2  # the entry and the close
+        ids = {cid, *(o.client_id for o in filled)}
+        await _quit(pilot)
+    assert app.return_code == 0
+    assert not node.started  # the node was stopped by the quit path, not torn down by the harness
+    # the journal on disk has every order with its final state, and the stop was audited
+    with sqlite3.connect(tmp_path / "t.sqlite") as db:
+        rows = dict(db.execute("select client_id, status from orders").fetchall())
+        audit = [a for (a,) in db.execute("select action from audit_log")]
+    assert {k: rows[k] for k in ids} == {cid: "cancelled", **{i: "filled" for i in ids - {cid}}}
+    assert "order.submit" in audit and "order.cancel" in audit and "position.close" in audit
+    assert audit[-1] == "node.stop"
+
+
+# -- the risk gate ------------------------------------------------------------------------------------------
+async def test_denied_ticket_shows_the_reason_and_sends_nothing(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        venue = node.sim.state.venue
+        before = len(node.cache.orders())
+        # size far beyond max_order_notional (50,000 USDT by default)
+        ticket = await _open_ticket(pilot, "b", "1000000")
+        await wait_text(pilot, "DENIED")
+        assert "max_order_notional" in screen_text(app)
+        await press(pilot, "enter")
+        await wait_text(pilot, "NOT SENT")
+        assert app.screen is ticket  # the ticket stays open with the reason
+        assert len(node.cache.orders()) == before and venue.list_orders() == []
+        await press(pilot, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=5, what="esc closes")
+        # a price far outside the band (5% by default)
+        bid, _ = _best(node, "BTC_USDT")
+        far = node.instruments["BTC_USDT"].round_price(bid * D("0.80"), "down")
+        await _open_ticket(pilot, "b", "1", str(far))
+        await wait_text(pilot, "price_band")
+        await press(pilot, "enter")
+        await wait_text(pilot, "NOT SENT")
+        assert len(node.cache.orders()) == before and venue.list_orders() == []
+        await press(pilot, "escape")
+        await _quit(pilot)
+    assert app.return_code == 0
+
+
+# -- the kill switch --------------------------------------------------------------------------------------
+async def test_kill_switch_levels_and_resume(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        await press(pilot, "k")
+        await wait_until(pilot, lambda: isinstance(app.screen, KillSwitch), timeout=5, what="the kill switch")
+        await press(pilot, "2")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the confirmation")
+        assert node.risk.state is TradingState.ACTIVE  # nothing happens before `y`
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: "REDUCING K2" in screen_text(app).splitlines()[0], timeout=5,
+                         what="REDUCING in the status bar")
+        assert node.risk.state is TradingState.REDUCING
+        await press(pilot, "5")
+        await wait_text(pilot, "kill level 2: reduce only")
+        await wait_text(pilot, " REDUCING ")
+        # a declined confirmation changes nothing
+        await press(pilot, "k", "4")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the confirmation")
+        await press(pilot, "n")
+        await pilot.pause(0.2)
+        assert node.risk.state is TradingState.REDUCING
+        await press(pilot, "k", "4")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the confirmation")
+        await press(pilot, "y")
+        await wait_text(pilot, "kill level 4: halt")
+        await wait_until(pilot, lambda: "HALTED K4" in screen_text(app).splitlines()[0], timeout=5, what="HALTED K4")
+        assert node.risk.state is TradingState.HALTED
+        # resume from the Risk tab
+        await press(pilot, "r")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the resume confirmation")
+        await press(pilot, "y")
+        await wait_text(pilot, "kill level 0: normal trading")
+        await wait_until(pilot, lambda: " ACTIVE " in screen_text(app).splitlines()[0], timeout=5, what="ACTIVE")
+        assert node.risk.state is TradingState.ACTIVE
+        await _quit(pilot)
+    assert app.return_code == 0
+
+
+# -- strategies ---------------------------------------------------------------------------------------------
+async def _palette(pilot: Any, command: str) -> None:
+    await press(pilot, "ctrl+p")
+    await pilot.pause(0.1)
+    await press(pilot, *command)
+    await wait_text(pilot, "key ")  # the palette lists the matching command with its key
+    await press(pilot, "enter")
+
+
+async def _select_row(pilot: Any, table_id: str, key: str) -> None:
+    table = pilot.app.query_one(f"#{table_id}", SyncTable)
+    table.focus()
+    for _ in range(table.row_count + 1):
+        if table.selected_key == key:
+            return
+        await press(pilot, "down")
+    raise AssertionError(f"row {key} not reachable with the arrow keys in #{table_id}")
+
+
+async def test_start_and_stop_a_strategy_and_quit_asks_while_running(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        await press(pilot, "4")
+        await wait_until(pilot, lambda: "sma_cross" in table_keys(app, "strategies-table"), timeout=5,
+                         what="the strategies list")
+        await _select_row(pilot, "strategies-table", "sma_cross")
+        # start (the command palette offers the same actions as the keys)
+        await _palette(pilot, "Start strategy")
+        slot = "sma_cross-BTC_USDT"
+        await wait_until(pilot, lambda: slot in table_keys(app, "strategies-table"), timeout=15,
+                         what="the running strategy row")
+        assert node.runner.slots[slot].state.value == "running"
+        await wait_text(pilot, "RUNNING")
+        # q while a strategy runs asks first; `n` keeps everything running
+        await press(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the quit question")
+        await wait_text(pilot, "strategies are running")
+        await press(pilot, "n")
+        await pilot.pause(0.2)
+        assert app.return_code is None and node.runner.slots[slot].state.value == "running"
+        # stop it with `e` on its row
+        await _select_row(pilot, "strategies-table", slot)
+        await press(pilot, "e")
+        await wait_until(pilot, lambda: node.runner.slots[slot].state.value == "stopped", timeout=5,
+                         what="the strategy to stop")
+        await wait_until(pilot, lambda: "RUNNING" not in screen_text(app), timeout=5, what="STOPPED shown")
+        await _quit(pilot)  # nothing runs now: no question
+    assert app.return_code == 0
+
+
+@pytest.mark.xfail(strict=True, reason="app.py binds enter to start_strategy with priority=False; the focused "
+                   "strategies DataTable's own enter binding (select_cursor) consumes the key first")
+async def test_enter_starts_the_selected_strategy(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        await press(pilot, "4")
+        await wait_until(pilot, lambda: "sma_cross" in table_keys(app, "strategies-table"), timeout=5,
+                         what="the strategies list")
+        await _select_row(pilot, "strategies-table", "sma_cross")
+        await press(pilot, "enter")
+        try:
+            await wait_until(pilot, lambda: "sma_cross-BTC_USDT" in node.runner.slots, timeout=2,
+                             what="enter to start sma_cross")
+        finally:
+            await _quit(pilot)
+
+
+@pytest.mark.xfail(strict=True, reason="bridge.start_strategy looks the slot up by strategy name ('sma_cross') "
+                   "but slots are keyed 'sma_cross-BTC_USDT', so resuming a paused row re-adds it and the runner "
+                   "refuses: 'a strategy named ... is already running'")
+async def test_start_resumes_a_paused_strategy(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        await press(pilot, "4")
+        await wait_until(pilot, lambda: "sma_cross" in table_keys(app, "strategies-table"), timeout=5,
+                         what="the strategies list")
+        await _select_row(pilot, "strategies-table", "sma_cross")
+        await _palette(pilot, "Start strategy")
+        slot = "sma_cross-BTC_USDT"
+        await wait_until(pilot, lambda: slot in node.runner.slots, timeout=15, what="the strategy to start")
+        await wait_until(pilot, lambda: slot in table_keys(app, "strategies-table"), timeout=5, what="its row")
+        await _select_row(pilot, "strategies-table", slot)
+        await press(pilot, "p")
+        await wait_until(pilot, lambda: node.runner.slots[slot].state.value == "paused", timeout=5, what="paused")
+        await _palette(pilot, "Start strategy")
+        try:
+            await wait_until(pilot, lambda: node.runner.slots[slot].state.value == "running", timeout=2,
+                             what="start to resume the paused slot")
+        finally:
+            node.runner.stop(slot)
+            await _quit(pilot)
