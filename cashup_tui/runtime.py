@@ -65,6 +65,8 @@ class Node:
     execution: Any = None
     paper_venue: Any = None
     notifier: Any = None
+    alerts: Any = None  # domain.alerts.AlertEngine built from [notify] alerts
+    alerts_fired: list[Any] = field(default_factory=list)  # recent AlertFired, newest last (UI reads them)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     portfolio: Portfolio | None = None
     risk: RiskEngine | None = None
@@ -87,6 +89,7 @@ class Node:
             await self._connect(trade)
             self._build_engine()
             await self._start_notifier()
+            self._build_alerts()
             assert self.om is not None
             self.om.load(replay_fills=self.mode != "demo")  # a demo simulator starts fresh every run
             self.om.missing_position_is_flat = self.mode == "demo"
@@ -302,9 +305,45 @@ class Node:
                 log.exception("engine loop step failed (continuing)")
             await asyncio.sleep(period)
 
+    def _build_alerts(self) -> None:
+        """Parse the user's alert rules now, so a bad rule is a clear start-up error (exit 2)."""
+        from cashup_tui.domain.alerts import AlertEngine, parse_rule
+
+        rules = []
+        for i, text in enumerate(self.settings.notify.alerts, 1):
+            try:
+                rules.append(parse_rule(text, f"a{i}"))
+            except CashupError as exc:
+                raise ConfigError(f"notify.alerts[{i}] {text!r}: {exc}") from None
+        self.alerts = AlertEngine(rules)
+
+    def _check_alerts(self, now: int) -> None:
+        eng = self.alerts
+        if eng is None or not eng.rules:
+            return
+        fired = []
+        for sym in self.symbols:
+            t = self.cache.ticker(sym)
+            if t is None:
+                continue
+            fired += eng.on_price(sym, Decimal(str(t.last)), now)
+            fired += eng.on_funding(sym, Decimal(str(t.funding_rate)), now)
+            pos = self.portfolio.positions.get(sym) if self.portfolio is not None else None
+            mark = self.cache.mark(sym)
+            if pos is not None and not pos.is_flat and mark is not None:
+                liq = pos.liquidation_price(self.instruments[sym].maintenance_rate)
+                fired += eng.on_position(sym, mark, liq, now)
+        for f in fired:
+            log.warning("alert %s: %s", f.rule.describe(), f.message)
+            self.alerts_fired.append(f)
+            if self.notifier is not None:
+                self.notifier.alert(f)
+        del self.alerts_fired[:-100]
+
     def _check_rules(self) -> None:
         assert self.risk is not None and self.runner is not None
         self.risk.evaluate()
+        self._check_alerts(self.clock.now_ms())
         now = self.clock.now_ms()
         traded = {s.symbol for s in self.runner.slots.values() if s.state.value == "running"}
         for sym in self.symbols:

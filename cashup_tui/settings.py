@@ -92,6 +92,7 @@ class SimSettings:
 @dataclass
 class NotifySettings:
     urls: list[str] = field(default_factory=list)  # apprise URLs; tokens here are secrets: prefer the vault
+    alerts: list[str] = field(default_factory=list)  # alert rules, e.g. "BTC_USDT price above 70000"
     min_severity: str = "info"
     rate_limit_per_min: int = 30
     timeout_s: float = 4.0

@@ -46,3 +46,33 @@ async def test_fill_and_kill_switch_are_notified(tmp_path: Path) -> None:
     rows = list_notifications(db, 50)
     assert any(r.status == "sent" for r in rows)
     assert any(r.status != "sent" for r in rows)  # the refused channel is recorded as failed, not raised
+
+
+async def test_alert_rules_fire_once_and_reach_the_webhook(tmp_path: Path) -> None:
+    async with http_sink() as sink:
+        s = replace_section(Settings(), "notify", urls=[sink.url("json", "/hook")], retries=0,
+                            alerts=["BTC_USDT price above 1", "BTC_USDT price below 1"])
+        node = build_node(s, "demo", db_url=None, symbols=["BTC_USDT"])
+        await node.start()
+        try:
+            for _ in range(100):
+                node._check_alerts(node.clock.now_ms())
+                if sink.got:
+                    break
+                await asyncio.sleep(0.05)
+            node._check_alerts(node.clock.now_ms())  # still above: no second notification
+            await asyncio.sleep(0.3)
+        finally:
+            await node.stop()
+    fired = [f.rule.describe() for f in node.alerts_fired]
+    assert len(fired) == 1 and "above" in fired[0], fired
+    assert len(sink.got) == 1 and "BTC_USDT" in sink.got[0].body
+
+
+async def test_a_bad_alert_rule_is_a_clear_config_error() -> None:
+    from cashup_tui.domain.errors import ConfigError
+
+    s = replace_section(Settings(), "notify", alerts=["BTC_USDT price sideways 5"])
+    node = build_node(s, "demo", db_url=None, symbols=["BTC_USDT"])
+    with pytest.raises(ConfigError, match=r"notify.alerts\[1\]"):
+        await node.start()

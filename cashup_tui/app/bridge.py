@@ -173,6 +173,7 @@ class EngineWorkstation(BacktestMixin):
         self._task: asyncio.Task[None] | None = None
         self.last_ack_ms: float | None = None
         self._notifications: deque[NotificationView] = deque(maxlen=500)
+        self._seen_alerts: set[int] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -214,6 +215,11 @@ class EngineWorkstation(BacktestMixin):
         self._alert("information", f"FILL {f.side.value.upper()} {f.size} {f.symbol} @ {f.price} ({f.client_id})")
 
     def drain_alerts(self) -> list[tuple[str, str]]:
+        fired = getattr(self.node, "alerts_fired", [])
+        for f in fired[-20:]:
+            if id(f) not in self._seen_alerts:
+                self._seen_alerts.add(id(f))
+                self._alert("warning", f"ALERT {f.rule.describe()}: {f.message}")
         out = list(self._alerts)
         self._alerts.clear()
         return out
@@ -533,7 +539,8 @@ class EngineWorkstation(BacktestMixin):
         return [c.label for c in svc.channels] if svc is not None else []
 
     def alert_rules(self) -> Sequence[str]:
-        return []
+        eng = getattr(self.node, "alerts", None)
+        return [r.describe() for r in eng.rules] if eng is not None else []
 
     async def test_notification(self) -> bool:
         svc = getattr(self.node, "notifier", None)
