@@ -1,0 +1,114 @@
+"""The real `cashup` command in a real 100x30 terminal (tmux, TERM=xterm-256color), driven by keys as a
+user over SSH would: the DEMO workstation shows moving prices, an order is placed with keys only and
+shows in Orders, `q` quits cleanly; SIGHUP (an SSH drop) also exits cleanly with the journal saved.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.tmux_driver import Tmux
+
+pytestmark = [pytest.mark.tmux, pytest.mark.timeout(90)]
+REPO = Path(__file__).resolve().parent.parent
+CASHUP = Path(sys.executable).parent / "cashup"
+PRICE_ROW = re.compile(r"^\s*BTC_USDT\s+([\d,]+\.\d+)\s", re.M)
+
+
+@pytest.fixture
+def term(tmp_path: Path):  # type: ignore[no-untyped-def]
+    t = Tmux(100, 30)
+    yield t
+    t.kill()
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "TERM": "xterm-256color",
+        "HOME": str(tmp_path / "home"),
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "CASHUP_CONFIG_DIR": str(tmp_path / "config"),
+        "CASHUP_DATA_DIR": str(tmp_path / "data"),
+        "CASHUP_LOG_DIR": str(tmp_path / "log"),
+    }
+
+
+def _start(term: Tmux, tmp_path: Path) -> str:
+    cmd = str(CASHUP) if CASHUP.exists() else f"{sys.executable} -m cashup_tui"
+    term.start(cmd, _env(tmp_path), REPO)
+    return term.wait_for(lambda s: " DEMO " in s and PRICE_ROW.search(s) is not None, timeout=30,
+                         what="the DEMO workstation with a BTC_USDT price")
+
+
+def _price(screen: str) -> str | None:
+    m = PRICE_ROW.search(screen)
+    return m.group(1) if m else None
+
+
+def _order_rows(db: Path) -> list[tuple[str, str, str, str]]:
+    with sqlite3.connect(db) as c:
+        return c.execute("select client_id, symbol, side, status from orders").fetchall()
+
+
+def _place_order_with_keys(term: Tmux) -> None:
+    """b opens the buy ticket with the best bid and the minimum size; Enter sends it; 2 shows Orders."""
+    term.keys("b")
+    term.wait_for(lambda s: "notional" in s and "[enter] send" in s, timeout=10, what="the ticket with its preview")
+    term.keys("Enter")
+    term.wait_for(lambda s: "[enter] send" not in s, timeout=10, what="the ticket to close after sending")
+    term.keys("2")
+    term.wait_for(lambda s: "Open orders" in s and re.search(r"t-\S+\s+BTC_USDT\s+BUY\s+limit\s+1\s", s) is not None,
+                  timeout=10, what="the order in Orders")
+
+
+def _cashup_pid(term: Tmux) -> int:
+    """pane_pid is the shell running `cd ... && env ... cashup`; cashup is its child (env execs it)."""
+    shell = term.pane_pid()
+    assert shell is not None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        kids = Path(f"/proc/{shell}/task/{shell}/children")
+        pids = [int(p) for p in kids.read_text().split()] if kids.exists() else []
+        for pid in pids:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"cashup" in cmdline:
+                return pid
+        time.sleep(0.1)
+    raise AssertionError(f"no cashup child process under the pane shell {shell}")
+
+
+def test_cashup_shows_moving_prices_takes_an_order_by_keys_and_quits(term: Tmux, tmp_path: Path) -> None:
+    screen = _start(term, tmp_path)
+    first = _price(screen)
+    term.wait_for(lambda s: _price(s) not in (None, first), timeout=20, what=f"the BTC_USDT price to move from {first}")
+    _place_order_with_keys(term)
+    term.keys("q")
+    end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line")
+    assert "EXIT-CODE=0" in end
+    assert "Traceback" not in end
+    rows = _order_rows(tmp_path / "data" / "cashup.sqlite")
+    assert len(rows) == 1 and rows[0][1:3] == ("BTC_USDT", "buy")
+
+
+def test_sighup_exits_cleanly_with_the_journal_saved(term: Tmux, tmp_path: Path) -> None:
+    _start(term, tmp_path)
+    _place_order_with_keys(term)
+    pid = _cashup_pid(term)
+    os.kill(pid, signal.SIGHUP)
+    end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line after SIGHUP")
+    assert "EXIT-CODE=0" in end  # a process killed by SIGHUP would report 129
+    assert "Traceback" not in end
+    db = tmp_path / "data" / "cashup.sqlite"
+    rows = _order_rows(db)
+    assert len(rows) == 1 and rows[0][1:3] == ("BTC_USDT", "buy")
+    with sqlite3.connect(db) as c:
+        audit = [a for (a,) in c.execute("select action from audit_log order by id")]
+    assert "order.submit" in audit and audit[-1] == "node.stop"  # the node was stopped, not just killed
