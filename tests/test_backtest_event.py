@@ -3,15 +3,18 @@ event engine (hooks + the shared simulated venue, Decimal money) as on the fast 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from cashup_tui.adapters.sim.execution import VenueExecution
+from cashup_tui.domain.errors import StrategyError, ValidationError
 from cashup_tui.engine.backtest.data import load_csv, load_funding
-from cashup_tui.engine.backtest.event import run_event
+from cashup_tui.engine.backtest.event import EventEngine, backtest_limits, run_event
 from cashup_tui.engine.backtest.fast import run_fast
 from cashup_tui.engine.backtest.model import RunConfig, Sizer, known_instrument
-from cashup_tui.engine.strategy import load_strategy
+from cashup_tui.engine.strategy import Bars, Strategy, load_strategy
 from tests.conftest import MARKET_DIR, need_shared
 
 SIM = VenueExecution.with_venue
@@ -71,3 +74,133 @@ def test_event_only_grid_runs_on_the_venue(bars) -> None:
     assert (res.trades["side"] == 1).all()  # it only buys dips and sells them back
     closed = res.trades[res.trades["reason"] == "order"]
     assert (closed["exit_price"] > closed["entry_price"]).all()
+
+
+# -- the engine path: strategy -> order manager -> risk gate -> VenueExecution -> Venue --------------------
+HOOK_CASES = [c for c in CASES if c[0] in ("sma_cross", "ema_cross", "bollinger_breakout")]
+
+
+@pytest.mark.parametrize("name,params,cfg", HOOK_CASES, ids=[c[0] for c in HOOK_CASES])
+def test_hooks_path_agrees_too(bars, name, params, cfg) -> None:
+    """The strategy's own on_bar (what live trading calls), not its precomputed signals, gives the same run."""
+    strat_cls = load_strategy(name)
+    config = RunConfig(**cfg)
+    same(run_fast(strat_cls(**params), bars, config), run_event(strat_cls(**params), bars, config, SIM, hooks=True))
+
+
+def test_every_order_went_through_the_order_manager_and_the_venue(bars) -> None:
+    eng = EventEngine(load_strategy("sma_cross")(), bars, RunConfig(allow_short=True), SIM, False,
+                      backtest_limits(RunConfig(allow_short=True)))
+    res = eng.run()
+    j = eng.journal
+    orders = j.load_orders()
+    assert res.trades.size > 5
+    assert len(orders) == len(j.fills) >= 2 * res.trades.size - 1  # flips: a close and an open per signal
+    assert all(o.status.value == "filled" for o in orders)
+    first_events = {}
+    for cid, ev in j.journal:
+        first_events.setdefault(cid, ev.kind.value)
+    assert set(first_events.values()) == {"submitted"}  # written ahead before the venue saw it
+    assert len(eng.venue.my_trades(limit=100_000)) == len(j.fills)  # the venue filled exactly those
+    assert eng.pf.cash == eng.venue.total  # the engine's portfolio and the venue's wallet agree
+    pos = eng.pf.positions["BTC_USDT"]
+    assert pos.size == eng.venue.position("BTC_USDT").size
+    assert eng.om.ready and not eng.risk.reconciling and eng.risk.denials == 0
+
+
+def test_risk_denials_surface_in_the_result(bars) -> None:
+    from decimal import Decimal
+
+    from cashup_tui.engine.risk import RiskLimits
+
+    tight = RiskLimits(max_order_notional=Decimal(5000), max_leverage=Decimal(1), daily_loss_limit=Decimal(0),
+                       max_drawdown_pct=Decimal(0))
+    res = run_event(load_strategy("sma_cross")(), bars, RunConfig(), SIM, limits=tight)  # all-in is ~10k
+    assert res.trades.size == 0 and res.rejected > 5
+    assert any("max_order_notional" in n for n in res.notes)
+    assert res.notes[-1].startswith(f"{res.rejected} order(s) denied by the risk gate")
+    assert (res.equity == 10_000.0).all()
+
+
+def test_liquidation_by_the_venue_at_high_leverage() -> None:
+    """A 10x long into a 20% crash: the venue liquidates at its maintenance-margin price inside the bar."""
+    n = 40
+    t = 1_700_000_000_000 + np.arange(n) * 3_600_000
+    c = np.full(n, 100.0)
+    c[20:] = 80.0
+    o = np.r_[100.0, c[:-1]]
+    bars_ = Bars.from_arrays(t, o, np.maximum(o, c) + 0.1, np.minimum(o, c) - 0.1, c, symbol="BTC_USDT",
+                             timeframe="1h")
+    res = run_event(Hold(), bars_, RunConfig(leverage=10), SIM)
+    tr = res.trades[0]
+    assert tr["reason"] == "liquid" and tr["exit_idx"] == 20
+    assert 89 < tr["exit_price"] < 91  # ~ entry * (1 - 1/10) / (1 - maintenance rate)
+    assert res.position[20] == 0 and res.equity[20] < 0.05 * 10_000  # the margin is gone
+    assert res.trades[1]["entry_idx"] == 21 and res.trades[1]["qty"] < 0.1 * tr["qty"]  # what is left, re-entered at 10x
+
+
+def test_strategy_error_names_the_file_and_line(tmp_path, bars) -> None:
+    f = tmp_path / "boom.py"
+    f.write_text(BOOM)
+    with pytest.raises(StrategyError) as e:
+        run_event(load_strategy(str(f))(), bars, RunConfig(), SIM)
+    assert f"{f}:11" in str(e.value)
+
+
+def test_a_plain_venue_class_is_refused_with_a_hint(bars) -> None:
+    from cashup_tui.adapters.sim.venue import Venue
+
+    with pytest.raises(ValidationError, match="in-process simulated venue") as e:
+        run_event(load_strategy("sma_cross")(), bars, RunConfig(), Venue)
+    assert "VenueExecution.with_venue" in (e.value.hint or "")
+
+
+def test_cli_event_engine_json(tmp_path, capsysbinary) -> None:
+    from cashup_tui.cli.main import run
+
+    data = need_shared(MARKET_DIR / BTC_1H)
+    out = {}
+    for engine in ("fast", "event"):
+        with pytest.raises(SystemExit) as e:
+            run(["--db", str(tmp_path / "b.db"), "backtest", "run", "sma_cross", "--data", str(data), "--to",
+                 "2025-04-15", "--engine", engine, "--allow-short", "--json"])
+        assert (e.value.code or 0) == 0
+        out[engine] = capsysbinary.readouterr().out.decode()
+    fast, event = (json.loads(out[k]) for k in ("fast", "event"))
+    assert event["engine"] == "event" and event["rejected_orders"] == 0
+    assert event["trade_count"] == fast["trade_count"] > 3
+    assert event["final_equity"] == pytest.approx(fast["final_equity"], rel=1e-9)
+
+
+class Hold(Strategy):
+    """Long from the first close on."""
+
+    def signals(self, b: Bars) -> np.ndarray:
+        return np.ones(len(b))
+
+
+BOOM = '''from cashup_tui.engine.strategy import Strategy
+
+
+class Boom(Strategy):
+    """Raises on the 50th bar."""
+    vectorised = False
+
+    def on_bar(self, ctx, bar):
+        self.n = getattr(self, "n", 0) + 1
+        if self.n == 50:
+            raise ZeroDivisionError("boom")
+'''
+
+
+def test_grid_limit_orders_pass_the_risk_gate_and_denials_are_reported(bars) -> None:
+    from dataclasses import replace
+
+    cfg = RunConfig()
+    eng = EventEngine(load_strategy("grid")(), bars, cfg, SIM, True, backtest_limits(cfg))
+    res = eng.run()
+    limits = {o.order_type.value for o in eng.journal.load_orders()}
+    assert limits == {"limit"} and res.rejected == 0 and len(eng.journal.fills) >= 2 * res.trades.size - 1
+    few = replace(backtest_limits(cfg), max_open_orders=3)  # the grid lays 5 buy levels on its first bar
+    res2 = run_event(load_strategy("grid")(), bars, cfg, SIM, limits=few)
+    assert res2.rejected >= 2 and any("max_open_orders" in n for n in res2.notes)

@@ -68,7 +68,7 @@ from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
 from cashup_tui.engine.strategy import Bars, Strategy, run_signals, where
 
-__all__ = ["SimFill", "backtest_limits", "run_event"]
+__all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
 
 D = Decimal
 
@@ -179,7 +179,7 @@ def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
 class BacktestContext:
     """`StrategyContext` of the event backtest: orders go through the order manager."""
 
-    def __init__(self, eng: _Engine) -> None:
+    def __init__(self, eng: EventEngine) -> None:
         self._e = eng
         self.symbol = eng.sym
 
@@ -231,7 +231,10 @@ class BacktestContext:
         self._e.logs.append((self._e.clock.now_ms(), message))
 
 
-class _Engine:
+class EventEngine:
+    """One event backtest: its clock, venue, journal, portfolio, risk gate and order manager
+    (kept as attributes so tests can audit a finished run: `run()` returns the Result)."""
+
     def __init__(self, strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any],
                  hooks: bool, limits: RiskLimits) -> None:
         self.s, self.bars, self.cfg = strategy, bars, cfg
@@ -243,8 +246,11 @@ class _Engine:
         self.qm = float(self.inst.quanto_multiplier)
         lev = _d(cfg.leverage) if cfg.leverage >= 1 else D(1)
         self.clock = TestClock(int(bars.time_ms[0]))
-        self.ex = sim(insts, self.clock.now_ms, balance=_d(cfg.cash), fee_bps=_d(cfg.fee_bps),
-                      default_leverage=lev, record_events=True)
+        try:
+            self.ex = sim(insts, self.clock.now_ms, balance=_d(cfg.cash), fee_bps=_d(cfg.fee_bps),
+                          default_leverage=lev, record_events=True)
+        except TypeError:
+            self.ex = None
         if not (hasattr(self.ex, "submit_now") and hasattr(self.ex, "venue")):
             raise ValidationError("the event engine needs an in-process simulated venue behind the Execution port",
                                   hint="pass VenueExecution.with_venue (cashup_tui.adapters.sim.execution)")
@@ -640,4 +646,4 @@ def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[...,
     if len(bars) < 2:
         raise DataError(f"only {len(bars)} bar(s): a backtest needs at least 2")
     use_hooks = (not strategy.vectorised) if hooks is None else bool(hooks or not strategy.vectorised)
-    return _Engine(strategy, bars, cfg, sim, use_hooks, limits or backtest_limits(cfg)).run()
+    return EventEngine(strategy, bars, cfg, sim, use_hooks, limits or backtest_limits(cfg)).run()
