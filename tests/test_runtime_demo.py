@@ -88,3 +88,28 @@ async def test_demo_node_notifies_fills_to_a_json_endpoint(tmp_path: Path) -> No
         finally:
             await node.stop()
         assert any("BTC_USDT" in r.body for r in sink.got)
+
+
+async def test_stale_feed_denies_orders_and_moves_a_traded_symbol_to_reducing() -> None:
+    from cashup_tui.settings import replace_section
+
+    s = replace_section(Settings(), "risk", stale_feed_s=0.8)
+    node = build_node(s, "demo", symbols=["BTC_USDT"])
+    await node.start()
+    try:
+        from cashup_tui.engine.strategy import Strategy
+
+        class Idle(Strategy):
+            """Does nothing; it only makes BTC_USDT a symbol a live strategy depends on."""
+
+            vectorised = False
+
+        node.runner.add(Idle(), "BTC_USDT", "1m", name="idle")
+        node.sim.faults.set("stale", True)
+        assert await _until(lambda: node.risk.state is TradingState.REDUCING, timeout=6)
+        assert node.risk.status.reason.startswith("stale_feed")
+        with pytest.raises(RiskDenied) as info:
+            await node.om.submit(node.om.build("BTC_USDT", "sell", D(1), order_type="market", reduce_only=True))
+        assert info.value.rule == "stale_data"  # even a reducing order needs a fresh price
+    finally:
+        await node.stop()
