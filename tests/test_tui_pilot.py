@@ -307,8 +307,6 @@ async def test_start_and_stop_a_strategy_and_quit_asks_while_running(tmp_path: P
     assert app.return_code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="app.py binds enter to start_strategy with priority=False; the focused "
-                   "strategies DataTable's own enter binding (select_cursor) consumes the key first")
 async def test_enter_starts_the_selected_strategy(tmp_path: Path) -> None:
     app, node = demo_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -318,16 +316,16 @@ async def test_enter_starts_the_selected_strategy(tmp_path: Path) -> None:
                          what="the strategies list")
         await _select_row(pilot, "strategies-table", "sma_cross")
         await press(pilot, "enter")
-        try:
-            await wait_until(pilot, lambda: "sma_cross-BTC_USDT" in node.runner.slots, timeout=2,
-                             what="enter to start sma_cross")
-        finally:
-            await _quit(pilot)
+        await wait_until(pilot, lambda: "sma_cross-BTC_USDT" in node.runner.slots, timeout=5,
+                         what="enter to start sma_cross")
+        assert node.runner.slots["sma_cross-BTC_USDT"].state.value == "running"
+        await press(pilot, "q")  # a strategy runs: quitting asks first
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the quit question")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit after y")
+    assert app.return_code == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bridge.start_strategy looks the slot up by strategy name ('sma_cross') "
-                   "but slots are keyed 'sma_cross-BTC_USDT', so resuming a paused row re-adds it and the runner "
-                   "refuses: 'a strategy named ... is already running'")
 async def test_start_resumes_a_paused_strategy(tmp_path: Path) -> None:
     app, node = demo_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Label, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Label, TabbedContent, TabPane
 
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
@@ -181,6 +181,11 @@ class CashupApp(App[int]):
         if event.symbol != self.symbol:
             self.symbol = event.symbol
             self._refresh_market()
+
+    @on(DataTable.RowSelected, "#strategies-table")
+    def _strategy_row_entered(self) -> None:
+        """Enter on a strategy row starts (or resumes) it: the table consumes the enter key itself."""
+        self.action_start_strategy()
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:

@@ -373,9 +373,10 @@ class EngineWorkstation(BacktestMixin):
 
     async def start_strategy(self, name: str, symbol: str, params: dict[str, object]) -> str:
         runner = self.node.runner
-        if name in runner.slots:
-            runner.resume(name)
-            return name
+        for key in (name, f"{name}-{symbol}"):  # a row is either a slot or a strategy name
+            if key in runner.slots:
+                runner.resume(key)
+                return key
         from cashup_tui.engine.strategy import load_strategy
 
         cls = load_strategy(name)
