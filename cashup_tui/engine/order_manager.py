@@ -325,6 +325,8 @@ class OrderManager:
             raise
         self.apply_events_now()
         current = self.cache.order(order.client_id) or order
+        if current.status.is_terminal:  # filled (or refused) and journalled from the venue's events
+            return SubmitResult(current)
         return SubmitResult(self._merge_state(self._merge_ack(current, ack), ack))
 
     def cancel_now(self, client_id: str, *, reason: str = "cancelled by user") -> Order:

@@ -26,6 +26,7 @@ from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
 
 ZERO = Decimal(0)
+_TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every order event of a backtest
 
 
 def order_from_venue(o: VenueOrder) -> Order:
@@ -41,10 +42,7 @@ def order_from_venue(o: VenueOrder) -> Order:
         status = OrderStatus.REJECTED
     else:
         status = OrderStatus.CANCELLED
-    try:
-        tif = TimeInForce(o.tif)
-    except ValueError:
-        tif = TimeInForce.GTC
+    tif = _TIFS.get(o.tif, TimeInForce.GTC)
     return Order(
         client_id=ClientOrderId(o.text if o.text.startswith("t-") else f"venue-{o.id}"),
         symbol=o.contract,
@@ -201,11 +199,14 @@ class VenueExecution:
         order update that reports it), returned instead of queued: the synchronous path."""
         out: list[Event] = []
         for ev in self.venue.drain_events():
-            if self._ignored(getattr(ev.data, "text", "") or ""):
+            kind = ev.kind
+            if kind != "order" and kind != "usertrade":  # positions/balances: the engine derives its own
                 continue
-            if ev.kind == "order" and isinstance(ev.data, VenueOrder):
+            if self.ignore and self._ignored(getattr(ev.data, "text", "") or ""):
+                continue
+            if kind == "order" and isinstance(ev.data, VenueOrder):
                 out.append(OrderUpdated(ev.ts_ms, order_from_venue(ev.data), "venue"))
-            elif ev.kind == "usertrade" and isinstance(ev.data, VenueTrade):
+            elif kind == "usertrade" and isinstance(ev.data, VenueTrade):
                 out.append(OrderFilled(ev.ts_ms, fill_from_venue(ev.data)))
         return out
 
