@@ -6,6 +6,7 @@
    (`GateRest.create_order`, no engine, no store) and one bare write-ahead commit.
 2. fills persisted per second: `OrderManager.on_fill` (dedup + order row + fill + position +
    wallet, each committed) into SQLite FULL. Reference: bare `store.orders.record_fill` calls.
+The simulator runs as `cashup sim serve` in its own process by default (--in-process-sim to share the loop).
 3. event-loop stall while the notifier's endpoint hangs during an order burst (target <= 100 ms),
    measured with a lag probe; the notification service is attached to the engine bus.
 
@@ -43,10 +44,46 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
-async def node_for(sim: SimServer, db: str, sync: str):
+class ExternalSim:
+    """`cashup sim serve` in its own process: the simulator's CPU is not charged to our event loop."""
+
+    def __init__(self) -> None:
+        self.proc: asyncio.subprocess.Process | None = None
+        self.rest_url = self.ws_url = self.api_key = self.api_secret = ""
+
+    async def __aenter__(self) -> ExternalSim:
+        import os
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_GATE")}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "cashup_tui", "sim", "serve", "--port", "0", "--symbols", "BTC_USDT", "--seed", "1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
+        assert self.proc.stdout is not None
+        while not (self.rest_url and self.ws_url and self.api_key and self.api_secret):
+            line = (await asyncio.wait_for(self.proc.stdout.readline(), 30)).decode()
+            if not line:
+                raise RuntimeError("cashup sim serve exited early")
+            k, _, v = line.strip().removeprefix("export ").partition("=")
+            if k == "CASHUP_GATE_REST_URL":
+                self.rest_url = v
+            elif k == "CASHUP_GATE_WS_URL":
+                self.ws_url = v
+            elif k == "CASHUP_GATE_API_KEY":
+                self.api_key = v
+            elif k == "CASHUP_GATE_API_SECRET":
+                self.api_secret = v
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+async def node_for(sim: object, db: str, sync: str):
     s = Settings()
-    s = replace_section(s, "gate", rest_url=sim.rest_url, ws_url=sim.ws_url,
-                        api_key=Secret(sim.api_key), api_secret=Secret(sim.api_secret))
+    s = replace_section(s, "gate", rest_url=sim.rest_url, ws_url=sim.ws_url,  # type: ignore[attr-defined]
+                        api_key=Secret(sim.api_key), api_secret=Secret(sim.api_secret))  # type: ignore[attr-defined]
     s = replace_section(s, "store", synchronous=sync)
     s = replace_section(s, "risk", max_orders_per_sec=1e6, max_open_orders=100_000)
     node = build_node(s, "testnet", db_url=db, symbols=["BTC_USDT"])
@@ -169,7 +206,8 @@ async def bench_stall(node, n: int) -> dict[str, float]:
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        async with SimServer(["BTC_USDT"], seed=1, tick_ms=100) as sim:
+        sim_cm = ExternalSim() if args.external_sim else SimServer(["BTC_USDT"], seed=1, tick_ms=100)
+        async with sim_cm as sim:
             node = await node_for(sim, str(Path(tmp) / "bench.sqlite"), args.sync)
             try:
                 await bench_submit(node, 20)  # warm-up (ccxt session, SQLite pages)
@@ -192,6 +230,8 @@ def main() -> None:
     ap.add_argument("--fills", type=int, default=2000)
     ap.add_argument("--burst", type=int, default=100, help="market orders sent while the notifier hangs")
     ap.add_argument("--sync", default="FULL", choices=["FULL", "NORMAL", "OFF"])
+    ap.add_argument("--in-process-sim", dest="external_sim", action="store_false",
+                    help="run the simulator in this process/loop (its CPU then counts against our latency)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     res = asyncio.run(main_async(args))
