@@ -204,3 +204,23 @@ def test_grid_limit_orders_pass_the_risk_gate_and_denials_are_reported(bars) -> 
     few = replace(backtest_limits(cfg), max_open_orders=3)  # the grid lays 5 buy levels on its first bar
     res2 = run_event(load_strategy("grid")(), bars, cfg, SIM, limits=few)
     assert res2.rejected >= 2 and any("max_open_orders" in n for n in res2.notes)
+
+
+def test_every_vectorisable_strategy_is_covered() -> None:
+    from cashup_tui.engine.strategy import discover
+
+    shipped = {name for name, path in discover().items()
+               if path.parent.name == "strategies" and load_strategy(name).vectorised}
+    assert shipped <= {c[0] for c in CASES}, "add the new strategy to CASES"
+
+
+MORE = ["gateio_usdt_perp_ETH_USDT_1h_2025-02-25_2026-02-25.csv", "gateio_usdt_perp_BTC_USDT_5m_2026-01-26_2026-02-25.csv"]
+
+
+@pytest.mark.parametrize("data", MORE, ids=["eth-1h-year", "btc-5m-month"])
+def test_all_strategies_agree_on_more_real_candles(data) -> None:
+    b = load_csv(need_shared(MARKET_DIR / data))
+    for name, params, cfg in CASES:
+        strat_cls = load_strategy(name)
+        config = RunConfig(**cfg)
+        same(run_fast(strat_cls(**params), b, config), run_event(strat_cls(**params), b, config, SIM))
