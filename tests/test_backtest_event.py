@@ -224,3 +224,15 @@ def test_all_strategies_agree_on_more_real_candles(data) -> None:
         strat_cls = load_strategy(name)
         config = RunConfig(**cfg)
         same(run_fast(strat_cls(**params), b, config), run_event(strat_cls(**params), b, config, SIM))
+
+
+def test_flips_in_whole_contracts_at_3x_are_not_refused() -> None:
+    """Close and reopen with the same whole-contract size at one open: two intents, both pass the gate
+    (over this year it happens twice)."""
+    bars = load_csv(need_shared(MARKET_DIR / BTC_1H))
+    fund = load_funding(need_shared(MARKET_DIR / BTC_FUND))
+    config = RunConfig(allow_short=True, leverage=3, funding=fund, instrument=known_instrument("BTC_USDT"))
+    res = run_event(load_strategy("sma_cross")(), bars, config, SIM)
+    fast = run_fast(load_strategy("sma_cross")(), bars, config)
+    assert res.rejected == 0, res.notes
+    assert res.trades["entry_idx"].tolist() == fast.trades["entry_idx"].tolist()

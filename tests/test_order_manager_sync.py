@@ -3,6 +3,7 @@ in-process venue: the same gate, journal rows, transitions and fills as `await s
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -79,3 +80,18 @@ def _order(ex, cid: str):
     from cashup_tui.domain.orders import Order
 
     return Order(cid, "BTC_USDT", Side.BUY, D(1), OrderType.MARKET, None, TimeInForce.IOC)
+
+
+def test_a_flip_is_not_a_duplicate_intent_but_a_repeat_is() -> None:
+    """Close 10 then open 10 the same way in the same millisecond (a flip done as two orders): both pass;
+    the same opening order again is still refused."""
+    e, v, _ = venue_engine()
+    e.risk.limits = replace(e.risk.limits, duplicate_window_ms=1000)
+    e.om.submit_now(e.om.build("BTC_USDT", "sell", D(10), order_type="market"))
+    e.clock.advance(2000)
+    book(v, e, D(50000))
+    e.om.submit_now(e.om.build("BTC_USDT", "buy", D(10), order_type="market", reduce_only=True))
+    e.om.submit_now(e.om.build("BTC_USDT", "buy", D(10), order_type="market"))
+    assert e.portfolio.positions["BTC_USDT"].size == D(10)
+    with pytest.raises(RiskDenied, match="duplicate_intent"):
+        e.om.submit_now(e.om.build("BTC_USDT", "buy", D(10), order_type="market"))

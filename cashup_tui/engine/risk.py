@@ -152,7 +152,7 @@ class RiskStatus:
 
 @dataclass(slots=True)
 class _Recent:
-    key: tuple[str, str, str, str, str, str]
+    key: tuple[str, str, str, str, str, str, bool]
     ts_ms: int
 
 
@@ -444,9 +444,11 @@ class RiskEngine:
             if self.limits.max_drawdown_pct > 0 and dd >= self.limits.max_drawdown_pct:
                 raise self._deny("max_drawdown", f"drawdown {dd:.2f}% reached {self.limits.max_drawdown_pct}%",
                                  order, drawdown_pct=dd, limit=self.limits.max_drawdown_pct)
-        # 12. duplicate intent (same strategy, symbol, side, size, price within the window)
+        # 12. duplicate intent (same strategy, symbol, side, size, price within the window); closing a
+        # position and opening the next one with the same size (a flip) are two intents, not one
         if amend_of is None and self.limits.duplicate_window_ms > 0:
-            key = (order.strategy, order.symbol, order.side.value, order.order_type.value, str(size), str(price))
+            key = (order.strategy, order.symbol, order.side.value, order.order_type.value, str(size), str(price),
+                   reducing)
             while self._recent and self._recent[0].ts_ms < now - self.limits.duplicate_window_ms:
                 self._recent.popleft()
             for r in self._recent:
