@@ -29,6 +29,29 @@ class StoreJournal:
     def __init__(self, store: Store, mode: str) -> None:
         self.store = store
         self.mode = mode
+        self._stmts: dict[str, Any] = {}
+
+    def _upsert_stmt(self, name: str, tbl: Any, keys: tuple[str, ...], cols: list[str]) -> Any | None:
+        """A prepared INSERT .. ON CONFLICT DO UPDATE, built once (the hot path: every order change
+        and fill). None on backends without it: the repository functions are used instead."""
+        stmt = self._stmts.get(name)
+        if stmt is None and self.store.engine.dialect.name in ("sqlite", "postgresql"):
+            if self.store.engine.dialect.name == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as ins
+            else:
+                from sqlalchemy.dialects.postgresql import insert as ins
+            base = ins(tbl)
+            stmt = self._stmts[name] = base.on_conflict_do_update(
+                index_elements=list(keys), set_={c: base.excluded[c] for c in cols if c not in keys})
+        return stmt
+
+    def _save_order_row(self, conn: Any, order: Order) -> None:
+        row = m.order_to_row(order, self.mode)
+        stmt = self._upsert_stmt("order", orders_repo.ORDERS, ("client_id",), list(row))
+        if stmt is None:
+            orders_repo.save_order(conn, order, self.mode)
+        else:
+            conn.execute(stmt, [row])
 
     def _key(self, key: str) -> str:
         return f"{self.mode}:{key}"
@@ -37,7 +60,7 @@ class StoreJournal:
     def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
         """Order row + journal line in ONE transaction: the write-ahead commit."""
         with self.store.begin() as conn:
-            orders_repo.save_order(conn, order, self.mode)
+            self._save_order_row(conn, order)
             if event is not None:
                 orders_repo.append_order_event(conn, order.client_id, event, self.mode)
 
@@ -68,7 +91,7 @@ class StoreJournal:
             if not orders_repo.record_fill(conn, fill, self.mode):
                 return False
             if order is not None:
-                orders_repo.save_order(conn, order, self.mode)
+                self._save_order_row(conn, order)
                 if event is not None:
                     orders_repo.append_order_event(conn, order.client_id, event, self.mode)
             pf_repo.upsert_position(conn, position, self.mode)
