@@ -236,3 +236,30 @@ def test_flips_in_whole_contracts_at_3x_are_not_refused() -> None:
     fast = run_fast(load_strategy("sma_cross")(), bars, config)
     assert res.rejected == 0, res.notes
     assert res.trades["entry_idx"].tolist() == fast.trades["entry_idx"].tolist()
+
+
+FAR = '''from cashup_tui.engine.strategy import Strategy
+
+
+class Far(Strategy):
+    """Bids at a tenth of the price once: outside the risk gate's price band."""
+    vectorised = False
+
+    def on_bar(self, ctx, bar):
+        if not getattr(self, "done", False):
+            self.done = True
+            ctx.buy(0.01, price=bar.close / 10)
+'''
+
+
+def test_cli_shows_refused_orders(tmp_path, capsys) -> None:
+    from cashup_tui.cli.main import run
+
+    f = tmp_path / "far.py"
+    f.write_text(FAR)
+    with pytest.raises(SystemExit) as e:
+        run(["backtest", "run", str(f), "--data", str(need_shared(MARKET_DIR / BTC_1H)), "--to", "2025-03-10",
+             "--engine", "event", "--no-store"])
+    assert (e.value.code or 0) == 0
+    out = capsys.readouterr().out
+    assert "1 order(s) refused" in out and "price_band" in out

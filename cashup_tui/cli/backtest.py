@@ -242,6 +242,8 @@ def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int | None, sour
     c.print(metrics_table(m, title=(f"run {run_id}: " if run_id is not None else "") + title))
     c.print(equity_chart(res.time_ms, res.equity, width=min(c.width, 110)))
     c.print(trades_table(res.trade_rows()[-n_trades:], title=f"last {min(n_trades, len(res.trades))} of {len(res.trades)} trades"))
+    if res.rejected:  # event engine: orders the risk gate or the venue refused are shown, not dropped
+        c.print(f"[yellow]{res.rejected} order(s) refused[/]: " + "; ".join(res.notes[:3]), markup=True)
     stored = f"stored as run {run_id}" if run_id is not None else "not stored (--no-store)"
     c.print(f"fingerprint {fp}   {stored}" + (f"   report {report}" if report else ""))
 
