@@ -46,7 +46,7 @@ SYMBOLS = ["BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "DOGE_USDT", "BNB_USD
            "LINK_USDT", "AVAX_USDT", "DOT_USDT"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[PX^_].*?\x1b\\|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
 # text that is on screen only when that tab is showing
-TAB_MARKERS = {"1": "taker buy/sell", "2": "[x] cancel all", "3": "[r] reduce 50%", "4": "[p] pause",
+TAB_MARKERS = {"1": "taker buy/sell", "2": "Reason", "3": "[r] reduce 50%", "4": "[p] pause",
                "5": "Stress tests"}
 PRICE = re.compile(r"BTC_USDT\s+[\d,]+\.\d")
 
@@ -177,7 +177,7 @@ async def measure_app(rest: str, ws: str, symbols: list[str], seconds: float, pr
             t0 = time.perf_counter()
             await _post_key(app, key)
             seen = None
-            while time.perf_counter() - t0 < 2.0:
+            while time.perf_counter() - t0 < 3.0:
                 for ts, data in frames[start_idx:]:
                     if marker in ANSI.sub("", data):
                         seen = ts
