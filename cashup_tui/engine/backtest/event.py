@@ -241,8 +241,8 @@ class EventEngine:
         self.s, self.bars, self.cfg = strategy, bars, cfg
         self.sym = sym = bars.symbol or "BTC_USDT"
         self.inst: Instrument = cfg.instrument or Instrument(
-            symbol=sym, quanto_multiplier=D(1), price_tick=D("1e-8"), size_step=D("1e-18"),
-            min_size=D("1e-18"), max_size=D(10**12), leverage_max=D(125))
+            symbol=sym, quanto_multiplier=D(1), price_tick=D("1e-8"), size_step=D("1e-24"),
+            min_size=D("1e-24"), max_size=D(10**12), leverage_max=D(125))
         insts = {sym: self.inst}
         self.qm = float(self.inst.quanto_multiplier)
         lev = _d(cfg.leverage) if cfg.leverage >= 1 else D(1)
