@@ -94,9 +94,19 @@ class StoreJournal:
                 self._save_order_row(conn, order)
                 if event is not None:
                     orders_repo.append_order_event(conn, order.client_id, event, self.mode)
-            pf_repo.upsert_position(conn, position, self.mode)
-            pf_repo.upsert_balance(conn, balance, self.mode)
+            self._upsert(conn, "position", pf_repo.POSITIONS, ("mode", "symbol"), m.position_to_row(position, self.mode),
+                         lambda: pf_repo.upsert_position(conn, position, self.mode))
+            self._upsert(conn, "balance", pf_repo.BALANCES, ("mode", "currency"), m.balance_to_row(balance, self.mode),
+                         lambda: pf_repo.upsert_balance(conn, balance, self.mode))
         return True
+
+    def _upsert(self, conn: Any, name: str, tbl: Any, keys: tuple[str, ...], row: dict[str, Any],
+                fallback: Any) -> None:
+        stmt = self._upsert_stmt(name, tbl, keys, list(row))
+        if stmt is None:
+            fallback()
+        else:
+            conn.execute(stmt, [row])
 
     def has_fill(self, trade_id: str) -> bool:
         return bool(orders_repo.known_trade_ids(self.store, [trade_id]))
