@@ -110,3 +110,39 @@ def test_bracket_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 1 and "risk: price_band: stop_price 20000" in err
     rc, out, _ = cashup(capsys, "orders", "list", "--all", "--json")
     assert len(json.loads(out)) == 3  # the refused bracket sent nothing: not even its entry
+
+
+def test_risk_report_with_stored_candles(capsys: pytest.CaptureFixture[str], market_dir: Path) -> None:
+    """VaR 95/99 from a year of real BTC_USDT 1h candles in the store, stress rows, exposure."""
+    import csv
+    from decimal import Decimal
+
+    from cashup_tui.domain.positions import Position
+    from cashup_tui.paths import default_db_path
+    from cashup_tui.store import open_store
+    from cashup_tui.store.candles import upsert_candles
+    from cashup_tui.store_journal import StoreJournal
+
+    path = market_dir / "gateio_usdt_perp_BTC_USDT_1h_2025-02-25_2026-02-25.csv"
+    if not path.exists():
+        pytest.skip(f"{path.name} not in the shared data")
+    with path.open() as fh:
+        rows = [(int(r["open_time_ms"]), float(r["open"]), float(r["high"]), float(r["low"]), float(r["close"]))
+                for r in csv.DictReader(fh)]
+    store = open_store(str(default_db_path("demo")))
+    try:
+        upsert_candles(store, "BTC_USDT", "1h", rows)
+        j = StoreJournal(store, "demo")
+        j.save_positions([Position("BTC_USDT", Decimal("0.0001"), size=Decimal(1000), entry_price=Decimal(60000),
+                                   leverage=Decimal(5))])
+    finally:
+        store.close()
+    rc, out, err = cashup(capsys, "risk", "report", "--json")
+    assert rc == 0, err
+    rep = json.loads(out)
+    assert rep["var"]["days"] > 300 and 0 < rep["var"]["var95"] <= rep["var"]["var99"]
+    assert rep["exposure"]["BTC_USDT"]["long"] != "0"
+    shocks = {(r["scope"], r["shock_pct"]): r for r in rep["stress"]}
+    assert shocks[("BTC_USDT", -30)]["liquidated"] == ["BTC_USDT"] and shocks[("BTC_USDT", 5)]["liquidated"] == []
+    rc, out, _ = cashup(capsys, "risk", "report")
+    assert rc == 0 and "1-day historical VaR" in out
