@@ -156,3 +156,68 @@ def sync(
     typer.echo(f"{len(changes)} change(s)" + (":" if changes else ": the journal matches the venue"))
     for c in changes:
         typer.echo(f"  {c}")
+
+
+@app.command("amend")
+def amend(
+    ctx: typer.Context,
+    client_id: str = typer.Argument(..., help="Client id (t-...) of a working order."),
+    price: str = typer.Option(None, "--price", "-p", help="New limit price."),
+    size: str = typer.Option(None, "--size", help="New total size in contracts (filled part included)."),
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Change a working order's price and/or size (checked by the risk gate like a new order)."""
+    px, qty = decimal_arg(price, "--price"), decimal_arg(size, "--size")
+    if px is None and qty is None:
+        fail("give --price and/or --size", code=2)
+    settings, m, url = resolve_mode(ctx, mode)
+    live_ok = confirm_live(m, confirm)
+
+    async def go(node):
+        node.journal.audit(node.clock.now_ms(), "cli", "orders.amend", f"{client_id} price={px} size={qty}")
+        return await node.om.amend(client_id, price=px, size=qty)
+
+    stored = _symbol_of(settings, m, url, client_id)
+    o = run_node(settings, m, url, go, symbols=[stored], live_ok=live_ok)
+    if as_json:
+        print_json(order_dict(o))
+        return
+    typer.echo(order_line(o))
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    symbol: str = typer.Argument(..., help="Contract whose whole net position is closed (reduce-only market)."),
+    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Close the net position on SYMBOL with a reduce-only market order (allowed in every trading state
+    but HALTED)."""
+    settings, m, url = resolve_mode(ctx, mode)
+    sym = symbol.strip().upper()
+    live_ok = confirm_live(m, confirm)
+
+    async def go(node):
+        node.journal.audit(node.clock.now_ms(), "cli", "orders.close", sym)
+        return await node.om.close_position(sym)
+
+    o = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
+    if as_json:
+        print_json(None if o is None else order_dict(o))
+        return
+    typer.echo(f"no open {sym} position" if o is None else order_line(o))
+
+
+def _symbol_of(settings, mode: str, url: str, client_id: str) -> str:
+    store, journal = open_journal(settings, mode, url)
+    try:
+        o = journal.get_order(client_id)
+    finally:
+        store.close()
+    if o is None:
+        fail(f"no order with client id {client_id!r} in the {mode} journal", hint="see `cashup orders list`")
+    return o.symbol
