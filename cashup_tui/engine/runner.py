@@ -229,11 +229,16 @@ class StrategyRunner:
         slot.position = self._position_from_fills(name, symbol)
         self.slots[name] = slot
         self.om.risk.budgets[name] = budget
-        self._ctx[name] = LiveContext(self, slot)
+        self._ctx[name] = self.make_context(slot)
         if slot.state is SlotState.RUNNING:
             self._guard(slot, "on_start", lambda: strategy.on_start(self._ctx[name]))
         self._save(slot)
         return slot
+
+    def make_context(self, slot: Slot) -> LiveContext:
+        """The context a slot's hooks receive; the event backtest overrides it (sizing by the run's
+        sizer, orders at the next bar's open) and keeps everything else of the runner."""
+        return LiveContext(self, slot)
 
     def warm_up(self, name: str, bars: list[Bar]) -> int:
         """Feed recent closed bars through `on_bar` with orders switched off (indicators warm up)."""

@@ -60,13 +60,15 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill, Order, OrderEvent
 from cashup_tui.domain.positions import Position
+from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.clock import TestClock
 from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
-from cashup_tui.engine.risk import RiskEngine, RiskLimits
+from cashup_tui.engine.risk import RiskEngine, RiskLimits, StrategyBudget
+from cashup_tui.engine.runner import Slot, SlotState, StrategyRunner
 from cashup_tui.engine.strategy import Bars, Strategy, run_signals, where
 
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
@@ -177,6 +179,18 @@ def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("the in-process venue unexpectedly waited")
 
 
+class _Runner(StrategyRunner):
+    """The live strategy runner (slot, lifecycle, budget, the hook guard that halts a failing strategy
+    with file:line) with the backtest's context instead of `LiveContext`."""
+
+    def __init__(self, engine: EventEngine, *args: Any) -> None:
+        self.engine = engine
+        super().__init__(*args)
+
+    def make_context(self, slot: Slot) -> Any:
+        return self.engine.ctx
+
+
 class BacktestContext:
     """`StrategyContext` of the event backtest: orders go through the order manager."""
 
@@ -265,6 +279,8 @@ class EventEngine:
                                id_prefix="b", session="bt")
         self.om.missing_position_is_flat = True
         _drive(self.om.reconcile())  # start-up reconciliation, as live: nothing trades before it
+        self.runner = _Runner(self, self.om, insts, self.clock, self.journal, self.tap)
+        self.slot_name = f"{strategy.label()}-{sym}"
         self.hooks = hooks
         self.fee, self.slip = cfg.fee, cfg.slip
         self.desired = 0
@@ -323,7 +339,7 @@ class EventEngine:
     def submit(self, side: Side, size: Decimal, price: Decimal | None, tag: str, *, reduce_only: bool = False) -> str:
         om = self.om
         order = om.build(self.sym, side, size, order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
-                         price=price, reduce_only=reduce_only, strategy=self.s.label())
+                         price=price, reduce_only=reduce_only, strategy=self.slot_name)
         try:
             om.submit_now(order)
         except RiskDenied as exc:
@@ -487,12 +503,18 @@ class EventEngine:
             self.targeting = True
         stops = bool(self.stop or self.take)
         tf3 = max(tf // 3, 1)
-        ctx, on_bar, sym, tfs = self.ctx, self.s.on_bar, self.sym, b.timeframe
-        self.guard(self.s.on_start, ctx)
+        sym, tfs = self.sym, _label(b.timeframe)
+        runner = self.runner
+        slot = runner.add(self.s, sym, tfs, name=self.slot_name, budget=StrategyBudget(),
+                          allow_short=self.cfg.allow_short, start=True)  # on_start, through the runner's guard
+        self._halted(slot)
+        on_bar, running = runner.on_bar, SlotState.RUNNING
         self.at(t[0] + tf - 1)
         self.seg_next = True
         if hooks:
-            self.guard(on_bar, ctx, Bar(sym, tfs, t[0], o[0], h[0], lo[0], c[0], v[0]))
+            on_bar(Bar(sym, tfs, t[0], o[0], h[0], lo[0], c[0], v[0]))
+            if slot.state is not running:
+                self._halted(slot)
         self.seg_next = False
         for i in range(1, n):
             self.i = i
@@ -524,9 +546,12 @@ class EventEngine:
             if hooks:
                 self.at(t[i] + tf - 1)
                 self.seg_next = True
-                self.guard(on_bar, ctx, Bar(sym, tfs, t[i], o[i], h[i], lo[i], c[i], v[i]))
+                on_bar(Bar(sym, tfs, t[i], o[i], h[i], lo[i], c[i], v[i]))  # the runner's dispatch and guard
+                if slot.state is not running:
+                    self._halted(slot)
                 self.seg_next = False
-        self.guard(self.s.on_stop, ctx)
+        runner.stop(slot.name)  # on_stop, guarded; the slot's state is journalled like a live one
+        self._halted(slot)
         equity, position = self._curves(b)
         if self.ep is not None:  # still open: marked to the last close, no exit fee
             self._close_episode("end", n - 1, float(equity[-1]), exit_px=c[-1])
@@ -539,6 +564,12 @@ class EventEngine:
         return Result(strategy=self.s.label(), params=dict(self.s.params), config=self.cfg, time_ms=b.time_ms,
                       close=b.close, equity=equity, position=position, trades=tr, engine="event", timeframe_ms=tf,
                       symbol=b.symbol, timeframe=b.timeframe, rejected=self.rejected, notes=notes)
+
+    def _halted(self, slot: Slot) -> None:
+        """The runner halted the strategy (a hook raised): the run fails with the runner's file:line."""
+        if slot.error:
+            raise StrategyError(f"strategy {self.s.label()}: {slot.error}",
+                                hint="fix the strategy file; the run was not stored")
 
     def _curves(self, b: Bars) -> tuple[np.ndarray, np.ndarray]:
         """Equity at every close and the side held, from the state recorded at each change."""
@@ -658,3 +689,12 @@ def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[...,
     finally:
         if was:
             gc.enable()
+
+
+def _label(timeframe: str) -> str:
+    """The slot's timeframe (bars built from arrays may carry none: any valid label routes them)."""
+    try:
+        timeframe_ms(timeframe)
+    except CashupError:
+        return "1m"
+    return timeframe
