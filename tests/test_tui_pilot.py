@@ -348,3 +348,69 @@ async def test_start_resumes_a_paused_strategy(tmp_path: Path) -> None:
         finally:
             node.runner.stop(slot)
             await _quit(pilot)
+
+
+# -- the other keys: help, search, chart timeframe/overlay, cancel all, reduce 50% -----------------------------
+async def test_help_search_chart_keys_cancel_all_and_reduce(tmp_path: Path) -> None:
+    from cashup_tui.app.modals.help import HelpScreen
+    from cashup_tui.app.modals.search import SymbolSearch
+    from cashup_tui.app.panes.market import CandleChart
+
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        # ? lists every key the issue requires (generated from the bindings)
+        await press(pilot, "question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=5, what="the help screen")
+        keys = {k for k, _ in app.screen.rows}
+        assert {"1", "2", "3", "4", "5", "b", "s", "c", "k", "slash", "question_mark", "q"} <= keys
+        await wait_text(pilot, "Kill switch")
+        await press(pilot, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=5, what="help closed")
+        # / searches symbols: "eth" + enter selects ETH_USDT for the market pane and the ticket
+        await press(pilot, "slash")
+        await wait_until(pilot, lambda: isinstance(app.screen, SymbolSearch), timeout=5, what="the symbol search")
+        await press(pilot, "e", "t", "h", "enter")
+        await wait_until(pilot, lambda: app.symbol == "ETH_USDT", timeout=5, what="ETH_USDT selected")
+        await wait_text(pilot, "ETH_USDT 1m")
+        # t cycles the chart timeframe, o the overlay
+        chart = app.query_one(CandleChart)
+        await press(pilot, "t")
+        await wait_text(pilot, "ETH_USDT 5m")
+        before = chart.overlay
+        await press(pilot, "o")
+        await wait_text(pilot, f"overlay: {chart.overlay}")
+        assert chart.overlay != before
+        # two resting orders, then x + y cancels all of them
+        inst = node.instruments["ETH_USDT"]
+        for pct in ("0.98", "0.97"):
+            bid, _ = _best(node, "ETH_USDT")
+            await _open_ticket(pilot, "b", "2", str(inst.round_price(bid * D(pct), "down")))
+            await press(pilot, "enter")
+            await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=10, what="sent")
+        await wait_until(pilot, lambda: len(node.cache.open_orders()) == 2, timeout=10, what="two resting orders")
+        await press(pilot, "x")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the cancel-all question")
+        await wait_text(pilot, "Cancel ALL open orders?")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: not node.cache.open_orders(), timeout=10, what="every order cancelled")
+        assert node.sim.state.venue.list_orders() == []
+        # a 10-contract long, then r + y on the Positions tab reduces it by half
+        _, ask = _best(node, "ETH_USDT")
+        await _open_ticket(pilot, "b", "10", str(inst.round_price(ask * D("1.003"), "up")))
+        await press(pilot, "enter")
+        pos = node.portfolio.positions
+        await wait_until(pilot, lambda: "ETH_USDT" in pos and pos["ETH_USDT"].size == 10, timeout=10,
+                         what="a 10-contract ETH long")
+        await press(pilot, "3")
+        await wait_until(pilot, lambda: "ETH_USDT" in table_keys(app, "positions-table"), timeout=5,
+                         what="the ETH position row")
+        await _select_row(pilot, "positions-table", "ETH_USDT")
+        await press(pilot, "r")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=5, what="the reduce question")
+        await wait_text(pilot, "Reduce ETH_USDT by 50%")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: pos["ETH_USDT"].size == 5, timeout=10, what="the position halved")
+        assert node.sim.state.venue.position("ETH_USDT").size == 5
+        await _quit(pilot)
+    assert app.return_code == 0
