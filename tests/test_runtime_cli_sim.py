@@ -1,0 +1,61 @@
+"""The trading CLI against `cashup sim serve` in its own process (testnet mode with made-up keys)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_runtime_cli import cashup
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def sim_serve(monkeypatch: pytest.MonkeyPatch):
+    """`cashup sim serve` in its own process (port 0) with made-up keys; CASHUP_GATE_* point at it."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_GATE")}
+    p = subprocess.Popen([sys.executable, "-m", "cashup_tui", "sim", "serve", "--port", "0", "--symbols", "BTC_USDT",
+                          "--api-key", FAKE_API_KEY, "--api-secret", FAKE_API_SECRET],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert p.stdout is not None
+        for line in p.stdout:
+            k, _, v = line.strip().removeprefix("export ").partition("=")
+            if k.startswith("CASHUP_GATE_"):
+                monkeypatch.setenv(k, v)
+            if k == "CASHUP_GATE_API_SECRET":
+                break
+        yield p
+    finally:
+        p.terminate()
+        p.wait(10)
+
+
+def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str], sim_serve) -> None:
+    rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "2", "--price", "26500", "--mode", "testnet",
+                          "--client-id", "t-am1", "--json")
+    assert rc == 0 and json.loads(out)["order"]["status"] == "open", err
+    rc, out, err = cashup(capsys, "orders", "amend", "t-am1", "--price", "26400", "--size", "3", "--mode", "testnet",
+                          "--json")
+    assert rc == 0, err
+    am = json.loads(out)
+    assert (am["price"], am["size"], am["status"]) == ("26400", "3", "open")
+    rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "2", "--type", "market", "--mode", "testnet")
+    assert rc == 0 and "FILLED" in out, err
+    rc, out, err = cashup(capsys, "orders", "close", "BTC_USDT", "--mode", "testnet", "--json")
+    assert rc == 0 and json.loads(out)["reduce_only"] and json.loads(out)["status"] == "filled", err
+    rc, out, _ = cashup(capsys, "orders", "close", "BTC_USDT", "--mode", "testnet")
+    assert rc == 0 and "no open BTC_USDT position" in out
+    rc, out, _ = cashup(capsys, "orders", "cancel", "--all", "--mode", "testnet", "--json")
+    assert rc == 0 and [o["status"] for o in json.loads(out)] == ["cancelled"]
+    rc, out, _ = cashup(capsys, "orders", "sync", "--mode", "testnet", "--json")
+    assert rc == 0 and json.loads(out)["changes"] == []
+    rc, _, err = cashup(capsys, "orders", "amend", "t-nope", "--price", "1", "--mode", "testnet")
+    assert rc == 1 and "no order with client id 't-nope'" in err
