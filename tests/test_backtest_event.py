@@ -106,6 +106,9 @@ def test_every_order_went_through_the_order_manager_and_the_venue(bars) -> None:
     pos = eng.pf.positions["BTC_USDT"]
     assert pos.size == eng.venue.position("BTC_USDT").size
     assert eng.om.ready and not eng.risk.reconciling and eng.risk.denials == 0
+    slot = eng.runner.slots["sma_cross-BTC_USDT"]  # the strategy ran in a runner slot, as live
+    assert slot.state.value == "stopped" and slot.position == pos.size and slot.error == ""
+    assert {o.strategy for o in orders} == {slot.name}
 
 
 def test_risk_denials_surface_in_the_result(bars) -> None:
