@@ -1,6 +1,6 @@
 """The real `cashup` command in a real 100x30 terminal (tmux, TERM=xterm-256color), driven by keys as a
 user over SSH would: the DEMO workstation shows moving prices, an order is placed with keys only and
-shows in Orders, `q` quits cleanly; SIGHUP (an SSH drop) also exits cleanly with the journal saved.
+shows in Orders, `q` quits cleanly; SIGHUP (an SSH drop) and SIGTERM also exit cleanly with the journal saved.
 """
 
 from __future__ import annotations
@@ -98,13 +98,14 @@ def test_cashup_shows_moving_prices_takes_an_order_by_keys_and_quits(term: Tmux,
     assert len(rows) == 1 and rows[0][1:3] == ("BTC_USDT", "buy")
 
 
-def test_sighup_exits_cleanly_with_the_journal_saved(term: Tmux, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_hangup_or_terminate_exits_cleanly_with_the_journal_saved(term: Tmux, tmp_path: Path, sig: int) -> None:
     _start(term, tmp_path)
     _place_order_with_keys(term)
     pid = _cashup_pid(term)
-    os.kill(pid, signal.SIGHUP)
-    end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line after SIGHUP")
-    assert "EXIT-CODE=0" in end  # a process killed by SIGHUP would report 129
+    os.kill(pid, sig)
+    end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what=f"the exit line after {sig!r}")
+    assert "EXIT-CODE=0" in end  # a process killed by the signal would report 128 + signal number
     assert "Traceback" not in end
     db = tmp_path / "data" / "cashup.sqlite"
     rows = _order_rows(db)
