@@ -266,3 +266,24 @@ def test_cli_shows_refused_orders(tmp_path, capsys) -> None:
     assert (e.value.code or 0) == 0
     out = capsys.readouterr().out
     assert "1 order(s) refused" in out and "price_band" in out
+
+
+def test_a_1x_short_is_liquidated_when_the_price_doubles() -> None:
+    n = 30
+    t = 1_700_000_000_000 + np.arange(n) * 3_600_000
+    c = np.full(n, 100.0)
+    c[15:] = 210.0
+    o = np.r_[100.0, c[:-1]]
+    bars_ = Bars.from_arrays(t, o, np.maximum(o, c) + 0.1, np.minimum(o, c) - 0.1, c, symbol="BTC_USDT",
+                             timeframe="1h")
+    res = run_event(Short(), bars_, RunConfig(allow_short=True), SIM)
+    first = res.trades[0]
+    assert first["reason"] == "liquid" and first["exit_idx"] == 15 and first["side"] == -1
+    assert 195 < first["exit_price"] < 200  # ~ 2 x entry / (1 + maintenance rate)
+
+
+class Short(Strategy):
+    """Short from the first close on."""
+
+    def signals(self, b: Bars) -> np.ndarray:
+        return -np.ones(len(b))

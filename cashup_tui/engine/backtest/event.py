@@ -315,7 +315,7 @@ class EventEngine:
         self.best_sell = np.inf
         self.fund_total = 0.0
         self._busy = False
-        self.may_liquidate = cfg.leverage > 1 or cfg.allow_short  # a 1x long cannot be liquidated (liq <= 0)
+        self.long_liquidates = cfg.leverage > 1  # a 1x long cannot be liquidated (its liq price is <= 0)
         self.wants_fills = type(strategy).on_fill is not Strategy.on_fill  # else fills need no SimFill
         # per-change portfolio state: the close from which it holds, cash, units, entry, side
         self.seg_i: list[int] = [0]
@@ -430,7 +430,8 @@ class EventEngine:
         self.side = 1 if pos.size > 0 else -1 if pos.size < 0 else 0
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
-        liq = pos.liquidation_price(self.inst.maintenance_rate) if self.side and self.may_liquidate else None
+        liq = (pos.liquidation_price(self.inst.maintenance_rate)
+               if self.side < 0 or (self.side > 0 and self.long_liquidates) else None)
         self.liq = float(liq) * (1 + 1e-9 * self.side) if liq else None
         self._episode(size, price, fee, liquidation=not f.client_id)
         self._record()
