@@ -37,13 +37,14 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
 Engines
 -------
 * `fast` (default): numpy, whole arrays at once (`fast.py`); ~10M+ bars/s for sma_cross.
-* `event`: bars one at a time through the strategy's hooks (`on_bar`, `on_fill`, targets and
-  orders through a context) and the shared simulated `Venue` (Decimal money, Gate's fill, fee,
-  margin and liquidation rules), the code path paper/live trading uses (`event.py`). Tests prove
-  both engines give the same trades and equity for every vectorised example strategy on real
-  candles (leverage <= 1; all-in, percent and notional sizing; stops; funding; contracts).
-  Event-only strategies (e.g. `grid`, resting limit orders) need it. Not yet routed through the
-  risk engine and order manager.
+* `event`: bars one at a time; the strategy runs in a `StrategyRunner` slot (its signals computed
+  once, or its own hooks with `hooks=True` / event-only strategies) and every order goes through
+  the path paper/live trading uses: `OrderManager` (risk gate, journal, order state machine) ->
+  `VenueExecution` -> the shared simulated `Venue` (Decimal money, Gate's fill, fee, margin and
+  liquidation rules); see `event.py`. Tests prove both engines give the same trades and equity
+  for every vectorised example strategy on real candles (leverage <= 1; all-in, percent and
+  notional sizing; stops; funding; contracts). Event-only strategies (e.g. `grid`, resting limit
+  orders) need it. Its speed is set by the order count (~150 us per order on the real path).
 
 Other modules: `data.py` (CSV/funding loading and checks), `metrics.py`, `report.py` (HTML),
 `lookahead.py` (signals must not change when the future is removed), `pipeline.py` (inputs ->
