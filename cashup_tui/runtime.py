@@ -299,6 +299,8 @@ class Node:
                     self._check_rules()
                 if self.mode in ("testnet", "live") and ticks % max(1, int(self.loop_hz * 10)) == 0:
                     await self._arm_dead_man()
+                if ticks % max(1, int(self.loop_hz * 5)) == 0:
+                    await self._retry_reconcile()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -355,6 +357,17 @@ class Node:
                     self.risk.feed_stale(sym, age, strategy_depends=sym in traded)
             elif sym in self.risk.stale_symbols:
                 self.risk.feed_fresh(sym)
+
+    async def _retry_reconcile(self) -> None:
+        """A reconciliation that failed (venue error after a reconnect) is retried every 5 s while the
+        private stream is up; trading stays blocked until one succeeds (fail closed)."""
+        om = self.om
+        if om is None or om.ready or not getattr(self.execution, "connected", True):
+            return
+        try:
+            await om.reconcile()
+        except CashupError as exc:
+            log.warning("reconciliation retry failed: %s (trading stays blocked)", exc)
 
     async def _arm_dead_man(self) -> None:
         healthy = self.om is not None and self.om.ready and getattr(self.execution, "connected", True)

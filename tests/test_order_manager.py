@@ -366,3 +366,26 @@ def test_fills_shuffled_and_duplicated_across_paths_apply_once(sizes: list[int],
         assert e.portfolio.positions["BTC_USDT"].fees == sum((f.fee for f in fills), D(0))
 
     asyncio.run(scenario())
+
+
+async def test_failed_reconciliation_keeps_trading_blocked() -> None:
+    from cashup_tui.domain.errors import TemporaryError
+    from cashup_tui.domain.events import FeedDisconnected
+
+    e = make_engine()
+    await e.om.handle_event(FeedDisconnected(1, "private", "dropped"))
+    assert not e.om.ready and e.risk.reconciling
+    real = e.venue.positions
+
+    async def broken():
+        raise TemporaryError("positions: HTTP 502")
+
+    e.venue.positions = broken  # type: ignore[method-assign]
+    with pytest.raises(TemporaryError):
+        await e.om.reconcile()
+    with pytest.raises(RiskDenied) as info:
+        await e.om.submit(e.om.build("BTC_USDT", "buy", D(1), price=D(49000)))
+    assert info.value.rule == "reconciling" and e.venue.submit_calls == []
+    e.venue.positions = real  # type: ignore[method-assign]
+    await e.om.reconcile()
+    assert e.om.ready and not e.risk.reconciling
