@@ -59,3 +59,22 @@ def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str]
     assert rc == 0 and json.loads(out)["changes"] == []
     rc, _, err = cashup(capsys, "orders", "amend", "t-nope", "--price", "1", "--mode", "testnet")
     assert rc == 1 and "no order with client id 't-nope'" in err
+
+
+def test_live_needs_confirmation_and_is_audited(capsys: pytest.CaptureFixture[str], sim_serve) -> None:
+    rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live")
+    assert rc == 2 and "--confirm-live" in err
+    rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live",
+                          "--confirm-live", "--json")
+    assert rc == 0 and json.loads(out)["order"]["status"] == "filled", err
+    from cashup_tui.paths import default_db_path
+    from cashup_tui.store import open_store
+    from cashup_tui.store.records import list_audit
+
+    store = open_store(str(default_db_path("live")))
+    try:
+        actions = {(a.action, a.details.get("detail", "")) for a in list_audit(store, 50)}
+    finally:
+        store.close()
+    assert any(act == "live.start" and "confirmed=True" in d for act, d in actions)
+    assert any(act == "orders.place" for act, _ in actions)
