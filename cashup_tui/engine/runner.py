@@ -30,7 +30,7 @@ from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.risk import StrategyBudget
-from cashup_tui.engine.strategy import Strategy, where
+from cashup_tui.engine.strategy import Strategy, StrategyFill, where
 
 log = logging.getLogger("cashup.engine.runner")
 ZERO = Decimal(0)
@@ -338,7 +338,10 @@ class StrategyRunner:
         slot = self.slots[order.strategy]
         slot.position += fill.size * fill.side.sign
         if slot.state is SlotState.RUNNING:
-            self._guard(slot, "on_fill", lambda: slot.strategy.on_fill(self._ctx[slot.name], fill))
+            qm = self.instruments[fill.symbol].quanto_multiplier if fill.symbol in self.instruments else 1
+            sf = StrategyFill(fill.client_id, fill.side.value, float(fill.size * qm), float(fill.price),
+                              float(fill.fee), fill.ts_ms, order.strategy)
+            self._guard(slot, "on_fill", lambda: slot.strategy.on_fill(self._ctx[slot.name], sf))
 
     # -- order plumbing -------------------------------------------------------------------------
     async def _submit(self, slot: Slot, order: Order) -> None:

@@ -222,6 +222,19 @@ class Bars:
 # ---------------------------------------------------------------------------------------------
 # what event hooks can do
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StrategyFill:
+    """What `on_fill` receives, the same in backtests, paper and live: base units and floats."""
+
+    order_id: str  # the client order id
+    side: str  # "buy" | "sell"
+    qty: float  # base units (coins), like the qty passed to ctx.buy/ctx.sell
+    price: float
+    fee: float
+    ts_ms: int
+    tag: str = ""
+
+
 class StrategyContext(Protocol):
     """What a strategy's event hooks see and may do. Implemented by the event backtest runner,
     and by the live/paper strategy runner (orders go through risk and the order manager)."""

@@ -52,7 +52,6 @@ from __future__ import annotations
 import gc
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -75,7 +74,7 @@ from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import RiskEngine, RiskLimits, StrategyBudget
 from cashup_tui.engine.runner import Slot, SlotState, StrategyRunner
-from cashup_tui.engine.strategy import Bars, Strategy, run_signals, where
+from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill, run_signals, where
 
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
 
@@ -86,17 +85,7 @@ def _d(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
-@dataclass(frozen=True, slots=True)
-class SimFill:
-    """What a strategy's `on_fill` receives in a backtest."""
-
-    order_id: str  # the client order id
-    side: str  # "buy" | "sell"
-    qty: float  # base units (coins)
-    price: float
-    fee: float
-    ts_ms: int
-    tag: str = ""
+SimFill = StrategyFill  # the one fill type strategies see (engine/strategy.py)
 
 
 def backtest_limits(cfg: RunConfig) -> RiskLimits:
