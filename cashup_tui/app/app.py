@@ -98,6 +98,7 @@ class CashupApp(App[int]):
         self._clock = clock
         self._tick_expected = 0.0
         self._stopping = False
+        self.node_ready = False
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -118,17 +119,31 @@ class CashupApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        """Paint at once, then connect: the node starts in a worker while the layout is visible."""
         self.title = f"CashUp {self.node.mode.value.upper()}"
+        self._install_signal_handlers()
+        self.query_one(StatusBar).show_connecting(self.node.mode)
+        self._tick_expected = self._clock() + 0.25
+        self.set_interval(0.25, self._lag_probe)
+        self.query_one(Watchlist).focus()
+        self.run_worker(self._start_node, exclusive=True, group="start")
+
+    async def _start_node(self) -> None:
         try:
             await self.node.start()
         except CashupError as exc:
-            self.notify(str(exc), severity="error", timeout=15)
-        self._install_signal_handlers()
-        self._tick_expected = self._clock() + 0.25
-        self.set_interval(0.25, self._lag_probe)
+            self.query_one(StatusBar).show_failure(self.node.mode, str(exc))
+            self.notify(str(exc), severity="error", timeout=30)
+            return
+        self.node_ready = True
         self.set_interval(1 / max(self.refresh_hz, 0.5), self.refresh_views)
         self.refresh_views()
-        self.query_one(Watchlist).focus()
+
+    def _node_ok(self) -> bool:
+        """Trading actions wait for the node (connected and reconciled)."""
+        if not self.node_ready:
+            self.notify("still connecting to the venue and reconciling: try again in a moment", severity="warning")
+        return self.node_ready
 
     def on_resize(self, event: Resize) -> None:
         wide = event.size.width >= WIDE[0] and event.size.height >= WIDE[1]
@@ -189,7 +204,12 @@ class CashupApp(App[int]):
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
-        self.refresh_views()
+        # show the pane as last drawn first; fresh data and focus (which rebuilds the footer) follow
+        self.call_after_refresh(self._after_tab_change)
+
+    def _after_tab_change(self) -> None:
+        if self.node_ready:
+            self.refresh_views()
         tab = self.query_one(TabbedContent).active
         target = {"market": Watchlist, "orders": OrdersPane, "positions": PositionsPane,
                   "strategies": StrategiesPane, "risk": RiskPane}[tab]
@@ -211,6 +231,8 @@ class CashupApp(App[int]):
         return Decimal(str(t.last)) if t else None
 
     def action_ticket(self, side: str) -> None:
+        if not self._node_ok():
+            return
         s = Side(side)
         inst = self.node.instrument(self.symbol)
         size_hint = inst.min_size if inst else Decimal(1)
@@ -232,6 +254,8 @@ class CashupApp(App[int]):
         return self.query_one(OrdersPane).selected_order
 
     def action_cancel_selected(self) -> None:
+        if not self._node_ok():
+            return
         cid = self._selected_order()
         if not cid:
             self.notify("no open order selected (2: Orders, arrows to select)", severity="warning")
@@ -239,6 +263,8 @@ class CashupApp(App[int]):
         self._run_action(self.node.cancel(cid), f"cancel requested for {cid}")
 
     def action_cancel_all(self) -> None:
+        if not self._node_ok():
+            return
         def go(ok: bool | None) -> None:
             if ok:
                 self._run_action(self.node.cancel_all(None), "cancel all requested")
@@ -246,6 +272,8 @@ class CashupApp(App[int]):
         self.push_screen(Confirm("Cancel ALL open orders?"), go)
 
     def action_amend(self) -> None:
+        if not self._node_ok():
+            return
         cid = self._selected_order()
         if not cid:
             self.notify("select an open order to amend", severity="warning")
@@ -263,6 +291,8 @@ class CashupApp(App[int]):
         self.push_screen(AmendOrder(order, self.node.amend), done)
 
     def action_close_position(self) -> None:
+        if not self._node_ok():
+            return
         sym = self.query_one(PositionsPane).selected_symbol
         if not sym:
             self.notify("no position selected (3: Positions)", severity="warning")
@@ -275,6 +305,8 @@ class CashupApp(App[int]):
         self.push_screen(Confirm(f"Close the whole {sym} position at market?"), go)
 
     def action_reduce_or_resume(self) -> None:
+        if not self._node_ok():
+            return
         tab = self.query_one(TabbedContent).active
         if tab == "risk":
             def go(ok: bool | None) -> None:
@@ -294,6 +326,8 @@ class CashupApp(App[int]):
         self.push_screen(Confirm(f"Reduce {sym} by 50% at market?"), go_reduce)
 
     def action_kill(self) -> None:
+        if not self._node_ok():
+            return
         current = self.node.status().kill_level
 
         def picked(level: int | None) -> None:
@@ -337,18 +371,35 @@ class CashupApp(App[int]):
         self._refresh_market()
 
     def action_start_strategy(self) -> None:
+        if not self._node_ok():
+            return
         view = self._selected_strategy()
         if view is None:
             return
-        self._run_action(self.node.start_strategy(view.name, view.symbol or self.symbol, dict(view.params)),
-                         f"started {view.name} on {view.symbol or self.symbol}")
+        symbol = view.symbol or self.symbol
+
+        async def go() -> None:
+            try:
+                slot = await self.node.start_strategy(view.name, symbol, dict(view.params))
+            except CashupError as exc:
+                self.notify(str(exc), severity="error", timeout=10)
+                return
+            self.notify(f"started {view.name} on {symbol}")
+            self.refresh_views()
+            self.query_one("#strategies-table", SyncTable).select_key(slot)  # keep the cursor on it
+
+        self.run_worker(go, group="actions")
 
     def action_pause_strategy(self) -> None:
+        if not self._node_ok():
+            return
         sid = self.query_one(StrategiesPane).selected_id
         if self.query_one(TabbedContent).active == "strategies" and sid:
             self._run_action(self.node.pause_strategy(sid), f"paused {sid}")
 
     def action_stop_strategy(self) -> None:
+        if not self._node_ok():
+            return
         sid = self.query_one(StrategiesPane).selected_id
         if self.query_one(TabbedContent).active == "strategies" and sid:
             self._run_action(self.node.stop_strategy(sid), f"stopped {sid}")
@@ -360,6 +411,8 @@ class CashupApp(App[int]):
         return next((v for v in self.node.strategies() if v.id == sid), None)
 
     def action_backtest(self) -> None:
+        if not self._node_ok():
+            return
         view = self._selected_strategy()
         if view is None:
             self.notify("select a strategy on the Strategies tab (4) first", severity="warning")
@@ -382,6 +435,8 @@ class CashupApp(App[int]):
         self.run_worker(go, exclusive=True, group="backtest")
 
     def action_drift(self) -> None:
+        if not self._node_ok():
+            return
         view = self._selected_strategy()
         if view is None or view.state not in ("running", "paused"):
             self.notify("select a running strategy on the Strategies tab (4)", severity="warning")

@@ -26,7 +26,7 @@ def render_risk(r: RiskView, width: int) -> Table:
     grid.add_column()
     head = Text()
     head.append(f" {r.trading_state.value.upper()} ", style=STATE_STYLE.get(r.trading_state, "bold"))
-    head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill switch  [R] resume")
+    head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill switch  [r] resume")
     grid.add_row(head)
     bar_w = max(10, min(40, width - 50))
     limits = Table(box=None, expand=False, show_header=True, header_style="bold")

@@ -58,6 +58,18 @@ def render_status(s: HeaderStatus, width: int) -> Text:
 class StatusBar(Static):
     """Redrawn only when the rendered text changes."""
 
+    def show_connecting(self, mode: Mode) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f" {mode.value.upper()} ", style=MODE_STYLE.get(mode, "bold"))
+        t.append("  connecting to the venue, reconciling orders and positions…", style="yellow")
+        self.update(t)
+
+    def show_failure(self, mode: Mode, message: str) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f" {mode.value.upper()} ", style=MODE_STYLE.get(mode, "bold"))
+        t.append(f"  NOT CONNECTED: {message.splitlines()[0]}", style="bold white on red")
+        self.update(t)
+
     DEFAULT_CSS = "StatusBar { height: 1; background: $panel; }"
 
     def __init__(self, **kw: object) -> None:

@@ -29,6 +29,14 @@ class SyncTable(DataTable):
         row = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
         return None if row.value is None else str(row.value)
 
+    def select_key(self, key: str) -> bool:
+        """Move the cursor to the row with this key (if present)."""
+        for i, row_key in enumerate(self.rows):
+            if row_key.value == key:
+                self.move_cursor(row=i)
+                return True
+        return False
+
     def sync(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         wanted = {key for key, _ in rows}
         for key in [k for k in self._cells if k not in wanted]:
