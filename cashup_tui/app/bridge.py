@@ -158,10 +158,31 @@ class BacktestMixin:
 
 
 
+HEAVY_MODULES = (
+    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store_journal", "cashup_tui.adapters.ccxt_rest",
+    "cashup_tui.adapters.gateio.market_data", "cashup_tui.adapters.gate_execution", "cashup_tui.adapters.sim.server",
+    "cashup_tui.adapters.sim.execution", "cashup_tui.adapters.notify",
+)
+
+
+def _preload() -> None:
+    """Import the engine and adapters (ccxt, SQLAlchemy, aiohttp: about a second) off the UI thread."""
+    import importlib
+
+    for name in HEAVY_MODULES:
+        importlib.import_module(name)
+
+
 class EngineWorkstation(BacktestMixin):
-    def __init__(self, node: Any, *, chart_refresh_s: float = 5.0, notifier: Any = None) -> None:
-        self.node = node
-        self.mode = Mode(node.mode)
+    """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
+    workstation paints at once and the engine is imported and built while the user sees it."""
+
+    def __init__(self, node: Any, *, chart_refresh_s: float = 5.0, notifier: Any = None,
+                 mode: str | None = None, symbols: Sequence[str] = ()) -> None:
+        self._factory = node if callable(node) and not hasattr(node, "start") else None
+        self.node = None if self._factory is not None else node
+        self.mode = Mode(mode or self.node.mode)
+        self._symbols = list(symbols) or (list(self.node.symbols) if self.node is not None else [])
         self.chart_refresh_s = chart_refresh_s
         self.notifier = notifier
         self.ring = RingLog()
@@ -178,6 +199,11 @@ class EngineWorkstation(BacktestMixin):
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         logging.getLogger("cashup").addHandler(self.ring)
+        if self.node is None:
+            assert self._factory is not None
+            await asyncio.to_thread(_preload)
+            self.node = self._factory()
+            self._symbols = list(self.node.symbols)
         await self.node.start()
         bus = self.node.bus
         bus.subscribe(OrderFilled, self._on_fill)
@@ -201,7 +227,8 @@ class EngineWorkstation(BacktestMixin):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         try:
-            await self.node.stop()
+            if self.node is not None:
+                await self.node.stop()
         finally:
             logging.getLogger("cashup").removeHandler(self.ring)
 
@@ -226,18 +253,20 @@ class EngineWorkstation(BacktestMixin):
 
     # -- market reads -------------------------------------------------------------------------
     def watchlist(self) -> Sequence[str]:
-        return list(self.node.symbols)
+        return list(self._symbols)
 
     def symbols(self) -> Sequence[str]:
-        return sorted(self.node.instruments)
+        return sorted(self.node.instruments) if self.node is not None and self.node.instruments else self.watchlist()
 
     def instrument(self, symbol: str) -> Instrument | None:
-        return self.node.instruments.get(symbol)
+        return self.node.instruments.get(symbol) if self.node is not None else None
 
     def ticker(self, symbol: str) -> Ticker | None:
-        return self.node.cache.ticker(symbol)
+        return self.node.cache.ticker(symbol) if self.node is not None else None
 
     def book(self, symbol: str) -> BookSnapshot | None:
+        if self.node is None:
+            return None
         md = self.node.market
         if md is not None:
             live = md.book(symbol)
@@ -246,14 +275,14 @@ class EngineWorkstation(BacktestMixin):
         return self.node.cache.book(symbol)
 
     def trades(self, symbol: str) -> Sequence[Trade]:
-        md = self.node.market
+        md = self.node.market if self.node is not None else None
         return md.trades(symbol) if md is not None else ()
 
     def bars(self, symbol: str, timeframe: str) -> Sequence[Bar]:
         key = (symbol, timeframe)
         self._wanted.add(key)
         hist = self._bars.get(key, [])
-        md = self.node.market
+        md = self.node.market if self.node is not None else None
         live = md.live_bars(symbol, timeframe) if md is not None and timeframe == "1m" else []
         if not live:
             return hist
@@ -320,14 +349,18 @@ class EngineWorkstation(BacktestMixin):
 
     # -- orders and positions ----------------------------------------------------------------
     def open_orders(self) -> Sequence[Order]:
+        if self.node is None:
+            return []
         return sorted(self.node.cache.open_orders(), key=lambda o: o.created_ms, reverse=True)
 
     def order_history(self, limit: int = 200) -> Sequence[Order]:
+        if self.node is None:
+            return []
         done = [o for o in self.node.cache.orders() if not o.is_open]
         return sorted(done, key=lambda o: o.updated_ms, reverse=True)[:limit]
 
     def positions(self) -> Sequence[PositionView]:
-        pf = self.node.portfolio
+        pf = self.node.portfolio if self.node is not None else None
         if pf is None:
             return []
         out = []
@@ -344,7 +377,7 @@ class EngineWorkstation(BacktestMixin):
     def strategies(self) -> Sequence[StrategyView]:
         from cashup_tui.engine.strategy import discover, load_strategy
 
-        runner = self.node.runner
+        runner = self.node.runner if self.node is not None else None
         out: list[StrategyView] = []
         running_labels = set()
         if runner is not None:
@@ -536,7 +569,7 @@ class EngineWorkstation(BacktestMixin):
         return sorted(items, key=lambda n: n.ts_ms, reverse=True)[:limit]
 
     def channels(self) -> Sequence[str]:
-        svc = getattr(self.node, "notifier", None)
+        svc = getattr(self.node, "notifier", None) if self.node is not None else None
         return [c.label for c in svc.channels] if svc is not None else []
 
     def alert_rules(self) -> Sequence[str]:

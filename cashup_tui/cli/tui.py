@@ -31,11 +31,14 @@ def run_workstation(settings, mode: str, db_url: str, *, symbols: list[str] | No
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
     from cashup_tui.app.app import CashupApp
     from cashup_tui.app.bridge import EngineWorkstation
-    from cashup_tui.runtime import build_node
     from cashup_tui.settings import render_toml
 
-    node = build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok)
-    ws = EngineWorkstation(node)
+    def build():  # runs inside the app, after the first paint (the engine imports take about a second)
+        from cashup_tui.runtime import build_node
+
+        return build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok)
+
+    ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols)
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
     app = CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
                     settings_text=(settings.source, render_toml(settings), keys))
