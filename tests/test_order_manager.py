@@ -389,3 +389,53 @@ async def test_failed_reconciliation_keeps_trading_blocked() -> None:
     e.venue.positions = real  # type: ignore[method-assign]
     await e.om.reconcile()
     assert e.om.ready and not e.risk.reconciling
+
+
+venue_op = st.tuples(st.sampled_from(["fill", "partial", "cancel", "external", "market"]), st.integers(0, 9))
+
+
+@settings(max_examples=50, deadline=None)
+@given(n_orders=st.integers(1, 5), ops=st.lists(venue_op, max_size=12))
+def test_reconcile_converges_to_the_venue_and_is_idempotent(n_orders: int, ops: list) -> None:
+    """Property: whatever happened at the venue while we were not listening (fills, partial fills,
+    cancels, orders placed elsewhere), one reconciliation makes orders, fills, position and cash
+    equal to the venue's, and a second one changes nothing."""
+    from dataclasses import replace as _replace
+
+    async def scenario() -> None:
+        e = make_engine()
+        e.venue.fill_on_submit = False
+        cids = []
+        for i in range(n_orders):
+            r = await e.om.submit(e.om.build("BTC_USDT", "buy" if i % 2 else "sell", D(4 + i), price=D(49000 + i)))
+            cids.append(r.order.client_id)
+        ext = 0
+        for op, k in ops:
+            open_ids = [c for c, o in e.venue.orders.items() if o.status.is_working]
+            if op in ("fill", "partial", "cancel") and open_ids:
+                cid = open_ids[k % len(open_ids)]
+                o = e.venue.orders[cid]
+                if op == "cancel":
+                    e.venue.orders[cid] = _replace(o, status=S.CANCELLED)
+                else:
+                    e.venue.fill_resting(cid, o.remaining if op == "fill" else D(1))
+            elif op == "external":
+                ext += 1
+                e.venue.place(e.om.build("ETH_USDT", "sell", D(1), price=D(3100), client_id=f"t-ext{ext}"))
+            elif op == "market":
+                e.venue.place(e.om.build("BTC_USDT", "buy", D(1 + k), order_type="market", client_id=f"t-mkt{k}-{ext}"))
+                ext += 1
+        await e.om.reconcile()
+        for cid, v in e.venue.orders.items():
+            local = e.cache.order(cid)
+            if v.status.is_working:
+                assert local is not None and local.is_open and local.filled == v.filled, (cid, local, v)
+            elif cid in cids:
+                assert local is not None and local.status is v.status and local.filled == v.filled, (cid, local, v)
+        for sym, vp in e.venue.pos.items():
+            assert e.portfolio.positions[sym].size == vp.size
+        assert e.portfolio.cash == e.venue.cash
+        assert sorted(e.journal.fills) == sorted(f.trade_id for f in e.venue.trades)
+        assert await e.om.reconcile() == []
+
+    asyncio.run(scenario())
