@@ -313,3 +313,14 @@ def test_limits_from_settings() -> None:
 
     lim = RiskLimits.from_settings(RiskSettings(max_order_notional=123.4, stale_feed_s=2.5))
     assert lim.max_order_notional == D("123.4") and lim.stale_feed_ms == 2500
+
+
+def test_two_closing_orders_cannot_flip_in_reducing_state() -> None:
+    e = gate()
+    e.portfolio.apply_fill(Fill("f1", "t-a", "BTC_USDT", Side.BUY, D(10), D(50000)))
+    e.risk.set_kill_level(1, "test", source="cli")
+    e.risk.check_submit(order(side=Side.SELL, size="6", cid="t-c1"))
+    e.cache.put_order(replace(order(side=Side.SELL, size="6", cid="t-c1"), status=OrderStatus.OPEN))
+    exc = denied(e, order(side=Side.SELL, size="6", cid="t-c2"), "trading_state")
+    assert "reduce" in str(exc)
+    e.risk.check_submit(order(side=Side.SELL, size="4", cid="t-c3"))

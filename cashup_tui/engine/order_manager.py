@@ -565,7 +565,7 @@ class OrderManager:
                          entries_only: bool = False) -> list[Order]:
         out = []
         for o in self.cache.open_orders(symbol):
-            if entries_only and (o.reduce_only or self.risk._reduces(o)):
+            if entries_only and (o.reduce_only or self.risk._reduces(o, count_working=False)):
                 continue
             try:
                 out.append(await self.cancel(o.client_id, reason=reason))

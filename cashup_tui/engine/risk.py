@@ -281,14 +281,20 @@ class RiskEngine:
             log.exception("could not journal a risk denial")
         return RiskDenied(rule, message, **numbers)
 
-    def _reduces(self, order: Order) -> bool:
-        """True if the order can only shrink the current position (or is flagged reduce-only)."""
+    def _reduces(self, order: Order, *, count_working: bool = True) -> bool:
+        """True if the order can only shrink the current position. With `count_working`, other working
+        orders on the same side use up the position first: two closing orders can never flip it."""
         pos = self.portfolio.positions.get(order.symbol)
         size = pos.size if pos is not None else ZERO
         if size == 0:
             return False
-        opposite = (size > 0) != (order.side.sign > 0)
-        return opposite and order.size <= abs(size)
+        if (size > 0) == (order.side.sign > 0):
+            return False
+        room = abs(size)
+        if count_working:
+            room -= sum((o.remaining for o in self.cache.open_orders(order.symbol)
+                         if o.side is order.side and o.client_id != order.client_id), ZERO)
+        return order.size <= room
 
     @staticmethod
     def _sane(name: str, value: Any) -> Decimal:
