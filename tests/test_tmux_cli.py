@@ -17,7 +17,7 @@ import pytest
 
 from tests.tmux_driver import Tmux
 
-pytestmark = [pytest.mark.tmux, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.tmux, pytest.mark.timeout(150)]
 REPO = Path(__file__).resolve().parent.parent
 CASHUP = Path(sys.executable).parent / "cashup"
 PRICE_ROW = re.compile(r"^\s*BTC_USDT\s+([\d,]+\.\d+)\s", re.M)
@@ -44,7 +44,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _start(term: Tmux, tmp_path: Path) -> str:
     cmd = str(CASHUP) if CASHUP.exists() else f"{sys.executable} -m cashup_tui"
     term.start(cmd, _env(tmp_path), REPO)
-    return term.wait_for(lambda s: " DEMO " in s and PRICE_ROW.search(s) is not None, timeout=30,
+    return term.wait_for(lambda s: " DEMO " in s and PRICE_ROW.search(s) is not None, timeout=45,
                          what="the DEMO workstation with a BTC_USDT price")
 
 
@@ -61,12 +61,12 @@ def _order_rows(db: Path) -> list[tuple[str, str, str, str]]:
 def _place_order_with_keys(term: Tmux) -> None:
     """b opens the buy ticket with the best bid and the minimum size; Enter sends it; 2 shows Orders."""
     term.keys("b")
-    term.wait_for(lambda s: "notional" in s and "[enter] send" in s, timeout=10, what="the ticket with its preview")
+    term.wait_for(lambda s: "notional" in s and "[enter] send" in s, timeout=25, what="the ticket with its preview")
     term.keys("Enter")
-    term.wait_for(lambda s: "[enter] send" not in s, timeout=10, what="the ticket to close after sending")
+    term.wait_for(lambda s: "[enter] send" not in s, timeout=25, what="the ticket to close after sending")
     term.keys("2")
     term.wait_for(lambda s: "Open orders" in s and re.search(r"t-\S+\s+BTC_USDT\s+BUY\s+limit\s+1\s", s) is not None,
-                  timeout=10, what="the order in Orders")
+                  timeout=25, what="the order in Orders")
 
 
 def _cashup_pid(term: Tmux) -> int:

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, TabbedContent, TabPane
 
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
@@ -33,7 +33,7 @@ from cashup_tui.app.panes.orders import OrdersPane, open_rows
 from cashup_tui.app.panes.positions import PositionsPane
 from cashup_tui.app.panes.positions import rows as position_rows
 from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane
-from cashup_tui.app.panes.status import StatusBar
+from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.domain.enums import Side
@@ -116,7 +116,7 @@ class CashupApp(App[int]):
                 with TabPane("5 Risk", id="risk"):
                     yield RiskPane()
             yield SidePanel(id="side")
-        yield Footer()
+        yield KeyBar([(self._key_label(b.key), b.description) for b in self._help_bindings() if b.show])
 
     async def on_mount(self) -> None:
         """Paint at once, then connect: the node starts in a worker while the layout is visible."""
@@ -155,15 +155,15 @@ class CashupApp(App[int]):
         self.loop_lag_ms = max(0.0, (now - self._tick_expected) * 1000)
         self._tick_expected = now + 0.25
 
-    def refresh_views(self) -> None:
-        """Pull read models for the status bar and the visible pane only."""
+    def refresh_views(self, light: bool = False) -> None:
+        """Pull read models for the status bar and the visible pane only (`light`: skip the chart)."""
         node = self.node
         status = node.status()
         status = dataclasses.replace(status, loop_lag_ms=max(status.loop_lag_ms, self.loop_lag_ms))
         self.query_one(StatusBar).show_status(status)
         tab = self.query_one(TabbedContent).active
         if tab == "market":
-            self._refresh_market()
+            self._refresh_market(chart=not light)
         elif tab == "orders":
             self.query_one(OrdersPane).show(node.open_orders(), node.order_history())
         elif tab == "positions":
@@ -178,7 +178,7 @@ class CashupApp(App[int]):
         for severity, text in node.drain_alerts():
             self.notify(text, severity=severity if severity in ("information", "warning", "error") else "information")
 
-    def _refresh_market(self) -> None:
+    def _refresh_market(self, chart: bool = True) -> None:
         node = self.node
         symbols = list(node.watchlist())
         self.query_one(Watchlist).update_tickers(symbols, {s: node.ticker(s) for s in symbols})
@@ -187,8 +187,9 @@ class CashupApp(App[int]):
         trades = node.trades(self.symbol)
         self.query_one(BookLadder).show_book(node.book(self.symbol))
         self.query_one(TradesTape).show_trades(self.symbol, trades, qm)
-        chart = self.query_one(CandleChart)
-        chart.show_bars(self.symbol, node.bars(self.symbol, chart.timeframe))
+        if chart:
+            plot = self.query_one(CandleChart)
+            plot.show_bars(self.symbol, node.bars(self.symbol, plot.timeframe))
         self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol))
 
     @on(Watchlist.Selected)
@@ -209,7 +210,7 @@ class CashupApp(App[int]):
 
     def _after_tab_change(self) -> None:
         if self.node_ready:
-            self.refresh_views()
+            self.refresh_views(light=True)  # the chart (the costliest paint) follows on the next tick
         tab = self.query_one(TabbedContent).active
         target = {"market": Watchlist, "orders": OrdersPane, "positions": PositionsPane,
                   "strategies": StrategiesPane, "risk": RiskPane}[tab]
@@ -357,6 +358,10 @@ class CashupApp(App[int]):
         rows = [(b.key, b.description) for b in self._help_bindings()]
         self.push_screen(HelpScreen(rows))
 
+    @staticmethod
+    def _key_label(key: str) -> str:
+        return {"slash": "/", "question_mark": "?", "comma": ","}.get(key, key)
+
     def _help_bindings(self) -> list[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
 
@@ -470,12 +475,12 @@ class CashupApp(App[int]):
     def action_quit_app(self) -> None:
         running = [v for v in self.node.strategies() if v.state == "running"]
         if not running:
-            self.run_worker(self._shutdown(), exclusive=True, group="quit")
+            self.run_worker(self._quit_node(), exclusive=True, group="quit")
             return
 
         def go(ok: bool | None) -> None:
             if ok:
-                self.run_worker(self._shutdown(), exclusive=True, group="quit")
+                self.run_worker(self._quit_node(), exclusive=True, group="quit")
 
         self.push_screen(Confirm(f"{len(running)} strategies are running. Stop them and quit?"), go)
 
@@ -496,7 +501,7 @@ class CashupApp(App[int]):
         self.notify(done_text)
         self.refresh_views()
 
-    async def _shutdown(self) -> None:
+    async def _quit_node(self) -> None:
         if self._stopping:
             return
         self._stopping = True
@@ -510,6 +515,6 @@ class CashupApp(App[int]):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, lambda: self.run_worker(self._shutdown(), exclusive=True, group="quit"))
+                loop.add_signal_handler(sig, lambda: self.run_worker(self._quit_node(), exclusive=True, group="quit"))
             except (NotImplementedError, RuntimeError, ValueError):
                 pass

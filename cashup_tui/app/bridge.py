@@ -177,7 +177,7 @@ class EngineWorkstation(BacktestMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
-    def __init__(self, node: Any, *, chart_refresh_s: float = 5.0, notifier: Any = None,
+    def __init__(self, node: Any, *, chart_refresh_s: float = 30.0, notifier: Any = None,
                  mode: str | None = None, symbols: Sequence[str] = ()) -> None:
         self._factory = node if callable(node) and not hasattr(node, "start") else None
         self.node = None if self._factory is not None else node

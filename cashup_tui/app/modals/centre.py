@@ -70,10 +70,10 @@ class LogViewer(ModalScreen[None]):
             yield Static("", id="log-body")
 
     def on_mount(self) -> None:
-        self._render("")
+        self._show_lines("")
         self.query_one(Input).focus()
 
-    def _render(self, q: str) -> None:
+    def _show_lines(self, q: str) -> None:
         q = q.lower()
         t = Text(no_wrap=True)
         shown = [ln for ln in self.lines if q in f"{ln.level} {ln.source} {ln.message}".lower()][-200:]
@@ -83,7 +83,7 @@ class LogViewer(ModalScreen[None]):
         self.query_one("#log-body", Static).update(t if shown else Text("no matching lines", style="dim"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self._render(event.value)
+        self._show_lines(event.value)
 
     def action_close(self) -> None:
         self.dismiss(None)

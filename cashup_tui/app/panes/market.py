@@ -4,6 +4,7 @@ redraws only what changed (the watchlist updates single cells; the others compar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -185,6 +186,7 @@ class CandleChart(PlotextPlot):
         self.timeframe = "1m"
         self.overlay = "sma20"
         self._key: tuple[object, ...] = ()
+        self._drawn_at = 0.0
 
     def show_bars(self, symbol: str, bars: Sequence[Bar]) -> None:
         width = self.size.width or 60
@@ -193,6 +195,12 @@ class CandleChart(PlotextPlot):
         key = (symbol, self.timeframe, self.overlay, len(bars), view[-1].close if view else None, width)
         if key == self._key:
             return
+        # a new price alone redraws at most every 2 s (plotext is the costliest paint on screen);
+        # a new symbol, timeframe, overlay, bar or size redraws at once
+        now = time.monotonic()
+        if self._key and key[:4] == self._key[:4] and key[5] == self._key[5] and now - self._drawn_at < 2.0:
+            return
+        self._drawn_at = now
         self._key = key
         p = self.plt
         p.clear_data()

@@ -81,3 +81,25 @@ class StatusBar(Static):
         if text.plain != self._last:
             self._last = text.plain
             self.update(text)
+
+
+class KeyBar(Static):
+    """The key hints at the bottom. Static on purpose: Textual's Footer rebuilds itself on every focus
+    change (each tab switch), which cost more than the pane switch itself."""
+
+    DEFAULT_CSS = "KeyBar { height: 1; background: $panel; }"
+
+    def __init__(self, keys: list[tuple[str, str]], **kw: object) -> None:
+        super().__init__("", **kw)  # type: ignore[arg-type]
+        self.keys = keys
+
+    def on_mount(self) -> None:
+        self.update(self.render_keys())
+
+    def render_keys(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for key, desc in self.keys:
+            t.append(f" {key} ", style="bold")
+            t.append(f"{desc} ", style="dim")
+        t.append(" ^p palette  ? help", style="bold")
+        return t

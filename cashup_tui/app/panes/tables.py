@@ -42,13 +42,21 @@ class SyncTable(DataTable):
         for key in [k for k in self._cells if k not in wanted]:
             self.remove_row(key)
             del self._cells[key]
+        added = False
         for key, cells in rows:
             plain = tuple(str(c) for c in cells)
             old = self._cells.get(key)
             if old is None:
                 self.add_row(*cells, key=key)
+                added = True
             elif old != plain:
                 for col, before, after, cell in zip(self._columns, old, plain, cells, strict=True):
                     if before != after:
-                        self.update_cell(key, col, cell)
+                        self.update_cell(key, col, cell, update_width=True)
             self._cells[key] = plain
+        if added:  # size columns to the new rows now, not when the table next goes idle (it may not soon)
+            self._require_update_dimensions = False
+            new_rows, self._new_rows = set(self._new_rows), set()
+            self._update_dimensions(new_rows)
+            self._line_cache.clear()  # lines drawn before the widths grew must not be reused
+            self.refresh()
