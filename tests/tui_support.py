@@ -56,7 +56,7 @@ def screen_text(app: Any) -> str:
     return console.export_text()
 
 
-async def wait_until(pilot: Any, predicate: Callable[[], object], *, timeout: float = 10.0, what: str = "") -> None:
+async def wait_until(pilot: Any, predicate: Callable[[], object], *, timeout: float = 20.0, what: str = "") -> None:
     """Poll `predicate` (letting the app run between polls) until it is truthy or the deadline passes;
     on timeout fail with the screen so the reason is visible."""
     loop = asyncio.get_running_loop()
@@ -70,7 +70,7 @@ async def wait_until(pilot: Any, predicate: Callable[[], object], *, timeout: fl
         await pilot.pause(0.05)
 
 
-async def wait_text(pilot: Any, needle: str, *, timeout: float = 10.0) -> str:
+async def wait_text(pilot: Any, needle: str, *, timeout: float = 20.0) -> str:
     await wait_until(pilot, lambda: needle in screen_text(pilot.app), timeout=timeout, what=f"{needle!r} on screen")
     return screen_text(pilot.app)
 

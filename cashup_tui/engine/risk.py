@@ -177,6 +177,7 @@ class RiskEngine:
     stale_symbols: set[str] = field(default_factory=set)
     denials: int = 0
     _dry: bool = False
+    _saved_pf_state: dict[str, Any] | None = None
 
     # -- persistence ------------------------------------------------------------------
     def load(self) -> RiskStatus:
@@ -190,7 +191,12 @@ class RiskEngine:
         return self.status
 
     def save_portfolio_state(self) -> None:
-        self.journal.kv_set("portfolio.state", self.portfolio.state())
+        """Persist day start and peak equity, only when they changed: this runs every second on the
+        event loop, and a synchronous=FULL commit (an fsync) each time stalled the UI."""
+        state = self.portfolio.state()
+        if state != self._saved_pf_state:
+            self.journal.kv_set("portfolio.state", state)
+            self._saved_pf_state = state
 
     # -- state changes ----------------------------------------------------------------
     @property
