@@ -120,7 +120,7 @@ class BookLadder(Static):
         key = (None if book is None else (book.symbol, book.update_id, book.in_sync), depth, self.size.width)
         if key != self._key:
             self._key = key
-            self.update(render_ladder(book, depth, self.size.width or 40))
+            self.update(render_ladder(book, depth, self.size.width or 40), layout=False)  # fixed size: no re-layout
 
 
 def render_tape(trades: Sequence[Trade], large: float, qm: float, rows: int) -> Text:
@@ -149,7 +149,7 @@ class TradesTape(Static):
         key = (symbol, last, rows)
         if key != self._key:
             self._key = key
-            self.update(render_tape(trades, self.large_notional, qm, rows))
+            self.update(render_tape(trades, self.large_notional, qm, rows), layout=False)
 
 
 def sma(values: Sequence[float], n: int) -> list[float | None]:
@@ -187,6 +187,16 @@ class CandleChart(PlotextPlot):
         self.overlay = "sma20"
         self._key: tuple[object, ...] = ()
         self._drawn_at = 0.0
+        self._rendered: object = None
+
+    def render(self):  # type: ignore[override]
+        """plotext builds the whole picture on every render; reuse it until the data or size changes
+        (the compositor re-renders this widget whenever a neighbour is repainted)."""
+        key = (self._key, self.size)
+        if getattr(self, "_render_key", None) != key or self._rendered is None:
+            self._rendered = super().render()
+            self._render_key = key
+        return self._rendered
 
     def show_bars(self, symbol: str, bars: Sequence[Bar]) -> None:
         width = self.size.width or 60
@@ -262,7 +272,7 @@ class FundFlow(Static):
         text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol))
         if text.plain != self._last:
             self._last = text.plain
-            self.update(text)
+            self.update(text, layout=False)
 
 
 class MarketPane(Vertical):

@@ -80,7 +80,7 @@ class StatusBar(Static):
         text = render_status(status, self.size.width or 80)
         if text.plain != self._last:
             self._last = text.plain
-            self.update(text)
+            self.update(text, layout=False)  # one line, always: no re-layout of the screen
 
 
 class KeyBar(Static):
