@@ -361,15 +361,9 @@ class OrderManager:
             if isinstance(ev, OrderFilled):
                 self.on_fill(ev.fill)
             elif isinstance(ev, OrderUpdated):
-                venue = ev.order
-                local = self.cache.order(venue.client_id) if venue.client_id else None
-                if local is None and venue.venue_order_id:
-                    local = self.cache.order_by_venue_id(venue.venue_order_id)
-                if local is None:
-                    if venue.status.is_working:
-                        self._adopt(venue, "seen on the order stream")
-                    continue
-                self._merge_state(self._merge_ack(local, venue), venue)
+                local = self._local_for(ev.order)
+                if local is not None:
+                    self._merge_state(self._merge_ack(local, ev.order), ev.order)
         return len(events)
 
     async def resolve(self, order: Order) -> Order:
@@ -802,20 +796,25 @@ class OrderManager:
             await asyncio.gather(*list(self._bg), return_exceptions=True)
 
     # -- venue event stream ------------------------------------------------------------------
+    def _local_for(self, venue: Order) -> Order | None:
+        """The local order a venue report is about (by client id, then venue id). A working order
+        we never sent is adopted and None is returned: there is nothing local to merge into."""
+        local = self.cache.order(venue.client_id) if venue.client_id else None
+        if local is None and venue.venue_order_id:
+            local = self.cache.order_by_venue_id(venue.venue_order_id)
+        if local is None and venue.status.is_working:
+            self._adopt(venue, "seen on the order stream")
+        return local
+
     async def handle_event(self, event: object) -> None:
         if isinstance(event, OrderFilled):
             self.on_fill(event.fill)
         elif isinstance(event, OrderUpdated):
-            venue = event.order
-            local = self.cache.order(venue.client_id) if venue.client_id else None
-            if local is None and venue.venue_order_id:
-                local = self.cache.order_by_venue_id(venue.venue_order_id)
+            local = self._local_for(event.order)
             if local is None:
-                if venue.status.is_working:
-                    self._adopt(venue, "seen on the order stream")
                 return
             async with self._lock(local.client_id):
-                await self._merge(self.cache.order(local.client_id) or local, venue)
+                await self._merge(self.cache.order(local.client_id) or local, event.order)
         elif isinstance(event, FeedDisconnected):
             self.ready = False
             self.risk.reconciling = True
