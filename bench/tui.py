@@ -46,7 +46,7 @@ SYMBOLS = ["BTC_USDT", "ETH_USDT", "SOL_USDT", "XRP_USDT", "DOGE_USDT", "BNB_USD
            "LINK_USDT", "AVAX_USDT", "DOT_USDT"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[PX^_].*?\x1b\\|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
 # text that is on screen only when that tab is showing
-TAB_MARKERS = {"1": "taker buy/sell", "2": "Reason", "3": "[r] reduce 50%", "4": "[p] pause",
+TAB_MARKERS = {"1": "taker buy/sell", "2": "[a] amend", "3": "[r] reduce 50%", "4": "[p] pause",
                "5": "Stress tests"}
 PRICE = re.compile(r"BTC_USDT\s+[\d,]+\.\d")
 

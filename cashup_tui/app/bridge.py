@@ -219,6 +219,12 @@ class EngineWorkstation(BacktestMixin):
                 await market.subscribe(self.node.symbols, ["trades", "candles:1m"])
         for change in self.node.reconcile_changes:
             self._alert("information", f"reconciled: {change}")
+        # Everything loaded so far (ccxt's markets, the engine, Textual's widgets) lives for the whole
+        # session: move it out of the collector's sight so a full collection never stalls a key press.
+        import gc
+
+        gc.collect()
+        gc.freeze()
         self._task = asyncio.get_running_loop().create_task(self._history_loop(), name="chart-history")
 
     async def stop(self) -> None:
