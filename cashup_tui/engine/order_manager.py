@@ -331,14 +331,9 @@ class OrderManager:
 
     def cancel_now(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
         """Synchronous `cancel` for an Execution with `cancel_now` (see `submit_now`)."""
-        order = self._get(client_id)
-        if order.status.is_terminal:
+        order, done = self._begin_cancel(client_id, reason)
+        if done:
             return order
-        if client_id in self._triggers:
-            self._triggers.pop(client_id, None)
-            self._save_triggers()
-            return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason))
-        order = self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason))
         try:
             venue = self.execution.cancel_now(order)  # type: ignore[attr-defined]
         except OrderNotFound:  # filled or gone meanwhile: its events say which
@@ -504,17 +499,25 @@ class OrderManager:
             raise OrderNotFound(f"no order with client id {client_id!r}", hint="list orders with `cashup orders list`")
         return order
 
+    def _begin_cancel(self, client_id: str, reason: str) -> tuple[Order, bool]:
+        """The local half of a cancel, shared by `cancel` and `cancel_now`: returns (order, done).
+        A finished order or a locally held trigger needs no venue call (done); otherwise the order
+        is journalled as CANCEL_REQUESTED before the venue is asked."""
+        order = self._get(client_id)
+        if order.status.is_terminal:
+            return order, True
+        if client_id in self._triggers:
+            self._triggers.pop(client_id, None)
+            self._save_triggers()
+            return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason)), True
+        return self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason)), False
+
     async def cancel(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
         """Cancel one order; cancels are always allowed (any trading state)."""
         async with self._lock(client_id):
-            order = self._get(client_id)
-            if order.status.is_terminal:
+            order, done = self._begin_cancel(client_id, reason)
+            if done:
                 return order
-            if client_id in self._triggers:
-                self._triggers.pop(client_id, None)
-                self._save_triggers()
-                return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason))
-            order = self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason))
             try:
                 venue = await asyncio.wait_for(self.execution.cancel(order), self.submit_timeout_s)
             except OrderNotFound:
