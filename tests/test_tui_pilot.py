@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import TabbedContent
 
 from cashup_tui.app.app import TABS
 from cashup_tui.app.modals.confirm import Confirm
@@ -154,10 +155,13 @@ async def test_ticket_rest_cancel_then_fill_position_close_and_journal_saved(tmp
         await wait_text(pilot, "CANCELLED")
         # 3) a marketable limit buy fills: the position appears in Positions
         await press(pilot, "1")
+        await wait_until(pilot, lambda: app.query_one(TabbedContent).active == "market", timeout=15, what="Market")
         _, ask = _best(node, "BTC_USDT")
         high = inst.round_price(ask * D("1.003"), "up")
         await _open_ticket(pilot, "b", "7", str(high))
         await press(pilot, "enter")
+        # the ticket closes once the venue acks; the fill may be booked before that, so wait for both
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=20, what="the ticket to send")
         pos = node.portfolio.positions
         await wait_until(pilot, lambda: "BTC_USDT" in pos and pos["BTC_USDT"].size == 7, timeout=20,
                          what="the fill to open a 7-contract long")
@@ -403,6 +407,8 @@ async def test_help_search_chart_keys_cancel_all_and_reduce(tmp_path: Path) -> N
         _, ask = _best(node, "ETH_USDT")
         await _open_ticket(pilot, "b", "10", str(inst.round_price(ask * D("1.003"), "up")))
         await press(pilot, "enter")
+        # the ticket closes once the venue acks; the fill may be booked before that, so wait for both
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=20, what="the ticket to send")
         pos = node.portfolio.positions
         await wait_until(pilot, lambda: "ETH_USDT" in pos and pos["ETH_USDT"].size == 10, timeout=20,
                          what="a 10-contract ETH long")

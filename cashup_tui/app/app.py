@@ -220,7 +220,14 @@ class CashupApp(App[int]):
 
     # -- actions -----------------------------------------------------------------------------
     def action_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        # Drop focus first: hiding the focused table makes Textual hand focus to its sibling in the old
+        # pane, whose TabPane.Focused message then switches the tab straight back (a lost `1`..`5`).
+        # `_after_tab_change` focuses the new pane's table.
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == tab:
+            return
+        self.set_focus(None)
+        tabs.active = tab
 
     def _price_hint(self, side: Side) -> Decimal | None:
         book = self.node.book(self.symbol)
