@@ -41,6 +41,11 @@ def vault_path() -> Path:
     return data_dir() / "vault.json"
 
 
+def admin_hash_path() -> Path:
+    """The admin passphrase's salted scrypt hash (not the passphrase), beside the vault."""
+    return data_dir() / "admin.scrypt"
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path` (and parents) with mode 0700 if missing; return it."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)

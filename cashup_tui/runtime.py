@@ -40,6 +40,7 @@ from cashup_tui.engine.journal import Journal, MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
+from cashup_tui.engine.roles import Action, AuditSink, Role, Session
 from cashup_tui.engine.runner import StrategyRunner
 from cashup_tui.settings import Settings
 
@@ -74,6 +75,8 @@ class Node:
     om: OrderManager | None = None
     runner: StrategyRunner | None = None
     confirm_live: bool = False
+    session: Session | None = None  # the profile at the keyboard (ui.profile); every user action asks it
+    admin_passphrase: str | None = field(default=None, repr=False)  # live switch only; dropped once checked
     explicit_symbols: bool = True
     loop_hz: float = 10.0
     dead_man_s: int = 30
@@ -82,6 +85,18 @@ class Node:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _last_ticker: dict[str, int] = field(default_factory=dict)
     _last_book: dict[str, int] = field(default_factory=dict)
+
+    # -- the person at the keyboard --------------------------------------------------------------
+    @property
+    def profile(self) -> Role:
+        return self.session.role if self.session is not None else Role.TRADER
+
+    def authorize(self, action: Action, name: str, *, passphrase: str | None = None, **detail: Any) -> Role:
+        """Ask the session whether this user action may run and write its audit row `name` (allowed or
+        denied). Raises PermissionDenied / AdminPassphraseRequired; the caller has done nothing yet."""
+        if self.session is None:
+            self.session = make_session(self.settings, self.mode, journal_audit(self.journal, self.clock.now_ms))
+        return self.session.authorize(action, passphrase=passphrase, record_as=name, **detail)
 
     # -- start-up -------------------------------------------------------------------------------
     async def start(self, *, trade: bool = True) -> Node:
@@ -141,6 +156,10 @@ class Node:
             if self.mode == "live" and not self.confirm_live:
                 raise ConfigError("live trading needs an explicit confirmation",
                                   hint="type LIVE when asked, or pass --confirm-live (recorded in the audit log)")
+            if self.mode == "live":  # the live switch is an admin action
+                passphrase, self.admin_passphrase = self.admin_passphrase, None
+                self.authorize(Action.LIVE_SWITCH, "live.switch", passphrase=passphrase,
+                               confirmed="flag or typed LIVE")
         self.rest = GateRest(rest_url, api_key=key, api_secret=secret, settle=s.gate.settle,
                              timeout_s=s.gate.request_timeout_s)
         all_instruments = await self.rest.load_instruments()
@@ -475,9 +494,27 @@ def _resolve_keys(settings: Settings) -> tuple[str, str] | None:
     return str.__str__(keys.api_key), str.__str__(keys.api_secret)
 
 
+def journal_audit(journal: Journal, now_ms: Callable[[], int], actor: str = "user") -> AuditSink:
+    """The audit sink of a session: one audit_log row per user action, actor `user:trader`, `cli:admin`..."""
+    def sink(action: str, *, role: str, outcome: str, detail: Any) -> None:
+        text = " ".join(f"{k}={v}" for k, v in dict(detail).items())
+        journal.audit(now_ms(), f"{actor}:{role}", action, text if outcome == "allowed" else f"DENIED {text}".rstrip())
+
+    return sink
+
+
+def make_session(settings: Settings, mode: str, audit: AuditSink) -> Session:
+    """The `ui.profile` session. The admin passphrase hash is read when an admin action asks for it; with
+    none set, admin actions are open in demo/paper (no money at stake) and refused in testnet/live."""
+    from cashup_tui.adapters.vault import load_admin_hash
+
+    return Session(settings.ui.profile, audit=audit, admin_hash=load_admin_hash, admin_open=mode in ("demo", "paper"))
+
+
 def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = None, symbols: list[str] | None = None,
                confirm_live: bool = False, journal: Journal | None = None,
-               configure: Callable[[Node], None] | None = None) -> Node:
+               configure: Callable[[Node], None] | None = None, actor: str = "user",
+               admin_passphrase: str | None = None) -> Node:
     """Build (not start) the node for `mode`. `db_url` "" or None with no journal = in-memory journal."""
     mode = str(getattr(mode, "value", mode)).lower()
     if mode not in MODES:
@@ -495,7 +532,8 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
         else:
             journal = MemoryJournal()
     node = Node(mode=mode, settings=settings, journal=journal, symbols=syms, store=store, confirm_live=confirm_live,
-                explicit_symbols=bool(symbols))
+                explicit_symbols=bool(symbols), admin_passphrase=admin_passphrase)
+    node.session = make_session(settings, mode, journal_audit(journal, node.clock.now_ms, actor))
     if configure is not None:
         configure(node)
     return node

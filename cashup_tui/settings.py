@@ -105,6 +105,7 @@ class NotifySettings:
 @dataclass
 class UiSettings:
     mode: str = "demo"
+    profile: str = "trader"  # viewer (read-only) or trader; admin actions ask the admin passphrase each time
     watchlist: list[str] = field(default_factory=lambda: ["BTC_USDT", "ETH_USDT", "SOL_USDT"])
     refresh_hz: float = 4.0
     large_trade_usdt: float = 50_000.0
@@ -149,6 +150,7 @@ _CHOICES = {
     ("store", "synchronous"): ("FULL", "NORMAL", "OFF"),
     ("backtest", "engine"): ("fast", "event"),
     ("ui", "mode"): ("demo", "paper", "testnet", "live"),
+    ("ui", "profile"): ("viewer", "trader"),
     ("notify", "min_severity"): ("debug", "info", "warning", "critical"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
 }

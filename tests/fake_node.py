@@ -136,7 +136,7 @@ class FakeNode:
         self.killed = level
         self.state = TradingState.HALTED if level >= 3 else TradingState.REDUCING
 
-    async def resume(self):
+    async def resume(self, passphrase=None):
         self.killed = 0
         self.state = TradingState.ACTIVE
 

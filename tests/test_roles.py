@@ -9,6 +9,7 @@ import pytest
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.engine.roles import (
     Action,
+    AdminPassphraseRequired,
     PermissionDenied,
     Role,
     Session,
@@ -64,10 +65,51 @@ def test_session_audits_every_action() -> None:
     s.authorize(Action.PLACE_ORDER, symbol="BTC_USDT", size="1")
     with pytest.raises(PermissionDenied):
         s.authorize(Action.SET_RISK_LIMITS, key="max_leverage", value=50)
+    with pytest.raises(PermissionDenied):
+        Session("viewer", audit=audit).authorize(Action.CANCEL_ORDER, record_as="order.cancel", client_id="t-1")
     assert audit.rows == [
         ("place_order", "trader", "allowed", {"symbol": "BTC_USDT", "size": "1"}),
-        ("set_risk_limits", "trader", "denied", {"key": "max_leverage", "value": 50}),
+        ("set_risk_limits", "trader", "denied", {"key": "max_leverage", "value": 50, "reason": "no admin passphrase set"}),
+        ("order.cancel", "viewer", "denied", {"client_id": "t-1"}),
     ]
+
+
+def test_admin_actions_are_sudo_like() -> None:
+    """An admin-only action asks the passphrase for that one action; the profile stays what it was."""
+    audit = Audit()
+    stored = hash_passphrase("open sesame", n=2**10)
+    s = Session("trader", audit=audit, admin_hash=lambda: stored)
+    with pytest.raises(AdminPassphraseRequired, match="needs the admin passphrase") as ei:
+        s.authorize(Action.RESUME_TRADING, record_as="risk.resume")
+    assert "CASHUP_ADMIN_PASSPHRASE" in ei.value.hint
+    with pytest.raises(PermissionDenied, match="wrong admin passphrase"):
+        s.authorize(Action.RESUME_TRADING, passphrase="nope", record_as="risk.resume")
+    assert s.authorize(Action.RESUME_TRADING, passphrase="open sesame", record_as="risk.resume") is Role.ADMIN
+    assert s.role is Role.TRADER  # one action, not a new profile
+    assert s.authorize(Action.PLACE_ORDER) is Role.TRADER  # trader actions never ask
+    assert [(a, o, d.get("as"), d.get("reason")) for a, _, o, d in audit.rows] == [
+        ("risk.resume", "denied", None, "wrong admin passphrase"),
+        ("risk.resume", "allowed", "admin", None),
+        ("place_order", "allowed", None, None),
+    ]
+    assert all("open sesame" not in repr(r) for r in audit.rows)
+    # a viewer cannot trade even with the passphrase at hand, but the passphrase holder can resume
+    v = Session("viewer", audit=audit, admin_hash=lambda: stored)
+    with pytest.raises(PermissionDenied, match="viewer profile may not place order"):
+        v.authorize(Action.PLACE_ORDER, passphrase="open sesame")
+    assert v.authorize(Action.RESUME_TRADING, passphrase="open sesame") is Role.ADMIN
+
+
+def test_no_admin_passphrase_open_only_without_money_at_stake() -> None:
+    audit = Audit()
+    demo = Session("trader", audit=audit, admin_open=True)  # demo/paper
+    assert demo.authorize(Action.RESUME_TRADING) is Role.ADMIN
+    assert audit.rows[-1][2:] == ("allowed", {"as": "admin", "admin": "open: no admin passphrase set"})
+    live = Session("trader", audit=audit, admin_open=False)  # testnet/live
+    with pytest.raises(PermissionDenied, match="no admin passphrase is set") as ei:
+        live.authorize(Action.LIVE_SWITCH, passphrase="anything")
+    assert "cashup keys admin-passphrase" in ei.value.hint
+    assert audit.rows[-1][2] == "denied"
 
 
 def test_admin_needs_the_passphrase() -> None:

@@ -61,12 +61,31 @@ def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str]
     assert rc == 1 and "no order with client id 't-nope'" in err
 
 
-def test_live_needs_confirmation_and_is_audited(capsys: pytest.CaptureFixture[str], sim_serve) -> None:
-    rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live")
+ADMIN_PP = "admin-pass-for-tests-3"
+
+
+def test_live_needs_confirmation_and_the_admin_passphrase_and_is_audited(
+    capsys: pytest.CaptureFixture[str], sim_serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cashup_tui.adapters.vault import save_admin_hash
+    from cashup_tui.engine.roles import hash_passphrase
+
+    place = ("orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live")
+    rc, _, err = cashup(capsys, *place)
     assert rc == 2 and "--confirm-live" in err
-    rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live",
-                          "--confirm-live", "--json")
+    # the live switch is an admin action: refused in live while no admin passphrase is set
+    rc, _, err = cashup(capsys, *place, "--confirm-live")
+    assert rc == 1 and "no admin passphrase is set" in err and "cashup keys admin-passphrase" in err
+    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10))
+    rc, _, err = cashup(capsys, *place, "--confirm-live")  # no terminal to type it in, no env var
+    assert rc == 1 and "CASHUP_ADMIN_PASSPHRASE" in err
+    monkeypatch.setenv("CASHUP_ADMIN_PASSPHRASE", "not-the-admin-passphrase")
+    rc, _, err = cashup(capsys, *place, "--confirm-live")
+    assert rc == 1 and "wrong admin passphrase" in err
+    monkeypatch.setenv("CASHUP_ADMIN_PASSPHRASE", ADMIN_PP)
+    rc, out, err = cashup(capsys, *place, "--confirm-live", "--json")
     assert rc == 0 and json.loads(out)["order"]["status"] == "filled", err
+    assert ADMIN_PP not in out + err
     from cashup_tui.paths import default_db_path
     from cashup_tui.store import open_store
     from cashup_tui.store.records import list_audit
@@ -78,3 +97,47 @@ def test_live_needs_confirmation_and_is_audited(capsys: pytest.CaptureFixture[st
         store.close()
     assert any(act == "live.start" and "confirmed=True" in d for act, d in actions)
     assert any(act == "orders.place" for act, _ in actions)
+    switches = [d for act, d in actions if act == "live.switch"]
+    assert sum(d.startswith("DENIED") for d in switches) == 2 and any("as=admin" in d for d in switches)
+
+
+def test_viewer_profile_cannot_trade_and_resume_needs_admin(capsys: pytest.CaptureFixture[str], sim_serve,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from cashup_tui.adapters.vault import save_admin_hash
+    from cashup_tui.engine.roles import hash_passphrase
+
+    monkeypatch.setenv("CASHUP_UI_PROFILE", "viewer")
+    rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--price", "26000", "--mode", "testnet")
+    assert rc == 1 and "the viewer profile may not place order" in err and "hint" in err
+    rc, _, err = cashup(capsys, "risk", "kill", "1", "--mode", "testnet")
+    assert rc == 1 and "may not kill switch" in err
+    rc, out, _ = cashup(capsys, "orders", "list", "--mode", "testnet", "--json")
+    assert rc == 0 and json.loads(out) == []  # reading is fine; nothing was sent
+    monkeypatch.setenv("CASHUP_UI_PROFILE", "trader")
+    rc, _, err = cashup(capsys, "risk", "kill", "1", "--mode", "testnet")
+    assert rc == 0, err
+    # resume re-opens risk: admin only. testnet with no admin passphrase set: refused
+    rc, _, err = cashup(capsys, "risk", "resume", "--mode", "testnet")
+    assert rc == 1 and "no admin passphrase is set" in err
+    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10))
+    monkeypatch.setenv("CASHUP_ADMIN_PASSPHRASE", "wrong-one-here")
+    rc, _, err = cashup(capsys, "risk", "resume", "--mode", "testnet")
+    assert rc == 1 and "wrong admin passphrase" in err
+    rc, out, _ = cashup(capsys, "risk", "status", "--mode", "testnet", "--json")
+    assert json.loads(out)["kill_level"] == 1  # still stopped
+    monkeypatch.setenv("CASHUP_ADMIN_PASSPHRASE", ADMIN_PP)
+    rc, out, err = cashup(capsys, "risk", "resume", "--mode", "testnet")
+    assert rc == 0 and "trading ACTIVE" in out, err
+
+    from cashup_tui.paths import default_db_path
+    from cashup_tui.store import open_store
+    from cashup_tui.store.records import list_audit
+
+    store = open_store(str(default_db_path("testnet")))
+    try:
+        rows = [(a.actor, a.action, a.details.get("detail", "")) for a in list_audit(store, 50)]
+    finally:
+        store.close()
+    assert ("cli:viewer", "orders.place") in {(a, b) for a, b, _ in rows}
+    assert [d.startswith("DENIED") for a, b, d in rows if b == "risk.resume"].count(True) == 2
+    assert any(a == "cli:trader" and b == "risk.resume" and "as=admin" in d for a, b, d in rows)

@@ -47,8 +47,16 @@ def test_keys_session_never_leaks_secrets() -> None:
     assert "in use from env" in r.stdout
     r = run("keys", "status", env={"CASHUP_VAULT_PASSPHRASE": "not-the-vault-passphrase"}, code=1)
     assert "wrong passphrase" in r.stderr and "Traceback" not in r.stderr
-    # admin passphrase: once set, key changes need it
-    run("keys", "admin-passphrase", env={"CASHUP_VAULT_PASSPHRASE": VAULT_PP, "CASHUP_ADMIN_PASSPHRASE_NEW": ADMIN_PP})
+    # admin passphrase: it may not be the vault passphrase; once set, key changes (and changing it) need it
+    r = run("keys", "admin-passphrase", env={"CASHUP_ADMIN_PASSPHRASE_NEW": VAULT_PP}, code=1)
+    assert "must differ from the vault passphrase" in r.stderr
+    assert "admin passphrase: not set" in run("keys", "status", "--no-unlock").stdout
+    r = run("keys", "admin-passphrase", env={"CASHUP_ADMIN_PASSPHRASE_NEW": ADMIN_PP})
+    assert "admin passphrase set" in r.stdout
+    assert "admin passphrase: set" in run("keys", "status", "--no-unlock").stdout
+    r = run("keys", "admin-passphrase", env={"CASHUP_ADMIN_PASSPHRASE": "not-it", "CASHUP_ADMIN_PASSPHRASE_NEW": "x" * 9},
+            code=1)
+    assert "wrong admin passphrase" in r.stderr
     r = run("keys", "remove", "gateio", "--yes",
             env={"CASHUP_VAULT_PASSPHRASE": VAULT_PP, "CASHUP_ADMIN_PASSPHRASE": "not-it"}, code=1)
     assert "wrong admin passphrase" in r.stderr
@@ -68,8 +76,9 @@ def test_keys_session_never_leaks_secrets() -> None:
     actions = [(a, b) for a, b, _ in rows]
     assert ("local-user", "keys_set") in actions and ("admin", "keys_remove") in actions
     assert ("local-user", "set_admin_passphrase") in actions
-    denied = [json.loads(d) for a, b, d in rows if b == "switch_profile"]
-    assert [d["outcome"] for d in denied] == ["denied", "allowed"]
+    checks = [(b, json.loads(d)["outcome"]) for a, b, d in rows if b.endswith(".check")]
+    assert checks == [("set_admin_passphrase.check", "denied"), ("manage_keys.check", "denied"),
+                      ("manage_keys.check", "allowed")]
     # zero hits for any secret in outputs, logs, DB files, vault
     blobs = [o.encode() for o in outputs]
     for d in (data, logs):

@@ -93,15 +93,17 @@ def table_keys(app: Any, table_id: str) -> list[str]:
     return [str(k.value) for k in t.rows]
 
 
-def demo_app(tmp_path: Path, *, symbols: list[str] | None = None, refresh_hz: float = 10.0) -> tuple[Any, Any]:
+def demo_app(tmp_path: Path, *, symbols: list[str] | None = None, refresh_hz: float = 10.0,
+             environ: dict[str, str] | None = None) -> tuple[Any, Any]:
     """The real workstation on the real demo node (in-process Gate simulator on loopback, our websocket
-    client, ccxt REST, the engine) with its journal in a SQLite file under `tmp_path`."""
+    client, ccxt REST, the engine) with its journal in a SQLite file under `tmp_path`. `environ`: CASHUP_*
+    settings overrides (the process environment is not read)."""
     from cashup_tui.app.app import CashupApp
     from cashup_tui.app.bridge import EngineWorkstation
     from cashup_tui.runtime import build_node
     from cashup_tui.settings import load_settings
 
-    node = build_node(load_settings(environ={}), "demo", db_url=str(tmp_path / "t.sqlite"), symbols=symbols)
+    node = build_node(load_settings(environ=environ or {}), "demo", db_url=str(tmp_path / "t.sqlite"), symbols=symbols)
     return CashupApp(EngineWorkstation(node), refresh_hz=refresh_hz), node
 
 
@@ -288,7 +290,7 @@ class SeededMarketNode:
         self.kill_level = level
         self.state = TradingState.HALTED if level >= 4 else TradingState.REDUCING
 
-    async def resume(self) -> None:
+    async def resume(self, passphrase: str | None = None) -> None:
         self.kill_level = 0
         self.state = TradingState.ACTIVE
 

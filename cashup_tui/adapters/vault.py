@@ -1,4 +1,4 @@
-"""Encrypted key vault: exchange keys (and the admin passphrase hash) at rest.
+"""Encrypted key vault: exchange keys at rest; and the admin passphrase hash file.
 
 Why this shape (reliability.md §3.1): a headless VPS usually has no OS keychain, so the
 default store is one file encrypted with a passphrase: scrypt derives 64 bytes, the first 32
@@ -43,7 +43,8 @@ SCRYPT_N_ENV = "CASHUP_VAULT_SCRYPT_N"
 KEY_ENV = "CASHUP_GATE_API_KEY"
 SECRET_ENV = "CASHUP_GATE_API_SECRET"
 VENUES = ("gateio",)
-META = "_meta"  # reserved entry for non-key data (admin passphrase hash)
+META = "_meta"  # reserved entry for non-key data
+ADMIN_ENV = "CASHUP_ADMIN_PASSPHRASE"  # CI/headless only, like CASHUP_VAULT_PASSPHRASE
 
 
 class VaultError(CashupError):
@@ -277,6 +278,38 @@ class Vault:
         else:
             self.path.unlink()
         return True
+
+
+# --- the admin passphrase hash --------------------------------------------------------------
+# A salted scrypt hash (see engine/roles.py) in its own 0600 file: checking the admin passphrase on a
+# keypress must not need the vault passphrase too. It is not a secret (like /etc/shadow), but it is
+# written atomically and a damaged file is an error, never "no passphrase".
+
+
+def load_admin_hash(path: Path | None = None) -> str | None:
+    """The stored hash, or None when no admin passphrase was ever set."""
+    from cashup_tui.paths import admin_hash_path
+
+    path = path or admin_hash_path()
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise VaultError(f"cannot read the admin passphrase hash {path}: {exc.strerror}",
+                         hint="check the file's owner and mode (0600)") from None
+    if text.count("$") != 5:
+        raise VaultError(f"the admin passphrase hash {path} is damaged",
+                         hint="move it aside and set a new one with `cashup keys admin-passphrase`")
+    return text
+
+
+def save_admin_hash(stored: str, path: Path | None = None) -> Path:
+    from cashup_tui.paths import admin_hash_path
+
+    path = path or admin_hash_path()
+    write_private_file(path, (stored + "\n").encode())
+    return path
 
 
 # --- passphrases ----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from typing import ClassVar
 
@@ -25,6 +25,7 @@ from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, Settings
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen
 from cashup_tui.app.modals.kill import KillSwitch
+from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.search import SymbolSearch
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.model import WorkstationNode
@@ -38,6 +39,7 @@ from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
+from cashup_tui.engine.roles import AdminPassphraseRequired
 
 TABS = ("market", "orders", "positions", "strategies", "risk")
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h")
@@ -319,7 +321,7 @@ class CashupApp(App[int]):
         if tab == "risk":
             def go(ok: bool | None) -> None:
                 if ok:
-                    self._run_action(self.node.resume(), "trading resumed")
+                    self._run_admin_action(self.node.resume, "trading resumed", "Resuming trading")
 
             self.push_screen(Confirm("Resume trading (back to ACTIVE)?", danger=False), go)
             return
@@ -502,6 +504,28 @@ class CashupApp(App[int]):
     async def _run_action(self, coro: object, done_text: str) -> None:
         try:
             await coro  # type: ignore[misc]
+        except CashupError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(done_text)
+        self.refresh_views()
+
+    @work(exclusive=False, group="actions")
+    async def _run_admin_action(self, make: Callable[[str | None], Awaitable[object]], done_text: str,
+                                what: str) -> None:
+        """An admin action: tried as is (open in demo/paper when no admin passphrase is set); when the
+        session asks for the admin passphrase, a masked prompt, then one retry with it."""
+        try:
+            await make(None)
+        except AdminPassphraseRequired:
+            def retry(passphrase: str | None) -> None:
+                if passphrase:
+                    self._run_action(make(passphrase), done_text)
+                else:
+                    self.notify(f"{what}: cancelled, nothing was done", severity="warning")
+
+            self.push_screen(PassphrasePrompt(what), retry)
+            return
         except CashupError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return

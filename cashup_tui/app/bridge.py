@@ -46,6 +46,7 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.engine.roles import Action
 
 log = logging.getLogger("cashup.app")
 ZERO = Decimal(0)
@@ -351,6 +352,7 @@ class EngineWorkstation(BacktestMixin):
             latency_ms=self.last_ack_ms,
             now_ms=now,
             kill_level=risk.status.kill_level if risk else 0,
+            profile=n.profile.value,
         )
 
     # -- orders and positions ----------------------------------------------------------------
@@ -411,6 +413,8 @@ class EngineWorkstation(BacktestMixin):
         return total
 
     async def start_strategy(self, name: str, symbol: str, params: dict[str, object]) -> str:
+        self.node.authorize(Action.START_STRATEGY, "strategy.start", strategy=name, symbol=symbol,
+                            params=",".join(f"{k}={v}" for k, v in params.items()))
         runner = self.node.runner
         for key in (name, f"{name}-{symbol}"):  # a row is either a slot or a strategy name
             if key in runner.slots:
@@ -421,13 +425,14 @@ class EngineWorkstation(BacktestMixin):
         cls = load_strategy(name)
         slot = runner.add(cls(**params), symbol, "1m")
         await self.node.warm_up(slot.name)
-        self.node.journal.audit(self.node.clock.now_ms(), "user", "strategy.start", f"{slot.name}")
         return slot.name
 
     async def stop_strategy(self, strategy_id: str) -> None:
+        self.node.authorize(Action.STOP_STRATEGY, "strategy.stop", strategy=strategy_id)
         self.node.runner.stop(strategy_id)
 
     async def pause_strategy(self, strategy_id: str) -> None:
+        self.node.authorize(Action.STOP_STRATEGY, "strategy.pause", strategy=strategy_id)
         self.node.runner.pause(strategy_id)
 
     # -- risk -----------------------------------------------------------------------------------
@@ -518,9 +523,8 @@ class EngineWorkstation(BacktestMixin):
         order = self._trailing(self._order_from(req), req)
         om = self.node.om
         t0 = time.perf_counter()
-        self.node.journal.audit(self.node.clock.now_ms(), "user", "order.submit",
-                                f"{order.client_id} {order.side.value} {order.size} {order.symbol} "
-                                f"{order.order_type.value} {order.price}")
+        self.node.authorize(Action.PLACE_ORDER, "order.submit", client_id=order.client_id, side=order.side.value,
+                            size=order.size, symbol=order.symbol, type=order.order_type.value, price=order.price)
         if req.take_profit is not None or req.stop_loss is not None:
             if req.take_profit is None or req.stop_loss is None:
                 raise ValidationError("a bracket needs both a take-profit and a stop-loss price",
@@ -532,19 +536,19 @@ class EngineWorkstation(BacktestMixin):
         return result
 
     async def cancel(self, client_id: str) -> Order:
-        self.node.journal.audit(self.node.clock.now_ms(), "user", "order.cancel", client_id)
+        self.node.authorize(Action.CANCEL_ORDER, "order.cancel", client_id=client_id)
         return await self.node.om.cancel(client_id, reason="cancelled from the workstation")
 
     async def amend(self, client_id: str, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
-        self.node.journal.audit(self.node.clock.now_ms(), "user", "order.amend", f"{client_id} {price} {size}")
+        self.node.authorize(Action.AMEND_ORDER, "order.amend", client_id=client_id, price=price, size=size)
         return await self.node.om.amend(client_id, price=price, size=size)
 
     async def cancel_all(self, symbol: str | None = None) -> int:
-        self.node.journal.audit(self.node.clock.now_ms(), "user", "order.cancel_all", symbol or "*")
+        self.node.authorize(Action.CANCEL_ORDER, "order.cancel_all", symbol=symbol or "*")
         return len(await self.node.om.cancel_all(symbol, reason="cancel all from the workstation"))
 
     async def close_position(self, symbol: str, fraction: Decimal = Decimal(1)) -> Order | None:
-        self.node.journal.audit(self.node.clock.now_ms(), "user", "position.close", f"{symbol} {fraction}")
+        self.node.authorize(Action.CLOSE_POSITION, "position.close", symbol=symbol, fraction=fraction)
         om = self.node.om
         if fraction >= 1:
             return await om.close_position(symbol)
@@ -560,10 +564,17 @@ class EngineWorkstation(BacktestMixin):
         return (await om.submit(order)).order
 
     async def kill(self, level: int, reason: str) -> None:
+        self.node.authorize(Action.KILL_SWITCH, "kill_switch", level=level, reason=reason)
         await self.node.om.kill(level, reason, source="workstation")
 
-    async def resume(self) -> None:
+    async def resume(self, passphrase: str | None = None) -> None:
+        """Back to ACTIVE: an admin action (raises AdminPassphraseRequired for the app to prompt)."""
+        self.node.authorize(Action.RESUME_TRADING, "risk.resume", passphrase=passphrase)
         self.node.risk.resume("resumed from the workstation", source="workstation")
+
+    @property
+    def profile(self) -> str:
+        return self.node.profile.value if self.node is not None else "trader"
 
     # -- notifications and logs ------------------------------------------------------------------
     def notifications(self, limit: int = 200) -> Sequence[NotificationView]:
@@ -583,6 +594,8 @@ class EngineWorkstation(BacktestMixin):
         return [r.describe() for r in eng.rules] if eng is not None else []
 
     async def test_notification(self) -> bool:
+        if self.node is not None:
+            self.node.authorize(Action.TEST_NOTIFY, "notify.test")
         svc = getattr(self.node, "notifier", None)
         if svc is not None:
             return bool(await svc.notify("CashUp test", "test notification from the workstation", severity="info"))

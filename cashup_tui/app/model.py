@@ -39,6 +39,7 @@ class HeaderStatus:
     loop_lag_ms: float = 0.0
     now_ms: int = 0
     kill_level: int = 0
+    profile: str = "trader"  # viewer sessions are marked VIEW ONLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ class WorkstationNode(Protocol):
 
     async def kill(self, level: int, reason: str) -> None: ...
 
-    async def resume(self) -> None: ...
+    async def resume(self, passphrase: str | None = None) -> None: ...
 
     async def start_strategy(self, name: str, symbol: str, params: dict[str, object]) -> str: ...
 

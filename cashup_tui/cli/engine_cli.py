@@ -54,6 +54,41 @@ def confirm_live(mode: str, flag: bool) -> bool:
     return True
 
 
+def live_admin_passphrase(mode: str) -> str | None:
+    """The live switch is an admin action: the admin passphrase (hidden prompt, or CASHUP_ADMIN_PASSPHRASE
+    for headless use) when one is set; with none set the node refuses live with the way to set one."""
+    if mode != "live":
+        return None
+    from cashup_tui.adapters.vault import ADMIN_ENV, load_admin_hash, read_passphrase
+
+    if load_admin_hash() is None:
+        return None
+    return read_passphrase("Admin passphrase (live switch): ", env_var=ADMIN_ENV)
+
+
+def authorize(session: Any, action: str, name: str, **detail: Any) -> None:
+    """One user action through the profile check (audited as `name`). Admin actions ask the admin
+    passphrase (hidden prompt, or CASHUP_ADMIN_PASSPHRASE) when the session needs it."""
+    from cashup_tui.engine.roles import AdminPassphraseRequired
+
+    try:
+        session.authorize(action, record_as=name, **detail)
+    except AdminPassphraseRequired:
+        from cashup_tui.adapters.vault import ADMIN_ENV, read_passphrase
+
+        session.authorize(action, record_as=name, passphrase=read_passphrase("Admin passphrase: ", env_var=ADMIN_ENV),
+                          **detail)
+
+
+def offline_session(settings: Any, mode: str, journal: Any) -> Any:
+    """The profile session of a command that runs without a venue connection (audited in its journal)."""
+    import time
+
+    from cashup_tui.runtime import journal_audit, make_session
+
+    return make_session(settings, mode, journal_audit(journal, lambda: int(time.time() * 1000), "cli"))
+
+
 def open_journal(settings: Any, mode: str, db_url: str) -> tuple[Any, Any]:
     """(store, journal) for offline commands (no venue connection)."""
     from cashup_tui.logging_setup import configure_logging
@@ -72,9 +107,11 @@ def run_node(settings: Any, mode: str, db_url: str, fn: Callable[[Any], Awaitabl
     from cashup_tui.runtime import build_node
 
     configure_logging(settings.log.level, file=settings.log.file or None)
+    passphrase = live_admin_passphrase(mode) if live_ok else None
 
     async def main() -> T:
-        node = build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok)
+        node = build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok, actor="cli",
+                          admin_passphrase=passphrase)
         await node.start(trade=trade)
         try:
             return await fn(node)

@@ -19,7 +19,6 @@ from cashup_tui.cli.common import fail, print_json
 
 app = typer.Typer(help="Manage exchange API keys in the encrypted vault.", no_args_is_help=True)
 
-ADMIN_ENV = "CASHUP_ADMIN_PASSPHRASE"
 _VENUE_HELP = "Exchange: gateio."
 
 
@@ -75,20 +74,22 @@ def _check_shape(label: str, value: str) -> None:
         fail(f"the {label} is only {len(value)} characters", hint="Gate.io keys are 32 characters, secrets 64")
 
 
-def _require_admin(ctx: typer.Context, vault: Any, passphrase: str, action: str) -> str:
-    """If an admin passphrase is set, the user must type it (or CI: CASHUP_ADMIN_PASSPHRASE)."""
-    from cashup_tui.adapters.vault import META, read_passphrase
+def _require_admin(ctx: typer.Context, action: str) -> str:
+    """Keys are admin business. With an admin passphrase set it is asked (CI: CASHUP_ADMIN_PASSPHRASE),
+    checked and audited; with none set the vault passphrase is the gate (`local-user`)."""
+    from cashup_tui.adapters.vault import ADMIN_ENV, load_admin_hash, read_passphrase
     from cashup_tui.engine.roles import Action, Role, Session
 
-    stored = vault.load(passphrase).get(META, {}).get("admin_hash") if vault.exists() else None
+    stored = load_admin_hash()
     if not stored:
-        return "local-user"  # no admin passphrase configured yet: the vault passphrase is the gate
+        return "local-user"
+
     def sink(act: str, *, role: str, outcome: str, detail: Any) -> None:
         _audit(ctx, act, role, outcome, dict(detail))
 
     session = Session(Role.TRADER, admin_hash=lambda: stored, audit=sink)
-    session.switch(Role.ADMIN, read_passphrase("Admin passphrase: ", env_var=ADMIN_ENV))
-    session.authorize(Action(action))
+    session.authorize(Action(action), passphrase=read_passphrase("Admin passphrase: ", env_var=ADMIN_ENV),
+                      record_as=f"{action}.check")
     return "admin"
 
 
@@ -124,15 +125,16 @@ def set_cmd(
         if not ok:
             fail(f"no usable OS keyring on this machine (backend: {backend})",
                  hint="omit --keyring to use the encrypted vault file")
+        actor = _require_admin(ctx, "manage_keys")
         v.keyring_store(venue, api_key, api_secret)
-        _audit(ctx, "keys_set", "local-user", "allowed", {"venue": venue, "where": "keyring",
+        _audit(ctx, "keys_set", actor, "allowed", {"venue": venue, "where": "keyring",
                                                             "fingerprint": v.key_fingerprint(api_key)})
         typer.echo(f"stored {venue} keys in the OS keyring ({backend}); fingerprint {v.key_fingerprint(api_key)}")
         return
     new = not vault.exists()
     passphrase = v.read_passphrase("New vault passphrase: " if new else "Vault passphrase: ", confirm=new)
     register_secret(passphrase)
-    actor = _require_admin(ctx, vault, passphrase, "manage_keys")
+    actor = _require_admin(ctx, "manage_keys")
     vault.set_entry(passphrase, venue, {"api_key": api_key, "api_secret": api_secret})
     _audit(ctx, "keys_set", actor, "allowed", {"venue": venue, "where": "vault",
                                                "fingerprint": v.key_fingerprint(api_key)})
@@ -176,14 +178,16 @@ def status_cmd(
     in_use = next((r["source"] for r in rows if r["present"]), None)
     if in_use is None and vrow["present"] is None:
         in_use = "vault (locked)"
+    admin = "set" if v.load_admin_hash() else "not set (admin actions: open in demo/paper, refused in testnet/live)"
     if as_json:
-        print_json({"venue": venue, "in_use": in_use, "sources": rows})
+        print_json({"venue": venue, "in_use": in_use, "sources": rows, "admin_passphrase": admin.split(" ")[0]})
         return
     typer.echo(f"{venue} keys: {'in use from ' + in_use if in_use else 'none configured'}")
     for r in rows:
         state = {True: "yes", False: "no", None: "?"}[r["present"]]
         fp = f"  {r['fingerprint']}" if r["fingerprint"] else ""
         typer.echo(f"  {r['source']:<8} {state:<4}{fp}  {r['detail']}")
+    typer.echo(f"admin passphrase: {admin}")
     if in_use is None:
         typer.echo("hint: `cashup keys set gateio` stores a key pair in the encrypted vault")
 
@@ -209,7 +213,7 @@ def remove_cmd(
     actor = "local-user"
     if vault.exists():
         passphrase = v.read_passphrase()
-        actor = _require_admin(ctx, vault, passphrase, "manage_keys")
+        actor = _require_admin(ctx, "manage_keys")
         if vault.remove_entry(passphrase, venue):
             removed.append("vault")
     if v.keyring_remove(venue):
@@ -225,26 +229,25 @@ def remove_cmd(
 
 @app.command("admin-passphrase")
 def admin_passphrase_cmd(ctx: typer.Context) -> None:
-    """Set or change the admin profile's passphrase (its scrypt hash is kept in the vault)."""
+    """Set or change the admin passphrase (resume after a kill, the live switch, keys). Only its salted
+    scrypt hash is kept, in its own 0600 file beside the vault; changing it asks the current one."""
     from cashup_tui.adapters import vault as v
     from cashup_tui.engine.roles import hash_passphrase
 
     _setup_logging(ctx)
-    vault = v.Vault()
-    new_vault = not vault.exists()
-    passphrase = v.read_passphrase("New vault passphrase: " if new_vault else "Vault passphrase: ", confirm=new_vault)
-    actor = _require_admin(ctx, vault, passphrase, "set_admin_passphrase")
-    if os.environ.get(ADMIN_ENV + "_NEW"):
-        new_admin = os.environ[ADMIN_ENV + "_NEW"]
-    else:
-        new_admin = v.read_passphrase("New admin passphrase: ", confirm=True, env_var=ADMIN_ENV + "_NEW")
+    actor = _require_admin(ctx, "set_admin_passphrase")
+    new_admin = v.read_passphrase("New admin passphrase: ", confirm=True, env_var=v.ADMIN_ENV + "_NEW")
     if len(new_admin) < 8:
         fail("the admin passphrase is shorter than 8 characters", hint="choose a longer one")
-    if new_admin == passphrase:
-        fail("the admin passphrase must differ from the vault passphrase",
-             hint="otherwise anyone who can unlock the keys is admin")
-    meta = vault.load(passphrase).get(v.META, {}) if not new_vault else {}
-    vault.set_entry(passphrase, v.META, {**meta, "admin_hash": hash_passphrase(new_admin)})
+    vault = v.Vault()
+    if vault.exists():
+        try:
+            vault.load(new_admin)
+        except v.VaultError:
+            pass  # it does not open the vault: good
+        else:
+            fail("the admin passphrase must differ from the vault passphrase",
+                 hint="otherwise anyone who can unlock the keys is admin")
+    path = v.save_admin_hash(hash_passphrase(new_admin))
     _audit(ctx, "set_admin_passphrase", actor, "allowed", {})
-    typer.echo(f"admin passphrase set (hash stored in {vault.path})")
-
+    typer.echo(f"admin passphrase set (its hash is in {path})")

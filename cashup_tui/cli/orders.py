@@ -7,6 +7,7 @@ import typer
 from cashup_tui.cli.common import fail, print_json
 from cashup_tui.cli.engine_cli import (
     MODE_HELP,
+    authorize,
     confirm_live,
     decimal_arg,
     open_journal,
@@ -56,7 +57,8 @@ def place(
     async def go(node):
         o = node.om.build(sym, side.lower(), qty, order_type=order_type.lower(), price=px, tif=tif,
                           reduce_only=reduce_only, trigger_price=trig, client_id=client_id, post_only=post_only)
-        node.journal.audit(node.clock.now_ms(), "cli", "orders.place", f"{o.client_id} {o.side.value} {o.size} {sym}")
+        authorize(node.session, "place_order", "orders.place", client_id=o.client_id, side=o.side.value, size=o.size,
+                  symbol=sym, type=o.order_type.value, price=o.price)
         if sl is None:
             return await node.om.submit(o), []
         entry = await node.om.bracket(o, stop_price=sl, take_profit_price=tp)
@@ -120,7 +122,7 @@ def cancel(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        node.journal.audit(node.clock.now_ms(), "cli", "orders.cancel", client_id or f"all {symbol or ''}")
+        authorize(node.session, "cancel_order", "orders.cancel", client_id=client_id or f"all {symbol or ''}")
         if all_:
             return await node.om.cancel_all(symbol.upper() if symbol else None, reason="cancel all (cli)")
         return [await node.om.cancel(client_id, reason="cancelled (cli)")]
@@ -176,7 +178,7 @@ def amend(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        node.journal.audit(node.clock.now_ms(), "cli", "orders.amend", f"{client_id} price={px} size={qty}")
+        authorize(node.session, "amend_order", "orders.amend", client_id=client_id, price=px, size=qty)
         return await node.om.amend(client_id, price=px, size=qty)
 
     stored = _symbol_of(settings, m, url, client_id)
@@ -202,7 +204,7 @@ def close(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        node.journal.audit(node.clock.now_ms(), "cli", "orders.close", sym)
+        authorize(node.session, "close_position", "orders.close", symbol=sym)
         return await node.om.close_position(sym)
 
     o = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from cashup_tui.cli.common import fail, print_json
-from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, open_journal, resolve_mode, run_node
+from cashup_tui.cli.engine_cli import (
+    MODE_HELP,
+    authorize,
+    confirm_live,
+    offline_session,
+    open_journal,
+    resolve_mode,
+    run_node,
+)
 
 app = typer.Typer(help="Risk status, kill switch, resume, report.", no_args_is_help=True)
 LEVELS = "1 stop entries | 2 reduce only (cancel entry orders) | 3 cancel all and flatten | 4 halt (cancel all)"
@@ -78,6 +86,7 @@ def kill(
     if level == 1:
         store, journal = open_journal(settings, m, url)
         try:
+            authorize(offline_session(settings, m, journal), "kill_switch", "kill_switch", level=level, reason=reason)
             _offline_risk(settings, journal).set_kill_level(1, reason, source="cli")
         finally:
             store.close()
@@ -85,6 +94,7 @@ def kill(
         live_ok = confirm_live(m, confirm)
 
         async def go(node):
+            authorize(node.session, "kill_switch", "kill_switch", level=level, reason=reason)
             return await node.om.kill(level, reason, source="cli")
 
         actions = run_node(settings, m, url, go, trade=level == 3, live_ok=live_ok)
@@ -105,10 +115,11 @@ def resume(
     mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Back to ACTIVE (kill level 0). Recorded in the audit log."""
+    """Back to ACTIVE (kill level 0): an admin action (asks the admin passphrase). Recorded in the audit log."""
     settings, m, url = resolve_mode(ctx, mode)
     store, journal = open_journal(settings, m, url)
     try:
+        authorize(offline_session(settings, m, journal), "resume_trading", "risk.resume", reason=reason)
         risk = _offline_risk(settings, journal)
         old = risk.status.kill_level
         risk.resume(reason, source="cli")

@@ -10,7 +10,14 @@ from __future__ import annotations
 import typer
 
 from cashup_tui.cli.common import fail, print_json
-from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, decimal_arg, resolve_mode
+from cashup_tui.cli.engine_cli import (
+    MODE_HELP,
+    authorize,
+    confirm_live,
+    decimal_arg,
+    live_admin_passphrase,
+    resolve_mode,
+)
 
 
 def command(
@@ -47,13 +54,21 @@ def command(
     cls = load_strategy(strategy)
     strat = cls(**parse_params(param))
     live_ok = confirm_live(m, confirm)
+    passphrase = live_admin_passphrase(m) if live_ok else None
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
 
     def say(msg: str) -> None:  # progress: stdout, or stderr when stdout carries the JSON summary
         typer.echo(msg, err=as_json)
 
     async def main() -> dict:
-        node = build_node(settings, m, db_url=url, symbols=[sym], confirm_live=live_ok)
+        node = build_node(settings, m, db_url=url, symbols=[sym], confirm_live=live_ok, actor="cli",
+                          admin_passphrase=passphrase)
+        try:  # the profile check comes first: a viewer never connects to trade
+            authorize(node.session, "start_strategy", "trade.start", strategy=strategy, mode=m, symbol=sym,
+                      timeframe=timeframe, params=dict(strat.params))
+        except BaseException:
+            await node.stop()
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -67,8 +82,6 @@ def command(
                 say(f"reconciled: {c}")
             slot = node.runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
             loaded = await node.warm_up(slot.name, warmup) if warmup else 0
-            node.journal.audit(node.clock.now_ms(), "cli", "trade.start",
-                               f"{slot.name} {m} {sym} {timeframe} params={dict(strat.params)}")
             say(f"{m.upper()}: {slot.name} running on {sym} {timeframe} ({loaded} warm-up bars); "
                        f"state {slot.state.value}; log {log_path}")
             start = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, resolve_mode
+from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, live_admin_passphrase, resolve_mode
 
 app = typer.Typer(help="Open the workstation (the default with no command).", invoke_without_command=True)
 
@@ -19,12 +19,13 @@ def tui(
     """Open the Textual workstation in DEMO mode unless --mode says otherwise."""
     settings, m, db_url = resolve_mode(ctx, mode)
     live_ok = confirm_live(m, confirm_live_flag)
+    passphrase = live_admin_passphrase(m) if live_ok else None
     syms = [s.strip().upper() for s in symbols.split(",") if s.strip()] if symbols else None
-    run_workstation(settings, m, db_url, symbols=syms, live_ok=live_ok)
+    run_workstation(settings, m, db_url, symbols=syms, live_ok=live_ok, admin_passphrase=passphrase)
 
 
 def run_workstation(settings, mode: str, db_url: str, *, symbols: list[str] | None = None, live_ok: bool = False,
-                    headless_size: tuple[int, int] | None = None) -> int:
+                    headless_size: tuple[int, int] | None = None, admin_passphrase: str | None = None) -> int:
     """Build the node for `mode`, wrap it for the app, run the app until it exits."""
     from cashup_tui.logging_setup import configure_logging
 
@@ -36,7 +37,8 @@ def run_workstation(settings, mode: str, db_url: str, *, symbols: list[str] | No
     def build():  # runs inside the app, after the first paint (the engine imports take about a second)
         from cashup_tui.runtime import build_node
 
-        return build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok)
+        return build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok,
+                          admin_passphrase=admin_passphrase)
 
     ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols)
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"

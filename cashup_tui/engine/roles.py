@@ -72,6 +72,10 @@ class PermissionDenied(CashupError):
         self.action = action
 
 
+class AdminPassphraseRequired(PermissionDenied):
+    """An admin-only action was asked for without the admin passphrase: the caller prompts and retries."""
+
+
 def minimum_role(action: Action) -> Role:
     for role in (Role.VIEWER, Role.TRADER, Role.ADMIN):
         if action in PERMISSIONS[role]:
@@ -164,10 +168,14 @@ class Session:
         *,
         audit: AuditSink | None = None,
         admin_hash: Callable[[], str | None] | None = None,
+        admin_open: bool = False,
     ) -> None:
         self.role = Role(role)
         self._audit: AuditSink = audit or _log_audit
         self._admin_hash = admin_hash or (lambda: None)
+        # no admin passphrase set: admin actions are allowed (and audited as such) only where no money is at
+        # stake (demo/paper); testnet/live refuse them until `cashup keys admin-passphrase` sets one
+        self.admin_open = admin_open
 
     def _record(self, action: str, outcome: str, detail: Mapping[str, Any]) -> None:
         try:
@@ -175,15 +183,48 @@ class Session:
         except Exception:  # the audit store failing must be visible but must not mask the action's result
             log.exception("audit sink failed for %s", action)
 
-    def authorize(self, action: Action | str, **detail: Any) -> None:
-        """Check and record one user action; raises PermissionDenied (recorded as denied)."""
+    def authorize(
+        self, action: Action | str, *, passphrase: str | None = None, record_as: str | None = None, **detail: Any
+    ) -> Role:
+        """Check and record one user action (as `record_as`, default the action's name); returns the role it
+        ran as. Admin-only actions are sudo-like: the admin passphrase is checked for this one action (the
+        profile does not change); without one `AdminPassphraseRequired` asks the caller to prompt and retry.
+        Every refusal is recorded as denied and raised as `PermissionDenied` with how to get the right profile."""
         a = Action(action)
-        try:
-            require(self.role, a)
-        except PermissionDenied:
-            self._record(a.value, "denied", detail)
-            raise
-        self._record(a.value, "allowed", detail)
+        name = record_as or a.value
+        if a in PERMISSIONS[self.role]:
+            self._record(name, "allowed", detail)
+            return self.role
+        if minimum_role(a) is not Role.ADMIN:
+            try:
+                require(self.role, a)
+            except PermissionDenied:
+                self._record(name, "denied", detail)
+                raise
+        what = a.value.replace("_", " ")
+        stored = self._admin_hash()
+        if not stored:
+            if self.admin_open:
+                self._record(name, "allowed", {**detail, "as": "admin", "admin": "open: no admin passphrase set"})
+                return Role.ADMIN
+            self._record(name, "denied", {**detail, "reason": "no admin passphrase set"})
+            raise PermissionDenied(
+                f"{what} needs the admin profile, which is locked: no admin passphrase is set",
+                role=self.role, action=a, hint="set one with `cashup keys admin-passphrase`, then try again",
+            )
+        if passphrase is None:
+            raise AdminPassphraseRequired(
+                f"{what} needs the admin passphrase", role=self.role, action=a,
+                hint="type it when asked (headless: set CASHUP_ADMIN_PASSPHRASE)",
+            )
+        if not verify_passphrase(passphrase, stored):
+            self._record(name, "denied", {**detail, "reason": "wrong admin passphrase"})
+            raise PermissionDenied(
+                f"wrong admin passphrase: {what} was not done", role=self.role, action=a,
+                hint="try again; `cashup keys admin-passphrase` changes it",
+            )
+        self._record(name, "allowed", {**detail, "as": "admin"})
+        return Role.ADMIN
 
     def switch(self, role: Role | str, passphrase: str | None = None) -> Role:
         """Change profile. Admin needs the passphrase; stepping down never does."""

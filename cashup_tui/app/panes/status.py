@@ -26,6 +26,8 @@ STATE_STYLE = {
 def render_status(s: HeaderStatus, width: int) -> Text:
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f" {s.mode.value.upper()} ", style=MODE_STYLE.get(s.mode, "bold"))
+    if s.profile == "viewer":
+        t.append(" VIEW ONLY ", style="bold black on white")
     t.append(" eq ")
     t.append(fmt.num(s.equity), style="bold")
     t.append(" day ")
