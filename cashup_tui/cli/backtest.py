@@ -116,16 +116,20 @@ def open_db(ctx: typer.Context | None, s: Any = None):
     return open_store(db_url_from(ctx, s), synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
 
 
-def save_run(db: Any, prep: Any, res: Any, metrics: dict[str, Any] | None, fp: str, engine: str, *,
-             status: str = "done", error: str = "", started_ms: int = 0) -> int:
-    """One transaction: the run, its trades and a thinned equity curve (nothing half-written)."""
+def save_run(ctx: typer.Context | None, s: Any, prep: Any, res: Any, metrics: dict[str, Any] | None, fp: str,
+             engine: str, *, status: str = "done", error: str = "", started_ms: int = 0) -> int:
+    """One transaction: the run, its trades and a thinned equity curve (nothing half-written).
+
+    An existing SQLite store at the current schema is written with the stdlib driver
+    (`store.lite`: no SQLAlchemy import, a third of a cold run); anything else (a new file, an
+    older schema, another backend) goes through `open_store`, which creates or migrates it."""
     import time
     from decimal import Decimal
 
     import numpy as np
 
     from cashup_tui.engine.backtest.metrics import drawdown_curve
-    from cashup_tui.store.backtests import BacktestRun, BacktestTrade, save_backtest_run
+    from cashup_tui.store.lite import BacktestRun, TradeColumns, save_backtest_run_sqlite
 
     bars = prep.bars
     meta = {"data": prep.source, "settings": prep.config.as_dict()}
@@ -136,21 +140,31 @@ def save_run(db: Any, prep: Any, res: Any, metrics: dict[str, Any] | None, fp: s
         started_ms=started_ms or int(time.time() * 1000), finished_ms=int(time.time() * 1000),
         cash=Decimal(str(prep.config.cash)),
     )
-    trades, equity = [], []
+    trades, equity = TradeColumns(bars.symbol, [], [], [], [], [], [], [], [], []), []
     if res is not None:
-        for r in res.trade_rows():
-            trades.append(BacktestTrade(
-                symbol=bars.symbol, side=r["side"], size=Decimal(repr(r["qty"])), entry_ms=r["entry_time"],
-                entry_price=Decimal(repr(r["entry_price"])),
-                exit_ms=None if r["exit_reason"] == "end" else r["exit_time"],
-                exit_price=Decimal(repr(r["exit_price"])), pnl=Decimal(repr(r["pnl"])), fees=Decimal(repr(r["fees"])),
-                reason=r["exit_reason"],
-            ))
+        c = res.trade_columns()
+        reason = c["exit_reason"]
+        trades = TradeColumns(bars.symbol, c["side"], c["qty"], c["entry_time"], c["entry_price"],
+                              [None if r == "end" else x for r, x in zip(reason, c["exit_time"], strict=True)],
+                              c["exit_price"], c["pnl"], c["fees"], reason)
         n = res.equity.size
-        idx = np.unique(np.r_[np.linspace(0, n - 1, num=min(n, EQUITY_POINTS)).astype(np.int64), n - 1])
+        # evenly spaced and already sorted: np.unique would import numpy.ma (~40 ms of a cold run)
+        idx = np.r_[np.linspace(0, n - 1, num=min(n, EQUITY_POINTS)).astype(np.int64), n - 1]
+        idx = idx[np.r_[True, idx[1:] != idx[:-1]]]
         dd = drawdown_curve(res.equity)
         equity = [(int(res.time_ms[i]), float(res.equity[i]), float(dd[i])) for i in idx]
-    return save_backtest_run(db, run, trades, equity)
+    url = db_url_from(ctx, s)
+    run_id = save_backtest_run_sqlite(url, run, trades, equity, synchronous=s.store.synchronous,
+                                      busy_timeout_ms=s.store.busy_timeout_ms)
+    if run_id is not None:
+        return run_id
+    from cashup_tui.store.backtests import save_backtest_run
+
+    db = open_db(ctx, s)
+    try:
+        return save_backtest_run(db, run, trades.trades(), equity)
+    finally:
+        db.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,21 +212,13 @@ def run_cmd(
     try:
         res = run_engine(prep, engine, venue)
     except StrategyError as exc:  # the strategy itself failed: record the failed run, then report it
-        db = open_db(ctx, s)
-        try:
-            run_id = save_run(db, prep, None, None, fp, engine, status="failed", error=str(exc), started_ms=started)
-        finally:
-            db.close()
+        run_id = save_run(ctx, s, prep, None, None, fp, engine, status="failed", error=str(exc), started_ms=started)
         fail(f"{str(exc).splitlines()[0]} (run {run_id} marked failed)",
              hint="fix the strategy and run again; `cashup backtest show " + str(run_id) + "` has the details")
     metrics = compute(res)
     run_id = None
     if not no_store:
-        db = open_db(ctx, s)
-        try:
-            run_id = save_run(db, prep, res, metrics, fp, engine, started_ms=started)
-        finally:
-            db.close()
+        run_id = save_run(ctx, s, prep, res, metrics, fp, engine, started_ms=started)
     if report:
         from cashup_tui.engine.backtest.report import write_report
 

@@ -6,54 +6,28 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
 from cashup_tui.store.engine import transaction
+from cashup_tui.store.lite import (
+    RUN_STATUSES,
+    TRADE_COLUMNS,
+    BacktestRun,
+    BacktestTrade,
+    dumps,
+    equity_values,
+    run_row,
+    trade_values,
+)
 from cashup_tui.store.sql import insert_ignore, now_ms, table
 from cashup_tui.store.tables import BacktestEquityRow, BacktestRunRow, BacktestTradeRow, OptTrialRow
-from cashup_tui.store.types import dumps
 
 RUNS = table(BacktestRunRow)
 TRADES = table(BacktestTradeRow)
 EQUITY = table(BacktestEquityRow)
 TRIALS = table(OptTrialRow)
-RUN_STATUSES = ("running", "done", "failed")
-
-
-@dataclass(frozen=True, slots=True)
-class BacktestRun:
-    strategy: str
-    symbol: str
-    timeframe: str
-    fingerprint: str
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    status: str = "running"
-    error: str = ""
-    engine: str = "fast"
-    data_start_ms: int = 0
-    data_end_ms: int = 0
-    started_ms: int = 0
-    finished_ms: int = 0
-    cash: Decimal = Decimal(0)
-    id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BacktestTrade:
-    symbol: str
-    side: str
-    size: Decimal
-    entry_ms: int
-    entry_price: Decimal
-    exit_ms: int | None = None
-    exit_price: Decimal | None = None
-    pnl: Decimal = Decimal(0)
-    fees: Decimal = Decimal(0)
-    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +43,6 @@ class Trial:
     id: int | None = None
 
 
-def _dec(v: Any) -> Decimal | None:
-    """Backtests compute in floats: keep the shortest repr exactly (Decimal(str(x)))."""
-    if v is None or isinstance(v, Decimal):
-        return v
-    return Decimal(str(v))
-
-
-def _run_row(run: BacktestRun) -> dict[str, Any]:
-    if run.status not in RUN_STATUSES:
-        raise ValueError(f"backtest status {run.status!r} not in {RUN_STATUSES}")
-    row = {k: getattr(run, k) for k in BacktestRun.__slots__ if k != "id"}  # type: ignore[attr-defined]
-    row["cash"] = _dec(run.cash)
-    row["started_ms"] = run.started_ms or now_ms()
-    return row
-
-
 def save_backtest_run(
     db: Any,
     run: BacktestRun,
@@ -93,24 +51,17 @@ def save_backtest_run(
 ) -> int:
     """Store a run with its trades and equity curve in one transaction; returns the run id."""
     with transaction(db) as conn:
-        run_id = int(conn.execute(insert(RUNS), _run_row(run)).inserted_primary_key[0])
+        run_id = int(conn.execute(insert(RUNS), run_row(run)).inserted_primary_key[0])
         _add_children(conn, run_id, trades, equity)
     return run_id
 
 
 def _add_children(conn: Any, run_id: int, trades: Iterable[BacktestTrade], equity: Sequence[Any]) -> None:
-    trows = [
-        {"run_id": run_id, "symbol": t.symbol, "side": t.side, "size": _dec(t.size), "entry_ms": int(t.entry_ms),
-         "entry_price": _dec(t.entry_price), "exit_ms": None if t.exit_ms is None else int(t.exit_ms),
-         "exit_price": _dec(t.exit_price), "pnl": _dec(t.pnl), "fees": _dec(t.fees), "reason": t.reason}
-        for t in trades
-    ]
+    trows = [{"run_id": run_id, **dict(zip(TRADE_COLUMNS, trade_values(t), strict=True))} for t in trades]
     if trows:
         conn.execute(insert(TRADES), trows)
-    erows = [
-        {"run_id": run_id, "ts_ms": int(p[0]), "equity": float(p[1]), "drawdown": float(p[2]) if len(p) > 2 else 0.0}
-        for p in equity
-    ]
+    erows = [{"run_id": run_id, **dict(zip(("ts_ms", "equity", "drawdown"), equity_values(p), strict=True))}
+             for p in equity]
     if erows:
         conn.execute(insert(EQUITY), erows)
 

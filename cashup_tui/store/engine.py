@@ -21,13 +21,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from cashup_tui.domain.errors import ConfigError, DataError
+from cashup_tui.domain.errors import ConfigError
+from cashup_tui.store.lite import SYNCHRONOUS, StoreError
 
-SYNCHRONOUS = ("FULL", "NORMAL", "OFF")
-
-
-class StoreError(DataError):
-    """The database cannot be used as is (too new, unreadable, locked)."""
+__all__ = ["Store", "StoreError", "open_store", "sqlite_path", "transaction"]
 
 
 @dataclass(slots=True)

@@ -12,6 +12,10 @@ from typing import Any
 
 from sqlalchemy.types import Text, TypeDecorator
 
+from cashup_tui.store.lite import dumps
+
+__all__ = ["DecimalText", "JsonText", "dumps"]
+
 
 class DecimalText(TypeDecorator[Decimal]):
     """Lossless Decimal stored as its canonical string. Floats are refused: they are already rounded."""
@@ -58,18 +62,3 @@ class JsonText(TypeDecorator[Any]):
         if value is None:
             return None
         return json.loads(value)
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, Decimal):
-        return str(o)
-    if hasattr(o, "item"):  # numpy scalars
-        return o.item()
-    if hasattr(o, "value"):  # enums
-        return o.value
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def dumps(value: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces): equal params give equal text and equal hashes."""
-    return json.dumps(value, default=_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

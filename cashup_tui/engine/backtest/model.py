@@ -150,6 +150,8 @@ TRADE_DTYPE = np.dtype([
     ("exit_price", np.float64), ("qty", np.float64), ("pnl", np.float64), ("fees", np.float64),
     ("funding", np.float64), ("reason", "U8"), ("eq_after", np.float64),
 ])
+TRADE_KEYS = ("entry_time", "exit_time", "side", "entry_price", "exit_price", "qty", "pnl", "fees", "funding",
+              "exit_reason")  # Result.trade_rows() / trade_columns()
 # reason: signal | stop | take | end (still open, marked to the last close) | liquid
 # eq_after: equity once the trade is closed (or marked); kept per trade so a long compounding run does
 # not lose precision summing pnl (after 20k fee-paying trades equity can be 1e-8 of the start)
@@ -178,18 +180,23 @@ class Result:
     def final_equity(self) -> float:
         return float(self.equity[-1]) if self.equity.size else self.config.cash
 
-    def trade_rows(self) -> list[dict[str, Any]]:
-        """Trades as JSON-ready dicts (times are epoch ms: entry at the fill bar's open, exit at the exit bar)."""
+    def trade_columns(self) -> dict[str, list[Any]]:
+        """The trades column by column as Python lists (the keys of `trade_rows`)."""
         tr = self.trades
-        if tr.size == 0:
-            return []
         t = self.time_ms
+        if tr.size == 0:
+            return {k: [] for k in TRADE_KEYS}
         cols = (
             t[tr["entry_idx"]].tolist(), t[np.minimum(tr["exit_idx"], t.size - 1)].tolist(),
             np.where(tr["side"] > 0, "long", "short").tolist(), tr["entry_price"].tolist(),
             tr["exit_price"].tolist(), tr["qty"].tolist(), tr["pnl"].tolist(), tr["fees"].tolist(),
             tr["funding"].tolist(), tr["reason"].tolist(),
         )
-        keys = ("entry_time", "exit_time", "side", "entry_price", "exit_price", "qty", "pnl", "fees", "funding",
-                "exit_reason")
-        return [dict(zip(keys, row, strict=True)) for row in zip(*cols, strict=True)]
+        return dict(zip(TRADE_KEYS, cols, strict=True))
+
+    def trade_rows(self) -> list[dict[str, Any]]:
+        """Trades as JSON-ready dicts (times are epoch ms: entry at the fill bar's open, exit at the exit bar)."""
+        if self.trades.size == 0:
+            return []
+        cols = self.trade_columns()
+        return [dict(zip(TRADE_KEYS, row, strict=True)) for row in zip(*cols.values(), strict=True)]
