@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from cashup_tui.domain.account import Balance
@@ -64,6 +65,8 @@ from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
 
+_POSITION_FIELDS = tuple(f.name for f in fields(Position))
+_position_state = attrgetter(*_POSITION_FIELDS)  # a Position's field values as one tuple (C speed)
 log = logging.getLogger("cashup.engine.orders")
 
 K = OrderEventKind
@@ -198,10 +201,10 @@ class OrderManager:
         post_only: bool = False,
     ) -> Order:
         """Make an Order value (not yet sent). Market orders are IOC; post-only is tif=poc."""
-        try:
-            side = Side(side)
-            order_type = OrderType(order_type)
-            tif_v = TimeInForce(tif) if tif else None
+        try:  # (members pass through as they are: the enum call costs more than the rest of build)
+            side = side if type(side) is Side else Side(side)
+            order_type = order_type if type(order_type) is OrderType else OrderType(order_type)
+            tif_v = (tif if type(tif) is TimeInForce else TimeInForce(tif)) if tif else None
         except ValueError as exc:
             raise ValidationError(str(exc), hint="side: buy|sell; type: market|limit|stop_market|stop_limit|"
                                   "take_profit|trailing_stop; tif: gtc|ioc|poc|fok") from None
@@ -224,7 +227,7 @@ class OrderManager:
         self.journal.save_order(order, event=event)
         self.cache.put_order(order)
         if self.bus is not None:
-            self.bus.publish(OrderUpdated(event.ts_ms, order, event.kind.value))
+            self.bus.publish(OrderUpdated(event.ts_ms, order, event.kind._value_))  # _value_: the same str, without the enum property
         return order
 
     def _note(self, order: Order, reason: str) -> Order:
@@ -453,26 +456,28 @@ class OrderManager:
             self.cache.put_order(new)
         if self.bus is not None:
             if new is not None and fev is not None:
-                self.bus.publish(OrderUpdated(fill.ts_ms, new, fev.kind.value))
+                self.bus.publish(OrderUpdated(fill.ts_ms, new, fev.kind._value_))
             self.bus.publish(OrderFilled(fill.ts_ms, fill))
             self.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
         if order is not None:
             self._after_order_change(self.cache.order(order.client_id) or order, fill=fill)
         return True
 
-    def _snapshot(self, symbol: str) -> tuple[Position | None, Decimal]:
+    def _snapshot(self, symbol: str) -> tuple[tuple | None, Decimal]:
+        """The position's field values and the cash before a fill (a tuple: `replace()` of the position
+        cost more than the rest of the fill's bookkeeping in a backtest)."""
         p = self.portfolio.positions.get(symbol)
-        return (replace(p) if p is not None else None), self.portfolio.cash
+        return (_position_state(p) if p is not None else None), self.portfolio.cash
 
-    def _restore(self, fill: Fill, before: tuple[Position | None, Decimal]) -> None:
+    def _restore(self, fill: Fill, before: tuple[tuple | None, Decimal]) -> None:
         """Undo an in-memory fill (the same Position object is shared with the cache: restore in place)."""
         saved, cash = before
         live = self.portfolio.positions.get(fill.symbol)
         if saved is None:
             self.portfolio.positions.pop(fill.symbol, None)
         elif live is not None:
-            for f in fields(Position):
-                setattr(live, f.name, getattr(saved, f.name))
+            for name, value in zip(_POSITION_FIELDS, saved, strict=True):
+                setattr(live, name, value)
         self.portfolio.cash = cash
         self.portfolio._trade_ids.discard(fill.trade_id)
 

@@ -311,7 +311,7 @@ class RiskEngine:
             else:
                 raise RiskDenied("input_sanity", f"{name} {value!r} is not a finite decimal number", field=name,
                                  value=str(value))
-        d = Decimal(value)
+        d = value if type(value) is Decimal else Decimal(value)  # (a Decimal is immutable: no copy needed)
         if not d.is_finite():
             raise RiskDenied("input_sanity", f"{name} {d} is not finite", field=name, value=str(d))
         if d.is_signed() or d == 0:
@@ -319,104 +319,113 @@ class RiskEngine:
         return d
 
     def check_submit(self, order: Order, *, amend_of: Order | None = None) -> None:
-        """Run every rule for a new order (or the amended order); raise RiskDenied on the first failure."""
+        """Run every rule for a new order (or the amended order); raise RiskDenied on the first failure.
+
+        Every order of a backtest passes here too, so the hot path reads each attribute once and skips
+        the arithmetic of rules that are off (a limit of 0); the rules and their order are the same."""
         now = self.clock.now_ms()
-        verb = "amend" if amend_of is not None else "submit"
+        limits, pf, cache = self.limits, self.portfolio, self.cache
+        symbol, side = order.symbol, order.side
         reducing = order.reduce_only or self._reduces(order)
         # 1. trading state
-        if self.state is TradingState.HALTED:
+        state = self.status.state
+        if state is TradingState.HALTED:
             raise self._deny("trading_state", f"trading is HALTED ({self.status.reason}); only cancels are allowed",
                              order, state="halted", kill_level=self.status.kill_level)
-        if self.state is TradingState.REDUCING and not reducing:
+        if state is TradingState.REDUCING and not reducing:
             raise self._deny("trading_state",
                              f"trading is REDUCING ({self.status.reason}); only orders that reduce a position",
                              order, state="reducing", kill_level=self.status.kill_level)
         # 2. stale data / reconciliation in progress
         if self.reconciling:
             raise self._deny("reconciling", "reconciliation with the venue is in progress; try again shortly", order)
-        age = self.cache.age_ms(order.symbol, now)
+        age = cache.age_ms(symbol, now)
         if age is None:
-            raise self._deny("stale_data", f"no market data for {order.symbol} yet", order, age_ms=None)
-        if age > self.limits.stale_feed_ms or order.symbol in self.stale_symbols:
-            raise self._deny("stale_data", f"market data for {order.symbol} is {age} ms old",
-                             order, age_ms=age, max_age_ms=self.limits.stale_feed_ms)
-        book = self.cache.book(order.symbol)
+            raise self._deny("stale_data", f"no market data for {symbol} yet", order, age_ms=None)
+        if age > limits.stale_feed_ms or symbol in self.stale_symbols:
+            raise self._deny("stale_data", f"market data for {symbol} is {age} ms old",
+                             order, age_ms=age, max_age_ms=limits.stale_feed_ms)
+        book = cache.book(symbol)
         if book is not None and not book.in_sync:
-            raise self._deny("stale_data", f"order book for {order.symbol} is resyncing", order)
+            raise self._deny("stale_data", f"order book for {symbol} is resyncing", order)
         # 3. input sanity
+        order_type = order.order_type
         try:
             size = self._sane("size", order.size)
             price = self._sane("price", order.price) if order.price is not None else None
             trigger = self._sane("trigger_price", order.trigger_price) if order.trigger_price is not None else None
         except RiskDenied as exc:
             raise self._deny(exc.rule, str(exc).removeprefix(f"risk: {exc.rule}: "), order, **exc.numbers) from None
-        if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and price is None:
-            raise self._deny("input_sanity", f"a {order.order_type.value} order needs a price", order)
-        if order.order_type in TRIGGER_TYPES and order.order_type is not OrderType.TRAILING_STOP and trigger is None:
-            raise self._deny("input_sanity", f"a {order.order_type.value} order needs a trigger price", order)
+        if price is None and order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            raise self._deny("input_sanity", f"a {order_type.value} order needs a price", order)
+        if trigger is None and order_type in TRIGGER_TYPES and order_type is not OrderType.TRAILING_STOP:
+            raise self._deny("input_sanity", f"a {order_type.value} order needs a trigger price", order)
         # 4. instrument rules: tick / step (no silent rounding), min/max, status
-        inst = self.instruments.get(order.symbol)
+        inst = self.instruments.get(symbol)
         if inst is None:
-            raise self._deny("unknown_symbol", f"{order.symbol} is not a known contract", order)
+            raise self._deny("unknown_symbol", f"{symbol} is not a known contract", order)
         if inst.in_delisting and not reducing:
-            raise self._deny("instrument_status", f"{order.symbol} is being delisted; only reducing orders", order)
-        for name, value in (("price", price), ("trigger_price", trigger)):
-            if value is not None and not inst.is_price_on_tick(value):
-                raise self._deny("price_tick", f"{name} {value} is not on the tick {inst.price_tick}", order,
-                                 value=value, tick=inst.price_tick, nearest_down=inst.round_price(value, "down"),
-                                 nearest_up=inst.round_price(value, "up"))
+            raise self._deny("instrument_status", f"{symbol} is being delisted; only reducing orders", order)
+        if price is not None or trigger is not None:
+            for name, value in (("price", price), ("trigger_price", trigger)):
+                if value is not None and not inst.is_price_on_tick(value):
+                    raise self._deny("price_tick", f"{name} {value} is not on the tick {inst.price_tick}", order,
+                                     value=value, tick=inst.price_tick, nearest_down=inst.round_price(value, "down"),
+                                     nearest_up=inst.round_price(value, "up"))
         if not inst.is_size_on_step(size):
             raise self._deny("size_step", f"size {size} is not a whole multiple of {inst.size_step} contracts", order,
                              size=size, step=inst.size_step, nearest=inst.round_size(size))
         if size < inst.min_size or size > inst.max_size:
             raise self._deny("contract_size", f"size {size} outside [{inst.min_size}, {inst.max_size}] contracts",
                              order, size=size, min_size=inst.min_size, max_size=inst.max_size)
-        mark = self.cache.mark(order.symbol) or self.portfolio.mark_of(order.symbol)
-        trailing = order.order_type is OrderType.TRAILING_STOP  # its trigger_price is a distance, not a price
+        mark = cache.mark(symbol) or pf.mark_of(symbol)
+        trailing = order_type is OrderType.TRAILING_STOP  # its trigger_price is a distance, not a price
         ref = price if price is not None else trigger if trigger is not None and not trailing else mark
         if ref is None:
-            raise self._deny("stale_data", f"no mark price for {order.symbol}", order)
+            raise self._deny("stale_data", f"no mark price for {symbol}", order)
         notional = inst.notional(size, ref)
-        budget = self.budgets.get(order.strategy) if order.strategy else None
+        strategy = order.strategy
+        budget = self.budgets.get(strategy) if strategy else None
         if not reducing:
             # 5. max order notional (account, then the strategy's budget)
-            if notional > self.limits.max_order_notional:
-                raise self._deny("max_order_notional", f"order notional {notional:.2f} > {self.limits.max_order_notional}",
-                                 order, notional=notional, limit=self.limits.max_order_notional)
+            if notional > limits.max_order_notional:
+                raise self._deny("max_order_notional", f"order notional {notional:.2f} > {limits.max_order_notional}",
+                                 order, notional=notional, limit=limits.max_order_notional)
             if budget and budget.max_order_notional is not None and notional > budget.max_order_notional:
                 raise self._deny("budget_order_notional",
-                                 f"{order.strategy}: order notional {notional:.2f} > budget {budget.max_order_notional}",
+                                 f"{strategy}: order notional {notional:.2f} > budget {budget.max_order_notional}",
                                  order, notional=notional, limit=budget.max_order_notional)
             # 6. position after the fill, including working orders on the same side
-            pos = self.portfolio.positions.get(order.symbol)
+            pos = pf.positions.get(symbol)
             cur = pos.size if pos is not None else ZERO
-            pending = sum((o.remaining for o in self.cache.open_orders(order.symbol)
-                           if o.side is order.side and not o.reduce_only and o.client_id != order.client_id), ZERO)
-            after = cur + order.side.sign * (size + pending)
+            cid = order.client_id
+            pending = sum((o.remaining for o in cache.open_orders(symbol)
+                           if o.side is side and not o.reduce_only and o.client_id != cid), ZERO)
+            after = cur + side.sign * (size + pending)
             pos_notional = inst.notional(after, ref)
-            if pos_notional > self.limits.max_position_notional:
+            if pos_notional > limits.max_position_notional:
                 raise self._deny("max_position_notional",
-                                 f"{order.symbol} position would be {pos_notional:.2f} > {self.limits.max_position_notional}",
+                                 f"{symbol} position would be {pos_notional:.2f} > {limits.max_position_notional}",
                                  order, position_after=after, notional=pos_notional,
-                                 limit=self.limits.max_position_notional)
+                                 limit=limits.max_position_notional)
             if budget and budget.max_position_notional is not None and pos_notional > budget.max_position_notional:
                 raise self._deny("budget_position_notional",
-                                 f"{order.strategy}: position would be {pos_notional:.2f} > budget {budget.max_position_notional}",
+                                 f"{strategy}: position would be {pos_notional:.2f} > budget {budget.max_position_notional}",
                                  order, notional=pos_notional, limit=budget.max_position_notional)
             # gross exposure after
-            gross = self.portfolio.gross_exposure() - self.portfolio.notional(order.symbol) + pos_notional
-            if gross > self.limits.max_gross_exposure:
-                raise self._deny("max_gross_exposure", f"gross exposure would be {gross:.2f} > {self.limits.max_gross_exposure}",
-                                 order, gross=gross, limit=self.limits.max_gross_exposure)
+            gross = pf.gross_exposure() - pf.notional(symbol) + pos_notional
+            if gross > limits.max_gross_exposure:
+                raise self._deny("max_gross_exposure", f"gross exposure would be {gross:.2f} > {limits.max_gross_exposure}",
+                                 order, gross=gross, limit=limits.max_gross_exposure)
             # leverage: gross exposure / equity
-            equity = self.portfolio.equity()
+            equity = pf.equity()
             lev = gross / equity if equity > 0 else Decimal("Infinity")
-            if lev > self.limits.max_leverage:
-                raise self._deny("max_leverage", f"account leverage would be {lev:.2f}x > {self.limits.max_leverage}x",
-                                 order, leverage=lev, equity=equity, gross=gross, limit=self.limits.max_leverage)
+            if lev > limits.max_leverage:
+                raise self._deny("max_leverage", f"account leverage would be {lev:.2f}x > {limits.max_leverage}x",
+                                 order, leverage=lev, equity=equity, gross=gross, limit=limits.max_leverage)
         # 7. price band against mark (limit prices and trigger prices)
-        if mark is not None and mark > 0:
-            band = self.limits.price_band_pct
+        if mark is not None and (price is not None or (trigger is not None and not trailing)) and mark > 0:
+            band = limits.price_band_pct
             for name, value in (("price", price), ("trigger_price", None if trailing else trigger)):
                 if value is None:
                     continue
@@ -428,49 +437,52 @@ class RiskEngine:
                                      allowed_low=inst.round_price(lo, "up"), allowed_high=inst.round_price(hi, "down"))
         # 8. open orders (not for an amend: it replaces a working order)
         if amend_of is None:
-            open_all = self.cache.open_orders()
-            if len(open_all) >= self.limits.max_open_orders:
-                raise self._deny("max_open_orders", f"{len(open_all)} open orders (limit {self.limits.max_open_orders})",
-                                 order, open_orders=len(open_all), limit=self.limits.max_open_orders)
-            open_sym = sum(1 for o in open_all if o.symbol == order.symbol)
+            open_all = cache.open_orders()
+            if len(open_all) >= limits.max_open_orders:
+                raise self._deny("max_open_orders", f"{len(open_all)} open orders (limit {limits.max_open_orders})",
+                                 order, open_orders=len(open_all), limit=limits.max_open_orders)
+            open_sym = sum(1 for o in open_all if o.symbol == symbol) if open_all else 0
             if open_sym >= inst.orders_limit:
-                raise self._deny("max_open_orders", f"{open_sym} open orders on {order.symbol} (venue limit {inst.orders_limit})",
+                raise self._deny("max_open_orders", f"{open_sym} open orders on {symbol} (venue limit {inst.orders_limit})",
                                  order, open_orders=open_sym, limit=inst.orders_limit)
             if budget and budget.max_open_orders is not None:
-                mine = sum(1 for o in open_all if o.strategy == order.strategy)
+                mine = sum(1 for o in open_all if o.strategy == strategy)
                 if mine >= budget.max_open_orders:
-                    raise self._deny("budget_open_orders", f"{order.strategy}: {mine} open orders (budget {budget.max_open_orders})",
+                    raise self._deny("budget_open_orders", f"{strategy}: {mine} open orders (budget {budget.max_open_orders})",
                                      order, open_orders=mine, limit=budget.max_open_orders)
         # 9. order rate (token bucket per strategy; manual orders share one bucket)
-        bucket = self._bucket(order.strategy or "manual", budget, now)
+        bucket = self._bucket(strategy or "manual", budget, now)
         if bucket.available(now) < 1.0:
-            raise self._deny("order_rate", f"more than {bucket.rate:g} orders/s for {order.strategy or 'manual'}",
+            raise self._deny("order_rate", f"more than {bucket.rate:g} orders/s for {strategy or 'manual'}",
                              order, rate_per_sec=bucket.rate)
         if not reducing:
-            # 10. daily loss and 11. drawdown (entries only: reducing orders stay allowed)
-            day = self.portfolio.day_pnl()
-            if self.limits.daily_loss_limit > 0 and day <= -self.limits.daily_loss_limit:
-                raise self._deny("daily_loss", f"day PnL {day:.2f} reached the loss limit -{self.limits.daily_loss_limit}",
-                                 order, day_pnl=day, limit=self.limits.daily_loss_limit)
-            dd = self.portfolio.drawdown_pct()
-            if self.limits.max_drawdown_pct > 0 and dd >= self.limits.max_drawdown_pct:
-                raise self._deny("max_drawdown", f"drawdown {dd:.2f}% reached {self.limits.max_drawdown_pct}%",
-                                 order, drawdown_pct=dd, limit=self.limits.max_drawdown_pct)
+            # 10. daily loss and 11. drawdown (entries only: reducing orders stay allowed; a limit of 0 is off)
+            if limits.daily_loss_limit > 0:
+                day = pf.day_pnl()
+                if day <= -limits.daily_loss_limit:
+                    raise self._deny("daily_loss", f"day PnL {day:.2f} reached the loss limit -{limits.daily_loss_limit}",
+                                     order, day_pnl=day, limit=limits.daily_loss_limit)
+            if limits.max_drawdown_pct > 0:
+                dd = pf.drawdown_pct()
+                if dd >= limits.max_drawdown_pct:
+                    raise self._deny("max_drawdown", f"drawdown {dd:.2f}% reached {limits.max_drawdown_pct}%",
+                                     order, drawdown_pct=dd, limit=limits.max_drawdown_pct)
         # 12. duplicate intent (same strategy, symbol, side, size, price within the window); closing a
         # position and opening the next one with the same size (a flip) are two intents, not one
-        if amend_of is None and self.limits.duplicate_window_ms > 0:
-            key = (order.strategy, order.symbol, order.side.value, order.order_type.value, str(size), str(price),
-                   reducing)
-            while self._recent and self._recent[0].ts_ms < now - self.limits.duplicate_window_ms:
-                self._recent.popleft()
-            for r in self._recent:
+        window = limits.duplicate_window_ms
+        if amend_of is None and window > 0:
+            key = (strategy, symbol, side._value_, order_type._value_, str(size), str(price), reducing)
+            recent = self._recent
+            while recent and recent[0].ts_ms < now - window:
+                recent.popleft()
+            for r in recent:
                 if r.key == key:
                     raise self._deny("duplicate_intent",
-                                     f"same {order.side.value} {size} {order.symbol} sent {now - r.ts_ms} ms ago",
-                                     order, window_ms=self.limits.duplicate_window_ms, age_ms=now - r.ts_ms)
-            self._recent.append(_Recent(key, now))
+                                     f"same {side.value} {size} {symbol} sent {now - r.ts_ms} ms ago",
+                                     order, window_ms=window, age_ms=now - r.ts_ms)
+            recent.append(_Recent(key, now))
         bucket.take(now)
-        log.debug("risk ok: %s %s", verb, order.client_id)
+        log.debug("risk ok: %s %s", "amend" if amend_of is not None else "submit", order.client_id)
 
     def preview(self, order: Order) -> RiskDenied | None:
         """Run the whole gate as `check_submit` would, without recording anything or using up the

@@ -62,7 +62,16 @@ def order_from_venue(o: VenueOrder) -> Order:
     )
 
 
+def _state_key(o: VenueOrder) -> tuple:
+    """Everything `order_from_venue` reads that can change: equal keys give equal Orders."""
+    return (o.id, o.update_id, o.status, o.finish_as, o.filled, o.fill_value, o.size, o.price, o.update_ms,
+            o.finish_ms, o.text)
+
+
 def fill_from_venue(t: VenueTrade) -> Fill:
+    f = t.fill  # the venue's own Fill of this execution: equal to the one built below when text is ours
+    if f is not None and t.text.startswith("t-") and f.trade_id == str(t.id):
+        return f
     return Fill(
         trade_id=str(t.id),
         client_id=ClientOrderId(t.text if t.text.startswith("t-") else ""),
@@ -95,6 +104,8 @@ def _translate(exc: VenueError, action: str) -> Exception:
 class VenueExecution:
     """Implements `domain.ports.Execution` on a local `Venue` (paper trading)."""
 
+    DRAINED = ("order", "usertrade")  # the venue event kinds this port turns into domain events
+
     def __init__(self, venue: Venue, instruments: Mapping[str, Instrument],
                  clock: Callable[[], int] | None = None, *, ignore_text_prefix: str = "") -> None:
         self.venue = venue
@@ -102,12 +113,16 @@ class VenueExecution:
         self.instruments = instruments
         self._clock = clock
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._ack: tuple[tuple, Order] | None = None  # the last ack converted (its order event reuses it)
 
     @classmethod
     def with_venue(cls, instruments: Mapping[str, Instrument], clock: Callable[[], int] | None = None,
                    **venue_kw: object) -> VenueExecution:
         """A fresh `Venue` (keyword arguments as `Venue`) behind this port: what the CLI hands to the
-        event backtest, whose engine layer cannot import adapters itself."""
+        event backtest, whose engine layer cannot import adapters itself. `record_events=True` records
+        the kinds this port reads (`DRAINED`): the venue is private to it, and nobody else could drain it."""
+        if venue_kw.get("record_events", True) is True:
+            venue_kw["record_events"] = cls.DRAINED
         return cls(Venue(instruments, clock=clock, **venue_kw), instruments, clock)  # type: ignore[arg-type]
 
     def _now(self) -> int | None:
@@ -124,14 +139,16 @@ class VenueExecution:
         manager's synchronous path, `OrderManager.submit_now`) takes them."""
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             raise ValidationError(f"{order.order_type.value} orders are emulated by the order manager in paper mode")
-        signed = order.size * order.side.sign
+        signed = order.size if order.side is Side.BUY else -order.size  # == size * side.sign
         price = ZERO if order.order_type is OrderType.MARKET else (order.price or ZERO)
         try:
-            o = self.venue.place(order.symbol, signed, price, tif=order.tif.value, reduce_only=order.reduce_only,
+            o = self.venue.place(order.symbol, signed, price, tif=order.tif._value_, reduce_only=order.reduce_only,
                                  text=order.client_id, ts_ms=self._now())
         except VenueError as exc:
             raise _translate(exc, f"place {order.client_id}") from None
-        return order_from_venue(o)
+        ack = order_from_venue(o)
+        self._ack = (_state_key(o), ack)
+        return ack
 
     async def cancel(self, order: Order) -> Order:
         out = self.cancel_now(order)
@@ -205,7 +222,9 @@ class VenueExecution:
             if self.ignore and self._ignored(getattr(ev.data, "text", "") or ""):
                 continue
             if kind == "order" and isinstance(ev.data, VenueOrder):
-                out.append(OrderUpdated(ev.ts_ms, order_from_venue(ev.data), "venue"))
+                ack = self._ack  # the ack just returned is usually this very state: reuse it (Orders are immutable)
+                order = ack[1] if ack is not None and ack[0] == _state_key(ev.data) else order_from_venue(ev.data)
+                out.append(OrderUpdated(ev.ts_ms, order, "venue"))
             elif kind == "usertrade" and isinstance(ev.data, VenueTrade):
                 out.append(OrderFilled(ev.ts_ms, fill_from_venue(ev.data)))
         return out

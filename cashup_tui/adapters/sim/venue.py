@@ -63,7 +63,9 @@ mixin of Venue), venue_models.py (the objects and their Gate JSON shapes).
 Main API (keyword arguments after the first ones; sizes signed, Decimal or int/str):
     Venue(instruments, *, balance, clock=None, user_id=1, maker_fee_rate=None, taker_fee_rate=None,
           fee_bps=None, default_leverage=10, record_events=True, max_history=10_000)
-    (record_events=False skips building event snapshots: backtests that read state directly run faster)
+    (record_events=False skips building event snapshots: backtests that read state directly run faster;
+    a collection of kinds, e.g. ("order", "usertrade"), records only those: position and balance snapshots
+    are the costly ones and an in-process reader that derives its own positions never reads them)
     update_book(symbol, bids, asks, ts_ms, *, mark=None); update_mark(symbol, mark, ts_ms)
     update_price(symbol, price, ts_ms) (a one-level book at `price` plus the mark: for bar-driven backtests)
     update_trade(symbol, price, size, ts_ms); update_last(symbol, price, ts_ms)
@@ -100,6 +102,7 @@ from cashup_tui.adapters.sim.venue_base import (
     to_dec,
 )
 from cashup_tui.adapters.sim.venue_models import (
+    CHANNEL_OF,
     BalanceChange,
     Liquidation,
     VenueAccount,
@@ -148,7 +151,7 @@ class Venue(TriggerOrders):
         taker_fee_rate: Decimal | None = None,
         fee_bps: Decimal | int | str | None = None,
         default_leverage: Decimal | int = 10,
-        record_events: bool = True,
+        record_events: bool | Iterable[str] = True,
         max_history: int = 10_000,
     ) -> None:
         start = to_dec(balance, "balance")
@@ -161,7 +164,17 @@ class Venue(TriggerOrders):
         self.user_id = user_id
         self._clock = clock
         self._now = 0
-        self._record = record_events
+        if record_events is True or record_events is False:
+            kinds = frozenset(CHANNEL_OF) if record_events else frozenset()
+        else:
+            kinds = frozenset(record_events)
+            if not kinds <= CHANNEL_OF.keys():
+                raise VenueError("INVALID_PARAM_VALUE", f"record_events: unknown kind(s) {sorted(kinds - CHANNEL_OF.keys())}",
+                                 hint=f"kinds: {', '.join(sorted(CHANNEL_OF))}")
+        self._record = bool(kinds)  # any kind: the cheap ones are built, drain_events() keeps the asked ones
+        self._kinds: frozenset[str] | None = None if kinds == CHANNEL_OF.keys() else kinds
+        self._rec_balance = "balance" in kinds
+        self._rec_position = "position" in kinds
         self._c: dict[str, ContractState] = {}
         for name, inst in instruments.items():
             lev = min(max(Decimal(default_leverage), inst.leverage_min), inst.leverage_max)
@@ -427,9 +440,8 @@ class Venue(TriggerOrders):
         self._next_trade += 1
         tid = self._next_trade
         # positional: this runs for every fill (ids are plain str at run time; NewType calls cost a frame)
-        realized = pos.apply_fill(
-            Fill(str(tid), o.text, o.contract, _BUY if buy else _SELL, qty, price, fee, now, str(o.id), role)  # type: ignore[arg-type]
-        )
+        fill = Fill(str(tid), o.text, o.contract, _BUY if buy else _SELL, qty, price, fee, now, str(o.id), role)  # type: ignore[arg-type]
+        realized = pos.apply_fill(fill)
         new = pos.size
         lev = c.leverage
         closing = ZERO
@@ -471,6 +483,7 @@ class Venue(TriggerOrders):
             create_ms=now,
             close_size=(closing if buy else -closing),
             realised_pnl=realized,
+            fill=fill,
         )
         self._trades.append(trade)
         c.update_ms = now
@@ -481,11 +494,11 @@ class Venue(TriggerOrders):
         if self._record:
             ev = self._events
             ev.append(VenueEvent("usertrade", now, trade))
-            if realized:
+            if realized and self._rec_balance:
                 ev.append(
                     VenueEvent("balance", now, BalanceChange(self.user_id, self._total + fee, realized, "pnl", f"{o.contract}:{o.id}", now))
                 )
-            if fee:
+            if fee and self._rec_balance:
                 ev.append(VenueEvent("balance", now, BalanceChange(self.user_id, self._total, -fee, "fee", f"{o.contract}:{o.id}", now)))
         return trade
 
@@ -737,7 +750,7 @@ class Venue(TriggerOrders):
                 self._recalc_order_margin(c)
             else:
                 c.order_margin = ZERO
-            if self._record:
+            if self._rec_position:
                 self._events.append(VenueEvent("position", now, self._position(c)))
 
     def _recalc_order_margin(self, c: ContractState) -> None:
@@ -960,6 +973,15 @@ class Venue(TriggerOrders):
                     total += c.pos.unrealized_pnl(mark)
         return total
 
+    def available_balance(self) -> Decimal:
+        """`account().available` (the same sums in the same order) without building the account."""
+        pm = om = ZERO
+        for c in self._c.values():
+            if c.touched:
+                pm += c.margin
+                om += c.order_margin
+        return self._total - pm - om
+
     def account(self) -> VenueAccount:
         """Gate `GET /futures/usdt/accounts`."""
         pm = om = mm = ZERO
@@ -1127,6 +1149,9 @@ class Venue(TriggerOrders):
         """Private-channel pushes since the last call, in the order they happened."""
         out = self._events
         self._events = []
+        if self._kinds is not None and out:
+            kinds = self._kinds
+            out = [e for e in out if e.kind in kinds]
         return out
 
     def open_orders_count(self, contract: str | None = None) -> int:

@@ -6,6 +6,7 @@ Split out of venue.py so that the matching core (venue.py) and the trigger/count
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -27,6 +28,7 @@ TIFS = frozenset({"gtc", "ioc", "poc", "fok"})
 MARGIN_EPS = Decimal("1e-9")
 UNLIMITED = Decimal("1e18")  # level size of the synthetic book that `update_price` builds
 TEXT_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
+_TEXT_RE = re.compile(r"t-[0-9a-zA-Z_.\-]{1,28}")  # ASCII classes only (no \w): exactly TEXT_CHARS
 
 # Gate labels that are not HTTP 400
 _STATUS = {"ORDER_NOT_FOUND": 404, "POSITION_NOT_FOUND": 404, "CONTRACT_NOT_FOUND": 400}
@@ -111,7 +113,7 @@ def check_text(text: str) -> str:
     """Gate's client id rule for `text` ("api" when none is given)."""
     if not text:
         return "api"
-    if not (text.startswith("t-") and 2 < len(text) <= 30 and set(text[2:]) <= TEXT_CHARS):
+    if _TEXT_RE.fullmatch(text) is None:  # == text.startswith("t-") and 2 < len(text) <= 30 and chars in TEXT_CHARS
         raise VenueError(
             "INVALID_PARAM_VALUE",
             f"text {text!r} must be 't-' followed by 1-28 characters of [0-9A-Za-z_.-]",

@@ -14,9 +14,12 @@ the few fields that Gate pushes as JSON numbers (fees, balances) into numbers wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cashup_tui.domain.orders import Fill
 
 ZERO = Decimal(0)
 
@@ -161,6 +164,9 @@ class VenueTrade:
     create_ms: int
     close_size: Decimal = ZERO  # part of `size` that closed an existing position (signed like size)
     realised_pnl: Decimal = ZERO  # gross price PnL the close part produced (not a Gate field)
+    # the domain Fill the venue booked this execution with (immutable; reused by the in-process port
+    # instead of building an equal one again); not a Gate field, not compared
+    fill: Fill | None = field(default=None, compare=False, repr=False)
 
     def to_gate(self) -> dict[str, Any]:
         return {

@@ -50,8 +50,9 @@ liquidation follows the venue's maintenance-margin rule instead of the fast engi
 from __future__ import annotations
 
 import gc
+from array import array
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -147,6 +148,12 @@ class _RunJournal(MemoryJournal):
         self.balances[balance.currency] = balance
         self.commits += 1
         return True
+
+    def kv_set(self, key: str, value: Any) -> None:
+        if value is None or type(value) in (int, str, float, bool):  # immutable: the deep copy is a no-op
+            self.kv[key] = value  # (the order id counter is set once per order)
+        else:
+            super().kv_set(key, value)
 
 
 class _Tap:
@@ -379,7 +386,7 @@ class EventEngine:
             self.submit(Side.BUY if size > 0 else Side.SELL, abs(size), None, tag)
 
     def units_for(self, p: float) -> float:
-        eq = float(self.venue.account().available)
+        eq = float(self.venue.available_balance())
         lev, f, sz = self.cfg.leverage, self.fee, self.cfg.sizer
         cap = lev * eq / (p * (1 + f)) if lev <= 1 else min(lev * eq / (p * (1 + f)), eq / (p * (1 / lev + f)))
         if sz.kind == "all-in":
@@ -415,15 +422,16 @@ class EventEngine:
         sign = 1 if f.side is Side.BUY else -1
         size = sign * float(f.size) * self.qm
         price, fee = float(f.price), float(f.fee)
-        self.units = float(pos.size) * self.qm
-        self.side = 1 if pos.size > 0 else -1 if pos.size < 0 else 0
+        self.units = units = float(pos.size) * self.qm
+        self.side = side = 1 if pos.size > 0 else -1 if pos.size < 0 else 0
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
         liq = (pos.liquidation_price(self.inst.maintenance_rate)
                if self.side < 0 or (self.side > 0 and self.long_liquidates) else None)
         self.liq = float(liq) * (1 + 1e-9 * self.side) if liq else None
-        self._episode(size, price, fee, liquidation=not f.client_id)
-        self._record()
+        cash = float(self.pf.cash)
+        self._episode(size, price, fee, cash, liquidation=not f.client_id)
+        self._record_row(cash, units, float(pos.entry_price) if side else 0.0)
         if f.client_id and self.slot is not None:  # the slot's own position, as the runner keeps it live
             self.slot.position += f.size * sign
         if f.client_id and self.wants_fills:
@@ -432,24 +440,25 @@ class EventEngine:
 
     def _record(self) -> None:
         """Portfolio state from the close of the current bar on (or the next, in the close phase)."""
-        i = self.i + 1 if self.seg_next else self.i
         pos = self.pf.positions.get(self.sym)
         units = float(pos.size) * self.qm if pos is not None else 0.0
         entry = float(pos.entry_price) if pos is not None and pos.size else 0.0
-        row = (float(self.pf.cash), units, entry, self.side)
+        self._record_row(float(self.pf.cash), units, entry)
+
+    def _record_row(self, cash: float, units: float, entry: float) -> None:
+        i = self.i + 1 if self.seg_next else self.i
         if self.seg_i[-1] == i:
-            self.seg_cash[-1], self.seg_units[-1], self.seg_entry[-1], self.seg_side[-1] = row
+            self.seg_cash[-1], self.seg_units[-1], self.seg_entry[-1], self.seg_side[-1] = cash, units, entry, self.side
         else:
             self.seg_i.append(i)
-            self.seg_cash.append(row[0])
-            self.seg_units.append(row[1])
-            self.seg_entry.append(row[2])
-            self.seg_side.append(row[3])
+            self.seg_cash.append(cash)
+            self.seg_units.append(units)
+            self.seg_entry.append(entry)
+            self.seg_side.append(self.side)
 
-    def _episode(self, size: float, price: float, fee: float, *, liquidation: bool) -> None:
+    def _episode(self, size: float, price: float, fee: float, cash: float, *, liquidation: bool) -> None:
         pos_after = self.units
         pos_before = pos_after - size
-        cash = float(self.pf.cash)
         if self.ep is None and abs(pos_before) < 1e-15 and size != 0:
             self.ep = {"i": self.i, "side": 1 if size > 0 else -1, "qin": 0.0, "vin": 0.0, "qout": 0.0, "vout": 0.0,
                        "fees": 0.0, "start": cash + fee, "fund0": self.fund_total}
@@ -489,16 +498,20 @@ class EventEngine:
     def run(self) -> Result:
         b = self.bars
         n = len(b)
-        t, o, h, lo, c, v = (x.tolist() for x in (b.time_ms, b.open, b.high, b.low, b.close, b.volume))
+        # array('d'/'q') of the columns: indexing gives the same Python floats/ints as tolist(), without
+        # building (and freeing) a million objects per column up front (most bars are never read)
+        t = _col(b.time_ms, "q")
+        o, h, lo, c, v = (_col(x, "d") for x in (b.open, b.high, b.low, b.close, b.volume))
         tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 60_000
         fund = self._funding_per_bar(b)
         hooks = self.hooks
-        sig: list[float] = []
+        sig: Sequence[float] = []
+        raw = np.zeros(0)
         if not hooks:  # the strategy's signals, once; the loop reads the one of the previous close
             raw = np.sign(run_signals(self.s, b))
             if not self.cfg.allow_short:
                 raw[raw < 0] = 0.0
-            sig = raw.tolist()
+            sig = _col(raw, "d")
             self.targeting = True
         stops = bool(self.stop or self.take)
         tf3 = max(tf // 3, 1)
@@ -516,7 +529,33 @@ class EventEngine:
             if slot.state is not running:
                 self._halted(slot)
         self.seg_next = False
-        for i in range(1, n):
+        # Quiet bars are skipped: with no hooks, no stops, nothing resting or pending, no liquidation price
+        # and the signal agreeing with the position, a bar can only do something when the signal of the
+        # previous close turns (act_at[side]) or funding settles on the position (fund_at).
+        skip = not hooks and not stops
+        act_at: dict[int, np.ndarray] = {}  # side -> bars whose previous close asks for another side
+        if skip:
+            prev = raw[:-1]
+            known = ~np.isnan(prev)
+            fund_at = np.flatnonzero(np.asarray(fund) != 0)
+        i = 0
+        while True:
+            i += 1
+            if skip and self.desired == self.side and not (self.resting or self.pending or self.blocked) and (
+                    self.side == 0 or self.liq is None):
+                side = self.side
+                nxt = act_at.get(side)
+                if nxt is None:
+                    nxt = act_at[side] = np.flatnonzero(known & (prev != side)) + 1
+                k = int(nxt.searchsorted(i))
+                j = int(nxt[k]) if k < nxt.size else n
+                if side and fund_at.size:
+                    k = int(fund_at.searchsorted(i))
+                    if k < fund_at.size:
+                        j = min(j, int(fund_at[k]))
+                i = j
+            if i >= n:
+                break
             self.i = i
             if not hooks:
                 s = sig[i - 1]
@@ -650,7 +689,7 @@ class EventEngine:
         self.fund_total += float(amount)
         self._record()
 
-    def _funding_per_bar(self, b: Bars) -> list[float]:
+    def _funding_per_bar(self, b: Bars) -> Sequence[float]:
         """Summed funding rate charged at each bar's close (the same mapping as the fast engine)."""
         n = len(b)
         f = self.cfg.funding
@@ -660,7 +699,7 @@ class EventEngine:
             tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 0
             ok = (idx >= 0) & (f.time_ms <= b.time_ms[-1] + tf)
             np.add.at(rate, idx[ok], f.rate[ok])
-        return rate.tolist()
+        return _col(rate, "d")
 
 
 def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any] | None = None, *,
@@ -689,6 +728,11 @@ def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[...,
     finally:
         if was:
             gc.enable()
+
+
+def _col(x: np.ndarray, code: str) -> array:
+    """A numpy column as a stdlib array: one memory copy; items read back as Python float/int."""
+    return array(code, np.ascontiguousarray(x, dtype=np.float64 if code == "d" else np.int64).tobytes())
 
 
 def _label(timeframe: str) -> str:
