@@ -67,6 +67,20 @@ def test_agree_with_funding_and_contracts(bars) -> None:
     assert float(np.abs(fast.trades["funding"]).sum()) > 0
 
 
+@pytest.mark.parametrize("name,params,cfg", [CASES[0], CASES[1]], ids=["sma_cross", "ema_cross_short"])
+def test_skipping_quiet_bars_changes_nothing(bars, monkeypatch, name, params, cfg) -> None:
+    """The loop jumps over bars where nothing can happen; visiting every bar gives the identical run."""
+    fund = load_funding(need_shared(MARKET_DIR / BTC_FUND))
+    config = RunConfig(**cfg, funding=fund)
+    s = load_strategy(name)
+    skipped = run_event(s(**params), bars, config, SIM)
+    monkeypatch.setattr(EventEngine, "skip_quiet", False)
+    visited = run_event(s(**params), bars, config, SIM)
+    assert skipped.trades.tolist() == visited.trades.tolist() and skipped.trades.size > 0
+    assert skipped.equity.tolist() == visited.equity.tolist()
+    assert skipped.position.tolist() == visited.position.tolist()
+
+
 def test_event_only_grid_runs_on_the_venue(bars) -> None:
     res = run_event(load_strategy("grid")(), bars, RunConfig(), SIM)
     assert res.trades.size >= 2 and res.rejected == 0  # the grid is anchored at the first close; BTC fell away

@@ -728,3 +728,25 @@ def test_history_is_bounded_but_open_orders_are_kept() -> None:
     with err("ORDER_NOT_FOUND"):
         v.get_order(first.id)
     assert v.get_order(keep.id) is keep and keep.is_open
+
+
+def test_recording_only_the_kinds_a_reader_drains() -> None:
+    """record_events=("order", "usertrade"): no position/balance snapshots are built or returned."""
+    from cashup_tui.adapters.sim.execution import VenueExecution
+
+    full, lean = venue(), venue(record_events=("order", "usertrade"))
+    for v in (full, lean):
+        v.drain_events()
+        v.place(SYM, 3, tif="ioc", text="t-a")
+        v.place(SYM, -3, tif="ioc", text="t-b")
+    kinds_full = [e.kind for e in full.drain_events()]
+    kinds_lean = [e.kind for e in lean.drain_events()]
+    assert {"position", "balance"} <= set(kinds_full)
+    assert kinds_lean == [k for k in kinds_full if k in ("order", "usertrade")]
+    assert lean.account() == full.account() and lean.position(SYM) == full.position(SYM)
+    assert lean.available_balance() == lean.account().available
+    with pytest.raises(VenueError, match="unknown kind"):
+        Venue({SYM: inst()}, balance=D(1), record_events=("order", "fills"))
+    ex = VenueExecution.with_venue({SYM: inst()}, balance=D(1000))
+    assert ex.venue._kinds == frozenset(VenueExecution.DRAINED)
+    assert VenueExecution.with_venue({SYM: inst()}, record_events=False).venue._record is False

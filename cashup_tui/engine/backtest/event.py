@@ -31,11 +31,14 @@ within the bar's range, or an order is about to be sent (the venue then sees the
 first). A vectorised strategy's signals are computed ONCE with `run_signals` (signals at t use data
 up to t only: the lookahead checker enforces it) and the per-bar step compares targets; `hooks=True`
 calls the strategy's own `on_bar` instead (what live trading runs; event-only strategies always do).
+Bars where nothing can happen are not visited at all: without hooks, stops, resting or pending
+orders and with no liquidation price in play (flat, or a 1x long), the loop jumps to the next bar
+whose previous close turns the signal away from the position, or to the next funding settlement
+(`EventEngine.skip_quiet = False` visits every bar: the same result, a test holds it).
 Equity at each close is computed after the loop from the portfolio state recorded at every change
-(cash, position, entry): the same number the portfolio reports at that close. The bar loop runs at
-~2M bars per CPU-second; each order costs ~150 us of CPU on the real path (venue matching ~45,
-order manager fill accounting ~30, risk gate ~20, the rest conversions and journal), so a run's
-speed is set by its order count (bench/backtest.py prints both).
+(cash, position, entry): the same number the portfolio reports at that close. A run's speed is set
+by its order count: each order costs ~120 us of CPU on the real path (strategy slot -> risk gate
+-> order manager -> venue -> fill accounting; bench/backtest.py prints it), a quiet bar almost nothing.
 
 Risk limits: `backtest_limits()` is the real RiskEngine with limits a backtest can live with
 (leverage capped at the run's leverage; no daily-loss/drawdown circuit breakers, which are live
@@ -251,6 +254,8 @@ class BacktestContext:
 class EventEngine:
     """One event backtest: its clock, venue, journal, portfolio, risk gate and order manager
     (kept as attributes so tests can audit a finished run: `run()` returns the Result)."""
+
+    skip_quiet = True  # jump over bars where nothing can happen (False: visit every bar; same result)
 
     def __init__(self, strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any],
                  hooks: bool, limits: RiskLimits) -> None:
@@ -532,7 +537,7 @@ class EventEngine:
         # Quiet bars are skipped: with no hooks, no stops, nothing resting or pending, no liquidation price
         # and the signal agreeing with the position, a bar can only do something when the signal of the
         # previous close turns (act_at[side]) or funding settles on the position (fund_at).
-        skip = not hooks and not stops
+        skip = self.skip_quiet and not hooks and not stops
         act_at: dict[int, np.ndarray] = {}  # side -> bars whose previous close asks for another side
         if skip:
             prev = raw[:-1]
