@@ -37,6 +37,10 @@ def test_float_text_is_the_exact_decimal_text() -> None:
     assert lite._texts(xs) == want  # nan/inf in the column: float_text for all of it
     finite = [(x, w) for x, w in zip(xs, want, strict=True) if math.isfinite(x)]
     assert lite._texts([x for x, _ in finite]) == [w for _, w in finite]  # the orjson digits path
+    rnd = random.Random(11)  # only exponents of -7 and below (tiny sizes, PnL): the whole-column replace
+    col = [rnd.choice((1, -1)) * (10 ** rnd.uniform(-300, -7) if rnd.random() < 0.5 else rnd.uniform(1e-4, 1e15))
+           for _ in range(20000)]
+    assert lite._texts(col) == [str(Decimal(repr(x))) for x in col]
 
 
 def test_schema_version_is_the_latest_migration() -> None:

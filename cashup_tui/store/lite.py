@@ -16,6 +16,7 @@ Also home of what both paths share without SQLAlchemy: `StoreError`, the canonic
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -176,10 +177,30 @@ def _texts(xs: list[float]) -> list[str]:
     import orjson
 
     text = orjson.dumps(xs).decode()
-    toks = text[1:-1].split(",")
-    if "null" in text or len(toks) != len(xs):  # nan/inf (JSON has neither)
+    if "null" in text:  # nan/inf (JSON has neither)
         return [float_text(x) for x in xs]
-    return [t if "e" not in t and "0.000000" not in t else _exp_text(t) for t in toks]
+    body = text[1:-1]
+    if "0.000000" in body:  # positional below 1e-6 (orjson writes those with an exponent): token by token
+        toks = [t if "e" not in t and "0.000000" not in t else _exp_text(t) for t in body.split(",")]
+    else:
+        # the few tokens Decimal lays out differently (e+N, e-5, e-6) through Decimal, found by a C scan;
+        # every other exponent is -7 or below, which Decimal writes with the same digits as "E-n"
+        parts, last = [], 0
+        for m in _ODD_EXP.finditer(body):
+            start = body.rfind(",", 0, m.start()) + 1
+            parts += (body[last:start], str(Decimal(body[start:m.end()])))
+            last = m.end()
+        if parts:
+            body = "".join(parts) + body[last:]
+        toks = body.replace("e-", "E-").split(",")
+    if len(toks) != len(xs):  # pragma: no cover - orjson writes one token per float
+        return [float_text(x) for x in xs]
+    return toks
+
+
+# JSON numbers whose Decimal text is not "digits E-n": 1e16 and up (E+n or an integer), 1e-6 .. 1e-5
+# (positional for Decimal); orjson writes 1e-5 and up positionally, so e-1 .. e-4 never occur
+_ODD_EXP = re.compile(r"e(?:\+[0-9]+|-[1-6](?![0-9]))")  # the exponent; the token starts after the comma before
 
 
 def _exp_text(tok: str) -> str:
