@@ -430,6 +430,15 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self.started and self.mode in ("testnet", "live") and hasattr(self.execution, "dead_man"):
+            # a clean stop is not a crash: the user's resting orders stay (kill 3/4 cancels them on purpose).
+            # Only a process that dies without this call lets Gate's countdown cancel everything.
+            try:
+                await self.execution.dead_man(0)
+                self.journal.audit(self.clock.now_ms(), "engine", "dead_man.disarm", "countdown_cancel_all 0 on stop")
+            except Exception as exc:  # stopping must finish; say what stays armed
+                log.warning("countdown_cancel_all not disarmed on stop (%s): Gate cancels open orders in %ss",
+                            type(exc).__name__, self.dead_man_s)
         if self.om is not None:
             with contextlib.suppress(Exception):
                 await self.om.stop()

@@ -104,6 +104,9 @@ async def test_faults_through_the_real_adapters() -> None:
         await om.reconcile()
         assert node.portfolio.positions["BTC_USDT"].size == venue.position("BTC_USDT").size
         assert await om.reconcile() == []
+        # a clean stop disarms the dead-man switch: resting orders are the user's, not a crash's victims
+        await node.stop()
+        assert not venue._countdowns
     finally:
         await node.stop()
         await sim.stop()

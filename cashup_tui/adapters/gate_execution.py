@@ -232,8 +232,8 @@ class GateExecution:
 
     async def user_id(self) -> str:
         """Gate's numeric user id (the private channels' payload) from `GET /account/detail`."""
-        raw = await self.rest._private_read("account detail", self.rest.ccxt.privateAccountGetDetail, {})
-        return str(raw.get("user_id") or "")
+        uid = await self.rest.user_id()
+        return str(uid) if uid else ""
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         await self.rest.set_leverage(symbol, leverage)
