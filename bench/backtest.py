@@ -7,8 +7,8 @@
    wall and per-CPU-second figures: the machine is shared).
 3. Cold `cashup backtest run sma_cross --data FILE --json` on the same bars written to a CSV, vs
    a minimal numpy script that reads the CSV and computes the same backtest (target <= 2x). The run is
-   recorded in a SQLite store that an earlier run created (the first run, which creates the schema, is
-   printed separately), and without the store (`--no-store`).
+   recorded in a SQLite store that an earlier run created (the first run, which also creates the
+   schema, is printed separately), and without the store (`--no-store`).
 Figures are measured in this run on this machine; best of R repetitions.
 """
 
@@ -191,7 +191,7 @@ def main() -> int:
         reps = max(1, min(a.repeat, 3))
         t_min, out_min = best(run_min, reps)
         t0 = time.perf_counter()
-        run_cli()  # the first run creates the store (schema through SQLAlchemy); the best of the others is reported
+        run_cli()  # the first run also creates the store (its schema); the best of the others is reported
         t_first = time.perf_counter() - t0
         t_cli, out_cli = best(run_cli, reps)
         cli.append("--no-store")
@@ -203,8 +203,8 @@ def main() -> int:
               f"{'OK' if t_cli <= 2 * t_min else 'ABOVE TARGET'};  same result: {agree}")
         print(f"  ... with --no-store  {t_ns:6.2f} s   ratio {t_ns / t_min:.2f}x (the store write: "
               f"{out_cli['trade_count']:,} trade rows with the stdlib sqlite3 driver)")
-        print(f"  ... first run        {t_first:6.2f} s   ratio {t_first / t_min:.2f}x (creates the store: SQLAlchemy "
-              "import + schema, once per database file)")
+        print(f"  ... first run        {t_first:6.2f} s   ratio {t_first / t_min:.2f}x (also creates the store: the "
+              "schema, once per database file)")
     return 0 if (same_trades and rel <= 1e-9) else 1
 
 

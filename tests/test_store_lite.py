@@ -83,12 +83,45 @@ def test_same_rows_as_the_sqlalchemy_repository(tmp_path: Path) -> None:
         assert bt.get_backtest_run(db, b).metrics == {"sharpe": 1.25, "x": "0.1", "n": None}  # type: ignore[union-attr]
 
 
+def _schema(path: Path) -> tuple[set, list]:
+    con = sqlite3.connect(path)
+    try:
+        master = set(con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        versions = con.execute("SELECT version, description FROM schema_version ORDER BY version").fetchall()
+    finally:
+        con.close()
+    return master, versions
+
+
+def _schema_names(path: Path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    finally:
+        con.close()
+
+
+def test_a_new_store_gets_the_schema_open_store_creates(tmp_path: Path) -> None:
+    ref = tmp_path / "ref.sqlite"
+    open_store(str(ref)).close()
+    new = tmp_path / "sub" / "new.sqlite"  # the directory does not exist either
+    run = lite.BacktestRun("s", "BTC_USDT", "1m", "g" * 24, status="done")
+    rid = lite.save_backtest_run_sqlite(str(new), run, _columns(), [(10, 1.0, 0.0)])
+    assert rid == 1
+    assert _schema(new) == _schema(ref)
+    assert oct(new.stat().st_mode & 0o777) == "0o600" and oct(new.parent.stat().st_mode & 0o777) == "0o700"
+    with open_store(str(new)) as db:  # open_store finds it current and reads the run back
+        assert db.schema_version == LATEST
+        assert bt.get_backtest_run(db, rid).fingerprint == "g" * 24  # type: ignore[union-attr]
+        assert len(bt.load_backtest_trades(db, rid)) == 50
+
+
 def test_hands_over_when_it_cannot_write(tmp_path: Path) -> None:
     run = lite.BacktestRun("s", "BTC_USDT", "1m", "g" * 24, status="done")
     missing = tmp_path / "new.sqlite"
-    assert lite.save_backtest_run_sqlite(str(missing), run) is None and not missing.exists()  # open_store creates it
     for url in (":memory:", "", "sqlite://", "postgresql+psycopg://u@h/db", f"sqlite:///{missing}?mode=ro"):
         assert lite.save_backtest_run_sqlite(url, run) is None
+    assert not missing.exists()
     old = tmp_path / "old.sqlite"
     with open_store(str(old), target_version=1):
         pass
@@ -109,5 +142,11 @@ def test_one_transaction_nothing_half_written(tmp_path: Path) -> None:
     assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("backtest_runs", "backtest_trades", "backtest_equity")] == [0, 0, 0]
     con.close()
+    fresh = tmp_path / "fresh.sqlite"  # a new file: its schema is rolled back with the run
+    with pytest.raises(lite.StoreError):
+        lite.save_backtest_run_sqlite(str(fresh), run, _columns(), [(10, 1.0, 0.0), (10, 2.0, 0.0)])
+    assert _schema_names(fresh) == set()
+    open_store(str(fresh)).close()  # and open_store makes it a store as if nothing happened
+    assert "backtest_runs" in _schema_names(fresh)
     with pytest.raises(ValueError, match="status"):
         lite.save_backtest_run_sqlite(str(path), lite.BacktestRun("s", "X", "1m", "g", status="odd"))

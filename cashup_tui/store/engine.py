@@ -7,7 +7,6 @@ documented pysqlite recipe) so DDL, triggers and bulk inserts are truly atomic.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from cashup_tui.domain.errors import ConfigError
 from cashup_tui.store.lite import SYNCHRONOUS, StoreError
+from cashup_tui.store.lite import prepare_file as _prepare_file
 
 __all__ = ["Store", "StoreError", "open_store", "sqlite_path", "transaction"]
 
@@ -91,41 +91,6 @@ def normalise_url(url: str) -> str:
             ) from exc
         return url
     return f"sqlite:///{Path(url).expanduser().resolve()}"
-
-
-def _prepare_file(path: Path) -> None:
-    """Parent dir 0700 when we create it; the DB file created 0600 (SQLite gives -wal/-shm the same mode)."""
-    parent = path.parent
-    if not parent.exists():
-        try:
-            parent.mkdir(parents=True, mode=0o700)
-            parent.chmod(0o700)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the store directory {parent}: {exc.strerror}",
-                hint="choose a writable location with --db or [store] url",
-            ) from exc
-    if parent.exists() and not parent.is_dir():
-        raise ConfigError(f"store location {path}: {parent} is not a directory")
-    if path.is_dir():
-        raise ConfigError(f"store location {path} is a directory", hint="pass a file path such as data.sqlite")
-    old = os.umask(0o077)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot open the store file {path}: {exc.strerror}",
-            hint="check the path and its permissions, or choose another with --db",
-        ) from exc
-    finally:
-        os.umask(old)
-    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            if p.exists() and p.stat().st_uid == os.getuid():
-                p.chmod(0o600)
-        except OSError:
-            pass
 
 
 def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int, memory: bool) -> None:

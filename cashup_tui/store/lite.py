@@ -1,13 +1,15 @@
 """The store without SQLAlchemy: what `cashup backtest run` needs to record a run, on the stdlib driver.
 
 Importing SQLAlchemy + SQLModel costs ~0.45 s, a third of a cold 1M-bar backtest. A run is three
-plain INSERTs, so when the store is a SQLite file whose schema is already current, the run, its
-trades and its equity points are written here with `sqlite3`: the same PRAGMAs as `open_store`
-(busy timeout, WAL, foreign keys, the configured `synchronous`), one `BEGIN IMMEDIATE` transaction
-(nothing half-written on any error), and the same column values as `store.backtests` (both paths
-build their rows with `run_row` / `trade_values` / `equity_values` below; a test compares them).
-Anything else (a new or older file, another backend, a URL with options) returns None and the
-caller takes the SQLAlchemy path, which creates or migrates the schema.
+plain INSERTs, so when the store is a SQLite file whose schema is current (or a new, empty file: it
+gets the literal schema of `store.schema_sql`, the one `open_store` creates, tests hold them equal),
+the run, its trades and its equity points are written here with `sqlite3`: the same file modes and
+PRAGMAs as `open_store` (busy timeout, WAL, foreign keys, the configured `synchronous`), one
+`BEGIN IMMEDIATE` transaction (nothing half-written on any error, the schema of a new file included),
+and the same column values as `store.backtests` (both paths build their rows with `run_row` /
+`trade_values` / `equity_values` below; a test compares them). Anything else (an older or newer
+schema, a database that is not a store, another backend, a URL with options) returns None and the
+caller takes the SQLAlchemy path, which migrates or explains.
 
 Also home of what both paths share without SQLAlchemy: `StoreError`, the canonical JSON
 (`dumps`), the backtest row dataclasses.
@@ -16,6 +18,7 @@ Also home of what both paths share without SQLAlchemy: `StoreError`, the canonic
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import time
@@ -25,9 +28,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cashup_tui.domain.errors import DataError
+from cashup_tui.domain.errors import ConfigError, DataError
+from cashup_tui.store import schema_sql
+from cashup_tui.store.schema_sql import SCHEMA_VERSION  # == migrations.LATEST (a test holds them equal)
 
-SCHEMA_VERSION = 2  # == migrations.LATEST (a test holds them equal); a file at any other version -> SQLAlchemy path
 RUN_STATUSES = ("running", "done", "failed")
 SYNCHRONOUS = ("FULL", "NORMAL", "OFF")
 
@@ -216,9 +220,44 @@ def _exp_text(tok: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ the sqlite path
+def prepare_file(path: Path) -> None:
+    """Parent dir 0700 when we create it; the DB file created 0600 (SQLite gives -wal/-shm the same mode)."""
+    parent = path.parent
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, mode=0o700)
+            parent.chmod(0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the store directory {parent}: {exc.strerror}",
+                hint="choose a writable location with --db or [store] url",
+            ) from exc
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"store location {path}: {parent} is not a directory")
+    if path.is_dir():
+        raise ConfigError(f"store location {path} is a directory", hint="pass a file path such as data.sqlite")
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot open the store file {path}: {exc.strerror}",
+            hint="check the path and its permissions, or choose another with --db",
+        ) from exc
+    finally:
+        os.umask(old)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if p.exists() and p.stat().st_uid == os.getuid():
+                p.chmod(0o600)
+        except OSError:
+            pass
+
+
 def sqlite_file(url: str) -> Path | None:
-    """The existing SQLite file behind a plain path or a plain `sqlite:///PATH` URL; None otherwise
-    (memory, other backends and drivers, URLs with options: those go through SQLAlchemy)."""
+    """The SQLite file behind a plain path or a plain `sqlite:///PATH` URL (it may not exist yet); None
+    otherwise (memory, other backends and drivers, URLs with options: those go through SQLAlchemy)."""
     url = (url or "").strip()
     if not url or url == ":memory:":
         return None
@@ -228,8 +267,7 @@ def sqlite_file(url: str) -> Path | None:
         url = url[len("sqlite:///"):]
         if not url or url == ":memory:":
             return None
-    path = Path(url).expanduser()
-    return path if path.is_file() else None
+    return Path(url).expanduser()
 
 
 def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -246,6 +284,15 @@ def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conn
     return conn
 
 
+def _create_schema(conn: sqlite3.Connection) -> None:
+    """Every migration's tables, indexes and triggers plus its schema_version row (store.schema_sql)."""
+    for stmt in schema_sql.DDL:
+        conn.execute(stmt)
+    now = now_ms()
+    conn.executemany("INSERT INTO schema_version (version, description, applied_ms) VALUES (?, ?, ?)",
+                     [(v, d, now) for v, d in schema_sql.MIGRATIONS])
+
+
 def save_backtest_run_sqlite(
     url: str,
     run: BacktestRun,
@@ -255,8 +302,9 @@ def save_backtest_run_sqlite(
     synchronous: str = "FULL",
     busy_timeout_ms: int = 5000,
 ) -> int | None:
-    """`store.backtests.save_backtest_run` on the stdlib driver: the run id, or None when this store
-    is not an existing SQLite file at SCHEMA_VERSION (the caller then uses `open_store`)."""
+    """`store.backtests.save_backtest_run` on the stdlib driver: the run id, or None when this store is not
+    a SQLite file that is new/empty or at SCHEMA_VERSION (the caller then uses `open_store`). A new file
+    gets the schema `open_store` would create (store.schema_sql) in the same transaction as the run."""
     sync = str(synchronous).upper()
     path = sqlite_file(url)
     if path is None or sync not in SYNCHRONOUS:
@@ -267,6 +315,7 @@ def save_backtest_run_sqlite(
     else:
         trows = [tuple(_text(v) for v in trade_values(t)) for t in trades]
     erows = [equity_values(p) for p in equity]
+    prepare_file(path)  # as open_store: the directory 0700 and the file 0600 when they are created here
     try:
         conn = _connect(path, sync, busy_timeout_ms)
     except sqlite3.Error:
@@ -278,7 +327,10 @@ def save_backtest_run_sqlite(
                 have = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0]
             except sqlite3.Error:
                 have = None
-            if have != SCHEMA_VERSION:
+            if have is None and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                _create_schema(conn)  # a new, empty file: the schema open_store would create, in this transaction
+                have = SCHEMA_VERSION
+            if have != SCHEMA_VERSION:  # older (migrate), newer or not a store: open_store handles and explains
                 conn.execute("ROLLBACK")
                 return None
             cols = list(row)
