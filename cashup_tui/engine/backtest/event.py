@@ -599,9 +599,7 @@ class EventEngine:
         equity, position = self._curves(b)
         if self.ep is not None:  # still open: marked to the last close, no exit fee
             self._close_episode("end", n - 1, float(equity[-1]), exit_px=c[-1])
-        tr = np.zeros(len(self.trades), dtype=TRADE_DTYPE)
-        for k, row in enumerate(self.trades):
-            tr[k] = row
+        tr = np.array(self.trades, dtype=TRADE_DTYPE) if self.trades else np.zeros(0, dtype=TRADE_DTYPE)
         notes = [m for _, m in self.logs[:20]]
         if self.denied:
             notes.append(f"{self.denied} order(s) denied by the risk gate (see the notes above)")
