@@ -87,9 +87,9 @@ async def test_fetch_errors_are_one_clean_line(sim: SimServer, tmp_path: Path) -
     assert code == 1 and "CONTRACT_NOT_FOUND" in out and "Traceback" not in out
     code, out = await cashup_inproc("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "2m", "--rest-url", sim.rest_url)
     assert code == 1 and "not a Gate candle interval" in out
-    with socket.socket() as s:  # a port nobody listens on
+    with socket.socket() as s:  # bound, never listening: refused, and no parallel test can take the port meanwhile
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code, out = await cashup_inproc("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "1h",
-                                    "--rest-url", f"http://127.0.0.1:{port}/api/v4")  # fmt: skip
+        code, out = await cashup_inproc("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "1h",
+                                        "--rest-url", f"http://127.0.0.1:{port}/api/v4")  # fmt: skip
     assert code == 1 and "could not reach" in out and "Traceback" not in out
