@@ -97,9 +97,9 @@ def require(role: Role | str, action: Action | str) -> None:
         return
     need = minimum_role(a)
     how = (
-        "switch to the admin profile (asks the admin passphrase)"
+        "admin actions ask the admin passphrase (set it with `cashup keys admin-passphrase`)"
         if need is Role.ADMIN
-        else f"switch to the {need.value} profile"
+        else f'this needs ui.profile = "{need.value}" in the config file (or CASHUP_UI_PROFILE={need.value})'
     )
     raise PermissionDenied(
         f"the {r.value} profile may not {a.value.replace('_', ' ')} (needs {need.value})", role=r, action=a, hint=how
