@@ -110,7 +110,7 @@ def test_viewer_profile_cannot_trade_and_resume_needs_admin(capsys: pytest.Captu
     rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--price", "26000", "--mode", "testnet")
     assert rc == 1 and "the viewer profile may not place order" in err and "hint" in err
     rc, _, err = cashup(capsys, "risk", "kill", "1", "--mode", "testnet")
-    assert rc == 1 and "may not kill switch" in err
+    assert rc == 1 and "may not use the kill switch" in err
     rc, out, _ = cashup(capsys, "orders", "list", "--mode", "testnet", "--json")
     assert rc == 0 and json.loads(out) == []  # reading is fine; nothing was sent
     monkeypatch.setenv("CASHUP_UI_PROFILE", "trader")

@@ -63,6 +63,16 @@ _ADMIN = frozenset(Action)
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {Role.VIEWER: _VIEWER, Role.TRADER: frozenset(_TRADER), Role.ADMIN: _ADMIN}
 
 
+_PHRASES = {Action.KILL_SWITCH: "use the kill switch", Action.TEST_NOTIFY: "send a test notification",
+            Action.LIVE_SWITCH: "switch to live trading", Action.MANAGE_NOTIFY: "change notifications",
+            Action.VIEW: "view"}
+
+
+def describe(action: Action) -> str:
+    """What the action does, as a verb phrase for messages ("place order", "use the kill switch")."""
+    return _PHRASES.get(action, action.value.replace("_", " "))
+
+
 class PermissionDenied(CashupError):
     """The current profile may not perform this action."""
 
@@ -102,7 +112,7 @@ def require(role: Role | str, action: Action | str) -> None:
         else f'this needs ui.profile = "{need.value}" in the config file (or CASHUP_UI_PROFILE={need.value})'
     )
     raise PermissionDenied(
-        f"the {r.value} profile may not {a.value.replace('_', ' ')} (needs {need.value})", role=r, action=a, hint=how
+        f"the {r.value} profile may not {describe(a)} (needs {need.value})", role=r, action=a, hint=how
     )
 
 
@@ -201,7 +211,7 @@ class Session:
             except PermissionDenied:
                 self._record(name, "denied", detail)
                 raise
-        what = a.value.replace("_", " ")
+        what = describe(a)
         stored = self._admin_hash()
         if not stored:
             if self.admin_open:
