@@ -7,7 +7,7 @@ fills are de-duplicated by venue trade id and can never exceed the order size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -131,53 +131,71 @@ class Order:
         return self.status in (S.SUBMITTING, S.UNKNOWN)
 
 
+_ORDER_FIELDS = ("client_id", "symbol", "side", "size", "order_type", "price", "tif", "reduce_only", "trigger_price",
+                 "status", "filled", "avg_fill_price", "fees", "venue_order_id", "created_ms", "updated_ms", "strategy",
+                 "reason", "trade_ids")
+if tuple(f.name for f in fields(Order)) != _ORDER_FIELDS:  # pragma: no cover - guards `_moved` below
+    raise RuntimeError("Order's fields changed: update _ORDER_FIELDS and _moved")
+
+
+def _moved(o: Order, status: OrderStatus, updated_ms: int, venue_order_id: VenueOrderId | None,
+           reason: str | None = None) -> Order:
+    """`replace(o, status=..., updated_ms=..., venue_order_id=..., [reason=...])` with the positional
+    constructor (the same new Order; `dataclasses.replace` costs twice as much, and a backtest makes
+    two of these per order)."""
+    return Order(o.client_id, o.symbol, o.side, o.size, o.order_type, o.price, o.tif, o.reduce_only,
+                 o.trigger_price, status, o.filled, o.avg_fill_price, o.fees, venue_order_id, o.created_ms,
+                 updated_ms, o.strategy, o.reason if reason is None else reason, o.trade_ids)
+
+
 def can_transition(status: OrderStatus, kind: OrderEventKind) -> bool:
     return kind in TRANSITIONS[status]
 
 
 def transition(order: Order, event: OrderEvent) -> Order:
     """Apply one event; return the new order or raise InvalidTransition / DuplicateFill / OverfillError."""
-    if not can_transition(order.status, event.kind):
+    if event.kind not in TRANSITIONS[order.status]:  # == not can_transition(...)
         raise InvalidTransition(
             f"order {order.client_id}: event {event.kind.value} is not allowed in state {order.status.value}"
         )
     venue_id = event.venue_order_id or order.venue_order_id
-    base = {"updated_ms": max(order.updated_ms, event.ts_ms), "venue_order_id": venue_id}
+    updated = order.updated_ms if order.updated_ms >= event.ts_ms else event.ts_ms  # == max(), as max() picks
     kind = event.kind
     if kind is K.FILLED:
-        return _apply_fill(order, event, base)
+        return _apply_fill(order, event, updated, venue_id)
     if kind is K.SUBMITTED:
-        return replace(order, status=S.SUBMITTING, **base)
+        return _moved(order, S.SUBMITTING, updated, venue_id)
     if kind is K.ACCEPTED:
         if order.status in (S.SUBMITTING, S.UNKNOWN):
             status = S.PARTIALLY_FILLED if order.filled > 0 else S.OPEN
         else:  # duplicate/late ack: keep the state we already know
             status = order.status
-        return replace(order, status=status, **base)
+        return _moved(order, status, updated, venue_id)
     if kind is K.REJECTED:
-        return replace(order, status=S.REJECTED, reason=event.reason or order.reason, **base)
+        return _moved(order, S.REJECTED, updated, venue_id, event.reason or order.reason)
     if kind is K.CANCEL_REQUESTED:
-        return replace(order, status=S.CANCEL_REQUESTED, **base)
+        return _moved(order, S.CANCEL_REQUESTED, updated, venue_id)
     if kind is K.CANCEL_REJECTED:
         status = S.PARTIALLY_FILLED if order.filled > 0 else S.OPEN
-        return replace(order, status=status, reason=event.reason or order.reason, **base)
+        return _moved(order, status, updated, venue_id, event.reason or order.reason)
     if kind is K.CANCELLED:
-        return replace(order, status=S.CANCELLED, reason=event.reason or order.reason, **base)
+        return _moved(order, S.CANCELLED, updated, venue_id, event.reason or order.reason)
     if kind is K.EXPIRED:
-        return replace(order, status=S.EXPIRED, reason=event.reason or order.reason, **base)
+        return _moved(order, S.EXPIRED, updated, venue_id, event.reason or order.reason)
     if kind is K.IN_DOUBT:
-        return replace(order, status=S.UNKNOWN, reason=event.reason or order.reason, **base)
+        return _moved(order, S.UNKNOWN, updated, venue_id, event.reason or order.reason)
     if kind is K.AMENDED:
         new_size = event.new_size if event.new_size is not None else order.size
         if new_size < order.filled or new_size <= 0:
             raise InvalidTransition(f"order {order.client_id}: amend size {new_size} below filled {order.filled}")
         new_price = event.new_price if event.new_price is not None else order.price
         status = S.FILLED if new_size == order.filled else order.status
-        return replace(order, size=new_size, price=new_price, status=status, **base)
+        return replace(order, size=new_size, price=new_price, status=status, updated_ms=updated,
+                       venue_order_id=venue_id)
     raise InvalidTransition(f"unhandled event {kind}")  # pragma: no cover - table guards this
 
 
-def _apply_fill(order: Order, event: OrderEvent, base: dict) -> Order:
+def _apply_fill(order: Order, event: OrderEvent, updated: int, venue_id: VenueOrderId | None) -> Order:
     fill = event.fill
     if fill is None:
         raise InvalidTransition(f"order {order.client_id}: fill event without a fill")
@@ -197,12 +215,7 @@ def _apply_fill(order: Order, event: OrderEvent, base: dict) -> Order:
         status = order.status  # late partial fill: the cancel/expiry still stands (or is pending)
     else:
         status = S.PARTIALLY_FILLED
-    return replace(
-        order,
-        status=status,
-        filled=filled,
-        avg_fill_price=avg,
-        fees=order.fees + fill.fee,
-        trade_ids=order.trade_ids | {fill.trade_id},
-        **base,
-    )
+    o = order
+    return Order(o.client_id, o.symbol, o.side, o.size, o.order_type, o.price, o.tif, o.reduce_only,
+                 o.trigger_price, status, filled, avg, o.fees + fill.fee, venue_id, o.created_ms, updated,
+                 o.strategy, o.reason, o.trade_ids | {fill.trade_id})
