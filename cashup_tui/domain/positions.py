@@ -15,6 +15,9 @@ from cashup_tui.domain.orders import Fill
 
 ZERO = Decimal(0)
 
+_ONE = Decimal(1)
+_MINUS_ONE = Decimal(-1)
+
 
 @dataclass(slots=True)
 class Position:
@@ -55,23 +58,26 @@ class Position:
 
     def apply_fill(self, fill: Fill) -> Decimal:
         """Apply one fill; return the realised price PnL it produced (before fees)."""
-        signed = fill.size * fill.side.sign
+        qty = fill.size  # > 0 (a Fill refuses anything else): |signed| == qty
+        signed = qty * fill.side.sign
         self.fees += fill.fee
-        self.updated_ms = max(self.updated_ms, fill.ts_ms)
-        realized = ZERO
-        if self.size == 0 or (self.size > 0) == (signed > 0):
-            new_size = self.size + signed
-            self.entry_price = (self.entry_price * abs(self.size) + fill.price * abs(signed)) / abs(new_size)
+        ts = fill.ts_ms
+        if ts > self.updated_ms:  # == max(updated_ms, ts)
+            self.updated_ms = ts
+        size = self.size
+        if size == 0 or (size > 0) == (signed > 0):
+            new_size = size + signed
+            self.entry_price = (self.entry_price * abs(size) + fill.price * qty) / abs(new_size)
             self.size = new_size
-            return realized
-        closing = min(abs(signed), abs(self.size))
-        direction = Decimal(1) if self.size > 0 else Decimal(-1)
-        realized = closing * self.quanto_multiplier * (fill.price - self.entry_price) * direction
+            return ZERO
+        held = -size if size < 0 else size
+        closing = held if held < qty else qty  # == min(qty, held) (the first on a tie, as min() does)
+        realized = closing * self.quanto_multiplier * (fill.price - self.entry_price) * (_ONE if size > 0 else _MINUS_ONE)
         self.realized_pnl += realized
-        remainder = abs(signed) - closing
+        remainder = qty - closing
         if remainder == 0:
-            self.size += signed
-            if self.size == 0:
+            self.size = size = size + signed
+            if size == 0:
                 self.entry_price = ZERO
         else:  # flip: the rest opens a new position at the fill price
             self.size = remainder * (1 if signed > 0 else -1)

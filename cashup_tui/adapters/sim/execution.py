@@ -43,22 +43,29 @@ def order_from_venue(o: VenueOrder) -> Order:
     else:
         status = OrderStatus.CANCELLED
     tif = _TIFS.get(o.tif, TimeInForce.GTC)
+    create_ms = o.create_ms
+    # positional, in Order's field order, and the ids as the plain str they are at run time (a NewType
+    # call costs a frame): this runs for every order event of a backtest
     return Order(
-        client_id=ClientOrderId(o.text if o.text.startswith("t-") else f"venue-{o.id}"),
-        symbol=o.contract,
-        side=Side.BUY if o.size > 0 else Side.SELL,
-        size=size,
-        order_type=OrderType.MARKET if is_market else OrderType.LIMIT,
-        price=None if is_market else o.price,
-        tif=tif,
-        reduce_only=o.is_reduce_only,
-        status=status,
-        filled=o.filled,
-        avg_fill_price=o.fill_price,
-        venue_order_id=VenueOrderId(str(o.id)),
-        created_ms=o.create_ms,
-        updated_ms=max(o.update_ms, o.finish_ms, o.create_ms),
-        reason="" if o.status == "open" else o.finish_as,
+        o.text if o.text.startswith("t-") else f"venue-{o.id}",  # type: ignore[arg-type]  # client_id
+        o.contract,  # symbol
+        Side.BUY if o.size > 0 else Side.SELL,  # side
+        size,
+        OrderType.MARKET if is_market else OrderType.LIMIT,  # order_type
+        None if is_market else o.price,  # price
+        tif,
+        o.is_reduce_only,  # reduce_only
+        None,  # trigger_price
+        status,
+        o.filled,  # filled
+        o.fill_price,  # avg_fill_price
+        ZERO,  # fees
+        str(o.id),  # type: ignore[arg-type]  # venue_order_id
+        create_ms,  # created_ms
+        max(o.update_ms, o.finish_ms, create_ms),  # updated_ms
+        "",  # strategy
+        "" if o.status == "open" else o.finish_as,  # reason
+        frozenset(),  # trade_ids
     )
 
 

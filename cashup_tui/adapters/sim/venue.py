@@ -471,20 +471,8 @@ class Venue(TriggerOrders):
         o.fee += fee
         o.update_ms = now
         o.update_id += 1
-        trade = VenueTrade(
-            id=tid,
-            order_id=o.id,
-            contract=o.contract,
-            size=qty if buy else -qty,
-            price=price,
-            role="maker" if role is _MAKER else "taker",
-            fee=fee,
-            text=o.text,
-            create_ms=now,
-            close_size=(closing if buy else -closing),
-            realised_pnl=realized,
-            fill=fill,
-        )
+        trade = VenueTrade(tid, o.id, o.contract, qty if buy else -qty, price, "maker" if role is _MAKER else "taker",
+                           fee, o.text, now, closing if buy else -closing, realized, fill)  # positional: per fill
         self._trades.append(trade)
         c.update_ms = now
         c.update_id += 1
@@ -593,23 +581,10 @@ class Venue(TriggerOrders):
         if not reduce_only:
             self._check_margin(c, fills, filled_qty, qty, price, tif, reducible)
         self._next_order += 1
-        o = VenueOrder(
-            id=self._next_order,
-            user=self.user_id,
-            contract=contract,
-            size=size,
-            price=price,
-            tif=tif,
-            text=text,
-            create_ms=now,
-            is_reduce_only=reduce_only,
-            is_close=close,
-            iceberg=ice,
-            update_ms=now,
-            mkfr=c.mkfr,
-            tkfr=c.tkfr,
-            leverage=c.leverage,
-        )
+        # positional, in VenueOrder's field order (every order of a backtest comes here)
+        o = VenueOrder(self._next_order, self.user_id, contract, size, price, tif, text, now,  # id .. create_ms
+                       reduce_only, close, False, ice, ZERO, ZERO, "open", "_new", 0,  # is_reduce_only .. finish_ms
+                       now, 1, ZERO, c.mkfr, c.tkfr, c.leverage)  # update_ms, update_id, fee, mkfr, tkfr, leverage
         self._register(o)
         used = c.used_asks if buy else c.used_bids
         for p, q in fills:
