@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from cashup_tui.domain.orders import fast_frozen_init
 from cashup_tui.domain.positions import Position
 
 ZERO = Decimal(0)
 
 
+@fast_frozen_init  # one per fill
 @dataclass(frozen=True, slots=True)
 class Balance:
     currency: str

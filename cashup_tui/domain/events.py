@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cashup_tui.domain.enums import TradingState
-from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.orders import Fill, Order, fast_frozen_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,12 +14,14 @@ class Event:
     ts_ms: int
 
 
+@fast_frozen_init  # one or more per order of a backtest
 @dataclass(frozen=True, slots=True)
 class OrderUpdated(Event):
     order: Order
     event: str  # the OrderEventKind value that produced this state
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class OrderFilled(Event):
     fill: Fill
@@ -32,6 +34,7 @@ class OrderDenied(Event):
     message: str
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class PositionChanged(Event):
     symbol: str

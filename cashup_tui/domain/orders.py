@@ -15,10 +15,63 @@ from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, Tim
 from cashup_tui.domain.errors import DuplicateFill, InvalidTransition, OverfillError, ValidationError
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 
+
+def fast_frozen_init(cls: type) -> type:
+    """Give a frozen, slotted dataclass an `__init__` that stores each field through its slot's
+    descriptor (`Cls.field.__set__`) instead of the generated `object.__setattr__(self, "field", v)`:
+    the same parameters, defaults, default factories, `__post_init__` call and error messages, at
+    about half the cost (a backtest builds a few of these per order). Only ever called on classes
+    defined here; anything it does not cover (no slots, init=False fields, InitVar, kw_only) keeps
+    the generated `__init__`."""
+    import dataclasses
+
+    flds = dataclasses.fields(cls)
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
+        return cls
+    if any(not f.init or f.kw_only for f in flds) or getattr(cls, "__dataclass_fields__", {}).keys() != {
+            f.name for f in flds}:  # (InitVar / ClassVar pseudo-fields are left to the generated init)
+        return cls
+    # the generated init's own "use the factory" sentinel (its signature shows `<factory>`)
+    env: dict[str, object] = {"_MISSING": getattr(dataclasses, "_HAS_DEFAULT_FACTORY", dataclasses.MISSING)}
+    args, body = [], []
+    for i, f in enumerate(flds):
+        desc = getattr(cls, f.name, None)
+        if type(desc).__name__ != "member_descriptor":
+            return cls
+        env[f"_set{i}"] = desc.__set__  # type: ignore[union-attr]
+        if f.default is not dataclasses.MISSING:
+            env[f"_dflt{i}"] = f.default
+            args.append(f"{f.name}=_dflt{i}")
+            body.append(f"    _set{i}(self, {f.name})")
+        elif f.default_factory is not dataclasses.MISSING:
+            env[f"_fct{i}"] = f.default_factory
+            args.append(f"{f.name}=_MISSING")
+            body.append(f"    _set{i}(self, _fct{i}() if {f.name} is _MISSING else {f.name})")
+        else:
+            if any(a.find("=") >= 0 for a in args):  # pragma: no cover - dataclasses refuses this order
+                return cls
+            args.append(f.name)
+            body.append(f"    _set{i}(self, {f.name})")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    src = f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body or ["    pass"]) + "\n"
+    exec(src, env)  # built from the field names of a class defined in this package
+    init = env["__init__"]
+    old = cls.__init__
+    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
+    init.__module__ = cls.__module__
+    init.__annotations__ = dict(getattr(old, "__annotations__", {}))  # type: ignore[attr-defined]
+    init.__doc__ = old.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
 ZERO = Decimal(0)
 S = OrderStatus
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution. `size` is absolute contracts; `fee` > 0 is paid, < 0 is a rebate."""
@@ -57,6 +110,7 @@ class OrderEventKind(StrEnum):
 K = OrderEventKind
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class OrderEvent:
     kind: OrderEventKind
@@ -91,6 +145,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderEventKind]] = {
 }
 
 
+@fast_frozen_init
 @dataclass(frozen=True, slots=True)
 class Order:
     client_id: ClientOrderId

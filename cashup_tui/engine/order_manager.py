@@ -57,7 +57,7 @@ from cashup_tui.domain.events import (
     ReconciliationDone,
 )
 from cashup_tui.domain.ids import ClientOrderId, make_client_id, validate_client_id
-from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind, transition
+from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind, fast_frozen_init, transition
 from cashup_tui.domain.ports import Clock, EventSink, Execution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
@@ -78,6 +78,7 @@ BRACKETS_KEY = "orders.brackets"
 TEMPORARY = (TemporaryError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
 
 
+@fast_frozen_init  # one per order
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     order: Order
