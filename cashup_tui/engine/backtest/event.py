@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import OrderType, Side
+from cashup_tui.domain.enums import OrderStatus, OrderType, Side
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.instruments import Instrument
@@ -106,6 +106,9 @@ def backtest_limits(cfg: RunConfig) -> RiskLimits:
                       max_orders_per_sec=1000.0, daily_loss_limit=D(0), max_drawdown_pct=D(0))
 
 
+_WORKING = frozenset(st for st in OrderStatus if st.is_working)
+
+
 class _OpenIndexCache(Cache):
     """The engine cache plus an index of working orders: a backtest sends tens of thousands of
     orders and the risk gate lists the open ones on every submit (the base class scans them all)."""
@@ -117,15 +120,20 @@ class _OpenIndexCache(Cache):
         self._open: dict[str, Order] = {}
 
     def put_order(self, o: Order) -> None:
-        super().put_order(o)
-        if o.is_open:
-            self._open[o.client_id] = o
-        else:
-            self._open.pop(o.client_id, None)
+        cid = o.client_id  # Cache.put_order, then the index (o.is_open == status.is_working), inlined: per event
+        self._orders[cid] = o
+        if o.venue_order_id:
+            self._venue_ids[o.venue_order_id] = cid
+        if o.status in _WORKING:
+            self._open[cid] = o
+        elif self._open:
+            self._open.pop(cid, None)
 
     def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
         if not open_only:
             return super().orders(symbol=symbol)
+        if not self._open:
+            return []
         out = [o for o in self._open.values() if symbol is None or o.symbol == symbol]
         if len(out) > 1:
             out.sort(key=lambda o: (o.created_ms, o.client_id))
@@ -424,23 +432,26 @@ class EventEngine:
 
     def _fill(self, f: Fill) -> None:
         pos = self.pf.positions[self.sym]
-        sign = 1 if f.side is Side.BUY else -1
-        size = sign * float(f.size) * self.qm
+        buy = f.side is Side.BUY
+        qm = self.qm
+        size = (1 if buy else -1) * float(f.size) * qm
         price, fee = float(f.price), float(f.fee)
-        self.units = units = float(pos.size) * self.qm
-        self.side = side = 1 if pos.size > 0 else -1 if pos.size < 0 else 0
+        psize = pos.size
+        self.units = units = float(psize) * qm
+        self.side = side = 1 if psize > 0 else -1 if psize < 0 else 0
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
         liq = (pos.liquidation_price(self.inst.maintenance_rate)
-               if self.side < 0 or (self.side > 0 and self.long_liquidates) else None)
-        self.liq = float(liq) * (1 + 1e-9 * self.side) if liq else None
+               if side < 0 or (side > 0 and self.long_liquidates) else None)
+        self.liq = float(liq) * (1 + 1e-9 * side) if liq else None
         cash = float(self.pf.cash)
-        self._episode(size, price, fee, cash, liquidation=not f.client_id)
+        cid = f.client_id
+        self._episode(size, price, fee, cash, liquidation=not cid)
         self._record_row(cash, units, float(pos.entry_price) if side else 0.0)
-        if f.client_id and self.slot is not None:  # the slot's own position, as the runner keeps it live
-            self.slot.position += f.size * sign
-        if f.client_id and self.wants_fills:
-            sf = SimFill(f.client_id, f.side.value, abs(size), price, fee, f.ts_ms, self.tags.get(f.client_id, ""))
+        if cid and self.slot is not None:  # the slot's own position, as the runner keeps it live
+            self.slot.position += f.size * (1 if buy else -1)
+        if cid and self.wants_fills:
+            sf = SimFill(cid, f.side.value, abs(size), price, fee, f.ts_ms, self.tags.get(cid, ""))
             self.guard(self.s.on_fill, self.ctx, sf)
 
     def _record(self) -> None:
