@@ -103,3 +103,17 @@ def test_equity_equals_cash_plus_unrealized_at_every_step(steps) -> None:
         independent = start + ledger_qty * mark * QM - ledger_cost - fees + funding
         # average-entry division can leave a residue far below any currency unit (28-digit context)
         assert abs(equity - independent) < D("1e-18")
+
+
+def test_snapshot_copies_every_field_and_is_independent() -> None:
+    import dataclasses
+
+    p = Position("BTC_USDT", Decimal("0.0001"), Decimal(3), Decimal("26000.5"), Decimal("1.5"), Decimal("0.2"),
+                 Decimal("-0.1"), Decimal(5), 42)
+    q = p.snapshot()
+    assert q == p and q is not p
+    assert [f.name for f in dataclasses.fields(Position)] == ["symbol", "quanto_multiplier", "size", "entry_price",
+                                                              "realized_pnl", "fees", "funding", "leverage",
+                                                              "updated_ms"]  # a new field must join snapshot()
+    q.size = Decimal(0)
+    assert p.size == 3

@@ -107,7 +107,7 @@ class MemoryJournal:
             self.orders[order.client_id] = order
             if event is not None:
                 self.journal.append((order.client_id, event))
-        self.positions[position.symbol] = copy.copy(position)
+        self.positions[position.symbol] = position.snapshot()
         self.balances[balance.currency] = balance
         self.commits += 1
         return True
@@ -117,10 +117,10 @@ class MemoryJournal:
 
     def save_positions(self, positions: list[Position]) -> None:
         for p in positions:
-            self.positions[p.symbol] = copy.copy(p)
+            self.positions[p.symbol] = p.snapshot()
 
     def load_positions(self) -> list[Position]:
-        return [copy.copy(p) for p in self.positions.values()]
+        return [p.snapshot() for p in self.positions.values()]
 
     def save_balances(self, balances: list[Balance]) -> None:
         for b in balances:
@@ -139,4 +139,5 @@ class MemoryJournal:
         return copy.deepcopy(self.kv.get(key))
 
     def kv_set(self, key: str, value: Any) -> None:
-        self.kv[key] = copy.deepcopy(value)
+        # immutable values need no deep copy (the order id counter is set once per order)
+        self.kv[key] = value if value is None or type(value) in (int, str, float, bool) else copy.deepcopy(value)

@@ -61,14 +61,12 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
-from cashup_tui.domain.orders import Fill, Order, OrderEvent
-from cashup_tui.domain.positions import Position
+from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
 from cashup_tui.engine.cache import Cache
@@ -138,33 +136,6 @@ class _OpenIndexCache(Cache):
         if len(out) > 1:
             out.sort(key=lambda o: (o.created_ms, o.client_id))
         return out
-
-
-class _RunJournal(MemoryJournal):
-    """The in-memory journal with a cheap position snapshot: `copy.copy` of a slotted dataclass goes
-    through `__reduce_ex__` and was the largest single cost of a backtest fill."""
-
-    def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
-                    balance: Balance) -> bool:
-        if fill.trade_id in self.fills:
-            return False
-        self.fills[fill.trade_id] = fill
-        if order is not None:
-            self.orders[order.client_id] = order
-            if event is not None:
-                self.journal.append((order.client_id, event))
-        p = position
-        self.positions[p.symbol] = Position(p.symbol, p.quanto_multiplier, p.size, p.entry_price, p.realized_pnl,
-                                            p.fees, p.funding, p.leverage, p.updated_ms)
-        self.balances[balance.currency] = balance
-        self.commits += 1
-        return True
-
-    def kv_set(self, key: str, value: Any) -> None:
-        if value is None or type(value) in (int, str, float, bool):  # immutable: the deep copy is a no-op
-            self.kv[key] = value  # (the order id counter is set once per order)
-        else:
-            super().kv_set(key, value)
 
 
 class _Tap:
@@ -285,7 +256,7 @@ class EventEngine:
             raise ValidationError("the event engine needs an in-process simulated venue behind the Execution port",
                                   hint="pass VenueExecution.with_venue (cashup_tui.adapters.sim.execution)")
         self.venue = self.ex.venue
-        self.journal = _RunJournal()
+        self.journal = MemoryJournal()
         self.cache = _OpenIndexCache()
         self.pf = Portfolio.with_cash(insts, _d(cfg.cash), default_leverage=lev)
         self.tap = _Tap()
