@@ -41,12 +41,15 @@ async def test_fetch_stores_candles_and_reports_leading_gap(sim: SimServer, tmp_
     closed = rows[:-1]  # the last bar is still in progress: fetch stores closed bars only
     first_ms = closed[0]["t"] * 1000
     since = first_ms - 60 * 60_000  # one hour before the simulator's history starts -> a 60-bar hole
+    # an explicit end keeps both fetches to the same closed bars even if the wall-clock minute rolls over meanwhile
+    until = closed[-1]["t"] * 1000 + 60_000
     code, out, err = await cashup("--db", db, "data", "fetch", "--symbol", "BTC_USDT", "--timeframe", "1m",
-                                  "--since", str(since), "--rest-url", sim.rest_url, "--json")  # fmt: skip
+                                  "--since", str(since), "--until", str(until), "--rest-url", sim.rest_url,
+                                  "--json")  # fmt: skip
     assert code == 0, err
     res = json.loads(out)
     assert res["gaps"] == 1 and res["missing_bars"] == 60
-    assert res["bars"] == res["stored"] >= len(closed) - 1
+    assert res["bars"] == res["stored"] == len(closed)
     assert sim.app[REST_HITS]["GET /api/v4/futures/usdt/candlesticks"] == 1  # < 1999 bars: one page
 
     from cashup_tui.store import candles, open_store
@@ -63,7 +66,7 @@ async def test_fetch_stores_candles_and_reports_leading_gap(sim: SimServer, tmp_
 
     # the same range again: overwritten in place, no duplicates
     code, out, err = await cashup("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "1m", "--since", str(since),
-                                  "--rest-url", sim.rest_url)  # fmt: skip
+                                  "--until", str(until), "--rest-url", sim.rest_url)  # fmt: skip
     assert code == 0, err
     assert "gaps: 1 hole(s), 60 missing bars" in out
     code, out, _ = await cashup("--db", db, "data", "list", "--json")
