@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,6 +132,8 @@ def test_client_id_rules(value: str, ok: bool) -> None:
 def test_generated_client_ids_always_valid(prefix: str, counter: int) -> None:
     cid = make_client_id(prefix, counter, session="s1")
     validate_client_id(cid)
+    assert cid.rsplit("-", 1)[-1] == np.base_repr(counter, 36).lower()  # the counter is always readable back
+    assert make_client_id(prefix, counter + 1, session="s1") != cid
 
 
 @settings(max_examples=300, deadline=None)

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
+
+
+def members_of(cls: type[E]) -> type[E]:
+    """The members of `cls` as plain class attributes, for the order path.
+
+    Python 3.11's `EnumType` defines `__getattr__`, so every `OrderStatus.FILLED` read goes through a
+    slow lookup hook (~90 ns, five times a plain class attribute; Python 3.12 dropped the hook). An order
+    in a backtest read ~45 members; `S = members_of(OrderStatus)` gives `S.FILLED is OrderStatus.FILLED`
+    at the plain cost. Only for reading members: construct, iterate and annotate with the enum itself."""
+    return type(f"{cls.__name__}Members", (), {"__slots__": (), **cls.__members__})  # type: ignore[return-value]
 
 
 class Side(StrEnum):
@@ -12,7 +25,7 @@ class Side(StrEnum):
     @property
     def sign(self) -> int:
         """+1 for buy, -1 for sell: Gate encodes the side as the sign of `size`."""
-        return 1 if self is Side.BUY else -1
+        return 1 if self is _BUY else -1
 
     @property
     def opposite(self) -> Side:
@@ -21,6 +34,9 @@ class Side(StrEnum):
     @classmethod
     def from_signed(cls, size: object) -> Side:
         return cls.BUY if float(size) > 0 else cls.SELL  # type: ignore[arg-type]
+
+
+_BUY = Side.BUY  # (read by `sign` on every order: see members_of)
 
 
 class OrderType(StrEnum):

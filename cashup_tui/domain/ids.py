@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NewType
 
 from cashup_tui.domain.errors import ValidationError
@@ -31,21 +32,33 @@ def make_client_id(prefix: str, counter: int, *, session: str = "") -> ClientOrd
 
     `session` should differ per process start (e.g. a base36 start time) so that a
     restarted counter never repeats an id; the caller persists and restores `counter`.
+    Valid by construction (a sanitised body cut to fit, a base36 suffix), so Gate's rule is only
+    re-checked for a suffix that cannot fit: every order of a backtest comes through here.
     """
-    body = _BODY_RE.sub("", f"{prefix}{session}")
     suffix = _base36(counter)
-    room = CLIENT_ID_MAX_BODY - len(suffix) - 1
-    body = body[: max(room, 0)]
-    return validate_client_id(f"t-{body}-{suffix}" if body else f"t-{suffix}")
+    n = len(suffix)
+    if n > CLIENT_ID_MAX_BODY - 1:
+        return validate_client_id(f"t-{suffix}")
+    body = _body(prefix, session)[: CLIENT_ID_MAX_BODY - n - 1]
+    return ClientOrderId(f"t-{body}-{suffix}" if body else f"t-{suffix}")
+
+
+@lru_cache(maxsize=64)
+def _body(prefix: str, session: str) -> str:
+    """The id's fixed part with every character Gate refuses removed (one per order manager)."""
+    return _BODY_RE.sub("", f"{prefix}{session}")
+
+
+_DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def _base36(n: int) -> str:
     if n < 0:
         raise ValueError("counter must be >= 0")
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
+    if n < 36:
+        return _DIGITS36[n]
+    out = []
+    while n:
         n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
+        out.append(_DIGITS36[r])
+    return "".join(reversed(out))

@@ -65,10 +65,12 @@ class Instrument:
         return out if size >= 0 else -out
 
     def is_price_on_tick(self, price: Decimal) -> bool:
-        return (price / self.price_tick) == (price / self.price_tick).to_integral_value()
+        q = price / self.price_tick  # one division (every order is checked by the risk gate and the venue)
+        return q == q.to_integral_value()
 
     def is_size_on_step(self, size: Decimal) -> bool:
-        return (size / self.size_step) == (size / self.size_step).to_integral_value()
+        q = size / self.size_step
+        return q == q.to_integral_value()
 
     def check_order(self, size: Decimal, price: Decimal | None) -> None:
         """Venue rules for one order: raises ValidationError saying which rule and how to fix it."""

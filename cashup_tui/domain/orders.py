@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce, members_of
 from cashup_tui.domain.errors import DuplicateFill, InvalidTransition, OverfillError, ValidationError
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 
@@ -68,7 +68,7 @@ def fast_frozen_init(cls: type) -> type:
 
 
 ZERO = Decimal(0)
-S = OrderStatus
+S = members_of(OrderStatus)  # plain-attribute reads of the members: see members_of
 
 
 @fast_frozen_init
@@ -107,7 +107,7 @@ class OrderEventKind(StrEnum):
     IN_DOUBT = "in_doubt"  # timeout / dropped connection / 5xx: outcome unknown
 
 
-K = OrderEventKind
+K = members_of(OrderEventKind)
 
 
 @fast_frozen_init
@@ -263,7 +263,8 @@ def _apply_fill(order: Order, event: OrderEvent, updated: int, venue_id: VenueOr
         raise OverfillError(
             f"order {order.client_id}: fill {fill.trade_id} of {fill.size} would fill {filled} > size {order.size}"
         )
-    avg = (order.avg_fill_price * order.filled + fill.price * fill.size) / filled
+    prev = order.filled  # the first fill's price is the average, exactly (no 28-digit division)
+    avg = fill.price if not prev else (order.avg_fill_price * prev + fill.price * fill.size) / filled
     if filled == order.size:
         status = S.FILLED
     elif order.status in (S.CANCELLED, S.EXPIRED, S.CANCEL_REQUESTED):

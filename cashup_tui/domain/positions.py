@@ -71,7 +71,11 @@ class Position:
         if ts > self.updated_ms:  # == max(updated_ms, ts)
             self.updated_ms = ts
         size = self.size
-        if size == 0 or (size > 0) == (signed > 0):
+        if size == 0:  # opening from flat: the entry is the fill price, exactly (no 28-digit division)
+            self.entry_price = fill.price
+            self.size = signed
+            return ZERO
+        if (size > 0) == (signed > 0):
             new_size = size + signed
             self.entry_price = (self.entry_price * abs(size) + fill.price * qty) / abs(new_size)
             self.size = new_size

@@ -34,7 +34,7 @@ from operator import attrgetter
 from typing import Any
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce, members_of
 from cashup_tui.domain.errors import (
     CashupError,
     DuplicateFill,
@@ -69,8 +69,11 @@ _POSITION_FIELDS = tuple(f.name for f in fields(Position))
 _position_state = attrgetter(*_POSITION_FIELDS)  # a Position's field values as one tuple (C speed)
 log = logging.getLogger("cashup.engine.orders")
 
-K = OrderEventKind
-S = OrderStatus
+K = members_of(OrderEventKind)  # plain-attribute reads of the members: see members_of
+S = members_of(OrderStatus)
+OT = members_of(OrderType)
+TIF = members_of(TimeInForce)
+SIDE = members_of(Side)
 ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
 TRIGGERS_KEY = "orders.local_triggers"
@@ -192,7 +195,7 @@ class OrderManager:
         side: Side | str,
         size: Decimal,
         *,
-        order_type: OrderType | str = OrderType.LIMIT,
+        order_type: OrderType | str = OT.LIMIT,
         price: Decimal | None = None,
         tif: TimeInForce | str | None = None,
         reduce_only: bool = False,
@@ -210,12 +213,12 @@ class OrderManager:
             raise ValidationError(str(exc), hint="side: buy|sell; type: market|limit|stop_market|stop_limit|"
                                   "take_profit|trailing_stop; tif: gtc|ioc|poc|fok") from None
         if post_only:
-            tif_v = TimeInForce.POC
+            tif_v = TIF.POC
         if tif_v is None:
-            tif_v = TimeInForce.IOC if order_type in (OrderType.MARKET, OrderType.STOP_MARKET) else TimeInForce.GTC
-        if order_type is OrderType.MARKET and tif_v not in (TimeInForce.IOC, TimeInForce.FOK):
+            tif_v = TIF.IOC if order_type in (OT.MARKET, OT.STOP_MARKET) else TIF.GTC
+        if order_type is OT.MARKET and tif_v not in (TIF.IOC, TIF.FOK):
             raise ValidationError("a market order must be IOC or FOK", hint="drop --tif or use --tif ioc|fok")
-        if order_type is OrderType.MARKET and price is not None:
+        if order_type is OT.MARKET and price is not None:
             raise ValidationError("a market order takes no price", hint="use --type limit to set a price")
         cid = validate_client_id(client_id) if client_id else self.new_client_id()
         now = self.clock.now_ms()
@@ -268,7 +271,7 @@ class OrderManager:
             crash_point("before_commit")
             order = self._store(transition(order, ev), ev)
             crash_point("after_commit")
-            if order.order_type is OrderType.TRAILING_STOP or (
+            if order.order_type is OT.TRAILING_STOP or (
                 order.order_type in TRIGGER_TYPES and self.emulate_triggers
             ):
                 return SubmitResult(self._arm_local_trigger(order))
@@ -317,7 +320,7 @@ class OrderManager:
             order = replace(order, created_ms=now)
         ev = OrderEvent(K.SUBMITTED, now)
         order = self._store(transition(order, ev), ev)
-        if order.order_type is OrderType.TRAILING_STOP or (
+        if order.order_type is OT.TRAILING_STOP or (
             order.order_type in TRIGGER_TYPES and self.emulate_triggers
         ):
             return SubmitResult(self._arm_local_trigger(order))
@@ -591,8 +594,8 @@ class OrderManager:
         pos = self.portfolio.positions.get(symbol)
         if pos is None or pos.is_flat:
             return None
-        side = Side.SELL if pos.size > 0 else Side.BUY
-        order = self.build(symbol, side, abs(pos.size), order_type=OrderType.MARKET, reduce_only=True,
+        side = SIDE.SELL if pos.size > 0 else SIDE.BUY
+        order = self.build(symbol, side, abs(pos.size), order_type=OT.MARKET, reduce_only=True,
                            strategy=strategy)
         return (await self.submit(order)).order
 
@@ -646,7 +649,7 @@ class OrderManager:
         order = self._apply(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), reason="armed locally"))
         mark = self.cache.mark(order.symbol)
         spec: dict[str, Any] = {"symbol": order.symbol}
-        if order.order_type is OrderType.TRAILING_STOP:
+        if order.order_type is OT.TRAILING_STOP:
             offset = order.trigger_price  # trailing distance in price units
             spec.update(offset=str(offset), extreme=str(mark) if mark is not None else None)
         self._triggers[order.client_id] = spec
@@ -661,10 +664,10 @@ class OrderManager:
 
     @staticmethod
     def _fires(order: Order, mark: Decimal, spec: dict[str, Any]) -> bool:
-        if order.order_type is OrderType.TRAILING_STOP:
+        if order.order_type is OT.TRAILING_STOP:
             offset = Decimal(spec["offset"])
             extreme = Decimal(spec["extreme"]) if spec.get("extreme") else mark
-            if order.side is Side.SELL:  # protects a long: follow the high
+            if order.side is SIDE.SELL:  # protects a long: follow the high
                 extreme = max(extreme, mark)
                 spec["extreme"] = str(extreme)
                 return mark <= extreme - offset
@@ -674,8 +677,8 @@ class OrderManager:
         trig = order.trigger_price
         if trig is None:
             return False
-        stop = order.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
-        if order.side is Side.SELL:
+        stop = order.order_type in (OT.STOP_MARKET, OT.STOP_LIMIT)
+        if order.side is SIDE.SELL:
             return mark <= trig if stop else mark >= trig
         return mark >= trig if stop else mark <= trig
 
@@ -707,10 +710,10 @@ class OrderManager:
         return fired
 
     async def _fire(self, parent: Order, mark: Decimal) -> Order | None:
-        limit = parent.order_type is OrderType.STOP_LIMIT or (
-            parent.order_type is OrderType.TAKE_PROFIT and parent.price is not None)
+        limit = parent.order_type is OT.STOP_LIMIT or (
+            parent.order_type is OT.TAKE_PROFIT and parent.price is not None)
         child = self.build(parent.symbol, parent.side, parent.remaining,
-                           order_type=OrderType.LIMIT if limit else OrderType.MARKET,
+                           order_type=OT.LIMIT if limit else OT.MARKET,
                            price=parent.price if limit else None, reduce_only=parent.reduce_only,
                            strategy=parent.strategy)
         self._apply(parent, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
@@ -738,7 +741,7 @@ class OrderManager:
                 self.risk.check_price(entry.symbol, name, px)
             ref = entry.price or self.cache.mark(entry.symbol)
             if ref is not None:
-                wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is Side.BUY else (
+                wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is SIDE.BUY else (
                     stop_price <= ref or take_profit_price >= ref)
                 if wrong:
                     raise ValidationError(
@@ -760,8 +763,8 @@ class OrderManager:
             return
         qty = entry.filled
         exit_side = entry.side.opposite
-        for key, typ, px in (("stop", OrderType.STOP_MARKET, b["stop_price"]),
-                             ("take_profit", OrderType.TAKE_PROFIT, b["tp_price"])):
+        for key, typ, px in (("stop", OT.STOP_MARKET, b["stop_price"]),
+                             ("take_profit", OT.TAKE_PROFIT, b["tp_price"])):
             old = b.get(key)
             if old:
                 old_order = self.cache.order(old)

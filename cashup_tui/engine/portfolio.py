@@ -169,8 +169,14 @@ class Portfolio:
             return ZERO
         return p.notional(self.marks.get(symbol, p.entry_price))
 
-    def gross_exposure(self) -> Decimal:
-        return sum((self.notional(s) for s in self.positions), ZERO)
+    def gross_exposure(self, *, excluding: str | None = None) -> Decimal:
+        """Sum of |notional| at mark over open positions (`excluding` one symbol: the risk gate
+        adds that symbol's notional after the order instead)."""
+        total = ZERO
+        for s, p in self.positions.items():
+            if p.size and s != excluding:
+                total += p.notional(self.marks.get(s, p.entry_price))
+        return total
 
     def net_exposure(self) -> Decimal:
         total = ZERO

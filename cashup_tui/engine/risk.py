@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cashup_tui.domain.enums import OrderType, TradingState
+from cashup_tui.domain.enums import OrderType, TradingState, members_of
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
 from cashup_tui.domain.instruments import Instrument
@@ -38,6 +38,8 @@ from cashup_tui.engine.portfolio import Portfolio
 
 log = logging.getLogger("cashup.engine.risk")
 
+OT = members_of(OrderType)  # plain-attribute reads of the members: see members_of
+TS = members_of(TradingState)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 STATE_KEY = "risk.state"
@@ -48,7 +50,7 @@ KILL_LEVELS = {
     3: "cancel all and flatten",
     4: "halt",
 }
-TRIGGER_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT, OrderType.TRAILING_STOP)
+TRIGGER_TYPES = (OT.STOP_MARKET, OT.STOP_LIMIT, OT.TAKE_PROFIT, OT.TRAILING_STOP)
 
 
 def _dec(x: float | int | str | Decimal) -> Decimal:
@@ -129,7 +131,7 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class RiskStatus:
-    state: TradingState = TradingState.ACTIVE
+    state: TradingState = TS.ACTIVE
     kill_level: int = 0
     reason: str = ""
     since_ms: int = 0
@@ -212,7 +214,7 @@ class RiskEngine:
         if level == self.status.kill_level and reason == self.status.reason:
             return False
         old = self.status.state
-        new = TradingState.ACTIVE if level == 0 else TradingState.HALTED if level == 4 else TradingState.REDUCING
+        new = TS.ACTIVE if level == 0 else TS.HALTED if level == 4 else TS.REDUCING
         now = self.clock.now_ms()
         self.status = RiskStatus(new, level, reason, now, source)
         self.journal.kv_set(STATE_KEY, self.status.to_json())
@@ -329,10 +331,10 @@ class RiskEngine:
         reducing = order.reduce_only or self._reduces(order)
         # 1. trading state
         state = self.status.state
-        if state is TradingState.HALTED:
+        if state is TS.HALTED:
             raise self._deny("trading_state", f"trading is HALTED ({self.status.reason}); only cancels are allowed",
                              order, state="halted", kill_level=self.status.kill_level)
-        if state is TradingState.REDUCING and not reducing:
+        if state is TS.REDUCING and not reducing:
             raise self._deny("trading_state",
                              f"trading is REDUCING ({self.status.reason}); only orders that reduce a position",
                              order, state="reducing", kill_level=self.status.kill_level)
@@ -356,9 +358,9 @@ class RiskEngine:
             trigger = self._sane("trigger_price", order.trigger_price) if order.trigger_price is not None else None
         except RiskDenied as exc:
             raise self._deny(exc.rule, str(exc).removeprefix(f"risk: {exc.rule}: "), order, **exc.numbers) from None
-        if price is None and order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        if price is None and order_type in (OT.LIMIT, OT.STOP_LIMIT):
             raise self._deny("input_sanity", f"a {order_type.value} order needs a price", order)
-        if trigger is None and order_type in TRIGGER_TYPES and order_type is not OrderType.TRAILING_STOP:
+        if trigger is None and order_type in TRIGGER_TYPES and order_type is not OT.TRAILING_STOP:
             raise self._deny("input_sanity", f"a {order_type.value} order needs a trigger price", order)
         # 4. instrument rules: tick / step (no silent rounding), min/max, status
         inst = self.instruments.get(symbol)
@@ -379,7 +381,7 @@ class RiskEngine:
             raise self._deny("contract_size", f"size {size} outside [{inst.min_size}, {inst.max_size}] contracts",
                              order, size=size, min_size=inst.min_size, max_size=inst.max_size)
         mark = cache.mark(symbol) or pf.mark_of(symbol)
-        trailing = order_type is OrderType.TRAILING_STOP  # its trigger_price is a distance, not a price
+        trailing = order_type is OT.TRAILING_STOP  # its trigger_price is a distance, not a price
         ref = price if price is not None else trigger if trigger is not None and not trailing else mark
         if ref is None:
             raise self._deny("stale_data", f"no mark price for {symbol}", order)
@@ -413,7 +415,7 @@ class RiskEngine:
                                  f"{strategy}: position would be {pos_notional:.2f} > budget {budget.max_position_notional}",
                                  order, notional=pos_notional, limit=budget.max_position_notional)
             # gross exposure after
-            gross = pf.gross_exposure() - pf.notional(symbol) + pos_notional
+            gross = pf.gross_exposure(excluding=symbol) + pos_notional
             if gross > limits.max_gross_exposure:
                 raise self._deny("max_gross_exposure", f"gross exposure would be {gross:.2f} > {limits.max_gross_exposure}",
                                  order, gross=gross, limit=limits.max_gross_exposure)
@@ -471,7 +473,7 @@ class RiskEngine:
         # position and opening the next one with the same size (a flip) are two intents, not one
         window = limits.duplicate_window_ms
         if amend_of is None and window > 0:
-            key = (strategy, symbol, side._value_, order_type._value_, str(size), str(price), reducing)
+            key = (strategy, symbol, side, order_type, size, price, reducing)  # Decimals compare by value
             recent = self._recent
             while recent and recent[0].ts_ms < now - window:
                 recent.popleft()
@@ -482,7 +484,6 @@ class RiskEngine:
                                      order, window_ms=window, age_ms=now - r.ts_ms)
             recent.append(_Recent(key, now))
         bucket.take(now)
-        log.debug("risk ok: %s %s", "amend" if amend_of is not None else "submit", order.client_id)
 
     def preview(self, order: Order) -> RiskDenied | None:
         """Run the whole gate as `check_submit` would, without recording anything or using up the

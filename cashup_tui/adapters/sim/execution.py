@@ -17,7 +17,7 @@ from decimal import Decimal
 from cashup_tui.adapters.sim.venue import Venue, VenueError
 from cashup_tui.adapters.sim.venue_models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce, members_of
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
@@ -26,6 +26,11 @@ from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
 
 ZERO = Decimal(0)
+S = members_of(OrderStatus)  # plain-attribute reads of the members: see members_of
+OT = members_of(OrderType)
+SIDE = members_of(Side)
+TIF = members_of(TimeInForce)
+LIQ = members_of(Liquidity)
 _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every order event of a backtest
 
 
@@ -33,25 +38,25 @@ def order_from_venue(o: VenueOrder) -> Order:
     size = abs(o.size)
     is_market = o.price == 0
     if o.status == "open":
-        status = OrderStatus.PARTIALLY_FILLED if o.filled > 0 else OrderStatus.OPEN
+        status = S.PARTIALLY_FILLED if o.filled > 0 else S.OPEN
     elif o.filled >= size > 0:
-        status = OrderStatus.FILLED
+        status = S.FILLED
     elif o.finish_as in ("ioc", "fok"):
-        status = OrderStatus.EXPIRED
+        status = S.EXPIRED
     elif o.finish_as == "poc" and o.filled == 0:
-        status = OrderStatus.REJECTED
+        status = S.REJECTED
     else:
-        status = OrderStatus.CANCELLED
-    tif = _TIFS.get(o.tif, TimeInForce.GTC)
+        status = S.CANCELLED
+    tif = _TIFS.get(o.tif, TIF.GTC)
     create_ms = o.create_ms
     # positional, in Order's field order, and the ids as the plain str they are at run time (a NewType
     # call costs a frame): this runs for every order event of a backtest
     return Order(
         o.text if o.text.startswith("t-") else f"venue-{o.id}",  # type: ignore[arg-type]  # client_id
         o.contract,  # symbol
-        Side.BUY if o.size > 0 else Side.SELL,  # side
+        SIDE.BUY if o.size > 0 else SIDE.SELL,  # side
         size,
-        OrderType.MARKET if is_market else OrderType.LIMIT,  # order_type
+        OT.MARKET if is_market else OT.LIMIT,  # order_type
         None if is_market else o.price,  # price
         tif,
         o.is_reduce_only,  # reduce_only
@@ -83,13 +88,13 @@ def fill_from_venue(t: VenueTrade) -> Fill:
         trade_id=str(t.id),
         client_id=ClientOrderId(t.text if t.text.startswith("t-") else ""),
         symbol=t.contract,
-        side=Side.BUY if t.size > 0 else Side.SELL,
+        side=SIDE.BUY if t.size > 0 else SIDE.SELL,
         size=abs(t.size),
         price=t.price,
         fee=t.fee,
         ts_ms=t.create_ms,
         venue_order_id=VenueOrderId(str(t.order_id)),
-        liquidity=Liquidity.MAKER if t.role == "maker" else Liquidity.TAKER,
+        liquidity=LIQ.MAKER if t.role == "maker" else LIQ.TAKER,
     )
 
 
@@ -144,10 +149,10 @@ class VenueExecution:
         """Synchronous submit (the venue is in-process and answers at once). The private events it
         produced stay in the venue until `pump()` (async users) or `drain_now()` (the order
         manager's synchronous path, `OrderManager.submit_now`) takes them."""
-        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
+        if order.order_type not in (OT.MARKET, OT.LIMIT):
             raise ValidationError(f"{order.order_type.value} orders are emulated by the order manager in paper mode")
-        signed = order.size if order.side is Side.BUY else -order.size  # == size * side.sign
-        price = ZERO if order.order_type is OrderType.MARKET else (order.price or ZERO)
+        signed = order.size if order.side is SIDE.BUY else -order.size  # == size * side.sign
+        price = ZERO if order.order_type is OT.MARKET else (order.price or ZERO)
         try:
             o = self.venue.place(order.symbol, signed, price, tif=order.tif._value_, reduce_only=order.reduce_only,
                                  text=order.client_id, ts_ms=self._now())

@@ -119,7 +119,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill
 from cashup_tui.domain.positions import Position
 
-_BUY, _SELL, _MAKER = Side.BUY, Side.SELL, Liquidity.MAKER
+_BUY, _SELL, _MAKER, _TAKER = Side.BUY, Side.SELL, Liquidity.MAKER, Liquidity.TAKER  # see members_of
 
 __all__ = [
     "ORDER_ID_BASE",
@@ -345,7 +345,7 @@ class Venue(TriggerOrders):
                         break  # sorted best first: no later order is traded through either
                     q = min(self._fillable(c, o), avail)
                     if q > 0:
-                        self._fill(c, o, o.price, q, Liquidity.MAKER, now)
+                        self._fill(c, o, o.price, q, _MAKER, now)
                         avail -= q
                         touched = True
                     self._settle_resting(c, o, now, q > 0)
@@ -402,7 +402,7 @@ class Venue(TriggerOrders):
                 q = self._fillable(c, o)
                 got = sum((lv[1] for lv in self._walk(c, True, o.price, q, True)), ZERO) if q > 0 else ZERO
                 if got:
-                    self._fill(c, o, o.price, got, Liquidity.MAKER, now)
+                    self._fill(c, o, o.price, got, _MAKER, now)
                 self._settle_resting(c, o, now, bool(got))
         if c.sells and c.bids:
             best_bid = c.bids[0][0]
@@ -412,7 +412,7 @@ class Venue(TriggerOrders):
                 q = self._fillable(c, o)
                 got = sum((lv[1] for lv in self._walk(c, False, o.price, q, True)), ZERO) if q > 0 else ZERO
                 if got:
-                    self._fill(c, o, o.price, got, Liquidity.MAKER, now)
+                    self._fill(c, o, o.price, got, _MAKER, now)
                 self._settle_resting(c, o, now, bool(got))
 
     def _settle_resting(self, c: ContractState, o: VenueOrder, now: int, filled_now: bool) -> None:
@@ -589,7 +589,7 @@ class Venue(TriggerOrders):
         used = c.used_asks if buy else c.used_bids
         for p, q in fills:
             used[p] = used.get(p, ZERO) + q  # consume what we take until the next book
-            self._fill(c, o, p, q, Liquidity.TAKER, now)
+            self._fill(c, o, p, q, _TAKER, now)
         self._after_entry(c, o, now)
         self._flush(now)
         return o
@@ -845,7 +845,7 @@ class Venue(TriggerOrders):
         if crosses:
             q = self._fillable(c, o)
             for p, got in self._walk(c, buy, new_price, q, True):
-                self._fill(c, o, p, got, Liquidity.TAKER, now)
+                self._fill(c, o, p, got, _TAKER, now)
         if o.left_abs == 0:
             self._finish(c, o, "filled", now)
         elif o.is_reduce_only and self._reducible(c, buy) == 0:
@@ -1112,7 +1112,7 @@ class Venue(TriggerOrders):
             leverage=lev,
         )
         self._orders[o.id] = o
-        self._fill(c, o, liq, abs(size), Liquidity.TAKER, now, fee_rate=ZERO)
+        self._fill(c, o, liq, abs(size), _TAKER, now, fee_rate=ZERO)
         self._finish(c, o, "liquidated", now)
         if self._record:
             self._events.append(

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import gc
 from array import array
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
@@ -61,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.enums import OrderStatus, OrderType, Side
+from cashup_tui.domain.enums import OrderStatus, OrderType, Side, members_of
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.instruments import Instrument
@@ -81,6 +82,8 @@ from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill, run_signals
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
 
 D = Decimal
+OT = members_of(OrderType)  # plain-attribute reads of the members: see members_of
+SIDE = members_of(Side)
 
 
 def _d(x: float) -> Decimal:
@@ -325,7 +328,7 @@ class EventEngine:
 
     def submit(self, side: Side, size: Decimal, price: Decimal | None, tag: str, *, reduce_only: bool = False) -> str:
         om = self.om
-        order = om.build(self.sym, side, size, order_type=OrderType.MARKET if price is None else OrderType.LIMIT,
+        order = om.build(self.sym, side, size, order_type=OT.MARKET if price is None else OT.LIMIT,
                          price=price, reduce_only=reduce_only, strategy=self.slot_name)
         try:
             om.submit_now(order)
@@ -356,7 +359,7 @@ class EventEngine:
             raise ValidationError(f"order of {qty} {self.sym} is below the size step")
         if self.seg_next or self.px is None:  # from on_bar: the venue sees this close first
             self.price(float(self.bars.close[self.i]))
-        return self.submit(Side.BUY if qty > 0 else Side.SELL, size, self.inst.round_price(_d(price)), tag)
+        return self.submit(SIDE.BUY if qty > 0 else SIDE.SELL, size, self.inst.round_price(_d(price)), tag)
 
     def market(self, size: Decimal, px: float, *, close: bool = False, tag: str = "") -> None:
         """A market order at `px` (the venue's one-level book is put there first)."""
@@ -365,9 +368,9 @@ class EventEngine:
             pos = self.pf.positions.get(self.sym)
             if pos is None or pos.size == 0:
                 return
-            self.submit(Side.SELL if pos.size > 0 else Side.BUY, abs(pos.size), None, tag, reduce_only=True)
+            self.submit(SIDE.SELL if pos.size > 0 else SIDE.BUY, abs(pos.size), None, tag, reduce_only=True)
         elif size != 0:
-            self.submit(Side.BUY if size > 0 else Side.SELL, abs(size), None, tag)
+            self.submit(SIDE.BUY if size > 0 else SIDE.SELL, abs(size), None, tag)
 
     def units_for(self, p: float) -> float:
         eq = float(self.venue.available_balance())
@@ -394,8 +397,8 @@ class EventEngine:
             opens = self.cache.open_orders(self.sym) if self.cache._open else []
             self.resting = bool(opens)
             if opens:
-                buys = [float(o.price) for o in opens if o.side is Side.BUY and o.price is not None]
-                sells = [float(o.price) for o in opens if o.side is Side.SELL and o.price is not None]
+                buys = [float(o.price) for o in opens if o.side is SIDE.BUY and o.price is not None]
+                sells = [float(o.price) for o in opens if o.side is SIDE.SELL and o.price is not None]
                 self.best_buy = max(buys) if buys else -np.inf
                 self.best_sell = min(sells) if sells else np.inf
         finally:
@@ -403,13 +406,13 @@ class EventEngine:
 
     def _fill(self, f: Fill) -> None:
         pos = self.pf.positions[self.sym]
-        buy = f.side is Side.BUY
+        buy = f.side is SIDE.BUY
         qm = self.qm
         size = (1 if buy else -1) * float(f.size) * qm
         price, fee = float(f.price), float(f.fee)
         psize = pos.size
-        self.units = units = float(psize) * qm
         self.side = side = 1 if psize > 0 else -1 if psize < 0 else 0
+        self.units = units = float(psize) * qm if side else 0.0  # (a Decimal -> float goes through text)
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
         liq = (pos.liquidation_price(self.inst.maintenance_rate)
@@ -520,11 +523,11 @@ class EventEngine:
         # and the signal agreeing with the position, a bar can only do something when the signal of the
         # previous close turns (act_at[side]) or funding settles on the position (fund_at).
         skip = self.skip_quiet and not hooks and not stops
-        act_at: dict[int, np.ndarray] = {}  # side -> bars whose previous close asks for another side
+        act_at: dict[int, list[int]] = {}  # side -> bars whose previous close asks for another side
         if skip:
             prev = raw[:-1]
             known = ~np.isnan(prev)
-            fund_at = np.flatnonzero(np.asarray(fund) != 0)
+            fund_at = np.flatnonzero(np.asarray(fund) != 0).tolist()
         i = 0
         while True:
             i += 1
@@ -532,14 +535,14 @@ class EventEngine:
                     self.side == 0 or self.liq is None):
                 side = self.side
                 nxt = act_at.get(side)
-                if nxt is None:
-                    nxt = act_at[side] = np.flatnonzero(known & (prev != side)) + 1
-                k = int(nxt.searchsorted(i))
-                j = int(nxt[k]) if k < nxt.size else n
-                if side and fund_at.size:
-                    k = int(fund_at.searchsorted(i))
-                    if k < fund_at.size:
-                        j = min(j, int(fund_at[k]))
+                if nxt is None:  # a list: bisect on it is several times cheaper than numpy's searchsorted on one value
+                    nxt = act_at[side] = (np.flatnonzero(known & (prev != side)) + 1).tolist()
+                k = bisect_left(nxt, i)
+                j = nxt[k] if k < len(nxt) else n
+                if side and fund_at:
+                    k = bisect_left(fund_at, i)
+                    if k < len(fund_at):
+                        j = min(j, fund_at[k])
                 i = j
             if i >= n:
                 break
