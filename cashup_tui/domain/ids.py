@@ -50,6 +50,7 @@ def _body(prefix: str, session: str) -> str:
 
 
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_PAIRS36 = [a + b for a in _DIGITS36 for b in _DIGITS36]  # "00".."zz": two digits per step
 
 
 def _base36(n: int) -> str:
@@ -57,8 +58,8 @@ def _base36(n: int) -> str:
         raise ValueError("counter must be >= 0")
     if n < 36:
         return _DIGITS36[n]
-    out = []
-    while n:
-        n, r = divmod(n, 36)
-        out.append(_DIGITS36[r])
-    return "".join(reversed(out))
+    out = ""
+    while n >= 1296:
+        n, r = divmod(n, 1296)
+        out = _PAIRS36[r] + out
+    return (_DIGITS36[n] if n < 36 else _PAIRS36[n]) + out

@@ -69,7 +69,9 @@ class Cache:
     def age_ms(self, symbol: str, now_ms: int) -> int | None:
         """Milliseconds since the last market update for `symbol`, None if never."""
         last = self._last_update_ms.get(symbol)
-        return None if last is None else max(0, now_ms - last)
+        if last is None:
+            return None
+        return now_ms - last if now_ms > last else 0
 
     def tickers(self) -> list[Ticker]:
         return list(self._tickers.values())

@@ -145,10 +145,8 @@ class Portfolio:
     def unrealized(self) -> Decimal:
         total = ZERO
         for s, p in self.positions.items():
-            if p.is_flat:
-                continue
-            mark = self.marks.get(s, p.entry_price)
-            total += p.unrealized_pnl(mark)
+            if p.size:  # (not p.is_flat, without the property: the risk gate values every entry order)
+                total += p.unrealized_pnl(self.marks.get(s, p.entry_price))
         return total
 
     def equity(self) -> Decimal:

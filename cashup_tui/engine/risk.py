@@ -24,9 +24,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
-from cashup_tui.domain.enums import OrderType, TradingState, members_of
+from cashup_tui.domain.enums import OrderType, Side, TradingState, members_of
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
 from cashup_tui.domain.instruments import Instrument
@@ -152,10 +152,21 @@ class RiskStatus:
                    int(d.get("since_ms", 0)), str(d.get("source", "")))
 
 
-@dataclass(slots=True)
-class _Recent:
-    key: tuple[str, str, str, str, str, str, bool]
+class _Recent(NamedTuple):
+    key: tuple[str, str, Side, OrderType, Decimal, Decimal | None, bool]
     ts_ms: int
+
+
+def _working(orders: list[Order], order: Order, *, entries_only: bool = False) -> Decimal:
+    """Remaining size of the other working orders on `order`'s side (`entries_only`: not reduce-only);
+    summed from zero in list order, like `sum(..., ZERO)`, without a generator per order."""
+    total = ZERO
+    if orders:
+        side, cid = order.side, order.client_id
+        for o in orders:
+            if o.side is side and o.client_id != cid and not (entries_only and o.reduce_only):
+                total += o.remaining
+    return total
 
 
 @dataclass(slots=True)
@@ -300,14 +311,13 @@ class RiskEngine:
             return False
         room = abs(size)
         if count_working:
-            room -= sum((o.remaining for o in self.cache.open_orders(order.symbol)
-                         if o.side is order.side and o.client_id != order.client_id), ZERO)
+            room -= _working(self.cache.open_orders(order.symbol), order)
         return order.size <= room
 
     @staticmethod
     def _sane(name: str, value: Any) -> Decimal:
         """Finite, positive, non-zero Decimal (NaN, inf, 0, -0, negatives and floats refused)."""
-        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        if type(value) is not Decimal and (isinstance(value, bool) or not isinstance(value, Decimal | int)):
             if isinstance(value, float) and math.isfinite(value):
                 value = Decimal(repr(value))
             else:
@@ -400,9 +410,7 @@ class RiskEngine:
             # 6. position after the fill, including working orders on the same side
             pos = pf.positions.get(symbol)
             cur = pos.size if pos is not None else ZERO
-            cid = order.client_id
-            pending = sum((o.remaining for o in cache.open_orders(symbol)
-                           if o.side is side and not o.reduce_only and o.client_id != cid), ZERO)
+            pending = _working(cache.open_orders(symbol), order, entries_only=True)
             after = cur + side.sign * (size + pending)
             pos_notional = inst.notional(after, ref)
             if pos_notional > limits.max_position_notional:
