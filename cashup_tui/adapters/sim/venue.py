@@ -705,8 +705,8 @@ class Venue(TriggerOrders):
                 del self._by_text[o.text]
 
     def _emit_order(self, o: VenueOrder, now: int) -> None:
-        if self._record:
-            self._events.append(VenueEvent("order", now, o.snapshot()))
+        if self._record:  # an open order keeps changing: its event gets a copy; a finished one never changes again
+            self._events.append(VenueEvent("order", now, o.snapshot() if o.status == "open" else o))
 
     def _flush(self, now: int) -> None:
         """Per touched contract: reduce-only hygiene, order margin, one position push."""
