@@ -274,4 +274,4 @@ def _apply_fill(order: Order, event: OrderEvent, updated: int, venue_id: VenueOr
     o = order
     return Order(o.client_id, o.symbol, o.side, o.size, o.order_type, o.price, o.tif, o.reduce_only,
                  o.trigger_price, status, filled, avg, o.fees + fill.fee, venue_id, o.created_ms, updated,
-                 o.strategy, o.reason, o.trade_ids | {fill.trade_id})
+                 o.strategy, o.reason, (o.trade_ids | {fill.trade_id}) if o.trade_ids else frozenset((fill.trade_id,)))

@@ -433,7 +433,7 @@ class OrderManager:
         new: Order | None = None
         fev: OrderEvent | None = None
         if order is not None:
-            fev = OrderEvent(K.FILLED, fill.ts_ms, venue_order_id=fill.venue_order_id, fill=fill)
+            fev = OrderEvent(K.FILLED, fill.ts_ms, fill.venue_order_id, fill)  # (positional: once per fill)
             try:
                 new = transition(order, fev)
             except DuplicateFill:

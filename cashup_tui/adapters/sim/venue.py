@@ -1120,6 +1120,10 @@ class Venue(TriggerOrders):
             )
 
     # ------------------------------------------------------------------ events
+    def has_events(self) -> bool:
+        """Whether anything happened since the last `drain_events()` (a cheap check before draining)."""
+        return bool(self._events)
+
     def drain_events(self) -> list[VenueEvent]:
         """Private-channel pushes since the last call, in the order they happened."""
         out = self._events

@@ -322,8 +322,9 @@ class EventEngine:
         self.venue.update_price(self.sym, dp, now)
         self.pf.set_mark(self.sym, dp)
         self.cache.set_mark(self.sym, dp, now)
-        self.om.apply_events_now()  # resting orders the price reached, a liquidation
-        self.after_orders()
+        if self.venue.has_events():  # resting orders the price reached, a liquidation
+            self.om.apply_events_now()
+            self.after_orders()
 
     def submit(self, side: Side, size: Decimal, price: Decimal | None, tag: str, *, reduce_only: bool = False) -> str:
         om = self.om
@@ -422,7 +423,7 @@ class EventEngine:
         self._episode(size, price, fee, cash, liquidation=not cid)
         self._record_row(cash, units, float(pos.entry_price) if side else 0.0)
         if cid and self.slot is not None:  # the slot's own position, as the runner keeps it live
-            self.slot.position += f.size * (1 if buy else -1)
+            self.slot.position += f.size if buy else -f.size
         if cid and self.wants_fills:
             sf = SimFill(cid, f.side.value, abs(size), price, fee, f.ts_ms, self.tags.get(cid, ""))
             self.guard(self.s.on_fill, self.ctx, sf)
