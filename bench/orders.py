@@ -145,7 +145,7 @@ async def bench_submit(node, n: int) -> dict[str, float]:
 
 def bench_fills(node, n: int) -> dict[str, float]:
     om = node.om
-    from dataclasses import replace as _replace
+    from msgspec.structs import replace as _replace
 
     from cashup_tui.domain.enums import OrderStatus
 

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from msgspec import structs
+
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, TemporaryError
@@ -71,17 +73,17 @@ class FakeExecution:
         self.cash += realized - fee
         filled = o.filled + size
         status = OrderStatus.FILLED if filled == o.size else o.status
-        return replace(o, filled=filled, avg_fill_price=price, status=status)
+        return structs.replace(o, filled=filled, avg_fill_price=price, status=status)
 
     def place(self, order: Order) -> Order:
-        o = replace(order, venue_order_id=self._vid(), status=OrderStatus.OPEN, filled=D(0), trade_ids=frozenset())
+        o = structs.replace(order, venue_order_id=self._vid(), status=OrderStatus.OPEN, filled=D(0), trade_ids=frozenset())
         px = self.price[o.symbol]
         marketable = o.order_type is OrderType.MARKET or (
             o.price is not None and ((o.side is Side.BUY and o.price >= px) or (o.side is Side.SELL and o.price <= px)))
         if marketable and self.fill_on_submit:
             o = self._fill(o, o.size, px)
         elif o.order_type is OrderType.MARKET:
-            o = replace(o, status=OrderStatus.CANCELLED)
+            o = structs.replace(o, status=OrderStatus.CANCELLED)
         self.orders[o.client_id] = o
         return o
 
@@ -103,13 +105,13 @@ class FakeExecution:
         o = self.orders.get(order.client_id)
         if o is None or o.status.is_terminal:
             raise OrderNotFound(f"ORDER_NOT_FOUND {order.client_id}")
-        o = replace(o, status=OrderStatus.CANCELLED)
+        o = structs.replace(o, status=OrderStatus.CANCELLED)
         self.orders[o.client_id] = o
         return o
 
     async def amend(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
         o = self.orders[order.client_id]
-        o = replace(o, price=price if price is not None else o.price, size=size if size is not None else o.size)
+        o = structs.replace(o, price=price if price is not None else o.price, size=size if size is not None else o.size)
         self.orders[o.client_id] = o
         return o
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import gc
 import inspect
 import pickle
 from decimal import Decimal
 
 import pytest
+from msgspec import structs
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import Side
+from cashup_tui.domain.enums import OrderStatus, Side
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.events import OrderFilled, OrderUpdated, PositionChanged
 from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind, fast_frozen_init
@@ -59,23 +62,36 @@ def test_same_signature_values_and_errors_as_the_generated_init():
 
 
 def test_the_hot_classes_use_it_and_keep_their_rules():
-    for cls in (Order, Fill, OrderEvent, OrderUpdated, OrderFilled, PositionChanged, Balance, SubmitResult):
+    for cls in (OrderUpdated, OrderFilled, PositionChanged, Balance, SubmitResult):
         assert cls.__init__.__qualname__ == f"{cls.__qualname__}.__init__"
         assert "_set0" in cls.__init__.__code__.co_names, cls  # the descriptor-setting init is installed
-    assert str(inspect.signature(Order)).endswith("trade_ids: 'frozenset[str]' = <factory>) -> None")
     o = Order("t-1", "BTC_USDT", Side.BUY, Decimal(1))
-    assert o.trade_ids == frozenset() and o.price is None and o.filled == 0
-    assert pickle.loads(pickle.dumps(o)) == o and hash(o) == hash(Order("t-1", "BTC_USDT", Side.BUY, Decimal(1)))
-    with pytest.raises(ValidationError):  # Fill's __post_init__ still runs
-        Fill("1", "t-1", "BTC_USDT", Side.BUY, Decimal(0), Decimal(1))
-    ev = OrderEvent(OrderEventKind.SUBMITTED, 5)
-    assert ev.reason == "" and ev.fill is None
     u = OrderUpdated(1, o, "submitted")
     assert (u.ts_ms, u.order, u.event) == (1, o, "submitted")
     with pytest.raises(dataclasses.FrozenInstanceError):
         u.ts_ms = 2  # type: ignore[misc]
 
 
+def test_order_fill_and_event_are_immutable_values():
+    """Order, Fill and OrderEvent are frozen msgspec Structs: the rules the dataclasses had still hold."""
+    o = Order("t-1", "BTC_USDT", Side.BUY, Decimal(1))
+    assert o.trade_ids == frozenset() and o.price is None and o.filled == 0 and o.status is OrderStatus.NEW
+    assert o == Order(client_id="t-1", symbol="BTC_USDT", side=Side.BUY, size=Decimal(1))  # keywords too
+    assert pickle.loads(pickle.dumps(o)) == o and hash(o) == hash(Order("t-1", "BTC_USDT", Side.BUY, Decimal(1)))
+    assert copy.deepcopy(o) == o and o != structs.replace(o, size=Decimal(2))
+    assert repr(o).startswith("Order(client_id='t-1', symbol='BTC_USDT', side=<Side.BUY: 'buy'>")
+    with pytest.raises(AttributeError):
+        o.size = Decimal(2)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Order("t-1", "BTC_USDT", Side.BUY)  # type: ignore[call-arg]  # size is required
+    with pytest.raises(ValidationError, match="size 0 must be > 0"):  # Fill's __post_init__ runs
+        Fill("1", "t-1", "BTC_USDT", Side.BUY, Decimal(0), Decimal(1))
+    f = Fill("1", "t-1", "BTC_USDT", Side.BUY, Decimal(1), Decimal(1))
+    with pytest.raises(ValidationError, match="price -1 must be > 0"):  # ... and on replace
+        structs.replace(f, price=Decimal(-1))
+    ev = OrderEvent(OrderEventKind.FILLED, 5, fill=f)
+    assert ev.reason == "" and ev.fill is f and ev.venue_order_id is None
+    assert not any(gc.is_tracked(x) for x in (o, f, ev))  # no cycles possible: the collector skips them
 def test_classes_it_cannot_cover_keep_the_generated_init():
     @dataclasses.dataclass(frozen=True)
     class NoSlots:

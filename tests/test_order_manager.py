@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from cashup_tui.domain.enums import OrderStatus, Side, TradingState
 from cashup_tui.domain.errors import OrderRejected, RiskDenied
@@ -400,7 +400,7 @@ def test_reconcile_converges_to_the_venue_and_is_idempotent(n_orders: int, ops: 
     """Property: whatever happened at the venue while we were not listening (fills, partial fills,
     cancels, orders placed elsewhere), one reconciliation makes orders, fills, position and cash
     equal to the venue's, and a second one changes nothing."""
-    from dataclasses import replace as _replace
+    from msgspec.structs import replace as _replace
 
     async def scenario() -> None:
         e = make_engine()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from msgspec.structs import replace
 
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TradingState
 from cashup_tui.domain.errors import RiskDenied

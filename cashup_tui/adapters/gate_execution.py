@@ -135,7 +135,7 @@ class GateExecution:
     def _ns(self, f: Fill) -> Fill:
         if not self.trade_id_prefix:
             return f
-        from dataclasses import replace
+        from msgspec.structs import replace
 
         return replace(f, trade_id=f"{self.trade_id_prefix}{f.trade_id}")
 
@@ -200,7 +200,7 @@ class GateExecution:
         st = OrderStatus.OPEN if status == "open" else (
             OrderStatus.CANCELLED if status in ("cancelled", "failed", "expired", "inactive") else OrderStatus.OPEN)
         if order is not None:
-            from dataclasses import replace
+            from msgspec.structs import replace
 
             return replace(order, status=st if status != "finished" else OrderStatus.CANCELLED,
                            reason=str(raw.get("finish_as") or status))

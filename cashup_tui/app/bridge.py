@@ -482,7 +482,7 @@ class EngineWorkstation(BacktestMixin):
         """The ticket asks for a trail in percent; the engine trails by a price distance."""
         if req.order_type is not OrderType.TRAILING_STOP or req.trail_pct is None:
             return order
-        from dataclasses import replace
+        from msgspec.structs import replace
 
         inst = self.instrument(req.symbol)
         mark = self.node.cache.mark(req.symbol)

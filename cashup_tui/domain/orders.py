@@ -7,9 +7,10 @@ fills are de-duplicated by venue trade id and can never exceed the order size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from enum import StrEnum
+
+import msgspec
 
 from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce, members_of
 from cashup_tui.domain.errors import DuplicateFill, InvalidTransition, OverfillError, ValidationError
@@ -71,10 +72,14 @@ ZERO = Decimal(0)
 S = members_of(OrderStatus)  # plain-attribute reads of the members: see members_of
 
 
-@fast_frozen_init
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution. `size` is absolute contracts; `fee` > 0 is paid, < 0 is a rebate."""
+class Fill(msgspec.Struct, frozen=True, gc=False):
+    """One execution. `size` is absolute contracts; `fee` > 0 is paid, < 0 is a rebate.
+
+    Fill, OrderEvent and Order are frozen msgspec Structs rather than frozen dataclasses: the same
+    immutable values (equality, hashing, pickling, keyword or positional construction, `__post_init__`
+    checks; `msgspec.structs.replace` instead of `dataclasses.replace`), built in C about ten times
+    faster. Every order of a backtest builds seven of them. They hold no containers that could form a
+    reference cycle, so the cyclic garbage collector does not track them (`gc=False`)."""
 
     trade_id: str
     client_id: ClientOrderId
@@ -110,9 +115,7 @@ class OrderEventKind(StrEnum):
 K = members_of(OrderEventKind)
 
 
-@fast_frozen_init
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
+class OrderEvent(msgspec.Struct, frozen=True, gc=False):
     kind: OrderEventKind
     ts_ms: int
     venue_order_id: VenueOrderId | None = None
@@ -145,9 +148,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderEventKind]] = {
 }
 
 
-@fast_frozen_init
-@dataclass(frozen=True, slots=True)
-class Order:
+class Order(msgspec.Struct, frozen=True, gc=False):
     client_id: ClientOrderId
     symbol: str
     side: Side
@@ -166,7 +167,7 @@ class Order:
     updated_ms: int = 0
     strategy: str = ""
     reason: str = ""
-    trade_ids: frozenset[str] = field(default_factory=frozenset)
+    trade_ids: frozenset[str] = frozenset()
 
     @property
     def remaining(self) -> Decimal:
@@ -189,15 +190,14 @@ class Order:
 _ORDER_FIELDS = ("client_id", "symbol", "side", "size", "order_type", "price", "tif", "reduce_only", "trigger_price",
                  "status", "filled", "avg_fill_price", "fees", "venue_order_id", "created_ms", "updated_ms", "strategy",
                  "reason", "trade_ids")
-if tuple(f.name for f in fields(Order)) != _ORDER_FIELDS:  # pragma: no cover - guards `_moved` below
+if Order.__struct_fields__ != _ORDER_FIELDS:  # pragma: no cover - guards `_moved` below
     raise RuntimeError("Order's fields changed: update _ORDER_FIELDS and _moved")
 
 
 def _moved(o: Order, status: OrderStatus, updated_ms: int, venue_order_id: VenueOrderId | None,
            reason: str | None = None) -> Order:
     """`replace(o, status=..., updated_ms=..., venue_order_id=..., [reason=...])` with the positional
-    constructor (the same new Order; `dataclasses.replace` costs twice as much, and a backtest makes
-    two of these per order)."""
+    constructor (the same new Order without the keyword handling; a backtest makes two per order)."""
     return Order(o.client_id, o.symbol, o.side, o.size, o.order_type, o.price, o.tif, o.reduce_only,
                  o.trigger_price, status, o.filled, o.avg_fill_price, o.fees, venue_order_id, o.created_ms,
                  updated_ms, o.strategy, o.reason if reason is None else reason, o.trade_ids)
@@ -245,8 +245,8 @@ def transition(order: Order, event: OrderEvent) -> Order:
             raise InvalidTransition(f"order {order.client_id}: amend size {new_size} below filled {order.filled}")
         new_price = event.new_price if event.new_price is not None else order.price
         status = S.FILLED if new_size == order.filled else order.status
-        return replace(order, size=new_size, price=new_price, status=status, updated_ms=updated,
-                       venue_order_id=venue_id)
+        return msgspec.structs.replace(order, size=new_size, price=new_price, status=status, updated_ms=updated,
+                                       venue_order_id=venue_id)
     raise InvalidTransition(f"unhandled event {kind}")  # pragma: no cover - table guards this
 
 

@@ -28,10 +28,12 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
+
+from msgspec import structs
 
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce, members_of
@@ -246,7 +248,7 @@ class OrderManager:
         except InvalidTransition as exc:
             log.info("ignored %s for %s: %s", event.kind.value, order.client_id, exc)
             if event.venue_order_id and not order.venue_order_id:
-                return self._note(replace(order, venue_order_id=event.venue_order_id), "venue id learnt")
+                return self._note(structs.replace(order, venue_order_id=event.venue_order_id), "venue id learnt")
             return order
         return self._store(new, event)
 
@@ -266,7 +268,7 @@ class OrderManager:
                     self.bus.publish(OrderDenied(self.clock.now_ms(), order.client_id, exc.rule, str(exc)))
                 raise
             now = self.clock.now_ms()
-            order = replace(order, created_ms=order.created_ms or now)
+            order = structs.replace(order, created_ms=order.created_ms or now)
             ev = OrderEvent(K.SUBMITTED, now)
             crash_point("before_commit")
             order = self._store(transition(order, ev), ev)
@@ -317,7 +319,7 @@ class OrderManager:
             raise
         now = self.clock.now_ms()
         if not order.created_ms:
-            order = replace(order, created_ms=now)
+            order = structs.replace(order, created_ms=now)
         ev = OrderEvent(K.SUBMITTED, now)
         order = self._store(transition(order, ev), ev)
         if order.order_type is OT.TRAILING_STOP or (
@@ -400,7 +402,7 @@ class OrderManager:
         if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
             order = self._apply(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), venue_order_id=venue.venue_order_id))
         elif venue.venue_order_id and not order.venue_order_id:
-            order = self._note(replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
+            order = self._note(structs.replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
         return order
 
     def _merge_state(self, order: Order, venue: Order) -> Order:
@@ -859,10 +861,10 @@ class OrderManager:
 
     def _adopt(self, venue: Order, why: str) -> Order:
         """An order at the venue we have no row for (placed elsewhere, or a lost write)."""
-        order = replace(venue, strategy=venue.strategy or "external", trade_ids=frozenset(), filled=ZERO,
+        order = structs.replace(venue, strategy=venue.strategy or "external", trade_ids=frozenset(), filled=ZERO,
                         avg_fill_price=ZERO, fees=ZERO, status=S.OPEN if venue.status.is_working else venue.status)
         if order.created_ms == 0:
-            order = replace(order, created_ms=self.clock.now_ms())
+            order = structs.replace(order, created_ms=self.clock.now_ms())
         return self._note(order, f"adopted: {why}")
 
     # -- reconciliation ----------------------------------------------------------------------

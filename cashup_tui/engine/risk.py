@@ -518,7 +518,7 @@ class RiskEngine:
 
     def check_amend(self, order: Order, *, price: Decimal | None, size: Decimal | None) -> None:
         """An amend is checked as the order it would become (cancels need no check)."""
-        from dataclasses import replace
+        from msgspec.structs import replace
 
         if price is None and size is None:
             raise self._deny("input_sanity", "an amend needs a new price or size", order)
