@@ -101,3 +101,12 @@ class TradingState(StrEnum):
 class Liquidity(StrEnum):
     MAKER = "maker"
     TAKER = "taker"
+
+
+# The members as plain class attributes, for the order path (see members_of); OrderStatus and
+# OrderEventKind have theirs in domain/orders.py (S, K).
+SIDE = members_of(Side)
+OT = members_of(OrderType)
+TIF = members_of(TimeInForce)
+TS = members_of(TradingState)
+LIQ = members_of(Liquidity)

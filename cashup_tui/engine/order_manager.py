@@ -36,7 +36,7 @@ from typing import Any
 from msgspec import structs
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce, members_of
+from cashup_tui.domain.enums import OT, SIDE, TIF, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
     CashupError,
     DuplicateFill,
@@ -59,7 +59,7 @@ from cashup_tui.domain.events import (
     ReconciliationDone,
 )
 from cashup_tui.domain.ids import ClientOrderId, make_client_id, validate_client_id
-from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind, fast_frozen_init, transition
+from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
 from cashup_tui.domain.ports import Clock, EventSink, Execution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
@@ -71,11 +71,6 @@ _POSITION_FIELDS = tuple(f.name for f in fields(Position))
 _position_state = attrgetter(*_POSITION_FIELDS)  # a Position's field values as one tuple (C speed)
 log = logging.getLogger("cashup.engine.orders")
 
-K = members_of(OrderEventKind)  # plain-attribute reads of the members: see members_of
-S = members_of(OrderStatus)
-OT = members_of(OrderType)
-TIF = members_of(TimeInForce)
-SIDE = members_of(Side)
 ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
 TRIGGERS_KEY = "orders.local_triggers"

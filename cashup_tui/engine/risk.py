@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from cashup_tui.domain.enums import OrderType, Side, TradingState, members_of
+from cashup_tui.domain.enums import OT, TS, OrderType, Side, TradingState
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
 from cashup_tui.domain.instruments import Instrument
@@ -38,8 +38,6 @@ from cashup_tui.engine.portfolio import Portfolio
 
 log = logging.getLogger("cashup.engine.risk")
 
-OT = members_of(OrderType)  # plain-attribute reads of the members: see members_of
-TS = members_of(TradingState)
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 STATE_KEY = "risk.state"

@@ -17,20 +17,15 @@ from decimal import Decimal
 from cashup_tui.adapters.sim.venue import Venue, VenueError
 from cashup_tui.adapters.sim.venue_models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce, members_of
+from cashup_tui.domain.enums import LIQ, OT, SIDE, TIF, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.orders import Fill, Order, S
 from cashup_tui.domain.positions import Position
 
 ZERO = Decimal(0)
-S = members_of(OrderStatus)  # plain-attribute reads of the members: see members_of
-OT = members_of(OrderType)
-SIDE = members_of(Side)
-TIF = members_of(TimeInForce)
-LIQ = members_of(Liquidity)
 _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every order event of a backtest
 
 

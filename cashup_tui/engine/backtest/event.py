@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.enums import OrderStatus, OrderType, Side, members_of
+from cashup_tui.domain.enums import OT, SIDE, OrderStatus, Side
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.instruments import Instrument
@@ -81,8 +81,6 @@ from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill, run_signals
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
 
 D = Decimal
-OT = members_of(OrderType)  # plain-attribute reads of the members: see members_of
-SIDE = members_of(Side)
 
 
 def _d(x: float) -> Decimal:
