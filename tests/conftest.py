@@ -6,6 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+from tests import campaign
+
+# Deterministic property tests: the same examples on every run (no luck in CI); --campaign widens them.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "campaign", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("CASHUP_SHARED_DIR", REPO.parent / "shared"))
@@ -43,3 +54,17 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("CASHUP_LOG_DIR", str(base / "log"))
     for var in ("CASHUP_CONFIG", "CASHUP_DB", "CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET"):
         monkeypatch.delenv(var, raising=False)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--campaign",
+        action="store_true",
+        default=False,
+        help="run the fuzz and fault campaigns at full size (thousands of examples; minutes to hours)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    campaign.ENABLED = bool(config.getoption("--campaign"))
+    settings.load_profile("campaign" if campaign.ENABLED else "ci")
