@@ -231,6 +231,28 @@ def test_a_worker_killed_mid_sweep(cluster: Cluster, data: Path, tmp_path: Path)
     assert len(stored) == len(set(stored)) == 8
 
 
+def test_a_worker_dying_with_results_not_yet_read(cluster: Cluster, data: Path, tmp_path: Path) -> None:
+    """Results finished on a worker but not yet fetched die with it: Dask recomputes them, none is lost or failed."""
+    cls = load_strategy(str(_strategy(tmp_path / "toy_unread.py")))
+    ctx = opt.EvalContext.of(cls, load_csv(data), RunConfig(), "return")
+    doomed = cluster.worker("unread", 1)
+    cluster.wait_workers(2)
+    sweep = opt.run_trials(ctx, [{"fast": f} for f in range(1, 13)], cluster=cluster.address, batch=1)
+    got = [next(sweep)]  # the caller pauses here while the other trials finish on the workers, unread
+    with distributed.Client(cluster.address, timeout=WAIT) as c:
+        addr = next(a for a, w in c.scheduler_info()["workers"].items() if w["name"] == "unread")
+
+        def unread() -> bool:  # one of these may be the result already read
+            return sum(str(k).startswith("_eval_batch_with") for k in c.has_what().get(addr, ())) >= 2
+
+        _until(unread, "results held by the doomed worker")
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.wait(WAIT)
+    got += list(sweep)
+    assert [r["error"] for r in got if r["status"] != "done"] == []
+    assert sorted(r["params"]["fast"] for r in got) == list(range(1, 13))
+
+
 def test_no_worker_or_no_scheduler_is_a_clear_error(data: Path, tmp_path: Path) -> None:
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -346,24 +346,29 @@ def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch:
         data = client.scatter(ctx, broadcast=True)
         futures = {client.submit(_eval_batch_with, b, data, pure=False): b for b in batches}
         for fut in as_completed(list(futures)):
-            yield from _dask_result(fut, futures[fut], client)
+            # popped so the result is released once read: a worker dying later does not get it recomputed
+            yield from _dask_result(fut, futures.pop(fut))
     finally:
         if own:
             client.close()
 
 
-def _dask_result(fut: Any, batch: list[dict[str, Any]], client: Any) -> list[dict[str, Any]]:
-    """A finished batch's results; a batch Dask could not run (e.g. its workers kept dying) fails its trials."""
-    if fut.status == "finished":
+def _dask_result(fut: Any, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A finished batch's results (waiting while Dask recomputes one whose worker died before it was
+    read); a batch Dask could not run (e.g. its workers kept dying) fails its trials."""
+    from concurrent.futures import CancelledError
+
+    try:
         return fut.result()
-    if fut.status == "cancelled" or client.status not in ("running", "connecting"):
+    except CancelledError:
         raise CashupError(
             "lost the Dask scheduler during the sweep",
             hint="finished trials are stored: run the same command again to resume",
-        )
-    exc = fut.exception()
-    msg = f"dask: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-    return [{"params": p, "objective": None, "metrics": {}, "status": "failed", "error": msg} for p in batch]
+        ) from None
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        err = f"dask: {type(exc).__name__}" + (f": {msg}" if msg else "")
+        return [{"params": p, "objective": None, "metrics": {}, "status": "failed", "error": err} for p in batch]
 
 
 # ---------------------------------------------------------------------------------------------
