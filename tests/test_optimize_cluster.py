@@ -115,10 +115,11 @@ class Cluster:
         self.procs.append(p)
         return p
 
-    def wait_workers(self, n: int) -> None:
+    def wait_workers(self, *names: str) -> None:
+        """Until exactly these workers are registered (a killed one is gone, a new one has joined)."""
         with distributed.Client(self.address, timeout=WAIT) as c:
-            c.wait_for_workers(n, timeout=WAIT)
-            _until(lambda: len(c.nthreads()) == n, f"{n} worker(s)")
+            _until(lambda: {w["name"] for w in c.scheduler_info()["workers"].values()} == set(names),
+                   f"workers {names}")
 
     def close(self) -> None:
         for p in reversed(self.procs):
@@ -131,7 +132,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("dask"))
     try:
         c.worker("steady", 2)
-        c.wait_workers(1)
+        c.wait_workers("steady")
         yield c
     finally:
         c.close()
@@ -145,9 +146,18 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _cashup(db: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cashup_tui", "--db", str(db), *args], capture_output=True,
-                          text=True, timeout=180, cwd=cwd)
+@pytest.fixture
+def cashup(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """The CLI in this process: (exit code, stdout, stderr)."""
+    from cashup_tui.cli.main import run
+
+    def call(db: Path, *args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as e:
+            run(["--db", str(db), *args])
+        got = capsys.readouterr()
+        return int(e.value.code or 0), got.out, got.err
+
+    return call
 
 
 def _stored(db: Path) -> list[str]:
@@ -175,36 +185,37 @@ def test_workers_without_the_file_get_its_source_and_batches_follow_the_threads(
     assert plans == [opt.Plan("dask", workers=1, threads=2, batches=6, batch_size=2)]
 
 
-def test_cli_sweep_on_the_cluster_resumes_and_reports_failures(cluster: Cluster, data: Path, tmp_path: Path) -> None:
+def test_cli_sweep_on_the_cluster_resumes_and_reports_failures(cluster: Cluster, data: Path, tmp_path: Path,
+                                                               cashup: Callable[..., tuple[int, str, str]]) -> None:
     strat = _strategy(tmp_path / "toy.py")
     db = tmp_path / "o.sqlite"
     args = ("optimize", str(strat), "--data", str(data), "--grid", "fast=1:10", "--objective", "return",
             "--cluster", cluster.address, "--wait-workers", str(WAIT), "--json")
-    r = _cashup(db, *args)
-    assert r.returncode == 0, r.stderr
-    first = json.loads(r.stdout)
+    code, out, err = cashup(db, *args)
+    assert code == 0, err
+    first = json.loads(out)
     assert (first["evaluated"], first["failed"], first["executor"], first["workers"], first["threads"]) == (
         10, 0, "dask", 1, 2)
     assert first["batches"] == 5 and len(set(_stored(db))) == len(_stored(db)) == 10
-    r = _cashup(db, *args)
-    second = json.loads(r.stdout)
-    assert r.returncode == 0 and second["evaluated"] == 0 and second["resumed"] == 10
+    code, out, err = cashup(db, *args)
+    second = json.loads(out)
+    assert code == 0 and second["evaluated"] == 0 and second["resumed"] == 10
     assert second["best"] == {**first["best"], "resumed": True}
 
     # every trial fails on the workers: exit 1 with the first failure's message, nothing stored
     bad = _strategy(tmp_path / "bad.py", broken=set(range(1, 11)))
-    r = _cashup(tmp_path / "bad.sqlite", "optimize", str(bad), "--data", str(data), "--grid", "fast=1:10",
-                "--cluster", cluster.address)
-    assert r.returncode == 1, r.stderr
-    assert "all 10 trial(s) failed; the first: strategy bad raised RuntimeError: broken for fast=" in r.stderr
-    assert "Traceback" not in r.stderr and _stored(tmp_path / "bad.sqlite") == []
+    code, out, err = cashup(tmp_path / "bad.sqlite", "optimize", str(bad), "--data", str(data), "--grid",
+                            "fast=1:10", "--cluster", cluster.address)
+    assert code == 1, err
+    assert "all 10 trial(s) failed; the first: strategy bad raised RuntimeError: broken for fast=" in err
+    assert "Traceback" not in err and _stored(tmp_path / "bad.sqlite") == []
 
 
 def test_a_worker_killed_mid_sweep(cluster: Cluster, data: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     strat = _strategy(tmp_path / "gate.py", go=go)
     doomed = cluster.worker("doomed", 1)
-    cluster.wait_workers(2)
+    cluster.wait_workers("steady", "doomed")
     db = tmp_path / "o.sqlite"
     sweep = subprocess.Popen(
         [sys.executable, "-m", "cashup_tui", "--db", str(db), "optimize", str(strat), "--data", str(data),
@@ -236,7 +247,7 @@ def test_a_worker_dying_with_results_not_yet_read(cluster: Cluster, data: Path, 
     cls = load_strategy(str(_strategy(tmp_path / "toy_unread.py")))
     ctx = opt.EvalContext.of(cls, load_csv(data), RunConfig(), "return")
     doomed = cluster.worker("unread", 1)
-    cluster.wait_workers(2)
+    cluster.wait_workers("steady", "unread")
     sweep = opt.run_trials(ctx, [{"fast": f} for f in range(1, 13)], cluster=cluster.address, batch=1)
     got = [next(sweep)]  # the caller pauses here while the other trials finish on the workers, unread
     with distributed.Client(cluster.address, timeout=WAIT) as c:
@@ -253,20 +264,21 @@ def test_a_worker_dying_with_results_not_yet_read(cluster: Cluster, data: Path, 
     assert sorted(r["params"]["fast"] for r in got) == list(range(1, 13))
 
 
-def test_no_worker_or_no_scheduler_is_a_clear_error(data: Path, tmp_path: Path) -> None:
+def test_no_worker_or_no_scheduler_is_a_clear_error(data: Path, tmp_path: Path,
+                                                    cashup: Callable[..., tuple[int, str, str]]) -> None:
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     strat = _strategy(tmp_path / "toy.py")
     common = ("optimize", str(strat), "--data", str(data), "--grid", "fast=1:3", "--wait-workers", "1")
-    r = _cashup(tmp_path / "a.sqlite", *common, "--cluster", f"tcp://127.0.0.1:{port}")
-    assert r.returncode == 1 and f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1 s" in r.stderr
-    assert "dask scheduler" in r.stderr and "Traceback" not in r.stderr
+    code, _, err = cashup(tmp_path / "a.sqlite", *common, "--cluster", f"tcp://127.0.0.1:{port}")
+    assert code == 1 and f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1 s" in err
+    assert "dask scheduler" in err and "Traceback" not in err
     lonely = Cluster(tmp_path / "lonely")  # a scheduler without workers
     try:
-        r = _cashup(tmp_path / "b.sqlite", *common, "--cluster", lonely.address)
+        code, _, err = cashup(tmp_path / "b.sqlite", *common, "--cluster", lonely.address)
     finally:
         lonely.close()
-    assert r.returncode == 1, r.stderr
-    assert f"no Dask worker joined the scheduler at {lonely.address} within 1 s" in r.stderr
-    assert "--wait-workers" in r.stderr and "Traceback" not in r.stderr
+    assert code == 1, err
+    assert f"no Dask worker joined the scheduler at {lonely.address} within 1 s" in err
+    assert "--wait-workers" in err and "Traceback" not in err
