@@ -146,7 +146,7 @@ def command(
     ranked = opt.rank(results)
     wf = opt.walk_forward_report(results, folds, prep.bars) if folds else None
     failed = [r for r in results if r["status"] != "done"]
-    p = plan[0] if plan else opt.Plan("dask" if cluster else "none", 0, 0, 0, 0)
+    p = plan[0] if plan else opt.Plan("dask" if cluster else "processes", 0, 0, 0, 0)
     names = list(grids)
     if heat:
         hx = [h.strip() for h in heat.split(",")]

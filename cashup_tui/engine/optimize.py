@@ -260,7 +260,7 @@ def _eval_batch_with(batch: list[dict[str, Any]], ctx: EvalContext) -> list[dict
 class Plan:
     """How a sweep is spread: told to the caller before the first result (for progress and the report)."""
 
-    executor: str  # "inline" | "processes" | "dask"
+    executor: str  # "processes" (1 = this one) | "dask"
     workers: int
     threads: int
     batches: int
@@ -288,8 +288,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
         return
     batches = _batches(todo, workers, batch)
     if on_plan is not None:
-        on_plan(Plan("inline" if workers <= 1 else "processes", max(1, workers), max(1, workers), len(batches),
-                     len(batches[0])))
+        on_plan(Plan("processes", max(1, workers), max(1, workers), len(batches), len(batches[0])))
     if workers <= 1:
         for b in batches:
             yield from _eval_batch_with(b, ctx)
