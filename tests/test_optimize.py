@@ -73,7 +73,8 @@ def test_processes_and_dask_give_the_same_results(bars) -> None:
     local = _by_params(opt.run_trials(ctx, combos, workers=1))
     procs = _by_params(opt.run_trials(ctx, combos, workers=2, batch=2))
     assert local == procs and len(local) == 6
-    from distributed import Client, LocalCluster
+    distributed = pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
