@@ -4,6 +4,7 @@ processes and on a Dask LocalCluster, walk-forward, and resumable sweeps through
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,7 @@ def test_combinations_skip_invalid_and_random_is_seeded() -> None:
 
 
 def _ctx(bars, folds=None):
-    cls = load_strategy("sma_cross")
-    return opt.EvalContext(cls.source_path, bars, RunConfig(), "sharpe", folds or [])
+    return opt.EvalContext.of(load_strategy("sma_cross"), bars, RunConfig(), "sharpe", folds)
 
 
 def test_trial_equals_a_plain_backtest(bars) -> None:
@@ -73,7 +73,8 @@ def test_processes_and_dask_give_the_same_results(bars) -> None:
     local = _by_params(opt.run_trials(ctx, combos, workers=1))
     procs = _by_params(opt.run_trials(ctx, combos, workers=2, batch=2))
     assert local == procs and len(local) == 6
-    from distributed import Client, LocalCluster
+    distributed = pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
@@ -136,3 +137,73 @@ def test_cli_sweep_is_resumable(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, out, err = cli("optimize", "sma_cross", "--data", str(data), "--grid", "fast=5:20:5", "--grid",
                          "slow=20:60:20", "--workers", "1")
     assert code == 0 and "top" in out and "best sharpe per (fast, slow)" in out
+
+
+def test_without_dask_local_sweeps_run_and_cluster_says_what_to_install(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for mod in ("dask", "distributed"):
+        monkeypatch.setitem(sys.modules, mod, None)  # `import distributed` now raises ImportError
+    src = need_shared(MARKET_DIR / BTC_1H)
+    data = tmp_path / "BTC_USDT_1h.csv"
+    data.write_text("\n".join(src.read_text().splitlines()[:401]) + "\n")
+    from cashup_tui.cli.main import run
+
+    args = ["--db", str(tmp_path / "o.sqlite"), "optimize", "sma_cross", "--data", str(data), "--grid", "fast=5:10:5",
+            "--workers", "1", "--json"]
+    with pytest.raises(SystemExit) as e:
+        run(args)
+    assert e.value.code in (0, None) and json.loads(capsys.readouterr().out)["evaluated"] == 2
+    with pytest.raises(SystemExit) as e:
+        run([*args, "--fresh", "--cluster", "tcp://127.0.0.1:8786"])
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and "--cluster needs Dask, which is not installed: pip install 'cashup[cluster]'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+BROKEN = '''
+import numpy as np
+
+from cashup_tui.engine.strategy import Bars, Param, Strategy
+
+
+class Brittle(Strategy):
+    fast = Param(5, min=1, max=100, step=1)
+
+    def signals(self, bars: Bars) -> np.ndarray:
+        if self.fast in {broken}:
+            raise ZeroDivisionError("no luck")
+        out = np.full(len(bars), np.nan)
+        out[:: self.fast * 3] = 1.0
+        out[3 :: self.fast * 3] = -1.0
+        return out
+'''
+
+
+def test_failed_trials_are_counted_not_stored_and_all_failed_exits_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = need_shared(MARKET_DIR / BTC_1H)
+    data = tmp_path / "BTC_USDT_1h.csv"
+    data.write_text("\n".join(src.read_text().splitlines()[:401]) + "\n")
+    strat = tmp_path / "brittle.py"
+    from cashup_tui.cli.main import run
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as e:
+            run(["--db", str(tmp_path / "o.sqlite"), "optimize", str(strat), "--data", str(data), "--grid",
+                 "fast=1:4", "--workers", "1", "--json", *args])
+        got = capsys.readouterr()
+        return int(e.value.code or 0), got.out, got.err
+
+    strat.write_text(BROKEN.format(broken={2, 3}))
+    code, out, err = cli()
+    res = json.loads(out)
+    assert code == 0 and (res["evaluated"], res["failed"]) == (4, 2)
+    assert res["error"].startswith("strategy brittle raised ZeroDivisionError: no luck at ")
+    assert "warning: 2 of 4 trial(s) failed (not stored; the next run retries them); the first: strategy brittle" in err
+    strat.write_text(BROKEN.format(broken={1, 2, 3, 4}))  # another study (new source): every trial fails
+    code, out, err = cli()
+    assert code == 1 and "error: all 4 trial(s) failed; the first: strategy brittle raised ZeroDivisionError" in err
+    strat.write_text(BROKEN.format(broken={2, 3}))  # back to the first study: only the failed two run again
+    code, out, err = cli()
+    res = json.loads(out)
+    assert code == 0 and (res["resumed"], res["evaluated"], res["failed"]) == (2, 2, 2)

@@ -36,7 +36,8 @@ def command(
     objective: str = typer.Option("sharpe", "--objective", help="sharpe|sortino|calmar|return|cagr|profit_factor|win_rate|drawdown|final_equity."),
     walk_forward: int = typer.Option(0, "--walk-forward", min=0, max=50, help="K anchored walk-forward folds (0 = off)."),
     workers: int = typer.Option(None, "--workers", "-w", min=1, max=256, help="Local worker processes (default: CPU count, max 8)."),
-    cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes."),
+    cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes (needs cashup[cluster])."),
+    wait_workers: float = typer.Option(30.0, "--wait-workers", min=0.1, metavar="SECONDS", help="With --cluster: how long to wait for the scheduler and a first worker."),
     heat: str = typer.Option(None, "--heatmap", help="Two parameters for the heat-map, e.g. fast,slow (default: the first two grids)."),
     top: int = typer.Option(10, "--top", min=1, help="Rows in the results table."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore trials stored by an earlier run of the same study."),
@@ -47,6 +48,7 @@ def command(
     sizer: str = SIZER, allow_gaps: bool = GAPS,
 ) -> None:
     """Search STRATEGY's parameters on the fast engine; re-running the same study skips finished trials."""
+    import dataclasses
     import hashlib
     import json
     import os
@@ -76,9 +78,9 @@ def command(
              hint="check the ranges, e.g. fast must stay below slow")
     folds = opt.walk_forward_folds(len(prep.bars), walk_forward, max(
         cls(**c).warmup() for c in combos[:: max(1, len(combos) // 50)])) if walk_forward else []
-    ectx = opt.EvalContext(cls.source_path, prep.bars, prep.config, objective, folds)
+    ectx = opt.EvalContext.of(cls, prep.bars, prep.config, objective, folds)
     key = hashlib.sha256(json.dumps({
-        "src": cls.source_text(), "data": prep.bars.digest(), "cfg": prep.config.as_dict(), "obj": objective,
+        "src": ectx.strategy_source, "data": prep.bars.digest(), "cfg": prep.config.as_dict(), "obj": objective,
         "wf": walk_forward, "fixed": fixed,
     }, sort_keys=True, default=str).encode()).hexdigest()[:16]
     study = f"{cls.label()}-{key}"
@@ -106,7 +108,8 @@ def command(
         have = {params_hash(r["params"]) for r in results}
         todo = [c for h, c in wanted.items() if h not in have]
         resumed = len(results)
-        n_workers = 1 if cluster else (workers or min(8, os.cpu_count() or 1))
+        n_workers = workers or min(8, os.cpu_count() or 1)
+        plan: list[opt.Plan] = []
         t0 = time.perf_counter()
         progress = None
         if not json_out:
@@ -116,11 +119,19 @@ def command(
             progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             progress.start()
-            task = progress.add_task(f"{study} ({'dask' if cluster else f'{n_workers} proc'})", total=len(todo))
+            task = progress.add_task(study, total=len(todo))
+
+        def planned(p: opt.Plan) -> None:
+            plan.append(p)
+            if progress is not None:
+                progress.update(task, description=f"{study} ({_where_out(dataclasses.asdict(p))})")
+
         try:
-            for r in opt.run_trials(ectx, todo, workers=n_workers, cluster=cluster):
-                record_trial(db, Trial(study=study, params=r["params"], objective=r["objective"],
-                                       metrics=r["metrics"], status=r["status"], error=r["error"]))
+            for r in opt.run_trials(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
+                                    on_plan=planned):
+                if r["status"] == "done":  # a failed trial is not stored: the next run tries it again
+                    record_trial(db, Trial(study=study, params=r["params"], objective=r["objective"],
+                                           metrics=r["metrics"], status=r["status"], error=r["error"]))
                 results.append(r)
                 if progress is not None:
                     progress.advance(task)
@@ -135,6 +146,7 @@ def command(
     ranked = opt.rank(results)
     wf = opt.walk_forward_report(results, folds, prep.bars) if folds else None
     failed = [r for r in results if r["status"] != "done"]
+    p = plan[0] if plan else opt.Plan("dask" if cluster else "processes", 0, 0, 0, 0)
     names = list(grids)
     if heat:
         hx = [h.strip() for h in heat.split(",")]
@@ -145,7 +157,8 @@ def command(
         "strategy": cls.label(), "study": study, "objective": objective, "grid": grids, "fixed": fixed,
         "combinations": len(combos), "rejected": rejected, "resumed": resumed, "evaluated": len(results) - resumed,
         "failed": len(failed), "seconds": round(elapsed, 3), "interrupted": interrupted,
-        "executor": "dask" if cluster else "processes", "workers": n_workers,
+        "executor": p.executor, "workers": p.workers, "threads": p.threads, "batches": p.batches,
+        "error": failed[0]["error"] if failed else None,
         "best": _brief(ranked[0]) if ranked and ranked[0]["objective"] is not None else None,
         "results": [_brief(r) for r in ranked[:top]],
         "walk_forward": wf,
@@ -159,8 +172,26 @@ def command(
     if interrupted:
         import sys
 
-        sys.stderr.write(f"interrupted: {len(results) - resumed} trial(s) saved; run the same command to resume\n")
+        sys.stderr.write(f"interrupted: {len(results) - resumed - len(failed)} trial(s) saved; "
+                         "run the same command to resume\n")
         raise typer.Exit(130)
+    if failed and len(failed) == len(results):
+        fail(f"all {len(failed)} trial(s) failed; the first: {failed[0]['error']}",
+             hint="fix the cause and run the same command again (failed trials are not stored)")
+    if failed:
+        import sys
+
+        sys.stderr.write(f"warning: {len(failed)} of {len(results)} trial(s) failed (not stored; the next run "
+                         f"retries them); the first: {failed[0]['error']}\n")
+
+
+def _where_out(out: dict[str, Any]) -> str:
+    """"dask: 2 worker(s), 4 thread(s), 16 batch(es)" for the progress line and the summary."""
+    if not out["batches"]:
+        return "nothing to run"
+    if out["executor"] == "dask":
+        return f"dask: {out['workers']} worker(s), {out['threads']} thread(s), {out['batches']} batch(es)"
+    return f"{out['executor']}: {out['workers']} process(es), {out['batches']} batch(es)"
 
 
 def _brief(r: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +217,7 @@ def _print(out: dict[str, Any], top: list[dict[str, Any]], results: list[dict[st
     c = console()
     c.print(f"[bold]{out['strategy']}[/bold] study {out['study']}: {out['combinations']} combinations "
             f"({out['rejected']} rejected), {out['evaluated']} evaluated in {out['seconds']:.1f} s "
-            f"({out['executor']}, {out['workers']} worker(s)), {out['resumed']} resumed from the store")
+            f"({_where_out(out)}), {out['resumed']} resumed from the store")
     t = Table(title=f"top {len(top)} by {out['objective']}", title_justify="left")
     t.add_column("#", justify="right")
     for n in out["grid"]:

@@ -11,27 +11,37 @@
   indicators warmed on the bars just before it. The report shows each fold's winner and its
   out-of-sample result, and the compounded out-of-sample return.
 * Execution: `ProcessPoolExecutor` (data sent once per worker by the initializer) or a Dask
-  distributed cluster (`--cluster tcp://host:8786`; data scattered once). Results stream back as
-  they finish so a caller can record each trial (resumable sweeps) and draw progress.
+  distributed cluster (`--cluster tcp://host:8786`; data scattered once, batches sized from the
+  cluster's threads). Results stream back as they finish so a caller can record each trial
+  (resumable sweeps) and draw progress.
+* Workers get the strategy's source text, not its path, and compile it themselves: a worker on
+  another machine needs cashup installed, not the strategy file. The sweep also runs the code
+  whose hash names the study, even if the file is edited meanwhile.
+* Dask is optional (`pip install 'cashup[cluster]'`) and imported only on the cluster path.
 
 The store is not imported here: callers pass `skip` (finished parameter sets) and `on_result`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import random
+import sys
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.errors import CashupError, ValidationError
+from cashup_tui.domain.errors import CashupError, StrategyError, ValidationError
 from cashup_tui.engine.backtest.metrics import OBJECTIVES, compute, objective_value
 from cashup_tui.engine.backtest.model import RunConfig
-from cashup_tui.engine.strategy import Bars, Param, Strategy, load_strategy, run_signals
+from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
 SUMMARY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
                 "exposure", "trade_count", "final_equity", "fees")
@@ -123,13 +133,52 @@ def _unravel(i: int, sizes: list[int], values: list[list[Any]]) -> tuple[Any, ..
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class EvalContext:
-    """Everything a worker needs; pickled once per worker (processes) or scattered once (Dask)."""
+    """Everything a worker needs; pickled once per worker (processes) or scattered once (Dask).
 
+    The strategy travels as source text (`strategy_path` only names it in errors)."""
+
+    strategy_source: str
     strategy_path: str
     bars: Bars
     config: RunConfig
     objective: str
     folds: list[tuple[int, int, int]] = field(default_factory=list)  # (is_end, oos_start, oos_end)
+
+    @classmethod
+    def of(cls, strategy: type[Strategy], bars: Bars, config: RunConfig, objective: str,
+           folds: list[tuple[int, int, int]] | None = None) -> EvalContext:
+        return cls(strategy.source_text(), strategy.source_path or strategy.__qualname__, bars, config, objective,
+                   folds or [])
+
+
+_COMPILED: dict[str, type[Strategy]] = {}
+
+
+def strategy_from_source(source: str, path: str) -> type[Strategy]:
+    """Compile a strategy file's text (as `path`, for error locations) into its Strategy class, once per text."""
+    digest = hashlib.sha1(f"{path}\0{source}".encode()).hexdigest()[:16]
+    if digest in _COMPILED:
+        return _COMPILED[digest]
+    mod_name = f"cashup_strategy_src_{digest}"
+    module = ModuleType(mod_name)
+    module.__file__ = path
+    sys.modules[mod_name] = module  # dataclasses/pickling look modules up by name
+    try:
+        exec(compile(source, path, "exec"), module.__dict__)
+    except SyntaxError as exc:
+        sys.modules.pop(mod_name, None)
+        raise StrategyError(f"strategy file {path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    except Exception as exc:
+        sys.modules.pop(mod_name, None)
+        lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+        loc = f"{path}:{lines[-1]}" if lines else path
+        raise StrategyError(f"strategy file {loc}: {type(exc).__name__}: {exc}") from None
+    klass = _pick_class(module, Path(path))
+    klass.source_path = path
+    if not klass.name:
+        klass.name = Path(path).stem
+    _COMPILED[digest] = klass
+    return klass
 
 
 def walk_forward_folds(n: int, k: int, warmup: int) -> list[tuple[int, int, int]]:
@@ -164,7 +213,7 @@ def _run(strategy: Strategy, bars: Bars, cfg: RunConfig, warm: int = 0) -> dict[
 def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
     """One trial: {params, objective, metrics | folds, status, error}. Never raises (errors are results)."""
     try:
-        cls = load_strategy(ctx.strategy_path)
+        cls = strategy_from_source(ctx.strategy_source, ctx.strategy_path)
         strat = cls(**params)
         if not ctx.folds:
             m = _run(strat, ctx.bars, ctx.config)
@@ -207,18 +256,39 @@ def _eval_batch_with(batch: list[dict[str, Any]], ctx: EvalContext) -> list[dict
     return [evaluate(ctx, p) for p in batch]
 
 
-def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1, cluster: str | None = None,
-               batch: int | None = None) -> Iterator[dict[str, Any]]:
-    """Evaluate `todo`, yielding results as they complete (any order)."""
+@dataclass(frozen=True)
+class Plan:
+    """How a sweep is spread: told to the caller before the first result (for progress and the report)."""
+
+    executor: str  # "processes" (1 = this one) | "dask"
+    workers: int
+    threads: int
+    batches: int
+    batch_size: int
+
+
+def _batches(todo: list[dict[str, Any]], slots: int, batch: int | None) -> list[list[dict[str, Any]]]:
+    """About four batches per execution slot (so results stream and a lost worker loses little), at most 64 trials each."""
+    if batch is None:
+        batch = max(1, min(64, math.ceil(len(todo) / (max(1, slots) * 4))))
+    return [todo[i : i + batch] for i in range(0, len(todo), batch)]
+
+
+def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1, cluster: Any = None,
+               batch: int | None = None, wait_workers: float = 30.0,
+               on_plan: Callable[[Plan], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Evaluate `todo`, yielding results as they complete (any order).
+
+    `cluster` is a Dask scheduler address (or a Client); it must be reachable and have a worker
+    within `wait_workers` seconds, else CashupError. `on_plan` hears how the work was split."""
     if not todo:
         return
-    if batch is None:
-        per = max(1, workers) * 4
-        batch = max(1, min(64, math.ceil(len(todo) / per)))
-    batches = [todo[i : i + batch] for i in range(0, len(todo), batch)]
     if cluster:
-        yield from _run_dask(ctx, batches, cluster)
+        yield from _run_dask(ctx, todo, cluster, batch, wait_workers, on_plan)
         return
+    batches = _batches(todo, workers, batch)
+    if on_plan is not None:
+        on_plan(Plan("processes", max(1, workers), max(1, workers), len(batches), len(batches[0])))
     if workers <= 1:
         for b in batches:
             yield from _eval_batch_with(b, ctx)
@@ -240,32 +310,64 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
             raise
 
 
-def _run_dask(ctx: EvalContext, batches: list[list[dict[str, Any]]], address: Any) -> Iterator[dict[str, Any]]:
-    """The same sweep on a Dask distributed scheduler (address string or an existing Client/cluster)."""
+def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch: int | None, wait_workers: float,
+              on_plan: Callable[[Plan], None] | None) -> Iterator[dict[str, Any]]:
+    """The same sweep on a Dask distributed scheduler (address string or an existing Client)."""
     try:
         from distributed import Client, as_completed
-    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
-        raise ValidationError("--cluster needs dask[distributed] installed") from None
-    own = False
-    if hasattr(address, "submit"):
-        client = address
-    else:
+    except ImportError:
+        raise ValidationError("--cluster needs Dask, which is not installed: pip install 'cashup[cluster]'") from None
+    own = not hasattr(address, "submit")
+    if own:
         try:
-            client = Client(address, timeout="10s")
-            own = True
-        except OSError as exc:
+            client = Client(address, timeout=wait_workers)
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError; ValueError: a malformed address
             raise ValidationError(
-                f"cannot reach the Dask scheduler at {address}: {exc}",
-                hint="start one with `dask scheduler` (+ `dask worker ADDRESS`) or drop --cluster",
+                f"cannot reach the Dask scheduler at {address} within {wait_workers:g} s: {exc}",
+                hint="start one with `dask scheduler` (+ `dask worker ADDRESS` where cashup is installed), "
+                     "check the address, or drop --cluster",
             ) from None
+    else:
+        client = address
     try:
+        try:
+            client.wait_for_workers(1, timeout=wait_workers)
+        except TimeoutError:
+            raise CashupError(
+                f"no Dask worker joined the scheduler at {client.scheduler.address} within {wait_workers:g} s",
+                hint=f"start one with `dask worker {client.scheduler.address}` (cashup must be installed there), "
+                     "or wait longer with --wait-workers SECONDS",
+            ) from None
+        nthreads = client.nthreads()
+        batches = _batches(todo, sum(nthreads.values()), batch)
+        if on_plan is not None:
+            on_plan(Plan("dask", len(nthreads), sum(nthreads.values()), len(batches), len(batches[0])))
         data = client.scatter(ctx, broadcast=True)
-        futures = [client.submit(_eval_batch_with, b, data, pure=False) for b in batches]
-        for fut in as_completed(futures):
-            yield from fut.result()
+        futures = {client.submit(_eval_batch_with, b, data, pure=False): b for b in batches}
+        for fut in as_completed(list(futures)):
+            # popped so the result is released once read: a worker dying later does not get it recomputed
+            yield from _dask_result(fut, futures.pop(fut))
     finally:
         if own:
             client.close()
+
+
+def _dask_result(fut: Any, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A finished batch's results (waiting while Dask recomputes one whose worker died before it was
+    read); a batch Dask could not run (e.g. its workers kept dying) fails its trials."""
+    from concurrent.futures import CancelledError
+
+    try:
+        return fut.result()
+    except CancelledError:
+        raise CashupError(
+            "lost the Dask scheduler during the sweep",
+            hint="finished trials are stored: run the same command again to resume",
+        ) from None
+    except Exception as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        err = f"dask: {type(exc).__name__}" + (f": {msg}" if msg else "")
+        return [{"params": p, "objective": None, "metrics": {}, "status": "failed", "error": err} for p in batch]
 
 
 # ---------------------------------------------------------------------------------------------
