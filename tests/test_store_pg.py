@@ -153,3 +153,18 @@ def test_postgres_errors_name_the_backend_and_hide_the_password(
     # a working PostgreSQL URL with a password never prints it either
     rc, out, err = cashup(capsys, "--db", pg.create_database().replace("cashup@", f"cashup:{secret}@"), "data", "list")
     assert rc == 0 and secret not in out + err, err
+
+
+def test_every_ms_column_holds_64_bit_times(store_url: str) -> None:
+    """Epoch milliseconds exceed 2**31: BIGINT on PostgreSQL (SQLite's INTEGER is 64-bit)."""
+    from sqlalchemy import BigInteger, Integer, inspect
+
+    with open_store(store_url) as s:
+        insp = inspect(s.engine)
+        cols = [(t, c) for t in insp.get_table_names() for c in insp.get_columns(t) if c["name"].endswith("_ms")]
+        assert len(cols) >= 20
+        want = Integer if s.is_sqlite else BigInteger
+        assert [(t, c["name"]) for t, c in cols if not isinstance(c["type"], want)] == []
+        later = 2**41  # year 2039 and far beyond
+        records.audit(s, "x", "me", {}, ts_ms=later)
+        assert records.list_audit(s)[0].ts_ms == later

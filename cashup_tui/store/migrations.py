@@ -88,9 +88,10 @@ def current_version(conn: Connection) -> int:
     names = set(inspect(conn).get_table_names())
     if "schema_version" not in names:
         if names:
+            where = "file" if conn.dialect.name == "sqlite" else f"empty {conn.dialect.name} database"
             raise StoreError(
                 f"this database has tables ({', '.join(sorted(names)[:5])}...) but is not a CashUp store",
-                hint="point --db at a new file or at an existing CashUp database",
+                hint=f"point --db at a new {where} or at an existing CashUp database",
             )
         return 0
     tbl = t.SchemaVersionRow.__table__  # type: ignore[attr-defined]
@@ -113,7 +114,8 @@ def upgrade(store: Store, target: int | None = None) -> int:
             where = store.display
             raise StoreError(
                 f"the store {where} has schema version {have}, newer than this CashUp knows ({LATEST})",
-                hint="upgrade CashUp (pip install -U cashup), or point --db at another file",
+                hint=f"upgrade CashUp (pip install -U cashup), or point --db at another "
+                     f"{'file' if store.is_sqlite else 'database'}",
             )
         tbl = t.SchemaVersionRow.__table__  # type: ignore[attr-defined]
         for version, description, fn in MIGRATIONS:
