@@ -168,3 +168,44 @@ def test_every_ms_column_holds_64_bit_times(store_url: str) -> None:
         later = 2**41  # year 2039 and far beyond
         records.audit(s, "x", "me", {}, ts_ms=later)
         assert records.list_audit(s)[0].ts_ms == later
+
+
+def test_an_existing_v2_sqlite_file_moves_forward_with_its_rows(tmp_path: Path) -> None:
+    """A file made by the previous release (literal v2 DDL and rows, no SQLAlchemy) keeps every row, now
+    under the default account; migration 1..2 still creates exactly that v2 shape."""
+    import sqlite3
+
+    from tests.store_v2_schema import V2_DDL, V2_MIGRATIONS
+
+    fresh = tmp_path / "fresh.sqlite"
+    open_store(str(fresh), target_version=2).close()
+    raw = sqlite3.connect(fresh)
+    assert sorted(r[0] for r in raw.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")) == sorted(V2_DDL)
+    raw.close()
+    old = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(old)
+    for ddl in V2_DDL:
+        raw.execute(ddl)
+    raw.executemany("INSERT INTO schema_version VALUES (?, ?, 0)", V2_MIGRATIONS)
+    raw.execute("INSERT INTO orders (client_id, symbol, side, order_type, size, price, tif, reduce_only, status, filled,"
+                " avg_fill_price, fees, created_ms, updated_ms, strategy, reason, mode, trade_ids) VALUES ('c-1', "
+                "'BTC_USDT', 'buy', 'limit', '2', '100', 'gtc', 0, 'open', '0', '0', '0', 1700000000000, 0, '', '', "
+                "'live', '[]')")
+    raw.execute("INSERT INTO fills (trade_id, client_id, symbol, side, size, price, fee, ts_ms, liquidity, mode) "
+                "VALUES ('1', 'c-1', 'BTC_USDT', 'buy', '1', '100', '0.01', 1700000000500, 'taker', 'live')")
+    raw.execute("INSERT INTO positions VALUES ('live', 'BTC_USDT', '1', '1', '100', '0', '0', '0', '1', 5)")
+    raw.execute("INSERT INTO balances VALUES ('live', 'USDT', '999.99', '899.99', 5)")
+    raw.execute("INSERT INTO order_events (client_id, kind, ts_ms, reason, mode, recorded_ms) "
+                "VALUES ('c-1', 'submitted', 1, '', 'live', 1)")
+    raw.execute("INSERT INTO state VALUES ('live:risk.state', '\"halted\"', 1)")
+    raw.commit()
+    raw.close()
+    with open_store(str(old)) as s:
+        assert s.schema_version == LATEST == 3
+        j = StoreJournal(s, "live")
+        assert j.load_orders(open_only=True) == [_order()] and j.load_fills() == [_fill()]
+        assert j.load_positions() == [Position("BTC_USDT", size=D(1), entry_price=D(100), updated_ms=5)]
+        assert j.load_balances() == [Balance("USDT", total=D("999.99"), available=D("899.99"), ts_ms=5)]
+        assert [e.kind for _, e in j.events("c-1")] == [OrderEventKind.SUBMITTED]
+        assert j.kv_get("risk.state") == "halted"
+        assert StoreJournal(s, "live", "alice").load_orders() == []

@@ -3,7 +3,8 @@ balances, risk_events), frozen as SQLAlchemy Core tables in their own MetaData.
 
 Why: migration 1 must create what it always created, not the current models (which carry v3's
 `account` keys), or v3 would alter tables that already have its columns. The SQLite DDL these
-render is byte-for-byte the v1 DDL of existing files (`tests/test_store_pg.py` checks it).
+render is byte-for-byte the DDL of existing files (`tests/test_store_pg.py` checks it against the
+literal v2 DDL in `tests/store_v2_schema.py`).
 """
 
 from __future__ import annotations
