@@ -209,3 +209,28 @@ def test_an_existing_v2_sqlite_file_moves_forward_with_its_rows(tmp_path: Path) 
         assert [e.kind for _, e in j.events("c-1")] == [OrderEventKind.SUBMITTED]
         assert j.kv_get("risk.state") == "halted"
         assert StoreJournal(s, "live", "alice").load_orders() == []
+
+
+def test_candle_and_funding_imports_on_both_backends(store_url: str) -> None:
+    """`cashup data import`'s store path: idempotent, conflicts refused, --replace, gaps, exact funding rates."""
+    from cashup_tui.domain.errors import DataError
+    from cashup_tui.store import candles
+
+    h = 3_600_000
+    rows = [(1_700_000_000_000 // h * h + i * h, 1.1 + i, 2.2 + i, 0.3 + i, 1.7 + i, 0.1 * i) for i in range(30)
+            if i not in (7, 8, 20)]
+    with open_store(store_url) as s:
+        assert candles.import_candles(s, "BTC_USDT", "60m", rows).inserted == 27
+        assert candles.import_candles(s, "BTC_USDT", "1h", rows).unchanged == 27
+        changed = [*rows[:-1], (rows[-1][0], 9.0, 9.0, 9.0, 9.0, 9.0)]
+        with pytest.raises(DataError, match="1 bars of BTC_USDT 1h are already stored with different values"):
+            candles.import_candles(s, "BTC_USDT", "1h", changed)
+        assert [tuple(r) for r in candles.load_candles(s, "BTC_USDT", "1h").itertuples(index=False)] == rows
+        assert candles.import_candles(s, "BTC_USDT", "1h", changed, replace=True).replaced == 27
+        assert candles.series_gaps(s, "BTC_USDT", "1h") == [(rows[7][0] - 2 * h, rows[7][0] - h),
+                                                            (rows[18][0] - h, rows[18][0] - h)]
+        assert candles.import_funding(s, "BTC_USDT", [(0, "0.000123456789012345678"), (28_800_000, "-0.0001")]).inserted == 2
+        assert candles.load_funding(s, "BTC_USDT")[0] == (0, D("0.000123456789012345678"))
+        info = {x.timeframe: x for x in candles.list_series(s)}
+        assert (info["1h"].rows, info["1h"].gaps, info["1h"].missing, info["funding"].rows) == (27, 2, 3, 2)
+        assert candles.delete_series(s, "BTC_USDT", "1h") == 27 and candles.list_series(s, include_funding=False) == []
