@@ -150,8 +150,9 @@ def test_postgres_errors_name_the_backend_and_hide_the_password(
             assert rc in (1, 2), (args, out, err)
             assert secret not in out + err, (args, out, err)
             assert "PostgreSQL server at 127.0.0.1" in err and "***" in err, (args, err)
-    # a working PostgreSQL URL with a password never prints it either
-    rc, out, err = cashup(capsys, "--db", pg.create_database().replace("cashup@", f"cashup:{secret}@"), "data", "list")
+    # a working PostgreSQL URL with a password never prints it either; postgresql:// means psycopg 3
+    url = pg.create_database().replace("cashup@", f"cashup:{secret}@").replace("postgresql+psycopg://", "postgresql://")
+    rc, out, err = cashup(capsys, "--db", url, "data", "list")
     assert rc == 0 and secret not in out + err, err
 
 

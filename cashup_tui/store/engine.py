@@ -103,13 +103,18 @@ def backend_hint(url: str) -> str:
 
 
 def normalise_url(url: str) -> str:
-    """Plain paths become `sqlite:///<absolute path>`; URLs pass through; ":memory:" is an in-memory DB."""
+    """Plain paths become `sqlite:///<absolute path>`; URLs pass through; ":memory:" is an in-memory DB.
+    `postgresql://` and `postgres://` without a driver mean psycopg 3 (the `cashup[postgres]` extra),
+    not SQLAlchemy's default psycopg2."""
     url = (url or "").strip()
     if not url:
         raise ConfigError("no store location given", hint="pass --db PATH, set CASHUP_DB or [store] url")
     if url == ":memory:":
         return "sqlite://"
     if "://" in url:
+        scheme, _, rest = url.partition("://")
+        if scheme in ("postgresql", "postgres"):
+            url = f"postgresql+psycopg://{rest}"
         try:
             make_url(url)
         except ArgumentError as exc:
