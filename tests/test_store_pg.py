@@ -235,3 +235,13 @@ def test_candle_and_funding_imports_on_both_backends(store_url: str) -> None:
         info = {x.timeframe: x for x in candles.list_series(s)}
         assert (info["1h"].rows, info["1h"].gaps, info["1h"].missing, info["funding"].rows) == (27, 2, 3, 2)
         assert candles.delete_series(s, "BTC_USDT", "1h") == 27 and candles.list_series(s, include_funding=False) == []
+
+
+def test_missing_postgres_skips_locally_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_server, "pg_bin_dir", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="initdb/pg_ctl not found"):
+        pg_server.start_server()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run under CI"):
+        pg_server.start_server()
