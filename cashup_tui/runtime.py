@@ -537,7 +537,7 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
 
             store = open_store(db_url, synchronous=settings.store.synchronous,
                                busy_timeout_ms=settings.store.busy_timeout_ms)
-            journal = StoreJournal(store, mode)
+            journal = StoreJournal(store, mode, settings.gate.account)
         else:
             journal = MemoryJournal()
     node = Node(mode=mode, settings=settings, journal=journal, symbols=syms, store=store, confirm_live=confirm_live,

@@ -54,6 +54,7 @@ class GateSettings:
     request_timeout_s: float = 10.0
     api_key: Secret = Secret("")  # environment only: CASHUP_GATE_API_KEY
     api_secret: Secret = Secret("")  # environment only: CASHUP_GATE_API_SECRET
+    account: str = ""  # the venue account the store keys this trader's rows by; "" = "default"
 
 
 @dataclass

@@ -1,14 +1,16 @@
-"""Shared fixtures: the location of ../shared data, made-up keys, isolated user dirs."""
+"""Shared fixtures: the location of ../shared data, made-up keys, isolated user dirs, and the store
+location (`store_url`: a SQLite file, and a fresh database on a throwaway PostgreSQL server)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests import campaign
+from tests import campaign, pg_server
 
 # Deterministic property tests: the same examples on every run (no luck in CI); --campaign widens them.
 settings.register_profile(
@@ -52,8 +54,24 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("CASHUP_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("CASHUP_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("CASHUP_LOG_DIR", str(base / "log"))
-    for var in ("CASHUP_CONFIG", "CASHUP_DB", "CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET"):
+    for var in ("CASHUP_CONFIG", "CASHUP_DB", "CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET", "CASHUP_GATE_ACCOUNT"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[pg_server.PgServer]:
+    """A PostgreSQL server of this test session (one per xdist worker); skips/fails when missing."""
+    server = pg_server.start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives: a new SQLite file, or a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store.sqlite")
+    return request.getfixturevalue("pg").create_database()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

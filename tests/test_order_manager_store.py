@@ -1,11 +1,9 @@
-"""The order manager on a real SQLite store: write-ahead visible to another connection,
-restart from the file reproduces positions and the trading state."""
+"""The order manager on a real store (a SQLite file, a PostgreSQL database): write-ahead visible to
+another connection, restart from the store reproduces positions and the trading state."""
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
-from pathlib import Path
 
 from cashup_tui.domain.enums import OrderStatus, TradingState
 from cashup_tui.store import open_store
@@ -15,18 +13,23 @@ from tests.engine_fakes import feed, make_engine
 D = Decimal
 
 
-def _status_from_file(path: Path, client_id: str) -> str | None:
-    con = sqlite3.connect(path)  # an independent reader: proves the row was committed
+def _status_from_file(url: str, client_id: str) -> str | None:
+    from sqlalchemy import create_engine, text
+
+    from cashup_tui.store.engine import normalise_url
+
+    engine = create_engine(normalise_url(url))  # an independent reader: proves the row was committed
     try:
-        row = con.execute("select status from orders where client_id = ?", (client_id,)).fetchone()
+        with engine.connect() as con:
+            row = con.execute(text("select status from orders where client_id = :c"), {"c": client_id}).first()
         return row[0] if row else None
     finally:
-        con.close()
+        engine.dispose()
 
 
-async def test_write_ahead_is_committed_before_the_venue_call(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    store = open_store(str(path))
+async def test_write_ahead_is_committed_before_the_venue_call(store_url: str) -> None:
+    path = store_url
+    store = open_store(path)
     e = make_engine(journal=StoreJournal(store, "paper"))
     seen = []
     real = e.venue.submit
@@ -45,9 +48,8 @@ async def test_write_ahead_is_committed_before_the_venue_call(tmp_path: Path) ->
     store.close()
 
 
-async def test_restart_from_file_reproduces_positions_state_and_ids(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    store = open_store(str(path))
+async def test_restart_from_file_reproduces_positions_state_and_ids(store_url: str) -> None:
+    store = open_store(store_url)
     e = make_engine(journal=StoreJournal(store, "paper"))
     ids = []
     for side, size in (("buy", 10), ("sell", 3), ("buy", 5)):
@@ -62,7 +64,7 @@ async def test_restart_from_file_reproduces_positions_state_and_ids(tmp_path: Pa
     pos = e.portfolio.positions["BTC_USDT"]
     store.close()
 
-    store2 = open_store(str(path))
+    store2 = open_store(store_url)
     e2 = make_engine(journal=StoreJournal(store2, "paper"), venue=e.venue, reconciled=False)
     p2 = e2.portfolio.positions["BTC_USDT"]
     assert (p2.size, p2.entry_price, p2.realized_pnl, p2.fees) == (pos.size, pos.entry_price, pos.realized_pnl, pos.fees)
@@ -76,4 +78,7 @@ async def test_restart_from_file_reproduces_positions_state_and_ids(tmp_path: Pa
     # another mode in the same file sees none of it
     other = StoreJournal(store2, "demo")
     assert other.load_fills() == [] and other.kv_get("risk.state") is None
+    other = StoreJournal(store2, "paper", "another-account")  # ... nor another account in the same mode
+    assert other.load_fills() == [] and other.kv_get("risk.state") is None and other.load_orders() == []
+    assert other.load_positions() == [] and StoreJournal(store2, "paper").load_positions() != []
     store2.close()

@@ -38,7 +38,9 @@ def sim_serve(monkeypatch: pytest.MonkeyPatch):
         p.wait(10)
 
 
-def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str], sim_serve) -> None:
+def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str], sim_serve, store_url: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHUP_DB", store_url)  # a SQLite file, a PostgreSQL database
     rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "2", "--price", "26500", "--mode", "testnet",
                           "--client-id", "t-am1", "--json")
     assert rc == 0 and json.loads(out)["order"]["status"] == "open", err
@@ -56,7 +58,16 @@ def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str]
     rc, out, _ = cashup(capsys, "orders", "cancel", "--all", "--mode", "testnet", "--json")
     assert rc == 0 and [o["status"] for o in json.loads(out)] == ["cancelled"]
     rc, out, _ = cashup(capsys, "orders", "sync", "--mode", "testnet", "--json")
-    assert rc == 0 and json.loads(out)["changes"] == []
+    assert rc == 0 and json.loads(out)["changes"] == []  # the store agrees with the venue
+    from cashup_tui.store import open_store
+    from cashup_tui.store_journal import StoreJournal
+
+    with open_store(store_url) as store:
+        j = StoreJournal(store, "testnet")
+        fills = j.load_fills()
+        assert len({f.trade_id for f in fills}) == len(fills) >= 2  # the market buy and the close, each once
+        assert {o.client_id: o.status.value for o in j.load_orders()}["t-am1"] == "cancelled"
+        assert [p.size for p in j.load_positions()] == [0]
     rc, _, err = cashup(capsys, "orders", "amend", "t-nope", "--price", "1", "--mode", "testnet")
     assert rc == 1 and "no order with client id 't-nope'" in err
 

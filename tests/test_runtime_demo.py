@@ -26,8 +26,8 @@ async def _until(pred, timeout: float = 5.0) -> bool:
     return pred()
 
 
-async def test_demo_node_trades_and_matches_the_venue(tmp_path: Path) -> None:
-    node = build_node(Settings(), "demo", db_url=str(tmp_path / "demo.sqlite"), symbols=["BTC_USDT"])
+async def test_demo_node_trades_and_matches_the_venue(store_url: str) -> None:
+    node = build_node(Settings(), "demo", db_url=store_url, symbols=["BTC_USDT"])
     await node.start()
     try:
         assert node.om.ready and any("balance" in c for c in node.reconcile_changes)
@@ -48,10 +48,18 @@ async def test_demo_node_trades_and_matches_the_venue(tmp_path: Path) -> None:
         await node.om.kill(3, "test flatten", source="test")
         assert await _until(lambda: venue.position("BTC_USDT").size == 0)
         assert node.portfolio.positions["BTC_USDT"].is_flat
+        # the store (SQLite or PostgreSQL) holds exactly what the venue did: every fill once, the position, the wallet
+        trades = venue.my_trades(limit=1000)
+        assert await _until(lambda: len(node.journal.load_fills()) == len(trades) >= 2)
+        assert {f.trade_id.rpartition("-")[2]: (f.size, f.price, f.fee) for f in node.journal.load_fills()} == {
+            str(t.id): (abs(t.size), t.price, t.fee) for t in trades}
+        assert [(p.symbol, p.size) for p in node.journal.load_positions()] == [("BTC_USDT", D(0))]
+        wallet = {b.currency: b.total for b in node.journal.load_balances()}
+        assert abs(wallet["USDT"] - venue.account().total) < D("1e-9")
     finally:
         await node.stop()
     # restart on the same file (a new simulator: the venue is authoritative) keeps the trading state
-    node2 = build_node(Settings(), "demo", db_url=str(tmp_path / "demo.sqlite"), symbols=["BTC_USDT"])
+    node2 = build_node(Settings(), "demo", db_url=store_url, symbols=["BTC_USDT"])
     await node2.start()
     try:
         assert node2.risk.state is TradingState.REDUCING

@@ -4,7 +4,6 @@ a restart keeps paper positions and cash (the local venue is seeded from the jou
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +16,10 @@ D = Decimal
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_paper_fills_locally_and_survives_restart(tmp_path: Path) -> None:
+async def test_paper_fills_locally_and_survives_restart(store_url: str) -> None:
     async with SimServer(["BTC_USDT"], seed=9, tick_ms=100) as sim:
         s = replace_section(Settings(), "gate", rest_url=sim.rest_url, ws_url=sim.ws_url)
-        db = str(tmp_path / "paper.sqlite")
+        db = store_url
         node = build_node(s, "paper", db_url=db, symbols=["BTC_USDT"])
         await node.start()
         try:

@@ -1,5 +1,5 @@
 """Round trip of every store table with exact Decimals and big venue ids; journal append-only;
-fills unique by trade id; migrations; file modes."""
+fills unique by trade id; migrations; file modes. The `db` tests run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ HUGE = Decimal("123456789012345678901234567890.000000000000000000001")
 
 
 @pytest.fixture
-def db(tmp_path: Path):
-    s = open_store(str(tmp_path / "t.sqlite"))
+def db(store_url: str):
+    s = open_store(store_url)
     yield s
     s.close()
 
@@ -93,11 +93,11 @@ def test_journal_round_trip_and_append_only(db) -> None:
     for sql in ("UPDATE order_events SET reason = 'x'", "DELETE FROM order_events"):
         with pytest.raises(Exception, match="append-only"), db.begin() as conn:
             conn.exec_driver_sql(sql)
-    # ... also from a plain sqlite3 connection that bypasses our code
-    raw = sqlite3.connect(db.path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("DELETE FROM order_events WHERE seq = ?", (seq,))
-    raw.close()
+    if db.is_sqlite:  # ... also from a plain sqlite3 connection that bypasses our code
+        raw = sqlite3.connect(db.path)
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            raw.execute("DELETE FROM order_events WHERE seq = ?", (seq,))
+        raw.close()
     assert len(orders.load_order_events(db)) == 5
 
 
@@ -253,24 +253,52 @@ def test_foreign_keys_enforced(db) -> None:
         conn.execute(table(BacktestEquityRow).insert(), {"run_id": 999, "ts_ms": 1, "equity": 1.0, "drawdown": 0.0})
 
 
-def test_migration_from_v1_keeps_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    s = open_store(str(path), target_version=1)
+def _v2_row(row: dict) -> dict:
+    """A row as code before schema v3 wrote it: no account."""
+    return {k: v for k, v in row.items() if k != "account"}
+
+
+def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) -> None:
+    from cashup_tui.store import mappers, schema_v1
+    from cashup_tui.store_journal import StoreJournal
+
+    s = open_store(store_url, target_version=1)
     assert s.schema_version == 1
     assert "state" not in inspect(s.engine).get_table_names()
-    orders.save_order(s, _order())
-    orders.append_order_event(s, "t-abc-1", OrderEvent(OrderEventKind.SUBMITTED, 1))
+    pos = Position("BTC_USDT", size=Decimal(-3) - TINY, entry_price=HUGE, updated_ms=7)
+    bal = Balance("USDT", total=HUGE, available=TINY, ts_ms=9)
+    with s.begin() as conn:  # the v1 tables as the code of that time wrote them
+        conn.execute(schema_v1.ORDERS.insert(), _v2_row(mappers.order_to_row(_order(), "demo")))
+        conn.execute(schema_v1.FILLS.insert(), _v2_row(mappers.fill_to_row(_fill(), "demo")))
+        conn.execute(schema_v1.POSITIONS.insert(), _v2_row(mappers.position_to_row(pos, "demo")))
+        conn.execute(schema_v1.BALANCES.insert(), _v2_row(mappers.balance_to_row(bal, "demo")))
+        ev = OrderEvent(OrderEventKind.SUBMITTED, 1)
+        conn.execute(schema_v1.ORDER_EVENTS.insert(), _v2_row(mappers.event_to_row("t-abc-1", ev, "demo")))
+        conn.execute(schema_v1.RISK_EVENTS.insert(), {"ts_ms": 2, "rule": "r", "message": "m", "state": "halted",
+                                                      "numbers": {}, "mode": "demo"})
     s.close()
-    s = open_store(str(path))
-    assert s.schema_version == LATEST == 2
-    assert orders.get_order(s, "t-abc-1") == _order()
-    records.set_state(s, "k", "v")
-    assert records.get_state(s, "k") == "v"
+    s = open_store(store_url, target_version=2)
+    records.set_state(s, "demo:risk.state", '"halted"')  # the journal's v2 state key
+    records.set_state(s, "trading_state", "x")  # not a journal key: left alone
+    s.close()
+    s = open_store(store_url)
+    assert s.schema_version == LATEST == 3
+    j = StoreJournal(s, "demo")
+    assert j.account == "default"
+    assert j.get_order("t-abc-1") == _order() and j.load_orders(open_only=True) == [_order()]
+    assert j.load_fills() == [_fill()] and j.has_fill(BIG_ID)
+    assert j.load_positions() == [pos] and j.load_balances() == [bal]
+    assert j.events() == [("t-abc-1", ev)] and j.kv_get("risk.state") == "halted"
+    assert records.list_risk_events(s, account="default")[0].state == "halted"
+    assert records.get_state(s, "trading_state") == "x"
+    other = StoreJournal(s, "demo", "alice")  # another account sees none of it
+    assert (other.get_order("t-abc-1"), other.load_fills(), other.load_positions(), other.kv_get("risk.state")) == (
+        None, [], [], None)
     with s.begin() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
     s.close()
     # re-opening is a no-op
-    assert open_store(str(path)).schema_version == 2
+    assert open_store(store_url).schema_version == 3
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

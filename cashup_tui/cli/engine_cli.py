@@ -97,7 +97,7 @@ def open_journal(settings: Any, mode: str, db_url: str) -> tuple[Any, Any]:
 
     configure_logging(settings.log.level, file=settings.log.file or None)
     store = open_store(db_url, synchronous=settings.store.synchronous, busy_timeout_ms=settings.store.busy_timeout_ms)
-    return store, StoreJournal(store, mode)
+    return store, StoreJournal(store, mode, settings.gate.account)
 
 
 def run_node(settings: Any, mode: str, db_url: str, fn: Callable[[Any], Awaitable[T]], *, symbols: list[str] | None = None,

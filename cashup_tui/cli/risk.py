@@ -51,7 +51,7 @@ def status(
         snap = risk.snapshot()
         from cashup_tui.store import records
 
-        events = [e for e in records.list_risk_events(store, 10, mode=m)]
+        events = [e for e in records.list_risk_events(store, 10, mode=m, account=journal.account)]
     finally:
         store.close()
     recent = [{"ts_ms": e.ts_ms, "kind": e.state, "rule": e.rule, "message": e.message} for e in events]

@@ -24,7 +24,7 @@ from cashup_tui.domain.errors import ConfigError
 from cashup_tui.store.lite import SYNCHRONOUS, StoreError
 from cashup_tui.store.lite import prepare_file as _prepare_file
 
-__all__ = ["Store", "StoreError", "open_store", "sqlite_path", "transaction"]
+__all__ = ["Store", "StoreError", "backend_hint", "open_store", "redact_url", "sqlite_path", "transaction"]
 
 
 @dataclass(slots=True)
@@ -36,6 +36,11 @@ class Store:
     path: Path | None = None  # the SQLite file, None for memory / other backends
     schema_version: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        """Where the store is, for messages: the file, or the URL with its password hidden."""
+        return str(self.path) if self.path is not None else redact_url(self.url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,19 +79,47 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database).expanduser()
 
 
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***; a plain path unchanged. For every message and log line."""
+    if "://" not in url:
+        return url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not parseable: cut everything between '://' and the last '@'
+        head, _, rest = url.partition("://")
+        return f"{head}://***@{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
+def backend_hint(url: str) -> str:
+    """What to check when a store cannot be opened, for the backend `url` names."""
+    u = make_url(url)
+    name = u.get_backend_name()
+    if name == "sqlite":
+        return "is it a SQLite database, and is another process holding a write lock?"
+    if name == "postgresql":
+        return (f"is the PostgreSQL server at {u.host or 'localhost'}:{u.port or 5432} running and reachable, "
+                f"and do the user {u.username or '(none)'!s} and database {u.database or '(none)'!s} exist?")
+    return f"is the {name} server reachable, and do the user and database in the URL exist?"
+
+
 def normalise_url(url: str) -> str:
-    """Plain paths become `sqlite:///<absolute path>`; URLs pass through; ":memory:" is an in-memory DB."""
+    """Plain paths become `sqlite:///<absolute path>`; URLs pass through; ":memory:" is an in-memory DB.
+    `postgresql://` and `postgres://` without a driver mean psycopg 3 (the `cashup[postgres]` extra),
+    not SQLAlchemy's default psycopg2."""
     url = (url or "").strip()
     if not url:
         raise ConfigError("no store location given", hint="pass --db PATH, set CASHUP_DB or [store] url")
     if url == ":memory:":
         return "sqlite://"
     if "://" in url:
+        scheme, _, rest = url.partition("://")
+        if scheme in ("postgresql", "postgres"):
+            url = f"postgresql+psycopg://{rest}"
         try:
             make_url(url)
         except ArgumentError as exc:
             raise ConfigError(
-                f"store URL {url!r} is not a valid SQLAlchemy URL",
+                f"store URL {redact_url(url)!r} is not a valid SQLAlchemy URL",
                 hint="use a file path, or e.g. sqlite:////abs/path.sqlite, postgresql+psycopg://user@host/db",
             ) from exc
         return url
@@ -141,7 +174,9 @@ def open_store(
     try:
         engine = create_engine(full, **kwargs)
     except Exception as exc:  # missing DBAPI driver, bad options
-        raise ConfigError(f"cannot use store URL {url!r}: {exc}", hint="install the database driver or fix the URL") from exc
+        hint = ("install the PostgreSQL extra: pip install 'cashup[postgres]'"
+                if u.get_backend_name() == "postgresql" else "install the database driver or fix the URL")
+        raise ConfigError(f"cannot use store URL {redact_url(full)!r}: {_redacted(exc, u)}", hint=hint) from exc
     if engine.dialect.name == "sqlite":
         _install_sqlite_hooks(engine, sync, busy_timeout_ms, memory=path is None)
     store = Store(engine=engine, url=full, path=path)
@@ -150,13 +185,19 @@ def open_store(
     except (DBAPIError, sqlite3.DatabaseError) as exc:
         engine.dispose()
         raise StoreError(
-            f"cannot open the store {path or full}: {getattr(exc, 'orig', None) or exc}",
-            hint="is it a SQLite database, and is another process holding a write lock?",
+            f"cannot open the store {store.display}: {_redacted(getattr(exc, 'orig', None) or exc, u)}",
+            hint=backend_hint(full),
         ) from exc
     except BaseException:
         engine.dispose()
         raise
     return store
+
+
+def _redacted(exc: BaseException, u: Any) -> str:
+    """An exception's text with the URL's password (if any) cut out, whatever the driver put in it."""
+    msg = str(exc).strip()
+    return msg.replace(u.password, "***") if u.password else msg
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind
 from cashup_tui.domain.positions import Position
+from cashup_tui.store.tables import DEFAULT_ACCOUNT
 
 INSTRUMENT_DECIMALS = (
     "quanto_multiplier", "price_tick", "size_step", "min_size", "max_size", "leverage_min", "leverage_max",
@@ -38,9 +39,9 @@ def instrument_from_row(r: Mapping[str, Any]) -> Instrument:
     )
 
 
-def order_to_row(o: Order, mode: str = "") -> dict[str, Any]:
+def order_to_row(o: Order, mode: str = "", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
     return {
-        "client_id": str(o.client_id), "venue_order_id": o.venue_order_id, "symbol": o.symbol,
+        "account": account, "client_id": str(o.client_id), "venue_order_id": o.venue_order_id, "symbol": o.symbol,
         "side": o.side.value, "order_type": o.order_type.value, "size": o.size, "price": o.price,
         "tif": o.tif.value, "reduce_only": o.reduce_only, "trigger_price": o.trigger_price,
         "status": o.status.value, "filled": o.filled, "avg_fill_price": o.avg_fill_price, "fees": o.fees,
@@ -78,9 +79,9 @@ def fill_from_json(d: Mapping[str, Any]) -> Fill:
     )
 
 
-def fill_to_row(f: Fill, mode: str = "") -> dict[str, Any]:
+def fill_to_row(f: Fill, mode: str = "", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
     return {
-        "trade_id": f.trade_id, "client_id": str(f.client_id), "venue_order_id": f.venue_order_id,
+        "account": account, "trade_id": f.trade_id, "client_id": str(f.client_id), "venue_order_id": f.venue_order_id,
         "symbol": f.symbol, "side": f.side.value, "size": f.size, "price": f.price, "fee": f.fee,
         "ts_ms": f.ts_ms, "liquidity": f.liquidity.value, "mode": mode,
     }
@@ -95,9 +96,10 @@ def fill_from_row(r: Mapping[str, Any]) -> Fill:
     )
 
 
-def event_to_row(client_id: str, e: OrderEvent, mode: str = "", recorded_ms: int = 0) -> dict[str, Any]:
+def event_to_row(client_id: str, e: OrderEvent, mode: str = "", recorded_ms: int = 0,
+                 account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
     return {
-        "client_id": str(client_id), "kind": e.kind.value, "ts_ms": e.ts_ms, "venue_order_id": e.venue_order_id,
+        "account": account, "client_id": str(client_id), "kind": e.kind.value, "ts_ms": e.ts_ms, "venue_order_id": e.venue_order_id,
         "trade_id": e.fill.trade_id if e.fill else None, "fill": fill_to_json(e.fill) if e.fill else None,
         "reason": e.reason, "new_price": e.new_price, "new_size": e.new_size, "mode": mode,
         "recorded_ms": recorded_ms,
@@ -116,9 +118,9 @@ def event_from_row(r: Mapping[str, Any]) -> OrderEvent:
 POSITION_DECIMALS = ("quanto_multiplier", "size", "entry_price", "realized_pnl", "fees", "funding", "leverage")
 
 
-def position_to_row(p: Position, mode: str = "") -> dict[str, Any]:
+def position_to_row(p: Position, mode: str = "", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
     row: dict[str, Any] = {k: getattr(p, k) for k in POSITION_DECIMALS}
-    row.update(mode=mode, symbol=p.symbol, updated_ms=p.updated_ms)
+    row.update(account=account, mode=mode, symbol=p.symbol, updated_ms=p.updated_ms)
     return row
 
 
@@ -126,8 +128,8 @@ def position_from_row(r: Mapping[str, Any]) -> Position:
     return Position(symbol=r["symbol"], updated_ms=r["updated_ms"], **{k: r[k] for k in POSITION_DECIMALS})
 
 
-def balance_to_row(b: Balance, mode: str = "") -> dict[str, Any]:
-    return {"mode": mode, "currency": b.currency, "total": b.total, "available": b.available, "ts_ms": b.ts_ms}
+def balance_to_row(b: Balance, mode: str = "", account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+    return {"account": account, "mode": mode, "currency": b.currency, "total": b.total, "available": b.available, "ts_ms": b.ts_ms}
 
 
 def balance_from_row(r: Mapping[str, Any]) -> Balance:

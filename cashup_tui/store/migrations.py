@@ -8,7 +8,10 @@ than the code is refused with a clear error; there are no downgrades.
 Rule for future migrations: a migration must not rely on the *current* model shape of tables
 created by an earlier one. Migration 1 builds its tables from the models because no later
 migration alters them yet; the first migration that alters a v1 table must first freeze the
-v1 DDL here as literal SQL.
+v1 DDL here (v3 did: `schema_v1` holds the v1 shape of the tables it alters).
+
+PostgreSQL: the migration transaction first takes a transaction-scoped advisory lock, so several
+processes opening a new database at once migrate it once, in turn.
 """
 
 from __future__ import annotations
@@ -17,19 +20,25 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, Table, inspect, select, text
 from sqlmodel import SQLModel
 
+from cashup_tui.store import schema_v1
 from cashup_tui.store import tables as t
+from cashup_tui.store.migration_v3 import v3
 
 if TYPE_CHECKING:
     from cashup_tui.store.engine import Store
 
 APPEND_ONLY = ("order_events",)
+PG_LOCK_KEY = 0x43617368557031  # pg_advisory_xact_lock key of CashUp's migrations ("CashUp1")
 
 
 def _create(conn: Connection, models: tuple[type[SQLModel], ...]) -> None:
-    SQLModel.metadata.create_all(conn, tables=[m.__table__ for m in models])  # type: ignore[attr-defined]
+    """Create the tables of `models`; those a later migration alters in their v1 shape (schema_v1)."""
+    for m in models:
+        tbl: Table = schema_v1.FROZEN.get(m.__tablename__, m.__table__)  # type: ignore[attr-defined]
+        tbl.create(conn, checkfirst=True)
 
 
 def _append_only_triggers(conn: Connection, table: str) -> None:
@@ -41,9 +50,10 @@ def _append_only_triggers(conn: Connection, table: str) -> None:
                 f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {op} refused'); END"
             )
     elif conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
+        conn.exec_driver_sql(  # no '%' (a placeholder to psycopg): the message is concatenated
             f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ BEGIN "
-            f"RAISE EXCEPTION '{table} is append-only: % refused', TG_OP; END $$ LANGUAGE plpgsql"
+            f"RAISE EXCEPTION USING MESSAGE = '{table} is append-only: ' || TG_OP || ' refused'; "
+            f"END $$ LANGUAGE plpgsql"
         )
         conn.exec_driver_sql(
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
@@ -66,6 +76,7 @@ def _v2(conn: Connection) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
     (2, "state, optimisation trials, funding rates", _v2),
+    (3, "account keys on orders, fills, positions, balances, risk state", v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -77,9 +88,10 @@ def current_version(conn: Connection) -> int:
     names = set(inspect(conn).get_table_names())
     if "schema_version" not in names:
         if names:
+            where = "file" if conn.dialect.name == "sqlite" else f"empty {conn.dialect.name} database"
             raise StoreError(
                 f"this database has tables ({', '.join(sorted(names)[:5])}...) but is not a CashUp store",
-                hint="point --db at a new file or at an existing CashUp database",
+                hint=f"point --db at a new {where} or at an existing CashUp database",
             )
         return 0
     tbl = t.SchemaVersionRow.__table__  # type: ignore[attr-defined]
@@ -95,12 +107,15 @@ def upgrade(store: Store, target: int | None = None) -> int:
     if not 0 <= goal <= LATEST:
         raise ValueError(f"unknown schema version {goal}; this code knows 1..{LATEST}")
     with store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
         have = current_version(conn)
         if have > LATEST:
-            where = store.path or store.url
+            where = store.display
             raise StoreError(
                 f"the store {where} has schema version {have}, newer than this CashUp knows ({LATEST})",
-                hint="upgrade CashUp (pip install -U cashup), or point --db at another file",
+                hint=f"upgrade CashUp (pip install -U cashup), or point --db at another "
+                     f"{'file' if store.is_sqlite else 'database'}",
             )
         tbl = t.SchemaVersionRow.__table__  # type: ignore[attr-defined]
         for version, description, fn in MIGRATIONS:

@@ -2,6 +2,8 @@
 
 Write-ahead rule (used by the order manager): `save_order` + `append_order_event(SUBMITTED)`
 commit before the request leaves the process, so a crash never loses an order we sent.
+
+Rows are keyed by (account, mode, client id / trade id): accounts sharing a database stay apart.
 """
 
 from __future__ import annotations
@@ -16,42 +18,52 @@ from cashup_tui.domain.orders import Fill, Order, OrderEvent
 from cashup_tui.store import mappers as m
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import insert_ignore, now_ms, table, upsert
-from cashup_tui.store.tables import FillRow, OrderEventRow, OrderRow
+from cashup_tui.store.tables import DEFAULT_ACCOUNT, FillRow, OrderEventRow, OrderRow
 
 ORDERS = table(OrderRow)
 EVENTS = table(OrderEventRow)
 FILLS = table(FillRow)
 WORKING = tuple(s.value for s in OrderStatus if s.is_working)
+ORDER_KEY = ("account", "mode", "client_id")
+FILL_KEY = ("account", "mode", "trade_id")
 
 
-def save_order(db: Any, order: Order, mode: str = "") -> None:
-    """Insert or update the order (keyed by client id)."""
+def _scoped(q: Any, tbl: Any, account: str, mode: str | None) -> Any:
+    """Restrict a query to one account (and one mode unless None)."""
+    q = q.where(tbl.c.account == account)
+    return q if mode is None else q.where(tbl.c.mode == mode)
+
+
+def save_order(db: Any, order: Order, mode: str = "", account: str = DEFAULT_ACCOUNT) -> None:
+    """Insert or update the order (keyed by account, mode and client id)."""
     with transaction(db) as conn:
-        upsert(conn, ORDERS, [m.order_to_row(order, mode)], keys=("client_id",))
+        upsert(conn, ORDERS, [m.order_to_row(order, mode, account)], keys=ORDER_KEY)
 
 
-def save_orders(db: Any, orders: Iterable[Order], mode: str = "") -> None:
+def save_orders(db: Any, orders: Iterable[Order], mode: str = "", account: str = DEFAULT_ACCOUNT) -> None:
     with transaction(db) as conn:
-        upsert(conn, ORDERS, [m.order_to_row(o, mode) for o in orders], keys=("client_id",))
+        upsert(conn, ORDERS, [m.order_to_row(o, mode, account) for o in orders], keys=ORDER_KEY)
 
 
-def get_order(db: Any, client_id: str) -> Order | None:
+def get_order(db: Any, client_id: str, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> Order | None:
+    q = _scoped(select(ORDERS).where(ORDERS.c.client_id == str(client_id)), ORDERS, account, mode)
     with transaction(db) as conn:
-        r = conn.execute(select(ORDERS).where(ORDERS.c.client_id == str(client_id))).mappings().first()
+        r = conn.execute(q.order_by(ORDERS.c.id)).mappings().first()
     return m.order_from_row(r) if r else None
 
 
-def get_order_by_venue_id(db: Any, venue_order_id: str) -> Order | None:
+def get_order_by_venue_id(db: Any, venue_order_id: str, mode: str | None = None,
+                          account: str = DEFAULT_ACCOUNT) -> Order | None:
+    q = _scoped(select(ORDERS).where(ORDERS.c.venue_order_id == str(venue_order_id)), ORDERS, account, mode)
     with transaction(db) as conn:
-        r = conn.execute(select(ORDERS).where(ORDERS.c.venue_order_id == str(venue_order_id))).mappings().first()
+        r = conn.execute(q.order_by(ORDERS.c.id)).mappings().first()
     return m.order_from_row(r) if r else None
 
 
-def load_open_orders(db: Any, mode: str | None = None, symbol: str | None = None) -> list[Order]:
+def load_open_orders(db: Any, mode: str | None = None, symbol: str | None = None,
+                     account: str = DEFAULT_ACCOUNT) -> list[Order]:
     """Orders that may still rest at the venue (incl. SUBMITTING/UNKNOWN: reconcile those first)."""
-    q = select(ORDERS).where(ORDERS.c.status.in_(WORKING))
-    if mode is not None:
-        q = q.where(ORDERS.c.mode == mode)
+    q = _scoped(select(ORDERS).where(ORDERS.c.status.in_(WORKING)), ORDERS, account, mode)
     if symbol is not None:
         q = q.where(ORDERS.c.symbol == symbol)
     with transaction(db) as conn:
@@ -59,12 +71,11 @@ def load_open_orders(db: Any, mode: str | None = None, symbol: str | None = None
 
 
 def list_orders(
-    db: Any, *, mode: str | None = None, symbol: str | None = None, status: str | None = None, limit: int = 200
+    db: Any, *, mode: str | None = None, symbol: str | None = None, status: str | None = None, limit: int = 200,
+    account: str = DEFAULT_ACCOUNT,
 ) -> list[Order]:
     """Most recent first."""
-    q = select(ORDERS)
-    if mode is not None:
-        q = q.where(ORDERS.c.mode == mode)
+    q = _scoped(select(ORDERS), ORDERS, account, mode)
     if symbol is not None:
         q = q.where(ORDERS.c.symbol == symbol)
     if status is not None:
@@ -74,17 +85,19 @@ def list_orders(
         return [m.order_from_row(r) for r in rows]
 
 
-def append_order_event(db: Any, client_id: str, event: OrderEvent, mode: str = "") -> int:
+def append_order_event(db: Any, client_id: str, event: OrderEvent, mode: str = "",
+                       account: str = DEFAULT_ACCOUNT) -> int:
     """Append one journal entry; returns its sequence number."""
     with transaction(db) as conn:
-        res = conn.execute(insert(EVENTS), m.event_to_row(client_id, event, mode, now_ms()))
+        res = conn.execute(insert(EVENTS), m.event_to_row(client_id, event, mode, now_ms(), account))
         return int(res.inserted_primary_key[0])
 
 
-def append_order_events(db: Any, items: Iterable[tuple[str, OrderEvent]], mode: str = "") -> int:
+def append_order_events(db: Any, items: Iterable[tuple[str, OrderEvent]], mode: str = "",
+                        account: str = DEFAULT_ACCOUNT) -> int:
     """Bulk journal append (one executemany in one transaction); returns how many were written."""
     ts = now_ms()
-    rows = [m.event_to_row(cid, e, mode, ts) for cid, e in items]
+    rows = [m.event_to_row(cid, e, mode, ts, account) for cid, e in items]
     if rows:
         with transaction(db) as conn:
             conn.execute(insert(EVENTS), rows)
@@ -92,10 +105,11 @@ def append_order_events(db: Any, items: Iterable[tuple[str, OrderEvent]], mode: 
 
 
 def load_order_events(
-    db: Any, client_id: str | None = None, *, since_seq: int = 0, limit: int | None = None
+    db: Any, client_id: str | None = None, *, since_seq: int = 0, limit: int | None = None,
+    mode: str | None = None, account: str = DEFAULT_ACCOUNT,
 ) -> list[tuple[int, str, OrderEvent]]:
     """Journal entries in append order as (seq, client_id, event)."""
-    q = select(EVENTS).where(EVENTS.c.seq > since_seq)
+    q = _scoped(select(EVENTS).where(EVENTS.c.seq > since_seq), EVENTS, account, mode)
     if client_id is not None:
         q = q.where(EVENTS.c.client_id == str(client_id))
     q = q.order_by(EVENTS.c.seq)
@@ -105,16 +119,17 @@ def load_order_events(
         return [(r["seq"], r["client_id"], m.event_from_row(r)) for r in conn.execute(q).mappings()]
 
 
-def record_fill(db: Any, fill: Fill, mode: str = "") -> bool:
+def record_fill(db: Any, fill: Fill, mode: str = "", account: str = DEFAULT_ACCOUNT) -> bool:
     """Store a fill once: False (and nothing written) when its venue trade id is already known."""
     with transaction(db) as conn:
-        return insert_ignore(conn, FILLS, m.fill_to_row(fill, mode), keys=("trade_id",))
+        return insert_ignore(conn, FILLS, m.fill_to_row(fill, mode, account), keys=FILL_KEY)
 
 
 def load_fills(
-    db: Any, *, client_id: str | None = None, symbol: str | None = None, since_ms: int | None = None
+    db: Any, *, client_id: str | None = None, symbol: str | None = None, since_ms: int | None = None,
+    mode: str | None = None, account: str = DEFAULT_ACCOUNT,
 ) -> list[Fill]:
-    q = select(FILLS)
+    q = _scoped(select(FILLS), FILLS, account, mode)
     if client_id is not None:
         q = q.where(FILLS.c.client_id == str(client_id))
     if symbol is not None:
@@ -125,10 +140,12 @@ def load_fills(
         return [m.fill_from_row(r) for r in conn.execute(q.order_by(FILLS.c.ts_ms, FILLS.c.id)).mappings()]
 
 
-def known_trade_ids(db: Any, trade_ids: Iterable[str]) -> set[str]:
+def known_trade_ids(db: Any, trade_ids: Iterable[str], mode: str | None = None,
+                    account: str = DEFAULT_ACCOUNT) -> set[str]:
     """Which of these venue trade ids are already stored (for replay/reconcile de-duplication)."""
     ids = [str(t) for t in trade_ids]
     if not ids:
         return set()
+    q = _scoped(select(FILLS.c.trade_id).where(FILLS.c.trade_id.in_(ids)), FILLS, account, mode)
     with transaction(db) as conn:
-        return set(conn.execute(select(FILLS.c.trade_id).where(FILLS.c.trade_id.in_(ids))).scalars())
+        return set(conn.execute(q).scalars())

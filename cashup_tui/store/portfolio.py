@@ -13,33 +13,40 @@ from cashup_tui.domain.positions import Position
 from cashup_tui.store import mappers as m
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import now_ms, table, upsert
-from cashup_tui.store.tables import BalanceRow, InstrumentRow, PositionRow
+from cashup_tui.store.tables import DEFAULT_ACCOUNT, BalanceRow, InstrumentRow, PositionRow
 
 POSITIONS = table(PositionRow)
 BALANCES = table(BalanceRow)
 INSTRUMENTS = table(InstrumentRow)
 
 
-def upsert_position(db: Any, position: Position, mode: str = "") -> None:
-    with transaction(db) as conn:
-        upsert(conn, POSITIONS, [m.position_to_row(position, mode)], keys=("mode", "symbol"))
+POSITION_KEY = ("account", "mode", "symbol")
+BALANCE_KEY = ("account", "mode", "currency")
 
 
-def load_positions(db: Any, mode: str = "", *, include_flat: bool = False) -> dict[str, Position]:
+def upsert_position(db: Any, position: Position, mode: str = "", account: str = DEFAULT_ACCOUNT) -> None:
     with transaction(db) as conn:
-        rows = conn.execute(select(POSITIONS).where(POSITIONS.c.mode == mode).order_by(POSITIONS.c.symbol))
+        upsert(conn, POSITIONS, [m.position_to_row(position, mode, account)], keys=POSITION_KEY)
+
+
+def load_positions(db: Any, mode: str = "", *, include_flat: bool = False,
+                   account: str = DEFAULT_ACCOUNT) -> dict[str, Position]:
+    q = select(POSITIONS).where(POSITIONS.c.account == account, POSITIONS.c.mode == mode)
+    with transaction(db) as conn:
+        rows = conn.execute(q.order_by(POSITIONS.c.symbol))
         out = {r["symbol"]: m.position_from_row(r) for r in rows.mappings()}
     return out if include_flat else {s: p for s, p in out.items() if not p.is_flat}
 
 
-def upsert_balance(db: Any, balance: Balance, mode: str = "") -> None:
+def upsert_balance(db: Any, balance: Balance, mode: str = "", account: str = DEFAULT_ACCOUNT) -> None:
     with transaction(db) as conn:
-        upsert(conn, BALANCES, [m.balance_to_row(balance, mode)], keys=("mode", "currency"))
+        upsert(conn, BALANCES, [m.balance_to_row(balance, mode, account)], keys=BALANCE_KEY)
 
 
-def load_balances(db: Any, mode: str = "") -> dict[str, Balance]:
+def load_balances(db: Any, mode: str = "", account: str = DEFAULT_ACCOUNT) -> dict[str, Balance]:
+    q = select(BALANCES).where(BALANCES.c.account == account, BALANCES.c.mode == mode)
     with transaction(db) as conn:
-        rows = conn.execute(select(BALANCES).where(BALANCES.c.mode == mode)).mappings()
+        rows = conn.execute(q).mappings()
         return {r["currency"]: m.balance_from_row(r) for r in rows}
 
 

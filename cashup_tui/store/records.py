@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import insert_ignore, now_ms, table, upsert
-from cashup_tui.store.tables import AuditRow, NotificationRow, RiskEventRow, StateRow
+from cashup_tui.store.tables import DEFAULT_ACCOUNT, AuditRow, NotificationRow, RiskEventRow, StateRow
 
 NOTIFICATIONS = table(NotificationRow)
 RISK_EVENTS = table(RiskEventRow)
@@ -38,6 +38,7 @@ class RiskEvent:
     numbers: dict[str, Any] | None = None
     mode: str = ""
     id: int | None = None
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +68,15 @@ def list_notifications(db: Any, limit: int = 100, *, min_id: int = 0) -> list[No
 
 
 def record_risk_event(db: Any, e: RiskEvent) -> int:
-    row = {k: getattr(e, k) for k in ("ts_ms", "rule", "message", "state", "numbers", "mode")}
+    row = {k: getattr(e, k) for k in ("ts_ms", "rule", "message", "state", "numbers", "mode", "account")}
     return _insert(db, RISK_EVENTS, row)
 
 
-def list_risk_events(db: Any, limit: int = 100, *, mode: str | None = None) -> list[RiskEvent]:
+def list_risk_events(db: Any, limit: int = 100, *, mode: str | None = None,
+                     account: str | None = None) -> list[RiskEvent]:
     q = select(RISK_EVENTS)
+    if account is not None:
+        q = q.where(RISK_EVENTS.c.account == account)
     if mode is not None:
         q = q.where(RISK_EVENTS.c.mode == mode)
     with transaction(db) as conn:

@@ -51,11 +51,14 @@ def _bind(key: str) -> Any:
 
 
 def insert_ignore(conn: Connection, tbl: Table, row: dict[str, Any], keys: Sequence[str]) -> bool:
-    """Insert one row unless its unique `keys` exist; True if inserted."""
+    """Insert one row unless its unique `keys` exist; True if inserted.
+
+    `RETURNING` says whether a row was written: a driver's rowcount cannot be trusted for
+    `ON CONFLICT DO NOTHING` (psycopg 3 reports -1), and a wrong answer here loses fills."""
     stmt = _dialect_insert(conn, tbl)
     if stmt is not None:
-        res = conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)), row)
-        return res.rowcount == 1
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys)).returning(*tbl.primary_key.columns)
+        return conn.execute(stmt, row).first() is not None
     try:
         with conn.begin_nested():
             conn.execute(insert(tbl), row)

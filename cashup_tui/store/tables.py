@@ -13,7 +13,19 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from cashup_tui.store.types import DecimalText, JsonText
+from cashup_tui.store.types import MS, DecimalText, JsonText
+
+DEFAULT_ACCOUNT = "default"  # the account of rows written before schema v3, and of an unnamed account
+
+
+def _ms(*default: Any, nullable: bool = False) -> Any:
+    """An epoch-milliseconds column: 64-bit on every backend."""
+    return Field(*default, sa_type=MS, nullable=nullable)
+
+
+def _account() -> Any:
+    """The venue account a row belongs to (schema v3): two accounts can share one database."""
+    return Field(default=DEFAULT_ACCOUNT, nullable=False, sa_column_kwargs={"server_default": DEFAULT_ACCOUNT})
 
 
 def _dec(default: Decimal | None = None, *, nullable: bool = False) -> Any:
@@ -28,7 +40,7 @@ class SchemaVersionRow(SQLModel, table=True):
     __tablename__ = "schema_version"
     version: int = Field(primary_key=True)
     description: str = ""
-    applied_ms: int = 0
+    applied_ms: int = _ms(0)
 
 
 class InstrumentRow(SQLModel, table=True):
@@ -49,7 +61,7 @@ class InstrumentRow(SQLModel, table=True):
     funding_interval_s: int = 28_800
     settle: str = "usdt"
     in_delisting: bool = False
-    updated_ms: int = 0
+    updated_ms: int = _ms(0)
 
 
 class CandleRow(SQLModel, table=True):
@@ -59,7 +71,7 @@ class CandleRow(SQLModel, table=True):
     __table_args__ = {"sqlite_with_rowid": False}
     symbol: str = Field(primary_key=True)
     timeframe: str = Field(primary_key=True)
-    open_ms: int = Field(primary_key=True)
+    open_ms: int = Field(primary_key=True, sa_type=MS)
     open: float
     high: float
     low: float
@@ -69,8 +81,10 @@ class CandleRow(SQLModel, table=True):
 
 class OrderRow(SQLModel, table=True):
     __tablename__ = "orders"
+    __table_args__ = (Index("ux_orders_account_mode_client", "account", "mode", "client_id", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
-    client_id: str = Field(unique=True, index=True)
+    account: str = _account()
+    client_id: str = Field(index=True)
     venue_order_id: str | None = Field(default=None, index=True)
     symbol: str = Field(index=True)
     side: str
@@ -84,8 +98,8 @@ class OrderRow(SQLModel, table=True):
     filled: Decimal = _dec(Decimal(0))
     avg_fill_price: Decimal = _dec(Decimal(0))
     fees: Decimal = _dec(Decimal(0))
-    created_ms: int = 0
-    updated_ms: int = 0
+    created_ms: int = _ms(0)
+    updated_ms: int = _ms(0)
     strategy: str = ""
     reason: str = ""
     mode: str = ""
@@ -100,7 +114,7 @@ class OrderEventRow(SQLModel, table=True):
     seq: int | None = Field(default=None, primary_key=True)
     client_id: str
     kind: str
-    ts_ms: int
+    ts_ms: int = _ms(nullable=False)
     venue_order_id: str | None = None
     trade_id: str | None = None
     fill: Any = _json()  # the Fill as a JSON object (Decimal as strings) for FILLED events
@@ -108,13 +122,16 @@ class OrderEventRow(SQLModel, table=True):
     new_price: Decimal | None = _dec(nullable=True)
     new_size: Decimal | None = _dec(nullable=True)
     mode: str = ""
-    recorded_ms: int = 0
+    recorded_ms: int = _ms(0)
+    account: str = _account()  # added by v3 (ALTER TABLE ADD COLUMN: last)
 
 
 class FillRow(SQLModel, table=True):
     __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("account", "mode", "trade_id", name="uq_fills_account_mode_trade"),)
     id: int | None = Field(default=None, primary_key=True)
-    trade_id: str = Field(unique=True)
+    account: str = _account()
+    trade_id: str
     client_id: str = Field(index=True)
     venue_order_id: str | None = None
     symbol: str = Field(index=True)
@@ -122,13 +139,15 @@ class FillRow(SQLModel, table=True):
     size: Decimal = _dec()
     price: Decimal = _dec()
     fee: Decimal = _dec(Decimal(0))
-    ts_ms: int = 0
+    ts_ms: int = _ms(0)
     liquidity: str = "taker"
     mode: str = ""
 
 
 class PositionRow(SQLModel, table=True):
     __tablename__ = "positions"
+    account: str = Field(default=DEFAULT_ACCOUNT, primary_key=True,
+                         sa_column_kwargs={"server_default": DEFAULT_ACCOUNT})
     mode: str = Field(default="", primary_key=True)
     symbol: str = Field(primary_key=True)
     quanto_multiplier: Decimal = _dec(Decimal(1))
@@ -138,16 +157,18 @@ class PositionRow(SQLModel, table=True):
     fees: Decimal = _dec(Decimal(0))
     funding: Decimal = _dec(Decimal(0))
     leverage: Decimal = _dec(Decimal(1))
-    updated_ms: int = 0
+    updated_ms: int = _ms(0)
 
 
 class BalanceRow(SQLModel, table=True):
     __tablename__ = "balances"
+    account: str = Field(default=DEFAULT_ACCOUNT, primary_key=True,
+                         sa_column_kwargs={"server_default": DEFAULT_ACCOUNT})
     mode: str = Field(default="", primary_key=True)
     currency: str = Field(primary_key=True)
     total: Decimal = _dec()
     available: Decimal = _dec()
-    ts_ms: int = 0
+    ts_ms: int = _ms(0)
 
 
 class BacktestRunRow(SQLModel, table=True):
@@ -162,10 +183,10 @@ class BacktestRunRow(SQLModel, table=True):
     metrics: Any = _json()
     status: str = "running"  # running | done | failed
     error: str = ""
-    data_start_ms: int = 0
-    data_end_ms: int = 0
-    started_ms: int = 0
-    finished_ms: int = 0
+    data_start_ms: int = _ms(0)
+    data_end_ms: int = _ms(0)
+    started_ms: int = _ms(0)
+    finished_ms: int = _ms(0)
     cash: Decimal = _dec(Decimal(0))
 
 
@@ -176,9 +197,9 @@ class BacktestTradeRow(SQLModel, table=True):
     symbol: str
     side: str
     size: Decimal = _dec()
-    entry_ms: int
+    entry_ms: int = _ms(nullable=False)
     entry_price: Decimal = _dec()
-    exit_ms: int | None = None
+    exit_ms: int | None = _ms(None, nullable=True)
     exit_price: Decimal | None = _dec(nullable=True)
     pnl: Decimal = _dec(Decimal(0))
     fees: Decimal = _dec(Decimal(0))
@@ -191,7 +212,7 @@ class BacktestEquityRow(SQLModel, table=True):
     __tablename__ = "backtest_equity"
     __table_args__ = {"sqlite_with_rowid": False}
     run_id: int = Field(sa_column=Column(Integer, ForeignKey("backtest_runs.id", ondelete="CASCADE"), primary_key=True))
-    ts_ms: int = Field(primary_key=True)
+    ts_ms: int = Field(primary_key=True, sa_type=MS)
     equity: float
     drawdown: float = 0.0
 
@@ -199,7 +220,7 @@ class BacktestEquityRow(SQLModel, table=True):
 class NotificationRow(SQLModel, table=True):
     __tablename__ = "notifications"
     id: int | None = Field(default=None, primary_key=True)
-    ts_ms: int = Field(index=True)
+    ts_ms: int = Field(index=True, sa_type=MS)
     severity: str = "info"
     title: str = ""
     body: str = ""
@@ -211,12 +232,13 @@ class NotificationRow(SQLModel, table=True):
 class RiskEventRow(SQLModel, table=True):
     __tablename__ = "risk_events"
     id: int | None = Field(default=None, primary_key=True)
-    ts_ms: int = Field(index=True)
+    ts_ms: int = Field(index=True, sa_type=MS)
     rule: str
     message: str = ""
     state: str = ""
     numbers: Any = _json()
     mode: str = ""
+    account: str = _account()  # added by v3 (ALTER TABLE ADD COLUMN: last)
 
 
 class AuditRow(SQLModel, table=True):
@@ -224,7 +246,7 @@ class AuditRow(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     id: int | None = Field(default=None, primary_key=True)
-    ts_ms: int = Field(index=True)
+    ts_ms: int = Field(index=True, sa_type=MS)
     actor: str
     action: str
     details: Any = _json()
@@ -239,7 +261,7 @@ class StateRow(SQLModel, table=True):
     __tablename__ = "state"
     key: str = Field(primary_key=True)
     value: str = ""
-    updated_ms: int = 0
+    updated_ms: int = _ms(0)
 
 
 class OptTrialRow(SQLModel, table=True):
@@ -258,7 +280,7 @@ class OptTrialRow(SQLModel, table=True):
     metrics: Any = _json()
     status: str = "done"  # done | failed
     error: str = ""
-    created_ms: int = 0
+    created_ms: int = _ms(0)
 
 
 class FundingRow(SQLModel, table=True):
@@ -267,7 +289,7 @@ class FundingRow(SQLModel, table=True):
     __tablename__ = "funding_rates"
     __table_args__ = {"sqlite_with_rowid": False}
     symbol: str = Field(primary_key=True)
-    ts_ms: int = Field(primary_key=True)
+    ts_ms: int = Field(primary_key=True, sa_type=MS)
     rate: Decimal = _dec()
 
 

@@ -10,11 +10,15 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy.types import Text, TypeDecorator
+from sqlalchemy.types import BigInteger, Integer, Text, TypeDecorator
 
 from cashup_tui.store.lite import dumps
 
-__all__ = ["DecimalText", "JsonText", "dumps"]
+__all__ = ["MS", "DecimalText", "JsonText", "dumps"]
+
+# Epoch milliseconds exceed 2**31: BIGINT on PostgreSQL; SQLite's INTEGER is already 64-bit (and the
+# variant keeps the SQLite DDL, which store.schema_sql mirrors, unchanged).
+MS = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class DecimalText(TypeDecorator[Decimal]):
