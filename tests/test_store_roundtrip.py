@@ -262,15 +262,15 @@ def test_migration_from_v1_keeps_data(tmp_path: Path) -> None:
     orders.append_order_event(s, "t-abc-1", OrderEvent(OrderEventKind.SUBMITTED, 1))
     s.close()
     s = open_store(str(path))
-    assert s.schema_version == LATEST == 2
+    assert s.schema_version == LATEST == 3
     assert orders.get_order(s, "t-abc-1") == _order()
     records.set_state(s, "k", "v")
     assert records.get_state(s, "k") == "v"
     with s.begin() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
     s.close()
     # re-opening is a no-op
-    assert open_store(str(path)).schema_version == 2
+    assert open_store(str(path)).schema_version == 3
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The store's SQLite schema as literal SQL: what `open_store` creates on a new file (migrations
-1..2), for the stdlib-sqlite3 path of `cashup backtest run` (store.lite), which must not import
+1..3), for the stdlib-sqlite3 path of `cashup backtest run` (store.lite), which must not import
 SQLAlchemy to create a new store. Generated from the SQLModel tables; `tests/test_store_lite.py`
 holds it equal to what `open_store` creates, so a changed table fails that test: regenerate it then
 (create a store with `open_store`, copy `sqlite_master.sql` in rowid order) and bump SCHEMA_VERSION with
@@ -7,14 +7,14 @@ the new migration."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
-MIGRATIONS = ((1, 'initial schema'), (2, 'state, optimisation trials, funding rates'))  # (version, description) rows of schema_version
+SCHEMA_VERSION = 3
+MIGRATIONS = ((1, 'initial schema'), (2, 'state, optimisation trials, funding rates'), (3, 'orders.version for compare-and-set writes'))  # (version, description) rows of schema_version
 
 DDL = (
     'CREATE TABLE schema_version (\n\tversion INTEGER NOT NULL, \n\tdescription VARCHAR NOT NULL, \n\tapplied_ms INTEGER NOT NULL, \n\tPRIMARY KEY (version)\n)',
     'CREATE TABLE instruments (\n\tsymbol VARCHAR NOT NULL, \n\tquanto_multiplier TEXT NOT NULL, \n\tprice_tick TEXT NOT NULL, \n\tsize_step TEXT NOT NULL, \n\tmin_size TEXT NOT NULL, \n\tmax_size TEXT NOT NULL, \n\tleverage_min TEXT NOT NULL, \n\tleverage_max TEXT NOT NULL, \n\tmaintenance_rate TEXT NOT NULL, \n\tmaker_fee_rate TEXT NOT NULL, \n\ttaker_fee_rate TEXT NOT NULL, \n\tprice_deviate TEXT NOT NULL, \n\torders_limit INTEGER NOT NULL, \n\tfunding_interval_s INTEGER NOT NULL, \n\tsettle VARCHAR NOT NULL, \n\tin_delisting BOOLEAN NOT NULL, \n\tupdated_ms INTEGER NOT NULL, \n\tPRIMARY KEY (symbol)\n)',
     'CREATE TABLE candles (\n\tsymbol VARCHAR NOT NULL, \n\ttimeframe VARCHAR NOT NULL, \n\topen_ms INTEGER NOT NULL, \n\topen FLOAT NOT NULL, \n\thigh FLOAT NOT NULL, \n\tlow FLOAT NOT NULL, \n\tclose FLOAT NOT NULL, \n\tvolume FLOAT NOT NULL, \n\tPRIMARY KEY (symbol, timeframe, open_ms)\n)\n WITHOUT ROWID\n\n',
-    'CREATE TABLE orders (\n\tid INTEGER NOT NULL, \n\tclient_id VARCHAR NOT NULL, \n\tvenue_order_id VARCHAR, \n\tsymbol VARCHAR NOT NULL, \n\tside VARCHAR NOT NULL, \n\torder_type VARCHAR NOT NULL, \n\tsize TEXT NOT NULL, \n\tprice TEXT, \n\ttif VARCHAR NOT NULL, \n\treduce_only BOOLEAN NOT NULL, \n\ttrigger_price TEXT, \n\tstatus VARCHAR NOT NULL, \n\tfilled TEXT NOT NULL, \n\tavg_fill_price TEXT NOT NULL, \n\tfees TEXT NOT NULL, \n\tcreated_ms INTEGER NOT NULL, \n\tupdated_ms INTEGER NOT NULL, \n\tstrategy VARCHAR NOT NULL, \n\treason VARCHAR NOT NULL, \n\tmode VARCHAR NOT NULL, \n\ttrade_ids TEXT, \n\tPRIMARY KEY (id)\n)',
+    'CREATE TABLE orders (\n\tid INTEGER NOT NULL, \n\tclient_id VARCHAR NOT NULL, \n\tvenue_order_id VARCHAR, \n\tsymbol VARCHAR NOT NULL, \n\tside VARCHAR NOT NULL, \n\torder_type VARCHAR NOT NULL, \n\tsize TEXT NOT NULL, \n\tprice TEXT, \n\ttif VARCHAR NOT NULL, \n\treduce_only BOOLEAN NOT NULL, \n\ttrigger_price TEXT, \n\tstatus VARCHAR NOT NULL, \n\tfilled TEXT NOT NULL, \n\tavg_fill_price TEXT NOT NULL, \n\tfees TEXT NOT NULL, \n\tcreated_ms INTEGER NOT NULL, \n\tupdated_ms INTEGER NOT NULL, \n\tstrategy VARCHAR NOT NULL, \n\treason VARCHAR NOT NULL, \n\tmode VARCHAR NOT NULL, \n\ttrade_ids TEXT, \n\tversion INTEGER NOT NULL, \n\tPRIMARY KEY (id)\n)',
     'CREATE UNIQUE INDEX ix_orders_client_id ON orders (client_id)',
     'CREATE INDEX ix_orders_status ON orders (status)',
     'CREATE INDEX ix_orders_symbol ON orders (symbol)',

@@ -90,6 +90,7 @@ class OrderRow(SQLModel, table=True):
     reason: str = ""
     mode: str = ""
     trade_ids: Any = _json()  # sorted list of venue trade ids applied to this order
+    version: int = 0  # bumped by every compare-and-set write (store/order_cas.py); added by migration 3
 
 
 class OrderEventRow(SQLModel, table=True):
