@@ -53,7 +53,7 @@ class StoreJournal:
         self.busy_wait_s = busy_wait_s  # total wait for another process's write lock before StoreBusy
         self.busy = BusyMeter()
         self._stmts: dict[str, Any] = {}
-        self._versions: dict[str, int] = {}  # client id -> the orders.version this process last saw
+        self._known: dict[str, tuple[int, Order]] = {}  # client id -> (orders.version, order) last seen here
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -80,11 +80,11 @@ class StoreJournal:
         """Compare-and-set the row; the order now stored (a newer row another process wrote wins)."""
         cid = order.client_id
         try:
-            stored, self._versions[cid] = write_order(conn, order, self.mode, self._versions.get(cid), claim=claim)
+            known = self._known[cid] = write_order(conn, order, self.mode, self._known.get(cid), claim=claim)
         except BaseException:
-            self._versions.pop(cid, None)  # the transaction rolls back: what we knew may be gone
+            self._known.pop(cid, None)  # the transaction rolls back: what we knew may be gone
             raise
-        return stored
+        return known[1]
 
     def _key(self, key: str) -> str:
         return f"{self.mode}:{key}"

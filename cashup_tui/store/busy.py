@@ -42,11 +42,7 @@ class BusyMeter:
     """What the status line shows: how often and how long the store made us wait."""
 
     waits: int = 0
-    waited_s: float = 0.0
-    last_wait_mono: float = 0.0
-
-    def slow_within(self, seconds: float, now: float | None = None) -> bool:
-        return self.waits > 0 and (time.monotonic() if now is None else now) - self.last_wait_mono <= seconds
+    waited_s: float = 0.0  # total time spent in calls that met a busy store, their SQLite busy timeouts included
 
 
 def retry_busy(fn: Callable[[], T], *, max_wait_s: float, meter: BusyMeter | None = None, what: str = "write",
@@ -55,14 +51,21 @@ def retry_busy(fn: Callable[[], T], *, max_wait_s: float, meter: BusyMeter | Non
     `max_wait_s` in total. A failed attempt rolled back, so running it again is safe."""
     start = clock()
     pause = 0.05
+    busy = False
     while True:
         try:
-            return fn()
+            out = fn()
+            if busy and meter is not None:
+                meter.waited_s += clock() - start
+            return out
         except (DBAPIError, sqlite3.OperationalError) as exc:
             if not is_busy(exc):
                 raise
             waited = clock() - start
+            busy = True
             if waited >= max_wait_s:
+                if meter is not None:
+                    meter.waited_s += waited
                 raise StoreBusy(
                     f"the store stayed locked by another process for {waited:.0f} s ({what} not done)",
                     hint="see which process holds the database (a long backup, a viewer, a second node) "
@@ -70,10 +73,7 @@ def retry_busy(fn: Callable[[], T], *, max_wait_s: float, meter: BusyMeter | Non
                 ) from None
             if meter is not None:
                 meter.waits += 1
-                meter.last_wait_mono = clock()
             log.warning("store busy (another process holds the write lock): %s waits, %.1f s so far",
                         what, waited)
             sleep(min(pause, max(0.0, max_wait_s - waited)))
-            if meter is not None:
-                meter.waited_s += min(pause, max(0.0, max_wait_s - waited))
             pause = min(pause * 2, 1.0)

@@ -39,34 +39,38 @@ _UPDATE = _update_stmt()
 
 
 def read_version(conn: Connection, client_id: str) -> tuple[Order, int] | None:
+    """The stored order and its version (None when there is no row)."""
     r = conn.execute(select(ORDERS).where(ORDERS.c.client_id == str(client_id))).mappings().first()
     return None if r is None else (m.order_from_row(r), int(r["version"] or 0))
 
 
-def write_order(conn: Connection, order: Order, mode: str, known: int | None, *, claim: bool = False
-                ) -> tuple[Order, int]:
-    """Write `order` in the caller's transaction; return (the order now stored, its version).
+def write_order(conn: Connection, order: Order, mode: str, known: tuple[int, Order] | None, *,
+                claim: bool = False) -> tuple[int, Order]:
+    """Write `order` in the caller's transaction; return (version, order) now stored.
 
-    `known` is the version this writer last saw (None: unknown, read it). `claim=True` is the
-    write-ahead insert of a new order: it raises `ClientIdTaken` when the id is in the store."""
+    `known` is the (version, order) this writer last saw in the row (None: unknown, read it): `order` is
+    merged with it before writing, so even a writer that knows the version cannot move the row back.
+    `claim=True` is the write-ahead insert of a new order: `ClientIdTaken` when the id is in the store."""
     for _ in range(_MAX_ROUNDS):
         if known is None:
             cur = read_version(conn, order.client_id)
             if cur is None:
                 if insert_ignore(conn, ORDERS, m.order_to_row(order, mode) | {"version": 1}, keys=("client_id",)):
-                    return order, 1
+                    return 1, order
                 continue  # another process inserted it between our read and insert: read it
-            stored, known = cur
+            stored, version = cur
             if claim:
                 raise ClientIdTaken(order.client_id, stored)
-            order = further(stored, order)
-            if order is stored:
-                return stored, known  # ours was stale: the newer row stays as it is
         elif claim:
-            raise ClientIdTaken(order.client_id, None)
+            raise ClientIdTaken(order.client_id, known[1])
+        else:
+            version, stored = known
+        order = further(stored, order)
+        if order is stored and known is None:
+            return version, stored  # ours was behind the row just read: it stays as it is
         row = m.order_to_row(order, mode)
-        row["k_client_id"], row["k_version"] = row.pop("client_id"), known
+        row["k_client_id"], row["k_version"] = row.pop("client_id"), version
         if conn.execute(_UPDATE, row).rowcount == 1:
-            return order, known + 1
-        known = None  # lost the race: re-read and merge
+            return version + 1, order
+        known = None  # another process wrote it since: re-read and merge
     raise RuntimeError(f"order {order.client_id}: compare-and-set did not settle after {_MAX_ROUNDS} rounds")
