@@ -446,9 +446,10 @@ class OrderManager:
         except Exception:
             self._restore(fill, before)  # nothing was committed: memory must not run ahead of the journal
             raise
-        if not stored:  # already journalled by another path: undo the in-memory application
-            self._restore(fill, before)
-            return False
+        if not stored and new is not None:  # another process on this store journalled the fill first (its
+            # trade sync saw our order's fill): the account did fill, so memory keeps it, and our order row
+            # moves on by compare-and-set (the store keeps whichever version is further along)
+            new = self.journal.save_order(new, event=fev) or new
         self.cache.put_position(pos)
         self.cache.put_balance(bal)
         if new is not None:
