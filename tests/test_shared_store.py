@@ -207,3 +207,20 @@ def test_the_node_lock_names_its_holder_and_frees_on_release(tmp_path: Path) -> 
     assert node_lock.hold(":memory:", "paper", command="x") is None
     url_lock = node_lock.lock_path("postgresql+psycopg://u:secret@h/db", "live", tmp_path)
     assert url_lock is not None and "secret" not in str(url_lock)
+
+
+def test_a_second_workstation_on_the_store_is_refused_before_the_app_opens(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cashup_tui import node_lock
+    from tests.test_runtime_cli import cashup
+
+    db = str(tmp_path / "s.sqlite")
+    held = node_lock.hold(db, "demo", command="cashup trade flip BTC_USDT (demo)")
+    try:
+        rc, out, err = cashup(capsys, "--db", db, "tui", "--mode", "demo")
+    finally:
+        assert held is not None
+        held.release()
+    assert rc == 1, (out, err)
+    assert "another trading node already runs on the demo store" in err and "cashup trade flip" in err
+    assert "Traceback" not in err

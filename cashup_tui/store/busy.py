@@ -4,7 +4,8 @@ SQLite's own busy timeout (`[store] busy_timeout_ms`) waits inside one statement
 driver raises "database is locked". A trading node must not fail a strategy for that (issue 14):
 the whole transaction is retried with a growing pause up to a bounded total wait, each wait is
 reported (log line, `BusyMeter` for the status line), and only then `StoreBusy` is raised, a
-clean message without SQL.
+clean message without SQL. The wait blocks the caller (the event loop of a node): the journal is
+synchronous on purpose, since nothing may reach the venue before its write-ahead row commits.
 """
 
 from __future__ import annotations
