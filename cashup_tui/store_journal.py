@@ -6,31 +6,62 @@ that never import each other; this glue is picked by the composition root only.
 Every row carries the mode ("demo", "paper", "testnet", "live") and the venue account (a
 configured name, `DEFAULT_ACCOUNT` unless set) so one database can hold several modes and several
 traders' accounts without mixing their orders, fills, positions, balances or risk state.
+
+Several processes may share the store (README "Several processes on one store"): order rows are
+written by compare-and-set (`store/order_cas.py`), and every call waits out another process's
+write lock (`store/busy.py`) instead of failing the strategy that made it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.orders import Fill, Order, OrderEvent
+from cashup_tui.domain.orders import Fill, K, Order, OrderEvent
 from cashup_tui.domain.positions import Position
 from cashup_tui.store import Store, records
 from cashup_tui.store import mappers as m
 from cashup_tui.store import orders as orders_repo
 from cashup_tui.store import portfolio as pf_repo
+from cashup_tui.store.busy import BusyMeter, retry_busy
+from cashup_tui.store.order_cas import write_order
 from cashup_tui.store.tables import DEFAULT_ACCOUNT
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _busy_retried(fn: F) -> F:
+    """Run the whole call again while another process holds the store's write lock (bounded)."""
+    @functools.wraps(fn)
+    def wrapper(self: StoreJournal, *args: Any, **kwargs: Any) -> Any:
+        return retry_busy(lambda: fn(self, *args, **kwargs), max_wait_s=self.busy_wait_s, meter=self.busy,
+                          what=fn.__name__)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class StoreJournal:
     """Implements `cashup_tui.engine.journal.Journal` on an open `Store`."""
 
-    def __init__(self, store: Store, mode: str, account: str = "") -> None:
+    def __init__(self, store: Store, mode: str, account: str = "", *, busy_wait_s: float = 120.0) -> None:
         self.store = store
         self.mode = mode
         self.account = account or DEFAULT_ACCOUNT
+        self.busy_wait_s = busy_wait_s  # total wait for another process's write lock before StoreBusy
+        self.busy = BusyMeter()
         self._stmts: dict[str, Any] = {}
+        self._known: dict[str, tuple[int, Order]] = {}  # client id -> (orders.version, order) last seen here
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction that takes SQLite's write lock at BEGIN (IMMEDIATE), so a busy store
+        is met by the busy timeout up front, never half-way through a read-then-write."""
+        with self.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield conn
 
     def _upsert_stmt(self, name: str, tbl: Any, keys: tuple[str, ...], cols: list[str]) -> Any | None:
         """A prepared INSERT .. ON CONFLICT DO UPDATE, built once (the hot path: every order change
@@ -46,28 +77,36 @@ class StoreJournal:
                 index_elements=list(keys), set_={c: base.excluded[c] for c in cols if c not in keys})
         return stmt
 
-    def _save_order_row(self, conn: Any, order: Order) -> None:
-        row = m.order_to_row(order, self.mode, self.account)
-        stmt = self._upsert_stmt("order", orders_repo.ORDERS, orders_repo.ORDER_KEY, list(row))
-        if stmt is None:
-            orders_repo.save_order(conn, order, self.mode, self.account)
-        else:
-            conn.execute(stmt, [row])
+    def _save_order_row(self, conn: Any, order: Order, *, claim: bool = False) -> Order:
+        """Compare-and-set the row; the order now stored (a newer row another process wrote wins)."""
+        cid = order.client_id
+        try:
+            known = self._known[cid] = write_order(conn, order, self.mode, self.account, self._known.get(cid), claim=claim)
+        except BaseException:
+            self._known.pop(cid, None)  # the transaction rolls back: what we knew may be gone
+            raise
+        return known[1]
 
     def _key(self, key: str) -> str:
         return f"{self.account}/{self.mode}:{key}"
 
     # -- orders and the event journal -----------------------------------------------------
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
-        """Order row + journal line in ONE transaction: the write-ahead commit."""
-        with self.store.begin() as conn:
-            self._save_order_row(conn, order)
+    @_busy_retried
+    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order:
+        """Order row + journal line in ONE transaction: the write-ahead commit. Returns the order as
+        stored. A SUBMITTED event is the write-ahead claim of a new id: `ClientIdTaken` if it exists."""
+        claim = event is not None and event.kind is K.SUBMITTED
+        with self._write() as conn:
+            stored = self._save_order_row(conn, order, claim=claim)
             if event is not None:
                 orders_repo.append_order_event(conn, order.client_id, event, self.mode, self.account)
+        return stored
 
+    @_busy_retried
     def get_order(self, client_id: str) -> Order | None:
         return orders_repo.get_order(self.store, client_id, self.mode, self.account)
 
+    @_busy_retried
     def load_orders(self, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
         if open_only:
             return orders_repo.load_open_orders(self.store, mode=self.mode, account=self.account)
@@ -77,19 +116,22 @@ class StoreJournal:
         merged = {o.client_id: o for o in recent} | open_
         return sorted(merged.values(), key=lambda o: (o.created_ms, o.client_id))
 
+    @_busy_retried
     def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]:
         events = orders_repo.load_order_events(self.store, client_id, mode=self.mode, account=self.account)
         return [(cid, ev) for _seq, cid, ev in events]
 
     # -- fills -------------------------------------------------------------------------
+    @_busy_retried
     def save_fill(self, fill: Fill) -> bool:
         return orders_repo.record_fill(self.store, fill, self.mode, self.account)
 
+    @_busy_retried
     def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
                     balance: Balance) -> bool:
         """Fill, order row, journal line, position and wallet in ONE transaction (one fsync, and a crash
         can never leave a fill without its position). False, and nothing written, for a duplicate."""
-        with self.store.begin() as conn:
+        with self._write() as conn:
             if not orders_repo.record_fill(conn, fill, self.mode, self.account):
                 return False
             if order is not None:
@@ -112,41 +154,51 @@ class StoreJournal:
         else:
             conn.execute(stmt, [row])
 
+    @_busy_retried
     def has_fill(self, trade_id: str) -> bool:
         return bool(orders_repo.known_trade_ids(self.store, [trade_id], self.mode, self.account))
 
+    @_busy_retried
     def load_fills(self) -> list[Fill]:
         return orders_repo.load_fills(self.store, mode=self.mode, account=self.account)
 
     # -- positions and balances ----------------------------------------------------------
+    @_busy_retried
     def save_positions(self, positions: list[Position]) -> None:
-        with self.store.begin() as conn:
+        with self._write() as conn:
             for p in positions:
                 pf_repo.upsert_position(conn, p, self.mode, self.account)
 
+    @_busy_retried
     def load_positions(self) -> list[Position]:
         return list(pf_repo.load_positions(self.store, self.mode, include_flat=True, account=self.account).values())
 
+    @_busy_retried
     def save_balances(self, balances: list[Balance]) -> None:
-        with self.store.begin() as conn:
+        with self._write() as conn:
             for b in balances:
                 pf_repo.upsert_balance(conn, b, self.mode, self.account)
 
+    @_busy_retried
     def load_balances(self) -> list[Balance]:
         return list(pf_repo.load_balances(self.store, self.mode, self.account).values())
 
     # -- risk events, audit, key-value state -----------------------------------------------
+    @_busy_retried
     def record_risk_event(self, ts_ms: int, kind: str, rule: str, message: str, numbers: dict[str, Any]) -> None:
         safe = json.loads(json.dumps(numbers, default=str))
         records.record_risk_event(self.store, records.RiskEvent(ts_ms, rule, message, kind, safe, self.mode,
                                                                 account=self.account))
 
+    @_busy_retried
     def audit(self, ts_ms: int, actor: str, action: str, detail: str) -> None:
         records.audit(self.store, action, actor, {"detail": detail, "mode": self.mode, "account": self.account}, ts_ms)
 
+    @_busy_retried
     def kv_get(self, key: str) -> Any | None:
         raw = records.get_state(self.store, self._key(key))
         return None if raw is None else json.loads(raw)
 
+    @_busy_retried
     def kv_set(self, key: str, value: Any) -> None:
         records.set_state(self.store, self._key(key), json.dumps(value, default=str))

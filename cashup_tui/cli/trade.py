@@ -3,6 +3,9 @@
 Logs and journals like the app: orders, fills, risk events and the audit trail go to the
 store; progress lines go to stdout. SIGINT/SIGTERM/SIGHUP stop it cleanly (the journal is
 already committed before every venue call, so even `kill -9` loses nothing).
+
+It holds the node lock of (store, mode) (`node_lock.py`): a second `cashup trade` or workstation
+there exits 1 naming the holder. It exits 1 when the strategy failed, so a supervisor sees it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def command(
     import signal
     import time
 
+    from cashup_tui import node_lock
     from cashup_tui.engine.strategy import load_strategy, parse_params
     from cashup_tui.logging_setup import configure_logging
     from cashup_tui.runtime import build_node
@@ -56,6 +60,11 @@ def command(
     live_ok = confirm_live(m, confirm)
     passphrase = live_admin_passphrase(m) if live_ok else None
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
+    lock = node_lock.hold(url, m, command=f"cashup trade {strategy} {sym} ({m})")
+
+    def busy_s(node) -> float:
+        meter = getattr(node.journal, "busy", None)  # StoreJournal only; an in-memory journal never waits
+        return meter.waited_s if meter is not None else 0.0
 
     def say(msg: str) -> None:  # progress: stdout, or stderr when stdout carries the JSON summary
         typer.echo(msg, err=as_json)
@@ -86,6 +95,7 @@ def command(
                        f"state {slot.state.value}; log {log_path}")
             start = time.monotonic()
             next_status = start + status_every if status_every else float("inf")
+            busy_seen = 0.0
             while not stop.is_set():
                 now = time.monotonic()
                 if duration and now - start >= duration:
@@ -93,27 +103,40 @@ def command(
                 if now >= next_status:
                     next_status = now + status_every
                     pos = node.portfolio.positions.get(sym)
+                    waited = busy_s(node) - busy_seen  # time another process held the store's write lock
+                    busy_seen += waited
+                    slow = f" store slow: waited {waited:.1f} s for another process's write lock" if waited else ""
                     say(f"[{int(now - start)}s] {slot.state.value} bars {slot.bars_seen} orders {slot.orders_sent} "
                                f"position {pos.size if pos else 0} equity {node.portfolio.equity():.2f} "
-                               f"trading {node.risk.state.value}" + (f" error: {slot.error}" if slot.error else ""))
+                               f"trading {node.risk.state.value}" + slow
+                               + (f" error: {slot.error}" if slot.error else ""))
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=0.2)
                 except TimeoutError:
                     pass
             await node.runner.idle()
+            failed = slot.state.value == "failed"  # stop() below sets STOPPED: note it first
             node.runner.stop(slot.name)
             status = node.runner.status()[0]
             pos = node.portfolio.positions.get(sym)
-            return {"mode": m, "strategy": status, "position": pos.size if pos else 0,
+            return {"mode": m, "strategy": status, "failed": failed or bool(status["error"]),
+                    "store_busy_s": round(busy_s(node), 3), "position": pos.size if pos else 0,
                     "equity": node.portfolio.equity(), "trading_state": node.risk.state.value,
                     "open_orders": len(node.cache.open_orders())}
         finally:
             await node.stop()
 
-    summary = asyncio.run(main())
+    try:
+        summary = asyncio.run(main())
+    finally:
+        if lock is not None:
+            lock.release()
+    st = summary["strategy"]
     if as_json:
         print_json(summary)
-        return
-    st = summary["strategy"]
-    typer.echo(f"stopped: {st['name']} {st['bars']} bars, {st['orders']} orders, position {summary['position']}, "
-               f"equity {summary['equity']:.2f} USDT" + (f"; strategy error: {st['error']}" if st["error"] else ""))
+    else:
+        typer.echo(f"stopped: {st['name']} {st['bars']} bars, {st['orders']} orders, position {summary['position']}, "
+                   f"equity {summary['equity']:.2f} USDT" + (f"; strategy error: {st['error']}" if st["error"] else ""))
+    if summary["failed"]:
+        fail(f"strategy {st['name']} failed: {st['error'] or 'see the log'}",
+             hint=f"fix the cause, then `cashup strategies` / restart it; the log is {log_path}")

@@ -26,7 +26,20 @@ def tui(
 
 def run_workstation(settings, mode: str, db_url: str, *, symbols: list[str] | None = None, live_ok: bool = False,
                     headless_size: tuple[int, int] | None = None, admin_passphrase: str | None = None) -> int:
-    """Build the node for `mode`, wrap it for the app, run the app until it exits."""
+    """Build the node for `mode`, wrap it for the app, run the app until it exits. Holds the node lock
+    of (store, mode) throughout: a second workstation or `cashup trade` there is refused."""
+    from cashup_tui import node_lock
+
+    lock = node_lock.hold(db_url, mode, command=f"cashup (workstation, {mode})")
+    try:
+        return _run_app(settings, mode, db_url, symbols=symbols, live_ok=live_ok, admin_passphrase=admin_passphrase)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_app(settings, mode: str, db_url: str, *, symbols: list[str] | None, live_ok: bool,
+             admin_passphrase: str | None) -> int:
     from cashup_tui.logging_setup import configure_logging
 
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)

@@ -23,7 +23,8 @@ from cashup_tui.domain.positions import Position
 
 @runtime_checkable
 class Journal(Protocol):
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None: ...
+    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order | None:
+        """Returns the order as stored (a shared store may keep a newer row), or None: as given."""
 
     def get_order(self, client_id: str) -> Order | None: ...
 

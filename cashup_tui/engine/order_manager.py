@@ -1,8 +1,8 @@
 """Order manager: the only path from an intent to the venue.
 
 Why each rule (reliability.md §0):
-- client ids are made here (`t-<prefix><session>-<counter>`), the counter persisted, so
-  a restart never reuses one;
+- client ids are made here (`t-<prefix><session>-<counter>`), the session random per process and
+  the counter persisted, so neither a restart nor a second process on the store reuses one;
 - the order is saved in SUBMITTING (row + journal line, one commit) BEFORE the venue is
   called: a crash after that leaves a row we can look up by client id;
 - a timeout, dropped connection or 5xx (`TemporaryError`) is not a rejection: the order
@@ -26,7 +26,6 @@ import asyncio
 import logging
 import os
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -58,7 +57,13 @@ from cashup_tui.domain.events import (
     PositionChanged,
     ReconciliationDone,
 )
-from cashup_tui.domain.ids import ClientOrderId, make_client_id, validate_client_id
+from cashup_tui.domain.ids import (
+    ClientIdTaken,
+    ClientOrderId,
+    make_client_id,
+    new_session,
+    validate_client_id,
+)
 from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
 from cashup_tui.domain.ports import Clock, EventSink, Execution
 from cashup_tui.domain.positions import Position
@@ -94,17 +99,6 @@ def crash_point(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _session_tag() -> str:
-    """Base36 of the start second: differs per process start so ids never repeat."""
-    n = int(time.time())
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out[-6:]
-
-
 class OrderManager:
     def __init__(
         self,
@@ -131,7 +125,7 @@ class OrderManager:
         self.clock = clock
         self.bus = bus
         self.id_prefix = id_prefix
-        self.session = session if session is not None else _session_tag()
+        self.session = session if session is not None else new_session()
         self.emulate_triggers = emulate_triggers
         self.submit_timeout_s = submit_timeout_s
         self.lookup_attempts = lookup_attempts
@@ -224,8 +218,9 @@ class OrderManager:
 
     # -- persistence helpers -------------------------------------------------------------
     def _store(self, order: Order, event: OrderEvent) -> Order:
-        """Persist the order row and its journal line in one commit, then update cache and bus."""
-        self.journal.save_order(order, event=event)
+        """Persist the order row and its journal line in one commit, then update cache and bus. A store
+        shared with other processes may hold a newer row than ours: what it kept is what we use."""
+        order = self.journal.save_order(order, event=event) or order
         self.cache.put_order(order)
         if self.bus is not None:
             self.bus.publish(OrderUpdated(event.ts_ms, order, event.kind._value_))  # _value_: the same str, without the enum property
@@ -266,7 +261,10 @@ class OrderManager:
             order = structs.replace(order, created_ms=order.created_ms or now)
             ev = OrderEvent(K.SUBMITTED, now)
             crash_point("before_commit")
-            order = self._store(transition(order, ev), ev)
+            try:
+                order = self._store(transition(order, ev), ev)
+            except ClientIdTaken as taken:  # another process wrote this id first: it is theirs to send
+                return SubmitResult(self.journal.get_order(order.client_id) or taken.existing or order, existed=True)
             crash_point("after_commit")
             if order.order_type is OT.TRAILING_STOP or (
                 order.order_type in TRIGGER_TYPES and self.emulate_triggers
@@ -448,9 +446,10 @@ class OrderManager:
         except Exception:
             self._restore(fill, before)  # nothing was committed: memory must not run ahead of the journal
             raise
-        if not stored:  # already journalled by another path: undo the in-memory application
-            self._restore(fill, before)
-            return False
+        if not stored and new is not None:  # another process on this store journalled the fill first (its
+            # trade sync saw our order's fill): the account did fill, so memory keeps it, and our order row
+            # moves on by compare-and-set (the store keeps whichever version is further along)
+            new = self.journal.save_order(new, event=fev) or new
         self.cache.put_position(pos)
         self.cache.put_balance(bal)
         if new is not None:

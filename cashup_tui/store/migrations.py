@@ -73,10 +73,18 @@ def _v2(conn: Connection) -> None:
     _create(conn, t.V2_TABLES)
 
 
+def _v4(conn: Connection) -> None:
+    """orders.version: the compare-and-set counter that stops a stale writer overwriting a newer row.
+    Plain ALTER TABLE (SQLite and PostgreSQL); skipped where v3's SQLite rebuild already made the column."""
+    if "version" not in {c["name"] for c in inspect(conn).get_columns("orders")}:
+        conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
     (2, "state, optimisation trials, funding rates", _v2),
     (3, "account keys on orders, fills, positions, balances, risk state", v3),
+    (4, "orders.version for compare-and-set writes", _v4),
 ]
 LATEST = MIGRATIONS[-1][0]
 

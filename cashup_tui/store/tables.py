@@ -104,6 +104,9 @@ class OrderRow(SQLModel, table=True):
     reason: str = ""
     mode: str = ""
     trade_ids: Any = _json()  # sorted list of venue trade ids applied to this order
+    # bumped by every compare-and-set write (store/order_cas.py); added by migration 4 (the server default
+    # lets migration 3's SQLite rebuild copy old rows into the current shape)
+    version: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
 
 
 class OrderEventRow(SQLModel, table=True):
