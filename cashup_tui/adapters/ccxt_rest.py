@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from cashup_tui.settings import Settings
 
 T = TypeVar("T")
+LIST_PAGE = 100  # Gate's largest page for order lists (also its default)
+HEADERS_PARAM = "__cashup_headers"  # params key read by add_header_hook: extra request headers, not sent as params
 ZERO = Decimal(0)
 MAX_CANDLE_POINTS = 1999  # Gate/ccxt cap per candlesticks request (from/to window)
 GATE_INTERVALS = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d")
@@ -336,6 +339,7 @@ class GateRest:
         backoff_base_s: float = 0.2,
         backoff_max_s: float = 2.0,
         rate_limit_ms: int | None = None,
+        order_expiry_s: float | None = None,
         candle_page_points: int = MAX_CANDLE_POINTS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -348,6 +352,9 @@ class GateRest:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
+        # X-Gate-Exptime on placements: Gate refuses a request that arrives after it, so a request the
+        # client stopped waiting for (timeout) cannot land later; the order manager relies on this bound
+        self.order_expiry_ms = int((timeout_s if order_expiry_s is None else order_expiry_s) * 1000)
         self.candle_page_points = max(2, min(candle_page_points, MAX_CANDLE_POINTS))
         self._rng = rng or random.Random()
         self._has_keys = bool(key and secret)
@@ -363,6 +370,7 @@ class GateRest:
             config["rateLimit"] = rate_limit_ms
         self._ex = ccxt_async.gate(config)
         self._ex.verbose = False
+        add_header_hook(self._ex)
         point_ccxt_at(self._ex, self.rest_url)
         self._instruments: dict[str, Instrument] = {}
 
@@ -543,8 +551,13 @@ class GateRest:
             body["tif"] = TimeInForce.IOC.value  # Gate: a market order (price 0) must be ioc or fok
         if order.reduce_only:
             body["reduce_only"] = True
-        raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, self._p(**body))
+        params = {**self._p(**body), HEADERS_PARAM: {"X-Gate-Exptime": str(self.placement_deadline_ms())}}
+        raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, params)
         return order_from_gate(raw)
+
+    def placement_deadline_ms(self) -> int:
+        """The X-Gate-Exptime of a placement sent now (local ms epoch + `order_expiry_ms`)."""
+        return time.time_ns() // 1_000_000 + self.order_expiry_ms
 
     async def cancel_order(self, id_or_text: str) -> Order:
         """Cancel by venue id or client id (text). Sent once."""
@@ -555,6 +568,8 @@ class GateRest:
         return order_from_gate(raw)
 
     async def cancel_all(self, symbol: str, side: Side | None = None) -> list[Order]:
+        """Gate's per-contract cancel-all (`DELETE /orders?contract=`): one request, every open order of
+        the contract, whoever placed it. Returns the cancelled orders. Sent once."""
         params = self._p(contract=symbol, side={Side.BUY: "bid", Side.SELL: "ask"}.get(side) if side else None)
         rows = await self._write(f"cancel all orders {symbol}", self._ex.privateFuturesDeleteSettleOrders, params)
         return [order_from_gate(r) for r in rows]
@@ -599,9 +614,25 @@ class GateRest:
         return await self._list_orders(symbol, "finished", limit)
 
     async def _list_orders(self, symbol: str | None, status: str, limit: int | None = None) -> list[Order]:
-        params = self._p(contract=symbol, status=status, limit=limit)
-        rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders, params)
-        return [order_from_gate(r) for r in rows]
+        """Gate pages at most LIST_PAGE rows (and sends its default page of 100 without `limit`): ask
+        `limit` + `offset` until a short page, or until `limit` rows when one is given."""
+        out: list[Order] = []
+        seen: set[str] = set()
+        offset = 0
+        while limit is None or len(out) < limit:
+            page = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(out))
+            params = self._p(contract=symbol, status=status, limit=page, offset=offset or None)
+            rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders, params)
+            offset += len(rows)
+            for r in rows:
+                o = order_from_gate(r)
+                key = o.venue_order_id or o.client_id
+                if key not in seen:  # a page boundary can shift while orders come and go
+                    out.append(o)
+                seen.add(key)
+            if len(rows) < page:
+                break
+        return out
 
     async def my_trades(self, symbol: str | None = None, since_ms: int | None = None, limit: int = 1000) -> list[Fill]:
         """Our fills, oldest first; `since_ms` filters client-side too (Gate's `from` is whole seconds)."""
@@ -705,6 +736,25 @@ class GateRest:
                 hint="pass the numeric venue id or our client id",
             )
         return key
+
+
+def add_header_hook(exchange: Any) -> None:
+    """Let one call carry extra HTTP headers: `params[HEADERS_PARAM] = {...}` is taken out of the params
+    before ccxt signs them and added to the headers it returns. ccxt's gate `sign()` takes no headers,
+    and the exchange-wide `headers` would leak into concurrent requests. (Gate does not sign them.)"""
+    sign = exchange.sign
+
+    def sign_with_headers(path: str, api: Any = "public", method: str = "GET", params: Any = None) -> dict[str, Any]:
+        extra = None
+        if isinstance(params, dict) and HEADERS_PARAM in params:
+            params = dict(params)
+            extra = params.pop(HEADERS_PARAM)
+        request = sign(path, api, method, {} if params is None else params)
+        if extra:
+            request["headers"] = {**(request.get("headers") or {}), **extra}
+        return request
+
+    exchange.sign = sign_with_headers
 
 
 def point_ccxt_at(exchange: Any, base_url: str) -> None:

@@ -63,3 +63,10 @@ def _base36(n: int) -> str:
         n, r = divmod(n, 1296)
         out = _PAIRS36[r] + out
     return (_DIGITS36[n] if n < 36 else _PAIRS36[n]) + out
+
+
+def has_client_prefix(text: str, prefix: str) -> bool:
+    """True if a venue order's `text` is one of the ids `make_client_id(prefix, ...)` makes
+    (`t-` + the sanitised prefix). Reconciliation brings back only such orders: never another tool's."""
+    body = _body(prefix, "")
+    return bool(body) and isinstance(text, str) and text.startswith(f"t-{body}")

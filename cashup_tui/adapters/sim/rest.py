@@ -19,6 +19,7 @@ without a response), which is the case the order manager's lookup-by-client-id e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -36,6 +37,7 @@ from cashup_tui.adapters.sim.state import SimState
 log = logging.getLogger("cashup.sim.rest")
 
 REST_HITS: web.AppKey[Counter[str]] = web.AppKey("cashup_sim_rest_hits", Counter)
+REST_API: web.AppKey[_RestApi] = web.AppKey("cashup_sim_rest_api")
 _BODY: web.RequestKey[bytes] = web.RequestKey("cashup_sim_body", bytes)
 AUTH_WINDOW_S = 60
 MAX_CANDLE_POINTS = 2000
@@ -100,6 +102,7 @@ def add_rest_routes(app: web.Application, state: SimState, prefix: str = "/api/v
     """Register every REST route on `app` (before it starts). `app[REST_HITS]` counts 'METHOD /path'."""
     api = _RestApi(state, prefix.rstrip("/"))
     app[REST_HITS] = api.hits
+    app[REST_API] = api
     p = api.prefix
     fu = f"{p}/futures/usdt"
     add = app.router.add_route
@@ -161,6 +164,10 @@ class _RestApi:
             self.cancel_price_orders,
             self.countdown_cancel_all,
         }
+        self.placement_ops = {self.create_order, self.batch_orders, self.amend_order}
+        self._held: set[asyncio.Task[web.StreamResponse]] = set()
+        self._release = asyncio.Event()
+        self.expired: list[int] = []  # X-Gate-Exptime deadlines of requests refused for arriving late
         self._decimal_kw: dict[str, bool] = {}
 
     # -- request pipeline -------------------------------------------------------------------------
@@ -173,28 +180,77 @@ class _RestApi:
                                     content_type="text/html")  # fmt: skip
             if status == 429:
                 return gate_error("TOO_MANY_REQUESTS", "Request Rate limit Exceeded (simulated)", 429)
-            try:
-                body = await request.read()
-                if private:
-                    self.authenticate(request, body)
-                request[_BODY] = body
-                data = await handler(request)
-            except GateHttpError as exc:
-                return gate_error(exc.label, exc.message, exc.status)
-            if order_op:
-                delay = self.state.faults.ack_delay_ms
-                if delay > 0:
-                    await asyncio.sleep(delay / 1000)
-                if self.state.faults.lose_ack():
-                    log.info("sim: losing the ack of %s %s (the action was applied)", request.method, request.path)
-                    if request.transport is not None:
-                        request.transport.abort()
-                    return web.Response(status=204)
-            if isinstance(data, web.StreamResponse):
-                return data
-            return _json(data)
+            body = await request.read()
+            if handler in self.placement_ops and self.state.faults.hold_placement():
+                # the request is in flight: the client hears nothing; it reaches the venue later, where
+                # X-Gate-Exptime is checked on arrival. Shielded: a client that gives up does not stop it.
+                task = asyncio.get_running_loop().create_task(self._serve_late(handler, request, body, private, order_op))
+                self._held.add(task)
+                task.add_done_callback(self._held.discard)
+                return await asyncio.shield(task)
+            return await self._serve(handler, request, body, private, order_op)
 
         return endpoint
+
+    async def _serve(self, handler: Callable[[web.Request], Awaitable[Any]], request: web.Request, body: bytes,
+                     private: bool, order_op: bool) -> web.StreamResponse:
+        try:
+            if private:
+                self.authenticate(request, body)
+            if handler in self.placement_ops:
+                self.check_exptime(request)
+            request[_BODY] = body
+            data = await handler(request)
+        except GateHttpError as exc:
+            return gate_error(exc.label, exc.message, exc.status)
+        if order_op:
+            delay = self.state.faults.ack_delay_ms
+            if delay > 0:
+                await asyncio.sleep(delay / 1000)
+            if self.state.faults.lose_ack():
+                log.info("sim: losing the ack of %s %s (the action was applied)", request.method, request.path)
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=204)
+        if isinstance(data, web.StreamResponse):
+            return data
+        return _json(data)
+
+    async def _serve_late(self, handler: Callable[[web.Request], Awaitable[Any]], request: web.Request, body: bytes,
+                          private: bool, order_op: bool) -> web.StreamResponse:
+        """A held placement: it reaches the venue after `hold_placement_s` or at the 'release' action."""
+        release = self._release
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(release.wait(), self.state.faults.hold_placement_s)
+        log.info("sim: a held %s %s reaches the venue now", request.method, request.path)
+        return await self._serve(handler, request, body, private, order_op)
+
+    def release_held(self) -> int:
+        """Let every held placement reach the venue now; returns how many were held."""
+        held = len(self._held)
+        release, self._release = self._release, asyncio.Event()
+        release.set()
+        return held
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def check_exptime(self, request: web.Request) -> None:
+        """Gate's `X-Gate-Exptime` (ms epoch) on order place/amend/batch: a request arriving after it is refused,
+        so a delayed request can never act late. (The simulator's label; Gate's own label is not documented.)"""
+        raw = request.headers.get("X-Gate-Exptime")
+        if raw is None or raw == "":
+            return
+        try:
+            deadline = int(raw)
+        except ValueError:
+            raise GateHttpError("INVALID_PARAM_VALUE", f"invalid X-Gate-Exptime header {raw!r}") from None
+        now = self.state.now_ms()
+        if now > deadline:
+            self.expired.append(deadline)
+            raise GateHttpError("REQUEST_EXPTIME_EXCEEDED",
+                                f"request arrived at {now}, after its X-Gate-Exptime {deadline}: not executed")
 
     def authenticate(self, request: web.Request, body: bytes) -> None:
         h = request.headers
@@ -410,7 +466,7 @@ class _RestApi:
         contract = q.get("contract")
         if contract:
             self.need_contract(contract)
-        limit = self.q_int(request, "limit", 100, 1, 1000) or 100
+        limit = self.q_int(request, "limit", 100, 1, 100) or 100  # Gate: at most 100 per page, default 100
         offset = self.q_int(request, "offset", 0) or 0
         rows = self.venue(self.state.venue.list_orders, contract or None, status, limit=limit, offset=offset)
         return [_gate(o) for o in rows]
