@@ -194,8 +194,7 @@ class Reconciler:
         bulk = getattr(om.execution, "cancel_all", None)
         out: list[Order] = []
         if bulk is not None and not entries_only:
-            symbols = {symbol} if symbol else {o.symbol for o in om.cache.open_orders()} | self.venue_symbols
-            for sym in sorted(symbols):
+            for sym in sorted({symbol} if symbol else self._contracts_to_clear()):
                 out += await self._cancel_contract(bulk, sym, reason)
         done = {o.client_id for o in out}
         for o in om.cache.open_orders(symbol):
@@ -205,6 +204,15 @@ class Reconciler:
                 out.append(await om.cancel(o.client_id, reason=reason))
             except CashupError as exc:
                 log.error("cancel %s failed during cancel-all: %s", o.client_id, exc)
+        return out
+
+    def _contracts_to_clear(self) -> set[str]:
+        """Where an order of ours may rest: local open orders, the venue's last open-order listing, our
+        written-off rows (a late arrival rests there) and open positions (exits)."""
+        om = self.om
+        out = {o.symbol for o in om.cache.open_orders()} | self.venue_symbols
+        out |= {o.symbol for o in om.cache.orders() if o.status in (S.REJECTED, S.CANCELLED) and o.reason in INFERRED}
+        out |= {sym for sym, p in om.portfolio.positions.items() if not p.is_flat}
         return out
 
     async def _cancel_contract(self, bulk: Any, symbol: str, reason: str) -> list[Order]:
