@@ -64,6 +64,13 @@ class StoreJournal:
             if event is not None:
                 orders_repo.append_order_event(conn, order.client_id, event, self.mode)
 
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> None:
+        """Many order rows and their journal lines in ONE transaction (one fsync for a cancel-all answer)."""
+        with self.store.begin() as conn:
+            for order, event in items:
+                self._save_order_row(conn, order)
+                orders_repo.append_order_event(conn, order.client_id, event, self.mode)
+
     def get_order(self, client_id: str) -> Order | None:
         o = orders_repo.get_order(self.store, client_id)
         return o

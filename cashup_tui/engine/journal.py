@@ -25,6 +25,8 @@ from cashup_tui.domain.positions import Position
 class Journal(Protocol):
     def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None: ...
 
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> None: ...
+
     def get_order(self, client_id: str) -> Order | None: ...
 
     def load_orders(self, *, open_only: bool = False) -> list[Order]: ...
@@ -74,6 +76,13 @@ class MemoryJournal:
     def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
         self.orders[order.client_id] = order
         if event is not None:
+            self.journal.append((order.client_id, event))
+        self.commits += 1
+
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> None:
+        """Many order rows and their journal lines in one commit (a cancel-all answer)."""
+        for order, event in items:
+            self.orders[order.client_id] = order
             self.journal.append((order.client_id, event))
         self.commits += 1
 

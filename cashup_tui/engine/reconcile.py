@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from msgspec import structs
 
 from cashup_tui.domain.errors import CashupError, TemporaryError
+from cashup_tui.domain.events import OrderUpdated
 from cashup_tui.domain.ids import has_client_prefix
-from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S
+from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, can_transition, transition
 
 if TYPE_CHECKING:
     from cashup_tui.engine.order_manager import OrderManager
@@ -206,6 +207,21 @@ class Reconciler:
                 log.error("cancel %s failed during cancel-all: %s", o.client_id, exc)
         return out
 
+    def _store_all(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
+        """`OrderManager._store` for many orders: one journal commit, then cache and bus."""
+        om = self.om
+        save_all = getattr(om.journal, "save_orders", None)
+        if save_all is not None:
+            save_all(items)
+        else:
+            for order, event in items:
+                om.journal.save_order(order, event=event)
+        for order, event in items:
+            om.cache.put_order(order)
+            if om.bus is not None:
+                om.bus.publish(OrderUpdated(event.ts_ms, order, event.kind.value))
+        return [order for order, _ in items]
+
     def _contracts_to_clear(self) -> set[str]:
         """Where an order of ours may rest: local open orders, the venue's last open-order listing, our
         written-off rows (a late arrival rests there) and open positions (exits)."""
@@ -223,6 +239,8 @@ class Reconciler:
             log.error("cancel-all on %s failed (%s): cancelling one by one", symbol, exc)
             return []
         out: list[Order] = []
+        batch: list[tuple[Order, OrderEvent]] = []  # plain cancellations: journalled in one commit
+        now = om.clock.now_ms()
         for v in answer:
             local = self._local(v)
             if local is None:
@@ -231,8 +249,14 @@ class Reconciler:
                     continue
                 out.append(om._adopt(v, f"cancelled by cancel-all ({reason})"))
                 continue
-            async with om._lock(local.client_id):
+            local = om.cache.order(local.client_id) or local
+            if v.status is S.CANCELLED and v.filled == local.filled and can_transition(local.status, K.CANCELLED):
+                ev = OrderEvent(K.CANCELLED, now, venue_order_id=v.venue_order_id, reason=reason)
+                batch.append((transition(local, ev), ev))
+                continue
+            async with om._lock(local.client_id):  # fills to bring in, or a row to revive: the full merge
                 out.append(await om._merge(om.cache.order(local.client_id) or local, v))
+        out += self._store_all(batch)
         self.venue_symbols.discard(symbol)
         log.info("cancel-all on %s: %d order(s) cancelled at the venue", symbol, len(answer))
         return out
