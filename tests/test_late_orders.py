@@ -164,7 +164,7 @@ async def test_an_order_whose_exptime_passed_is_refused_by_the_venue_then_declar
             # simulator's clock is moved 5 s on, then the request is released: refused, nothing placed
             sim.faults.set("clock_skew_ms", 5_000)
             await sim.admin_action("release", {})
-            assert await _until(lambda: len(sim.app[REST_API].expired) == 1)
+            assert await _until(lambda: len(sim.app[REST_API].late.expired) == 1)
             sim.faults.set("clock_skew_ms", 0)
             assert not _open_at_venue(sim, cid)
             assert not any(o.text == cid for o in sim.state.venue.list_orders(status="finished", limit=1000))

@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
 
+from cashup_tui.adapters.ccxt_hooks import add_header_hook, expiring, point_ccxt_at
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 LIST_PAGE = 100  # Gate's largest page for order lists (also its default)
-HEADERS_PARAM = "__cashup_headers"  # params key read by add_header_hook: extra request headers, not sent as params
 ZERO = Decimal(0)
 MAX_CANDLE_POINTS = 1999  # Gate/ccxt cap per candlesticks request (from/to window)
 GATE_INTERVALS = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d")
@@ -352,8 +351,7 @@ class GateRest:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
-        # X-Gate-Exptime on placements: Gate refuses a request that arrives after it, so a request the
-        # client stopped waiting for (timeout) cannot land later; the order manager relies on this bound
+        # placements carry X-Gate-Exptime = send + this: one the client gave up on cannot land later
         self.order_expiry_ms = int((timeout_s if order_expiry_s is None else order_expiry_s) * 1000)
         self.candle_page_points = max(2, min(candle_page_points, MAX_CANDLE_POINTS))
         self._rng = rng or random.Random()
@@ -551,13 +549,9 @@ class GateRest:
             body["tif"] = TimeInForce.IOC.value  # Gate: a market order (price 0) must be ioc or fok
         if order.reduce_only:
             body["reduce_only"] = True
-        params = {**self._p(**body), HEADERS_PARAM: {"X-Gate-Exptime": str(self.placement_deadline_ms())}}
+        params = expiring(self._p(**body), self.order_expiry_ms)  # X-Gate-Exptime: it cannot act late
         raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, params)
         return order_from_gate(raw)
-
-    def placement_deadline_ms(self) -> int:
-        """The X-Gate-Exptime of a placement sent now (local ms epoch + `order_expiry_ms`)."""
-        return time.time_ns() // 1_000_000 + self.order_expiry_ms
 
     async def cancel_order(self, id_or_text: str) -> Order:
         """Cancel by venue id or client id (text). Sent once."""
@@ -568,8 +562,7 @@ class GateRest:
         return order_from_gate(raw)
 
     async def cancel_all(self, symbol: str, side: Side | None = None) -> list[Order]:
-        """Gate's per-contract cancel-all (`DELETE /orders?contract=`): one request, every open order of
-        the contract, whoever placed it. Returns the cancelled orders. Sent once."""
+        """Gate's `DELETE /orders?contract=`: every open order of the contract, whoever placed it. Sent once."""
         params = self._p(contract=symbol, side={Side.BUY: "bid", Side.SELL: "ask"}.get(side) if side else None)
         rows = await self._write(f"cancel all orders {symbol}", self._ex.privateFuturesDeleteSettleOrders, params)
         return [order_from_gate(r) for r in rows]
@@ -614,25 +607,20 @@ class GateRest:
         return await self._list_orders(symbol, "finished", limit)
 
     async def _list_orders(self, symbol: str | None, status: str, limit: int | None = None) -> list[Order]:
-        """Gate pages at most LIST_PAGE rows (and sends its default page of 100 without `limit`): ask
-        `limit` + `offset` until a short page, or until `limit` rows when one is given."""
-        out: list[Order] = []
-        seen: set[str] = set()
-        offset = 0
-        while limit is None or len(out) < limit:
-            page = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(out))
-            params = self._p(contract=symbol, status=status, limit=page, offset=offset or None)
-            rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders, params)
+        """Gate sends at most LIST_PAGE rows (its default page without `limit`): page with `limit` +
+        `offset` until a short page (or `limit` rows)."""
+        found: dict[str, Order] = {}  # by venue id: a page boundary can shift while orders come and go
+        offset = 0  # rows fetched so far
+        while limit is None or len(found) < limit:
+            page = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(found))
+            rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders,
+                                            self._p(contract=symbol, status=status, limit=page, offset=offset or None))
             offset += len(rows)
-            for r in rows:
-                o = order_from_gate(r)
-                key = o.venue_order_id or o.client_id
-                if key not in seen:  # a page boundary can shift while orders come and go
-                    out.append(o)
-                seen.add(key)
+            for o in map(order_from_gate, rows):
+                found.setdefault(o.venue_order_id or o.client_id, o)
             if len(rows) < page:
                 break
-        return out
+        return list(found.values())
 
     async def my_trades(self, symbol: str | None = None, since_ms: int | None = None, limit: int = 1000) -> list[Fill]:
         """Our fills, oldest first; `since_ms` filters client-side too (Gate's `from` is whole seconds)."""
@@ -736,45 +724,3 @@ class GateRest:
                 hint="pass the numeric venue id or our client id",
             )
         return key
-
-
-def add_header_hook(exchange: Any) -> None:
-    """Let one call carry extra HTTP headers: `params[HEADERS_PARAM] = {...}` is taken out of the params
-    before ccxt signs them and added to the headers it returns. ccxt's gate `sign()` takes no headers,
-    and the exchange-wide `headers` would leak into concurrent requests. (Gate does not sign them.)"""
-    sign = exchange.sign
-
-    def sign_with_headers(path: str, api: Any = "public", method: str = "GET", params: Any = None) -> dict[str, Any]:
-        extra = None
-        if isinstance(params, dict) and HEADERS_PARAM in params:
-            params = dict(params)
-            extra = params.pop(HEADERS_PARAM)
-        request = sign(path, api, method, {} if params is None else params)
-        if extra:
-            request["headers"] = {**(request.get("headers") or {}), **extra}
-        return request
-
-    exchange.sign = sign_with_headers
-
-
-def point_ccxt_at(exchange: Any, base_url: str) -> None:
-    """Point every `urls['api']` entry (public/private x spot/futures/delivery/...) at one base URL.
-
-    ccxt builds `url = urls['api'][public|private][family] + '/' + family + path`, so one base such
-    as `http://127.0.0.1:PORT/api/v4` serves every family. Also replaces the 'test' map so a later
-    `set_sandbox_mode(True)` cannot silently send requests elsewhere.
-    """
-    base = base_url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise ValidationError(
-            f"REST URL {base_url!r} is not an http(s) URL",
-            hint="e.g. https://api.gateio.ws/api/v4 or the simulator's http://127.0.0.1:PORT/api/v4",
-        )
-    for table in ("api", "test"):
-        urls = exchange.urls.get(table)
-        if not isinstance(urls, dict):
-            continue
-        for access in urls.values():
-            if isinstance(access, dict):
-                for family in list(access):
-                    access[family] = base

@@ -19,19 +19,21 @@ without a response), which is the case the order manager's lookup-by-client-id e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
 
 from cashup_tui.adapters.gateio.auth import rest_sign, verify
+from cashup_tui.adapters.sim.late import EXPTIME_HEADER, LatePlacements
+from cashup_tui.adapters.sim.rest_params import param_dec as _dec
+from cashup_tui.adapters.sim.rest_params import valid_text as _valid_text
 from cashup_tui.adapters.sim.state import SimState
 
 log = logging.getLogger("cashup.sim.rest")
@@ -165,9 +167,7 @@ class _RestApi:
             self.countdown_cancel_all,
         }
         self.placement_ops = {self.create_order, self.batch_orders, self.amend_order}
-        self._held: set[asyncio.Task[web.StreamResponse]] = set()
-        self._release = asyncio.Event()
-        self.expired: list[int] = []  # X-Gate-Exptime deadlines of requests refused for arriving late
+        self.late = LatePlacements(state)  # hold_next_placements and X-Gate-Exptime
         self._decimal_kw: dict[str, bool] = {}
 
     # -- request pipeline -------------------------------------------------------------------------
@@ -181,13 +181,8 @@ class _RestApi:
             if status == 429:
                 return gate_error("TOO_MANY_REQUESTS", "Request Rate limit Exceeded (simulated)", 429)
             body = await request.read()
-            if handler in self.placement_ops and self.state.faults.hold_placement():
-                # the request is in flight: the client hears nothing; it reaches the venue later, where
-                # X-Gate-Exptime is checked on arrival. Shielded: a client that gives up does not stop it.
-                task = asyncio.get_running_loop().create_task(self._serve_late(handler, request, body, private, order_op))
-                self._held.add(task)
-                task.add_done_callback(self._held.discard)
-                return await asyncio.shield(task)
+            if handler in self.placement_ops and self.state.faults.hold_placement():  # still in flight
+                return await self.late.hold(lambda: self._serve(handler, request, body, private, order_op))
             return await self._serve(handler, request, body, private, order_op)
 
         return endpoint
@@ -197,8 +192,8 @@ class _RestApi:
         try:
             if private:
                 self.authenticate(request, body)
-            if handler in self.placement_ops:
-                self.check_exptime(request)
+            if handler in self.placement_ops and (late := self.late.exptime_error(request.headers.get(EXPTIME_HEADER))):
+                raise GateHttpError("REQUEST_EXPTIME_EXCEEDED", late)  # (the simulator's label)
             request[_BODY] = body
             data = await handler(request)
         except GateHttpError as exc:
@@ -215,42 +210,6 @@ class _RestApi:
         if isinstance(data, web.StreamResponse):
             return data
         return _json(data)
-
-    async def _serve_late(self, handler: Callable[[web.Request], Awaitable[Any]], request: web.Request, body: bytes,
-                          private: bool, order_op: bool) -> web.StreamResponse:
-        """A held placement: it reaches the venue after `hold_placement_s` or at the 'release' action."""
-        release = self._release
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(release.wait(), self.state.faults.hold_placement_s)
-        log.info("sim: a held %s %s reaches the venue now", request.method, request.path)
-        return await self._serve(handler, request, body, private, order_op)
-
-    def release_held(self) -> int:
-        """Let every held placement reach the venue now; returns how many were held."""
-        held = len(self._held)
-        release, self._release = self._release, asyncio.Event()
-        release.set()
-        return held
-
-    @property
-    def held(self) -> int:
-        return len(self._held)
-
-    def check_exptime(self, request: web.Request) -> None:
-        """Gate's `X-Gate-Exptime` (ms epoch) on order place/amend/batch: a request arriving after it is refused,
-        so a delayed request can never act late. (The simulator's label; Gate's own label is not documented.)"""
-        raw = request.headers.get("X-Gate-Exptime")
-        if raw is None or raw == "":
-            return
-        try:
-            deadline = int(raw)
-        except ValueError:
-            raise GateHttpError("INVALID_PARAM_VALUE", f"invalid X-Gate-Exptime header {raw!r}") from None
-        now = self.state.now_ms()
-        if now > deadline:
-            self.expired.append(deadline)
-            raise GateHttpError("REQUEST_EXPTIME_EXCEEDED",
-                                f"request arrived at {now}, after its X-Gate-Exptime {deadline}: not executed")
 
     def authenticate(self, request: web.Request, body: bytes) -> None:
         h = request.headers
@@ -642,26 +601,8 @@ class _RestApi:
         return [_gate(t) for t in self.venue(self.state.venue.cancel_triggers, contract or None)]
 
 
-# --------------------------------------------------------------------------------------------------
-def _dec(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return default
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        return default
-    return out if out.is_finite() else default
-
-
 def _need_dec(obj: Mapping[str, Any], name: str) -> Decimal:
     out = _dec(obj.get(name), None)
     if out is None:
         raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: {name}={obj.get(name)!r}")
     return out
-
-
-def _valid_text(text: str) -> bool:
-    if not text.startswith("t-"):
-        return False
-    body = text[2:]
-    return 0 < len(body) <= 28 and all(c.isascii() and (c.isalnum() or c in "_.-") for c in body)

@@ -300,7 +300,7 @@ class SimServer:
             from cashup_tui.adapters.sim.rest import REST_API
 
             api = self.app.get(REST_API)
-            return {"released": api.release_held() if api is not None else 0}
+            return {"released": api.late.release() if api is not None else 0}
         if action == "blast":
             symbol = str(args.get("symbol") or next(iter(self.market.symbols)))
             try:
