@@ -6,7 +6,6 @@ applies it at the 'release' action, so the late arrival happens exactly when the
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.runtime import Node, build_node
 from cashup_tui.settings import Secret, Settings, replace_section
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
+from tests.notify_helpers import wait_for
 
 D = Decimal
 S = OrderStatus
@@ -28,13 +28,7 @@ CANCEL_ALL = "DELETE /api/v4/futures/usdt/orders"
 
 
 async def _until(pred, timeout: float = 15.0) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.05)
-    return pred()
+    return await wait_for(pred, timeout, 0.05)
 
 
 def _settings(sim: SimServer) -> Settings:
