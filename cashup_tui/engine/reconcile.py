@@ -128,8 +128,10 @@ class Reconciler:
                 if local.status not in (S.SUBMITTING, S.UNKNOWN):
                     return
                 after = await om._merge(local, venue) if venue is not None else self.not_found(local)
-            if after.status is not local.status:
-                om.changes_log.append(f"order {cid}: {local.status.value} -> {after.status.value}")
+            if after.status is not local.status:  # journalled like a reconciliation's change
+                change = f"order {cid}: {local.status.value} -> {after.status.value}"
+                om.changes_log.append(change)
+                om.journal.record_risk_event(om.clock.now_ms(), "reconcile", "reconcile", change, {})
             if after.status in (S.SUBMITTING, S.UNKNOWN):
                 await asyncio.sleep(max(FOLLOW_UP_RETRY_S, (self.deadline_ms(after) - om.clock.now_ms()) / 1000))
                 continue
