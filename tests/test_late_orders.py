@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 from ccxt.base.errors import BadRequest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cashup_tui.adapters.sim.rest import REST_API, REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import OrderStatus
+from cashup_tui.domain.ids import has_client_prefix, make_client_id
 from cashup_tui.runtime import Node, build_node
 from cashup_tui.settings import Secret, Settings, replace_section
+from tests.campaign import examples
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.notify_helpers import wait_for
 
@@ -197,3 +201,13 @@ async def test_sync_sees_all_of_250_open_orders() -> None:
             assert sim.app[REST_HITS][CANCEL_ALL] == 3  # one per contract
         finally:
             await node.stop()
+
+
+@settings(max_examples=examples(50))
+@given(prefix=st.sampled_from(["t", "d", "l", "p", "c"]), other=st.sampled_from(["t", "d", "l", "p", "c"]),
+       counter=st.integers(0, 10**12), session=st.text("0123456789abcdefghijklmnopqrstuvwxyz", max_size=6))
+def test_only_ids_made_with_our_prefix_are_ours(prefix: str, other: str, counter: int, session: str) -> None:
+    cid = make_client_id(other, counter, session=session)
+    assert has_client_prefix(cid, other)
+    assert has_client_prefix(cid, prefix) is (prefix == other)
+    assert not has_client_prefix("t-HBOTabc", prefix) and not has_client_prefix("web", prefix)
