@@ -386,8 +386,8 @@ class Node:
         """A reconciliation that failed (venue error after a reconnect) is retried every 5 s while the
         private stream is up; trading stays blocked until one succeeds (fail closed)."""
         om = self.om
-        if om is None or om.ready or not getattr(self.execution, "connected", True):
-            return
+        if om is None or om.ready or om.reconciling or not getattr(self.execution, "connected", True):
+            return  # (one that is running now is not a failed one)
         try:
             await om.reconcile()
         except CashupError as exc:

@@ -103,6 +103,17 @@ class StoreJournal:
         return stored
 
     @_busy_retried
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
+        """Many order rows and their journal lines in ONE transaction (one fsync for a cancel-all answer);
+        the orders as stored (compare-and-set, as `save_order`)."""
+        stored: list[Order] = []
+        with self._write() as conn:
+            for order, event in items:
+                stored.append(self._save_order_row(conn, order))
+                orders_repo.append_order_event(conn, order.client_id, event, self.mode, self.account)
+        return stored
+
+    @_busy_retried
     def get_order(self, client_id: str) -> Order | None:
         return orders_repo.get_order(self.store, client_id, self.mode, self.account)
 

@@ -91,6 +91,9 @@ async def test_in_doubt_not_placed_stays_unknown_then_reconcile_rejects_it() -> 
     res = await e.om.submit(o)
     assert res.order.status is S.UNKNOWN and res.order.unconfirmed
     assert e.venue.orders == {}
+    # not found, but the request could still land until its X-Gate-Exptime (+ clock margin): still UNKNOWN
+    assert await e.om.reconcile() == [] and e.cache.order(o.client_id).status is S.UNKNOWN
+    e.clock.advance(e.om.reconciler.deadline_ms(e.cache.order(o.client_id)) - e.clock.now_ms() + 1)
     changes = await e.om.reconcile()
     assert e.cache.order(o.client_id).status is S.REJECTED
     assert any(o.client_id in c for c in changes)

@@ -16,7 +16,7 @@ from cashup_tui.store import open_store
 from cashup_tui.store_journal import StoreJournal
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = pytest.mark.timeout(150)  # four CLI crashes + reruns + the never-reached wait, on a shared CI box
 STEPS = ("before_commit", "after_commit", "after_send", "after_ack")
 CLI = [sys.executable, "-m", "cashup_tui.cli.main"]
 
@@ -43,6 +43,7 @@ async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
             "CASHUP_DATA_DIR": str(tmp_path / "data"), "CASHUP_GATE_REST_URL": sim.rest_url,
             "CASHUP_GATE_WS_URL": sim.ws_url, "CASHUP_GATE_API_KEY": FAKE_API_KEY,
             "CASHUP_GATE_API_SECRET": FAKE_API_SECRET,
+            "CASHUP_GATE_REQUEST_TIMEOUT_S": "2",  # also each placement's X-Gate-Exptime window
         })
         envs = {}
         for step in STEPS:
@@ -67,8 +68,10 @@ async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
             at_venue = _venue_orders(venue, text)
             assert len(at_venue) <= 1, (step, at_venue)  # never a second order for one intent
             if step == "after_commit":
-                # the row was written but nothing left the process: settled as never sent, not re-sent
-                assert res["existed"] and res["order"]["status"] == "rejected" and not at_venue
+                # the row was written but nothing left the process: never re-sent; UNCONFIRMED until a
+                # request sent then could no longer land (X-Gate-Exptime + margin), then never reached
+                assert res["existed"] and res["order"]["status"] in ("unconfirmed", "rejected")
+                assert not at_venue
             else:
                 assert len(at_venue) == 1 and res["order"]["status"] == "filled", (step, res)
                 assert res["existed"] is (step != "before_commit")
@@ -81,6 +84,19 @@ async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
                 assert sum(f.size for f in fills) == sum(abs(t.size) for t in venue_trades)
             finally:
                 store.close()
+        async def never_reached() -> bool:
+            rc, out, err = await _run(["orders", "sync", "--mode", "testnet", "--json"], envs["after_commit"])
+            assert rc == 0, err
+            rc, out, err = await _run(["orders", "list", "--all", "--mode", "testnet", "--json"], envs["after_commit"])
+            row = next(o for o in json.loads(out) if o["client_id"] == "t-aftercommit")
+            return row["status"] == "rejected" and row["reason"] == "never reached the venue"
+
+        for _ in range(30):  # (each round is two CLI runs; the deadline is seconds away)
+            if await never_reached():
+                break
+        else:
+            raise AssertionError("t-aftercommit was never settled as never reached")
+        assert not _venue_orders(venue, "t-aftercommit")
         # local positions equal the venue's: one more sync on a DB that saw every filled intent
         rc, out, err = await _run(["positions", "--mode", "testnet", "--sync", "--json"], envs["after_ack"])
         outputs.append(out + err)

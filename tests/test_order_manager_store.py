@@ -71,7 +71,8 @@ async def test_restart_from_file_reproduces_positions_state_and_ids(store_url: s
     assert e2.risk.state is TradingState.REDUCING
     assert e2.cache.order(r.order.client_id).status is OrderStatus.UNKNOWN  # shown as UNCONFIRMED
     assert e2.om.new_client_id() not in ids
-    changes = await e2.om.reconcile()
+    e2.clock.advance(e2.om.reconciler.deadline_ms(e2.cache.order(r.order.client_id)) - e2.clock.now_ms() + 1)
+    changes = await e2.om.reconcile()  # past the request's X-Gate-Exptime + margin: it never reached the venue
     assert e2.cache.order(r.order.client_id).status is OrderStatus.REJECTED
     assert len(changes) == 1
     assert await e2.om.reconcile() == []

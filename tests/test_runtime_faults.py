@@ -48,6 +48,11 @@ async def test_faults_through_the_real_adapters() -> None:
 
     node.risk.limits = replace(node.risk.limits, max_errors_per_min=1000, duplicate_window_ms=0)  # faults count as errors
     om.lookup_delay_s = 0.1
+    om.reconciler.clock_margin_ms = 200  # loopback: no clock skew between this client and the simulator
+
+    async def past_deadline(cid: str) -> None:
+        """Wait until the order's X-Gate-Exptime (+ margin) has passed: only then is 'never reached' decided."""
+        assert await _until(lambda: node.clock.now_ms() > om.reconciler.deadline_ms(node.cache.order(cid)))
     try:
         assert venue._countdowns, "testnet/live arm Gate's countdown_cancel_all while healthy"
         with pytest.raises(RiskDenied):
@@ -64,6 +69,7 @@ async def test_faults_through_the_real_adapters() -> None:
         f.set("lose_next_requests", 1)
         r = await om.submit(om.build("BTC_USDT", "buy", D(5), order_type="market", client_id="t-lostreq"))
         assert r.order.status is S.UNKNOWN and _count(venue, "t-lostreq") == 0
+        await past_deadline("t-lostreq")
         await om.reconcile()
         assert node.cache.order("t-lostreq").status is S.REJECTED and _count(venue, "t-lostreq") == 0
         # 3. a 502 and 4. a 429 on submit: the outcome is unknown, the lookup proves it never arrived
@@ -71,6 +77,7 @@ async def test_faults_through_the_real_adapters() -> None:
             f.set(switch, 1)
             r = await om.submit(om.build("BTC_USDT", "sell", D(2), order_type="market", client_id=label))
             assert r.order.status is S.UNKNOWN, (label, r.order)  # not "rejected": the venue proved nothing
+            await past_deadline(label)
             await om.reconcile()
             final = node.cache.order(label)
             assert final.status is S.REJECTED and final.reason == "never reached the venue"

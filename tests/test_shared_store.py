@@ -224,3 +224,25 @@ def test_a_second_workstation_on_the_store_is_refused_before_the_app_opens(
     assert rc == 1, (out, err)
     assert "another trading node already runs on the demo store" in err and "cashup trade flip" in err
     assert "Traceback" not in err
+
+
+def test_a_revived_order_wins_over_the_write_off_another_writer_kept(tmp_path: Path) -> None:
+    """A placement that landed late: one process wrote it off ("never reached"), the venue then showed it
+    and the reconciler revived it; the write-off is our inference, so the venue's OPEN must win."""
+    from cashup_tui.domain.order_merge import NEVER_REACHED, further, written_off
+
+    a, b = _journals(tmp_path / "s.sqlite")
+    try:
+        sub = OrderEvent(K.SUBMITTED, 2)
+        a.save_order(transition(_new(), sub), event=sub)
+        off = a.save_order(transition(a.get_order("t-x-1"), OrderEvent(K.REJECTED, 3, reason=NEVER_REACHED)))
+        assert written_off(off)
+        revived = replace(off, status=OrderStatus.OPEN, reason="", venue_order_id="42", updated_ms=4)
+        assert further(off, revived) is revived
+        assert b.save_order(revived, event=OrderEvent(K.ACCEPTED, 4, venue_order_id="42")).status is OrderStatus.OPEN
+        assert a.get_order("t-x-1").status is OrderStatus.OPEN
+        venue_rejected = transition(_new("t-x-2"), OrderEvent(K.REJECTED, 3, reason="ORDER_POC_IMMEDIATE"))
+        assert not written_off(venue_rejected)
+        assert further(venue_rejected, replace(venue_rejected, status=OrderStatus.OPEN)) is venue_rejected
+    finally:
+        _close(a, b)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
 
+from cashup_tui.adapters.ccxt_hooks import add_header_hook, expiring, point_ccxt_at
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from cashup_tui.settings import Settings
 
 T = TypeVar("T")
+LIST_PAGE = 100  # Gate's largest page for order lists (also its default)
 ZERO = Decimal(0)
 MAX_CANDLE_POINTS = 1999  # Gate/ccxt cap per candlesticks request (from/to window)
 GATE_INTERVALS = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d")
@@ -336,6 +338,7 @@ class GateRest:
         backoff_base_s: float = 0.2,
         backoff_max_s: float = 2.0,
         rate_limit_ms: int | None = None,
+        order_expiry_s: float | None = None,
         candle_page_points: int = MAX_CANDLE_POINTS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
@@ -348,6 +351,8 @@ class GateRest:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
+        # placements carry X-Gate-Exptime = send + this: one the client gave up on cannot land later
+        self.order_expiry_ms = int((timeout_s if order_expiry_s is None else order_expiry_s) * 1000)
         self.candle_page_points = max(2, min(candle_page_points, MAX_CANDLE_POINTS))
         self._rng = rng or random.Random()
         self._has_keys = bool(key and secret)
@@ -363,6 +368,7 @@ class GateRest:
             config["rateLimit"] = rate_limit_ms
         self._ex = ccxt_async.gate(config)
         self._ex.verbose = False
+        add_header_hook(self._ex)
         point_ccxt_at(self._ex, self.rest_url)
         self._instruments: dict[str, Instrument] = {}
 
@@ -543,7 +549,8 @@ class GateRest:
             body["tif"] = TimeInForce.IOC.value  # Gate: a market order (price 0) must be ioc or fok
         if order.reduce_only:
             body["reduce_only"] = True
-        raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, self._p(**body))
+        params = expiring(self._p(**body), self.order_expiry_ms)  # X-Gate-Exptime: it cannot act late
+        raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, params)
         return order_from_gate(raw)
 
     async def cancel_order(self, id_or_text: str) -> Order:
@@ -555,6 +562,7 @@ class GateRest:
         return order_from_gate(raw)
 
     async def cancel_all(self, symbol: str, side: Side | None = None) -> list[Order]:
+        """Gate's `DELETE /orders?contract=`: every open order of the contract, whoever placed it. Sent once."""
         params = self._p(contract=symbol, side={Side.BUY: "bid", Side.SELL: "ask"}.get(side) if side else None)
         rows = await self._write(f"cancel all orders {symbol}", self._ex.privateFuturesDeleteSettleOrders, params)
         return [order_from_gate(r) for r in rows]
@@ -599,9 +607,20 @@ class GateRest:
         return await self._list_orders(symbol, "finished", limit)
 
     async def _list_orders(self, symbol: str | None, status: str, limit: int | None = None) -> list[Order]:
-        params = self._p(contract=symbol, status=status, limit=limit)
-        rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders, params)
-        return [order_from_gate(r) for r in rows]
+        """Gate sends at most LIST_PAGE rows (its default page without `limit`): page with `limit` +
+        `offset` until a short page (or `limit` rows)."""
+        found: dict[str, Order] = {}  # by venue id: a page boundary can shift while orders come and go
+        offset = 0  # rows fetched so far
+        while limit is None or len(found) < limit:
+            page = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(found))
+            rows = await self._private_read(f"list {status} orders", self._ex.privateFuturesGetSettleOrders,
+                                            self._p(contract=symbol, status=status, limit=page, offset=offset or None))
+            offset += len(rows)
+            for o in map(order_from_gate, rows):
+                found.setdefault(o.venue_order_id or o.client_id, o)
+            if len(rows) < page:
+                break
+        return list(found.values())
 
     async def my_trades(self, symbol: str | None = None, since_ms: int | None = None, limit: int = 1000) -> list[Fill]:
         """Our fills, oldest first; `since_ms` filters client-side too (Gate's `from` is whole seconds)."""
@@ -705,26 +724,3 @@ class GateRest:
                 hint="pass the numeric venue id or our client id",
             )
         return key
-
-
-def point_ccxt_at(exchange: Any, base_url: str) -> None:
-    """Point every `urls['api']` entry (public/private x spot/futures/delivery/...) at one base URL.
-
-    ccxt builds `url = urls['api'][public|private][family] + '/' + family + path`, so one base such
-    as `http://127.0.0.1:PORT/api/v4` serves every family. Also replaces the 'test' map so a later
-    `set_sandbox_mode(True)` cannot silently send requests elsewhere.
-    """
-    base = base_url.rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise ValidationError(
-            f"REST URL {base_url!r} is not an http(s) URL",
-            hint="e.g. https://api.gateio.ws/api/v4 or the simulator's http://127.0.0.1:PORT/api/v4",
-        )
-    for table in ("api", "test"):
-        urls = exchange.urls.get(table)
-        if not isinstance(urls, dict):
-            continue
-        for access in urls.values():
-            if isinstance(access, dict):
-                for family in list(access):
-                    access[family] = base

@@ -175,6 +175,10 @@ class GateExecution:
             return self._trigger_view(order, raw)
         return await self.rest.cancel_order(vid or order.client_id)
 
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        """Gate's per-contract cancel-all: every open (non-trigger) order of `symbol`, ours or not."""
+        return await self.rest.cancel_all(symbol)
+
     async def amend(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
         return await self.rest.amend_order(order.venue_order_id or order.client_id, side=order.side,
                                            price=price, size=size)
@@ -214,7 +218,7 @@ class GateExecution:
 
     # -- reads ------------------------------------------------------------------------------------
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
-        orders = await self.rest.open_orders(symbol)
+        orders = await self.rest.open_orders(symbol)  # every page
         try:
             trig = await self.rest.trigger_orders("open", symbol)
         except OrderNotFound:

@@ -26,6 +26,9 @@ class Journal(Protocol):
     def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order | None:
         """Returns the order as stored (a shared store may keep a newer row), or None: as given."""
 
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
+        """Many rows and journal lines in one commit; the orders as stored (as `save_order`)."""
+
     def get_order(self, client_id: str) -> Order | None: ...
 
     def load_orders(self, *, open_only: bool = False) -> list[Order]: ...
@@ -77,6 +80,14 @@ class MemoryJournal:
         if event is not None:
             self.journal.append((order.client_id, event))
         self.commits += 1
+
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
+        """Many order rows and their journal lines in one commit (a cancel-all answer)."""
+        for order, event in items:
+            self.orders[order.client_id] = order
+            self.journal.append((order.client_id, event))
+        self.commits += 1
+        return [order for order, _ in items]
 
     def get_order(self, client_id: str) -> Order | None:
         return self.orders.get(client_id)

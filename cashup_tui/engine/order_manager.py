@@ -64,12 +64,14 @@ from cashup_tui.domain.ids import (
     new_session,
     validate_client_id,
 )
+from cashup_tui.domain.order_merge import NOT_AT_VENUE
 from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
 from cashup_tui.domain.ports import Clock, EventSink, Execution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
+from cashup_tui.engine.reconcile import Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
 
 _POSITION_FIELDS = tuple(f.name for f in fields(Position))
@@ -116,6 +118,8 @@ class OrderManager:
         submit_timeout_s: float = 10.0,
         lookup_attempts: int = 3,
         lookup_delay_s: float = 0.2,
+        placement_expiry_ms: int | None = None,
+        clock_margin_ms: int = 5_000,
     ) -> None:
         self.execution = execution
         self.journal = journal
@@ -141,6 +145,9 @@ class OrderManager:
         self.missing_position_is_flat = False  # True only for a venue that reports every position (the demo sim)
         self._connects = 0  # every reconciliation change this session (shown by the CLI/UI)
         self.on_change: Callable[[list[str]], Any] | None = None
+        # a placement's X-Gate-Exptime is its send time + the request timeout unless the adapter says otherwise
+        expiry = placement_expiry_ms if placement_expiry_ms is not None else int(submit_timeout_s * 1000)
+        self.reconciler = Reconciler(self, placement_expiry_ms=expiry, clock_margin_ms=clock_margin_ms)
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
 
@@ -343,7 +350,7 @@ class OrderManager:
             cur = self.cache.order(client_id) or order
             if cur.status.is_terminal:
                 return cur
-            return self._apply(cur, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason="not at venue"))
+            return self._apply(cur, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
         except ExchangeError as exc:
             self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
             raise
@@ -378,12 +385,14 @@ class OrderManager:
             if found and venue is not None:
                 return await self._merge(current, venue)
             if found and venue is None and attempt == self.lookup_attempts - 1:
-                return current  # stays UNKNOWN: reconciliation settles it (or proves it never arrived)
+                return self.reconciler.not_found(current)  # UNKNOWN until it can no longer land
             await asyncio.sleep(self.lookup_delay_s * (attempt + 1))
         return self.cache.order(order.client_id) or order
 
     async def _merge(self, local: Order, venue: Order) -> Order:
         """Bring the local order in line with the venue's view (ack, WS update, lookup)."""
+        if local.status.is_terminal and self.reconciler.revivable(local, venue):
+            local = self.reconciler.revive(local, venue.venue_order_id, f"the venue reports it {venue.status.value}")
         order = self._merge_ack(local, venue)
         if venue.filled > order.filled:
             await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
@@ -428,6 +437,8 @@ class OrderManager:
         new: Order | None = None
         fev: OrderEvent | None = None
         if order is not None:
+            if order.status is S.REJECTED:  # a late arrival's fill: the order did reach the venue
+                order = self.reconciler.revive_for_fill(order, fill)
             fev = OrderEvent(K.FILLED, fill.ts_ms, fill.venue_order_id, fill)  # (positional: once per fill)
             try:
                 new = transition(order, fev)
@@ -528,7 +539,7 @@ class OrderManager:
             except OrderNotFound:
                 venue = await self._lookup_quiet(order)
                 if venue is None:
-                    return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason="not at venue"))
+                    return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
             except TEMPORARY as exc:
                 self.risk.record_error("cancel")
                 log.warning("cancel of %s in doubt: %s (reconciliation will settle it)", client_id, exc)
@@ -565,15 +576,8 @@ class OrderManager:
 
     async def cancel_all(self, symbol: str | None = None, *, reason: str = "cancel all",
                          entries_only: bool = False) -> list[Order]:
-        out = []
-        for o in self.cache.open_orders(symbol):
-            if entries_only and (o.reduce_only or self.risk._reduces(o, count_working=False)):
-                continue
-            try:
-                out.append(await self.cancel(o.client_id, reason=reason))
-            except CashupError as exc:
-                log.error("cancel %s failed during cancel-all: %s", o.client_id, exc)
-        return out
+        """Cancel every open order (of `symbol`; `entries_only`: not the exits): see Reconciler.cancel_all."""
+        return await self.reconciler.cancel_all(symbol, reason=reason, entries_only=entries_only)
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:
         """Leverage 0 or above the config cap / venue max is refused before anything is sent."""
@@ -851,6 +855,7 @@ class OrderManager:
             except (asyncio.CancelledError, Exception):
                 pass
             self._events_task = None
+        await self.reconciler.stop()
         await self.idle()
 
     def _adopt(self, venue: Order, why: str) -> Order:
@@ -862,6 +867,10 @@ class OrderManager:
         return self._note(order, f"adopted: {why}")
 
     # -- reconciliation ----------------------------------------------------------------------
+    @property
+    def reconciling(self) -> bool:
+        return self._reconcile_lock.locked()
+
     async def reconcile(self) -> list[str]:
         """Align orders, fills, positions and balances with the venue; journal and return what changed.
 
@@ -905,45 +914,7 @@ class OrderManager:
         return out
 
     async def _reconcile_orders(self) -> list[str]:
-        out: list[str] = []
-        venue_open = await self.execution.open_orders(None)
-        seen: set[str] = set()
-        for v in venue_open:
-            local = self.cache.order(v.client_id) if v.client_id else None
-            if local is None and v.venue_order_id:
-                local = self.cache.order_by_venue_id(v.venue_order_id)
-            if local is None:
-                adopted = self._adopt(v, "open at venue, unknown locally")
-                seen.add(adopted.client_id)
-                out.append(f"order {adopted.client_id} ({v.venue_order_id}) open at venue: adopted")
-                continue
-            seen.add(local.client_id)
-            before = local
-            after = await self._merge(local, v)
-            if (after.status, after.filled, after.size, after.price, after.venue_order_id) != (
-                before.status, before.filled, before.size, before.price, before.venue_order_id
-            ):
-                out.append(f"order {after.client_id}: {before.status.value} -> {after.status.value}")
-        for local in self.cache.open_orders():
-            if local.client_id in seen or local.client_id in self._triggers:
-                continue
-            before = local
-            try:
-                v = await self.execution.fetch_order(local.symbol, local.client_id)
-            except TEMPORARY:
-                out.append(f"order {local.client_id}: venue lookup failed, still {local.status.value}")
-                continue
-            now = self.clock.now_ms()
-            if v is None:
-                if local.status in (S.SUBMITTING, S.UNKNOWN):
-                    after = self._apply(local, OrderEvent(K.REJECTED, now, reason="never reached the venue"))
-                else:
-                    after = self._apply(local, OrderEvent(K.CANCELLED, now, reason="no longer at the venue"))
-            else:
-                after = await self._merge(local, v)
-            if after.status is not before.status or after.filled != before.filled:
-                out.append(f"order {after.client_id}: {before.status.value} -> {after.status.value}")
-        return out
+        return await self.reconciler.reconcile_orders()
 
     async def _reconcile_positions(self) -> list[str]:
         out: list[str] = []

@@ -26,6 +26,9 @@ FAULT_HELP: dict[str, str] = {
     "ack_loss_rate": "REST: probability 0..1 that an order ack is never sent (the order IS placed)",
     "lose_next_acks": "REST: lose the next N order acks (deterministic form of ack_loss_rate)",
     "lose_next_requests": "REST: the next N order requests (place/amend/cancel) vanish BEFORE the venue: connection dropped, nothing done",
+    "hold_next_placements": "REST: the next N order placements are held (the client gets no answer and times out), "
+    "then applied hold_placement_s later (or at the 'release' action): an order that arrives late",
+    "hold_placement_s": "REST: how long a held placement waits before it reaches the venue (X-Gate-Exptime still applies)",
     "http_5xx_rate": "REST: probability 0..1 of answering 502 instead of serving",
     "http_429_rate": "REST: probability 0..1 of answering 429 TOO_MANY_REQUESTS",
     "http_5xx_next": "REST: answer the next N requests with 502",
@@ -37,6 +40,7 @@ ACTIONS_HELP: dict[str, str] = {
     "drop": "drop all WS connections now; body {'action':'drop','mode':'close'|'abort'}",
     "upgrade": "push a futures.system upgrade notice to every WS connection now",
     "reset": "turn every switch off",
+    "release": "apply every held placement now (see hold_next_placements)",
 }
 
 
@@ -55,6 +59,8 @@ class Faults:
     ack_loss_rate: float = 0.0
     lose_next_acks: int = 0
     lose_next_requests: int = 0
+    hold_next_placements: int = 0
+    hold_placement_s: float = 30.0
     http_5xx_rate: float = 0.0
     http_429_rate: float = 0.0
     http_5xx_next: int = 0
@@ -127,6 +133,12 @@ class Faults:
             return True
         return bool(self.ack_loss_rate) and self._rng.random() < self.ack_loss_rate
 
+    def hold_placement(self) -> bool:
+        """True if this order placement must be held back and applied late (consumes one count)."""
+        if self.hold_next_placements > 0:
+            self.hold_next_placements -= 1
+            return True
+        return False
 
     def lose_request(self) -> bool:
         """True if this order request must be dropped before it reaches the venue (the "timed out and

@@ -24,18 +24,22 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aiohttp import web
 
 from cashup_tui.adapters.gateio.auth import rest_sign, verify
+from cashup_tui.adapters.sim.late import EXPTIME_HEADER, LatePlacements
+from cashup_tui.adapters.sim.rest_params import param_dec as _dec
+from cashup_tui.adapters.sim.rest_params import valid_text as _valid_text
 from cashup_tui.adapters.sim.state import SimState
 
 log = logging.getLogger("cashup.sim.rest")
 
 REST_HITS: web.AppKey[Counter[str]] = web.AppKey("cashup_sim_rest_hits", Counter)
+REST_API: web.AppKey[_RestApi] = web.AppKey("cashup_sim_rest_api")
 _BODY: web.RequestKey[bytes] = web.RequestKey("cashup_sim_body", bytes)
 AUTH_WINDOW_S = 60
 MAX_CANDLE_POINTS = 2000
@@ -100,6 +104,7 @@ def add_rest_routes(app: web.Application, state: SimState, prefix: str = "/api/v
     """Register every REST route on `app` (before it starts). `app[REST_HITS]` counts 'METHOD /path'."""
     api = _RestApi(state, prefix.rstrip("/"))
     app[REST_HITS] = api.hits
+    app[REST_API] = api
     p = api.prefix
     fu = f"{p}/futures/usdt"
     add = app.router.add_route
@@ -161,6 +166,8 @@ class _RestApi:
             self.cancel_price_orders,
             self.countdown_cancel_all,
         }
+        self.placement_ops = {self.create_order, self.batch_orders, self.amend_order}
+        self.late = LatePlacements(state)  # hold_next_placements and X-Gate-Exptime
         self._decimal_kw: dict[str, bool] = {}
 
     # -- request pipeline -------------------------------------------------------------------------
@@ -173,28 +180,36 @@ class _RestApi:
                                     content_type="text/html")  # fmt: skip
             if status == 429:
                 return gate_error("TOO_MANY_REQUESTS", "Request Rate limit Exceeded (simulated)", 429)
-            try:
-                body = await request.read()
-                if private:
-                    self.authenticate(request, body)
-                request[_BODY] = body
-                data = await handler(request)
-            except GateHttpError as exc:
-                return gate_error(exc.label, exc.message, exc.status)
-            if order_op:
-                delay = self.state.faults.ack_delay_ms
-                if delay > 0:
-                    await asyncio.sleep(delay / 1000)
-                if self.state.faults.lose_ack():
-                    log.info("sim: losing the ack of %s %s (the action was applied)", request.method, request.path)
-                    if request.transport is not None:
-                        request.transport.abort()
-                    return web.Response(status=204)
-            if isinstance(data, web.StreamResponse):
-                return data
-            return _json(data)
+            body = await request.read()
+            if handler in self.placement_ops and self.state.faults.hold_placement():  # still in flight
+                return await self.late.hold(lambda: self._serve(handler, request, body, private, order_op))
+            return await self._serve(handler, request, body, private, order_op)
 
         return endpoint
+
+    async def _serve(self, handler: Callable[[web.Request], Awaitable[Any]], request: web.Request, body: bytes,
+                     private: bool, order_op: bool) -> web.StreamResponse:
+        try:
+            if private:
+                self.authenticate(request, body)
+            if handler in self.placement_ops and (late := self.late.exptime_error(request.headers.get(EXPTIME_HEADER))):
+                raise GateHttpError("REQUEST_EXPTIME_EXCEEDED", late)  # (the simulator's label)
+            request[_BODY] = body
+            data = await handler(request)
+        except GateHttpError as exc:
+            return gate_error(exc.label, exc.message, exc.status)
+        if order_op:
+            delay = self.state.faults.ack_delay_ms
+            if delay > 0:
+                await asyncio.sleep(delay / 1000)
+            if self.state.faults.lose_ack():
+                log.info("sim: losing the ack of %s %s (the action was applied)", request.method, request.path)
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=204)
+        if isinstance(data, web.StreamResponse):
+            return data
+        return _json(data)
 
     def authenticate(self, request: web.Request, body: bytes) -> None:
         h = request.headers
@@ -410,7 +425,7 @@ class _RestApi:
         contract = q.get("contract")
         if contract:
             self.need_contract(contract)
-        limit = self.q_int(request, "limit", 100, 1, 1000) or 100
+        limit = self.q_int(request, "limit", 100, 1, 100) or 100  # Gate: at most 100 per page, default 100
         offset = self.q_int(request, "offset", 0) or 0
         rows = self.venue(self.state.venue.list_orders, contract or None, status, limit=limit, offset=offset)
         return [_gate(o) for o in rows]
@@ -586,26 +601,8 @@ class _RestApi:
         return [_gate(t) for t in self.venue(self.state.venue.cancel_triggers, contract or None)]
 
 
-# --------------------------------------------------------------------------------------------------
-def _dec(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return default
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        return default
-    return out if out.is_finite() else default
-
-
 def _need_dec(obj: Mapping[str, Any], name: str) -> Decimal:
     out = _dec(obj.get(name), None)
     if out is None:
         raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: {name}={obj.get(name)!r}")
     return out
-
-
-def _valid_text(text: str) -> bool:
-    if not text.startswith("t-"):
-        return False
-    body = text[2:]
-    return 0 < len(body) <= 28 and all(c.isascii() and (c.isalnum() or c in "_.-") for c in body)

@@ -296,6 +296,11 @@ class SimServer:
         if action == "reset":
             self.faults.reset()
             return {}
+        if action == "release":
+            from cashup_tui.adapters.sim.rest import REST_API
+
+            api = self.app.get(REST_API)
+            return {"released": api.late.release() if api is not None else 0}
         if action == "blast":
             symbol = str(args.get("symbol") or next(iter(self.market.symbols)))
             try:
