@@ -72,6 +72,7 @@ class RiskSettings:
     max_gross_exposure: float = 250_000.0
     max_leverage: float = 10.0
     price_band_pct: float = 5.0
+    price_sources_band_pct: float = 5.0  # mark vs book mid / index; beyond it the symbol pauses (0 = off)
     max_open_orders: int = 50
     max_orders_per_sec: float = 10.0
     daily_loss_limit: float = 2_000.0
