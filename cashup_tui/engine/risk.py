@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from cashup_tui.domain.enums import OT, TS, OrderType, Side, TradingState
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
-from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.instruments import Instrument, in_range
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import Clock, EventSink
 from cashup_tui.engine.cache import Cache
@@ -321,8 +321,8 @@ class RiskEngine:
                 raise RiskDenied("input_sanity", f"{name} {value!r} is not a finite decimal number", field=name,
                                  value=str(value))
         d = value if type(value) is Decimal else Decimal(value)  # (a Decimal is immutable: no copy needed)
-        if not d.is_finite():
-            raise RiskDenied("input_sanity", f"{name} {d} is not finite", field=name, value=str(d))
+        if not in_range(d):  # NaN, inf, or so large (1e1000000) that arithmetic on it overflows
+            raise RiskDenied("input_sanity", f"{name} {d} is not finite or out of range", field=name, value=str(d))
         if d.is_signed() or d == 0:
             raise RiskDenied("input_sanity", f"{name} {d} must be greater than zero", field=name, value=str(d))
         return d
