@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from cashup_tui.domain.errors import ConfigError
+from cashup_tui.logging_setup import mask_url
 
 
 class Secret(str):
@@ -140,6 +141,8 @@ class Settings:
                 v = getattr(section, f.name)
                 if isinstance(v, Secret):
                     v = ("<set>" if v else "<not set>") if redact else v.reveal()
+                elif redact and (name, f.name) == ("notify", "urls"):  # tokens: scheme and host only
+                    v = [mask_url(u) for u in v]
                 values[f.name] = v
             out[name] = values
         return out
