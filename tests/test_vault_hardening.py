@@ -42,7 +42,7 @@ def test_cli_refuses_a_short_new_vault_passphrase(tmp_path: Path) -> None:
     import sys
 
     env = {**os.environ, "CASHUP_DATA_DIR": str(tmp_path / "d"), "CASHUP_CONFIG_DIR": str(tmp_path / "c"),
-           "CASHUP_LOG_DIR": str(tmp_path / "l"), "CASHUP_VAULT_PASSPHRASE": "short", "CASHUP_GATE_API_KEY": FAKE_API_KEY,
+           "CASHUP_LOG_DIR": str(tmp_path / "l"), "CASHUP_VAULT_PASSPHRASE": "x9y8z7", "CASHUP_GATE_API_KEY": FAKE_API_KEY,
            "CASHUP_GATE_API_SECRET": FAKE_API_SECRET}
     p = subprocess.run([sys.executable, "-m", "cashup_tui", "keys", "set", "gateio", "--from-env"], env=env,
                        capture_output=True, text=True, timeout=60)
