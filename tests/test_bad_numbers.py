@@ -22,6 +22,7 @@ from cashup_tui.domain.instruments import user_decimal
 from tests.campaign import examples
 from tests.engine_fakes import BTC, make_engine, order
 from tests.test_runtime_cli import cashup
+from tests.test_runtime_cli_sim import serve_sim
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -133,25 +134,7 @@ def test_order_fields_parse_or_fail_cleanly(size, price, trigger, side, otype, t
 @pytest.fixture
 def sim_losing_a_request(monkeypatch: pytest.MonkeyPatch):
     """`cashup sim serve` whose next order request vanishes before the venue (connection dropped)."""
-    from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_GATE")}
-    p = subprocess.Popen([sys.executable, "-m", "cashup_tui", "sim", "serve", "--port", "0", "--symbols", "BTC_USDT",
-                          "--api-key", FAKE_API_KEY, "--api-secret", FAKE_API_SECRET,
-                          "--fault", "lose_next_requests=1"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    try:
-        assert p.stdout is not None
-        for line in p.stdout:
-            k, _, v = line.strip().removeprefix("export ").partition("=")
-            if k.startswith("CASHUP_GATE_"):
-                monkeypatch.setenv(k, v)
-            if k == "CASHUP_GATE_API_SECRET":
-                break
-        yield p
-    finally:
-        p.terminate()
-        p.wait(10)
+    yield from serve_sim(monkeypatch, "--fault", "lose_next_requests=1")
 
 
 def test_unknown_outcome_exits_3(capsys: pytest.CaptureFixture[str], sim_losing_a_request) -> None:

@@ -111,19 +111,11 @@ def test_band_zero_turns_the_guard_off() -> None:
 async def test_demo_node_pauses_on_a_lying_mark_and_resumes_by_itself(tmp_path) -> None:
     """The runtime path: a lying mark reaches the cache from the feed, the symbol pauses (announced on the
     bus), the lie is not forwarded to the portfolio or the trigger emulation, and trading resumes alone."""
-    import asyncio
     import dataclasses
 
     from cashup_tui.runtime import build_node
     from cashup_tui.settings import Settings
-
-    async def until(pred, timeout: float = 15.0) -> bool:
-        end = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < end:
-            if pred():
-                return True
-            await asyncio.sleep(0.02)
-        return pred()
+    from tests.test_runtime_demo import _until
 
     node = build_node(Settings(), "demo", db_url=str(tmp_path / "demo.sqlite"), symbols=["BTC_USDT"])
     await node.start()
@@ -138,7 +130,7 @@ async def test_demo_node_pauses_on_a_lying_mark_and_resumes_by_itself(tmp_path) 
 
     try:
         node.market.ticker = ticker  # type: ignore[method-assign]
-        assert await until(lambda: "BTC_USDT" in node.risk.price_guard.paused)
+        assert await _until(lambda: "BTC_USDT" in node.risk.price_guard.paused, 20.0)
         assert node.portfolio.mark_of("BTC_USDT") > 1000  # the lie never reached the portfolio
         with pytest.raises(RiskDenied) as info:
             await node.om.submit(node.om.build("BTC_USDT", "buy", D(20000), order_type="market"))
@@ -146,7 +138,7 @@ async def test_demo_node_pauses_on_a_lying_mark_and_resumes_by_itself(tmp_path) 
         assert trips and trips[0].rule == "price_sources" and trips[0].state is TradingState.REDUCING
         assert node.risk.snapshot()["price_paused"]
         lying = False
-        assert await until(lambda: not node.risk.price_guard.paused)
+        assert await _until(lambda: not node.risk.price_guard.paused, 20.0)
         assert trips[-1].state is TradingState.ACTIVE
         r = await node.om.submit(node.om.build("BTC_USDT", "buy", D(1), order_type="market"))
         assert r.order.status.value == "filled"
