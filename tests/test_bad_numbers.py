@@ -141,3 +141,13 @@ def test_unknown_outcome_exits_3(capsys: pytest.CaptureFixture[str], sim_losing_
     rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "testnet")
     assert rc == EXIT_UNCONFIRMED == 3, (rc, out, err)
     assert "UNCONFIRMED" in out and "outcome unknown" in err and "orders sync" in err
+
+
+@pytest.mark.parametrize("text", ["1_0", "١٢", "NaN", "Infinity", "1e1000000", "sNaN"])
+def test_the_order_ticket_uses_the_same_strict_parser(text: str) -> None:
+    from cashup_tui.app.modals.ticket import TicketError, build_request
+    from cashup_tui.domain.enums import Side
+
+    with pytest.raises(TicketError, match="size"):
+        build_request("BTC_USDT", Side.BUY, "market", text, "", "", False, "", "", "")
+    assert build_request("BTC_USDT", Side.BUY, "market", "1,000", "", "", False, "", "", "").size == Decimal(1000)

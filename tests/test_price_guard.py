@@ -145,3 +145,12 @@ async def test_demo_node_pauses_on_a_lying_mark_and_resumes_by_itself(tmp_path) 
     finally:
         node.market.ticker = real  # type: ignore[method-assign]
         await node.stop()
+
+
+@pytest.mark.parametrize("lie", [float("nan"), float("inf"), -1.0])
+def test_the_cache_never_takes_a_non_finite_mark_whatever_the_source(lie: float) -> None:
+    from cashup_tui.domain.market import Ticker
+
+    e, _ = guarded()
+    e.cache.update_ticker(Ticker("BTC_USDT", e.clock.now_ms(), 50000.0, lie))
+    assert e.cache.mark("BTC_USDT") == D(50000)
