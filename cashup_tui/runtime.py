@@ -301,7 +301,7 @@ class Node:
                 self._last_ticker[sym] = t.ts_ms
                 self.cache.update_ticker(t)
                 mark = self.cache.mark(sym)
-                if mark is not None and not self._price_paused(sym):  # a lying mark triggers, marks nothing
+                if mark is not None and not self._price_paused(sym):  # a disputed mark is not forwarded (no triggers)
                     marks.append((sym, mark, t.ts_ms))
                     if self.portfolio is not None:
                         self.portfolio.set_mark(sym, mark)
