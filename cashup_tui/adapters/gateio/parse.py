@@ -51,6 +51,7 @@ from cashup_tui.adapters.gateio.frames import (
     TradesFrame,
     UserTradeItem,
 )
+from cashup_tui.adapters.gateio.sanity import check_values, levels_problem
 from cashup_tui.domain.enums import Liquidity, Side
 from cashup_tui.domain.events import FrameRejected, PositionChanged
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
@@ -380,70 +381,10 @@ def parse_rest_book(body: bytes | str) -> tuple[int, list[BookLevelMsg], list[Bo
     cur = float(b.current or 0)
     ts_ms = int(cur * 1000) if 0 < cur < 1e11 else int(cur) if math.isfinite(cur) else 0
     bids, asks = lv(b.bids), lv(b.asks)
-    why = _levels_problem("bid", bids) or _levels_problem("ask", asks)
+    why = levels_problem("bid", bids) or levels_problem("ask", asks)
     if why:
         raise ValueError(f"order book snapshot: {why}")
     return b.id, bids, asks, ts_ms
-
-
-# -- number sanity: a lying feed must not reach the engine ----------------------------------------------
-# A price is finite and > 0 (0 only where Gate leaves a field empty: "absent"); a size is finite.
-# Checked on both parse paths; a bad value drops the whole frame with a counted, logged reason.
-_isfinite = math.isfinite
-
-
-def _bad_price(name: str, x: float, *, optional: bool = False) -> str:
-    if not _isfinite(x) or x < 0 or (x == 0 and not optional):
-        return f"{name} {x!r} is not a finite positive price"
-    return ""
-
-
-def _bad_num(name: str, x: float) -> str:
-    return "" if _isfinite(x) else f"{name} {x!r} is not finite"
-
-
-def _levels_problem(side: str, levels: list[BookLevelMsg]) -> str:
-    for lv in levels:
-        p, s = lv.p, lv.s
-        if not (_isfinite(p) and p > 0 and _isfinite(s) and s >= 0):
-            return f"{side} level {p!r} x {s!r}: price must be finite > 0, size finite >= 0"
-    return ""
-
-
-def value_problem(v: Any) -> str:
-    """Why a normalised market value must not be used ("" = fine). Prices: finite and > 0 (an empty
-    optional field is 0 = absent); sizes: finite (book sizes >= 0)."""
-    if isinstance(v, TickerMsg):
-        for name in ("last", "mark_price", "index_price", "high_24h", "low_24h"):
-            why = _bad_price(name, getattr(v, name), optional=True)
-            if why:
-                return why
-        for name in ("change_pct", "volume_24h_quote", "funding_rate", "open_interest"):
-            why = _bad_num(name, getattr(v, name))
-            if why:
-                return why
-        if not (v.last > 0 or v.mark_price > 0):
-            return "ticker without a last or mark price"
-        return ""
-    if isinstance(v, TradeMsg):
-        return _bad_price("price", v.price) or _bad_num("size", v.size)
-    if isinstance(v, BookTickerMsg):
-        return (_bad_price("bid", v.bid, optional=True) or _bad_price("ask", v.ask, optional=True)
-                or _bad_price("bid_size", v.bid_size, optional=True) or _bad_price("ask_size", v.ask_size, optional=True))
-    if isinstance(v, BookDelta):
-        return _levels_problem("bid", v.bids) or _levels_problem("ask", v.asks)
-    if isinstance(v, Bar):
-        return (_bad_price("open", v.open) or _bad_price("high", v.high) or _bad_price("low", v.low)
-                or _bad_price("close", v.close) or _bad_price("volume", v.volume, optional=True))
-    return ""
-
-
-def _check_values(values: list[Any]) -> list[Any]:
-    for v in values:
-        why = value_problem(v)
-        if why:
-            raise ValueError(f"{getattr(v, 'symbol', '?')}: {why}")
-    return values
 
 
 CHANNEL_PARSERS: dict[str, Callable[[Any, int], list[Any]]] = {
@@ -554,7 +495,7 @@ class FrameParser:
                     pass
                 else:
                     try:
-                        return ch, UPDATE, _check_values(values)
+                        return ch, UPDATE, check_values(values)
                     except ValueError as exc:
                         return self._reject(ch, exc, data)
         try:
@@ -571,7 +512,7 @@ class FrameParser:
             if fn is None:
                 return ch, IGNORED, None
             try:
-                return ch, UPDATE, _check_values(fn(env.result, int(env.time_ms) or int(env.time) * 1000))
+                return ch, UPDATE, check_values(fn(env.result, int(env.time_ms) or int(env.time) * 1000))
             except Exception as exc:  # wrong types, bad numbers: counted, never raised
                 return self._reject(ch, exc, data)
         if ch.endswith(".pong"):
