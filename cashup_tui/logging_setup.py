@@ -102,11 +102,49 @@ def redact(text: str) -> str:
     return text
 
 
+_WORD_RE = re.compile(r"[a-z]{1,15}")
+
+
 def _mask_field(m: re.Match[str]) -> str:
+    """Mask the value, not the sentence: in prose ("wrong admin passphrase: live trading was not done")
+    a plain lowercase word after `name: ` is a word; a value with digits, capitals, symbols or 16+
+    characters, any `name=value` and any quoted value are masked. Known secrets are masked anyway."""
     val = m.group("val")
     if not val or val == MASK or val in ("None", "null", "''", '""'):
         return m.group(0)
-    return f"{m.group('name')}{m.group('q') or ''}{MASK}"
+    name = m.group("name")
+    if not m.group("q") and name != name.rstrip() and name.rstrip().endswith(":") and _WORD_RE.fullmatch(val):
+        return m.group(0)
+    return f"{name}{m.group('q') or ''}{MASK}"
+
+
+_HOSTLIKE_RE = re.compile(r"(?i)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?::[0-9]{1,5})?|\[?[0-9a-f:.]+\]?(?::[0-9]{1,5})?")
+
+
+def mask_url(url: str) -> str:
+    """A notification URL safe to show: the scheme and a host name stay readable, every token goes
+    (user:pass, a host that is a token, path segments, query values): `tgram://***/?to=***`,
+    `mailtos://***@qq.com?to=***`, `json://hooks.example.com/***`."""
+    text = str(url).strip()
+    tags, sep, rest = text.partition("=")
+    if sep and "://" in rest and "://" not in tags:  # `critical,warning=tgram://...`
+        return f"{tags}={mask_url(rest)}"
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return MASK
+    rest, _, frag = rest.partition("#")
+    rest, q, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    _, at, host = netloc.rpartition("@")
+    shown_host = host if host and _HOSTLIKE_RE.fullmatch(host) and "." in host else (MASK if host else "")
+    out = f"{scheme}://" + (f"{MASK}@" if at else "") + shown_host
+    if slash:
+        out += "/" + "/".join(MASK if seg else "" for seg in path.split("/"))
+    if q:
+        out += "?" + "&".join(f"{p.partition('=')[0]}={MASK}" if "=" in p else MASK for p in query.split("&") if p)
+    if frag:
+        out += "#" + MASK
+    return out
 
 
 class RedactingFilter(logging.Filter):

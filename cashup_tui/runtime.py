@@ -39,6 +39,7 @@ from cashup_tui.engine.clock import LiveClock
 from cashup_tui.engine.journal import Journal, MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
+from cashup_tui.engine.price_guard import PriceGuard
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
 from cashup_tui.engine.roles import Action, AuditSink, Role, Session
 from cashup_tui.engine.runner import StrategyRunner
@@ -208,6 +209,8 @@ class Node:
         self.risk = RiskEngine(RiskLimits.from_settings(s.risk), self.instruments, self.portfolio, self.cache,
                                self.clock, self.journal, self.bus)
         self.risk.load()
+        self.risk.price_guard = PriceGuard(Decimal(str(s.risk.price_sources_band_pct)), self.clock, self.journal,
+                                           self.bus)
         self.om = OrderManager(self.execution, self.journal, self.risk, self.portfolio, self.cache, self.clock,
                                self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in ("demo", "paper"),
                                submit_timeout_s=s.gate.request_timeout_s)
@@ -298,7 +301,7 @@ class Node:
                 self._last_ticker[sym] = t.ts_ms
                 self.cache.update_ticker(t)
                 mark = self.cache.mark(sym)
-                if mark is not None:
+                if mark is not None and not self._price_paused(sym):  # a disputed mark is not forwarded (no triggers)
                     marks.append((sym, mark, t.ts_ms))
                     if self.portfolio is not None:
                         self.portfolio.set_mark(sym, mark)
@@ -309,6 +312,10 @@ class Node:
         if self.paper_venue is not None:
             self.execution.pump()
         return marks
+
+    def _price_paused(self, sym: str) -> bool:
+        guard = self.risk.price_guard if self.risk is not None else None
+        return guard is not None and bool(guard.check(self.cache, sym))
 
     async def _engine_loop(self) -> None:
         period = 1.0 / self.loop_hz
@@ -381,6 +388,7 @@ class Node:
                     self.risk.feed_stale(sym, age, strategy_depends=sym in traded)
             elif sym in self.risk.stale_symbols:
                 self.risk.feed_fresh(sym)
+            self._price_paused(sym)  # announces a pause or a resume even when no order is sent
 
     async def _retry_reconcile(self) -> None:
         """A reconciliation that failed (venue error after a reconnect) is retried every 5 s while the

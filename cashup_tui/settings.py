@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from cashup_tui.domain.errors import ConfigError
+from cashup_tui.logging_setup import mask_url
 
 
 class Secret(str):
@@ -73,6 +74,7 @@ class RiskSettings:
     max_gross_exposure: float = 250_000.0
     max_leverage: float = 10.0
     price_band_pct: float = 5.0
+    price_sources_band_pct: float = 5.0  # mark vs book mid / index; beyond it the symbol pauses (0 = off)
     max_open_orders: int = 50
     max_orders_per_sec: float = 10.0
     daily_loss_limit: float = 2_000.0
@@ -140,6 +142,8 @@ class Settings:
                 v = getattr(section, f.name)
                 if isinstance(v, Secret):
                     v = ("<set>" if v else "<not set>") if redact else v.reveal()
+                elif redact and (name, f.name) == ("notify", "urls"):  # tokens: scheme and host only
+                    v = [mask_url(u) for u in v]
                 values[f.name] = v
             out[name] = values
         return out

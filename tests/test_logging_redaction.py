@@ -115,7 +115,7 @@ def test_short_values_and_plain_words_survive() -> None:
     assert ls.redact(plain) == plain
 
 
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 _ALNUM = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=8, max_size=64)
@@ -138,5 +138,33 @@ def test_registered_secret_never_survives(secret: str, before: str, after: str) 
        field=st.sampled_from(["KEY", "SIGN", "api_key", "apiSecret", "password", "token", "X-Token", "secret"]),
        style=st.sampled_from(["'{f}': '{v}'", '"{f}": "{v}"', "{f}={v}", "{f}: {v}", "&{f}={v}&x=1"]))
 def test_secret_fields_are_masked_whatever_the_format(value: str, field: str, style: str) -> None:
+    # a plain lowercase word after "name: " is prose, not a value (test_prose_keeps_its_words)
+    assume(not (style == "{f}: {v}" and value.isalpha() and len(value) <= 15))
     out = ls.redact("dump " + style.format(f=field, v=value) + " end")
     assert value not in out.replace(field, "") and ls.MASK in out
+
+
+@pytest.mark.parametrize("text", ["wrong admin passphrase: live trading was not done",
+                                  "wrong admin passphrase: still in the viewer profile",
+                                  "token: expired, ask for a new one", "the key: press enter"])
+def test_prose_keeps_its_words(text: str) -> None:
+    assert ls.redact(text) == text
+
+
+@pytest.mark.parametrize(("text", "secret"), [("password: hunter2 end", "hunter2"), ("token: AbcDefGhi", "AbcDefGhi"),
+                                              ("passphrase=live now", "live"), ("secret: 'word'", "word"),
+                                              ("api_key: abcdefghijklmnopq", "abcdefghijklmnopq")])
+def test_values_are_still_masked(text: str, secret: str) -> None:
+    assert secret not in ls.redact(text).replace("passphrase", "")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("tgram://123456789:AAHsecretTOKEN/-100123?to=x", "tgram://***/***?to=***"),
+    ("tgram://123456789:?to=x", "tgram://***?to=***"),
+    ("mailtos://12345:authcode99@qq.com?to=ops@example.com", "mailtos://***@qq.com?to=***"),
+    ("json://hooks.example.com/abc/def?token=zz", "json://hooks.example.com/***/***?token=***"),
+    ("critical=pushplus://0123456789abcdef0123456789abcdef", "critical=pushplus://***"),
+    ("not a url", "***"),
+])
+def test_mask_url_keeps_scheme_and_host_only(url: str, shown: str) -> None:
+    assert ls.mask_url(url) == shown

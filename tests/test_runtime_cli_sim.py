@@ -11,9 +11,8 @@ from tests.test_runtime_cli import cashup
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def sim_serve(monkeypatch: pytest.MonkeyPatch):
-    """`cashup sim serve` in its own process (port 0) with made-up keys; CASHUP_GATE_* point at it."""
+def serve_sim(monkeypatch: pytest.MonkeyPatch, *extra: str):
+    """`cashup sim serve` in its own process (port 0) with made-up keys and `extra` flags; CASHUP_GATE_* point at it."""
     import os
     import subprocess
     import sys
@@ -22,7 +21,7 @@ def sim_serve(monkeypatch: pytest.MonkeyPatch):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_GATE")}
     p = subprocess.Popen([sys.executable, "-m", "cashup_tui", "sim", "serve", "--port", "0", "--symbols", "BTC_USDT",
-                          "--api-key", FAKE_API_KEY, "--api-secret", FAKE_API_SECRET],
+                          "--api-key", FAKE_API_KEY, "--api-secret", FAKE_API_SECRET, *extra],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         assert p.stdout is not None
@@ -36,6 +35,11 @@ def sim_serve(monkeypatch: pytest.MonkeyPatch):
     finally:
         p.terminate()
         p.wait(10)
+
+
+@pytest.fixture
+def sim_serve(monkeypatch: pytest.MonkeyPatch):
+    yield from serve_sim(monkeypatch)
 
 
 def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str], sim_serve, store_url: str,

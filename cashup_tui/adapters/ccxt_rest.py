@@ -111,6 +111,9 @@ def _label_of(exc: BaseException) -> tuple[str, str]:
     return "", text
 
 
+_UNKNOWN_OUTCOME = "the outcome is unknown: look the order up by its client id before doing anything else"
+
+
 def translate_error(exc: BaseException, *, action: str, order_op: bool = False) -> CashupError:
     """Map a ccxt (or transport) exception to the domain error tree; `action` says what we were doing."""
     if isinstance(exc, CashupError):
@@ -119,23 +122,16 @@ def translate_error(exc: BaseException, *, action: str, order_op: bool = False) 
     what = f"{action}: {label + ': ' if label else ''}{message}".rstrip(": ")
     if isinstance(exc, cx.AuthenticationError):  # includes PermissionDenied, AccountSuspended
         if label in _CLOCK_LABELS:
-            return AuthenticationError(
-                f"{action}: request timestamp rejected as expired (clock skew), not a key problem",
-                hint=_AUTH_HINTS["REQUEST_EXPIRED"],
-            )
-        return AuthenticationError(
-            what, hint=_AUTH_HINTS.get(label, "check the API key and secret (CASHUP_GATE_API_KEY/SECRET or the vault)")
-        )
+            return AuthenticationError(f"{action}: request timestamp rejected as expired (clock skew), not a key problem",
+                                       hint=_AUTH_HINTS["REQUEST_EXPIRED"])
+        return AuthenticationError(what, hint=_AUTH_HINTS.get(
+            label, "check the API key and secret (CASHUP_GATE_API_KEY/SECRET or the vault)"))
     if isinstance(exc, cx.RateLimitExceeded):
         return RateLimited(what or f"{action}: rate limited", hint="slow down; reads are retried with backoff")
     if isinstance(exc, cx.OrderNotFound):  # subclass of InvalidOrder: test before it
         return OrderNotFound(what, hint="the order may be older than 60 s (text lookups expire) or never existed")
     if isinstance(exc, cx.DDoSProtection | cx.RequestTimeout | cx.ExchangeNotAvailable | cx.NetworkError):
-        hint = (
-            "the outcome is unknown: look the order up by its client id before doing anything else"
-            if order_op
-            else "temporary: the call can be retried"
-        )
+        hint = _UNKNOWN_OUTCOME if order_op else "temporary: the call can be retried"
         return TemporaryError(what or f"{action}: {type(exc).__name__}", hint=hint)
     if isinstance(exc, cx.InvalidOrder | cx.InsufficientFunds):
         return OrderRejected(what, hint=_reject_hint(label))
@@ -407,11 +403,15 @@ class GateRest:
     # -- plumbing -----------------------------------------------------------------------------
     async def _call(self, action: str, fn: Callable[..., Awaitable[T]], params: dict[str, Any], *, order_op: bool) -> T:
         try:
-            return await fn(params)
+            result = await fn(params)
         except CashupError:
             raise
         except Exception as exc:  # translated, or re-raised if not an exchange condition
             raise translate_error(exc, action=action, order_op=order_op) from None
+        if isinstance(result, str):  # ccxt hands back a 200 body that is not JSON (a proxy or maintenance page)
+            raise TemporaryError(f"{action}: the venue answered HTTP 200 with a body that is not JSON: {result[:60]!r}",
+                                 hint=_UNKNOWN_OUTCOME if order_op else "temporary (maintenance or a proxy?): retried")
+        return result
 
     async def _read(self, action: str, fn: Callable[..., Awaitable[T]], params: dict[str, Any]) -> T:
         """A read: retried on TemporaryError with bounded, jittered exponential backoff."""

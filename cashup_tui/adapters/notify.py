@@ -60,8 +60,6 @@ EVENTS = (
 
 
 # --- channels and URL validation ------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Channel:
     """One destination. `label` is safe to show and log; `url` never is."""
@@ -130,18 +128,14 @@ def validate_url(url: str, where: str = "notification URL") -> Any:
     Errors name `where` and the scheme, never the URL itself (it holds tokens)."""
     m = _SCHEME.match(url.strip())
     if not m:
-        raise ConfigError(
-            f"{where}: not an apprise URL (expected scheme://...)",
-            hint="e.g. tgram://BOT_TOKEN/CHAT_ID, mailtos://user:pass@qq.com?to=..., json://host/path",
-        )
+        raise ConfigError(f"{where}: not an apprise URL (expected scheme://...)",
+                          hint="e.g. tgram://BOT_TOKEN/CHAT_ID, mailtos://user:pass@qq.com?to=..., json://host/path")
     scheme = m.group(1).lower()
     url = url.strip()
     netloc = url[m.end() :].split("/", 1)[0].split("?", 1)[0]
     if scheme in ("mailto", "mailtos") and netloc.count("@") > 1:
-        raise _fail(
-            where, scheme, "has an unescaped '@' in the user part (apprise would parse an empty host)",
-            "URL-encode it (12345%40qq.com) or use ?user=12345@qq.com&pass=...; QQ mail: mailtos://QQNUMBER:AUTHCODE@qq.com",
-        )
+        raise _fail(where, scheme, "has an unescaped '@' in the user part (apprise would parse an empty host)",
+                    "URL-encode it (12345%40qq.com) or use ?user=12345@qq.com&pass=...; QQ mail: mailtos://QQNUMBER:AUTHCODE@qq.com")
     apprise = _apprise()
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     hints = {
@@ -230,8 +224,14 @@ def parse_channel(spec: str, index: int, *, timeout_s: float = 4.0, connect_time
     else:
         url = spec.strip()
         tags = frozenset(SEVERITIES)
-    _register_url_secrets(url)
-    validate_url(url, where)
+    try:  # apprise and urllib trip over some malformed URLs (IndexError, ValueError): a config error, not a crash
+        _register_url_secrets(url)
+        validate_url(url, where)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{where}: malformed notification URL ({type(exc).__name__})",
+                          hint="check the URL format in apprise's documentation for this scheme") from None
     scheme = _SCHEME.match(url).group(1).lower()  # type: ignore[union-attr]
     return Channel(index, scheme, tags, _with_timeouts(url, timeout_s, connect_timeout_s))
 

@@ -19,6 +19,7 @@ import getpass
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import sys
@@ -31,10 +32,14 @@ from typing import Any
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.settings import Secret
 
+log = logging.getLogger("cashup.vault")
+
 FORMAT = "cashup-vault"
 VERSION = 1
 DEFAULT_SCRYPT_N = 2**17  # ~0.6 s and 128 MiB per unlock (measured in reliability.md)
 MIN_SCRYPT_N = 2**10  # tests only (CASHUP_VAULT_SCRYPT_N)
+MIN_PASSPHRASE_LEN = 8  # a new vault's passphrase (scrypt slows guessing; it cannot save "1234")
+TEST_RUN_ENV = "PYTEST_CURRENT_TEST"  # set by pytest for every test (and inherited by its subprocesses)
 MAX_SCRYPT_N = 2**20  # refuse files that would make us allocate more than 1 GiB
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -70,7 +75,10 @@ def key_fingerprint(api_key: str) -> str:
 
 
 def scrypt_n_from_env(environ: Mapping[str, str] | None = None) -> int:
-    """The scrypt cost for new vaults: 2**17 unless CASHUP_VAULT_SCRYPT_N lowers it (tests)."""
+    """The scrypt cost for new vaults: 2**17 unless CASHUP_VAULT_SCRYPT_N changes it. Raising it is
+    always honoured; lowering it only in a test run (pytest sets PYTEST_CURRENT_TEST): a value copied
+    from a CI script into a real shell would otherwise make the real vault cheap to brute-force, so
+    outside tests it is ignored with a warning (safe: the vault only gets the default strength)."""
     env = os.environ if environ is None else environ
     raw = env.get(SCRYPT_N_ENV, "").strip()
     if not raw:
@@ -84,6 +92,10 @@ def scrypt_n_from_env(environ: Mapping[str, str] | None = None) -> int:
             f"{SCRYPT_N_ENV}={raw!r} is not a power of two between {MIN_SCRYPT_N} and {MAX_SCRYPT_N}",
             hint=f"unset it to use the default {DEFAULT_SCRYPT_N}",
         )
+    if n < DEFAULT_SCRYPT_N and not env.get(TEST_RUN_ENV):
+        log.warning("%s=%d ignored outside tests: new vaults use the default scrypt cost %d", SCRYPT_N_ENV, n,
+                    DEFAULT_SCRYPT_N)
+        return DEFAULT_SCRYPT_N
     return n
 
 
@@ -235,6 +247,9 @@ class Vault:
         """Encrypt `entries` under `passphrase` with a fresh salt and replace the file atomically."""
         if not passphrase:
             raise VaultError("the vault passphrase must not be empty", hint="choose a long passphrase")
+        if len(passphrase) < MIN_PASSPHRASE_LEN and not self.exists():
+            raise VaultError(f"the vault passphrase is shorter than {MIN_PASSPHRASE_LEN} characters",
+                             hint="choose a longer one (a few words is easy to type and hard to guess)")
         n = n or scrypt_n_from_env()
         kdf = {"name": "scrypt", "n": n, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(secrets.token_bytes(16))}
         fernet_key, check_key = _derive(passphrase, base64.b64decode(kdf["salt"]), n, SCRYPT_R, SCRYPT_P)

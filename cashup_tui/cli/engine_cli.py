@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import typer
@@ -30,14 +30,17 @@ def resolve_mode(ctx: typer.Context, mode: str | None) -> tuple[Any, str, str]:
 
 
 def decimal_arg(value: str | None, name: str) -> Decimal | None:
-    """Parse a CLI number exactly (no float); refuse garbage with the flag's name."""
+    """Parse a CLI number exactly (no float); refuse garbage (NaN, inf, 1e1000000, `1_0`, non-ASCII
+    digits) with the flag's name (exit 2)."""
     if value is None:
         return None
+    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.domain.instruments import user_decimal
+
     try:
-        d = Decimal(value.strip())
-    except (InvalidOperation, AttributeError):
-        fail(f"{name} {value!r} is not a number", hint=f"write it like 0.5 or 25000.1 (no units) for {name}", code=2)
-    return d
+        return user_decimal(value, name)
+    except ValidationError as exc:
+        fail(exc.args[0], hint=exc.hint, code=2)
 
 
 def confirm_live(mode: str, flag: bool) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from typing import Any, NamedTuple
+
 import typer
 
 from cashup_tui.cli.common import fail, print_json
@@ -19,6 +23,61 @@ from cashup_tui.cli.engine_cli import (
 
 app = typer.Typer(help="Place, list, cancel and reconcile orders.", no_args_is_help=True)
 TYPES = "market | limit | stop_market | stop_limit | take_profit | trailing_stop"
+TIFS = ("gtc", "ioc", "poc", "fok")
+EXIT_UNCONFIRMED = 3  # `orders place`: the order's outcome is unknown (UNCONFIRMED after a timeout)
+_SYMBOL_RE = re.compile(r"[A-Z0-9]{1,20}_[A-Z0-9]{1,20}")
+
+
+class OrderFields(NamedTuple):
+    """`orders place` arguments, checked before anything starts (numbers exact, choices known)."""
+
+    symbol: str
+    side: str
+    size: Decimal
+    order_type: str
+    price: Decimal | None
+    trigger: Decimal | None
+    tif: str | None
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    client_id: str | None
+
+
+def _choice(value: Any) -> str:
+    return str(getattr(value, "value", value)).strip().lower()
+
+
+def parse_order_fields(symbol: str, side: Any, size: str, order_type: Any = "limit", price: str | None = None,
+                       trigger: str | None = None, tif: Any = None, stop_loss: str | None = None,
+                       take_profit: str | None = None, client_id: str | None = None) -> OrderFields:
+    """Every field of a CLI order, or a ValidationError saying which and how to fix it (exit 2)."""
+    from cashup_tui.domain.enums import OrderType
+    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.domain.ids import validate_client_id
+    from cashup_tui.domain.instruments import user_decimal
+
+    sym = symbol.strip().upper()
+    if not sym.isascii() or _SYMBOL_RE.fullmatch(sym) is None:
+        raise ValidationError(f"symbol {symbol!r} is not a Gate contract name", hint="e.g. BTC_USDT")
+    sd = _choice(side)
+    if sd not in ("buy", "sell"):
+        raise ValidationError(f"side {side!r} must be buy or sell")
+    ot = _choice(order_type)
+    if ot not in {t.value for t in OrderType}:
+        raise ValidationError(f"order type {order_type!r} is not known", hint=f"--type {TYPES}")
+    tf = _choice(tif) if tif is not None else None
+    if tf is not None and tf not in TIFS:
+        raise ValidationError(f"time in force {tif!r} is not known", hint="--tif " + " | ".join(TIFS))
+
+    def num(text: str | None, name: str) -> Decimal | None:
+        return None if text is None else user_decimal(text, name)
+
+    sl, tp = num(stop_loss, "--stop-loss"), num(take_profit, "--take-profit")
+    if (sl is None) != (tp is None):
+        raise ValidationError("a bracket needs both --stop-loss and --take-profit")
+    cid = validate_client_id(client_id) if client_id is not None else None
+    return OrderFields(sym, sd, user_decimal(size, "SIZE"), ot, num(price, "--price"), num(trigger, "--trigger"), tf,
+                       sl, tp, cid)
 
 
 @app.command("place")
@@ -41,22 +100,19 @@ def place(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Submit one order: risk gate -> write-ahead journal -> venue; print it once acknowledged."""
+    from cashup_tui.domain.errors import ValidationError
+
+    try:
+        f = parse_order_fields(symbol, side, size, order_type, price, trigger, tif, stop_loss, take_profit, client_id)
+    except ValidationError as exc:
+        fail(exc.args[0], hint=exc.hint, code=2)
     settings, m, url = resolve_mode(ctx, mode)
-    sym = symbol.strip().upper()
-    if side.lower() not in ("buy", "sell"):
-        fail(f"side {side!r} must be buy or sell", code=2)
-    qty = decimal_arg(size, "SIZE")
-    px = decimal_arg(price, "--price")
-    trig = decimal_arg(trigger, "--trigger")
-    sl = decimal_arg(stop_loss, "--stop-loss")
-    tp = decimal_arg(take_profit, "--take-profit")
-    if (sl is None) != (tp is None):
-        fail("a bracket needs both --stop-loss and --take-profit", code=2)
+    sym, qty, px, trig, sl, tp = f.symbol, f.size, f.price, f.trigger, f.stop_loss, f.take_profit
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        o = node.om.build(sym, side.lower(), qty, order_type=order_type.lower(), price=px, tif=tif,
-                          reduce_only=reduce_only, trigger_price=trig, client_id=client_id, post_only=post_only)
+        o = node.om.build(sym, f.side, qty, order_type=f.order_type, price=px, tif=f.tif,
+                          reduce_only=reduce_only, trigger_price=trig, client_id=f.client_id, post_only=post_only)
         authorize(node.session, "place_order", "orders.place", client_id=o.client_id, side=o.side.value, size=o.size,
                   symbol=sym, type=o.order_type.value, price=o.price)
         if sl is None:
@@ -71,12 +127,17 @@ def place(
     res, legs = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
     if as_json:
         print_json({"existed": res.existed, "order": order_dict(res.order), "bracket": [order_dict(x) for x in legs]})
-        return
-    if res.existed:
-        typer.echo(f"client id {res.order.client_id} already exists: nothing new was sent")
-    typer.echo(order_line(res.order))
-    for x in legs:
-        typer.echo(f"  bracket leg: {order_line(x)}")
+    else:
+        if res.existed:
+            typer.echo(f"client id {res.order.client_id} already exists: nothing new was sent")
+        typer.echo(order_line(res.order))
+        for x in legs:
+            typer.echo(f"  bracket leg: {order_line(x)}")
+    unknown = [o.client_id for o in (res.order, *legs) if o.unconfirmed]
+    if unknown:  # sent, but the venue never said whether it has it: not a success, not a failure
+        fail(f"outcome unknown for {', '.join(unknown)}: sent, but the venue did not confirm it",
+             hint="do not re-send blindly: `cashup orders sync` settles it (placing the same --client-id "
+                  "again never duplicates)", code=EXIT_UNCONFIRMED)
 
 
 @app.command("list")

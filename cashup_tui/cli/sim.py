@@ -5,7 +5,9 @@ Light at import time (stdlib + typer): aiohttp, numpy and the simulator load ins
 
 from __future__ import annotations
 
+import ipaddress
 import sys
+from typing import Any
 
 import typer
 
@@ -48,6 +50,8 @@ def serve(
     tick_ms: int = typer.Option(None, "--tick-ms", help="Market step in ms (default: settings sim.tick_ms, 100 = 10 Hz)."),
     balance: float = typer.Option(None, "--balance", help="Starting USDT balance of the simulated account."),
     list_faults: bool = typer.Option(False, "--list-faults", help="List the fault switches and admin actions, then exit."),
+    no_admin: bool = typer.Option(False, "--no-admin", help="Disable the admin endpoint (/_sim/faults): required "
+                                  "to bind an interface other than loopback (anyone who reaches it could flip faults)."),
 ) -> None:
     """Serve Gate's futures WS and REST on loopback; prints URLs, a test key pair and env lines.
 
@@ -68,6 +72,9 @@ def serve(
     seed = seed if seed is not None else s.seed
     tick_ms = tick_ms if tick_ms is not None else s.tick_ms
     balance = balance if balance is not None else s.starting_balance
+    if not is_loopback(host) and not no_admin:
+        fail(f"--host {host!r} is not a loopback interface, and the admin endpoint has no authentication",
+             hint="bind 127.0.0.1 (tunnel with ssh -L), or add --no-admin to serve without /_sim/faults", code=2)
     if not 0 <= port <= 65535:
         fail(f"--port {port} is not a TCP port", hint="use 0..65535 (0 = any free port)")
     if (api_key is None) != (api_secret is None):
@@ -85,8 +92,34 @@ def serve(
 
     asyncio.run(
         _serve(host, port, seed, sym_list, replay, faults, api_key, api_secret, tick_ms, balance,
-               symbols_given=bool(symbols), replay_opts=replay_opts)
+               symbols_given=bool(symbols), replay_opts=replay_opts, admin=not no_admin)
     )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost; anything else (0.0.0.0, a LAN address, a name) is not."""
+    h = host.strip().strip("[]")
+    if h.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def disable_admin(sim: Any) -> None:
+    """Answer 404 on the admin path (before the app is started: aiohttp freezes middlewares then)."""
+    from aiohttp import web
+
+    from cashup_tui.adapters.sim.server import ADMIN_PATH
+
+    @web.middleware
+    async def no_admin(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.rstrip("/") == ADMIN_PATH:
+            return web.json_response({"error": "the admin endpoint is disabled (--no-admin)"}, status=404)
+        return await handler(request)
+
+    sim.app.middlewares.insert(0, no_admin)
 
 
 async def _serve(
@@ -103,6 +136,7 @@ async def _serve(
     *,
     symbols_given: bool,
     replay_opts: dict[str, float] | None = None,
+    admin: bool = True,
 ) -> None:
     import asyncio
     import signal
@@ -127,6 +161,8 @@ async def _serve(
         faults=faults,  # type: ignore[arg-type]
         market=market,
     )
+    if not admin:
+        disable_admin(sim)
     await sim.start(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,7 +174,7 @@ async def _serve(
         f"cashup simulator: {', '.join(sim.market.symbols)} (seed {seed}{', replay ' + replay if replay else ''})\n"
         f"  ws:    {sim.ws_url}\n"
         f"  rest:  {sim.rest_url}\n"
-        f"  admin: {sim.admin_url}\n"
+        f"  admin: {sim.admin_url if admin else 'disabled (--no-admin)'}\n"
         f"  test key:    {sim.api_key}\n"
         f"  test secret: {sim.api_secret}\n"
         f"  user id:     {sim.state.user_id}\n"

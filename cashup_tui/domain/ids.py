@@ -14,7 +14,7 @@ ClientOrderId = NewType("ClientOrderId", str)
 VenueOrderId = NewType("VenueOrderId", str)  # Gate ids exceed 2**53: kept as text, never float
 TradeId = NewType("TradeId", str)
 
-_CLIENT_ID_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
+_CLIENT_ID_RE = re.compile(r"t-[0-9A-Za-z_.\-]{1,28}")  # fullmatch: `$` would let a trailing newline by
 _BODY_RE = re.compile(r"[^0-9A-Za-z_.\-]")
 CLIENT_ID_MAX_BODY = 28
 
@@ -31,7 +31,7 @@ class ClientIdTaken(ValidationError):
 
 def validate_client_id(value: str) -> ClientOrderId:
     """Gate's rule for `text`: `t-` then 1..28 of `[0-9A-Za-z_.-]`."""
-    if not isinstance(value, str) or not _CLIENT_ID_RE.match(value):
+    if not isinstance(value, str) or not _CLIENT_ID_RE.fullmatch(value):
         raise ValidationError(
             f"client order id {value!r} is not valid for Gate",
             hint="it must start with 't-' followed by 1 to 28 characters from [0-9A-Za-z_.-]",

@@ -5,6 +5,7 @@ Every Gate size is in contracts; coins = contracts * quanto_multiplier.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
@@ -12,6 +13,27 @@ from cashup_tui.domain.errors import ValidationError
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+MAX_EXP = 30  # sizes, prices and notionals live well inside 1e-30 .. 1e30
+# Plain ASCII decimal text only: no NaN/Infinity words, no `1_0`, no non-ASCII digits (Decimal takes all of them).
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def in_range(d: Decimal) -> bool:
+    """Finite and of a sane magnitude (0, or |d| within 1e-30 .. 1e30): arithmetic on it cannot overflow."""
+    return d.is_finite() and (d == 0 or -MAX_EXP <= d.adjusted() < MAX_EXP)
+
+
+def user_decimal(text: str, name: str) -> Decimal:
+    """A number typed by a user, exactly (no float): plain ASCII decimal text of a sane magnitude.
+    Raises ValidationError naming `name` and how to write it."""
+    t = text.strip() if isinstance(text, str) else ""
+    hint = f"write {name} like 0.5, 25000.1 or 3e-5 (ASCII digits, no units, no '_')"
+    if len(t) > 64 or _NUMBER_RE.fullmatch(t) is None:
+        raise ValidationError(f"{name} {text!r} is not a number", hint=hint)
+    d = Decimal(t)
+    if not in_range(d):
+        raise ValidationError(f"{name} {text!r} is out of range (|x| must be 0 or within 1e-30 .. 1e30)", hint=hint)
+    return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +96,7 @@ class Instrument:
 
     def check_order(self, size: Decimal, price: Decimal | None) -> None:
         """Venue rules for one order: raises ValidationError saying which rule and how to fix it."""
-        if not size.is_finite() or size == 0:
+        if not in_range(size) or size == 0:
             raise ValidationError(f"{self.symbol}: size {size} must be a finite non-zero number of contracts")
         if not self.is_size_on_step(size):
             raise ValidationError(
@@ -86,7 +108,7 @@ class Instrument:
                 f"{self.symbol}: size {abs(size)} outside [{self.min_size}, {self.max_size}] contracts"
             )
         if price is not None:
-            if not price.is_finite() or price <= 0:
+            if not in_range(price) or price <= 0:
                 raise ValidationError(f"{self.symbol}: price {price} must be a finite positive number")
             if not self.is_price_on_tick(price):
                 raise ValidationError(
@@ -95,7 +117,7 @@ class Instrument:
                 )
 
     def check_leverage(self, leverage: Decimal) -> None:
-        if not leverage.is_finite() or leverage < self.leverage_min or leverage > self.leverage_max:
+        if not in_range(leverage) or leverage < self.leverage_min or leverage > self.leverage_max:
             raise ValidationError(
                 f"{self.symbol}: leverage {leverage} outside [{self.leverage_min}, {self.leverage_max}]"
             )

@@ -8,6 +8,7 @@ so the stale-data gate can ask `age_ms(symbol)`.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 from cashup_tui.domain.account import Balance
@@ -33,7 +34,7 @@ class Cache:
     def update_ticker(self, t: Ticker) -> None:
         self._tickers[t.symbol] = t
         mark = t.mark_price or t.last
-        if mark and mark > 0:
+        if mark and 0 < mark < math.inf:  # (NaN fails both comparisons: a non-finite mark never lands)
             self._marks[t.symbol] = Decimal(repr(mark))
         self._touch(t.symbol, t.ts_ms)
 

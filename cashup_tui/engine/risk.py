@@ -29,12 +29,13 @@ from typing import Any, NamedTuple
 from cashup_tui.domain.enums import OT, TS, OrderType, Side, TradingState
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
-from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.instruments import Instrument, in_range
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import Clock, EventSink
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
+from cashup_tui.engine.price_guard import PriceGuard
 
 log = logging.getLogger("cashup.engine.risk")
 
@@ -138,13 +139,8 @@ class RiskStatus:
     source: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "state": self.state.value,
-            "kill_level": self.kill_level,
-            "reason": self.reason,
-            "since_ms": self.since_ms,
-            "source": self.source,
-        }
+        return {"state": self.state.value, "kill_level": self.kill_level, "reason": self.reason,
+                "since_ms": self.since_ms, "source": self.source}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RiskStatus:
@@ -184,6 +180,7 @@ class RiskEngine:
     status: RiskStatus = field(default_factory=RiskStatus)
     reconciling: bool = False  # set by the order manager until start-up/reconnect reconciliation is done
     on_kill: Callable[[int, str], Any] | None = None  # the order manager's executor of level actions
+    price_guard: PriceGuard | None = None  # mark vs book mid / index (engine/price_guard.py); None = off
     _buckets: dict[str, TokenBucket] = field(default_factory=dict)
     _recent: deque[_Recent] = field(default_factory=lambda: deque(maxlen=256))
     _errors: deque[int] = field(default_factory=lambda: deque(maxlen=1024))
@@ -324,8 +321,8 @@ class RiskEngine:
                 raise RiskDenied("input_sanity", f"{name} {value!r} is not a finite decimal number", field=name,
                                  value=str(value))
         d = value if type(value) is Decimal else Decimal(value)  # (a Decimal is immutable: no copy needed)
-        if not d.is_finite():
-            raise RiskDenied("input_sanity", f"{name} {d} is not finite", field=name, value=str(d))
+        if not in_range(d):  # NaN, inf, or so large (1e1000000) that arithmetic on it overflows
+            raise RiskDenied("input_sanity", f"{name} {d} is not finite or out of range", field=name, value=str(d))
         if d.is_signed() or d == 0:
             raise RiskDenied("input_sanity", f"{name} {d} must be greater than zero", field=name, value=str(d))
         return d
@@ -360,6 +357,9 @@ class RiskEngine:
         book = cache.book(symbol)
         if book is not None and not book.in_sync:
             raise self._deny("stale_data", f"order book for {symbol} is resyncing", order)
+        guard = self.price_guard  # 2b. price sources agree (else the symbol is paused: reducing orders only)
+        if guard is not None and (why := guard.check(cache, symbol)) and not reducing:
+            raise self._deny("price_sources", f"{why}: {symbol} is paused, only reducing orders", order)
         # 3. input sanity
         order_type = order.order_type
         try:
@@ -392,7 +392,8 @@ class RiskEngine:
                              order, size=size, min_size=inst.min_size, max_size=inst.max_size)
         mark = cache.mark(symbol) or pf.mark_of(symbol)
         trailing = order_type is OT.TRAILING_STOP  # its trigger_price is a distance, not a price
-        ref = price if price is not None else trigger if trigger is not None and not trailing else mark
+        ref = price if price is not None else trigger if trigger is not None and not trailing else (
+            mark if guard is None else guard.reference(cache, symbol, mark))  # no single lying source
         if ref is None:
             raise self._deny("stale_data", f"no mark price for {symbol}", order)
         notional = inst.notional(size, ref)
@@ -589,9 +590,7 @@ class RiskEngine:
             "open_orders": len(self.cache.open_orders()),
             "denials": self.denials,
             "stale_symbols": sorted(self.stale_symbols),
-            "limits": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in _limits_dict(self.limits).items()},
+            "price_paused": dict(self.price_guard.paused) if self.price_guard is not None else {},
+            "limits": {k: (str(v) if isinstance(v, Decimal) else v)
+                       for k, v in ((n, getattr(self.limits, n)) for n in self.limits.__slots__)},  # type: ignore[attr-defined]
         }
-
-
-def _limits_dict(limits: RiskLimits) -> dict[str, Any]:
-    return {name: getattr(limits, name) for name in limits.__slots__}  # type: ignore[attr-defined]

@@ -12,6 +12,8 @@ Decimal straight from the JSON text and keep order ids as text (they exceed 2**5
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,11 +51,14 @@ from cashup_tui.adapters.gateio.frames import (
     TradesFrame,
     UserTradeItem,
 )
+from cashup_tui.adapters.gateio.sanity import check_values, levels_problem
 from cashup_tui.domain.enums import Liquidity, Side
 from cashup_tui.domain.events import FrameRejected, PositionChanged
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
+
+log = logging.getLogger("cashup.gateio.parse")
 
 # parse() kinds
 UPDATE = "update"  # payload: list of normalised values
@@ -374,8 +379,12 @@ def parse_rest_book(body: bytes | str) -> tuple[int, list[BookLevelMsg], list[Bo
 
     # futures `current` is float seconds, spot `current` is ms
     cur = float(b.current or 0)
-    ts_ms = int(cur * 1000) if 0 < cur < 1e11 else int(cur)
-    return b.id, lv(b.bids), lv(b.asks), ts_ms
+    ts_ms = int(cur * 1000) if 0 < cur < 1e11 else int(cur) if math.isfinite(cur) else 0
+    bids, asks = lv(b.bids), lv(b.asks)
+    why = levels_problem("bid", bids) or levels_problem("ask", asks)
+    if why:
+        raise ValueError(f"order book snapshot: {why}")
+    return b.id, bids, asks, ts_ms
 
 
 CHANNEL_PARSERS: dict[str, Callable[[Any, int], list[Any]]] = {
@@ -481,9 +490,14 @@ class FrameParser:
             if f.event == "update" and f.error is None:
                 ch, norm = _FAST[type(f)]
                 try:
-                    return ch, UPDATE, norm(f)
+                    values = norm(f)
                 except Exception:
                     pass
+                else:
+                    try:
+                        return ch, UPDATE, check_values(values)
+                    except ValueError as exc:
+                        return self._reject(ch, exc, data)
         try:
             env = _dec_env.decode(data)
         except Exception as exc:  # msgspec.DecodeError/ValidationError, or a non-bytes argument
@@ -498,7 +512,7 @@ class FrameParser:
             if fn is None:
                 return ch, IGNORED, None
             try:
-                return ch, UPDATE, fn(env.result, int(env.time_ms) or int(env.time) * 1000)
+                return ch, UPDATE, check_values(fn(env.result, int(env.time_ms) or int(env.time) * 1000))
             except Exception as exc:  # wrong types, bad numbers: counted, never raised
                 return self._reject(ch, exc, data)
         if ch.endswith(".pong"):
@@ -511,6 +525,9 @@ class FrameParser:
         self.parse_errors += 1
         reason = f"{type(exc).__name__}: {exc}"[:300]
         self.last_error = reason
+        n = self.parse_errors
+        if n <= 10 or n % 100 == 0:  # every bad frame is counted; the log gets the first ones and then 1 in 100
+            log.warning("dropped a %s frame (%d so far): %s", channel or "venue", n, reason)
         try:
             sample = data[:160].decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else str(data)[:160]
         except Exception:

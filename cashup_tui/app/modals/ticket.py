@@ -8,7 +8,7 @@ shows the rule and the numbers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from rich.text import Text
 from textual import on
@@ -21,7 +21,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from cashup_tui.app import fmt
 from cashup_tui.app.model import OrderRequest, TicketPreview
 from cashup_tui.domain.enums import OrderType, Side, TimeInForce
-from cashup_tui.domain.errors import CashupError
+from cashup_tui.domain.errors import CashupError, ValidationError
+from cashup_tui.domain.instruments import user_decimal
 from cashup_tui.domain.orders import Order
 
 # (label, order type, tif, post_only)
@@ -50,9 +51,9 @@ def _dec(text: str, name: str, *, required: bool) -> Decimal | None:
         if required:
             raise TicketError(f"{name} is required")
         return None
-    try:
-        v = Decimal(text)
-    except InvalidOperation:
+    try:  # the one parser of user numbers: no NaN/inf words, no `1_0`, no non-ASCII digits, a sane range
+        v = user_decimal(text, name)
+    except ValidationError:
         raise TicketError(f"{name}: {text!r} is not a number") from None
     if not v.is_finite() or v <= 0:
         raise TicketError(f"{name} must be a positive number")
