@@ -36,6 +36,8 @@ async def http_sink() -> AsyncIterator[HttpSink]:
     sink = HttpSink(0)
 
     async def handler(req: web.Request) -> web.Response:
+        if req.headers.get("Upgrade"):  # a stray websocket client of another test whose port was reused
+            return web.Response(status=404)
         sink.got.append(Received(req.path, dict(req.query), await req.text()))
         status = 500 if req.path.startswith("/fail") else sink.status
         return web.Response(status=status, text="ok" if status == 200 else "boom")
@@ -78,13 +80,16 @@ async def hanging_server() -> AsyncIterator[tuple[int, list[int]]]:
             await asyncio.wait_for(server.wait_closed(), 1)
 
 
+_HELD: list[socket.socket] = []
+
+
 def refused_port() -> int:
-    """A loopback port with nothing listening (bound then closed)."""
+    """A loopback port that refuses connections: bound but never listening, and held for the life of
+    the test process, so no other process (another xdist worker) can start listening on it meanwhile."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    _HELD.append(s)
+    return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
