@@ -242,10 +242,10 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
 
 def _run_dask(ctx: EvalContext, batches: list[list[dict[str, Any]]], address: Any) -> Iterator[dict[str, Any]]:
     """The same sweep on a Dask distributed scheduler (address string or an existing Client/cluster)."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:  # pragma: no cover - dask[distributed] is a dependency
-        raise ValidationError("--cluster needs dask[distributed] installed") from None
+    from cashup_tui.extras import require
+
+    require("distributed", extra="cluster", why="--cluster needs dask[distributed]")
+    from distributed import Client, as_completed
     own = False
     if hasattr(address, "submit"):
         client = address
