@@ -156,7 +156,7 @@ def test_without_dask_local_sweeps_run_and_cluster_says_what_to_install(
     with pytest.raises(SystemExit) as e:
         run([*args, "--fresh", "--cluster", "tcp://127.0.0.1:8786"])
     err = capsys.readouterr().err
-    assert e.value.code == 1 and "--cluster needs Dask, which is not installed: pip install 'cashup[cluster]'" in err
+    assert e.value.code == 2 and "--cluster needs Dask, which is not installed: pip install 'cashup[cluster]'" in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -374,6 +374,10 @@ def read_candle_file(
     if p.is_dir():
         raise DataError(f"{p} is a directory", hint="pass one CSV or parquet file")
     kind = detect_format(p, fmt)
+    if kind != "csv":
+        from cashup_tui.extras import require
+
+        require("pyarrow", extra="parquet", why=f"{kind} files need pyarrow")
     step = timeframe_ms(timeframe) if timeframe else None
     headerless = False
     try:

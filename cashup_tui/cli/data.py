@@ -231,6 +231,10 @@ def export_cmd(
     kind = fmt if fmt != "auto" else ("parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv")
     if kind not in ("csv", "parquet"):
         fail(f"--format {fmt!r} is not supported for export", hint="use csv or parquet")
+    if kind == "parquet":
+        from cashup_tui.extras import require
+
+        require("pyarrow", extra="parquet", why="parquet files need pyarrow")
     if out.exists() and not force:
         fail(f"{out} already exists", hint="pass --force to overwrite it")
     if not out.parent.exists():

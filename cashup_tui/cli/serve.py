@@ -25,7 +25,9 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         fail(f"refusing to serve on {host}", hint="serve on 127.0.0.1 and tunnel with `ssh -L 8000:127.0.0.1:8000`",
              code=2)
-    from textual_serve.server import Server
+    from cashup_tui.extras import require
+
+    Server = require("textual_serve.server", extra="serve", why="cashup serve needs textual-serve").Server
 
     obj = ctx_obj(ctx)
     parts = [sys.executable, "-m", "cashup_tui"]

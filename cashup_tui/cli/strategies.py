@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from cashup_tui.cli.common import print_json
@@ -20,8 +22,14 @@ def list_(json_out: bool = typer.Option(False, "--json", help="One JSON document
     from cashup_tui.domain.errors import CashupError
     from cashup_tui.engine.strategy import describe, discover, load_strategy, strategy_dirs
 
+    found = discover()
+    if not found:  # an install without the built-in strategies, or an empty CASHUP_STRATEGIES_DIR
+        dirs = ", ".join(str(d) for d in strategy_dirs()) or "(none)"
+        sys.stderr.write(f"warning: no strategies found in {dirs}\n"
+                         "  hint: reinstall cashup (it ships sma_cross, grid, ...) or put strategy files "
+                         "in $CASHUP_STRATEGIES_DIR\n")
     rows, broken = [], []
-    for name, path in discover().items():
+    for name, path in found.items():
         try:
             rows.append(describe(load_strategy(str(path))))
         except CashupError as exc:  # one broken file must not hide the others

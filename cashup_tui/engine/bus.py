@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from cashup_tui.domain.events import Event
+from cashup_tui.engine.tasks import wait_tasks
 
 log = logging.getLogger("cashup.engine.bus")
 
@@ -93,5 +94,4 @@ class EventBus:
 
     async def drain(self) -> None:
         """Wait for async subscribers scheduled so far (tests, orderly shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await wait_tasks(self._tasks)

@@ -313,10 +313,10 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
 def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch: int | None, wait_workers: float,
               on_plan: Callable[[Plan], None] | None) -> Iterator[dict[str, Any]]:
     """The same sweep on a Dask distributed scheduler (address string or an existing Client)."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ValidationError("--cluster needs Dask, which is not installed: pip install 'cashup[cluster]'") from None
+    from cashup_tui.extras import require
+
+    require("distributed", extra="cluster", why="--cluster needs Dask, which is not installed")
+    from distributed import Client, as_completed
     own = not hasattr(address, "submit")
     if own:
         try:

@@ -73,6 +73,7 @@ from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.reconcile import Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
+from cashup_tui.engine.tasks import wait_tasks
 
 _POSITION_FIELDS = tuple(f.name for f in fields(Position))
 _position_state = attrgetter(*_POSITION_FIELDS)  # a Position's field values as one tuple (C speed)
@@ -804,8 +805,7 @@ class OrderManager:
 
     async def idle(self) -> None:
         """Wait for background follow-ups (bracket arming, OCO cancels)."""
-        while self._bg:
-            await asyncio.gather(*list(self._bg), return_exceptions=True)
+        await wait_tasks(self._bg)
 
     # -- venue event stream ------------------------------------------------------------------
     def _local_for(self, venue: Order) -> Order | None:

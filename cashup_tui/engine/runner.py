@@ -31,6 +31,7 @@ from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.risk import StrategyBudget
 from cashup_tui.engine.strategy import Strategy, StrategyFill, where
+from cashup_tui.engine.tasks import wait_tasks
 
 log = logging.getLogger("cashup.engine.runner")
 ZERO = Decimal(0)
@@ -367,8 +368,7 @@ class StrategyRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def idle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await wait_tasks(self._tasks)
         for slot in self.slots.values():  # drop pendings that finished meanwhile
             slot.pending = {c for c in slot.pending if (o := self.om.cache.order(c)) is not None and o.is_open}
 

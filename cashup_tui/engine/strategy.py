@@ -1,6 +1,7 @@
 """The strategy API: one class that runs unchanged in backtests, paper and live trading.
 
-A strategy is a subclass of `Strategy` in a file of the top-level `strategies/` folder:
+A strategy is a subclass of `Strategy` in a file of a strategies folder (the built-in ones are
+the top-level `strategies/` package; see `strategy_dirs`):
 
     class SmaCross(Strategy):
         '''Long when the fast SMA crosses above the slow one, flat (or short) when below.'''
@@ -436,13 +437,27 @@ def where(exc: BaseException, strategy: Strategy | type[Strategy] | None = None)
 # ---------------------------------------------------------------------------------------------
 # loading by name or path
 # ---------------------------------------------------------------------------------------------
+def builtin_strategies_dir() -> Path | None:
+    """The shipped strategies: the `strategies` package (the top-level `strategies/` folder of a
+    checkout, in the wheel too), found through importlib.resources wherever it is installed."""
+    from importlib.resources import files
+
+    try:
+        root = files("strategies")
+    except ModuleNotFoundError:
+        return None
+    return root if isinstance(root, Path) and root.is_dir() else None  # files are loaded by path
+
+
 def strategy_dirs() -> list[Path]:
     """Where strategies are looked up by name: $CASHUP_STRATEGIES_DIR (os.pathsep list), then
-    the top-level `strategies/` folder of the checkout, then `strategies/` in the user config dir."""
+    the built-in ones (`builtin_strategies_dir`), then `strategies/` in the user config dir."""
     out: list[Path] = []
     env = os.environ.get("CASHUP_STRATEGIES_DIR", "")
     out += [Path(p) for p in env.split(os.pathsep) if p]
-    out.append(Path(__file__).resolve().parent.parent.parent / "strategies")
+    builtin = builtin_strategies_dir()
+    if builtin is not None:
+        out.append(builtin)
     from cashup_tui.paths import config_dir
 
     out.append(config_dir() / "strategies")
