@@ -71,7 +71,6 @@ def test_replay_reports_a_gap_in_a_doctored_capture(gateio_dir: Path, tmp_path: 
     ("args", "needle"),
     [
         (["feed", "replay", "/nonexistent/capture.jsonl"], "does not exist"),
-        (["feed", "watch", "BTC_USDT", "--channel", "orders"], "--channel 'orders' is not supported"),
         (["feed", "watch", "btc-usdt"], "is not a Gate contract name"),
         (["feed", "watch", "BTC_USDT", "--ws-url", "ftp://x"], "must start with ws://"),
         (["feed", "watch", "BTC_USDT", "--channel", "book", "--depth", "30"], "not a Gate book level"),
@@ -81,6 +80,12 @@ def test_bad_input_is_a_clean_error(args: list[str], needle: str) -> None:
     r = cashup(*args)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_channel_is_a_choice() -> None:
+    r = cashup("feed", "watch", "BTC_USDT", "--channel", "orders")
+    assert r.returncode == 2 and "'orders' is not one of 'tickers', 'trades', 'book'" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_replay_of_a_non_capture_file_is_a_clean_error(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import typer
 
+from cashup_tui.cli.choices import ExportFormat, GateInterval, ImportFormat, complete_timeframe
 from cashup_tui.cli.common import db_url_from, fail, print_json, settings_from
 from cashup_tui.domain.errors import CashupError, ConfigError
 
@@ -118,8 +119,9 @@ def import_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV, parquet or feather file with OHLCV candles (or funding rates)."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name, e.g. BTC_USDT (mark prices: mark_BTC_USDT)."),
-    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Bar length, e.g. 1m, 5m, 1h (default: inferred)."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto|csv|parquet|feather."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Bar length, e.g. 1m, 5m, 1h (default: inferred).",
+                                  autocompletion=complete_timeframe),
+    fmt: ImportFormat = typer.Option("auto", "--format", "-f", help="File format (auto: from the extension)."),
     replace: bool = typer.Option(False, "--replace", help="Replace the stored series instead of refusing conflicts."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -217,10 +219,11 @@ def export_cmd(
     ctx: typer.Context,
     out: Path = typer.Argument(..., help="OUT.csv or OUT.parquet."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name."),
-    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Timeframe of the stored series, or 'funding'."),
+    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Timeframe of the stored series, or 'funding'.",
+                                  autocompletion=complete_timeframe),
     start: str = typer.Option(None, "--from", help="First open time (date, ISO time or epoch ms), inclusive."),
     end: str = typer.Option(None, "--to", help="Last open time, inclusive (a bare date includes the whole day)."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto (from the extension)|csv|parquet."),
+    fmt: ExportFormat = typer.Option("auto", "--format", "-f", help="File format (auto: from the extension)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
 ) -> None:
     """Write a stored series to CSV/parquet (columns open_time_ms,open,high,low,close,volume; re-importable)."""
@@ -322,7 +325,7 @@ def resample_cmd(
 def fetch_cmd(
     ctx: typer.Context,
     symbol: str = typer.Option(..., "--symbol", "-s", help="Gate contract, e.g. BTC_USDT."),
-    timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Gate interval: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d."),
+    timeframe: GateInterval = typer.Option("1h", "--timeframe", "-t", help="Gate candle interval."),
     since: str = typer.Option(None, "--since", help="First bar (date, ISO time or epoch ms, UTC). Default: continue "
                               "after the last stored bar, else 1000 bars back."),
     until: str = typer.Option(None, "--until", help="End, exclusive (date, ISO time or epoch ms). Default: now."),

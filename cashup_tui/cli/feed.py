@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from cashup_tui.cli.choices import Channel
 from cashup_tui.cli.common import fail, settings_from
 
 app = typer.Typer(
@@ -102,7 +103,7 @@ def _event_line(e: Any) -> str:
 def watch(
     ctx: typer.Context,
     symbol: str = typer.Argument(..., help="Contract, e.g. BTC_USDT."),
-    channel: str = typer.Option("tickers", "--channel", help="tickers | trades | book"),
+    channel: Channel = typer.Option("tickers", "--channel", help="What to stream."),
     ws_url: str = typer.Option(None, "--ws-url", help="Websocket URL (default: settings gate.ws_url / CASHUP_GATE_WS_URL)."),
     rest_url: str = typer.Option(None, "--rest-url", help="REST URL for book snapshots (default: gate.rest_url / CASHUP_GATE_REST_URL)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
