@@ -159,3 +159,19 @@ def test_watch_ctrl_c_exits_cleanly(sim: tuple[str, str]) -> None:
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "update(s) shown" in err
+
+
+def test_watch_into_a_closed_pipe_ends_quietly(sim: tuple[str, str]) -> None:
+    """`cashup feed watch ... | head -n 3`: a real pipe; the watcher exits 0 with no traceback once head is gone."""
+    ws, rest = sim
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "cashup_tui", "feed", "watch", "BTC_USDT", "--json", "--ws-url", ws, "--rest-url", rest],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+    head = subprocess.run(["head", "-n", "3"], stdin=watcher.stdout, capture_output=True, text=True, timeout=60)
+    assert watcher.stdout is not None
+    watcher.stdout.close()  # only head holds the read end; it has exited, so the pipe is closed
+    assert len(head.stdout.splitlines()) == 3
+    err = watcher.communicate(timeout=60)[1].decode()
+    assert watcher.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err

@@ -56,7 +56,8 @@ def run_guarded(fn: Callable[[], Any]) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         code = 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`cashup ... | head`): end quietly
+        discard_stdout()
         code = 0
     except Exception as exc:  # a bug: one line for the user, the traceback to the log file
         where = _log_crash(exc)
@@ -65,8 +66,22 @@ def run_guarded(fn: Callable[[], Any]) -> None:
             f"  this is a bug in CashUp; details were written to {where}\n"
         )
         code = 70
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
     sys.exit(code)
+
+
+def discard_stdout() -> None:
+    """After the reader closed our stdout, send later writes (and the flush at exit) to /dev/null,
+    so a closed pipe never prints "Exception ignored ... BrokenPipeError"."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):
+        pass
 
 
 def _redact(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 from cashup_tui.cli.choices import Channel
-from cashup_tui.cli.common import fail, settings_from
+from cashup_tui.cli.common import discard_stdout, fail, settings_from
 
 app = typer.Typer(
     name="feed",
@@ -132,15 +132,16 @@ def watch(
         fail(f"--depth {depth} is not a Gate book level", hint="use 20, 50 or 100")
     import asyncio
 
-    shown = asyncio.run(
+    shown, closed = asyncio.run(
         _watch(symbol, channel, ws, rest, as_json, count, depth, levels, settings.gate)
     )
-    if not as_json:
+    if not as_json and not closed:
         sys.stderr.write(f"feed: {shown} update(s) shown\n")
 
 
 async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, count: int, depth: int,
-                 levels: int, gs: Any) -> int:
+                 levels: int, gs: Any) -> tuple[int, bool]:
+    """Stream until --count, a signal, or the reader closing stdout; (updates shown, stdout closed)."""
     import asyncio
     import signal
 
@@ -148,7 +149,7 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
     from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
 
     out = sys.stdout
-    state = {"n": 0}
+    state = {"n": 0, "closed": False}
     md: GateMarketData
 
     class Sink:
@@ -161,14 +162,21 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
                 sys.stderr.write(_event_line(e) + "\n")
 
     def emit(text: str) -> None:
-        out.write(text + "\n")
-        out.flush()
+        try:
+            out.write(text + "\n")
+            out.flush()
+        except BrokenPipeError:  # `| head` has what it wanted: stop the feed and end quietly
+            discard_stdout()
+            if not state["closed"]:
+                state["closed"] = True
+                asyncio.get_running_loop().create_task(md.stop())
+            return
         state["n"] += 1
         if count and state["n"] >= count:
             asyncio.get_running_loop().create_task(md.stop())
 
     def on_update(ch: str, v: Any) -> None:
-        if count and state["n"] >= count:
+        if state["closed"] or (count and state["n"] >= count):
             return
         if ch == C.BOOK_UPDATE:
             book = md.books.get(symbol)
@@ -212,7 +220,7 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
-    return state["n"]
+    return state["n"], state["closed"]
 
 
 # -- replay -----------------------------------------------------------------------------------------------
