@@ -11,14 +11,15 @@ from typing import Any
 import typer
 
 from cashup_tui.cli.choices import Engine, complete_sizer, complete_timeframe
-from cashup_tui.cli.common import db_url_from, fail, print_json, settings_from
+from cashup_tui.cli.common import db_url_from, fail, input_file, print_json, settings_from
 
 app = typer.Typer(help="Run, list, show and compare backtests.", no_args_is_help=True, add_completion=False)
 
 EQUITY_POINTS = 2000  # equity points kept per stored run (evenly spaced, last bar always kept)
 
 # typer option singletons shared with `cashup optimize`
-DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume]).")
+DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume] or "
+                    "t,o,h,l,c,v); '-' reads stdin.")
 SYMBOL = typer.Option(None, "--symbol", "-s", help="Read candles from the store: contract, e.g. BTC_USDT.")
 TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the stored timeframe, e.g. 1h.",
                          autocompletion=complete_timeframe)
@@ -60,8 +61,9 @@ def prepare(
             hint="e.g. --data candles.csv, or --symbol BTC_USDT --timeframe 1h (candles imported with `cashup data import`)",
         )
     if data:
-        bars = load_csv(data, allow_gaps=allow_gaps)
-        source = data
+        with input_file(data) as (path, label):
+            bars = load_csv(path, allow_gaps=allow_gaps, label=label)
+        source = label
     else:
         if not timeframe:
             raise ValidationError("--symbol needs --timeframe", hint="e.g. --symbol BTC_USDT --timeframe 1h")

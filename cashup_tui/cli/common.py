@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -107,6 +109,33 @@ def _log_crash(exc: BaseException) -> str:
         return str(path)
     except OSError:
         return "(no writable log dir)"
+
+
+STDIN_LABEL = "<stdin>"
+
+
+@contextmanager
+def input_file(arg: str | os.PathLike[str]) -> Iterator[tuple[Path, str]]:
+    """(path, label to show). `-` is stdin, spooled to a private temp file so every reader can sniff
+    the format, read it twice and report line numbers; any other value is the file itself."""
+    if str(arg) != "-":
+        yield Path(arg), str(arg)
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        fail("'-' reads the data from stdin, but stdin is a terminal",
+             hint="pipe it in, e.g. `cat candles.csv | cashup data import - --symbol BTC_USDT`", code=2)
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cashup-stdin-") as d:
+        path = Path(d) / "stdin"
+        with path.open("wb") as fh:
+            src = getattr(sys.stdin, "buffer", None)
+            if src is not None:
+                shutil.copyfileobj(src, fh)
+            else:  # a text-only stdin (test runners)
+                fh.write(sys.stdin.read().encode())
+        yield path, STDIN_LABEL
 
 
 def ctx_obj(ctx: typer.Context | None) -> dict[str, Any]:
