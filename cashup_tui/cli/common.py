@@ -61,6 +61,11 @@ def run_guarded(fn: Callable[[], Any]) -> None:
     except BrokenPipeError:  # the reader went away (`cashup ... | head`): end quietly
         discard_stdout()
         code = 0
+    except SystemExit as exc:
+        if not _pipe_closed():
+            raise
+        discard_stdout()  # typer met EPIPE and exits 1; a closed pipe is not a failure of ours
+        code = 0 if exc.code == 1 else exc.code
     except Exception as exc:  # a bug: one line for the user, the traceback to the log file
         where = _log_crash(exc)
         sys.stderr.write(
@@ -73,6 +78,17 @@ def run_guarded(fn: Callable[[], Any]) -> None:
     except BrokenPipeError:
         discard_stdout()
     sys.exit(code)
+
+
+def _pipe_closed() -> bool:
+    """typer wraps stdout/stderr in PacifyFlushWrapper when a write met EPIPE; unwrap them."""
+    closed = False
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if type(stream).__name__ == "PacifyFlushWrapper":
+            setattr(sys, name, stream.wrapped)
+            closed = True
+    return closed
 
 
 def discard_stdout() -> None:
