@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -161,6 +162,38 @@ _CHOICES = {
 }
 
 
+# (low, high, low is allowed): numbers outside are refused with file/line/key; any other number must be
+# finite and at most MAX_NUMBER (a NaN limit disables a risk check: every comparison with it is False).
+MAX_NUMBER = 1e15
+_RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
+    ("store", "busy_timeout_ms"): (0, 3_600_000, True),
+    ("gate", "ping_interval_s"): (0, 3600, False),
+    ("gate", "stale_after_s"): (0, 3600, False),
+    ("gate", "book_depth"): (1, 1000, True),
+    ("gate", "request_timeout_s"): (0, 3600, False),
+    ("backtest", "fee_bps"): (0, 10_000, True),
+    ("backtest", "slippage_bps"): (0, 10_000, True),
+    ("backtest", "leverage"): (0, 1000, False),
+    ("backtest", "cash"): (0, 1e12, False),
+    ("risk", "max_leverage"): (0, 1000, False),
+    ("risk", "price_band_pct"): (0, 100, False),
+    ("risk", "max_drawdown_pct"): (0, 100, False),
+    ("risk", "stale_feed_s"): (0, 86_400, False),
+    ("risk", "max_orders_per_sec"): (0, 10_000, False),
+    ("sim", "port"): (0, 65_535, True),
+    ("sim", "tick_ms"): (1, 3_600_000, True),
+    ("notify", "timeout_s"): (0, 3600, False),
+    ("notify", "connect_timeout_s"): (0, 3600, False),
+    ("ui", "refresh_hz"): (0, 1000, False),
+}
+# CASHUP_* variables that are not settings (paths, secrets read elsewhere, test switches).
+NON_SETTING_ENV = frozenset({
+    "CASHUP_CONFIG", "CASHUP_CONFIG_DIR", "CASHUP_DATA_DIR", "CASHUP_LOG_DIR", "CASHUP_DB", "CASHUP_SHARED_DIR",
+    "CASHUP_ADMIN_PASSPHRASE", "CASHUP_ADMIN_PASSPHRASE_NEW", "CASHUP_STRATEGIES_DIR", "CASHUP_CRASH_AT",
+})
+NON_SETTING_ENV_PREFIXES = ("CASHUP_VAULT_",)
+
+
 def _section_types(name: str) -> dict[str, Any]:
     cls = type(getattr(Settings(), name))
     return get_type_hints(cls)
@@ -230,9 +263,30 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
     choices = _CHOICES.get((section, key))
     if choices and coerced not in choices:
         raise ValueError(f"{where}: '{section}.{key}' must be one of {', '.join(choices)}, got {coerced!r}")
-    if isinstance(coerced, int | float) and not isinstance(coerced, bool) and coerced < 0:
-        raise ValueError(f"{where}: '{section}.{key}' must not be negative, got {coerced!r}")
+    if isinstance(coerced, int | float) and not isinstance(coerced, bool):
+        _check_range(section, key, coerced, where)
     setattr(getattr(settings, section), key, coerced)
+
+
+def _check_range(section: str, key: str, value: float, where: str) -> None:
+    name = f"'{section}.{key}'"
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: {name} must be a finite number, got {value!r}")
+    lo, hi, lo_ok = _RANGES.get((section, key), (0, MAX_NUMBER, True))
+    if value < 0 and lo >= 0:
+        raise ValueError(f"{where}: {name} must not be negative, got {value!r}")
+    if value < lo or (value == lo and not lo_ok) or value > hi:
+        interval = f"{'[' if lo_ok else '('}{lo:g}, {hi:g}]"
+        raise ValueError(f"{where}: {name} must be in {interval}, got {value!r}")
+
+
+def _env_names() -> dict[str, tuple[str, str]]:
+    """Every settings variable: CASHUP_<SECTION>_<KEY> -> (section, key)."""
+    return {f"CASHUP_{sec}_{key}".upper(): (sec, key) for sec in SECTIONS for key in _section_types(sec)}
+
+
+def _is_non_setting(name: str) -> bool:
+    return name in NON_SETTING_ENV or name.startswith(NON_SETTING_ENV_PREFIXES)
 
 
 def discover_config_file(flag: str | os.PathLike[str] | None = None) -> tuple[Path | None, str]:
@@ -290,18 +344,19 @@ def load_settings(
                     _apply(settings, section, key, value, where)
                 except ValueError as exc:
                     raise ConfigError(str(exc)) from None
+    known = _env_names()
     for name, value in env.items():
-        if not name.startswith("CASHUP_") or name in ("CASHUP_CONFIG",):
+        if not name.startswith("CASHUP_") or _is_non_setting(name):
             continue
-        rest = name[len("CASHUP_") :].lower()
-        section, _, key = rest.partition("_")
-        if section not in SECTIONS or not key:
-            continue
+        if name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), [*known, *NON_SETTING_ENV], n=1, cutoff=0.75)
+            hint = (f"did you mean {close[0]}?" if close else
+                    "settings variables are CASHUP_<SECTION>_<KEY>, e.g. CASHUP_RISK_MAX_LEVERAGE (see `cashup config show`)")
+            raise ConfigError(f"environment variable {name} is not a CashUp setting; unset it", hint=hint)
+        section, key = known[name.upper()]
         try:
             _apply(settings, section, key, value, f"environment variable {name}")
         except ValueError as exc:
-            if "unknown key" in str(exc):
-                continue  # other CASHUP_* variables (paths, test switches) are not settings
             raise ConfigError(str(exc)) from None
     return settings
 

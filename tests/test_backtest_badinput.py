@@ -78,7 +78,7 @@ def test_bad_inputs_are_clear_and_store_nothing(tmp_path: Path, csv_lines: list[
         (["sma_cross", "--data", str(good), "--from", "yesterday"], "--from: cannot read 'yesterday'", "YYYY-MM-DD"),
         (["sma_cross", "--data", str(tmp_path / "nope.csv")], "nope.csv not found", "--data"),
         (["sma_cross"], "give either --data FILE or --symbol S --timeframe TF", ""),
-        (["sma_cross", "--data", str(write(tmp_path, "cols.csv", ["t,a,b", "1,2,3", "2,3,4"]))],
+        (["sma_cross", "--data", str(write(tmp_path, "cols.csv", ["x,a,b", "1,2,3", "2,3,4"]))],
          "missing column(s) a time column", "header like open_time_ms"),
         (["grid", "--data", str(good)], "grid has event hooks only", "--engine event"),
         (["sma_cross", "--data", str(good), "--cash", "-5"], "--cash must be a positive amount", ""),

@@ -60,7 +60,7 @@ def test_import_list_export_round_trip(tmp_path: Path, db: Path) -> None:
     assert code == 0 and "BTC_USDT" in out and "2023-01-01T00:00:00Z" in out
     out_csv = tmp_path / "out.csv"
     code, out = run(db, "export", "--symbol", "BTC_USDT", "--timeframe", "1h", "--from", "2023-01-01T02:00",
-                    "--to", "2023-01-01", str(out_csv))
+                    "--to", "2023-01-02", str(out_csv))
     assert code == 0 and "wrote 22 rows" in out, out
     back = pd.read_csv(out_csv)
     assert back["open_time_ms"].iloc[0] == T0 + 2 * H and back["open_time_ms"].iloc[-1] == T0 + 23 * H

@@ -71,7 +71,6 @@ def test_replay_reports_a_gap_in_a_doctored_capture(gateio_dir: Path, tmp_path: 
     ("args", "needle"),
     [
         (["feed", "replay", "/nonexistent/capture.jsonl"], "does not exist"),
-        (["feed", "watch", "BTC_USDT", "--channel", "orders"], "--channel 'orders' is not supported"),
         (["feed", "watch", "btc-usdt"], "is not a Gate contract name"),
         (["feed", "watch", "BTC_USDT", "--ws-url", "ftp://x"], "must start with ws://"),
         (["feed", "watch", "BTC_USDT", "--channel", "book", "--depth", "30"], "not a Gate book level"),
@@ -81,6 +80,12 @@ def test_bad_input_is_a_clean_error(args: list[str], needle: str) -> None:
     r = cashup(*args)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_channel_is_a_choice() -> None:
+    r = cashup("feed", "watch", "BTC_USDT", "--channel", "orders")
+    assert r.returncode == 2 and "'orders' is not one of 'tickers', 'trades', 'book'" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_replay_of_a_non_capture_file_is_a_clean_error(tmp_path: Path) -> None:
@@ -154,3 +159,19 @@ def test_watch_ctrl_c_exits_cleanly(sim: tuple[str, str]) -> None:
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "update(s) shown" in err
+
+
+def test_watch_into_a_closed_pipe_ends_quietly(sim: tuple[str, str]) -> None:
+    """`cashup feed watch ... | head -n 3`: a real pipe; the watcher exits 0 with no traceback once head is gone."""
+    ws, rest = sim
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "cashup_tui", "feed", "watch", "BTC_USDT", "--json", "--ws-url", ws, "--rest-url", rest],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+    head = subprocess.run(["head", "-n", "3"], stdin=watcher.stdout, capture_output=True, text=True, timeout=60)
+    assert watcher.stdout is not None
+    watcher.stdout.close()  # only head holds the read end; it has exited, so the pipe is closed
+    assert len(head.stdout.splitlines()) == 3
+    err = watcher.communicate(timeout=60)[1].decode()
+    assert watcher.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err

@@ -46,7 +46,7 @@ def test_place_is_idempotent_by_client_id_and_lists(capsys: pytest.CaptureFixtur
         (("orders", "place", "BTC_USDT", "buy", "NaN", "--type", "market"), "SIZE 'NaN' is not a number", 2),
         (("orders", "place", "BTC_USDT", "buy", "0", "--type", "market"), "risk: input_sanity", 1),
         (("orders", "place", "BTC_USDT", "buy", "1", "--price", "1"), "risk: price_band", 1),
-        (("orders", "place", "BTC_USDT", "buy", "1", "--mode", "moon"), "unknown mode", 2),
+        (("orders", "place", "BTC_USDT", "buy", "1", "--mode", "moon"), "'moon' is not one of 'demo', 'paper', 'testnet', 'live'", 2),
         (("risk", "kill", "7"), "kill level 7 is not 1..4", 2),
         (("orders", "cancel"), "give a client id or --all", 2),
     ],

@@ -7,7 +7,8 @@ Layouts recognised (header names are case-insensitive):
 - nautilus/ftx: `timestamp,open,...` with text times such as `2021-12-31 23:01:00.000000`
 - headerless numeric rows: time, open, high, low, close[, volume, ...] (e.g. Binance dumps)
 - funding files: `funding_time_ms,funding_rate` (kind "funding": rates kept as exact text)
-Epoch units are detected by magnitude (s, ms, us, ns); ISO times without a zone are read as UTC.
+Column names and time rules come from `domain.candle_layout` (shared with `backtest run --data`):
+epoch units are detected by magnitude (s, ms, us, ns); ISO times without a zone are read as UTC.
 
 Validation never fixes data: every problem is reported with its file line (CSV, header = line 1)
 or row number (parquet/feather), and the caller imports nothing if there is any problem.
@@ -25,19 +26,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cashup_tui.domain.candle_layout import (
+    HEADERLESS_NAMES,
+    MAX_TIME_MS,
+    MAX_VALUE,
+    PRICE_NAMES,
+    RATE_NAMES,
+    TIME_NAMES,
+    epoch_factor,
+    find_columns,
+    parse_time,
+)
 from cashup_tui.domain.errors import DataError
-from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.domain.timeframes import bucket_anchor, timeframe_ms
 
 FORMATS = ("auto", "csv", "parquet", "feather")
 MAX_SHOWN = 20
 Progress = Callable[[int, int], None]
 
-TIME_NAMES = ("open_time_ms", "open_time", "timestamp", "date", "datetime", "time", "t", "ts", "time_ms",
-              "open_ms", "opentime", "unix", "candle_begin_time")
-FUNDING_TIME_NAMES = ("funding_time_ms", "funding_time", "fundingtime", *TIME_NAMES)
-RATE_NAMES = ("funding_rate", "fundingrate", "rate", "r")
-PRICE_NAMES = {"open": ("open", "o"), "high": ("high", "h"), "low": ("low", "l"), "close": ("close", "c")}
-VOLUME_NAMES = ("volume", "v", "volume_contracts", "vol", "base_volume", "volume_base")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +111,6 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def _looks_numeric(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
 def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool]:
     """Blank lines kept so row i is file line i+2. Clean numeric columns parse natively (fast);
     a column with any non-numeric cell stays text so the report can quote it."""
@@ -129,7 +127,7 @@ def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool
         first = ",".join(pd.read_csv(path, nrows=0, dtype=str).columns)
     sep = "\t" if first.count("\t") > first.count(",") else ","
     cells = next(csv.reader([first], delimiter=sep), [])
-    headerless = bool(cells) and all(_looks_numeric(c) for c in cells if c.strip())
+    headerless = bool(cells) and find_columns(cells).headerless
     exact = {c: str for c in cells if c.strip().lower() in RATE_NAMES} if not headerless else {}
     kw: dict[str, Any] = dict(
         sep=sep, dtype=exact or None, keep_default_na=False, skip_blank_lines=False, header=None if headerless else 0,
@@ -146,7 +144,7 @@ def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool
                 progress(min(fh.tell(), size), size)
         df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if headerless:
-        names = ["t", "o", "h", "l", "c", "v"][: min(df.shape[1], 6)]
+        names = list(HEADERLESS_NAMES[: min(df.shape[1], 6)])
         df = df.iloc[:, : len(names)]
         df.columns = names
     # a trailing run of blank lines is not data
@@ -171,52 +169,39 @@ def _blank_rows(df: pd.DataFrame) -> np.ndarray:
     return empty
 
 
-def _find(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
-    for n in names:
-        if n in columns:
-            return columns[n]
-    return None
-
-
 # ---- time parsing -------------------------------------------------------------------------------
 
 
 def _times_to_ms(col: pd.Series) -> tuple[np.ndarray, np.ndarray, str]:
-    """(ms int64, ok mask, description). Datetime columns, epoch numbers (unit by magnitude) or ISO text."""
+    """(ms int64, ok mask, description). Datetime columns, epoch numbers (unit by magnitude) or ISO text
+    (each cell through `parse_time`, the rule every command uses). Times outside 1970..9999 are not ok."""
     n = len(col)
     if pd.api.types.is_datetime64_any_dtype(col):
         ok = col.notna().to_numpy()
         dt = col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
         ms = np.zeros(n, dtype="int64")
         ms[ok] = dt[ok].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+        ok = ok & (ms >= 0) & (ms <= MAX_TIME_MS)
         return ms, ok, "datetime column"
     text = col.astype(str).str.strip() if col.dtype == object or pd.api.types.is_string_dtype(col) else col
     num = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
     finite = np.isfinite(num)
     nonempty = (text.astype(str) != "").to_numpy() if text is not col else np.ones(n, dtype=bool)
     if finite.sum() >= max(1, nonempty.sum() // 2):
-        mag = float(np.median(np.abs(num[finite])))
-        if mag < 1e11:
-            factor, unit = 1000.0, "epoch seconds"
-        elif mag < 1e14:
-            factor, unit = 1.0, "epoch milliseconds"
-        elif mag < 1e17:
-            factor, unit = 1e-3, "epoch microseconds"
-        else:
-            factor, unit = 1e-6, "epoch nanoseconds"
+        factor, unit = epoch_factor(float(np.median(np.abs(num[finite]))))
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = np.rint(num * factor)
+        ok = finite & (scaled >= 0) & (scaled <= MAX_TIME_MS)
         ms = np.zeros(n, dtype="int64")
-        ms[finite] = np.rint(num[finite] * factor).astype("int64")
-        return ms, finite, unit
-    parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        ms[ok] = scaled[ok].astype("int64")
+        return ms, ok, unit
+    cells = text.astype(str).tolist()
+    parsed = [parse_time(s) for s in cells]
+    ok = np.array([v is not None for v in parsed], dtype=bool)
+    ms = np.array([v if v is not None else 0 for v in parsed], dtype="int64")
     desc = "ISO-8601 text"
-    if parsed.notna().sum() < nonempty.sum() // 2:
-        parsed = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
-        desc = "date/time text"
-    ok = parsed.notna().to_numpy()
-    ms = np.zeros(n, dtype="int64")
-    ms[ok] = parsed[ok].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
     if ok.any():
-        sample = str(text[ok].iloc[0])
+        sample = cells[int(np.argmax(ok))]
         if not any(z in sample for z in ("Z", "+", "UTC")) and sample.count("-") <= 2:
             desc += " without a zone, read as UTC"
     return ms, ok, desc
@@ -238,7 +223,7 @@ class _Report:
         if extra > 0:
             self.problems.extend([Problem(10**12, "", kind)] * extra)  # counted, not shown
 
-    def raise_if_any(self, path: Path, rows: int) -> None:
+    def raise_if_any(self, path: Path | str, rows: int) -> None:
         if not self.problems:
             return
         probs = sorted(self.problems, key=lambda p: (not p.lead, p.line))
@@ -258,6 +243,7 @@ def _numeric(df: pd.DataFrame, col: str, label: str, rep: _Report, skip: np.ndar
         vals = raw.to_numpy(dtype="float64")
         rep.add_mask(np.isnan(vals) & ~skip, "missing/NaN", lambda i: f"{label} is NaN or missing")
         rep.add_mask(np.isinf(vals) & ~skip, "not finite", lambda i: f"{label} {vals[i]} is not finite")
+        _too_large(vals, label, rep, skip)
         return vals
     text = raw.astype(str).str.strip()
     vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
@@ -270,7 +256,14 @@ def _numeric(df: pd.DataFrame, col: str, label: str, rep: _Report, skip: np.ndar
     rep.add_mask(bad, "not a number", lambda i: f"{label} {txt[i]!r} is not a number")
     inf = np.isinf(vals) & ~skip
     rep.add_mask(inf, "not finite", lambda i: f"{label} {txt[i]!r} is not finite")
+    _too_large(vals, label, rep, skip)
     return vals
+
+
+def _too_large(vals: np.ndarray, label: str, rep: _Report, skip: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):
+        big = np.isfinite(vals) & (np.abs(vals) > MAX_VALUE) & ~skip
+    rep.add_mask(big, "too large", lambda i: f"{label} {vals[i]:g} is larger than {MAX_VALUE:g}")
 
 
 def fmt_ms(ts: int) -> str:
@@ -318,11 +311,10 @@ def _order_checks(ms: np.ndarray, ok: np.ndarray, rep: _Report, step: int | None
         rep.add_mask(_scatter(len(ms), cur[wrong]), "wrong step",
                      lambda i: f"{fmt_ms(int(ms[i]))} is {_human(int(ms[i] - ms[_prev_of(idx, i)]))} after "
                      f"{rep.where} {lo(_prev_of(idx, i))}, not a multiple of the {tf_name(step)} timeframe")
-        if step < 604_800_000:
-            unaligned = ok & (ms % step != 0)
-            rep.add_mask(unaligned, "not aligned",
-                         lambda i: f"open time {fmt_ms(int(ms[i]))} is not on a {tf_name(step)} boundary "
-                         "(is --timeframe right? are these close times?)")
+        unaligned = ok & ((ms - bucket_anchor(step)) % step != 0)
+        rep.add_mask(unaligned, "not aligned",
+                     lambda i: f"open time {fmt_ms(int(ms[i]))} is not on a {tf_name(step)} boundary "
+                     "(is --timeframe right? are these close times? weekly bars open on Monday 00:00 UTC)")
     del prev
 
 
@@ -365,14 +357,17 @@ def _human(ms: int) -> str:
 
 
 def read_candle_file(
-    path: str | Path, *, timeframe: str | None = None, fmt: str = "auto", progress: Progress | None = None
+    path: str | Path, *, timeframe: str | None = None, fmt: str = "auto", progress: Progress | None = None,
+    label: str = "",
 ) -> CandleData:
-    """Read and validate one file; raise DataError with a per-row report if anything is wrong."""
+    """Read and validate one file; raise DataError with a per-row report if anything is wrong.
+    `label` names the file in messages (e.g. `<stdin>` for a spooled pipe)."""
     p = Path(path).expanduser()
+    shown = label or str(p)
     if not p.exists():
-        raise DataError(f"{p}: file not found", hint="check the path (relative paths are from the current directory)")
+        raise DataError(f"{shown}: file not found", hint="check the path (relative paths are from the current directory)")
     if p.is_dir():
-        raise DataError(f"{p} is a directory", hint="pass one CSV or parquet file")
+        raise DataError(f"{shown} is a directory", hint="pass one CSV or parquet file")
     kind = detect_format(p, fmt)
     if kind != "csv":
         from cashup_tui.extras import require
@@ -393,34 +388,38 @@ def read_candle_file(
         raise
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
         raise DataError(
-            f"{p}: cannot read it as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+            f"{shown}: cannot read it as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
             hint="pass --format csv|parquet if the extension is misleading; CSV must have one header line",
         ) from exc
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"{p}: cannot read it as {kind}: {exc}", hint="is the file complete and really " + kind + "?") from exc
-    cols = {str(c).strip().lower(): c for c in df.columns}
+        raise DataError(f"{shown}: cannot read it as {kind}: {exc}", hint="is the file complete and really " + kind + "?") from exc
     if len(df) == 0:
-        raise DataError(f"{p}: no data rows", hint="the file has a header but no candles")
-    rate_col = _find(cols, RATE_NAMES)
-    price_cols = {k: _find(cols, v) for k, v in PRICE_NAMES.items()}
-    if rate_col is not None and not any(price_cols.values()):
-        return _read_funding(p, df, cols, rate_col, line_of, where)
-    time_col = _find(cols, TIME_NAMES)
-    missing = [k for k, v in price_cols.items() if v is None]
+        raise DataError(f"{shown}: no data rows", hint="the file has a header but no candles")
+    lay = find_columns([str(c) for c in df.columns])
+
+    def col(i: int | None) -> Any:
+        return None if i is None else df.columns[i]
+
+    if lay.is_funding:
+        return _read_funding(p, shown, df, col(lay.funding_time), col(lay.rate), line_of, where)
+    price_cols = {k: col(getattr(lay, k)) for k in PRICE_NAMES}
+    time_col = col(lay.time)
+    missing = lay.missing_prices
     if time_col is None or missing:
         need = ("a time column (" + ", ".join(TIME_NAMES[:6]) + ")") if time_col is None else ""
         need += (" and " if need and missing else "") + (f"columns {', '.join(missing)}" if missing else "")
         raise DataError(
-            f"{p}: unrecognised layout: found columns {', '.join(map(str, df.columns))}; missing {need}",
+            f"{shown}: unrecognised layout: found columns {', '.join(map(str, df.columns))}; missing {need}",
             hint="expected e.g. open_time_ms,open,high,low,close,volume or t,o,h,l,c,v or date,open,high,low,close,volume",
         )
-    vol_col = _find(cols, VOLUME_NAMES)
+    vol_col = col(lay.volume)
     rep = _Report(line_of, where)
     blank = _blank_rows(df)
     rep.add_mask(blank, "empty row", lambda i: "empty row")
     ms, ok, tdesc = _times_to_ms(df[time_col])
     tval = df[time_col].astype(str).to_numpy()
-    rep.add_mask(~ok & ~blank, "unparsable time", lambda i: f"unparsable time {tval[i]!r} in column {time_col!r}")
+    rep.add_mask(~ok & ~blank, "unparsable time", lambda i: f"unparsable time {tval[i]!r} in column {time_col!r} "
+                 "(not a date in 1970..9999)")
     vals = {k: _numeric(df, c, k, rep, blank) for k, c in price_cols.items()}  # type: ignore[arg-type]
     volume = _numeric(df, vol_col, "volume", rep, blank) if vol_col is not None else np.zeros(len(df))
     o, h, lo, c = vals["open"], vals["high"], vals["low"], vals["close"]
@@ -439,15 +438,15 @@ def read_candle_file(
         d = np.diff(ms[valid_t])
         pos = d[d > 0]
         if len(pos) == 0:
-            rep.raise_if_any(p, len(df))
-            raise DataError(f"{p}: cannot infer the timeframe from a single bar", hint="pass --timeframe (e.g. 1h)")
+            rep.raise_if_any(shown, len(df))
+            raise DataError(f"{shown}: cannot infer the timeframe from a single bar", hint="pass --timeframe (e.g. 1h)")
         vals_, counts = np.unique(pos, return_counts=True)
         step = int(vals_[np.argmax(counts)])
         notes.append(f"timeframe inferred from the data: {tf_name(step)}")
     else:
         _dominant_step_check(ms, valid_t, rep, step)
     _order_checks(ms, valid_t, rep, step)
-    rep.raise_if_any(p, len(df))
+    rep.raise_if_any(shown, len(df))
     if vol_col is None:
         notes.append("no volume column (mark/index price file?): volume stored as 0")
     data = CandleData(
@@ -458,19 +457,19 @@ def read_candle_file(
     return data
 
 
-def _read_funding(p: Path, df: pd.DataFrame, cols: dict[str, str], rate_col: str,
+def _read_funding(p: Path, shown: str, df: pd.DataFrame, time_col: Any, rate_col: Any,
                   line_of: Callable[[int], int], where: str) -> CandleData:
     from decimal import Decimal, InvalidOperation
 
-    time_col = _find(cols, FUNDING_TIME_NAMES)
     if time_col is None:
-        raise DataError(f"{p}: funding-rate file without a time column", hint="expected funding_time_ms,funding_rate")
+        raise DataError(f"{shown}: funding-rate file without a time column", hint="expected funding_time_ms,funding_rate")
     rep = _Report(line_of, where)
     blank = _blank_rows(df)
     rep.add_mask(blank, "empty row", lambda i: "empty row")
     ms, ok, tdesc = _times_to_ms(df[time_col])
     tval = df[time_col].astype(str).to_numpy()
-    rep.add_mask(~ok & ~blank, "unparsable time", lambda i: f"unparsable time {tval[i]!r} in column {time_col!r}")
+    rep.add_mask(~ok & ~blank, "unparsable time", lambda i: f"unparsable time {tval[i]!r} in column {time_col!r} "
+                 "(not a date in 1970..9999)")
     raw = df[rate_col].astype(str).str.strip().to_numpy()
     rates: list[str] = []
     bad = np.zeros(len(df), dtype=bool)
@@ -485,7 +484,7 @@ def _read_funding(p: Path, df: pd.DataFrame, cols: dict[str, str], rate_col: str
             rates.append("")
     rep.add_mask(bad, "bad rate", lambda i: f"funding rate {raw[i]!r} is not a finite number")
     _order_checks(ms, ok & ~blank, rep, None)
-    rep.raise_if_any(p, len(df))
+    rep.raise_if_any(shown, len(df))
     empty = np.zeros(0)
     return CandleData(
         path=p, kind="funding", layout=f"funding rates: time column {str(time_col)!r} as {tdesc}", timeframe="funding",

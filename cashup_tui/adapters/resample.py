@@ -1,4 +1,4 @@
-"""Resample OHLCV to a higher timeframe: epoch-aligned buckets, o=first h=max l=min c=last v=sum.
+"""Resample OHLCV to a higher timeframe: epoch-aligned buckets (weekly ones open Monday 00:00 UTC), o=first h=max l=min c=last v=sum.
 
 Incomplete buckets at the edges (the data starts or ends mid-bucket) are dropped and reported.
 A bucket inside the series that misses source bars (a gap) is kept and counted: gaps are
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cashup_tui.domain.timeframes import check_resample, timeframe_ms
+from cashup_tui.domain.timeframes import bucket_anchor, check_resample, timeframe_ms
 
 
 @dataclass(slots=True)
@@ -37,7 +37,7 @@ def resample_ohlcv(cols: dict[str, np.ndarray], src_tf: str, dst_tf: str) -> Res
         return ResampleResult(empty, n)
     if np.any(np.diff(t) <= 0):
         raise ValueError("open_ms must be strictly ascending")
-    bucket = t - t % step
+    bucket = t - (t - bucket_anchor(step)) % step
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     counts = np.diff(np.r_[starts, len(t)])
     ends = starts + counts - 1

@@ -10,16 +10,19 @@ from typing import Any
 
 import typer
 
-from cashup_tui.cli.common import db_url_from, fail, print_json, settings_from
+from cashup_tui.cli.choices import Engine, complete_sizer, complete_timeframe
+from cashup_tui.cli.common import db_url_from, fail, input_file, print_json, settings_from
 
 app = typer.Typer(help="Run, list, show and compare backtests.", no_args_is_help=True, add_completion=False)
 
 EQUITY_POINTS = 2000  # equity points kept per stored run (evenly spaced, last bar always kept)
 
 # typer option singletons shared with `cashup optimize`
-DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume]).")
+DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume] or "
+                    "t,o,h,l,c,v); '-' reads stdin.")
 SYMBOL = typer.Option(None, "--symbol", "-s", help="Read candles from the store: contract, e.g. BTC_USDT.")
-TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the stored timeframe, e.g. 1h.")
+TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the stored timeframe, e.g. 1h.",
+                         autocompletion=complete_timeframe)
 FROM = typer.Option(None, "--from", help="First bar (UTC date/time or epoch ms), inclusive.")
 TO = typer.Option(None, "--to", help="End (UTC date/time or epoch ms), exclusive.")
 PARAM = typer.Option(None, "--param", "-p", help="Strategy parameter name=value (repeatable).")
@@ -30,7 +33,8 @@ LEV = typer.Option(None, "--leverage", help="Position size multiple of equity (d
 SHORT = typer.Option(False, "--allow-short", help="Go short on -1 signals (default: long only, -1 = flat).")
 CONTRACTS = typer.Option(False, "--contracts", help="Round sizes down to whole Gate contracts of the symbol.")
 FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions.")
-SIZER = typer.Option("all-in", "--sizer", help="all-in | percent:P | notional:USDT | atr:RISK%[:MULT[:PERIOD]].")
+SIZER = typer.Option("all-in", "--sizer", help="all-in | percent:P | notional:USDT | atr:RISK%[:MULT[:PERIOD]].",
+                     autocompletion=complete_sizer)
 GAPS = typer.Option(False, "--allow-gaps", help="Run on data with gaps (missing bars) and drop rows with NaNs.")
 
 
@@ -57,8 +61,9 @@ def prepare(
             hint="e.g. --data candles.csv, or --symbol BTC_USDT --timeframe 1h (candles imported with `cashup data import`)",
         )
     if data:
-        bars = load_csv(data, allow_gaps=allow_gaps)
-        source = data
+        with input_file(data) as (path, label):
+            bars = load_csv(path, allow_gaps=allow_gaps, label=label)
+        source = label
     else:
         if not timeframe:
             raise ValidationError("--symbol needs --timeframe", hint="e.g. --symbol BTC_USDT --timeframe 1h")
@@ -176,7 +181,7 @@ def run_cmd(
     strategy: str = typer.Argument(..., help="Strategy name (see `cashup strategies list`) or a .py path."),
     data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
     param: list[str] = PARAM,
-    engine: str = typer.Option(None, "--engine", help="fast (vectorised) or event (default: backtest.engine)."),
+    engine: Engine = typer.Option(None, "--engine", help="fast (vectorised) or event (default: backtest.engine)."),
     cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP, leverage: float = LEV,
     allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING, sizer: str = SIZER,
     allow_gaps: bool = GAPS,

@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -56,8 +58,14 @@ def run_guarded(fn: Callable[[], Any]) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         code = 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`cashup ... | head`): end quietly
+        discard_stdout()
         code = 0
+    except SystemExit as exc:
+        if not _pipe_closed():
+            raise
+        discard_stdout()  # typer met EPIPE and exits 1; a closed pipe is not a failure of ours
+        code = 0 if exc.code == 1 else exc.code
     except Exception as exc:  # a bug: one line for the user, the traceback to the log file
         where = _log_crash(exc)
         sys.stderr.write(
@@ -65,8 +73,33 @@ def run_guarded(fn: Callable[[], Any]) -> None:
             f"  this is a bug in CashUp; details were written to {where}\n"
         )
         code = 70
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
     sys.exit(code)
+
+
+def _pipe_closed() -> bool:
+    """typer wraps stdout/stderr in PacifyFlushWrapper when a write met EPIPE; unwrap them."""
+    closed = False
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if type(stream).__name__ == "PacifyFlushWrapper":
+            setattr(sys, name, stream.wrapped)
+            closed = True
+    return closed
+
+
+def discard_stdout() -> None:
+    """After the reader closed our stdout, send later writes (and the flush at exit) to /dev/null,
+    so a closed pipe never prints "Exception ignored ... BrokenPipeError"."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError):
+        pass
 
 
 def _redact(text: str) -> str:
@@ -92,6 +125,33 @@ def _log_crash(exc: BaseException) -> str:
         return str(path)
     except OSError:
         return "(no writable log dir)"
+
+
+STDIN_LABEL = "<stdin>"
+
+
+@contextmanager
+def input_file(arg: str | os.PathLike[str]) -> Iterator[tuple[Path, str]]:
+    """(path, label to show). `-` is stdin, spooled to a private temp file so every reader can sniff
+    the format, read it twice and report line numbers; any other value is the file itself."""
+    if str(arg) != "-":
+        yield Path(arg), str(arg)
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        fail("'-' reads the data from stdin, but stdin is a terminal",
+             hint="pipe it in, e.g. `cat candles.csv | cashup data import - --symbol BTC_USDT`", code=2)
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="cashup-stdin-") as d:
+        path = Path(d) / "stdin"
+        with path.open("wb") as fh:
+            src = getattr(sys.stdin, "buffer", None)
+            if src is not None:
+                shutil.copyfileobj(src, fh)
+            else:  # a text-only stdin (test runners)
+                fh.write(sys.stdin.read().encode())
+        yield path, STDIN_LABEL
 
 
 def ctx_obj(ctx: typer.Context | None) -> dict[str, Any]:

@@ -26,7 +26,9 @@ from typing import Any
 
 import typer
 
-from cashup_tui.cli.common import db_url_from, fail, print_json, settings_from
+from cashup_tui.cli.choices import ExportFormat, GateInterval, ImportFormat, complete_timeframe
+from cashup_tui.cli.common import STDIN_LABEL, db_url_from, fail, input_file, print_json, settings_from
+from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
 app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
@@ -92,34 +94,27 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
-def _parse_when(value: str | None, option: str, end: bool = False) -> int | None:
-    """Epoch ms, or an ISO date/time (UTC if no zone). A bare date as --to includes that whole day."""
+def _parse_when(value: str | None, option: str) -> int | None:
+    """The shared time rule (`domain.candle_layout.parse_when`): epoch or ISO, UTC unless zoned."""
     if value is None:
         return None
-    from datetime import UTC, datetime, timedelta
+    from cashup_tui.domain.candle_layout import parse_when
 
-    v = value.strip()
-    if v.isdigit():
-        n = int(v)
-        return n * 1000 if n < 10**11 else n
     try:
-        dt = datetime.fromisoformat(v)
-    except ValueError:
-        fail(f"{option} {value!r} is not a date", hint="use 2024-01-31, 2024-01-31T12:00, or epoch milliseconds")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    if end and len(v) == 10:
-        dt = dt + timedelta(days=1) - timedelta(milliseconds=1)
-    return int(dt.timestamp() * 1000)
+        return parse_when(value, option)
+    except CashupError as exc:
+        fail(exc.args[0], hint=exc.hint, code=2)
 
 
 @app.command("import")
 def import_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="CSV, parquet or feather file with OHLCV candles (or funding rates)."),
+    file: str = typer.Argument(..., help="CSV, parquet or feather file with OHLCV candles (or funding rates); "
+                               "'-' reads stdin."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name, e.g. BTC_USDT (mark prices: mark_BTC_USDT)."),
-    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Bar length, e.g. 1m, 5m, 1h (default: inferred)."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto|csv|parquet|feather."),
+    timeframe: str = typer.Option(None, "--timeframe", "-t", help="Bar length, e.g. 1m, 5m, 1h (default: inferred).",
+                                  autocompletion=complete_timeframe),
+    fmt: ImportFormat = typer.Option("auto", "--format", "-f", help="File format (auto: from the extension)."),
     replace: bool = typer.Option(False, "--replace", help="Replace the stored series instead of refusing conflicts."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -131,8 +126,8 @@ def import_cmd(
         from cashup_tui.store import candles
         from cashup_tui.store.timefmt import iso
 
-        with _progress(f"reading {file.name}") as prog:
-            data = read_candle_file(file, timeframe=tf, fmt=fmt, progress=prog)
+        with input_file(file) as (path, label), _progress(f"reading {Path(label).name}") as prog:
+            data = read_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label)
         db = open_db(ctx)
         try:
             if data.kind == "funding":
@@ -153,7 +148,7 @@ def import_cmd(
         finally:
             db.close()
     out = {
-        "file": str(file), "symbol": symbol, "timeframe": series_tf, "kind": data.kind, "rows": len(data),
+        "file": file if file != "-" else STDIN_LABEL, "symbol": symbol, "timeframe": series_tf, "kind": data.kind, "rows": len(data),
         "inserted": res.inserted, "unchanged": res.unchanged, "replaced": res.replaced,
         "first": iso(int(data.open_ms[0])), "last": iso(int(data.open_ms[-1])),
         "gaps": data.gaps.count, "missing_bars": data.gaps.missing,
@@ -163,7 +158,7 @@ def import_cmd(
         print_json(out)
         return
     what = "funding rates" if data.kind == "funding" else "bars"
-    typer.echo(f"imported {res.inserted} {what} of {symbol} {series_tf} from {file.name} "
+    typer.echo(f"imported {res.inserted} {what} of {symbol} {series_tf} from {Path(out['file']).name} "
                f"({out['first']} .. {out['last']}); {res.unchanged} already stored"
                + (f"; replaced {res.replaced} stored rows" if replace else ""))
     for note in data.notes:
@@ -215,30 +210,27 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
 @app.command("export")
 def export_cmd(
     ctx: typer.Context,
-    out: Path = typer.Argument(..., help="OUT.csv or OUT.parquet."),
+    out: str = typer.Argument(..., help="OUT.csv or OUT.parquet; '-' writes CSV to stdout."),
     symbol: str = typer.Option(..., "--symbol", "-s", help="Contract name."),
-    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Timeframe of the stored series, or 'funding'."),
-    start: str = typer.Option(None, "--from", help="First open time (date, ISO time or epoch ms), inclusive."),
-    end: str = typer.Option(None, "--to", help="Last open time, inclusive (a bare date includes the whole day)."),
-    fmt: str = typer.Option("auto", "--format", "-f", help="auto (from the extension)|csv|parquet."),
+    timeframe: str = typer.Option(..., "--timeframe", "-t", help="Timeframe of the stored series, or 'funding'.",
+                                  autocompletion=complete_timeframe),
+    start: str = typer.Option(None, "--from", help="First open time (UTC date, ISO time or epoch ms), inclusive."),
+    end: str = typer.Option(None, "--to", help="End open time (UTC date, ISO time or epoch ms), exclusive."),
+    fmt: ExportFormat = typer.Option("auto", "--format", "-f", help="File format (auto: from the extension)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
 ) -> None:
     """Write a stored series to CSV/parquet (columns open_time_ms,open,high,low,close,volume; re-importable)."""
     symbol = _check_symbol(symbol)
     if timeframe != "funding":
         timeframe = _check_tf(timeframe, "--timeframe")
-    lo, hi = _parse_when(start, "--from"), _parse_when(end, "--to", end=True)
-    kind = fmt if fmt != "auto" else ("parquet" if out.suffix.lower() in (".parquet", ".pq") else "csv")
-    if kind not in ("csv", "parquet"):
-        fail(f"--format {fmt!r} is not supported for export", hint="use csv or parquet")
-    if kind == "parquet":
+    lo, hi = _parse_when(start, "--from"), _parse_when(end, "--to")
+    if lo is not None and hi is not None and hi <= lo:
+        fail(f"--to ({end}) must be after --from ({start})", hint="--from is inclusive, --to exclusive", code=2)
+    target = export_target(out, fmt, force)
+    if target.kind == "parquet":
         from cashup_tui.extras import require
 
         require("pyarrow", extra="parquet", why="parquet files need pyarrow")
-    if out.exists() and not force:
-        fail(f"{out} already exists", hint="pass --force to overwrite it")
-    if not out.parent.exists():
-        fail(f"directory {out.parent} does not exist", hint="create it first or choose another OUT path")
     with guarded():
         import pandas as pd
 
@@ -247,27 +239,18 @@ def export_cmd(
         db = open_db(ctx)
         try:
             if timeframe == "funding":
-                rows = candles.load_funding(db, symbol, lo, hi)
+                rows = candles.load_funding(db, symbol, lo, None if hi is None else hi - 1)
                 df = pd.DataFrame({"funding_time_ms": [t for t, _ in rows], "funding_rate": [str(r) for _, r in rows]})
             else:
-                df = candles.load_candles(db, symbol, timeframe, lo, hi).rename(columns={"open_ms": "open_time_ms"})
+                df = candles.load_candles(db, symbol, timeframe, lo, None if hi is None else hi - 1).rename(columns={"open_ms": "open_time_ms"})
             available = [f"{s.symbol} {s.timeframe}" for s in candles.list_series(db)]
         finally:
             db.close()
         if len(df) == 0:
             fail(f"no {symbol} {timeframe} data stored" + (" in that range" if lo or hi else ""),
                  hint=("stored: " + ", ".join(available[:10])) if available else "import some with: cashup data import")
-        tmp = out.with_name(f".{out.name}.tmp")
-        try:
-            if kind == "parquet":
-                df.to_parquet(tmp, index=False)
-            else:
-                df.to_csv(tmp, index=False)
-            tmp.replace(out)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            fail(f"cannot write {out}: {exc.strerror or exc}", hint="check the path and free disk space")
-    typer.echo(f"wrote {len(df)} rows of {symbol} {timeframe} to {out}")
+        write_export(df, target)
+    sys.stderr.write(f"wrote {len(df)} rows of {symbol} {timeframe} to {target.label}\n")
 
 
 @app.command("resample")
@@ -326,7 +309,7 @@ def resample_cmd(
 def fetch_cmd(
     ctx: typer.Context,
     symbol: str = typer.Option(..., "--symbol", "-s", help="Gate contract, e.g. BTC_USDT."),
-    timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Gate interval: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d."),
+    timeframe: GateInterval = typer.Option("1h", "--timeframe", "-t", help="Gate candle interval."),
     since: str = typer.Option(None, "--since", help="First bar (date, ISO time or epoch ms, UTC). Default: continue "
                               "after the last stored bar, else 1000 bars back."),
     until: str = typer.Option(None, "--until", help="End, exclusive (date, ISO time or epoch ms). Default: now."),

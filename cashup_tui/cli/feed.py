@@ -16,7 +16,8 @@ from typing import Any
 
 import typer
 
-from cashup_tui.cli.common import fail, settings_from
+from cashup_tui.cli.choices import Channel
+from cashup_tui.cli.common import discard_stdout, fail, settings_from
 
 app = typer.Typer(
     name="feed",
@@ -102,7 +103,7 @@ def _event_line(e: Any) -> str:
 def watch(
     ctx: typer.Context,
     symbol: str = typer.Argument(..., help="Contract, e.g. BTC_USDT."),
-    channel: str = typer.Option("tickers", "--channel", help="tickers | trades | book"),
+    channel: Channel = typer.Option("tickers", "--channel", help="What to stream."),
     ws_url: str = typer.Option(None, "--ws-url", help="Websocket URL (default: settings gate.ws_url / CASHUP_GATE_WS_URL)."),
     rest_url: str = typer.Option(None, "--rest-url", help="REST URL for book snapshots (default: gate.rest_url / CASHUP_GATE_REST_URL)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
@@ -131,15 +132,16 @@ def watch(
         fail(f"--depth {depth} is not a Gate book level", hint="use 20, 50 or 100")
     import asyncio
 
-    shown = asyncio.run(
+    shown, closed = asyncio.run(
         _watch(symbol, channel, ws, rest, as_json, count, depth, levels, settings.gate)
     )
-    if not as_json:
+    if not as_json and not closed:
         sys.stderr.write(f"feed: {shown} update(s) shown\n")
 
 
 async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, count: int, depth: int,
-                 levels: int, gs: Any) -> int:
+                 levels: int, gs: Any) -> tuple[int, bool]:
+    """Stream until --count, a signal, or the reader closing stdout; (updates shown, stdout closed)."""
     import asyncio
     import signal
 
@@ -147,7 +149,7 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
     from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
 
     out = sys.stdout
-    state = {"n": 0}
+    state = {"n": 0, "closed": False}
     md: GateMarketData
 
     class Sink:
@@ -160,14 +162,21 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
                 sys.stderr.write(_event_line(e) + "\n")
 
     def emit(text: str) -> None:
-        out.write(text + "\n")
-        out.flush()
+        try:
+            out.write(text + "\n")
+            out.flush()
+        except BrokenPipeError:  # `| head` has what it wanted: stop the feed and end quietly
+            discard_stdout()
+            if not state["closed"]:
+                state["closed"] = True
+                asyncio.get_running_loop().create_task(md.stop())
+            return
         state["n"] += 1
         if count and state["n"] >= count:
             asyncio.get_running_loop().create_task(md.stop())
 
     def on_update(ch: str, v: Any) -> None:
-        if count and state["n"] >= count:
+        if state["closed"] or (count and state["n"] >= count):
             return
         if ch == C.BOOK_UPDATE:
             book = md.books.get(symbol)
@@ -211,7 +220,7 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
-    return state["n"]
+    return state["n"], state["closed"]
 
 
 # -- replay -----------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class LazyGroup(TyperGroup):
 
 
 def _single(fn: Any) -> typer.Typer:
-    t = typer.Typer()
+    t = typer.Typer(add_completion=False)
     t.command()(fn)
     return t
 
@@ -76,7 +76,6 @@ app = typer.Typer(
     "With no command it opens the workstation in DEMO mode (no keys, no network).",
     no_args_is_help=False,
     invoke_without_command=True,
-    add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -102,6 +101,10 @@ def root(
     """
     ctx.obj = {"config": config, "db": db}
     if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            sys.stderr.write("error: `cashup` with no command opens the workstation and needs a terminal; "
+                             "run a command instead (`cashup --help` lists them)\n")
+            raise typer.Exit(2)
         if _available("tui"):
             ctx.invoke(LazyGroup.get_command(ctx.command, ctx, "tui"))  # type: ignore[arg-type]
         else:

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import typer
 
+from cashup_tui.cli.choices import Mode, OrderType, Tif
 from cashup_tui.cli.common import fail, print_json
 from cashup_tui.cli.engine_cli import (
     MODE_HELP,
@@ -86,16 +87,16 @@ def place(
     symbol: str = typer.Argument(..., help="Gate contract, e.g. BTC_USDT."),
     side: str = typer.Argument(..., help="buy or sell."),
     size: str = typer.Argument(..., help="Contracts (whole number unless the contract allows decimals)."),
-    order_type: str = typer.Option("limit", "--type", "-t", help=TYPES),
+    order_type: OrderType = typer.Option("limit", "--type", "-t", help=TYPES, case_sensitive=False),
     price: str = typer.Option(None, "--price", "-p", help="Limit price (limit, stop_limit, take_profit)."),
     trigger: str = typer.Option(None, "--trigger", help="Trigger price (stops, take-profit) or trail distance."),
-    tif: str = typer.Option(None, "--tif", help="gtc | ioc | poc | fok (market orders: ioc)."),
+    tif: Tif = typer.Option(None, "--tif", help="gtc | ioc | poc | fok (market orders: ioc).", case_sensitive=False),
     post_only: bool = typer.Option(False, "--post-only", help="Maker only (tif=poc)."),
     reduce_only: bool = typer.Option(False, "--reduce-only", help="Only shrink the position."),
     stop_loss: str = typer.Option(None, "--stop-loss", help="Bracket: reduce-only stop at this trigger price."),
     take_profit: str = typer.Option(None, "--take-profit", help="Bracket: reduce-only take-profit at this price."),
     client_id: str = typer.Option(None, "--client-id", help="Your own id (t-...): placing it again never duplicates."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live trading without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -143,7 +144,7 @@ def place(
 @app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     all_: bool = typer.Option(False, "--all", "-a", help="Include finished orders (latest 200)."),
     symbol: str = typer.Option(None, "--symbol", "-s", help="Only this contract."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -172,7 +173,7 @@ def cancel(
     client_id: str = typer.Argument(None, help="Client id (t-...) of the order to cancel."),
     all_: bool = typer.Option(False, "--all", help="Cancel every open order."),
     symbol: str = typer.Option(None, "--symbol", "-s", help="With --all: only this contract."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -201,7 +202,7 @@ def cancel(
 @app.command("sync")
 def sync(
     ctx: typer.Context,
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -227,7 +228,7 @@ def amend(
     client_id: str = typer.Argument(..., help="Client id (t-...) of a working order."),
     price: str = typer.Option(None, "--price", "-p", help="New limit price."),
     size: str = typer.Option(None, "--size", help="New total size in contracts (filled part included)."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -254,7 +255,7 @@ def amend(
 def close(
     ctx: typer.Context,
     symbol: str = typer.Argument(..., help="Contract whose whole net position is closed (reduce-only market)."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

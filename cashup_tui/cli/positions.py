@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
+from cashup_tui.cli.choices import Mode
 from cashup_tui.cli.common import print_json
 from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, open_journal, resolve_mode, run_node
 
 
 def command(
     ctx: typer.Context,
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     sync: bool = typer.Option(False, "--sync", help="Reconcile with the venue first (connects; marks are live)."),
     flat: bool = typer.Option(False, "--flat", help="Include flat positions."),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cashup_tui.cli.choices import Mode
 from cashup_tui.cli.common import fail, print_json
 from cashup_tui.cli.engine_cli import (
     MODE_HELP,
@@ -40,7 +41,7 @@ def _offline_risk(settings, journal):
 @app.command("status")
 def status(
     ctx: typer.Context,
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Trading state (ACTIVE / REDUCING / HALTED), kill level, limits and recent risk events (offline)."""
@@ -74,7 +75,7 @@ def kill(
     ctx: typer.Context,
     level: int = typer.Argument(..., help=LEVELS),
     reason: str = typer.Option("manual kill switch (cli)", "--reason", "-r", help="Why (journalled)."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -112,7 +113,7 @@ def kill(
 def resume(
     ctx: typer.Context,
     reason: str = typer.Option("resumed (cli)", "--reason", "-r", help="Why (journalled)."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Back to ACTIVE (kill level 0): an admin action (asks the admin passphrase). Recorded in the audit log."""
@@ -134,7 +135,7 @@ def resume(
 @app.command("report")
 def report(
     ctx: typer.Context,
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     timeframe: str = typer.Option("1h", "--timeframe", help="Stored candles used for VaR (resampled to days)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import typer
 
+from cashup_tui.cli.choices import Mode, complete_timeframe
 from cashup_tui.cli.common import fail, print_json
 from cashup_tui.cli.engine_cli import (
     MODE_HELP,
@@ -27,8 +28,9 @@ def command(
     ctx: typer.Context,
     strategy: str = typer.Option(..., "--strategy", "-s", help="Strategy name (see `cashup strategies list`) or a .py path."),
     symbol: str = typer.Option(..., "--symbol", help="Gate contract, e.g. BTC_USDT."),
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
-    timeframe: str = typer.Option("1m", "--timeframe", "--tf", help="Bar timeframe the strategy runs on."),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
+    timeframe: str = typer.Option("1m", "--timeframe", "--tf", help="Bar timeframe the strategy runs on.",
+                                  autocompletion=complete_timeframe),
     param: list[str] = typer.Option([], "--param", "-P", help="Strategy parameter name=value (repeatable)."),
     duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0 = until Ctrl-C)."),
     notional: str = typer.Option("1000", "--notional", help="USDT per unit of target exposure (position size)."),

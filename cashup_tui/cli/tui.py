@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cashup_tui.cli.choices import Mode
 from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, live_admin_passphrase, resolve_mode
 
 app = typer.Typer(help="Open the workstation (the default with no command).", invoke_without_command=True)
@@ -12,7 +13,7 @@ app = typer.Typer(help="Open the workstation (the default with no command).", in
 @app.callback()
 def tui(
     ctx: typer.Context,
-    mode: str = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     symbols: str = typer.Option(None, "--symbols", help="Comma-separated watchlist, e.g. BTC_USDT,ETH_USDT."),
     confirm_live_flag: bool = typer.Option(False, "--confirm-live", help="Headless confirmation for live mode (audited)."),
 ) -> None:

@@ -6,6 +6,8 @@ import re
 
 from cashup_tui.domain.errors import ValidationError
 
+WEEK_MS = 604_800_000
+WEEK_ANCHOR_MS = 4 * 86_400_000  # 1970-01-05, a Monday: weekly bars open Monday 00:00 UTC, as Gate's do
 _UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _TF_RE = re.compile(r"^(\d+)([smhdw])$")
 
@@ -33,5 +35,10 @@ def check_resample(src: str, dst: str) -> int:
 
 
 def bucket_start(ts_ms: int, tf_ms: int) -> int:
-    """Open time (UTC, epoch-aligned) of the bar containing `ts_ms`."""
-    return ts_ms - ts_ms % tf_ms
+    """Open time (UTC) of the bar containing `ts_ms`: epoch-aligned, weekly bars from Monday 00:00."""
+    return ts_ms - (ts_ms - bucket_anchor(tf_ms)) % tf_ms
+
+
+def bucket_anchor(tf_ms: int) -> int:
+    """The time bar boundaries are counted from: 0 (the epoch, a Thursday), or a Monday for weekly bars."""
+    return WEEK_ANCHOR_MS if tf_ms % WEEK_MS == 0 else 0

@@ -1,8 +1,9 @@
 """Loading bars for backtests: CSV files (numpy's C reader, no pandas) and checks with clear errors.
 
-Accepted CSV: a header row with a time column (`open_time_ms`, `time_ms`, `timestamp`, `time`,
-`date`, `datetime`, `ts`: epoch ms, epoch seconds, or ISO text in UTC) and `open`, `high`, `low`,
-`close`, optionally a volume column (`volume`, `volume_contracts`, `vol`). Other columns are ignored.
+The layout and time rules are `domain.candle_layout`'s, the same as `cashup data import`: a header
+naming the time, open, high, low, close[, volume] columns (`open_time_ms,...`, Gate's `t,o,h,l,c,v`,
+`date,open,...`), or headerless numeric rows; epoch times in s/ms/us/ns or ISO text (UTC unless it
+has a zone). Other columns are ignored.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
+from cashup_tui.domain.candle_layout import (
+    MAX_TIME_MS,
+    MAX_VALUE,
+    TIME_NAMES,
+    epoch_factor,
+    find_columns,
+    parse_time,
+)
+from cashup_tui.domain.candle_layout import parse_when as _parse_when
 from cashup_tui.domain.errors import DataError, ValidationError
 from cashup_tui.engine.backtest.model import Funding
 from cashup_tui.engine.strategy import Bars
 
-TIME_COLS = ("open_time_ms", "time_ms", "timestamp", "time", "date", "datetime", "ts", "open_time")
-VOLUME_COLS = ("volume", "volume_contracts", "vol", "volume_base", "volume_quote")
 _SYMBOL_RE = re.compile(r"([A-Z0-9]{2,15}_USDT)")
 _TF_NAMES = {60_000: "1m", 180_000: "3m", 300_000: "5m", 900_000: "15m", 1_800_000: "30m", 3_600_000: "1h",
              7_200_000: "2h", 14_400_000: "4h", 28_800_000: "8h", 86_400_000: "1d", 604_800_000: "1w"}
@@ -33,101 +41,97 @@ def timeframe_name(step_ms: int) -> str:
     return f"{step_ms}ms"
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path, label: str = "") -> list[str]:
+    label = label or str(path)
     try:
-        with path.open("r", encoding="utf-8") as fh:
+        with path.open("r", encoding="utf-8-sig") as fh:
             first = fh.readline()
             second = fh.readline()
     except FileNotFoundError:
-        raise DataError(f"data file {path} not found", hint="check the path given to --data") from None
+        raise DataError(f"data file {label} not found", hint="check the path given to --data") from None
     except IsADirectoryError:
-        raise DataError(f"{path} is a directory, not a CSV file") from None
+        raise DataError(f"{label} is a directory, not a CSV file") from None
     except UnicodeDecodeError:
-        raise DataError(f"{path} is not a text CSV file") from None
+        raise DataError(f"{label} is not a text CSV file") from None
     if not first.strip():
-        raise DataError(f"data file {path} is empty")
-    if not second.strip():
-        raise DataError(f"data file {path} has a header but no rows")
-    return [c.strip().strip('"').lower() for c in first.strip().split(",")]
+        raise DataError(f"data file {label} is empty")
+    cells = [c.strip().strip('"') for c in first.strip().split(",")]
+    if not second.strip() and not find_columns(cells).headerless:
+        raise DataError(f"data file {label} has a header but no rows")
+    return cells
 
 
-def load_csv(path: str | Path, *, symbol: str = "", allow_gaps: bool = False) -> Bars:
-    """Read an OHLCV CSV into `Bars`; refuse NaNs, duplicates, unsorted rows and gaps unless allowed."""
+def load_csv(path: str | Path, *, symbol: str = "", allow_gaps: bool = False, label: str = "") -> Bars:
+    """Read an OHLCV CSV into `Bars`; refuse NaNs, duplicates, unsorted rows and gaps unless allowed.
+    `label` names the data in messages (e.g. `<stdin>` for a spooled pipe)."""
     path = Path(path).expanduser()
-    cols = _header(path)
-    where = {c: i for i, c in enumerate(cols)}
-    tcol = next((c for c in TIME_COLS if c in where), None)
-    missing = [c for c in ("open", "high", "low", "close") if c not in where]
-    if tcol is None or missing:
-        need = (["a time column (" + "/".join(TIME_COLS[:4]) + ")"] if tcol is None else []) + missing
+    label = label or str(path)
+    cells = _header(path, label)
+    cols = find_columns(cells)
+    missing = cols.missing_prices
+    if cols.time is None or missing:
+        need = (["a time column (" + "/".join(TIME_NAMES[:4]) + ")"] if cols.time is None else []) + missing
         raise DataError(
-            f"{path}: missing column(s) {', '.join(need)}; found {', '.join(cols)}",
-            hint="the first row must be a header like open_time_ms,open,high,low,close,volume",
+            f"{label}: missing column(s) {', '.join(need)}; found {', '.join(cells)}",
+            hint="the first row must be a header like open_time_ms,open,high,low,close,volume (or Gate's t,o,h,l,c,v)",
         )
-    vcol = next((c for c in VOLUME_COLS if c in where), None)
-    num_cols = [where[c] for c in ("open", "high", "low", "close")] + ([where[vcol]] if vcol else [])
-    text_time = False
+    num_cols: list[int] = [cols.open, cols.high, cols.low, cols.close]  # type: ignore[list-item]
+    if cols.volume is not None:
+        num_cols.append(cols.volume)
+    skip = 0 if cols.headerless else 1
     try:
-        numeric = np.loadtxt(path, delimiter=",", skiprows=1, usecols=[where[tcol], *num_cols], ndmin=2)
-        t_raw = numeric[:, 0]
+        numeric = np.loadtxt(path, delimiter=",", skiprows=skip, usecols=[cols.time, *num_cols], ndmin=2)
+        t = _epoch_ms(numeric[:, 0], label, skip)
         vals = numeric[:, 1:]
     except ValueError as exc:
         # Text timestamps, or empty/garbage fields: the slower tolerant reader tells which.
-        t_raw, vals, text_time = _tolerant(path, where[tcol], num_cols, exc)
-    if text_time:
-        t = t_raw
-    else:
-        if np.isnan(t_raw).any():
-            bad = int(np.flatnonzero(np.isnan(t_raw))[0])
-            raise DataError(f"{path}: row {bad + 2}: the time column {tcol!r} is empty or not a number")
-        t = t_raw.astype(np.int64)
-        if t.size and t.max() < 100_000_000_000:  # epoch seconds
-            t = t * 1000
-    volume = vals[:, 4] if vcol else np.zeros(len(t))
-    sym = symbol or _symbol_from_name(path.name)
+        t, vals = _tolerant(path, label, cols.time, num_cols, skip, exc)
+    volume = vals[:, 4] if cols.volume is not None else np.zeros(len(t))
+    sym = symbol or _symbol_from_name(path.name if not label.startswith("<") else "")
     bars = Bars.from_arrays(t, vals[:, 0], vals[:, 1], vals[:, 2], vals[:, 3], volume, symbol=sym)
-    return check_bars(bars, source=str(path), allow_gaps=allow_gaps)
+    return check_bars(bars, source=label, allow_gaps=allow_gaps, first_line=skip + 1)
 
 
-def _tolerant(path: Path, tcol: int, num_cols: list[int], first_exc: Exception):
+def _epoch_ms(t_raw: np.ndarray, label: str, skip: int) -> np.ndarray:
+    """Epoch numbers -> ms (unit by the typical magnitude, the shared rule); refuse NaN and 1970..9999 outliers."""
+    ok = np.isfinite(t_raw)
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"{label}: row {bad + skip + 1}: the time is empty or not a number")
+    sample = t_raw[:: max(1, len(t_raw) // 1001)]
+    factor, _ = epoch_factor(float(np.median(np.abs(sample))) if len(sample) else 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ms = np.rint(t_raw * factor) if factor != 1.0 else t_raw
+        out = (ms < 0) | (ms > MAX_TIME_MS)
+    if out.any():
+        bad = int(np.flatnonzero(out)[0])
+        raise DataError(f"{label}: row {bad + skip + 1}: time {t_raw[bad]:.17g} is not a date in 1970..9999",
+                        hint="times are epoch seconds/milliseconds or ISO text like 2024-01-31T12:00:00Z")
+    return ms.astype(np.int64)
+
+
+def _tolerant(path: Path, label: str, tcol: int, num_cols: list[int], skip: int, first_exc: Exception):
     try:
-        raw = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=[tcol], dtype=str, ndmin=1,
-                            autostrip=True, invalid_raise=True)
-        vals = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=num_cols, dtype=np.float64, ndmin=2,
-                             invalid_raise=True)
+        raw = np.genfromtxt(path, delimiter=",", skip_header=skip, usecols=[tcol], dtype=str, ndmin=1,
+                            autostrip=True, invalid_raise=True, comments=None)
+        vals = np.genfromtxt(path, delimiter=",", skip_header=skip, usecols=num_cols, dtype=np.float64, ndmin=2,
+                             invalid_raise=True, comments=None)
     except ValueError as exc:
-        raise DataError(f"{path}: cannot parse: {exc}", hint="every row needs the same number of fields") from None
+        raise DataError(f"{label}: cannot parse: {exc}", hint="every row needs the same number of fields") from None
     raw = np.char.strip(np.char.strip(raw), '"')
     try:
-        t = raw.astype(np.float64)
-        if np.isnan(t).any():
-            bad = int(np.flatnonzero(np.isnan(t))[0])
-            raise DataError(f"{path}: row {bad + 2}: empty time value")
-        t = t.astype(np.int64)
-        if t.size and t.max() < 100_000_000_000:
-            t = t * 1000
-        return t, vals, True
+        return _epoch_ms(raw.astype(np.float64), label, skip), vals
     except ValueError:
         pass
-    try:
-        cleaned = np.char.replace(np.char.rstrip(raw, "Z"), "+00:00", "")
-        t = np.array(cleaned, dtype="datetime64[ms]").astype(np.int64)
-    except ValueError:
-        bad = next((i for i, s in enumerate(raw) if not _is_time(s)), 0)
+    parsed = [parse_time(s) for s in raw.tolist()]
+    bad = next((i for i, v in enumerate(parsed) if v is None), None)
+    if bad is not None:
         raise DataError(
-            f"{path}: row {bad + 2}: cannot read time {raw[bad]!r}",
-            hint="use epoch milliseconds or ISO text like 2024-01-31 12:00:00 (UTC)",
+            f"{label}: row {bad + skip + 1}: cannot read time {raw[bad]!r}",
+            hint="use epoch milliseconds or ISO text like 2024-01-31 12:00:00 (UTC unless it has a zone like +08:00)",
         ) from None
     del first_exc
-    return t, vals, True
-
-
-def _is_time(s: str) -> bool:
-    try:
-        np.datetime64(s.rstrip("Z"), "ms")
-        return True
-    except ValueError:
-        return False
+    return np.array(parsed, dtype=np.int64), vals
 
 
 def _symbol_from_name(name: str) -> str:
@@ -135,8 +139,9 @@ def _symbol_from_name(name: str) -> str:
     return found[-1] if found else ""
 
 
-def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False) -> Bars:
-    """NaNs, duplicate or unsorted times, high < low, and gaps: clear errors, or (allow_gaps) drop/accept."""
+def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False, first_line: int = 2) -> Bars:
+    """NaNs, huge values, duplicate or unsorted times, high < low, and gaps: clear errors, or (allow_gaps)
+    drop/accept. Row i is reported as line `first_line + i` of the file."""
     n = len(bars)
     if n == 0:
         raise DataError(f"{source}: no bars")
@@ -148,7 +153,7 @@ def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False) ->
         first = int(nan_rows[0])
         if not allow_gaps:
             raise DataError(
-                f"{source}: {nan_rows.size} row(s) with missing, NaN or non-numeric values, first at row {first + 2} "
+                f"{source}: {nan_rows.size} row(s) with missing, NaN or non-numeric values, first at row {first + first_line} "
                 f"({_fmt(int(bars.time_ms[first]))})",
                 hint="repair the file, or pass --allow-gaps to drop those rows and continue",
             )
@@ -158,18 +163,24 @@ def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False) ->
         n = len(bars)
         if n == 0:
             raise DataError(f"{source}: every row has NaN values")
+    for name in ("open", "high", "low", "close", "volume"):
+        big = np.flatnonzero(np.abs(getattr(bars, name)) > MAX_VALUE)
+        if big.size:
+            i = int(big[0])
+            raise DataError(f"{source}: row {i + first_line}: {name} {getattr(bars, name)[i]:g} is larger than "
+                            f"{MAX_VALUE:g}", hint="repair the value; prices and volumes must be real amounts")
     d = np.diff(bars.time_ms)
     if (d <= 0).any():
         i = int(np.flatnonzero(d <= 0)[0])
         what = "duplicate" if d[i] == 0 else "out-of-order"
         raise DataError(
-            f"{source}: {what} time at row {i + 3} ({_fmt(int(bars.time_ms[i + 1]))})",
+            f"{source}: {what} time at row {i + 1 + first_line} ({_fmt(int(bars.time_ms[i + 1]))})",
             hint="rows must be sorted by time with one row per bar",
         )
     bad_hl = np.flatnonzero(bars.high < bars.low)
     if bad_hl.size:
         i = int(bad_hl[0])
-        raise DataError(f"{source}: row {i + 2}: high {bars.high[i]} is below low {bars.low[i]}")
+        raise DataError(f"{source}: row {i + first_line}: high {bars.high[i]} is below low {bars.low[i]}")
     tf_name = bars.timeframe
     if n > 1:
         step = int(np.min(d))
@@ -186,23 +197,15 @@ def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False) ->
 
 
 def _fmt(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return f"{ms} ms"
 
 
 def parse_when(text: str, name: str = "--from") -> int:
-    """A date/time in UTC (`2025-03-01`, `2025-03-01T12:00`, `2025-03-01 12:00:00`) or epoch ms -> ms."""
-    s = text.strip()
-    if re.fullmatch(r"\d{11,14}", s):
-        return int(s)
-    try:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError(
-            f"{name}: cannot read {text!r} as a date", hint="use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC), or epoch ms"
-        ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp() * 1000)
+    """A date/time (UTC unless it has a zone) or epoch number -> ms: the shared `candle_layout` rule."""
+    return _parse_when(text, name)
 
 
 def slice_bars(bars: Bars, start: str | None, end: str | None) -> Bars:

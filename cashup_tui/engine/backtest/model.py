@@ -84,7 +84,8 @@ class RunConfig:
     def check(self) -> None:
         """Refuse nonsense before any work is done (each message says which flag and why)."""
         rules = [
-            (math.isfinite(self.cash) and self.cash > 0, "--cash must be a positive amount of USDT", f"{self.cash}"),
+            (math.isfinite(self.cash) and 0 < self.cash <= 1e12, "--cash must be a positive amount of USDT up to 1e12",
+             f"{self.cash}"),
             (math.isfinite(self.fee_bps) and 0 <= self.fee_bps < 1000, "--fee-bps must be in [0, 1000)", f"{self.fee_bps}"),
             (math.isfinite(self.slippage_bps) and 0 <= self.slippage_bps < 1000,
              "--slippage-bps must be in [0, 1000)", f"{self.slippage_bps}"),
