@@ -158,7 +158,7 @@ async def test_trade_survives_another_process_holding_the_write_lock(tmp_path: P
     slow, nothing is lost, no raw SQL reaches the user, exit 0."""
     strat = tmp_path / "flip.py"
     strat.write_text(STRATEGY)
-    env = _env(tmp_path, CASHUP_STORE_BUSY_TIMEOUT_MS="100")
+    env = _env(tmp_path)
     log = tmp_path / "log" / "cashup.log"
     trade = await asyncio.create_subprocess_exec(
         *CLI, "trade", "--strategy", str(strat), "--symbol", "BTC_USDT", "--mode", "demo", "--warmup", "0",
