@@ -79,8 +79,8 @@ def test_client_ids_must_match_whole(cid: str) -> None:
         (("BTC_USDT", "buy", "1", "--price", "NaN"), "--price 'NaN'"),
         (("BTC_USDT", "buy", "1", "--type", "stop_market", "--trigger", "Infinity"), "--trigger"),
         (("BTC_USDT", "buy", "1", "--client-id", "t-abc\n"), "client order id"),
-        (("BTC_USDT", "buy", "1", "--type", "moon"), "order type"),
-        (("BTC_USDT", "buy", "1", "--tif", "forever"), "time in force"),
+        (("BTC_USDT", "buy", "1", "--type", "moon"), "Invalid value for '--type'"),  # a typer choice
+        (("BTC_USDT", "buy", "1", "--tif", "forever"), "Invalid value for '--tif'"),
         (("BTC/USDT", "buy", "1"), "not a Gate contract name"),
     ],
 )

@@ -68,5 +68,6 @@ def test_cluster_without_distributed(monkeypatch: pytest.MonkeyPatch) -> None:
     from cashup_tui.engine import optimize
 
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(MissingExtra, match=r"^--cluster needs dask\[distributed\]: pip install 'cashup\[cluster\]'$"):
-        next(optimize._run_dask(None, [], "tcp://127.0.0.1:8786"))  # type: ignore[arg-type]
+    with pytest.raises(MissingExtra,
+                       match=r"^--cluster needs Dask, which is not installed: pip install 'cashup\[cluster\]'$"):
+        next(optimize._run_dask(None, [], "tcp://127.0.0.1:8786", None, 1.0, None))  # type: ignore[arg-type]
