@@ -12,8 +12,9 @@ stopped. Here:
   (a write to a hung-up tty is dropped and reported once as "terminal gone");
 - `ShutdownGuard` handles SIGHUP/SIGTERM with plain `signal.signal` handlers (they run on the main
   thread even while it waits on a lock), asks the app for a clean stop, and arms a watchdog that
-  ends the process with `os._exit` if the clean stop has not finished in `grace_s`; a second signal
-  ends it at once. The store is crash-safe (write-ahead journal), so a hard exit loses nothing that
+  ends the process with `os._exit` if the clean stop has not finished in `grace_s`; a second
+  SIGTERM ends it at once (a hangup brings several SIGHUPs, which are not a second request). The
+  store is crash-safe (write-ahead journal), so a hard exit loses nothing that
   `kill -9` would not.
 """
 
@@ -172,9 +173,12 @@ class ShutdownGuard:
                 self.note(text)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        if self.signalled is not None:  # a second SIGTERM/SIGHUP always ends the process
-            self._say(f"second signal {signal.Signals(signum).name}: hard exit")
-            self.hard_exit(128 + signum)
+        if self.signalled is not None:
+            # a hangup brings several SIGHUPs (the kernel's, then the dying shell's): only a second
+            # SIGTERM means "now"; the watchdog bounds the rest
+            if signum == signal.SIGTERM:
+                self._say("second SIGTERM: hard exit")
+                self.hard_exit(128 + signum)
             return
         self.signalled = signum
         gone = signum == signal.SIGHUP and not terminal_alive(0)
