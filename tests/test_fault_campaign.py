@@ -36,7 +36,7 @@ from cashup_tui.store import open_store
 from cashup_tui.store_journal import StoreJournal
 from tests.campaign import rounds
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
-from tests.test_order_manager_crash import _run
+from tests.test_order_manager_crash import _run, sim_env
 
 LANES = 2  # independent simulator + store pairs run side by side
 # rounds per lane: 5 in CI (every fault setting once over the two lanes), 500 with --campaign;
@@ -133,13 +133,8 @@ async def lane(tmp_path: Path, n: int, count: int, seed: int) -> tuple[Counter[s
     outcomes: Counter[str] = Counter()
     worst: dict[str, int] = {}
     async with SimServer([SYMBOL], seed=seed + n, tick_ms=100, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET) as sim:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_")}
-        env.update({
-            "CASHUP_CONFIG_DIR": str(tmp_path / "cfg"), "CASHUP_LOG_DIR": str(tmp_path / f"log{n}"),
-            "CASHUP_DATA_DIR": str(tmp_path / f"data{n}"), "CASHUP_DB": str(db), "CASHUP_GATE_REST_URL": sim.rest_url,
-            "CASHUP_GATE_WS_URL": sim.ws_url, "CASHUP_GATE_API_KEY": FAKE_API_KEY,
-            "CASHUP_GATE_API_SECRET": FAKE_API_SECRET,
-        })
+        env = sim_env(tmp_path, sim, CASHUP_DB=str(db), CASHUP_LOG_DIR=str(tmp_path / f"log{n}"),
+                      CASHUP_DATA_DIR=str(tmp_path / f"data{n}"))
         done: list[Round] = []
         for r in plan(seed, n, count):
             mark = sim.state.venue.mark_price(SYMBOL) or Decimal(26000)

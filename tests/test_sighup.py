@@ -149,19 +149,11 @@ def test_closing_the_pty_stops_the_node_and_exits_within_5s(workstation) -> None
     assert "Traceback" not in log
 
 
-def test_sigterm_to_a_live_workstation_stops_it_cleanly(workstation) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP-terminal-alive"])
+def test_a_signal_to_a_live_workstation_stops_it_cleanly(workstation, sig: int) -> None:  # type: ignore[no-untyped-def]
     w = workstation()
     w.wait_ready()
-    w.proc.send_signal(signal.SIGTERM)
-    assert w.exit_code(EXIT_WITHIN_S) == 0
-    assert w.audit()[-1] == "node.stop"
-    w.wait_until(lambda: b"\x1b[?1049l" in w.output, "the terminal restored (alternate screen left)", timeout=10)
-
-
-def test_sighup_with_the_terminal_still_there_stops_it_cleanly(workstation) -> None:  # type: ignore[no-untyped-def]
-    w = workstation()
-    w.wait_ready()
-    w.proc.send_signal(signal.SIGHUP)
+    w.proc.send_signal(sig)
     assert w.exit_code(EXIT_WITHIN_S) == 0
     assert w.audit()[-1] == "node.stop"
     w.wait_until(lambda: b"\x1b[?1049l" in w.output, "the terminal restored (alternate screen left)", timeout=10)

@@ -5,7 +5,6 @@ open orders if nobody comes back; a clean end (--duration, Ctrl-C) disarms it.""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from cashup_tui.adapters.sim.server import SimServer
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
+from tests.test_order_manager_crash import sim_env
 
 pytestmark = pytest.mark.timeout(120)
 IDLE = '''
@@ -30,13 +30,7 @@ async def test_trade_leaves_the_dead_man_armed_only_on_sighup_or_sigterm(tmp_pat
     strat = tmp_path / "idle.py"
     strat.write_text(IDLE)
     async with SimServer(["BTC_USDT"], seed=8, tick_ms=100, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET) as sim:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_")}
-        env.update({
-            "CASHUP_CONFIG_DIR": str(tmp_path / "cfg"), "CASHUP_LOG_DIR": str(tmp_path / "log"),
-            "CASHUP_DATA_DIR": str(tmp_path / "data"), "CASHUP_DB": str(tmp_path / "t.sqlite"),
-            "CASHUP_GATE_REST_URL": sim.rest_url, "CASHUP_GATE_WS_URL": sim.ws_url,
-            "CASHUP_GATE_API_KEY": FAKE_API_KEY, "CASHUP_GATE_API_SECRET": FAKE_API_SECRET,
-        })
+        env = sim_env(tmp_path, sim, CASHUP_DB=str(tmp_path / "t.sqlite"))
         duration = "1" if how == "duration" else "300"
         p = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cashup_tui.cli.main", "trade", "--mode", "testnet", "--strategy", str(strat),
