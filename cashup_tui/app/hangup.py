@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import signal
 import threading
@@ -31,6 +32,7 @@ from typing import IO, Any
 from textual.drivers.linux_driver import LinuxDriver
 
 HARD_EXIT_GRACE_S = 4.0
+DEAD_TTY_ERRNOS = frozenset({errno.EIO, errno.ENXIO, errno.EPIPE, errno.EBADF})  # hung up or closed
 SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
 
@@ -63,7 +65,9 @@ class _GuardedOutput:
         self._on_gone = on_gone
         self.gone = False
 
-    def _failed(self) -> None:
+    def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, OSError) and exc.errno not in DEAD_TTY_ERRNOS:
+            raise exc  # e.g. EAGAIN: a slow terminal is not a dead one
         if not self.gone:
             self.gone = True
             self._on_gone()
@@ -73,8 +77,8 @@ class _GuardedOutput:
             return len(text)
         try:
             return self._file.write(text)
-        except (OSError, ValueError):
-            self._failed()
+        except (OSError, ValueError) as exc:
+            self._failed(exc)
             return len(text)
 
     def flush(self) -> None:
@@ -82,8 +86,8 @@ class _GuardedOutput:
             return
         try:
             self._file.flush()
-        except (OSError, ValueError):
-            self._failed()
+        except (OSError, ValueError) as exc:
+            self._failed(exc)
 
     def fileno(self) -> int:
         return self._file.fileno()
@@ -191,6 +195,7 @@ class ShutdownGuard:
             self._begin(signal.SIGHUP, True)
 
     def _begin(self, signum: int, gone: bool) -> None:
+        self._say(f"{signal.Signals(signum).name}: stopping the node" + (" (the terminal is gone)" if gone else ""))
         if gone:
             self.terminal_gone = True
             detach_from_terminal()
