@@ -172,9 +172,9 @@ def _writer_blocked(pid: int) -> bool:
 
 @pytest.mark.parametrize("second", [False, True], ids=["watchdog", "second-sigterm"])
 def test_a_clean_stop_that_hangs_still_ends(workstation, second: bool) -> None:  # type: ignore[no-untyped-def]
-    """A frozen SSH link: nobody reads the terminal, Textual's output blocks, and with it the event loop,
-    so the clean stop cannot finish. SIGTERM still ends the process: by the watchdog's hard exit after
-    its grace, or at once on a second SIGTERM."""
+    """A frozen SSH link: nobody reads the terminal and Textual's output blocks (and with it, once its
+    queue is full, the event loop), so the clean stop cannot finish. SIGTERM still ends the process:
+    by the watchdog's hard exit after its grace, or at once on a second SIGTERM."""
     w = workstation()
     w.wait_ready()
     w.reading.clear()  # the terminal stops reading; the app keeps repainting until the pty buffer is full
@@ -185,4 +185,9 @@ def test_a_clean_stop_that_hangs_still_ends(workstation, second: bool) -> None: 
         w.proc.send_signal(signal.SIGTERM)
         assert w.exit_code(EXIT_WITHIN_S) == 128 + signal.SIGTERM
     else:
-        assert w.exit_code(EXIT_WITHIN_S + 2) == 128 + signal.SIGTERM
+        code = w.exit_code(EXIT_WITHIN_S + 2)
+        # 0: the node's stop finished and only Textual's teardown (writes to the frozen terminal) hung;
+        # 143: the node's stop itself could not finish. Either way the process is gone.
+        assert code in (0, 128 + signal.SIGTERM), code
+        if code == 0:
+            assert w.audit()[-1] == "node.stop"

@@ -543,6 +543,8 @@ class CashupApp(App[int]):
         try:
             stop = self.node.stop() if deliberate else self.node.stop(disarm_dead_man=False)
             await asyncio.wait_for(stop, timeout=10)
+            if self.shutdown_guard is not None:
+                self.shutdown_guard.node_stopped = True
         finally:
             self.exit(0)
 

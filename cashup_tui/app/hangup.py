@@ -145,6 +145,7 @@ class ShutdownGuard:
         self.hard_exit = hard_exit
         self.note = note
         self.signalled: int | None = None
+        self.node_stopped = False  # set by the app once the node's clean stop returned (journal flushed)
         self.terminal_gone = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: dict[int, Any] = {}
@@ -212,5 +213,9 @@ class ShutdownGuard:
             loop.call_soon_threadsafe(self.request_stop, signum, gone)
 
     def _expired(self, signum: int) -> None:
+        if self.node_stopped:  # only the UI teardown is slow (a loaded machine): nothing is left to save
+            self._say(f"node stopped; UI teardown after {signal.Signals(signum).name} took over {self.grace_s:.0f} s")
+            self.hard_exit(0)
+            return
         self._say(f"clean stop after {signal.Signals(signum).name} took over {self.grace_s:.0f} s: hard exit")
         self.hard_exit(128 + signum)
