@@ -431,16 +431,21 @@ class Node:
         return self.runner.warm_up(slot_name, hist[-max(bars, slot.strategy.warmup()):])
 
     # -- shutdown ----------------------------------------------------------------------------------
-    async def stop(self) -> None:
+    async def stop(self, *, disarm_dead_man: bool = True) -> None:
+        """`disarm_dead_man=False` for a stop nobody chose (SIGHUP, SIGTERM): Gate's countdown stays armed."""
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        if self.started and self.mode in ("testnet", "live") and hasattr(self.execution, "dead_man"):
-            # a clean stop is not a crash: the user's resting orders stay (kill 3/4 cancels them on purpose).
-            # Only a process that dies without this call lets Gate's countdown cancel everything.
+        armed = self.started and self.mode in ("testnet", "live") and hasattr(self.execution, "dead_man")
+        if armed and not disarm_dead_man:
+            self.journal.audit(self.clock.now_ms(), "engine", "dead_man.armed",
+                               f"left armed on a signal stop: Gate cancels open orders in {self.dead_man_s}s")
+        elif armed:
+            # a deliberate quit is not a crash: the user's resting orders stay (kill 3/4 cancels them on purpose).
+            # A signal stop, or a process that dies, leaves Gate's countdown to cancel everything.
             try:
                 await self.execution.dead_man(0)
                 self.journal.audit(self.clock.now_ms(), "engine", "dead_man.disarm", "countdown_cancel_all 0 on stop")

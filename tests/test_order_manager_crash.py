@@ -28,6 +28,19 @@ async def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return p.returncode or 0, out.decode(), err.decode()
 
 
+def sim_env(tmp_path: Path, sim: SimServer, **extra: str) -> dict[str, str]:
+    """Environment for a CLI process against `sim` in testnet mode (made-up keys, dirs under tmp_path)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_")}
+    env.update({
+        "CASHUP_CONFIG_DIR": str(tmp_path / "cfg"), "CASHUP_LOG_DIR": str(tmp_path / "log"),
+        "CASHUP_DATA_DIR": str(tmp_path / "data"), "CASHUP_GATE_REST_URL": sim.rest_url,
+        "CASHUP_GATE_WS_URL": sim.ws_url, "CASHUP_GATE_API_KEY": FAKE_API_KEY,
+        "CASHUP_GATE_API_SECRET": FAKE_API_SECRET,
+    })
+    env.update(extra)
+    return env
+
+
 def _venue_orders(venue, text: str) -> list:
     rows = venue.list_orders(status="open", limit=1000) + venue.list_orders(status="finished", limit=1000)
     return [o for o in rows if o.text == text]
@@ -37,14 +50,7 @@ async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
     sim = SimServer(["BTC_USDT"], seed=3, tick_ms=100, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET)
     await sim.start()
     try:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_")}
-        base.update({
-            "CASHUP_CONFIG_DIR": str(tmp_path / "cfg"), "CASHUP_LOG_DIR": str(tmp_path / "log"),
-            "CASHUP_DATA_DIR": str(tmp_path / "data"), "CASHUP_GATE_REST_URL": sim.rest_url,
-            "CASHUP_GATE_WS_URL": sim.ws_url, "CASHUP_GATE_API_KEY": FAKE_API_KEY,
-            "CASHUP_GATE_API_SECRET": FAKE_API_SECRET,
-            "CASHUP_GATE_REQUEST_TIMEOUT_S": "2",  # also each placement's X-Gate-Exptime window
-        })
+        base = sim_env(tmp_path, sim, CASHUP_GATE_REQUEST_TIMEOUT_S="2")  # also each placement's X-Gate-Exptime window
         envs = {}
         for step in STEPS:
             env = dict(base, CASHUP_DB=str(tmp_path / f"{step}.sqlite"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
@@ -20,6 +19,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, TabbedContent, TabPane
 
+from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
 from cashup_tui.app.modals.confirm import Confirm
@@ -101,6 +101,7 @@ class CashupApp(App[int]):
         self._tick_expected = 0.0
         self._stopping = False
         self.node_ready = False
+        self.shutdown_guard: ShutdownGuard | None = None  # SIGHUP/SIGTERM handling, set by `cashup tui`
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -123,7 +124,8 @@ class CashupApp(App[int]):
     async def on_mount(self) -> None:
         """Paint at once, then connect: the node starts in a worker while the layout is visible."""
         self.title = f"CashUp {self.node.mode.value.upper()}"
-        self._install_signal_handlers()
+        if self.shutdown_guard is not None:
+            self.shutdown_guard.bind(asyncio.get_running_loop())
         self.query_one(StatusBar).show_connecting(self.node.mode)
         self._tick_expected = self._clock() + 0.25
         self.set_interval(0.25, self._lag_probe)
@@ -484,12 +486,12 @@ class CashupApp(App[int]):
     def action_quit_app(self) -> None:
         running = [v for v in self.node.strategies() if v.state == "running"]
         if not running:
-            self.run_worker(self._quit_node(), exclusive=True, group="quit")
+            self.run_worker(self._quit_node(), group="quit")
             return
 
         def go(ok: bool | None) -> None:
             if ok:
-                self.run_worker(self._quit_node(), exclusive=True, group="quit")
+                self.run_worker(self._quit_node(), group="quit")
 
         self.push_screen(Confirm(f"{len(running)} strategies are running. Stop them and quit?"), go)
 
@@ -532,20 +534,22 @@ class CashupApp(App[int]):
         self.notify(done_text)
         self.refresh_views()
 
-    async def _quit_node(self) -> None:
+    async def _quit_node(self, deliberate: bool = True) -> None:
+        """Stop the node (journal flushed, positions saved) and exit. Only a deliberate quit disarms Gate's
+        countdown_cancel_all; after SIGHUP/SIGTERM it stays armed, so the venue cancels if we are gone."""
         if self._stopping:
             return
         self._stopping = True
         try:
-            await asyncio.wait_for(self.node.stop(), timeout=10)
+            stop = self.node.stop() if deliberate else self.node.stop(disarm_dead_man=False)
+            await asyncio.wait_for(stop, timeout=10)
+            if self.shutdown_guard is not None:
+                self.shutdown_guard.node_stopped = True
         finally:
             self.exit(0)
 
-    def _install_signal_handlers(self) -> None:
-        """SIGHUP (SSH drop) and SIGTERM: stop the node (state saved, journal flushed), exit cleanly."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, lambda: self.run_worker(self._quit_node(), exclusive=True, group="quit"))
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
+    def stop_for_signal(self, signum: int, terminal_gone: bool) -> None:
+        """SIGHUP (dropped SSH) or SIGTERM, from ShutdownGuard on the loop: a clean, non-deliberate stop."""
+        if terminal_gone and isinstance(self._driver, HangupSafeDriver):
+            self._driver.terminal_gone()
+        self.run_worker(self._quit_node(deliberate=False), group="quit")

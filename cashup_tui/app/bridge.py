@@ -228,14 +228,14 @@ class EngineWorkstation(BacktestMixin):
         gc.freeze()
         self._task = asyncio.get_running_loop().create_task(self._history_loop(), name="chart-history")
 
-    async def stop(self) -> None:
+    async def stop(self, *, disarm_dead_man: bool = True) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         try:
             if self.node is not None:
-                await self.node.stop()
+                await self.node.stop(disarm_dead_man=disarm_dead_man)
         finally:
             logging.getLogger("cashup").removeHandler(self.ring)
 

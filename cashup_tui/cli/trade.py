@@ -81,10 +81,16 @@ def command(
             await node.stop()
             raise
         stop = asyncio.Event()
+        stopped_by: list[int] = []  # SIGHUP/SIGTERM leave Gate's dead-man armed; Ctrl-C and --duration disarm
+
+        def on_signal(sig: int) -> None:
+            stopped_by.append(sig)
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             try:
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, on_signal, sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover - non-POSIX
                 pass
         await node.start()
@@ -126,7 +132,7 @@ def command(
                     "equity": node.portfolio.equity(), "trading_state": node.risk.state.value,
                     "open_orders": len(node.cache.open_orders())}
         finally:
-            await node.stop()
+            await node.stop(disarm_dead_man=not (set(stopped_by) & {signal.SIGTERM, signal.SIGHUP}))
 
     try:
         summary = asyncio.run(main())

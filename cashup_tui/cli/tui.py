@@ -58,7 +58,28 @@ def _run_app(settings, mode: str, db_url: str, *, symbols: list[str] | None, liv
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
     app = CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
                     settings_text=(settings.source, render_toml(settings), keys))
-    code = app.run() or 0
-    if app.return_code not in (None, 0):
+    guard = _guard(app)
+    try:
+        code = app.run() or 0
+    finally:
+        guard.uninstall()
+    if app.return_code not in (None, 0) and not guard.terminal_gone:
         typer.echo(f"the workstation stopped with an error; see {log_path}", err=True)
     return int(code)
+
+
+def _guard(app):  # type: ignore[no-untyped-def]
+    """SIGHUP/SIGTERM stop the node cleanly (bounded by a hard exit); the terminal driver survives its
+    pty going away (app/hangup.py). A driver chosen by the environment (textual-serve's) is kept."""
+    import logging
+    import sys
+
+    from textual import constants
+
+    from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
+
+    if constants.DRIVER is None and sys.platform != "win32":
+        app.driver_class = HangupSafeDriver
+    guard = ShutdownGuard(app.stop_for_signal, note=logging.getLogger("cashup.app").critical).install()
+    app.shutdown_guard = guard
+    return guard
