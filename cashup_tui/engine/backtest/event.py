@@ -242,6 +242,16 @@ class EventEngine:
         elif size != 0:
             self.submit(SIDE.BUY if size > 0 else SIDE.SELL, abs(size), None, tag)
 
+    def _within_leverage(self, size: Decimal, p: float) -> Decimal:
+        """Float sizing can land ulps above the gate's leverage limit (all-in with no fee is exactly at it):
+        the gate compares Decimals, so the size is capped in Decimal at the limit the gate applies."""
+        self.price(p)
+        room = self.pf.equity() * self.risk.limits.max_leverage
+        cap = self.inst.round_size(room / (self.dpx * self.inst.quanto_multiplier))
+        if self.inst.notional(cap, self.dpx) > room:  # the division rounded up across a size step
+            cap -= self.inst.size_step
+        return size if abs(size) <= cap else (cap if size > 0 else -cap)
+
     def units_for(self, p: float) -> float:
         eq = float(self.venue.available_balance())
         lev, f, sz = self.cfg.leverage, self.fee, self.cfg.sizer
@@ -489,7 +499,7 @@ class EventEngine:
                 self.market(D(0), o * (1 - self.slip * self.side), close=True)
             if want != 0:
                 p = o * (1 + self.slip * want)
-                size = self.inst.round_size(_d(want * self.units_for(p) / self.qm))
+                size = self._within_leverage(self.inst.round_size(_d(want * self.units_for(p) / self.qm)), p)
                 if size != 0:
                     self.market(size, p)
         pending, self.pending = self.pending, []
