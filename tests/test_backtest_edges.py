@@ -53,3 +53,32 @@ def test_all_in_without_fees_synthetic(seed) -> None:
     cfg = RunConfig(fee_bps=0, allow_short=True)
     s = load_strategy("ema_cross")
     same_trades(run_fast(s(fast=5, slow=20), b, cfg), run_event(s(fast=5, slow=20), b, cfg, SIM))
+
+
+# -- 2. several resting orders filling in one price update: each fill is booked with its own state ----------
+def pnl_adds_up(res) -> None:
+    """Trade PnL is net of fees and funding, so the trades add up to the equity change."""
+    assert res.trades.size >= 2
+    assert res.trades["pnl"].sum() == pytest.approx(res.final_equity - res.config.cash, abs=1e-6)
+    win = res.trades["pnl"] > 0
+    assert (res.trades["pnl"][win] > 0).all() and res.trades["eq_after"][-1] == pytest.approx(res.final_equity)
+
+
+def test_grid_trades_add_up_to_the_equity_change_on_real_candles(year) -> None:
+    res = run_event(load_strategy("grid")(), year, RunConfig(), SIM)
+    assert res.rejected == 0, res.notes
+    pnl_adds_up(res)
+
+
+def test_grid_trades_add_up_when_a_gap_fills_every_level() -> None:
+    """A bar that gaps down through every buy level, then one back up through every sell level."""
+    n = 60
+    t = 1_700_000_000_000 + np.arange(n, dtype=np.int64) * 3_600_000
+    c = np.full(n, 100.0)
+    c[10:20] = 90.0  # every 1% level below 100 fills in one price update
+    c[20:40] = 101.0
+    c[40:] = 85.0
+    o = np.r_[100.0, c[:-1]]
+    b = Bars.from_arrays(t, o, np.maximum(o, c) + 0.01, np.minimum(o, c) - 0.01, c, symbol="BTC_USDT", timeframe="1h")
+    res = run_event(load_strategy("grid")(), b, RunConfig(), SIM)
+    pnl_adds_up(res)

@@ -131,7 +131,7 @@ class EventEngine:
         self.journal = MemoryJournal()
         self.cache = OpenIndexCache()
         self.pf = Portfolio.with_cash(insts, _d(cfg.cash), default_leverage=lev)
-        self.tap = Tap()
+        self.tap = Tap(self._state)
         self.risk = RiskEngine(limits, insts, self.pf, self.cache, self.clock, self.journal, bus=self.tap)
         self.om = OrderManager(self.ex, self.journal, self.risk, self.pf, self.cache, self.clock, self.tap,
                                id_prefix="b", session="bt")
@@ -273,7 +273,7 @@ class EventEngine:
         try:
             fills = self.tap.fills
             while fills:
-                self._fill(fills.popleft())
+                self._fill(*fills.popleft())
             opens = self.cache.open_orders(self.sym) if self.cache._open else []
             self.resting = bool(opens)
             if opens:
@@ -284,24 +284,28 @@ class EventEngine:
         finally:
             self._busy = False
 
-    def _fill(self, f: Fill) -> None:
+    def _state(self) -> tuple[Decimal, Decimal, Decimal, Decimal | None]:
+        """Cash, size, entry and liquidation price right after a fill (read as the fill is published)."""
         pos = self.pf.positions[self.sym]
+        liq = (pos.liquidation_price(self.inst.maintenance_rate)
+               if pos.size < 0 or (pos.size > 0 and self.long_liquidates) else None)
+        return self.pf.cash, pos.size, pos.entry_price, liq
+
+    def _fill(self, f: Fill, state: tuple[Decimal, Decimal, Decimal, Decimal | None]) -> None:
+        cash_d, psize, entry, liq = state
         buy = f.side is SIDE.BUY
         qm = self.qm
         size = (1 if buy else -1) * float(f.size) * qm
         price, fee = float(f.price), float(f.fee)
-        psize = pos.size
         self.side = side = 1 if psize > 0 else -1 if psize < 0 else 0
         self.units = units = float(psize) * qm if side else 0.0  # (a Decimal -> float goes through text)
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
-        liq = (pos.liquidation_price(self.inst.maintenance_rate)
-               if side < 0 or (side > 0 and self.long_liquidates) else None)
         self.liq = float(liq) * (1 + 1e-9 * side) if liq else None
-        cash = float(self.pf.cash)
+        cash = float(cash_d)
         cid = f.client_id
         self._episode(size, price, fee, cash, liquidation=not cid)
-        self._record_row(cash, units, float(pos.entry_price) if side else 0.0)
+        self._record_row(cash, units, float(entry) if side else 0.0)
         if cid and self.slot is not None:  # the slot's own position, as the runner keeps it live
             self.slot.position += f.size if buy else -f.size
         if cid and self.wants_fills:

@@ -4,7 +4,7 @@ and small helpers (kept apart so `event.py` holds the bar loop and the order pat
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -51,18 +51,22 @@ class OpenIndexCache(Cache):
 
 
 class Tap:
-    """The order manager's event sink: collects fills (and counts the rest) for the engine."""
+    """The order manager's event sink: collects fills (and counts the rest) for the engine.
 
-    __slots__ = ("fills", "published")
+    Each fill is kept with the portfolio's state right after it (`state()`, called as it is published):
+    a price update can fill several resting orders, and the engine books them after the whole batch."""
 
-    def __init__(self) -> None:
-        self.fills: deque[Fill] = deque()
+    __slots__ = ("fills", "published", "state")
+
+    def __init__(self, state: Callable[[], Any]) -> None:
+        self.fills: deque[tuple[Fill, Any]] = deque()
         self.published = 0
+        self.state = state
 
     def publish(self, event: Event) -> None:
         self.published += 1
         if type(event) is OrderFilled:
-            self.fills.append(event.fill)
+            self.fills.append((event.fill, self.state()))
 
 
 def drive(coro: Coroutine[Any, Any, Any]) -> Any:
