@@ -10,8 +10,8 @@ from cashup_tui.adapters.sim.execution import VenueExecution
 from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.engine.backtest.event import run_event
 from cashup_tui.engine.backtest.fast import run_fast
-from cashup_tui.engine.backtest.model import RunConfig
-from cashup_tui.engine.strategy import Bars, load_strategy
+from cashup_tui.engine.backtest.model import RunConfig, Sizer, known_instrument
+from cashup_tui.engine.strategy import Bars, Strategy, load_strategy
 from tests.conftest import MARKET_DIR, need_shared
 
 SIM = VenueExecution.with_venue
@@ -82,3 +82,31 @@ def test_grid_trades_add_up_when_a_gap_fills_every_level() -> None:
     b = Bars.from_arrays(t, o, np.maximum(o, c) + 0.01, np.minimum(o, c) - 0.01, c, symbol="BTC_USDT", timeframe="1h")
     res = run_event(load_strategy("grid")(), b, RunConfig(), SIM)
     pnl_adds_up(res)
+
+
+# -- 3. whole contracts: a segment whose first order cannot buy one contract is skipped (both engines) -------
+class Hold(Strategy):
+    """Long from the first close on."""
+
+    def signals(self, b: Bars) -> np.ndarray:
+        return np.ones(len(b))
+
+
+def test_an_unaffordable_contract_skips_the_segment_on_real_candles(year) -> None:
+    cfg = RunConfig(sizer=Sizer("notional", 11), instrument=known_instrument("BTC_USDT"))
+    s = load_strategy("sma_cross")
+    same_trades(run_fast(s(), year, cfg), run_event(s(), year, cfg, SIM))
+
+
+def test_an_unaffordable_contract_skips_the_segment_synthetic() -> None:
+    """One BTC_USDT contract costs 12 USDT at 120k: a 10 USDT notional cannot buy it; when the price falls
+    to 90k it could, but the segment was skipped at its start, so neither engine enters mid-segment."""
+    n = 30
+    t = 1_700_000_000_000 + np.arange(n, dtype=np.int64) * 3_600_000
+    c = np.where(np.arange(n) < 10, 120_000.0, 90_000.0)
+    o = np.r_[120_000.0, c[:-1]]
+    b = Bars.from_arrays(t, o, np.maximum(o, c) + 1, np.minimum(o, c) - 1, c, symbol="BTC_USDT", timeframe="1h")
+    cfg = RunConfig(sizer=Sizer("notional", 10), instrument=known_instrument("BTC_USDT"))
+    fast, event = run_fast(Hold(), b, cfg), run_event(Hold(), b, cfg, SIM)
+    assert fast.trades.size == 0 and event.trades.size == 0
+    same_trades(fast, event)

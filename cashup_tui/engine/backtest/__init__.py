@@ -15,7 +15,8 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
   and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
   round trip is exactly units * exit * (1 - fee). Fractional units unless `--contracts`, which rounds
   down to whole Gate contracts (quanto multiplier, size step, minimum size of the instrument); a
-  signal too small for one contract is skipped. Other sizers (`--sizer`): `percent:P` (P% of
+  target whose entry is too small for one contract is skipped for its whole segment (until the
+  target changes): no engine enters later in it when the price would allow one contract. Other sizers (`--sizer`): `percent:P` (P% of
   equity), `notional:N` (N USDT per trade), `atr:R[:M[:N]]` (risk R% of equity over M x ATR(N),
   capped at all-in).
 * Stops and take-profits (`stop_pct` / `take_pct` strategy parameters, % from the entry fill)

@@ -145,6 +145,7 @@ class EventEngine:
         self.desired = 0
         self.targeting = False  # True once the strategy uses target(): only then the engine steers the position
         self.blocked = False  # after a stop/take: flat until the strategy asks for a position again
+        self.skipped = 0  # a target whose entry rounds to no contract: its segment is skipped (the fast rule)
         self.pending: list[tuple[float, str]] = []  # market orders for the next open (signed qty, tag)
         self.i = 0
         self.seg_next = False  # True in the close phase: state changes show from the next close on
@@ -438,7 +439,9 @@ class EventEngine:
                     if s:
                         self.blocked = False
             # open: what the previous close asked for
-            want = 0 if self.blocked else self.desired
+            if self.skipped != self.desired:  # the target changed: a new segment
+                self.skipped = 0
+            want = 0 if self.blocked or self.skipped else self.desired
             if self.resting or self.pending or (self.targeting and want != self.side):
                 self.at(t[i])
                 self._open(i, o[i], want)
@@ -506,6 +509,8 @@ class EventEngine:
                 size = self._within_leverage(self.inst.round_size(_d(want * self.units_for(p) / self.qm)), p)
                 if size != 0:
                     self.market(size, p)
+                else:  # not even one contract (size step) affordable: sit this segment out
+                    self.skipped = want
         pending, self.pending = self.pending, []
         for qty, tag in pending:
             size = self.inst.round_size(_d(qty / self.qm))
