@@ -110,3 +110,22 @@ def test_an_unaffordable_contract_skips_the_segment_synthetic() -> None:
     fast, event = run_fast(Hold(), b, cfg), run_event(Hold(), b, cfg, SIM)
     assert fast.trades.size == 0 and event.trades.size == 0
     same_trades(fast, event)
+
+
+# -- 4. leverage above 1: both engines size by the venue's margin rule, units = eq / (p (1/L + f)) ---------
+@pytest.mark.parametrize("sizer", [Sizer(), Sizer("percent", 60)], ids=["all-in", "percent"])
+def test_leveraged_sizes_follow_the_margin_rule_on_real_candles(year, sizer) -> None:
+    cfg = RunConfig(leverage=3, allow_short=True, sizer=sizer)
+    s = load_strategy("sma_cross")
+    fast, event = run_fast(s(), year, cfg), run_event(s(), year, cfg, SIM)
+    same_trades(fast, event)
+    np.testing.assert_allclose(fast.trades["qty"], event.trades["qty"], rtol=1e-9)
+
+
+def test_leveraged_all_in_size_is_the_margin_rule_synthetic() -> None:
+    b = synthetic(n=60, seed=3)
+    cfg = RunConfig(leverage=5)
+    fast, event = run_fast(Hold(), b, cfg), run_event(Hold(), b, cfg, SIM)
+    p = float(b.open[1])
+    assert fast.trades["qty"][0] == pytest.approx(10_000 / (p * (1 / 5 + 5e-4)), rel=1e-12)
+    same_trades(fast, event)

@@ -61,7 +61,8 @@ def reference(bars: Bars, sig, *, cash=10_000.0, fee_bps=5.0, slip_bps=0.0, lev=
                 if d != 0:
                     equity = acc
                     entry = o[i] * (1 + slip * d)
-                    units = lev * equity / (entry * (1 + fee))
+                    # the venue's margin rule above 1x: margin notional / L plus the entry fee fit the equity
+                    units = equity / (entry * (1 / lev + fee)) if lev > 1 else lev * equity / (entry * (1 + fee))
                     acc -= units * entry * fee
                     pos, entry_i = d, i
         if pos != 0 and (stop or take):

@@ -10,9 +10,10 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
   opens the short at the same open.
 * Equity starts at `--cash` (10,000 USDT). Fees are `--fee-bps` per side on notional
   (default `backtest.fee_bps`, 5 bps); `--slippage-bps` moves every market fill against us
-  (buys higher, sells lower); `--leverage` (default 1) scales the position size.
-* Default sizing "all in": a buy spends the whole equity, units = L * equity / (price * (1 + fee)),
-  and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
+  (buys higher, sells lower); `--leverage` L (default 1) scales the position size.
+* Default sizing "all in": a buy spends the whole equity, units = L * equity / (price * (1 + fee))
+  at L <= 1; above 1x the venue's margin rule, units = equity / (price * (1/L + fee)) (initial
+  margin notional / L plus the entry fee fit the equity; `model.max_units`), and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
   round trip is exactly units * exit * (1 - fee). Fractional units unless `--contracts`, which rounds
   down to whole Gate contracts (quanto multiplier, size step, minimum size of the instrument); a
   target whose entry is too small for one contract is skipped for its whole segment (until the

@@ -66,7 +66,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
-from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
+from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, max_units
 from cashup_tui.engine.backtest.plumbing import OpenIndexCache, Tap, col, drive, label
 from cashup_tui.engine.clock import TestClock
 from cashup_tui.engine.journal import MemoryJournal
@@ -256,7 +256,7 @@ class EventEngine:
     def units_for(self, p: float) -> float:
         eq = float(self.venue.available_balance())
         lev, f, sz = self.cfg.leverage, self.fee, self.cfg.sizer
-        cap = lev * eq / (p * (1 + f)) if lev <= 1 else min(lev * eq / (p * (1 + f)), eq / (p * (1 / lev + f)))
+        cap = max_units(eq, p, lev, f)
         if sz.kind == "all-in":
             return cap
         if sz.kind == "percent":

@@ -16,7 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from cashup_tui.domain.errors import DataError
-from cashup_tui.engine.backtest.model import ENGINE_VERSION, TRADE_DTYPE, Result, RunConfig, round_units
+from cashup_tui.engine.backtest.model import (
+    ENGINE_VERSION,
+    TRADE_DTYPE,
+    Result,
+    RunConfig,
+    max_units,
+    round_units,
+)
 from cashup_tui.engine.strategy import Bars, Strategy, run_signals
 
 __all__ = ["ENGINE_VERSION", "desired_positions", "run_fast", "simulate"]
@@ -105,7 +112,7 @@ def _trades_vectorised(bars: Bars, desired: np.ndarray, cfg: RunConfig, fcum: np
     fund_u = side * (fcum[end] - fcum[entries])  # funding paid per unit held
     exit_fee_u = np.where(is_end, 0.0, xp * f)
     per_unit = side * (xp - p) - p * f - exit_fee_u - fund_u
-    a = frac * lev / (p * (1.0 + f))
+    a = frac * max_units(1.0, p, lev, f)  # units per unit of equity
     growth = 1.0 + a * per_unit
     e_after = cfg.cash * np.cumprod(growth)
     e_before = np.empty(k)
@@ -160,7 +167,7 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         if e > n - 1 and nat < n:
             e = n  # a change on the last bar is never executed
         p = o[s] * (1.0 + slip * side)
-        cap = lev * equity / (p * (1.0 + f))
+        cap = max_units(equity, p, lev, f)
         if sizer.kind == "all-in":
             units = cap
         elif sizer.kind == "percent":

@@ -12,7 +12,7 @@ import numpy as np
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.instruments import Instrument
 
-ENGINE_VERSION = "fast-1"  # bump when results for the same inputs would change (part of the fingerprint)
+ENGINE_VERSION = "fast-2"  # bump when results for the same inputs would change (part of the fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +132,15 @@ def known_instrument(symbol: str) -> Instrument:
             hint=f"known: {', '.join(_KNOWN_CONTRACTS)}; put the contract in the CSV file name (e.g. BTC_USDT_1h.csv) or use --symbol with stored candles",
         )
     return instrument_from_gate(spec)
+
+
+def max_units(equity: float, price: float, leverage: float, fee: float) -> float:
+    """The largest position `equity` can open at `price`: the venue's margin rule above 1x (initial
+    margin notional / L plus the entry fee must fit in the equity), L * equity / (price * (1 + fee))
+    at or below 1x (the venue's leverage is then 1; the size is scaled down)."""
+    if leverage > 1:
+        return equity / (price * (1.0 / leverage + fee))
+    return leverage * equity / (price * (1.0 + fee))
 
 
 def round_units(units: float, inst: Instrument) -> float:
