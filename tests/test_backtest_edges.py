@@ -129,3 +129,39 @@ def test_leveraged_all_in_size_is_the_margin_rule_synthetic() -> None:
     p = float(b.open[1])
     assert fast.trades["qty"][0] == pytest.approx(10_000 / (p * (1 / 5 + 5e-4)), rel=1e-12)
     same_trades(fast, event)
+
+
+# -- 5. liquidation: the venue's maintenance-margin price in both engines, and trading goes on -------------
+def crash(n: int = 40, at: int = 20, to: float = 80.0) -> Bars:
+    t = 1_700_000_000_000 + np.arange(n, dtype=np.int64) * 3_600_000
+    c = np.full(n, 100.0)
+    c[at:] = to
+    c[at + 5:] = to * 1.05
+    o = np.r_[100.0, c[:-1]]
+    return Bars.from_arrays(t, o, np.maximum(o, c) + 0.1, np.minimum(o, c) - 0.1, c, symbol="BTC_USDT", timeframe="1h")
+
+
+@pytest.mark.parametrize("force_loop", [False, True], ids=["vectorised", "loop"])
+def test_liquidation_at_the_maintenance_margin_price_then_trading_goes_on(force_loop) -> None:
+    from cashup_tui.engine.backtest.fast import simulate
+
+    b = crash()
+    cfg = RunConfig(leverage=10)
+    fast = simulate(b, np.ones(len(b)), cfg, force_loop=force_loop)
+    event = run_event(Hold(), b, cfg, SIM)
+    first = fast.trades[0]
+    assert first["reason"] == "liquid" and first["exit_idx"] == 20
+    p = float(first["entry_price"])
+    assert first["exit_price"] == pytest.approx(p * (1 - 1 / 10) / (1 - 0.005), rel=1e-12)
+    assert fast.trades.size == 2 and fast.trades[1]["entry_idx"] == 21  # what is left, re-entered
+    same_trades(fast, event)
+    np.testing.assert_allclose(fast.trades["exit_price"], event.trades["exit_price"], rtol=1e-9)
+
+
+def test_short_liquidation_agrees_on_real_candles(year) -> None:
+    """Shorts at 20x on a year of BTC: several liquidations, the same in both engines."""
+    cfg = RunConfig(leverage=20, allow_short=True)
+    s = load_strategy("sma_cross")
+    fast, event = run_fast(s(), year[:3000], cfg), run_event(s(), year[:3000], cfg, SIM)
+    assert (fast.trades["reason"] == "liquid").sum() >= 1
+    same_trades(fast, event)

@@ -30,8 +30,11 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
   that bar's close: longs pay units * price * rate, shorts receive it (negative rates reverse).
 * A position still open after the last bar is marked to the last close (no exit fee) and listed
   as an open trade. A signal on the last bar is never executed.
-* If a loss would take equity to zero inside a bar (leverage, shorts), the position is closed at
-  the bankruptcy price, equity stays 0 and the run stops trading.
+* Liquidation is the venue's (isolated margin = entry notional / max(L, 1)): when a bar's path
+  (open, then low/high, pessimistically before a stop that lies beyond it) reaches the price where
+  margin + uPnL = maintenance margin (`Position.liquidation_price`), the position is closed there
+  with no fee; the rest of the equity stays and the strategy goes on (it re-enters if its target
+  still asks for a position). A 1x long cannot be liquidated; a 1x short is near 2x its entry.
 * Equity is reported at each bar's close; metrics (Sharpe, Sortino annualised from bar returns
   with the timeframe's bars per year, CAGR over the calendar span, max drawdown on the close
   equity) come from that curve.

@@ -46,8 +46,8 @@ account protections; notional caps far above any sane account). Denials are not 
 is counted in `Result.rejected` and noted in `Result.notes`.
 
 Same answer as the fast engine (tests hold it to 1e-9 on real candles) for all-in / percent /
-notional sizing with leverage <= 1; above 1x the venue's margin rule caps all-in sizes, and
-liquidation follows the venue's maintenance-margin rule instead of the fast engine's bankruptcy price.
+notional sizing at any leverage: both size by the venue's margin rule above 1x, skip a segment whose
+entry is below one contract, and liquidate at the venue's maintenance-margin price.
 """
 
 from __future__ import annotations

@@ -143,6 +143,20 @@ def max_units(equity: float, price: float, leverage: float, fee: float) -> float
     return leverage * equity / (price * (1.0 + fee))
 
 
+def maintenance_rate(inst: Instrument | None) -> float:
+    """The venue's maintenance margin rate for the run's contract (the instrument default without one)."""
+    return float(inst.maintenance_rate if inst is not None else Instrument.__dataclass_fields__["maintenance_rate"].default)
+
+
+def liquidation_prices(entry: Any, side: Any, leverage: float, mm: float) -> np.ndarray:
+    """The venue's liquidation price of a position opened at `entry` (isolated margin = entry notional /
+    max(L, 1), the `Position.liquidation_price` rule); 0 where it cannot be liquidated (a long at 1x)."""
+    per = 1.0 / max(leverage, 1.0)
+    entry, side = np.asarray(entry, dtype=np.float64), np.asarray(side, dtype=np.float64)
+    liq = np.where(side > 0, entry * (1.0 - per) / (1.0 - mm), entry * (1.0 + per) / (1.0 + mm))
+    return np.maximum(liq, 0.0)
+
+
 def round_units(units: float, inst: Instrument) -> float:
     """Coins -> whole contracts (toward zero, by the instrument's step) -> coins; 0 below the minimum size."""
     qm = float(inst.quanto_multiplier)
