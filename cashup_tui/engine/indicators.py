@@ -104,7 +104,9 @@ def _smooth(x: np.ndarray, n: int, alpha: float) -> np.ndarray:
     seed = float(np.mean(x[start : seed_at + 1]))
     out[seed_at] = seed
     if seed_at + 1 < x.size:
-        out[seed_at + 1 :] = _recurrence(x[seed_at + 1 :], alpha, seed)
+        # y - seed follows the same recurrence from 0 on x - seed: the block sums then work on the
+        # deviations, not on the price level, whose rounding a long period would accumulate
+        out[seed_at + 1 :] = seed + _recurrence(x[seed_at + 1 :] - seed, alpha, 0.0)
     return out
 
 
