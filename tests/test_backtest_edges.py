@@ -165,3 +165,52 @@ def test_short_liquidation_agrees_on_real_candles(year) -> None:
     fast, event = run_fast(s(), year[:3000], cfg), run_event(s(), year[:3000], cfg, SIM)
     assert (fast.trades["reason"] == "liquid").sum() >= 1
     same_trades(fast, event)
+
+
+# -- 7. look-ahead: a sparse peek slips past sampled cuts; the exhaustive mode cuts at every bar -----------
+class SparsePeek(Strategy):
+    """Reads the next close at one bar in every 1000 (bar 500, 1500, ...)."""
+
+    def signals(self, b: Bars) -> np.ndarray:
+        c = b.close
+        out = np.zeros(len(b))
+        i = np.arange(500, len(b) - 1, 1000)
+        out[i] = np.where(c[i + 1] >= c[i], 1.0, -1.0)
+        return out
+
+
+def test_a_sparse_peek_slips_past_sampled_cuts_but_not_the_exhaustive_mode(year) -> None:
+    from cashup_tui.engine.backtest.lookahead import check
+
+    sampled = check(SparsePeek(), year)
+    assert sampled.clean and not sampled.exhaustive  # the sampled cuts miss it, and say how little they tried
+    assert sampled.possible == len(year) - 3 and sampled.coverage == pytest.approx(20 / sampled.possible)
+    full = check(SparsePeek(), year, cuts=None)
+    assert full.exhaustive and full.as_dict()["mode"] == "exhaustive" and full.coverage == 1.0
+    assert sorted({c.bar for c in full.changes}) == list(range(500, len(year) - 1, 1000))
+
+
+def test_exhaustive_lookahead_cli_synthetic(tmp_path, capsys) -> None:
+    import json
+
+    from cashup_tui.cli.main import run
+
+    f = tmp_path / "peek.py"
+    f.write_text("import numpy as np\nfrom cashup_tui.engine.strategy import Strategy\n\n\n"
+                 "class Peek(Strategy):\n    def signals(self, b):\n        out = np.zeros(len(b))\n"
+                 "        if len(b) > 38:\n            out[37] = 1.0  # only when bar 38 exists\n        return out\n")
+    b = synthetic(n=120)
+    csv = tmp_path / "BTC_USDT_1h.csv"
+    rows = ["open_time_ms,open,high,low,close,volume"] + [
+        f"{t},{o},{h},{lo},{c},1" for t, o, h, lo, c in zip(b.time_ms, b.open, b.high, b.low, b.close, strict=True)]
+    csv.write_text("\n".join(rows) + "\n")
+    with pytest.raises(SystemExit) as e:
+        run(["backtest", "lookahead", str(f), "--data", str(csv), "--cuts", "5", "--json"])
+    assert (e.value.code or 0) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["clean"] and rep["mode"] == "sampled" and rep["coverage"] < 0.1
+    with pytest.raises(SystemExit) as e:
+        run(["backtest", "lookahead", str(f), "--data", str(csv), "--exhaustive", "--json"])
+    assert e.value.code == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["mode"] == "exhaustive" and [c["bar"] for c in rep["changes"]] == [37]
