@@ -66,7 +66,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
-from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, max_units
+from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, funding_rates, max_units
 from cashup_tui.engine.backtest.plumbing import OpenIndexCache, Tap, col, drive, label
 from cashup_tui.engine.clock import TestClock
 from cashup_tui.engine.journal import MemoryJournal
@@ -378,7 +378,7 @@ class EventEngine:
         t = col(b.time_ms, "q")
         o, h, lo, c, v = (col(x, "d") for x in (b.open, b.high, b.low, b.close, b.volume))
         tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 60_000
-        fund = self._funding_per_bar(b)
+        fund = col(funding_rates(b.time_ms, self.cfg.funding), "d")  # the fast engine's mapping
         hooks = self.hooks
         sig: Sequence[float] = []
         raw = np.zeros(0)
@@ -565,18 +565,6 @@ class EventEngine:
         self.om.apply_events_now()
         self.fund_total += float(amount)
         self._record()
-
-    def _funding_per_bar(self, b: Bars) -> Sequence[float]:
-        """Summed funding rate charged at each bar's close (the same mapping as the fast engine)."""
-        n = len(b)
-        f = self.cfg.funding
-        rate = np.zeros(n)
-        if f is not None and n:
-            idx = np.searchsorted(b.time_ms, f.time_ms, side="left") - 1
-            tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 0
-            ok = (idx >= 0) & (f.time_ms <= b.time_ms[-1] + tf)
-            np.add.at(rate, idx[ok], f.rate[ok])
-        return col(rate, "d")
 
 
 def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any] | None = None, *,

@@ -21,6 +21,7 @@ from cashup_tui.engine.backtest.model import (
     TRADE_DTYPE,
     Result,
     RunConfig,
+    funding_rates,
     liquidation_prices,
     maintenance_rate,
     max_units,
@@ -45,15 +46,9 @@ def desired_positions(signals: np.ndarray, allow_short: bool) -> np.ndarray:
 
 def _funding_per_bar(bars: Bars, cfg: RunConfig) -> np.ndarray | None:
     """close * summed funding rate of the settlements charged at each bar's close (see the model)."""
-    f = cfg.funding
-    if f is None or f.time_ms.size == 0 or len(bars) == 0:
+    if cfg.funding is None or cfg.funding.time_ms.size == 0 or len(bars) == 0:
         return None
-    b = np.searchsorted(bars.time_ms, f.time_ms, side="left") - 1  # the bar that opened before T
-    tf = int(np.median(np.diff(bars.time_ms))) if len(bars) > 1 else 0
-    ok = (b >= 0) & (f.time_ms <= bars.time_ms[-1] + tf)
-    rate = np.zeros(len(bars))
-    np.add.at(rate, b[ok], f.rate[ok])
-    return bars.close * rate
+    return bars.close * funding_rates(bars.time_ms, cfg.funding)
 
 
 def run_fast(strategy: Strategy, bars: Bars, cfg: RunConfig) -> Result:

@@ -70,6 +70,20 @@ class Funding:
     source: str = ""
 
 
+def funding_rates(time_ms: np.ndarray, funding: Funding | None) -> np.ndarray:
+    """Summed funding rate charged at each bar's close: a settlement at T is charged on the bar that
+    opened before T (settlements after the last bar's end are dropped). One mapping for both engines."""
+    n = time_ms.size
+    rate = np.zeros(n)
+    if funding is None or funding.time_ms.size == 0 or n == 0:
+        return rate
+    b = np.searchsorted(time_ms, funding.time_ms, side="left") - 1
+    tf = int(np.median(np.diff(time_ms))) if n > 1 else 0
+    ok = (b >= 0) & (funding.time_ms <= time_ms[-1] + tf)
+    np.add.at(rate, b[ok], funding.rate[ok])
+    return rate
+
+
 @dataclass(frozen=True)
 class RunConfig:
     cash: float = 10_000.0
