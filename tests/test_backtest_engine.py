@@ -61,7 +61,8 @@ def reference(bars: Bars, sig, *, cash=10_000.0, fee_bps=5.0, slip_bps=0.0, lev=
                 if d != 0:
                     equity = acc
                     entry = o[i] * (1 + slip * d)
-                    units = lev * equity / (entry * (1 + fee))
+                    # the venue's margin rule above 1x: margin notional / L plus the entry fee fit the equity
+                    units = equity / (entry * (1 / lev + fee)) if lev > 1 else lev * equity / (entry * (1 + fee))
                     acc -= units * entry * fee
                     pos, entry_i = d, i
         if pos != 0 and (stop or take):
@@ -234,12 +235,16 @@ def test_stop_wins_when_a_bar_touches_both_and_gaps_fill_at_the_open():
     assert res.position.tolist() == [0, 1, 0, 0]
 
 
-def test_leverage_liquidation_stops_the_run_at_zero():
+def test_leverage_liquidation_at_the_maintenance_margin_price():
+    """The venue's model: a 2x long is liquidated where margin + uPnL = maintenance margin (not at the
+    bankruptcy price); what is left of the equity stays, and trading goes on."""
     b = bars_of([100, 100, 60, 50, 200], lows=[100, 100, 40, 50, 200], highs=[100, 100, 100, 50, 200])
     res = simulate(b, np.array([1, np.nan, np.nan, np.nan, np.nan]), RunConfig(leverage=2, fee_bps=0))
-    assert res.trades["reason"][-1] == "liquid"
-    assert res.trades["exit_price"][-1] == pytest.approx(50.0)  # equity gone when the price halves at 2x
-    assert res.final_equity == 0.0 and (res.equity[2:] == 0).all()
+    first = res.trades[0]
+    assert first["reason"] == "liquid" and first["exit_idx"] == 2
+    assert first["exit_price"] == pytest.approx(50.0 / 0.995)  # entry * (1 - 1/2) / (1 - maintenance rate)
+    assert res.equity[2] == pytest.approx(10_000 - 200 * (100 - 50.0 / 0.995))
+    assert res.trades.size == 2 and res.trades[1]["entry_idx"] == 3
 
 
 def test_contract_rounding_uses_the_instrument():

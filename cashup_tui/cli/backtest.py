@@ -487,13 +487,14 @@ def lookahead_cmd(
     data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
     param: list[str] = PARAM, allow_gaps: bool = GAPS,
     cuts: int = typer.Option(20, "--cuts", min=1, max=500, help="How many truncation points to test."),
+    exhaustive: bool = typer.Option(False, "--exhaustive", help="Cut at every bar (one signal run per bar)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-run the strategy's signals on truncated data; report signals that change (exit 1 if any)."""
     from cashup_tui.engine.backtest.lookahead import check
 
     prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, allow_gaps=allow_gaps)
-    rep = check(prep.strategy, prep.bars, cuts=cuts)
+    rep = check(prep.strategy, prep.bars, cuts=None if exhaustive else cuts)
     if json_out:
         print_json(rep.as_dict())
     else:
@@ -503,6 +504,9 @@ def lookahead_cmd(
         if rep.clean:
             c.print(f"[green]no look-ahead[/green]: {rep.strategy} {_params(rep.params)} gave identical signals on "
                     f"{len(rep.cuts)} truncations of {rep.bars} bars")
+            if not rep.exhaustive:
+                c.print(f"sampled: {len(rep.cuts)} of {rep.possible} possible cut points ({rep.coverage:.2%}); a peek "
+                        "at only a few bars can fall between them: --exhaustive cuts at every bar")
         else:
             from rich.table import Table
 

@@ -95,16 +95,15 @@ def _smooth(x: np.ndarray, n: int, alpha: float) -> np.ndarray:
     """Exponential smoothing seeded with the mean of the first `n` finite values (leading NaNs skipped)."""
     out = np.full(x.size, np.nan)
     finite = np.flatnonzero(~np.isnan(x))
-    if finite.size == 0:
+    if finite.size == 0 or x.size - int(finite[0]) < n:
         return out
     start = int(finite[0])
-    if x.size - start < n:
-        return out
     seed_at = start + n - 1
     seed = float(np.mean(x[start : seed_at + 1]))
     out[seed_at] = seed
     if seed_at + 1 < x.size:
-        out[seed_at + 1 :] = _recurrence(x[seed_at + 1 :], alpha, seed)
+        # y - seed from 0 on x - seed: block sums of deviations, not of the price level (no drift)
+        out[seed_at + 1 :] = seed + _recurrence(x[seed_at + 1 :] - seed, alpha, 0.0)
     return out
 
 

@@ -10,12 +10,14 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
   opens the short at the same open.
 * Equity starts at `--cash` (10,000 USDT). Fees are `--fee-bps` per side on notional
   (default `backtest.fee_bps`, 5 bps); `--slippage-bps` moves every market fill against us
-  (buys higher, sells lower); `--leverage` (default 1) scales the position size.
-* Default sizing "all in": a buy spends the whole equity, units = L * equity / (price * (1 + fee)),
-  and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
+  (buys higher, sells lower); `--leverage` L (default 1) scales the position size.
+* Default sizing "all in": a buy spends the whole equity, units = L * equity / (price * (1 + fee))
+  at L <= 1; above 1x the venue's margin rule, units = equity / (price * (1/L + fee)) (initial
+  margin notional / L plus the entry fee fit the equity; `model.max_units`), and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
   round trip is exactly units * exit * (1 - fee). Fractional units unless `--contracts`, which rounds
   down to whole Gate contracts (quanto multiplier, size step, minimum size of the instrument); a
-  signal too small for one contract is skipped. Other sizers (`--sizer`): `percent:P` (P% of
+  target whose entry is too small for one contract is skipped for its whole segment (until the
+  target changes): no engine enters later in it when the price would allow one contract. Other sizers (`--sizer`): `percent:P` (P% of
   equity), `notional:N` (N USDT per trade), `atr:R[:M[:N]]` (risk R% of equity over M x ATR(N),
   capped at all-in).
 * Stops and take-profits (`stop_pct` / `take_pct` strategy parameters, % from the entry fill)
@@ -28,8 +30,11 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
   that bar's close: longs pay units * price * rate, shorts receive it (negative rates reverse).
 * A position still open after the last bar is marked to the last close (no exit fee) and listed
   as an open trade. A signal on the last bar is never executed.
-* If a loss would take equity to zero inside a bar (leverage, shorts), the position is closed at
-  the bankruptcy price, equity stays 0 and the run stops trading.
+* Liquidation is the venue's (isolated margin = entry notional / max(L, 1)): when a bar's path
+  (open, then low/high, pessimistically before a stop that lies beyond it) reaches the price where
+  margin + uPnL = maintenance margin (`Position.liquidation_price`), the position is closed there
+  with no fee; the rest of the equity stays and the strategy goes on (it re-enters if its target
+  still asks for a position). A 1x long cannot be liquidated; a 1x short is near 2x its entry.
 * Equity is reported at each bar's close; metrics (Sharpe, Sortino annualised from bar returns
   with the timeframe's bars per year, CAGR over the calendar span, max drawdown on the close
   equity) come from that curve.

@@ -46,36 +46,34 @@ account protections; notional caps far above any sane account). Denials are not 
 is counted in `Result.rejected` and noted in `Result.notes`.
 
 Same answer as the fast engine (tests hold it to 1e-9 on real candles) for all-in / percent /
-notional sizing with leverage <= 1; above 1x the venue's margin rule caps all-in sizes, and
-liquidation follows the venue's maintenance-margin rule instead of the fast engine's bankruptcy price.
+notional sizing at any leverage: both size by the venue's margin rule above 1x, skip a segment whose
+entry is below one contract, and liquidate at the venue's maintenance-margin price.
 """
 
 from __future__ import annotations
 
 import gc
 from bisect import bisect_left
-from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.enums import OT, SIDE, OrderStatus, Side
+from cashup_tui.domain.enums import OT, SIDE, Side
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
-from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
-from cashup_tui.domain.orders import Fill, Order
-from cashup_tui.domain.timeframes import timeframe_ms
-from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
-from cashup_tui.engine.cache import Cache
+from cashup_tui.domain.orders import Fill
+from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
+from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, funding_rates, max_units
+from cashup_tui.engine.backtest.plumbing import OpenIndexCache, Tap, col, drive, label
 from cashup_tui.engine.clock import TestClock
 from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import RiskEngine, RiskLimits, StrategyBudget
-from cashup_tui.engine.runner import Slot, SlotState, StrategyRunner
+from cashup_tui.engine.runner import Slot, SlotState
 from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill, run_signals, where
 
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
@@ -102,132 +100,6 @@ def backtest_limits(cfg: RunConfig) -> RiskLimits:
     return RiskLimits(max_order_notional=big, max_position_notional=big, max_gross_exposure=big,
                       max_leverage=_d(max(cfg.leverage, 1.0)), price_band_pct=D(50), max_open_orders=1000,
                       max_orders_per_sec=1000.0, daily_loss_limit=D(0), max_drawdown_pct=D(0))
-
-
-_WORKING = frozenset(st for st in OrderStatus if st.is_working)
-
-
-class _OpenIndexCache(Cache):
-    """The engine cache plus an index of working orders: a backtest sends tens of thousands of
-    orders and the risk gate lists the open ones on every submit (the base class scans them all)."""
-
-    __slots__ = ("_open",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._open: dict[str, Order] = {}
-
-    def put_order(self, o: Order) -> None:
-        cid = o.client_id  # Cache.put_order, then the index (o.is_open == status.is_working), inlined: per event
-        self._orders[cid] = o
-        if o.venue_order_id:
-            self._venue_ids[o.venue_order_id] = cid
-        if o.status in _WORKING:
-            self._open[cid] = o
-        elif self._open:
-            self._open.pop(cid, None)
-
-    def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
-        if not open_only:
-            return super().orders(symbol=symbol)
-        if not self._open:
-            return []
-        out = [o for o in self._open.values() if symbol is None or o.symbol == symbol]
-        if len(out) > 1:
-            out.sort(key=lambda o: (o.created_ms, o.client_id))
-        return out
-
-
-class _Tap:
-    """The order manager's event sink: collects fills (and counts the rest) for the engine."""
-
-    __slots__ = ("fills", "published")
-
-    def __init__(self) -> None:
-        self.fills: deque[Fill] = deque()
-        self.published = 0
-
-    def publish(self, event: Event) -> None:
-        self.published += 1
-        if type(event) is OrderFilled:
-            self.fills.append(event.fill)
-
-
-def _drive(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine that never waits on I/O (reconciliation against the in-process venue)."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError("the in-process venue unexpectedly waited")
-
-
-class _Runner(StrategyRunner):
-    """The live strategy runner (slot, lifecycle, budget, the hook guard that halts a failing strategy
-    with file:line) with the backtest's context instead of `LiveContext`."""
-
-    def __init__(self, engine: EventEngine, *args: Any) -> None:
-        self.engine = engine
-        super().__init__(*args)
-
-    def make_context(self, slot: Slot) -> Any:
-        return self.engine.ctx
-
-
-class BacktestContext:
-    """`StrategyContext` of the event backtest: orders go through the order manager."""
-
-    def __init__(self, eng: EventEngine) -> None:
-        self._e = eng
-        self.symbol = eng.sym
-
-    @property
-    def position(self) -> float:
-        return self._e.units
-
-    @property
-    def equity(self) -> float:
-        e = self._e
-        return float(e.pf.equity())
-
-    @property
-    def allow_short(self) -> bool:
-        return self._e.cfg.allow_short
-
-    def target(self, exposure: float) -> None:
-        e = self._e
-        v = 1 if exposure > 0 else -1 if exposure < 0 else 0
-        if v < 0 and not e.cfg.allow_short:
-            v = 0
-        e.desired = v
-        e.targeting = True
-        if v != 0:
-            e.blocked = False
-
-    def buy(self, qty: float, price: float | None = None, tag: str = "") -> str:
-        return self._e.order(abs(qty), price, tag)
-
-    def sell(self, qty: float, price: float | None = None, tag: str = "") -> str:
-        return self._e.order(-abs(qty), price, tag)
-
-    def cancel(self, order_id: str) -> None:
-        e = self._e
-        try:
-            e.om.cancel_now(order_id, reason=f"{e.s.label()}: cancel")
-        except CashupError as exc:
-            e.refused("cancel refused", exc)
-        e.after_orders()
-
-    def cancel_all(self) -> None:
-        for o in self.open_orders():
-            self.cancel(o.client_id)
-
-    def open_orders(self) -> list[Any]:
-        return self._e.cache.open_orders(self._e.sym)
-
-    def log(self, message: str) -> None:
-        self._e.logs.append((self._e.clock.now_ms(), message))
 
 
 class EventEngine:
@@ -257,15 +129,15 @@ class EventEngine:
                                   hint="pass VenueExecution.with_venue (cashup_tui.adapters.sim.execution)")
         self.venue = self.ex.venue
         self.journal = MemoryJournal()
-        self.cache = _OpenIndexCache()
+        self.cache = OpenIndexCache()
         self.pf = Portfolio.with_cash(insts, _d(cfg.cash), default_leverage=lev)
-        self.tap = _Tap()
+        self.tap = Tap(self._state)
         self.risk = RiskEngine(limits, insts, self.pf, self.cache, self.clock, self.journal, bus=self.tap)
         self.om = OrderManager(self.ex, self.journal, self.risk, self.pf, self.cache, self.clock, self.tap,
                                id_prefix="b", session="bt")
         self.om.missing_position_is_flat = True
-        _drive(self.om.reconcile())  # start-up reconciliation, as live: nothing trades before it
-        self.runner = _Runner(self, self.om, insts, self.clock, self.journal, self.tap)
+        drive(self.om.reconcile())  # start-up reconciliation, as live: nothing trades before it
+        self.runner = BacktestRunner(self, self.om, insts, self.clock, self.journal, self.tap)
         self.slot_name = f"{strategy.label()}-{sym}"
         self.slot: Slot | None = None
         self.hooks = hooks
@@ -273,6 +145,7 @@ class EventEngine:
         self.desired = 0
         self.targeting = False  # True once the strategy uses target(): only then the engine steers the position
         self.blocked = False  # after a stop/take: flat until the strategy asks for a position again
+        self.skipped = 0  # a target whose entry rounds to no contract: its segment is skipped (the fast rule)
         self.pending: list[tuple[float, str]] = []  # market orders for the next open (signed qty, tag)
         self.i = 0
         self.seg_next = False  # True in the close phase: state changes show from the next close on
@@ -370,10 +243,20 @@ class EventEngine:
         elif size != 0:
             self.submit(SIDE.BUY if size > 0 else SIDE.SELL, abs(size), None, tag)
 
+    def _within_leverage(self, size: Decimal, p: float) -> Decimal:
+        """Float sizing can land ulps above the gate's leverage limit (all-in with no fee is exactly at it):
+        the gate compares Decimals, so the size is capped in Decimal at the limit the gate applies."""
+        self.price(p)
+        room = self.pf.equity() * self.risk.limits.max_leverage
+        cap = self.inst.round_size(room / (self.dpx * self.inst.quanto_multiplier))
+        if self.inst.notional(cap, self.dpx) > room:  # the division rounded up across a size step
+            cap -= self.inst.size_step
+        return size if abs(size) <= cap else (cap if size > 0 else -cap)
+
     def units_for(self, p: float) -> float:
         eq = float(self.venue.available_balance())
         lev, f, sz = self.cfg.leverage, self.fee, self.cfg.sizer
-        cap = lev * eq / (p * (1 + f)) if lev <= 1 else min(lev * eq / (p * (1 + f)), eq / (p * (1 / lev + f)))
+        cap = max_units(eq, p, lev, f)
         if sz.kind == "all-in":
             return cap
         if sz.kind == "percent":
@@ -391,7 +274,7 @@ class EventEngine:
         try:
             fills = self.tap.fills
             while fills:
-                self._fill(fills.popleft())
+                self._fill(*fills.popleft())
             opens = self.cache.open_orders(self.sym) if self.cache._open else []
             self.resting = bool(opens)
             if opens:
@@ -402,24 +285,28 @@ class EventEngine:
         finally:
             self._busy = False
 
-    def _fill(self, f: Fill) -> None:
+    def _state(self) -> tuple[Decimal, Decimal, Decimal, Decimal | None]:
+        """Cash, size, entry and liquidation price right after a fill (read as the fill is published)."""
         pos = self.pf.positions[self.sym]
+        liq = (pos.liquidation_price(self.inst.maintenance_rate)
+               if pos.size < 0 or (pos.size > 0 and self.long_liquidates) else None)
+        return self.pf.cash, pos.size, pos.entry_price, liq
+
+    def _fill(self, f: Fill, state: tuple[Decimal, Decimal, Decimal, Decimal | None]) -> None:
+        cash_d, psize, entry, liq = state
         buy = f.side is SIDE.BUY
         qm = self.qm
         size = (1 if buy else -1) * float(f.size) * qm
         price, fee = float(f.price), float(f.fee)
-        psize = pos.size
         self.side = side = 1 if psize > 0 else -1 if psize < 0 else 0
         self.units = units = float(psize) * qm if side else 0.0  # (a Decimal -> float goes through text)
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
-        liq = (pos.liquidation_price(self.inst.maintenance_rate)
-               if side < 0 or (side > 0 and self.long_liquidates) else None)
         self.liq = float(liq) * (1 + 1e-9 * side) if liq else None
-        cash = float(self.pf.cash)
+        cash = float(cash_d)
         cid = f.client_id
         self._episode(size, price, fee, cash, liquidation=not cid)
-        self._record_row(cash, units, float(pos.entry_price) if side else 0.0)
+        self._record_row(cash, units, float(entry) if side else 0.0)
         if cid and self.slot is not None:  # the slot's own position, as the runner keeps it live
             self.slot.position += f.size if buy else -f.size
         if cid and self.wants_fills:
@@ -488,10 +375,10 @@ class EventEngine:
         n = len(b)
         # memoryviews of the columns: indexing gives the same Python floats/ints as tolist(), without
         # building (and freeing) a million objects per column up front (most bars are never read)
-        t = _col(b.time_ms, "q")
-        o, h, lo, c, v = (_col(x, "d") for x in (b.open, b.high, b.low, b.close, b.volume))
+        t = col(b.time_ms, "q")
+        o, h, lo, c, v = (col(x, "d") for x in (b.open, b.high, b.low, b.close, b.volume))
         tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 60_000
-        fund = self._funding_per_bar(b)
+        fund = col(funding_rates(b.time_ms, self.cfg.funding), "d")  # the fast engine's mapping
         hooks = self.hooks
         sig: Sequence[float] = []
         raw = np.zeros(0)
@@ -499,11 +386,11 @@ class EventEngine:
             raw = np.sign(run_signals(self.s, b))
             if not self.cfg.allow_short:
                 raw[raw < 0] = 0.0
-            sig = _col(raw, "d")
+            sig = col(raw, "d")
             self.targeting = True
         stops = bool(self.stop or self.take)
         tf3 = max(tf // 3, 1)
-        sym, tfs = self.sym, _label(b.timeframe)
+        sym, tfs = self.sym, label(b.timeframe)
         runner = self.runner
         slot = runner.add(self.s, sym, tfs, name=self.slot_name, budget=StrategyBudget(),
                           allow_short=self.cfg.allow_short, start=True)  # on_start, through the runner's guard
@@ -552,7 +439,9 @@ class EventEngine:
                     if s:
                         self.blocked = False
             # open: what the previous close asked for
-            want = 0 if self.blocked else self.desired
+            if self.skipped != self.desired:  # the target changed: a new segment
+                self.skipped = 0
+            want = 0 if self.blocked or self.skipped else self.desired
             if self.resting or self.pending or (self.targeting and want != self.side):
                 self.at(t[i])
                 self._open(i, o[i], want)
@@ -617,9 +506,11 @@ class EventEngine:
                 self.market(D(0), o * (1 - self.slip * self.side), close=True)
             if want != 0:
                 p = o * (1 + self.slip * want)
-                size = self.inst.round_size(_d(want * self.units_for(p) / self.qm))
+                size = self._within_leverage(self.inst.round_size(_d(want * self.units_for(p) / self.qm)), p)
                 if size != 0:
                     self.market(size, p)
+                else:  # not even one contract (size step) affordable: sit this segment out
+                    self.skipped = want
         pending, self.pending = self.pending, []
         for qty, tag in pending:
             size = self.inst.round_size(_d(qty / self.qm))
@@ -675,18 +566,6 @@ class EventEngine:
         self.fund_total += float(amount)
         self._record()
 
-    def _funding_per_bar(self, b: Bars) -> Sequence[float]:
-        """Summed funding rate charged at each bar's close (the same mapping as the fast engine)."""
-        n = len(b)
-        f = self.cfg.funding
-        rate = np.zeros(n)
-        if f is not None and n:
-            idx = np.searchsorted(b.time_ms, f.time_ms, side="left") - 1
-            tf = int(np.median(np.diff(b.time_ms))) if n > 1 else 0
-            ok = (idx >= 0) & (f.time_ms <= b.time_ms[-1] + tf)
-            np.add.at(rate, idx[ok], f.rate[ok])
-        return _col(rate, "d")
-
 
 def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any] | None = None, *,
               hooks: bool | None = None, limits: RiskLimits | None = None) -> Result:
@@ -714,18 +593,3 @@ def run_event(strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[...,
     finally:
         if was:
             gc.enable()
-
-
-def _col(x: np.ndarray, code: str) -> memoryview:
-    """A numpy column as a memoryview: items read back as Python float ("d") / int ("q") at the cost of a
-    stdlib array's, with no copy of a contiguous column (most bars are never read)."""
-    return memoryview(np.ascontiguousarray(x, dtype=np.float64 if code == "d" else np.int64))
-
-
-def _label(timeframe: str) -> str:
-    """The slot's timeframe (bars built from arrays may carry none: any valid label routes them)."""
-    try:
-        timeframe_ms(timeframe)
-    except CashupError:
-        return "1m"
-    return timeframe

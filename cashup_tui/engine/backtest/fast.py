@@ -16,7 +16,17 @@ from __future__ import annotations
 import numpy as np
 
 from cashup_tui.domain.errors import DataError
-from cashup_tui.engine.backtest.model import ENGINE_VERSION, TRADE_DTYPE, Result, RunConfig, round_units
+from cashup_tui.engine.backtest.model import (
+    ENGINE_VERSION,
+    TRADE_DTYPE,
+    Result,
+    RunConfig,
+    funding_rates,
+    liquidation_prices,
+    maintenance_rate,
+    max_units,
+    round_units,
+)
 from cashup_tui.engine.strategy import Bars, Strategy, run_signals
 
 __all__ = ["ENGINE_VERSION", "desired_positions", "run_fast", "simulate"]
@@ -36,15 +46,9 @@ def desired_positions(signals: np.ndarray, allow_short: bool) -> np.ndarray:
 
 def _funding_per_bar(bars: Bars, cfg: RunConfig) -> np.ndarray | None:
     """close * summed funding rate of the settlements charged at each bar's close (see the model)."""
-    f = cfg.funding
-    if f is None or f.time_ms.size == 0 or len(bars) == 0:
+    if cfg.funding is None or cfg.funding.time_ms.size == 0 or len(bars) == 0:
         return None
-    b = np.searchsorted(bars.time_ms, f.time_ms, side="left") - 1  # the bar that opened before T
-    tf = int(np.median(np.diff(bars.time_ms))) if len(bars) > 1 else 0
-    ok = (b >= 0) & (f.time_ms <= bars.time_ms[-1] + tf)
-    rate = np.zeros(len(bars))
-    np.add.at(rate, b[ok], f.rate[ok])
-    return bars.close * rate
+    return bars.close * funding_rates(bars.time_ms, cfg.funding)
 
 
 def run_fast(strategy: Strategy, bars: Bars, cfg: RunConfig) -> Result:
@@ -71,6 +75,8 @@ def simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | N
     vector = cfg.sizer.proportional and stop is None and take is None and cfg.instrument is None and not force_loop
     if vector:
         tr = _trades_vectorised(bars, desired, cfg, fcum)
+        if _any_liquidation(bars, cfg, tr):  # rare: the trade loop books it and carries on from there
+            tr = _trades_loop(bars, signals, desired, cfg, fcum, stop, take)
     else:
         tr = _trades_loop(bars, signals, desired, cfg, fcum, stop, take)
     equity, position, tr = _equity(bars, cfg, tr, fcum)
@@ -105,7 +111,7 @@ def _trades_vectorised(bars: Bars, desired: np.ndarray, cfg: RunConfig, fcum: np
     fund_u = side * (fcum[end] - fcum[entries])  # funding paid per unit held
     exit_fee_u = np.where(is_end, 0.0, xp * f)
     per_unit = side * (xp - p) - p * f - exit_fee_u - fund_u
-    a = frac * lev / (p * (1.0 + f))
+    a = frac * max_units(1.0, p, lev, f)  # units per unit of equity
     growth = 1.0 + a * per_unit
     e_after = cfg.cash * np.cumprod(growth)
     e_before = np.empty(k)
@@ -131,6 +137,7 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
     """Trade by trade: sizes that depend on equity in non-linear ways, and intrabar stops."""
     n = len(bars)
     f, slip, lev = cfg.fee, cfg.slip, cfg.leverage
+    mm = maintenance_rate(cfg.instrument)
     o, h, lo, c = bars.open, bars.high, bars.low, bars.close
     sizer = cfg.sizer
     atr_v = None
@@ -160,7 +167,7 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         if e > n - 1 and nat < n:
             e = n  # a change on the last bar is never executed
         p = o[s] * (1.0 + slip * side)
-        cap = lev * equity / (p * (1.0 + f))
+        cap = max_units(equity, p, lev, f)
         if sizer.kind == "all-in":
             units = cap
         elif sizer.kind == "percent":
@@ -175,8 +182,9 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         if units <= 0:  # too small (contracts) or no ATR yet: skip this segment
             t = _next_start(desired, dchg, nat, n)
             continue
-        # intrabar stop / take-profit, pessimistic ordering
+        # intrabar stop / take-profit, pessimistic ordering; then the venue's liquidation (maintenance margin)
         reason, x, xp = ("end", n, c[-1]) if e == n else ("signal", e, o[e] * (1.0 - slip * side))
+        liq = float(liquidation_prices(p, side, lev, mm)) or None
         if stop is not None or take is not None:
             last = min(e, n)  # bars [s, last) are held (the exit bar's open ends the trade)
             if side > 0:
@@ -203,10 +211,12 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
                     if x == s:
                         px = tp
                     reason, xp = "take", px
-        held_end = x if reason in ("stop", "take") else (n if reason == "end" else e)
+        if liq is not None:
+            reason, x, xp = _liquidation(h, lo, o, s, x, reason, xp, side, liq)
+        held_end = x if reason in ("stop", "take", "liquid") else (n if reason == "end" else e)
         fund = side * units * (fcum[held_end] - fcum[s])
         fee_in = units * p * f
-        fee_out = 0.0 if reason == "end" else units * xp * f
+        fee_out = 0.0 if reason in ("end", "liquid") else units * xp * f
         pnl = side * units * (xp - p) - fee_in - fee_out - fund
         equity += pnl
         rows.append((s, n - 1 if reason == "end" else x, side, p, xp, units, pnl, fee_in + fee_out, fund, reason,
@@ -216,6 +226,8 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
             t = int(ev_idx[k2]) if k2 < ev_idx.size else n
         elif reason == "signal":
             t = nat if desired[nat] != 0 else _next_start(desired, dchg, nat, n)
+        elif reason == "liquid":  # not blocked: the target of the liquidation bar's close still stands
+            t = x if desired[x] != 0 else _next_start(desired, dchg, x, n)
         else:
             break
     tr = np.zeros(len(rows), dtype=TRADE_DTYPE)
@@ -234,14 +246,44 @@ def _next_start(desired: np.ndarray, dchg: np.ndarray, after: int, n: int) -> in
     return n
 
 
+def _liquidation(h: np.ndarray, lo: np.ndarray, o: np.ndarray, s: int, x: int, reason: str, xp: float,
+                 side: float, liq: float) -> tuple[str, int, float]:
+    """The venue liquidates at `liq` the first time the bar path reaches it: in a held bar (before the exit
+    found so far), at the open of a signal exit, or on the way to a stop that lies beyond it."""
+    last = x + 1 if reason in ("stop", "take") else min(x, h.size)  # bars whose path is walked
+    hit = lo[s:last] <= liq if side > 0 else h[s:last] >= liq
+    if hit.any():
+        k = s + int(np.argmax(hit))
+        if k < x or reason not in ("stop", "take") or (reason == "stop" and (xp <= liq if side > 0 else xp >= liq)):
+            return "liquid", k, liq
+        return reason, x, xp
+    if reason == "signal" and (o[x] <= liq if side > 0 else o[x] >= liq):
+        return "liquid", x, liq
+    return reason, x, xp
+
+
 # ---------------------------------------------------------------------------------------------
 def _equity(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Equity at every close and the side held in every bar, from the trade table (+ liquidation)."""
-    while True:
-        equity, position, bust = _equity_once(bars, cfg, tr, fcum)
-        if bust is None:
-            return equity, position, tr
-        tr = _liquidate(bars, cfg, tr, fcum, *bust)
+    """Equity at every close and the side held in every bar, from the trade table."""
+    equity, position = _equity_once(bars, cfg, tr, fcum)
+    return equity, position, tr
+
+
+def _any_liquidation(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> bool:
+    """Whether the venue would liquidate any of these trades (their bars' paths, or a signal exit's open)."""
+    if tr.size == 0 or not (cfg.leverage > 1 or bool((tr["side"] < 0).any())):
+        return False
+    n = len(bars)
+    side = tr["side"].astype(np.float64)
+    liq = liquidation_prices(tr["entry_price"], side, cfg.leverage, maintenance_rate(cfg.instrument))
+    s, held = tr["entry_idx"], _held_end(tr, n)
+    span = held - s
+    tid = np.repeat(np.arange(tr.size), span)
+    bar = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span) + np.repeat(s, span)
+    worst = np.where(side[tid] > 0, bars.low[bar], bars.high[bar])
+    ex = tr["reason"] == "signal"
+    xo = bars.open[tr["exit_idx"][ex]]
+    return bool(np.any(side[tid] * (worst - liq[tid]) <= 0) or np.any(side[ex] * (xo - liq[ex]) <= 0))
 
 
 def _held_end(tr: np.ndarray, n: int) -> np.ndarray:
@@ -250,11 +292,11 @@ def _held_end(tr: np.ndarray, n: int) -> np.ndarray:
     return np.where(tr["reason"] == "end", n, x)
 
 
-def _equity_once(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray):
+def _equity_once(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One pass: per-trade coefficients gathered per bar (equity = A + B * (close - cum funding))."""
     n = len(bars)
     if tr.size == 0:
-        return np.full(n, cfg.cash), np.zeros(n, dtype=np.int8), None
+        return np.full(n, cfg.cash), np.zeros(n, dtype=np.int8)
     s = tr["entry_idx"]
     held = _held_end(tr, n)
     side = tr["side"].astype(np.float64)
@@ -283,37 +325,4 @@ def _equity_once(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray):
     equity = np.where(in_tr, a_ext[t1] + b_ext[t1] * x, after_ext[t1])
     side_ext = np.concatenate([[0], tr["side"]]).astype(np.int8)
     position = np.where(in_tr, side_ext[t1], np.int8(0)).astype(np.int8)
-    may_bust = cfg.leverage > 1 or bool((side < 0).any()) or bool(fcum[-1] != 0)
-    if not may_bust and bool((equity > 0).all()):
-        return equity, position, None
-    ii = np.flatnonzero(in_tr)
-    k = tid[ii]
-    worst = np.where(side[k] > 0, bars.low[ii], bars.high[ii])
-    fund_before = b[k] * (fcum[ii] - fcum[s[k]])
-    worst_eq = base[k] + b[k] * (worst - p[k]) - fund_before
-    bad = np.flatnonzero((worst_eq <= 0) | (equity[ii] <= 0))
-    if bad.size:
-        j = int(bad[0])
-        return equity, position, (int(k[j]), int(ii[j]), float(base[k[j]] - fund_before[j]))
-    return equity, position, None
-
-
-def _liquidate(bars: Bars, cfg: RunConfig, tr: np.ndarray, fcum: np.ndarray, k: int, bar: int, margin: float) -> np.ndarray:
-    """Close trade k at its bankruptcy price in `bar`; equity 0 afterwards; later trades dropped."""
-    tr = tr[: k + 1].copy()
-    r = tr[k]
-    side = float(r["side"])
-    units, p = float(r["qty"]), float(r["entry_price"])
-    bust = p - side * max(margin, 0.0) / units
-    fee_in = units * p * cfg.fee
-    e_before = float(tr["eq_after"][k - 1]) if k > 0 else cfg.cash
-    fund = side * units * (fcum[bar] - fcum[int(r["entry_idx"])])
-    r["exit_idx"] = bar
-    r["exit_price"] = bust
-    r["fees"] = fee_in
-    r["funding"] = fund
-    r["pnl"] = -e_before  # everything is gone
-    r["reason"] = "liquid"
-    r["eq_after"] = 0.0
-    tr[k] = r
-    return tr
+    return equity, position

@@ -12,7 +12,7 @@ import numpy as np
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.instruments import Instrument
 
-ENGINE_VERSION = "fast-1"  # bump when results for the same inputs would change (part of the fingerprint)
+ENGINE_VERSION = "fast-2"  # bump when results for the same inputs would change (part of the fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,20 @@ class Funding:
     time_ms: np.ndarray
     rate: np.ndarray
     source: str = ""
+
+
+def funding_rates(time_ms: np.ndarray, funding: Funding | None) -> np.ndarray:
+    """Summed funding rate charged at each bar's close: a settlement at T is charged on the bar that
+    opened before T (settlements after the last bar's end are dropped). One mapping for both engines."""
+    n = time_ms.size
+    rate = np.zeros(n)
+    if funding is None or funding.time_ms.size == 0 or n == 0:
+        return rate
+    b = np.searchsorted(time_ms, funding.time_ms, side="left") - 1
+    tf = int(np.median(np.diff(time_ms))) if n > 1 else 0
+    ok = (b >= 0) & (funding.time_ms <= time_ms[-1] + tf)
+    np.add.at(rate, b[ok], funding.rate[ok])
+    return rate
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,29 @@ def known_instrument(symbol: str) -> Instrument:
             hint=f"known: {', '.join(_KNOWN_CONTRACTS)}; put the contract in the CSV file name (e.g. BTC_USDT_1h.csv) or use --symbol with stored candles",
         )
     return instrument_from_gate(spec)
+
+
+def max_units(equity: float, price: float, leverage: float, fee: float) -> float:
+    """The largest position `equity` can open at `price`: the venue's margin rule above 1x (initial
+    margin notional / L plus the entry fee must fit in the equity), L * equity / (price * (1 + fee))
+    at or below 1x (the venue's leverage is then 1; the size is scaled down)."""
+    if leverage > 1:
+        return equity / (price * (1.0 / leverage + fee))
+    return leverage * equity / (price * (1.0 + fee))
+
+
+def maintenance_rate(inst: Instrument | None) -> float:
+    """The venue's maintenance margin rate for the run's contract (the instrument default without one)."""
+    return float(inst.maintenance_rate if inst is not None else Instrument.__dataclass_fields__["maintenance_rate"].default)
+
+
+def liquidation_prices(entry: Any, side: Any, leverage: float, mm: float) -> np.ndarray:
+    """The venue's liquidation price of a position opened at `entry` (isolated margin = entry notional /
+    max(L, 1), the `Position.liquidation_price` rule); 0 where it cannot be liquidated (a long at 1x)."""
+    per = 1.0 / max(leverage, 1.0)
+    entry, side = np.asarray(entry, dtype=np.float64), np.asarray(side, dtype=np.float64)
+    liq = np.where(side > 0, entry * (1.0 - per) / (1.0 - mm), entry * (1.0 + per) / (1.0 + mm))
+    return np.maximum(liq, 0.0)
 
 
 def round_units(units: float, inst: Instrument) -> float:
