@@ -26,6 +26,9 @@ from cashup_tui.cli.backtest import (
 )
 from cashup_tui.cli.common import fail, settings_from
 
+SAVE_EVERY = 64  # finished trials per store transaction...
+SAVE_SECONDS = 2.0  # ...or sooner, so a killed sweep loses little
+
 
 def command(
     ctx: typer.Context,
@@ -85,6 +88,7 @@ def command(
     }, sort_keys=True, default=str).encode()).hexdigest()[:16]
     study = f"{cls.label()}-{key}"
 
+    from cashup_tui.store import transaction
     from cashup_tui.store.backtests import (
         Trial,
         finished_trial_hashes,
@@ -126,20 +130,37 @@ def command(
             if progress is not None:
                 progress.update(task, description=f"{study} ({_where_out(dataclasses.asdict(p))})")
 
+        unsaved: list[dict[str, Any]] = []
+
+        def save() -> None:
+            """Finished trials in one transaction (a commit per trial would cost more than many trials)."""
+            if unsaved:
+                with transaction(db) as conn:
+                    for r in unsaved:
+                        record_trial(conn, Trial(study=study, params=r["params"], objective=r["objective"],
+                                                 metrics=r["metrics"], status=r["status"], error=r["error"]))
+                unsaved.clear()
+
+        last_save = time.monotonic()
         try:
             for r in opt.run_trials(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
                                     on_plan=planned):
                 if r["status"] == "done":  # a failed trial is not stored: the next run tries it again
-                    record_trial(db, Trial(study=study, params=r["params"], objective=r["objective"],
-                                           metrics=r["metrics"], status=r["status"], error=r["error"]))
+                    unsaved.append(r)
                 results.append(r)
+                if len(unsaved) >= SAVE_EVERY or time.monotonic() - last_save >= SAVE_SECONDS:
+                    save()
+                    last_save = time.monotonic()
                 if progress is not None:
                     progress.advance(task)
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            if progress is not None:
-                progress.stop()
+            try:
+                save()  # also on Ctrl-C or an error: every finished trial is kept for the resume
+            finally:
+                if progress is not None:
+                    progress.stop()
         elapsed = time.perf_counter() - t0
     finally:
         db.close()
