@@ -5,7 +5,10 @@
   `--random N` samples N distinct combinations of the grid (seeded).
 * Each trial is one fast backtest with fresh cash on the chosen bars; the objective (sharpe,
   sortino, calmar, return, cagr, profit_factor, win_rate, drawdown, final_equity) is "higher is
-  better" (drawdown is negated). Undefined objectives (no trades) rank last.
+  better" (drawdown is negated). Undefined objectives (no trades) rank last. A user's own
+  objective (`SOURCE:FUNCTION`) is `optimize_objective`.
+* Shared work: trials in a worker share each indicator series (`optimize_cache`) and take the
+  lean trial path (`optimize_fast`) where it gives the engine's answer.
 * Walk-forward K: the bars are cut into K+1 consecutive blocks; fold i (1..K) optimises on the
   blocks before i (anchored, growing) and is scored out of sample on block i, with the
   indicators warmed on the bars just before it. The report shows each fold's winner and its
@@ -43,6 +46,7 @@ from cashup_tui.engine.backtest.metrics import OBJECTIVES, compute, objective_va
 from cashup_tui.engine.backtest.model import Result, RunConfig
 from cashup_tui.engine.optimize_cache import CACHE, share_indicators, use_bars
 from cashup_tui.engine.optimize_fast import trial_simulate
+from cashup_tui.engine.optimize_objective import UserObjective, score
 from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
 SUMMARY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
@@ -145,12 +149,13 @@ class EvalContext:
     config: RunConfig
     objective: str
     folds: list[tuple[int, int, int]] = field(default_factory=list)  # (is_end, oos_start, oos_end)
+    user_objective: UserObjective | None = None  # --objective SOURCE:FUNCTION (optimize_objective)
 
     @classmethod
     def of(cls, strategy: type[Strategy], bars: Bars, config: RunConfig, objective: str,
-           folds: list[tuple[int, int, int]] | None = None) -> EvalContext:
+           folds: list[tuple[int, int, int]] | None = None, user_objective: UserObjective | None = None) -> EvalContext:
         return cls(strategy.source_text(), strategy.source_path or strategy.__qualname__, bars, config, objective,
-                   folds or [])
+                   folds or [], user_objective)
 
 
 _COMPILED: dict[str, type[Strategy]] = {}
@@ -260,15 +265,15 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
         sh = _shared(ctx)
         if not ctx.folds:
             m = _summary(compute(run_trial(strat, sh, 0, len(ctx.bars))))
-            return {"params": params, "objective": _obj(m, ctx.objective), "metrics": m, "status": "done", "error": ""}
+            return {"params": params, "objective": _obj(m, ctx), "metrics": m, "status": "done", "error": ""}
         folds = []
         w = strat.warmup()
         for is_end, oos_start, oos_end in ctx.folds:
             ism = _summary(compute(run_trial(strat, sh, 0, is_end)))
             ws = max(0, oos_start - w - 1)
             oos = _summary(compute(run_trial(strat, sh, ws, oos_end, warm=oos_start - ws)))
-            folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx.objective),
-                          "oos_objective": _obj(oos, ctx.objective)})
+            folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx),
+                          "oos_objective": _obj(oos, ctx)})
         vals = [f["is_objective"] for f in folds if f["is_objective"] is not None]
         return {"params": params, "objective": float(np.mean(vals)) if vals else None, "metrics": {"folds": folds},
                 "status": "done", "error": ""}
@@ -276,8 +281,10 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"params": params, "objective": None, "metrics": {}, "status": "failed", "error": str(exc).splitlines()[0]}
 
 
-def _obj(m: dict[str, Any], objective: str) -> float | None:
-    v = objective_value(m, objective)
+def _obj(m: dict[str, Any], ctx: EvalContext) -> float | None:
+    if ctx.user_objective is not None:
+        return score(ctx.user_objective, m)
+    v = objective_value(m, ctx.objective)
     return None if not math.isfinite(v) else v
 
 
