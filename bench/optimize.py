@@ -17,7 +17,8 @@ The 10 x 18 sma_cross grid (fast 5..50 step 5, slow 20..190 step 10, fast < slow
 
 Targets: cashup optimize <= 0.5x the numpy loop, and faster than vectorbt. Every pair's final
 equity from cashup is checked against the numpy loop (relative 1e-9). Best of R; the machine may
-be shared, so compare the ratios of one run, not figures across runs.
+be shared: the contenders' repetitions are interleaved, and CPU seconds (of the command and its
+worker processes) are printed beside wall seconds, as load slows wall time far more than CPU.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -76,10 +78,7 @@ def main() -> int:
           f"{os.cpu_count()} CPU(s); load average {os.getloadavg()[0]:.1f} at start")
 
     reference(o[:1000], c[:1000])  # first numpy calls
-    t_np, ref = best(lambda: numpy_loop(o, c), a.repeat)
-    print(f"  numpy loop (serial, 1 core)     {t_np:7.2f} s   {t_np / len(PAIRS) * 1e3:6.1f} ms per pair")
-
-    rows: list[tuple[str, float]] = []
+    rows: dict[str, list[tuple[float, float]]] = {"numpy": [], "cashup": [], "before": []}
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "BTC_USDT_1m.csv"
@@ -93,7 +92,8 @@ def main() -> int:
         env.pop("CASHUP_CONFIG", None)
         runs = 0
 
-        def run_cli(code: Path | None, db: Path | None = None) -> dict:
+        def run_cli(code: Path | None, db: Path | None = None) -> tuple[float, float, dict]:
+            """(wall s, CPU s of the command and its workers, its JSON)."""
             nonlocal runs
             runs += 1
             db = db or Path(tmp) / f"sweep{runs}.sqlite"
@@ -102,33 +102,49 @@ def main() -> int:
                 e["PYTHONPATH"] = str(code)
             cmd = [sys.executable, "-m", "cashup_tui", "--db", str(db), "optimize", "sma_cross", "--data", str(path),
                    "--grid", "fast=5:50:5", "--grid", "slow=20:190:10", "--fee-bps", "5", "--top", "1000", "--json"]
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
             p = subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=tmp)
+            wall = time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             if p.returncode != 0:
                 raise SystemExit(f"cashup optimize failed ({code or REPO}): {p.stderr[-2000:]}")
             out = json.loads(p.stdout)
             out["_db"] = db
-            return out
+            return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), out
 
-        t_cli, out = best(lambda: run_cli(None), a.repeat)
+        out: dict = {}
+        ref: dict = {}
+        for _ in range(a.repeat):  # interleaved, so a change of load hits every contender alike
+            c0, t0 = time.process_time(), time.perf_counter()
+            ref = numpy_loop(o, c)
+            rows["numpy"].append((time.perf_counter() - t0, time.process_time() - c0))
+            wall, cpu, out = run_cli(None)
+            rows["cashup"].append((wall, cpu))
+            if a.before:
+                wall, cpu, _ = run_cli(Path(a.before).resolve())
+                rows["before"].append((wall, cpu))
+        (t_np, c_np), (t_cli, c_cli) = min(rows["numpy"]), min(rows["cashup"])
+        print(f"  numpy loop (serial, 1 core)     {t_np:7.2f} s wall {c_np:7.2f} s CPU   "
+              f"{t_np / len(PAIRS) * 1e3:6.1f} ms per pair")
         got = {(r["params"]["fast"], r["params"]["slow"]): r["metrics"]["final_equity"] for r in out["results"]}
         worst = max(abs(got[k] / ref[k] - 1.0) for k in ref) if set(got) == set(ref) else float("inf")
         ok = worst <= 1e-9
-        rows.append(("cashup optimize (whole command)", t_cli))
-        print(f"  cashup optimize (command)       {t_cli:7.2f} s   ratio {t_cli / t_np:.2f}x of the numpy loop "
-              f"(target <= 0.5x) {'OK' if t_cli <= 0.5 * t_np else 'ABOVE TARGET'}; {out['evaluated']} trials on "
-              f"{out['workers']} process(es), {out['seconds']:.2f} s of it sweeping")
+        print(f"  cashup optimize (command)       {t_cli:7.2f} s wall {c_cli:7.2f} s CPU   wall ratio "
+              f"{t_cli / t_np:.2f}x of the numpy loop (target <= 0.5x) {'OK' if t_cli <= 0.5 * t_np else 'ABOVE TARGET'}"
+              f"; CPU ratio {c_cli / c_np:.2f}x; {out['evaluated']} trials on {out['workers']} process(es), "
+              f"{out['seconds']:.2f} s of it sweeping")
         print(f"    final equity of every pair vs the numpy loop: max rel. diff {worst:.1e} (<= 1e-9) "
               f"{'OK' if ok else 'FAIL'}")
-        t0 = time.perf_counter()
-        again = run_cli(None, out["_db"])
-        t_again = time.perf_counter() - t0
-        print(f"    the same command again        {t_again:7.2f} s   ({again['evaluated']} trials run, "
+        t_again, _, again = run_cli(None, out["_db"])
+        print(f"    the same command again        {t_again:7.2f} s wall   ({again['evaluated']} trials run, "
               f"{again['resumed']} resumed from the store)")
         ok = ok and again["evaluated"] == 0
         if a.before:
-            t_before, _ = best(lambda: run_cli(Path(a.before).resolve()), a.repeat)
-            print(f"  before ({a.before}) {t_before:7.2f} s   ratio {t_before / t_np:.2f}x of the numpy loop; "
-                  f"now {t_before / t_cli:.1f}x faster")
+            t_before, c_before = min(rows["before"])
+            print(f"  before ({a.before})  {t_before:7.2f} s wall {c_before:7.2f} s CPU   wall ratio "
+                  f"{t_before / t_np:.2f}x of the numpy loop, CPU ratio {c_before / c_np:.2f}x; now "
+                  f"{t_before / t_cli:.1f}x faster (wall), {c_before / c_cli:.1f}x less CPU")
 
     if a.no_vbt:
         print("  vectorbt: skipped (--no-vbt)")
@@ -143,10 +159,12 @@ def main() -> int:
             idx = pd.date_range("2020-09-13", periods=n, freq="1min")
             close = pd.Series(c, index=idx)
             vbt_sweep(vbt, close.iloc[:2000], a.vbt_chunk)  # JIT compile outside the timing
-            t_vbt, cols = best(lambda: vbt_sweep(vbt, close, a.vbt_chunk), max(1, min(a.repeat, 2)))
-            print(f"  vectorbt {vbt.__version__} broadcasting    {t_vbt:7.2f} s   ratio {t_vbt / t_np:.2f}x of the "
+            c0 = time.process_time()
+            t_vbt, cols = best(lambda: vbt_sweep(vbt, close, a.vbt_chunk), 1)
+            c_vbt = time.process_time() - c0
+            print(f"  vectorbt {vbt.__version__} broadcasting    {t_vbt:7.2f} s wall {c_vbt:7.2f} s CPU   ratio {t_vbt / t_np:.2f}x of the "
                   f"numpy loop ({cols} columns in chunks of {a.vbt_chunk}, in-process, bars in memory)")
-            print(f"    cashup optimize vs vectorbt: {t_cli / t_vbt:.2f}x its time "
+            print(f"    cashup optimize vs vectorbt: {t_cli / t_vbt:.2f}x its wall time, {c_cli / c_vbt:.2f}x its CPU "
                   f"{'(ahead)' if t_cli < t_vbt else '(BEHIND)'}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     return 0 if ok else 1
