@@ -119,7 +119,9 @@ def main() -> int:
             c0, t0 = time.process_time(), time.perf_counter()
             ref = numpy_loop(o, c)
             rows["numpy"].append((time.perf_counter() - t0, time.process_time() - c0))
-            wall, cpu, out = run_cli(None)
+            wall, cpu, got_out = run_cli(None)
+            if not rows["cashup"] or wall < min(rows["cashup"])[0]:
+                out = got_out  # the JSON of the fastest run, whose figures are printed
             rows["cashup"].append((wall, cpu))
             if a.before:
                 wall, cpu, _ = run_cli(Path(a.before).resolve())
