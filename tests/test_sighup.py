@@ -83,7 +83,10 @@ class PtyWorkstation:
             if pred():
                 return
             if self.proc.poll() is not None:
-                raise AssertionError(f"cashup exited ({self.proc.returncode}) while waiting for {what}")
+                log = self.db.parent.parent / "log" / "cashup.log"  # what the process said on its way out
+                said = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+                raise AssertionError(f"cashup exited ({self.proc.returncode}) while waiting for {what}; "
+                                     f"audit {self.audit()}; log tail:\n{said}")
             time.sleep(0.1)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
