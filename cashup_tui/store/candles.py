@@ -21,13 +21,13 @@ from sqlalchemy import and_, delete, func, insert, select, text
 from cashup_tui.domain.errors import DataError
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store.candle_arrays import COLUMNS, canonical_timeframe, read_candle_columns
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import table, upsert
 from cashup_tui.store.tables import CandleRow, FundingRow
 
 CANDLES = table(CandleRow)
 FUNDING = table(FundingRow)
-COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
 BATCH = 20_000
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -48,15 +48,6 @@ class ImportResult:
     inserted: int
     unchanged: int
     replaced: int  # rows of the previous series removed by replace=True
-
-
-def canonical_timeframe(tf: str) -> str:
-    """One name per bar length ('60m' -> '1h', '1440m' -> '1d') so a series is never split in two."""
-    ms = timeframe_ms(tf)
-    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return tf  # pragma: no cover - timeframe_ms only accepts whole seconds
 
 
 def _columns(rows: Any) -> list[list[Any]]:
@@ -155,23 +146,11 @@ def import_candles(
 
 def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> Any:
     """A pandas DataFrame (open_ms int64, open/high/low/close/volume float64) ordered by time; end inclusive."""
-    timeframe = canonical_timeframe(timeframe)
-    import numpy as np
     import pandas as pd
 
-    q = select(*[CANDLES.c[c] for c in COLUMNS]).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
-    if start_ms is not None:
-        q = q.where(CANDLES.c.open_ms >= start_ms)
-    if end_ms is not None:
-        q = q.where(CANDLES.c.open_ms <= end_ms)
     with transaction(db) as conn:
-        rows = conn.execute(q.order_by(CANDLES.c.open_ms)).all()
-    if not rows:
-        return pd.DataFrame({c: np.array([], dtype="int64" if c == "open_ms" else "float64") for c in COLUMNS})
-    arr = np.array(rows, dtype="float64")
-    df = pd.DataFrame(arr, columns=list(COLUMNS))
-    df["open_ms"] = np.array([r[0] for r in rows], dtype="int64")  # exact: no float round trip
-    return df
+        cols = read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
+    return pd.DataFrame(cols, columns=list(COLUMNS))
 
 
 def load_bars(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> list[Bar]:
