@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, func, insert, select, text
 from cashup_tui.domain.errors import DataError
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store import candle_stats
 from cashup_tui.store.candle_arrays import COLUMNS, canonical_timeframe, read_candle_columns
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import table, upsert
@@ -94,6 +95,7 @@ def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress:
     data = _dicts(symbol, timeframe, _columns(rows))
     with transaction(db) as conn:
         _write(conn, data, lambda c, b: upsert(c, CANDLES, b, keys=("symbol", "timeframe", "open_ms")), progress)
+        candle_stats.refresh(conn, symbol, timeframe)
     return len(data)
 
 
@@ -103,6 +105,7 @@ def insert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress:
     data = _dicts(symbol, timeframe, _columns(rows))
     with transaction(db) as conn:
         _write(conn, data, lambda c, b: c.execute(insert(CANDLES), b), progress)
+        candle_stats.refresh(conn, symbol, timeframe)
     return len(data)
 
 
@@ -141,6 +144,7 @@ def import_candles(
                     hint="pass --replace to replace the stored series with this file, or import under another symbol",
                 )
         _write(conn, new, lambda c, b: c.execute(insert(CANDLES), b), progress)
+        candle_stats.refresh(conn, symbol, timeframe)
     return ImportResult(inserted=len(new), unchanged=len(data) - len(new), replaced=removed)
 
 
@@ -171,29 +175,18 @@ def delete_series(db: Any, symbol: str, timeframe: str) -> int:
     with transaction(db) as conn:
         if timeframe == "funding":
             return conn.execute(delete(FUNDING).where(FUNDING.c.symbol == symbol)).rowcount
-        return conn.execute(
-            delete(CANDLES).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
-        ).rowcount
-
-
-_GAPS_SQL = text(
-    "SELECT COUNT(*) FROM (SELECT open_ms - LAG(open_ms) OVER (ORDER BY open_ms) AS d FROM candles "
-    "WHERE symbol = :s AND timeframe = :tf) AS steps WHERE d > :step"
-)
+        n = conn.execute(delete(CANDLES).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)).rowcount
+        candle_stats.refresh(conn, symbol, timeframe)
+        return n
 
 
 def list_series(db: Any, *, include_funding: bool = True) -> list[SeriesInfo]:
-    """Every stored series with its span, row count and holes (gaps are reported, never filled)."""
-    c = CANDLES.c
-    q = select(c.symbol, c.timeframe, func.min(c.open_ms), func.max(c.open_ms), func.count()).group_by(
-        c.symbol, c.timeframe
-    )
+    """Every stored series with its span, row count and holes (gaps are reported, never filled), from
+    `candle_stats` (checked against the candles at index cost, see store.candle_stats)."""
     out: list[SeriesInfo] = []
     with transaction(db) as conn:
-        for sym, tf, first, last, n in conn.execute(q.order_by(c.symbol, c.timeframe)).all():
-            step = timeframe_ms(tf)
-            gaps = int(conn.execute(_GAPS_SQL, {"s": sym, "tf": tf, "step": step}).scalar_one())
-            missing = max((last - first) // step + 1 - n, 0)
+        for sym, tf, first, last, n, gaps in candle_stats.series_stats(conn):
+            missing = max((last - first) // timeframe_ms(tf) + 1 - n, 0)
             out.append(SeriesInfo(sym, tf, first, last, n, gaps, missing))
         if include_funding:
             f = FUNDING.c
