@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store.candle_arrays import One, series_keys, stats_are_current
 from cashup_tui.store.sql import table, upsert
 from cashup_tui.store.tables import CandleStatsRow
 
@@ -27,20 +28,10 @@ _SCAN = text(
     "(SELECT open_ms, open_ms - LAG(open_ms) OVER (ORDER BY open_ms) AS d FROM candles "
     "WHERE symbol = :s AND timeframe = :tf) AS steps"
 )
-# Every (symbol, timeframe) in the candles, one primary-key seek each (a loose index scan).
-_SERIES = text(
-    "WITH RECURSIVE s(symbol, timeframe) AS ("
-    "SELECT * FROM (SELECT symbol, timeframe FROM candles ORDER BY symbol, timeframe LIMIT 1) AS f "
-    "UNION ALL SELECT "
-    "(SELECT c.symbol FROM candles c WHERE (c.symbol, c.timeframe) > (s.symbol, s.timeframe) "
-    "ORDER BY c.symbol, c.timeframe LIMIT 1), "
-    "(SELECT c.timeframe FROM candles c WHERE (c.symbol, c.timeframe) > (s.symbol, s.timeframe) "
-    "ORDER BY c.symbol, c.timeframe LIMIT 1) "
-    "FROM s WHERE s.symbol IS NOT NULL) "
-    "SELECT symbol, timeframe FROM s WHERE symbol IS NOT NULL"
-)
-_FIRST = text("SELECT open_ms FROM candles WHERE symbol = :s AND timeframe = :tf ORDER BY open_ms LIMIT 1")
-_LAST = text("SELECT open_ms FROM candles WHERE symbol = :s AND timeframe = :tf ORDER BY open_ms DESC LIMIT 1")
+
+
+def _one(conn: Any) -> One:
+    return lambda sql, params: conn.execute(text(sql), params).first()
 
 
 def scan(conn: Any, symbol: str, timeframe: str) -> Stats | None:
@@ -65,7 +56,7 @@ def refresh(conn: Any, symbol: str, timeframe: str) -> Stats | None:
 def rebuild_all(conn: Any) -> None:
     """Every row again from the candles (migration 5; tests)."""
     conn.execute(delete(STATS))
-    for sym, tf in conn.execute(_SERIES).all():
+    for sym, tf in series_keys(_one(conn)):
         refresh(conn, sym, tf)
 
 
@@ -75,14 +66,13 @@ def series_stats(conn: Any) -> list[Stats]:
     c = STATS.c
     stored = {(r[0], r[1]): tuple(r) for r in conn.execute(
         select(c.symbol, c.timeframe, c.first_ms, c.last_ms, c.rows, c.gaps)).all()}
-    present = [(str(s), str(tf)) for s, tf in conn.execute(_SERIES).all()]
+    present = series_keys(_one(conn))
     for key in set(stored) - set(present):
         refresh(conn, *key)
     out: list[Stats] = []
     for sym, tf in sorted(present):
         row = stored.get((sym, tf))
-        p = {"s": sym, "tf": tf}
-        if row is None or conn.execute(_FIRST, p).scalar_one() != row[2] or conn.execute(_LAST, p).scalar_one() != row[3]:
+        if row is None or not stats_are_current(_one(conn), row):
             row = refresh(conn, sym, tf)
         if row is not None:
             out.append((sym, tf, int(row[2]), int(row[3]), int(row[4]), int(row[5])))
