@@ -13,7 +13,9 @@ Target (issue 2): >= 50,000 candle rows/s through the store.
 bars to a CSV and times, as cold `cashup` processes in one session: `data import` of that file (rows/s
 and the child's peak RSS against the file size), `data list`, and `backtest run sma_cross --symbol ...
 --timeframe 1m` from the store against the same backtest with `--data FILE` (both `--no-store --json`,
-interleaved, best of --repeats; the trades and final equity must agree). Target: store <= 1.2x CSV.
+interleaved, best of --repeats; the trades and final equity must agree); then copies the series 19 times
+in SQL and times `data list` over 20 series of N rows. Targets: store <= 1.2x CSV, list <= 0.2 s,
+import >= 500k rows/s with peak RSS <= 2x the file and <= 300 MB.
 Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500] | [--cli 1000000]
 """
 
@@ -122,7 +124,7 @@ def _cashup(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return dt, rss, out
 
 
-def bench_cli(n: int, repeats: int) -> dict[str, float | int | bool]:
+def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int | bool]:
     """Import, list and backtest-from-the-store against backtest-from-the-CSV (see module docstring)."""
     cols = synthetic(n)
     cols["open_ms"] = cols["open_ms"] - 40_000  # on the minute, as `data import` requires
@@ -137,7 +139,7 @@ def bench_cli(n: int, repeats: int) -> dict[str, float | int | bool]:
                "CASHUP_LOG_DIR": str(base / "log"), "CASHUP_DB": str(base / "store.sqlite")}
         env.pop("CASHUP_CONFIG", None)
         t_imp, rss_imp, _ = _cashup(["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
-        t_list = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
+        t_list1 = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
         common = ["backtest", "run", "sma_cross", "--no-store", "--json"]
         t_csv = t_store = float("inf")
         outs: dict[str, str] = {}
@@ -146,11 +148,22 @@ def bench_cli(n: int, repeats: int) -> dict[str, float | int | bool]:
             t_csv = min(t_csv, dt)
             dt, _, outs["store"] = _cashup([*common, "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
             t_store = min(t_store, dt)
+        con = sqlite3.connect(base / "store.sqlite")  # 19 more series of n rows, copied in SQL (fast)
+        for k in range(1, series):
+            con.execute(f"INSERT INTO candles SELECT 'S{k:02d}_USDT', timeframe, open_ms, open, high, low, close, "
+                        "volume FROM candles WHERE symbol = 'BTC_USDT'")
+        con.commit()
+        con.close()
+        # the first list finds the copies' stats missing and builds them (a scan each); the next ones read them
+        t_rebuild, _, out = _cashup(["data", "list", "--json"], env)
+        assert len(json.loads(out)) == series, out
+        t_list = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
         a, b = json.loads(outs["csv"]), json.loads(outs["store"])
         same = all(a[k] == b[k] for k in ("bars", "trade_count", "final_equity", "trades"))
         size = csv.stat().st_size
     return {"bars": n, "csv_bytes": size, "import_s": round(t_imp, 2), "import_rows_per_s": round(n / t_imp),
-            "import_peak_rss_mb": round(rss_imp / 1e6), "list_s": round(t_list, 3),
+            "import_peak_rss_mb": round(rss_imp / 1e6), "list_1_series_s": round(t_list1, 3),
+            "list_s": round(t_list, 3), "series": series, "list_after_raw_copy_s": round(t_rebuild, 2),
             "backtest_csv_s": round(t_csv, 2), "backtest_store_s": round(t_store, 2),
             "store_vs_csv": round(t_store / t_csv, 2), "same_metrics": same}
 

@@ -142,3 +142,17 @@ def test_migration_5_builds_stats_from_stored_candles(tmp_path: Path) -> None:
         assert db.schema_version == 5
         assert _stats_rows(db) == _full_scan(db) == [("BTC_USDT", "1m", 60000, 300000, 3, 1)]
         assert candles.list_series(db)[0].missing == 2
+
+
+def test_import_with_a_bad_line_near_the_end_writes_nothing_and_names_it(
+        tmp_path: Path, store_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHUP_DB", store_url)
+    n = 50_000  # more than one write batch
+    lines = ["open_time_ms,open,high,low,close,volume"]
+    lines += [f"{60_000 * (i + 1)},1.5,2,1,1.5,3" for i in range(n)]
+    lines[n - 2] = f"{60_000 * (n - 2)},1.5,oops,1,1.5,3"  # line n - 1 of the file
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    rc, _, err = cashup(capsys, "data", "import", str(tmp_path / "c.csv"), "--symbol", "BTC_USDT", "--timeframe", "1m")
+    assert rc == 1 and f"line {n - 1}" in err and "nothing was imported" in err, err
+    with open_store(store_url) as db:
+        assert _full_scan(db) == [] == _stats_rows(db)
