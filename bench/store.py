@@ -8,14 +8,25 @@ Also measures order-journal appends: bulk (`append_order_events`) and one-transa
 (`append_order_event`, what a live order manager does, fsync per commit with FULL).
 
 Target (issue 2): >= 50,000 candle rows/s through the store.
-Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500]
+
+`--cli N` (issue 13, "data from the store as fast as from a file") instead writes N synthetic 1-minute
+bars to a CSV and times, as cold `cashup` processes in one session: `data import` of that file (rows/s
+and the child's peak RSS against the file size), `data list`, and `backtest run sma_cross --symbol ...
+--timeframe 1m` from the store against the same backtest with `--data FILE` (both `--no-store --json`,
+interleaved, best of --repeats; the trades and final equity must agree); then copies the series 19 times
+in SQL and times `data list` over 20 series of N rows. Targets: store <= 1.2x CSV, list <= 0.2 s,
+import >= 500k rows/s with peak RSS <= 2x the file and <= 300 MB.
+Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500] | [--cli 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -93,13 +104,84 @@ def bench_journal(path: Path, n_bulk: int, n_single: int) -> tuple[float, float]
     return bulk, single
 
 
+_RSS_WRAPPER = (  # `python -m cashup_tui ARGS` that reports its own peak RSS (KiB on Linux) on stderr at exit
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write(f'\\nMAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+    "sys.argv = ['cashup', *sys.argv[1:]]\n"
+    "runpy.run_module('cashup_tui', run_name='__main__')\n"
+)
+
+
+def _cashup(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run one cold `cashup` process: (wall seconds, peak RSS bytes of that process, stdout)."""
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, *args], capture_output=True, text=True, env=env)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"cashup {' '.join(args)} failed ({p.returncode}): {p.stderr}")
+    rss = int(p.stderr.rpartition("MAXRSS ")[2].split()[0]) * 1024
+    out = p.stdout
+    return dt, rss, out
+
+
+def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int | bool]:
+    """Import, list and backtest-from-the-store against backtest-from-the-CSV (see module docstring)."""
+    cols = synthetic(n)
+    cols["open_ms"] = cols["open_ms"] - 40_000  # on the minute, as `data import` requires
+    with tempfile.TemporaryDirectory() as d:
+        base = Path(d)
+        csv = base / "BTC_USDT_1m.csv"
+        with csv.open("w") as fh:
+            fh.write("open_time_ms,open,high,low,close,volume\n")
+            np.savetxt(fh, np.column_stack([cols[c] for c in candles.COLUMNS]),
+                       fmt=["%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.0f"], delimiter=",")
+        env = {**os.environ, "CASHUP_DATA_DIR": str(base / "data"), "CASHUP_CONFIG_DIR": str(base / "cfg"),
+               "CASHUP_LOG_DIR": str(base / "log"), "CASHUP_DB": str(base / "store.sqlite")}
+        env.pop("CASHUP_CONFIG", None)
+        t_imp, rss_imp, _ = _cashup(["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
+        t_list1 = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
+        common = ["backtest", "run", "sma_cross", "--no-store", "--json"]
+        t_csv = t_store = float("inf")
+        outs: dict[str, str] = {}
+        for _ in range(repeats):  # interleaved so machine noise hits both alike
+            dt, _, outs["csv"] = _cashup([*common, "--data", str(csv)], env)
+            t_csv = min(t_csv, dt)
+            dt, _, outs["store"] = _cashup([*common, "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
+            t_store = min(t_store, dt)
+        con = sqlite3.connect(base / "store.sqlite")  # 19 more series of n rows, copied in SQL (fast)
+        for k in range(1, series):
+            con.execute(f"INSERT INTO candles SELECT 'S{k:02d}_USDT', timeframe, open_ms, open, high, low, close, "
+                        "volume FROM candles WHERE symbol = 'BTC_USDT'")
+        con.commit()
+        con.close()
+        # the first list finds the copies' stats missing and builds them (a scan each); the next ones read them
+        t_rebuild, _, out = _cashup(["data", "list", "--json"], env)
+        assert len(json.loads(out)) == series, out
+        t_list = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
+        a, b = json.loads(outs["csv"]), json.loads(outs["store"])
+        same = all(a[k] == b[k] for k in ("bars", "trade_count", "final_equity", "trades"))
+        size = csv.stat().st_size
+    return {"bars": n, "csv_bytes": size, "import_s": round(t_imp, 2), "import_rows_per_s": round(n / t_imp),
+            "import_peak_rss_mb": round(rss_imp / 1e6), "list_1_series_s": round(t_list1, 3),
+            "list_s": round(t_list, 3), "series": series, "list_after_raw_copy_s": round(t_rebuild, 2),
+            "backtest_csv_s": round(t_csv, 2), "backtest_store_s": round(t_store, 2),
+            "store_vs_csv": round(t_store / t_csv, 2), "same_metrics": same}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--single", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=2, help="best of N, each into a fresh file")
+    ap.add_argument("--cli", type=int, default=0, metavar="BARS", help="time the CLI paths on BARS bars instead")
     args = ap.parse_args()
+    if args.cli:
+        res = bench_cli(args.cli, args.repeats)
+        for k, v in res.items():
+            print(f"  {k:>20}: {v}")
+        print(json.dumps(res))
+        return
     cols = synthetic(args.rows)
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)

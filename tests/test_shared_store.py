@@ -121,7 +121,7 @@ def test_the_version_moves_on_every_write_and_old_stores_gain_the_column(tmp_pat
     con.close()
     (j,) = _journals(path, 1)
     try:
-        assert j.store.schema_version == 4
+        assert j.store.schema_version == 5
         sub = OrderEvent(K.SUBMITTED, 2)
         j.save_order(transition(_new(), sub), event=sub)
         j.save_order(transition(j.get_order("t-x-1"), OrderEvent(K.ACCEPTED, 3)))

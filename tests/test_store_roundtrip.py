@@ -282,7 +282,7 @@ def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) 
     records.set_state(s, "trading_state", "x")  # not a journal key: left alone
     s.close()
     s = open_store(store_url)
-    assert s.schema_version == LATEST == 4
+    assert s.schema_version == LATEST == 5
     j = StoreJournal(s, "demo")
     assert j.account == "default"
     assert j.get_order("t-abc-1") == _order() and j.load_orders(open_only=True) == [_order()]
@@ -295,10 +295,10 @@ def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) 
     assert (other.get_order("t-abc-1"), other.load_fills(), other.load_positions(), other.kv_get("risk.state")) == (
         None, [], [], None)
     with s.begin() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4, 5]
     s.close()
     # re-opening is a no-op
-    assert open_store(store_url).schema_version == 4
+    assert open_store(store_url).schema_version == 5
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

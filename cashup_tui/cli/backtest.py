@@ -90,24 +90,30 @@ def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: 
     from cashup_tui.domain.timeframes import timeframe_ms
     from cashup_tui.engine.backtest.data import parse_when
     from cashup_tui.engine.strategy import Bars
-    from cashup_tui.store import open_store
-    from cashup_tui.store.candles import load_candles
+    from cashup_tui.store.candle_arrays import read_candle_columns_sqlite
 
     timeframe_ms(timeframe)  # validates the spelling
     lo = parse_when(start, "--from") if start else None
     hi = parse_when(end, "--to") - 1 if end else None
-    db = open_store(db_url_from(ctx, s), synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
-    try:
-        df = load_candles(db, symbol, timeframe, lo, hi)
-    finally:
-        db.close()
-    if len(df) == 0:
+    url = db_url_from(ctx, s)
+    cols = read_candle_columns_sqlite(url, symbol, timeframe, lo, hi, busy_timeout_ms=s.store.busy_timeout_ms)
+    if cols is None:  # not a current-schema SQLite file: open_store creates, migrates or explains
+        from cashup_tui.store import open_store
+        from cashup_tui.store.candle_arrays import read_candle_columns
+        from cashup_tui.store.engine import transaction
+
+        db = open_store(url, synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+        try:
+            with transaction(db) as conn:
+                cols = read_candle_columns(conn, symbol, timeframe, lo, hi)
+        finally:
+            db.close()
+    if len(cols["open_ms"]) == 0:
         raise DataError(
             f"no {symbol} {timeframe} candles in the store" + (" in that date range" if (lo or hi) else ""),
             hint="import some with `cashup data import FILE --symbol ... --timeframe ...`, or list them with `cashup data list`",
         )
-    return Bars.from_arrays(df["open_ms"].to_numpy(), df["open"].to_numpy(), df["high"].to_numpy(),
-                            df["low"].to_numpy(), df["close"].to_numpy(), df["volume"].to_numpy(),
+    return Bars.from_arrays(cols["open_ms"], cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"],
                             symbol=symbol, timeframe=timeframe)
 
 

@@ -175,14 +175,21 @@ def import_cmd(
 def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Stored series: symbol, timeframe, first, last (UTC), rows, gaps."""
     with guarded():
-        from cashup_tui.store import candles
+        from cashup_tui.store.candle_arrays import list_series_sqlite, series_infos
         from cashup_tui.store.timefmt import iso
 
-        db = open_db(ctx)
-        try:
-            series = candles.list_series(db)
-        finally:
-            db.close()
+        s = settings_from(ctx)
+        fast = list_series_sqlite(db_url_from(ctx, s), busy_timeout_ms=s.store.busy_timeout_ms)
+        if fast is not None:  # a current SQLite store with current stats: no SQLAlchemy import
+            series = series_infos(*fast)
+        else:  # open_store creates, migrates or explains; list_series rebuilds missing or stale stats
+            from cashup_tui.store import candles
+
+            db = open_db(ctx)
+            try:
+                series = candles.list_series(db)
+            finally:
+                db.close()
     rows = [
         {"symbol": s.symbol, "timeframe": s.timeframe, "first": iso(s.first_ms), "last": iso(s.last_ms),
          "first_ms": s.first_ms, "last_ms": s.last_ms, "rows": s.rows, "gaps": s.gaps, "missing_bars": s.missing}

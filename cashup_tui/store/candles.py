@@ -14,33 +14,32 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text
+import numpy as np
+from sqlalchemy import and_, delete, insert, select, text
 
 from cashup_tui.domain.errors import DataError
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store import candle_stats
+from cashup_tui.store.candle_arrays import (
+    COLUMNS,
+    FUNDING_SQL,
+    SeriesInfo,
+    canonical_timeframe,
+    read_candle_columns,
+    series_infos,
+)
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import table, upsert
 from cashup_tui.store.tables import CandleRow, FundingRow
 
 CANDLES = table(CandleRow)
 FUNDING = table(FundingRow)
-COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
 BATCH = 20_000
 Progress = Callable[[int, int], None]  # (done, total)
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesInfo:
-    symbol: str
-    timeframe: str  # "funding" for funding-rate series
-    first_ms: int
-    last_ms: int
-    rows: int
-    gaps: int  # number of holes (runs of missing bars)
-    missing: int  # bars missing between first and last
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,69 +49,69 @@ class ImportResult:
     replaced: int  # rows of the previous series removed by replace=True
 
 
-def canonical_timeframe(tf: str) -> str:
-    """One name per bar length ('60m' -> '1h', '1440m' -> '1d') so a series is never split in two."""
-    ms = timeframe_ms(tf)
-    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return tf  # pragma: no cover - timeframe_ms only accepts whole seconds
-
-
-def _columns(rows: Any) -> list[list[Any]]:
-    """Accept a DataFrame, a mapping of arrays, or an iterable of (open_ms, o, h, l, c[, v]) tuples."""
+def _columns(rows: Any) -> list[np.ndarray]:
+    """Accept a DataFrame, a mapping of arrays, or an iterable of (open_ms, o, h, l, c[, v]) tuples;
+    return int64 open_ms and float64 o/h/l/c/v arrays (a missing volume is 0)."""
     if hasattr(rows, "columns") and hasattr(rows, "to_numpy"):  # pandas DataFrame
-        cols = [rows[c].to_numpy() if c in rows.columns else None for c in COLUMNS]
         n = len(rows)
-        return [(c.tolist() if c is not None else [0.0] * n) for c in cols]
-    if isinstance(rows, dict):
+        cols: list[Any] = [rows[c].to_numpy() if c in rows.columns else np.zeros(n) for c in COLUMNS]
+    elif isinstance(rows, dict):
         n = len(rows["open_ms"])
-        return [
-            (rows[c].tolist() if hasattr(rows[c], "tolist") else list(rows[c])) if c in rows else [0.0] * n
-            for c in COLUMNS
-        ]
-    tuples = [tuple(r) for r in rows]
-    if not tuples:
-        return [[] for _ in COLUMNS]
-    if len(tuples[0]) == 5:
-        tuples = [(*r, 0.0) for r in tuples]
-    return [list(c) for c in zip(*tuples, strict=True)]
+        cols = [rows[c] if c in rows else np.zeros(n) for c in COLUMNS]
+    else:
+        tuples = [tuple(r) for r in rows]
+        if tuples and len(tuples[0]) == 5:
+            tuples = [(*r, 0.0) for r in tuples]
+        cols = [list(c) for c in zip(*tuples, strict=True)] if tuples else [[] for _ in COLUMNS]
+    return [np.asarray(c, dtype="int64" if i == 0 else "float64") for i, c in enumerate(cols)]
 
 
-def _dicts(symbol: str, timeframe: str, cols: Sequence[list[Any]]) -> list[dict[str, Any]]:
-    t, o, h, lo, c, v = cols
-    return [
-        {"symbol": symbol, "timeframe": timeframe, "open_ms": int(a), "open": float(b), "high": float(d),
-         "low": float(e), "close": float(f), "volume": float(g)}
-        for a, b, d, e, f, g in zip(t, o, h, lo, c, v, strict=True)
-    ]
+_INSERT = f"INSERT INTO candles (symbol, timeframe, {', '.join(COLUMNS)}) VALUES ({{marks}})"
+_UPSERT = _INSERT + " ON CONFLICT (symbol, timeframe, open_ms) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in COLUMNS[1:])
 
 
-def _write(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[dict[str, Any]]], None],
+def _write(conn: Any, symbol: str, timeframe: str, cols: Sequence[np.ndarray], sql: str,
            progress: Progress | None) -> None:
-    total = len(rows)
-    for i in range(0, total, BATCH):
+    """executemany on the raw DB-API cursor, BATCH rows at a time built from the columns (no per-row
+    dicts, no SQLAlchemy parameter processing); the caller's transaction holds them all."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    stmt = sql.format(marks=", ".join([mark] * (2 + len(COLUMNS))))
+    total = len(cols[0])
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        for i in range(0, total, BATCH):
+            part = [c[i : i + BATCH].tolist() for c in cols]
+            cur.executemany(stmt, zip(repeat(symbol), repeat(timeframe), *part))
+            if progress:
+                progress(min(i + BATCH, total), total)
+    finally:
+        cur.close()
+
+
+def _write_dicts(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[dict[str, Any]]], None]) -> None:
+    for i in range(0, len(rows), BATCH):
         fn(conn, rows[i : i + BATCH])
-        if progress:
-            progress(min(i + BATCH, total), total)
 
 
 def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
     """Insert or overwrite candles (batched executemany, one transaction); returns rows written."""
     timeframe = canonical_timeframe(timeframe)
-    data = _dicts(symbol, timeframe, _columns(rows))
+    cols = _columns(rows)
     with transaction(db) as conn:
-        _write(conn, data, lambda c, b: upsert(c, CANDLES, b, keys=("symbol", "timeframe", "open_ms")), progress)
-    return len(data)
+        _write(conn, symbol, timeframe, cols, _UPSERT, progress)
+        candle_stats.refresh(conn, symbol, timeframe)
+    return len(cols[0])
 
 
 def insert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
     """Plain bulk insert (fails on an existing key): the fastest path, used by the benchmark."""
     timeframe = canonical_timeframe(timeframe)
-    data = _dicts(symbol, timeframe, _columns(rows))
+    cols = _columns(rows)
     with transaction(db) as conn:
-        _write(conn, data, lambda c, b: c.execute(insert(CANDLES), b), progress)
-    return len(data)
+        _write(conn, symbol, timeframe, cols, _INSERT, progress)
+        candle_stats.refresh(conn, symbol, timeframe)
+    return len(cols[0])
 
 
 def import_candles(
@@ -120,58 +119,51 @@ def import_candles(
 ) -> ImportResult:
     """Strict file import (see module docstring); raises DataError naming the conflicting bars."""
     timeframe = canonical_timeframe(timeframe)
-    data = _dicts(symbol, timeframe, _columns(rows))
-    if not data:
+    cols = _columns(rows)
+    n = len(cols[0])
+    if not n:
         return ImportResult(0, 0, 0)
     key = and_(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
     with transaction(db) as conn:
         removed = 0
         if replace:
             removed = conn.execute(delete(CANDLES).where(key)).rowcount
-            new = data
+            new = cols
         else:
-            lo, hi = min(d["open_ms"] for d in data), max(d["open_ms"] for d in data)
-            q = select(*[CANDLES.c[c] for c in COLUMNS]).where(key, CANDLES.c.open_ms.between(lo, hi))
-            stored = {r[0]: tuple(r[1:]) for r in conn.execute(q)}
-            new, differ = [], []
-            for d in data:
-                old = stored.get(d["open_ms"])
-                if old is None:
-                    new.append(d)
-                elif old != (d["open"], d["high"], d["low"], d["close"], d["volume"]):
-                    differ.append(d["open_ms"])
-            if differ:
+            t = cols[0]
+            stored = read_candle_columns(conn, symbol, timeframe, int(t.min()), int(t.max()))
+            st = stored["open_ms"]
+            found = np.zeros(n, dtype=bool)
+            same = np.zeros(n, dtype=bool)
+            if st.size:
+                idx = np.minimum(np.searchsorted(st, t), st.size - 1)
+                found = st[idx] == t
+                same = found.copy()
+                for c, name in zip(cols[1:], COLUMNS[1:], strict=True):
+                    same &= stored[name][idx] == c
+            differ = t[found & ~same]
+            if differ.size:
                 from cashup_tui.store.timefmt import iso
 
-                shown = ", ".join(iso(t) for t in differ[:3])
+                shown = ", ".join(iso(int(x)) for x in differ[:3])
                 raise DataError(
-                    f"{len(differ)} bars of {symbol} {timeframe} are already stored with different values "
+                    f"{differ.size} bars of {symbol} {timeframe} are already stored with different values "
                     f"(first: {shown}); nothing was imported",
                     hint="pass --replace to replace the stored series with this file, or import under another symbol",
                 )
-        _write(conn, new, lambda c, b: c.execute(insert(CANDLES), b), progress)
-    return ImportResult(inserted=len(new), unchanged=len(data) - len(new), replaced=removed)
+            new = [c[~found] for c in cols]
+        _write(conn, symbol, timeframe, new, _INSERT, progress)
+        candle_stats.refresh(conn, symbol, timeframe)
+    return ImportResult(inserted=len(new[0]), unchanged=n - len(new[0]), replaced=removed)
 
 
 def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> Any:
     """A pandas DataFrame (open_ms int64, open/high/low/close/volume float64) ordered by time; end inclusive."""
-    timeframe = canonical_timeframe(timeframe)
-    import numpy as np
     import pandas as pd
 
-    q = select(*[CANDLES.c[c] for c in COLUMNS]).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
-    if start_ms is not None:
-        q = q.where(CANDLES.c.open_ms >= start_ms)
-    if end_ms is not None:
-        q = q.where(CANDLES.c.open_ms <= end_ms)
     with transaction(db) as conn:
-        rows = conn.execute(q.order_by(CANDLES.c.open_ms)).all()
-    if not rows:
-        return pd.DataFrame({c: np.array([], dtype="int64" if c == "open_ms" else "float64") for c in COLUMNS})
-    arr = np.array(rows, dtype="float64")
-    df = pd.DataFrame(arr, columns=list(COLUMNS))
-    df["open_ms"] = np.array([r[0] for r in rows], dtype="int64")  # exact: no float round trip
-    return df
+        cols = read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
+    return pd.DataFrame(cols, columns=list(COLUMNS))
 
 
 def load_bars(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> list[Bar]:
@@ -192,36 +184,18 @@ def delete_series(db: Any, symbol: str, timeframe: str) -> int:
     with transaction(db) as conn:
         if timeframe == "funding":
             return conn.execute(delete(FUNDING).where(FUNDING.c.symbol == symbol)).rowcount
-        return conn.execute(
-            delete(CANDLES).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
-        ).rowcount
-
-
-_GAPS_SQL = text(
-    "SELECT COUNT(*) FROM (SELECT open_ms - LAG(open_ms) OVER (ORDER BY open_ms) AS d FROM candles "
-    "WHERE symbol = :s AND timeframe = :tf) AS steps WHERE d > :step"
-)
+        n = conn.execute(delete(CANDLES).where(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)).rowcount
+        candle_stats.refresh(conn, symbol, timeframe)
+        return n
 
 
 def list_series(db: Any, *, include_funding: bool = True) -> list[SeriesInfo]:
-    """Every stored series with its span, row count and holes (gaps are reported, never filled)."""
-    c = CANDLES.c
-    q = select(c.symbol, c.timeframe, func.min(c.open_ms), func.max(c.open_ms), func.count()).group_by(
-        c.symbol, c.timeframe
-    )
-    out: list[SeriesInfo] = []
+    """Every stored series with its span, row count and holes (gaps are reported, never filled), from
+    `candle_stats` (checked against the candles at index cost, see store.candle_stats)."""
     with transaction(db) as conn:
-        for sym, tf, first, last, n in conn.execute(q.order_by(c.symbol, c.timeframe)).all():
-            step = timeframe_ms(tf)
-            gaps = int(conn.execute(_GAPS_SQL, {"s": sym, "tf": tf, "step": step}).scalar_one())
-            missing = max((last - first) // step + 1 - n, 0)
-            out.append(SeriesInfo(sym, tf, first, last, n, gaps, missing))
-        if include_funding:
-            f = FUNDING.c
-            fq = select(f.symbol, func.min(f.ts_ms), func.max(f.ts_ms), func.count()).group_by(f.symbol)
-            for sym, first, last, n in conn.execute(fq.order_by(f.symbol)).all():
-                out.append(SeriesInfo(sym, "funding", first, last, n, 0, 0))
-    return out
+        stats = candle_stats.series_stats(conn)
+        funding = [tuple(r) for r in conn.execute(text(FUNDING_SQL)).all()] if include_funding else []
+    return series_infos(stats, funding)
 
 
 def series_gaps(db: Any, symbol: str, timeframe: str, limit: int = 20) -> list[tuple[int, int]]:
@@ -243,7 +217,7 @@ def series_gaps(db: Any, symbol: str, timeframe: str, limit: int = 20) -> list[t
 def upsert_funding(db: Any, symbol: str, rows: Iterable[tuple[int, Decimal | str]]) -> int:
     data = [{"symbol": symbol, "ts_ms": int(t), "rate": Decimal(str(r))} for t, r in rows]
     with transaction(db) as conn:
-        _write(conn, data, lambda c, b: upsert(c, FUNDING, b, keys=("symbol", "ts_ms")), None)
+        _write_dicts(conn, data, lambda c, b: upsert(c, FUNDING, b, keys=("symbol", "ts_ms")))
     return len(data)
 
 
@@ -271,7 +245,7 @@ def import_funding(
                     f"(first: {iso(differ[0])}); nothing was imported",
                     hint="pass --replace to replace the stored funding history with this file",
                 )
-        _write(conn, new, lambda c, b: c.execute(insert(FUNDING), b), None)
+        _write_dicts(conn, new, lambda c, b: c.execute(insert(FUNDING), b))
     return ImportResult(inserted=len(new), unchanged=len(data) - len(new), replaced=removed)
 
 

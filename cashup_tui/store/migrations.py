@@ -80,11 +80,20 @@ def _v4(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
 
 
+def _v5(conn: Connection) -> None:
+    """candle_stats: per-series statistics for `data list`, filled from the candles already stored."""
+    from cashup_tui.store.candle_stats import rebuild_all
+
+    _create(conn, t.V5_TABLES)
+    rebuild_all(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
     (2, "state, optimisation trials, funding rates", _v2),
     (3, "account keys on orders, fills, positions, balances, risk state", v3),
     (4, "orders.version for compare-and-set writes", _v4),
+    (5, "candle_stats: per-series span, rows and gaps", _v5),
 ]
 LATEST = MIGRATIONS[-1][0]
 

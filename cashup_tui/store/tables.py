@@ -296,8 +296,24 @@ class FundingRow(SQLModel, table=True):
     rate: Decimal = _dec()
 
 
+class CandleStatsRow(SQLModel, table=True):
+    """Per-series span, row count and holes (schema v5), so `data list` need not scan the candles.
+    Derived data: `store.candle_stats` rewrites a series' row in the transaction that changes its
+    candles, and rebuilds rows it finds missing or stale; never the only copy of anything."""
+
+    __tablename__ = "candle_stats"
+    __table_args__ = {"sqlite_with_rowid": False}
+    symbol: str = Field(primary_key=True)
+    timeframe: str = Field(primary_key=True)
+    first_ms: int = _ms()
+    last_ms: int = _ms()
+    rows: int = Field(sa_type=MS)
+    gaps: int
+
+
 V1_TABLES = (
     SchemaVersionRow, InstrumentRow, CandleRow, OrderRow, OrderEventRow, FillRow, PositionRow, BalanceRow,
     BacktestRunRow, BacktestTradeRow, BacktestEquityRow, NotificationRow, RiskEventRow, AuditRow,
 )
 V2_TABLES = (StateRow, OptTrialRow, FundingRow)
+V5_TABLES = (CandleStatsRow,)

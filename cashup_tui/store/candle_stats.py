@@ -1,0 +1,79 @@
+"""Per-series candle statistics (first, last, rows, gaps) in `candle_stats`, so listing series costs a
+few index lookups per series instead of a scan of every candle.
+
+The candles stay the only record: every write in `store.candles` calls `refresh` for the series it
+changed, in the same transaction, so the row always equals a full scan of that series. `series_stats`
+also checks what it reads against the candles at index cost (the set of stored series, each series'
+first and last bar) and rebuilds a row that is missing, stale or orphaned, so a store written some
+other way (an older CashUp, a hand edit) corrects itself. Migration 5 builds the table from the candles
+already stored (`rebuild_all`). Plain SQL that SQLite and PostgreSQL both run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, text
+
+from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store.candle_arrays import One, series_keys, stats_are_current
+from cashup_tui.store.sql import table, upsert
+from cashup_tui.store.tables import CandleStatsRow
+
+STATS = table(CandleStatsRow)
+Stats = tuple[str, str, int, int, int, int]  # symbol, timeframe, first_ms, last_ms, rows, gaps
+
+_SCAN = text(
+    "SELECT COUNT(*), MIN(open_ms), MAX(open_ms), COALESCE(SUM(CASE WHEN d > :step THEN 1 ELSE 0 END), 0) FROM "
+    "(SELECT open_ms, open_ms - LAG(open_ms) OVER (ORDER BY open_ms) AS d FROM candles "
+    "WHERE symbol = :s AND timeframe = :tf) AS steps"
+)
+
+
+def _one(conn: Any) -> One:
+    return lambda sql, params: conn.execute(text(sql), params).first()
+
+
+def scan(conn: Any, symbol: str, timeframe: str) -> Stats | None:
+    """The statistics of one series from a full scan of its candles; None when it has none."""
+    n, first, last, gaps = conn.execute(_SCAN, {"s": symbol, "tf": timeframe, "step": timeframe_ms(timeframe)}).one()
+    if not n:
+        return None
+    return symbol, timeframe, int(first), int(last), int(n), int(gaps)
+
+
+def refresh(conn: Any, symbol: str, timeframe: str) -> Stats | None:
+    """Rewrite (or remove) one series' row from its candles; call inside the transaction that changed them."""
+    row = scan(conn, symbol, timeframe)
+    if row is None:
+        conn.execute(delete(STATS).where(STATS.c.symbol == symbol, STATS.c.timeframe == timeframe))
+    else:
+        upsert(conn, STATS, [dict(zip(("symbol", "timeframe", "first_ms", "last_ms", "rows", "gaps"), row,
+                                      strict=True))], keys=("symbol", "timeframe"))
+    return row
+
+
+def rebuild_all(conn: Any) -> None:
+    """Every row again from the candles (migration 5; tests)."""
+    conn.execute(delete(STATS))
+    for sym, tf in series_keys(_one(conn)):
+        refresh(conn, sym, tf)
+
+
+def series_stats(conn: Any) -> list[Stats]:
+    """Every stored candle series' statistics, ordered by (symbol, timeframe); rows found missing,
+    stale (first or last bar moved) or orphaned are rebuilt from the candles on the way."""
+    c = STATS.c
+    stored = {(r[0], r[1]): tuple(r) for r in conn.execute(
+        select(c.symbol, c.timeframe, c.first_ms, c.last_ms, c.rows, c.gaps)).all()}
+    present = series_keys(_one(conn))
+    for key in set(stored) - set(present):
+        refresh(conn, *key)
+    out: list[Stats] = []
+    for sym, tf in sorted(present):
+        row = stored.get((sym, tf))
+        if row is None or not stats_are_current(_one(conn), row):
+            row = refresh(conn, sym, tf)
+        if row is not None:
+            out.append((sym, tf, int(row[2]), int(row[3]), int(row[4]), int(row[5])))
+    return out
