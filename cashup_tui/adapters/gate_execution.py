@@ -170,6 +170,7 @@ class GateExecution:
             return await self._submit_trigger(order)
         wso = self.ws_orders
         if wso is not None and wso.ready:
+            wso.order_expiry_ms = self.rest.order_expiry_ms  # the same x-gate-exptime as REST would send
             try:
                 return await wso.place(order)
             except WsOrdersUnavailable:  # not sent: REST is safe

@@ -5,7 +5,8 @@ connection; order channels then answer like Gate: a placement gets an `ack: true
 then the result frame, other calls only the result; every answer carries `request_id` (= `req_id`) and a
 `header` with the HTTP-like status; errors come as `data.errs {label, message}`. The venue calls are the
 REST routes' own (`_RestApi`), so both paths validate and act identically. The order faults
-`lose_next_requests` (dropped before the venue) and `lose_next_acks` (applied, answer lost) apply here too.
+`lose_next_requests` (dropped before the venue), `lose_next_acks` (applied, answer lost) and
+`hold_next_placements` (arrives late, x-gate-exptime checked then) apply here too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ LOGIN = "futures.login"
 ORDER_CHANNELS = ("futures.order_place", "futures.order_batch_place", "futures.order_amend", "futures.order_cancel",
                   "futures.order_cancel_cp", "futures.order_status", "futures.order_list")
 _ACKED = ("futures.order_place", "futures.order_batch_place")  # Gate acks placements before their result
+_HELD = ("futures.order_place", "futures.order_batch_place", "futures.order_amend")  # as REST's placement_ops
 _VENUE_OPS = ("futures.order_place", "futures.order_batch_place", "futures.order_amend", "futures.order_cancel",
               "futures.order_cancel_cp")
 
@@ -50,6 +52,7 @@ class WsTradingApi:
         self.state = state
         self.rest = rest
         self.requests = 0
+        self._held: set[asyncio.Task[Any]] = set()
 
     def _frame(self, conn: Conn, channel: str, rid: Any, *, status: int = 200, ack: bool = False,
                result: Any = None, errs: Mapping[str, str] | None = None) -> bytes:
@@ -83,16 +86,15 @@ class WsTradingApi:
         if channel in _VENUE_OPS and faults.lose_request():  # vanishes before the venue: nothing done
             conn.abort()
             return
+        if channel in _HELD and faults.hold_placement() and self.rest is not None:  # still in flight: no answer now
+            task = asyncio.get_running_loop().create_task(self.rest.late.hold(lambda: self._late(conn, channel, payload)))
+            self._held.add(task)
+            task.add_done_callback(self._held.discard)
+            return
         if channel in _ACKED:
             echo = {k: payload.get(k) for k in ("req_id", "req_header", "req_param", "api_key", "timestamp", "signature")}
             conn.send(self._frame(conn, channel, rid, ack=True, result=echo))
-        param = payload.get("req_param")
-        try:
-            out = self._call(channel, param if param is not None else {}, payload.get("req_header"))
-            frame = self._frame(conn, channel, rid, result=out)
-        except GateHttpError as exc:
-            frame = self._frame(conn, channel, rid, status=exc.status or 400,
-                                errs={"label": exc.label, "message": exc.message})
+        frame = self._answer(conn, channel, payload)
         if channel in _VENUE_OPS and faults.lose_ack():  # acted, but the answer never arrives
             conn.abort()
             return
@@ -101,6 +103,20 @@ class WsTradingApi:
             asyncio.get_running_loop().call_later(delay / 1000, conn.send, frame)
         else:
             conn.send(frame)
+
+    def _answer(self, conn: Conn, channel: str, payload: Mapping[str, Any]) -> bytes:
+        param, rid = payload.get("req_param"), payload.get("req_id")
+        try:
+            out = self._call(channel, param if param is not None else {}, payload.get("req_header"))
+            return self._frame(conn, channel, rid, result=out)
+        except GateHttpError as exc:
+            return self._frame(conn, channel, rid, status=exc.status or 400,
+                               errs={"label": exc.label, "message": exc.message})
+
+    async def _late(self, conn: Conn, channel: str, payload: Mapping[str, Any]) -> Any:
+        """A held request reaches the venue now (its x-gate-exptime checked); the answer goes to the socket
+        if it is still there."""
+        conn.send(self._answer(conn, channel, payload))
 
     def _verify(self, channel: str, payload: Mapping[str, Any]) -> str:
         key = str(payload.get("api_key") or "")
