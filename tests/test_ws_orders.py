@@ -26,6 +26,7 @@ from cashup_tui.domain.errors import OrderRejected
 from cashup_tui.runtime import build_node
 from cashup_tui.settings import Secret, Settings, replace_section
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
+from tests.notify_helpers import wait_for
 
 D = Decimal
 S = OrderStatus
@@ -34,13 +35,7 @@ POST_ORDERS = "POST /api/v4/futures/usdt/orders"
 
 
 async def _until(pred: Any, timeout: float = 10.0) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(pred())
+    return await wait_for(pred, timeout, 0.02)
 
 
 def _count(venue: Any, text: str) -> int:
