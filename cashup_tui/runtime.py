@@ -197,7 +197,9 @@ class Node:
 
             prefix = f"demo{self.clock.now_ms():x}-" if self.mode == "demo" else ""
             self.execution = GateExecution(self.rest, self.instruments, ws_url=ws_url, api_key=key,
-                                           api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix)
+                                           api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix,
+                                           orders_over_ws=s.gate.orders_over_ws,
+                                           ws_order_timeout_s=s.gate.request_timeout_s)
 
     def _build_engine(self) -> None:
         s = self.settings

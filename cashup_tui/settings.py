@@ -54,6 +54,7 @@ class GateSettings:
     book_depth: int = 20
     book_freq: str = "100ms"
     request_timeout_s: float = 10.0
+    orders_over_ws: bool = True  # place/amend/cancel over Gate's websocket API when logged in (REST fallback)
     api_key: Secret = Secret("")  # environment only: CASHUP_GATE_API_KEY
     api_secret: Secret = Secret("")  # environment only: CASHUP_GATE_API_SECRET
     account: str = ""  # the venue account the store keys this trader's rows by; "" = "default"

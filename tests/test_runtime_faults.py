@@ -40,6 +40,7 @@ async def test_faults_through_the_real_adapters() -> None:
     await sim.start()
     s = Settings()
     s = replace_section(s, "gate", rest_url=sim.rest_url, ws_url=sim.ws_url, request_timeout_s=1.0,
+                        orders_over_ws=False,  # this test is the REST path; tests/test_ws_orders.py the WS one
                         api_key=Secret(FAKE_API_KEY), api_secret=Secret(FAKE_API_SECRET))
     node = build_node(s, "testnet", symbols=["BTC_USDT"])
     await node.start()

@@ -25,6 +25,7 @@ import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
 
 from cashup_tui.adapters.ccxt_hooks import add_header_hook, expiring, point_ccxt_at
+from cashup_tui.adapters.gateio.order_params import amend_body, order_key, place_body, price_param
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
@@ -304,15 +305,6 @@ def candle_from_gate(r: Mapping[str, Any]) -> Candle:
     )
 
 
-def size_param(size: Decimal) -> int | str:
-    """Gate accepts an integer size, or a decimal string on enable_decimal contracts."""
-    return int(size) if size == size.to_integral_value() else format(size.normalize(), "f")
-
-
-def price_param(price: Decimal) -> str:
-    return format(price.normalize(), "f") if price != 0 else "0"
-
-
 # --------------------------------------------------------------------------------------------------
 # the client
 # --------------------------------------------------------------------------------------------------
@@ -532,23 +524,8 @@ class GateRest:
     # -- private: orders --------------------------------------------------------------------------
     async def create_order(self, order: Order) -> Order:
         """Place `order` with its client id in Gate's `text`. Sent once; TemporaryError = outcome unknown."""
-        text = validate_client_id(order.client_id)
-        if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise ValidationError(
-                f"order {order.client_id}: {order.order_type.value} orders go through price-triggered orders",
-                hint="use create_trigger_order for stops / take-profits",
-            )
-        body: dict[str, Any] = {
-            "contract": order.symbol,
-            "size": size_param(order.signed_size),
-            "price": "0" if order.order_type is OrderType.MARKET or order.price is None else price_param(order.price),
-            "tif": order.tif.value,
-            "text": text,
-        }
-        if order.order_type is OrderType.MARKET and order.tif not in (TimeInForce.IOC, TimeInForce.FOK):
-            body["tif"] = TimeInForce.IOC.value  # Gate: a market order (price 0) must be ioc or fok
-        if order.reduce_only:
-            body["reduce_only"] = True
+        body = place_body(order)
+        text = body["text"]
         params = expiring(self._p(**body), self.order_expiry_ms)  # X-Gate-Exptime: it cannot act late
         raw = await self._write(f"place order {text}", self._ex.privateFuturesPostSettleOrders, params)
         return order_from_gate(raw)
@@ -571,16 +548,8 @@ class GateRest:
         self, id_or_text: str, *, side: Side | None = None, price: Decimal | None = None, size: Decimal | None = None
     ) -> Order:
         """Amend price and/or total size (absolute contracts incl. filled; `side` signs it). Sent once."""
-        if price is None and size is None:
-            raise ValidationError("amend: nothing to change", hint="give a new price and/or size")
         key = self._order_key(id_or_text)
-        body: dict[str, Any] = {"order_id": key}
-        if price is not None:
-            body["price"] = price_param(price)
-        if size is not None:
-            if side is None:
-                raise ValidationError("amend: a new size needs the order side", hint="pass side=Side.BUY/SELL")
-            body["size"] = size_param(abs(size) * side.sign)
+        body = amend_body(key, side=side, price=price, size=size)
         raw = await self._write(f"amend order {key}", self._ex.privateFuturesPutSettleOrdersOrderId, self._p(**body))
         return order_from_gate(raw)
 
@@ -715,12 +684,4 @@ class GateRest:
 
     @staticmethod
     def _order_key(id_or_text: str) -> str:
-        key = str(id_or_text)
-        if key.startswith("t-"):
-            return validate_client_id(key)
-        if not key.isdigit():
-            raise ValidationError(
-                f"order reference {key!r} is neither a Gate order id (digits) nor a client id (t-...)",
-                hint="pass the numeric venue id or our client id",
-            )
-        return key
+        return order_key(id_or_text)

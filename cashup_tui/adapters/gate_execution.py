@@ -1,7 +1,8 @@
-"""`domain.ports.Execution` over Gate.io: REST (ccxt, via `GateRest`) for commands and lookups,
+"""`domain.ports.Execution` over Gate.io: place/amend/cancel over Gate's websocket API while its socket
+is logged in (`GateWsOrders`), else REST (ccxt, via `GateRest`), which also does every lookup;
 the private websocket (`futures.orders`, `futures.usertrades`) for the event stream.
 
-Why this split: orders are sent once over REST (a TemporaryError means "unknown", the
+Why this split: orders are sent once, over either path (a TemporaryError means "unknown", the
 order manager looks the order up by its `text`); the websocket brings fills and state
 changes as they happen; a reconnect is surfaced as `FeedConnected` so the order manager
 reconciles before strategies trade again. Stops and take-profits go to Gate as
@@ -12,15 +13,18 @@ Works against Gate live/testnet and, unchanged, against the loopback simulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from cashup_tui.adapters.ccxt_rest import GateRest, dec, order_from_gate, price_param, size_param
+from cashup_tui.adapters.ccxt_rest import GateRest, dec, order_from_gate
 from cashup_tui.adapters.gateio import constants as C
 from cashup_tui.adapters.gateio.connection import GateWsClient
+from cashup_tui.adapters.gateio.order_params import price_param, size_param
 from cashup_tui.adapters.gateio.parse import OrderUpdate
+from cashup_tui.adapters.gateio.ws_orders import GateWsOrders, WsOrdersUnavailable, gate_ws_limiter
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound
@@ -85,7 +89,8 @@ class GateExecution:
 
     def __init__(self, rest: GateRest, instruments: Mapping[str, Instrument], *, ws_url: str = "",
                  api_key: str = "", api_secret: str = "", user_id: str = "", sink: Any = None,
-                 trade_id_prefix: str = "", **ws_kwargs: Any) -> None:
+                 trade_id_prefix: str = "", orders_over_ws: bool = False, ws_order_timeout_s: float = 10.0,
+                 **ws_kwargs: Any) -> None:
         self.rest = rest
         # a venue whose trade ids restart (a fresh demo simulator) gets them namespaced per session,
         # so de-duplication by trade id never drops a new fill that reuses an old number
@@ -98,6 +103,13 @@ class GateExecution:
         if ws_url:
             self._ws = GateWsClient(ws_url, self._on_values, sink=_Sink(self), api_key=api_key,
                                     api_secret=api_secret, user_id=user_id, **ws_kwargs)
+        # orders over Gate's WS API while its socket is logged in; REST otherwise (same semantics)
+        self.ws_orders: GateWsOrders | None = None
+        self._wso_task: asyncio.Task[None] | None = None
+        if ws_url and orders_over_ws and api_key and api_secret:
+            self.ws_orders = GateWsOrders(ws_url, api_key, api_secret, limiter=gate_ws_limiter(),
+                                          request_timeout_s=ws_order_timeout_s,
+                                          order_expiry_ms=getattr(rest, "order_expiry_ms", 0))
 
     # -- private stream ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,8 +121,17 @@ class GateExecution:
         await self._ws.subscribe_private(C.ORDERS)
         await self._ws.subscribe_private(C.USERTRADES)
         self._ws_task = asyncio.get_running_loop().create_task(self._ws.run(), name="gate-private-ws")
+        if self.ws_orders is not None:
+            self._wso_task = asyncio.get_running_loop().create_task(self.ws_orders.run(), name="gate-ws-orders")
 
     async def stop(self) -> None:
+        if self.ws_orders is not None:
+            await self.ws_orders.stop()
+        if self._wso_task is not None:
+            self._wso_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._wso_task
+            self._wso_task = None
         if self._ws is not None:
             await self._ws.stop()
         if self._ws_task is not None:
@@ -147,6 +168,13 @@ class GateExecution:
     async def submit(self, order: Order) -> Order:
         if order.order_type in TRIGGER_TYPES:
             return await self._submit_trigger(order)
+        wso = self.ws_orders
+        if wso is not None and wso.ready:
+            wso.order_expiry_ms = self.rest.order_expiry_ms  # the same x-gate-exptime as REST would send
+            try:
+                return await wso.place(order)
+            except WsOrdersUnavailable:  # not sent: REST is safe
+                pass
         return await self.rest.create_order(order)
 
     async def _submit_trigger(self, order: Order) -> Order:
@@ -173,6 +201,12 @@ class GateExecution:
         if vid.startswith("trig-"):
             raw = await self.rest.cancel_trigger_order(vid.removeprefix("trig-"))
             return self._trigger_view(order, raw)
+        wso = self.ws_orders
+        if wso is not None and wso.ready:
+            try:
+                return await wso.cancel(vid or order.client_id)
+            except WsOrdersUnavailable:
+                pass
         return await self.rest.cancel_order(vid or order.client_id)
 
     async def cancel_all(self, symbol: str) -> list[Order]:
@@ -180,8 +214,14 @@ class GateExecution:
         return await self.rest.cancel_all(symbol)
 
     async def amend(self, order: Order, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
-        return await self.rest.amend_order(order.venue_order_id or order.client_id, side=order.side,
-                                           price=price, size=size)
+        key = order.venue_order_id or order.client_id
+        wso = self.ws_orders
+        if wso is not None and wso.ready:
+            try:
+                return await wso.amend(key, side=order.side, price=price, size=size)
+            except WsOrdersUnavailable:
+                pass
+        return await self.rest.amend_order(key, side=order.side, price=price, size=size)
 
     async def fetch_order(self, symbol: str, client_id: str) -> Order | None:
         found = await self.rest.fetch_order_by_client_id(client_id)

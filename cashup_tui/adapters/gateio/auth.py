@@ -1,6 +1,7 @@
 """Gate.io v4 signing (HMAC-SHA512), for our client and for the simulator's verification.
 
 WS:   SIGN = hex(HMAC_SHA512(secret, f"channel={channel}&event={event}&time={time}"))
+API:  SIGN = hex(HMAC_SHA512(secret, "api\\n" + channel + "\\n" + req_param_json + "\\n" + time))  (WS trading API)
 REST: SIGN = hex(HMAC_SHA512(secret, METHOD\\n/api/v4+path\\nquery\\nhex(SHA512(body))\\nts))
 The query is signed exactly as sent (not re-encoded) and the body bytes signed are the bytes sent.
 """
@@ -43,3 +44,10 @@ def rest_headers(api_key: str, secret: str, method: str, path: str, query: str, 
 
 def verify(expected_sign: str, given_sign: str) -> bool:
     return hmac.compare_digest(expected_sign.lower(), (given_sign or "").lower())
+
+
+def ws_api_sign(secret: str, channel: str, req_param: str, time_s: int | str) -> str:
+    """WS trading API (`event: api`): HMAC_SHA512(secret, "api\\n{channel}\\n{req_param}\\n{time}"), where
+    `req_param` is exactly the JSON text sent (empty for `futures.login`)."""
+    msg = f"api\n{channel}\n{req_param}\n{time_s}"
+    return hmac.new(secret.encode(), msg.encode(), hashlib.sha512).hexdigest()

@@ -22,10 +22,10 @@ FAULT_HELP: dict[str, str] = {
     "duplicate_every": "re-send the previous order_book_update every N updates (0 = off)",
     "reorder_every": "swap two consecutive order_book_update frames every N updates (0 = off)",
     "stale": "stop pushing market data but keep sockets open and answer pings (true/false)",
-    "ack_delay_ms": "REST: delay the response to order placement/cancel/amend by N ms (order still acts)",
+    "ack_delay_ms": "REST and WS API: delay the response to order placement/cancel/amend by N ms (order still acts)",
     "ack_loss_rate": "REST: probability 0..1 that an order ack is never sent (the order IS placed)",
-    "lose_next_acks": "REST: lose the next N order acks (deterministic form of ack_loss_rate)",
-    "lose_next_requests": "REST: the next N order requests (place/amend/cancel) vanish BEFORE the venue: connection dropped, nothing done",
+    "lose_next_acks": "REST and WS API: lose the next N order acks (deterministic form of ack_loss_rate)",
+    "lose_next_requests": "REST and WS API: the next N order requests (place/amend/cancel) vanish BEFORE the venue: connection dropped, nothing done",
     "hold_next_placements": "REST: the next N order placements are held (the client gets no answer and times out), "
     "then applied hold_placement_s later (or at the 'release' action): an order that arrives late",
     "hold_placement_s": "REST: how long a held placement waits before it reaches the venue (X-Gate-Exptime still applies)",

@@ -123,6 +123,10 @@ class SimServer:
             log.warning("sim: REST routes unavailable (%s)", exc)
         else:
             add_rest_routes(app, self.state, REST_PREFIX)
+            from cashup_tui.adapters.sim.rest import REST_API
+            from cashup_tui.adapters.sim.ws_api import WsTradingApi
+
+            self.hub.api = WsTradingApi(self.state, app[REST_API])
         return app
 
     @web.middleware

@@ -53,6 +53,7 @@ class Conn:
     """One client connection and what it subscribed to."""
 
     __slots__ = (
+        "api_key",
         "candles",
         "closed",
         "conn_id",
@@ -84,6 +85,7 @@ class Conn:
         self.closed = False
         self.notified = False  # upgrade_after_s notice already sent
         self.writer: asyncio.Task[None] | None = None
+        self.api_key = ""  # set by a successful futures.login (the WS trading API)
 
     def send(self, data: bytes) -> None:
         if self.closed:
@@ -130,6 +132,7 @@ class WsHub:
         self._last_candle_s: dict[str, int] = {}
         self._candle_t: dict[tuple[str, str], int] = {}
         self.frames_sent = 0
+        self.api: Any = None  # the WS trading API handler (sim/ws_api.py), set by the server
 
     # -- envelope -------------------------------------------------------------------------------------
     def _env(self, channel: str, event: str, result: Any, **extra: Any) -> dict[str, Any]:
@@ -241,8 +244,10 @@ class WsHub:
             conn.send(self._error(req, 1, "channel is required"))
             return
         if event not in ("subscribe", "unsubscribe"):
-            if event == "api":
-                conn.send(self._error(req, 2, f"{channel}: the WS trading API is not simulated; use REST"))
+            if event == "api" and self.api is not None:
+                self.api.handle(conn, req)
+            elif event == "api":
+                conn.send(self._error(req, 2, f"{channel}: the WS trading API is not available here; use REST"))
             else:
                 conn.send(self._error(req, 1, f"invalid event {event!r}: expected subscribe or unsubscribe"))
             return
