@@ -68,8 +68,10 @@ async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
         outputs = [out + err for _, out, err in crashed + reruns]
         venue = sim.state.venue
         for step, (rc, out, err) in zip(STEPS, reruns, strict=True):
-            assert rc == 0, (step, out, err)
             res = json.loads(out)
+            # exit 3: the outcome is still unknown (after_commit before its X-Gate-Exptime deadline)
+            unknown = res["order"]["status"] == "unconfirmed"
+            assert rc == (3 if unknown else 0) or (step == "after_commit" and rc == 1 and not unknown), (step, rc, out, err)
             text = f"t-{step.replace('_', '')}"
             at_venue = _venue_orders(venue, text)
             assert len(at_venue) <= 1, (step, at_venue)  # never a second order for one intent
