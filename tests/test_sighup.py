@@ -8,6 +8,7 @@ main thread blocked in the dead writer's queue, so SIGTERM/SIGHUP were never ser
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -99,7 +100,15 @@ class PtyWorkstation:
     def hang_up(self) -> None:
         """Close the terminal (what sshd does when the connection drops): the kernel hangs up the pty."""
         self.reading.clear()
-        os.close(self.master)
+        self._close_master()
+
+    def _close_master(self) -> None:
+        """Close our side once: a second close could hit an unrelated fd that reused the number (a
+        subprocess pipe of a later test in this worker: 'Bad file descriptor' in its Popen)."""
+        fd, self.master = self.master, -1  # the drain thread then fails its read and ends
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def exit_code(self, within: float) -> int | None:
         try:
@@ -115,11 +124,7 @@ class PtyWorkstation:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-        for fd in (self.master,):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close_master()
 
 
 @pytest.fixture
