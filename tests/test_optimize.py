@@ -76,9 +76,12 @@ def test_processes_and_dask_give_the_same_results(bars) -> None:
     distributed = pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
     Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
+    # one client per cluster: run_trials' own Client next to a still-open one in this process made the
+    # scheduler cancel futures now and then ("lost the Dask scheduler during the sweep")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         dask = _by_params(opt.run_trials(ctx, combos, cluster=client, batch=2))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         via_address = _by_params(opt.run_trials(ctx, combos, cluster=cluster.scheduler_address, batch=3))
     assert dask == local and via_address == local
 
