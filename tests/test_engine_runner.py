@@ -154,3 +154,21 @@ async def test_ticks_build_bars() -> None:
     for k, px in enumerate((1.0, 2.0, 3.0)):
         runner.on_ticker(Ticker("BTC_USDT", t0 + k * 60_000, last=px))
     assert [b.close for b in seen] == [1.0, 2.0]
+
+
+async def test_target_holds_a_position_on_its_side_as_the_price_drifts(tmp_path: Path) -> None:
+    """`target(1.0)` sizes at entry and then holds, like both backtest engines: a mark that drifts
+    (100 contracts at 50000 would be 98 at 51000) sends no rebalancing orders; a flip does trade."""
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    assert runner.slots["g"].position == D(100) and len(e.venue.submit_calls) == 1
+    for i, px in enumerate((51000, 49000, 52500), start=1):
+        e.clock.advance(2000)
+        e.cache.set_mark("BTC_USDT", D(px), e.clock.now_ms())
+        runner.on_bar(bar(i, float(px)))
+        await runner.idle()
+    assert len(e.venue.submit_calls) == 1 and runner.slots["g"].position == D(100)

@@ -125,7 +125,10 @@ class LiveContext:
         return self._r.om.cache.mark(self._s.symbol)
 
     def target(self, exposure: float) -> None:
-        """Move this slot's position to exposure * order_notional (USDT) with a market order."""
+        """Be long/short/flat with a market order sized exposure * order_notional (USDT) at entry.
+
+        A position already on the wanted side is held, not re-sized as the price drifts: the backtest
+        engines size at entry and hold, and what a backtest says is what live does."""
         if exposure != exposure:
             return
         exposure = max(-1.0, min(1.0, float(exposure)))
@@ -140,7 +143,10 @@ class LiveContext:
         want = (want / inst.size_step).to_integral_value(ROUND_DOWN) * inst.size_step
         if self._s.pending:
             return  # an order of ours is still working: wait for it
-        delta = want - self._s.position
+        held = self._s.position
+        if held != 0 and want != 0 and (held > 0) == (want > 0):
+            return  # already on that side: hold, as both backtest engines do (sized at entry, no drift trades)
+        delta = want - held
         if delta == 0 or abs(delta) < inst.min_size:
             return
         reduce_only = self._s.position != 0 and (delta > 0) != (self._s.position > 0) and abs(delta) <= abs(self._s.position)
