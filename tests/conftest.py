@@ -83,6 +83,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Process-level campaigns: dozens of real `cashup` processes (kill -9 at every step, 16 writers on one
+# store, tmux and pty sessions, a Dask cluster). The README's suite runs them; `.ci/run`'s second
+# interpreter (3.13) runs everything else with `-m "not procs"`, which keeps CI within its time budget.
+PROCS_FILES = frozenset({
+    "test_shared_store_procs.py", "test_order_manager_crash.py", "test_order_manager_crash_trade.py",
+    "test_fault_campaign.py", "test_sighup_trade.py", "test_sighup_tmux.py", "test_tmux_cli.py",
+    "test_optimize_cluster.py", "test_cli_shell.py", "test_notify_cli.py", "test_vault_cli.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in PROCS_FILES:
+            item.add_marker(pytest.mark.procs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     campaign.ENABLED = bool(config.getoption("--campaign"))
     settings.load_profile("campaign" if campaign.ENABLED else "ci")
