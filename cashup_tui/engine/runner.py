@@ -248,8 +248,15 @@ class StrategyRunner:
         return LiveContext(self, slot)
 
     def warm_up(self, name: str, bars: list[Bar]) -> int:
-        """Feed recent closed bars through `on_bar` with orders switched off (indicators warm up)."""
+        """Feed recent closed bars through `on_bar` with orders switched off (indicators warm up).
+
+        Only a strategy that needs history gets it: a vectorised one, or one declaring `warmup() > 0`.
+        An event-hook strategy that declares none (grid) decides on its first bar, and that decision
+        must be a live one: warmed up, it laid its grid on a history bar with orders off, and never traded.
+        """
         slot = self.slots[name]
+        if not slot.strategy.vectorised and slot.strategy.warmup() <= 0:
+            return 0
         ctx = WarmupContext(self, slot)
         n = 0
         for bar in bars:
