@@ -172,3 +172,28 @@ async def test_target_holds_a_position_on_its_side_as_the_price_drifts(tmp_path:
         runner.on_bar(bar(i, float(px)))
         await runner.idle()
     assert len(e.venue.submit_calls) == 1 and runner.slots["g"].position == D(100)
+
+
+async def test_each_slot_keeps_its_own_pnl_realised_unrealised_fees_funding(tmp_path: Path) -> None:
+    """Per-strategy PnL from the slot's own fills (not minus fees only), and it survives a restart."""
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    # 100 contracts long at 50000 (multiplier 0.0001: 500 USDT); taker fee 0.05% = 0.25
+    e.clock.advance(1000)
+    e.cache.set_mark("BTC_USDT", D(51000), e.clock.now_ms())
+    runner.on_funding("BTC_USDT", D("0.0001"), D(51000), e.clock.now_ms())  # longs pay 100 x 0.0001 x 51000 x 0.0001 = 0.051
+    p = runner.pnl("g")
+    assert (p["entry_price"], p["realised_pnl"], p["unrealised_pnl"], p["fees"], p["funding"]) == (
+        D(50000), D(0), D(10), D("0.25"), D("-0.051"))
+    assert p["net_pnl"] == D(10) - D("0.25") - D("0.051")
+    assert runner.status()[0]["net_pnl"] == p["net_pnl"]
+    e2 = make_engine(journal=e.journal, venue=e.venue)
+    r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
+    r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    e2.cache.set_mark("BTC_USDT", D(51000), e2.clock.now_ms())
+    p2 = r2.pnl("g")
+    assert (p2["entry_price"], p2["unrealised_pnl"], p2["fees"]) == (D(50000), D(10), D("0.25"))

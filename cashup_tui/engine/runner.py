@@ -25,6 +25,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import Clock, EventSink
+from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import bucket_start, timeframe_ms
 from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.journal import Journal
@@ -89,6 +90,7 @@ class Slot:
     allow_short: bool = True
     state: SlotState = SlotState.RUNNING
     position: Decimal = ZERO  # contracts, from this slot's own fills
+    book: Position | None = None  # this slot's own position and PnL (entry, realised, fees, funding)
     error: str = ""
     bars_seen: int = 0
     orders_sent: int = 0
@@ -233,7 +235,8 @@ class StrategyRunner:
         if not start and saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
             slot.state = SlotState(saved["state"])
             slot.error = saved.get("error", "")
-        slot.position = self._position_from_fills(name, symbol)
+        slot.book = self._book_from_fills(name, symbol)
+        slot.position = slot.book.size
         self.slots[name] = slot
         self.om.risk.budgets[name] = budget
         self._ctx[name] = self.make_context(slot)
@@ -266,14 +269,30 @@ class StrategyRunner:
             n += 1
         return n
 
-    def _position_from_fills(self, name: str, symbol: str) -> Decimal:
-        """Restart: the slot's own position is the sum of fills of orders it sent."""
+    def _book_from_fills(self, name: str, symbol: str) -> Position:
+        """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order."""
         mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
-        pos = ZERO
-        for f in self.journal.load_fills():
-            if f.client_id in mine and f.symbol == symbol:
-                pos += f.size * f.side.sign
-        return pos
+        book = Position(symbol, self.instruments[symbol].quanto_multiplier)
+        for f in sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
+                        key=lambda f: (f.ts_ms, f.trade_id)):
+            book.apply_fill(f)
+        return book
+
+    def on_funding(self, symbol: str, rate: Decimal, mark: Decimal, ts_ms: int) -> None:
+        """A funding settlement: each slot on `symbol` pays or receives it on its own position."""
+        for slot in self.slots.values():
+            if slot.symbol == symbol and slot.book is not None:
+                slot.book.apply_funding(rate, mark, ts_ms)
+
+    def pnl(self, name: str) -> dict[str, Decimal]:
+        """A slot's own PnL in USDT: realised + unrealised (at the cached mark) - fees + funding."""
+        slot = self.slots[name]
+        book = slot.book or Position(slot.symbol)
+        mark = self.om.cache.mark(slot.symbol)
+        unreal = book.unrealized_pnl(mark) if mark is not None else ZERO
+        return {"entry_price": book.entry_price, "realised_pnl": book.realized_pnl,
+                "unrealised_pnl": unreal, "fees": book.fees, "funding": book.funding,
+                "net_pnl": book.realized_pnl + unreal - book.fees + book.funding}
 
     def _save(self, slot: Slot) -> None:
         self.journal.kv_set(f"runner.{slot.name}", {
@@ -351,6 +370,8 @@ class StrategyRunner:
             return
         slot = self.slots[order.strategy]
         slot.position += fill.size * fill.side.sign
+        if slot.book is not None:
+            slot.book.apply_fill(fill)
         if slot.state is SlotState.RUNNING:
             qm = self.instruments[fill.symbol].quanto_multiplier if fill.symbol in self.instruments else 1
             sf = StrategyFill(fill.client_id, fill.side.value, float(fill.size * qm), float(fill.price),
@@ -388,4 +409,5 @@ class StrategyRunner:
     def status(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "strategy": s.strategy.label(), "symbol": s.symbol, "timeframe": s.timeframe,
                  "state": s.state.value, "position": s.position, "bars": s.bars_seen, "orders": s.orders_sent,
-                 "error": s.error, "params": dict(s.strategy.params)} for s in self.slots.values()]
+                 "error": s.error, "params": dict(s.strategy.params), **self.pnl(s.name)}
+                for s in self.slots.values()]
