@@ -5,6 +5,7 @@ intent (be long 1x) produces exactly one order at the venue."""
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,9 @@ async def test_kill9_during_a_strategy_order_then_restart(tmp_path: Path, step: 
 
         summary = json.loads(out)
         assert summary["position"] == str(pos)
+        # the strategy's own numbers (both processes' fills) are the venue's for this account
+        st, trades = summary["strategy"], sim.state.venue.my_trades(limit=1000)
+        assert st["fills"] == len(trades) and Decimal(st["fees"]) == sum(t.fee for t in trades)
+        assert Decimal(st["realised_pnl"]) == sum(t.realised_pnl for t in trades)
+        net = Decimal(st["realised_pnl"]) + Decimal(st["unrealised_pnl"]) - Decimal(st["fees"]) + Decimal(st["funding"])
+        assert Decimal(st["net_pnl"]) == net

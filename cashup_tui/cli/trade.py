@@ -143,7 +143,9 @@ def command(
     if as_json:
         print_json(summary)
     else:
-        typer.echo(f"stopped: {st['name']} {st['bars']} bars, {st['orders']} orders, position {summary['position']}, "
+        typer.echo(f"stopped: {st['name']} {st['bars']} bars, {st['orders']} orders, {st['fills']} fills, "
+                   f"position {summary['position']}, net PnL {st['net_pnl']:.2f} (realised {st['realised_pnl']:.2f}, "
+                   f"unrealised {st['unrealised_pnl']:.2f}, fees {st['fees']:.2f}, funding {st['funding']:.2f}), "
                    f"equity {summary['equity']:.2f} USDT" + (f"; strategy error: {st['error']}" if st["error"] else ""))
     if summary["failed"]:
         fail(f"strategy {st['name']} failed: {st['error'] or 'see the log'}",

@@ -94,6 +94,7 @@ class Slot:
     error: str = ""
     bars_seen: int = 0
     orders_sent: int = 0
+    fills: int = 0  # fills of this slot's orders, all of them (the ones before a restart too), like its book
     builder: BarBuilder | None = None
     last_target: float | None = None
     pending: set[str] = field(default_factory=set)
@@ -235,7 +236,7 @@ class StrategyRunner:
         if not start and saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
             slot.state = SlotState(saved["state"])
             slot.error = saved.get("error", "")
-        slot.book = self._book_from_fills(name, symbol)
+        slot.book, slot.fills = self._book_from_fills(name, symbol)
         slot.position = slot.book.size
         self.slots[name] = slot
         self.om.risk.budgets[name] = budget
@@ -269,14 +270,15 @@ class StrategyRunner:
             n += 1
         return n
 
-    def _book_from_fills(self, name: str, symbol: str) -> Position:
+    def _book_from_fills(self, name: str, symbol: str) -> tuple[Position, int]:
         """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order."""
         mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
         book = Position(symbol, self.instruments[symbol].quanto_multiplier)
-        for f in sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
-                        key=lambda f: (f.ts_ms, f.trade_id)):
+        fills = sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
+                       key=lambda f: (f.ts_ms, f.trade_id))
+        for f in fills:
             book.apply_fill(f)
-        return book
+        return book, len(fills)
 
     def on_funding(self, symbol: str, rate: Decimal, mark: Decimal, ts_ms: int) -> None:
         """A funding settlement: each slot on `symbol` pays or receives it on its own position."""
@@ -370,6 +372,7 @@ class StrategyRunner:
             return
         slot = self.slots[order.strategy]
         slot.position += fill.size * fill.side.sign
+        slot.fills += 1
         if slot.book is not None:
             slot.book.apply_fill(fill)
         if slot.state is SlotState.RUNNING:
@@ -409,5 +412,6 @@ class StrategyRunner:
     def status(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "strategy": s.strategy.label(), "symbol": s.symbol, "timeframe": s.timeframe,
                  "state": s.state.value, "position": s.position, "bars": s.bars_seen, "orders": s.orders_sent,
+                 "fills": s.fills,
                  "error": s.error, "params": dict(s.strategy.params), **self.pnl(s.name)}
                 for s in self.slots.values()]
