@@ -184,6 +184,19 @@ def db_url_from(ctx: typer.Context | None, settings=None, mode: str = "demo") ->
     return url
 
 
+def parse_when_option(value: str | None, option: str) -> int | None:
+    """A time option (epoch ms or ISO, UTC unless zoned: `domain.candle_layout.parse_when`), or exit 2."""
+    if value is None:
+        return None
+    from cashup_tui.domain.candle_layout import parse_when
+    from cashup_tui.domain.errors import CashupError
+
+    try:
+        return parse_when(value, option)
+    except CashupError as exc:
+        fail(exc.args[0], hint=exc.hint, code=2)
+
+
 def print_json(obj: Any) -> None:
     """One JSON document on stdout (Decimal as string, datetimes ISO)."""
     sys.stdout.write(json.dumps(obj, default=_json_default, ensure_ascii=False, indent=None) + "\n")

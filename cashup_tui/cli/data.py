@@ -27,7 +27,15 @@ from typing import Any
 import typer
 
 from cashup_tui.cli.choices import ExportFormat, GateInterval, ImportFormat, complete_timeframe
-from cashup_tui.cli.common import STDIN_LABEL, db_url_from, fail, input_file, print_json, settings_from
+from cashup_tui.cli.common import (
+    STDIN_LABEL,
+    db_url_from,
+    fail,
+    input_file,
+    parse_when_option,
+    print_json,
+    settings_from,
+)
 from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
@@ -92,18 +100,6 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
 
     with prog:
         yield update
-
-
-def _parse_when(value: str | None, option: str) -> int | None:
-    """The shared time rule (`domain.candle_layout.parse_when`): epoch or ISO, UTC unless zoned."""
-    if value is None:
-        return None
-    from cashup_tui.domain.candle_layout import parse_when
-
-    try:
-        return parse_when(value, option)
-    except CashupError as exc:
-        fail(exc.args[0], hint=exc.hint, code=2)
 
 
 @app.command("import")
@@ -230,7 +226,7 @@ def export_cmd(
     symbol = _check_symbol(symbol)
     if timeframe != "funding":
         timeframe = _check_tf(timeframe, "--timeframe")
-    lo, hi = _parse_when(start, "--from"), _parse_when(end, "--to")
+    lo, hi = parse_when_option(start, "--from"), parse_when_option(end, "--to")
     if lo is not None and hi is not None and hi <= lo:
         fail(f"--to ({end}) must be after --from ({start})", hint="--from is inclusive, --to exclusive", code=2)
     target = export_target(out, fmt, force)
@@ -344,10 +340,10 @@ def fetch_cmd(
                                   hint=f"use one of {', '.join(GATE_INTERVALS)} (resample others with cashup data resample)")
         step = timeframe_ms(timeframe)
         now_ms = int(time.time() * 1000)
-        end = min(_parse_when(until, "--until") or now_ms, now_ms - now_ms % step)  # closed bars only
+        end = min(parse_when_option(until, "--until") or now_ms, now_ms - now_ms % step)  # closed bars only
         db = open_db(ctx)
         try:
-            start = _parse_when(since, "--since")
+            start = parse_when_option(since, "--since")
             if start is None:
                 last = next((s.last_ms for s in candles.list_series(db, include_funding=False)
                              if s.symbol == symbol and s.timeframe == timeframe), None)

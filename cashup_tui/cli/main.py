@@ -24,6 +24,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "trade": ("cashup_tui.cli.trade", "Run strategies headless (demo, paper, testnet, live)."),
     "orders": ("cashup_tui.cli.orders", "Place, list, cancel and reconcile orders."),
     "positions": ("cashup_tui.cli.positions", "Show positions."),
+    "fills": ("cashup_tui.cli.fills", "Executions with fees and realised PnL (JSON, CSV)."),
     "risk": ("cashup_tui.cli.risk", "Risk status, kill switch, resume, report."),
     "notify": ("cashup_tui.cli.notify", "Test notification channels; show history."),
     "keys": ("cashup_tui.cli.keys", "Manage exchange API keys in the encrypted vault."),

@@ -1,0 +1,103 @@
+"""`cashup fills`: every execution in the local journal, with the realised PnL it produced.
+
+The journal holds what the venue reported (fills arrive on the private stream and by reconciliation:
+`cashup orders sync` fetches the latest). Realised PnL per fill comes from replaying the account's
+fills per contract in time order through the domain `Position`; a position opened before the journal's
+first fill is not known to it, so its first closing fills show no realised PnL.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from decimal import Decimal
+from typing import Any
+
+import typer
+
+from cashup_tui.cli.choices import Mode
+from cashup_tui.cli.common import fail, parse_when_option, print_json
+from cashup_tui.cli.engine_cli import MODE_HELP, open_journal, resolve_mode
+
+COLUMNS = ("time", "ts_ms", "symbol", "side", "size", "price", "fee", "realised_pnl", "liquidity", "trade_id",
+           "client_id", "venue_order_id", "strategy")
+
+
+def fill_rows(fills: list[Any], orders: dict[str, Any], multipliers: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """One row per fill (time order), with the realised price PnL that fill produced."""
+    from cashup_tui.domain.positions import Position
+    from cashup_tui.store.timefmt import iso
+
+    books: dict[str, Position] = {}
+    rows = []
+    for f in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
+        book = books.setdefault(f.symbol, Position(f.symbol, multipliers.get(f.symbol, Decimal(1))))
+        realised = book.apply_fill(f)
+        o = orders.get(f.client_id)
+        rows.append({
+            "time": iso(f.ts_ms), "ts_ms": f.ts_ms, "symbol": f.symbol, "side": f.side.value, "size": f.size,
+            "price": f.price, "fee": f.fee, "realised_pnl": realised, "liquidity": f.liquidity.value,
+            "trade_id": f.trade_id, "client_id": f.client_id, "venue_order_id": f.venue_order_id or "",
+            "strategy": (o.strategy if o is not None else "") or "",
+        })
+    return rows
+
+
+def _multipliers(symbols: set[str], positions: list[Any]) -> dict[str, Decimal]:
+    from cashup_tui.domain.errors import CashupError
+    from cashup_tui.engine.backtest.model import known_instrument
+
+    out = {p.symbol: p.quanto_multiplier for p in positions}
+    for s in symbols - out.keys():
+        try:
+            out[s] = known_instrument(s).quanto_multiplier
+        except CashupError:
+            fail(f"no contract size known for {s}", hint="run `cashup orders sync` once so its position is stored")
+    return out
+
+
+def command(
+    ctx: typer.Context,
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
+    symbol: str = typer.Option(None, "--symbol", "-s", help="Only this contract."),
+    since: str = typer.Option(None, "--since", help="From this time (UTC date, ISO time or epoch ms), inclusive."),
+    until: str = typer.Option(None, "--until", help="Up to this time (UTC date, ISO time or epoch ms), exclusive."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV (one header line, one row per fill)."),
+) -> None:
+    """Fills from the local journal (no network): time, symbol, side, size, price, fee, realised PnL, ids."""
+    if as_json and as_csv:
+        fail("give --json or --csv, not both", code=2)
+    lo, hi = parse_when_option(since, "--since"), parse_when_option(until, "--until")
+    if lo is not None and hi is not None and hi <= lo:
+        fail(f"--until ({until}) must be after --since ({since})", hint="--since is inclusive, --until exclusive",
+             code=2)
+    settings, m, url = resolve_mode(ctx, mode)
+    store, journal = open_journal(settings, m, url)
+    try:
+        fills = journal.load_fills()
+        orders = {o.client_id: o for o in journal.load_orders()}
+        positions = journal.load_positions()
+    finally:
+        store.close()
+    # realised PnL needs every earlier fill of the contract: filter after the replay
+    rows = fill_rows(fills, orders, _multipliers({f.symbol for f in fills}, positions))
+    rows = [r for r in rows if (not symbol or r["symbol"] == symbol.upper())
+            and (lo is None or r["ts_ms"] >= lo) and (hi is None or r["ts_ms"] < hi)]
+    if as_json:
+        print_json({"mode": m, "fills": rows})
+        return
+    if as_csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return
+    if not rows:
+        typer.echo(f"no fills ({m})" + (f" for {symbol.upper()}" if symbol else ""))
+        return
+    for r in rows:
+        typer.echo(f"{r['time']}  {r['symbol']:<10} {r['side'].upper():<4} {r['size']} @ {r['price']}  "
+                   f"fee {r['fee']}  realised {r['realised_pnl']:.4f}  {r['client_id']}")
+    fees = sum((r["fee"] for r in rows), Decimal(0))
+    realised = sum((r["realised_pnl"] for r in rows), Decimal(0))
+    typer.echo(f"{len(rows)} fills; fees {fees:.4f} USDT; realised {realised:.4f} USDT ({m})")
