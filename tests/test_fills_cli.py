@@ -42,6 +42,18 @@ def test_fills_list_every_execution_with_fees_and_realised_pnl(capsys: pytest.Ca
     assert [f["side"] for f in json.loads(out)["fills"]] == ["sell"]
     rc, out, _ = cashup(capsys, "fills", "--until", str(fills[1]["ts_ms"]), "--json")
     assert [f["side"] for f in json.loads(out)["fills"]] == ["buy"]
+    # closing the rest makes one round trip: long 3, its realised PnL the fills' sum
+    rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "sell", "2", "--type", "market")
+    assert rc == 0, err
+    rc, out, _ = cashup(capsys, "fills", "--json")
+    fills = json.loads(out)["fills"]
+    rc, out, _ = cashup(capsys, "fills", "--round-trips", "--json")
+    (trip,) = json.loads(out)["round_trips"]
+    assert (trip["side"], trip["size"], trip["fills"]) == ("long", "3", 3)
+    assert D(trip["realised_pnl"]) == sum(D(f["realised_pnl"]) for f in fills)
+    assert D(trip["fees"]) == sum(D(f["fee"]) for f in fills)
+    rc, out, _ = cashup(capsys, "fills", "--round-trips", "--csv")
+    assert rc == 0 and out.splitlines()[0].startswith("symbol,side,size,entry_price,exit_price")
 
 
 @pytest.mark.parametrize(("args", "needle"), [

@@ -64,6 +64,7 @@ def command(
     until: str = typer.Option(None, "--until", help="Up to this time (UTC date, ISO time or epoch ms), exclusive."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (one header line, one row per fill)."),
+    trips: bool = typer.Option(False, "--round-trips", help="Closed positions instead: entry, exit, PnL, fees, duration."),
 ) -> None:
     """Fills from the local journal (no network): time, symbol, side, size, price, fee, realised PnL, ids."""
     if as_json and as_csv:
@@ -81,7 +82,10 @@ def command(
     finally:
         store.close()
     # realised PnL needs every earlier fill of the contract: filter after the replay
-    rows = fill_rows(fills, orders, _multipliers({f.symbol for f in fills}, positions))
+    mults = _multipliers({f.symbol for f in fills}, positions)
+    if trips:
+        return _print_trips(m, fills, mults, symbol, lo, hi, as_json, as_csv)
+    rows = fill_rows(fills, orders, mults)
     rows = [r for r in rows if (not symbol or r["symbol"] == symbol.upper())
             and (lo is None or r["ts_ms"] >= lo) and (hi is None or r["ts_ms"] < hi)]
     if as_json:
@@ -101,3 +105,39 @@ def command(
     fees = sum((r["fee"] for r in rows), Decimal(0))
     realised = sum((r["realised_pnl"] for r in rows), Decimal(0))
     typer.echo(f"{len(rows)} fills; fees {fees:.4f} USDT; realised {realised:.4f} USDT ({m})")
+
+
+TRIP_COLUMNS = ("symbol", "side", "size", "entry_price", "exit_price", "open", "close", "duration_s", "realised_pnl",
+                "fees", "net_pnl", "fills", "open_ms", "close_ms")
+
+
+def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: str | None, lo: int | None,
+                 hi: int | None, as_json: bool, as_csv: bool) -> None:
+    """Closed positions (round trips) that closed in [lo, hi); funding is not in the journal, so not here."""
+    from cashup_tui.domain.round_trips import round_trips
+    from cashup_tui.store.timefmt import iso
+
+    closed, _ = round_trips(fills, mults)
+    rows = [{
+        "symbol": t.symbol, "side": t.side, "size": t.size, "entry_price": t.entry_price, "exit_price": t.exit_price,
+        "open": iso(t.open_ms), "close": iso(t.close_ms or 0), "duration_s": (t.duration_ms or 0) / 1000,
+        "realised_pnl": t.realised_pnl, "fees": t.fees, "net_pnl": t.net_pnl, "fills": t.fills,
+        "open_ms": t.open_ms, "close_ms": t.close_ms,
+    } for t in closed if (not symbol or t.symbol == symbol.upper())
+        and (lo is None or (t.close_ms or 0) >= lo) and (hi is None or (t.close_ms or 0) < hi)]
+    if as_json:
+        print_json({"mode": m, "round_trips": rows})
+        return
+    if as_csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=TRIP_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return
+    if not rows:
+        typer.echo(f"no closed positions ({m})")
+        return
+    for r in rows:
+        typer.echo(f"{r['close']}  {r['symbol']:<10} {r['side']:<5} {r['size']}  {r['entry_price']:.8g} -> "
+                   f"{r['exit_price']:.8g}  net {r['net_pnl']:.4f} (fees {r['fees']:.4f})  {r['duration_s']:.0f} s")
+    net = sum((r["net_pnl"] for r in rows), Decimal(0))
+    typer.echo(f"{len(rows)} round trips; net {net:.4f} USDT ({m})")
