@@ -14,8 +14,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 
-from cashup_tui.adapters.sim.venue import Venue, VenueError
-from cashup_tui.adapters.sim.venue_models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import LIQ, OT, SIDE, TIF, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
@@ -24,6 +22,8 @@ from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill, Order, S
 from cashup_tui.domain.positions import Position
+from cashup_tui.venue import Venue, VenueError
+from cashup_tui.venue.models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
 
 ZERO = Decimal(0)
 _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every order event of a backtest

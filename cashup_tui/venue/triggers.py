@@ -12,8 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from cashup_tui.adapters.sim.venue_base import ContractState, VenueError, check_text, to_dec
-from cashup_tui.adapters.sim.venue_models import VenueEvent, VenueOrder, VenueTrigger, dstr
+from cashup_tui.venue.base import ContractState, VenueError, check_text, to_dec
+from cashup_tui.venue.models import VenueEvent, VenueOrder, VenueTrigger, dstr
 
 
 class TriggerOrders:

@@ -87,7 +87,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from cashup_tui.adapters.sim.venue_base import (
+from cashup_tui.domain.enums import Liquidity, Side
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.orders import Fill
+from cashup_tui.domain.positions import Position
+from cashup_tui.venue.base import (
     MARGIN_EPS,
     ORDER_ID_BASE,
     TEXT_LOOKUP_MS,
@@ -101,7 +105,7 @@ from cashup_tui.adapters.sim.venue_base import (
     check_text,
     to_dec,
 )
-from cashup_tui.adapters.sim.venue_models import (
+from cashup_tui.venue.models import (
     CHANNEL_OF,
     BalanceChange,
     Liquidation,
@@ -113,11 +117,7 @@ from cashup_tui.adapters.sim.venue_models import (
     VenueTrigger,
     dstr,
 )
-from cashup_tui.adapters.sim.venue_triggers import TriggerOrders
-from cashup_tui.domain.enums import Liquidity, Side
-from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.orders import Fill
-from cashup_tui.domain.positions import Position
+from cashup_tui.venue.triggers import TriggerOrders
 
 _BUY, _SELL, _MAKER, _TAKER = Side.BUY, Side.SELL, Liquidity.MAKER, Liquidity.TAKER  # see members_of
 
