@@ -22,7 +22,8 @@ from aiohttp import web
 
 from cashup_tui.adapters.sim.contracts import build_contracts
 from cashup_tui.adapters.sim.faults import ACTIONS_HELP, FAULT_HELP, Faults
-from cashup_tui.adapters.sim.market import StepResult, SyntheticMarket
+from cashup_tui.adapters.sim.market import SyntheticMarket
+from cashup_tui.adapters.sim.market_values import StepResult
 from cashup_tui.adapters.sim.state import SimState
 from cashup_tui.adapters.sim.ws import WsHub
 from cashup_tui.domain.errors import CashupError, ValidationError
