@@ -93,10 +93,6 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.positions import Position
 from cashup_tui.venue.accounts import Wallet
 from cashup_tui.venue.base import (
-    ORDER_ID_BASE,
-    TEXT_LOOKUP_MS,
-    TRADE_ID_BASE,
-    TRIGGER_ID_BASE,
     UNLIMITED,
     ZERO,
     ContractState,
@@ -116,22 +112,6 @@ from cashup_tui.venue.models import (
 )
 from cashup_tui.venue.registry import OrderRegistry
 from cashup_tui.venue.triggers import Countdown, Triggers
-
-__all__ = [
-    "ORDER_ID_BASE",
-    "TEXT_LOOKUP_MS",
-    "TRADE_ID_BASE",
-    "TRIGGER_ID_BASE",
-    "UNLIMITED",
-    "Venue",
-    "VenueAccount",
-    "VenueError",
-    "VenueEvent",
-    "VenueOrder",
-    "VenuePosition",
-    "VenueTrade",
-    "VenueTrigger",
-]
 
 
 class Venue:
