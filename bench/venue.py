@@ -1,4 +1,4 @@
-"""Per-call overhead of the shared simulated venue (cashup_tui/adapters/sim/venue.py).
+"""Per-call overhead of the shared simulated venue (cashup_tui/venue/).
 
 The event-driven backtest feeds every bar through the venue (update_book + update_mark) and sends an
 order now and then, so what matters is: the idle per-bar cost (nothing resting, a position open: the
@@ -19,8 +19,8 @@ import json
 import time
 from decimal import Decimal
 
-from cashup_tui.adapters.sim.venue import Venue
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.venue import Venue
 
 D = Decimal
 SYM = "BTC_USDT"

@@ -187,7 +187,7 @@ class Node:
             self._tasks.append(asyncio.get_running_loop().create_task(self.market.run(), name="market-ws"))
         if self.mode == "paper":
             from cashup_tui.adapters.sim.execution import VenueExecution
-            from cashup_tui.adapters.sim.venue import Venue
+            from cashup_tui.venue import Venue
 
             self.paper_venue = Venue(self.instruments, balance=Decimal(str(s.sim.starting_balance)),
                                      clock=self.clock.now_ms)

@@ -165,7 +165,7 @@ def test_strategy_error_names_the_file_and_line(tmp_path, bars) -> None:
 
 
 def test_a_plain_venue_class_is_refused_with_a_hint(bars) -> None:
-    from cashup_tui.adapters.sim.venue import Venue
+    from cashup_tui.venue import Venue
 
     with pytest.raises(ValidationError, match="in-process simulated venue") as e:
         run_event(load_strategy("sma_cross")(), bars, RunConfig(), Venue)

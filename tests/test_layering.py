@@ -71,6 +71,11 @@ LAYER_FORBIDDEN = {
     "store": ("cashup_tui.adapters", "cashup_tui.engine", "cashup_tui.runtime", "cashup_tui.app", "cashup_tui.cli"),
     "adapters": ("cashup_tui.engine", "cashup_tui.runtime", "cashup_tui.app", "cashup_tui.cli", "cashup_tui.store"),
     "engine": ("cashup_tui.adapters", "cashup_tui.runtime", "cashup_tui.app", "cashup_tui.cli"),
+    # the simulated venue model: cashup_tui.domain and nothing else of ours, no I/O
+    "venue": ("cashup_tui.store", "cashup_tui.adapters", "cashup_tui.engine", "cashup_tui.runtime",
+              "cashup_tui.app", "cashup_tui.cli", "cashup_tui.service", "cashup_tui.settings", "cashup_tui.paths",
+              "cashup_tui.extras", "cashup_tui.logging_setup", "cashup_tui.node_lock", "cashup_tui.store_journal",
+              "asyncio", "aiohttp", "sqlmodel", "textual", "typer", "ccxt"),
     "app": ("cashup_tui.cli",),
     "cli": ("cashup_tui.app",),
 }

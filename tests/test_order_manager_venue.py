@@ -6,10 +6,10 @@ import asyncio
 from decimal import Decimal
 
 from cashup_tui.adapters.sim.execution import VenueExecution
-from cashup_tui.adapters.sim.venue import Venue
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.errors import OrderRejected
 from cashup_tui.engine.journal import MemoryJournal
+from cashup_tui.venue import Venue
 from tests.engine_fakes import INSTRUMENTS, feed, make_engine
 
 D = Decimal

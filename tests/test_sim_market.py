@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from cashup_tui.adapters.sim.contracts import REAL_SPECS, build_contracts, contract_spec, parse_symbols
-from cashup_tui.adapters.sim.market import INTERVALS, PriceFormat, SyntheticMarket
+from cashup_tui.adapters.sim.market import SyntheticMarket
+from cashup_tui.adapters.sim.market_values import INTERVALS, PriceFormat
 from cashup_tui.domain.errors import ValidationError
 
 T0 = 1_700_000_000_000

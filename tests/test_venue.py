@@ -7,9 +7,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from cashup_tui.adapters.sim.venue import ORDER_ID_BASE, Venue, VenueError
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.positions import Position
+from cashup_tui.venue import ORDER_ID_BASE, Venue, VenueError
 
 SYM = "TST_USDT"
 MAKER = D("-0.0002")

@@ -8,8 +8,8 @@ import csv
 from decimal import Decimal as D
 from pathlib import Path
 
-from cashup_tui.adapters.sim.venue import Venue
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.venue import Venue
 from tests.conftest import MARKET_DIR, need_shared
 
 FEE = D("0.0005")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cashup_tui.adapters.sim.venue import Venue, VenueError
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.venue import Venue, VenueError
 
 SYM = "PRP_USDT"
 TICK = D("0.5")

@@ -27,7 +27,7 @@ from ccxt.base import errors as cx
 from cashup_tui.adapters.ccxt_hooks import add_header_hook, expiring, point_ccxt_at
 from cashup_tui.adapters.gateio.order_params import amend_body, order_key, place_body, price_param
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from cashup_tui.domain.enums import Liquidity, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
     AuthenticationError,
     CashupError,
@@ -41,6 +41,7 @@ from cashup_tui.domain.errors import (
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId, validate_client_id
 from cashup_tui.domain.instruments import Instrument, instrument_from_gate
 from cashup_tui.domain.market import BookLevel, BookSnapshot, FundingRate
+from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import timeframe_ms
@@ -191,7 +192,7 @@ def order_from_gate(o: Mapping[str, Any]) -> Order:
     price = dec(o.get("price"))
     tif = _tif(o.get("tif"))
     is_market = price == 0
-    status = _status(str(o.get("status") or ""), str(o.get("finish_as") or ""), filled, size)
+    status = order_status(str(o.get("status") or "") == "open", str(o.get("finish_as") or ""), filled, size)
     text = str(o.get("text") or "")
     venue_id = str(o.get("id") or o.get("id_string") or "")
     created = seconds_to_ms(o.get("create_time"))
@@ -220,18 +221,6 @@ def _tif(value: Any) -> TimeInForce:
         return TimeInForce(str(value or "gtc"))
     except ValueError:
         return TimeInForce.GTC
-
-
-def _status(status: str, finish_as: str, filled: Decimal, size: Decimal) -> OrderStatus:
-    if status == "open":
-        return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
-    if filled >= size and size > 0:
-        return OrderStatus.FILLED
-    if finish_as in ("ioc", "fok"):
-        return OrderStatus.EXPIRED
-    if finish_as == "poc" and filled == 0:
-        return OrderStatus.REJECTED
-    return OrderStatus.CANCELLED  # cancelled, liquidated, reduce_only, stp, auto_deleveraged, ...
 
 
 def fill_from_gate(t: Mapping[str, Any]) -> Fill:

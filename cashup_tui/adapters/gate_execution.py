@@ -31,6 +31,7 @@ from cashup_tui.domain.errors import OrderNotFound
 from cashup_tui.domain.events import Event, FeedConnected, FeedDisconnected, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
 
@@ -41,16 +42,7 @@ TRIGGER_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PRO
 def order_from_update(u: OrderUpdate) -> Order:
     """A `futures.orders` push -> the venue's view of the order."""
     filled = u.size - u.left
-    if not u.finished:
-        status = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.OPEN
-    elif filled >= u.size > 0:
-        status = OrderStatus.FILLED
-    elif u.finish_as in ("ioc", "fok"):
-        status = OrderStatus.EXPIRED
-    elif u.finish_as == "poc" and filled == 0:
-        status = OrderStatus.REJECTED
-    else:
-        status = OrderStatus.CANCELLED
+    status = order_status(not u.finished, u.finish_as, filled, u.size)
     try:
         tif = TimeInForce(u.tif)
     except ValueError:

@@ -14,16 +14,17 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 
-from cashup_tui.adapters.sim.venue import Venue, VenueError
-from cashup_tui.adapters.sim.venue_models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import LIQ, OT, SIDE, TIF, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.orders import Fill, Order, S
+from cashup_tui.domain.order_status import order_status
+from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
+from cashup_tui.venue import Venue, VenueError
+from cashup_tui.venue.models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
 
 ZERO = Decimal(0)
 _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every order event of a backtest
@@ -32,16 +33,7 @@ _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every 
 def order_from_venue(o: VenueOrder) -> Order:
     size = abs(o.size)
     is_market = o.price == 0
-    if o.status == "open":
-        status = S.PARTIALLY_FILLED if o.filled > 0 else S.OPEN
-    elif o.filled >= size > 0:
-        status = S.FILLED
-    elif o.finish_as in ("ioc", "fok"):
-        status = S.EXPIRED
-    elif o.finish_as == "poc" and o.filled == 0:
-        status = S.REJECTED
-    else:
-        status = S.CANCELLED
+    status = order_status(o.status == "open", o.finish_as, o.filled, size)
     tif = _TIFS.get(o.tif, TIF.GTC)
     create_ms = o.create_ms
     # positional, in Order's field order, and the ids as the plain str they are at run time (a NewType

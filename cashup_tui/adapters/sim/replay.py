@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from cashup_tui.adapters.sim.contracts import check_symbol, contract_spec
-from cashup_tui.adapters.sim.market import INTERVALS, PricePath, StepResult, SymbolMarket, SyntheticMarket
+from cashup_tui.adapters.sim.market import SyntheticMarket
+from cashup_tui.adapters.sim.market_values import INTERVALS, PricePath, StepResult
+from cashup_tui.adapters.sim.symbol_market import SymbolMarket
 from cashup_tui.domain.errors import DataError, ValidationError
 
 

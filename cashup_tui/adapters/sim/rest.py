@@ -32,8 +32,12 @@ from aiohttp import web
 
 from cashup_tui.adapters.gateio.auth import rest_sign, verify
 from cashup_tui.adapters.sim.late import EXPTIME_HEADER, LatePlacements
+from cashup_tui.adapters.sim.market_values import INTERVALS
 from cashup_tui.adapters.sim.rest_params import param_dec as _dec
 from cashup_tui.adapters.sim.rest_params import valid_text as _valid_text
+from cashup_tui.adapters.sim.rest_wire import GateHttpError, gate_error
+from cashup_tui.adapters.sim.rest_wire import gate_json as _gate
+from cashup_tui.adapters.sim.rest_wire import json_response as _json
 from cashup_tui.adapters.sim.state import SimState
 
 log = logging.getLogger("cashup.sim.rest")
@@ -44,59 +48,7 @@ _BODY: web.RequestKey[bytes] = web.RequestKey("cashup_sim_body", bytes)
 AUTH_WINDOW_S = 60
 MAX_CANDLE_POINTS = 2000
 _SIGNED_PREFIX = "/api/v4"
-_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "8h": 28800,
-              "1d": 86400, "7d": 604800}  # fmt: skip
-_STATUS_BY_LABEL = {
-    "ORDER_NOT_FOUND": 404,
-    "NOT_FOUND": 404,
-    "INVALID_KEY": 401,
-    "INVALID_SIGNATURE": 401,
-    "MISSING_REQUIRED_HEADER": 401,
-    "REQUEST_EXPIRED": 403,
-    "FORBIDDEN": 403,
-    "TOO_MANY_REQUESTS": 429,
-    "SERVER_ERROR": 500,
-}
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class GateHttpError(Exception):
-    """An error answered as Gate does: HTTP status + `{"label", "message"}`."""
-
-    def __init__(self, label: str, message: str, status: int | None = None) -> None:
-        super().__init__(f"{label}: {message}")
-        self.label = label
-        self.message = message
-        self.status = status or _STATUS_BY_LABEL.get(label, 400)
-
-
-def gate_error(label: str, message: str, status: int | None = None) -> web.Response:
-    err = GateHttpError(label, message, status)
-    return _json({"label": err.label, "message": err.message}, status=err.status)
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        text=json.dumps(data, default=_default, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-    )
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, Decimal):
-        return str(o)
-    if hasattr(o, "to_gate"):
-        return o.to_gate()
-    if hasattr(o, "value"):
-        return o.value
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def _gate(obj: Any) -> Any:
-    """Venue objects expose `.to_gate()`; plain dicts pass through."""
-    return obj.to_gate() if hasattr(obj, "to_gate") else obj
 
 
 # --------------------------------------------------------------------------------------------------
@@ -340,7 +292,7 @@ class _RestApi:
         base = contract.split("_", 1)[1] if contract.startswith(("mark_", "index_")) else contract
         name = self.need_contract(base)  # mark_/index_ served from the same bars (a simulator simplification)
         interval = q.get("interval", "5m")
-        if interval not in _INTERVALS:
+        if interval not in INTERVALS:
             raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: interval {interval!r}")
         from_s = self.q_int(request, "from")
         to_s = self.q_int(request, "to")
@@ -348,7 +300,7 @@ class _RestApi:
         if limit is not None and (from_s is not None or to_s is not None):
             raise GateHttpError("INVALID_PARAM_VALUE", "limit is conflicted with from and to; use one or the other")
         if from_s is not None:
-            step = _INTERVALS[interval]
+            step = INTERVALS[interval]
             end = to_s if to_s is not None else self.state.now_s()
             if end < from_s:
                 raise GateHttpError("INVALID_PARAM_VALUE", "invalid argument: to is before from")

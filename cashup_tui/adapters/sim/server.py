@@ -22,7 +22,8 @@ from aiohttp import web
 
 from cashup_tui.adapters.sim.contracts import build_contracts
 from cashup_tui.adapters.sim.faults import ACTIONS_HELP, FAULT_HELP, Faults
-from cashup_tui.adapters.sim.market import StepResult, SyntheticMarket
+from cashup_tui.adapters.sim.market import SyntheticMarket
+from cashup_tui.adapters.sim.market_values import StepResult
 from cashup_tui.adapters.sim.state import SimState
 from cashup_tui.adapters.sim.ws import WsHub
 from cashup_tui.domain.errors import CashupError, ValidationError
@@ -326,7 +327,7 @@ def _admin_error(message: str) -> web.Response:
 def _make_venue(instruments: dict[str, Any], balance: Decimal, clock: Callable[[], int], user_id: int) -> Any:
     """The shared Venue (built by a colleague); None while venue.py is not there, so public data still runs."""
     try:
-        from cashup_tui.adapters.sim.venue import Venue
+        from cashup_tui.venue import Venue
     except ImportError as exc:
         log.warning("sim: venue unavailable (%s): private channels and orders are off", exc)
         return None

@@ -15,7 +15,7 @@ from cashup_tui.adapters.sim.faults import Faults
 from cashup_tui.domain.instruments import Instrument
 
 if TYPE_CHECKING:  # venue.py is built concurrently; only its type is needed here
-    from cashup_tui.adapters.sim.venue import Venue
+    from cashup_tui.venue import Venue
 
 
 class MarketSource(Protocol):

@@ -22,8 +22,10 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from cashup_tui.adapters.gateio import auth
-from cashup_tui.adapters.sim.market import INTERVALS, StepResult, SymbolMarket, SyntheticMarket
+from cashup_tui.adapters.sim.market import SyntheticMarket
+from cashup_tui.adapters.sim.market_values import INTERVALS, StepResult
 from cashup_tui.adapters.sim.state import SimState
+from cashup_tui.adapters.sim.symbol_market import SymbolMarket
 
 log = logging.getLogger("cashup.sim.ws")
 

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cashup_tui.adapters.gateio import auth
-from cashup_tui.adapters.sim.rest import GateHttpError, _dec, _gate
+from cashup_tui.adapters.sim.rest_params import param_dec as _dec
+from cashup_tui.adapters.sim.rest_wire import GateHttpError
+from cashup_tui.adapters.sim.rest_wire import gate_json as _gate
 from cashup_tui.adapters.sim.state import SimState
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from cashup_tui.adapters.sim.venue_models import VenueOrder, VenueTrigger
 from cashup_tui.domain.errors import ExchangeError
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.positions import Position
+from cashup_tui.venue.models import VenueOrder, VenueTrigger
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

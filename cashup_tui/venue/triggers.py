@@ -1,63 +1,55 @@
 """Price-triggered orders (Gate `price_orders`) and the dead-man switch (`countdown_cancel_all`).
 
-A mixin of `Venue` (venue.py), kept apart because it only talks to the core through `place`,
-`_cancel_where`, `_flush` and the shared state below. Triggers fire at most once: a trigger is finished
-before its order is placed, so a re-entrant price update can never place it twice.
+Parts of `Venue` (venue.py) that act on orders only through `Matching` (place, cancel_where, flush).
+Triggers fire at most once: a trigger is finished before its order is placed, so a re-entrant price
+update can never place it twice.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from cashup_tui.adapters.sim.venue_base import ContractState, VenueError, check_text, to_dec
-from cashup_tui.adapters.sim.venue_models import VenueEvent, VenueOrder, VenueTrigger, dstr
+from cashup_tui.venue.base import TRIGGER_ID_BASE, ZERO, ContractState, VenueError, check_text
+from cashup_tui.venue.events import Recorder
+from cashup_tui.venue.matching import Matching
+from cashup_tui.venue.models import VenueEvent, VenueTrigger, dstr
 
 
-class TriggerOrders:
-    """Trigger orders and countdown cancel; state is created by `Venue.__init__`."""
+class Triggers:
+    """Open and finished trigger orders; checked on every last/mark price change of their contract."""
 
-    if TYPE_CHECKING:
-        user_id: int
-        _c: dict[str, ContractState]
-        _record: bool
-        _events: list[VenueEvent]
-        _next_trigger: int
-        _triggers: dict[int, VenueTrigger]
-        _triggers_done: deque[VenueTrigger]
-        _countdowns: dict[str, int]
-        _countdown_min: int | None
-        _stamp: Callable[[int | None], int]
-        _contract: Callable[[str], ContractState]
-        place: Callable[..., VenueOrder]
-        _cancel_where: Callable[[str | None, str | None, str, int], list[VenueOrder]]
-        _flush: Callable[[int], None]
+    __slots__ = ("by_id", "contracts", "done", "matching", "next_id", "rec", "user_id")
+
+    def __init__(
+        self, contracts: dict[str, ContractState], matching: Matching, rec: Recorder, user_id: int, max_history: int
+    ) -> None:
+        self.contracts = contracts
+        self.matching = matching
+        self.rec = rec
+        self.user_id = user_id
+        self.next_id = TRIGGER_ID_BASE
+        self.by_id: dict[int, VenueTrigger] = {}  # every trigger, open and finished (`status` says which)
+        self.done: deque[VenueTrigger] = deque(maxlen=max_history)
 
     # ------------------------------------------------------------------ trigger orders (price_orders)
-    def place_trigger(
+    def place(
         self,
+        c: ContractState,
+        now: int,
         contract: str,
-        size: Decimal | int | str,
-        price: Decimal | int | str,
-        trigger_price: Decimal | int | str,
-        *,
+        sz: Decimal,
+        px: Decimal,
+        tp: Decimal,
         rule: int,
-        price_type: int = 0,
-        tif: str = "gtc",
-        reduce_only: bool = False,
-        close: bool = False,
-        text: str = "",
-        expiration_s: int = 0,
-        ts_ms: int | None = None,
+        price_type: int,
+        tif: str,
+        reduce_only: bool,
+        close: bool,
+        text: str,
+        expiration_s: int,
     ) -> VenueTrigger:
-        """Gate `POST /futures/usdt/price_orders`: places the order once, when the trigger rule is met."""
-        c = self._contract(contract)
-        now = self._stamp(ts_ms)
-        sz = to_dec(size, "size")
-        px = to_dec(price, "price")
-        tp = to_dec(trigger_price, "trigger price")
+        """Gate `POST /futures/usdt/price_orders` on a resolved contract: places the order once, when met."""
         tif = (tif or "gtc").lower()
         if rule not in (1, 2):
             raise VenueError("INVALID_PARAM_VALUE", f"trigger rule {rule!r} must be 1 (>=) or 2 (<=)")
@@ -87,9 +79,9 @@ class TriggerOrders:
                 raise VenueError(
                     "AUTO_TRIGGER_PRICE_GREATE_LAST", f"trigger price {dstr(tp)} must be below the current {dstr(ref)}"
                 )
-        self._next_trigger += 1
+        self.next_id += 1
         t = VenueTrigger(
-            id=self._next_trigger,
+            id=self.next_id,
             user=self.user_id,
             contract=contract,
             size=sz,
@@ -104,32 +96,33 @@ class TriggerOrders:
             expiration_s=expiration_s,
             create_ms=now,
         )
-        self._triggers[t.id] = t
+        self.by_id[t.id] = t
         c.triggers.append(t)
-        self._emit_trigger(t, now)
+        self.emit(t, now)
         return t
 
-    def _emit_trigger(self, t: VenueTrigger, now: int) -> None:
-        if self._record:
-            self._events.append(VenueEvent("autoorder", now, t.snapshot()))
+    def emit(self, t: VenueTrigger, now: int) -> None:
+        if self.rec.record:
+            self.rec.events.append(VenueEvent("autoorder", now, t.snapshot()))
 
-    def _end_trigger(self, t: VenueTrigger, finish_as: str, now: int, reason: str = "") -> None:
+    def end(self, t: VenueTrigger, finish_as: str, now: int, reason: str = "") -> None:
         t.status = "finished"
         t.finish_as = finish_as
         t.finish_ms = now
         t.reason = reason
-        c = self._c[t.contract]
+        c = self.contracts[t.contract]
         if t in c.triggers:
             c.triggers.remove(t)
-        self._triggers_done.append(t)
-        self._emit_trigger(t, now)
+        self.done.append(t)
+        self.emit(t, now)
 
-    def _check_triggers(self, c: ContractState, now: int) -> None:
+    def check(self, c: ContractState, now: int) -> None:
+        """Expire, then fire, the contract's open triggers that `now` and its last/mark price meet."""
         for t in list(c.triggers):
             if t.status != "open":
                 continue
             if t.expiration_s and now >= t.create_ms + t.expiration_s * 1000:
-                self._end_trigger(t, "expired", now)
+                self.end(t, "expired", now)
                 continue
             px = c.last if t.price_type == 0 else c.mark
             if px is None:
@@ -139,94 +132,97 @@ class TriggerOrders:
             t.status = "finished"  # finished before placing: fires once, even on re-entry
             t.finish_ms = now
             c.triggers.remove(t)
-            self._triggers_done.append(t)
+            self.done.append(t)
             try:
-                o = self.place(
+                o = self.matching.place(
+                    self.contracts[t.contract],
+                    now,
                     t.contract,
-                    0 if t.close else t.size,
+                    ZERO if t.close else t.size,
                     t.price,
-                    tif=t.tif,
-                    reduce_only=t.reduce_only and not t.close,
-                    close=t.close,
-                    text=t.text if t.text != "api" else "",
-                    ts_ms=now,
+                    t.tif,
+                    t.reduce_only and not t.close,
+                    t.close,
+                    t.text if t.text != "api" else "",
+                    ZERO,
                 )
             except VenueError as exc:
                 t.finish_as = "failed"
                 t.reason = f"{exc.label}: {exc.message}"
-                self._emit_trigger(t, now)
+                self.emit(t, now)
                 continue
             t.finish_as = "succeeded"
             t.order_id = o.id
-            self._emit_trigger(t, now)
+            self.emit(t, now)
 
-    def cancel_trigger(self, trigger_id: int | str, *, ts_ms: int | None = None) -> VenueTrigger:
-        """Gate `DELETE /futures/usdt/price_orders/{id}`."""
-        now = self._stamp(ts_ms)
-        t = self.get_trigger(trigger_id)
+    def cancel(self, trigger_id: int | str, now: int) -> VenueTrigger:
+        t = self.get(trigger_id)
         if t.status != "open":
             raise VenueError("ORDER_NOT_FOUND", f"trigger order {trigger_id} is already finished ({t.finish_as})")
-        self._end_trigger(t, "cancelled", now)
+        self.end(t, "cancelled", now)
         return t
 
-    def cancel_triggers(self, contract: str | None = None, *, ts_ms: int | None = None) -> list[VenueTrigger]:
-        """Gate `DELETE /futures/usdt/price_orders?contract=`."""
-        now = self._stamp(ts_ms)
-        if contract:
-            self._contract(contract)
-        out = [t for t in sorted(self._triggers.values(), key=lambda t: t.id) if t.status == "open" and (not contract or t.contract == contract)]
+    def cancel_many(self, contract: str | None, now: int) -> list[VenueTrigger]:
+        out = [t for t in sorted(self.by_id.values(), key=lambda t: t.id) if t.status == "open" and (not contract or t.contract == contract)]
         for t in out:
-            self._end_trigger(t, "cancelled", now)
+            self.end(t, "cancelled", now)
         return out
 
-    def get_trigger(self, trigger_id: int | str) -> VenueTrigger:
+    def get(self, trigger_id: int | str) -> VenueTrigger:
         try:
             tid = int(trigger_id)
         except (TypeError, ValueError):
             tid = -1
-        t = self._triggers.get(tid)
+        t = self.by_id.get(tid)
         if t is None:
             raise VenueError("ORDER_NOT_FOUND", f"trigger order {trigger_id} not found")
         return t
 
-    def list_triggers(
-        self, contract: str | None = None, status: str = "open", *, limit: int = 100, offset: int = 0
-    ) -> list[VenueTrigger]:
-        """Gate `GET /futures/usdt/price_orders?status=open|finished`, newest first."""
+    def rows(self, contract: str | None, status: str, limit: int, offset: int) -> list[VenueTrigger]:
         if status not in ("open", "finished"):
             raise VenueError("INVALID_PARAM_VALUE", f"status {status!r} must be 'open' or 'finished'")
         rows = [
             t
-            for t in sorted(self._triggers.values(), key=lambda t: t.id, reverse=True)
+            for t in sorted(self.by_id.values(), key=lambda t: t.id, reverse=True)
             if (t.status == "open") == (status == "open") and (not contract or t.contract == contract)
         ]
         return rows[offset : offset + limit]
 
-    # ------------------------------------------------------------------ dead-man switch
-    def countdown_cancel_all(self, timeout_s: int, now_ms: int | None = None, *, contract: str = "") -> int:
-        """Gate `POST /futures/usdt/countdown_cancel_all`: cancel open orders (of `contract`, or all) unless
-        called again within `timeout_s`. 0 disarms. Returns the trigger time in ms (0 when disarmed)."""
-        now = self._stamp(now_ms)
-        if contract:
-            self._contract(contract)
+
+class Countdown:
+    """Gate's dead-man switch: open orders (of one contract, or "" = all) are cancelled at a deadline
+    unless it is pushed back in time. `next_ms` is the earliest deadline (None: disarmed), checked on
+    every venue call."""
+
+    __slots__ = ("deadlines", "matching", "next_ms")
+
+    def __init__(self, matching: Matching) -> None:
+        self.matching = matching
+        self.deadlines: dict[str, int] = {}  # contract ("" = all) -> deadline ms
+        self.next_ms: int | None = None
+
+    def arm(self, timeout_s: int, now: int, contract: str) -> int:
+        """0 disarms; returns the trigger time in ms (0 when disarmed)."""
         if not isinstance(timeout_s, int) or isinstance(timeout_s, bool) or timeout_s < 0:
             raise VenueError("INVALID_PARAM_VALUE", f"timeout {timeout_s!r} must be an integer number of seconds >= 0")
         if 0 < timeout_s < 5:
             raise VenueError("INVALID_PARAM_VALUE", "timeout must be 0 (disarm) or at least 5 seconds")
         if timeout_s == 0:
-            self._countdowns.pop(contract, None)
+            self.deadlines.pop(contract, None)
             deadline = 0
         else:
             deadline = now + timeout_s * 1000
-            self._countdowns[contract] = deadline
-        self._countdown_min = min(self._countdowns.values()) if self._countdowns else None
+            self.deadlines[contract] = deadline
+        self.next_ms = min(self.deadlines.values()) if self.deadlines else None
         return deadline
 
-    def _fire_countdowns(self, now: int) -> None:
-        expired = sorted(k for k, v in self._countdowns.items() if v <= now)
+    def fire(self, now: int) -> None:
+        """Cancel the orders of every deadline `now` reached."""
+        expired = sorted(k for k, v in self.deadlines.items() if v <= now)
         for k in expired:
-            del self._countdowns[k]
-        self._countdown_min = min(self._countdowns.values()) if self._countdowns else None
+            del self.deadlines[k]
+        self.next_ms = min(self.deadlines.values()) if self.deadlines else None
+        m = self.matching
         for k in expired:
-            self._cancel_where(k or None, None, "cancelled", now)
-        self._flush(now)
+            m.cancel_where(k or None, None, "cancelled", now)
+        m.flush(now)
