@@ -66,10 +66,9 @@ from cashup_tui.domain.ids import (
 )
 from cashup_tui.domain.order_merge import NOT_AT_VENUE
 from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
-from cashup_tui.domain.ports import Clock, EventSink, Execution
+from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
-from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.reconcile import Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
