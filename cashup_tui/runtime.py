@@ -266,6 +266,7 @@ class Node:
         """Paper positions survive a restart: the fresh local venue is given the journalled
         positions (at their entry prices) and cash before reconciliation compares them."""
         v = self.paper_venue
+        assert v is not None
         saved = {p.symbol: p for p in self.journal.load_positions() if not p.is_flat and p.symbol in self.instruments}
         cash = next((b.total for b in self.journal.load_balances() if b.currency.upper() == "USDT"), None)
         if not saved and cash is None:
@@ -332,7 +333,7 @@ class Node:
     # -- strategies ---------------------------------------------------------------------------------
     async def warm_up(self, slot_name: str, bars: int = 300) -> int:
         """Give a vectorised strategy recent closed bars (no orders) so it can signal at once."""
-        assert self.runner is not None
+        assert self.runner is not None and self.rest is not None
         slot = self.runner.slots[slot_name]
         from cashup_tui.domain.timeframes import timeframe_ms
 

@@ -135,6 +135,7 @@ class OrderManager:
         expiry = placement_expiry_ms if placement_expiry_ms is not None else int(submit_timeout_s * 1000)
         self.reconciler = Reconciler(self, placement_expiry_ms=expiry, clock_margin_ms=clock_margin_ms)
         self.emulator = TriggerEmulator(self)
+        self._bg_tasks: set[asyncio.Task[Any]] = set()  # follow-ups (bracket arming, OCO cancels, kill actions)
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
 
@@ -255,7 +256,8 @@ class OrderManager:
         try:
             order = self._store(transition(order, ev), ev)
         except ClientIdTaken as taken:  # another process wrote this id first: it is theirs to send
-            return SubmitResult(self.journal.get_order(order.client_id) or taken.existing or order, existed=True)
+            known = taken.existing if isinstance(taken.existing, Order) else None
+            return SubmitResult(self.journal.get_order(order.client_id) or known or order, existed=True)
         crash_point("after_commit")
         if order.order_type is OT.TRAILING_STOP or (order.order_type in TRIGGER_TYPES and self.emulate_triggers):
             return SubmitResult(self.emulator.arm(order))
@@ -395,9 +397,10 @@ class OrderManager:
             try:
                 venue = await asyncio.wait_for(self.execution.cancel(order), self.submit_timeout_s)
             except OrderNotFound:
-                venue = await self._lookup_quiet(order)
-                if venue is None:
+                found = await self._lookup_quiet(order)
+                if found is None:
                     return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
+                venue = found
             except TEMPORARY as exc:
                 self.risk.record_error("cancel")
                 log.warning("cancel of %s in doubt: %s (reconciliation will settle it)", client_id, exc)
@@ -427,9 +430,10 @@ class OrderManager:
             except TEMPORARY as exc:
                 self.risk.record_error("amend")
                 log.warning("amend of %s in doubt: %s", client_id, exc)
-                venue = await self._lookup_quiet(order)
-                if venue is None:
+                found = await self._lookup_quiet(order)
+                if found is None:
                     return order
+                venue = found
             return await self.reconciler.merge(self.cache.order(client_id) or order, venue)
 
     async def cancel_all(self, symbol: str | None = None, *, reason: str = "cancel all",
@@ -497,10 +501,7 @@ class OrderManager:
 
     @property
     def _bg(self) -> set[asyncio.Task[Any]]:
-        bg = getattr(self, "_bg_tasks", None)
-        if bg is None:
-            bg = self._bg_tasks = set()
-        return bg
+        return self._bg_tasks
 
     # -- locally managed triggers and brackets (engine/triggers.py) -------------------------------
     async def on_mark(self, symbol: str, mark: Decimal, ts_ms: int | None = None) -> list[Order]:

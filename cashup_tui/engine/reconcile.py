@@ -266,14 +266,14 @@ class Reconciler:
             om.emulator.after_order_change(om.cache.order(order.client_id) or order, fill=fill)
         return True
 
-    def _snapshot(self, symbol: str) -> tuple[tuple | None, Decimal]:
+    def _snapshot(self, symbol: str) -> tuple[tuple[Any, ...] | None, Decimal]:
         """The position's field values and the cash before a fill (a tuple: `replace()` of the position
         cost more than the rest of the fill's bookkeeping in a backtest)."""
         om = self.om
         p = om.portfolio.positions.get(symbol)
         return (_position_state(p) if p is not None else None), om.portfolio.cash
 
-    def _restore(self, fill: Fill, before: tuple[tuple | None, Decimal]) -> None:
+    def _restore(self, fill: Fill, before: tuple[tuple[Any, ...] | None, Decimal]) -> None:
         """Undo an in-memory fill (the same Position object is shared with the cache: restore in place)."""
         om = self.om
         saved, cash = before
@@ -443,12 +443,12 @@ class Reconciler:
             if local.client_id in seen or om.emulator.holds(local.client_id):
                 continue
             try:
-                v = await om.execution.fetch_order(local.symbol, local.client_id)
+                found = await om.execution.fetch_order(local.symbol, local.client_id)
             except (TemporaryError, TimeoutError, OSError) as exc:
                 out.append(f"order {local.client_id}: venue lookup failed ({type(exc).__name__}), "
                            f"still {local.status.value}")
                 continue
-            after = await self.merge(local, v) if v is not None else self.not_found(local)
+            after = await self.merge(local, found) if found is not None else self.not_found(local)
             if after.status is not local.status or after.filled != local.filled:
                 out.append(f"order {after.client_id}: {local.status.value} -> {after.status.value}")
             elif after.unconfirmed:

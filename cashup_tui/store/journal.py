@@ -68,11 +68,15 @@ class StoreJournal:
         and fill). None on backends without it: the repository functions are used instead."""
         stmt = self._stmts.get(name)
         if stmt is None and self.store.engine.dialect.name in ("sqlite", "postgresql"):
+            base: Any
             if self.store.engine.dialect.name == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as ins
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                base = sqlite_insert(tbl)
             else:
-                from sqlalchemy.dialects.postgresql import insert as ins
-            base = ins(tbl)
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                base = pg_insert(tbl)
             stmt = self._stmts[name] = base.on_conflict_do_update(
                 index_elements=list(keys), set_={c: base.excluded[c] for c in cols if c not in keys})
         return stmt
