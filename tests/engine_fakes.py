@@ -22,7 +22,7 @@ from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import BookLevel, BookSnapshot
 from cashup_tui.domain.orders import Fill, Order
-from cashup_tui.domain.ports import StreamHealth
+from cashup_tui.domain.ports import InProcess
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.cache import Cache
@@ -40,7 +40,7 @@ INSTRUMENTS = {"BTC_USDT": BTC, "ETH_USDT": ETH}
 
 
 @dataclass
-class FakeExecution:
+class FakeExecution(InProcess):
     """An in-memory venue. `price` is where marketable orders fill."""
 
     instruments: dict[str, Instrument]
@@ -133,22 +133,6 @@ class FakeExecution:
 
     async def balances(self) -> list[Balance]:
         return [Balance("USDT", self.cash, self.cash)]
-
-    # -- lifecycle: in memory, always connected, no dead-man switch ------------------------------
-    has_dead_man = False
-    connected = True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def health(self, now_ms: int) -> StreamHealth | None:
-        return None
-
-    async def dead_man(self, timeout_s: int) -> int:
-        return 0
 
     async def events(self) -> AsyncIterator[Event]:
         if self.queue is None:

@@ -3,26 +3,15 @@ guessed by name: a testnet node against the loopback simulator shows its private
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.runtime import build_node
 from cashup_tui.settings import Secret, Settings, replace_section
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
+from tests.test_runtime_faults import _until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def _until(pred, timeout: float = 15.0) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.05)
-    return pred()
 
 
 async def test_testnet_status_shows_the_private_stream() -> None:
@@ -36,7 +25,7 @@ async def test_testnet_status_shows_the_private_stream() -> None:
     await node.start()
     try:
         assert node.execution is not None
-        assert await _until(lambda: node.execution is not None and node.execution.connected)
+        assert await _until(lambda: node.execution is not None and node.execution.connected, timeout=15.0)
         streams = {h.name: h for h in node.stream_health()}
         assert set(streams) == {"mkt", "priv"}
         assert streams["priv"].connected and streams["mkt"].connected

@@ -66,6 +66,26 @@ class Lifecycle(Protocol):
         """The stream's figures for the status bar, or None when there is no stream."""
 
 
+class InProcess:
+    """The lifecycle of a venue that lives in this process (paper, the event backtest, test doubles):
+    nothing to connect, always connected, no stream to report, no dead-man switch."""
+
+    has_dead_man = False
+    connected = True
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def health(self, now_ms: int) -> StreamHealth | None:
+        return None
+
+    async def dead_man(self, timeout_s: int) -> int:
+        return 0  # nothing to arm: the venue lives and dies with this process
+
+
 @runtime_checkable
 class MarketData(Lifecycle, Protocol):
     async def instruments(self) -> list[Instrument]: ...

@@ -23,7 +23,7 @@ from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill, Order, S
-from cashup_tui.domain.ports import StreamHealth
+from cashup_tui.domain.ports import InProcess
 from cashup_tui.domain.positions import Position
 
 ZERO = Decimal(0)
@@ -109,7 +109,7 @@ def _translate(exc: VenueError, action: str) -> Exception:
     return OrderRejected(f"{action}: {exc.label}: {exc.message}", hint=exc.hint or "the venue refused it; nothing was placed")
 
 
-class VenueExecution:
+class VenueExecution(InProcess):
     """Implements `domain.ports.Execution` on a local `Venue` (paper trading)."""
 
     DRAINED = ("order", "usertrade")  # the venue event kinds this port turns into domain events
@@ -132,22 +132,6 @@ class VenueExecution:
         if venue_kw.get("record_events", True) is True:
             venue_kw["record_events"] = cls.DRAINED
         return cls(Venue(instruments, clock=clock, **venue_kw), instruments, clock)  # type: ignore[arg-type]
-
-    # -- lifecycle: an in-process venue has no connection and no dead-man switch -------------------
-    has_dead_man = False
-    connected = True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def health(self, now_ms: int) -> StreamHealth | None:
-        return None
-
-    async def dead_man(self, timeout_s: int) -> int:
-        return 0  # nothing to arm: the venue lives and dies with this process
 
     def _now(self) -> int | None:
         return self._clock() if self._clock is not None else None
