@@ -30,7 +30,7 @@ from cashup_tui.domain.orders import OrderEvent, OrderEventKind  # noqa: E402
 from cashup_tui.runtime import build_node  # noqa: E402
 from cashup_tui.settings import Secret, Settings, replace_section  # noqa: E402
 from cashup_tui.store import open_store  # noqa: E402
-from cashup_tui.store_journal import StoreJournal  # noqa: E402
+from cashup_tui.store.journal import StoreJournal  # noqa: E402
 
 SYMBOLS = ["BTC_USDT", "ETH_USDT", "XRP_USDT", "DOGE_USDT", "ADA_USDT", "LTC_USDT", "BNB_USDT", "LINK_USDT",
            "DOT_USDT", "AVAX_USDT"]

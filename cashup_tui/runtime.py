@@ -12,38 +12,49 @@ headless CLI get a `Node` with the same engine wiring in every mode:
            countdown_cancel_all dead-man switch is armed while the node is healthy.
 
 Start-up order (reliability.md §0): store -> journal replay -> venue connection -> reconcile
-(orders, fills, positions, balances) -> only then may strategies trade. The engine loop
-(10 Hz) copies market data into the cache, feeds marks to the portfolio and local triggers,
-feeds the paper venue, drives the strategy runner and the stale-feed / loss-limit rules.
+(orders, fills, positions, balances) -> only then may strategies trade. The running loop
+(`engine/supervisor.py`) copies market data into the cache, feeds marks to the portfolio and
+local triggers, feeds the paper venue, drives the strategy runner and the stale-feed / loss-limit
+rules. What start-up opens is closed, newest first, by one `AsyncExitStack` on stop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cashup_tui.domain.enums import Mode
 from cashup_tui.domain.errors import AuthenticationError, CashupError, ConfigError
 from cashup_tui.domain.events import FeedConnected, FeedDisconnected
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar
+from cashup_tui.domain.ports import Execution, Journal, MarketData, StreamHealth
 from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.clock import LiveClock
-from cashup_tui.engine.journal import Journal, MemoryJournal
+from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.price_guard import PriceGuard
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
 from cashup_tui.engine.roles import Action, AuditSink, Role, Session
 from cashup_tui.engine.runner import StrategyRunner
+from cashup_tui.engine.supervisor import Supervisor
 from cashup_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from cashup_tui.adapters.ccxt_rest import GateRest
+    from cashup_tui.adapters.notify import NotificationService
+    from cashup_tui.adapters.sim.server import SimServer
+    from cashup_tui.adapters.sim.venue import Venue
+    from cashup_tui.domain.alerts import AlertEngine, AlertFired
+    from cashup_tui.store import Store
 
 log = logging.getLogger("cashup.runtime")
 MODES = ("demo", "paper", "testnet", "live")
@@ -61,15 +72,15 @@ class Node:
     clock: LiveClock = field(default_factory=LiveClock)
     bus: EventBus = field(default_factory=EventBus)
     cache: Cache = field(default_factory=Cache)
-    store: Any = None
-    sim: Any = None
-    rest: Any = None
-    market: Any = None
-    execution: Any = None
-    paper_venue: Any = None
-    notifier: Any = None
-    alerts: Any = None  # domain.alerts.AlertEngine built from [notify] alerts
-    alerts_fired: list[Any] = field(default_factory=list)  # recent AlertFired, newest last (UI reads them)
+    store: Store | None = None
+    sim: SimServer | None = None
+    rest: GateRest | None = None
+    market: MarketData | None = None
+    execution: Execution | None = None
+    paper_venue: Venue | None = None
+    notifier: NotificationService | None = None  # None: no [notify] urls
+    alerts: AlertEngine | None = None  # built from [notify] alerts at start
+    alerts_fired: list[AlertFired] = field(default_factory=list)  # recent AlertFired, newest last (UI reads them)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     portfolio: Portfolio | None = None
     risk: RiskEngine | None = None
@@ -83,9 +94,9 @@ class Node:
     dead_man_s: int = 30
     started: bool = False
     reconcile_changes: list[str] = field(default_factory=list)
-    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    _last_ticker: dict[str, int] = field(default_factory=dict)
-    _last_book: dict[str, int] = field(default_factory=dict)
+    supervisor: Supervisor | None = None  # the running loop (built with the engine)
+    _pump: Callable[[], object] | None = None  # the paper venue's events onto its stream (after each update)
+    _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack, repr=False)
 
     # -- the person at the keyboard --------------------------------------------------------------
     @property
@@ -103,23 +114,22 @@ class Node:
     async def start(self, *, trade: bool = True) -> Node:
         """Connect, load, reconcile. `trade=False` skips market data (list/cancel/sync commands)."""
         try:
-            await self._connect(trade)
-            self._build_engine()
+            execution = await self._connect(trade)
+            om = self._build_engine(execution)
             await self._start_notifier()
             self._build_alerts()
-            assert self.om is not None
-            self.om.load(replay_fills=self.mode != "demo")  # a demo simulator starts fresh every run
-            self.om.missing_position_is_flat = self.mode == "demo"
-            if hasattr(self.execution, "start"):
-                await self.execution.start()
-            self.om.start()
+            sup = self.supervisor = self._build_supervisor(execution, om)
+            om.load(replay_fills=self.mode != "demo")  # a demo simulator starts fresh every run
+            om.missing_position_is_flat = self.mode == "demo"
+            await execution.start()
+            om.start()
+            self._on_stop("order manager", om.stop)
             if trade:
-                await self._wait_for_market(timeout_s=10.0)
-            await self.om.reconcile()
-            self.reconcile_changes = list(self.om.changes_log)
-            if self.mode in ("testnet", "live"):
-                await self._arm_dead_man()
-            self._tasks.append(asyncio.get_running_loop().create_task(self._engine_loop(), name="engine-loop"))
+                await sup.wait_for_market(timeout_s=10.0)
+            await om.reconcile()
+            self.reconcile_changes = list(om.changes_log)
+            await sup.arm_dead_man()
+            sup.start()
             self.started = True
             self.journal.audit(self.clock.now_ms(), "engine", "node.start", f"mode={self.mode}")
             # what start-up loaded (contracts, engine, adapters) lives as long as the node: keep it out
@@ -131,18 +141,29 @@ class Node:
             await self.stop()
             raise
 
-    async def _connect(self, trade: bool) -> None:
+    def _on_stop(self, what: str, close: Callable[[], Awaitable[Any]]) -> None:
+        """Run `close` on stop (newest first); a failure there is logged, never raised."""
+        async def quietly() -> None:
+            try:
+                await close()
+            except Exception as exc:  # stopping must finish
+                log.warning("stop: closing the %s failed: %s: %s", what, type(exc).__name__, exc)
+
+        self._resources.push_async_callback(quietly)
+
+    async def _connect(self, trade: bool) -> Execution:
         s = self.settings
         from cashup_tui.adapters.ccxt_rest import GateRest
 
         if self.mode == "demo":
             from cashup_tui.adapters.sim.server import SimServer
 
-            self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
-                                 balance=Decimal(str(s.sim.starting_balance)))
-            await self.sim.start(s.sim.host, 0)
-            rest_url, ws_url = self.sim.rest_url, self.sim.ws_url
-            key, secret, user_id = self.sim.api_key, self.sim.api_secret, str(self.sim.state.user_id)
+            sim = self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
+                                       balance=Decimal(str(s.sim.starting_balance)))
+            self._on_stop("simulator", sim.stop)
+            await sim.start(s.sim.host, 0)
+            rest_url, ws_url = sim.rest_url, sim.ws_url
+            key, secret, user_id = sim.api_key, sim.api_secret, str(sim.state.user_id)
         elif self.mode == "paper":
             rest_url, ws_url, key, secret, user_id = s.gate.rest_url, s.gate.ws_url, "", "", ""
         else:
@@ -161,9 +182,10 @@ class Node:
                 passphrase, self.admin_passphrase = self.admin_passphrase, None
                 self.authorize(Action.LIVE_SWITCH, "live.switch", passphrase=passphrase,
                                confirmed="flag or typed LIVE")
-        self.rest = GateRest(rest_url, api_key=key, api_secret=secret, settle=s.gate.settle,
-                             timeout_s=s.gate.request_timeout_s)
-        all_instruments = await self.rest.load_instruments()
+        rest = self.rest = GateRest(rest_url, api_key=key, api_secret=secret, settle=s.gate.settle,
+                                    timeout_s=s.gate.request_timeout_s)
+        self._on_stop("REST client", rest.close)
+        all_instruments = await rest.load_instruments()
         unknown = [x for x in self.symbols if x not in all_instruments]
         if unknown and not self.explicit_symbols:  # the default watchlist: keep what this venue lists
             log.warning("watchlist contract(s) not listed by the venue, skipped: %s", ", ".join(unknown))
@@ -175,33 +197,39 @@ class Node:
         # every contract the venue lists: journalled positions/orders on other symbols stay valued and manageable
         self.instruments = dict(all_instruments)
         if self.mode in ("testnet", "live"):
-            bals = await self.rest.balances()  # start-up key check: a signed read must pass
+            bals = await rest.balances()  # start-up key check: a signed read must pass
             self.journal.audit(self.clock.now_ms(), "user", f"{self.mode}.start",
                                f"key check ok, {len(bals)} balance(s); confirmed={self.confirm_live}")
         if trade or self.mode == "paper":
             from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
 
-            self.market = GateMarketData(ws_url, rest_snapshot_fetcher(rest_url, settle=s.gate.settle),
-                                         sink=self.bus, depth=s.gate.book_depth, freq=s.gate.book_freq)
-            await self.market.subscribe(self.symbols, ["tickers", "book"])
-            self._tasks.append(asyncio.get_running_loop().create_task(self.market.run(), name="market-ws"))
+            market = self.market = GateMarketData(ws_url, rest_snapshot_fetcher(rest_url, settle=s.gate.settle),
+                                                  sink=self.bus, depth=s.gate.book_depth, freq=s.gate.book_freq)
+            await market.subscribe(self.symbols, ["tickers", "book"])
+            self._on_stop("market stream", market.stop)
+            await market.start()
+        execution: Execution
         if self.mode == "paper":
             from cashup_tui.adapters.sim.execution import VenueExecution
             from cashup_tui.venue import Venue
 
             self.paper_venue = Venue(self.instruments, balance=Decimal(str(s.sim.starting_balance)),
                                      clock=self.clock.now_ms)
-            self.execution = VenueExecution(self.paper_venue, self.instruments, ignore_text_prefix=SEED_PREFIX)
+            paper = VenueExecution(self.paper_venue, self.instruments, ignore_text_prefix=SEED_PREFIX)
+            execution, self._pump = paper, paper.pump
         else:
             from cashup_tui.adapters.gate_execution import GateExecution
 
             prefix = f"demo{self.clock.now_ms():x}-" if self.mode == "demo" else ""
-            self.execution = GateExecution(self.rest, self.instruments, ws_url=ws_url, api_key=key,
-                                           api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix,
-                                           orders_over_ws=s.gate.orders_over_ws,
-                                           ws_order_timeout_s=s.gate.request_timeout_s)
+            execution = GateExecution(rest, self.instruments, ws_url=ws_url, api_key=key,
+                                      api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix,
+                                      orders_over_ws=s.gate.orders_over_ws,
+                                      ws_order_timeout_s=s.gate.request_timeout_s)
+        self.execution = execution
+        self._on_stop("venue connection", execution.stop)
+        return execution
 
-    def _build_engine(self) -> None:
+    def _build_engine(self, execution: Execution) -> OrderManager:
         s = self.settings
         cash = Decimal(0)
         for b in self.journal.load_balances():
@@ -213,19 +241,32 @@ class Node:
         self.risk.load()
         self.risk.price_guard = PriceGuard(Decimal(str(s.risk.price_sources_band_pct)), self.clock, self.journal,
                                            self.bus)
-        self.om = OrderManager(self.execution, self.journal, self.risk, self.portfolio, self.cache, self.clock,
-                               self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in ("demo", "paper"),
-                               submit_timeout_s=s.gate.request_timeout_s)
-        self.runner = StrategyRunner(self.om, self.instruments, self.clock, self.journal, self.bus)
+        om = self.om = OrderManager(execution, self.journal, self.risk, self.portfolio, self.cache, self.clock,
+                                    self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in ("demo", "paper"),
+                                    submit_timeout_s=s.gate.request_timeout_s)
+        self.runner = StrategyRunner(om, self.instruments, self.clock, self.journal, self.bus)
         if self.mode == "paper":
             self._seed_paper_venue()
         self.bus.subscribe(FeedDisconnected, self._on_feed_event)
         self.bus.subscribe(FeedConnected, self._on_feed_event)
+        return om
+
+    def _build_supervisor(self, execution: Execution, om: OrderManager) -> Supervisor:
+        assert self.risk is not None and self.portfolio is not None and self.runner is not None
+        venue = self.paper_venue
+        return Supervisor(symbols=self.symbols, instruments=self.instruments, market=self.market,
+                          execution=execution, cache=self.cache, clock=self.clock, journal=self.journal, om=om,
+                          risk=self.risk, portfolio=self.portfolio, runner=self.runner, alerts=self.alerts,
+                          alerts_fired=self.alerts_fired, notifier=self.notifier, local_venue=venue,
+                          pump=self._pump,
+                          dead_man_s=self.dead_man_s if self.mode in ("testnet", "live") else 0,
+                          loop_hz=self.loop_hz)
 
     def _seed_paper_venue(self) -> None:
         """Paper positions survive a restart: the fresh local venue is given the journalled
         positions (at their entry prices) and cash before reconciliation compares them."""
         v = self.paper_venue
+        assert v is not None
         saved = {p.symbol: p for p in self.journal.load_positions() if not p.is_flat and p.symbol in self.instruments}
         cash = next((b.total for b in self.journal.load_balances() if b.currency.upper() == "USDT"), None)
         if not saved and cash is None:
@@ -264,81 +305,15 @@ class Node:
                                                         body=rec.event, channel=rec.channel, status=rec.outcome,
                                                         error=rec.error))
 
-        self.notifier = NotificationService.from_settings(self.settings.notify, history=history)
-        await self.notifier.start()
-        self.notifier.attach(self.bus)
+        notifier = self.notifier = NotificationService.from_settings(self.settings.notify, history=history)
 
-    async def _wait_for_market(self, timeout_s: float) -> None:
-        """Reconcile and trade only once every symbol has a book and a mark (or time out)."""
-        if self.market is None:
-            return
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout_s
-        while loop.time() < end:
-            self._pull_market()
-            if all(self.cache.mark(x) is not None and self.cache.book(x) is not None for x in self.symbols):
-                return
-            await asyncio.sleep(0.05)
-        missing = [x for x in self.symbols if self.cache.book(x) is None]
-        raise CashupError(f"no market data for {', '.join(missing)} after {timeout_s:.0f} s",
-                          hint="check the network / endpoint URLs (cashup config show)")
+        async def stop_notifier() -> None:
+            self.notifier = None
+            await notifier.stop(drain_s=1.0)
 
-    # -- the engine loop --------------------------------------------------------------------------
-    def _pull_market(self) -> list[tuple[str, Decimal, int]]:
-        """Copy new tickers/books into the cache (and the paper venue); return new marks."""
-        md = self.market
-        marks: list[tuple[str, Decimal, int]] = []
-        if md is None:
-            return marks
-        for sym in self.symbols:
-            book = md.book(sym)
-            if book is not None and book.update_id != self._last_book.get(sym):
-                self._last_book[sym] = book.update_id
-                self.cache.update_book(book)
-                if self.paper_venue is not None:
-                    self.paper_venue.update_book(sym, [(lv.price, lv.size) for lv in book.bids],
-                                                 [(lv.price, lv.size) for lv in book.asks], self.clock.now_ms())
-            t = md.ticker(sym)
-            if t is not None and t.ts_ms != self._last_ticker.get(sym):
-                self._last_ticker[sym] = t.ts_ms
-                self.cache.update_ticker(t)
-                mark = self.cache.mark(sym)
-                if mark is not None and not self._price_paused(sym):  # a disputed mark is not forwarded (no triggers)
-                    marks.append((sym, mark, t.ts_ms))
-                    if self.portfolio is not None:
-                        self.portfolio.set_mark(sym, mark)
-                    if self.paper_venue is not None:
-                        self.paper_venue.update_mark(sym, mark, self.clock.now_ms())
-                if self.runner is not None:
-                    self.runner.on_ticker(t)
-        if self.paper_venue is not None:
-            self.execution.pump()
-        return marks
-
-    def _price_paused(self, sym: str) -> bool:
-        guard = self.risk.price_guard if self.risk is not None else None
-        return guard is not None and bool(guard.check(self.cache, sym))
-
-    async def _engine_loop(self) -> None:
-        period = 1.0 / self.loop_hz
-        ticks = 0
-        while True:
-            try:
-                for sym, mark, ts in self._pull_market():
-                    assert self.om is not None
-                    await self.om.on_mark(sym, mark, ts)
-                ticks += 1
-                if ticks % max(1, int(self.loop_hz)) == 0:
-                    self._check_rules()
-                if self.mode in ("testnet", "live") and ticks % max(1, int(self.loop_hz * 10)) == 0:
-                    await self._arm_dead_man()
-                if ticks % max(1, int(self.loop_hz * 5)) == 0:
-                    await self._retry_reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("engine loop step failed (continuing)")
-            await asyncio.sleep(period)
+        self._on_stop("notifier", stop_notifier)
+        await notifier.start()
+        notifier.attach(self.bus)
 
     def _build_alerts(self) -> None:
         """Parse the user's alert rules now, so a bad rule is a clear start-up error (exit 2)."""
@@ -352,72 +327,13 @@ class Node:
                 raise ConfigError(f"notify.alerts[{i}] {text!r}: {exc}") from None
         self.alerts = AlertEngine(rules)
 
-    def _check_alerts(self, now: int) -> None:
-        eng = self.alerts
-        if eng is None or not eng.rules:
-            return
-        fired = []
-        for sym in self.symbols:
-            t = self.cache.ticker(sym)
-            if t is None:
-                continue
-            fired += eng.on_price(sym, Decimal(str(t.last)), now)
-            fired += eng.on_funding(sym, Decimal(str(t.funding_rate)), now)
-            pos = self.portfolio.positions.get(sym) if self.portfolio is not None else None
-            mark = self.cache.mark(sym)
-            if pos is not None and not pos.is_flat and mark is not None:
-                liq = pos.liquidation_price(self.instruments[sym].maintenance_rate)
-                fired += eng.on_position(sym, mark, liq, now)
-        for f in fired:
-            log.warning("alert %s: %s", f.rule.describe(), f.message)
-            self.alerts_fired.append(f)
-            if self.notifier is not None:
-                self.notifier.alert(f)
-        del self.alerts_fired[:-100]
-
-    def _check_rules(self) -> None:
-        assert self.risk is not None and self.runner is not None
-        self.risk.evaluate()
-        self._check_alerts(self.clock.now_ms())
-        now = self.clock.now_ms()
-        traded = {s.symbol for s in self.runner.slots.values() if s.state.value == "running"}
-        for sym in self.symbols:
-            age = self.cache.age_ms(sym, now)
-            if age is None:
-                continue
-            if age > self.risk.limits.stale_feed_ms:
-                if sym not in self.risk.stale_symbols:
-                    self.risk.feed_stale(sym, age, strategy_depends=sym in traded)
-            elif sym in self.risk.stale_symbols:
-                self.risk.feed_fresh(sym)
-            self._price_paused(sym)  # announces a pause or a resume even when no order is sent
-
-    async def _retry_reconcile(self) -> None:
-        """A reconciliation that failed (venue error after a reconnect) is retried every 5 s while the
-        private stream is up; trading stays blocked until one succeeds (fail closed)."""
-        om = self.om
-        if om is None or om.ready or om.reconciling or not getattr(self.execution, "connected", True):
-            return  # (one that is running now is not a failed one)
-        try:
-            await om.reconcile()
-        except CashupError as exc:
-            log.warning("reconciliation retry failed: %s (trading stays blocked)", exc)
-
-    async def _arm_dead_man(self) -> None:
-        healthy = self.om is not None and self.om.ready and getattr(self.execution, "connected", True)
-        if healthy and hasattr(self.execution, "dead_man"):
-            try:
-                await self.execution.dead_man(self.dead_man_s)
-            except CashupError as exc:
-                log.warning("countdown_cancel_all not armed: %s", exc)
-
     def _on_feed_event(self, event: Any) -> None:
         log.info("feed event: %s", event)
 
     # -- strategies ---------------------------------------------------------------------------------
     async def warm_up(self, slot_name: str, bars: int = 300) -> int:
         """Give a vectorised strategy recent closed bars (no orders) so it can signal at once."""
-        assert self.runner is not None
+        assert self.runner is not None and self.rest is not None
         slot = self.runner.slots[slot_name]
         from cashup_tui.domain.timeframes import timeframe_ms
 
@@ -432,57 +348,49 @@ class Node:
                     float(c.close), float(c.volume)) for c in candles if c.open_ms + tf <= now]
         return self.runner.warm_up(slot_name, hist[-max(bars, slot.strategy.warmup()):])
 
+    # -- status ------------------------------------------------------------------------------------
+    def stream_health(self) -> list[StreamHealth]:
+        """'mkt' for the market stream, 'priv' for the private stream when there is one."""
+        now = self.clock.now_ms()
+        out: list[StreamHealth] = []
+        mkt = self.market.health(now) if self.market is not None else None
+        if mkt is not None:
+            if mkt.age_ms is None:  # no frame counted yet: the freshest book or ticker in the cache
+                last = max((self.cache.last_update_ms(x) or 0 for x in self.symbols), default=0)
+                mkt = dataclasses.replace(mkt, age_ms=(now - last) if last else None)
+            out.append(mkt)
+        priv = self.execution.health(now) if self.execution is not None else None
+        if priv is not None:
+            out.append(priv)
+        return out
+
     # -- shutdown ----------------------------------------------------------------------------------
     async def stop(self, *, disarm_dead_man: bool = True) -> None:
-        """`disarm_dead_man=False` for a stop nobody chose (SIGHUP, SIGTERM): Gate's countdown stays armed."""
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks.clear()
-        armed = self.started and self.mode in ("testnet", "live") and hasattr(self.execution, "dead_man")
-        if armed and not disarm_dead_man:
-            self.journal.audit(self.clock.now_ms(), "engine", "dead_man.armed",
-                               f"left armed on a signal stop: Gate cancels open orders in {self.dead_man_s}s")
-        elif armed:
-            # a deliberate quit is not a crash: the user's resting orders stay (kill 3/4 cancels them on purpose).
-            # A signal stop, or a process that dies, leaves Gate's countdown to cancel everything.
-            try:
-                await self.execution.dead_man(0)
-                self.journal.audit(self.clock.now_ms(), "engine", "dead_man.disarm", "countdown_cancel_all 0 on stop")
-            except Exception as exc:  # stopping must finish; say what stays armed
-                log.warning("countdown_cancel_all not disarmed on stop (%s): Gate cancels open orders in %ss",
-                            type(exc).__name__, self.dead_man_s)
-        if self.om is not None:
-            with contextlib.suppress(Exception):
-                await self.om.stop()
-        if self.market is not None:
-            with contextlib.suppress(Exception):
-                await self.market.stop()
-        if self.execution is not None and hasattr(self.execution, "stop"):
-            with contextlib.suppress(Exception):
-                await self.execution.stop()
-        if self.rest is not None:
-            with contextlib.suppress(Exception):
-                await self.rest.close()
-        if self.notifier is not None:
-            with contextlib.suppress(Exception):
-                await self.notifier.stop(drain_s=1.0)
-            self.notifier = None
-        if self.sim is not None:
-            with contextlib.suppress(Exception):
-                await self.sim.stop()
-        if self.portfolio is not None and self.started:
-            with contextlib.suppress(Exception):
-                self.journal.save_positions(list(self.portfolio.positions.values()))
+        """Close what start-up opened, newest first. `disarm_dead_man=False` for a stop nobody chose (SIGHUP,
+        SIGTERM): Gate's countdown stays armed."""
+        resources, self._resources = self._resources, contextlib.AsyncExitStack()
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self._close_store)  # last
+            stack.callback(self._record_stop)
+            stack.push_async_exit(resources)  # the order manager, venue, streams, REST, notifier, simulator
+            if self.supervisor is not None:
+                await self.supervisor.stop(disarm_dead_man=disarm_dead_man)
+
+    def _record_stop(self) -> None:
         if self.started:
+            if self.portfolio is not None:
+                try:
+                    self.journal.save_positions(list(self.portfolio.positions.values()))
+                except Exception as exc:
+                    log.warning("stop: positions not saved: %s: %s", type(exc).__name__, exc)
             self.journal.audit(self.clock.now_ms(), "engine", "node.stop", f"mode={self.mode}")
         self.started = False
-        if self.store is not None:
+
+    def _close_store(self) -> None:
+        store, self.store = self.store, None
+        if store is not None:
             with contextlib.suppress(Exception):
-                self.store.close()
-            self.store = None
+                store.close()
 
     async def __aenter__(self) -> Node:
         return await self.start()
@@ -548,7 +456,7 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
     if journal is None:
         if db_url:
             from cashup_tui.store import open_store
-            from cashup_tui.store_journal import StoreJournal
+            from cashup_tui.store.journal import StoreJournal
 
             store = open_store(db_url, synchronous=settings.store.synchronous,
                                busy_timeout_ms=settings.store.busy_timeout_ms)

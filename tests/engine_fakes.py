@@ -22,6 +22,7 @@ from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import BookLevel, BookSnapshot
 from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.ports import InProcess
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.cache import Cache
@@ -39,7 +40,7 @@ INSTRUMENTS = {"BTC_USDT": BTC, "ETH_USDT": ETH}
 
 
 @dataclass
-class FakeExecution:
+class FakeExecution(InProcess):
     """An in-memory venue. `price` is where marketable orders fill."""
 
     instruments: dict[str, Instrument]

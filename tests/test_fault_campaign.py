@@ -33,7 +33,7 @@ import pytest
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import Side
 from cashup_tui.store import open_store
-from cashup_tui.store_journal import StoreJournal
+from cashup_tui.store.journal import StoreJournal
 from tests.campaign import rounds
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.test_order_manager_crash import _run, sim_env

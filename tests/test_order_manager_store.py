@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from cashup_tui.domain.enums import OrderStatus, TradingState
 from cashup_tui.store import open_store
-from cashup_tui.store_journal import StoreJournal
+from cashup_tui.store.journal import StoreJournal
 from tests.engine_fakes import feed, make_engine
 
 D = Decimal

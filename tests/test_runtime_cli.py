@@ -122,7 +122,7 @@ def test_risk_report_with_stored_candles(capsys: pytest.CaptureFixture[str], mar
     from cashup_tui.paths import default_db_path
     from cashup_tui.store import open_store
     from cashup_tui.store.candles import upsert_candles
-    from cashup_tui.store_journal import StoreJournal
+    from cashup_tui.store.journal import StoreJournal
 
     path = market_dir / "gateio_usdt_perp_BTC_USDT_1h_2025-02-25_2026-02-25.csv"
     if not path.exists():

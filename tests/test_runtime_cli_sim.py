@@ -64,7 +64,7 @@ def test_amend_close_cancel_against_sim_serve(capsys: pytest.CaptureFixture[str]
     rc, out, _ = cashup(capsys, "orders", "sync", "--mode", "testnet", "--json")
     assert rc == 0 and json.loads(out)["changes"] == []  # the store agrees with the venue
     from cashup_tui.store import open_store
-    from cashup_tui.store_journal import StoreJournal
+    from cashup_tui.store.journal import StoreJournal
 
     with open_store(store_url) as store:
         j = StoreJournal(store, "testnet")

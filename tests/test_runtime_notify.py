@@ -60,12 +60,12 @@ async def test_alert_rules_fire_once_and_reach_the_webhook(tmp_path: Path) -> No
             assert [r.describe() for r in node.alerts.rules] == ["BTC_USDT price above 1000000000"]
             last = Decimal(str(node.cache.ticker("BTC_USDT").last))
             tick = node.instruments["BTC_USDT"].price_tick
-            node._check_alerts(node.clock.now_ms())
+            node.supervisor.check_alerts(node.clock.now_ms())
             # one tick either side of the current price: any move of the live market crosses one of them
             node.alerts.add(parse_rule(f"BTC_USDT price crosses {last + tick}", "x"))
             node.alerts.add(parse_rule(f"BTC_USDT price crosses {last - tick}", "x2"))
             for _ in range(300):  # the seeded market oscillates around where it started
-                node._check_alerts(node.clock.now_ms())
+                node.supervisor.check_alerts(node.clock.now_ms())
                 if node.alerts_fired:
                     break
                 await asyncio.sleep(0.05)

@@ -19,7 +19,7 @@ from cashup_tui.domain.ids import ClientIdTaken, is_ours, make_client_id, new_se
 from cashup_tui.domain.orders import K, Order, OrderEvent, transition
 from cashup_tui.store import open_store
 from cashup_tui.store.busy import BusyMeter, StoreBusy, retry_busy
-from cashup_tui.store_journal import StoreJournal
+from cashup_tui.store.journal import StoreJournal
 from tests.campaign import examples
 
 D = Decimal

@@ -18,7 +18,7 @@ import pytest
 
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.store import open_store
-from cashup_tui.store_journal import StoreJournal
+from cashup_tui.store.journal import StoreJournal
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 
 pytestmark = pytest.mark.timeout(300)

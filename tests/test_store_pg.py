@@ -18,9 +18,9 @@ from cashup_tui.domain.ids import ClientOrderId
 from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind
 from cashup_tui.domain.positions import Position
 from cashup_tui.store import open_store, records
+from cashup_tui.store.journal import StoreJournal
 from cashup_tui.store.migrations import LATEST
 from cashup_tui.store.sql import insert_ignore
-from cashup_tui.store_journal import StoreJournal
 from tests import pg_server
 from tests.test_runtime_cli import cashup
 

@@ -260,7 +260,7 @@ def _v2_row(row: dict) -> dict:
 
 def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) -> None:
     from cashup_tui.store import mappers, schema_v1
-    from cashup_tui.store_journal import StoreJournal
+    from cashup_tui.store.journal import StoreJournal
 
     s = open_store(store_url, target_version=1)
     assert s.schema_version == 1

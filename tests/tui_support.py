@@ -28,7 +28,6 @@ from cashup_tui.app.model import (
     PositionView,
     RiskView,
     StrategyView,
-    StreamHealth,
     StressRow,
     TicketPreview,
 )
@@ -38,6 +37,7 @@ from cashup_tui.domain.ids import ClientOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
+from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
 
 D = Decimal

@@ -33,6 +33,7 @@ from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
 
 log = logging.getLogger("cashup.gate.execution")
@@ -137,6 +138,13 @@ class GateExecution:
     @property
     def connected(self) -> bool:
         return self._ws is not None and self._ws.connected.is_set()
+
+    def health(self, now_ms: int) -> StreamHealth | None:
+        """The private stream ('priv'); None without one (no websocket URL)."""
+        ws = self._ws
+        if ws is None:
+            return None
+        return StreamHealth("priv", self.connected, None, ws.stats.msgs_per_s, ws.stats.reconnects)
 
     def _on_values(self, channel: str, values: list[Any]) -> None:
         for v in values:
@@ -273,6 +281,8 @@ class GateExecution:
 
     async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
         await self.rest.set_leverage(symbol, leverage)
+
+    has_dead_man = True  # Gate's countdown_cancel_all
 
     async def dead_man(self, timeout_s: int) -> int:
         """Arm (or refresh) Gate's countdown_cancel_all while the app is healthy; 0 disarms."""

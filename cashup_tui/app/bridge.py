@@ -27,7 +27,6 @@ from cashup_tui.app.model import (
     PositionView,
     RiskView,
     StrategyView,
-    StreamHealth,
     StressRow,
     TicketPreview,
 )
@@ -160,7 +159,7 @@ class BacktestMixin:
 
 
 HEAVY_MODULES = (
-    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store_journal", "cashup_tui.adapters.ccxt_rest",
+    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store.journal", "cashup_tui.adapters.ccxt_rest",
     "cashup_tui.adapters.gateio.market_data", "cashup_tui.adapters.gate_execution", "cashup_tui.adapters.sim.server",
     "cashup_tui.adapters.sim.execution", "cashup_tui.adapters.notify",
 )
@@ -249,7 +248,7 @@ class EngineWorkstation(BacktestMixin):
         self._alert("information", f"FILL {f.side.value.upper()} {f.size} {f.symbol} @ {f.price} ({f.client_id})")
 
     def drain_alerts(self) -> list[tuple[str, str]]:
-        fired = getattr(self.node, "alerts_fired", [])
+        fired = self.node.alerts_fired
         for f in fired[-20:]:
             if id(f) not in self._seen_alerts:
                 self._seen_alerts.add(id(f))
@@ -328,21 +327,8 @@ class EngineWorkstation(BacktestMixin):
     def status(self) -> HeaderStatus:
         n = self.node
         pf, risk = n.portfolio, n.risk
-        streams: list[StreamHealth] = []
         now = n.clock.now_ms()
-        md = n.market
-        if md is not None:
-            st = md.client.stats
-            last = getattr(st, "last_msg_ms", None) or max((n.cache.last_update_ms(s) or 0 for s in n.symbols),
-                                                            default=0)
-            streams.append(StreamHealth("mkt", bool(getattr(md.client, "connected", True)),
-                                        (now - last) if last else None, st.msgs_per_s, st.reconnects))
-        ex = n.execution
-        client = getattr(ex, "ws", None) or getattr(ex, "client", None)
-        if client is not None and hasattr(client, "stats"):
-            st = client.stats
-            streams.append(StreamHealth("priv", bool(getattr(client, "connected", True)), None, st.msgs_per_s,
-                                        st.reconnects))
+        streams = n.stream_health()
         return HeaderStatus(
             mode=self.mode,
             equity=pf.equity() if pf else ZERO,

@@ -16,16 +16,8 @@ from cashup_tui.domain.enums import Mode, OrderType, Side, TimeInForce, TradingS
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
+from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
-
-
-@dataclass(frozen=True, slots=True)
-class StreamHealth:
-    name: str
-    connected: bool
-    age_ms: int | None  # since the last inbound frame
-    msgs_per_s: float
-    reconnects: int
 
 
 @dataclass(frozen=True, slots=True)

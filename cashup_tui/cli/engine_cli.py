@@ -96,7 +96,7 @@ def open_journal(settings: Any, mode: str, db_url: str) -> tuple[Any, Any]:
     """(store, journal) for offline commands (no venue connection)."""
     from cashup_tui.logging_setup import configure_logging
     from cashup_tui.store import open_store
-    from cashup_tui.store_journal import StoreJournal
+    from cashup_tui.store.journal import StoreJournal
 
     configure_logging(settings.log.level, file=settings.log.file or None)
     store = open_store(db_url, synchronous=settings.store.synchronous, busy_timeout_ms=settings.store.busy_timeout_ms)

@@ -1,18 +1,36 @@
 """Ports: the small Protocols the engine talks through. Adapters implement them;
-`runtime.py` is the only place that picks concrete classes."""
+`runtime.py` is the only place that picks concrete classes.
+
+Why lifecycle and health are on the ports: the runtime and the front ends must not guess
+an adapter's attributes by name (a guess that never matched hid the private stream's health
+row). Every implementation says `start`/`stop`, `connected`, `health` and whether it has a
+dead-man switch, even when the answer is "nothing to do" (paper, backtest).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.events import Event
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
-from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.orders import Fill, Order, OrderEvent
 from cashup_tui.domain.positions import Position
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHealth:
+    """One venue stream as the status bar shows it ('mkt' market data, 'priv' the private stream)."""
+
+    name: str
+    connected: bool
+    age_ms: int | None  # since the last inbound frame (None: not known)
+    msgs_per_s: float
+    reconnects: int
 
 
 @runtime_checkable
@@ -31,7 +49,45 @@ class Notifier(Protocol):
 
 
 @runtime_checkable
-class MarketData(Protocol):
+class Lifecycle(Protocol):
+    """What the runtime drives on an adapter with a connection: started before use, stopped at the end."""
+
+    async def start(self) -> None:
+        """Open the connection (and its background task); a no-op where there is none."""
+
+    async def stop(self) -> None:
+        """Close what `start` opened; safe to call when never started."""
+
+    @property
+    def connected(self) -> bool:
+        """True while the stream is up (always True for an in-process venue)."""
+
+    def health(self, now_ms: int) -> StreamHealth | None:
+        """The stream's figures for the status bar, or None when there is no stream."""
+
+
+class InProcess:
+    """The lifecycle of a venue that lives in this process (paper, the event backtest, test doubles):
+    nothing to connect, always connected, no stream to report, no dead-man switch."""
+
+    has_dead_man = False
+    connected = True
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def health(self, now_ms: int) -> StreamHealth | None:
+        return None
+
+    async def dead_man(self, timeout_s: int) -> int:
+        return 0  # nothing to arm: the venue lives and dies with this process
+
+
+@runtime_checkable
+class MarketData(Lifecycle, Protocol):
     async def instruments(self) -> list[Instrument]: ...
 
     async def subscribe(self, symbols: Sequence[str], channels: Sequence[str]) -> None: ...
@@ -46,9 +102,19 @@ class MarketData(Protocol):
 
 
 @runtime_checkable
-class Execution(Protocol):
+class Execution(Lifecycle, Protocol):
     """What the order manager needs from a venue. Every call may raise a domain error;
-    a TemporaryError on submit means the outcome is unknown (look up by client id)."""
+    a TemporaryError on submit means the outcome is unknown (look up by client id).
+
+    `has_dead_man` says whether the venue cancels every open order when `dead_man(timeout_s)` is not
+    refreshed in time (Gate's countdown_cancel_all); paper and backtest venues declare False and their
+    `dead_man` does nothing."""
+
+    @property
+    def has_dead_man(self) -> bool: ...
+
+    async def dead_man(self, timeout_s: int) -> int:
+        """Arm or refresh the venue's countdown (0 disarms); returns what the venue reports."""
 
     async def submit(self, order: Order) -> Order: ...
 
@@ -67,3 +133,51 @@ class Execution(Protocol):
     async def balances(self) -> list[Balance]: ...
 
     def events(self) -> AsyncIterator[Event]: ...
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """What the engine persists (the store's `StoreJournal`, the engine's `MemoryJournal`).
+
+    - `save_order(order, event=...)` writes the order row AND its `OrderEvent` line in one commit (the
+      write-ahead rule: the row exists in SUBMITTING before the venue is called);
+    - `save_fill` / `record_fill` return False when the venue trade id is already stored;
+    - `kv_get` / `kv_set` hold small JSON state (trading state, id counter, strategy state)."""
+
+    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order | None:
+        """Returns the order as stored (a shared store may keep a newer row), or None: as given."""
+
+    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
+        """Many rows and journal lines in one commit; the orders as stored (as `save_order`)."""
+
+    def get_order(self, client_id: str) -> Order | None: ...
+
+    def load_orders(self, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
+        """Every open order plus the `limit` most recent ones, oldest first (`open_only`: only open)."""
+
+    def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]: ...
+
+    def save_fill(self, fill: Fill) -> bool: ...
+
+    def has_fill(self, trade_id: str) -> bool: ...
+
+    def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
+                    balance: Balance) -> bool: ...
+
+    def load_fills(self) -> list[Fill]: ...
+
+    def save_positions(self, positions: list[Position]) -> None: ...
+
+    def load_positions(self) -> list[Position]: ...
+
+    def save_balances(self, balances: list[Balance]) -> None: ...
+
+    def load_balances(self) -> list[Balance]: ...
+
+    def record_risk_event(self, ts_ms: int, kind: str, rule: str, message: str, numbers: dict[str, Any]) -> None: ...
+
+    def audit(self, ts_ms: int, actor: str, action: str, detail: str) -> None: ...
+
+    def kv_get(self, key: str) -> Any | None: ...
+
+    def kv_set(self, key: str, value: Any) -> None: ...

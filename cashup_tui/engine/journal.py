@@ -1,64 +1,18 @@
-"""What the engine persists, as a port, plus an in-memory implementation.
+"""`MemoryJournal`: the `domain.ports.Journal` port in memory.
 
-Why a port: the engine must not depend on how the store lays out its tables. The
-runtime hands the engine a store-backed journal (`cashup_tui/store_journal.py`); tests
-and restart simulations use `MemoryJournal`, which keeps the same contract:
-
-- `save_order(order, event=...)` writes the order row AND appends its domain
-  `OrderEvent` to the journal in one commit (the write-ahead rule: the row exists in SUBMITTING before the venue is called);
-- `save_fill(fill)` returns False when the venue trade id is already stored (fills are
-  unique by trade id, whichever path delivered them);
-- `kv_get/kv_set` hold small JSON state (trading state, id counter, strategy state).
+Why: the engine must not depend on how the store lays out its tables. The runtime hands the
+engine a store-backed journal (`cashup_tui/store/journal.py`); tests, restart simulations, the
+event backtest and `demo --no-store` use this one, which keeps the same contract (see the port).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.orders import Fill, Order, OrderEvent
 from cashup_tui.domain.positions import Position
-
-
-@runtime_checkable
-class Journal(Protocol):
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order | None:
-        """Returns the order as stored (a shared store may keep a newer row), or None: as given."""
-
-    def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
-        """Many rows and journal lines in one commit; the orders as stored (as `save_order`)."""
-
-    def get_order(self, client_id: str) -> Order | None: ...
-
-    def load_orders(self, *, open_only: bool = False) -> list[Order]: ...
-
-    def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]: ...
-
-    def save_fill(self, fill: Fill) -> bool: ...
-
-    def has_fill(self, trade_id: str) -> bool: ...
-
-    def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
-                    balance: Balance) -> bool: ...
-
-    def load_fills(self) -> list[Fill]: ...
-
-    def save_positions(self, positions: list[Position]) -> None: ...
-
-    def load_positions(self) -> list[Position]: ...
-
-    def save_balances(self, balances: list[Balance]) -> None: ...
-
-    def load_balances(self) -> list[Balance]: ...
-
-    def record_risk_event(self, ts_ms: int, kind: str, rule: str, message: str, numbers: dict[str, Any]) -> None: ...
-
-    def audit(self, ts_ms: int, actor: str, action: str, detail: str) -> None: ...
-
-    def kv_get(self, key: str) -> Any | None: ...
-
-    def kv_set(self, key: str, value: Any) -> None: ...
 
 
 class MemoryJournal:
@@ -92,8 +46,11 @@ class MemoryJournal:
     def get_order(self, client_id: str) -> Order | None:
         return self.orders.get(client_id)
 
-    def load_orders(self, *, open_only: bool = False) -> list[Order]:
-        out = [o for o in self.orders.values() if not open_only or o.is_open]
+    def load_orders(self, *, open_only: bool = False, limit: int = 1000) -> list[Order]:
+        """As the store: every open order plus the `limit` most recently added, oldest first."""
+        rows = list(self.orders.values())
+        out = [o for o in rows if o.is_open] if open_only else [
+            o for i, o in enumerate(rows) if o.is_open or i >= len(rows) - limit]
         return sorted(out, key=lambda o: (o.created_ms, o.client_id))
 
     def events(self, client_id: str | None = None) -> list[tuple[str, OrderEvent]]:

@@ -27,25 +27,20 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 from msgspec import structs
 
-from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OT, SIDE, TIF, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
     CashupError,
-    DuplicateFill,
     ExchangeError,
     InvalidTransition,
     OrderNotFound,
     OrderRejected,
-    OverfillError,
     RiskDenied,
-    TemporaryError,
     ValidationError,
 )
 from cashup_tui.domain.events import (
@@ -54,8 +49,6 @@ from cashup_tui.domain.events import (
     OrderDenied,
     OrderFilled,
     OrderUpdated,
-    PositionChanged,
-    ReconciliationDone,
 )
 from cashup_tui.domain.ids import (
     ClientIdTaken,
@@ -66,24 +59,19 @@ from cashup_tui.domain.ids import (
 )
 from cashup_tui.domain.order_merge import NOT_AT_VENUE
 from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
-from cashup_tui.domain.ports import Clock, EventSink, Execution
+from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
-from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
-from cashup_tui.engine.reconcile import Reconciler
+from cashup_tui.engine.reconcile import TEMPORARY, Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
 from cashup_tui.engine.tasks import wait_tasks
+from cashup_tui.engine.triggers import TriggerEmulator
 
-_POSITION_FIELDS = tuple(f.name for f in fields(Position))
-_position_state = attrgetter(*_POSITION_FIELDS)  # a Position's field values as one tuple (C speed)
 log = logging.getLogger("cashup.engine.orders")
 
 ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
-TRIGGERS_KEY = "orders.local_triggers"
-BRACKETS_KEY = "orders.brackets"
-TEMPORARY = (TemporaryError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)
 
 
 @fast_frozen_init  # one per order
@@ -137,10 +125,7 @@ class OrderManager:
         self.lookup_delay_s = lookup_delay_s
         self._counter = int(journal.kv_get(COUNTER_KEY) or 0)
         self._locks: dict[str, asyncio.Lock] = {}
-        self._triggers: dict[str, dict[str, Any]] = dict(journal.kv_get(TRIGGERS_KEY) or {})
-        self._brackets: dict[str, dict[str, Any]] = dict(journal.kv_get(BRACKETS_KEY) or {})
         self._events_task: asyncio.Task[None] | None = None
-        self._reconcile_lock = asyncio.Lock()
         self.ready = False
         self.changes_log: list[str] = []
         self.missing_position_is_flat = False  # True only for a venue that reports every position (the demo sim)
@@ -149,6 +134,8 @@ class OrderManager:
         # a placement's X-Gate-Exptime is its send time + the request timeout unless the adapter says otherwise
         expiry = placement_expiry_ms if placement_expiry_ms is not None else int(submit_timeout_s * 1000)
         self.reconciler = Reconciler(self, placement_expiry_ms=expiry, clock_margin_ms=clock_margin_ms)
+        self.emulator = TriggerEmulator(self)
+        self._bg_tasks: set[asyncio.Task[Any]] = set()  # follow-ups (bracket arming, OCO cancels, kill actions)
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
 
@@ -251,6 +238,31 @@ class OrderManager:
         return self._store(new, event)
 
     # -- submit --------------------------------------------------------------------------
+    def _admit(self, order: Order) -> Order | SubmitResult:
+        """The one admission of `submit` and `submit_now`: risk gate, then the write-ahead claim of the
+        client id (row + journal line in SUBMITTING, one commit), then a locally held trigger is armed.
+        Returns the order to send to the venue, or the result when nothing is to be sent."""
+        try:
+            self.risk.check_submit(order)
+        except RiskDenied as exc:
+            if self.bus is not None:
+                self.bus.publish(OrderDenied(self.clock.now_ms(), order.client_id, exc.rule, str(exc)))
+            raise
+        now = self.clock.now_ms()
+        if not order.created_ms:
+            order = structs.replace(order, created_ms=now)
+        ev = OrderEvent(K.SUBMITTED, now)
+        crash_point("before_commit")
+        try:
+            order = self._store(transition(order, ev), ev)
+        except ClientIdTaken as taken:  # another process wrote this id first: it is theirs to send
+            known = taken.existing if isinstance(taken.existing, Order) else None
+            return SubmitResult(self.journal.get_order(order.client_id) or known or order, existed=True)
+        crash_point("after_commit")
+        if order.order_type is OT.TRAILING_STOP or (order.order_type in TRIGGER_TYPES and self.emulate_triggers):
+            return SubmitResult(self.emulator.arm(order))
+        return order
+
     async def submit(self, order: Order) -> SubmitResult:
         """Risk gate -> write-ahead -> venue. Idempotent by client id."""
         async with self._lock(order.client_id):
@@ -259,26 +271,10 @@ class OrderManager:
                 if existing.status in (S.SUBMITTING, S.UNKNOWN):
                     existing = await self.resolve(existing)
                 return SubmitResult(existing, existed=True)
-            try:
-                self.risk.check_submit(order)
-            except RiskDenied as exc:
-                if self.bus is not None:
-                    self.bus.publish(OrderDenied(self.clock.now_ms(), order.client_id, exc.rule, str(exc)))
-                raise
-            now = self.clock.now_ms()
-            order = structs.replace(order, created_ms=order.created_ms or now)
-            ev = OrderEvent(K.SUBMITTED, now)
-            crash_point("before_commit")
-            try:
-                order = self._store(transition(order, ev), ev)
-            except ClientIdTaken as taken:  # another process wrote this id first: it is theirs to send
-                return SubmitResult(self.journal.get_order(order.client_id) or taken.existing or order, existed=True)
-            crash_point("after_commit")
-            if order.order_type is OT.TRAILING_STOP or (
-                order.order_type in TRIGGER_TYPES and self.emulate_triggers
-            ):
-                return SubmitResult(self._arm_local_trigger(order))
-            return SubmitResult(await self._send(order))
+            admitted = self._admit(order)
+            if isinstance(admitted, SubmitResult):
+                return admitted
+            return SubmitResult(await self._send(admitted))
 
     async def _send(self, order: Order) -> Order:
         try:
@@ -294,7 +290,7 @@ class OrderManager:
             self.risk.record_error("submit")
             self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
             raise
-        merged = await self._merge(self.cache.order(order.client_id) or order, ack)
+        merged = await self.reconciler.merge(self.cache.order(order.client_id) or order, ack)
         crash_point("after_ack")
         return merged
 
@@ -312,21 +308,10 @@ class OrderManager:
         existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
         if existing is not None:
             return SubmitResult(existing, existed=True)
-        try:
-            self.risk.check_submit(order)
-        except RiskDenied as exc:
-            if self.bus is not None:
-                self.bus.publish(OrderDenied(self.clock.now_ms(), order.client_id, exc.rule, str(exc)))
-            raise
-        now = self.clock.now_ms()
-        if not order.created_ms:
-            order = structs.replace(order, created_ms=now)
-        ev = OrderEvent(K.SUBMITTED, now)
-        order = self._store(transition(order, ev), ev)
-        if order.order_type is OT.TRAILING_STOP or (
-            order.order_type in TRIGGER_TYPES and self.emulate_triggers
-        ):
-            return SubmitResult(self._arm_local_trigger(order))
+        admitted = self._admit(order)
+        if isinstance(admitted, SubmitResult):
+            return admitted
+        order = admitted
         try:
             ack = send(order)
         except (OrderRejected, ValidationError, ExchangeError) as exc:
@@ -337,7 +322,7 @@ class OrderManager:
         current = self.cache.order(order.client_id) or order
         if current.status.is_terminal:  # filled (or refused) and journalled from the venue's events
             return SubmitResult(current)
-        return SubmitResult(self._merge_state(self._merge_ack(current, ack), ack))
+        return SubmitResult(self.reconciler.merge_state(self.reconciler.merge_ack(current, ack), ack))
 
     def cancel_now(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
         """Synchronous `cancel` for an Execution with `cancel_now` (see `submit_now`)."""
@@ -356,7 +341,7 @@ class OrderManager:
             self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
             raise
         self.apply_events_now()
-        return self._merge_state(self._merge_ack(self.cache.order(client_id) or order, venue), venue)
+        return self.reconciler.merge_state(self.reconciler.merge_ack(self.cache.order(client_id) or order, venue), venue)
 
     def apply_events_now(self) -> int:
         """Apply what an in-process venue reported (`execution.drain_now()`): fills through `on_fill`,
@@ -364,150 +349,25 @@ class OrderManager:
         events = self.execution.drain_now()  # type: ignore[attr-defined]
         for ev in events:
             if isinstance(ev, OrderFilled):
-                self.on_fill(ev.fill)
+                self.reconciler.on_fill(ev.fill)
             elif isinstance(ev, OrderUpdated):
-                local = self._local_for(ev.order)
+                local = self.reconciler.local_for(ev.order)
                 if local is not None:
-                    self._merge_state(self._merge_ack(local, ev.order), ev.order)
+                    self.reconciler.merge_state(self.reconciler.merge_ack(local, ev.order), ev.order)
         return len(events)
 
+    # -- the venue's view: merged, looked up, fills applied (engine/reconcile.py) ---------------------
     async def resolve(self, order: Order) -> Order:
         """Settle an order in doubt by looking it up by client id; never re-sends it."""
-        for attempt in range(self.lookup_attempts):
-            try:
-                venue = await self.execution.fetch_order(order.symbol, order.client_id)
-            except TEMPORARY as exc:
-                log.info("lookup %d of %s failed: %s", attempt + 1, order.client_id, exc)
-                venue = None
-                found = False
-            else:
-                found = True
-            current = self.cache.order(order.client_id) or order
-            if found and venue is not None:
-                return await self._merge(current, venue)
-            if found and venue is None and attempt == self.lookup_attempts - 1:
-                return self.reconciler.not_found(current)  # UNKNOWN until it can no longer land
-            await asyncio.sleep(self.lookup_delay_s * (attempt + 1))
-        return self.cache.order(order.client_id) or order
+        return await self.reconciler.resolve(order)
 
-    async def _merge(self, local: Order, venue: Order) -> Order:
-        """Bring the local order in line with the venue's view (ack, WS update, lookup)."""
-        if local.status.is_terminal and self.reconciler.revivable(local, venue):
-            local = self.reconciler.revive(local, venue.venue_order_id, f"the venue reports it {venue.status.value}")
-        order = self._merge_ack(local, venue)
-        if venue.filled > order.filled:
-            await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
-            order = self.cache.order(order.client_id) or order
-        return self._merge_state(order, venue)
-
-    def _merge_ack(self, order: Order, venue: Order) -> Order:
-        """First half of `_merge`: the venue has the order (accepted, venue id learnt)."""
-        if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
-            order = self._apply(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), venue_order_id=venue.venue_order_id))
-        elif venue.venue_order_id and not order.venue_order_id:
-            order = self._note(structs.replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
-        return order
-
-    def _merge_state(self, order: Order, venue: Order) -> Order:
-        """Second half of `_merge` (fills already applied): amended, cancelled, expired, rejected."""
-        now = self.clock.now_ms()
-        if not order.status.is_terminal and venue.status is not S.FILLED:
-            if ((venue.size != order.size or venue.price != order.price) and venue.status.is_working
-                    and venue.size >= order.filled and venue.size > 0):
-                order = self._apply(order, OrderEvent(K.AMENDED, now, new_price=venue.price,
-                                                          new_size=venue.size))
-            if venue.status is S.CANCELLED:
-                order = self._apply(order, OrderEvent(K.CANCELLED, now, reason=venue.reason or "cancelled at venue"))
-            elif venue.status is S.EXPIRED:
-                order = self._apply(order, OrderEvent(K.EXPIRED, now, reason=venue.reason or "expired"))
-            elif venue.status is S.REJECTED:
-                order = self._apply(order, OrderEvent(K.REJECTED, now, reason=venue.reason or "rejected by venue"))
-        self._after_order_change(order)
-        return order
-
-    # -- fills -----------------------------------------------------------------------------
     def on_fill(self, fill: Fill) -> bool:
-        """Apply one venue fill once (dedup by trade id). Returns False for a duplicate.
-
-        The fill, the order's new state, the position and the wallet are journalled in one commit."""
-        if self.portfolio.has_trade(fill.trade_id):  # every journalled trade id is loaded at start-up
-            return False  # (and the journal's unique trade id refuses any other duplicate below)
-        order = self.cache.order(fill.client_id) if fill.client_id else None
-        if order is None and fill.venue_order_id:
-            order = self.cache.order_by_venue_id(fill.venue_order_id)
-        new: Order | None = None
-        fev: OrderEvent | None = None
-        if order is not None:
-            if order.status is S.REJECTED:  # a late arrival's fill: the order did reach the venue
-                order = self.reconciler.revive_for_fill(order, fill)
-            fev = OrderEvent(K.FILLED, fill.ts_ms, fill.venue_order_id, fill)  # (positional: once per fill)
-            try:
-                new = transition(order, fev)
-            except DuplicateFill:
-                return False
-            except (InvalidTransition, OverfillError) as exc:
-                log.error("fill %s does not fit order %s: %s (position still updated)", fill.trade_id,
-                          order.client_id, exc)
-                new = fev = None
-        before = self._snapshot(fill.symbol)
-        self.portfolio.apply_fill(fill)
-        pos = self.portfolio.positions[fill.symbol]
-        bal = self._wallet(fill.ts_ms)
-        try:
-            stored = self.journal.record_fill(fill, order=new, event=fev, position=pos, balance=bal)
-        except Exception:
-            self._restore(fill, before)  # nothing was committed: memory must not run ahead of the journal
-            raise
-        if not stored and new is not None:  # another process on this store journalled the fill first (its
-            # trade sync saw our order's fill): the account did fill, so memory keeps it, and our order row
-            # moves on by compare-and-set (the store keeps whichever version is further along)
-            new = self.journal.save_order(new, event=fev) or new
-        self.cache.put_position(pos)
-        self.cache.put_balance(bal)
-        if new is not None:
-            self.cache.put_order(new)
-        if self.bus is not None:
-            if new is not None and fev is not None:
-                self.bus.publish(OrderUpdated(fill.ts_ms, new, fev.kind._value_))
-            self.bus.publish(OrderFilled(fill.ts_ms, fill))
-            self.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
-        if order is not None:
-            self._after_order_change(self.cache.order(order.client_id) or order, fill=fill)
-        return True
-
-    def _snapshot(self, symbol: str) -> tuple[tuple | None, Decimal]:
-        """The position's field values and the cash before a fill (a tuple: `replace()` of the position
-        cost more than the rest of the fill's bookkeeping in a backtest)."""
-        p = self.portfolio.positions.get(symbol)
-        return (_position_state(p) if p is not None else None), self.portfolio.cash
-
-    def _restore(self, fill: Fill, before: tuple[tuple | None, Decimal]) -> None:
-        """Undo an in-memory fill (the same Position object is shared with the cache: restore in place)."""
-        saved, cash = before
-        live = self.portfolio.positions.get(fill.symbol)
-        if saved is None:
-            self.portfolio.positions.pop(fill.symbol, None)
-        elif live is not None:
-            for name, value in zip(_POSITION_FIELDS, saved, strict=True):
-                setattr(live, name, value)
-        self.portfolio.cash = cash
-        self.portfolio._trade_ids.discard(fill.trade_id)
-
-    def _wallet(self, ts_ms: int) -> Balance:
-        cur = self.cache.balance(self.portfolio.currency)
-        avail = cur.available if cur is not None else self.portfolio.cash
-        return Balance(self.portfolio.currency, self.portfolio.cash, avail, ts_ms)
+        """Apply one venue fill once (dedup by trade id). Returns False for a duplicate."""
+        return self.reconciler.on_fill(fill)
 
     async def sync_fills(self, symbol: str | None = None, *, since_ms: int | None = None) -> int:
         """Pull fills over REST and apply the ones not seen yet. Returns how many were new."""
-        if since_ms is None:
-            fills = self.journal.load_fills()
-            since_ms = max(0, (fills[-1].ts_ms if fills else 0) - 60_000)
-        new = 0
-        for f in sorted(await self.execution.fills_since(symbol, since_ms), key=lambda f: (f.ts_ms, f.trade_id)):
-            if self.on_fill(f):
-                new += 1
-        return new
+        return await self.reconciler.sync_fills(symbol, since_ms=since_ms)
 
     # -- cancel / amend ------------------------------------------------------------------------
     def _get(self, client_id: str) -> Order:
@@ -523,9 +383,8 @@ class OrderManager:
         order = self._get(client_id)
         if order.status.is_terminal:
             return order, True
-        if client_id in self._triggers:
-            self._triggers.pop(client_id, None)
-            self._save_triggers()
+        if self.emulator.holds(client_id):
+            self.emulator.release(client_id)
             return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason)), True
         return self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason)), False
 
@@ -538,9 +397,10 @@ class OrderManager:
             try:
                 venue = await asyncio.wait_for(self.execution.cancel(order), self.submit_timeout_s)
             except OrderNotFound:
-                venue = await self._lookup_quiet(order)
-                if venue is None:
+                found = await self._lookup_quiet(order)
+                if found is None:
                     return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
+                venue = found
             except TEMPORARY as exc:
                 self.risk.record_error("cancel")
                 log.warning("cancel of %s in doubt: %s (reconciliation will settle it)", client_id, exc)
@@ -548,7 +408,7 @@ class OrderManager:
             except ExchangeError as exc:
                 self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
                 raise
-            return await self._merge(self.cache.order(client_id) or order, venue)
+            return await self.reconciler.merge(self.cache.order(client_id) or order, venue)
 
     async def _lookup_quiet(self, order: Order) -> Order | None:
         try:
@@ -562,7 +422,7 @@ class OrderManager:
             if not order.status.is_working or order.status in (S.UNKNOWN, S.SUBMITTING):
                 raise ValidationError(f"order {client_id} is {order.status.value}: it cannot be amended now")
             self.risk.check_amend(order, price=price, size=size)
-            if client_id in self._triggers:
+            if self.emulator.holds(client_id):
                 new = self._apply(order, OrderEvent(K.AMENDED, self.clock.now_ms(), new_price=price, new_size=size))
                 return new
             try:
@@ -570,10 +430,11 @@ class OrderManager:
             except TEMPORARY as exc:
                 self.risk.record_error("amend")
                 log.warning("amend of %s in doubt: %s", client_id, exc)
-                venue = await self._lookup_quiet(order)
-                if venue is None:
+                found = await self._lookup_quiet(order)
+                if found is None:
                     return order
-            return await self._merge(self.cache.order(client_id) or order, venue)
+                venue = found
+            return await self.reconciler.merge(self.cache.order(client_id) or order, venue)
 
     async def cancel_all(self, symbol: str | None = None, *, reason: str = "cancel all",
                          entries_only: bool = False) -> list[Order]:
@@ -640,159 +501,19 @@ class OrderManager:
 
     @property
     def _bg(self) -> set[asyncio.Task[Any]]:
-        bg = getattr(self, "_bg_tasks", None)
-        if bg is None:
-            bg = self._bg_tasks = set()
-        return bg
+        return self._bg_tasks
 
-    # -- locally managed triggers: stops, take-profits, trailing stops, brackets -------------
-    def _arm_local_trigger(self, order: Order) -> Order:
-        order = self._apply(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), reason="armed locally"))
-        mark = self.cache.mark(order.symbol)
-        spec: dict[str, Any] = {"symbol": order.symbol}
-        if order.order_type is OT.TRAILING_STOP:
-            offset = order.trigger_price  # trailing distance in price units
-            spec.update(offset=str(offset), extreme=str(mark) if mark is not None else None)
-        self._triggers[order.client_id] = spec
-        self._save_triggers()
-        return self.cache.order(order.client_id) or order
-
-    def _save_triggers(self) -> None:
-        self.journal.kv_set(TRIGGERS_KEY, self._triggers)
-
-    def _save_brackets(self) -> None:
-        self.journal.kv_set(BRACKETS_KEY, self._brackets)
-
-    @staticmethod
-    def _fires(order: Order, mark: Decimal, spec: dict[str, Any]) -> bool:
-        if order.order_type is OT.TRAILING_STOP:
-            offset = Decimal(spec["offset"])
-            extreme = Decimal(spec["extreme"]) if spec.get("extreme") else mark
-            if order.side is SIDE.SELL:  # protects a long: follow the high
-                extreme = max(extreme, mark)
-                spec["extreme"] = str(extreme)
-                return mark <= extreme - offset
-            extreme = min(extreme, mark)
-            spec["extreme"] = str(extreme)
-            return mark >= extreme + offset
-        trig = order.trigger_price
-        if trig is None:
-            return False
-        stop = order.order_type in (OT.STOP_MARKET, OT.STOP_LIMIT)
-        if order.side is SIDE.SELL:
-            return mark <= trig if stop else mark >= trig
-        return mark >= trig if stop else mark <= trig
-
+    # -- locally managed triggers and brackets (engine/triggers.py) -------------------------------
     async def on_mark(self, symbol: str, mark: Decimal, ts_ms: int | None = None) -> list[Order]:
         """Feed a mark price: updates valuation and fires local triggers. Returns child orders sent."""
         self.portfolio.set_mark(symbol, mark)
         self.cache.set_mark(symbol, mark, ts_ms if ts_ms is not None else self.clock.now_ms())
-        fired: list[Order] = []
-        changed = False
-        for cid, spec in list(self._triggers.items()):
-            if spec.get("symbol") != symbol:
-                continue
-            order = self.cache.order(cid)
-            if order is None or order.status.is_terminal:
-                self._triggers.pop(cid, None)
-                changed = True
-                continue
-            before = dict(spec)
-            if not self._fires(order, mark, spec):
-                changed = changed or before != spec
-                continue
-            self._triggers.pop(cid, None)
-            changed = True
-            child = await self._fire(order, mark)
-            if child is not None:
-                fired.append(child)
-        if changed:
-            self._save_triggers()
-        return fired
-
-    async def _fire(self, parent: Order, mark: Decimal) -> Order | None:
-        limit = parent.order_type is OT.STOP_LIMIT or (
-            parent.order_type is OT.TAKE_PROFIT and parent.price is not None)
-        child = self.build(parent.symbol, parent.side, parent.remaining,
-                           order_type=OT.LIMIT if limit else OT.MARKET,
-                           price=parent.price if limit else None, reduce_only=parent.reduce_only,
-                           strategy=parent.strategy)
-        self._apply(parent, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
-        for bid, b in self._brackets.items():  # OCO: a fired leg cancels its sibling
-            legs = (b.get("stop"), b.get("take_profit"))
-            if parent.client_id in legs:
-                for other in legs:
-                    if other and other != parent.client_id:
-                        await self.cancel(other, reason=f"OCO with {parent.client_id}")
-                b["done"] = True
-                log.info("bracket %s closed by %s", bid, parent.client_id)
-        self._save_brackets()
-        try:
-            return (await self.submit(child)).order
-        except RiskDenied as exc:
-            log.error("triggered %s denied by risk: %s", parent.client_id, exc)
-            return None
+        return await self.emulator.on_mark(symbol, mark)
 
     async def bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> Order:
         """Entry + stop + take-profit; the exits are armed (reduce-only) when the entry fills,
         sized to what filled, and one cancels the other."""
-        if entry.client_id not in self._brackets and self.cache.order(entry.client_id) is None:
-            # the exits are checked BEFORE the entry goes out: never an unprotected entry
-            for name, px in (("stop_price", stop_price), ("take_profit_price", take_profit_price)):
-                self.risk.check_price(entry.symbol, name, px)
-            ref = entry.price or self.cache.mark(entry.symbol)
-            if ref is not None:
-                wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is SIDE.BUY else (
-                    stop_price <= ref or take_profit_price >= ref)
-                if wrong:
-                    raise ValidationError(
-                        f"bracket around {ref}: stop {stop_price} / take-profit {take_profit_price} are on the wrong side",
-                        hint="a long needs stop < price < take-profit; a short the reverse")
-        result = await self.submit(entry)
-        if result.existed:
-            return result.order
-        self._brackets[entry.client_id] = {"stop_price": str(stop_price), "tp_price": str(take_profit_price),
-                                           "armed": "0", "stop": None, "take_profit": None}
-        self._save_brackets()
-        order = self.cache.order(entry.client_id) or result.order
-        await self._maybe_arm_bracket(order)
-        return self.cache.order(entry.client_id) or order
-
-    async def _maybe_arm_bracket(self, entry: Order) -> None:
-        b = self._brackets.get(entry.client_id)
-        if not b or b.get("done") or entry.filled <= Decimal(b.get("armed", "0")):
-            return
-        qty = entry.filled
-        exit_side = entry.side.opposite
-        for key, typ, px in (("stop", OT.STOP_MARKET, b["stop_price"]),
-                             ("take_profit", OT.TAKE_PROFIT, b["tp_price"])):
-            old = b.get(key)
-            if old:
-                old_order = self.cache.order(old)
-                if old_order is not None and not old_order.status.is_terminal:
-                    await self.amend(old, size=qty)
-                    continue
-            leg = self.build(entry.symbol, exit_side, qty, order_type=typ, trigger_price=Decimal(px),
-                             reduce_only=True, strategy=entry.strategy)
-            b[key] = leg.client_id
-            self._save_brackets()
-            await self.submit(leg)
-        b["armed"] = str(qty)
-        self._save_brackets()
-
-    def _after_order_change(self, order: Order, fill: Fill | None = None) -> None:
-        if order.client_id in self._brackets and fill is not None:
-            self._spawn(self._maybe_arm_bracket(order))
-        for b in self._brackets.values():  # a bracket leg filled at the venue: cancel its sibling
-            if b.get("done"):
-                continue
-            legs = (b.get("stop"), b.get("take_profit"))
-            if order.client_id in legs and order.status is S.FILLED:
-                b["done"] = True
-                self._save_brackets()
-                for other in legs:
-                    if other and other != order.client_id:
-                        self._spawn(self.cancel(other, reason=f"OCO with {order.client_id}"))
+        return await self.emulator.bracket(entry, stop_price=stop_price, take_profit_price=take_profit_price)
 
     def _spawn(self, coro: Any) -> None:
         try:
@@ -808,25 +529,15 @@ class OrderManager:
         await wait_tasks(self._bg)
 
     # -- venue event stream ------------------------------------------------------------------
-    def _local_for(self, venue: Order) -> Order | None:
-        """The local order a venue report is about (by client id, then venue id). A working order
-        we never sent is adopted and None is returned: there is nothing local to merge into."""
-        local = self.cache.order(venue.client_id) if venue.client_id else None
-        if local is None and venue.venue_order_id:
-            local = self.cache.order_by_venue_id(venue.venue_order_id)
-        if local is None and venue.status.is_working:
-            self._adopt(venue, "seen on the order stream")
-        return local
-
     async def handle_event(self, event: object) -> None:
         if isinstance(event, OrderFilled):
             self.on_fill(event.fill)
         elif isinstance(event, OrderUpdated):
-            local = self._local_for(event.order)
+            local = self.reconciler.local_for(event.order)
             if local is None:
                 return
             async with self._lock(local.client_id):
-                await self._merge(self.cache.order(local.client_id) or local, event.order)
+                await self.reconciler.merge(self.cache.order(local.client_id) or local, event.order)
         elif isinstance(event, FeedDisconnected):
             self.ready = False
             self.risk.reconciling = True
@@ -858,104 +569,16 @@ class OrderManager:
         await self.reconciler.stop()
         await self.idle()
 
-    def _adopt(self, venue: Order, why: str) -> Order:
-        """An order at the venue we have no row for (placed elsewhere, or a lost write)."""
-        order = structs.replace(venue, strategy=venue.strategy or "external", trade_ids=frozenset(), filled=ZERO,
-                        avg_fill_price=ZERO, fees=ZERO, status=S.OPEN if venue.status.is_working else venue.status)
-        if order.created_ms == 0:
-            order = structs.replace(order, created_ms=self.clock.now_ms())
-        return self._note(order, f"adopted: {why}")
-
     # -- reconciliation ----------------------------------------------------------------------
     @property
     def reconciling(self) -> bool:
-        return self._reconcile_lock.locked()
+        return self.reconciler.lock.locked()
 
     async def reconcile(self) -> list[str]:
         """Align orders, fills, positions and balances with the venue; journal and return what changed.
 
         Submits are denied while it runs. Idempotent: a second run returns []."""
-        async with self._reconcile_lock:
-            self.ready = False
-            self.risk.reconciling = True
-            changes: list[str] = []
-            try:
-                changes += await self._reconcile_fills()
-                changes += await self._reconcile_orders()
-                changes += await self._reconcile_positions()
-                changes += await self._reconcile_balances()
-            except Exception:
-                log.exception("reconciliation failed: trading stays blocked")
-                raise
-            now = self.clock.now_ms()
-            self.changes_log.extend(changes)
-            for c in changes:
-                self.journal.record_risk_event(now, "reconcile", "reconcile", c, {})
-            self.journal.audit(now, "engine", "reconcile", f"{len(changes)} change(s)")
-            self.risk.reconciling = False
-            self.ready = True
-            if self.bus is not None:
-                self.bus.publish(ReconciliationDone(now, tuple(changes)))
-            if changes:
-                log.warning("reconciliation changed %d thing(s): %s", len(changes), "; ".join(changes))
-            return changes
-
-    async def _reconcile_fills(self) -> list[str]:
-        fills = self.journal.load_fills()
-        since = max(0, (fills[-1].ts_ms if fills else 0) - 3_600_000)
-        orders = self.journal.load_orders(open_only=True)
-        if orders:
-            since = min(since, min(o.created_ms for o in orders) - 60_000)
-        before = {f.trade_id for f in fills}
-        out = []
-        for f in sorted(await self.execution.fills_since(None, max(0, since)), key=lambda f: (f.ts_ms, f.trade_id)):
-            if f.trade_id not in before and self.on_fill(f):
-                out.append(f"fill {f.trade_id} {f.side.value} {f.size} {f.symbol} @ {f.price} ({f.client_id}) applied")
-        return out
-
-    async def _reconcile_orders(self) -> list[str]:
-        return await self.reconciler.reconcile_orders()
-
-    async def _reconcile_positions(self) -> list[str]:
-        out: list[str] = []
-        venue = {p.symbol: p for p in await self.execution.positions()}
-        for sym, vp in venue.items():
-            if sym not in self.portfolio.instruments:
-                out.append(f"position {sym} {vp.size} at venue: unknown contract, ignored")
-                continue
-            lp = self.portfolio.positions.get(sym)
-            lsize = lp.size if lp else ZERO
-            lentry = lp.entry_price if lp else ZERO
-            if lsize != vp.size or (vp.size != 0 and vp.entry_price > 0 and abs(lentry - vp.entry_price) > vp.entry_price * Decimal("0.0001")):
-                self.portfolio.adopt_position(vp)
-                out.append(f"position {sym}: local {lsize} @ {lentry} -> venue {vp.size} @ {vp.entry_price}")
-            elif lp is not None and vp.leverage > 0 and lp.leverage != vp.leverage:
-                lp.leverage = vp.leverage
-            if sym in self.portfolio.positions:
-                self.cache.put_position(self.portfolio.positions[sym])
-        for sym, lp in self.portfolio.positions.items():
-            if sym not in venue and not lp.is_flat:
-                if self.missing_position_is_flat:
-                    out.append(f"position {sym}: local {lp.size} -> venue flat")
-                    self.portfolio.adopt_position(Position(sym, lp.quanto_multiplier))
-                    self.cache.put_position(self.portfolio.positions[sym])
-                else:
-                    out.append(f"position {sym}: local {lp.size} but the venue sent no report (left as is)")
-        self.journal.save_positions(list(self.portfolio.positions.values()))
-        return out
-
-    async def _reconcile_balances(self) -> list[str]:
-        out: list[str] = []
-        bals = await self.execution.balances()
-        for b in bals:
-            self.cache.put_balance(b)
-            if b.currency.upper() == self.portfolio.currency and b.total != self.portfolio.cash:
-                out.append(f"balance {b.currency}: local {self.portfolio.cash} -> venue {b.total}")
-                self.portfolio.cash = b.total
-                if self.portfolio.starting_cash == 0:
-                    self.portfolio.starting_cash = b.total
-        self.journal.save_balances(bals)
-        return out
+        return await self.reconciler.reconcile()
 
     def _position_of(self, symbol: str) -> Position | None:
         return self.portfolio.positions.get(symbol)

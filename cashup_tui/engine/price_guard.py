@@ -17,9 +17,8 @@ from decimal import Decimal
 
 from cashup_tui.domain.enums import TS, TradingState
 from cashup_tui.domain.events import RiskTripped
-from cashup_tui.domain.ports import Clock, EventSink
+from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.engine.cache import Cache
-from cashup_tui.engine.journal import Journal
 
 log = logging.getLogger("cashup.engine.price_guard")
 

@@ -1,4 +1,4 @@
-"""Order reconciliation and cancel-all for the order manager (split out of order_manager.py).
+"""Reconciliation (orders, fills, positions, balances) and cancel-all for the order manager.
 
 Why these rules (issue 14, "an order that arrives late"; issue 13, open-order scale):
 - "never reached the venue" is not decided on one lookup. A placement carries `X-Gate-Exptime`
@@ -19,21 +19,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import fields
+from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from msgspec import structs
 
-from cashup_tui.domain.errors import CashupError, TemporaryError
-from cashup_tui.domain.events import OrderUpdated
+from cashup_tui.domain.account import Balance
+from cashup_tui.domain.errors import (
+    CashupError,
+    DuplicateFill,
+    InvalidTransition,
+    OverfillError,
+    TemporaryError,
+)
+from cashup_tui.domain.events import OrderFilled, OrderUpdated, PositionChanged, ReconciliationDone
 from cashup_tui.domain.ids import is_ours
 from cashup_tui.domain.order_merge import GONE, INFERRED, NEVER_REACHED
 from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, can_transition, transition
+from cashup_tui.domain.positions import Position
 
 if TYPE_CHECKING:
     from cashup_tui.engine.order_manager import OrderManager
 
 log = logging.getLogger("cashup.engine.reconcile")
 
+ZERO = Decimal(0)
+TEMPORARY = (TemporaryError, asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)  # outcome unknown
+_POSITION_FIELDS = tuple(f.name for f in fields(Position))
+_position_state = attrgetter(*_POSITION_FIELDS)  # a Position's field values as one tuple (C speed)
 FOLLOW_UP_RETRY_S = 1.0
 FOLLOW_UP_ATTEMPTS = 10
 
@@ -46,6 +61,7 @@ class Reconciler:
         self.placement_expiry_ms = placement_expiry_ms
         self.clock_margin_ms = clock_margin_ms
         self.venue_symbols: set[str] = set()  # contracts with open orders at the venue (last listing)
+        self.lock = asyncio.Lock()  # one reconciliation at a time
         self._follow_ups: dict[str, asyncio.Task[None]] = {}
 
     # -- ownership and revival ------------------------------------------------------------------------
@@ -124,7 +140,7 @@ class Reconciler:
                 local = om.cache.order(cid) or local
                 if local.status not in (S.SUBMITTING, S.UNKNOWN):
                     return
-                after = await om._merge(local, venue) if venue is not None else self.not_found(local)
+                after = await self.merge(local, venue) if venue is not None else self.not_found(local)
             if after.status is not local.status:  # journalled like a reconciliation's change
                 change = f"order {cid}: {local.status.value} -> {after.status.value}"
                 om.changes_log.append(change)
@@ -140,6 +156,261 @@ class Reconciler:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._follow_ups.clear()
+
+    async def resolve(self, order: Order) -> Order:
+        """Settle an order in doubt by looking it up by client id; never re-sends it."""
+        om = self.om
+        for attempt in range(om.lookup_attempts):
+            try:
+                venue = await om.execution.fetch_order(order.symbol, order.client_id)
+            except TEMPORARY as exc:
+                log.info("lookup %d of %s failed: %s", attempt + 1, order.client_id, exc)
+                venue = None
+                found = False
+            else:
+                found = True
+            current = om.cache.order(order.client_id) or order
+            if found and venue is not None:
+                return await self.merge(current, venue)
+            if found and venue is None and attempt == om.lookup_attempts - 1:
+                return self.not_found(current)  # UNKNOWN until it can no longer land
+            await asyncio.sleep(om.lookup_delay_s * (attempt + 1))
+        return om.cache.order(order.client_id) or order
+
+    async def merge(self, local: Order, venue: Order) -> Order:
+        """Bring the local order in line with the venue's view (ack, WS update, lookup)."""
+        om = self.om
+        if local.status.is_terminal and self.revivable(local, venue):
+            local = self.revive(local, venue.venue_order_id, f"the venue reports it {venue.status.value}")
+        order = self.merge_ack(local, venue)
+        if venue.filled > order.filled:
+            await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
+            order = om.cache.order(order.client_id) or order
+        return self.merge_state(order, venue)
+
+    def merge_ack(self, order: Order, venue: Order) -> Order:
+        """First half of `_merge`: the venue has the order (accepted, venue id learnt)."""
+        om = self.om
+        if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
+            order = om._apply(order, OrderEvent(K.ACCEPTED, om.clock.now_ms(), venue_order_id=venue.venue_order_id))
+        elif venue.venue_order_id and not order.venue_order_id:
+            order = om._note(structs.replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
+        return order
+
+    def merge_state(self, order: Order, venue: Order) -> Order:
+        """Second half of `_merge` (fills already applied): amended, cancelled, expired, rejected."""
+        om = self.om
+        now = om.clock.now_ms()
+        if not order.status.is_terminal and venue.status is not S.FILLED:
+            if ((venue.size != order.size or venue.price != order.price) and venue.status.is_working
+                    and venue.size >= order.filled and venue.size > 0):
+                order = om._apply(order, OrderEvent(K.AMENDED, now, new_price=venue.price,
+                                                          new_size=venue.size))
+            if venue.status is S.CANCELLED:
+                order = om._apply(order, OrderEvent(K.CANCELLED, now, reason=venue.reason or "cancelled at venue"))
+            elif venue.status is S.EXPIRED:
+                order = om._apply(order, OrderEvent(K.EXPIRED, now, reason=venue.reason or "expired"))
+            elif venue.status is S.REJECTED:
+                order = om._apply(order, OrderEvent(K.REJECTED, now, reason=venue.reason or "rejected by venue"))
+        om.emulator.after_order_change(order)
+        return order
+
+    # -- fills: applied once each, journalled with the order, position and wallet ---------------
+    def on_fill(self, fill: Fill) -> bool:
+        """Apply one venue fill once (dedup by trade id). Returns False for a duplicate.
+
+        The fill, the order's new state, the position and the wallet are journalled in one commit."""
+        om = self.om
+        if om.portfolio.has_trade(fill.trade_id):  # every journalled trade id is loaded at start-up
+            return False  # (and the journal's unique trade id refuses any other duplicate below)
+        order = om.cache.order(fill.client_id) if fill.client_id else None
+        if order is None and fill.venue_order_id:
+            order = om.cache.order_by_venue_id(fill.venue_order_id)
+        new: Order | None = None
+        fev: OrderEvent | None = None
+        if order is not None:
+            if order.status is S.REJECTED:  # a late arrival's fill: the order did reach the venue
+                order = self.revive_for_fill(order, fill)
+            fev = OrderEvent(K.FILLED, fill.ts_ms, fill.venue_order_id, fill)  # (positional: once per fill)
+            try:
+                new = transition(order, fev)
+            except DuplicateFill:
+                return False
+            except (InvalidTransition, OverfillError) as exc:
+                log.error("fill %s does not fit order %s: %s (position still updated)", fill.trade_id,
+                          order.client_id, exc)
+                new = fev = None
+        before = self._snapshot(fill.symbol)
+        om.portfolio.apply_fill(fill)
+        pos = om.portfolio.positions[fill.symbol]
+        bal = self._wallet(fill.ts_ms)
+        try:
+            stored = om.journal.record_fill(fill, order=new, event=fev, position=pos, balance=bal)
+        except Exception:
+            self._restore(fill, before)  # nothing was committed: memory must not run ahead of the journal
+            raise
+        if not stored and new is not None:  # another process on this store journalled the fill first (its
+            # trade sync saw our order's fill): the account did fill, so memory keeps it, and our order row
+            # moves on by compare-and-set (the store keeps whichever version is further along)
+            new = om.journal.save_order(new, event=fev) or new
+        om.cache.put_position(pos)
+        om.cache.put_balance(bal)
+        if new is not None:
+            om.cache.put_order(new)
+        if om.bus is not None:
+            if new is not None and fev is not None:
+                om.bus.publish(OrderUpdated(fill.ts_ms, new, fev.kind._value_))
+            om.bus.publish(OrderFilled(fill.ts_ms, fill))
+            om.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
+        if order is not None:
+            om.emulator.after_order_change(om.cache.order(order.client_id) or order, fill=fill)
+        return True
+
+    def _snapshot(self, symbol: str) -> tuple[tuple[Any, ...] | None, Decimal]:
+        """The position's field values and the cash before a fill (a tuple: `replace()` of the position
+        cost more than the rest of the fill's bookkeeping in a backtest)."""
+        om = self.om
+        p = om.portfolio.positions.get(symbol)
+        return (_position_state(p) if p is not None else None), om.portfolio.cash
+
+    def _restore(self, fill: Fill, before: tuple[tuple[Any, ...] | None, Decimal]) -> None:
+        """Undo an in-memory fill (the same Position object is shared with the cache: restore in place)."""
+        om = self.om
+        saved, cash = before
+        live = om.portfolio.positions.get(fill.symbol)
+        if saved is None:
+            om.portfolio.positions.pop(fill.symbol, None)
+        elif live is not None:
+            for name, value in zip(_POSITION_FIELDS, saved, strict=True):
+                setattr(live, name, value)
+        om.portfolio.cash = cash
+        om.portfolio._trade_ids.discard(fill.trade_id)
+
+    def _wallet(self, ts_ms: int) -> Balance:
+        om = self.om
+        cur = om.cache.balance(om.portfolio.currency)
+        avail = cur.available if cur is not None else om.portfolio.cash
+        return Balance(om.portfolio.currency, om.portfolio.cash, avail, ts_ms)
+
+    async def sync_fills(self, symbol: str | None = None, *, since_ms: int | None = None) -> int:
+        """Pull fills over REST and apply the ones not seen yet. Returns how many were new."""
+        om = self.om
+        if since_ms is None:
+            fills = om.journal.load_fills()
+            since_ms = max(0, (fills[-1].ts_ms if fills else 0) - 60_000)
+        new = 0
+        for f in sorted(await om.execution.fills_since(symbol, since_ms), key=lambda f: (f.ts_ms, f.trade_id)):
+            if self.on_fill(f):
+                new += 1
+        return new
+
+    def local_for(self, venue: Order) -> Order | None:
+        """The local order a venue report is about (by client id, then venue id). A working order
+        we never sent is adopted and None is returned: there is nothing local to merge into."""
+        om = self.om
+        local = om.cache.order(venue.client_id) if venue.client_id else None
+        if local is None and venue.venue_order_id:
+            local = om.cache.order_by_venue_id(venue.venue_order_id)
+        if local is None and venue.status.is_working:
+            self.adopt(venue, "seen on the order stream")
+        return local
+
+    def adopt(self, venue: Order, why: str) -> Order:
+        """An order at the venue we have no row for (placed elsewhere, or a lost write)."""
+        om = self.om
+        order = structs.replace(venue, strategy=venue.strategy or "external", trade_ids=frozenset(), filled=ZERO,
+                        avg_fill_price=ZERO, fees=ZERO, status=S.OPEN if venue.status.is_working else venue.status)
+        if order.created_ms == 0:
+            order = structs.replace(order, created_ms=om.clock.now_ms())
+        return om._note(order, f"adopted: {why}")
+
+    # -- reconciliation ------------------------------------------------------------------------------
+    async def reconcile(self) -> list[str]:
+        """Align orders, fills, positions and balances with the venue; journal and return what changed.
+
+        Submits are denied while it runs. Idempotent: a second run returns []."""
+        om = self.om
+        async with self.lock:
+            om.ready = False
+            om.risk.reconciling = True
+            changes: list[str] = []
+            try:
+                changes += await self._reconcile_fills()
+                changes += await self.reconcile_orders()
+                changes += await self._reconcile_positions()
+                changes += await self._reconcile_balances()
+            except Exception:
+                log.exception("reconciliation failed: trading stays blocked")
+                raise
+            now = om.clock.now_ms()
+            om.changes_log.extend(changes)
+            for c in changes:
+                om.journal.record_risk_event(now, "reconcile", "reconcile", c, {})
+            om.journal.audit(now, "engine", "reconcile", f"{len(changes)} change(s)")
+            om.risk.reconciling = False
+            om.ready = True
+            if om.bus is not None:
+                om.bus.publish(ReconciliationDone(now, tuple(changes)))
+            if changes:
+                log.warning("reconciliation changed %d thing(s): %s", len(changes), "; ".join(changes))
+            return changes
+
+    async def _reconcile_fills(self) -> list[str]:
+        om = self.om
+        fills = om.journal.load_fills()
+        since = max(0, (fills[-1].ts_ms if fills else 0) - 3_600_000)
+        orders = om.journal.load_orders(open_only=True)
+        if orders:
+            since = min(since, min(o.created_ms for o in orders) - 60_000)
+        before = {f.trade_id for f in fills}
+        out = []
+        for f in sorted(await om.execution.fills_since(None, max(0, since)), key=lambda f: (f.ts_ms, f.trade_id)):
+            if f.trade_id not in before and self.on_fill(f):
+                out.append(f"fill {f.trade_id} {f.side.value} {f.size} {f.symbol} @ {f.price} ({f.client_id}) applied")
+        return out
+
+    async def _reconcile_positions(self) -> list[str]:
+        om = self.om
+        out: list[str] = []
+        venue = {p.symbol: p for p in await om.execution.positions()}
+        for sym, vp in venue.items():
+            if sym not in om.portfolio.instruments:
+                out.append(f"position {sym} {vp.size} at venue: unknown contract, ignored")
+                continue
+            lp = om.portfolio.positions.get(sym)
+            lsize = lp.size if lp else ZERO
+            lentry = lp.entry_price if lp else ZERO
+            if lsize != vp.size or (vp.size != 0 and vp.entry_price > 0 and abs(lentry - vp.entry_price) > vp.entry_price * Decimal("0.0001")):
+                om.portfolio.adopt_position(vp)
+                out.append(f"position {sym}: local {lsize} @ {lentry} -> venue {vp.size} @ {vp.entry_price}")
+            elif lp is not None and vp.leverage > 0 and lp.leverage != vp.leverage:
+                lp.leverage = vp.leverage
+            if sym in om.portfolio.positions:
+                om.cache.put_position(om.portfolio.positions[sym])
+        for sym, lp in om.portfolio.positions.items():
+            if sym not in venue and not lp.is_flat:
+                if om.missing_position_is_flat:
+                    out.append(f"position {sym}: local {lp.size} -> venue flat")
+                    om.portfolio.adopt_position(Position(sym, lp.quanto_multiplier))
+                    om.cache.put_position(om.portfolio.positions[sym])
+                else:
+                    out.append(f"position {sym}: local {lp.size} but the venue sent no report (left as is)")
+        om.journal.save_positions(list(om.portfolio.positions.values()))
+        return out
+
+    async def _reconcile_balances(self) -> list[str]:
+        om = self.om
+        out: list[str] = []
+        bals = await om.execution.balances()
+        for b in bals:
+            om.cache.put_balance(b)
+            if b.currency.upper() == om.portfolio.currency and b.total != om.portfolio.cash:
+                out.append(f"balance {b.currency}: local {om.portfolio.cash} -> venue {b.total}")
+                om.portfolio.cash = b.total
+                if om.portfolio.starting_cash == 0:
+                    om.portfolio.starting_cash = b.total
+        om.journal.save_balances(bals)
+        return out
 
     # -- reconciliation of orders ----------------------------------------------------------------------
     def _local(self, venue: Order) -> Order | None:
@@ -158,26 +429,26 @@ class Reconciler:
         for v in venue_open:
             local = self._local(v)
             if local is None:
-                adopted = om._adopt(v, "open at venue, unknown locally")
+                adopted = self.adopt(v, "open at venue, unknown locally")
                 seen.add(adopted.client_id)
                 out.append(f"order {adopted.client_id} ({v.venue_order_id}) open at venue: adopted")
                 continue
             seen.add(local.client_id)
-            after = await om._merge(local, v)
+            after = await self.merge(local, v)
             if (after.status, after.filled, after.size, after.price, after.venue_order_id) != (
                 local.status, local.filled, local.size, local.price, local.venue_order_id
             ):
                 out.append(f"order {after.client_id}: {local.status.value} -> {after.status.value}")
         for local in om.cache.open_orders():  # only what the listing does not explain is looked up
-            if local.client_id in seen or local.client_id in om._triggers:
+            if local.client_id in seen or om.emulator.holds(local.client_id):
                 continue
             try:
-                v = await om.execution.fetch_order(local.symbol, local.client_id)
+                found = await om.execution.fetch_order(local.symbol, local.client_id)
             except (TemporaryError, TimeoutError, OSError) as exc:
                 out.append(f"order {local.client_id}: venue lookup failed ({type(exc).__name__}), "
                            f"still {local.status.value}")
                 continue
-            after = await om._merge(local, v) if v is not None else self.not_found(local)
+            after = await self.merge(local, found) if found is not None else self.not_found(local)
             if after.status is not local.status or after.filled != local.filled:
                 out.append(f"order {after.client_id}: {local.status.value} -> {after.status.value}")
             elif after.unconfirmed:
@@ -241,7 +512,7 @@ class Reconciler:
                 if not self.ours(v.client_id):
                     log.warning("cancel-all on %s also cancelled %s (not ours)", symbol, v.client_id)
                     continue
-                out.append(om._adopt(v, f"cancelled by cancel-all ({reason})"))
+                out.append(self.adopt(v, f"cancelled by cancel-all ({reason})"))
                 continue
             local = om.cache.order(local.client_id) or local
             if v.status is S.CANCELLED and v.filled == local.filled and can_transition(local.status, K.CANCELLED):
@@ -249,7 +520,7 @@ class Reconciler:
                 batch.append((transition(local, ev), ev))
                 continue
             async with om._lock(local.client_id):  # fills to bring in, or a row to revive: the full merge
-                out.append(await om._merge(om.cache.order(local.client_id) or local, v))
+                out.append(await self.merge(om.cache.order(local.client_id) or local, v))
         out += self._store_all(batch)
         self.venue_symbols.discard(symbol)
         log.info("cancel-all on %s: %d order(s) cancelled at the venue", symbol, len(answer))

@@ -31,9 +31,8 @@ from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
 from cashup_tui.domain.instruments import Instrument, in_range
 from cashup_tui.domain.orders import Order
-from cashup_tui.domain.ports import Clock, EventSink
+from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.engine.cache import Cache
-from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.price_guard import PriceGuard
 

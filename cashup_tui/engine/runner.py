@@ -24,11 +24,10 @@ from cashup_tui.domain.events import OrderFilled, StrategyFailed
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.domain.orders import Fill, Order
-from cashup_tui.domain.ports import Clock, EventSink
+from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import bucket_start, timeframe_ms
 from cashup_tui.engine.bus import EventBus
-from cashup_tui.engine.journal import Journal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.risk import StrategyBudget
 from cashup_tui.engine.strategy import Strategy, StrategyFill, where

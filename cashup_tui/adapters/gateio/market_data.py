@@ -26,6 +26,7 @@ from cashup_tui.domain.errors import DataError, ExchangeError, TemporaryError
 from cashup_tui.domain.events import BookResynced, Event, VenueErrorReceived
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, BookTicker, Ticker, Trade
+from cashup_tui.domain.ports import StreamHealth
 
 log = logging.getLogger("cashup.gateio.md")
 
@@ -122,6 +123,7 @@ class GateMarketData:
         self.resyncs = 0
         self.snapshot_errors = 0
         self.client = GateWsClient(ws_url, self._on_values, sink=sink, on_connect=self._on_connect, **ws_kwargs)
+        self._run_task: asyncio.Task[None] | None = None
 
     # -- port: subscriptions and reads ------------------------------------------------------------
     async def subscribe(self, symbols: Sequence[str], channels: Sequence[str]) -> None:
@@ -191,8 +193,26 @@ class GateMarketData:
             if close is not None:
                 await close()
 
+    async def start(self) -> None:
+        """Run the stream (`run`) in a task until `stop`; it reconnects by itself."""
+        if self._run_task is None:
+            self._run_task = asyncio.get_running_loop().create_task(self.run(), name="market-ws")
+
     async def stop(self) -> None:
+        task, self._run_task = self._run_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         await self.client.stop()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.client.connected)
+
+    def health(self, now_ms: int) -> StreamHealth:
+        st = self.client.stats
+        last = st.last_msg_ms
+        return StreamHealth("mkt", self.connected, (now_ms - last) if last else None, st.msgs_per_s, st.reconnects)
 
     # -- feed ----------------------------------------------------------------------------------------
     def _on_values(self, channel: str, values: list[Any]) -> None:

@@ -22,6 +22,7 @@ from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.ports import InProcess
 from cashup_tui.domain.positions import Position
 from cashup_tui.venue import Venue, VenueError
 from cashup_tui.venue.models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
@@ -100,7 +101,7 @@ def _translate(exc: VenueError, action: str) -> Exception:
     return OrderRejected(f"{action}: {exc.label}: {exc.message}", hint=exc.hint or "the venue refused it; nothing was placed")
 
 
-class VenueExecution:
+class VenueExecution(InProcess):
     """Implements `domain.ports.Execution` on a local `Venue` (paper trading)."""
 
     DRAINED = ("order", "usertrade")  # the venue event kinds this port turns into domain events

@@ -1,7 +1,7 @@
-"""The engine's `Journal` port over the SQLite/SQLAlchemy store.
+"""The `domain.ports.Journal` port over the SQLite/SQLAlchemy store.
 
-Why here (next to runtime.py, not in engine/ or store/): engine and store are siblings
-that never import each other; this glue is picked by the composition root only.
+Why in the store (not the engine): engine and store are siblings that never import each other;
+both depend only on the port in the domain, and the composition root picks this one.
 
 Every row carries the mode ("demo", "paper", "testnet", "live") and the venue account (a
 configured name, `DEFAULT_ACCOUNT` unless set) so one database can hold several modes and several
@@ -45,7 +45,7 @@ def _busy_retried(fn: F) -> F:
 
 
 class StoreJournal:
-    """Implements `cashup_tui.engine.journal.Journal` on an open `Store`."""
+    """Implements `cashup_tui.domain.ports.Journal` on an open `Store`."""
 
     def __init__(self, store: Store, mode: str, account: str = "", *, busy_wait_s: float = 120.0) -> None:
         self.store = store
@@ -68,11 +68,15 @@ class StoreJournal:
         and fill). None on backends without it: the repository functions are used instead."""
         stmt = self._stmts.get(name)
         if stmt is None and self.store.engine.dialect.name in ("sqlite", "postgresql"):
+            base: Any
             if self.store.engine.dialect.name == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as ins
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                base = sqlite_insert(tbl)
             else:
-                from sqlalchemy.dialects.postgresql import insert as ins
-            base = ins(tbl)
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                base = pg_insert(tbl)
             stmt = self._stmts[name] = base.on_conflict_do_update(
                 index_elements=list(keys), set_={c: base.excluded[c] for c in cols if c not in keys})
         return stmt

@@ -1,0 +1,189 @@
+"""Trigger emulation and brackets for the order manager (split out of order_manager.py).
+
+Why here: stop-market/stop-limit/take-profit orders are held locally and fired on the mark price
+when the venue does not hold them (`emulate_triggers`: paper, demo); trailing stops and brackets
+(entry + stop + take-profit, one cancels the other) are always managed here. The held triggers and
+brackets are journalled (key-value state) so a restart keeps them.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from cashup_tui.domain.enums import OT, SIDE
+from cashup_tui.domain.errors import RiskDenied, ValidationError
+from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S
+
+if TYPE_CHECKING:
+    from cashup_tui.engine.order_manager import OrderManager
+
+log = logging.getLogger("cashup.engine.orders")
+
+TRIGGERS_KEY = "orders.local_triggers"
+BRACKETS_KEY = "orders.brackets"
+
+
+class TriggerEmulator:
+    """The locally held triggers and brackets of one OrderManager (it sends through the manager)."""
+
+    def __init__(self, om: OrderManager) -> None:
+        self.om = om
+        self.triggers: dict[str, dict[str, Any]] = dict(om.journal.kv_get(TRIGGERS_KEY) or {})
+        self.brackets: dict[str, dict[str, Any]] = dict(om.journal.kv_get(BRACKETS_KEY) or {})
+
+    def holds(self, client_id: str) -> bool:
+        """A trigger held here (not at the venue)."""
+        return client_id in self.triggers
+
+    def release(self, client_id: str) -> None:
+        """Forget a held trigger (cancelled locally)."""
+        self.triggers.pop(client_id, None)
+        self.save_triggers()
+
+    def arm(self, order: Order) -> Order:
+        order = self.om._apply(order, OrderEvent(K.ACCEPTED, self.om.clock.now_ms(), reason="armed locally"))
+        mark = self.om.cache.mark(order.symbol)
+        spec: dict[str, Any] = {"symbol": order.symbol}
+        if order.order_type is OT.TRAILING_STOP:
+            offset = order.trigger_price  # trailing distance in price units
+            spec.update(offset=str(offset), extreme=str(mark) if mark is not None else None)
+        self.triggers[order.client_id] = spec
+        self.save_triggers()
+        return self.om.cache.order(order.client_id) or order
+
+    def save_triggers(self) -> None:
+        self.om.journal.kv_set(TRIGGERS_KEY, self.triggers)
+
+    def save_brackets(self) -> None:
+        self.om.journal.kv_set(BRACKETS_KEY, self.brackets)
+
+    @staticmethod
+    def fires(order: Order, mark: Decimal, spec: dict[str, Any]) -> bool:
+        if order.order_type is OT.TRAILING_STOP:
+            offset = Decimal(spec["offset"])
+            extreme = Decimal(spec["extreme"]) if spec.get("extreme") else mark
+            if order.side is SIDE.SELL:  # protects a long: follow the high
+                extreme = max(extreme, mark)
+                spec["extreme"] = str(extreme)
+                return mark <= extreme - offset
+            extreme = min(extreme, mark)
+            spec["extreme"] = str(extreme)
+            return mark >= extreme + offset
+        trig = order.trigger_price
+        if trig is None:
+            return False
+        stop = order.order_type in (OT.STOP_MARKET, OT.STOP_LIMIT)
+        if order.side is SIDE.SELL:
+            return mark <= trig if stop else mark >= trig
+        return mark >= trig if stop else mark <= trig
+
+    async def on_mark(self, symbol: str, mark: Decimal) -> list[Order]:
+        """Fire the held triggers of `symbol` that `mark` crosses. Returns the child orders sent."""
+        fired: list[Order] = []
+        changed = False
+        for cid, spec in list(self.triggers.items()):
+            if spec.get("symbol") != symbol:
+                continue
+            order = self.om.cache.order(cid)
+            if order is None or order.status.is_terminal:
+                self.triggers.pop(cid, None)
+                changed = True
+                continue
+            before = dict(spec)
+            if not self.fires(order, mark, spec):
+                changed = changed or before != spec
+                continue
+            self.triggers.pop(cid, None)
+            changed = True
+            child = await self._fire(order, mark)
+            if child is not None:
+                fired.append(child)
+        if changed:
+            self.save_triggers()
+        return fired
+
+    async def _fire(self, parent: Order, mark: Decimal) -> Order | None:
+        limit = parent.order_type is OT.STOP_LIMIT or (
+            parent.order_type is OT.TAKE_PROFIT and parent.price is not None)
+        child = self.om.build(parent.symbol, parent.side, parent.remaining,
+                              order_type=OT.LIMIT if limit else OT.MARKET,
+                              price=parent.price if limit else None, reduce_only=parent.reduce_only,
+                              strategy=parent.strategy)
+        self.om._apply(parent, OrderEvent(K.CANCELLED, self.om.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
+        for bid, b in self.brackets.items():  # OCO: a fired leg cancels its sibling
+            legs = (b.get("stop"), b.get("take_profit"))
+            if parent.client_id in legs:
+                for other in legs:
+                    if other and other != parent.client_id:
+                        await self.om.cancel(other, reason=f"OCO with {parent.client_id}")
+                b["done"] = True
+                log.info("bracket %s closed by %s", bid, parent.client_id)
+        self.save_brackets()
+        try:
+            return (await self.om.submit(child)).order
+        except RiskDenied as exc:
+            log.error("triggered %s denied by risk: %s", parent.client_id, exc)
+            return None
+
+    async def bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> Order:
+        """Entry + stop + take-profit; the exits are armed (reduce-only) when the entry fills,
+        sized to what filled, and one cancels the other."""
+        if entry.client_id not in self.brackets and self.om.cache.order(entry.client_id) is None:
+            # the exits are checked BEFORE the entry goes out: never an unprotected entry
+            for name, px in (("stop_price", stop_price), ("take_profit_price", take_profit_price)):
+                self.om.risk.check_price(entry.symbol, name, px)
+            ref = entry.price or self.om.cache.mark(entry.symbol)
+            if ref is not None:
+                wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is SIDE.BUY else (
+                    stop_price <= ref or take_profit_price >= ref)
+                if wrong:
+                    raise ValidationError(
+                        f"bracket around {ref}: stop {stop_price} / take-profit {take_profit_price} are on the wrong side",
+                        hint="a long needs stop < price < take-profit; a short the reverse")
+        result = await self.om.submit(entry)
+        if result.existed:
+            return result.order
+        self.brackets[entry.client_id] = {"stop_price": str(stop_price), "tp_price": str(take_profit_price),
+                                          "armed": "0", "stop": None, "take_profit": None}
+        self.save_brackets()
+        order = self.om.cache.order(entry.client_id) or result.order
+        await self.maybe_arm_bracket(order)
+        return self.om.cache.order(entry.client_id) or order
+
+    async def maybe_arm_bracket(self, entry: Order) -> None:
+        b = self.brackets.get(entry.client_id)
+        if not b or b.get("done") or entry.filled <= Decimal(b.get("armed", "0")):
+            return
+        qty = entry.filled
+        exit_side = entry.side.opposite
+        for key, typ, px in (("stop", OT.STOP_MARKET, b["stop_price"]),
+                             ("take_profit", OT.TAKE_PROFIT, b["tp_price"])):
+            old = b.get(key)
+            if old:
+                old_order = self.om.cache.order(old)
+                if old_order is not None and not old_order.status.is_terminal:
+                    await self.om.amend(old, size=qty)
+                    continue
+            leg = self.om.build(entry.symbol, exit_side, qty, order_type=typ, trigger_price=Decimal(px),
+                                reduce_only=True, strategy=entry.strategy)
+            b[key] = leg.client_id
+            self.save_brackets()
+            await self.om.submit(leg)
+        b["armed"] = str(qty)
+        self.save_brackets()
+
+    def after_order_change(self, order: Order, fill: Fill | None = None) -> None:
+        if order.client_id in self.brackets and fill is not None:
+            self.om._spawn(self.maybe_arm_bracket(order))
+        for b in self.brackets.values():  # a bracket leg filled at the venue: cancel its sibling
+            if b.get("done"):
+                continue
+            legs = (b.get("stop"), b.get("take_profit"))
+            if order.client_id in legs and order.status is S.FILLED:
+                b["done"] = True
+                self.save_brackets()
+                for other in legs:
+                    if other and other != order.client_id:
+                        self.om._spawn(self.om.cancel(other, reason=f"OCO with {order.client_id}"))
