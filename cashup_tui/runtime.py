@@ -41,8 +41,8 @@ from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.price_guard import PriceGuard
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
-from cashup_tui.engine.roles import Action, AuditSink, Role, Session
 from cashup_tui.engine.runner import StrategyRunner
+from cashup_tui.service.roles import Action, AuditSink, Role, Session
 from cashup_tui.settings import Settings
 
 log = logging.getLogger("cashup.runtime")

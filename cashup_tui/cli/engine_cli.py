@@ -72,7 +72,7 @@ def live_admin_passphrase(mode: str) -> str | None:
 def authorize(session: Any, action: str, name: str, **detail: Any) -> None:
     """One user action through the profile check (audited as `name`). Admin actions ask the admin
     passphrase (hidden prompt, or CASHUP_ADMIN_PASSPHRASE) when the session needs it."""
-    from cashup_tui.engine.roles import AdminPassphraseRequired
+    from cashup_tui.service.roles import AdminPassphraseRequired
 
     try:
         session.authorize(action, record_as=name, **detail)

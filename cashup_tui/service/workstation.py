@@ -18,19 +18,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from cashup_tui.app.model import (
-    HeaderStatus,
-    LimitUsage,
-    LogLine,
-    NotificationView,
-    OrderRequest,
-    PositionView,
-    RiskView,
-    StrategyView,
-    StreamHealth,
-    StressRow,
-    TicketPreview,
-)
 from cashup_tui.domain.enums import Mode, OrderType, Side, TradingState
 from cashup_tui.domain.errors import CashupError, ValidationError
 from cashup_tui.domain.events import (
@@ -46,7 +33,20 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import timeframe_ms
-from cashup_tui.engine.roles import Action
+from cashup_tui.service.roles import Action
+from cashup_tui.service.views import (
+    HeaderStatus,
+    LimitUsage,
+    LogLine,
+    NotificationView,
+    OrderRequest,
+    PositionView,
+    RiskView,
+    StrategyView,
+    StreamHealth,
+    StressRow,
+    TicketPreview,
+)
 
 log = logging.getLogger("cashup.app")
 ZERO = Decimal(0)
