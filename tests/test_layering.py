@@ -73,6 +73,7 @@ LAYER_FORBIDDEN = {
     "engine": ("cashup_tui.adapters", "cashup_tui.runtime", "cashup_tui.app", "cashup_tui.cli"),
     "app": ("cashup_tui.cli",),
     "cli": ("cashup_tui.app",),
+    "service": ("cashup_tui.app", "cashup_tui.cli", "textual", "typer"),
 }
 
 
