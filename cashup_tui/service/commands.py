@@ -21,8 +21,10 @@ from cashup_tui.service.views import OrderRequest
 
 if TYPE_CHECKING:
     from cashup_tui.engine.risk import RiskEngine
-    from cashup_tui.runtime import Node
 
+# A started `runtime.Node` (its om, risk, portfolio and runner are set once `start()` returned; the
+# dataclass declares them optional, so it is typed loosely here rather than asserted at every call).
+Node = Any
 HUNDRED = Decimal(100)
 
 
