@@ -105,7 +105,7 @@ class Window:
 
 
 async def measure_reference(rest: str, ws: str, symbols: list[str], seconds: float, tmp: Path) -> dict[str, float]:
-    from cashup_tui.app.bridge import EngineWorkstation
+    from cashup_tui.service.workstation import EngineWorkstation
 
     bridge = EngineWorkstation(_node(rest, ws, symbols, tmp / "ref.sqlite"))
     await bridge.start()
@@ -145,7 +145,7 @@ async def _post_key(app: Any, key: str) -> None:
 async def measure_app(rest: str, ws: str, symbols: list[str], seconds: float, presses: int, size: tuple[int, int],
                       tmp: Path) -> dict[str, Any]:
     from cashup_tui.app.app import CashupApp
-    from cashup_tui.app.bridge import EngineWorkstation
+    from cashup_tui.service.workstation import EngineWorkstation
 
     frames: list[tuple[float, str]] = []
     node = _node(rest, ws, symbols, tmp / "app.sqlite")

@@ -43,18 +43,18 @@ from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.price_guard import PriceGuard
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
-from cashup_tui.engine.roles import Action, AuditSink, Role, Session
 from cashup_tui.engine.runner import StrategyRunner
 from cashup_tui.engine.supervisor import Supervisor
+from cashup_tui.service.roles import Action, AuditSink, Role, Session
 from cashup_tui.settings import Settings
 
 if TYPE_CHECKING:
     from cashup_tui.adapters.ccxt_rest import GateRest
     from cashup_tui.adapters.notify import NotificationService
     from cashup_tui.adapters.sim.server import SimServer
-    from cashup_tui.adapters.sim.venue import Venue
     from cashup_tui.domain.alerts import AlertEngine, AlertFired
     from cashup_tui.store import Store
+    from cashup_tui.venue import Venue
 
 log = logging.getLogger("cashup.runtime")
 MODES = ("demo", "paper", "testnet", "live")

@@ -9,7 +9,14 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from cashup_tui.app.model import (
+from cashup_tui.domain.enums import Mode, OrderStatus, Side, TradingState
+from cashup_tui.domain.errors import RiskDenied
+from cashup_tui.domain.ids import ClientOrderId
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
+from cashup_tui.domain.orders import Order
+from cashup_tui.domain.positions import Position
+from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
     OrderRequest,
@@ -20,13 +27,6 @@ from cashup_tui.app.model import (
     StressRow,
     TicketPreview,
 )
-from cashup_tui.domain.enums import Mode, OrderStatus, Side, TradingState
-from cashup_tui.domain.errors import RiskDenied
-from cashup_tui.domain.ids import ClientOrderId
-from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
-from cashup_tui.domain.orders import Order
-from cashup_tui.domain.positions import Position
 
 D = Decimal
 T0 = 1_763_942_400_000  # 2025-11-24 00:00 UTC, fixed

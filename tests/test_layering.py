@@ -78,6 +78,7 @@ LAYER_FORBIDDEN = {
               "asyncio", "aiohttp", "sqlmodel", "textual", "typer", "ccxt"),
     "app": ("cashup_tui.cli",),
     "cli": ("cashup_tui.app",),
+    "service": ("cashup_tui.app", "cashup_tui.cli", "textual", "typer"),
 }
 
 

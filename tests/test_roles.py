@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cashup_tui.domain.errors import CashupError
-from cashup_tui.engine.roles import (
+from cashup_tui.service.roles import (
     Action,
     AdminPassphraseRequired,
     PermissionDenied,

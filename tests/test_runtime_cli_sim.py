@@ -83,7 +83,7 @@ def test_live_needs_confirmation_and_the_admin_passphrase_and_is_audited(
     capsys: pytest.CaptureFixture[str], sim_serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cashup_tui.adapters.vault import save_admin_hash
-    from cashup_tui.engine.roles import hash_passphrase
+    from cashup_tui.service.roles import hash_passphrase
 
     place = ("orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live")
     rc, _, err = cashup(capsys, *place)
@@ -119,7 +119,7 @@ def test_live_needs_confirmation_and_the_admin_passphrase_and_is_audited(
 def test_viewer_profile_cannot_trade_and_resume_needs_admin(capsys: pytest.CaptureFixture[str], sim_serve,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from cashup_tui.adapters.vault import save_admin_hash
-    from cashup_tui.engine.roles import hash_passphrase
+    from cashup_tui.service.roles import hash_passphrase
 
     monkeypatch.setenv("CASHUP_UI_PROFILE", "viewer")
     rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "1", "--price", "26000", "--mode", "testnet")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_testnet_status_shows_the_private_stream() -> None:
-    from cashup_tui.app.bridge import EngineWorkstation
+    from cashup_tui.service.workstation import EngineWorkstation
 
     sim = SimServer(["BTC_USDT"], seed=3, tick_ms=100, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET)
     await sim.start()

@@ -19,7 +19,15 @@ from typing import Any
 import msgspec
 from rich.console import Console
 
-from cashup_tui.app.model import (
+from cashup_tui.domain.enums import Mode, OrderStatus, OrderType, Side, TimeInForce, TradingState
+from cashup_tui.domain.errors import ValidationError
+from cashup_tui.domain.ids import ClientOrderId
+from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
+from cashup_tui.domain.orders import Order
+from cashup_tui.domain.ports import StreamHealth
+from cashup_tui.domain.positions import Position
+from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
     LogLine,
@@ -31,14 +39,6 @@ from cashup_tui.app.model import (
     StressRow,
     TicketPreview,
 )
-from cashup_tui.domain.enums import Mode, OrderStatus, OrderType, Side, TimeInForce, TradingState
-from cashup_tui.domain.errors import ValidationError
-from cashup_tui.domain.ids import ClientOrderId
-from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
-from cashup_tui.domain.orders import Order
-from cashup_tui.domain.ports import StreamHealth
-from cashup_tui.domain.positions import Position
 
 D = Decimal
 SNAP_T0 = 1_763_942_400_000  # 2025-11-24 00:00:00 UTC: the fixed test clock
@@ -99,8 +99,8 @@ def demo_app(tmp_path: Path, *, symbols: list[str] | None = None, refresh_hz: fl
     client, ccxt REST, the engine) with its journal in a SQLite file under `tmp_path`. `environ`: CASHUP_*
     settings overrides (the process environment is not read)."""
     from cashup_tui.app.app import CashupApp
-    from cashup_tui.app.bridge import EngineWorkstation
     from cashup_tui.runtime import build_node
+    from cashup_tui.service.workstation import EngineWorkstation
     from cashup_tui.settings import load_settings
 
     node = build_node(load_settings(environ=environ or {}), "demo", db_url=str(tmp_path / "t.sqlite"), symbols=symbols)

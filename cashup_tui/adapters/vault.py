@@ -296,7 +296,7 @@ class Vault:
 
 
 # --- the admin passphrase hash --------------------------------------------------------------
-# A salted scrypt hash (see engine/roles.py) in its own 0600 file: checking the admin passphrase on a
+# A salted scrypt hash (see service/roles.py) in its own 0600 file: checking the admin passphrase on a
 # keypress must not need the vault passphrase too. It is not a secret (like /etc/shadow), but it is
 # written atomically and a damaged file is an error, never "no passphrase".
 

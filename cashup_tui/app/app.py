@@ -28,7 +28,6 @@ from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.search import SymbolSearch
 from cashup_tui.app.modals.ticket import OrderTicket
-from cashup_tui.app.model import WorkstationNode
 from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
 from cashup_tui.app.panes.orders import OrdersPane, open_rows
 from cashup_tui.app.panes.positions import PositionsPane
@@ -39,7 +38,8 @@ from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
-from cashup_tui.engine.roles import AdminPassphraseRequired
+from cashup_tui.service.roles import AdminPassphraseRequired
+from cashup_tui.service.views import WorkstationNode
 
 TABS = ("market", "orders", "positions", "strategies", "risk")
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h")

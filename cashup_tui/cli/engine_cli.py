@@ -69,13 +69,14 @@ def live_admin_passphrase(mode: str) -> str | None:
     return read_passphrase("Admin passphrase (live switch): ", env_var=ADMIN_ENV)
 
 
-def authorize(session: Any, action: str, name: str, **detail: Any) -> None:
+def authorize(session: Any, action: str, name: str, *, passphrase: str | None = None, **detail: Any) -> None:
     """One user action through the profile check (audited as `name`). Admin actions ask the admin
-    passphrase (hidden prompt, or CASHUP_ADMIN_PASSPHRASE) when the session needs it."""
-    from cashup_tui.engine.roles import AdminPassphraseRequired
+    passphrase (hidden prompt, or CASHUP_ADMIN_PASSPHRASE) when the session needs it. With `session`
+    bound (functools.partial) it is the CLI's `service.commands.Authorize`."""
+    from cashup_tui.service.roles import AdminPassphraseRequired
 
     try:
-        session.authorize(action, record_as=name, **detail)
+        session.authorize(action, record_as=name, passphrase=passphrase, **detail)
     except AdminPassphraseRequired:
         from cashup_tui.adapters.vault import ADMIN_ENV, read_passphrase
 

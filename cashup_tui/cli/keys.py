@@ -78,7 +78,7 @@ def _require_admin(ctx: typer.Context, action: str) -> str:
     """Keys are admin business. With an admin passphrase set it is asked (CI: CASHUP_ADMIN_PASSPHRASE),
     checked and audited; with none set the vault passphrase is the gate (`local-user`)."""
     from cashup_tui.adapters.vault import ADMIN_ENV, load_admin_hash, read_passphrase
-    from cashup_tui.engine.roles import Action, Role, Session
+    from cashup_tui.service.roles import Action, Role, Session
 
     stored = load_admin_hash()
     if not stored:
@@ -232,7 +232,7 @@ def admin_passphrase_cmd(ctx: typer.Context) -> None:
     """Set or change the admin passphrase (resume after a kill, the live switch, keys). Only its salted
     scrypt hash is kept, in its own 0600 file beside the vault; changing it asks the current one."""
     from cashup_tui.adapters import vault as v
-    from cashup_tui.engine.roles import hash_passphrase
+    from cashup_tui.service.roles import hash_passphrase
 
     _setup_logging(ctx)
     actor = _require_admin(ctx, "set_admin_passphrase")

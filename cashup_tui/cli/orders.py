@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 import typer
@@ -112,20 +113,17 @@ def place(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        o = node.om.build(sym, f.side, qty, order_type=f.order_type, price=px, tif=f.tif,
-                          reduce_only=reduce_only, trigger_price=trig, client_id=f.client_id, post_only=post_only)
-        authorize(node.session, "place_order", "orders.place", client_id=o.client_id, side=o.side.value, size=o.size,
-                  symbol=sym, type=o.order_type.value, price=o.price)
-        if sl is None:
-            return await node.om.submit(o), []
-        entry = await node.om.bracket(o, stop_price=sl, take_profit_price=tp)
-        await node.om.idle()  # exits are armed once the entry fills
-        legs = [x for x in node.cache.open_orders(sym) if x.reduce_only and x.client_id != entry.client_id]
-        from cashup_tui.engine.order_manager import SubmitResult
+        from cashup_tui.domain import enums
+        from cashup_tui.service import commands
+        from cashup_tui.service.views import OrderRequest
 
-        return SubmitResult(node.cache.order(entry.client_id) or entry), legs
+        req = OrderRequest(sym, enums.Side(f.side), qty, enums.OrderType(f.order_type), px, trig,
+                           enums.TimeInForce(f.tif) if f.tif else None, reduce_only, post_only, tp, sl)
+        return await commands.place(node, req, authorize=partial(authorize, node.session), record_as="orders.place",
+                                    client_id=f.client_id, wait_legs=True)
 
-    res, legs = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
+    res = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
+    legs = res.legs
     if as_json:
         print_json({"existed": res.existed, "order": order_dict(res.order), "bracket": [order_dict(x) for x in legs]})
     else:
@@ -184,10 +182,14 @@ def cancel(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        authorize(node.session, "cancel_order", "orders.cancel", client_id=client_id or f"all {symbol or ''}")
+        from cashup_tui.service import commands
+
+        auth = partial(authorize, node.session)
         if all_:
-            return await node.om.cancel_all(symbol.upper() if symbol else None, reason="cancel all (cli)")
-        return [await node.om.cancel(client_id, reason="cancelled (cli)")]
+            return await commands.cancel_all(node, symbol.upper() if symbol else None, authorize=auth,
+                                             reason="cancel all (cli)", record_as="orders.cancel")
+        return [await commands.cancel(node, client_id, authorize=auth, reason="cancelled (cli)",
+                                      record_as="orders.cancel")]
 
     orders = run_node(settings, m, url, go, trade=False, live_ok=live_ok)
     if as_json:
@@ -240,8 +242,10 @@ def amend(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        authorize(node.session, "amend_order", "orders.amend", client_id=client_id, price=px, size=qty)
-        return await node.om.amend(client_id, price=px, size=qty)
+        from cashup_tui.service import commands
+
+        return await commands.amend(node, client_id, authorize=partial(authorize, node.session), price=px, size=qty,
+                                    record_as="orders.amend")
 
     stored = _symbol_of(settings, m, url, client_id)
     o = run_node(settings, m, url, go, symbols=[stored], live_ok=live_ok)
@@ -266,8 +270,10 @@ def close(
     live_ok = confirm_live(m, confirm)
 
     async def go(node):
-        authorize(node.session, "close_position", "orders.close", symbol=sym)
-        return await node.om.close_position(sym)
+        from cashup_tui.service import commands
+
+        return await commands.close_position(node, sym, authorize=partial(authorize, node.session),
+                                             record_as="orders.close")
 
     o = run_node(settings, m, url, go, symbols=[sym], live_ok=live_ok)
     if as_json:

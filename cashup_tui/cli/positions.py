@@ -28,24 +28,15 @@ def command(
 
         views, cash, equity, changes = run_node(settings, m, url, go, live_ok=live_ok)
     else:
-        from decimal import Decimal
-
-        from cashup_tui.engine.portfolio import Portfolio
+        from cashup_tui.service.offline import journal_portfolio, known_instruments
 
         store, journal = open_journal(settings, m, url)
         try:
             positions = journal.load_positions()
-            balances = journal.load_balances()
+            pf = journal_portfolio(journal, positions, known_instruments(positions))
         finally:
             store.close()
-        from cashup_tui.domain.instruments import Instrument
-
-        instruments = {p.symbol: Instrument(p.symbol, p.quanto_multiplier, Decimal("0.01")) for p in positions}
-        cash = next((b.total for b in balances if b.currency.upper() == "USDT"), Decimal(0))
-        pf = Portfolio.with_cash(instruments, cash)
-        for p in positions:
-            pf.positions[p.symbol] = p
-        views, equity, changes = pf.views(include_flat=flat), pf.equity(), []
+        views, cash, equity, changes = pf.views(include_flat=flat), pf.cash, pf.equity(), []
     rows = [{
         "symbol": v.symbol, "side": v.side, "size": v.size, "entry_price": v.entry_price, "mark": v.mark,
         "notional": v.notional, "unrealized_pnl": v.unrealized_pnl, "realized_pnl": v.realized_pnl, "fees": v.fees,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import typer
 
 from cashup_tui.cli.choices import Mode
@@ -20,24 +22,6 @@ app = typer.Typer(help="Risk status, kill switch, resume, report.", no_args_is_h
 LEVELS = "1 stop entries | 2 reduce only (cancel entry orders) | 3 cancel all and flatten | 4 halt (cancel all)"
 
 
-def _offline_risk(settings, journal):
-    """A risk engine over the journal only: state changes without connecting to the venue."""
-    from decimal import Decimal
-
-    from cashup_tui.engine.cache import Cache
-    from cashup_tui.engine.clock import LiveClock
-    from cashup_tui.engine.portfolio import Portfolio
-    from cashup_tui.engine.risk import RiskEngine, RiskLimits
-
-    cash = next((b.total for b in journal.load_balances() if b.currency.upper() == "USDT"), Decimal(0))
-    pf = Portfolio.with_cash({}, cash)
-    for p in journal.load_positions():
-        pf.positions[p.symbol] = p
-    risk = RiskEngine(RiskLimits.from_settings(settings.risk), {}, pf, Cache(), LiveClock(), journal)
-    risk.load()
-    return risk
-
-
 @app.command("status")
 def status(
     ctx: typer.Context,
@@ -48,7 +32,9 @@ def status(
     settings, m, url = resolve_mode(ctx, mode)
     store, journal = open_journal(settings, m, url)
     try:
-        risk = _offline_risk(settings, journal)
+        from cashup_tui.service.offline import offline_risk
+
+        risk = offline_risk(settings.risk, journal)
         snap = risk.snapshot()
         from cashup_tui.store import records
 
@@ -83,20 +69,22 @@ def kill(
     if level not in (1, 2, 3, 4):
         fail(f"kill level {level} is not 1..4", hint=LEVELS, code=2)
     settings, m, url = resolve_mode(ctx, mode)
+    from cashup_tui.service import commands
+    from cashup_tui.service.offline import offline_risk
+
     actions: list[str] = []
     if level == 1:
         store, journal = open_journal(settings, m, url)
         try:
-            authorize(offline_session(settings, m, journal), "kill_switch", "kill_switch", level=level, reason=reason)
-            _offline_risk(settings, journal).set_kill_level(1, reason, source="cli")
+            commands.record_kill(offline_risk(settings.risk, journal), 1, reason, source="cli",
+                                 authorize=partial(authorize, offline_session(settings, m, journal)))
         finally:
             store.close()
     else:
         live_ok = confirm_live(m, confirm)
 
         async def go(node):
-            authorize(node.session, "kill_switch", "kill_switch", level=level, reason=reason)
-            return await node.om.kill(level, reason, source="cli")
+            return await commands.kill(node, level, reason, authorize=partial(authorize, node.session), source="cli")
 
         actions = run_node(settings, m, url, go, trade=level == 3, live_ok=live_ok)
     state = {1: "REDUCING", 2: "REDUCING", 3: "REDUCING", 4: "HALTED"}[level]
@@ -120,10 +108,11 @@ def resume(
     settings, m, url = resolve_mode(ctx, mode)
     store, journal = open_journal(settings, m, url)
     try:
-        authorize(offline_session(settings, m, journal), "resume_trading", "risk.resume", reason=reason)
-        risk = _offline_risk(settings, journal)
-        old = risk.status.kill_level
-        risk.resume(reason, source="cli")
+        from cashup_tui.service import commands
+        from cashup_tui.service.offline import offline_risk
+
+        old = commands.resume(offline_risk(settings.risk, journal), reason=reason, source="cli",
+                              authorize=partial(authorize, offline_session(settings, m, journal)))
     finally:
         store.close()
     if as_json:
@@ -143,8 +132,8 @@ def report(
     from decimal import Decimal
 
     from cashup_tui.domain.errors import CashupError
-    from cashup_tui.domain.instruments import Instrument
-    from cashup_tui.engine.portfolio import Portfolio, daily_closes
+    from cashup_tui.engine.portfolio import daily_closes
+    from cashup_tui.service.offline import journal_portfolio, known_instruments
     from cashup_tui.store import candles as candles_repo
     from cashup_tui.store import portfolio as pf_repo
 
@@ -152,15 +141,10 @@ def report(
     store, journal = open_journal(settings, m, url)
     try:
         positions = [p for p in journal.load_positions() if not p.is_flat]
-        known = pf_repo.load_instruments(store)
-        instruments = {p.symbol: known.get(p.symbol) or Instrument(p.symbol, p.quanto_multiplier, Decimal("0.01"))
-                       for p in positions}
-        cash = next((b.total for b in journal.load_balances() if b.currency.upper() == "USDT"), Decimal(0))
-        pf = Portfolio.with_cash(instruments, cash)
+        pf = journal_portfolio(journal, positions, known_instruments(positions, pf_repo.load_instruments(store)))
         closes: dict[str, list[float]] = {}
         notes: list[str] = []
         for p in positions:
-            pf.positions[p.symbol] = p
             bars = candles_repo.load_bars(store, p.symbol, timeframe)
             if bars:
                 pf.set_mark(p.symbol, Decimal(repr(bars[-1].close)))

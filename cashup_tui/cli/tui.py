@@ -45,7 +45,7 @@ def _run_app(settings, mode: str, db_url: str, *, symbols: list[str] | None, liv
 
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
     from cashup_tui.app.app import CashupApp
-    from cashup_tui.app.bridge import EngineWorkstation
+    from cashup_tui.service.workstation import EngineWorkstation
     from cashup_tui.settings import render_toml
 
     def build():  # runs inside the app, after the first paint (the engine imports take about a second)

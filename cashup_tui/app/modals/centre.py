@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from cashup_tui.app import fmt
-from cashup_tui.app.model import LogLine, NotificationView
+from cashup_tui.service.views import LogLine, NotificationView
 
 
 class NotificationCentre(ModalScreen[None]):

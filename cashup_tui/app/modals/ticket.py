@@ -19,11 +19,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from cashup_tui.app import fmt
-from cashup_tui.app.model import OrderRequest, TicketPreview
 from cashup_tui.domain.enums import OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import CashupError, ValidationError
 from cashup_tui.domain.instruments import user_decimal
 from cashup_tui.domain.orders import Order
+from cashup_tui.service.views import OrderRequest, TicketPreview
 
 # (label, order type, tif, post_only)
 KINDS: dict[str, tuple[OrderType, TimeInForce, bool]] = {

@@ -10,8 +10,8 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from cashup_tui.app import fmt
-from cashup_tui.app.model import PositionView
 from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.service.views import PositionView
 
 COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Realised")
 

@@ -9,8 +9,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cashup_tui.app import fmt
-from cashup_tui.app.model import RiskView
 from cashup_tui.app.panes.status import STATE_STYLE
+from cashup_tui.service.views import RiskView
 
 KILL_LEVELS = (
     (0, "normal trading"),

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cashup_tui.app import fmt
-from cashup_tui.app.model import HeaderStatus
 from cashup_tui.domain.enums import Mode, TradingState
+from cashup_tui.service.views import HeaderStatus
 
 MODE_STYLE = {
     Mode.DEMO: "bold black on cyan",

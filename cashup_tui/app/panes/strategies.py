@@ -13,8 +13,8 @@ from textual.widgets import Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from cashup_tui.app import fmt
-from cashup_tui.app.model import StrategyView
 from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.service.views import StrategyView
 
 COLUMNS = ("Id", "Strategy", "Symbol", "State", "PnL", "Trades", "Params")
 STATE_STYLE = {"running": "bold green", "paused": "yellow", "failed": "bold white on red", "stopped": "dim"}

@@ -1,10 +1,12 @@
-"""EngineWorkstation: the running `runtime.Node` seen as a `WorkstationNode`.
+"""EngineWorkstation: the running `runtime.Node` seen as a `WorkstationNode` (service/views.py).
 
-Why a bridge: the panes want small read models and one call per user action; the engine
-has many parts (cache, portfolio, risk, order manager, runner). Every action here goes
-through the order manager (risk gate, write-ahead, venue); nothing calls an adapter to
-trade. Discrete engine events (fills, denials, risk trips, strategy failures, feed drops)
-are collected from the bus into a small queue the app drains on its timer.
+Why one object for the workstation: the panes want small read models and one call per user action;
+the engine has many parts (cache, portfolio, risk, order manager, runner). Every action here runs
+a command of service/commands.py (the same ones the CLI runs): profile check, risk gate, write-ahead,
+venue; nothing calls an adapter to trade. Market data is read from the engine cache and the
+market-data port. Discrete engine events (fills, denials, risk trips, strategy failures, feed drops)
+are collected from the bus into a small queue the app drains on its timer. Nothing here imports
+textual: the app turns these into messages.
 """
 
 from __future__ import annotations
@@ -18,19 +20,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from cashup_tui.app.model import (
-    HeaderStatus,
-    LimitUsage,
-    LogLine,
-    NotificationView,
-    OrderRequest,
-    PositionView,
-    RiskView,
-    StrategyView,
-    StressRow,
-    TicketPreview,
-)
-from cashup_tui.domain.enums import Mode, OrderType, Side, TradingState
+from cashup_tui.domain.enums import Mode, OrderType, TimeInForce, TradingState
 from cashup_tui.domain.errors import CashupError, ValidationError
 from cashup_tui.domain.events import (
     FeedDisconnected,
@@ -45,7 +35,21 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import timeframe_ms
-from cashup_tui.engine.roles import Action
+from cashup_tui.service import commands
+from cashup_tui.service.jobs import BacktestMixin
+from cashup_tui.service.roles import Action
+from cashup_tui.service.views import (
+    HeaderStatus,
+    LimitUsage,
+    LogLine,
+    NotificationView,
+    OrderRequest,
+    PositionView,
+    RiskView,
+    StrategyView,
+    StressRow,
+    TicketPreview,
+)
 
 log = logging.getLogger("cashup.app")
 ZERO = Decimal(0)
@@ -71,91 +75,6 @@ class RingLog(logging.Handler):
             msg = str(record.msg)
         self.lines.append(LogLine(int(record.created * 1000), record.levelname, record.name.removeprefix("cashup."),
                                   msg))
-
-
-# -- backtests from the Strategies pane (run in a separate process: the UI never waits) ----------------
-def backtest_job(name: str, params: dict[str, Any], symbol: str, timeframe: str,
-                 cols: tuple[list[int], list[float], list[float], list[float], list[float], list[float]],
-                 cash: float, fee_bps: float) -> dict[str, Any]:
-    """Runs in a worker process: the fast engine on the given bars; returns metrics, equity, trades."""
-    from cashup_tui.engine.backtest import metrics as m
-    from cashup_tui.engine.backtest.fast import run_fast
-    from cashup_tui.engine.backtest.model import RunConfig
-    from cashup_tui.engine.backtest.pipeline import build_strategy
-    from cashup_tui.engine.strategy import Bars
-
-    strategy = build_strategy(name, params)
-    bars = Bars.from_arrays(*cols, symbol=symbol, timeframe=timeframe)
-    if len(bars) <= strategy.warmup() + 2:
-        raise ValidationError(f"{name}: {len(bars)} bars is too little data (needs more than {strategy.warmup()})")
-    res = run_fast(strategy, bars, RunConfig(cash=cash, fee_bps=fee_bps))
-    step = max(1, res.equity.size // 400)
-    return {"metrics": m.compute(res), "equity": res.equity[::step].tolist(), "trades": res.trade_rows()}
-
-
-async def run_in_process(fn: Any, *args: Any) -> Any:
-    """CPU-heavy work in a spawned worker process, awaited without blocking the event loop."""
-    import multiprocessing
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-
-    loop = asyncio.get_running_loop()
-    # Textual captures stderr with an object whose fileno() is -1; multiprocessing hands that fd to its
-    # resource tracker and fails ("bad value(s) in fds_to_keep"): give it the real stderr meanwhile.
-    saved = sys.stderr
-    sys.stderr = sys.__stderr__ or saved
-    try:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        fut = loop.run_in_executor(pool, fn, *args)
-    finally:
-        sys.stderr = saved
-    try:
-        return await fut
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-class BacktestMixin:
-    """Backtest and drift for EngineWorkstation (kept apart: they only read bars and fills)."""
-
-    node: Any
-
-    async def _history(self, symbol: str, timeframe: str, count: int) -> list[Bar]:
-        tf = timeframe_ms(timeframe)
-        now = self.node.clock.now_ms()
-        candles = await self.node.rest.fetch_candles(symbol, timeframe, now - tf * count, now - now % tf)
-        return [Bar(symbol, timeframe, c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close),
-                    float(c.volume)) for c in candles if c.open_ms + tf <= now]
-
-    async def backtest(self, name: str, symbol: str, params: dict[str, object], *, timeframe: str = "1m",
-                       bars: int = 1000) -> dict[str, Any]:
-        hist = await self._history(symbol, timeframe, bars)
-        if not hist:
-            raise ValidationError(f"no {timeframe} candles for {symbol} to backtest on")
-        cols = ([b.open_ms for b in hist], [b.open for b in hist], [b.high for b in hist], [b.low for b in hist],
-                [b.close for b in hist], [b.volume for b in hist])
-        bt = self.node.settings.backtest
-        out = await run_in_process(backtest_job, name, dict(params), symbol, timeframe, cols, bt.cash, bt.fee_bps)
-        out["source"] = f"{len(hist)} x {timeframe} {symbol} bars from the venue"
-        return out
-
-    async def drift(self, slot_name: str) -> dict[str, Any]:
-        """Live trades of a running strategy against a backtest of the same strategy over the same bars."""
-        runner = self.node.runner
-        slot = runner.slots.get(slot_name) if runner is not None else None
-        if slot is None:
-            raise ValidationError(f"{slot_name} is not running", hint="start it first (enter on the Strategies tab)")
-        mine = [o for o in self.node.cache.orders() if o.strategy == slot_name and o.filled > 0]
-        since = min((o.created_ms for o in mine), default=self.node.clock.now_ms() - 3_600_000)
-        tf = timeframe_ms(slot.timeframe)
-        count = max(50, (self.node.clock.now_ms() - since) // tf + slot.strategy.warmup() + 5)
-        result = await self.backtest(slot.strategy.label(), slot.symbol, dict(slot.strategy.params),
-                                     timeframe=slot.timeframe, bars=int(count))
-        bt_entries = [t for t in result["trades"] if t["entry_time"] >= since - tf]
-        live = [{"time": o.created_ms, "side": o.side.value, "size": str(o.filled), "price": str(o.avg_fill_price)}
-                for o in sorted(mine, key=lambda o: o.created_ms)]
-        return {"live": live, "backtest": bt_entries, "since": since, "metrics": result["metrics"]}
-
 
 
 HEAVY_MODULES = (
@@ -271,14 +190,9 @@ class EngineWorkstation(BacktestMixin):
         return self.node.cache.ticker(symbol) if self.node is not None else None
 
     def book(self, symbol: str) -> BookSnapshot | None:
-        if self.node is None:
-            return None
-        md = self.node.market
-        if md is not None:
-            live = md.book(symbol)
-            if live is not None:
-                return live
-        return self.node.cache.book(symbol)
+        """The engine cache's book: the one the risk gate and the paper venue see (one source, copied
+        from the feed every engine tick, the last in-sync book kept while the feed resyncs)."""
+        return self.node.cache.book(symbol) if self.node is not None else None
 
     def trades(self, symbol: str) -> Sequence[Trade]:
         md = self.node.market if self.node is not None else None
@@ -399,27 +313,13 @@ class EngineWorkstation(BacktestMixin):
         return total
 
     async def start_strategy(self, name: str, symbol: str, params: dict[str, object]) -> str:
-        self.node.authorize(Action.START_STRATEGY, "strategy.start", strategy=name, symbol=symbol,
-                            params=",".join(f"{k}={v}" for k, v in params.items()))
-        runner = self.node.runner
-        for key in (name, f"{name}-{symbol}"):  # a row is either a slot or a strategy name
-            if key in runner.slots:
-                runner.resume(key)
-                return key
-        from cashup_tui.engine.strategy import load_strategy
-
-        cls = load_strategy(name)
-        slot = runner.add(cls(**params), symbol, "1m")
-        await self.node.warm_up(slot.name)
-        return slot.name
+        return await commands.start_strategy(self.node, name, symbol, params, authorize=self.node.authorize)
 
     async def stop_strategy(self, strategy_id: str) -> None:
-        self.node.authorize(Action.STOP_STRATEGY, "strategy.stop", strategy=strategy_id)
-        self.node.runner.stop(strategy_id)
+        commands.stop_strategy(self.node, strategy_id, authorize=self.node.authorize)
 
     async def pause_strategy(self, strategy_id: str) -> None:
-        self.node.authorize(Action.STOP_STRATEGY, "strategy.pause", strategy=strategy_id)
-        self.node.runner.pause(strategy_id)
+        commands.pause_strategy(self.node, strategy_id, authorize=self.node.authorize)
 
     # -- risk -----------------------------------------------------------------------------------
     def risk(self) -> RiskView:
@@ -457,39 +357,19 @@ class EngineWorkstation(BacktestMixin):
                 self._daily[s] = [b.close for b in bars]
         return RiskView(risk.state, risk.status.kill_level, usages, exposure, var95, var99, stress)
 
-    # -- actions ----------------------------------------------------------------------------------
-    def _order_from(self, req: OrderRequest, *, client_id: str | None = None) -> Order:
-        om = self.node.om
-        return om.build(req.symbol, req.side, req.size, order_type=req.order_type, price=req.price,
-                        tif=req.tif, reduce_only=req.reduce_only, trigger_price=req.trigger_price,
-                        client_id=client_id, post_only=req.post_only)
-
-    def _trailing(self, order: Order, req: OrderRequest) -> Order:
-        """The ticket asks for a trail in percent; the engine trails by a price distance."""
-        if req.order_type is not OrderType.TRAILING_STOP or req.trail_pct is None:
-            return order
-        from msgspec.structs import replace
-
-        inst = self.instrument(req.symbol)
-        mark = self.node.cache.mark(req.symbol)
-        if inst is None or mark is None:
-            raise ValidationError(f"no mark price for {req.symbol} yet: cannot size the trailing distance")
-        distance = max(inst.round_price(mark * req.trail_pct / HUNDRED), inst.price_tick)
-        return replace(order, trigger_price=distance)
-
+    # -- actions (service/commands.py: the same commands the CLI runs) -----------------------------
     async def preview(self, req: OrderRequest) -> TicketPreview:
         inst = self.instrument(req.symbol)
         if inst is None:
             raise ValidationError(f"unknown symbol {req.symbol}")
-        order = self._order_from(req, client_id=PREVIEW_ID)
-        order = self._trailing(order, req)
+        order = commands.order_from(self.node, req, client_id=PREVIEW_ID)
         pf = self.node.portfolio
         mark = self.node.cache.mark(req.symbol) or pf.mark_of(req.symbol) or ZERO
         ref = req.price or req.trigger_price or mark
         notional = inst.notional(req.size, ref)
         pos = pf.positions.get(req.symbol)
         lev = pos.leverage if pos is not None and pos.leverage > 0 else pf.default_leverage
-        fee_rate = inst.taker_fee_rate if req.order_type is OrderType.MARKET or req.tif.value in ("ioc", "fok") \
+        fee_rate = inst.taker_fee_rate if req.order_type is OrderType.MARKET or req.tif in (TimeInForce.IOC, TimeInForce.FOK) \
             else max(inst.maker_fee_rate, ZERO)
         after = (pos.size if pos else ZERO) + req.size * req.side.sign
         liq = None
@@ -506,57 +386,32 @@ class EngineWorkstation(BacktestMixin):
                              "" if denial is None else str(denial).removeprefix("risk: "))
 
     async def submit(self, req: OrderRequest) -> Order:
-        order = self._trailing(self._order_from(req), req)
-        om = self.node.om
         t0 = time.perf_counter()
-        self.node.authorize(Action.PLACE_ORDER, "order.submit", client_id=order.client_id, side=order.side.value,
-                            size=order.size, symbol=order.symbol, type=order.order_type.value, price=order.price)
-        if req.take_profit is not None or req.stop_loss is not None:
-            if req.take_profit is None or req.stop_loss is None:
-                raise ValidationError("a bracket needs both a take-profit and a stop-loss price",
-                                      hint="fill both TP and SL, or neither")
-            result = await om.bracket(order, stop_price=req.stop_loss, take_profit_price=req.take_profit)
-        else:
-            result = (await om.submit(order)).order
+        placed = await commands.place(self.node, req, authorize=self.node.authorize)
         self.last_ack_ms = (time.perf_counter() - t0) * 1000
-        return result
+        return placed.order
 
     async def cancel(self, client_id: str) -> Order:
-        self.node.authorize(Action.CANCEL_ORDER, "order.cancel", client_id=client_id)
-        return await self.node.om.cancel(client_id, reason="cancelled from the workstation")
+        return await commands.cancel(self.node, client_id, authorize=self.node.authorize,
+                                     reason="cancelled from the workstation")
 
     async def amend(self, client_id: str, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
-        self.node.authorize(Action.AMEND_ORDER, "order.amend", client_id=client_id, price=price, size=size)
-        return await self.node.om.amend(client_id, price=price, size=size)
+        return await commands.amend(self.node, client_id, authorize=self.node.authorize, price=price, size=size)
 
     async def cancel_all(self, symbol: str | None = None) -> int:
-        self.node.authorize(Action.CANCEL_ORDER, "order.cancel_all", symbol=symbol or "*")
-        return len(await self.node.om.cancel_all(symbol, reason="cancel all from the workstation"))
+        return len(await commands.cancel_all(self.node, symbol, authorize=self.node.authorize,
+                                             reason="cancel all from the workstation"))
 
     async def close_position(self, symbol: str, fraction: Decimal = Decimal(1)) -> Order | None:
-        self.node.authorize(Action.CLOSE_POSITION, "position.close", symbol=symbol, fraction=fraction)
-        om = self.node.om
-        if fraction >= 1:
-            return await om.close_position(symbol)
-        pos = self.node.portfolio.positions.get(symbol)
-        inst = self.instrument(symbol)
-        if pos is None or pos.is_flat or inst is None:
-            return None
-        size = inst.round_size(abs(pos.size) * fraction)
-        if size <= 0:
-            raise ValidationError(f"{symbol}: position too small to reduce by {fraction:%}")
-        side = Side.SELL if pos.size > 0 else Side.BUY
-        order = om.build(symbol, side, size, order_type=OrderType.MARKET, reduce_only=True)
-        return (await om.submit(order)).order
+        return await commands.close_position(self.node, symbol, fraction, authorize=self.node.authorize)
 
     async def kill(self, level: int, reason: str) -> None:
-        self.node.authorize(Action.KILL_SWITCH, "kill_switch", level=level, reason=reason)
-        await self.node.om.kill(level, reason, source="workstation")
+        await commands.kill(self.node, level, reason, authorize=self.node.authorize, source="workstation")
 
     async def resume(self, passphrase: str | None = None) -> None:
         """Back to ACTIVE: an admin action (raises AdminPassphraseRequired for the app to prompt)."""
-        self.node.authorize(Action.RESUME_TRADING, "risk.resume", passphrase=passphrase)
-        self.node.risk.resume("resumed from the workstation", source="workstation")
+        commands.resume(self.node.risk, authorize=self.node.authorize, reason="resumed from the workstation",
+                        source="workstation", passphrase=passphrase)
 
     @property
     def profile(self) -> str:

@@ -90,7 +90,8 @@ class RiskView:
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """What the order ticket produces; the node turns it into orders through the risk gate."""
+    """What the order ticket (or `cashup orders place`) asks for; service/commands.py turns it into
+    orders through the risk gate."""
 
     symbol: str
     side: Side
@@ -98,7 +99,7 @@ class OrderRequest:
     order_type: OrderType = OrderType.LIMIT
     price: Decimal | None = None
     trigger_price: Decimal | None = None
-    tif: TimeInForce = TimeInForce.GTC
+    tif: TimeInForce | None = TimeInForce.GTC  # None: the order manager's default (IOC for market orders)
     reduce_only: bool = False
     post_only: bool = False
     take_profit: Decimal | None = None  # bracket legs (optional)
