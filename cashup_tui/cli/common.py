@@ -113,7 +113,8 @@ def _redact(text: str) -> str:
 def _log_crash(exc: BaseException) -> str:
     import traceback
 
-    from cashup_tui.paths import ensure_private_dir, log_dir
+    from cashup_tui.paths import log_dir
+    from cashup_tui.private_files import ensure_private_dir
 
     try:
         d = ensure_private_dir(log_dir())
