@@ -12,6 +12,7 @@ from ccxt.base import errors as cx
 from cashup_tui.adapters.ccxt_rest import GateRest, translate_error
 from cashup_tui.adapters.sim.rest import REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
+from cashup_tui.cli.data import gate_rest
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
     AuthenticationError,
@@ -276,12 +277,12 @@ async def test_from_settings_uses_env_url_and_keys(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CASHUP_GATE_API_KEY", FAKE_API_KEY)
     monkeypatch.setenv("CASHUP_GATE_API_SECRET", FAKE_API_SECRET)
     settings = load_settings()
-    async with GateRest.from_settings(settings, rate_limit_ms=1) as rest:
+    async with gate_rest(settings, rate_limit_ms=1) as rest:
         assert rest.rest_url == sim.rest_url
         assert rest.ccxt.urls["api"]["private"]["futures"] == sim.rest_url
         assert rest.ccxt.verbose is False
         assert (await rest.balances())[0].total > 0
-    testnet = GateRest.from_settings(settings, testnet=True)
+    testnet = gate_rest(settings, testnet=True)
     try:
         assert testnet.rest_url == settings.gate.testnet_rest_url.rstrip("/")
     finally:

@@ -19,7 +19,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as cx
@@ -44,9 +44,6 @@ from cashup_tui.domain.market import BookLevel, BookSnapshot, FundingRate
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import timeframe_ms
-
-if TYPE_CHECKING:
-    from cashup_tui.settings import Settings
 
 T = TypeVar("T")
 LIST_PAGE = 100  # Gate's largest page for order lists (also its default)
@@ -311,7 +308,8 @@ def candle_from_gate(r: Mapping[str, Any]) -> Candle:
 class GateRest:
     """Async Gate USDT-futures REST client built on an (unmodified) ccxt `gate` instance.
 
-    Use `async with GateRest.from_settings(settings) as rest:`; `close()` releases the HTTP session.
+    Use `async with GateRest(url, api_key=..., ...) as rest:` (the composition root passes the values in,
+    e.g. `cli.data.gate_rest`); `close()` releases the HTTP session.
     """
 
     def __init__(
@@ -359,24 +357,6 @@ class GateRest:
         add_header_hook(self._ex)
         point_ccxt_at(self._ex, self.rest_url)
         self._instruments: dict[str, Instrument] = {}
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        testnet: bool = False,
-        rest_url: str | None = None,
-        api_key: str | None = None,
-        api_secret: str | None = None,
-        **kwargs: Any,
-    ) -> GateRest:
-        """Endpoint: explicit `rest_url` > testnet/live URL from settings (CASHUP_GATE_REST_URL overrides)."""
-        g = settings.gate
-        url = rest_url or (g.testnet_rest_url if testnet else g.rest_url)
-        key = api_key if api_key is not None else (g.api_key.reveal() if g.api_key else None)
-        secret = api_secret if api_secret is not None else (g.api_secret.reveal() if g.api_secret else None)
-        return cls(url, api_key=key, api_secret=secret, settle=g.settle, timeout_s=g.request_timeout_s, **kwargs)
 
     async def __aenter__(self) -> GateRest:
         return self

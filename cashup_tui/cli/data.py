@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -30,6 +30,9 @@ from cashup_tui.cli.choices import ExportFormat, GateInterval, ImportFormat, com
 from cashup_tui.cli.common import STDIN_LABEL, db_url_from, fail, input_file, print_json, settings_from
 from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
+
+if TYPE_CHECKING:
+    from cashup_tui.adapters.ccxt_rest import GateRest
 
 app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
 
@@ -333,7 +336,7 @@ def fetch_cmd(
     symbol = _check_symbol(symbol)
     timeframe = _check_tf(timeframe, "--timeframe")
     with guarded():
-        from cashup_tui.adapters.ccxt_rest import GATE_INTERVALS, GateRest
+        from cashup_tui.adapters.ccxt_rest import GATE_INTERVALS
         from cashup_tui.domain.errors import TemporaryError, ValidationError
         from cashup_tui.domain.timeframes import timeframe_ms
         from cashup_tui.store import candles
@@ -362,7 +365,7 @@ def fetch_cmd(
             settings = settings_from(ctx)
 
             async def download() -> list[Any]:
-                async with GateRest.from_settings(settings, testnet=testnet, rest_url=rest_url) as rest:
+                async with gate_rest(settings, testnet=testnet, rest_url=rest_url) as rest:
                     with _progress(f"{symbol} {timeframe}") as prog:
                         return await rest.fetch_candles(symbol, timeframe, start, end,
                                                         progress=lambda p: prog(p.done_ms - start, end - start))
@@ -405,3 +408,16 @@ def fetch_cmd(
 
 if __name__ == "__main__":  # pragma: no cover
     app(sys.argv[1:])
+
+
+def gate_rest(settings: Any, *, testnet: bool = False, rest_url: str | None = None, api_key: str | None = None,
+              api_secret: str | None = None, **kwargs: Any) -> GateRest:
+    """A `GateRest` from settings (the adapter reads none itself). Endpoint: explicit `rest_url` >
+    testnet/live URL from settings (CASHUP_GATE_REST_URL overrides); keys: explicit > settings."""
+    from cashup_tui.adapters.ccxt_rest import GateRest
+
+    g = settings.gate
+    url = rest_url or (g.testnet_rest_url if testnet else g.rest_url)
+    key = api_key if api_key is not None else (g.api_key.reveal() if g.api_key else None)
+    secret = api_secret if api_secret is not None else (g.api_secret.reveal() if g.api_secret else None)
+    return GateRest(url, api_key=key, api_secret=secret, settle=g.settle, timeout_s=g.request_timeout_s, **kwargs)
