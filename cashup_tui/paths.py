@@ -44,3 +44,8 @@ def vault_path() -> Path:
 def admin_hash_path() -> Path:
     """The admin passphrase's salted scrypt hash (not the passphrase), beside the vault."""
     return data_dir() / "admin.scrypt"
+
+
+def user_strategies_dir() -> Path:
+    """The user's own strategies (searched after $CASHUP_STRATEGIES_DIR and the built-in ones)."""
+    return config_dir() / "strategies"

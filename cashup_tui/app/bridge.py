@@ -83,9 +83,10 @@ def backtest_job(name: str, params: dict[str, Any], symbol: str, timeframe: str,
     from cashup_tui.engine.backtest.fast import run_fast
     from cashup_tui.engine.backtest.model import RunConfig
     from cashup_tui.engine.backtest.pipeline import build_strategy
-    from cashup_tui.engine.strategy import Bars
+    from cashup_tui.engine.strategy import Bars, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
 
-    strategy = build_strategy(name, params)
+    strategy = build_strategy(name, params, strategy_dirs(user_strategies_dir()))
     bars = Bars.from_arrays(*cols, symbol=symbol, timeframe=timeframe)
     if len(bars) <= strategy.warmup() + 2:
         raise ValidationError(f"{name}: {len(bars)} bars is too little data (needs more than {strategy.warmup()})")
@@ -383,8 +384,10 @@ class EngineWorkstation(BacktestMixin):
 
     # -- strategies ------------------------------------------------------------------------------
     def strategies(self) -> Sequence[StrategyView]:
-        from cashup_tui.engine.strategy import discover, load_strategy
+        from cashup_tui.engine.strategy import discover, load_strategy, strategy_dirs
+        from cashup_tui.paths import user_strategies_dir
 
+        dirs = strategy_dirs(user_strategies_dir())
         runner = self.node.runner if self.node is not None else None
         out: list[StrategyView] = []
         running_labels = set()
@@ -393,11 +396,11 @@ class EngineWorkstation(BacktestMixin):
                 running_labels.add(s["strategy"])
                 out.append(StrategyView(s["name"], s["strategy"], s["symbol"], s["state"], s["params"],
                                         self._strategy_pnl(s["name"]), s["orders"], s["error"]))
-        for name in sorted(discover()):
+        for name in sorted(discover(dirs)):
             if name in running_labels:
                 continue
             try:
-                cls = load_strategy(name)
+                cls = load_strategy(name, dirs)
                 params = {k: p.default for k, p in cls.parameters().items()}
             except CashupError as exc:
                 out.append(StrategyView(name, name, "", "failed", {}, error=str(exc)))
@@ -420,9 +423,10 @@ class EngineWorkstation(BacktestMixin):
             if key in runner.slots:
                 runner.resume(key)
                 return key
-        from cashup_tui.engine.strategy import load_strategy
+        from cashup_tui.engine.strategy import load_strategy, strategy_dirs
+        from cashup_tui.paths import user_strategies_dir
 
-        cls = load_strategy(name)
+        cls = load_strategy(name, strategy_dirs(user_strategies_dir()))
         slot = runner.add(cls(**params), symbol, "1m")
         await self.node.warm_up(slot.name)
         return slot.name

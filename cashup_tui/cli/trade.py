@@ -46,8 +46,9 @@ def command(
     import time
 
     from cashup_tui import node_lock
-    from cashup_tui.engine.strategy import load_strategy, parse_params
+    from cashup_tui.engine.strategy import load_strategy, parse_params, strategy_dirs
     from cashup_tui.logging_setup import configure_logging
+    from cashup_tui.paths import user_strategies_dir
     from cashup_tui.runtime import build_node
 
     settings, m, url = resolve_mode(ctx, mode)
@@ -57,7 +58,7 @@ def command(
         fail(f"--notional {notional} must be a positive number of USDT", code=2)
     if duration < 0:
         fail("--duration must be >= 0", code=2)
-    cls = load_strategy(strategy)
+    cls = load_strategy(strategy, strategy_dirs(user_strategies_dir()))
     strat = cls(**parse_params(param))
     live_ok = confirm_live(m, confirm)
     passphrase = live_admin_passphrase(m) if live_ok else None
