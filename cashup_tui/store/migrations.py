@@ -25,6 +25,7 @@ from sqlmodel import SQLModel
 
 from cashup_tui.store import schema_v1
 from cashup_tui.store import tables as t
+from cashup_tui.store.lite import StoreError
 from cashup_tui.store.migration_v3 import v3
 
 if TYPE_CHECKING:
@@ -100,8 +101,6 @@ LATEST = MIGRATIONS[-1][0]
 
 def current_version(conn: Connection) -> int:
     """0 for an empty database; refuses a non-empty database that is not a CashUp store."""
-    from cashup_tui.store.engine import StoreError
-
     names = set(inspect(conn).get_table_names())
     if "schema_version" not in names:
         if names:
@@ -118,8 +117,6 @@ def current_version(conn: Connection) -> int:
 
 def upgrade(store: Store, target: int | None = None) -> int:
     """Bring the schema to `target` (default: latest); return the version now in the file."""
-    from cashup_tui.store.engine import StoreError
-
     goal = LATEST if target is None else target
     if not 0 <= goal <= LATEST:
         raise ValueError(f"unknown schema version {goal}; this code knows 1..{LATEST}")
