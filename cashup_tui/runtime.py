@@ -133,7 +133,7 @@ class Node:
 
     async def _connect(self, trade: bool) -> None:
         s = self.settings
-        from cashup_tui.adapters.ccxt_rest import GateRest
+        from cashup_tui.adapters.ccxt_client import GateRest
 
         if self.mode == "demo":
             from cashup_tui.adapters.sim.server import SimServer

@@ -59,6 +59,7 @@ ALLOWED = {
     ("cli/data.py", "cashup_tui.adapters.candle_files"),
     ("cli/data.py", "cashup_tui.adapters.resample"),
     ("cli/data.py", "cashup_tui.adapters.ccxt_rest"),
+    ("cli/data.py", "cashup_tui.adapters.ccxt_client"),
     ("cli/notify.py", "cashup_tui.adapters.notify"),
     # the CLI's share of the composition root: asks the admin passphrase (a vault function) before
     # runtime builds a live node

@@ -19,7 +19,8 @@ from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from cashup_tui.adapters.ccxt_rest import GateRest, dec, order_from_gate
+from cashup_tui.adapters.ccxt_client import GateRest
+from cashup_tui.adapters.ccxt_rest import dec, order_from_gate
 from cashup_tui.adapters.gateio import constants as C
 from cashup_tui.adapters.gateio.connection import GateWsClient
 from cashup_tui.adapters.gateio.order_params import price_param, size_param

@@ -32,7 +32,7 @@ from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
 if TYPE_CHECKING:
-    from cashup_tui.adapters.ccxt_rest import GateRest
+    from cashup_tui.adapters.ccxt_client import GateRest
 
 app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
 
@@ -414,7 +414,7 @@ def gate_rest(settings: Any, *, testnet: bool = False, rest_url: str | None = No
               api_secret: str | None = None, **kwargs: Any) -> GateRest:
     """A `GateRest` from settings (the adapter reads none itself). Endpoint: explicit `rest_url` >
     testnet/live URL from settings (CASHUP_GATE_REST_URL overrides); keys: explicit > settings."""
-    from cashup_tui.adapters.ccxt_rest import GateRest
+    from cashup_tui.adapters.ccxt_client import GateRest
 
     g = settings.gate
     url = rest_url or (g.testnet_rest_url if testnet else g.rest_url)
