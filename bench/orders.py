@@ -212,7 +212,8 @@ async def bench_stall_reference(node, n: int) -> float:
 
 
 async def bench_stall(node, n: int) -> dict[str, float]:
-    from cashup_tui.adapters.notify import NotificationService, parse_channel
+    from cashup_tui.adapters.notify import NotificationService
+    from cashup_tui.adapters.notify_channels import parse_channel
     from tests.notify_helpers import LagProbe, hanging_server
 
     async with hanging_server() as (port, _hits):

@@ -61,6 +61,7 @@ ALLOWED = {
     ("cli/data.py", "cashup_tui.adapters.ccxt_rest"),
     ("cli/data.py", "cashup_tui.adapters.ccxt_client"),
     ("cli/notify.py", "cashup_tui.adapters.notify"),
+    ("cli/notify.py", "cashup_tui.adapters.notify_channels"),
     # the CLI's share of the composition root: asks the admin passphrase (a vault function) before
     # runtime builds a live node
     ("cli/engine_cli.py", "cashup_tui.adapters.vault"),
