@@ -321,7 +321,8 @@ class NotificationService:
         the unsubscribe function. Only events `notification_for` maps produce messages."""
         from cashup_tui.domain.events import Event
 
-        return bus.subscribe(Event, self.publish)
+        unsubscribe: Callable[[], None] = bus.subscribe(Event, self.publish)
+        return unsubscribe
 
     def alert(self, fired: Any) -> bool:
         """Queue an `AlertFired` from `domain.alerts.AlertEngine` (QANotify gets price_notify)."""

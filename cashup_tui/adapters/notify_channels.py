@@ -56,7 +56,7 @@ _apprise_lock = threading.Lock()
 _apprise_ready = False
 
 
-def _apprise():
+def _apprise() -> Any:
     """Import apprise (heavy) on first use, register QANotify, keep apprise quiet on stderr."""
     global _apprise_ready
     import apprise

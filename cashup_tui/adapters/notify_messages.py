@@ -24,7 +24,7 @@ _env_lock = threading.Lock()
 _jinja_env: Any = None
 
 
-def _templates():
+def _templates() -> Any:
     global _jinja_env
     if _jinja_env is None:
         with _env_lock:

@@ -213,7 +213,7 @@ class Vault:
                              hint="choose a longer one (a few words is easy to type and hard to guess)")
         n = n or scrypt_n_from_env()
         kdf = {"name": "scrypt", "n": n, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(secrets.token_bytes(16))}
-        fernet_key, check_key = _derive(passphrase, base64.b64decode(kdf["salt"]), n, SCRYPT_R, SCRYPT_P)
+        fernet_key, check_key = _derive(passphrase, base64.b64decode(str(kdf["salt"])), n, SCRYPT_R, SCRYPT_P)
         from cryptography.fernet import Fernet
 
         plain = json.dumps(

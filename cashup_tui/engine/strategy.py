@@ -186,7 +186,7 @@ class Bars:
                 raise KeyError(f"no column {key!r}; columns: {', '.join(self.COLUMNS)}")
             return getattr(self, key)
         if isinstance(key, slice):
-            return Bars(*(getattr(self, c)[key] for c in self.COLUMNS), symbol=self.symbol, timeframe=self.timeframe)
+            return Bars(**{c: getattr(self, c)[key] for c in self.COLUMNS}, symbol=self.symbol, timeframe=self.timeframe)
         raise TypeError("index Bars with a column name or a slice")
 
     @property

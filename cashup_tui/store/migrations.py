@@ -38,7 +38,8 @@ PG_LOCK_KEY = 0x43617368557031  # pg_advisory_xact_lock key of CashUp's migratio
 def _create(conn: Connection, models: tuple[type[SQLModel], ...]) -> None:
     """Create the tables of `models`; those a later migration alters in their v1 shape (schema_v1)."""
     for m in models:
-        tbl: Table = schema_v1.FROZEN.get(m.__tablename__, m.__table__)  # type: ignore[attr-defined]
+        frozen = schema_v1.FROZEN.get(str(m.__tablename__))
+        tbl: Table = frozen if frozen is not None else m.__table__  # type: ignore[attr-defined]
         tbl.create(conn, checkfirst=True)
 
 
