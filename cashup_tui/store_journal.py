@@ -71,7 +71,7 @@ class StoreJournal:
             if self.store.engine.dialect.name == "sqlite":
                 from sqlalchemy.dialects.sqlite import insert as ins
             else:
-                from sqlalchemy.dialects.postgresql import insert as ins
+                from sqlalchemy.dialects.postgresql import insert as ins  # type: ignore[assignment]  # same API
             base = ins(tbl)
             stmt = self._stmts[name] = base.on_conflict_do_update(
                 index_elements=list(keys), set_={c: base.excluded[c] for c in cols if c not in keys})

@@ -221,6 +221,7 @@ def run_cmd(
         from cashup_tui.adapters.sim.execution import VenueExecution
 
         venue = VenueExecution.with_venue
+    run_id: int | None
     try:
         res = run_engine(prep, engine, venue)
     except StrategyError as exc:  # the strategy itself failed: record the failed run, then report it

@@ -34,6 +34,7 @@ def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
 
 def run_guarded(fn: Callable[[], Any]) -> None:
     """Run a click/typer app with standalone_mode=False and map every failure to a clean exit."""
+    code: int | str | None  # an exit status (SystemExit's code may be a message)
     try:
         rv = fn()
         code = rv if isinstance(rv, int) else 0
@@ -156,7 +157,7 @@ def input_file(arg: str | os.PathLike[str]) -> Iterator[tuple[Path, str]]:
 
 
 def ctx_obj(ctx: typer.Context | None) -> dict[str, Any]:
-    c = ctx
+    c: Any = ctx  # typer's Context, then click's parents
     while c is not None:
         if isinstance(c.obj, dict):
             return c.obj

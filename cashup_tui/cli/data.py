@@ -150,7 +150,7 @@ def import_cmd(
                     raise
         finally:
             db.close()
-    out = {
+    out: dict[str, Any] = {
         "file": file if file != "-" else STDIN_LABEL, "symbol": symbol, "timeframe": series_tf, "kind": data.kind, "rows": len(data),
         "inserted": res.inserted, "unchanged": res.unchanged, "replaced": res.replaced,
         "first": iso(int(data.open_ms[0])), "last": iso(int(data.open_ms[-1])),
@@ -193,7 +193,7 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
                 series = candles.list_series(db)
             finally:
                 db.close()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"symbol": s.symbol, "timeframe": s.timeframe, "first": iso(s.first_ms), "last": iso(s.last_ms),
          "first_ms": s.first_ms, "last_ms": s.last_ms, "rows": s.rows, "gaps": s.gaps, "missing_bars": s.missing}
         for s in series
@@ -295,7 +295,7 @@ def resample_cmd(
             out = candles.import_candles(db, symbol, to_tf, res.columns, replace=replace)
         finally:
             db.close()
-    info = {
+    info: dict[str, Any] = {
         "symbol": symbol, "from_tf": from_tf, "to_tf": to_tf, "source_rows": len(df), "rows": res.rows,
         "inserted": out.inserted, "unchanged": out.unchanged, "dropped_leading": res.dropped_leading,
         "dropped_trailing": res.dropped_trailing, "partial_bars": len(res.partial_interior),
@@ -334,7 +334,7 @@ def fetch_cmd(
     import time
 
     symbol = _check_symbol(symbol)
-    timeframe = _check_tf(timeframe, "--timeframe")
+    timeframe = _check_tf(timeframe, "--timeframe")  # type: ignore[assignment]  # the canonical spelling of a choice
     with guarded():
         from cashup_tui.adapters.ccxt_rest import GATE_INTERVALS
         from cashup_tui.domain.errors import TemporaryError, ValidationError
@@ -388,7 +388,7 @@ def fetch_cmd(
         if t - prev > step:
             holes.append((prev + step, t - step))
         prev = t
-    out = {
+    out: dict[str, Any] = {
         "symbol": symbol, "timeframe": timeframe, "from": iso(start), "until": iso(end), "bars": len(bars),
         "stored": stored, "first": iso(times[0]) if times else None, "last": iso(times[-1]) if times else None,
         "gaps": len(holes), "missing_bars": sum((b - a) // step + 1 for a, b in holes),

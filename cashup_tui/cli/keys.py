@@ -85,8 +85,8 @@ def _require_admin(ctx: typer.Context, action: str) -> str:
     if not stored:
         return "local-user"
 
-    def sink(act: str, *, role: str, outcome: str, detail: Any) -> None:
-        _audit(ctx, act, role, outcome, dict(detail))
+    def sink(action: str, *, role: str, outcome: str, detail: Any) -> None:
+        _audit(ctx, action, role, outcome, dict(detail))
 
     session = Session(Role.TRADER, admin_hash=lambda: stored, audit=sink)
     session.authorize(Action(action), passphrase=read_passphrase("Admin passphrase: ", env_var=ADMIN_ENV),

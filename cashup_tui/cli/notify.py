@@ -144,7 +144,7 @@ def history_cmd(
 
     with open_store(db_url_from(ctx)) as db:
         rows = list_notifications(db, limit)
-    out = [{"id": r.id, "ts_ms": r.ts_ms, "severity": r.severity, "title": r.title, "event": r.body,
+    out: list[dict[str, Any]] = [{"id": r.id, "ts_ms": r.ts_ms, "severity": r.severity, "title": r.title, "event": r.body,
             "channel": r.channel, "status": r.status, "error": r.error} for r in rows]
     if as_json:
         print_json({"history": out})

@@ -240,8 +240,8 @@ class GateWsOrders:
         channel, fut = self._pending.pop(rid)  # type: ignore[arg-type]
         if fut.done():
             return
-        data = m.get("data") if isinstance(m.get("data"), dict) else {}
-        header = m.get("header") if isinstance(m.get("header"), dict) else {}
+        data: dict[str, Any] = m["data"] if isinstance(m.get("data"), dict) else {}
+        header: dict[str, Any] = m["header"] if isinstance(m.get("header"), dict) else {}
         status = str(header.get("status") or "200")
         errs = data.get("errs")
         if isinstance(m.get("error"), dict):
