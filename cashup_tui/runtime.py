@@ -133,7 +133,7 @@ class Node:
 
     async def _connect(self, trade: bool) -> None:
         s = self.settings
-        from cashup_tui.adapters.ccxt_client import GateRest
+        from cashup_tui.adapters.gateio.rest import GateRest
 
         if self.mode == "demo":
             from cashup_tui.adapters.sim.server import SimServer
@@ -193,7 +193,7 @@ class Node:
                                      clock=self.clock.now_ms)
             self.execution = VenueExecution(self.paper_venue, self.instruments, ignore_text_prefix=SEED_PREFIX)
         else:
-            from cashup_tui.adapters.gate_execution import GateExecution
+            from cashup_tui.adapters.gateio.execution import GateExecution
 
             prefix = f"demo{self.clock.now_ms():x}-" if self.mode == "demo" else ""
             self.execution = GateExecution(self.rest, self.instruments, ws_url=ws_url, api_key=key,

@@ -1,4 +1,4 @@
-"""Our ccxt REST adapter (cashup_tui.adapters.ccxt_rest) against the simulator: mapping to domain
+"""Our ccxt REST adapter (cashup_tui.adapters.gateio.rest_translate) against the simulator: mapping to domain
 objects, error translation, read retries, and the no-blind-retry rule for orders."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from ccxt.base import errors as cx
 
-from cashup_tui.adapters.ccxt_client import GateRest
-from cashup_tui.adapters.ccxt_rest import translate_error
+from cashup_tui.adapters.gateio.rest import GateRest
+from cashup_tui.adapters.gateio.rest_translate import translate_error
 from cashup_tui.adapters.sim.rest import REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.cli.data import gate_rest
@@ -294,7 +294,7 @@ async def test_from_settings_uses_env_url_and_keys(monkeypatch: pytest.MonkeyPat
 
 def test_ccxt_is_called_from_one_module_only() -> None:
     """The architecture rule: ccxt errors are translated in one place, so only the REST pair
-    (ccxt_rest.py: translation and parsing, ccxt_client.py: the client) imports ccxt."""
+    (adapters/gateio/rest_translate.py: translation and parsing, rest.py: the client) imports ccxt."""
     import re
     from pathlib import Path
 
@@ -303,6 +303,7 @@ def test_ccxt_is_called_from_one_module_only() -> None:
     offenders = [
         str(p.relative_to(root))
         for p in root.rglob("*.py")
-        if p.name not in ("ccxt_rest.py", "ccxt_client.py") and pattern.search(p.read_text(encoding="utf-8"))
+        if str(p.relative_to(root)) not in ("adapters/gateio/rest_translate.py", "adapters/gateio/rest.py")
+        and pattern.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []

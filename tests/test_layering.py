@@ -58,8 +58,8 @@ ALLOWED = {
     ("cli/keys.py", "cashup_tui.adapters.vault"),
     ("cli/data.py", "cashup_tui.adapters.candle_files"),
     ("cli/data.py", "cashup_tui.adapters.resample"),
-    ("cli/data.py", "cashup_tui.adapters.ccxt_rest"),
-    ("cli/data.py", "cashup_tui.adapters.ccxt_client"),
+    ("cli/data.py", "cashup_tui.adapters.gateio.rest_translate"),
+    ("cli/data.py", "cashup_tui.adapters.gateio.rest"),
     ("cli/notify.py", "cashup_tui.adapters.notify"),
     ("cli/notify.py", "cashup_tui.adapters.notify_channels"),
     # the CLI's share of the composition root: asks the admin passphrase (a vault function) before

@@ -161,8 +161,8 @@ class BacktestMixin:
 
 
 HEAVY_MODULES = (
-    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store_journal", "cashup_tui.adapters.ccxt_client",
-    "cashup_tui.adapters.gateio.market_data", "cashup_tui.adapters.gate_execution", "cashup_tui.adapters.sim.server",
+    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store_journal", "cashup_tui.adapters.gateio.rest",
+    "cashup_tui.adapters.gateio.market_data", "cashup_tui.adapters.gateio.execution", "cashup_tui.adapters.sim.server",
     "cashup_tui.adapters.sim.execution", "cashup_tui.adapters.notify",
 )
 

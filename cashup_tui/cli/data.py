@@ -32,7 +32,7 @@ from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
 if TYPE_CHECKING:
-    from cashup_tui.adapters.ccxt_client import GateRest
+    from cashup_tui.adapters.gateio.rest import GateRest
 
 app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
 
@@ -336,7 +336,7 @@ def fetch_cmd(
     symbol = _check_symbol(symbol)
     timeframe = _check_tf(timeframe, "--timeframe")  # type: ignore[assignment]  # the canonical spelling of a choice
     with guarded():
-        from cashup_tui.adapters.ccxt_rest import GATE_INTERVALS
+        from cashup_tui.adapters.gateio.rest_translate import GATE_INTERVALS
         from cashup_tui.domain.errors import TemporaryError, ValidationError
         from cashup_tui.domain.timeframes import timeframe_ms
         from cashup_tui.store import candles
@@ -414,7 +414,7 @@ def gate_rest(settings: Any, *, testnet: bool = False, rest_url: str | None = No
               api_secret: str | None = None, **kwargs: Any) -> GateRest:
     """A `GateRest` from settings (the adapter reads none itself). Endpoint: explicit `rest_url` >
     testnet/live URL from settings (CASHUP_GATE_REST_URL overrides); keys: explicit > settings."""
-    from cashup_tui.adapters.ccxt_client import GateRest
+    from cashup_tui.adapters.gateio.rest import GateRest
 
     g = settings.gate
     url = rest_url or (g.testnet_rest_url if testnet else g.rest_url)

@@ -1,5 +1,5 @@
 """Gate.io USDT-futures REST through ccxt: error translation and payload parsing. With
-`ccxt_client.py` (the `GateRest` client) the one place that calls ccxt.
+`rest.py` (the `GateRest` client) the one place that calls ccxt.
 
 Why raw endpoints: we call Gate's own paths through ccxt's implicit API methods
 (`publicFuturesGetSettleOrderBook`, `privateFuturesPostSettleOrders`, ...) so every number arrives as

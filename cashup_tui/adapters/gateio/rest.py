@@ -1,8 +1,8 @@
 """Gate.io USDT-futures REST client (`GateRest`) on an unmodified ccxt `gate` instance.
 
-With `ccxt_rest.py` (error translation and payload parsing) the one place that calls ccxt. Reads
+With `rest_translate.py` (error translation and payload parsing) the one place that calls ccxt. Reads
 retry on TemporaryError with bounded, jittered backoff; order placement, cancel and amend are sent
-exactly once (see `ccxt_rest.py` for why).
+exactly once (see `rest_translate.py` for why).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
 
-from cashup_tui.adapters.ccxt_hooks import add_header_hook, expiring, point_ccxt_at
-from cashup_tui.adapters.ccxt_rest import (
+from cashup_tui.adapters.gateio.order_params import amend_body, order_key, place_body, price_param
+from cashup_tui.adapters.gateio.rest_hooks import add_header_hook, expiring, point_ccxt_at
+from cashup_tui.adapters.gateio.rest_translate import (
     _UNKNOWN_OUTCOME,
     GATE_INTERVALS,
     LIST_PAGE,
@@ -33,7 +34,6 @@ from cashup_tui.adapters.ccxt_rest import (
     position_from_gate,
     translate_error,
 )
-from cashup_tui.adapters.gateio.order_params import amend_body, order_key, place_body, price_param
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import (
