@@ -72,9 +72,8 @@ def _recurrence(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
     for i in range(m):
         carry[i] = c
         c = db * c + last[i]
-    out: np.ndarray = part + carry[:, None] * decay[None, :]
-    flat: np.ndarray = out.reshape(-1)[:n]
-    return flat
+    out: np.ndarray = (part + carry[:, None] * decay[None, :]).reshape(-1)[:n]
+    return out
 
 
 @functools.lru_cache(maxsize=64)
