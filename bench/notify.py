@@ -20,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cashup_tui.adapters.notify import NotificationService, parse_channel  # noqa: E402
+from cashup_tui.adapters.notify import NotificationService  # noqa: E402
+from cashup_tui.adapters.notify_channels import parse_channel  # noqa: E402
 from tests.notify_helpers import LagProbe, hanging_server, http_sink, refused_port  # noqa: E402
 
 TARGET_MS = 100.0

@@ -23,12 +23,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cashup_tui.adapters.ccxt_rest import order_from_gate  # noqa: E402
+from cashup_tui.adapters.gateio.rest_translate import order_from_gate  # noqa: E402
 from cashup_tui.adapters.sim.server import SimServer  # noqa: E402
 from cashup_tui.domain.enums import OrderStatus  # noqa: E402
 from cashup_tui.domain.orders import OrderEvent, OrderEventKind  # noqa: E402
+from cashup_tui.domain.secret import Secret  # noqa: E402
 from cashup_tui.runtime import build_node  # noqa: E402
-from cashup_tui.settings import Secret, Settings, replace_section  # noqa: E402
+from cashup_tui.settings import Settings, replace_section  # noqa: E402
 from cashup_tui.store import open_store  # noqa: E402
 from cashup_tui.store.journal import StoreJournal  # noqa: E402
 

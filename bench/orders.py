@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO))
 from cashup_tui.adapters.sim.server import SimServer  # noqa: E402
 from cashup_tui.domain.enums import Side  # noqa: E402
 from cashup_tui.domain.orders import Fill  # noqa: E402
+from cashup_tui.domain.secret import Secret  # noqa: E402
 from cashup_tui.runtime import build_node  # noqa: E402
-from cashup_tui.settings import Secret, Settings, replace_section  # noqa: E402
+from cashup_tui.settings import Settings, replace_section  # noqa: E402
 
 D = Decimal
 TARGET_P99_MS = 5.0
@@ -211,7 +212,8 @@ async def bench_stall_reference(node, n: int) -> float:
 
 
 async def bench_stall(node, n: int) -> dict[str, float]:
-    from cashup_tui.adapters.notify import NotificationService, parse_channel
+    from cashup_tui.adapters.notify import NotificationService
+    from cashup_tui.adapters.notify_channels import parse_channel
     from tests.notify_helpers import LagProbe, hanging_server
 
     async with hanging_server() as (port, _hits):

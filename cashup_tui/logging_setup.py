@@ -209,7 +209,8 @@ def configure_logging(
 ) -> Path:
     """Configure the root logger: a 0600 rotating file (default `cashup.log` in the log dir) and
     optionally stderr. Idempotent. Returns the log file path."""
-    from cashup_tui.paths import ensure_private_dir, log_dir
+    from cashup_tui.paths import log_dir
+    from cashup_tui.private_files import ensure_private_dir
 
     path = Path(file) if file else log_dir() / "cashup.log"
     ensure_private_dir(path.parent)

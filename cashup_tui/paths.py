@@ -1,5 +1,5 @@
 """Where CashUp keeps its files (platformdirs). Nothing is created at import time:
-callers ask for a path and call `ensure_private_dir` when they are about to write."""
+callers ask for a path and call `private_files.ensure_private_dir` when they are about to write."""
 
 from __future__ import annotations
 
@@ -46,11 +46,6 @@ def admin_hash_path() -> Path:
     return data_dir() / "admin.scrypt"
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700 if missing; return it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        path.chmod(0o700)
-    except OSError:
-        pass
-    return path
+def user_strategies_dir() -> Path:
+    """The user's own strategies (searched after $CASHUP_STRATEGIES_DIR and the built-in ones)."""
+    return config_dir() / "strategies"

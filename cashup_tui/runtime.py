@@ -49,7 +49,7 @@ from cashup_tui.service.roles import Action, AuditSink, Role, Session
 from cashup_tui.settings import Settings
 
 if TYPE_CHECKING:
-    from cashup_tui.adapters.ccxt_rest import GateRest
+    from cashup_tui.adapters.gateio.rest import GateRest
     from cashup_tui.adapters.notify import NotificationService
     from cashup_tui.adapters.sim.server import SimServer
     from cashup_tui.domain.alerts import AlertEngine, AlertFired
@@ -153,7 +153,7 @@ class Node:
 
     async def _connect(self, trade: bool) -> Execution:
         s = self.settings
-        from cashup_tui.adapters.ccxt_rest import GateRest
+        from cashup_tui.adapters.gateio.rest import GateRest
 
         if self.mode == "demo":
             from cashup_tui.adapters.sim.server import SimServer
@@ -218,7 +218,7 @@ class Node:
             paper = VenueExecution(self.paper_venue, self.instruments, ignore_text_prefix=SEED_PREFIX)
             execution, self._pump = paper, paper.pump
         else:
-            from cashup_tui.adapters.gate_execution import GateExecution
+            from cashup_tui.adapters.gateio.execution import GateExecution
 
             prefix = f"demo{self.clock.now_ms():x}-" if self.mode == "demo" else ""
             execution = GateExecution(rest, self.instruments, ws_url=ws_url, api_key=key,
@@ -417,10 +417,11 @@ def _resolve_keys(settings: Settings) -> tuple[str, str] | None:
     if g.api_key and g.api_secret:
         return g.api_key.reveal(), g.api_secret.reveal()
     try:
-        from cashup_tui.adapters.vault import resolve_keys
+        from cashup_tui.adapters.vault import Vault, resolve_keys
+        from cashup_tui.paths import vault_path
     except ImportError:  # pragma: no cover - vault module missing
         return None
-    keys = resolve_keys("gateio")
+    keys = resolve_keys("gateio", vault=Vault(vault_path()))
     if keys is None:
         return None
     return str.__str__(keys.api_key), str.__str__(keys.api_secret)
@@ -439,8 +440,9 @@ def make_session(settings: Settings, mode: str, audit: AuditSink) -> Session:
     """The `ui.profile` session. The admin passphrase hash is read when an admin action asks for it; with
     none set, admin actions are open in demo/paper (no money at stake) and refused in testnet/live."""
     from cashup_tui.adapters.vault import load_admin_hash
+    from cashup_tui.paths import admin_hash_path
 
-    return Session(settings.ui.profile, audit=audit, admin_hash=load_admin_hash, admin_open=mode in ("demo", "paper"))
+    return Session(settings.ui.profile, audit=audit, admin_hash=lambda: load_admin_hash(admin_hash_path()), admin_open=mode in ("demo", "paper"))
 
 
 def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = None, symbols: list[str] | None = None,

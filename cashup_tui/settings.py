@@ -22,17 +22,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from cashup_tui.domain.errors import ConfigError
+from cashup_tui.domain.secret import Secret
 from cashup_tui.logging_setup import mask_url
-
-
-class Secret(str):
-    """A str that never shows itself in repr/format (logs, tracebacks, screens)."""
-
-    def __repr__(self) -> str:
-        return "Secret('***')" if self else "Secret('')"
-
-    def reveal(self) -> str:
-        return str.__str__(self)
 
 
 @dataclass

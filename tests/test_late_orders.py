@@ -19,8 +19,9 @@ from cashup_tui.adapters.sim.rest import REST_API, REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.ids import is_ours, make_client_id
+from cashup_tui.domain.secret import Secret
 from cashup_tui.runtime import Node, build_node
-from cashup_tui.settings import Secret, Settings, replace_section
+from cashup_tui.settings import Settings, replace_section
 from tests.campaign import examples
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.notify_helpers import wait_for

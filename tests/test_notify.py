@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cashup_tui.adapters.notify import (
-    NotificationService,
-    parse_channel,
-    qanotify_params,
-    render,
-    validate_url,
-)
+from cashup_tui.adapters.notify import NotificationService
+from cashup_tui.adapters.notify_channels import parse_channel, qanotify_params, validate_url
+from cashup_tui.adapters.notify_messages import render
 from cashup_tui.domain import events as ev
 from cashup_tui.domain.enums import Side, TradingState
 from cashup_tui.domain.errors import ConfigError
@@ -100,7 +96,7 @@ def test_templates_render_every_event() -> None:
     assert title == "fill" and "symbol: X" in body
     for name in ("rejection", "risk_trip", "kill_switch", "strategy_error", "disconnect", "daily_pnl", "alert",
                  "message", "test"):
-        from cashup_tui.adapters.notify import _templates
+        from cashup_tui.adapters.notify_messages import _templates
 
         assert _templates().get_template(f"{name}.j2")
 
@@ -147,7 +143,7 @@ async def test_qanotify_values_arrive_intact() -> None:
         async with svc:
             svc.publish(ev.StrategyFailed(1, "网格 & co", "grid.py:7", "止损触发 & 杠杆=5x"))
             svc.publish(ev.OrderFilled(2, Fill("t1", "t-q&1", "ETH_USDT", Side.BUY, Decimal("1.5"), Decimal(3000))))
-            from cashup_tui.adapters.notify import alert_notification
+            from cashup_tui.adapters.notify_messages import alert_notification
             from cashup_tui.domain.alerts import AlertEngine, parse_rule
 
             eng = AlertEngine([parse_rule("BTC_USDT price above 70000", "a=1&b")])

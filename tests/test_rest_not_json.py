@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from cashup_tui.adapters.ccxt_rest import GateRest
+from cashup_tui.adapters.gateio.rest import GateRest
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import TemporaryError
 from cashup_tui.domain.ids import ClientOrderId

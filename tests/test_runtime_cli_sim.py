@@ -83,6 +83,7 @@ def test_live_needs_confirmation_and_the_admin_passphrase_and_is_audited(
     capsys: pytest.CaptureFixture[str], sim_serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cashup_tui.adapters.vault import save_admin_hash
+    from cashup_tui.paths import admin_hash_path
     from cashup_tui.service.roles import hash_passphrase
 
     place = ("orders", "place", "BTC_USDT", "buy", "1", "--type", "market", "--mode", "live")
@@ -91,7 +92,7 @@ def test_live_needs_confirmation_and_the_admin_passphrase_and_is_audited(
     # the live switch is an admin action: refused in live while no admin passphrase is set
     rc, _, err = cashup(capsys, *place, "--confirm-live")
     assert rc == 1 and "no admin passphrase is set" in err and "cashup keys admin-passphrase" in err
-    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10))
+    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10), admin_hash_path())
     rc, _, err = cashup(capsys, *place, "--confirm-live")  # no terminal to type it in, no env var
     assert rc == 1 and "CASHUP_ADMIN_PASSPHRASE" in err
     monkeypatch.setenv("CASHUP_ADMIN_PASSPHRASE", "not-the-admin-passphrase")
@@ -119,6 +120,7 @@ def test_live_needs_confirmation_and_the_admin_passphrase_and_is_audited(
 def test_viewer_profile_cannot_trade_and_resume_needs_admin(capsys: pytest.CaptureFixture[str], sim_serve,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from cashup_tui.adapters.vault import save_admin_hash
+    from cashup_tui.paths import admin_hash_path
     from cashup_tui.service.roles import hash_passphrase
 
     monkeypatch.setenv("CASHUP_UI_PROFILE", "viewer")
@@ -134,7 +136,7 @@ def test_viewer_profile_cannot_trade_and_resume_needs_admin(capsys: pytest.Captu
     # resume re-opens risk: admin only. testnet with no admin passphrase set: refused
     rc, _, err = cashup(capsys, "risk", "resume", "--mode", "testnet")
     assert rc == 1 and "no admin passphrase is set" in err
-    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10))
+    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10), admin_hash_path())
     monkeypatch.setenv("CASHUP_ADMIN_PASSPHRASE", "wrong-one-here")
     rc, _, err = cashup(capsys, "risk", "resume", "--mode", "testnet")
     assert rc == 1 and "wrong admin passphrase" in err

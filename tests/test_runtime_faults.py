@@ -11,8 +11,9 @@ import pytest
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.errors import AuthenticationError, RiskDenied
+from cashup_tui.domain.secret import Secret
 from cashup_tui.runtime import build_node
-from cashup_tui.settings import Secret, Settings, replace_section
+from cashup_tui.settings import Settings, replace_section
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 
 D = Decimal

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cashup_tui.adapters.notify import parse_channel
+from cashup_tui.adapters.notify_channels import parse_channel
 from cashup_tui.domain.errors import ConfigError
 from tests.campaign import examples
 from tests.test_runtime_cli import cashup

@@ -54,9 +54,10 @@ async def test_viewer_sees_everything_but_cannot_trade(tmp_path: Path) -> None:
 
 async def test_resume_asks_the_admin_passphrase_when_one_is_set(tmp_path: Path) -> None:
     from cashup_tui.adapters.vault import save_admin_hash
+    from cashup_tui.paths import admin_hash_path
     from cashup_tui.service.roles import hash_passphrase
 
-    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10))
+    save_admin_hash(hash_passphrase(ADMIN_PP, n=2**10), admin_hash_path())
     app, node = demo_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await _ready(pilot, node)

@@ -11,7 +11,7 @@ import pytest
 
 from cashup_tui.adapters import vault as v
 from cashup_tui.adapters.vault import Vault, VaultError
-from cashup_tui.settings import Secret
+from cashup_tui.domain.secret import Secret
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 
 PASS = "correct horse battery staple"

@@ -23,8 +23,9 @@ from cashup_tui.adapters.sim.rest import REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.errors import OrderRejected
+from cashup_tui.domain.secret import Secret
 from cashup_tui.runtime import build_node
-from cashup_tui.settings import Secret, Settings, replace_section
+from cashup_tui.settings import Settings, replace_section
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.notify_helpers import wait_for
 

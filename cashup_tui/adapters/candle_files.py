@@ -116,7 +116,7 @@ def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool
     a column with any non-numeric cell stays text so the report can quote it."""
     import csv
 
-    opener = open
+    opener: Any = open
     if path.suffix in (".gz", ".bz2", ".xz", ".zip"):
         opener = None  # let pandas decompress; sniff through pandas below
     first = ""
@@ -429,7 +429,7 @@ def read_candle_file(
         inside = good & (h >= lo)
         for name, arr in (("open", o), ("close", c)):
             rep.add_mask(inside & ((arr < lo) | (arr > h)), f"{name} outside [low, high]",
-                         lambda i, a=arr, n=name: f"{n} {a[i]:g} outside [low {lo[i]:g}, high {h[i]:g}]")
+                         lambda i, a=arr, n=name: f"{n} {a[i]:g} outside [low {lo[i]:g}, high {h[i]:g}]")  # type: ignore[misc]
         rep.add_mask(good & (lo <= 0), "non-positive price", lambda i: f"low {lo[i]:g} is not a positive price")
         rep.add_mask(np.isfinite(volume) & (volume < 0), "negative volume", lambda i: f"negative volume {volume[i]:g}")
     valid_t = ok & ~blank

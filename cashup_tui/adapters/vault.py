@@ -23,14 +23,14 @@ import logging
 import os
 import secrets
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cashup_tui.domain.errors import CashupError
-from cashup_tui.settings import Secret
+from cashup_tui.domain.secret import Secret
+from cashup_tui.private_files import write_private_file
 
 log = logging.getLogger("cashup.vault")
 
@@ -129,49 +129,10 @@ def _check_tag(check_key: bytes, header: dict[str, Any]) -> bytes:
     return hmac.new(check_key, b"cashup-vault-check\x00" + canonical, hashlib.sha256).digest()
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data`, mode 0600, in a 0700 directory (never half-written)."""
-    from cashup_tui.paths import ensure_private_dir
-
-    old_umask = os.umask(0o077)
-    try:
-        ensure_private_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        try:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:
-            pass
-        finally:
-            os.close(dir_fd)
-    finally:
-        os.umask(old_umask)
-
-
 class Vault:
     """The encrypted file. Every call that reads entries needs the passphrase."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        if path is None:
-            from cashup_tui.paths import vault_path
-
-            path = vault_path()
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
     def exists(self) -> bool:
@@ -252,7 +213,7 @@ class Vault:
                              hint="choose a longer one (a few words is easy to type and hard to guess)")
         n = n or scrypt_n_from_env()
         kdf = {"name": "scrypt", "n": n, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(secrets.token_bytes(16))}
-        fernet_key, check_key = _derive(passphrase, base64.b64decode(kdf["salt"]), n, SCRYPT_R, SCRYPT_P)
+        fernet_key, check_key = _derive(passphrase, base64.b64decode(str(kdf["salt"])), n, SCRYPT_R, SCRYPT_P)
         from cryptography.fernet import Fernet
 
         plain = json.dumps(
@@ -301,11 +262,8 @@ class Vault:
 # written atomically and a damaged file is an error, never "no passphrase".
 
 
-def load_admin_hash(path: Path | None = None) -> str | None:
-    """The stored hash, or None when no admin passphrase was ever set."""
-    from cashup_tui.paths import admin_hash_path
-
-    path = path or admin_hash_path()
+def load_admin_hash(path: Path) -> str | None:
+    """The stored hash at `path` (the composition root knows where), or None when none was ever set."""
     try:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -319,10 +277,7 @@ def load_admin_hash(path: Path | None = None) -> str | None:
     return text
 
 
-def save_admin_hash(stored: str, path: Path | None = None) -> Path:
-    from cashup_tui.paths import admin_hash_path
-
-    path = path or admin_hash_path()
+def save_admin_hash(stored: str, path: Path) -> Path:
     write_private_file(path, (stored + "\n").encode())
     return path
 
@@ -446,14 +401,14 @@ def resolve_keys(
     venue: str = "gateio",
     *,
     passphrase: Callable[[], str] | None = None,
-    vault: Vault | None = None,
+    vault: Vault,
     environ: Mapping[str, str] | None = None,
 ) -> ApiKeys | None:
-    """Keys for `venue`: environment, then vault (asks `passphrase()` only if a vault exists), then keyring."""
+    """Keys for `venue`: environment, then `vault` (asks `passphrase()` only if it exists), then keyring."""
     keys = keys_from_env(environ)
     if keys is not None:
         return keys
-    v = vault or Vault()
+    v = vault
     if v.exists():
         keys = v.get_keys((passphrase or read_passphrase)(), venue)
         if keys is not None:

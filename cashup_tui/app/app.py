@@ -9,7 +9,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -218,7 +218,7 @@ class CashupApp(App[int]):
         tab = self.query_one(TabbedContent).active
         target = {"market": Watchlist, "orders": OrdersPane, "positions": PositionsPane,
                   "strategies": StrategiesPane, "risk": RiskPane}[tab]
-        pane = self.query_one(target)
+        pane: Any = self.query_one(target)
         tables = pane.query(SyncTable) if not isinstance(pane, Watchlist) else [pane]
         (tables.first() if hasattr(tables, "first") else tables[0]).focus() if tables else pane.focus()
 

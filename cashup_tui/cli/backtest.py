@@ -50,10 +50,11 @@ def prepare(
     from cashup_tui.engine.backtest.data import check_bars, load_csv, load_funding, need_warmup, slice_bars
     from cashup_tui.engine.backtest.model import RunConfig, known_instrument, parse_sizer
     from cashup_tui.engine.backtest.pipeline import Prepared, build_strategy, check_runnable
-    from cashup_tui.engine.strategy import parse_params
+    from cashup_tui.engine.strategy import parse_params, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
 
     s = settings or settings_from(ctx)
-    strat = build_strategy(strategy, parse_params(params or []))
+    strat = build_strategy(strategy, parse_params(params or []), strategy_dirs(user_strategies_dir()))
     check_runnable(strat, engine)
     if bool(data) == bool(symbol):
         raise ValidationError(
@@ -220,6 +221,7 @@ def run_cmd(
         from cashup_tui.adapters.sim.execution import VenueExecution
 
         venue = VenueExecution.with_venue
+    run_id: int | None
     try:
         res = run_engine(prep, engine, venue)
     except StrategyError as exc:  # the strategy itself failed: record the failed run, then report it

@@ -34,6 +34,7 @@ def fail(message: str, *, hint: str = "", code: int = 1) -> NoReturn:
 
 def run_guarded(fn: Callable[[], Any]) -> None:
     """Run a click/typer app with standalone_mode=False and map every failure to a clean exit."""
+    code: int | str | None  # an exit status (SystemExit's code may be a message)
     try:
         rv = fn()
         code = rv if isinstance(rv, int) else 0
@@ -113,7 +114,8 @@ def _redact(text: str) -> str:
 def _log_crash(exc: BaseException) -> str:
     import traceback
 
-    from cashup_tui.paths import ensure_private_dir, log_dir
+    from cashup_tui.paths import log_dir
+    from cashup_tui.private_files import ensure_private_dir
 
     try:
         d = ensure_private_dir(log_dir())
@@ -155,7 +157,7 @@ def input_file(arg: str | os.PathLike[str]) -> Iterator[tuple[Path, str]]:
 
 
 def ctx_obj(ctx: typer.Context | None) -> dict[str, Any]:
-    c = ctx
+    c: Any = ctx  # typer's Context, then click's parents
     while c is not None:
         if isinstance(c.obj, dict):
             return c.obj

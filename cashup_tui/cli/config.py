@@ -47,7 +47,8 @@ def init(
     """Write the documented example settings file (every key with its default)."""
     from importlib import resources
 
-    from cashup_tui.paths import default_config_file, ensure_private_dir
+    from cashup_tui.paths import default_config_file
+    from cashup_tui.private_files import ensure_private_dir
 
     target = path or (Path(ctx_obj(ctx)["config"]) if ctx_obj(ctx).get("config") else default_config_file())
     if target.exists() and not force:

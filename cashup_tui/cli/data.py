@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -38,6 +38,9 @@ from cashup_tui.cli.common import (
 )
 from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
+
+if TYPE_CHECKING:
+    from cashup_tui.adapters.gateio.rest import GateRest
 
 app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
 
@@ -143,7 +146,7 @@ def import_cmd(
                     raise
         finally:
             db.close()
-    out = {
+    out: dict[str, Any] = {
         "file": file if file != "-" else STDIN_LABEL, "symbol": symbol, "timeframe": series_tf, "kind": data.kind, "rows": len(data),
         "inserted": res.inserted, "unchanged": res.unchanged, "replaced": res.replaced,
         "first": iso(int(data.open_ms[0])), "last": iso(int(data.open_ms[-1])),
@@ -186,7 +189,7 @@ def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", h
                 series = candles.list_series(db)
             finally:
                 db.close()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"symbol": s.symbol, "timeframe": s.timeframe, "first": iso(s.first_ms), "last": iso(s.last_ms),
          "first_ms": s.first_ms, "last_ms": s.last_ms, "rows": s.rows, "gaps": s.gaps, "missing_bars": s.missing}
         for s in series
@@ -288,7 +291,7 @@ def resample_cmd(
             out = candles.import_candles(db, symbol, to_tf, res.columns, replace=replace)
         finally:
             db.close()
-    info = {
+    info: dict[str, Any] = {
         "symbol": symbol, "from_tf": from_tf, "to_tf": to_tf, "source_rows": len(df), "rows": res.rows,
         "inserted": out.inserted, "unchanged": out.unchanged, "dropped_leading": res.dropped_leading,
         "dropped_trailing": res.dropped_trailing, "partial_bars": len(res.partial_interior),
@@ -327,9 +330,9 @@ def fetch_cmd(
     import time
 
     symbol = _check_symbol(symbol)
-    timeframe = _check_tf(timeframe, "--timeframe")
+    timeframe = _check_tf(timeframe, "--timeframe")  # type: ignore[assignment]  # the canonical spelling of a choice
     with guarded():
-        from cashup_tui.adapters.ccxt_rest import GATE_INTERVALS, GateRest
+        from cashup_tui.adapters.gateio.rest_translate import GATE_INTERVALS
         from cashup_tui.domain.errors import TemporaryError, ValidationError
         from cashup_tui.domain.timeframes import timeframe_ms
         from cashup_tui.store import candles
@@ -358,7 +361,7 @@ def fetch_cmd(
             settings = settings_from(ctx)
 
             async def download() -> list[Any]:
-                async with GateRest.from_settings(settings, testnet=testnet, rest_url=rest_url) as rest:
+                async with gate_rest(settings, testnet=testnet, rest_url=rest_url) as rest:
                     with _progress(f"{symbol} {timeframe}") as prog:
                         return await rest.fetch_candles(symbol, timeframe, start, end,
                                                         progress=lambda p: prog(p.done_ms - start, end - start))
@@ -381,7 +384,7 @@ def fetch_cmd(
         if t - prev > step:
             holes.append((prev + step, t - step))
         prev = t
-    out = {
+    out: dict[str, Any] = {
         "symbol": symbol, "timeframe": timeframe, "from": iso(start), "until": iso(end), "bars": len(bars),
         "stored": stored, "first": iso(times[0]) if times else None, "last": iso(times[-1]) if times else None,
         "gaps": len(holes), "missing_bars": sum((b - a) // step + 1 for a, b in holes),
@@ -401,3 +404,16 @@ def fetch_cmd(
 
 if __name__ == "__main__":  # pragma: no cover
     app(sys.argv[1:])
+
+
+def gate_rest(settings: Any, *, testnet: bool = False, rest_url: str | None = None, api_key: str | None = None,
+              api_secret: str | None = None, **kwargs: Any) -> GateRest:
+    """A `GateRest` from settings (the adapter reads none itself). Endpoint: explicit `rest_url` >
+    testnet/live URL from settings (CASHUP_GATE_REST_URL overrides); keys: explicit > settings."""
+    from cashup_tui.adapters.gateio.rest import GateRest
+
+    g = settings.gate
+    url = rest_url or (g.testnet_rest_url if testnet else g.rest_url)
+    key = api_key if api_key is not None else (g.api_key.reveal() if g.api_key else None)
+    secret = api_secret if api_secret is not None else (g.api_secret.reveal() if g.api_secret else None)
+    return GateRest(url, api_key=key, api_secret=secret, settle=g.settle, timeout_s=g.request_timeout_s, **kwargs)

@@ -63,8 +63,9 @@ def live_admin_passphrase(mode: str) -> str | None:
     if mode != "live":
         return None
     from cashup_tui.adapters.vault import ADMIN_ENV, load_admin_hash, read_passphrase
+    from cashup_tui.paths import admin_hash_path
 
-    if load_admin_hash() is None:
+    if load_admin_hash(admin_hash_path()) is None:
         return None
     return read_passphrase("Admin passphrase (live switch): ", env_var=ADMIN_ENV)
 

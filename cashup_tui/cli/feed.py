@@ -60,7 +60,7 @@ def value_to_dict(channel: str, v: Any) -> dict[str, Any]:
             "u": v.last_id, "bids": [[repr(x.p), x.s] for x in v.bids], "asks": [[repr(x.p), x.s] for x in v.asks],
             "full": v.full,
         }
-    d = dataclasses.asdict(v) if dataclasses.is_dataclass(v) else {"value": repr(v)}
+    d = dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else {"value": repr(v)}
     return {"type": type(v).__name__.lower(), "channel": channel, **d}
 
 
@@ -149,7 +149,7 @@ async def _watch(symbol: str, channel: str, ws: str, rest: str, as_json: bool, c
     from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
 
     out = sys.stdout
-    state = {"n": 0, "closed": False}
+    state: dict[str, Any] = {"n": 0, "closed": False}
     md: GateMarketData
 
     class Sink:
@@ -264,7 +264,7 @@ def replay_cmd(
         out.write((json.dumps({"type": "note", "text": text}) if as_json else f"** {text}") + "\n")
 
     rep = replay(file, snapshots, depth=depth, on_value=on_value, on_note=on_note)
-    books = {
+    books: dict[str, dict[str, Any]] = {
         s: {"synced": b.synced, "last_id": b.last_id, "deltas": b.deltas, "applied": b.applied, "gaps": b.gaps,
             "resyncs": b.resyncs, "crossed": b.crossed, "best_bid": b.best_bid, "best_ask": b.best_ask}
         for s, b in sorted(rep.books.items())

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from cashup_tui.cli.common import fail, print_json
+from cashup_tui.paths import admin_hash_path, vault_path
 
 app = typer.Typer(help="Manage exchange API keys in the encrypted vault.", no_args_is_help=True)
 
@@ -80,12 +81,12 @@ def _require_admin(ctx: typer.Context, action: str) -> str:
     from cashup_tui.adapters.vault import ADMIN_ENV, load_admin_hash, read_passphrase
     from cashup_tui.service.roles import Action, Role, Session
 
-    stored = load_admin_hash()
+    stored = load_admin_hash(admin_hash_path())
     if not stored:
         return "local-user"
 
-    def sink(act: str, *, role: str, outcome: str, detail: Any) -> None:
-        _audit(ctx, act, role, outcome, dict(detail))
+    def sink(action: str, *, role: str, outcome: str, detail: Any) -> None:
+        _audit(ctx, action, role, outcome, dict(detail))
 
     session = Session(Role.TRADER, admin_hash=lambda: stored, audit=sink)
     session.authorize(Action(action), passphrase=read_passphrase("Admin passphrase: ", env_var=ADMIN_ENV),
@@ -119,7 +120,7 @@ def set_cmd(
     register_secret(api_secret)
     _check_shape("API key", api_key)
     _check_shape("API secret", api_secret)
-    vault = v.Vault()
+    vault = v.Vault(vault_path())
     if use_keyring:
         ok, backend = v.keyring_status()
         if not ok:
@@ -160,7 +161,7 @@ def status_cmd(
     rows.append({"source": "env", "present": env_keys is not None,
                  "fingerprint": env_keys.fingerprint() if env_keys else None,
                  "detail": f"{v.KEY_ENV}/{v.SECRET_ENV}" + (" (CI use only)" if env_keys else " not set")})
-    vault = v.Vault()
+    vault = v.Vault(vault_path())
     vrow: dict[str, Any] = {"source": "vault", "present": None, "fingerprint": None, "detail": str(vault.path)}
     if not vault.exists():
         vrow.update(present=False, detail=f"{vault.path} (not created)")
@@ -178,7 +179,7 @@ def status_cmd(
     in_use = next((r["source"] for r in rows if r["present"]), None)
     if in_use is None and vrow["present"] is None:
         in_use = "vault (locked)"
-    admin = "set" if v.load_admin_hash() else "not set (admin actions: open in demo/paper, refused in testnet/live)"
+    admin = "set" if v.load_admin_hash(admin_hash_path()) else "not set (admin actions: open in demo/paper, refused in testnet/live)"
     if as_json:
         print_json({"venue": venue, "in_use": in_use, "sources": rows, "admin_passphrase": admin.split(" ")[0]})
         return
@@ -203,7 +204,7 @@ def remove_cmd(
 
     venue = _venue(venue)
     _setup_logging(ctx)
-    vault = v.Vault()
+    vault = v.Vault(vault_path())
     removed: list[str] = []
     if not yes:
         if not sys.stdin.isatty():
@@ -239,7 +240,7 @@ def admin_passphrase_cmd(ctx: typer.Context) -> None:
     new_admin = v.read_passphrase("New admin passphrase: ", confirm=True, env_var=v.ADMIN_ENV + "_NEW")
     if len(new_admin) < 8:
         fail("the admin passphrase is shorter than 8 characters", hint="choose a longer one")
-    vault = v.Vault()
+    vault = v.Vault(vault_path())
     if vault.exists():
         try:
             vault.load(new_admin)
@@ -248,6 +249,6 @@ def admin_passphrase_cmd(ctx: typer.Context) -> None:
         else:
             fail("the admin passphrase must differ from the vault passphrase",
                  hint="otherwise anyone who can unlock the keys is admin")
-    path = v.save_admin_hash(hash_passphrase(new_admin))
+    path = v.save_admin_hash(hash_passphrase(new_admin), admin_hash_path())
     _audit(ctx, "set_admin_passphrase", actor, "allowed", {})
     typer.echo(f"admin passphrase set (its hash is in {path})")

@@ -50,7 +50,8 @@ def test_cmd(
     """Send one test message and report, per channel, whether it was delivered."""
     import asyncio
 
-    from cashup_tui.adapters.notify import SEVERITIES, NotificationService, parse_channel
+    from cashup_tui.adapters.notify import NotificationService
+    from cashup_tui.adapters.notify_channels import SEVERITIES, parse_channel
     from cashup_tui.cli.common import settings_from
     from cashup_tui.logging_setup import configure_logging
 
@@ -111,7 +112,7 @@ def test_cmd(
 @app.command("channels")
 def channels_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Validate the configured channels and list them (scheme and severity tags, never the URL)."""
-    from cashup_tui.adapters.notify import SEVERITIES, parse_channel
+    from cashup_tui.adapters.notify_channels import SEVERITIES, parse_channel
     from cashup_tui.cli.common import settings_from
 
     ns = settings_from(ctx).notify
@@ -143,7 +144,7 @@ def history_cmd(
 
     with open_store(db_url_from(ctx)) as db:
         rows = list_notifications(db, limit)
-    out = [{"id": r.id, "ts_ms": r.ts_ms, "severity": r.severity, "title": r.title, "event": r.body,
+    out: list[dict[str, Any]] = [{"id": r.id, "ts_ms": r.ts_ms, "severity": r.severity, "title": r.title, "event": r.body,
             "channel": r.channel, "status": r.status, "error": r.error} for r in rows]
     if as_json:
         print_json({"history": out})

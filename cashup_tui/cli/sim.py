@@ -87,7 +87,7 @@ def serve(
     sym_list = parse_symbols(symbols) if symbols else list(s.symbols)
     if replay_speed <= 0 or steps_per_candle < 4:
         fail("--replay-speed must be > 0 and --steps-per-candle >= 4")
-    replay_opts = {"speed": replay_speed} if replay and replay.endswith(".jsonl") else {"steps_per_candle": steps_per_candle}
+    replay_opts: dict[str, float] = {"speed": replay_speed} if replay and replay.endswith(".jsonl") else {"steps_per_candle": steps_per_candle}
     import asyncio
 
     asyncio.run(

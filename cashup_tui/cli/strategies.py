@@ -21,11 +21,13 @@ def list_(json_out: bool = typer.Option(False, "--json", help="One JSON document
     """Show every strategy in the strategies folders with its parameters."""
     from cashup_tui.domain.errors import CashupError
     from cashup_tui.engine.strategy import describe, discover, load_strategy, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
 
-    found = discover()
+    dirs = strategy_dirs(user_strategies_dir())
+    found = discover(dirs)
     if not found:  # an install without the built-in strategies, or an empty CASHUP_STRATEGIES_DIR
-        dirs = ", ".join(str(d) for d in strategy_dirs()) or "(none)"
-        sys.stderr.write(f"warning: no strategies found in {dirs}\n"
+        where = ", ".join(str(d) for d in dirs) or "(none)"
+        sys.stderr.write(f"warning: no strategies found in {where}\n"
                          "  hint: reinstall cashup (it ships sma_cross, grid, ...) or put strategy files "
                          "in $CASHUP_STRATEGIES_DIR\n")
     rows, broken = [], []
@@ -35,7 +37,7 @@ def list_(json_out: bool = typer.Option(False, "--json", help="One JSON document
         except CashupError as exc:  # one broken file must not hide the others
             broken.append({"name": name, "path": str(path), "error": str(exc).splitlines()[0]})
     if json_out:
-        print_json({"strategies": rows, "broken": broken, "dirs": [str(d) for d in strategy_dirs()]})
+        print_json({"strategies": rows, "broken": broken, "dirs": [str(d) for d in dirs]})
         return
     from rich.table import Table
 

@@ -10,6 +10,8 @@ there exits 1 naming the holder. It exits 1 when the strategy failed, so a super
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from cashup_tui.cli.choices import Mode, complete_timeframe
@@ -46,9 +48,10 @@ def command(
     import time
 
     from cashup_tui import node_lock
-    from cashup_tui.engine.strategy import load_strategy, parse_params
+    from cashup_tui.engine.strategy import load_strategy, parse_params, strategy_dirs
     from cashup_tui.logging_setup import configure_logging
-    from cashup_tui.runtime import build_node
+    from cashup_tui.paths import user_strategies_dir
+    from cashup_tui.runtime import Node, build_node
 
     settings, m, url = resolve_mode(ctx, mode)
     sym = symbol.strip().upper()
@@ -57,21 +60,21 @@ def command(
         fail(f"--notional {notional} must be a positive number of USDT", code=2)
     if duration < 0:
         fail("--duration must be >= 0", code=2)
-    cls = load_strategy(strategy)
+    cls = load_strategy(strategy, strategy_dirs(user_strategies_dir()))
     strat = cls(**parse_params(param))
     live_ok = confirm_live(m, confirm)
     passphrase = live_admin_passphrase(m) if live_ok else None
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
     lock = node_lock.hold(url, m, command=f"cashup trade {strategy} {sym} ({m})")
 
-    def busy_s(node) -> float:
+    def busy_s(node: Node) -> float:
         meter = getattr(node.journal, "busy", None)  # StoreJournal only; an in-memory journal never waits
         return meter.waited_s if meter is not None else 0.0
 
     def say(msg: str) -> None:  # progress: stdout, or stderr when stdout carries the JSON summary
         typer.echo(msg, err=as_json)
 
-    async def main() -> dict:
+    async def main() -> dict[str, Any]:
         node = build_node(settings, m, db_url=url, symbols=[sym], confirm_live=live_ok, actor="cli",
                           admin_passphrase=passphrase)
         try:  # the profile check comes first: a viewer never connects to trade
@@ -95,9 +98,12 @@ def command(
                 pass
         await node.start()
         try:
+            runner, portfolio, risk = node.runner, node.portfolio, node.risk
+            if runner is None or portfolio is None or risk is None:  # start() builds them for a trading node
+                raise RuntimeError(f"the {m} node started without its strategy runner, portfolio or risk engine")
             for c in node.reconcile_changes:
                 say(f"reconciled: {c}")
-            slot = node.runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
+            slot = runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
             loaded = await node.warm_up(slot.name, warmup) if warmup else 0
             say(f"{m.upper()}: {slot.name} running on {sym} {timeframe} ({loaded} warm-up bars); "
                        f"state {slot.state.value}; log {log_path}")
@@ -110,26 +116,26 @@ def command(
                     break
                 if now >= next_status:
                     next_status = now + status_every
-                    pos = node.portfolio.positions.get(sym)
+                    pos = portfolio.positions.get(sym)
                     waited = busy_s(node) - busy_seen  # time another process held the store's write lock
                     busy_seen += waited
                     slow = f" store slow: waited {waited:.1f} s for another process's write lock" if waited else ""
                     say(f"[{int(now - start)}s] {slot.state.value} bars {slot.bars_seen} orders {slot.orders_sent} "
-                               f"position {pos.size if pos else 0} equity {node.portfolio.equity():.2f} "
-                               f"trading {node.risk.state.value}" + slow
+                               f"position {pos.size if pos else 0} equity {portfolio.equity():.2f} "
+                               f"trading {risk.state.value}" + slow
                                + (f" error: {slot.error}" if slot.error else ""))
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=0.2)
                 except TimeoutError:
                     pass
-            await node.runner.idle()
+            await runner.idle()
             failed = slot.state.value == "failed"  # stop() below sets STOPPED: note it first
-            node.runner.stop(slot.name)
-            status = node.runner.status()[0]
-            pos = node.portfolio.positions.get(sym)
+            runner.stop(slot.name)
+            status = runner.status()[0]
+            pos = portfolio.positions.get(sym)
             return {"mode": m, "strategy": status, "failed": failed or bool(status["error"]),
                     "store_busy_s": round(busy_s(node), 3), "position": pos.size if pos else 0,
-                    "equity": node.portfolio.equity(), "trading_state": node.risk.state.value,
+                    "equity": portfolio.equity(), "trading_state": risk.state.value,
                     "open_orders": len(node.cache.open_orders())}
         finally:
             await node.stop(disarm_dead_man=not (set(stopped_by) & {signal.SIGTERM, signal.SIGHUP}))

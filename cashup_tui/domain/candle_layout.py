@@ -64,7 +64,8 @@ def find_columns(cells: Sequence[str]) -> Columns:
     cells = [str(c).strip().strip('"') for c in cells]
     if cells and all(is_number(c) for c in cells if c):
         n = len(cells)
-        return Columns(0, *(i if i < n else None for i in range(1, 6)), rate=None, funding_time=None, headerless=True)
+        o, h, lo, cl, v = (i if i < n else None for i in range(1, 6))
+        return Columns(0, o, h, lo, cl, v, rate=None, funding_time=None, headerless=True)
     where: dict[str, int] = {}
     for i, c in enumerate(cells):
         where.setdefault(c.lower(), i)
@@ -72,8 +73,9 @@ def find_columns(cells: Sequence[str]) -> Columns:
     def first(names: Sequence[str]) -> int | None:
         return next((where[n] for n in names if n in where), None)
 
-    return Columns(first(TIME_NAMES), *(first(PRICE_NAMES[k]) for k in PRICE_NAMES), volume=first(VOLUME_NAMES),
-                   rate=first(RATE_NAMES), funding_time=first(FUNDING_TIME_NAMES))
+    o, h, lo, cl = (first(PRICE_NAMES[k]) for k in ("open", "high", "low", "close"))
+    return Columns(first(TIME_NAMES), o, h, lo, cl, volume=first(VOLUME_NAMES), rate=first(RATE_NAMES),
+                   funding_time=first(FUNDING_TIME_NAMES))
 
 
 def epoch_factor(magnitude: float) -> tuple[float, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from cashup_tui.domain.errors import ValidationError
 
@@ -123,7 +124,7 @@ class Instrument:
             )
 
 
-def instrument_from_gate(c: dict) -> Instrument:
+def instrument_from_gate(c: dict[str, Any]) -> Instrument:
     """Build an Instrument from one object of Gate's `GET /futures/usdt/contracts`."""
 
     def d(key: str, default: str) -> Decimal:

@@ -59,10 +59,10 @@ def fast_frozen_init(cls: type) -> type:
     src = f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body or ["    pass"]) + "\n"
     exec(src, env)  # built from the field names of a class defined in this package
     init = env["__init__"]
-    old = cls.__init__
+    old = cls.__init__  # type: ignore[misc]  # the dataclass-generated one
     init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
     init.__module__ = cls.__module__
-    init.__annotations__ = dict(getattr(old, "__annotations__", {}))  # type: ignore[attr-defined]
+    init.__annotations__ = dict(getattr(old, "__annotations__", {}))
     init.__doc__ = old.__doc__
     cls.__init__ = init  # type: ignore[misc]
     return cls

@@ -72,8 +72,8 @@ def _recurrence(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
     for i in range(m):
         carry[i] = c
         c = db * c + last[i]
-    out = part + carry[:, None] * decay[None, :]
-    return out.reshape(-1)[:n]
+    out: np.ndarray = (part + carry[:, None] * decay[None, :]).reshape(-1)[:n]
+    return out
 
 
 @functools.lru_cache(maxsize=64)
@@ -220,7 +220,7 @@ def bollinger(close: np.ndarray, n: int = 20, k: float = 2.0) -> Bands:
 def true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
     """max(h-l, |h-prev close|, |l-prev close|); the first bar is just h-l."""
     h, lo, c = _arr(high), _arr(low), _arr(close)
-    tr = h - lo
+    tr: np.ndarray = h - lo
     if c.size > 1:
         pc = c[:-1]
         tr[1:] = np.maximum(tr[1:], np.maximum(np.abs(h[1:] - pc), np.abs(lo[1:] - pc)))

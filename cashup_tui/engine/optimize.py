@@ -218,7 +218,7 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
         if not ctx.folds:
             m = _run(strat, ctx.bars, ctx.config)
             return {"params": params, "objective": _obj(m, ctx.objective), "metrics": m, "status": "done", "error": ""}
-        folds = []
+        folds: list[dict[str, Any]] = []
         w = strat.warmup()
         for is_end, oos_start, oos_end in ctx.folds:
             ism = _run(strat, ctx.bars[:is_end], ctx.config)
@@ -320,7 +320,7 @@ def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch:
     own = not hasattr(address, "submit")
     if own:
         try:
-            client = Client(address, timeout=wait_workers)
+            client: Any = Client(address, timeout=wait_workers)
         except (OSError, ValueError) as exc:  # TimeoutError is an OSError; ValueError: a malformed address
             raise ValidationError(
                 f"cannot reach the Dask scheduler at {address} within {wait_workers:g} s: {exc}",
@@ -358,7 +358,8 @@ def _dask_result(fut: Any, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from concurrent.futures import CancelledError
 
     try:
-        return fut.result()
+        out: list[dict[str, Any]] = fut.result()
+        return out
     except CancelledError:
         raise CashupError(
             "lost the Dask scheduler during the sweep",
@@ -381,7 +382,8 @@ def rank(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def walk_forward_report(results: list[dict[str, Any]], folds: list[tuple[int, int, int]], bars: Bars) -> dict[str, Any]:
     """Per fold: the in-sample winner and its out-of-sample metrics; compounded OOS return."""
     ok = [r for r in results if r.get("status") == "done" and r.get("metrics", {}).get("folds")]
-    rows, growth = [], 1.0
+    rows: list[dict[str, Any]] = []
+    growth = 1.0
     for i, (is_end, oos_start, oos_end) in enumerate(folds):
         scored = [r for r in ok if r["metrics"]["folds"][i]["is_objective"] is not None]
         if not scored:

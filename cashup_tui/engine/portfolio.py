@@ -261,7 +261,7 @@ class Portfolio:
         }
 
     def restore_state(self, data: Mapping[str, object]) -> None:
-        self.day_start_ms = int(data.get("day_start_ms", -1))  # type: ignore[arg-type]
+        self.day_start_ms = int(data.get("day_start_ms", -1))  # type: ignore[call-overload]
         self.day_start_equity = Decimal(str(data.get("day_start_equity", "0")))
         self.peak_equity = Decimal(str(data.get("peak_equity", "0")))
 

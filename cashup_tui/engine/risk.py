@@ -591,5 +591,5 @@ class RiskEngine:
             "stale_symbols": sorted(self.stale_symbols),
             "price_paused": dict(self.price_guard.paused) if self.price_guard is not None else {},
             "limits": {k: (str(v) if isinstance(v, Decimal) else v)
-                       for k, v in ((n, getattr(self.limits, n)) for n in self.limits.__slots__)},  # type: ignore[attr-defined]
+                       for k, v in ((n, getattr(self.limits, n)) for n in self.limits.__slots__)},
         }

@@ -186,7 +186,7 @@ class Bars:
                 raise KeyError(f"no column {key!r}; columns: {', '.join(self.COLUMNS)}")
             return getattr(self, key)
         if isinstance(key, slice):
-            return Bars(*(getattr(self, c)[key] for c in self.COLUMNS), symbol=self.symbol, timeframe=self.timeframe)
+            return Bars(**{c: getattr(self, c)[key] for c in self.COLUMNS}, symbol=self.symbol, timeframe=self.timeframe)
         raise TypeError("index Bars with a column name or a slice")
 
     @property
@@ -449,25 +449,25 @@ def builtin_strategies_dir() -> Path | None:
     return root if isinstance(root, Path) and root.is_dir() else None  # files are loaded by path
 
 
-def strategy_dirs() -> list[Path]:
+def strategy_dirs(user_dir: Path | None = None) -> list[Path]:
     """Where strategies are looked up by name: $CASHUP_STRATEGIES_DIR (os.pathsep list), then
-    the built-in ones (`builtin_strategies_dir`), then `strategies/` in the user config dir."""
+    the built-in ones (`builtin_strategies_dir`), then `user_dir`: the composition root passes the
+    user config dir's `strategies/` (`paths.user_strategies_dir()`; the engine reads no paths)."""
     out: list[Path] = []
     env = os.environ.get("CASHUP_STRATEGIES_DIR", "")
     out += [Path(p) for p in env.split(os.pathsep) if p]
     builtin = builtin_strategies_dir()
     if builtin is not None:
         out.append(builtin)
-    from cashup_tui.paths import config_dir
-
-    out.append(config_dir() / "strategies")
+    if user_dir is not None:
+        out.append(user_dir)
     return out
 
 
-def discover() -> dict[str, Path]:
-    """name -> file for every `*.py` strategy file found (first directory wins)."""
+def discover(dirs: Sequence[Path] | None = None) -> dict[str, Path]:
+    """name -> file for every `*.py` strategy file in `dirs` (default `strategy_dirs()`; first wins)."""
     found: dict[str, Path] = {}
-    for d in strategy_dirs():
+    for d in strategy_dirs() if dirs is None else dirs:
         if d.is_dir():
             for p in sorted(d.glob("*.py")):
                 if not p.name.startswith("_"):
@@ -475,8 +475,9 @@ def discover() -> dict[str, Path]:
     return found
 
 
-def load_strategy(ref: str) -> type[Strategy]:
-    """A strategy class from a name (`sma_cross`) or a path (`./my_strat.py`)."""
+def load_strategy(ref: str, dirs: Sequence[Path] | None = None) -> type[Strategy]:
+    """A strategy class from a name (`sma_cross`, looked up in `dirs`, default `strategy_dirs()`) or a
+    path (`./my_strat.py`)."""
     ref = ref.strip()
     path: Path | None = None
     if ref.endswith(".py") or os.sep in ref or "/" in ref:
@@ -484,12 +485,13 @@ def load_strategy(ref: str) -> type[Strategy]:
         if not path.is_file():
             raise ValidationError(f"strategy file {ref} not found", hint="give an existing .py file or a name from `cashup strategies list`")
     else:
-        known = discover()
+        dirs = strategy_dirs() if dirs is None else list(dirs)
+        known = discover(dirs)
         path = known.get(ref)
         if path is None:
             close = difflib.get_close_matches(ref, list(known), n=3, cutoff=0.5)
             hint = (f"did you mean {', '.join(close)}? " if close else "") + (
-                f"known: {', '.join(sorted(known))}" if known else "no strategies found in " + ", ".join(map(str, strategy_dirs()))
+                f"known: {', '.join(sorted(known))}" if known else "no strategies found in " + ", ".join(map(str, dirs))
             )
             raise ValidationError(f"unknown strategy {ref!r}", hint=hint)
     return _load_file(path.resolve())

@@ -157,9 +157,10 @@ async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, o
         if key in runner.slots:
             runner.resume(key)
             return key
-    from cashup_tui.engine.strategy import load_strategy
+    from cashup_tui.engine.strategy import load_strategy, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
 
-    cls = load_strategy(name)
+    cls = load_strategy(name, strategy_dirs(user_strategies_dir()))
     slot = runner.add(cls(**params), symbol, "1m")
     await node.warm_up(slot.name)
     return str(slot.name)

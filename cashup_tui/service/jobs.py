@@ -23,9 +23,10 @@ def backtest_job(name: str, params: dict[str, Any], symbol: str, timeframe: str,
     from cashup_tui.engine.backtest.fast import run_fast
     from cashup_tui.engine.backtest.model import RunConfig
     from cashup_tui.engine.backtest.pipeline import build_strategy
-    from cashup_tui.engine.strategy import Bars
+    from cashup_tui.engine.strategy import Bars, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
 
-    strategy = build_strategy(name, params)
+    strategy = build_strategy(name, params, strategy_dirs(user_strategies_dir()))
     bars = Bars.from_arrays(*cols, symbol=symbol, timeframe=timeframe)
     if len(bars) <= strategy.warmup() + 2:
         raise ValidationError(f"{name}: {len(bars)} bars is too little data (needs more than {strategy.warmup()})")

@@ -78,8 +78,8 @@ class RingLog(logging.Handler):
 
 
 HEAVY_MODULES = (
-    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store.journal", "cashup_tui.adapters.ccxt_rest",
-    "cashup_tui.adapters.gateio.market_data", "cashup_tui.adapters.gate_execution", "cashup_tui.adapters.sim.server",
+    "cashup_tui.runtime", "cashup_tui.store", "cashup_tui.store.journal", "cashup_tui.adapters.gateio.rest",
+    "cashup_tui.adapters.gateio.market_data", "cashup_tui.adapters.gateio.execution", "cashup_tui.adapters.sim.server",
     "cashup_tui.adapters.sim.execution", "cashup_tui.adapters.notify",
 )
 
@@ -283,8 +283,10 @@ class EngineWorkstation(BacktestMixin):
 
     # -- strategies ------------------------------------------------------------------------------
     def strategies(self) -> Sequence[StrategyView]:
-        from cashup_tui.engine.strategy import discover, load_strategy
+        from cashup_tui.engine.strategy import discover, load_strategy, strategy_dirs
+        from cashup_tui.paths import user_strategies_dir
 
+        dirs = strategy_dirs(user_strategies_dir())
         runner = self.node.runner if self.node is not None else None
         out: list[StrategyView] = []
         running_labels = set()
@@ -293,11 +295,11 @@ class EngineWorkstation(BacktestMixin):
                 running_labels.add(s["strategy"])
                 out.append(StrategyView(s["name"], s["strategy"], s["symbol"], s["state"], s["params"],
                                         self._strategy_pnl(s["name"]), s["orders"], s["error"]))
-        for name in sorted(discover()):
+        for name in sorted(discover(dirs)):
             if name in running_labels:
                 continue
             try:
-                cls = load_strategy(name)
+                cls = load_strategy(name, dirs)
                 params = {k: p.default for k, p in cls.parameters().items()}
             except CashupError as exc:
                 out.append(StrategyView(name, name, "", "failed", {}, error=str(exc)))

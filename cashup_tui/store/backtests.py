@@ -51,7 +51,9 @@ def save_backtest_run(
 ) -> int:
     """Store a run with its trades and equity curve in one transaction; returns the run id."""
     with transaction(db) as conn:
-        run_id = int(conn.execute(insert(RUNS), run_row(run)).inserted_primary_key[0])
+        key = conn.execute(insert(RUNS), run_row(run)).inserted_primary_key
+        assert key is not None  # a one-row INSERT always has its key
+        run_id = int(key[0])
         _add_children(conn, run_id, trades, equity)
     return run_id
 

@@ -225,7 +225,7 @@ def import_funding(
     db: Any, symbol: str, rows: Iterable[tuple[int, Decimal | str]], *, replace: bool = False
 ) -> ImportResult:
     """Strict funding import with the same idempotency/replace rules as `import_candles`."""
-    data = [{"symbol": symbol, "ts_ms": int(t), "rate": Decimal(str(r))} for t, r in rows]
+    data: list[dict[str, Any]] = [{"symbol": symbol, "ts_ms": int(t), "rate": Decimal(str(r))} for t, r in rows]
     if not data:
         return ImportResult(0, 0, 0)
     with transaction(db) as conn:

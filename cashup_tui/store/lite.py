@@ -189,7 +189,8 @@ def _texts(xs: list[float]) -> list[str]:
     else:
         # the few tokens Decimal lays out differently (e+N, e-5, e-6) through Decimal, found by a C scan;
         # every other exponent is -7 or below, which Decimal writes with the same digits as "E-n"
-        parts, last = [], 0
+        parts: list[str] = []
+        last = 0
         for m in _ODD_EXP.finditer(body):
             start = body.rfind(",", 0, m.start()) + 1
             parts += (body[last:start], str(Decimal(body[start:m.end()])))

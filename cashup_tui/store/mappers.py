@@ -32,7 +32,7 @@ def instrument_to_row(i: Instrument, updated_ms: int = 0) -> dict[str, Any]:
     return row
 
 
-def instrument_from_row(r: Mapping[str, Any]) -> Instrument:
+def instrument_from_row(r: Mapping[Any, Any]) -> Instrument:
     return Instrument(
         symbol=r["symbol"], orders_limit=r["orders_limit"], funding_interval_s=r["funding_interval_s"],
         settle=r["settle"], in_delisting=bool(r["in_delisting"]), **{k: r[k] for k in INSTRUMENT_DECIMALS},
@@ -50,7 +50,7 @@ def order_to_row(o: Order, mode: str = "", account: str = DEFAULT_ACCOUNT) -> di
     }
 
 
-def order_from_row(r: Mapping[str, Any]) -> Order:
+def order_from_row(r: Mapping[Any, Any]) -> Order:
     return Order(
         client_id=ClientOrderId(r["client_id"]), symbol=r["symbol"], side=Side(r["side"]), size=r["size"],
         order_type=OrderType(r["order_type"]), price=r["price"], tif=TimeInForce(r["tif"]),
@@ -87,7 +87,7 @@ def fill_to_row(f: Fill, mode: str = "", account: str = DEFAULT_ACCOUNT) -> dict
     }
 
 
-def fill_from_row(r: Mapping[str, Any]) -> Fill:
+def fill_from_row(r: Mapping[Any, Any]) -> Fill:
     return Fill(
         trade_id=r["trade_id"], client_id=ClientOrderId(r["client_id"]), symbol=r["symbol"], side=Side(r["side"]),
         size=r["size"], price=r["price"], fee=r["fee"], ts_ms=r["ts_ms"],
@@ -106,7 +106,7 @@ def event_to_row(client_id: str, e: OrderEvent, mode: str = "", recorded_ms: int
     }
 
 
-def event_from_row(r: Mapping[str, Any]) -> OrderEvent:
+def event_from_row(r: Mapping[Any, Any]) -> OrderEvent:
     return OrderEvent(
         kind=OrderEventKind(r["kind"]), ts_ms=r["ts_ms"],
         venue_order_id=VenueOrderId(r["venue_order_id"]) if r["venue_order_id"] is not None else None,
@@ -124,7 +124,7 @@ def position_to_row(p: Position, mode: str = "", account: str = DEFAULT_ACCOUNT)
     return row
 
 
-def position_from_row(r: Mapping[str, Any]) -> Position:
+def position_from_row(r: Mapping[Any, Any]) -> Position:
     return Position(symbol=r["symbol"], updated_ms=r["updated_ms"], **{k: r[k] for k in POSITION_DECIMALS})
 
 
@@ -132,5 +132,5 @@ def balance_to_row(b: Balance, mode: str = "", account: str = DEFAULT_ACCOUNT) -
     return {"account": account, "mode": mode, "currency": b.currency, "total": b.total, "available": b.available, "ts_ms": b.ts_ms}
 
 
-def balance_from_row(r: Mapping[str, Any]) -> Balance:
+def balance_from_row(r: Mapping[Any, Any]) -> Balance:
     return Balance(currency=r["currency"], total=r["total"], available=r["available"], ts_ms=r["ts_ms"])

@@ -25,6 +25,7 @@ from sqlmodel import SQLModel
 
 from cashup_tui.store import schema_v1
 from cashup_tui.store import tables as t
+from cashup_tui.store.lite import StoreError
 from cashup_tui.store.migration_v3 import v3
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ PG_LOCK_KEY = 0x43617368557031  # pg_advisory_xact_lock key of CashUp's migratio
 def _create(conn: Connection, models: tuple[type[SQLModel], ...]) -> None:
     """Create the tables of `models`; those a later migration alters in their v1 shape (schema_v1)."""
     for m in models:
-        tbl: Table = schema_v1.FROZEN.get(m.__tablename__, m.__table__)  # type: ignore[attr-defined]
+        frozen = schema_v1.FROZEN.get(str(m.__tablename__))
+        tbl: Table = frozen if frozen is not None else m.__table__  # type: ignore[attr-defined]
         tbl.create(conn, checkfirst=True)
 
 
@@ -100,8 +102,6 @@ LATEST = MIGRATIONS[-1][0]
 
 def current_version(conn: Connection) -> int:
     """0 for an empty database; refuses a non-empty database that is not a CashUp store."""
-    from cashup_tui.store.engine import StoreError
-
     names = set(inspect(conn).get_table_names())
     if "schema_version" not in names:
         if names:
@@ -118,8 +118,6 @@ def current_version(conn: Connection) -> int:
 
 def upgrade(store: Store, target: int | None = None) -> int:
     """Bring the schema to `target` (default: latest); return the version now in the file."""
-    from cashup_tui.store.engine import StoreError
-
     goal = LATEST if target is None else target
     if not 0 <= goal <= LATEST:
         raise ValueError(f"unknown schema version {goal}; this code knows 1..{LATEST}")

@@ -90,6 +90,7 @@ def append_order_event(db: Any, client_id: str, event: OrderEvent, mode: str = "
     """Append one journal entry; returns its sequence number."""
     with transaction(db) as conn:
         res = conn.execute(insert(EVENTS), m.event_to_row(client_id, event, mode, now_ms(), account))
+        assert res.inserted_primary_key is not None  # a one-row INSERT always has its key
         return int(res.inserted_primary_key[0])
 
 

@@ -52,7 +52,9 @@ class AuditEntry:
 
 def _insert(db: Any, tbl: Any, row: dict[str, Any]) -> int:
     with transaction(db) as conn:
-        return int(conn.execute(insert(tbl), row).inserted_primary_key[0])
+        key = conn.execute(insert(tbl), row).inserted_primary_key
+        assert key is not None  # a one-row INSERT always has its key
+        return int(key[0])
 
 
 def record_notification(db: Any, n: Notification) -> int:

@@ -23,7 +23,7 @@ def _dialect_insert(conn: Connection, tbl: Table) -> Any | None:
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as ins
     elif name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as ins
+        from sqlalchemy.dialects.postgresql import insert as ins  # type: ignore[assignment]  # same API
     else:
         return None
     return ins(tbl)

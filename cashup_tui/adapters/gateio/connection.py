@@ -353,8 +353,8 @@ class GateWsClient:
                 code = ws.close_code
                 return f"closed by server (code {code})" if code is not None else "connection closed"
             if mt is aiohttp.WSMsgType.ERROR:
-                exc = ws.exception()
-                return f"connection dropped: {type(exc).__name__}: {exc}" if exc else "connection dropped"
+                dropped = ws.exception()
+                return f"connection dropped: {type(dropped).__name__}: {dropped}" if dropped else "connection dropped"
             # PING/PONG are handled by aiohttp (autoping)
 
     # -- control frames ---------------------------------------------------------------------------------

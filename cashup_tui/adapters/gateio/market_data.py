@@ -235,13 +235,13 @@ class GateMarketData:
         elif channel == C.CANDLES:
             for bar in values:
                 key = (bar.symbol, bar.timeframe)
-                q = self._bars.get(key)
-                if q is None:
-                    q = self._bars[key] = deque(maxlen=self._max_bars)
-                if q and q[-1].open_ms == bar.open_ms:
-                    q[-1] = bar
-                elif not q or bar.open_ms > q[-1].open_ms:
-                    q.append(bar)
+                bq = self._bars.get(key)
+                if bq is None:
+                    bq = self._bars[key] = deque(maxlen=self._max_bars)
+                if bq and bq[-1].open_ms == bar.open_ms:
+                    bq[-1] = bar
+                elif not bq or bar.open_ms > bq[-1].open_ms:
+                    bq.append(bar)
         if self._on_update is not None:
             for v in values:
                 self._on_update(channel, v)

@@ -23,10 +23,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from cashup_tui.adapters.ccxt_rest import _reject_hint, order_from_gate
 from cashup_tui.adapters.gateio import constants as C
 from cashup_tui.adapters.gateio.auth import ws_api_sign
 from cashup_tui.adapters.gateio.order_params import amend_body, order_key, place_body
+from cashup_tui.adapters.gateio.rest_translate import _reject_hint, order_from_gate
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import (
     AuthenticationError,
@@ -240,8 +240,8 @@ class GateWsOrders:
         channel, fut = self._pending.pop(rid)  # type: ignore[arg-type]
         if fut.done():
             return
-        data = m.get("data") if isinstance(m.get("data"), dict) else {}
-        header = m.get("header") if isinstance(m.get("header"), dict) else {}
+        data: dict[str, Any] = m["data"] if isinstance(m.get("data"), dict) else {}
+        header: dict[str, Any] = m["header"] if isinstance(m.get("header"), dict) else {}
         status = str(header.get("status") or "200")
         errs = data.get("errs")
         if isinstance(m.get("error"), dict):

@@ -239,8 +239,8 @@ class WsHub:
         channel = req.get("channel")
         event = req.get("event")
         if channel == "futures.ping":
-            extra = {"id": req["id"]} if "id" in req else {}
-            conn.send(_dumps(self._env("futures.pong", "", None, error=None, **extra)))
+            pong_id = {"id": req["id"]} if "id" in req else {}
+            conn.send(_dumps(self._env("futures.pong", "", None, error=None, **pong_id)))
             return
         if not isinstance(channel, str) or not channel:
             conn.send(self._error(req, 1, "channel is required"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,7 +32,7 @@ class NotificationCentre(ModalScreen[None]):
             yield Label("Notification centre  [t] test send  [esc] close", markup=False, classes="dialog-title")
             yield Static(Text("channels: " + (", ".join(self.channels) or "none configured (see [notify] urls)")))
             yield Static(Text("alert rules: " + (", ".join(self.rules) or "none")))
-            table = DataTable(id="notif-table")
+            table: DataTable[Any] = DataTable(id="notif-table")
             yield table
             yield Static("", id="notif-status")
 

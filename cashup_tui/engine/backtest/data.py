@@ -110,12 +110,13 @@ def _epoch_ms(t_raw: np.ndarray, label: str, skip: int) -> np.ndarray:
     return ms.astype(np.int64)
 
 
-def _tolerant(path: Path, label: str, tcol: int, num_cols: list[int], skip: int, first_exc: Exception):
+def _tolerant(path: Path, label: str, tcol: int, num_cols: list[int], skip: int,
+              first_exc: Exception) -> tuple[np.ndarray, np.ndarray]:
     try:
         raw = np.genfromtxt(path, delimiter=",", skip_header=skip, usecols=[tcol], dtype=str, ndmin=1,
-                            autostrip=True, invalid_raise=True, comments=None)
+                            autostrip=True, invalid_raise=True, comments=None)  # type: ignore[call-overload]
         vals = np.genfromtxt(path, delimiter=",", skip_header=skip, usecols=num_cols, dtype=np.float64, ndmin=2,
-                             invalid_raise=True, comments=None)
+                             invalid_raise=True, comments=None)  # type: ignore[call-overload]
     except ValueError as exc:
         raise DataError(f"{label}: cannot parse: {exc}", hint="every row needs the same number of fields") from None
     raw = np.char.strip(np.char.strip(raw), '"')
@@ -159,7 +160,7 @@ def check_bars(bars: Bars, *, source: str = "data", allow_gaps: bool = False, fi
             )
         keep = np.ones(n, dtype=bool)
         keep[nan_rows] = False
-        bars = Bars(*(getattr(bars, c)[keep] for c in Bars.COLUMNS), symbol=bars.symbol, timeframe=bars.timeframe)
+        bars = Bars(**{c: getattr(bars, c)[keep] for c in Bars.COLUMNS}, symbol=bars.symbol, timeframe=bars.timeframe)
         n = len(bars)
         if n == 0:
             raise DataError(f"{source}: every row has NaN values")
@@ -223,7 +224,8 @@ def slice_bars(bars: Bars, start: str | None, end: str | None) -> Bars:
         raise DataError(
             f"no bars between {start or 'the start'} and {end or 'the end'}", hint=f"the data covers {span} (UTC)"
         )
-    return bars[i:j]
+    sliced: Bars = bars[i:j]
+    return sliced
 
 
 def load_funding(path: str | Path) -> Funding:

@@ -152,7 +152,7 @@ class EventEngine:
         self.px: float | None = None  # the price the venue, cache and portfolio last saw
         self.dpx = D(0)
         self.logs: list[tuple[int, str]] = []
-        self.trades: list[tuple] = []
+        self.trades: list[tuple[Any, ...]] = []
         self.ep: dict[str, Any] | None = None  # the open position episode
         self.reason = "signal"
         self.ctx = BacktestContext(self)

@@ -13,6 +13,8 @@ Per-bar equity is then built in one vectorised pass from the trade table.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from cashup_tui.domain.errors import DataError
@@ -48,7 +50,8 @@ def _funding_per_bar(bars: Bars, cfg: RunConfig) -> np.ndarray | None:
     """close * summed funding rate of the settlements charged at each bar's close (see the model)."""
     if cfg.funding is None or cfg.funding.time_ms.size == 0 or len(bars) == 0:
         return None
-    return bars.close * funding_rates(bars.time_ms, cfg.funding)
+    out: np.ndarray = bars.close * funding_rates(bars.time_ms, cfg.funding)
+    return out
 
 
 def run_fast(strategy: Strategy, bars: Bars, cfg: RunConfig) -> Result:
@@ -150,7 +153,7 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         sig[sig < 0] = 0.0
     ev_idx = np.flatnonzero(~np.isnan(sig) & (sig != 0))  # non-zero signal events (re-entry after a stop)
     dchg = np.flatnonzero(desired[1:] != desired[:-1]) + 1
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     equity = cfg.cash
     # t: the bar whose close asks for a position; the trade enters at t + 1
     t = 0 if desired[0] != 0 else (int(dchg[0]) if dchg.size else n)

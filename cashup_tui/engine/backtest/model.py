@@ -160,7 +160,8 @@ def max_units(equity: float, price: float, leverage: float, fee: float) -> float
 
 def maintenance_rate(inst: Instrument | None) -> float:
     """The venue's maintenance margin rate for the run's contract (the instrument default without one)."""
-    return float(inst.maintenance_rate if inst is not None else Instrument.__dataclass_fields__["maintenance_rate"].default)
+    default: Any = Instrument.__dataclass_fields__["maintenance_rate"].default
+    return float(inst.maintenance_rate if inst is not None else default)
 
 
 def liquidation_prices(entry: Any, side: Any, leverage: float, mm: float) -> np.ndarray:
@@ -169,7 +170,8 @@ def liquidation_prices(entry: Any, side: Any, leverage: float, mm: float) -> np.
     per = 1.0 / max(leverage, 1.0)
     entry, side = np.asarray(entry, dtype=np.float64), np.asarray(side, dtype=np.float64)
     liq = np.where(side > 0, entry * (1.0 - per) / (1.0 - mm), entry * (1.0 + per) / (1.0 + mm))
-    return np.maximum(liq, 0.0)
+    out: np.ndarray = np.maximum(liq, 0.0)
+    return out
 
 
 def round_units(units: float, inst: Instrument) -> float:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cashup_tui.domain.errors import ValidationError
@@ -24,8 +26,8 @@ class Prepared:
     source: str  # where the bars came from (file path or store series)
 
 
-def build_strategy(ref: str, params: dict[str, Any]) -> Strategy:
-    cls = load_strategy(ref)
+def build_strategy(ref: str, params: dict[str, Any], dirs: Sequence[Path] | None = None) -> Strategy:
+    cls = load_strategy(ref, dirs)
     return cls(**params)
 
 

@@ -82,7 +82,7 @@ def drive(coro: Coroutine[Any, Any, Any]) -> Any:
 def col(x: np.ndarray, code: str) -> memoryview:
     """A numpy column as a memoryview: items read back as Python float ("d") / int ("q") at the cost of a
     stdlib array's, with no copy of a contiguous column (most bars are never read)."""
-    return memoryview(np.ascontiguousarray(x, dtype=np.float64 if code == "d" else np.int64))
+    return memoryview(np.ascontiguousarray(x, dtype=np.float64 if code == "d" else np.int64))  # type: ignore[arg-type]
 
 
 def label(timeframe: str) -> str:

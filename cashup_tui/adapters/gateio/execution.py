@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from cashup_tui.adapters.ccxt_rest import GateRest, dec, order_from_gate
 from cashup_tui.adapters.gateio import constants as C
 from cashup_tui.adapters.gateio.connection import GateWsClient
 from cashup_tui.adapters.gateio.order_params import price_param, size_param
 from cashup_tui.adapters.gateio.parse import OrderUpdate
+from cashup_tui.adapters.gateio.rest import GateRest
+from cashup_tui.adapters.gateio.rest_translate import dec, order_from_gate
 from cashup_tui.adapters.gateio.ws_orders import GateWsOrders, WsOrdersUnavailable, gate_ws_limiter
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce

@@ -27,7 +27,7 @@ def add_header_hook(exchange: Any) -> None:
         if isinstance(params, dict) and HEADERS_PARAM in params:
             params = dict(params)
             extra = params.pop(HEADERS_PARAM)
-        request = sign(path, api, method, {} if params is None else params)
+        request: dict[str, Any] = sign(path, api, method, {} if params is None else params)
         if extra:
             request["headers"] = {**(request.get("headers") or {}), **extra}
         return request
