@@ -47,9 +47,7 @@ def _arr(x: object) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
-# ---------------------------------------------------------------------------------------------
-# building blocks
-# ---------------------------------------------------------------------------------------------
+# -- building blocks -------------------------------------------------------------------------------
 def _recurrence(x: np.ndarray, alpha: float, seed: float) -> np.ndarray:
     """y[0] = (1-a)*seed + a*x[0]; y[t] = (1-a)*y[t-1] + a*x[t], computed in blocks.
 
@@ -135,9 +133,7 @@ def crossed_below(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# vectorised indicators
-# ---------------------------------------------------------------------------------------------
+# -- vectorised indicators -------------------------------------------------------------------------
 def sma(x: np.ndarray, n: int) -> np.ndarray:
     """Simple moving average (direct convolution: exact sums, no cumulative-sum drift)."""
     n = _period(n)
@@ -321,9 +317,7 @@ def keltner(high: np.ndarray, low: np.ndarray, close: np.ndarray, n: int = 20, k
     return Bands(mid + k * a, mid, mid - k * a)
 
 
-# ---------------------------------------------------------------------------------------------
-# incremental indicators: `update(...)` takes one closed bar's values and returns the latest value
-# ---------------------------------------------------------------------------------------------
+# -- incremental indicators: `update(...)` takes one closed bar's values and returns the latest value
 class SMA:
     """Incremental SMA: sums the window each update (n is small), so no drift over long runs."""
 
