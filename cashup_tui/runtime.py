@@ -11,7 +11,7 @@ headless CLI get a `Node` with the same engine wiring in every mode:
            start-up key check and an explicit confirmation (recorded in the audit log); Gate's
            countdown_cancel_all dead-man switch is armed while the node is healthy.
 
-Start-up order (reliability.md §0): store -> journal replay -> venue connection -> reconcile
+Start-up order: store -> journal replay -> venue connection -> reconcile
 (orders, fills, positions, balances) -> only then may strategies trade. The running loop
 (`engine/supervisor.py`) copies market data into the cache, feeds marks to the portfolio and
 local triggers, feeds the paper venue, drives the strategy runner and the stale-feed / loss-limit

@@ -82,3 +82,18 @@ def test_clocks() -> None:
     assert test.advance(5) == 15 and test.now_ms() == 15
     with pytest.raises(ValueError):
         test.set(1)
+
+
+def test_the_engine_reads_time_only_through_a_clock() -> None:
+    """engine/clock.py's promise: no wall-clock or monotonic call elsewhere in the engine (the HTML
+    report's "generated" stamp is the one exception), so tests and backtests control time."""
+    import re
+    from pathlib import Path
+
+    import cashup_tui.engine as engine_pkg
+
+    root = Path(engine_pkg.__file__).parent
+    calls = re.compile(r"\btime\.(time|time_ns|monotonic|monotonic_ns|perf_counter)\(|datetime\.now\(|\.utcnow\(")
+    found = [f"{p.relative_to(root)}: {line.strip()}" for p in sorted(root.rglob("*.py")) if p.name != "clock.py"
+             for line in p.read_text().splitlines() if calls.search(line)]
+    assert len(found) == 1 and found[0].startswith("backtest/report.py: now=datetime.now("), found

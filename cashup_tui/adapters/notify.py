@@ -1,7 +1,7 @@
 """Notifications through apprise: queued, rate-limited, de-duplicated, retried, never blocking.
 
-Why this shape (reliability.md §4 and rule 8): a sync `notify()` against a hanging endpoint
-stalled the event loop for the whole read timeout (measured 2 s), so everything here goes
+Why this shape: a sync `notify()` against a hanging endpoint
+stalled the event loop for the whole read timeout, so everything here goes
 through `await Apprise.async_notify(...)` from a bounded queue drained by its own task.
 `submit()`/`publish()` are synchronous, O(1), never raise and never wait: a failing or hanging
 endpoint cannot touch trading state. On overflow the oldest info-level message is dropped

@@ -1,6 +1,6 @@
 """Encrypted key vault: exchange keys at rest; and the admin passphrase hash file.
 
-Why this shape (reliability.md §3.1): a headless VPS usually has no OS keychain, so the
+Why this shape: a headless VPS usually has no OS keychain, so the
 default store is one file encrypted with a passphrase: scrypt derives 64 bytes, the first 32
 are a Fernet key (AES-CBC + HMAC, so tampering is detected), the last 32 key an HMAC "check"
 over the header that lets us tell a wrong passphrase from a damaged file. KDF parameters and
@@ -36,7 +36,7 @@ log = logging.getLogger("cashup.vault")
 
 FORMAT = "cashup-vault"
 VERSION = 1
-DEFAULT_SCRYPT_N = 2**17  # ~0.6 s and 128 MiB per unlock (measured in reliability.md)
+DEFAULT_SCRYPT_N = 2**17  # 128 MiB per unlock (128 * n * r bytes): slow to guess, a moment to unlock
 MIN_SCRYPT_N = 2**10  # tests only (CASHUP_VAULT_SCRYPT_N)
 MIN_PASSPHRASE_LEN = 8  # a new vault's passphrase (scrypt slows guessing; it cannot save "1234")
 TEST_RUN_ENV = "PYTEST_CURRENT_TEST"  # set by pytest for every test (and inherited by its subprocesses)

@@ -244,7 +244,7 @@ def replay_cmd(
     from cashup_tui.adapters.gateio.replay import replay
 
     if not file.is_file():
-        fail(f"capture file {file} does not exist", hint="e.g. ../shared/data/gateio/futures_usdt_ws_frames_2023-05-24.jsonl")
+        fail(f"capture file {file} does not exist", hint="give the path of a Gate frames capture, e.g. futures_usdt_ws_frames_2023-05-24.jsonl")
     if snapshots is None:
         snapshots = _guess_snapshots(file)
         if snapshots is not None and not as_json:

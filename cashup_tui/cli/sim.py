@@ -37,7 +37,7 @@ def serve(
     replay: str = typer.Option(
         None,
         "--replay",
-        help="Replay a capture instead of generating: a Gate frames .jsonl (like ../shared/data/gateio/"
+        help="Replay a capture instead of generating: a Gate frames .jsonl (like "
         "futures_usdt_ws_frames_2023-05-24.jsonl) or a candle .csv (open_time_ms,open,high,low,close,volume...).",
     ),
     replay_speed: float = typer.Option(1.0, "--replay-speed", help="Frames replay pace: 2 = twice as fast as recorded."),

@@ -1,6 +1,7 @@
 """Clocks implementing `domain.ports.Clock`: the live wall clock and a settable test clock.
 
-The engine never calls `time.time()` directly so that tests and backtests control time.
+The engine reads the time only through these (the HTML report's "generated" stamp aside), so tests and
+backtests control time; tests/test_engine_core.py holds it.
 """
 
 from __future__ import annotations

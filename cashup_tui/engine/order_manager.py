@@ -1,6 +1,6 @@
 """Order manager: the only path from an intent to the venue.
 
-Why each rule (reliability.md §0):
+Why each rule:
 - client ids are made here (`t-<prefix><session>-<counter>`), the session random per process and
   the counter persisted, so neither a restart nor a second process on the store reuses one;
 - the order is saved in SUBMITTING (row + journal line, one commit) BEFORE the venue is

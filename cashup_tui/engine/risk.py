@@ -1,6 +1,6 @@
 """Pre-trade risk gate, trading states and the graded kill switch.
 
-Why: every submit and amend passes here first, in the order of reliability.md §5, and
+Why: every submit and amend passes here first, in a fixed order of checks, and
 a denial (`RiskDenied(rule, message, **numbers)`) never reaches the venue. Nothing is
 rounded silently: over-precise prices or sizes are refused with the nearest valid values.
 

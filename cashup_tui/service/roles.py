@@ -1,6 +1,6 @@
 """Profiles (viewer / trader / admin), the permission check, and the audit trail of user actions.
 
-Why (reliability.md §3.6): in a local app a "role" is which capabilities a session gets, not
+Why: in a local app a "role" is which capabilities a session gets, not
 a user database. viewer is read-only; trader trades within the risk limits (and may always
 pull the kill switch); admin also changes risk limits, keys and the live switch, and must
 prove it with a passphrase whose scrypt hash is kept in the encrypted vault (the runtime
@@ -119,7 +119,7 @@ def require(role: Role | str, action: Action | str) -> None:
 # --- admin passphrase hash --------------------------------------------------------------------
 
 HASH_SCHEME = "scrypt"
-_HASH_N = 2**15  # the admin check runs on a keypress: ~0.15 s, 32 MiB
+_HASH_N = 2**15  # the admin check runs on a keypress: keep it short (32 MiB: 128 * n * r bytes)
 
 
 def hash_passphrase(passphrase: str, *, n: int = _HASH_N, r: int = 8, p: int = 1) -> str:

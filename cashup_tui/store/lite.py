@@ -1,6 +1,6 @@
 """The store without SQLAlchemy: what `cashup backtest run` needs to record a run, on the stdlib driver.
 
-Importing SQLAlchemy + SQLModel costs ~0.45 s, a third of a cold 1M-bar backtest. A run is three
+Importing SQLAlchemy + SQLModel costs a large part of a cold backtest's start. A run is three
 plain INSERTs, so when the store is a SQLite file whose schema is current (or a new, empty file: it
 gets the literal schema of `store.schema_sql`, the one `open_store` creates, tests hold them equal),
 the run, its trades and its equity points are written here with `sqlite3`: the same file modes and
@@ -173,7 +173,7 @@ class TradeColumns:
 
 def _texts(xs: list[float]) -> list[str]:
     """`float_text` of a whole column. The shortest round-trip digits come from orjson in one C call
-    (the same digits as `repr`, ~6x faster than 20k `repr` calls); only the layout differs, and
+    (the same digits as `repr`, without a `repr` call per value); only the layout differs, and
     Decimal's canonical layout is rebuilt from them: positional text stays as it is, an exponent
     becomes `E-n` / `E+n`. Anything else (nan, inf, an unexpected token) takes `float_text`."""
     if not xs:

@@ -1,7 +1,7 @@
 """A local L2 order book kept in sync with Gate's `futures.order_book_update` stream.
 
 Why a state machine: a book is only valid while update ids are contiguous. This follows
-docs/gateio-protocol.md §7A exactly: buffer deltas (checking their own chain), load a
+Gate's documented local order book procedure exactly: buffer deltas (checking their own chain), load a
 `with_id=true` REST snapshot, drop buffered deltas with `u <= id`, apply the first one with
 `U <= id+1 <= u` (or, if none is left, require the next one to satisfy it: the DIA_USDT case),
 then only `U == last+1`. A gap or a crossed book discards the book and asks for a resync;

@@ -5,7 +5,7 @@ Everything that can go wrong (refused connect, clean close 1000, abrupt drop, si
 `futures.system` upgrade notice, error frames, garbage frames) becomes a domain event on the
 sink and, where needed, a reconnect with jittered exponential backoff. Nothing survives a
 reconnect on Gate's side, so every subscription is re-sent and private ones are re-signed
-with a fresh `time` (docs/gateio-protocol.md §4, §6); `on_connect` lets the owner rebuild books.
+with a fresh `time`; `on_connect` lets the owner rebuild books.
 """
 
 from __future__ import annotations

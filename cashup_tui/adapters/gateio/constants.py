@@ -1,6 +1,6 @@
 """Gate.io futures v4 websocket facts in one place: URLs, channel names, limits, timings.
 
-Why: every number here comes from docs/gateio-protocol.md; keeping them together makes a
+Why: every number here is Gate's (its API docs, or measured on its captures); keeping them together makes a
 protocol change a one-file edit and lets the simulator and tests share the same names.
 """
 

@@ -1,7 +1,7 @@
 """The MarketData port over Gate.io's websocket: latest tickers, trades, candles and in-sync books.
 
 Why a separate object from the connection: the connection only moves frames; this owns the
-per-symbol state, the book sync (§7A: buffer, REST snapshot, U/u chain, resync on gap or cross,
+per-symbol state, the book sync (buffer, REST snapshot, U/u chain, resync on gap or cross,
 rebuild after every reconnect) and what the engine may read. A book is served only while in
 sync. The REST snapshot comes from a small injectable async callable, so the same code runs
 on ccxt, on plain aiohttp (`rest_snapshot_fetcher`) or on canned data in tests.

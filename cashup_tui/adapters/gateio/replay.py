@@ -1,8 +1,8 @@
 """Replay a recorded Gate.io websocket capture through the real parser and book sync.
 
-Why: the captures in ../shared/data/gateio are the only real Gate frames we have; replaying
+Why: recorded captures are the only real Gate frames we have; replaying
 them (frames and REST snapshots merged by receive time, exactly as they happened) is how we
-prove the parser and the §7A sync recipe on real ids, and it backs `cashup feed replay`.
+prove the parser and the book sync recipe on real ids, and it backs `cashup feed replay`.
 
 Capture layout (JSONL): {"recv_ts": float, "dir": "open"|"out"|"in", "url"?, "msg"?: {...}};
 snapshots (JSONL): {"recv_ts", "url", "symbol", "body": {"id", "asks", "bids", ...}}.

@@ -1,5 +1,5 @@
 """Orders over Gate's futures websocket API (`event: "api"`): `futures.login`, then `futures.order_place`,
-`futures.order_amend`, `futures.order_cancel`, ... on a socket of their own (docs/gateio-protocol.md §6).
+`futures.order_amend`, `futures.order_cancel`, ... on a socket of their own.
 
 Why the same rules as REST: every command is written once. If the socket drops, or no result comes,
 after a request was written, its outcome is UNKNOWN (`TemporaryError`) and the order manager settles it
@@ -48,7 +48,7 @@ CANCEL = "futures.order_cancel"
 CANCEL_CP = "futures.order_cancel_cp"
 STATUS = "futures.order_status"
 LIST = "futures.order_list"
-# Gate: the futures WS order operations share one 100 requests/s budget (protocol doc §6)
+# Gate: the futures WS order operations share one 100 requests/s budget
 GATE_WS_ORDER_LIMITS: dict[str, int] = {"futures.order": 100}
 GATE_WS_ORDER_GROUPS: dict[str, str] = {ch: "futures.order" for ch in
                                         (PLACE, BATCH_PLACE, AMEND, CANCEL, CANCEL_CP, STATUS, LIST)}

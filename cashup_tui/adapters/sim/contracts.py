@@ -2,7 +2,7 @@
 
 Real specs (quanto multiplier, tick, size limits, leverage, maintenance and fee rates, funding interval)
 are copied from Gate's `GET /futures/usdt/contracts` captured on 2023-05-24
-(../shared/data/gateio/futures_usdt_rest_contracts_2023-05-24.json; a test checks they still agree);
+(futures_usdt_rest_contracts_2023-05-24.json; a test checks they still agree);
 other symbols get synthesised but sensible specs. Dynamic fields (mark/last/index price, funding rate,
 trade and book ids) are filled from the running market when a contract is served.
 """

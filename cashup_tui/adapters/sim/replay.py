@@ -1,6 +1,6 @@
 """Replay market sources for the simulator.
 
-* Recorded Gate frames (`../shared/data/gateio/futures_usdt_ws_frames_*.jsonl` + the REST snapshot file
+* Recorded Gate frames (`futures_usdt_ws_frames_*.jsonl` + the REST snapshot file
   beside it): each contract's book starts from its captured `order_book?with_id=true` snapshot and the
   captured `futures.order_book_update` deltas are applied at their recorded pace, keeping Gate's real
   U/u ids, so a client syncing against the simulator walks exactly the recipe it would on Gate. When the

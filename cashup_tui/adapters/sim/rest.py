@@ -5,7 +5,7 @@ Paths were found empirically (ccxt 4.5.90 against a logging server): `load_marke
 `futures/btc/contracts`, `delivery/usdt/contracts`, `options/underlyings`, `margin/currency_pairs`
 and `spot/currency_pairs`; only USDT futures are simulated, other families answer `[]`.
 
-Auth is Gate's REST v4 scheme (docs/gateio-protocol.md §8) checked with adapters/gateio/auth.py:
+Auth is Gate's REST v4 scheme checked with adapters/gateio/auth.py:
 `Timestamp` within 60 s of the (possibly skewed) server clock, else 403 REQUEST_EXPIRED (checked before
 the key, like Gate); unknown key 401 INVALID_KEY; bad signature 401 INVALID_SIGNATURE. The query is
 verified exactly as sent; the percent-decoded form is accepted too, because Gate's SDK and ccxt sign

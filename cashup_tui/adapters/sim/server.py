@@ -325,7 +325,7 @@ def _admin_error(message: str) -> web.Response:
 
 
 def _make_venue(instruments: dict[str, Any], balance: Decimal, clock: Callable[[], int], user_id: int) -> Any:
-    """The shared Venue (built by a colleague); None while venue.py is not there, so public data still runs."""
+    """The shared Venue; None if it cannot be imported, so public data still runs."""
     try:
         from cashup_tui.venue import Venue
     except ImportError as exc:

@@ -535,7 +535,7 @@ def _blast_payloads(sm: SymbolMarket, updates: list[tuple[int, int, int, int]], 
 
 
 _SIZE_KEYS = ("size", "left", "iceberg", "close_size")
-# fields Gate's private WS channels push as JSON numbers, not strings (docs/gateio-protocol.md §6)
+# fields Gate's private WS channels push as JSON numbers, not strings
 _NUMBER_KEYS: dict[str, tuple[str, ...]] = {
     "futures.orders": ("mkfr", "tkfr", "refr", "fee", "point_fee"),
     "futures.usertrades": ("fee", "point_fee"),

@@ -41,7 +41,7 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
 
 Engines
 -------
-* `fast` (default): numpy, whole arrays at once (`fast.py`); ~10M+ bars/s for sma_cross.
+* `fast` (default): numpy, whole arrays at once (`fast.py`).
 * `event`: bars one at a time; the strategy runs in a `StrategyRunner` slot (its signals computed
   once, or its own hooks with `hooks=True` / event-only strategies) and every order goes through
   the path paper/live trading uses: `OrderManager` (risk gate, journal, order state machine) ->
@@ -49,7 +49,7 @@ Engines
   liquidation rules); see `event.py`. Tests prove both engines give the same trades and equity
   for every vectorised example strategy on real candles (leverage <= 1; all-in, percent and
   notional sizing; stops; funding; contracts). Event-only strategies (e.g. `grid`, resting limit
-  orders) need it. Its speed is set by the order count (~150 us per order on the real path).
+  orders) need it. Its speed is set by the order count (bench/backtest.py prints the cost of one).
 
 Other modules: `data.py` (CSV/funding loading and checks), `metrics.py`, `report.py` (HTML),
 `lookahead.py` (signals must not change when the future is removed), `pipeline.py` (inputs ->

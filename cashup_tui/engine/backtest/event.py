@@ -37,8 +37,8 @@ whose previous close turns the signal away from the position, or to the next fun
 (`EventEngine.skip_quiet = False` visits every bar: the same result, a test holds it).
 Equity at each close is computed after the loop from the portfolio state recorded at every change
 (cash, position, entry): the same number the portfolio reports at that close. A run's speed is set
-by its order count: each order costs ~75-85 us of CPU on the real path (strategy slot -> risk gate
--> order manager -> venue -> fill accounting; bench/backtest.py prints it), a quiet bar almost nothing.
+by its order count: each order takes the real path (strategy slot -> risk gate -> order manager ->
+venue -> fill accounting; bench/backtest.py prints its cost), a quiet bar almost nothing.
 
 Risk limits: `backtest_limits()` is the real RiskEngine with limits a backtest can live with
 (leverage capped at the run's leverage; no daily-loss/drawdown circuit breakers, which are live
