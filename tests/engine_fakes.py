@@ -31,11 +31,11 @@ from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
+from tests.stubs import btc_usdt, eth_usdt
 
 D = Decimal
-BTC = Instrument("BTC_USDT", quanto_multiplier=D("0.0001"), price_tick=D("0.1"), max_size=D(100_000),
-                 leverage_max=D(100), orders_limit=100)
-ETH = Instrument("ETH_USDT", quanto_multiplier=D("0.01"), price_tick=D("0.01"), max_size=D(100_000))
+BTC = btc_usdt(max_size=D(100_000))
+ETH = eth_usdt(max_size=D(100_000))
 INSTRUMENTS = {"BTC_USDT": BTC, "ETH_USDT": ETH}
 
 

@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
-from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind
 from cashup_tui.domain.positions import Position
 from cashup_tui.store import StoreError, candles, open_store, orders, portfolio, records
 from cashup_tui.store import backtests as bt
 from cashup_tui.store.migrations import LATEST
 from cashup_tui.store.tables import V1_TABLES, V2_TABLES
+from tests.stubs import btc_usdt
 
 TINY = Decimal("0.000000012345678901234")
 BIG_ID = "299207900263708423"
@@ -126,8 +126,7 @@ def test_positions_balances_instruments(db) -> None:
     portfolio.upsert_balance(db, b, mode="paper")
     portfolio.upsert_balance(db, Balance("USDT", total=Decimal(1), available=Decimal(1)), mode="live")
     assert portfolio.load_balances(db, "paper") == {"USDT": b}
-    inst = Instrument("BTC_USDT", quanto_multiplier=Decimal("0.0001"), price_tick=Decimal("0.1"),
-                      maker_fee_rate=-TINY, in_delisting=True, orders_limit=7)
+    inst = btc_usdt(maker_fee_rate=-TINY, in_delisting=True, orders_limit=7)
     assert portfolio.save_instruments(db, [inst]) == 1
     assert portfolio.get_instrument(db, "BTC_USDT") == inst
     assert portfolio.load_instruments(db) == {"BTC_USDT": inst}

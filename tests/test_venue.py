@@ -10,6 +10,7 @@ import pytest
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.positions import Position
 from cashup_tui.venue import ORDER_ID_BASE, Venue, VenueError
+from tests.stubs import unit_contract
 
 SYM = "TST_USDT"
 MAKER = D("-0.0002")
@@ -529,8 +530,7 @@ def test_determinism_same_inputs_same_outputs() -> None:
 # ---------------------------------------------------------------- bar-driven use (event backtest)
 def test_update_price_and_all_in_sizing_fits_exactly() -> None:
     """units = cash / (price * (1 + fee)) at leverage 1 must be accepted and leave ~0 available."""
-    fine = Instrument(symbol="BAR_USDT", quanto_multiplier=D(1), price_tick=D("0.01"), size_step=D("1e-12"),
-                      min_size=D("1e-12"), max_size=D(10**9), leverage_min=D(1))  # fmt: skip
+    fine = unit_contract("BAR_USDT", D("0.01"))
     v = Venue({"BAR_USDT": fine}, balance=D(10_000), fee_bps=5, default_leverage=1)
     price = D("26696.37")
     v.update_price("BAR_USDT", price, 60_000)

@@ -8,14 +8,13 @@ import csv
 from decimal import Decimal as D
 from pathlib import Path
 
-from cashup_tui.domain.instruments import Instrument
 from cashup_tui.venue import Venue
 from tests.conftest import MARKET_DIR, need_shared
+from tests.stubs import unit_contract
 
 FEE = D("0.0005")
 SYM = "BTC_USDT"
-UNIT = Instrument(symbol=SYM, quanto_multiplier=D(1), price_tick=D("0.1"), size_step=D("1e-12"),
-                  min_size=D("1e-12"), max_size=D(10**9))  # fmt: skip
+UNIT = unit_contract(SYM, D("0.1"))
 
 
 def load(path: Path, n: int) -> list[tuple[int, D, D]]:

@@ -1,6 +1,6 @@
 """Notification channels: apprise URLs with severity tags, validated at config time, and the QANotify plugin.
 
-URLs carry tokens: they are validated with the traps of reliability.md §4, their secret parts are
+URLs carry tokens: they are validated with the known traps refused, their secret parts are
 registered with the log redaction filter, and they are never logged or shown (only `#2 tgram`).
 QANotify has no apprise plugin: `qanotify://{user_id}` is registered here with
 `@apprise.decorators.notify`, implementing its three templates (xiadan_report, strategy_status,
