@@ -118,7 +118,7 @@ def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: st
     from cashup_tui.store.timefmt import iso
 
     closed, _ = round_trips(fills, mults)
-    rows = [{
+    rows: list[dict[str, Any]] = [{
         "symbol": t.symbol, "side": t.side, "size": t.size, "entry_price": t.entry_price, "exit_price": t.exit_price,
         "open": iso(t.open_ms), "close": iso(t.close_ms or 0), "duration_s": (t.duration_ms or 0) / 1000,
         "realised_pnl": t.realised_pnl, "fees": t.fees, "net_pnl": t.net_pnl, "fills": t.fills,
