@@ -5,7 +5,10 @@
   `--random N` samples N distinct combinations of the grid (seeded).
 * Each trial is one fast backtest with fresh cash on the chosen bars; the objective (sharpe,
   sortino, calmar, return, cagr, profit_factor, win_rate, drawdown, final_equity) is "higher is
-  better" (drawdown is negated). Undefined objectives (no trades) rank last.
+  better" (drawdown is negated). Undefined objectives (no trades) rank last. A user's own
+  objective (`SOURCE:FUNCTION`) is `optimize_objective`.
+* Shared work: trials in a worker share each indicator series (`optimize_cache`) and take the
+  lean trial path (`optimize_fast`) where it gives the engine's answer.
 * Walk-forward K: the bars are cut into K+1 consecutive blocks; fold i (1..K) optimises on the
   blocks before i (anchored, growing) and is scored out of sample on block i, with the
   indicators warmed on the bars just before it. The report shows each fold's winner and its
@@ -40,7 +43,10 @@ import numpy as np
 
 from cashup_tui.domain.errors import CashupError, StrategyError, ValidationError
 from cashup_tui.engine.backtest.metrics import OBJECTIVES, compute, objective_value
-from cashup_tui.engine.backtest.model import RunConfig
+from cashup_tui.engine.backtest.model import Result, RunConfig
+from cashup_tui.engine.optimize_cache import CACHE, share_indicators, use_bars
+from cashup_tui.engine.optimize_fast import trial_simulate
+from cashup_tui.engine.optimize_objective import UserObjective, score
 from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
 SUMMARY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
@@ -143,12 +149,13 @@ class EvalContext:
     config: RunConfig
     objective: str
     folds: list[tuple[int, int, int]] = field(default_factory=list)  # (is_end, oos_start, oos_end)
+    user_objective: UserObjective | None = None  # --objective SOURCE:FUNCTION (optimize_objective)
 
     @classmethod
     def of(cls, strategy: type[Strategy], bars: Bars, config: RunConfig, objective: str,
-           folds: list[tuple[int, int, int]] | None = None) -> EvalContext:
+           folds: list[tuple[int, int, int]] | None = None, user_objective: UserObjective | None = None) -> EvalContext:
         return cls(strategy.source_text(), strategy.source_path or strategy.__qualname__, bars, config, objective,
-                   folds or [])
+                   folds or [], user_objective)
 
 
 _COMPILED: dict[str, type[Strategy]] = {}
@@ -173,6 +180,7 @@ def strategy_from_source(source: str, path: str) -> type[Strategy]:
         lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
         loc = f"{path}:{lines[-1]}" if lines else path
         raise StrategyError(f"strategy file {loc}: {type(exc).__name__}: {exc}") from None
+    share_indicators(module)  # indicator series computed once per sweep worker (optimize_cache)
     klass = _pick_class(module, Path(path))
     klass.source_path = path
     if not klass.name:
@@ -199,15 +207,54 @@ def _summary(m: dict[str, Any]) -> dict[str, Any]:
     return {k: m.get(k) for k in SUMMARY_KEYS}
 
 
-def _run(strategy: Strategy, bars: Bars, cfg: RunConfig, warm: int = 0) -> dict[str, Any]:
-    """Backtest `bars[warm:]` with signals computed on all of `bars` (the first `warm` bars only warm up)."""
-    from cashup_tui.engine.backtest.fast import simulate
+class _Shared:
+    """What every trial of one context reuses in a worker: the bar slices (so the indicator cache
+    knows their columns) and each slice's bar step; built on the first trial of a context."""
 
+    def __init__(self, ctx: EvalContext) -> None:
+        self.ctx = ctx  # kept alive: `_SHARED` is keyed by its id
+        self.slices: dict[tuple[int, int], Bars] = {(0, len(ctx.bars)): ctx.bars}
+        self.tf: dict[tuple[int, int], int] = {}
+        for is_end, oos_start, oos_end in ctx.folds:
+            self.slices[(0, is_end)] = ctx.bars[:is_end]
+            self.slices.setdefault((oos_start, oos_end), ctx.bars[oos_start:oos_end])
+        use_bars(*self.slices.values())
+
+    def bars(self, start: int, end: int) -> Bars:
+        b = self.slices.get((start, end))
+        if b is None:  # e.g. an out-of-sample block with this strategy's warm-up before it
+            b = self.slices[(start, end)] = self.ctx.bars[start:end]
+            CACHE.register(b)
+        return b
+
+    def timeframe(self, start: int, end: int) -> int:
+        tf = self.tf.get((start, end))
+        if tf is None:
+            t = self.ctx.bars.time_ms[start:end]
+            tf = self.tf[(start, end)] = int(np.median(np.diff(t))) if t.size > 1 else 0
+        return tf
+
+
+_SHARED: _Shared | None = None
+
+
+def _shared(ctx: EvalContext) -> _Shared:
+    global _SHARED
+    sh = _SHARED
+    if sh is None or sh.ctx is not ctx:
+        sh = _SHARED = _Shared(ctx)
+    return sh
+
+
+def run_trial(strategy: Strategy, sh: _Shared, start: int, end: int, warm: int = 0) -> Result:
+    """The fast engine on bars [start + warm, end), signals computed on [start, end) (the first
+    `warm` bars only warm up): the same trades and equity as `run_fast` on that slice."""
+    bars = sh.bars(start, end)
     sig = run_signals(strategy, bars)
     part = bars[warm:] if warm else bars
     stop, take = strategy.stops()
-    res = simulate(part, sig[warm:], cfg, stop=stop, take=take)
-    return _summary(compute(res))
+    return trial_simulate(part, sig[warm:], sh.ctx.config, stop=stop, take=take,
+                          timeframe_ms=sh.timeframe(start + warm, end))
 
 
 def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -215,17 +262,18 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
     try:
         cls = strategy_from_source(ctx.strategy_source, ctx.strategy_path)
         strat = cls(**params)
+        sh = _shared(ctx)
         if not ctx.folds:
-            m = _run(strat, ctx.bars, ctx.config)
-            return {"params": params, "objective": _obj(m, ctx.objective), "metrics": m, "status": "done", "error": ""}
+            m = _summary(compute(run_trial(strat, sh, 0, len(ctx.bars))))
+            return {"params": params, "objective": _obj(m, ctx), "metrics": m, "status": "done", "error": ""}
         folds = []
         w = strat.warmup()
         for is_end, oos_start, oos_end in ctx.folds:
-            ism = _run(strat, ctx.bars[:is_end], ctx.config)
+            ism = _summary(compute(run_trial(strat, sh, 0, is_end)))
             ws = max(0, oos_start - w - 1)
-            oos = _run(strat, ctx.bars[ws:oos_end], ctx.config, warm=oos_start - ws)
-            folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx.objective),
-                          "oos_objective": _obj(oos, ctx.objective)})
+            oos = _summary(compute(run_trial(strat, sh, ws, oos_end, warm=oos_start - ws)))
+            folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx),
+                          "oos_objective": _obj(oos, ctx)})
         vals = [f["is_objective"] for f in folds if f["is_objective"] is not None]
         return {"params": params, "objective": float(np.mean(vals)) if vals else None, "metrics": {"folds": folds},
                 "status": "done", "error": ""}
@@ -233,8 +281,10 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"params": params, "objective": None, "metrics": {}, "status": "failed", "error": str(exc).splitlines()[0]}
 
 
-def _obj(m: dict[str, Any], objective: str) -> float | None:
-    v = objective_value(m, objective)
+def _obj(m: dict[str, Any], ctx: EvalContext) -> float | None:
+    if ctx.user_objective is not None:
+        return score(ctx.user_objective, m)
+    v = objective_value(m, ctx.objective)
     return None if not math.isfinite(v) else v
 
 
