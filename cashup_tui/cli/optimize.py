@@ -27,9 +27,6 @@ from cashup_tui.cli.backtest import (
 from cashup_tui.cli.common import fail, settings_from
 from cashup_tui.domain.errors import CashupError
 
-SAVE_EVERY = 64  # finished trials per store transaction...
-SAVE_SECONDS = 2.0  # ...or sooner, so a killed sweep loses little
-
 
 def command(
     ctx: typer.Context,
@@ -140,37 +137,28 @@ def command(
             if progress is not None:
                 progress.update(task, description=f"{study} ({_where_out(dataclasses.asdict(p))})")
 
-        unsaved: list[dict[str, Any]] = []
-
-        def save() -> None:
-            """Finished trials in one transaction (a commit per trial would cost more than many trials)."""
-            if unsaved:
+        def save(batch: list[dict[str, Any]]) -> None:
+            """A finished batch's trials in one transaction, as soon as it arrives (a commit per trial
+            would cost more than the trials; a failed trial is not stored: the next run tries it again)."""
+            done_ = [r for r in batch if r["status"] == "done"]
+            if done_:
                 with transaction(db) as conn:
-                    for r in unsaved:
+                    for r in done_:
                         record_trial(conn, Trial(study=study, params=r["params"], objective=r["objective"],
                                                  metrics=r["metrics"], status=r["status"], error=r["error"]))
-                unsaved.clear()
 
-        last_save = time.monotonic()
         try:
-            for r in opt.run_trials(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
-                                    on_plan=planned):
-                if r["status"] == "done":  # a failed trial is not stored: the next run tries it again
-                    unsaved.append(r)
-                results.append(r)
-                if len(unsaved) >= SAVE_EVERY or time.monotonic() - last_save >= SAVE_SECONDS:
-                    save()
-                    last_save = time.monotonic()
+            for batch in opt.run_batches(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
+                                         on_plan=planned):
+                save(batch)
+                results.extend(batch)
                 if progress is not None:
-                    progress.advance(task)
+                    progress.advance(task, len(batch))
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            try:
-                save()  # also on Ctrl-C or an error: every finished trial is kept for the resume
-            finally:
-                if progress is not None:
-                    progress.stop()
+            if progress is not None:
+                progress.stop()
         elapsed = time.perf_counter() - t0
     finally:
         db.close()

@@ -15,8 +15,8 @@
   out-of-sample result, and the compounded out-of-sample return.
 * Execution: `ProcessPoolExecutor` (data sent once per worker by the initializer) or a Dask
   distributed cluster (`--cluster tcp://host:8786`; data scattered once, batches sized from the
-  cluster's threads). Results stream back as they finish so a caller can record each trial
-  (resumable sweeps) and draw progress.
+  cluster's threads). Results stream back batch by batch as each finishes, so a caller stores
+  each batch at once (resumable sweeps: a lost worker or Ctrl-C loses only batches in flight).
 * Workers get the strategy's source text, not its path, and compile it themselves: a worker on
   another machine needs cashup installed, not the strategy file. The sweep also runs the code
   whose hash names the study, even if the file is edited meanwhile.
@@ -327,8 +327,19 @@ def _batches(todo: list[dict[str, Any]], slots: int, batch: int | None) -> list[
 def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1, cluster: Any = None,
                batch: int | None = None, wait_workers: float = 30.0,
                on_plan: Callable[[Plan], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Evaluate `todo`, yielding results as they complete (any order).
+    """Evaluate `todo`, yielding results as they complete (any order); see `run_batches`."""
+    for finished in run_batches(ctx, todo, workers=workers, cluster=cluster, batch=batch,
+                                wait_workers=wait_workers, on_plan=on_plan):
+        yield from finished
 
+
+def run_batches(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1, cluster: Any = None,
+                batch: int | None = None, wait_workers: float = 30.0,
+                on_plan: Callable[[Plan], None] | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Evaluate `todo`, yielding each batch's results as soon as that batch finishes (any order).
+
+    A batch is the unit of work a worker runs and the unit a caller stores in one transaction, so
+    what an interrupted sweep or a lost worker can lose is bounded by the batches in flight.
     `cluster` is a Dask scheduler address (or a Client); it must be reachable and have a worker
     within `wait_workers` seconds, else CashupError. `on_plan` hears how the work was split."""
     if not todo:
@@ -341,7 +352,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
         on_plan(Plan("processes", max(1, workers), max(1, workers), len(batches), len(batches[0])))
     if workers <= 1:
         for b in batches:
-            yield from _eval_batch_with(b, ctx)
+            yield _eval_batch_with(b, ctx)
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -353,7 +364,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield from f.result()
+                    yield f.result()
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -361,7 +372,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
 
 
 def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch: int | None, wait_workers: float,
-              on_plan: Callable[[Plan], None] | None) -> Iterator[dict[str, Any]]:
+              on_plan: Callable[[Plan], None] | None) -> Iterator[list[dict[str, Any]]]:
     """The same sweep on a Dask distributed scheduler (address string or an existing Client)."""
     from cashup_tui.extras import require
 
@@ -396,7 +407,7 @@ def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch:
         futures = {client.submit(_eval_batch_with, b, data, pure=False): b for b in batches}
         for fut in as_completed(list(futures)):
             # popped so the result is released once read: a worker dying later does not get it recomputed
-            yield from _dask_result(fut, futures.pop(fut))
+            yield _dask_result(fut, futures.pop(fut))
     finally:
         if own:
             client.close()
