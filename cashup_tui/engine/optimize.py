@@ -42,10 +42,10 @@ from typing import Any
 import numpy as np
 
 from cashup_tui.domain.errors import CashupError, StrategyError, ValidationError
-from cashup_tui.engine.backtest.metrics import OBJECTIVES, compute, objective_value
+from cashup_tui.engine.backtest.metrics import OBJECTIVES, objective_value
 from cashup_tui.engine.backtest.model import Result, RunConfig
 from cashup_tui.engine.optimize_cache import CACHE, share_indicators, use_bars
-from cashup_tui.engine.optimize_fast import trial_simulate
+from cashup_tui.engine.optimize_fast import trial_simulate, trial_summary
 from cashup_tui.engine.optimize_objective import UserObjective, score
 from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
@@ -257,6 +257,16 @@ def run_trial(strategy: Strategy, sh: _Shared, start: int, end: int, warm: int =
                           timeframe_ms=sh.timeframe(start + warm, end))
 
 
+def trial_metrics(strategy: Strategy, sh: _Shared, start: int, end: int, warm: int = 0) -> dict[str, Any]:
+    """The summary metrics of `run_trial(...)` (what a sweep stores), without building its curve when it can."""
+    bars = sh.bars(start, end)
+    sig = run_signals(strategy, bars)
+    part = bars[warm:] if warm else bars
+    stop, take = strategy.stops()
+    return _summary(trial_summary(part, sig[warm:], sh.ctx.config, stop=stop, take=take,
+                                  timeframe_ms=sh.timeframe(start + warm, end)))
+
+
 def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
     """One trial: {params, objective, metrics | folds, status, error}. Never raises (errors are results)."""
     try:
@@ -264,14 +274,14 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
         strat = cls(**params)
         sh = _shared(ctx)
         if not ctx.folds:
-            m = _summary(compute(run_trial(strat, sh, 0, len(ctx.bars))))
+            m = trial_metrics(strat, sh, 0, len(ctx.bars))
             return {"params": params, "objective": _obj(m, ctx), "metrics": m, "status": "done", "error": ""}
         folds = []
         w = strat.warmup()
         for is_end, oos_start, oos_end in ctx.folds:
-            ism = _summary(compute(run_trial(strat, sh, 0, is_end)))
+            ism = trial_metrics(strat, sh, 0, is_end)
             ws = max(0, oos_start - w - 1)
-            oos = _summary(compute(run_trial(strat, sh, ws, oos_end, warm=oos_start - ws)))
+            oos = trial_metrics(strat, sh, ws, oos_end, warm=oos_start - ws)
             folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx),
                           "oos_objective": _obj(oos, ctx)})
         vals = [f["is_objective"] for f in folds if f["is_objective"] is not None]

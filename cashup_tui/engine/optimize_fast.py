@@ -8,13 +8,22 @@ builder (`fast._trades_vectorised`, so they are the engine's trades), and only t
 carry-forward of the signals and the equity curve are built here, segment by segment with
 `np.repeat` instead of per-bar gathers. Anything else, or any doubt, runs `simulate` itself.
 Tests check the two give the same trades, equity and metrics.
+
+A sweep only needs a trial's summary metrics, not its curve: `trial_summary` computes them on
+the lean path from the curve without its flat stretches (between trades the equity does not
+move, so those bars add returns of exactly 0 and never a new peak), with `metrics.compute`'s
+definitions and bar counts; a test holds it to `compute` on every pair of a grid.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from cashup_tui.engine.backtest import fast
+from cashup_tui.engine.backtest.metrics import MS_PER_YEAR, compute
 from cashup_tui.engine.backtest.model import Result, RunConfig
 from cashup_tui.engine.strategy import Bars
 
@@ -94,3 +103,85 @@ def _equity_long(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> tuple[np.ndarray
     if not bool((equity > 0).all()):
         return None
     return equity, np.repeat(seg_side, lengths)
+
+
+def trial_summary(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | None = None,
+                  take: float | None = None, timeframe_ms: int) -> dict[str, Any]:
+    """`metrics.compute(fast.simulate(...))` for a sweep: the summary keys at least, sooner when it can."""
+    n = len(bars)
+    if n >= 2 and lean_ok(cfg, stop, take):
+        desired = carry(np.asarray(signals, dtype=np.float64), cfg.allow_short)
+        tr = fast._trades_vectorised(bars, desired, cfg, np.zeros(n + 1))
+        m = _lean_summary(bars, cfg, tr, timeframe_ms)
+        if m is not None:
+            return m
+    return compute(trial_simulate(bars, signals, cfg, stop=stop, take=take, timeframe_ms=timeframe_ms))
+
+
+def _moving_curve(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The equity curve with the cash first and each flat stretch as one value (the curve of
+    `_equity_long` with repeats dropped), and the number of bars held; None if it touches zero."""
+    n = len(bars)
+    if tr.size == 0:
+        return np.array([cfg.cash]), 0
+    s = tr["entry_idx"].astype(np.int64)
+    held = fast._held_end(tr, n)
+    side = tr["side"].astype(np.float64)
+    units, p = tr["qty"], tr["entry_price"]
+    e_after = tr["eq_after"]
+    e_before = np.concatenate(([cfg.cash], e_after[:-1]))
+    b = side * units
+    a = e_before - units * p * cfg.fee - b * p
+    lengths = held - s
+    bounds = np.empty(2 * tr.size + 2, dtype=np.int64)  # 0, s0, held0, s1, held1, ..., n
+    bounds[0], bounds[-1] = 0, n
+    bounds[1:-1:2] = s
+    bounds[2:-1:2] = held
+    spans = np.diff(bounds)
+    if (spans < 0).any():
+        return None
+    mask = np.repeat(np.arange(spans.size) % 2 == 1, spans)  # the bars held
+    values = np.repeat(a, lengths) + np.repeat(b, lengths) * bars.close[mask]
+    nxt = np.concatenate((s[1:], [n]))
+    flat = held < nxt  # a flat stretch after the trade: one value, e_after
+    curve = np.insert(values, np.cumsum(lengths)[flat], e_after[flat])
+    curve = np.concatenate(([cfg.cash], curve))
+    if not bool((curve > 0).all()):
+        return None
+    return curve, int(lengths.sum())
+
+
+def _lean_summary(bars: Bars, cfg: RunConfig, tr: np.ndarray, timeframe_ms: int) -> dict[str, Any] | None:
+    got = _moving_curve(bars, cfg, tr)
+    if got is None:
+        return None
+    eq, held = got
+    n, cash = len(bars), cfg.cash
+    final = float(eq[-1])
+    tf = timeframe_ms or 60_000
+    years = (int(bars.time_ms[-1]) - int(bars.time_ms[0]) + tf) / MS_PER_YEAR
+    total = final / cash - 1.0
+    cagr = (final / cash) ** (1.0 / years) - 1.0 if years > 0 else None
+    r = np.diff(eq) / eq[:-1]  # every other bar's return is exactly 0 (n returns in all)
+    mean = float(r.sum()) / n
+    var = (float(np.square(r - mean).sum()) + (n - r.size) * mean * mean) / (n - 1)
+    sd = math.sqrt(var)
+    bpy = MS_PER_YEAR / tf
+    sharpe = mean / sd * math.sqrt(bpy) if sd > 0 else None
+    dd = math.sqrt(float(np.square(np.minimum(r, 0.0)).sum()) / n)
+    sortino = mean / dd * math.sqrt(bpy) if dd > 0 else None
+    max_dd = float(np.max(1.0 - eq / np.maximum.accumulate(eq)))
+    pnl = tr["pnl"]
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    gross_loss = float(-losses.sum())
+
+    def num(x: float | None) -> float | None:
+        return float(x) if x is not None and math.isfinite(x) else None
+
+    return {
+        "total_return": total, "cagr": num(cagr), "sharpe": num(sharpe), "sortino": num(sortino),
+        "calmar": num(cagr / max_dd) if (cagr is not None and max_dd > 0) else None, "max_drawdown": max_dd,
+        "win_rate": (wins.size / pnl.size) if pnl.size else None,
+        "profit_factor": (float(wins.sum()) / gross_loss) if gross_loss > 0 else None,
+        "exposure": held / n, "trade_count": int(pnl.size), "final_equity": final, "fees": float(tr["fees"].sum()),
+    }
