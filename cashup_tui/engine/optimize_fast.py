@@ -18,7 +18,7 @@ definitions and bar counts; a test holds it to `compute` on every pair of a grid
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -65,44 +65,60 @@ def trial_simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: flo
                   timeframe=bars.timeframe)
 
 
-def _equity_long(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Equity at every close (A + B * close per segment, the coefficients of `fast._equity_once`)
-    and the side held per bar; None if the curve touches zero (the engine then liquidates)."""
-    n = len(bars)
-    if tr.size == 0:
-        return np.full(n, cfg.cash), np.zeros(n, dtype=np.int8)
+class _Spans(NamedTuple):
+    """A lean trial's equity by spans of bars: `spans` counts the bars of [0, s0), [s0, held0),
+    [held0, s1), ..., [held_last, n) (even spans flat, odd spans held); while trade k is held the
+    equity is a[k] + b[k] * close (the coefficients of `fast._equity_once`), then e_after[k]."""
+
+    spans: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    e_after: np.ndarray
+
+
+def _spans(cfg: RunConfig, tr: np.ndarray, n: int) -> _Spans | None:
+    """The spans of a non-empty trade table; None if they overlap (not the lean case)."""
     s = tr["entry_idx"].astype(np.int64)
     held = fast._held_end(tr, n)
     side = tr["side"].astype(np.float64)
     units, p = tr["qty"], tr["entry_price"]
     e_after = tr["eq_after"]
     e_before = np.concatenate(([cfg.cash], e_after[:-1]))
-    base = e_before - units * p * cfg.fee
     b = side * units
-    a = base - b * p + b * 0.0  # the engine adds b * cumulative funding at entry: zero here
-    # segments: [0, s0) cash, then per trade k: [s_k, held_k) held, [held_k, s_{k+1}) flat after it
-    k = tr.size
-    bounds = np.empty(2 * k + 2, dtype=np.int64)
-    bounds[0] = 0
-    bounds[1 : 2 * k + 1 : 2] = s
-    bounds[2 : 2 * k + 2 : 2] = held
-    bounds[-1] = n
-    lengths = np.diff(bounds)
-    if (lengths < 0).any():
+    a = e_before - units * p * cfg.fee - b * p  # the engine adds b * cumulative funding at entry: zero here
+    bounds = np.empty(2 * tr.size + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, n
+    bounds[1:-1:2] = s
+    bounds[2:-1:2] = held
+    spans = np.diff(bounds)
+    if (spans < 0).any():
         return None
+    return _Spans(spans, a, b, e_after)
+
+
+def _equity_long(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Equity at every close and the side held per bar; None if the curve touches zero (the
+    engine then liquidates)."""
+    n = len(bars)
+    if tr.size == 0:
+        return np.full(n, cfg.cash), np.zeros(n, dtype=np.int8)
+    sp = _spans(cfg, tr, n)
+    if sp is None:
+        return None
+    k = tr.size
     seg_a = np.empty(2 * k + 1)
     seg_b = np.zeros(2 * k + 1)
     seg_a[0] = cfg.cash
-    seg_a[1::2] = a
-    seg_b[1::2] = b
-    seg_a[2::2] = e_after
+    seg_a[1::2] = sp.a
+    seg_b[1::2] = sp.b
+    seg_a[2::2] = sp.e_after
     seg_side = np.zeros(2 * k + 1, dtype=np.int8)
     seg_side[1::2] = tr["side"]
     x = bars.close - 0.0  # the engine's close minus cumulative funding
-    equity = np.repeat(seg_a, lengths) + np.repeat(seg_b, lengths) * x
+    equity = np.repeat(seg_a, sp.spans) + np.repeat(seg_b, sp.spans) * x
     if not bool((equity > 0).all()):
         return None
-    return equity, np.repeat(seg_side, lengths)
+    return equity, np.repeat(seg_side, sp.spans)
 
 
 def trial_summary(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | None = None,
@@ -121,30 +137,16 @@ def trial_summary(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: floa
 def _moving_curve(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> tuple[np.ndarray, int] | None:
     """The equity curve with the cash first and each flat stretch as one value (the curve of
     `_equity_long` with repeats dropped), and the number of bars held; None if it touches zero."""
-    n = len(bars)
     if tr.size == 0:
         return np.array([cfg.cash]), 0
-    s = tr["entry_idx"].astype(np.int64)
-    held = fast._held_end(tr, n)
-    side = tr["side"].astype(np.float64)
-    units, p = tr["qty"], tr["entry_price"]
-    e_after = tr["eq_after"]
-    e_before = np.concatenate(([cfg.cash], e_after[:-1]))
-    b = side * units
-    a = e_before - units * p * cfg.fee - b * p
-    lengths = held - s
-    bounds = np.empty(2 * tr.size + 2, dtype=np.int64)  # 0, s0, held0, s1, held1, ..., n
-    bounds[0], bounds[-1] = 0, n
-    bounds[1:-1:2] = s
-    bounds[2:-1:2] = held
-    spans = np.diff(bounds)
-    if (spans < 0).any():
+    sp = _spans(cfg, tr, len(bars))
+    if sp is None:
         return None
-    mask = np.repeat(np.arange(spans.size) % 2 == 1, spans)  # the bars held
-    values = np.repeat(a, lengths) + np.repeat(b, lengths) * bars.close[mask]
-    nxt = np.concatenate((s[1:], [n]))
-    flat = held < nxt  # a flat stretch after the trade: one value, e_after
-    curve = np.insert(values, np.cumsum(lengths)[flat], e_after[flat])
+    held = np.repeat(np.arange(sp.spans.size) % 2 == 1, sp.spans)
+    lengths = sp.spans[1::2]
+    values = np.repeat(sp.a, lengths) + np.repeat(sp.b, lengths) * bars.close[held]
+    flat = sp.spans[2::2] > 0  # a flat stretch after the trade: one value, e_after
+    curve = np.insert(values, np.cumsum(lengths)[flat], sp.e_after[flat])
     curve = np.concatenate(([cfg.cash], curve))
     if not bool((curve > 0).all()):
         return None
