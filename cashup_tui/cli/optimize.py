@@ -25,6 +25,7 @@ from cashup_tui.cli.backtest import (
     TO,
 )
 from cashup_tui.cli.common import fail, settings_from
+from cashup_tui.domain.errors import CashupError
 
 
 def command(
@@ -33,7 +34,7 @@ def command(
     grid: list[str] = typer.Option(None, "--grid", "-g", help="name=start:stop:step (inclusive) or name=v1,v2 (repeatable)."),
     random_n: int = typer.Option(None, "--random", min=1, help="Evaluate N random combinations of the grid."),
     seed: int = typer.Option(7, "--seed", help="Seed for --random."),
-    objective: str = typer.Option("sharpe", "--objective", help="sharpe|sortino|calmar|return|cagr|profit_factor|win_rate|drawdown|final_equity."),
+    objective: str = typer.Option("sharpe", "--objective", help="sharpe|sortino|calmar|return|cagr|profit_factor|win_rate|drawdown|final_equity, or SOURCE:FUNCTION (your own; SOURCE = a .py file, a module or `strategy`)."),
     walk_forward: int = typer.Option(0, "--walk-forward", min=0, max=50, help="K anchored walk-forward folds (0 = off)."),
     workers: int = typer.Option(None, "--workers", "-w", min=1, max=256, help="Local worker processes (default: CPU count, max 8)."),
     cluster: str = typer.Option(None, "--cluster", help="Dask scheduler address (tcp://host:8786) instead of local processes (needs cashup[cluster])."),
@@ -56,9 +57,11 @@ def command(
 
     from cashup_tui.cli.backtest import open_db, prepare
     from cashup_tui.engine import optimize as opt
+    from cashup_tui.engine import optimize_objective as uobj
 
-    if objective not in opt.objectives():
-        fail(f"unknown objective {objective!r}", hint=f"use one of {', '.join(opt.objectives())}", code=2)
+    if objective not in opt.objectives() and not uobj.is_user_objective(objective):
+        fail(f"unknown objective {objective!r}",
+             hint=f"use one of {', '.join(opt.objectives())}, or SOURCE:FUNCTION (your own)", code=2)
     if not grid:
         fail("nothing to search: give at least one --grid", hint="e.g. --grid fast=5:50:5 --grid slow=20:200:10", code=2)
     s = settings_from(ctx)
@@ -78,13 +81,21 @@ def command(
              hint="check the ranges, e.g. fast must stay below slow")
     folds = opt.walk_forward_folds(len(prep.bars), walk_forward, max(
         cls(**c).warmup() for c in combos[:: max(1, len(combos) // 50)])) if walk_forward else []
-    ectx = opt.EvalContext.of(cls, prep.bars, prep.config, objective, folds)
+    user_obj = None
+    if uobj.is_user_objective(objective):
+        try:
+            user_obj = uobj.resolve(objective, strategy_source=cls.source_text(),
+                                    strategy_path=cls.source_path or cls.__qualname__)
+        except CashupError as exc:
+            fail(str(exc), hint=getattr(exc, "hint", None) or uobj.HINT, code=2)
+    ectx = opt.EvalContext.of(cls, prep.bars, prep.config, objective, folds, user_obj)
     key = hashlib.sha256(json.dumps({
         "src": ectx.strategy_source, "data": prep.bars.digest(), "cfg": prep.config.as_dict(), "obj": objective,
-        "wf": walk_forward, "fixed": fixed,
+        "wf": walk_forward, "fixed": fixed, **({"obj_src": user_obj.source} if user_obj else {}),
     }, sort_keys=True, default=str).encode()).hexdigest()[:16]
     study = f"{cls.label()}-{key}"
 
+    from cashup_tui.store import transaction
     from cashup_tui.store.backtests import (
         Trial,
         finished_trial_hashes,
@@ -126,15 +137,23 @@ def command(
             if progress is not None:
                 progress.update(task, description=f"{study} ({_where_out(dataclasses.asdict(p))})")
 
+        def save(batch: list[dict[str, Any]]) -> None:
+            """A finished batch's trials in one transaction, as soon as it arrives (a commit per trial
+            would cost more than the trials; a failed trial is not stored: the next run tries it again)."""
+            done_ = [r for r in batch if r["status"] == "done"]
+            if done_:
+                with transaction(db) as conn:
+                    for r in done_:
+                        record_trial(conn, Trial(study=study, params=r["params"], objective=r["objective"],
+                                                 metrics=r["metrics"], status=r["status"], error=r["error"]))
+
         try:
-            for r in opt.run_trials(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
-                                    on_plan=planned):
-                if r["status"] == "done":  # a failed trial is not stored: the next run tries it again
-                    record_trial(db, Trial(study=study, params=r["params"], objective=r["objective"],
-                                           metrics=r["metrics"], status=r["status"], error=r["error"]))
-                results.append(r)
+            for batch in opt.run_batches(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
+                                         on_plan=planned):
+                save(batch)
+                results.extend(batch)
                 if progress is not None:
-                    progress.advance(task)
+                    progress.advance(task, len(batch))
         except KeyboardInterrupt:
             interrupted = True
         finally:

@@ -5,15 +5,18 @@
   `--random N` samples N distinct combinations of the grid (seeded).
 * Each trial is one fast backtest with fresh cash on the chosen bars; the objective (sharpe,
   sortino, calmar, return, cagr, profit_factor, win_rate, drawdown, final_equity) is "higher is
-  better" (drawdown is negated). Undefined objectives (no trades) rank last.
+  better" (drawdown is negated). Undefined objectives (no trades) rank last. A user's own
+  objective (`SOURCE:FUNCTION`) is `optimize_objective`.
+* Shared work: trials in a worker share each indicator series (`optimize_cache`) and take the
+  lean trial path (`optimize_fast`) where it gives the engine's answer.
 * Walk-forward K: the bars are cut into K+1 consecutive blocks; fold i (1..K) optimises on the
   blocks before i (anchored, growing) and is scored out of sample on block i, with the
   indicators warmed on the bars just before it. The report shows each fold's winner and its
   out-of-sample result, and the compounded out-of-sample return.
 * Execution: `ProcessPoolExecutor` (data sent once per worker by the initializer) or a Dask
   distributed cluster (`--cluster tcp://host:8786`; data scattered once, batches sized from the
-  cluster's threads). Results stream back as they finish so a caller can record each trial
-  (resumable sweeps) and draw progress.
+  cluster's threads). Results stream back batch by batch as each finishes, so a caller stores
+  each batch at once (resumable sweeps: a lost worker or Ctrl-C loses only batches in flight).
 * Workers get the strategy's source text, not its path, and compile it themselves: a worker on
   another machine needs cashup installed, not the strategy file. The sweep also runs the code
   whose hash names the study, even if the file is edited meanwhile.
@@ -39,8 +42,11 @@ from typing import Any
 import numpy as np
 
 from cashup_tui.domain.errors import CashupError, StrategyError, ValidationError
-from cashup_tui.engine.backtest.metrics import OBJECTIVES, compute, objective_value
-from cashup_tui.engine.backtest.model import RunConfig
+from cashup_tui.engine.backtest.metrics import OBJECTIVES, objective_value
+from cashup_tui.engine.backtest.model import Result, RunConfig
+from cashup_tui.engine.optimize_cache import CACHE, share_indicators, use_bars
+from cashup_tui.engine.optimize_fast import trial_simulate, trial_summary
+from cashup_tui.engine.optimize_objective import UserObjective, score
 from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
 SUMMARY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
@@ -143,12 +149,13 @@ class EvalContext:
     config: RunConfig
     objective: str
     folds: list[tuple[int, int, int]] = field(default_factory=list)  # (is_end, oos_start, oos_end)
+    user_objective: UserObjective | None = None  # --objective SOURCE:FUNCTION (optimize_objective)
 
     @classmethod
     def of(cls, strategy: type[Strategy], bars: Bars, config: RunConfig, objective: str,
-           folds: list[tuple[int, int, int]] | None = None) -> EvalContext:
+           folds: list[tuple[int, int, int]] | None = None, user_objective: UserObjective | None = None) -> EvalContext:
         return cls(strategy.source_text(), strategy.source_path or strategy.__qualname__, bars, config, objective,
-                   folds or [])
+                   folds or [], user_objective)
 
 
 _COMPILED: dict[str, type[Strategy]] = {}
@@ -173,6 +180,7 @@ def strategy_from_source(source: str, path: str) -> type[Strategy]:
         lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
         loc = f"{path}:{lines[-1]}" if lines else path
         raise StrategyError(f"strategy file {loc}: {type(exc).__name__}: {exc}") from None
+    share_indicators(module)  # indicator series computed once per sweep worker (optimize_cache)
     klass = _pick_class(module, Path(path))
     klass.source_path = path
     if not klass.name:
@@ -199,15 +207,64 @@ def _summary(m: dict[str, Any]) -> dict[str, Any]:
     return {k: m.get(k) for k in SUMMARY_KEYS}
 
 
-def _run(strategy: Strategy, bars: Bars, cfg: RunConfig, warm: int = 0) -> dict[str, Any]:
-    """Backtest `bars[warm:]` with signals computed on all of `bars` (the first `warm` bars only warm up)."""
-    from cashup_tui.engine.backtest.fast import simulate
+class _Shared:
+    """What every trial of one context reuses in a worker: the bar slices (so the indicator cache
+    knows their columns) and each slice's bar step; built on the first trial of a context."""
 
+    def __init__(self, ctx: EvalContext) -> None:
+        self.ctx = ctx  # kept alive: `_SHARED` is keyed by its id
+        self.slices: dict[tuple[int, int], Bars] = {(0, len(ctx.bars)): ctx.bars}
+        self.tf: dict[tuple[int, int], int] = {}
+        for is_end, oos_start, oos_end in ctx.folds:
+            self.slices[(0, is_end)] = ctx.bars[:is_end]
+            self.slices.setdefault((oos_start, oos_end), ctx.bars[oos_start:oos_end])
+        use_bars(*self.slices.values())
+
+    def bars(self, start: int, end: int) -> Bars:
+        b = self.slices.get((start, end))
+        if b is None:  # e.g. an out-of-sample block with this strategy's warm-up before it
+            b = self.slices[(start, end)] = self.ctx.bars[start:end]
+            CACHE.register(b)
+        return b
+
+    def timeframe(self, start: int, end: int) -> int:
+        tf = self.tf.get((start, end))
+        if tf is None:
+            t = self.ctx.bars.time_ms[start:end]
+            tf = self.tf[(start, end)] = int(np.median(np.diff(t))) if t.size > 1 else 0
+        return tf
+
+
+_SHARED: _Shared | None = None
+
+
+def _shared(ctx: EvalContext) -> _Shared:
+    global _SHARED
+    sh = _SHARED
+    if sh is None or sh.ctx is not ctx:
+        sh = _SHARED = _Shared(ctx)
+    return sh
+
+
+def run_trial(strategy: Strategy, sh: _Shared, start: int, end: int, warm: int = 0) -> Result:
+    """The fast engine on bars [start + warm, end), signals computed on [start, end) (the first
+    `warm` bars only warm up): the same trades and equity as `run_fast` on that slice."""
+    bars = sh.bars(start, end)
     sig = run_signals(strategy, bars)
     part = bars[warm:] if warm else bars
     stop, take = strategy.stops()
-    res = simulate(part, sig[warm:], cfg, stop=stop, take=take)
-    return _summary(compute(res))
+    return trial_simulate(part, sig[warm:], sh.ctx.config, stop=stop, take=take,
+                          timeframe_ms=sh.timeframe(start + warm, end))
+
+
+def trial_metrics(strategy: Strategy, sh: _Shared, start: int, end: int, warm: int = 0) -> dict[str, Any]:
+    """The summary metrics of `run_trial(...)` (what a sweep stores), without building its curve when it can."""
+    bars = sh.bars(start, end)
+    sig = run_signals(strategy, bars)
+    part = bars[warm:] if warm else bars
+    stop, take = strategy.stops()
+    return _summary(trial_summary(part, sig[warm:], sh.ctx.config, stop=stop, take=take,
+                                  timeframe_ms=sh.timeframe(start + warm, end)))
 
 
 def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -215,17 +272,18 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
     try:
         cls = strategy_from_source(ctx.strategy_source, ctx.strategy_path)
         strat = cls(**params)
+        sh = _shared(ctx)
         if not ctx.folds:
-            m = _run(strat, ctx.bars, ctx.config)
-            return {"params": params, "objective": _obj(m, ctx.objective), "metrics": m, "status": "done", "error": ""}
+            m = trial_metrics(strat, sh, 0, len(ctx.bars))
+            return {"params": params, "objective": _obj(m, ctx), "metrics": m, "status": "done", "error": ""}
         folds: list[dict[str, Any]] = []
         w = strat.warmup()
         for is_end, oos_start, oos_end in ctx.folds:
-            ism = _run(strat, ctx.bars[:is_end], ctx.config)
+            ism = trial_metrics(strat, sh, 0, is_end)
             ws = max(0, oos_start - w - 1)
-            oos = _run(strat, ctx.bars[ws:oos_end], ctx.config, warm=oos_start - ws)
-            folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx.objective),
-                          "oos_objective": _obj(oos, ctx.objective)})
+            oos = trial_metrics(strat, sh, ws, oos_end, warm=oos_start - ws)
+            folds.append({"is": ism, "oos": oos, "is_objective": _obj(ism, ctx),
+                          "oos_objective": _obj(oos, ctx)})
         vals = [f["is_objective"] for f in folds if f["is_objective"] is not None]
         return {"params": params, "objective": float(np.mean(vals)) if vals else None, "metrics": {"folds": folds},
                 "status": "done", "error": ""}
@@ -233,8 +291,10 @@ def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"params": params, "objective": None, "metrics": {}, "status": "failed", "error": str(exc).splitlines()[0]}
 
 
-def _obj(m: dict[str, Any], objective: str) -> float | None:
-    v = objective_value(m, objective)
+def _obj(m: dict[str, Any], ctx: EvalContext) -> float | None:
+    if ctx.user_objective is not None:
+        return score(ctx.user_objective, m)
+    v = objective_value(m, ctx.objective)
     return None if not math.isfinite(v) else v
 
 
@@ -277,8 +337,19 @@ def _batches(todo: list[dict[str, Any]], slots: int, batch: int | None) -> list[
 def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1, cluster: Any = None,
                batch: int | None = None, wait_workers: float = 30.0,
                on_plan: Callable[[Plan], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Evaluate `todo`, yielding results as they complete (any order).
+    """Evaluate `todo`, yielding results as they complete (any order); see `run_batches`."""
+    for finished in run_batches(ctx, todo, workers=workers, cluster=cluster, batch=batch,
+                                wait_workers=wait_workers, on_plan=on_plan):
+        yield from finished
 
+
+def run_batches(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1, cluster: Any = None,
+                batch: int | None = None, wait_workers: float = 30.0,
+                on_plan: Callable[[Plan], None] | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Evaluate `todo`, yielding each batch's results as soon as that batch finishes (any order).
+
+    A batch is the unit of work a worker runs and the unit a caller stores in one transaction, so
+    what an interrupted sweep or a lost worker can lose is bounded by the batches in flight.
     `cluster` is a Dask scheduler address (or a Client); it must be reachable and have a worker
     within `wait_workers` seconds, else CashupError. `on_plan` hears how the work was split."""
     if not todo:
@@ -291,7 +362,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
         on_plan(Plan("processes", max(1, workers), max(1, workers), len(batches), len(batches[0])))
     if workers <= 1:
         for b in batches:
-            yield from _eval_batch_with(b, ctx)
+            yield _eval_batch_with(b, ctx)
         return
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -303,7 +374,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield from f.result()
+                    yield f.result()
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -311,7 +382,7 @@ def run_trials(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 1
 
 
 def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch: int | None, wait_workers: float,
-              on_plan: Callable[[Plan], None] | None) -> Iterator[dict[str, Any]]:
+              on_plan: Callable[[Plan], None] | None) -> Iterator[list[dict[str, Any]]]:
     """The same sweep on a Dask distributed scheduler (address string or an existing Client)."""
     from cashup_tui.extras import require
 
@@ -346,7 +417,7 @@ def _run_dask(ctx: EvalContext, todo: list[dict[str, Any]], address: Any, batch:
         futures = {client.submit(_eval_batch_with, b, data, pure=False): b for b in batches}
         for fut in as_completed(list(futures)):
             # popped so the result is released once read: a worker dying later does not get it recomputed
-            yield from _dask_result(fut, futures.pop(fut))
+            yield _dask_result(fut, futures.pop(fut))
     finally:
         if own:
             client.close()

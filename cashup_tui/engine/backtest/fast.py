@@ -68,7 +68,8 @@ def run_fast(strategy: Strategy, bars: Bars, cfg: RunConfig) -> Result:
 
 
 def simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | None = None,
-             take: float | None = None, force_loop: bool = False) -> Result:
+             take: float | None = None, force_loop: bool = False, timeframe_ms: int | None = None) -> Result:
+    """`timeframe_ms`: the bar step when the caller knows it (a sweep measures it once, not per trial)."""
     n = len(bars)
     desired = desired_positions(np.asarray(signals, dtype=np.float64), cfg.allow_short)
     fpx = _funding_per_bar(bars, cfg)
@@ -83,7 +84,7 @@ def simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | N
     else:
         tr = _trades_loop(bars, signals, desired, cfg, fcum, stop, take)
     equity, position, tr = _equity(bars, cfg, tr, fcum)
-    tf = int(np.median(np.diff(bars.time_ms))) if n > 1 else 0
+    tf = timeframe_ms if timeframe_ms is not None else int(np.median(np.diff(bars.time_ms))) if n > 1 else 0
     return Result(strategy="", params={}, config=cfg, time_ms=bars.time_ms, close=bars.close, equity=equity,
                   position=position, trades=tr, engine="fast", timeframe_ms=tf, symbol=bars.symbol,
                   timeframe=bars.timeframe)
