@@ -88,13 +88,7 @@ def command(
     rows = fill_rows(fills, orders, mults)
     rows = [r for r in rows if (not symbol or r["symbol"] == symbol.upper())
             and (lo is None or r["ts_ms"] >= lo) and (hi is None or r["ts_ms"] < hi)]
-    if as_json:
-        print_json({"mode": m, "fills": rows})
-        return
-    if as_csv:
-        w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    if _machine_output(m, "fills", rows, COLUMNS, as_json, as_csv):
         return
     if not rows:
         typer.echo(f"no fills ({m})" + (f" for {symbol.upper()}" if symbol else ""))
@@ -125,13 +119,7 @@ def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: st
         "open_ms": t.open_ms, "close_ms": t.close_ms,
     } for t in closed if (not symbol or t.symbol == symbol.upper())
         and (lo is None or (t.close_ms or 0) >= lo) and (hi is None or (t.close_ms or 0) < hi)]
-    if as_json:
-        print_json({"mode": m, "round_trips": rows})
-        return
-    if as_csv:
-        w = csv.DictWriter(sys.stdout, fieldnames=TRIP_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    if _machine_output(m, "round_trips", rows, TRIP_COLUMNS, as_json, as_csv):
         return
     if not rows:
         typer.echo(f"no closed positions ({m})")
@@ -141,3 +129,17 @@ def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: st
                    f"{r['exit_price']:.8g}  net {r['net_pnl']:.4f} (fees {r['fees']:.4f})  {r['duration_s']:.0f} s")
     net = sum((r["net_pnl"] for r in rows), Decimal(0))
     typer.echo(f"{len(rows)} round trips; net {net:.4f} USDT ({m})")
+
+
+def _machine_output(m: str, key: str, rows: list[dict[str, Any]], columns: tuple[str, ...], as_json: bool,
+                    as_csv: bool) -> bool:
+    """`--json` ({"mode", key: rows}) or `--csv` (a header, one row each) on stdout; False for text."""
+    if as_json:
+        print_json({"mode": m, key: rows})
+        return True
+    if as_csv:
+        w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return True
+    return False

@@ -422,24 +422,24 @@ class EngineWorkstation(BacktestMixin):
     # -- notifications and logs ------------------------------------------------------------------
     def notifications(self, limit: int = 200) -> Sequence[NotificationView]:
         items = list(self._notifications)
-        svc = getattr(self.node, "notifier", None)
+        svc = self.node.notifier if self.node is not None else None
         if svc is not None:
             items += [NotificationView(r.ts_ms, r.severity, r.title, r.event, r.channel, r.outcome == "sent")
                       for r in svc.history]
         return sorted(items, key=lambda n: n.ts_ms, reverse=True)[:limit]
 
     def channels(self) -> Sequence[str]:
-        svc = getattr(self.node, "notifier", None) if self.node is not None else None
+        svc = self.node.notifier if self.node is not None else None
         return [c.label for c in svc.channels] if svc is not None else []
 
     def alert_rules(self) -> Sequence[str]:
-        eng = getattr(self.node, "alerts", None)
+        eng = self.node.alerts if self.node is not None else None
         return [r.describe() for r in eng.rules] if eng is not None else []
 
     async def test_notification(self) -> bool:
         if self.node is not None:
             self.node.authorize(Action.TEST_NOTIFY, "notify.test")
-        svc = getattr(self.node, "notifier", None)
+        svc = self.node.notifier if self.node is not None else None
         if svc is not None:
             return bool(await svc.notify("CashUp test", "test notification from the workstation", severity="info"))
         if self.notifier is None:
