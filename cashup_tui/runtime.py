@@ -33,7 +33,6 @@ from cashup_tui.domain.enums import Mode
 from cashup_tui.domain.errors import AuthenticationError, CashupError, ConfigError
 from cashup_tui.domain.events import FeedConnected, FeedDisconnected
 from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.market import Bar
 from cashup_tui.domain.ports import Execution, Journal, MarketData, StreamHealth
 from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.cache import Cache
@@ -132,8 +131,9 @@ class Node:
             sup.start()
             self.started = True
             self.journal.audit(self.clock.now_ms(), "engine", "node.start", f"mode={self.mode}")
-            # what start-up loaded (contracts, engine, adapters) lives as long as the node: keep it out
-            # of full garbage collections, which otherwise pause the loop for tens of milliseconds
+            # what start-up loaded (contracts, engine, adapters, and in the workstation its widgets) lives
+            # as long as the node: keep it out of full collections, which would stall the loop and key presses
+            # (the one gc.freeze of the process)
             gc.collect()
             gc.freeze()
             return self
@@ -335,17 +335,13 @@ class Node:
         """Give a vectorised strategy recent closed bars (no orders) so it can signal at once."""
         assert self.runner is not None and self.rest is not None
         slot = self.runner.slots[slot_name]
-        from cashup_tui.domain.timeframes import timeframe_ms
-
-        tf = timeframe_ms(slot.timeframe)
-        now = self.clock.now_ms()
+        if not self.runner.needs_history(slot):
+            return 0
         try:
-            candles = await self.rest.fetch_candles(slot.symbol, slot.timeframe, now - tf * bars, now - now % tf)
+            hist = await self.rest.recent_bars(slot.symbol, slot.timeframe, bars, self.clock.now_ms())
         except CashupError as exc:
             log.warning("warm-up for %s failed: %s", slot_name, exc)
             return 0
-        hist = [Bar(slot.symbol, slot.timeframe, c.open_ms, float(c.open), float(c.high), float(c.low),
-                    float(c.close), float(c.volume)) for c in candles if c.open_ms + tf <= now]
         return self.runner.warm_up(slot_name, hist[-max(bars, slot.strategy.warmup()):])
 
     # -- status ------------------------------------------------------------------------------------

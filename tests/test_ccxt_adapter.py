@@ -94,6 +94,14 @@ async def test_instruments_book_candles_funding(sim: SimServer, rest: GateRest) 
     with pytest.raises(ValidationError, match="timeframe"):
         await rest.fetch_candles("BTC_USDT", "2m", first_ms, last_ms)
 
+    # the one "recent bars" read: closed bars only (warm-up, backtests), or with the forming one (charts)
+    now = last_ms + 30_000  # half-way through the last stored bar
+    closed = await rest.recent_bars("BTC_USDT", "1m", 10, now)
+    assert [b.open_ms for b in closed] == [r["t"] * 1000 for r in rows[-11:-1]]
+    assert closed[-1].close == float(rows[-2]["c"])
+    forming = await rest.recent_bars("BTC_USDT", "1m", 10, now, closed_only=False)
+    assert [b.open_ms for b in forming] == [r["t"] * 1000 for r in rows[-11:]]
+
     funding = await rest.funding_history("BTC_USDT", 5)
     assert all(isinstance(f.rate, Decimal) for f in funding)
     assert [f.ts_ms for f in funding] == sorted(f.ts_ms for f in funding)

@@ -258,7 +258,7 @@ class StrategyRunner:
         must be a live one: warmed up, it laid its grid on a history bar with orders off, and never traded.
         """
         slot = self.slots[name]
-        if not slot.strategy.vectorised and slot.strategy.warmup() <= 0:
+        if not self.needs_history(slot):
             return 0
         ctx = WarmupContext(self, slot)
         n = 0
@@ -268,6 +268,11 @@ class StrategyRunner:
             self._guard(slot, "on_bar (warm-up)", lambda b=bar: slot.strategy.on_bar(ctx, b))
             n += 1
         return n
+
+    @staticmethod
+    def needs_history(slot: Slot) -> bool:
+        """A vectorised strategy, or one declaring `warmup() > 0`, is given recent bars before trading."""
+        return slot.strategy.vectorised or slot.strategy.warmup() > 0
 
     def _book_from_fills(self, name: str, symbol: str) -> tuple[Position, int]:
         """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order."""

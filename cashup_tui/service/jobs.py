@@ -63,11 +63,7 @@ class BacktestMixin:
     node: Any
 
     async def _history(self, symbol: str, timeframe: str, count: int) -> list[Bar]:
-        tf = timeframe_ms(timeframe)
-        now = self.node.clock.now_ms()
-        candles = await self.node.rest.fetch_candles(symbol, timeframe, now - tf * count, now - now % tf)
-        return [Bar(symbol, timeframe, c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close),
-                    float(c.volume)) for c in candles if c.open_ms + tf <= now]
+        return list(await self.node.rest.recent_bars(symbol, timeframe, count, self.node.clock.now_ms()))
 
     async def backtest(self, name: str, symbol: str, params: dict[str, object], *, timeframe: str = "1m",
                        bars: int = 1000) -> dict[str, Any]:

@@ -34,7 +34,6 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
-from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.service import commands
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.roles import Action
@@ -138,12 +137,6 @@ class EngineWorkstation(BacktestMixin):
                 await market.subscribe(self.node.symbols, ["trades", "candles:1m"])
         for change in self.node.reconcile_changes:
             self._alert("information", f"reconciled: {change}")
-        # Everything loaded so far (ccxt's markets, the engine, Textual's widgets) lives for the whole
-        # session: move it out of the collector's sight so a full collection never stalls a key press.
-        import gc
-
-        gc.collect()
-        gc.freeze()
         self._task = asyncio.get_running_loop().create_task(self._history_loop(), name="chart-history")
 
     async def stop(self, *, disarm_dead_man: bool = True) -> None:
@@ -225,17 +218,12 @@ class EngineWorkstation(BacktestMixin):
         rest = self.node.rest
         if rest is None:
             return
-        tf = timeframe_ms(timeframe)
-        now = self.node.clock.now_ms()
         try:
-            candles = await rest.fetch_candles(symbol, timeframe, now - tf * count, now + tf)
+            bars = await rest.recent_bars(symbol, timeframe, count, self.node.clock.now_ms(), closed_only=False)
         except CashupError as exc:
             log.info("chart history %s %s: %s", symbol, timeframe, exc)
             return
-        self._bars[(symbol, timeframe)] = [
-            Bar(symbol, timeframe, c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close),
-                float(c.volume)) for c in candles
-        ]
+        self._bars[(symbol, timeframe)] = bars
 
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> HeaderStatus:

@@ -45,7 +45,7 @@ from cashup_tui.domain.errors import (
 )
 from cashup_tui.domain.ids import validate_client_id
 from cashup_tui.domain.instruments import Instrument, instrument_from_gate
-from cashup_tui.domain.market import BookSnapshot, FundingRate
+from cashup_tui.domain.market import Bar, BookSnapshot, FundingRate
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import timeframe_ms
@@ -251,6 +251,16 @@ class GateRest:
                 progress(CandlePage(cursor, page_end, len(page), len(seen), page_end + 1, start, until_ms))
             cursor = page_end - page_end % step + step
         return [seen[k] for k in sorted(seen)]
+
+    async def recent_bars(self, symbol: str, timeframe: str, count: int, now_ms: int, *,
+                          closed_only: bool = True) -> list[Bar]:
+        """The last `count` closed bars before `now_ms`, oldest first, as the engine's float `Bar`s (strategy
+        warm-up, backtests); with `closed_only=False` the bar still forming follows them (charts)."""
+        tf = timeframe_ms(timeframe)
+        until = now_ms - now_ms % tf if closed_only else now_ms + tf
+        candles = await self.fetch_candles(symbol, timeframe, now_ms - tf * count, until)
+        return [Bar(symbol, timeframe, c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close),
+                    float(c.volume)) for c in candles if not closed_only or c.open_ms + tf <= now_ms]
 
     # -- private: orders --------------------------------------------------------------------------
     async def create_order(self, order: Order) -> Order:
