@@ -50,6 +50,8 @@ class VenueError(ExchangeError):
 
 def to_dec(value: object, what: str) -> Decimal:
     """The domain's `to_decimal`, refusing with Gate's INVALID_PARAM_VALUE."""
+    if type(value) is Decimal and value.is_finite():  # the order path's case, without the call
+        return value
     try:
         return to_decimal(value, what)
     except ValidationError as exc:
