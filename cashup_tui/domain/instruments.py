@@ -6,9 +6,8 @@ Every Gate size is in contracts; coins = contracts * quanto_multiplier.
 from __future__ import annotations
 
 import numbers
-import re
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, overload
 
 from cashup_tui.domain.errors import ValidationError
@@ -16,8 +15,7 @@ from cashup_tui.domain.errors import ValidationError
 ZERO = Decimal(0)
 ONE = Decimal(1)
 MAX_EXP = 30  # sizes, prices and notionals live well inside 1e-30 .. 1e30
-# Plain ASCII decimal text only: no NaN/Infinity words, no `1_0`, no non-ASCII digits (Decimal takes all of them).
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NAN = Decimal("NaN")
 
 
 def in_range(d: Decimal) -> bool:
@@ -33,15 +31,18 @@ def to_decimal(value: object, what: str = "number", *, bounded: bool = False) ->
     t = type(value)
     if t is Decimal:
         out: Decimal = value  # type: ignore[assignment]
+    elif t is str or isinstance(value, str):
+        text = value.strip()  # type: ignore[union-attr]
+        try:  # Decimal's own grammar, less what it takes beyond plain ASCII digits
+            out = Decimal(text) if len(text) <= 64 and text.isascii() and "_" not in text else _NAN
+        except InvalidOperation:
+            out = _NAN
+        if not out.is_finite():
+            raise ValidationError(f"{what} {value!r} is not a number")
     elif t is float:
         out = Decimal(repr(value))
     elif t is int:
         out = Decimal(value)  # type: ignore[arg-type]
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > 64 or _NUMBER_RE.fullmatch(text) is None:
-            raise ValidationError(f"{what} {value!r} is not a number")
-        out = Decimal(text)
     elif isinstance(value, bool) or value is None:
         raise ValidationError(f"{what} {value!r} is not a number")
     elif isinstance(value, Decimal):
