@@ -31,8 +31,8 @@ def to_decimal(value: object, what: str = "number", *, bounded: bool = False) ->
     t = type(value)
     if t is Decimal:
         out: Decimal = value  # type: ignore[assignment]
-    elif t is str or isinstance(value, str):
-        text = value.strip()  # type: ignore[union-attr]
+    elif isinstance(value, str):
+        text = value.strip()
         try:  # Decimal's own grammar, less what it takes beyond plain ASCII digits
             out = Decimal(text) if len(text) <= 64 and text.isascii() and "_" not in text else _NAN
         except InvalidOperation:
