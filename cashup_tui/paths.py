@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cashup_tui.domain.enums import GATE_MODES, Mode
+
 APP_NAME = "cashup"
 
 
@@ -31,9 +33,9 @@ def default_config_file() -> Path:
     return config_dir() / "cashup.toml"
 
 
-def default_db_path(mode: str = "demo") -> Path:
+def default_db_path(mode: Mode = Mode.DEMO) -> Path:
     """One database per mode family, like freqtrade: live never shares a file with paper/demo."""
-    name = "cashup-live.sqlite" if mode in ("live", "testnet") else "cashup.sqlite"
+    name = "cashup-live.sqlite" if mode in GATE_MODES else "cashup.sqlite"
     return data_dir() / name
 
 

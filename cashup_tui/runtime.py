@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from cashup_tui.domain.enums import Mode
+from cashup_tui.domain.enums import GATE_MODES, LOCAL_MODES, TRADING_MODES, Mode
 from cashup_tui.domain.errors import AuthenticationError, CashupError, ConfigError
 from cashup_tui.domain.events import FeedConnected, FeedDisconnected
 from cashup_tui.domain.instruments import Instrument
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
     from cashup_tui.venue import Venue
 
 log = logging.getLogger("cashup.runtime")
-MODES = ("demo", "paper", "testnet", "live")
 SEED_PREFIX = "t-seed"
 
 
@@ -64,7 +63,7 @@ SEED_PREFIX = "t-seed"
 class Node:
     """Everything one running mode needs; `await node.start()` / `await node.stop()`."""
 
-    mode: str
+    mode: Mode
     settings: Settings
     journal: Journal
     symbols: list[str]
@@ -118,8 +117,8 @@ class Node:
             await self._start_notifier()
             self._build_alerts()
             sup = self.supervisor = self._build_supervisor(execution, om)
-            om.load(replay_fills=self.mode != "demo")  # a demo simulator starts fresh every run
-            om.missing_position_is_flat = self.mode == "demo"
+            om.load(replay_fills=self.mode is not Mode.DEMO)  # a demo simulator starts fresh every run
+            om.missing_position_is_flat = self.mode is Mode.DEMO
             await execution.start()
             om.start()
             self._on_stop("order manager", om.stop)
@@ -155,7 +154,7 @@ class Node:
         s = self.settings
         from cashup_tui.adapters.gateio.rest import GateRest
 
-        if self.mode == "demo":
+        if self.mode is Mode.DEMO:
             from cashup_tui.adapters.sim.server import SimServer
 
             sim = self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
@@ -164,7 +163,7 @@ class Node:
             await sim.start(s.sim.host, 0)
             rest_url, ws_url = sim.rest_url, sim.ws_url
             key, secret, user_id = sim.api_key, sim.api_secret, str(sim.state.user_id)
-        elif self.mode == "paper":
+        elif self.mode is Mode.PAPER:
             rest_url, ws_url, key, secret, user_id = s.gate.rest_url, s.gate.ws_url, "", "", ""
         else:
             rest_url, ws_url = _endpoints(s, self.mode)
@@ -175,10 +174,10 @@ class Node:
                     hint="run `cashup keys set gateio`, or set CASHUP_GATE_API_KEY and CASHUP_GATE_API_SECRET",
                 )
             key, secret, user_id = keys[0], keys[1], ""
-            if self.mode == "live" and not self.confirm_live:
+            if self.mode is Mode.LIVE and not self.confirm_live:
                 raise ConfigError("live trading needs an explicit confirmation",
                                   hint="type LIVE when asked, or pass --confirm-live (recorded in the audit log)")
-            if self.mode == "live":  # the live switch is an admin action
+            if self.mode is Mode.LIVE:  # the live switch is an admin action
                 passphrase, self.admin_passphrase = self.admin_passphrase, None
                 self.authorize(Action.LIVE_SWITCH, "live.switch", passphrase=passphrase,
                                confirmed="flag or typed LIVE")
@@ -196,11 +195,11 @@ class Node:
                               hint=f"known here: {', '.join(sorted(all_instruments)[:20])}")
         # every contract the venue lists: journalled positions/orders on other symbols stay valued and manageable
         self.instruments = dict(all_instruments)
-        if self.mode in ("testnet", "live"):
+        if self.mode in GATE_MODES:
             bals = await rest.balances()  # start-up key check: a signed read must pass
             self.journal.audit(self.clock.now_ms(), "user", f"{self.mode}.start",
                                f"key check ok, {len(bals)} balance(s); confirmed={self.confirm_live}")
-        if trade or self.mode == "paper":
+        if trade or self.mode is Mode.PAPER:
             from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
 
             market = self.market = GateMarketData(ws_url, rest_snapshot_fetcher(rest_url, settle=s.gate.settle),
@@ -209,7 +208,7 @@ class Node:
             self._on_stop("market stream", market.stop)
             await market.start()
         execution: Execution
-        if self.mode == "paper":
+        if self.mode is Mode.PAPER:
             from cashup_tui.adapters.sim.execution import VenueExecution
             from cashup_tui.venue import Venue
 
@@ -220,7 +219,7 @@ class Node:
         else:
             from cashup_tui.adapters.gateio.execution import GateExecution
 
-            prefix = f"demo{self.clock.now_ms():x}-" if self.mode == "demo" else ""
+            prefix = f"demo{self.clock.now_ms():x}-" if self.mode is Mode.DEMO else ""
             execution = GateExecution(rest, self.instruments, ws_url=ws_url, api_key=key,
                                       api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix,
                                       orders_over_ws=s.gate.orders_over_ws,
@@ -242,10 +241,10 @@ class Node:
         self.risk.price_guard = PriceGuard(Decimal(str(s.risk.price_sources_band_pct)), self.clock, self.journal,
                                            self.bus)
         om = self.om = OrderManager(execution, self.journal, self.risk, self.portfolio, self.cache, self.clock,
-                                    self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in ("demo", "paper"),
+                                    self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in LOCAL_MODES,
                                     submit_timeout_s=s.gate.request_timeout_s)
         self.runner = StrategyRunner(om, self.instruments, self.clock, self.journal, self.bus)
-        if self.mode == "paper":
+        if self.mode is Mode.PAPER:
             self._seed_paper_venue()
         self.bus.subscribe(FeedDisconnected, self._on_feed_event)
         self.bus.subscribe(FeedConnected, self._on_feed_event)
@@ -259,7 +258,7 @@ class Node:
                           risk=self.risk, portfolio=self.portfolio, runner=self.runner, alerts=self.alerts,
                           alerts_fired=self.alerts_fired, notifier=self.notifier, local_venue=venue,
                           pump=self._pump,
-                          dead_man_s=self.dead_man_s if self.mode in ("testnet", "live") else 0,
+                          dead_man_s=self.dead_man_s if self.mode in GATE_MODES else 0,
                           loop_hz=self.loop_hz)
 
     def _seed_paper_venue(self) -> None:
@@ -395,13 +394,13 @@ class Node:
         await self.stop()
 
 
-def _endpoints(settings: Settings, mode: str) -> tuple[str, str]:
+def _endpoints(settings: Settings, mode: Mode) -> tuple[str, str]:
     """(rest, ws) for testnet/live. An override of the live endpoints (CASHUP_GATE_REST_URL/WS_URL, e.g.
     pointing at `cashup sim serve`) applies to testnet too unless testnet URLs are set explicitly."""
     from cashup_tui.settings import GateSettings
 
     g, d = settings.gate, GateSettings()
-    if mode == "live":
+    if mode is Mode.LIVE:
         return g.rest_url, g.ws_url
     rest = g.testnet_rest_url if (g.testnet_rest_url != d.testnet_rest_url or g.rest_url == d.rest_url) else g.rest_url
     ws = g.testnet_ws_url if (g.testnet_ws_url != d.testnet_ws_url or g.ws_url == d.ws_url) else g.ws_url
@@ -432,13 +431,14 @@ def journal_audit(journal: Journal, now_ms: Callable[[], int], actor: str = "use
     return sink
 
 
-def make_session(settings: Settings, mode: str, audit: AuditSink) -> Session:
+def make_session(settings: Settings, mode: Mode, audit: AuditSink) -> Session:
     """The `ui.profile` session. The admin passphrase hash is read when an admin action asks for it; with
     none set, admin actions are open in demo/paper (no money at stake) and refused in testnet/live."""
     from cashup_tui.adapters.vault import load_admin_hash
     from cashup_tui.paths import admin_hash_path
 
-    return Session(settings.ui.profile, audit=audit, admin_hash=lambda: load_admin_hash(admin_hash_path()), admin_open=mode in ("demo", "paper"))
+    return Session(settings.ui.profile, audit=audit, admin_hash=lambda: load_admin_hash(admin_hash_path()),
+                   admin_open=mode in LOCAL_MODES)
 
 
 def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = None, symbols: list[str] | None = None,
@@ -446,9 +446,10 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
                configure: Callable[[Node], None] | None = None, actor: str = "user",
                admin_passphrase: str | None = None) -> Node:
     """Build (not start) the node for `mode`. `db_url` "" or None with no journal = in-memory journal."""
-    mode = str(getattr(mode, "value", mode)).lower()
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode!r}", hint=f"use one of: {', '.join(MODES)}")
+    name = str(mode).lower()
+    if name not in TRADING_MODES:
+        raise ConfigError(f"unknown mode {name!r}", hint=f"use one of: {', '.join(TRADING_MODES)}")
+    mode = Mode(name)
     syms = list(symbols or settings.ui.watchlist or settings.sim.symbols)
     store = None
     if journal is None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from cashup_tui.domain.enums import TRADING_MODES
 from cashup_tui.domain.errors import ConfigError
 from cashup_tui.domain.secret import Secret
 from cashup_tui.logging_setup import mask_url
@@ -147,7 +148,7 @@ ENV_ONLY = {("gate", "api_key"), ("gate", "api_secret")}
 _CHOICES = {
     ("store", "synchronous"): ("FULL", "NORMAL", "OFF"),
     ("backtest", "engine"): ("fast", "event"),
-    ("ui", "mode"): ("demo", "paper", "testnet", "live"),
+    ("ui", "mode"): TRADING_MODES,
     ("ui", "profile"): ("viewer", "trader"),
     ("notify", "min_severity"): ("debug", "info", "warning", "critical"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),

@@ -18,7 +18,7 @@ from cashup_tui.cli.orders import EXIT_UNCONFIRMED, parse_order_fields
 from cashup_tui.domain.enums import OrderType
 from cashup_tui.domain.errors import RiskDenied, ValidationError
 from cashup_tui.domain.ids import validate_client_id
-from cashup_tui.domain.instruments import user_decimal
+from cashup_tui.domain.instruments import to_decimal, to_decimal_or, user_decimal
 from tests.campaign import examples
 from tests.engine_fakes import BTC, make_engine, order
 from tests.test_runtime_cli import cashup
@@ -41,6 +41,27 @@ def test_user_decimal_refuses_garbage(text: str) -> None:
                                              (".5", "0.5"), ("1E+3", "1000"), ("0", "0")])
 def test_user_decimal_keeps_plain_numbers_exact(text: str, value: str) -> None:
     assert user_decimal(text, "x") == Decimal(value)
+
+
+@pytest.mark.parametrize("value", [*BAD[:6], *BAD[8:], None, True, float("nan"), float("inf"), Decimal("NaN"),
+                                   Decimal("-Infinity"), [1], b"1"])
+def test_to_decimal_refuses_anything_but_a_finite_number(value: object) -> None:
+    with pytest.raises(ValidationError, match="fee"):
+        to_decimal(value, "fee")
+    assert to_decimal_or(value) == Decimal(0) and to_decimal_or(value, None) is None
+
+
+@pytest.mark.parametrize(("value", "exact"), [(Decimal("1.50"), "1.50"), (7, "7"), (0.1, "0.1"), (" -3e-5 ", "-0.00003"),
+                                              (1e300, "1e300"), ("1e1000000", "1e1000000")])
+def test_to_decimal_is_exact(value: object, exact: str) -> None:
+    assert to_decimal(value) == Decimal(exact)  # a float by its shortest repr: 0.1, not 0.1000000000000000055...
+
+
+def test_to_decimal_bounded_refuses_overflowing_magnitudes() -> None:
+    assert to_decimal("1e29", bounded=True) == Decimal("1e29")
+    for huge in ("1e30", "1e1000000", Decimal("1e-31")):
+        with pytest.raises(ValidationError, match="out of range"):
+            to_decimal(huge, "size", bounded=True)
 
 
 @pytest.mark.parametrize("value", ["1e1000000", "-1e1000000", "1e31"])

@@ -86,3 +86,13 @@ def test_keys_from_env_are_masked() -> None:
     assert "fakesecret456" not in repr(s)
     assert "fakesecret456" not in render_toml(s)
     assert s.as_dict()["gate"]["api_secret"] == "<set>"
+
+
+def test_the_cli_mode_choices_are_the_trading_modes() -> None:
+    """`cli/choices.Mode` is a stdlib Literal (the fast --help path): it must list what the enum accepts."""
+    from typing import get_args
+
+    from cashup_tui.cli.choices import Mode as ModeChoice
+    from cashup_tui.domain.enums import TRADING_MODES
+
+    assert get_args(ModeChoice) == tuple(m.value for m in TRADING_MODES)

@@ -37,7 +37,7 @@ from cashup_tui.domain.candle_layout import (
     find_columns,
     parse_time,
 )
-from cashup_tui.domain.errors import DataError
+from cashup_tui.domain.errors import DataError, ValidationError
 from cashup_tui.domain.timeframes import bucket_anchor, timeframe_ms
 
 FORMATS = ("auto", "csv", "parquet", "feather")
@@ -459,7 +459,7 @@ def read_candle_file(
 
 def _read_funding(p: Path, shown: str, df: pd.DataFrame, time_col: Any, rate_col: Any,
                   line_of: Callable[[int], int], where: str) -> CandleData:
-    from decimal import Decimal, InvalidOperation
+    from cashup_tui.domain.instruments import to_decimal
 
     if time_col is None:
         raise DataError(f"{shown}: funding-rate file without a time column", hint="expected funding_time_ms,funding_rate")
@@ -475,11 +475,9 @@ def _read_funding(p: Path, shown: str, df: pd.DataFrame, time_col: Any, rate_col
     bad = np.zeros(len(df), dtype=bool)
     for i, s in enumerate(raw):
         try:
-            d = Decimal(s)
-            if not d.is_finite():
-                raise InvalidOperation
+            to_decimal(s)
             rates.append(s)
-        except InvalidOperation:
+        except ValidationError:
             bad[i] = not blank[i]
             rates.append("")
     rep.add_mask(bad, "bad rate", lambda i: f"funding rate {raw[i]!r} is not a finite number")

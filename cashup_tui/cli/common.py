@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import typer
 
+from cashup_tui.domain.enums import Mode
 from cashup_tui.domain.errors import CashupError, ConfigError
 
 log = logging.getLogger("cashup")
@@ -172,7 +173,7 @@ def settings_from(ctx: typer.Context | None):
     return load_settings(ctx_obj(ctx).get("config"))
 
 
-def db_url_from(ctx: typer.Context | None, settings=None, mode: str = "demo") -> str:
+def db_url_from(ctx: typer.Context | None, settings=None, mode: Mode = Mode.DEMO) -> str:
     """Store URL: `--db` flag > CASHUP_DB env > settings.store.url > per-mode default file."""
     obj = ctx_obj(ctx)
     url = obj.get("db") or os.environ.get("CASHUP_DB")

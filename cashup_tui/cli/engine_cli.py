@@ -10,23 +10,28 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from cashup_tui.cli.common import db_url_from, fail, settings_from
 
+if TYPE_CHECKING:
+    from cashup_tui.domain.enums import Mode
+
 T = TypeVar("T")
 MODE_HELP = "demo | paper | testnet | live (default: the ui.mode setting, normally demo)."
 
 
-def resolve_mode(ctx: typer.Context, mode: str | None) -> tuple[Any, str, str]:
+def resolve_mode(ctx: typer.Context, mode: str | None) -> tuple[Any, Mode, str]:
     """(settings, mode, store url) with a clear error for an unknown mode."""
     settings = settings_from(ctx)
+    from cashup_tui.domain.enums import TRADING_MODES, Mode
+
     m = (mode or settings.ui.mode or "demo").lower()
-    if m not in ("demo", "paper", "testnet", "live"):
+    if m not in TRADING_MODES:
         fail(f"unknown mode {m!r}", hint="use --mode demo, paper, testnet or live", code=2)
-    return settings, m, db_url_from(ctx, settings, m)
+    return settings, Mode(m), db_url_from(ctx, settings, Mode(m))
 
 
 def decimal_arg(value: str | None, name: str) -> Decimal | None:
@@ -43,9 +48,11 @@ def decimal_arg(value: str | None, name: str) -> Decimal | None:
         fail(exc.args[0], hint=exc.hint, code=2)
 
 
-def confirm_live(mode: str, flag: bool) -> bool:
+def confirm_live(mode: Mode, flag: bool) -> bool:
     """Live trading needs the word LIVE typed, or --confirm-live for headless use."""
-    if mode != "live":
+    from cashup_tui.domain.enums import Mode
+
+    if mode is not Mode.LIVE:
         return False
     if flag:
         return True
@@ -57,10 +64,12 @@ def confirm_live(mode: str, flag: bool) -> bool:
     return True
 
 
-def live_admin_passphrase(mode: str) -> str | None:
+def live_admin_passphrase(mode: Mode) -> str | None:
     """The live switch is an admin action: the admin passphrase (hidden prompt, or CASHUP_ADMIN_PASSPHRASE
     for headless use) when one is set; with none set the node refuses live with the way to set one."""
-    if mode != "live":
+    from cashup_tui.domain.enums import Mode
+
+    if mode is not Mode.LIVE:
         return None
     from cashup_tui.adapters.vault import ADMIN_ENV, load_admin_hash, read_passphrase
     from cashup_tui.paths import admin_hash_path
@@ -85,7 +94,7 @@ def authorize(session: Any, action: str, name: str, *, passphrase: str | None = 
                           **detail)
 
 
-def offline_session(settings: Any, mode: str, journal: Any) -> Any:
+def offline_session(settings: Any, mode: Mode, journal: Any) -> Any:
     """The profile session of a command that runs without a venue connection (audited in its journal)."""
     import time
 
@@ -94,7 +103,7 @@ def offline_session(settings: Any, mode: str, journal: Any) -> Any:
     return make_session(settings, mode, journal_audit(journal, lambda: int(time.time() * 1000), "cli"))
 
 
-def open_journal(settings: Any, mode: str, db_url: str) -> tuple[Any, Any]:
+def open_journal(settings: Any, mode: Mode, db_url: str) -> tuple[Any, Any]:
     """(store, journal) for offline commands (no venue connection)."""
     from cashup_tui.logging_setup import configure_logging
     from cashup_tui.store import open_store
@@ -105,7 +114,7 @@ def open_journal(settings: Any, mode: str, db_url: str) -> tuple[Any, Any]:
     return store, StoreJournal(store, mode, settings.gate.account)
 
 
-def run_node(settings: Any, mode: str, db_url: str, fn: Callable[[Any], Awaitable[T]], *, symbols: list[str] | None = None,
+def run_node(settings: Any, mode: Mode, db_url: str, fn: Callable[[Any], Awaitable[T]], *, symbols: list[str] | None = None,
              trade: bool = True, live_ok: bool = False) -> T:
     """Start a node for `mode`, run `fn(node)`, always stop it. Logs go to the log file."""
     from cashup_tui.logging_setup import configure_logging

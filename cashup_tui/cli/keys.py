@@ -44,10 +44,11 @@ def _audit(ctx: typer.Context, action: str, role: str, outcome: str, detail: dic
     """Best effort into the live store's audit log (keys serve testnet/live); warns if it fails."""
     try:
         from cashup_tui.cli.common import db_url_from
+        from cashup_tui.domain.enums import Mode
         from cashup_tui.store import open_store
         from cashup_tui.store.records import audit
 
-        with open_store(db_url_from(ctx, mode="live")) as db:
+        with open_store(db_url_from(ctx, mode=Mode.LIVE)) as db:
             audit(db, action, role, {**detail, "outcome": outcome})
     except Exception as exc:
         import logging

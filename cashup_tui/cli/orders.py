@@ -22,6 +22,7 @@ from cashup_tui.cli.engine_cli import (
     resolve_mode,
     run_node,
 )
+from cashup_tui.domain.enums import Mode as TradingMode
 
 app = typer.Typer(help="Place, list, cancel and reconcile orders.", no_args_is_help=True)
 TYPES = "market | limit | stop_market | stop_limit | take_profit | trailing_stop"
@@ -282,7 +283,7 @@ def close(
     typer.echo(f"no open {sym} position" if o is None else order_line(o))
 
 
-def _symbol_of(settings, mode: str, url: str, client_id: str) -> str:
+def _symbol_of(settings, mode: TradingMode, url: str, client_id: str) -> str:
     store, journal = open_journal(settings, mode, url)
     try:
         o = journal.get_order(client_id)

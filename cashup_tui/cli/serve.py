@@ -19,8 +19,9 @@ def serve(
 ) -> None:
     """Each browser tab runs `cashup tui` in a fresh process behind textual-serve."""
     from cashup_tui.cli.common import ctx_obj, fail
+    from cashup_tui.domain.enums import LOCAL_MODES
 
-    if mode not in ("demo", "paper"):
+    if mode not in LOCAL_MODES:
         fail(f"--mode {mode} is not offered in the browser", hint="use demo or paper; trade live from a terminal", code=2)
     if host not in ("127.0.0.1", "localhost", "::1"):
         fail(f"refusing to serve on {host}", hint="serve on 127.0.0.1 and tunnel with `ssh -L 8000:127.0.0.1:8000`",

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from cashup_tui.domain.errors import ValidationError
+from cashup_tui.domain.instruments import to_decimal
 from cashup_tui.domain.timeframes import timeframe_ms
 
 HUNDRED = Decimal(100)
@@ -184,12 +185,9 @@ _OPS = {">": "above", ">=": "above", "above": "above", "<": "below", "<=": "belo
 
 def _num(text: str, what: str, src: str) -> Decimal:
     try:
-        d = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(f"alert {src!r}: {what} {text!r} is not a number", hint=_GRAMMAR) from None
-    if not d.is_finite():
-        raise ValidationError(f"alert {src!r}: {what} must be finite", hint=_GRAMMAR)
-    return d
+        return to_decimal(text, what)
+    except ValidationError as exc:
+        raise ValidationError(f"alert {src!r}: {exc.args[0]}", hint=_GRAMMAR) from None
 
 
 def parse_rule(text: str, rule_id: str | None = None) -> AlertRule:

@@ -89,6 +89,11 @@ class Mode(StrEnum):
     BACKTEST = "backtest"
 
 
+TRADING_MODES = (Mode.DEMO, Mode.PAPER, Mode.TESTNET, Mode.LIVE)  # what `--mode` and `[ui] mode` accept
+GATE_MODES = (Mode.TESTNET, Mode.LIVE)  # orders reach a Gate account: API keys, dead-man switch, reconcile
+LOCAL_MODES = (Mode.DEMO, Mode.PAPER)  # orders never leave this machine: no money at stake
+
+
 class TradingState(StrEnum):
     """Nautilus-style trading states; cancels are always allowed."""
 

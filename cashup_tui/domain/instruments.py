@@ -5,18 +5,17 @@ Every Gate size is in contracts; coins = contracts * quanto_multiplier.
 
 from __future__ import annotations
 
-import re
+import numbers
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from typing import Any
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any, overload
 
 from cashup_tui.domain.errors import ValidationError
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 MAX_EXP = 30  # sizes, prices and notionals live well inside 1e-30 .. 1e30
-# Plain ASCII decimal text only: no NaN/Infinity words, no `1_0`, no non-ASCII digits (Decimal takes all of them).
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NAN = Decimal("NaN")
 
 
 def in_range(d: Decimal) -> bool:
@@ -24,17 +23,71 @@ def in_range(d: Decimal) -> bool:
     return d.is_finite() and (d == 0 or -MAX_EXP <= d.adjusted() < MAX_EXP)
 
 
+def to_decimal(value: object, what: str = "number", *, bounded: bool = False) -> Decimal:
+    """The one parser of numbers into exact Decimals: a Decimal, an int, plain ASCII decimal text (no NaN or
+    infinity words, no `1_0`, no non-ASCII digits) or a float by its shortest repr (never binary noise).
+    Refuses anything else and any non-finite result with a ValidationError naming `what`; `bounded` also
+    refuses magnitudes outside `in_range`, so arithmetic on the result cannot overflow."""
+    t = type(value)
+    if t is Decimal:
+        out: Decimal = value  # type: ignore[assignment]
+    elif isinstance(value, str):
+        text = value.strip()
+        try:  # Decimal's own grammar, less what it takes beyond plain ASCII digits
+            out = Decimal(text) if len(text) <= 64 and text.isascii() and "_" not in text else _NAN
+        except InvalidOperation:
+            out = _NAN
+        if not out.is_finite():
+            raise ValidationError(f"{what} {value!r} is not a number")
+    elif t is float:
+        out = Decimal(repr(value))
+    elif t is int:
+        out = Decimal(value)  # type: ignore[arg-type]
+    elif isinstance(value, bool) or value is None:
+        raise ValidationError(f"{what} {value!r} is not a number")
+    elif isinstance(value, Decimal):
+        out = value
+    elif isinstance(value, numbers.Integral):  # numpy integers
+        out = Decimal(int(value))
+    elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Rational):  # numpy floats
+        out = Decimal(repr(float(value)))
+    else:
+        raise ValidationError(f"{what} {value!r} is not a number")
+    if not out.is_finite():
+        raise ValidationError(f"{what} {value!r} must be finite")
+    if bounded and not in_range(out):
+        raise ValidationError(f"{what} {value!r} is out of range (|x| must be 0 or within 1e-30 .. 1e30)")
+    return out
+
+
+@overload
+def to_decimal_or(value: object, default: Decimal = ZERO) -> Decimal: ...
+
+
+@overload
+def to_decimal_or(value: object, default: None) -> Decimal | None: ...
+
+
+def to_decimal_or(value: object, default: Decimal | None = ZERO) -> Decimal | None:
+    """`to_decimal` for lenient readers of venue payloads: `default` for a missing ("" or None) or bad number."""
+    if value is None or value == "":
+        return default
+    try:
+        return to_decimal(value)
+    except ValidationError:
+        return default
+
+
 def user_decimal(text: str, name: str) -> Decimal:
     """A number typed by a user, exactly (no float): plain ASCII decimal text of a sane magnitude.
     Raises ValidationError naming `name` and how to write it."""
-    t = text.strip() if isinstance(text, str) else ""
     hint = f"write {name} like 0.5, 25000.1 or 3e-5 (ASCII digits, no units, no '_')"
-    if len(t) > 64 or _NUMBER_RE.fullmatch(t) is None:
+    if not isinstance(text, str):
         raise ValidationError(f"{name} {text!r} is not a number", hint=hint)
-    d = Decimal(t)
-    if not in_range(d):
-        raise ValidationError(f"{name} {text!r} is out of range (|x| must be 0 or within 1e-30 .. 1e30)", hint=hint)
-    return d
+    try:
+        return to_decimal(text, name, bounded=True)
+    except ValidationError as exc:
+        raise ValidationError(exc.args[0], hint=hint) from None
 
 
 @dataclass(frozen=True, slots=True)

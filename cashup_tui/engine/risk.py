@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from cashup_tui.domain.enums import OT, TS, OrderType, Side, TradingState
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
-from cashup_tui.domain.instruments import Instrument, in_range
+from cashup_tui.domain.instruments import Instrument, in_range, to_decimal
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.engine.cache import Cache
@@ -49,10 +49,6 @@ KILL_LEVELS = {
     4: "halt",
 }
 TRIGGER_TYPES = (OT.STOP_MARKET, OT.STOP_LIMIT, OT.TAKE_PROFIT, OT.TRAILING_STOP)
-
-
-def _dec(x: float | int | str | Decimal) -> Decimal:
-    return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +72,15 @@ class RiskLimits:
     def from_settings(cls, risk: Any) -> RiskLimits:
         """Build from `settings.RiskSettings` (floats in TOML -> exact Decimals here)."""
         return cls(
-            max_order_notional=_dec(risk.max_order_notional),
-            max_position_notional=_dec(risk.max_position_notional),
-            max_gross_exposure=_dec(risk.max_gross_exposure),
-            max_leverage=_dec(risk.max_leverage),
-            price_band_pct=_dec(risk.price_band_pct),
+            max_order_notional=to_decimal(risk.max_order_notional),
+            max_position_notional=to_decimal(risk.max_position_notional),
+            max_gross_exposure=to_decimal(risk.max_gross_exposure),
+            max_leverage=to_decimal(risk.max_leverage),
+            price_band_pct=to_decimal(risk.price_band_pct),
             max_open_orders=int(risk.max_open_orders),
             max_orders_per_sec=float(risk.max_orders_per_sec),
-            daily_loss_limit=_dec(risk.daily_loss_limit),
-            max_drawdown_pct=_dec(risk.max_drawdown_pct),
+            daily_loss_limit=to_decimal(risk.daily_loss_limit),
+            max_drawdown_pct=to_decimal(risk.max_drawdown_pct),
             stale_feed_ms=int(float(risk.stale_feed_s) * 1000),
         )
 

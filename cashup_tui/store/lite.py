@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cashup_tui.domain.errors import ConfigError, DataError
+from cashup_tui.domain.instruments import to_decimal
 from cashup_tui.store import schema_sql
 from cashup_tui.store.schema_sql import SCHEMA_VERSION  # == migrations.LATEST (a test holds them equal)
 
@@ -94,19 +95,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _dec(v: Any) -> Decimal | None:
-    """Backtests compute in floats: keep the shortest repr exactly (Decimal(str(x)))."""
-    if v is None or isinstance(v, Decimal):
-        return v
-    return Decimal(str(v))
-
-
 def run_row(run: BacktestRun) -> dict[str, Any]:
     """The backtest_runs row (column -> Python value, before the column types' conversion)."""
     if run.status not in RUN_STATUSES:
         raise ValueError(f"backtest status {run.status!r} not in {RUN_STATUSES}")
     row = {k: getattr(run, k) for k in BacktestRun.__slots__ if k != "id"}  # type: ignore[attr-defined]
-    row["cash"] = _dec(run.cash)
+    row["cash"] = to_decimal(run.cash)
     row["started_ms"] = run.started_ms or now_ms()
     return row
 
@@ -116,8 +110,9 @@ TRADE_COLUMNS = ("symbol", "side", "size", "entry_ms", "entry_price", "exit_ms",
 
 def trade_values(t: BacktestTrade) -> tuple[Any, ...]:
     """A backtest_trades row without run_id, in TRADE_COLUMNS order (Decimals still Decimal)."""
-    return (t.symbol, t.side, _dec(t.size), int(t.entry_ms), _dec(t.entry_price),
-            None if t.exit_ms is None else int(t.exit_ms), _dec(t.exit_price), _dec(t.pnl), _dec(t.fees), t.reason)
+    return (t.symbol, t.side, to_decimal(t.size), int(t.entry_ms), to_decimal(t.entry_price),
+            None if t.exit_ms is None else int(t.exit_ms), None if t.exit_price is None else to_decimal(t.exit_price),
+            to_decimal(t.pnl), to_decimal(t.fees), t.reason)
 
 
 def equity_values(p: Sequence[Any]) -> tuple[int, float, float]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from cashup_tui.domain.errors import ExchangeError
-from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.errors import ExchangeError, ValidationError
+from cashup_tui.domain.instruments import Instrument, to_decimal
 from cashup_tui.domain.positions import Position
 from cashup_tui.venue.models import VenueOrder, VenueTrigger
 
@@ -49,25 +49,13 @@ class VenueError(ExchangeError):
 
 
 def to_dec(value: object, what: str) -> Decimal:
-    """Accept Decimal, int or decimal text (never float binary noise) and insist on a finite number."""
-    if type(value) is Decimal:
-        out = value
-    elif isinstance(value, bool) or value is None:
-        raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} is not a number")
-    elif isinstance(value, int | str):
-        try:
-            out = Decimal(value)
-        except InvalidOperation:
-            raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} is not a number") from None
-    elif isinstance(value, float):
-        out = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        out = value
-    else:
-        raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} is not a number")
-    if not out.is_finite():
-        raise VenueError("INVALID_PARAM_VALUE", f"{what} {value!r} must be finite")
-    return out
+    """The domain's `to_decimal`, refusing with Gate's INVALID_PARAM_VALUE."""
+    if type(value) is Decimal and value.is_finite():  # the order path's case, without the call
+        return value
+    try:
+        return to_decimal(value, what)
+    except ValidationError as exc:
+        raise VenueError("INVALID_PARAM_VALUE", exc.args[0]) from None
 
 
 @dataclass(slots=True)

@@ -24,14 +24,14 @@ from cashup_tui.adapters.gateio.connection import GateWsClient
 from cashup_tui.adapters.gateio.order_params import price_param, size_param
 from cashup_tui.adapters.gateio.parse import OrderUpdate
 from cashup_tui.adapters.gateio.rest import GateRest
-from cashup_tui.adapters.gateio.rest_translate import dec, order_from_gate
+from cashup_tui.adapters.gateio.rest_translate import order_from_gate
 from cashup_tui.adapters.gateio.ws_orders import GateWsOrders, WsOrdersUnavailable, gate_ws_limiter
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound
 from cashup_tui.domain.events import Event, FeedConnected, FeedDisconnected, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
-from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.instruments import Instrument, to_decimal_or
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import StreamHealth
@@ -240,7 +240,7 @@ class GateExecution:
 
     def _trigger_view(self, order: Order | None, raw: Mapping[str, Any]) -> Order:
         init = raw.get("initial") or {}
-        signed = dec(init.get("size"))
+        signed = to_decimal_or(init.get("size"))
         status = str(raw.get("status") or "open")
         st = OrderStatus.OPEN if status == "open" else (
             OrderStatus.CANCELLED if status in ("cancelled", "failed", "expired", "inactive") else OrderStatus.OPEN)
@@ -249,11 +249,11 @@ class GateExecution:
 
             return replace(order, status=st if status != "finished" else OrderStatus.CANCELLED,
                            reason=str(raw.get("finish_as") or status))
-        price = dec(init.get("price"))
+        price = to_decimal_or(init.get("price"))
         return Order(ClientOrderId(str(init.get("text") or f"venue-trig-{raw.get('id')}")), str(init.get("contract")),
                      Side.BUY if signed > 0 else Side.SELL, abs(signed), OrderType.STOP_MARKET,
                      price or None, TimeInForce.GTC, bool(init.get("is_reduce_only") or init.get("reduce_only")),
-                     dec((raw.get("trigger") or {}).get("price")) or None, status=st,
+                     to_decimal_or((raw.get("trigger") or {}).get("price")) or None, status=st,
                      venue_order_id=VenueOrderId(f"trig-{raw.get('id')}"),
                      reason=str(raw.get("finish_as") or ""))
 

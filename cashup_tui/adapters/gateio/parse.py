@@ -55,6 +55,7 @@ from cashup_tui.adapters.gateio.sanity import check_values, levels_problem
 from cashup_tui.domain.enums import Liquidity, Side
 from cashup_tui.domain.events import FrameRejected, PositionChanged
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
+from cashup_tui.domain.instruments import to_decimal
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 
@@ -68,7 +69,6 @@ PONG = "pong"  # payload: None
 BAD = "bad"  # payload: FrameRejected
 IGNORED = "ignored"  # a channel we do not normalise; payload None
 
-_MAX_ABS = Decimal(10) ** 30  # beyond this a "money" value is garbage, not a price
 
 
 # -- adapter-level values for private channels --------------------------------------------------
@@ -161,12 +161,6 @@ def _ms(ms: int | float | str, s: int | float = 0) -> int:
     return int(float(s) * 1000)
 
 
-def _dec(x: Decimal) -> Decimal:
-    if not x.is_finite() or abs(x) > _MAX_ABS:
-        raise ValueError(f"number {x} is not finite or out of range")
-    return x
-
-
 def _price_f(x: Any) -> float:
     return float(x) if x != "" else 0.0
 
@@ -257,7 +251,7 @@ def parse_orders(result: bytes | msgspec.Raw, ts_ms: int) -> list[OrderUpdate]:
     """`futures.orders` -> OrderUpdate. Signed size gives the side; `status` decides terminal."""
     out = []
     for i in _dec_orders.decode(result):
-        size = _dec(i.size)
+        size = to_decimal(i.size, bounded=True)
         oid = i.id_string or str(i.id)
         out.append(
             OrderUpdate(
@@ -267,15 +261,15 @@ def parse_orders(result: bytes | msgspec.Raw, ts_ms: int) -> list[OrderUpdate]:
                 i.contract,
                 Side.BUY if size > 0 else Side.SELL,
                 abs(size),
-                abs(_dec(i.left)),
-                _dec(i.price),
-                _dec(i.fill_price),
+                abs(to_decimal(i.left, bounded=True)),
+                to_decimal(i.price, bounded=True),
+                to_decimal(i.fill_price, bounded=True),
                 i.tif,
                 i.status,
                 i.finish_as,
                 i.is_reduce_only,
                 i.is_liq,
-                _dec(i.fee),
+                to_decimal(i.fee, bounded=True),
                 _ms(i.update_time or i.finish_time_ms or i.create_time_ms) or ts_ms,
                 i.update_id,
             )
@@ -287,7 +281,7 @@ def parse_usertrades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Fill]:
     """`futures.usertrades` -> Fill (trade id and order id kept as text)."""
     out = []
     for i in _dec_usertrades.decode(result):
-        size = _dec(i.size)
+        size = to_decimal(i.size, bounded=True)
         out.append(
             Fill(
                 trade_id=str(i.id),
@@ -295,8 +289,8 @@ def parse_usertrades(result: bytes | msgspec.Raw, ts_ms: int) -> list[Fill]:
                 symbol=i.contract,
                 side=Side.BUY if size > 0 else Side.SELL,
                 size=abs(size),
-                price=_dec(i.price),
-                fee=_dec(i.fee),
+                price=to_decimal(i.price, bounded=True),
+                fee=to_decimal(i.fee, bounded=True),
                 ts_ms=_ms(i.create_time_ms, i.create_time) or ts_ms,
                 venue_order_id=VenueOrderId(str(i.order_id)),
                 liquidity=Liquidity.MAKER if i.role == "maker" else Liquidity.TAKER,
@@ -309,7 +303,8 @@ def parse_positions(result: bytes | msgspec.Raw, ts_ms: int) -> list[PositionCha
     """`futures.positions` -> PositionChanged (signed size, Gate's realised PnL incl. fees)."""
     return [
         PositionChanged(
-            _ms(i.time_ms, i.time) or ts_ms, i.contract, _dec(i.size), _dec(i.entry_price), _dec(i.realised_pnl)
+            _ms(i.time_ms, i.time) or ts_ms, i.contract, to_decimal(i.size, bounded=True),
+            to_decimal(i.entry_price, bounded=True), to_decimal(i.realised_pnl, bounded=True),
         )
         for i in _dec_positions.decode(result)
     ]
@@ -317,7 +312,8 @@ def parse_positions(result: bytes | msgspec.Raw, ts_ms: int) -> list[PositionCha
 
 def parse_balances(result: bytes | msgspec.Raw, ts_ms: int) -> list[BalanceChange]:
     return [
-        BalanceChange(i.currency, _dec(i.balance), _dec(i.change), i.type, i.text, _ms(i.time_ms, i.time) or ts_ms)
+        BalanceChange(i.currency, to_decimal(i.balance, bounded=True), to_decimal(i.change, bounded=True), i.type,
+                      i.text, _ms(i.time_ms, i.time) or ts_ms)
         for i in _dec_balances.decode(result)
     ]
 

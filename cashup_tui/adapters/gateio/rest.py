@@ -28,7 +28,6 @@ from cashup_tui.adapters.gateio.rest_translate import (
     balance_from_gate,
     book_from_gate,
     candle_from_gate,
-    dec,
     fill_from_gate,
     order_from_gate,
     position_from_gate,
@@ -44,7 +43,7 @@ from cashup_tui.domain.errors import (
     ValidationError,
 )
 from cashup_tui.domain.ids import validate_client_id
-from cashup_tui.domain.instruments import Instrument, instrument_from_gate
+from cashup_tui.domain.instruments import Instrument, instrument_from_gate, to_decimal_or
 from cashup_tui.domain.market import Bar, BookSnapshot, FundingRate
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.positions import Position
@@ -206,7 +205,8 @@ class GateRest:
         rows = await self._read(
             f"funding history {symbol}", self._ex.publicFuturesGetSettleFundingRate, self._p(contract=symbol, limit=limit)
         )
-        out = [FundingRate(symbol=symbol, ts_ms=int(dec(r.get("t"))) * 1000, rate=dec(r.get("r"))) for r in rows]
+        out = [FundingRate(symbol=symbol, ts_ms=int(to_decimal_or(r.get("t"))) * 1000, rate=to_decimal_or(r.get("r")))
+               for r in rows]
         return sorted(out, key=lambda f: f.ts_ms)
 
     async def candles_page(self, symbol: str, interval: str, from_s: int, to_s: int) -> list[Candle]:
@@ -393,7 +393,7 @@ class GateRest:
             self._ex.privateFuturesPostSettleCountdownCancelAll,
             self._p(timeout=timeout_s, contract=symbol),
         )
-        return int(dec(r.get("triggerTime")))
+        return int(to_decimal_or(r.get("triggerTime")))
 
     async def account_book(self, limit: int = 100) -> list[dict[str, Any]]:
         return await self._private_read(

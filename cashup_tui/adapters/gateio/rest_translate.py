@@ -17,7 +17,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ccxt.base import errors as cx
@@ -35,6 +35,7 @@ from cashup_tui.domain.errors import (
     ValidationError,
 )
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
+from cashup_tui.domain.instruments import to_decimal_or
 from cashup_tui.domain.market import BookLevel, BookSnapshot
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
@@ -157,29 +158,18 @@ def _reject_hint(label: str) -> str:
 # --------------------------------------------------------------------------------------------------
 # parsing helpers (Gate JSON -> domain)
 # --------------------------------------------------------------------------------------------------
-def dec(value: Any, default: Decimal = ZERO) -> Decimal:
-    """Gate numbers come as str, int or float; go through str so floats are not widened."""
-    if value is None or value == "":
-        return default
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        return default
-    return out if out.is_finite() else default
-
-
 def seconds_to_ms(value: Any) -> int:
     """Gate REST times are (float) seconds: convert exactly to int ms."""
-    return int(dec(value) * 1000)
+    return int(to_decimal_or(value) * 1000)
 
 
 def order_from_gate(o: Mapping[str, Any]) -> Order:
     """Gate futures order JSON -> domain Order (sizes absolute, status from `status`/`finish_as`)."""
-    signed = dec(o.get("size"))
+    signed = to_decimal_or(o.get("size"))
     size = abs(signed)
-    left = abs(dec(o.get("left"), size))
+    left = abs(to_decimal_or(o.get("left"), size))
     filled = size - left
-    price = dec(o.get("price"))
+    price = to_decimal_or(o.get("price"))
     tif = _tif(o.get("tif"))
     is_market = price == 0
     status = order_status(str(o.get("status") or "") == "open", str(o.get("finish_as") or ""), filled, size)
@@ -198,7 +188,7 @@ def order_from_gate(o: Mapping[str, Any]) -> Order:
         reduce_only=bool(o.get("is_reduce_only") or o.get("reduce_only")),
         status=status,
         filled=filled,
-        avg_fill_price=dec(o.get("fill_price")),
+        avg_fill_price=to_decimal_or(o.get("fill_price")),
         venue_order_id=VenueOrderId(venue_id) if venue_id else None,
         created_ms=created,
         updated_ms=max(created, finished),
@@ -215,7 +205,7 @@ def _tif(value: Any) -> TimeInForce:
 
 def fill_from_gate(t: Mapping[str, Any]) -> Fill:
     """Gate `my_trades` row -> Fill (absolute size, side from the sign, fee > 0 paid)."""
-    signed = dec(t.get("size"))
+    signed = to_decimal_or(t.get("size"))
     order_id = str(t.get("order_id") or "")
     text = str(t.get("text") or "")
     return Fill(
@@ -224,8 +214,8 @@ def fill_from_gate(t: Mapping[str, Any]) -> Fill:
         symbol=str(t.get("contract") or ""),
         side=Side.BUY if signed > 0 else Side.SELL,
         size=abs(signed),
-        price=dec(t.get("price")),
-        fee=dec(t.get("fee")),
+        price=to_decimal_or(t.get("price")),
+        fee=to_decimal_or(t.get("fee")),
         ts_ms=seconds_to_ms(t.get("create_time")),
         venue_order_id=VenueOrderId(order_id) if order_id else None,
         liquidity=Liquidity.MAKER if str(t.get("role")) == "maker" else Liquidity.TAKER,
@@ -236,10 +226,10 @@ def position_from_gate(p: Mapping[str, Any], quanto_multiplier: Decimal = Decima
     return Position(
         symbol=str(p.get("contract") or ""),
         quanto_multiplier=quanto_multiplier,
-        size=dec(p.get("size")),
-        entry_price=dec(p.get("entry_price")),
-        realized_pnl=dec(p.get("realised_pnl")),
-        leverage=dec(p.get("leverage"), Decimal(1)),
+        size=to_decimal_or(p.get("size")),
+        entry_price=to_decimal_or(p.get("entry_price")),
+        realized_pnl=to_decimal_or(p.get("realised_pnl")),
+        leverage=to_decimal_or(p.get("leverage"), Decimal(1)),
         updated_ms=seconds_to_ms(p.get("update_time") or p.get("time")),
     )
 
@@ -247,8 +237,8 @@ def position_from_gate(p: Mapping[str, Any], quanto_multiplier: Decimal = Decima
 def balance_from_gate(a: Mapping[str, Any], ts_ms: int = 0) -> Balance:
     return Balance(
         currency=str(a.get("currency") or "USDT"),
-        total=dec(a.get("total")),
-        available=dec(a.get("available")),
+        total=to_decimal_or(a.get("total")),
+        available=to_decimal_or(a.get("available")),
         ts_ms=ts_ms,
     )
 
@@ -258,9 +248,9 @@ def book_from_gate(symbol: str, b: Mapping[str, Any]) -> BookSnapshot:
         out = []
         for r in rows or ():
             if isinstance(r, Mapping):
-                out.append(BookLevel(dec(r.get("p")), dec(r.get("s"))))
+                out.append(BookLevel(to_decimal_or(r.get("p")), to_decimal_or(r.get("s"))))
             else:  # [price, size] form
-                out.append(BookLevel(dec(r[0]), dec(r[1])))
+                out.append(BookLevel(to_decimal_or(r[0]), to_decimal_or(r[1])))
         return tuple(out)
 
     return BookSnapshot(
@@ -274,11 +264,11 @@ def book_from_gate(symbol: str, b: Mapping[str, Any]) -> BookSnapshot:
 
 def candle_from_gate(r: Mapping[str, Any]) -> Candle:
     return Candle(
-        open_ms=int(dec(r.get("t"))) * 1000,
-        open=dec(r.get("o")),
-        high=dec(r.get("h")),
-        low=dec(r.get("l")),
-        close=dec(r.get("c")),
-        volume=dec(r.get("v")),
-        quote_volume=dec(r.get("sum")),
+        open_ms=int(to_decimal_or(r.get("t"))) * 1000,
+        open=to_decimal_or(r.get("o")),
+        high=to_decimal_or(r.get("h")),
+        low=to_decimal_or(r.get("l")),
+        close=to_decimal_or(r.get("c")),
+        volume=to_decimal_or(r.get("v")),
+        quote_volume=to_decimal_or(r.get("sum")),
     )

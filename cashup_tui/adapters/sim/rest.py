@@ -33,12 +33,12 @@ from aiohttp import web
 from cashup_tui.adapters.gateio.auth import rest_sign, verify
 from cashup_tui.adapters.sim.late import EXPTIME_HEADER, LatePlacements
 from cashup_tui.adapters.sim.market_values import INTERVALS
-from cashup_tui.adapters.sim.rest_params import param_dec as _dec
 from cashup_tui.adapters.sim.rest_params import valid_text as _valid_text
 from cashup_tui.adapters.sim.rest_wire import GateHttpError, gate_error
 from cashup_tui.adapters.sim.rest_wire import gate_json as _gate
 from cashup_tui.adapters.sim.rest_wire import json_response as _json
 from cashup_tui.adapters.sim.state import SimState
+from cashup_tui.domain.instruments import to_decimal_or
 
 log = logging.getLogger("cashup.sim.rest")
 
@@ -360,7 +360,7 @@ class _RestApi:
         raw = request.query.get("leverage")
         if raw is None:
             raise GateHttpError("MISSING_REQUIRED_PARAM", "missing required parameter: leverage")
-        lev = _dec(raw, None)
+        lev = to_decimal_or(raw, None)
         if lev is None or lev < 0:
             raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: leverage {raw!r}")
         out = self.venue(self.state.venue.set_leverage, name, lev)
@@ -386,10 +386,10 @@ class _RestApi:
         if not isinstance(b, Mapping):
             raise GateHttpError("INVALID_REQUEST_BODY", "order body must be a JSON object")
         name = self.need_contract(b.get("contract"))
-        size = _dec(b.get("size"), None)
+        size = to_decimal_or(b.get("size"), None)
         if size is None:
             raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: size {b.get('size')!r}")
-        price = _dec(b.get("price", "0"), None)
+        price = to_decimal_or(b.get("price", "0"), None)
         if price is None or price < 0:
             raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: price {b.get('price')!r}")
         text = b.get("text")
@@ -445,8 +445,8 @@ class _RestApi:
         b = self.body(request)
         if not isinstance(b, Mapping):
             raise GateHttpError("INVALID_REQUEST_BODY", "amend body must be a JSON object")
-        price = _dec(b["price"], None) if b.get("price") not in (None, "") else None
-        size = _dec(b["size"], None) if b.get("size") not in (None, "") else None
+        price = to_decimal_or(b["price"], None) if b.get("price") not in (None, "") else None
+        size = to_decimal_or(b["size"], None) if b.get("size") not in (None, "") else None
         if price is None and size is None:
             raise GateHttpError("INVALID_PARAM_VALUE", "invalid argument: nothing to amend (price or size)")
         order = self.venue(self.state.venue.amend, request.match_info["order_id"], price=price, size=size)
@@ -473,15 +473,15 @@ class _RestApi:
             )
         ]
         if from_s is not None:
-            rows = [r for r in rows if _dec(r.get("create_time")) >= from_s]
+            rows = [r for r in rows if to_decimal_or(r.get("create_time")) >= from_s]
         if to_s is not None:
-            rows = [r for r in rows if _dec(r.get("create_time")) <= to_s]
-        rows.sort(key=lambda r: _dec(r.get("create_time")), reverse=True)  # Gate: newest first
+            rows = [r for r in rows if to_decimal_or(r.get("create_time")) <= to_s]
+        rows.sort(key=lambda r: to_decimal_or(r.get("create_time")), reverse=True)  # Gate: newest first
         return rows[:limit]
 
     async def countdown_cancel_all(self, request: web.Request) -> Any:
         b = self.body(request)
-        timeout = _dec((b or {}).get("timeout") if isinstance(b, Mapping) else None, None)
+        timeout = to_decimal_or((b or {}).get("timeout") if isinstance(b, Mapping) else None, None)
         if timeout is None or timeout < 0 or timeout != timeout.to_integral_value():
             raise GateHttpError("INVALID_PARAM_VALUE", "invalid argument: timeout (whole seconds, 0 disarms)")
         contract = str(b.get("contract") or "")
@@ -554,7 +554,7 @@ class _RestApi:
 
 
 def _need_dec(obj: Mapping[str, Any], name: str) -> Decimal:
-    out = _dec(obj.get(name), None)
+    out = to_decimal_or(obj.get(name), None)
     if out is None:
         raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: {name}={obj.get(name)!r}")
     return out

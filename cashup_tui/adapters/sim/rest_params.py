@@ -1,20 +1,6 @@
-"""Parameter parsing shared by the simulator's REST handlers (Gate's rules for numbers and `text`)."""
+"""Parameter checks shared by the simulator's REST handlers (Gate's rule for `text`)."""
 
 from __future__ import annotations
-
-from decimal import Decimal, InvalidOperation
-from typing import Any
-
-
-def param_dec(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
-    """A finite Decimal from Gate's str/int/float forms, else `default` (booleans are not numbers)."""
-    if value is None or value == "" or isinstance(value, bool):
-        return default
-    try:
-        out = Decimal(str(value))
-    except InvalidOperation:
-        return default
-    return out if out.is_finite() else default
 
 
 def valid_text(text: str) -> bool:

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cashup_tui.adapters.gateio import auth
-from cashup_tui.adapters.sim.rest_params import param_dec as _dec
 from cashup_tui.adapters.sim.rest_wire import GateHttpError
 from cashup_tui.adapters.sim.rest_wire import gate_json as _gate
 from cashup_tui.adapters.sim.state import SimState
+from cashup_tui.domain.instruments import to_decimal_or
 
 if TYPE_CHECKING:
     from cashup_tui.adapters.sim.rest import _RestApi
@@ -188,8 +188,8 @@ class WsTradingApi:
             return _gate(rest.venue(venue.get_order, order_id))
         if channel == "futures.order_cancel":
             return _gate(rest.venue(venue.cancel, order_id))
-        price = _dec(p["price"], None) if p.get("price") not in (None, "") else None
-        size = _dec(p["size"], None) if p.get("size") not in (None, "") else None
+        price = to_decimal_or(p["price"], None) if p.get("price") not in (None, "") else None
+        size = to_decimal_or(p["size"], None) if p.get("size") not in (None, "") else None
         if price is None and size is None:
             raise GateHttpError("INVALID_PARAM_VALUE", "invalid argument: nothing to amend (price or size)")
         return _gate(rest.venue(venue.amend, order_id, price=price, size=size))

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from cashup_tui.app.modals.ticket import TicketError, _dec
+from cashup_tui.app.modals.ticket import TicketError, ticket_number
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.domain.orders import Order
 
@@ -47,8 +47,8 @@ class AmendOrder(ModalScreen[Order | None]):
     async def _send(self) -> None:
         status = self.query_one("#amend-status", Static)
         try:
-            price = _dec(self.query_one("#a-price", Input).value, "price", required=False)
-            size = _dec(self.query_one("#a-size", Input).value, "size", required=False)
+            price = ticket_number(self.query_one("#a-price", Input).value, "price", required=False)
+            size = ticket_number(self.query_one("#a-size", Input).value, "size", required=False)
         except TicketError as exc:
             status.update(Text(str(exc), style="bold yellow"))
             return

@@ -45,7 +45,7 @@ class TicketError(ValueError):
     pass
 
 
-def _dec(text: str, name: str, *, required: bool) -> Decimal | None:
+def ticket_number(text: str, name: str, *, required: bool) -> Decimal | None:
     text = text.strip().replace(",", "")
     if not text:
         if required:
@@ -63,21 +63,21 @@ def _dec(text: str, name: str, *, required: bool) -> Decimal | None:
 def build_request(symbol: str, side: Side, kind: str, size: str, price: str, trigger: str,
                   reduce_only: bool, tp: str, sl: str, trail: str) -> OrderRequest:
     order_type, tif, post_only = KINDS[kind]
-    size_d = _dec(size, "size (contracts)", required=True)
+    size_d = ticket_number(size, "size (contracts)", required=True)
     assert size_d is not None
     return OrderRequest(
         symbol=symbol,
         side=side,
         size=size_d,
         order_type=order_type,
-        price=_dec(price, "price", required=kind in NEEDS_PRICE) if kind != "market" else None,
-        trigger_price=_dec(trigger, "trigger price", required=kind in NEEDS_TRIGGER),
+        price=ticket_number(price, "price", required=kind in NEEDS_PRICE) if kind != "market" else None,
+        trigger_price=ticket_number(trigger, "trigger price", required=kind in NEEDS_TRIGGER),
         tif=tif,
         reduce_only=reduce_only,
         post_only=post_only,
-        take_profit=_dec(tp, "take profit", required=False),
-        stop_loss=_dec(sl, "stop loss", required=False),
-        trail_pct=_dec(trail, "trail %", required=kind == "trailing-stop"),
+        take_profit=ticket_number(tp, "take profit", required=False),
+        stop_loss=ticket_number(sl, "stop loss", required=False),
+        trail_pct=ticket_number(trail, "trail %", required=kind == "trailing-stop"),
     )
 
 

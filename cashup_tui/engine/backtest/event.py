@@ -62,7 +62,7 @@ import numpy as np
 
 from cashup_tui.domain.enums import OT, SIDE, Side
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
-from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.instruments import Instrument, to_decimal
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
@@ -81,10 +81,6 @@ __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_
 D = Decimal
 
 
-def _d(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
-
-
 SimFill = StrategyFill  # the one fill type strategies see (engine/strategy.py)
 
 
@@ -98,8 +94,8 @@ def backtest_limits(cfg: RunConfig) -> RiskLimits:
     generous but finite (a grid lays its levels in one bar)."""
     big = D(10) ** 15
     return RiskLimits(max_order_notional=big, max_position_notional=big, max_gross_exposure=big,
-                      max_leverage=_d(max(cfg.leverage, 1.0)), price_band_pct=D(50), max_open_orders=1000,
-                      max_orders_per_sec=1000.0, daily_loss_limit=D(0), max_drawdown_pct=D(0))
+                      max_leverage=to_decimal(float(max(cfg.leverage, 1.0))), price_band_pct=D(50),
+                      max_open_orders=1000, max_orders_per_sec=1000.0, daily_loss_limit=D(0), max_drawdown_pct=D(0))
 
 
 class EventEngine:
@@ -117,11 +113,11 @@ class EventEngine:
             min_size=D("1e-24"), max_size=D(10**12), leverage_max=D(125))
         insts = {sym: self.inst}
         self.qm = float(self.inst.quanto_multiplier)
-        lev = _d(cfg.leverage) if cfg.leverage >= 1 else D(1)
+        lev = to_decimal(float(cfg.leverage)) if cfg.leverage >= 1 else D(1)
         self.clock = TestClock(int(bars.time_ms[0]))
         try:
-            self.ex = sim(insts, self.clock.now_ms, balance=_d(cfg.cash), fee_bps=_d(cfg.fee_bps),
-                          default_leverage=lev, record_events=True)
+            self.ex = sim(insts, self.clock.now_ms, balance=to_decimal(float(cfg.cash)),
+                          fee_bps=to_decimal(float(cfg.fee_bps)), default_leverage=lev, record_events=True)
         except TypeError:
             self.ex = None
         if not (hasattr(self.ex, "submit_now") and hasattr(self.ex, "venue")):
@@ -130,7 +126,7 @@ class EventEngine:
         self.venue = self.ex.venue
         self.journal = MemoryJournal()
         self.cache = OpenIndexCache()
-        self.pf = Portfolio.with_cash(insts, _d(cfg.cash), default_leverage=lev)
+        self.pf = Portfolio.with_cash(insts, to_decimal(float(cfg.cash)), default_leverage=lev)
         self.tap = Tap(self._state)
         self.risk = RiskEngine(limits, insts, self.pf, self.cache, self.clock, self.journal, bus=self.tap)
         self.om = OrderManager(self.ex, self.journal, self.risk, self.pf, self.cache, self.clock, self.tap,
@@ -189,7 +185,7 @@ class EventEngine:
             self.cache.set_mark(self.sym, self.dpx, now)
             return
         self.px = px
-        self.dpx = dp = _d(px)
+        self.dpx = dp = to_decimal(px)
         self.venue.update_price(self.sym, dp, now)
         self.pf.set_mark(self.sym, dp)
         self.cache.set_mark(self.sym, dp, now)
@@ -225,12 +221,12 @@ class EventEngine:
         if price is None:
             self.pending.append((qty, tag))
             return ""
-        size = self.inst.round_size(_d(abs(qty) / self.qm))
+        size = self.inst.round_size(to_decimal(abs(qty) / self.qm))
         if size == 0:
             raise ValidationError(f"order of {qty} {self.sym} is below the size step")
         if self.seg_next or self.px is None:  # from on_bar: the venue sees this close first
             self.price(float(self.bars.close[self.i]))
-        return self.submit(SIDE.BUY if qty > 0 else SIDE.SELL, size, self.inst.round_price(_d(price)), tag)
+        return self.submit(SIDE.BUY if qty > 0 else SIDE.SELL, size, self.inst.round_price(to_decimal(price)), tag)
 
     def market(self, size: Decimal, px: float, *, close: bool = False, tag: str = "") -> None:
         """A market order at `px` (the venue's one-level book is put there first)."""
@@ -506,14 +502,14 @@ class EventEngine:
                 self.market(D(0), o * (1 - self.slip * self.side), close=True)
             if want != 0:
                 p = o * (1 + self.slip * want)
-                size = self._within_leverage(self.inst.round_size(_d(want * self.units_for(p) / self.qm)), p)
+                size = self._within_leverage(self.inst.round_size(to_decimal(want * self.units_for(p) / self.qm)), p)
                 if size != 0:
                     self.market(size, p)
                 else:  # not even one contract (size step) affordable: sit this segment out
                     self.skipped = want
         pending, self.pending = self.pending, []
         for qty, tag in pending:
-            size = self.inst.round_size(_d(qty / self.qm))
+            size = self.inst.round_size(to_decimal(qty / self.qm))
             if size != 0:
                 self.market(size, o * (1 + self.slip * (1 if qty > 0 else -1)), tag=tag)
 
@@ -560,8 +556,8 @@ class EventEngine:
     def _funding(self, i: int, rate: float, close: float) -> None:
         """One funding settlement at this close: the venue's wallet and the portfolio's cash."""
         now = self.clock.now_ms()
-        amount = self.venue.apply_funding(self.sym, _d(rate), now, mark=_d(close))
-        self.pf.apply_funding(self.sym, _d(rate), _d(close), now)
+        amount = self.venue.apply_funding(self.sym, to_decimal(rate), now, mark=to_decimal(close))
+        self.pf.apply_funding(self.sym, to_decimal(rate), to_decimal(close), now)
         self.om.apply_events_now()
         self.fund_total += float(amount)
         self._record()
