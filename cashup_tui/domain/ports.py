@@ -71,6 +71,7 @@ class InProcess:
     nothing to connect, always connected, no stream to report, no dead-man switch."""
 
     has_dead_man = False
+    has_bulk_cancel = False
     connected = True
 
     async def start(self) -> None:
@@ -84,6 +85,12 @@ class InProcess:
 
     async def dead_man(self, timeout_s: int) -> int:
         return 0  # nothing to arm: the venue lives and dies with this process
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+        return None  # a venue that keeps no per-symbol leverage (a test double) accepts any
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        raise NotImplementedError("has_bulk_cancel is False: cancel one by one")
 
 
 @runtime_checkable
@@ -116,6 +123,15 @@ class Execution(Lifecycle, Protocol):
     async def dead_man(self, timeout_s: int) -> int:
         """Arm or refresh the venue's countdown (0 disarms); returns what the venue reports."""
 
+    @property
+    def has_bulk_cancel(self) -> bool:
+        """True when `cancel_all(symbol)` cancels every open order of a contract in one call (Gate's
+        per-contract cancel-all); False: cancel one by one."""
+
+    async def cancel_all(self, symbol: str) -> list[Order]: ...
+
+    async def set_leverage(self, symbol: str, leverage: Decimal) -> None: ...
+
     async def submit(self, order: Order) -> Order: ...
 
     async def cancel(self, order: Order) -> Order: ...
@@ -133,6 +149,17 @@ class Execution(Lifecycle, Protocol):
     async def balances(self) -> list[Balance]: ...
 
     def events(self) -> AsyncIterator[Event]: ...
+
+
+@runtime_checkable
+class SyncExecution(Execution, Protocol):
+    """An Execution that answers in-process (the simulated venue of paper trading and the event
+    backtest): `submit_now` returns the venue's ack at once and `drain_now` what it reported since, so
+    the order manager needs no event-loop round trip per order. A venue across a network has neither."""
+
+    def submit_now(self, order: Order) -> Order: ...
+
+    def drain_now(self) -> list[Event]: ...
 
 
 @runtime_checkable

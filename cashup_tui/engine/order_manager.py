@@ -59,7 +59,7 @@ from cashup_tui.domain.ids import (
 )
 from cashup_tui.domain.order_merge import NOT_AT_VENUE
 from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
-from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal
+from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal, SyncExecution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.portfolio import Portfolio
@@ -111,6 +111,8 @@ class OrderManager:
         clock_margin_ms: int = 5_000,
     ) -> None:
         self.execution = execution
+        # checked once: isinstance on a runtime-checkable Protocol walks all its members
+        self._sync_ex: SyncExecution | None = execution if isinstance(execution, SyncExecution) else None
         self.journal = journal
         self.risk = risk
         self.portfolio = portfolio
@@ -301,8 +303,8 @@ class OrderManager:
         backtest drives the order manager bar by bar without an event loop round trip per order.
         The venue's fills are applied (dedup by trade id) before its ack is merged, so nothing is
         looked up again. An Execution that can time out has no `submit_now`: use `submit`."""
-        send = getattr(self.execution, "submit_now", None)
-        if send is None:
+        ex = self._sync_ex
+        if ex is None:
             raise ValidationError(f"{type(self.execution).__name__} answers asynchronously",
                                   hint="use `await OrderManager.submit(order)`")
         existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
@@ -313,7 +315,7 @@ class OrderManager:
             return admitted
         order = admitted
         try:
-            ack = send(order)
+            ack = ex.submit_now(order)
         except (OrderRejected, ValidationError, ExchangeError) as exc:
             self.risk.record_error("submit")
             self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
@@ -346,7 +348,8 @@ class OrderManager:
     def apply_events_now(self) -> int:
         """Apply what an in-process venue reported (`execution.drain_now()`): fills through `on_fill`,
         order states through the synchronous half of the merge. Returns how many events."""
-        events = self.execution.drain_now()  # type: ignore[attr-defined]
+        ex = self._sync_ex
+        events = ex.drain_now() if ex is not None else []
         for ev in events:
             if isinstance(ev, OrderFilled):
                 self.reconciler.on_fill(ev.fill)
@@ -444,9 +447,7 @@ class OrderManager:
     async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:
         """Leverage 0 or above the config cap / venue max is refused before anything is sent."""
         self.risk.check_leverage(symbol, leverage)
-        setter = getattr(self.execution, "set_leverage", None)
-        if setter is not None:
-            await setter(symbol, leverage)
+        await self.execution.set_leverage(symbol, leverage)
         self.portfolio.set_leverage(symbol, leverage)
         self.journal.audit(self.clock.now_ms(), "user", "leverage.set", f"{symbol} {leverage}")
         return leverage

@@ -462,7 +462,7 @@ class Reconciler:
         order we cannot see locally), then one by one whatever is still open locally (local triggers,
         venue trigger orders, orders not at the venue). `entries_only` (kill 2) goes one by one."""
         om = self.om
-        bulk = getattr(om.execution, "cancel_all", None)
+        bulk = om.execution.cancel_all if om.execution.has_bulk_cancel else None
         out: list[Order] = []
         if bulk is not None and not entries_only:
             for sym in sorted({symbol} if symbol else self._contracts_to_clear()):

@@ -284,6 +284,7 @@ class GateExecution:
         await self.rest.set_leverage(symbol, leverage)
 
     has_dead_man = True  # Gate's countdown_cancel_all
+    has_bulk_cancel = True  # Gate's per-contract cancel-all
 
     async def dead_man(self, timeout_s: int) -> int:
         """Arm (or refresh) Gate's countdown_cancel_all while the app is healthy; 0 disarms."""

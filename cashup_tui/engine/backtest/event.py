@@ -67,7 +67,7 @@ from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, funding_rates, max_units
-from cashup_tui.engine.backtest.plumbing import OpenIndexCache, Tap, col, drive, label
+from cashup_tui.engine.backtest.plumbing import OpenIndexCache, SimulatedExecution, Tap, col, drive, label
 from cashup_tui.engine.clock import TestClock
 from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
@@ -120,7 +120,7 @@ class EventEngine:
                           fee_bps=to_decimal(float(cfg.fee_bps)), default_leverage=lev, record_events=True)
         except TypeError:
             self.ex = None
-        if not (hasattr(self.ex, "submit_now") and hasattr(self.ex, "venue")):
+        if not isinstance(self.ex, SimulatedExecution):
             raise ValidationError("the event engine needs an in-process simulated venue behind the Execution port",
                                   hint="pass VenueExecution.with_venue (cashup_tui.adapters.sim.execution)")
         self.venue = self.ex.venue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -13,8 +13,19 @@ from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.orders import Fill, Order
+from cashup_tui.domain.ports import SyncExecution
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.engine.cache import Cache
+from cashup_tui.venue import Venue
+
+
+@runtime_checkable
+class SimulatedExecution(SyncExecution, Protocol):
+    """The event engine's venue port: in-process answers (`SyncExecution`) and the simulated venue
+    itself, which the engine feeds each bar's path and funding."""
+
+    @property
+    def venue(self) -> Venue: ...
 
 _WORKING = frozenset(st for st in OrderStatus if st.is_working)
 
