@@ -16,7 +16,7 @@ from msgspec.structs import replace
 
 from cashup_tui.domain.enums import OrderStatus, Side
 from cashup_tui.domain.ids import ClientIdTaken, is_ours, make_client_id, new_session, validate_client_id
-from cashup_tui.domain.orders import K, Order, OrderEvent, transition
+from cashup_tui.domain.orders import EVENT_KIND, Order, OrderEvent, transition
 from cashup_tui.store import open_store
 from cashup_tui.store.busy import BusyMeter, StoreBusy, retry_busy
 from cashup_tui.store.journal import StoreJournal
@@ -68,14 +68,14 @@ def test_old_ids_still_parse_and_foreign_ones_do_not() -> None:
 def test_the_write_ahead_insert_of_an_id_that_exists_is_refused_not_overwritten(tmp_path: Path) -> None:
     a, b = _journals(tmp_path / "s.sqlite")
     try:
-        ev = OrderEvent(K.SUBMITTED, 2)
+        ev = OrderEvent(EVENT_KIND.SUBMITTED, 2)
         mine = transition(_new(size="3"), ev)
         a.save_order(mine, event=ev)
         theirs = transition(_new(size="9"), ev)
         with pytest.raises(ClientIdTaken):
             b.save_order(theirs, event=ev)
         assert b.get_order("t-x-1").size == D("3")
-        assert [e.kind for _, e in a.events("t-x-1")] == [K.SUBMITTED]  # the refused claim wrote nothing
+        assert [e.kind for _, e in a.events("t-x-1")] == [EVENT_KIND.SUBMITTED]  # the refused claim wrote nothing
     finally:
         _close(a, b)
 
@@ -86,10 +86,10 @@ def test_a_stale_writer_never_moves_a_filled_row_back(tmp_path: Path) -> None:
     note, or a cancel request) must not turn the row back into OPEN with filled 0 (issue 14)."""
     a, b = _journals(tmp_path / "s.sqlite")
     try:
-        sub = OrderEvent(K.SUBMITTED, 2)
+        sub = OrderEvent(EVENT_KIND.SUBMITTED, 2)
         o = transition(_new(), sub)
         a.save_order(o, event=sub)
-        acc = OrderEvent(K.ACCEPTED, 3, venue_order_id="9001")
+        acc = OrderEvent(EVENT_KIND.ACCEPTED, 3, venue_order_id="9001")
         opened = transition(o, acc)
         a.save_order(opened, event=acc)
         stale = b.get_order("t-x-1")  # B's copy: OPEN, filled 0
@@ -98,8 +98,8 @@ def test_a_stale_writer_never_moves_a_filled_row_back(tmp_path: Path) -> None:
         filled = replace(opened, status=OrderStatus.FILLED, filled=D("3"), avg_fill_price=D("26000"),
                          trade_ids=frozenset({"77"}))
         a.save_order(filled)
-        for late in (stale, transition(stale, OrderEvent(K.CANCEL_REQUESTED, 5))):
-            kept = b.save_order(late, event=OrderEvent(K.CANCEL_REQUESTED, 5))
+        for late in (stale, transition(stale, OrderEvent(EVENT_KIND.CANCEL_REQUESTED, 5))):
+            kept = b.save_order(late, event=OrderEvent(EVENT_KIND.CANCEL_REQUESTED, 5))
             assert kept.status is OrderStatus.FILLED and kept.filled == D("3")
             row = a.get_order("t-x-1")
             assert row is not None and (row.status, row.filled, row.venue_order_id) == (OrderStatus.FILLED, D("3"), "9001")
@@ -122,9 +122,9 @@ def test_the_version_moves_on_every_write_and_old_stores_gain_the_column(tmp_pat
     (j,) = _journals(path, 1)
     try:
         assert j.store.schema_version == 5
-        sub = OrderEvent(K.SUBMITTED, 2)
+        sub = OrderEvent(EVENT_KIND.SUBMITTED, 2)
         j.save_order(transition(_new(), sub), event=sub)
-        j.save_order(transition(j.get_order("t-x-1"), OrderEvent(K.ACCEPTED, 3)))
+        j.save_order(transition(j.get_order("t-x-1"), OrderEvent(EVENT_KIND.ACCEPTED, 3)))
         with j.store.begin() as conn:
             assert conn.exec_driver_sql("SELECT version FROM orders").scalar() == 2
     finally:
@@ -233,15 +233,15 @@ def test_a_revived_order_wins_over_the_write_off_another_writer_kept(tmp_path: P
 
     a, b = _journals(tmp_path / "s.sqlite")
     try:
-        sub = OrderEvent(K.SUBMITTED, 2)
+        sub = OrderEvent(EVENT_KIND.SUBMITTED, 2)
         a.save_order(transition(_new(), sub), event=sub)
-        off = a.save_order(transition(a.get_order("t-x-1"), OrderEvent(K.REJECTED, 3, reason=NEVER_REACHED)))
+        off = a.save_order(transition(a.get_order("t-x-1"), OrderEvent(EVENT_KIND.REJECTED, 3, reason=NEVER_REACHED)))
         assert written_off(off)
         revived = replace(off, status=OrderStatus.OPEN, reason="", venue_order_id="42", updated_ms=4)
         assert further(off, revived) is revived
-        assert b.save_order(revived, event=OrderEvent(K.ACCEPTED, 4, venue_order_id="42")).status is OrderStatus.OPEN
+        assert b.save_order(revived, event=OrderEvent(EVENT_KIND.ACCEPTED, 4, venue_order_id="42")).status is OrderStatus.OPEN
         assert a.get_order("t-x-1").status is OrderStatus.OPEN
-        venue_rejected = transition(_new("t-x-2"), OrderEvent(K.REJECTED, 3, reason="ORDER_POC_IMMEDIATE"))
+        venue_rejected = transition(_new("t-x-2"), OrderEvent(EVENT_KIND.REJECTED, 3, reason="ORDER_POC_IMMEDIATE"))
         assert not written_off(venue_rejected)
         assert further(venue_rejected, replace(venue_rejected, status=OrderStatus.OPEN)) is venue_rejected
     finally:

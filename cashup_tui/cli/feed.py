@@ -60,7 +60,14 @@ def value_to_dict(channel: str, v: Any) -> dict[str, Any]:
             "u": v.last_id, "bids": [[repr(x.p), x.s] for x in v.bids], "asks": [[repr(x.p), x.s] for x in v.asks],
             "full": v.full,
         }
-    d = dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else {"value": repr(v)}
+    import msgspec
+
+    if isinstance(v, msgspec.Struct):
+        d = msgspec.structs.asdict(v)
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        d = dataclasses.asdict(v)
+    else:
+        d = {"value": repr(v)}
     return {"type": type(v).__name__.lower(), "channel": channel, **d}
 
 

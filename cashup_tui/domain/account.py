@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from cashup_tui.domain.orders import fast_frozen_init
+import msgspec
+
 from cashup_tui.domain.positions import Position
 
 ZERO = Decimal(0)
 
 
-@fast_frozen_init  # one per fill
-@dataclass(frozen=True, slots=True)
-class Balance:
+class Balance(msgspec.Struct, frozen=True, gc=False):
     currency: str
     total: Decimal  # wallet balance (cash): deposits + realised PnL - fees + funding
     available: Decimal

@@ -13,7 +13,7 @@ def members_of(cls: type[E]) -> type[E]:
 
     Python 3.11's `EnumType` defines `__getattr__`, so every `OrderStatus.FILLED` read goes through a
     slow lookup hook (Python 3.12 dropped it), and an order reads many members on its way;
-    `S = members_of(OrderStatus)` gives `S.FILLED is OrderStatus.FILLED` at the plain cost. Only for reading members: construct, iterate and annotate with the enum itself."""
+    `STATUS = members_of(OrderStatus)` gives `STATUS.FILLED is OrderStatus.FILLED` at the plain cost. Only for reading members: construct, iterate and annotate with the enum itself."""
     return type(f"{cls.__name__}Members", (), {"__slots__": (), **cls.__members__})
 
 
@@ -110,7 +110,7 @@ class Liquidity(StrEnum):
 # The members as plain class attributes, for the order path (see members_of); OrderStatus and
 # OrderEventKind have theirs in domain/orders.py (S, K).
 SIDE = members_of(Side)
-OT = members_of(OrderType)
+ORDER_TYPE = members_of(OrderType)
 TIF = members_of(TimeInForce)
-TS = members_of(TradingState)
-LIQ = members_of(Liquidity)
+TRADING_STATE = members_of(TradingState)
+LIQUIDITY = members_of(Liquidity)

@@ -1,87 +1,76 @@
-"""Domain events, named in the past tense. Carried on the engine bus and journalled."""
+"""Domain events, named in the past tense. Carried on the engine bus and journalled.
+
+Frozen msgspec Structs, like the orders and fills they carry: immutable values, built in C (a backtest
+makes one or more per order); they hold no containers that could form a cycle, so `gc=False`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
+
 from cashup_tui.domain.enums import TradingState
-from cashup_tui.domain.orders import Fill, Order, fast_frozen_init
+from cashup_tui.domain.orders import Fill, Order
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, gc=False):
     ts_ms: int
 
 
-@fast_frozen_init  # one or more per order of a backtest
-@dataclass(frozen=True, slots=True)
-class OrderUpdated(Event):
+class OrderUpdated(Event, frozen=True, gc=False):
     order: Order
     event: str  # the OrderEventKind value that produced this state
 
 
-@fast_frozen_init
-@dataclass(frozen=True, slots=True)
-class OrderFilled(Event):
+class OrderFilled(Event, frozen=True, gc=False):
     fill: Fill
 
 
-@dataclass(frozen=True, slots=True)
-class OrderDenied(Event):
+class OrderDenied(Event, frozen=True, gc=False):
     client_id: str
     rule: str
     message: str
 
 
-@fast_frozen_init
-@dataclass(frozen=True, slots=True)
-class PositionChanged(Event):
+class PositionChanged(Event, frozen=True, gc=False):
     symbol: str
     size: Decimal
     entry_price: Decimal
     realized_pnl: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class RiskTripped(Event):
+class RiskTripped(Event, frozen=True, gc=False):
     rule: str
     message: str
     state: TradingState
 
 
-@dataclass(frozen=True, slots=True)
-class TradingStateChanged(Event):
+class TradingStateChanged(Event, frozen=True, gc=False):
     old: TradingState
     new: TradingState
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class FeedConnected(Event):
+class FeedConnected(Event, frozen=True, gc=False):
     stream: str
 
 
-@dataclass(frozen=True, slots=True)
-class FeedDisconnected(Event):
+class FeedDisconnected(Event, frozen=True, gc=False):
     stream: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class FeedStale(Event):
+class FeedStale(Event, frozen=True, gc=False):
     stream: str
     age_ms: int
 
 
-@dataclass(frozen=True, slots=True)
-class BookResynced(Event):
+class BookResynced(Event, frozen=True, gc=False):
     symbol: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class VenueErrorReceived(Event):
+class VenueErrorReceived(Event, frozen=True, gc=False):
     """An error frame or REST error that did not kill anything; shown and journalled."""
 
     source: str
@@ -89,20 +78,17 @@ class VenueErrorReceived(Event):
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class StrategyFailed(Event):
+class StrategyFailed(Event, frozen=True, gc=False):
     strategy: str
     where: str  # file:line
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReconciliationDone(Event):
+class ReconciliationDone(Event, frozen=True, gc=False):
     changes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class FrameRejected(Event):
+class FrameRejected(Event, frozen=True, gc=False):
     """A venue frame that could not be parsed: counted and dropped, never fatal to the feed."""
 
     source: str  # channel (or "" if even the envelope was unreadable)

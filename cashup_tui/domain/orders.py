@@ -16,60 +16,8 @@ from cashup_tui.domain.enums import Liquidity, OrderStatus, OrderType, Side, Tim
 from cashup_tui.domain.errors import DuplicateFill, InvalidTransition, OverfillError, ValidationError
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 
-
-def fast_frozen_init(cls: type) -> type:
-    """Give a frozen, slotted dataclass an `__init__` that stores each field through its slot's
-    descriptor (`Cls.field.__set__`) instead of the generated `object.__setattr__(self, "field", v)`:
-    the same parameters, defaults, default factories, `__post_init__` call and error messages, at
-    about half the cost (a backtest builds a few of these per order). Only ever called on classes
-    defined here; anything it does not cover (no slots, init=False fields, InitVar, kw_only) keeps
-    the generated `__init__`."""
-    import dataclasses
-
-    flds = dataclasses.fields(cls)
-    params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
-        return cls
-    if any(not f.init or f.kw_only for f in flds) or getattr(cls, "__dataclass_fields__", {}).keys() != {
-            f.name for f in flds}:  # (InitVar / ClassVar pseudo-fields are left to the generated init)
-        return cls
-    # the generated init's own "use the factory" sentinel (its signature shows `<factory>`)
-    env: dict[str, object] = {"_MISSING": getattr(dataclasses, "_HAS_DEFAULT_FACTORY", dataclasses.MISSING)}
-    args, body = [], []
-    for i, f in enumerate(flds):
-        desc = getattr(cls, f.name, None)
-        if type(desc).__name__ != "member_descriptor":
-            return cls
-        env[f"_set{i}"] = desc.__set__  # type: ignore[union-attr]
-        if f.default is not dataclasses.MISSING:
-            env[f"_dflt{i}"] = f.default
-            args.append(f"{f.name}=_dflt{i}")
-            body.append(f"    _set{i}(self, {f.name})")
-        elif f.default_factory is not dataclasses.MISSING:
-            env[f"_fct{i}"] = f.default_factory
-            args.append(f"{f.name}=_MISSING")
-            body.append(f"    _set{i}(self, _fct{i}() if {f.name} is _MISSING else {f.name})")
-        else:
-            if any(a.find("=") >= 0 for a in args):  # pragma: no cover - dataclasses refuses this order
-                return cls
-            args.append(f.name)
-            body.append(f"    _set{i}(self, {f.name})")
-    if hasattr(cls, "__post_init__"):
-        body.append("    self.__post_init__()")
-    src = f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body or ["    pass"]) + "\n"
-    exec(src, env)  # built from the field names of a class defined in this package
-    init = env["__init__"]
-    old = cls.__init__  # type: ignore[misc]  # the dataclass-generated one
-    init.__qualname__ = f"{cls.__qualname__}.__init__"  # type: ignore[attr-defined]
-    init.__module__ = cls.__module__
-    init.__annotations__ = dict(getattr(old, "__annotations__", {}))
-    init.__doc__ = old.__doc__
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
-
-
 ZERO = Decimal(0)
-S = members_of(OrderStatus)  # plain-attribute reads of the members: see members_of
+STATUS = members_of(OrderStatus)  # plain-attribute reads of the members: see members_of
 
 
 class Fill(msgspec.Struct, frozen=True, gc=False):
@@ -112,7 +60,7 @@ class OrderEventKind(StrEnum):
     IN_DOUBT = "in_doubt"  # timeout / dropped connection / 5xx: outcome unknown
 
 
-K = members_of(OrderEventKind)
+EVENT_KIND = members_of(OrderEventKind)
 
 
 class OrderEvent(msgspec.Struct, frozen=True, gc=False):
@@ -127,24 +75,24 @@ class OrderEvent(msgspec.Struct, frozen=True, gc=False):
 
 # status -> event kinds it accepts. FILLED is handled by `_after_fill` for the target.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderEventKind]] = {
-    S.NEW: frozenset({K.SUBMITTED, K.REJECTED}),
-    S.SUBMITTING: frozenset(
-        {K.ACCEPTED, K.REJECTED, K.IN_DOUBT, K.FILLED, K.CANCEL_REQUESTED, K.CANCELLED, K.EXPIRED}
+    STATUS.NEW: frozenset({EVENT_KIND.SUBMITTED, EVENT_KIND.REJECTED}),
+    STATUS.SUBMITTING: frozenset(
+        {EVENT_KIND.ACCEPTED, EVENT_KIND.REJECTED, EVENT_KIND.IN_DOUBT, EVENT_KIND.FILLED, EVENT_KIND.CANCEL_REQUESTED, EVENT_KIND.CANCELLED, EVENT_KIND.EXPIRED}
     ),
-    S.OPEN: frozenset({K.ACCEPTED, K.FILLED, K.CANCEL_REQUESTED, K.CANCELLED, K.EXPIRED, K.AMENDED, K.IN_DOUBT}),
-    S.PARTIALLY_FILLED: frozenset(
-        {K.ACCEPTED, K.FILLED, K.CANCEL_REQUESTED, K.CANCELLED, K.EXPIRED, K.AMENDED, K.IN_DOUBT}
+    STATUS.OPEN: frozenset({EVENT_KIND.ACCEPTED, EVENT_KIND.FILLED, EVENT_KIND.CANCEL_REQUESTED, EVENT_KIND.CANCELLED, EVENT_KIND.EXPIRED, EVENT_KIND.AMENDED, EVENT_KIND.IN_DOUBT}),
+    STATUS.PARTIALLY_FILLED: frozenset(
+        {EVENT_KIND.ACCEPTED, EVENT_KIND.FILLED, EVENT_KIND.CANCEL_REQUESTED, EVENT_KIND.CANCELLED, EVENT_KIND.EXPIRED, EVENT_KIND.AMENDED, EVENT_KIND.IN_DOUBT}
     ),
-    S.CANCEL_REQUESTED: frozenset(
-        {K.ACCEPTED, K.FILLED, K.CANCELLED, K.CANCEL_REJECTED, K.EXPIRED, K.IN_DOUBT, K.CANCEL_REQUESTED}
+    STATUS.CANCEL_REQUESTED: frozenset(
+        {EVENT_KIND.ACCEPTED, EVENT_KIND.FILLED, EVENT_KIND.CANCELLED, EVENT_KIND.CANCEL_REJECTED, EVENT_KIND.EXPIRED, EVENT_KIND.IN_DOUBT, EVENT_KIND.CANCEL_REQUESTED}
     ),
-    S.UNKNOWN: frozenset(
-        {K.ACCEPTED, K.FILLED, K.CANCELLED, K.REJECTED, K.EXPIRED, K.CANCEL_REQUESTED, K.IN_DOUBT}
+    STATUS.UNKNOWN: frozenset(
+        {EVENT_KIND.ACCEPTED, EVENT_KIND.FILLED, EVENT_KIND.CANCELLED, EVENT_KIND.REJECTED, EVENT_KIND.EXPIRED, EVENT_KIND.CANCEL_REQUESTED, EVENT_KIND.IN_DOUBT}
     ),
-    S.FILLED: frozenset(),
-    S.CANCELLED: frozenset({K.FILLED}),  # a fill that raced the cancel
-    S.EXPIRED: frozenset({K.FILLED}),  # a late fill of an IOC/FOK remainder report
-    S.REJECTED: frozenset(),
+    STATUS.FILLED: frozenset(),
+    STATUS.CANCELLED: frozenset({EVENT_KIND.FILLED}),  # a fill that raced the cancel
+    STATUS.EXPIRED: frozenset({EVENT_KIND.FILLED}),  # a late fill of an IOC/FOK remainder report
+    STATUS.REJECTED: frozenset(),
 }
 
 
@@ -158,7 +106,7 @@ class Order(msgspec.Struct, frozen=True, gc=False):
     tif: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False
     trigger_price: Decimal | None = None
-    status: OrderStatus = S.NEW
+    status: OrderStatus = STATUS.NEW
     filled: Decimal = ZERO
     avg_fill_price: Decimal = ZERO
     fees: Decimal = ZERO
@@ -184,7 +132,7 @@ class Order(msgspec.Struct, frozen=True, gc=False):
     @property
     def unconfirmed(self) -> bool:
         """Shown as UNCONFIRMED: sent (or maybe sent) but the venue has not answered."""
-        return self.status in (S.SUBMITTING, S.UNKNOWN)
+        return self.status in (STATUS.SUBMITTING, STATUS.UNKNOWN)
 
 
 _ORDER_FIELDS = ("client_id", "symbol", "side", "size", "order_type", "price", "tif", "reduce_only", "trigger_price",
@@ -216,35 +164,35 @@ def transition(order: Order, event: OrderEvent) -> Order:
     venue_id = event.venue_order_id or order.venue_order_id
     updated = order.updated_ms if order.updated_ms >= event.ts_ms else event.ts_ms  # == max(), as max() picks
     kind = event.kind
-    if kind is K.FILLED:
+    if kind is EVENT_KIND.FILLED:
         return _apply_fill(order, event, updated, venue_id)
-    if kind is K.SUBMITTED:
-        return _moved(order, S.SUBMITTING, updated, venue_id)
-    if kind is K.ACCEPTED:
-        if order.status in (S.SUBMITTING, S.UNKNOWN):
-            status = S.PARTIALLY_FILLED if order.filled > 0 else S.OPEN
+    if kind is EVENT_KIND.SUBMITTED:
+        return _moved(order, STATUS.SUBMITTING, updated, venue_id)
+    if kind is EVENT_KIND.ACCEPTED:
+        if order.status in (STATUS.SUBMITTING, STATUS.UNKNOWN):
+            status = STATUS.PARTIALLY_FILLED if order.filled > 0 else STATUS.OPEN
         else:  # duplicate/late ack: keep the state we already know
             status = order.status
         return _moved(order, status, updated, venue_id)
-    if kind is K.REJECTED:
-        return _moved(order, S.REJECTED, updated, venue_id, event.reason or order.reason)
-    if kind is K.CANCEL_REQUESTED:
-        return _moved(order, S.CANCEL_REQUESTED, updated, venue_id)
-    if kind is K.CANCEL_REJECTED:
-        status = S.PARTIALLY_FILLED if order.filled > 0 else S.OPEN
+    if kind is EVENT_KIND.REJECTED:
+        return _moved(order, STATUS.REJECTED, updated, venue_id, event.reason or order.reason)
+    if kind is EVENT_KIND.CANCEL_REQUESTED:
+        return _moved(order, STATUS.CANCEL_REQUESTED, updated, venue_id)
+    if kind is EVENT_KIND.CANCEL_REJECTED:
+        status = STATUS.PARTIALLY_FILLED if order.filled > 0 else STATUS.OPEN
         return _moved(order, status, updated, venue_id, event.reason or order.reason)
-    if kind is K.CANCELLED:
-        return _moved(order, S.CANCELLED, updated, venue_id, event.reason or order.reason)
-    if kind is K.EXPIRED:
-        return _moved(order, S.EXPIRED, updated, venue_id, event.reason or order.reason)
-    if kind is K.IN_DOUBT:
-        return _moved(order, S.UNKNOWN, updated, venue_id, event.reason or order.reason)
-    if kind is K.AMENDED:
+    if kind is EVENT_KIND.CANCELLED:
+        return _moved(order, STATUS.CANCELLED, updated, venue_id, event.reason or order.reason)
+    if kind is EVENT_KIND.EXPIRED:
+        return _moved(order, STATUS.EXPIRED, updated, venue_id, event.reason or order.reason)
+    if kind is EVENT_KIND.IN_DOUBT:
+        return _moved(order, STATUS.UNKNOWN, updated, venue_id, event.reason or order.reason)
+    if kind is EVENT_KIND.AMENDED:
         new_size = event.new_size if event.new_size is not None else order.size
         if new_size < order.filled or new_size <= 0:
             raise InvalidTransition(f"order {order.client_id}: amend size {new_size} below filled {order.filled}")
         new_price = event.new_price if event.new_price is not None else order.price
-        status = S.FILLED if new_size == order.filled else order.status
+        status = STATUS.FILLED if new_size == order.filled else order.status
         return msgspec.structs.replace(order, size=new_size, price=new_price, status=status, updated_ms=updated,
                                        venue_order_id=venue_id)
     raise InvalidTransition(f"unhandled event {kind}")  # pragma: no cover - table guards this
@@ -266,11 +214,11 @@ def _apply_fill(order: Order, event: OrderEvent, updated: int, venue_id: VenueOr
     prev = order.filled  # the first fill's price is the average, exactly (no 28-digit division)
     avg = fill.price if not prev else (order.avg_fill_price * prev + fill.price * fill.size) / filled
     if filled == order.size:
-        status = S.FILLED
-    elif order.status in (S.CANCELLED, S.EXPIRED, S.CANCEL_REQUESTED):
+        status = STATUS.FILLED
+    elif order.status in (STATUS.CANCELLED, STATUS.EXPIRED, STATUS.CANCEL_REQUESTED):
         status = order.status  # late partial fill: the cancel/expiry still stands (or is pending)
     else:
-        status = S.PARTIALLY_FILLED
+        status = STATUS.PARTIALLY_FILLED
     o = order
     return Order(o.client_id, o.symbol, o.side, o.size, o.order_type, o.price, o.tif, o.reduce_only,
                  o.trigger_price, status, filled, avg, o.fees + fill.fee, venue_id, o.created_ms, updated,

@@ -27,13 +27,13 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from msgspec import structs
 
-from cashup_tui.domain.enums import OT, SIDE, TIF, OrderType, Side, TimeInForce
+from cashup_tui.domain.enums import ORDER_TYPE, SIDE, TIF, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import (
     CashupError,
     ExchangeError,
@@ -58,7 +58,7 @@ from cashup_tui.domain.ids import (
     validate_client_id,
 )
 from cashup_tui.domain.order_merge import NOT_AT_VENUE
-from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, fast_frozen_init, transition
+from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent, transition
 from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal, SyncExecution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.cache import Cache
@@ -74,9 +74,7 @@ ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
 
 
-@fast_frozen_init  # one per order
-@dataclass(frozen=True, slots=True)
-class SubmitResult:
+class SubmitResult(msgspec.Struct, frozen=True, gc=False):
     order: Order
     existed: bool = False  # the client id was already known: nothing new was sent
 
@@ -183,7 +181,7 @@ class OrderManager:
         side: Side | str,
         size: Decimal,
         *,
-        order_type: OrderType | str = OT.LIMIT,
+        order_type: OrderType | str = ORDER_TYPE.LIMIT,
         price: Decimal | None = None,
         tif: TimeInForce | str | None = None,
         reduce_only: bool = False,
@@ -203,10 +201,10 @@ class OrderManager:
         if post_only:
             tif_v = TIF.POC
         if tif_v is None:
-            tif_v = TIF.IOC if order_type in (OT.MARKET, OT.STOP_MARKET) else TIF.GTC
-        if order_type is OT.MARKET and tif_v not in (TIF.IOC, TIF.FOK):
+            tif_v = TIF.IOC if order_type in (ORDER_TYPE.MARKET, ORDER_TYPE.STOP_MARKET) else TIF.GTC
+        if order_type is ORDER_TYPE.MARKET and tif_v not in (TIF.IOC, TIF.FOK):
             raise ValidationError("a market order must be IOC or FOK", hint="drop --tif or use --tif ioc|fok")
-        if order_type is OT.MARKET and price is not None:
+        if order_type is ORDER_TYPE.MARKET and price is not None:
             raise ValidationError("a market order takes no price", hint="use --type limit to set a price")
         cid = validate_client_id(client_id) if client_id else self.new_client_id()
         now = self.clock.now_ms()
@@ -225,7 +223,7 @@ class OrderManager:
 
     def _note(self, order: Order, reason: str) -> Order:
         """Journal a change that is not a state transition (venue id learnt, order adopted)."""
-        return self._store(order, OrderEvent(K.ACCEPTED, self.clock.now_ms(), venue_order_id=order.venue_order_id,
+        return self._store(order, OrderEvent(EVENT_KIND.ACCEPTED, self.clock.now_ms(), venue_order_id=order.venue_order_id,
                                              reason=reason))
 
     def _apply(self, order: Order, event: OrderEvent) -> Order:
@@ -253,7 +251,7 @@ class OrderManager:
         now = self.clock.now_ms()
         if not order.created_ms:
             order = structs.replace(order, created_ms=now)
-        ev = OrderEvent(K.SUBMITTED, now)
+        ev = OrderEvent(EVENT_KIND.SUBMITTED, now)
         crash_point("before_commit")
         try:
             order = self._store(transition(order, ev), ev)
@@ -261,7 +259,7 @@ class OrderManager:
             known = taken.existing if isinstance(taken.existing, Order) else None
             return SubmitResult(self.journal.get_order(order.client_id) or known or order, existed=True)
         crash_point("after_commit")
-        if order.order_type is OT.TRAILING_STOP or (order.order_type in TRIGGER_TYPES and self.emulate_triggers):
+        if order.order_type is ORDER_TYPE.TRAILING_STOP or (order.order_type in TRIGGER_TYPES and self.emulate_triggers):
             return SubmitResult(self.emulator.arm(order))
         return order
 
@@ -270,7 +268,7 @@ class OrderManager:
         async with self._lock(order.client_id):
             existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
             if existing is not None:
-                if existing.status in (S.SUBMITTING, S.UNKNOWN):
+                if existing.status in (STATUS.SUBMITTING, STATUS.UNKNOWN):
                     existing = await self.resolve(existing)
                 return SubmitResult(existing, existed=True)
             admitted = self._admit(order)
@@ -285,12 +283,12 @@ class OrderManager:
         except TEMPORARY as exc:
             self.risk.record_error("submit")
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            order = self._apply(order, OrderEvent(K.IN_DOUBT, self.clock.now_ms(), reason=reason[:200]))
+            order = self._apply(order, OrderEvent(EVENT_KIND.IN_DOUBT, self.clock.now_ms(), reason=reason[:200]))
             log.warning("submit of %s in doubt (%s): looking it up by client id", order.client_id, reason)
             return await self.resolve(order)
         except (OrderRejected, ValidationError, ExchangeError) as exc:
             self.risk.record_error("submit")
-            self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
+            self._apply(order, OrderEvent(EVENT_KIND.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
             raise
         merged = await self.reconciler.merge(self.cache.order(order.client_id) or order, ack)
         crash_point("after_ack")
@@ -318,7 +316,7 @@ class OrderManager:
             ack = ex.submit_now(order)
         except (OrderRejected, ValidationError, ExchangeError) as exc:
             self.risk.record_error("submit")
-            self._apply(order, OrderEvent(K.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
+            self._apply(order, OrderEvent(EVENT_KIND.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
             raise
         self.apply_events_now()
         current = self.cache.order(order.client_id) or order
@@ -338,9 +336,9 @@ class OrderManager:
             cur = self.cache.order(client_id) or order
             if cur.status.is_terminal:
                 return cur
-            return self._apply(cur, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
+            return self._apply(cur, OrderEvent(EVENT_KIND.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
         except ExchangeError as exc:
-            self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
+            self._apply(order, OrderEvent(EVENT_KIND.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
             raise
         self.apply_events_now()
         return self.reconciler.merge_state(self.reconciler.merge_ack(self.cache.order(client_id) or order, venue), venue)
@@ -388,8 +386,8 @@ class OrderManager:
             return order, True
         if self.emulator.holds(client_id):
             self.emulator.release(client_id)
-            return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=reason)), True
-        return self._apply(order, OrderEvent(K.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason)), False
+            return self._apply(order, OrderEvent(EVENT_KIND.CANCELLED, self.clock.now_ms(), reason=reason)), True
+        return self._apply(order, OrderEvent(EVENT_KIND.CANCEL_REQUESTED, self.clock.now_ms(), reason=reason)), False
 
     async def cancel(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
         """Cancel one order; cancels are always allowed (any trading state)."""
@@ -402,14 +400,14 @@ class OrderManager:
             except OrderNotFound:
                 found = await self._lookup_quiet(order)
                 if found is None:
-                    return self._apply(order, OrderEvent(K.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
+                    return self._apply(order, OrderEvent(EVENT_KIND.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
                 venue = found
             except TEMPORARY as exc:
                 self.risk.record_error("cancel")
                 log.warning("cancel of %s in doubt: %s (reconciliation will settle it)", client_id, exc)
                 return self.cache.order(client_id) or order
             except ExchangeError as exc:
-                self._apply(order, OrderEvent(K.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
+                self._apply(order, OrderEvent(EVENT_KIND.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
                 raise
             return await self.reconciler.merge(self.cache.order(client_id) or order, venue)
 
@@ -422,11 +420,11 @@ class OrderManager:
     async def amend(self, client_id: str, *, price: Decimal | None = None, size: Decimal | None = None) -> Order:
         async with self._lock(client_id):
             order = self._get(client_id)
-            if not order.status.is_working or order.status in (S.UNKNOWN, S.SUBMITTING):
+            if not order.status.is_working or order.status in (STATUS.UNKNOWN, STATUS.SUBMITTING):
                 raise ValidationError(f"order {client_id} is {order.status.value}: it cannot be amended now")
             self.risk.check_amend(order, price=price, size=size)
             if self.emulator.holds(client_id):
-                new = self._apply(order, OrderEvent(K.AMENDED, self.clock.now_ms(), new_price=price, new_size=size))
+                new = self._apply(order, OrderEvent(EVENT_KIND.AMENDED, self.clock.now_ms(), new_price=price, new_size=size))
                 return new
             try:
                 venue = await asyncio.wait_for(self.execution.amend(order, price=price, size=size), self.submit_timeout_s)
@@ -458,7 +456,7 @@ class OrderManager:
         if pos is None or pos.is_flat:
             return None
         side = SIDE.SELL if pos.size > 0 else SIDE.BUY
-        order = self.build(symbol, side, abs(pos.size), order_type=OT.MARKET, reduce_only=True,
+        order = self.build(symbol, side, abs(pos.size), order_type=ORDER_TYPE.MARKET, reduce_only=True,
                            strategy=strategy)
         return (await self.submit(order)).order
 

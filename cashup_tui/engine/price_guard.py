@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from cashup_tui.domain.enums import TS, TradingState
+from cashup_tui.domain.enums import TRADING_STATE, TradingState
 from cashup_tui.domain.events import RiskTripped
 from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.engine.cache import Cache
@@ -84,10 +84,10 @@ class PriceGuard:
         was = self.paused.get(symbol)
         if why and was is None:
             self.paused[symbol] = why
-            self._announce(symbol, f"{why}: {symbol} paused, only reducing orders until they agree", TS.REDUCING)
+            self._announce(symbol, f"{why}: {symbol} paused, only reducing orders until they agree", TRADING_STATE.REDUCING)
         elif not why and was is not None:
             del self.paused[symbol]
-            self._announce(symbol, f"{symbol} price sources agree again: trading resumed", TS.ACTIVE)
+            self._announce(symbol, f"{symbol} price sources agree again: trading resumed", TRADING_STATE.ACTIVE)
         elif why:
             self.paused[symbol] = why
         return why
@@ -99,13 +99,13 @@ class PriceGuard:
 
     def _announce(self, symbol: str, message: str, state: TradingState) -> None:
         now = self.clock.now_ms()
-        if state is TS.ACTIVE:
+        if state is TRADING_STATE.ACTIVE:
             log.warning("%s", message)
         else:
             log.error("%s", message)
         if self.journal is not None:
             try:
-                self.journal.record_risk_event(now, "paused" if state is TS.REDUCING else "resumed", RULE, message,
+                self.journal.record_risk_event(now, "paused" if state is TRADING_STATE.REDUCING else "resumed", RULE, message,
                                                {"symbol": symbol})
             except Exception:  # the journal must not turn a guard into a crash
                 log.exception("could not journal a price-source event")

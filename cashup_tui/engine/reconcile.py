@@ -37,7 +37,7 @@ from cashup_tui.domain.errors import (
 from cashup_tui.domain.events import OrderFilled, OrderUpdated, PositionChanged, ReconciliationDone
 from cashup_tui.domain.ids import is_ours
 from cashup_tui.domain.order_merge import GONE, INFERRED, NEVER_REACHED
-from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S, can_transition, transition
+from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent, can_transition, transition
 from cashup_tui.domain.positions import Position
 
 if TYPE_CHECKING:
@@ -71,16 +71,16 @@ class Reconciler:
     def revivable(self, local: Order, venue: Order) -> bool:
         """The venue shows an order our row has written off: REJECTED (e.g. declared never-reached), or
         CANCELLED only because a lookup did not find it while the venue still works it."""
-        if not self.ours(local.client_id) or venue.status is S.REJECTED:
+        if not self.ours(local.client_id) or venue.status is STATUS.REJECTED:
             return False
-        if local.status is S.REJECTED:
+        if local.status is STATUS.REJECTED:
             return True
-        return local.status is S.CANCELLED and local.reason in INFERRED and venue.status.is_working
+        return local.status is STATUS.CANCELLED and local.reason in INFERRED and venue.status.is_working
 
     def revive(self, local: Order, venue_order_id: str | None, why: str) -> Order:
         """Reopen a written-off row (journalled); fills and the venue's state are merged after this."""
         om = self.om
-        order = structs.replace(local, status=S.PARTIALLY_FILLED if local.filled > 0 else S.OPEN, reason="",
+        order = structs.replace(local, status=STATUS.PARTIALLY_FILLED if local.filled > 0 else STATUS.OPEN, reason="",
                                 venue_order_id=venue_order_id or local.venue_order_id,
                                 updated_ms=max(local.updated_ms, om.clock.now_ms()))
         log.warning("order %s was %s (%s) but %s: brought back", local.client_id, local.status.value,
@@ -89,7 +89,7 @@ class Reconciler:
 
     def revive_for_fill(self, local: Order, fill: Fill) -> Order:
         """A fill for a row we rejected: the order did reach the venue (a late arrival)."""
-        if local.status is S.REJECTED and self.ours(local.client_id):
+        if local.status is STATUS.REJECTED and self.ours(local.client_id):
             return self.revive(local, fill.venue_order_id, f"fill {fill.trade_id} arrived from the venue")
         return local
 
@@ -103,12 +103,12 @@ class Reconciler:
         """The venue does not know `local` (a lookup answered 'not found')."""
         om = self.om
         now = om.clock.now_ms()
-        if local.status in (S.SUBMITTING, S.UNKNOWN):
+        if local.status in (STATUS.SUBMITTING, STATUS.UNKNOWN):
             if now < self.deadline_ms(local):
                 self.follow_up(local)
                 return local
-            return om._apply(local, OrderEvent(K.REJECTED, now, reason=NEVER_REACHED))
-        return om._apply(local, OrderEvent(K.CANCELLED, now, reason=GONE))
+            return om._apply(local, OrderEvent(EVENT_KIND.REJECTED, now, reason=NEVER_REACHED))
+        return om._apply(local, OrderEvent(EVENT_KIND.CANCELLED, now, reason=GONE))
 
     def follow_up(self, order: Order) -> None:
         """Look `order` up again once its deadline has passed (while this manager runs)."""
@@ -128,7 +128,7 @@ class Reconciler:
         await asyncio.sleep(delay_s)
         for _ in range(FOLLOW_UP_ATTEMPTS):
             local = om.cache.order(cid)
-            if local is None or local.status not in (S.SUBMITTING, S.UNKNOWN):
+            if local is None or local.status not in (STATUS.SUBMITTING, STATUS.UNKNOWN):
                 return  # settled meanwhile (stream, reconciliation)
             try:
                 venue = await om.execution.fetch_order(local.symbol, cid)
@@ -138,14 +138,14 @@ class Reconciler:
                 continue
             async with om._lock(cid):
                 local = om.cache.order(cid) or local
-                if local.status not in (S.SUBMITTING, S.UNKNOWN):
+                if local.status not in (STATUS.SUBMITTING, STATUS.UNKNOWN):
                     return
                 after = await self.merge(local, venue) if venue is not None else self.not_found(local)
             if after.status is not local.status:  # journalled like a reconciliation's change
                 change = f"order {cid}: {local.status.value} -> {after.status.value}"
                 om.changes_log.append(change)
                 om.journal.record_risk_event(om.clock.now_ms(), "reconcile", "reconcile", change, {})
-            if after.status in (S.SUBMITTING, S.UNKNOWN):
+            if after.status in (STATUS.SUBMITTING, STATUS.UNKNOWN):
                 await asyncio.sleep(max(FOLLOW_UP_RETRY_S, (self.deadline_ms(after) - om.clock.now_ms()) / 1000))
                 continue
             return
@@ -191,8 +191,8 @@ class Reconciler:
     def merge_ack(self, order: Order, venue: Order) -> Order:
         """First half of `_merge`: the venue has the order (accepted, venue id learnt)."""
         om = self.om
-        if order.status in (S.SUBMITTING, S.UNKNOWN) and venue.status is not S.REJECTED:
-            order = om._apply(order, OrderEvent(K.ACCEPTED, om.clock.now_ms(), venue_order_id=venue.venue_order_id))
+        if order.status in (STATUS.SUBMITTING, STATUS.UNKNOWN) and venue.status is not STATUS.REJECTED:
+            order = om._apply(order, OrderEvent(EVENT_KIND.ACCEPTED, om.clock.now_ms(), venue_order_id=venue.venue_order_id))
         elif venue.venue_order_id and not order.venue_order_id:
             order = om._note(structs.replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
         return order
@@ -201,17 +201,17 @@ class Reconciler:
         """Second half of `_merge` (fills already applied): amended, cancelled, expired, rejected."""
         om = self.om
         now = om.clock.now_ms()
-        if not order.status.is_terminal and venue.status is not S.FILLED:
+        if not order.status.is_terminal and venue.status is not STATUS.FILLED:
             if ((venue.size != order.size or venue.price != order.price) and venue.status.is_working
                     and venue.size >= order.filled and venue.size > 0):
-                order = om._apply(order, OrderEvent(K.AMENDED, now, new_price=venue.price,
+                order = om._apply(order, OrderEvent(EVENT_KIND.AMENDED, now, new_price=venue.price,
                                                           new_size=venue.size))
-            if venue.status is S.CANCELLED:
-                order = om._apply(order, OrderEvent(K.CANCELLED, now, reason=venue.reason or "cancelled at venue"))
-            elif venue.status is S.EXPIRED:
-                order = om._apply(order, OrderEvent(K.EXPIRED, now, reason=venue.reason or "expired"))
-            elif venue.status is S.REJECTED:
-                order = om._apply(order, OrderEvent(K.REJECTED, now, reason=venue.reason or "rejected by venue"))
+            if venue.status is STATUS.CANCELLED:
+                order = om._apply(order, OrderEvent(EVENT_KIND.CANCELLED, now, reason=venue.reason or "cancelled at venue"))
+            elif venue.status is STATUS.EXPIRED:
+                order = om._apply(order, OrderEvent(EVENT_KIND.EXPIRED, now, reason=venue.reason or "expired"))
+            elif venue.status is STATUS.REJECTED:
+                order = om._apply(order, OrderEvent(EVENT_KIND.REJECTED, now, reason=venue.reason or "rejected by venue"))
         om.emulator.after_order_change(order)
         return order
 
@@ -229,9 +229,9 @@ class Reconciler:
         new: Order | None = None
         fev: OrderEvent | None = None
         if order is not None:
-            if order.status is S.REJECTED:  # a late arrival's fill: the order did reach the venue
+            if order.status is STATUS.REJECTED:  # a late arrival's fill: the order did reach the venue
                 order = self.revive_for_fill(order, fill)
-            fev = OrderEvent(K.FILLED, fill.ts_ms, fill.venue_order_id, fill)  # (positional: once per fill)
+            fev = OrderEvent(EVENT_KIND.FILLED, fill.ts_ms, fill.venue_order_id, fill)  # (positional: once per fill)
             try:
                 new = transition(order, fev)
             except DuplicateFill:
@@ -319,7 +319,7 @@ class Reconciler:
         """An order at the venue we have no row for (placed elsewhere, or a lost write)."""
         om = self.om
         order = structs.replace(venue, strategy=venue.strategy or "external", trade_ids=frozenset(), filled=ZERO,
-                        avg_fill_price=ZERO, fees=ZERO, status=S.OPEN if venue.status.is_working else venue.status)
+                        avg_fill_price=ZERO, fees=ZERO, status=STATUS.OPEN if venue.status.is_working else venue.status)
         if order.created_ms == 0:
             order = structs.replace(order, created_ms=om.clock.now_ms())
         return om._note(order, f"adopted: {why}")
@@ -492,7 +492,7 @@ class Reconciler:
         written-off rows (a late arrival rests there) and open positions (exits)."""
         om = self.om
         out = {o.symbol for o in om.cache.open_orders()} | self.venue_symbols
-        out |= {o.symbol for o in om.cache.orders() if o.status in (S.REJECTED, S.CANCELLED) and o.reason in INFERRED}
+        out |= {o.symbol for o in om.cache.orders() if o.status in (STATUS.REJECTED, STATUS.CANCELLED) and o.reason in INFERRED}
         out |= {sym for sym, p in om.portfolio.positions.items() if not p.is_flat}
         return out
 
@@ -515,8 +515,8 @@ class Reconciler:
                 out.append(self.adopt(v, f"cancelled by cancel-all ({reason})"))
                 continue
             local = om.cache.order(local.client_id) or local
-            if v.status is S.CANCELLED and v.filled == local.filled and can_transition(local.status, K.CANCELLED):
-                ev = OrderEvent(K.CANCELLED, now, venue_order_id=v.venue_order_id, reason=reason)
+            if v.status is STATUS.CANCELLED and v.filled == local.filled and can_transition(local.status, EVENT_KIND.CANCELLED):
+                ev = OrderEvent(EVENT_KIND.CANCELLED, now, venue_order_id=v.venue_order_id, reason=reason)
                 batch.append((transition(local, ev), ev))
                 continue
             async with om._lock(local.client_id):  # fills to bring in, or a row to revive: the full merge

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from cashup_tui.domain.enums import OT, TS, OrderType, Side, TradingState
+from cashup_tui.domain.enums import ORDER_TYPE, TRADING_STATE, OrderType, Side, TradingState
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
 from cashup_tui.domain.instruments import Instrument, in_range, to_decimal
@@ -48,7 +48,7 @@ KILL_LEVELS = {
     3: "cancel all and flatten",
     4: "halt",
 }
-TRIGGER_TYPES = (OT.STOP_MARKET, OT.STOP_LIMIT, OT.TAKE_PROFIT, OT.TRAILING_STOP)
+TRIGGER_TYPES = (ORDER_TYPE.STOP_MARKET, ORDER_TYPE.STOP_LIMIT, ORDER_TYPE.TAKE_PROFIT, ORDER_TYPE.TRAILING_STOP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class RiskStatus:
-    state: TradingState = TS.ACTIVE
+    state: TradingState = TRADING_STATE.ACTIVE
     kill_level: int = 0
     reason: str = ""
     since_ms: int = 0
@@ -217,7 +217,7 @@ class RiskEngine:
         if level == self.status.kill_level and reason == self.status.reason:
             return False
         old = self.status.state
-        new = TS.ACTIVE if level == 0 else TS.HALTED if level == 4 else TS.REDUCING
+        new = TRADING_STATE.ACTIVE if level == 0 else TRADING_STATE.HALTED if level == 4 else TRADING_STATE.REDUCING
         now = self.clock.now_ms()
         self.status = RiskStatus(new, level, reason, now, source)
         self.journal.kv_set(STATE_KEY, self.status.to_json())
@@ -333,10 +333,10 @@ class RiskEngine:
         reducing = order.reduce_only or self._reduces(order)
         # 1. trading state
         state = self.status.state
-        if state is TS.HALTED:
+        if state is TRADING_STATE.HALTED:
             raise self._deny("trading_state", f"trading is HALTED ({self.status.reason}); only cancels are allowed",
                              order, state="halted", kill_level=self.status.kill_level)
-        if state is TS.REDUCING and not reducing:
+        if state is TRADING_STATE.REDUCING and not reducing:
             raise self._deny("trading_state",
                              f"trading is REDUCING ({self.status.reason}); only orders that reduce a position",
                              order, state="reducing", kill_level=self.status.kill_level)
@@ -363,9 +363,9 @@ class RiskEngine:
             trigger = self._sane("trigger_price", order.trigger_price) if order.trigger_price is not None else None
         except RiskDenied as exc:
             raise self._deny(exc.rule, str(exc).removeprefix(f"risk: {exc.rule}: "), order, **exc.numbers) from None
-        if price is None and order_type in (OT.LIMIT, OT.STOP_LIMIT):
+        if price is None and order_type in (ORDER_TYPE.LIMIT, ORDER_TYPE.STOP_LIMIT):
             raise self._deny("input_sanity", f"a {order_type.value} order needs a price", order)
-        if trigger is None and order_type in TRIGGER_TYPES and order_type is not OT.TRAILING_STOP:
+        if trigger is None and order_type in TRIGGER_TYPES and order_type is not ORDER_TYPE.TRAILING_STOP:
             raise self._deny("input_sanity", f"a {order_type.value} order needs a trigger price", order)
         # 4. instrument rules: tick / step (no silent rounding), min/max, status
         inst = self.instruments.get(symbol)
@@ -386,7 +386,7 @@ class RiskEngine:
             raise self._deny("contract_size", f"size {size} outside [{inst.min_size}, {inst.max_size}] contracts",
                              order, size=size, min_size=inst.min_size, max_size=inst.max_size)
         mark = cache.mark(symbol) or pf.mark_of(symbol)
-        trailing = order_type is OT.TRAILING_STOP  # its trigger_price is a distance, not a price
+        trailing = order_type is ORDER_TYPE.TRAILING_STOP  # its trigger_price is a distance, not a price
         ref = price if price is not None else trigger if trigger is not None and not trailing else (
             mark if guard is None else guard.reference(cache, symbol, mark))  # no single lying source
         if ref is None:

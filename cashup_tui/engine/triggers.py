@@ -12,9 +12,9 @@ import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from cashup_tui.domain.enums import OT, SIDE
+from cashup_tui.domain.enums import ORDER_TYPE, SIDE
 from cashup_tui.domain.errors import RiskDenied, ValidationError
-from cashup_tui.domain.orders import Fill, K, Order, OrderEvent, S
+from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent
 
 if TYPE_CHECKING:
     from cashup_tui.engine.order_manager import OrderManager
@@ -43,10 +43,10 @@ class TriggerEmulator:
         self.save_triggers()
 
     def arm(self, order: Order) -> Order:
-        order = self.om._apply(order, OrderEvent(K.ACCEPTED, self.om.clock.now_ms(), reason="armed locally"))
+        order = self.om._apply(order, OrderEvent(EVENT_KIND.ACCEPTED, self.om.clock.now_ms(), reason="armed locally"))
         mark = self.om.cache.mark(order.symbol)
         spec: dict[str, Any] = {"symbol": order.symbol}
-        if order.order_type is OT.TRAILING_STOP:
+        if order.order_type is ORDER_TYPE.TRAILING_STOP:
             offset = order.trigger_price  # trailing distance in price units
             spec.update(offset=str(offset), extreme=str(mark) if mark is not None else None)
         self.triggers[order.client_id] = spec
@@ -61,7 +61,7 @@ class TriggerEmulator:
 
     @staticmethod
     def fires(order: Order, mark: Decimal, spec: dict[str, Any]) -> bool:
-        if order.order_type is OT.TRAILING_STOP:
+        if order.order_type is ORDER_TYPE.TRAILING_STOP:
             offset = Decimal(spec["offset"])
             extreme = Decimal(spec["extreme"]) if spec.get("extreme") else mark
             if order.side is SIDE.SELL:  # protects a long: follow the high
@@ -74,7 +74,7 @@ class TriggerEmulator:
         trig = order.trigger_price
         if trig is None:
             return False
-        stop = order.order_type in (OT.STOP_MARKET, OT.STOP_LIMIT)
+        stop = order.order_type in (ORDER_TYPE.STOP_MARKET, ORDER_TYPE.STOP_LIMIT)
         if order.side is SIDE.SELL:
             return mark <= trig if stop else mark >= trig
         return mark >= trig if stop else mark <= trig
@@ -105,13 +105,13 @@ class TriggerEmulator:
         return fired
 
     async def _fire(self, parent: Order, mark: Decimal) -> Order | None:
-        limit = parent.order_type is OT.STOP_LIMIT or (
-            parent.order_type is OT.TAKE_PROFIT and parent.price is not None)
+        limit = parent.order_type is ORDER_TYPE.STOP_LIMIT or (
+            parent.order_type is ORDER_TYPE.TAKE_PROFIT and parent.price is not None)
         child = self.om.build(parent.symbol, parent.side, parent.remaining,
-                              order_type=OT.LIMIT if limit else OT.MARKET,
+                              order_type=ORDER_TYPE.LIMIT if limit else ORDER_TYPE.MARKET,
                               price=parent.price if limit else None, reduce_only=parent.reduce_only,
                               strategy=parent.strategy)
-        self.om._apply(parent, OrderEvent(K.CANCELLED, self.om.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
+        self.om._apply(parent, OrderEvent(EVENT_KIND.CANCELLED, self.om.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
         for bid, b in self.brackets.items():  # OCO: a fired leg cancels its sibling
             legs = (b.get("stop"), b.get("take_profit"))
             if parent.client_id in legs:
@@ -158,8 +158,8 @@ class TriggerEmulator:
             return
         qty = entry.filled
         exit_side = entry.side.opposite
-        for key, typ, px in (("stop", OT.STOP_MARKET, b["stop_price"]),
-                             ("take_profit", OT.TAKE_PROFIT, b["tp_price"])):
+        for key, typ, px in (("stop", ORDER_TYPE.STOP_MARKET, b["stop_price"]),
+                             ("take_profit", ORDER_TYPE.TAKE_PROFIT, b["tp_price"])):
             old = b.get(key)
             if old:
                 old_order = self.om.cache.order(old)
@@ -181,7 +181,7 @@ class TriggerEmulator:
             if b.get("done"):
                 continue
             legs = (b.get("stop"), b.get("take_profit"))
-            if order.client_id in legs and order.status is S.FILLED:
+            if order.client_id in legs and order.status is STATUS.FILLED:
                 b["done"] = True
                 self.save_brackets()
                 for other in legs:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.orders import Fill, K, Order, OrderEvent
+from cashup_tui.domain.orders import EVENT_KIND, Fill, Order, OrderEvent
 from cashup_tui.domain.positions import Position
 from cashup_tui.store import Store, records
 from cashup_tui.store import mappers as m
@@ -99,7 +99,7 @@ class StoreJournal:
     def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order:
         """Order row + journal line in ONE transaction: the write-ahead commit. Returns the order as
         stored. A SUBMITTED event is the write-ahead claim of a new id: `ClientIdTaken` if it exists."""
-        claim = event is not None and event.kind is K.SUBMITTED
+        claim = event is not None and event.kind is EVENT_KIND.SUBMITTED
         with self._write() as conn:
             stored = self._save_order_row(conn, order, claim=claim)
             if event is not None:

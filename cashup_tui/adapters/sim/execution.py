@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.enums import LIQ, OT, SIDE, TIF, TimeInForce
+from cashup_tui.domain.enums import LIQUIDITY, ORDER_TYPE, SIDE, TIF, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
 from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
@@ -44,7 +44,7 @@ def order_from_venue(o: VenueOrder) -> Order:
         o.contract,  # symbol
         SIDE.BUY if o.size > 0 else SIDE.SELL,  # side
         size,
-        OT.MARKET if is_market else OT.LIMIT,  # order_type
+        ORDER_TYPE.MARKET if is_market else ORDER_TYPE.LIMIT,  # order_type
         None if is_market else o.price,  # price
         tif,
         o.is_reduce_only,  # reduce_only
@@ -82,7 +82,7 @@ def fill_from_venue(t: VenueTrade) -> Fill:
         fee=t.fee,
         ts_ms=t.create_ms,
         venue_order_id=VenueOrderId(str(t.order_id)),
-        liquidity=LIQ.MAKER if t.role == "maker" else LIQ.TAKER,
+        liquidity=LIQUIDITY.MAKER if t.role == "maker" else LIQUIDITY.TAKER,
     )
 
 
@@ -137,10 +137,10 @@ class VenueExecution(InProcess):
         """Synchronous submit (the venue is in-process and answers at once). The private events it
         produced stay in the venue until `pump()` (async users) or `drain_now()` (the order
         manager's synchronous path, `OrderManager.submit_now`) takes them."""
-        if order.order_type not in (OT.MARKET, OT.LIMIT):
+        if order.order_type not in (ORDER_TYPE.MARKET, ORDER_TYPE.LIMIT):
             raise ValidationError(f"{order.order_type.value} orders are emulated by the order manager in paper mode")
         signed = order.size if order.side is SIDE.BUY else -order.size  # == size * side.sign
-        price = ZERO if order.order_type is OT.MARKET else (order.price or ZERO)
+        price = ZERO if order.order_type is ORDER_TYPE.MARKET else (order.price or ZERO)
         try:
             o = self.venue.place(order.symbol, signed, price, tif=order.tif._value_, reduce_only=order.reduce_only,
                                  text=order.client_id, ts_ms=self._now())

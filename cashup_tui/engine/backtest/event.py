@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.enums import OT, SIDE, Side
+from cashup_tui.domain.enums import ORDER_TYPE, SIDE, Side
 from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, StrategyError, ValidationError
 from cashup_tui.domain.instruments import Instrument, to_decimal
 from cashup_tui.domain.market import Bar
@@ -195,7 +195,7 @@ class EventEngine:
 
     def submit(self, side: Side, size: Decimal, price: Decimal | None, tag: str, *, reduce_only: bool = False) -> str:
         om = self.om
-        order = om.build(self.sym, side, size, order_type=OT.MARKET if price is None else OT.LIMIT,
+        order = om.build(self.sym, side, size, order_type=ORDER_TYPE.MARKET if price is None else ORDER_TYPE.LIMIT,
                          price=price, reduce_only=reduce_only, strategy=self.slot_name)
         try:
             om.submit_now(order)
