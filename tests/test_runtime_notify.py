@@ -58,7 +58,14 @@ async def test_alert_rules_fire_once_and_reach_the_webhook(tmp_path: Path) -> No
         await node.start()
         try:
             assert [r.describe() for r in node.alerts.rules] == ["BTC_USDT price above 1000000000"]
-            last = Decimal(str(node.cache.ticker("BTC_USDT").last))
+            # a demo node that does not trade starts without waiting for the feed: wait for the first ticker
+            for _ in range(600):
+                if node.cache.ticker("BTC_USDT") is not None:
+                    break
+                await asyncio.sleep(0.05)
+            ticker = node.cache.ticker("BTC_USDT")
+            assert ticker is not None, "no BTC_USDT ticker from the demo feed within 30 s"
+            last = Decimal(str(ticker.last))
             tick = node.instruments["BTC_USDT"].price_tick
             node.supervisor.check_alerts(node.clock.now_ms())
             # one tick either side of the current price: any move of the live market crosses one of them
