@@ -422,6 +422,14 @@ def _resolve_keys(settings: Settings) -> tuple[str, str] | None:
     return str.__str__(keys.api_key), str.__str__(keys.api_secret)
 
 
+def event_backtest_venue() -> Callable[..., Any]:
+    """The event backtest's Execution factory: the simulated venue, in process (`VenueExecution.with_venue`).
+    Picked here, at the composition root, like every other adapter the engine is given."""
+    from cashup_tui.adapters.sim.execution import VenueExecution
+
+    return VenueExecution.with_venue
+
+
 def journal_audit(journal: Journal, now_ms: Callable[[], int], actor: str = "user") -> AuditSink:
     """The audit sink of a session: one audit_log row per user action, actor `user:trader`, `cli:admin`..."""
     def sink(action: str, *, role: str, outcome: str, detail: Any) -> None:

@@ -78,11 +78,7 @@ ALLOWED = {
 
 # Known violations that a step of issue 12 removes. The test fails when one is no longer violated:
 # delete the entry then (the list only shrinks).
-KNOWN_VIOLATIONS = {
-    # the event backtest's venue is built by the command; it belongs to the composition root
-    # (runtime) once the venue model has its own package (issue 12 step 4)
-    ("cli/backtest.py", "cashup_tui.adapters.sim.execution"),
-}
+KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 
 
 def _is_type_checking(test: ast.expr) -> bool:

@@ -217,10 +217,10 @@ def run_cmd(
                    funding=funding, sizer=sizer, allow_gaps=allow_gaps, engine=engine, settings=s)
     fp = fingerprint(prep.strategy, prep.bars, prep.config, engine)
     venue = None
-    if engine == "event":  # the shared simulated venue (adapters), handed to the engine from here
-        from cashup_tui.adapters.sim.execution import VenueExecution
+    if engine == "event":  # the shared simulated venue, picked by the composition root
+        from cashup_tui.runtime import event_backtest_venue
 
-        venue = VenueExecution.with_venue
+        venue = event_backtest_venue()
     run_id: int | None
     try:
         res = run_engine(prep, engine, venue)
