@@ -46,3 +46,29 @@ async def test_paper_and_demo_declare_their_capabilities_without_probing() -> No
     assert ex.connected and not ex.has_dead_man and ex.health(0) is None
     assert await ex.dead_man(30) == 0
     await ex.stop()
+
+
+async def test_the_strategies_view_shows_each_strategys_own_net_pnl(tmp_path) -> None:
+    """The Strategies pane's PnL is the slot's realised + unrealised - fees + funding (it was minus fees only)."""
+    from decimal import Decimal
+
+    from cashup_tui.engine.strategy import load_strategy
+    from cashup_tui.service.workstation import EngineWorkstation
+
+    strat = tmp_path / "always_long.py"
+    strat.write_text("from cashup_tui.engine.strategy import Strategy\n\n"
+                     "class AlwaysLong(Strategy):\n    \"\"\"Long on every tick.\"\"\"\n    vectorised = False\n\n"
+                     "    def on_ticker(self, ctx, t):\n        ctx.target(1.0)\n")
+    node = build_node(Settings(), "demo", symbols=["BTC_USDT"])
+    await node.start()
+    try:
+        assert node.runner is not None
+        slot = node.runner.add(load_strategy(str(strat))(), "BTC_USDT", name="al", order_notional=Decimal(500), start=True)
+        assert await _until(lambda: slot.position > 0 and not slot.pending, timeout=20.0)
+        await node.runner.idle()
+        row = next(v for v in EngineWorkstation(node).strategies() if v.id == "al")
+        pnl = node.runner.pnl("al")
+        assert pnl["fees"] > 0 and row.pnl == pnl["net_pnl"]
+        assert pnl["net_pnl"] == pnl["realised_pnl"] + pnl["unrealised_pnl"] - pnl["fees"] + pnl["funding"]
+    finally:
+        await node.stop()

@@ -282,7 +282,7 @@ class EngineWorkstation(BacktestMixin):
             for s in runner.status():
                 running_labels.add(s["strategy"])
                 out.append(StrategyView(s["name"], s["strategy"], s["symbol"], s["state"], s["params"],
-                                        self._strategy_pnl(s["name"]), s["orders"], s["error"]))
+                                        s["net_pnl"], s["orders"], s["error"]))
         for name in sorted(discover(dirs)):
             if name in running_labels:
                 continue
@@ -294,13 +294,6 @@ class EngineWorkstation(BacktestMixin):
                 continue
             out.append(StrategyView(name, name, "", "stopped", params))
         return out
-
-    def _strategy_pnl(self, slot_name: str) -> Decimal:
-        total = ZERO
-        for o in self.node.cache.orders():
-            if o.strategy == slot_name and o.filled:
-                total -= o.fees
-        return total
 
     async def start_strategy(self, name: str, symbol: str, params: dict[str, object]) -> str:
         return await commands.start_strategy(self.node, name, symbol, params, authorize=self.node.authorize)
