@@ -14,6 +14,7 @@ from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.runtime import build_node
 from cashup_tui.settings import Settings, replace_section
 from tests.notify_helpers import http_sink, refused_port
+from tests.test_runtime_faults import _until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -58,13 +59,11 @@ async def test_alert_rules_fire_once_and_reach_the_webhook(tmp_path: Path) -> No
         await node.start()
         try:
             assert [r.describe() for r in node.alerts.rules] == ["BTC_USDT price above 1000000000"]
-            # a demo node that does not trade starts without waiting for the feed: wait for the first ticker
-            for _ in range(600):
-                if node.cache.ticker("BTC_USDT") is not None:
-                    break
-                await asyncio.sleep(0.05)
+            # start waits for a mark and a book, not a ticker: wait for the first one
+            assert await _until(lambda: node.cache.ticker("BTC_USDT") is not None, timeout=30.0), \
+                "no BTC_USDT ticker from the demo feed within 30 s"
             ticker = node.cache.ticker("BTC_USDT")
-            assert ticker is not None, "no BTC_USDT ticker from the demo feed within 30 s"
+            assert ticker is not None
             last = Decimal(str(ticker.last))
             tick = node.instruments["BTC_USDT"].price_tick
             node.supervisor.check_alerts(node.clock.now_ms())

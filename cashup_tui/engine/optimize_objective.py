@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cashup_tui.domain.errors import StrategyError, ValidationError
 
@@ -94,7 +94,7 @@ def compiled(obj: UserObjective) -> Callable[..., Any]:
         raise ValidationError(f"--objective {obj.label}: {obj.path} has no function {obj.function!r}",
                               hint=f"functions there: {', '.join(funcs) or '(none)'}")
     _COMPILED[key] = fn
-    return fn  # type: ignore[no-any-return]  # checked callable above
+    return cast(Callable[..., Any], fn)  # checked callable above
 
 
 def score(obj: UserObjective, metrics: dict[str, Any]) -> float | None:
