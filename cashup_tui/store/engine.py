@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from cashup_tui.domain.errors import ConfigError
-from cashup_tui.store.lite import SYNCHRONOUS, StoreError
+from cashup_tui.store.lite import SYNCHRONOUS, StoreError, enable_wal
 from cashup_tui.store.lite import prepare_file as _prepare_file
 
 __all__ = ["Store", "StoreError", "backend_hint", "open_store", "redact_url", "sqlite_path", "transaction"]
@@ -133,7 +133,7 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         if not memory:
-            cur.execute("PRAGMA journal_mode = WAL")
+            enable_wal(cur.execute, busy_timeout_ms)
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute(f"PRAGMA synchronous = {synchronous}")
         cur.close()

@@ -266,12 +266,32 @@ def sqlite_file(url: str) -> Path | None:
     return Path(url).expanduser()
 
 
+def enable_wal(execute: Any, busy_timeout_ms: int) -> None:
+    """Switch a connection to WAL, waiting out other openers as the busy timeout promises.
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers "database is locked" at
+    once (without calling the busy handler) while another connection is opening or recovering the
+    same file, so several processes opening a fresh store together failed now and then."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.001
+    while True:
+        try:
+            execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
     """A connection set up like `open_store`'s (see store.engine._install_sqlite_hooks)."""
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        enable_wal(conn.execute, busy_timeout_ms)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
     except BaseException:
