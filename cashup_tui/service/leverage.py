@@ -66,3 +66,27 @@ async def set_leverage(node: Node, symbol: str, leverage: Decimal, margin: Margi
     await node.om.set_leverage(symbol, leverage, cross=margin is MarginMode.CROSS)
     await watch.refresh()
     return watch.position(symbol)
+
+
+class LeverageMixin:
+    """The workstation's leverage dialog and margin reads (EngineWorkstation mixes this in): the venue's
+    margin is polled by `margin` (a MarginWatch) from the workstation's background loop."""
+
+    node: Any
+    margin: MarginWatch
+
+    async def set_leverage(self, symbol: str, leverage: Decimal, margin: MarginMode | None = None) -> PositionMargin | None:
+        return await set_leverage(self.node, symbol, leverage, margin, authorize=self.node.authorize, watch=self.margin)
+
+    def margin_of(self, symbol: str) -> PositionMargin | None:
+        return self.margin.position(symbol)
+
+    def leverage_label(self, symbol: str) -> str:
+        """'10x isolated' / '5x cross' from the venue, else the engine's leverage for the symbol."""
+        pm = self.margin.position(symbol)
+        if pm is not None:
+            return f"{pm.label.removeprefix('C')} {pm.mode.value}"
+        pf = self.node.portfolio if self.node is not None else None
+        if pf is None:
+            return ""
+        return f"{pf.leverage.get(symbol, pf.default_leverage).normalize():f}x"
