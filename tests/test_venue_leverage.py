@@ -18,25 +18,19 @@ def _long(v, size: int = 50):
     return v.position(SYM)
 
 
-def test_isolated_change_moves_margin_and_liquidation_price() -> None:
-    v = venue("1000")
-    v.set_leverage(SYM, 10)
-    p = _long(v)
-    coins = p.size * D("0.1")
-    avail = v.account().available
-    q = v.set_leverage(SYM, 20)
-    assert q.margin == coins * p.entry_price / 20 == p.margin / 2
-    assert q.liq_price == Position(SYM, D("0.1"), q.size, q.entry_price).liquidation_price(MMR, q.margin)
-    assert q.liq_price > p.liq_price  # less margin: liquidated sooner
-    assert v.account().available == avail + p.margin / 2
-    g = q.to_gate()
-    assert (g["leverage"], g["pos_margin_mode"], g["cross_leverage_limit"]) == ("20", "isolated", "0")
-
-
-def test_cross_margin_is_backed_by_the_available_balance() -> None:
+def test_leverage_change_moves_margin_and_liquidation_price_isolated_and_cross() -> None:
     v = venue("300")
     v.set_leverage(SYM, 10)
     p = _long(v)
+    coins = p.size * D("0.1")
+    # isolated 10x -> 20x: half the margin, a nearer liquidation price, the difference back in available
+    avail = v.account().available
+    h = v.set_leverage(SYM, 20)
+    assert h.margin == coins * p.entry_price / 20 == p.margin / 2
+    assert h.liq_price == Position(SYM, D("0.1"), h.size, h.entry_price).liquidation_price(MMR, h.margin)
+    assert h.liq_price > p.liq_price
+    assert v.account().available == avail + p.margin / 2
+    # cross at a 25x limit: the available balance stands behind the position
     q = v.set_leverage(SYM, 0, cross_leverage_limit=25)
     g = q.to_gate()
     assert (g["leverage"], g["cross_leverage_limit"], g["pos_margin_mode"]) == ("0", "25", "cross")
@@ -46,7 +40,6 @@ def test_cross_margin_is_backed_by_the_available_balance() -> None:
     expected = Position(SYM, D("0.1"), q.size, q.entry_price).liquidation_price(MMR, backing)
     assert q.liq_price == expected and expected < p.liq_price  # the account stands behind it
     # Gate's cross rule at that price: margin + available + uPnL = maintenance margin
-    coins = q.size * D("0.1")
     assert abs(backing + coins * (expected - q.entry_price) - MMR * coins * expected) < D("1e-18")
     # leverage 0 without a limit keeps the current cross limit
     assert v.set_leverage(SYM, 0).leverage == 25
