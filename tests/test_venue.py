@@ -258,8 +258,7 @@ def test_leverage_limits() -> None:
         v.set_leverage(SYM, 101)
     with err("LEVERAGE_TOO_LOW"):
         v.set_leverage(SYM, D("0.5"))
-    with err("INVALID_PARAM_VALUE"):
-        v.set_leverage(SYM, 0)
+    assert v.set_leverage(SYM, 0).to_gate()["pos_margin_mode"] == "cross"  # 0 = cross margin (test_venue_leverage.py)
     assert v.set_leverage(SYM, 20).leverage == 20
 
 

@@ -27,6 +27,7 @@ from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
+from cashup_tui.service.margin import AccountView
 from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
@@ -239,7 +240,11 @@ class SeededMarketNode:
                           abs(v.position.size) * v.position.quanto_multiplier * v.mark) for v in self._positions)
         stress = tuple(StressRow(f"all {pct:+d}%", gross * pct / 100, D(100_000) + gross * pct / 100, ())
                        for pct in (-10, -5, 5, 10))
-        return RiskView(self.state, self.kill_level, limits, exposure, None, None, stress)
+        upnl = sum((v.unrealized for v in self._positions), D(0))
+        pm = sum((v.margin for v in self._positions), D(0))
+        account = AccountView(D(100_000), D(100_000) - pm, pm, pm, D(0), gross * D("0.005"),
+                              gross * D("0.005") / (D(100_000) + upnl) * 100, upnl, D(100_000) + upnl)
+        return RiskView(self.state, self.kill_level, limits, exposure, None, None, stress, account)
 
     def notifications(self, limit: int = 200) -> Sequence[NotificationView]:
         return []

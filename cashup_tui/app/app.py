@@ -25,12 +25,13 @@ from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, Settings
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen
 from cashup_tui.app.modals.kill import KillSwitch
+from cashup_tui.app.modals.leverage import open_leverage_dialog
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.search import SymbolSearch
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
 from cashup_tui.app.panes.orders import OrdersPane, open_rows
-from cashup_tui.app.panes.positions import PositionsPane
+from cashup_tui.app.panes.positions import SIDE_COLUMNS, PositionsPane
 from cashup_tui.app.panes.positions import rows as position_rows
 from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane
 from cashup_tui.app.panes.status import KeyBar, StatusBar
@@ -51,8 +52,7 @@ class SidePanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("Positions", classes="pane-title")
-        yield SyncTable(("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Realised"),
-                        id="side-positions")
+        yield SyncTable(SIDE_COLUMNS, id="side-positions")
         yield Label("Open orders", classes="pane-title")
         yield SyncTable(("Client id", "Symbol", "Side", "Type", "Size", "Filled", "Price", "Status"), id="side-orders")
 
@@ -79,6 +79,7 @@ class CashupApp(App[int]):
         Binding("x", "cancel_all", "Cancel all", show=False),
         Binding("a", "amend", "Amend", show=False),
         Binding("f", "close_position", "Close position", show=False),
+        Binding("L", "leverage", "Leverage / margin mode", show=False),
         Binding("r", "reduce_or_resume", "Reduce 50% / resume", show=False),
         Binding("t", "timeframe", "Timeframe", show=False),
         Binding("o", "overlay", "Overlay", show=False),
@@ -177,7 +178,7 @@ class CashupApp(App[int]):
         elif tab == "risk":
             self.query_one(RiskPane).show(node.risk())
         if self.has_class("-wide"):
-            self.query_one("#side-positions", SyncTable).sync(position_rows(node.positions()))  # type: ignore[arg-type]
+            self.query_one("#side-positions", SyncTable).sync(position_rows(node.positions(), SIDE_COLUMNS))  # type: ignore[arg-type]
             self.query_one("#side-orders", SyncTable).sync(open_rows(node.open_orders()))  # type: ignore[arg-type]
         for severity, text in node.drain_alerts():
             self.notify(text, severity=severity if severity in ("information", "warning", "error") else "information")
@@ -315,6 +316,14 @@ class CashupApp(App[int]):
                 self._run_action(self.node.close_position(sym), f"closing {sym}")
 
         self.push_screen(Confirm(f"Close the whole {sym} position at market?"), go)
+
+    def action_leverage(self) -> None:
+        """The selected position's leverage and margin mode (Positions tab), else the market symbol's."""
+        if not self._node_ok():
+            return
+        on_positions = self.query_one(TabbedContent).active == "positions"
+        sym = (self.query_one(PositionsPane).selected_symbol if on_positions else None) or self.symbol
+        open_leverage_dialog(self, sym)
 
     def action_reduce_or_resume(self) -> None:
         if not self._node_ok():

@@ -1,14 +1,20 @@
-"""`cashup positions`: net positions per contract from the journal (or reconciled with the venue)."""
+"""`cashup positions`: net positions per contract from the journal (or reconciled with the venue);
+`cashup positions leverage`: a contract's leverage and margin mode at the venue."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import typer
 
 from cashup_tui.cli.choices import Mode
-from cashup_tui.cli.common import print_json
-from cashup_tui.cli.engine_cli import MODE_HELP, confirm_live, open_journal, resolve_mode, run_node
+from cashup_tui.cli.common import fail, print_json
+from cashup_tui.cli.engine_cli import MODE_HELP, authorize, confirm_live, open_journal, resolve_mode, run_node
+
+app = typer.Typer(help="Show positions; set a contract's leverage and margin mode.", invoke_without_command=True)
 
 
+@app.callback()
 def command(
     ctx: typer.Context,
     mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
@@ -18,6 +24,8 @@ def command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show positions: size, entry, mark, unrealised/realised PnL, fees, funding, margin, liquidation price."""
+    if ctx.invoked_subcommand is not None:
+        return
     settings, m, url = resolve_mode(ctx, mode)
     if sync:
         live_ok = confirm_live(m, confirm)
@@ -59,3 +67,44 @@ def command(
                    f"{r['unrealized_pnl']:>+10.2f} {r['realized_pnl']:>10.2f} {r['fees']:>8.2f} "
                    f"{r['leverage']:>4.3g} {r['margin']:>10.2f} {liq:>12}")
     typer.echo(f"cash {cash:.2f} USDT, equity {equity:.2f} USDT" + ("" if sync else " (marks: entry prices; --sync for live)"))
+
+
+@app.command("leverage")
+def leverage(
+    ctx: typer.Context,
+    symbol: str = typer.Argument(..., help="Gate contract, e.g. BTC_USDT."),
+    value: str = typer.Argument(..., help="Leverage, e.g. 5 (in cross margin: the cross leverage limit)."),
+    margin: str = typer.Option(None, "--margin", help="cross | isolated (default: keep the current mode)."),
+    mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
+    confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Set SYMBOL's leverage (and margin mode) at the venue; print what the venue then reports."""
+    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.service import leverage as lev_cmd
+
+    try:
+        lev, margin_mode = lev_cmd.parse_leverage(value), lev_cmd.parse_mode(margin)
+    except ValidationError as exc:
+        fail(exc.args[0], hint=exc.hint, code=2)
+    sym = symbol.upper()
+    settings, m, url = resolve_mode(ctx, mode)
+    live_ok = confirm_live(m, confirm)
+
+    async def go(node):
+        return await lev_cmd.set_leverage(node, sym, lev, margin_mode, authorize=partial(authorize, node.session))
+
+    try:
+        pm = run_node(settings, m, url, go, symbols=[sym], trade=False, live_ok=live_ok)
+    except ValidationError as exc:  # a bad leverage for this contract: name its range
+        fail(exc.args[0], hint=exc.hint, code=2)
+    out = {"mode": m, "symbol": sym, "leverage": pm.leverage if pm else lev,
+           "margin_mode": pm.mode.value if pm else (margin_mode.value if margin_mode else None),
+           "margin": pm.margin if pm else None, "liquidation_price": pm.liq_price if pm else None}
+    if as_json:
+        print_json(out)
+        return
+    mm = f" {out['margin_mode']}" if out["margin_mode"] else ""
+    extra = f", margin {pm.margin:.2f} USDT" if pm and pm.margin else ""
+    liq = f", liquidation {pm.liq_price:.6g}" if pm and pm.liq_price else ""
+    typer.echo(f"{sym} leverage {out['leverage']:f}x{mm}{extra}{liq} ({m})")

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.events import Event
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.margin import MarginAccount, PositionMargin
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Fill, Order, OrderEvent
 from cashup_tui.domain.positions import Position
@@ -86,7 +87,7 @@ class InProcess:
     async def dead_man(self, timeout_s: int) -> int:
         return 0  # nothing to arm: the venue lives and dies with this process
 
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+    async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> None:
         return None  # a venue that keeps no per-symbol leverage (a test double) accepts any
 
     async def cancel_all(self, symbol: str) -> list[Order]:
@@ -130,7 +131,8 @@ class Execution(Lifecycle, Protocol):
 
     async def cancel_all(self, symbol: str) -> list[Order]: ...
 
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> None: ...
+    async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> None:
+        """Isolated margin at `leverage`, or with `cross` cross margin with `leverage` as its limit."""
 
     async def submit(self, order: Order) -> Order: ...
 
@@ -149,6 +151,16 @@ class Execution(Lifecycle, Protocol):
     async def balances(self) -> list[Balance]: ...
 
     def events(self) -> AsyncIterator[Event]: ...
+
+
+@runtime_checkable
+class MarginReads(Protocol):
+    """An Execution that reports the venue's margin (Gate's futures account and position objects). Apart
+    from `Execution` so test doubles need not implement it; the service shows nothing when it is missing."""
+
+    async def margin_account(self) -> MarginAccount: ...
+
+    async def position_margins(self) -> list[PositionMargin]: ...
 
 
 @runtime_checkable

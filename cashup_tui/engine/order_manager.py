@@ -442,12 +442,13 @@ class OrderManager:
         """Cancel every open order (of `symbol`; `entries_only`: not the exits): see Reconciler.cancel_all."""
         return await self.reconciler.cancel_all(symbol, reason=reason, entries_only=entries_only)
 
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> Decimal:
-        """Leverage 0 or above the config cap / venue max is refused before anything is sent."""
+    async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> Decimal:
+        """Leverage (with `cross`: the cross limit) 0 or above the config cap / venue max is refused first."""
         self.risk.check_leverage(symbol, leverage)
-        await self.execution.set_leverage(symbol, leverage)
+        kw = {"cross": True} if cross else {}  # test doubles that know no margin modes keep working
+        await self.execution.set_leverage(symbol, leverage, **kw)
         self.portfolio.set_leverage(symbol, leverage)
-        self.journal.audit(self.clock.now_ms(), "user", "leverage.set", f"{symbol} {leverage}")
+        self.journal.audit(self.clock.now_ms(), "user", "leverage.set", f"{symbol} {leverage}{' cross' * cross}")
         return leverage
 
     async def close_position(self, symbol: str, *, strategy: str = "") -> Order | None:

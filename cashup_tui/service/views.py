@@ -14,10 +14,12 @@ from typing import Protocol
 
 from cashup_tui.domain.enums import Mode, OrderType, Side, TimeInForce, TradingState
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.margin import MarginMode, PositionMargin
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
+from cashup_tui.service.margin import AccountView
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class HeaderStatus:
     now_ms: int = 0
     kill_level: int = 0
     profile: str = "trader"  # viewer sessions are marked VIEW ONLY
+    available: Decimal | None = None  # the venue's available margin (None: not reported yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class PositionView:
     liq_price: Decimal | None
     liq_distance_pct: Decimal | None
     margin: Decimal
+    venue: PositionMargin | None = None  # leverage, margin mode and margin as the venue reports them
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,7 @@ class RiskView:
     var95: Decimal | None
     var99: Decimal | None
     stress: tuple[StressRow, ...]
+    account: AccountView | None = None  # the venue's futures account (None: not reported yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,7 @@ class TicketPreview:
     liq_price: Decimal | None
     headroom: tuple[LimitUsage, ...] = ()
     denial: str = ""  # non-empty: the risk gate would refuse, and why
+    leverage: str = ""  # the symbol's current leverage and margin mode ("10x isolated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +198,12 @@ class WorkstationNode(Protocol):
     async def cancel_all(self, symbol: str | None = None) -> int: ...
 
     async def close_position(self, symbol: str, fraction: Decimal = Decimal(1)) -> Order | None: ...
+
+    async def set_leverage(self, symbol: str, leverage: Decimal, margin: MarginMode | None = None) -> PositionMargin | None:
+        """The symbol's leverage (and margin mode) at the venue; returns what the venue then reports."""
+        ...
+
+    def margin_of(self, symbol: str) -> PositionMargin | None: ...
 
     async def kill(self, level: int, reason: str) -> None: ...
 

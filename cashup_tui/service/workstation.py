@@ -36,6 +36,8 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.service import commands
 from cashup_tui.service.jobs import BacktestMixin
+from cashup_tui.service.leverage import LeverageMixin
+from cashup_tui.service.margin import MarginWatch
 from cashup_tui.service.roles import Action
 from cashup_tui.service.views import (
     HeaderStatus,
@@ -91,7 +93,7 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin):
+class EngineWorkstation(BacktestMixin, LeverageMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
@@ -113,6 +115,7 @@ class EngineWorkstation(BacktestMixin):
         self.last_ack_ms: float | None = None
         self._notifications: deque[NotificationView] = deque(maxlen=500)
         self._seen_alerts: set[int] = set()
+        self.margin = MarginWatch(None)  # the venue's account and position margins, once the node is up
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -123,6 +126,8 @@ class EngineWorkstation(BacktestMixin):
             self.node = self._factory()
             self._symbols = list(self.node.symbols)
         await self.node.start()
+        self.margin = MarginWatch(self.node.execution)
+        await self.margin.refresh()
         bus = self.node.bus
         bus.subscribe(OrderFilled, self._on_fill)
         bus.subscribe(OrderDenied, lambda e: self._alert("warning", f"DENIED {e.client_id}: {e.message}"))
@@ -207,6 +212,7 @@ class EngineWorkstation(BacktestMixin):
     async def _history_loop(self) -> None:
         """Fetch chart history over REST for the series the panes ask for (never per frame)."""
         while True:
+            await self.margin.refresh(due_only=True)
             now = time.monotonic()
             for key in list(self._wanted):
                 if now - self._bars_at.get(key, 0.0) >= self.chart_refresh_s:
@@ -241,6 +247,7 @@ class EngineWorkstation(BacktestMixin):
             now_ms=now,
             kill_level=risk.status.kill_level if risk else 0,
             profile=n.profile.value,
+            available=self.margin.account.available if self.margin.account else None,
         )
 
     # -- orders and positions ----------------------------------------------------------------
@@ -263,10 +270,12 @@ class EngineWorkstation(BacktestMixin):
         for v in pf.views():
             p: Position = pf.positions[v.symbol]
             mark = v.mark if v.mark is not None else v.entry_price
-            roe = v.unrealized_pnl / v.margin * HUNDRED if v.margin > 0 else ZERO
-            liq = v.liquidation_price
+            vm = self.margin.position(v.symbol)  # the venue's margin and liquidation price, once reported
+            margin = vm.margin if vm is not None and vm.margin > 0 else v.margin
+            roe = v.unrealized_pnl / margin * HUNDRED if margin > 0 else ZERO
+            liq = vm.liq_price if vm is not None else v.liquidation_price
             dist = abs(mark - liq) / mark * HUNDRED if liq is not None and mark > 0 else None
-            out.append(PositionView(p, mark, v.unrealized_pnl, roe, liq, dist, v.margin))
+            out.append(PositionView(p, mark, v.unrealized_pnl, roe, liq, dist, margin, vm))
         return out
 
     # -- strategies ------------------------------------------------------------------------------
@@ -338,7 +347,7 @@ class EngineWorkstation(BacktestMixin):
             bars = self._bars.get((s, "1d"))
             if bars:
                 self._daily[s] = [b.close for b in bars]
-        return RiskView(risk.state, risk.status.kill_level, usages, exposure, var95, var99, stress)
+        return RiskView(risk.state, risk.status.kill_level, usages, exposure, var95, var99, stress, self.margin.account)
 
     # -- actions (service/commands.py: the same commands the CLI runs) -----------------------------
     async def preview(self, req: OrderRequest) -> TicketPreview:
@@ -351,7 +360,9 @@ class EngineWorkstation(BacktestMixin):
         ref = req.price or req.trigger_price or mark
         notional = inst.notional(req.size, ref)
         pos = pf.positions.get(req.symbol)
-        lev = pos.leverage if pos is not None and pos.leverage > 0 else pf.default_leverage
+        pm = self.margin_of(req.symbol)  # the venue's leverage when it reported one
+        lev = pm.leverage if pm is not None and pm.leverage > 0 else pos.leverage if pos is not None and \
+            pos.leverage > 0 else pf.leverage.get(req.symbol, pf.default_leverage)
         fee_rate = inst.taker_fee_rate if req.order_type is OrderType.MARKET or req.tif in (TimeInForce.IOC, TimeInForce.FOK) \
             else max(inst.maker_fee_rate, ZERO)
         after = (pos.size if pos else ZERO) + req.size * req.side.sign
@@ -366,7 +377,7 @@ class EngineWorkstation(BacktestMixin):
             LimitUsage("position after", float(inst.notional(after, ref)), float(lim.max_position_notional)),
         )
         return TicketPreview(notional, notional / lev if lev else notional, notional * fee_rate, liq, headroom,
-                             "" if denial is None else str(denial).removeprefix("risk: "))
+                             "" if denial is None else str(denial).removeprefix("risk: "), self.leverage_label(req.symbol))
 
     async def submit(self, req: OrderRequest) -> Order:
         t0 = time.perf_counter()

@@ -110,6 +110,7 @@ class Wallet:
             open_ms=c.open_ms if pos.size else 0,
             update_ms=c.update_ms,
             update_id=c.update_id,
+            cross=c.cross,
         )
 
     def positions(self, holding: bool) -> list[VenuePosition]:

@@ -7,7 +7,7 @@ Split out of venue.py so that the matching core (venue.py) and the trigger/count
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -87,6 +87,10 @@ class ContractState:
     update_id: int = 0
     touched: bool = False
     triggers: list[VenueTrigger] = field(default_factory=list)
+    # cross margin (Gate leverage 0): `leverage` is then the cross leverage limit, and the account's available
+    # balance (`cross_funds`, the wallet's) backs the position beyond its own margin
+    cross: bool = False
+    cross_funds: Callable[[], Decimal] | None = None
 
     def ref_price(self) -> Decimal | None:
         """Mark, else book mid, else last trade: what uPnL and price bands are measured against."""

@@ -1,11 +1,16 @@
-"""Isolated one-way margin: what a position and open orders lock, when a position is liquidated, and the
-leverage and margin changes a user can make.
+"""One-way margin, isolated or cross: what a position and open orders lock, when a position is liquidated,
+and the leverage and margin-mode changes a user can make.
 
 Position margin = entry notional / leverage, added when a fill opens or increases, released pro rata when
 it reduces. Open orders reserve order margin = the opening part of their remaining notional at their price
 / leverage (reduce-only orders reserve nothing). A new order needs the opening part of its immediate fills
 * (1/leverage + taker rate) + its resting opening part / leverage <= available (+ MARGIN_EPS), else
 INSUFFICIENT_AVAILABLE. Liquidation price: Gate's isolated rule, `Position.liquidation_price`.
+
+Cross margin (Gate: leverage 0 with `cross_leverage_limit` N): margins are computed at N, and the account's
+available balance backs the position too, so the liquidation price is the isolated rule's with margin +
+available. With one cross position that is Gate's rule; with several, each sees the shared available of the
+moment (re-read on every mark), not a joint liquidation of all of them.
 """
 
 from __future__ import annotations
@@ -34,10 +39,16 @@ def liq_price(c: ContractState) -> Decimal | None:
     pos = c.pos
     if pos.size == 0:
         return None
-    liq = pos.liquidation_price(c.inst.maintenance_rate, c.margin)
+    liq = pos.liquidation_price(c.inst.maintenance_rate, backing(c))
     if liq is None or (pos.size > 0 and liq <= 0):
         return None
     return liq
+
+
+def backing(c: ContractState) -> Decimal:
+    """What stands between the position and liquidation: its margin, plus the available balance in cross."""
+    funds = c.cross_funds
+    return c.margin + funds() if c.cross and funds is not None else c.margin
 
 
 def recalc_order_margin(c: ContractState) -> None:
@@ -100,28 +111,38 @@ class Margin:
         self.matching = matching
         self.wallet = wallet
 
-    def set_leverage(self, contract: str, c: ContractState, lev: Decimal, now: int) -> None:
-        """Isolated only (0 = cross is not simulated); the position margin follows the new leverage."""
-        if lev == 0:
-            raise VenueError(
-                "INVALID_PARAM_VALUE", "cross margin (leverage 0) is not simulated", hint="use a leverage >= 1"
-            )
-        if lev < c.inst.leverage_min:
-            raise VenueError("LEVERAGE_TOO_LOW", f"leverage {dstr(lev)} below {dstr(c.inst.leverage_min)}")
-        if lev > c.inst.leverage_max:
-            raise VenueError("LEVERAGE_TOO_HIGH", f"leverage {dstr(lev)} above {dstr(c.inst.leverage_max)}")
+    def set_leverage(self, contract: str, c: ContractState, lev: Decimal, now: int,
+                     cross_limit: Decimal | None = None) -> None:
+        """Leverage >= 1: isolated at that leverage. 0: cross margin at `cross_limit` (the current leverage
+        when none is given). The position margin follows; a change that would leave the position at or
+        under its maintenance margin on the mark is refused (LIQUIDATE_IMMEDIATELY), as Gate does."""
+        cross = lev == 0
+        eff = (cross_limit if cross_limit else c.leverage) if cross else lev
+        if eff < c.inst.leverage_min:
+            raise VenueError("LEVERAGE_TOO_LOW", f"leverage {dstr(eff)} below {dstr(c.inst.leverage_min)}")
+        if eff > c.inst.leverage_max:
+            raise VenueError("LEVERAGE_TOO_HIGH", f"leverage {dstr(eff)} above {dstr(c.inst.leverage_max)}")
         pos = c.pos
-        new_margin = abs(pos.size) * c.qm * pos.entry_price / lev if pos.size else ZERO
+        new_margin = abs(pos.size) * c.qm * pos.entry_price / eff if pos.size else ZERO
         if pos.size:
             extra = new_margin - c.margin
-            if extra > 0 and extra > self.wallet.available():
-                raise VenueError("INSUFFICIENT_AVAILABLE", f"leverage {dstr(lev)} needs {dstr(extra)} USDT more margin")
-            liq = pos.liquidation_price(c.inst.maintenance_rate, new_margin)
+            avail = self.wallet.available()
+            if extra > 0 and extra > avail:
+                raise VenueError("INSUFFICIENT_AVAILABLE", f"leverage {dstr(eff)} needs {dstr(extra)} USDT more margin")
+            # cross: the available balance left after the change backs the position as well
+            funds = new_margin + avail - extra if cross else new_margin
+            liq = pos.liquidation_price(c.inst.maintenance_rate, funds)
             mark = c.ref_price()
             if liq is not None and mark is not None and ((pos.size > 0 and mark <= liq) or (pos.size < 0 and mark >= liq)):
-                raise VenueError("LIQUIDATE_IMMEDIATELY", f"leverage {dstr(lev)} would liquidate the position now")
-        c.leverage = lev
-        pos.leverage = lev
+                mode = "cross" if cross else "isolated"
+                raise VenueError("LIQUIDATE_IMMEDIATELY",
+                                 f"{mode} {dstr(eff)}x would leave the position under its maintenance margin "
+                                 f"(liquidation {dstr(liq)}, mark {dstr(mark)})",
+                                 hint="use a lower leverage or add margin first")
+        c.leverage = eff
+        c.cross = cross
+        c.cross_funds = self.wallet.available if cross else None
+        pos.leverage = eff
         c.margin = new_margin
         c.liq = liq_price(c)
         c.touched = True

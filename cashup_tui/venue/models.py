@@ -189,7 +189,8 @@ class VenueTrade:
 
 @dataclass(slots=True)
 class VenuePosition:
-    """A snapshot of one isolated one-way position, valued at `mark_price`."""
+    """A snapshot of one one-way position, valued at `mark_price`. In cross margin (`cross`) `leverage` is the
+    cross leverage limit, which Gate reports as `cross_leverage_limit` with leverage "0"."""
 
     user: int
     contract: str
@@ -214,6 +215,7 @@ class VenuePosition:
     open_ms: int
     update_ms: int
     update_id: int
+    cross: bool = False
 
     @property
     def maintenance_margin(self) -> Decimal:
@@ -228,7 +230,7 @@ class VenuePosition:
             "user": self.user,
             "contract": self.contract,
             "size": dstr(self.size),
-            "leverage": dstr(self.leverage),
+            "leverage": "0" if self.cross else dstr(self.leverage),
             "risk_limit": "1000000",
             "leverage_max": dstr(self.leverage_max),
             "maintenance_rate": dstr(self.maintenance_rate),
@@ -252,8 +254,8 @@ class VenuePosition:
             "pending_orders": self.pending_orders,
             "close_order": None,
             "mode": "single",
-            "cross_leverage_limit": "0",
-            "pos_margin_mode": "isolated",
+            "cross_leverage_limit": dstr(self.leverage) if self.cross else "0",
+            "pos_margin_mode": "cross" if self.cross else "isolated",
             "lever": dstr(self.leverage),
             "open_time": self.open_ms // 1000,
             "update_time": self.update_ms // 1000,

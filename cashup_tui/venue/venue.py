@@ -45,7 +45,8 @@ Funding (`apply_funding`): amount = -size * multiplier * mark * rate to the wall
 the rate is positive.
 
 Not modelled: iceberg (accepted and echoed, the whole size is visible to our own matching), self-trade
-prevention (our orders never meet each other), risk limits, cross margin (leverage 0), dual mode.
+prevention (our orders never meet each other), risk limits, dual mode. Cross margin (leverage 0) is
+simulated per position: see margin.py.
 
 Events (`drain_events()`, in order): "order" (futures.orders: a snapshot after each change), "usertrade",
 "position" (one per touched contract per call), "balance" (pnl, fee, fund, dnw changes), "autoorder"
@@ -100,7 +101,7 @@ from cashup_tui.venue.base import (
     to_dec,
 )
 from cashup_tui.venue.events import Recorder
-from cashup_tui.venue.margin import Margin
+from cashup_tui.venue.margin import Margin, liq_price
 from cashup_tui.venue.matching import Matching
 from cashup_tui.venue.models import (
     VenueAccount,
@@ -255,6 +256,8 @@ class Venue:
         c.mark = mark
         if not c.last_explicit:
             c.last = mark
+        if c.cross and c.pos.size:  # the shared available balance may have moved since the last fill
+            c.liq = liq_price(c)
         liq = c.liq
         if liq is not None:
             size = c.pos.size
@@ -423,11 +426,14 @@ class Venue:
             yield from c.sells
 
     # ------------------------------------------------------------------ leverage, margin, cash, funding
-    def set_leverage(self, contract: str, leverage: Decimal | int | str, *, ts_ms: int | None = None) -> VenuePosition:
-        """Gate `POST /positions/{contract}/leverage` (isolated only: 0 = cross is not simulated)."""
+    def set_leverage(self, contract: str, leverage: Decimal | int | str, *, ts_ms: int | None = None,
+                     cross_leverage_limit: Decimal | int | str | None = None) -> VenuePosition:
+        """Gate `POST /positions/{contract}/leverage`: leverage >= 1 is isolated; 0 is cross margin at
+        `cross_leverage_limit` (kept when not given)."""
         c = self._contract(contract)
         now = self._stamp(ts_ms)
-        self._margin.set_leverage(contract, c, to_dec(leverage, "leverage"), now)
+        limit = None if cross_leverage_limit is None else to_dec(cross_leverage_limit, "cross_leverage_limit")
+        self._margin.set_leverage(contract, c, to_dec(leverage, "leverage"), now, limit)
         return self._wallet.position(c)
 
     def update_margin(self, contract: str, change: Decimal | int | str, *, ts_ms: int | None = None) -> VenuePosition:

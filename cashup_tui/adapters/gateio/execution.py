@@ -24,7 +24,11 @@ from cashup_tui.adapters.gateio.connection import GateWsClient
 from cashup_tui.adapters.gateio.order_params import price_param, size_param
 from cashup_tui.adapters.gateio.parse import OrderUpdate
 from cashup_tui.adapters.gateio.rest import GateRest
-from cashup_tui.adapters.gateio.rest_translate import order_from_gate
+from cashup_tui.adapters.gateio.rest_translate import (
+    margin_account_from_gate,
+    order_from_gate,
+    position_margin_from_gate,
+)
 from cashup_tui.adapters.gateio.ws_orders import GateWsOrders, WsOrdersUnavailable, gate_ws_limiter
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -32,6 +36,7 @@ from cashup_tui.domain.errors import OrderNotFound
 from cashup_tui.domain.events import Event, FeedConnected, FeedDisconnected, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument, to_decimal_or
+from cashup_tui.domain.margin import MarginAccount, PositionMargin
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import StreamHealth
@@ -280,8 +285,14 @@ class GateExecution:
         uid = await self.rest.user_id()
         return str(uid) if uid else ""
 
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
-        await self.rest.set_leverage(symbol, leverage)
+    async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> None:
+        await self.rest.set_leverage(symbol, leverage, cross=cross)
+
+    async def margin_account(self) -> MarginAccount:
+        return margin_account_from_gate(await self.rest.account_raw())
+
+    async def position_margins(self) -> list[PositionMargin]:
+        return [position_margin_from_gate(p) for p in await self.rest.positions_raw()]
 
     has_dead_man = True  # Gate's countdown_cancel_all
     has_bulk_cancel = True  # Gate's per-contract cancel-all

@@ -374,11 +374,16 @@ class GateRest:
     async def balances(self) -> list[Balance]:
         return [balance_from_gate(await self.account_raw())]
 
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> dict[str, Any]:
-        """Gate takes leverage as a query parameter with an empty body (ccxt handles the signing)."""
-        if not leverage.is_finite() or leverage < 0:
-            raise ValidationError(f"leverage {leverage} must be >= 0 (0 = cross margin)")
-        params = self._p(contract=symbol, leverage=price_param(leverage))
+    async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> dict[str, Any]:
+        """Gate takes leverage as a query parameter with an empty body (ccxt handles the signing). Cross
+        margin is leverage 0 with `cross_leverage_limit` = `leverage` (as ccxt's set_leverage sends it).
+        Returns Gate's position object."""
+        if not leverage.is_finite() or leverage < 0 or (cross and leverage == 0):
+            raise ValidationError(f"leverage {leverage} must be >= 0 (0 = cross margin; a cross limit > 0)")
+        if cross:
+            params = self._p(contract=symbol, leverage="0", cross_leverage_limit=price_param(leverage))
+        else:
+            params = self._p(contract=symbol, leverage=price_param(leverage))
         return await self._write(
             f"set leverage {symbol}", self._ex.privateFuturesPostSettlePositionsContractLeverage, params
         )

@@ -36,6 +36,7 @@ from cashup_tui.domain.errors import (
 )
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import to_decimal_or
+from cashup_tui.domain.margin import MarginAccount, MarginMode, PositionMargin
 from cashup_tui.domain.market import BookLevel, BookSnapshot
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
@@ -240,6 +241,41 @@ def balance_from_gate(a: Mapping[str, Any], ts_ms: int = 0) -> Balance:
         total=to_decimal_or(a.get("total")),
         available=to_decimal_or(a.get("available")),
         ts_ms=ts_ms,
+    )
+
+
+def margin_account_from_gate(a: Mapping[str, Any], ts_ms: int = 0) -> MarginAccount:
+    """Gate `GET /futures/usdt/accounts`: the wallet and the margins the venue holds."""
+    return MarginAccount(
+        currency=str(a.get("currency") or "USDT"),
+        total=to_decimal_or(a.get("total")),
+        available=to_decimal_or(a.get("available")),
+        position_margin=to_decimal_or(a.get("position_margin")),
+        order_margin=to_decimal_or(a.get("order_margin")),
+        maintenance_margin=to_decimal_or(a.get("maintenance_margin")),
+        unrealised_pnl=to_decimal_or(a.get("unrealised_pnl")),
+        ts_ms=ts_ms,
+    )
+
+
+def position_margin_from_gate(p: Mapping[str, Any]) -> PositionMargin:
+    """A Gate position object's margin: leverage "0" (or pos_margin_mode "cross") is cross margin at
+    `cross_leverage_limit`."""
+    lev = to_decimal_or(p.get("leverage"))
+    cross = lev == 0 or p.get("pos_margin_mode") == "cross"
+    if cross:
+        lev = to_decimal_or(p.get("cross_leverage_limit")) or lev
+    mm = to_decimal_or(p.get("maintenance_margin"), None)
+    if mm is None:
+        mm = to_decimal_or(p.get("value")) * to_decimal_or(p.get("maintenance_rate"))
+    liq = to_decimal_or(p.get("liq_price"), None)
+    return PositionMargin(
+        symbol=str(p.get("contract") or ""),
+        mode=MarginMode.CROSS if cross else MarginMode.ISOLATED,
+        leverage=lev,
+        margin=to_decimal_or(p.get("margin")),
+        maintenance_margin=mm,
+        liq_price=liq if liq else None,
     )
 
 

@@ -20,6 +20,7 @@ from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationErr
 from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.margin import MarginAccount, MarginMode, PositionMargin
 from cashup_tui.domain.order_status import order_status
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import InProcess
@@ -198,11 +199,24 @@ class VenueExecution(InProcess):
     async def balances(self) -> list[Balance]:
         return [balance_from_venue(self.venue.account(), self.venue.now_ms)]
 
-    async def set_leverage(self, symbol: str, leverage: Decimal) -> None:
+    async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> None:
         try:
-            self.venue.set_leverage(symbol, leverage, ts_ms=self._now())
+            if cross:
+                self.venue.set_leverage(symbol, 0, ts_ms=self._now(), cross_leverage_limit=leverage)
+            else:
+                self.venue.set_leverage(symbol, leverage, ts_ms=self._now())
         except VenueError as exc:
             raise _translate(exc, f"set leverage {symbol}") from None
+
+    async def margin_account(self) -> MarginAccount:
+        a = self.venue.account()
+        return MarginAccount(a.currency, a.total, a.available, a.position_margin, a.order_margin,
+                             a.maintenance_margin, a.unrealised_pnl, self.venue.now_ms)
+
+    async def position_margins(self) -> list[PositionMargin]:
+        return [PositionMargin(p.contract, MarginMode.CROSS if p.cross else MarginMode.ISOLATED, p.leverage,
+                               p.margin, p.maintenance_margin, p.liq_price or None)
+                for p in self.venue.positions() if p.contract in self.instruments]
 
     def pump(self) -> int:
         """Move the venue's private events (orders, user trades) onto the event stream."""

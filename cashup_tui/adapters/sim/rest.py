@@ -363,7 +363,11 @@ class _RestApi:
         lev = to_decimal_or(raw, None)
         if lev is None or lev < 0:
             raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: leverage {raw!r}")
-        out = self.venue(self.state.venue.set_leverage, name, lev)
+        raw_limit = request.query.get("cross_leverage_limit")  # with leverage 0: cross margin at that limit
+        limit = None if raw_limit is None else to_decimal_or(raw_limit, None)
+        if raw_limit is not None and (limit is None or limit < 0):
+            raise GateHttpError("INVALID_PARAM_VALUE", f"invalid argument: cross_leverage_limit {raw_limit!r}")
+        out = self.venue(self.state.venue.set_leverage, name, lev, cross_leverage_limit=limit or None)
         if out is not None:
             return _gate(out)
         return await self.position(request)

@@ -83,6 +83,8 @@ def build_request(symbol: str, side: Side, kind: str, size: str, price: str, tri
 
 def render_preview(p: TicketPreview) -> Text:
     t = Text()
+    if p.leverage:
+        t.append(f"leverage {p.leverage}  ", style="bold")
     t.append(f"notional {fmt.num(p.notional)}  margin {fmt.num(p.margin)}  fees {fmt.num(p.fees, 4)}  "
              f"liq {fmt.price(p.liq_price)}\n")
     for lim in p.headroom:

@@ -1,4 +1,10 @@
-"""Positions pane: size, entry, mark, uPnL and ROE, leverage, liquidation price and distance."""
+"""Positions pane: size, entry, mark, uPnL and ROE, the venue's leverage and margin mode, liquidation
+price and distance, margin, fees, funding and realised PnL.
+
+Why columns are dropped by width: a table wider than the pane would scroll sideways and hide the right
+half; on a narrow terminal (80x24) the least important columns go first (DROP_ORDER) and the selected
+position's full figures stay readable in the line under the table.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +13,93 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label
+from textual.widgets import Label, Static
 
 from cashup_tui.app import fmt
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.service.views import PositionView
 
-COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Realised")
+COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Margin", "Fees",
+           "Funding", "Realised")
+SIDE_COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Realised")
+DROP_ORDER = ("Realised", "Liq dist", "ROE", "Funding", "Fees", "Entry")  # first dropped first
+CELL_PAD = 2  # DataTable's padding around each cell
 
 
-def rows(views: Sequence[PositionView]) -> list[tuple[str, list[object]]]:
+def lev_text(v: PositionView) -> str:
+    """The venue's leverage ('10x', 'C5x' = cross 5x), else the engine's."""
+    return v.venue.label if v.venue is not None else f"{float(v.position.leverage):g}x"
+
+
+def cells(v: PositionView) -> dict[str, object]:
+    p = v.position
+    side = Text("LONG", style="green") if p.size > 0 else Text("SHORT", style="red")
+    dist = v.liq_distance_pct
+    dist_text = Text("—") if dist is None else Text(f"{float(dist):.1f}%", style="bold red" if dist < 5 else "")
+    return {
+        "Symbol": p.symbol, "Side": side, "Size": fmt.num(abs(p.size), 4).rstrip("0").rstrip("."),
+        "Entry": fmt.price(p.entry_price), "Mark": fmt.price(v.mark), "uPnL": fmt.signed(v.unrealized),
+        "ROE": fmt.signed(v.roe_pct, 2, "%"), "Lev": lev_text(v), "Liq": fmt.price(v.liq_price), "Liq dist": dist_text,
+        "Margin": fmt.num(v.margin), "Fees": fmt.num(p.fees), "Funding": fmt.signed(p.funding),
+        "Realised": fmt.signed(p.net_pnl),
+    }
+
+
+def rows(views: Sequence[PositionView], columns: Sequence[str] = COLUMNS) -> list[tuple[str, list[object]]]:
     out = []
     for v in views:
-        p = v.position
-        side = Text("LONG", style="green") if p.size > 0 else Text("SHORT", style="red")
-        dist = v.liq_distance_pct
-        dist_text = Text("—") if dist is None else Text(f"{float(dist):.1f}%", style="bold red" if dist < 5 else "")
-        out.append(
-            (
-                p.symbol,
-                [p.symbol, side, fmt.num(abs(p.size), 4).rstrip("0").rstrip("."), fmt.price(p.entry_price),
-                 fmt.price(v.mark), fmt.signed(v.unrealized), fmt.signed(v.roe_pct, 2, "%"),
-                 f"{float(p.leverage):g}x", fmt.price(v.liq_price), dist_text, fmt.signed(p.net_pnl)],
-            )
-        )
+        c = cells(v)
+        out.append((v.position.symbol, [c[k] for k in columns]))
     return out
 
 
+def fit_columns(views: Sequence[PositionView], width: int) -> tuple[str, ...]:
+    """The columns that fit `width` cells without cutting a number, dropping DROP_ORDER first."""
+    all_cells = [cells(v) for v in views]
+    need = {k: max([len(k)] + [len(str(c[k])) for c in all_cells]) + CELL_PAD for k in COLUMNS}
+    cols = list(COLUMNS)
+    for name in DROP_ORDER:
+        if width <= 0 or sum(need[k] for k in cols) <= width:
+            break
+        cols.remove(name)
+    return tuple(cols)
+
+
+def detail(v: PositionView) -> Text:
+    """Every figure of one position on one line (what narrow tables drop)."""
+    c = cells(v)
+    t = Text(f"{v.position.symbol} {c['Lev']} ", style="bold")
+    for k in ("Margin", "Fees", "Funding", "Realised", "Liq dist"):
+        t.append(f" {k.lower()} ")
+        cell = c[k]
+        t.append_text(cell) if isinstance(cell, Text) else t.append(str(cell))
+    return t
+
+
 class PositionsPane(Vertical):
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._columns: tuple[str, ...] = COLUMNS
+        self._views: dict[str, PositionView] = {}
+
     def compose(self) -> ComposeResult:
-        yield Label("Positions  [f] close  [r] reduce 50%", markup=False, classes="pane-title")
+        yield Label("Positions  [f] close  [r] reduce 50%  [L] leverage/margin", markup=False, classes="pane-title")
         yield SyncTable(COLUMNS, id="positions-table")
+        yield Static("", id="positions-detail")
 
     def show(self, views: Sequence[PositionView]) -> None:
-        self.query_one("#positions-table", SyncTable).sync(rows(views))  # type: ignore[arg-type]
+        table = self.query_one("#positions-table", SyncTable)
+        cols = fit_columns(views, self.size.width) if views else self._columns
+        selected = table.selected_key
+        if cols != self._columns:
+            self._columns = cols
+            table.set_columns(cols)
+        self._views = {v.position.symbol: v for v in views}
+        table.sync(rows(views, cols))  # type: ignore[arg-type]
+        if selected is not None and table.selected_key != selected:
+            table.select_key(selected)
+        sel = self._views.get(table.selected_key or "")
+        self.query_one("#positions-detail", Static).update(detail(sel) if sel is not None else "")
 
     @property
     def selected_symbol(self) -> str | None:

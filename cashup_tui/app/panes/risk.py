@@ -1,4 +1,4 @@
-"""Risk pane: limits vs usage as bars, trading state and kill-switch level, exposure, VaR, stress tests."""
+"""Risk pane: the venue's account (panes/account.py), limits vs usage as bars, trading state and kill-switch level, exposure, VaR, stress tests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from cashup_tui.app import fmt
+from cashup_tui.app.panes.account import render_account
 from cashup_tui.app.panes.status import STATE_STYLE
 from cashup_tui.service.views import RiskView
 
@@ -28,6 +29,7 @@ def render_risk(r: RiskView, width: int) -> Table:
     head.append(f" {r.trading_state.value.upper()} ", style=STATE_STYLE.get(r.trading_state, "bold"))
     head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill switch  [r] resume")
     grid.add_row(head)
+    grid.add_row(render_account(r.account))
     bar_w = max(10, min(40, width - 50))
     limits = Table(box=None, expand=False, show_header=True, header_style="bold")
     limits.add_column("Limit")

@@ -1,4 +1,4 @@
-"""The always-visible status bar: mode, equity, day PnL, trading state, stream health, lag, clock."""
+"""The always-visible status bar: mode, equity, available margin, day PnL, trading state, stream health, lag, clock."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def render_status(s: HeaderStatus, width: int) -> Text:
         t.append(" VIEW ONLY ", style="bold black on white")
     t.append(" eq ")
     t.append(fmt.num(s.equity), style="bold")
+    if s.available is not None:  # the venue's available margin: what a new order may use
+        t.append(" avail ")
+        t.append(fmt.num(s.available), style="bold" if s.available > 0 else "bold red")
     t.append(" day ")
     t.append_text(fmt.signed(s.day_pnl))
     t.append(" ")

@@ -22,6 +22,14 @@ class SyncTable(DataTable):
         for c in self._columns:
             self.add_column(c, key=c)
 
+    def set_columns(self, columns: Sequence[str]) -> None:
+        """Rebuild with other columns (a pane that fits its columns to its width); rows come back on sync."""
+        self.clear(columns=True)
+        self._columns = tuple(columns)
+        self._cells.clear()
+        for c in self._columns:
+            self.add_column(c, key=c)
+
     @property
     def selected_key(self) -> str | None:
         if not self.row_count:
