@@ -27,6 +27,7 @@ from cashup_tui.app.modals.help import HelpScreen
 from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.search import SymbolSearch
+from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
 from cashup_tui.app.panes.orders import OrdersPane, open_rows
@@ -392,11 +393,14 @@ class CashupApp(App[int]):
         view = self._selected_strategy()
         if view is None:
             return
-        symbol = view.symbol or self.symbol
+        if not view.symbol:  # a strategy, not a running slot: the start dialog asks symbol, size, parameters
+            open_start_dialog(self, view.name)
+            return
+        symbol = view.symbol
 
         async def go() -> None:
             try:
-                slot = await self.node.start_strategy(view.name, symbol, dict(view.params))
+                slot = await self.node.start_strategy(view.id, symbol, dict(view.params))
             except CashupError as exc:
                 self.notify(str(exc), severity="error", timeout=10)
                 return

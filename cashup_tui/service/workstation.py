@@ -37,6 +37,7 @@ from cashup_tui.domain.positions import Position
 from cashup_tui.service import commands
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.roles import Action
+from cashup_tui.service.strategies import StrategiesMixin, resume_saved
 from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
@@ -91,7 +92,7 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin):
+class EngineWorkstation(BacktestMixin, StrategiesMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
@@ -137,6 +138,8 @@ class EngineWorkstation(BacktestMixin):
                 await market.subscribe(self.node.symbols, ["trades", "candles:1m"])
         for change in self.node.reconcile_changes:
             self._alert("information", f"reconciled: {change}")
+        for problem in await resume_saved(self.node):  # the strategies this workstation ran before a restart
+            self._alert("error", problem)
         self._task = asyncio.get_running_loop().create_task(self._history_loop(), name="chart-history")
 
     async def stop(self, *, disarm_dead_man: bool = True) -> None:
@@ -277,15 +280,11 @@ class EngineWorkstation(BacktestMixin):
         dirs = strategy_dirs(user_strategies_dir())
         runner = self.node.runner if self.node is not None else None
         out: list[StrategyView] = []
-        running_labels = set()
         if runner is not None:
             for s in runner.status():
-                running_labels.add(s["strategy"])
                 out.append(StrategyView(s["name"], s["strategy"], s["symbol"], s["state"], s["params"],
-                                        s["net_pnl"], s["orders"], s["error"]))
-        for name in sorted(discover(dirs)):
-            if name in running_labels:
-                continue
+                                        s["net_pnl"], s["orders"], s["error"], s["timeframe"], s["order_notional"]))
+        for name in sorted(discover(dirs)):  # each stays listed: another instance may start on another symbol
             try:
                 cls = load_strategy(name, dirs)
                 params = {k: p.default for k, p in cls.parameters().items()}
