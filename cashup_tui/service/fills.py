@@ -97,11 +97,11 @@ class HistoryMixin:
 
     def _journal_history(self) -> tuple[list[Any], dict[str, Any]]:
         now = time.monotonic()
-        cached = getattr(self, "_history", None)
+        cached = getattr(self, "_journal_read", None)
         if cached is None or now - cached[0] >= self.history_every_s:
             j = self.node.journal
             cached = (now, j.load_fills(), {o.client_id: o for o in j.load_orders()})
-            self._history = cached
+            self._journal_read = cached
         return cached[1], cached[2]
 
     def _multipliers(self) -> dict[str, Decimal]:

@@ -35,6 +35,7 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.service import commands
+from cashup_tui.service.fills import HistoryMixin
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.roles import Action
 from cashup_tui.service.strategies import StrategiesMixin, resume_saved
@@ -92,7 +93,7 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin, StrategiesMixin):
+class EngineWorkstation(BacktestMixin, StrategiesMixin, HistoryMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
