@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from cashup_tui.cli.choices import Mode
-from cashup_tui.cli.common import fail, parse_when_option, print_json
+from cashup_tui.cli.common import fail, parse_window, print_json
 from cashup_tui.cli.engine_cli import MODE_HELP, open_journal, resolve_mode
 
 
@@ -27,10 +27,7 @@ def command(
 
     if limit < 1:
         fail(f"--limit {limit} must be at least 1", code=2)
-    lo, hi = parse_when_option(since, "--since"), parse_when_option(until, "--until")
-    if lo is not None and hi is not None and hi <= lo:
-        fail(f"--until ({until}) must be after --since ({since})", hint="--since is inclusive, --until exclusive",
-             code=2)
+    lo, hi = parse_window(since, until)
     settings, m, url = resolve_mode(ctx, mode)
     store, _ = open_journal(settings, m, url)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from cashup_tui.cli.choices import Mode
-from cashup_tui.cli.common import fail, parse_when_option, print_json
+from cashup_tui.cli.common import fail, parse_window, print_json
 from cashup_tui.cli.engine_cli import MODE_HELP, open_journal, resolve_mode
 from cashup_tui.service.fills import FILL_COLUMNS as COLUMNS
 from cashup_tui.service.fills import TRIP_COLUMNS, fill_rows, trip_rows
@@ -47,10 +47,7 @@ def command(
     """Fills from the local journal (no network): time, symbol, side, size, price, fee, realised PnL, ids."""
     if as_json and as_csv:
         fail("give --json or --csv, not both", code=2)
-    lo, hi = parse_when_option(since, "--since"), parse_when_option(until, "--until")
-    if lo is not None and hi is not None and hi <= lo:
-        fail(f"--until ({until}) must be after --since ({since})", hint="--since is inclusive, --until exclusive",
-             code=2)
+    lo, hi = parse_window(since, until)
     settings, m, url = resolve_mode(ctx, mode)
     store, journal = open_journal(settings, m, url)
     try:

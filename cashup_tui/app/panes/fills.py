@@ -14,12 +14,13 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from cashup_tui.app import fmt
+from cashup_tui.app.panes.orders import HIST_COLUMNS, history_rows
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.domain.orders import Order
 
 FILL_COLUMNS = ("Time", "Symbol", "Side", "Size", "Price", "Fee", "Realised", "Client id", "Strategy")
 TRIP_COLUMNS = ("Closed", "Symbol", "Side", "Size", "Entry", "Exit", "PnL", "Fees", "Net", "Duration")
-ORDER_COLUMNS = ("Created", "Updated", "Client id", "Symbol", "Side", "Type", "Size", "Filled", "Price", "Status")
+ORDER_COLUMNS = ("Created", "Updated", *HIST_COLUMNS)
 
 
 def when(ts_ms: int | None) -> str:
@@ -51,11 +52,9 @@ def trip_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[object]
 
 
 def order_rows(orders: Sequence[Order]) -> list[tuple[str, list[object]]]:
-    return [(o.client_id,
-             [when(o.created_ms), when(o.updated_ms), o.client_id, o.symbol, _side(o.side.value),
-              o.order_type.value + (" RO" if o.reduce_only else ""), _qty(o.size), _qty(o.filled),
-              fmt.price(o.price) if o.price is not None else "MKT", o.status.value.upper()])
-            for o in orders]
+    """The Orders pane's history row of each order, after its created and updated times."""
+    return [(key, [when(o.created_ms), when(o.updated_ms), *cells])
+            for (key, cells), o in zip(history_rows(orders), orders, strict=True)]
 
 
 class FillsPane(Vertical):
