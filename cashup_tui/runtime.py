@@ -446,7 +446,7 @@ def make_session(settings: Settings, mode: Mode, audit: AuditSink) -> Session:
     from cashup_tui.paths import admin_hash_path
 
     return Session(settings.ui.profile, audit=audit, admin_hash=lambda: load_admin_hash(admin_hash_path()),
-                   admin_open=mode in LOCAL_MODES)
+                   admin_open=mode in LOCAL_MODES, money_mode=mode.value if mode in GATE_MODES else "")
 
 
 def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = None, symbols: list[str] | None = None,

@@ -102,7 +102,7 @@ class NotifySettings:
 @dataclass
 class UiSettings:
     mode: str = "demo"
-    profile: str = "trader"  # viewer (read-only) or trader; admin actions ask the admin passphrase each time
+    profile: str = "trader"  # viewer (read-only), developer (paper only) or trader; admin actions ask the passphrase
     watchlist: list[str] = field(default_factory=lambda: ["BTC_USDT", "ETH_USDT", "SOL_USDT"])
     refresh_hz: float = 4.0
     large_trade_usdt: float = 50_000.0
@@ -149,7 +149,7 @@ _CHOICES = {
     ("store", "synchronous"): ("FULL", "NORMAL", "OFF"),
     ("backtest", "engine"): ("fast", "event"),
     ("ui", "mode"): TRADING_MODES,
-    ("ui", "profile"): ("viewer", "trader"),
+    ("ui", "profile"): ("viewer", "developer", "trader"),
     ("notify", "min_severity"): ("debug", "info", "warning", "critical"),
     ("log", "level"): ("DEBUG", "INFO", "WARNING", "ERROR"),
 }

@@ -11,7 +11,6 @@ import pytest
 
 from cashup_tui.domain.market import Bar
 from cashup_tui.engine.backtest.data import load_csv
-from cashup_tui.engine.risk import StrategyBudget
 from cashup_tui.engine.runner import StrategyRunner
 from cashup_tui.engine.strategy import discover, load_strategy
 from tests.conftest import MARKET_DIR, need_shared
@@ -36,10 +35,9 @@ def bars() -> list[Bar]:
 async def test_first_orders_are_placed_live_after_the_default_warm_up(name: str, bars: list[Bar]) -> None:
     e = make_engine()
     runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    # grid sizes its levels from account equity (5 x 10% of 100k), not from the slot's notional
-    budget = StrategyBudget(max_position_notional=D(60_000))
-    slot = runner.add(load_strategy(name)(), "BTC_USDT", "1h", name=name, order_notional=D(500), budget=budget,
-                      start=True)
+    # the slot's default budget (2x its size): grid sizes its levels from the slot's capital (5 x 10% of
+    # 500 USDT), not from the account's equity (5 x 10% of 100k, which this budget refused: it never traded)
+    slot = runner.add(load_strategy(name)(), "BTC_USDT", "1h", name=name, order_notional=D(500), start=True)
     runner.warm_up(name, bars[:WARMUP])
     assert e.venue.submit_calls == [], "warm-up sent an order"
     for i, bar in enumerate(bars[WARMUP:]):  # noqa: B007 (i is read after the loop)

@@ -273,6 +273,14 @@ async def _palette(pilot: Any, command: str) -> None:
     await press(pilot, "enter")
 
 
+async def _accept_start_dialog(pilot: Any) -> None:
+    """Starting a strategy (not a slot) opens the start dialog: enter accepts its defaults (symbol, 1m, size)."""
+    from cashup_tui.app.modals.start import StartStrategy
+
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, StartStrategy), timeout=15, what="the start dialog")
+    await press(pilot, "enter")
+
+
 async def _select_row(pilot: Any, table_id: str, key: str) -> None:
     table = pilot.app.query_one(f"#{table_id}", SyncTable)
     table.focus()
@@ -293,6 +301,7 @@ async def test_start_and_stop_a_strategy_and_quit_asks_while_running(tmp_path: P
         await _select_row(pilot, "strategies-table", "sma_cross")
         # start (the command palette offers the same actions as the keys)
         await _palette(pilot, "Start strategy")
+        await _accept_start_dialog(pilot)
         slot = "sma_cross-BTC_USDT"
         await wait_until(pilot, lambda: slot in table_keys(app, "strategies-table"), timeout=15,
                          what="the running strategy row")
@@ -324,6 +333,7 @@ async def test_enter_starts_the_selected_strategy(tmp_path: Path) -> None:
                          what="the strategies list")
         await _select_row(pilot, "strategies-table", "sma_cross")
         await press(pilot, "enter")
+        await _accept_start_dialog(pilot)
         await wait_until(pilot, lambda: "sma_cross-BTC_USDT" in node.runner.slots, timeout=15,
                          what="enter to start sma_cross")
         assert node.runner.slots["sma_cross-BTC_USDT"].state.value == "running"
@@ -343,6 +353,7 @@ async def test_start_resumes_a_paused_strategy(tmp_path: Path) -> None:
                          what="the strategies list")
         await _select_row(pilot, "strategies-table", "sma_cross")
         await _palette(pilot, "Start strategy")
+        await _accept_start_dialog(pilot)
         slot = "sma_cross-BTC_USDT"
         await wait_until(pilot, lambda: slot in node.runner.slots, timeout=15, what="the strategy to start")
         await wait_until(pilot, lambda: slot in table_keys(app, "strategies-table"), timeout=15, what="its row")

@@ -327,12 +327,13 @@ async def press(pilot: Any, *keys: str) -> None:
 
     app = pilot.app
     for key in keys:
+        typed = key
         if len(key) == 1 and not key.isalnum():
             key = _character_to_key(key)
         try:
             char: str | None = unicodedata.lookup(_get_unicode_name_from_key(key))
-        except KeyError:
-            char = key if len(key) == 1 else None
+        except KeyError:  # e.g. "_" (key "underscore", Unicode name LOW LINE): the character typed
+            char = typed if len(typed) == 1 else None
         event = events.Key(key, char)
         event.set_sender(app)
         app.post_message(event)

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Label, TabbedContent, TabPane
 
 from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
 from cashup_tui.app.modals.amend import AmendOrder
+from cashup_tui.app.modals.audit import AuditLog
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen
@@ -28,7 +29,9 @@ from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.leverage import open_leverage_dialog
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.search import SymbolSearch
+from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
+from cashup_tui.app.panes.fills import FillsPane
 from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
 from cashup_tui.app.panes.orders import OrdersPane, open_rows
 from cashup_tui.app.panes.positions import SIDE_COLUMNS, PositionsPane
@@ -42,7 +45,7 @@ from cashup_tui.domain.errors import CashupError
 from cashup_tui.service.roles import AdminPassphraseRequired
 from cashup_tui.service.views import WorkstationNode
 
-TABS = ("market", "orders", "positions", "strategies", "risk")
+TABS = ("market", "orders", "positions", "strategies", "risk", "fills")
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h")
 WIDE = (140, 40)
 
@@ -66,6 +69,7 @@ class CashupApp(App[int]):
         Binding("3", "tab('positions')", "Positions"),
         Binding("4", "tab('strategies')", "Strategies"),
         Binding("5", "tab('risk')", "Risk"),
+        Binding("6", "tab('fills')", "Fills", show=False),
         Binding("b", "ticket('buy')", "Buy"),
         Binding("s", "ticket('sell')", "Sell"),
         Binding("c", "cancel_selected", "Cancel order"),
@@ -75,6 +79,7 @@ class CashupApp(App[int]):
         Binding("q", "quit_app", "Quit"),
         Binding("n", "notifications", "Alerts", show=False),
         Binding("l", "logs", "Log", show=False),
+        Binding("A", "audit", "Audit log", show=False),
         Binding("comma", "settings", "Settings", show=False),
         Binding("x", "cancel_all", "Cancel all", show=False),
         Binding("a", "amend", "Amend", show=False),
@@ -119,6 +124,8 @@ class CashupApp(App[int]):
                     yield StrategiesPane()
                 with TabPane("5 Risk", id="risk"):
                     yield RiskPane()
+                with TabPane("6 Fills", id="fills"):
+                    yield FillsPane()
             yield SidePanel(id="side")
         yield KeyBar([(self._key_label(b.key), b.description) for b in self._help_bindings() if b.show])
 
@@ -177,6 +184,9 @@ class CashupApp(App[int]):
             self.query_one(StrategiesPane).show(node.strategies())
         elif tab == "risk":
             self.query_one(RiskPane).show(node.risk())
+        elif tab == "fills":
+            history: Any = node
+            self.query_one(FillsPane).show(history.fills(), history.round_trips(), history.orders_by_time())
         if self.has_class("-wide"):
             self.query_one("#side-positions", SyncTable).sync(position_rows(node.positions(), SIDE_COLUMNS))  # type: ignore[arg-type]
             self.query_one("#side-orders", SyncTable).sync(open_rows(node.open_orders()))  # type: ignore[arg-type]
@@ -218,7 +228,7 @@ class CashupApp(App[int]):
             self.refresh_views(light=True)  # the chart (the costliest paint) follows on the next tick
         tab = self.query_one(TabbedContent).active
         target = {"market": Watchlist, "orders": OrdersPane, "positions": PositionsPane,
-                  "strategies": StrategiesPane, "risk": RiskPane}[tab]
+                  "strategies": StrategiesPane, "risk": RiskPane, "fills": FillsPane}[tab]
         pane: Any = self.query_one(target)
         tables = pane.query(SyncTable) if not isinstance(pane, Watchlist) else [pane]
         (tables.first() if hasattr(tables, "first") else tables[0]).focus() if tables else pane.focus()
@@ -401,11 +411,14 @@ class CashupApp(App[int]):
         view = self._selected_strategy()
         if view is None:
             return
-        symbol = view.symbol or self.symbol
+        if not view.symbol:  # a strategy, not a running slot: the start dialog asks symbol, size, parameters
+            open_start_dialog(self, view.name)
+            return
+        symbol = view.symbol
 
         async def go() -> None:
             try:
-                slot = await self.node.start_strategy(view.name, symbol, dict(view.params))
+                slot = await self.node.start_strategy(view.id, symbol, dict(view.params))
             except CashupError as exc:
                 self.notify(str(exc), severity="error", timeout=10)
                 return
@@ -488,6 +501,9 @@ class CashupApp(App[int]):
 
     def action_logs(self) -> None:
         self.push_screen(LogViewer(self.node.logs()))
+
+    def action_audit(self) -> None:
+        self.push_screen(AuditLog(getattr(self.node, "audit_log", list)()))
 
     def action_settings(self) -> None:
         self.push_screen(SettingsScreen(*self._settings_text))

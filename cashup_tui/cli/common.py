@@ -200,6 +200,15 @@ def parse_when_option(value: str | None, option: str) -> int | None:
         fail(exc.args[0], hint=exc.hint, code=2)
 
 
+def parse_window(since: str | None, until: str | None) -> tuple[int | None, int | None]:
+    """`--since` (inclusive) and `--until` (exclusive) as epoch ms, or exit 2 when unreadable or not in order."""
+    lo, hi = parse_when_option(since, "--since"), parse_when_option(until, "--until")
+    if lo is not None and hi is not None and hi <= lo:
+        fail(f"--until ({until}) must be after --since ({since})", hint="--since is inclusive, --until exclusive",
+             code=2)
+    return lo, hi
+
+
 def print_json(obj: Any) -> None:
     """One JSON document on stdout (Decimal as string, datetimes ISO)."""
     sys.stdout.write(json.dumps(obj, default=_json_default, ensure_ascii=False, indent=None) + "\n")

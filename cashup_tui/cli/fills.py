@@ -1,9 +1,8 @@
 """`cashup fills`: every execution in the local journal, with the realised PnL it produced.
 
 The journal holds what the venue reported (fills arrive on the private stream and by reconciliation:
-`cashup orders sync` fetches the latest). Realised PnL per fill comes from replaying the account's
-fills per contract in time order through the domain `Position`; a position opened before the journal's
-first fill is not known to it, so its first closing fills show no realised PnL.
+`cashup orders sync` fetches the latest). The rows (realised PnL per fill, round trips) are built by
+`service/fills.py`, the same builder as the workstation's Fills pane.
 """
 
 from __future__ import annotations
@@ -16,31 +15,10 @@ from typing import Any
 import typer
 
 from cashup_tui.cli.choices import Mode
-from cashup_tui.cli.common import fail, parse_when_option, print_json
+from cashup_tui.cli.common import fail, parse_window, print_json
 from cashup_tui.cli.engine_cli import MODE_HELP, open_journal, resolve_mode
-
-COLUMNS = ("time", "ts_ms", "symbol", "side", "size", "price", "fee", "realised_pnl", "liquidity", "trade_id",
-           "client_id", "venue_order_id", "strategy")
-
-
-def fill_rows(fills: list[Any], orders: dict[str, Any], multipliers: dict[str, Decimal]) -> list[dict[str, Any]]:
-    """One row per fill (time order), with the realised price PnL that fill produced."""
-    from cashup_tui.domain.positions import Position
-    from cashup_tui.store.timefmt import iso
-
-    books: dict[str, Position] = {}
-    rows = []
-    for f in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
-        book = books.setdefault(f.symbol, Position(f.symbol, multipliers.get(f.symbol, Decimal(1))))
-        realised = book.apply_fill(f)
-        o = orders.get(f.client_id)
-        rows.append({
-            "time": iso(f.ts_ms), "ts_ms": f.ts_ms, "symbol": f.symbol, "side": f.side.value, "size": f.size,
-            "price": f.price, "fee": f.fee, "realised_pnl": realised, "liquidity": f.liquidity.value,
-            "trade_id": f.trade_id, "client_id": f.client_id, "venue_order_id": f.venue_order_id or "",
-            "strategy": (o.strategy if o is not None else "") or "",
-        })
-    return rows
+from cashup_tui.service.fills import FILL_COLUMNS as COLUMNS
+from cashup_tui.service.fills import TRIP_COLUMNS, fill_rows, trip_rows
 
 
 def _multipliers(symbols: set[str], positions: list[Any]) -> dict[str, Decimal]:
@@ -69,10 +47,7 @@ def command(
     """Fills from the local journal (no network): time, symbol, side, size, price, fee, realised PnL, ids."""
     if as_json and as_csv:
         fail("give --json or --csv, not both", code=2)
-    lo, hi = parse_when_option(since, "--since"), parse_when_option(until, "--until")
-    if lo is not None and hi is not None and hi <= lo:
-        fail(f"--until ({until}) must be after --since ({since})", hint="--since is inclusive, --until exclusive",
-             code=2)
+    lo, hi = parse_window(since, until)
     settings, m, url = resolve_mode(ctx, mode)
     store, journal = open_journal(settings, m, url)
     try:
@@ -85,9 +60,7 @@ def command(
     mults = _multipliers({f.symbol for f in fills}, positions)
     if trips:
         return _print_trips(m, fills, mults, symbol, lo, hi, as_json, as_csv)
-    rows = fill_rows(fills, orders, mults)
-    rows = [r for r in rows if (not symbol or r["symbol"] == symbol.upper())
-            and (lo is None or r["ts_ms"] >= lo) and (hi is None or r["ts_ms"] < hi)]
+    rows = fill_rows(fills, orders, mults, symbol=symbol, since_ms=lo, until_ms=hi)
     if _machine_output(m, "fills", rows, COLUMNS, as_json, as_csv):
         return
     if not rows:
@@ -101,24 +74,10 @@ def command(
     typer.echo(f"{len(rows)} fills; fees {fees:.4f} USDT; realised {realised:.4f} USDT ({m})")
 
 
-TRIP_COLUMNS = ("symbol", "side", "size", "entry_price", "exit_price", "open", "close", "duration_s", "realised_pnl",
-                "fees", "net_pnl", "fills", "open_ms", "close_ms")
-
-
 def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: str | None, lo: int | None,
                  hi: int | None, as_json: bool, as_csv: bool) -> None:
     """Closed positions (round trips) that closed in [lo, hi); funding is not in the journal, so not here."""
-    from cashup_tui.domain.round_trips import round_trips
-    from cashup_tui.store.timefmt import iso
-
-    closed, _ = round_trips(fills, mults)
-    rows: list[dict[str, Any]] = [{
-        "symbol": t.symbol, "side": t.side, "size": t.size, "entry_price": t.entry_price, "exit_price": t.exit_price,
-        "open": iso(t.open_ms), "close": iso(t.close_ms or 0), "duration_s": (t.duration_ms or 0) / 1000,
-        "realised_pnl": t.realised_pnl, "fees": t.fees, "net_pnl": t.net_pnl, "fills": t.fills,
-        "open_ms": t.open_ms, "close_ms": t.close_ms,
-    } for t in closed if (not symbol or t.symbol == symbol.upper())
-        and (lo is None or (t.close_ms or 0) >= lo) and (hi is None or (t.close_ms or 0) < hi)]
+    rows = trip_rows(fills, mults, symbol=symbol, since_ms=lo, until_ms=hi)
     if _machine_output(m, "round_trips", rows, TRIP_COLUMNS, as_json, as_csv):
         return
     if not rows:

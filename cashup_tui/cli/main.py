@@ -25,6 +25,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "orders": ("cashup_tui.cli.orders", "Place, list, cancel and reconcile orders."),
     "positions": ("cashup_tui.cli.positions", "Show positions."),
     "fills": ("cashup_tui.cli.fills", "Executions with fees and realised PnL (JSON, CSV)."),
+    "audit": ("cashup_tui.cli.audit", "The audit log: who did what, allowed or denied."),
     "risk": ("cashup_tui.cli.risk", "Risk status, kill switch, resume, report."),
     "notify": ("cashup_tui.cli.notify", "Test notification channels; show history."),
     "keys": ("cashup_tui.cli.keys", "Manage exchange API keys in the encrypted vault."),

@@ -5,7 +5,9 @@ Why: one strategy class runs unchanged in backtests and live; here its hooks get
 has its own risk budget (`StrategyBudget`), its own position (from its own fills) and a
 lifecycle (running / paused / stopped / failed) persisted in the journal. A hook that
 raises halts that slot only, publishes `StrategyFailed` with file:line, and the other
-slots carry on. Nothing trades before the order manager has reconciled.
+slots carry on, and the failed slot's resting orders are cancelled (nothing it placed keeps working
+unattended). Nothing trades before the order manager has reconciled. A slot added with `keep=True` (a
+workstation start) is listed in the journal's `runner.index` so the node can resume it after a restart.
 """
 
 from __future__ import annotations
@@ -97,6 +99,10 @@ class Slot:
     builder: BarBuilder | None = None
     last_target: float | None = None
     pending: set[str] = field(default_factory=set)
+    keep: bool = False  # resumed after a restart (listed in the journal's runner index)
+
+
+INDEX_KEY = "runner.index"
 
 
 class LiveContext:
@@ -117,7 +123,10 @@ class LiveContext:
 
     @property
     def equity(self) -> float:
-        return float(self._r.om.portfolio.equity())
+        """The slot's own capital: its size (order_notional, USDT) plus its own net PnL. A strategy that
+        sizes from equity (grid) trades the size it was started with, not the whole account's equity
+        (which its budget of 2x the size would refuse)."""
+        return float(self._s.order_notional + self._r.pnl(self._s.name)["net_pnl"])
 
     @property
     def allow_short(self) -> bool:
@@ -219,9 +228,10 @@ class StrategyRunner:
     # -- lifecycle ----------------------------------------------------------------------------
     def add(self, strategy: Strategy, symbol: str, timeframe: str = "1m", *, name: str | None = None,
             order_notional: Decimal = Decimal(1000), budget: StrategyBudget | None = None,
-            allow_short: bool = True, start: bool = False) -> Slot:
+            allow_short: bool = True, start: bool = False, keep: bool = False) -> Slot:
         """Add a slot. Its saved lifecycle state (paused/stopped/failed) is kept across restarts
-        unless `start=True` (an explicit user start, e.g. `cashup trade`)."""
+        unless `start=True` (an explicit user start, e.g. `cashup trade`). `keep`: list it in the
+        journal's runner index so `saved()` offers it again after a restart."""
         if symbol not in self.instruments:
             raise CashupError(f"unknown symbol {symbol!r}", hint=f"known: {', '.join(sorted(self.instruments))}")
         timeframe_ms(timeframe)
@@ -230,7 +240,7 @@ class StrategyRunner:
             raise CashupError(f"a strategy named {name!r} is already running", hint="pass a different name")
         budget = budget or StrategyBudget(max_position_notional=order_notional * 2)
         slot = Slot(name, strategy, symbol, timeframe, order_notional, budget, allow_short,
-                    builder=BarBuilder(symbol, timeframe))
+                    builder=BarBuilder(symbol, timeframe), keep=keep)
         saved = self.journal.kv_get(f"runner.{name}") or {}
         if not start and saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
             slot.state = SlotState(saved["state"])
@@ -304,7 +314,22 @@ class StrategyRunner:
         self.journal.kv_set(f"runner.{slot.name}", {
             "state": slot.state.value, "symbol": slot.symbol, "timeframe": slot.timeframe,
             "params": dict(slot.strategy.params), "error": slot.error, "strategy": slot.strategy.label(),
+            "path": getattr(slot.strategy, "source_path", ""), "order_notional": str(slot.order_notional),
         })
+        if slot.keep:
+            index = list(self.journal.kv_get(INDEX_KEY) or [])
+            if slot.name not in index:
+                self.journal.kv_set(INDEX_KEY, [*index, slot.name])
+
+    def saved(self) -> list[dict[str, Any]]:
+        """The kept slots of an earlier run (name, strategy, path, symbol, timeframe, params, order_notional,
+        state, error), in the order they were first started; the ones already added here are left out."""
+        out = []
+        for name in self.journal.kv_get(INDEX_KEY) or []:
+            rec = self.journal.kv_get(f"runner.{name}")
+            if name not in self.slots and isinstance(rec, dict):
+                out.append({**rec, "name": name})
+        return out
 
     def _set(self, name: str, state: SlotState, error: str = "") -> Slot:
         slot = self.slots.get(name)
@@ -339,12 +364,19 @@ class StrategyRunner:
             slot.error = f"{hook} raised {msg} at {loc}"
             if not keep_state:
                 slot.state = SlotState.FAILED
+                self._cancel_open(slot)
             self._save(slot)
             log.error("strategy %s halted: %s", slot.name, slot.error)
             now = self.clock.now_ms()
             self.journal.record_risk_event(now, "strategy", "strategy_failed", slot.error, {"strategy": slot.name})
             if self.bus is not None:
                 self.bus.publish(StrategyFailed(now, slot.name, loc, msg))
+
+    def _cancel_open(self, slot: Slot) -> None:
+        """A failed slot stops cleanly: its resting orders are cancelled (its position stays, for the user)."""
+        for o in self.om.cache.open_orders(slot.symbol):
+            if o.strategy == slot.name:
+                self._spawn(self.om.cancel(o.client_id, reason=f"{slot.name}: strategy failed"))
 
     def _ready(self, slot: Slot) -> bool:
         return slot.state is SlotState.RUNNING
@@ -416,6 +448,6 @@ class StrategyRunner:
     def status(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "strategy": s.strategy.label(), "symbol": s.symbol, "timeframe": s.timeframe,
                  "state": s.state.value, "position": s.position, "bars": s.bars_seen, "orders": s.orders_sent,
-                 "fills": s.fills,
+                 "fills": s.fills, "order_notional": s.order_notional,
                  "error": s.error, "params": dict(s.strategy.params), **self.pnl(s.name)}
                 for s in self.slots.values()]

@@ -148,10 +148,12 @@ def resume(risk: RiskEngine, *, authorize: Authorize, reason: str, source: str,
 
 # -- strategies ------------------------------------------------------------------------------------
 async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, object], *,
-                         authorize: Authorize) -> str:
-    """Resume a paused slot, or load `name`, add it on `symbol` and warm it up; returns the slot name."""
-    authorize(Action.START_STRATEGY, "strategy.start", strategy=name, symbol=symbol,
-              params=",".join(f"{k}={v}" for k, v in params.items()))
+                         authorize: Authorize, timeframe: str = "1m", notional: Decimal | None = None,
+                         keep: bool = False) -> str:
+    """Resume a paused slot, or load `name`, add it on `symbol` (trading `notional` USDT per unit of
+    exposure; `keep`: resumed after a restart) and warm it up; returns the slot name."""
+    authorize(Action.START_STRATEGY, "strategy.start", strategy=name, symbol=symbol, timeframe=timeframe,
+              notional=notional, params=",".join(f"{k}={v}" for k, v in params.items()))
     runner = node.runner
     for key in (name, f"{name}-{symbol}"):  # a row is either a slot or a strategy name
         if key in runner.slots:
@@ -161,7 +163,8 @@ async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, o
     from cashup_tui.paths import user_strategies_dir
 
     cls = load_strategy(name, strategy_dirs(user_strategies_dir()))
-    slot = runner.add(cls(**params), symbol, "1m")
+    slot = runner.add(cls(**params), symbol, timeframe, order_notional=notional or Decimal(1000), start=True,
+                      keep=keep)
     await node.warm_up(slot.name)
     return str(slot.name)
 

@@ -1,7 +1,9 @@
-"""Profiles (viewer / trader / admin), the permission check, and the audit trail of user actions.
+"""Profiles (viewer / developer / trader / admin), the permission check, and the audit trail of user actions.
 
 Why: in a local app a "role" is which capabilities a session gets, not
-a user database. viewer is read-only; trader trades within the risk limits (and may always
+a user database. viewer is read-only; developer (a strategy developer) backtests, optimises, edits and
+paper-trades strategies but sends no order where money is at stake (testnet/live: the session knows the
+mode, so the workstation and the CLI refuse alike); trader trades within the risk limits (and may always
 pull the kill switch); admin also changes risk limits, keys and the live switch, and must
 prove it with a passphrase whose scrypt hash is kept in the encrypted vault (the runtime
 reads it from there; this module never touches files). Every user action, allowed or
@@ -26,6 +28,7 @@ log = logging.getLogger("cashup.roles")
 
 class Role(StrEnum):
     VIEWER = "viewer"
+    DEVELOPER = "developer"
     TRADER = "trader"
     ADMIN = "admin"
 
@@ -46,10 +49,24 @@ class Action(StrEnum):
     LIVE_SWITCH = "live_switch"
     MANAGE_NOTIFY = "manage_notify"
     SET_ADMIN_PASSPHRASE = "set_admin_passphrase"
+    BACKTEST = "backtest"
+    OPTIMIZE = "optimize"
+    EDIT_STRATEGY = "edit_strategy"
 
 
 _VIEWER = frozenset({Action.VIEW})
-_TRADER = _VIEWER | {
+# actions that send (or re-shape) orders at the venue: a developer only where no money is at stake
+VENUE_ORDERS = frozenset({Action.PLACE_ORDER, Action.AMEND_ORDER, Action.CLOSE_POSITION, Action.START_STRATEGY})
+_DEVELOPER = _VIEWER | VENUE_ORDERS | {
+    Action.BACKTEST,
+    Action.OPTIMIZE,
+    Action.EDIT_STRATEGY,
+    Action.CANCEL_ORDER,
+    Action.KILL_SWITCH,
+    Action.STOP_STRATEGY,
+    Action.TEST_NOTIFY,
+}
+_TRADER = _DEVELOPER | {
     Action.PLACE_ORDER,
     Action.AMEND_ORDER,
     Action.CANCEL_ORDER,
@@ -60,7 +77,8 @@ _TRADER = _VIEWER | {
     Action.TEST_NOTIFY,
 }
 _ADMIN = frozenset(Action)
-PERMISSIONS: Mapping[Role, frozenset[Action]] = {Role.VIEWER: _VIEWER, Role.TRADER: frozenset(_TRADER), Role.ADMIN: _ADMIN}
+PERMISSIONS: Mapping[Role, frozenset[Action]] = {Role.VIEWER: _VIEWER, Role.DEVELOPER: frozenset(_DEVELOPER),
+                                                 Role.TRADER: frozenset(_TRADER), Role.ADMIN: _ADMIN}
 
 
 _PHRASES = {Action.KILL_SWITCH: "use the kill switch", Action.TEST_NOTIFY: "send a test notification",
@@ -87,8 +105,9 @@ class AdminPassphraseRequired(PermissionDenied):
 
 
 def minimum_role(action: Action) -> Role:
-    for role in (Role.VIEWER, Role.TRADER, Role.ADMIN):
-        if action in PERMISSIONS[role]:
+    """The least profile that may do `action` anywhere (orders: trader; a developer's are paper only)."""
+    for role in (Role.VIEWER, Role.DEVELOPER, Role.TRADER, Role.ADMIN):
+        if action in PERMISSIONS[role] and not (role is Role.DEVELOPER and action in VENUE_ORDERS):
             return role
     return Role.ADMIN  # pragma: no cover - every action is in ADMIN
 
@@ -179,8 +198,11 @@ class Session:
         audit: AuditSink | None = None,
         admin_hash: Callable[[], str | None] | None = None,
         admin_open: bool = False,
+        money_mode: str = "",
     ) -> None:
         self.role = Role(role)
+        # the mode's name when orders reach a Gate account (testnet, live): a developer sends none there
+        self.money_mode = money_mode
         self._audit: AuditSink = audit or _log_audit
         self._admin_hash = admin_hash or (lambda: None)
         # no admin passphrase set: admin actions are allowed (and audited as such) only where no money is at
@@ -202,6 +224,13 @@ class Session:
         Every refusal is recorded as denied and raised as `PermissionDenied` with how to get the right profile."""
         a = Action(action)
         name = record_as or a.value
+        if self.role is Role.DEVELOPER and a in VENUE_ORDERS and self.money_mode:
+            self._record(name, "denied", {**detail, "reason": f"developer profile in {self.money_mode}"})
+            raise PermissionDenied(
+                f"the developer profile may not {describe(a)} in {self.money_mode} mode: it trades in paper and "
+                "demo only", role=self.role, action=a,
+                hint='backtest or paper-trade it (--mode paper); orders in testnet/live need ui.profile = "trader"',
+            )
         if a in PERMISSIONS[self.role]:
             self._record(name, "allowed", detail)
             return self.role

@@ -59,6 +59,8 @@ class StrategyView:
     pnl: Decimal = Decimal(0)
     trades: int = 0
     error: str = ""
+    timeframe: str = ""
+    size: Decimal | None = None  # USDT notional per unit of exposure (a running slot)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,10 +35,12 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.service import commands
+from cashup_tui.service.fills import HistoryMixin
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.leverage import LeverageMixin
 from cashup_tui.service.margin import MarginWatch
 from cashup_tui.service.roles import Action
+from cashup_tui.service.strategies import StrategiesMixin, resume_saved
 from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
@@ -93,7 +95,7 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin, LeverageMixin):
+class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
@@ -142,6 +144,8 @@ class EngineWorkstation(BacktestMixin, LeverageMixin):
                 await market.subscribe(self.node.symbols, ["trades", "candles:1m"])
         for change in self.node.reconcile_changes:
             self._alert("information", f"reconciled: {change}")
+        for problem in await resume_saved(self.node):  # the strategies this workstation ran before a restart
+            self._alert("error", problem)
         self._task = asyncio.get_running_loop().create_task(self._history_loop(), name="chart-history")
 
     async def stop(self, *, disarm_dead_man: bool = True) -> None:
@@ -286,15 +290,11 @@ class EngineWorkstation(BacktestMixin, LeverageMixin):
         dirs = strategy_dirs(user_strategies_dir())
         runner = self.node.runner if self.node is not None else None
         out: list[StrategyView] = []
-        running_labels = set()
         if runner is not None:
             for s in runner.status():
-                running_labels.add(s["strategy"])
                 out.append(StrategyView(s["name"], s["strategy"], s["symbol"], s["state"], s["params"],
-                                        s["net_pnl"], s["orders"], s["error"]))
-        for name in sorted(discover(dirs)):
-            if name in running_labels:
-                continue
+                                        s["net_pnl"], s["orders"], s["error"], s["timeframe"], s["order_notional"]))
+        for name in sorted(discover(dirs)):  # each stays listed: another instance may start on another symbol
             try:
                 cls = load_strategy(name, dirs)
                 params = {k: p.default for k, p in cls.parameters().items()}

@@ -91,10 +91,16 @@ def audit(db: Any, action: str, actor: str, details: dict[str, Any] | None = Non
                                "details": details or {}})
 
 
-def list_audit(db: Any, limit: int = 100, *, action: str | None = None) -> list[AuditEntry]:
+def list_audit(db: Any, limit: int = 100, *, action: str | None = None, since_ms: int | None = None,
+               until_ms: int | None = None) -> list[AuditEntry]:
+    """Newest first; `since_ms` inclusive, `until_ms` exclusive."""
     q = select(AUDIT)
     if action is not None:
         q = q.where(AUDIT.c.action == action)
+    if since_ms is not None:
+        q = q.where(AUDIT.c.ts_ms >= since_ms)
+    if until_ms is not None:
+        q = q.where(AUDIT.c.ts_ms < until_ms)
     with transaction(db) as conn:
         return [AuditEntry(**dict(r)) for r in conn.execute(q.order_by(AUDIT.c.id.desc()).limit(limit)).mappings()]
 

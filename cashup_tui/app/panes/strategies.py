@@ -16,16 +16,19 @@ from cashup_tui.app import fmt
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.service.views import StrategyView
 
-COLUMNS = ("Id", "Strategy", "Symbol", "State", "PnL", "Trades", "Params")
+COLUMNS = ("Id", "Strategy", "Symbol", "TF", "Size", "State", "PnL", "Trades", "Params", "Error")
 STATE_STYLE = {"running": "bold green", "paused": "yellow", "failed": "bold white on red", "stopped": "dim"}
 
 
 def rows(views: Sequence[StrategyView]) -> list[tuple[str, list[object]]]:
+    """One row per strategy (to start) and per running slot; a failed slot's error is in its row."""
     return [
         (
             v.id,
-            [v.id, v.name, v.symbol or "—", Text(v.state.upper(), style=STATE_STYLE.get(v.state, "")),
-             fmt.signed(v.pnl), str(v.trades), ", ".join(f"{k}={val}" for k, val in v.params.items())[:60]],
+            [v.id, v.name, v.symbol or "—", v.timeframe or "—", "—" if v.size is None else fmt.num(v.size),
+             Text(v.state.upper(), style=STATE_STYLE.get(v.state, "")), fmt.signed(v.pnl), str(v.trades),
+             ", ".join(f"{k}={val}" for k, val in v.params.items())[:40],
+             Text(v.error[:120], style="red") if v.error else ""],
         )
         for v in views
     ]
@@ -33,7 +36,7 @@ def rows(views: Sequence[StrategyView]) -> list[tuple[str, list[object]]]:
 
 class StrategiesPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Label("Strategies  [enter] start/resume  [p] pause  [e] stop  [B] backtest  [d] drift",
+        yield Label("Strategies  [enter] start (dialog) / resume  [p] pause  [e] stop  [B] backtest  [d] drift",
                     markup=False, classes="pane-title")
         yield SyncTable(COLUMNS, id="strategies-table")
         yield ProgressBar(total=None, show_eta=False, id="bt-progress")

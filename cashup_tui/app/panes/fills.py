@@ -1,0 +1,79 @@
+"""Fills pane: every fill (the rows of `cashup fills`), closed positions (round trips) and every order in
+time order with its times. The rows come from service/fills.py, the CLI's own builder."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label
+
+from cashup_tui.app import fmt
+from cashup_tui.app.panes.orders import HIST_COLUMNS, history_rows
+from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.domain.orders import Order
+
+FILL_COLUMNS = ("Time", "Symbol", "Side", "Size", "Price", "Fee", "Realised", "Client id", "Strategy")
+TRIP_COLUMNS = ("Closed", "Symbol", "Side", "Size", "Entry", "Exit", "PnL", "Fees", "Net", "Duration")
+ORDER_COLUMNS = ("Created", "Updated", *HIST_COLUMNS)
+
+
+def when(ts_ms: int | None) -> str:
+    """UTC date and time of day, as the CLI's ISO times but shorter."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts_ms / 1000)) if ts_ms else "—"
+
+
+def _side(side: str) -> Text:
+    return Text(side.upper(), style="green" if side in ("buy", "long") else "red")
+
+
+def _qty(v: Decimal) -> str:
+    return fmt.num(v, 4).rstrip("0").rstrip(".")
+
+
+def fill_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[object]]]:
+    return [(f"{r['trade_id']}:{r['client_id']}",
+             [when(r["ts_ms"]), r["symbol"], _side(r["side"]), _qty(r["size"]), fmt.price(r["price"]),
+              fmt.num(r["fee"], 4), fmt.signed(r["realised_pnl"], 4), r["client_id"], r["strategy"] or "—"])
+            for r in rows]
+
+
+def trip_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[object]]]:
+    return [(f"{r['symbol']}:{r['open_ms']}",
+             [when(r["close_ms"]), r["symbol"], _side(r["side"]), _qty(r["size"]), fmt.price(r["entry_price"]),
+              fmt.price(r["exit_price"]), fmt.signed(r["realised_pnl"]), fmt.num(r["fees"], 4),
+              fmt.signed(r["net_pnl"]), f"{r['duration_s']:.0f} s"])
+            for r in rows]
+
+
+def order_rows(orders: Sequence[Order]) -> list[tuple[str, list[object]]]:
+    """The Orders pane's history row of each order, after its created and updated times."""
+    return [(key, [when(o.created_ms), when(o.updated_ms), *cells])
+            for (key, cells), o in zip(history_rows(orders), orders, strict=True)]
+
+
+class FillsPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Label("Fills (newest first; same rows as `cashup fills`)", markup=False, classes="pane-title")
+        yield SyncTable(FILL_COLUMNS, id="fills-table")
+        yield Label("Closed positions (round trips)", classes="pane-title")
+        yield SyncTable(TRIP_COLUMNS, id="trips-table")
+        yield Label("Orders in time order (newest first)", classes="pane-title")
+        yield SyncTable(ORDER_COLUMNS, id="orders-by-time")
+
+    def show(self, fills: Sequence[Mapping[str, Any]], trips: Sequence[Mapping[str, Any]],
+             orders: Sequence[Order]) -> None:
+        """Newest first: a table that gained rows is re-sorted by its time column (sync appends new rows)."""
+        for table_id, rows, column in (("#fills-table", fill_rows(fills), "Time"),
+                                       ("#trips-table", trip_rows(trips), "Closed"),
+                                       ("#orders-by-time", order_rows(orders), "Created")):
+            table = self.query_one(table_id, SyncTable)
+            before = table.row_count
+            table.sync(rows)  # type: ignore[arg-type]
+            if table.row_count > before:
+                table.sort(column, reverse=True)
