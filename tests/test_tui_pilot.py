@@ -371,7 +371,7 @@ async def test_help_search_chart_keys_cancel_all_and_reduce(tmp_path: Path) -> N
         await press(pilot, "question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=15, what="the help screen")
         keys = {k for k, _ in app.screen.rows}
-        assert {"1", "2", "3", "4", "5", "b", "s", "c", "k", "slash", "question_mark", "q"} <= keys
+        assert {"1", "2", "3", "4", "5", "b", "s", "c", "k", "/", "?", "q"} <= keys
         await wait_text(pilot, "Kill switch")
         await press(pilot, "escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=15, what="help closed")

@@ -23,7 +23,7 @@ from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
 from cashup_tui.app.modals.confirm import Confirm
-from cashup_tui.app.modals.help import HelpScreen
+from cashup_tui.app.modals.help import HelpScreen, binding_rows, key_label
 from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.search import SymbolSearch
@@ -61,17 +61,17 @@ class CashupApp(App[int]):
     CSS_PATH = "cashup.tcss"
     TITLE = "CashUp"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "tab('market')", "Market"),
-        Binding("2", "tab('orders')", "Orders"),
-        Binding("3", "tab('positions')", "Positions"),
-        Binding("4", "tab('strategies')", "Strategies"),
-        Binding("5", "tab('risk')", "Risk"),
+        Binding("1", "tab('market')", "Market", show=False),  # named on the tab bar
+        Binding("2", "tab('orders')", "Orders", show=False),  # named on the tab bar
+        Binding("3", "tab('positions')", "Positions", show=False),  # named on the tab bar
+        Binding("4", "tab('strategies')", "Strategies", show=False),  # named on the tab bar
+        Binding("5", "tab('risk')", "Risk", show=False),  # named on the tab bar
         Binding("b", "ticket('buy')", "Buy"),
         Binding("s", "ticket('sell')", "Sell"),
         Binding("c", "cancel_selected", "Cancel order"),
         Binding("k", "kill", "Kill switch"),
         Binding("slash", "search", "Search"),
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),  # the key bar ends with "? help"
         Binding("q", "quit_app", "Quit"),
         Binding("n", "notifications", "Alerts", show=False),
         Binding("l", "logs", "Log", show=False),
@@ -119,7 +119,7 @@ class CashupApp(App[int]):
                 with TabPane("5 Risk", id="risk"):
                     yield RiskPane()
             yield SidePanel(id="side")
-        yield KeyBar([(self._key_label(b.key), b.description) for b in self._help_bindings() if b.show])
+        yield KeyBar(binding_rows(b for b in self._help_bindings() if b.show))
 
     async def on_mount(self) -> None:
         """Paint at once, then connect: the node starts in a worker while the layout is visible."""
@@ -366,12 +366,9 @@ class CashupApp(App[int]):
         self.push_screen(SymbolSearch(list(self.node.symbols())), picked)
 
     def action_help(self) -> None:
-        rows = [(b.key, b.description) for b in self._help_bindings()]
-        self.push_screen(HelpScreen(rows))
-
-    @staticmethod
-    def _key_label(key: str) -> str:
-        return {"slash": "/", "question_mark": "?", "comma": ","}.get(key, key)
+        self.push_screen(HelpScreen([("Workstation", binding_rows(self._help_bindings())),
+                                     ("Order ticket (b / s)", OrderTicket.help_rows()),
+                                     ("Every dialog", [("esc", "Close / cancel")])]))
 
     def _help_bindings(self) -> list[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
@@ -499,7 +496,7 @@ class CashupApp(App[int]):
         yield from super().get_system_commands(screen)
         for b in self._help_bindings():
             action = b.action
-            yield SystemCommand(b.description, f"key {b.key}", lambda a=action: self.run_action(a))
+            yield SystemCommand(b.description, f"key {key_label(b.key)}", lambda a=action: self.run_action(a))
 
     # -- plumbing ----------------------------------------------------------------------------
     @work(exclusive=False, group="actions")

@@ -118,6 +118,14 @@ class OrderTicket(ModalScreen[Order | None]):
         self._preview = preview
         self._submit = submit
 
+    @classmethod
+    def help_rows(cls) -> list[tuple[str, str]]:
+        """The ticket's keys for the help screen: enter (from any field) and tab, then its bindings."""
+        from cashup_tui.app.modals.help import binding_rows
+
+        return [("enter", "Send (from any field)"), ("tab shift+tab", "Next / previous field"),
+                *binding_rows(cls.BINDINGS)]
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog ticket"):
             yield Label(self._title(), id="ticket-title", classes="dialog-title")

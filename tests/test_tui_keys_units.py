@@ -1,0 +1,44 @@
+"""Issue 11 on the real demo workstation (production factory, in-process simulator): keys named as typed,
+the spread and sizes in the contract's own terms, quit and settings that show what matters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Static
+
+from cashup_tui.app.modals.help import HelpScreen
+from tests.test_tui_pilot import SIZE, _quit, _ready
+from tests.tui_support import demo_app, press, screen_text, wait_until
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def _lines(app: Any) -> list[str]:
+    return screen_text(app).splitlines()
+
+
+async def test_help_names_keys_as_typed_with_the_ticket_keys_and_the_key_bar_has_one_help(tmp_path: Path) -> None:
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        footer = _lines(app)[-1]
+        assert footer.count("? help") + footer.count("? Help") == 1, footer  # visible once, at 100 columns
+        await press(pilot, "question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=15, what="the help screen")
+        keys = dict(app.screen.rows)
+        assert {"/", "?", ","} <= set(keys)
+        assert not {"slash", "question_mark", "comma", "escape"} & set(keys)
+        titles = [t for t, _ in app.screen.sections]
+        ticket = dict(app.screen.sections[titles.index("Order ticket (b / s)")][1])
+        assert {"enter", "f2", "esc"} <= set(ticket), ticket
+        # the list scrolls with the keyboard down to the ticket's keys
+        help_text = str(app.screen.query_one(Static).render())
+        assert "slash" not in help_text and "question_mark" not in help_text
+        await press(pilot, "end")
+        await wait_until(pilot, lambda: "Buy/Sell" in screen_text(app), timeout=10, what="the ticket keys on screen")
+        await press(pilot, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=15, what="help closed")
+        await _quit(pilot)
