@@ -42,3 +42,40 @@ async def test_help_names_keys_as_typed_with_the_ticket_keys_and_the_key_bar_has
         await press(pilot, "escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=15, what="help closed")
         await _quit(pilot)
+
+
+async def test_spread_uses_the_tick_and_sizes_carry_their_units(tmp_path: Path) -> None:
+    import re
+    from decimal import Decimal as D
+
+    from cashup_tui.app.panes.market import render_ladder
+    from cashup_tui.domain.market import BookLevel, BookSnapshot
+
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        # the cases: a 0.05 ETH spread over a one-decimal ask, a 0.0001 SOL spread over a 3-decimal ask
+        for sym, bid, ask, want in (("ETH_USDT", "1815.45", "1815.5", "spread 0.05"),
+                                    ("SOL_USDT", "19.4009", "19.401", "spread 0.0001")):
+            book = BookSnapshot(sym, 1, 1, (BookLevel(D(bid), D(3)),), (BookLevel(D(ask), D(2)),), True)
+            assert want in render_ladder(book, 5, 40, app.node.instrument(sym)).plain
+        # on screen: ETH's live ladder, tape, flow strip and watchlist say what their numbers are in
+        await press(pilot, "slash", "e", "t", "h", "enter")
+        await wait_until(pilot, lambda: app.symbol == "ETH_USDT", timeout=15, what="ETH_USDT selected")
+        text = await _wait_re(pilot, r"spread \d+\.\d\d(?![\d.])")
+        for unit in ("1 cont = 0.01 ETH", "price USDT", "Vol USDT", "OI cont", "buy/sell"):
+            assert unit in text, unit
+        assert re.search(r"OI [\d.]+[kMB]? cont", text) and re.search(r"buy/sell \S+ cont", text), text
+        await press(pilot, "slash", "s", "o", "l", "enter")
+        await wait_until(pilot, lambda: app.symbol == "SOL_USDT", timeout=15, what="SOL_USDT selected")
+        text = await _wait_re(pilot, r"spread \d+\.\d{4}(?![\d.])")
+        assert "1 cont = 1 SOL" in text
+        await _quit(pilot)
+
+
+async def _wait_re(pilot: Any, pattern: str) -> str:
+    import re
+
+    await wait_until(pilot, lambda: re.search(pattern, screen_text(pilot.app)) is not None,
+                     timeout=15, what=pattern)
+    return screen_text(pilot.app)

@@ -189,7 +189,7 @@ class CashupApp(App[int]):
         inst = node.instrument(self.symbol)
         qm = float(inst.quanto_multiplier) if inst else 1.0
         trades = node.trades(self.symbol)
-        self.query_one(BookLadder).show_book(node.book(self.symbol))
+        self.query_one(BookLadder).show_book(node.book(self.symbol), inst)
         self.query_one(TradesTape).show_trades(self.symbol, trades, qm)
         if chart:
             plot = self.query_one(CandleChart)
