@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
+from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen
-from tests.test_tui_pilot import SIZE, _quit, _ready
+from cashup_tui.app.modals.ticket import OrderTicket
+from tests.test_tui_pilot import SIZE, _best, _open_ticket, _quit, _ready
 from tests.tui_support import demo_app, press, screen_text, wait_until
 
 pytestmark = pytest.mark.timeout(150)
@@ -79,3 +81,38 @@ async def _wait_re(pilot: Any, pattern: str) -> str:
     await wait_until(pilot, lambda: re.search(pattern, screen_text(pilot.app)) is not None,
                      timeout=15, what=pattern)
     return screen_text(pilot.app)
+
+
+async def test_quit_asks_first_when_orders_or_positions_are_open_and_names_them(tmp_path: Path) -> None:
+    from decimal import Decimal as D
+
+    app, node = demo_app(tmp_path, symbols=["ETH_USDT", "BTC_USDT"])
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        inst = node.instruments["ETH_USDT"]
+        # a 3-contract long (a marketable limit) and one resting bid, no strategy running
+        _, ask = _best(node, "ETH_USDT")
+        await _open_ticket(pilot, "b", "3", str(inst.round_price(ask * D("1.003"), "up")))
+        await press(pilot, "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=20, what="sent")
+        pos = node.portfolio.positions
+        await wait_until(pilot, lambda: "ETH_USDT" in pos and pos["ETH_USDT"].size == 3, timeout=20, what="the long")
+        bid, _ = _best(node, "ETH_USDT")
+        await _open_ticket(pilot, "b", "2", str(inst.round_price(bid * D("0.97"), "down")))
+        await press(pilot, "enter")
+        await wait_until(pilot, lambda: len(node.cache.open_orders()) == 1, timeout=20, what="a resting order")
+        await press(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the quit question")
+        question = app.screen.question
+        assert "1 position is open (ETH_USDT long 3)" in question, question
+        assert "1 order is open (ETH_USDT)" in question, question
+        assert "strateg" not in question.split(". Quit?")[0]
+        assert "nothing is cancelled or closed" in question
+        await press(pilot, "n")  # keeps everything
+        await pilot.pause(0.2)
+        assert app.return_code is None and len(node.cache.open_orders()) == 1
+        await press(pilot, "q")
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the quit question again")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit after y")
+    assert app.return_code == 0

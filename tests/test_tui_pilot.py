@@ -301,7 +301,7 @@ async def test_start_and_stop_a_strategy_and_quit_asks_while_running(tmp_path: P
         # q while a strategy runs asks first; `n` keeps everything running
         await press(pilot, "q")
         await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the quit question")
-        await wait_text(pilot, "strategies are running")
+        await wait_text(pilot, "1 strategy is running (sma_cross-BTC_USDT)")
         await press(pilot, "n")
         await pilot.pause(0.2)
         assert app.return_code is None and node.runner.slots[slot].state.value == "running"

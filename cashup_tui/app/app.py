@@ -26,6 +26,7 @@ from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen, binding_rows, key_label
 from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
+from cashup_tui.app.modals.quit import quit_question
 from cashup_tui.app.modals.search import SymbolSearch
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
@@ -481,8 +482,9 @@ class CashupApp(App[int]):
         self.push_screen(SettingsScreen(*self._settings_text))
 
     def action_quit_app(self) -> None:
-        running = [v for v in self.node.strategies() if v.state == "running"]
-        if not running:
+        node = self.node
+        question = quit_question(node.strategies(), node.positions(), node.open_orders()) if self.node_ready else None
+        if question is None:
             self.run_worker(self._quit_node(), group="quit")
             return
 
@@ -490,7 +492,7 @@ class CashupApp(App[int]):
             if ok:
                 self.run_worker(self._quit_node(), group="quit")
 
-        self.push_screen(Confirm(f"{len(running)} strategies are running. Stop them and quit?"), go)
+        self.push_screen(Confirm(question), go)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
