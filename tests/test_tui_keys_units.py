@@ -116,3 +116,35 @@ async def test_quit_asks_first_when_orders_or_positions_are_open_and_names_them(
         await press(pilot, "y")
         await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit after y")
     assert app.return_code == 0
+
+
+async def test_settings_scroll_with_the_keyboard_to_every_section_and_keep_secrets_masked(tmp_path: Path) -> None:
+    """`cashup`'s own factory (settings text included), a notification token in the environment."""
+    from cashup_tui.app.modals.centre import SettingsScreen
+    from cashup_tui.cli.tui import make_app
+    from cashup_tui.settings import load_settings
+
+    token = "123456:SECRETtokenABC"
+    settings = load_settings(environ={"CASHUP_NOTIFY_URLS": f"tgram://{token}/999"})
+    app = make_app(settings, "demo", str(tmp_path / "t.sqlite"))
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "comma")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), timeout=15, what="the settings")
+        seen = screen_text(app)
+        assert "[store]" in seen and "[notify]" not in seen  # 30 rows do not hold them all
+        for _ in range(60):  # down, one line at a time, to the last section
+            await press(pilot, "down")
+            seen += screen_text(app)
+            if "[log]" in screen_text(app):
+                break
+        for section in ("[risk]", "[notify]", "[ui]", "[log]"):
+            assert section in seen, section
+        assert "tgram://***/***" in seen and token not in seen and "SECRET" not in seen
+        await press(pilot, "home")
+        await wait_until(pilot, lambda: "[store]" in screen_text(app), timeout=10, what="back at the top")
+        await press(pilot, "end")
+        await wait_until(pilot, lambda: "[log]" in screen_text(app), timeout=10, what="the end")
+        await press(pilot, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen), timeout=10, what="closed")
+        await wait_until(pilot, lambda: app.node_ready, timeout=30, what="the node")
+        await _quit(pilot)
