@@ -148,3 +148,86 @@ async def test_settings_scroll_with_the_keyboard_to_every_section_and_keep_secre
         await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen), timeout=10, what="closed")
         await wait_until(pilot, lambda: app.node_ready, timeout=30, what="the node")
         await _quit(pilot)
+
+
+def _preview_text(app: Any) -> str:
+    return str(app.screen.query_one("#ticket-preview", Static).render())
+
+
+async def test_ticket_preview_refuses_what_sending_refuses(tmp_path: Path) -> None:
+    """A bracket whose take-profit is far outside the price band, and a half bracket: the preview said
+    nothing and only sending refused; now the preview names the same rule the send gives."""
+    from decimal import Decimal as D
+
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        inst = node.instruments["BTC_USDT"]
+        bid, _ = _best(node, "BTC_USDT")
+        price = inst.round_price(bid * D("0.99"), "down")
+        far_tp = inst.round_price(bid * D("1.5"), "down")  # 50% away: the band is 5%
+        sl = inst.round_price(bid * D("0.97"), "down")
+        await _open_ticket(pilot, "b", "1", str(price))
+        await press(pilot, "tab", "tab", *str(far_tp), "tab", *str(sl))  # trigger, TP, SL
+        await wait_until(pilot, lambda: "DENIED" in _preview_text(app), timeout=15, what="the preview to deny")
+        assert "price_band" in _preview_text(app) and "take_profit_price" in _preview_text(app)
+        await press(pilot, "enter")
+        await wait_until(pilot, lambda: "NOT SENT" in _preview_text(app), timeout=15, what="the send refused")
+        assert "price_band" in _preview_text(app) and "take_profit_price" in _preview_text(app)
+        assert node.cache.orders() == [] and node.sim.state.venue.list_orders() == []
+        # a half bracket (SL only): the same words before and at send
+        await press(pilot, "shift+tab", "backspace")  # back to TP (focus selects it all), cleared
+        await wait_until(pilot, lambda: "bracket needs both" in _preview_text(app), timeout=15,
+                         what="the half bracket in the preview")
+        await press(pilot, "escape")
+        await _quit(pilot)
+
+
+async def test_ticket_size_units_and_quick_sizes_of_the_free_margin(tmp_path: Path) -> None:
+    from decimal import ROUND_DOWN
+    from decimal import Decimal as D
+
+    from textual.widgets import Input
+
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        inst = node.instruments["BTC_USDT"]  # 1 contract = 0.0001 BTC
+        bid, _ = _best(node, "BTC_USDT")
+        price = inst.round_price(bid * D("0.99"), "down")
+        ticket = await _open_ticket(pilot, "b", "12", str(price))
+        size = ticket.query_one("#t-size", Input)
+        await wait_until(pilot, lambda: "12 cont = 0.0012 BTC = " in _preview_text(app), timeout=15,
+                         what="the conversion")
+        assert f"= {float(12 * inst.quanto_multiplier * price):,.2f} USDT" in _preview_text(app)
+        await press(pilot, "f3")  # contracts -> BTC: the same quantity, in coins
+        await wait_until(pilot, lambda: size.value == "0.0012", timeout=10, what="the size in BTC")
+        await press(pilot, "f3")  # -> USDT at the limit price
+        await wait_until(pilot, lambda: size.value == f"{(12 * inst.quanto_multiplier * price).normalize():f}",
+                         timeout=10, what="the size in USDT")
+        await press(pilot, "f3", "f3")  # -> contracts -> BTC; type 0.0005 BTC
+        await wait_until(pilot, lambda: size.value == "0.0012", timeout=10, what="BTC again")
+        await press(pilot, "shift+tab")  # from price back to size: focus selects it all
+        await press(pilot, *"0.0005")
+        await wait_until(pilot, lambda: "5 cont = 0.0005 BTC" in _preview_text(app), timeout=10, what="5 contracts")
+        await press(pilot, "backspace", *"00001")  # 0.00000001 BTC: less than one contract, said plainly
+        await wait_until(pilot, lambda: "less than one contract" in _preview_text(app), timeout=10, what="too small")
+        # f5: 25% of the free margin at the preview's leverage, the fee included, in whole contracts
+        await press(pilot, "f5")
+        pf = node.portfolio
+        free, lev = pf.equity() - pf.margin_used(), pf.default_leverage
+        fee = max(inst.maker_fee_rate, D(0))
+        want = (D("0.25") * free / (inst.quanto_multiplier * price * (1 / lev + fee))).to_integral_value(ROUND_DOWN)
+        await wait_until(pilot, lambda: f"{want} cont = " in _preview_text(app), timeout=10, what=f"{want} contracts")
+        assert size.value == f"{(want * inst.quanto_multiplier).normalize():f}"  # shown in the chosen unit (BTC)
+        assert "25/50/100% of the free margin" in screen_text(app)
+        assert f"{float(free):,.2f} at {float(lev):g}x" in screen_text(app)
+        # send 0.0005 BTC: the venue gets 5 contracts
+        await press(pilot, "shift+tab", "tab", *"0.0005", "enter")  # type, then back into size
+        await wait_until(pilot, lambda: not isinstance(app.screen, OrderTicket), timeout=20, what="sent")
+        await wait_until(pilot, lambda: len(node.cache.open_orders()) == 1, timeout=20, what="the resting order")
+        assert node.cache.open_orders()[0].size == 5
+        await press(pilot, "q")  # an order is open: quitting asks
+        await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the quit question")
+        await press(pilot, "y")
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit")

@@ -59,8 +59,13 @@ def _best(node: Any, symbol: str) -> tuple[Decimal, Decimal]:
 
 
 async def _quit(pilot: Any) -> None:
+    """q; with an order or position still open the app asks first (the question names them): y."""
     app = pilot.app
     await press(pilot, "q")
+    await wait_until(pilot, lambda: app.return_code is not None or isinstance(app.screen, Confirm), timeout=15,
+                     what="the app to exit or ask after q")
+    if app.return_code is None:
+        await press(pilot, "y")
     await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit after q")
 
 

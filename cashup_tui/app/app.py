@@ -257,7 +257,7 @@ class CashupApp(App[int]):
 
         self.push_screen(
             OrderTicket(self.symbol, s, price_hint=self._price_hint(s), size_hint=size_hint,
-                        preview=self.node.preview, submit=self.node.submit),
+                        preview=self.node.preview, submit=self.node.submit, instrument=inst),
             done,
         )
 

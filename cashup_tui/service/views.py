@@ -115,6 +115,9 @@ class TicketPreview:
     liq_price: Decimal | None
     headroom: tuple[LimitUsage, ...] = ()
     denial: str = ""  # non-empty: the risk gate would refuse, and why
+    available: Decimal | None = None  # margin free for a new order (equity - position margin), for quick sizes
+    leverage: Decimal | None = None  # the leverage the margin above assumes
+    fee_rate: Decimal = Decimal(0)  # the fee rate the fees above assume
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,6 @@ def quit_question(strategies: Sequence[StrategyView], positions: Sequence[Positi
         by_symbol = Counter(o.symbol for o in resting)
         names = [s if n == 1 else f"{s} x{n}" for s, n in sorted(by_symbol.items())]
         parts.append(f"{_count(len(resting), 'order is', 'orders are')} open ({_names(names)})")
-    stop = "Strategies stop; " if running else ""
-    return (f"{'; '.join(parts)}. Quit? {stop}open orders and positions stay at the venue "
+    stop = "Strategies stop; open" if running else "Open"
+    return (f"{'; '.join(parts)}. Quit? {stop} orders and positions stay at the venue "
             "(nothing is cancelled or closed).")
