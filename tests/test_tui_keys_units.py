@@ -231,3 +231,25 @@ async def test_ticket_size_units_and_quick_sizes_of_the_free_margin(tmp_path: Pa
         await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the quit question")
         await press(pilot, "y")
         await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit")
+
+
+async def test_keys_arriving_together_keep_their_order_in_the_ticket(tmp_path: Path) -> None:
+    """"5", backspace, "2000" in one burst (as one read from a laggy SSH link delivers them): the backspace
+    deletes the 5, it is not overtaken by the digits (Textualize/textual#6605: "7" became "75200")."""
+    from textual import events
+    from textual.widgets import Input
+
+    app, node = demo_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot, node)
+        ticket = await _open_ticket(pilot, "b", "7")
+        size = ticket.query_one("#t-size", Input)
+        burst = [("5", "5"), ("backspace", None), ("2", "2"), ("0", "0"), ("0", "0"), ("0", "0"),
+                 ("left", None), ("left", None), ("delete", None), ("home", None), ("9", "9")]
+        for key, char in burst:  # posted back to back, no pause between keys
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: size.value == "97200", timeout=10, what="97200 in the size field")
+        await pilot.pause(0.3)
+        assert size.value == "97200"
+        await press(pilot, "escape")
+        await _quit(pilot)

@@ -29,6 +29,7 @@ from cashup_tui.app.modals.ticket_units import (
     to_contracts,
     unit_options,
 )
+from cashup_tui.app.ordered_input import OrderedInput
 from cashup_tui.domain.enums import OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import CashupError, ValidationError
 from cashup_tui.domain.instruments import Instrument, user_decimal
@@ -163,22 +164,22 @@ class OrderTicket(ModalScreen[Order | None]):
                 yield Select([(k, k) for k in KINDS], value="limit", allow_blank=False, id="t-kind", compact=True)
             with Horizontal(classes="trow"):
                 yield Label("size", classes="tlabel")
-                yield Input(str(self.size_hint), id="t-size", compact=True)
+                yield OrderedInput(str(self.size_hint), id="t-size", compact=True)
                 yield Select(unit_options(self.instrument), value="cont", allow_blank=False, id="t-unit",
                              compact=True)
             with Horizontal(classes="trow"):
                 yield Label("price", classes="tlabel")
-                yield Input("" if self.price_hint is None else str(self.price_hint), id="t-price", compact=True)
+                yield OrderedInput("" if self.price_hint is None else str(self.price_hint), id="t-price", compact=True)
             with Horizontal(classes="trow"):
                 yield Label("trigger", classes="tlabel")
-                yield Input("", placeholder="stop / take-profit trigger price", id="t-trigger", compact=True)
+                yield OrderedInput("", placeholder="stop / take-profit trigger price", id="t-trigger", compact=True)
             with Horizontal(classes="trow"):
                 yield Label("TP / SL", classes="tlabel")
-                yield Input("", placeholder="take profit", id="t-tp", compact=True)
-                yield Input("", placeholder="stop loss", id="t-sl", compact=True)
+                yield OrderedInput("", placeholder="take profit", id="t-tp", compact=True)
+                yield OrderedInput("", placeholder="stop loss", id="t-sl", compact=True)
             with Horizontal(classes="trow"):
                 yield Label("trail %", classes="tlabel")
-                yield Input("", placeholder="trailing distance, % of mark", id="t-trail", compact=True)
+                yield OrderedInput("", placeholder="trailing distance, % of mark", id="t-trail", compact=True)
                 yield Checkbox("reduce only", id="t-reduce", compact=True)
             yield Static("", id="ticket-preview")
             yield Label("[enter] send  [f2] buy/sell  [f3] size unit  [esc] cancel", markup=False, classes="dim")
