@@ -65,13 +65,13 @@ async def test_spread_uses_the_tick_and_sizes_carry_their_units(tmp_path: Path) 
         await press(pilot, "slash", "e", "t", "h", "enter")
         await wait_until(pilot, lambda: app.symbol == "ETH_USDT", timeout=15, what="ETH_USDT selected")
         text = await _wait_re(pilot, r"spread \d+\.\d\d(?![\d.])")
-        for unit in ("1 cont = 0.01 ETH", "price USDT", "Vol USDT", "OI cont", "buy/sell"):
+        for unit in ("1 cont=0.01 ETH", "price USDT", "Vol USDT", "OI cont", "buy/sell"):
             assert unit in text, unit
         assert re.search(r"OI [\d.]+[kMB]? cont", text) and re.search(r"buy/sell \S+ cont", text), text
         await press(pilot, "slash", "s", "o", "l", "enter")
         await wait_until(pilot, lambda: app.symbol == "SOL_USDT", timeout=15, what="SOL_USDT selected")
         text = await _wait_re(pilot, r"spread \d+\.\d{4}(?![\d.])")
-        assert "1 cont = 1 SOL" in text
+        assert "1 cont=1 SOL" in text
         await _quit(pilot)
 
 

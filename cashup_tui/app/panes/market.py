@@ -88,7 +88,7 @@ def ladder_header(inst: Instrument | None, width: int) -> str:
     quote = inst.quote if inst else "USDT"
     head = f"{'price ' + quote:>12} {CONT:>8}"
     if inst is not None:
-        per = f"  1 {CONT} = {fmt.num(inst.quanto_multiplier, 8).rstrip('0').rstrip('.')} {inst.base}"
+        per = f"  1 {CONT}={fmt.num(inst.quanto_multiplier, 8).rstrip('0').rstrip('.')} {inst.base}"
         if len(head) + len(per) <= width:
             head += per
     return head
