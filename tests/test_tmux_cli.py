@@ -90,7 +90,9 @@ def test_cashup_shows_moving_prices_takes_an_order_by_keys_and_quits(term: Tmux,
     first = _price(screen)
     term.wait_for(lambda s: _price(s) not in (None, first), timeout=20, what=f"the BTC_USDT price to move from {first}")
     _place_order_with_keys(term)
-    term.keys("q")
+    term.keys("q")  # the order rests: quitting asks first and names it
+    term.wait_for(lambda s: "1 order is open (BTC_USDT)" in s and "Quit?" in s, timeout=20, what="the quit question")
+    term.keys("y")
     end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line")
     assert "EXIT-CODE=0" in end
     assert "Traceback" not in end
@@ -113,3 +115,21 @@ def test_hangup_or_terminate_exits_cleanly_with_the_journal_saved(term: Tmux, tm
     with sqlite3.connect(db) as c:
         audit = [a for (a,) in c.execute("select action from audit_log order by id")]
     assert "order.submit" in audit and audit[-1] == "node.stop"  # the node was stopped, not just killed
+
+
+def test_keys_sent_in_one_write_keep_their_order(term: Tmux, tmp_path: Path) -> None:
+    """One `send-keys` call writes "5", BSpace, "2000" to the terminal at once (as a laggy SSH link delivers
+    them): the size hint is selected when the ticket opens, so "5" replaces it, the backspace deletes the 5
+    and the field ends as "2000" (it became "5200" when the digits overtook the backspace)."""
+    _start(term, tmp_path)
+    term.keys("b")
+    term.wait_for(lambda s: "notional" in s and "[enter] send" in s, timeout=25, what="the ticket with its preview")
+    term.keys("5", "BSpace", "2000")
+    field = re.compile(r"size\s+(2000|5200)\s")  # every key handled: in order, or the backspace last
+    screen = term.wait_for(lambda s: field.search(s) is not None, timeout=20, what="the size field after the burst")
+    assert field.search(screen).group(1) == "2000", screen  # type: ignore[union-attr]
+    term.keys("Escape")
+    term.wait_for(lambda s: "[enter] send" not in s, timeout=20, what="the ticket closed")
+    term.keys("q")
+    end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line")
+    assert "EXIT-CODE=0" in end

@@ -59,8 +59,13 @@ def _best(node: Any, symbol: str) -> tuple[Decimal, Decimal]:
 
 
 async def _quit(pilot: Any) -> None:
+    """q; with an order or position still open the app asks first (the question names them): y."""
     app = pilot.app
     await press(pilot, "q")
+    await wait_until(pilot, lambda: app.return_code is not None or isinstance(app.screen, Confirm), timeout=15,
+                     what="the app to exit or ask after q")
+    if app.return_code is None:
+        await press(pilot, "y")
     await wait_until(pilot, lambda: app.return_code is not None, timeout=15, what="the app to exit after q")
 
 
@@ -310,7 +315,7 @@ async def test_start_and_stop_a_strategy_and_quit_asks_while_running(tmp_path: P
         # q while a strategy runs asks first; `n` keeps everything running
         await press(pilot, "q")
         await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the quit question")
-        await wait_text(pilot, "strategies are running")
+        await wait_text(pilot, "1 strategy is running (sma_cross-BTC_USDT)")
         await press(pilot, "n")
         await pilot.pause(0.2)
         assert app.return_code is None and node.runner.slots[slot].state.value == "running"
@@ -382,7 +387,7 @@ async def test_help_search_chart_keys_cancel_all_and_reduce(tmp_path: Path) -> N
         await press(pilot, "question_mark")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), timeout=15, what="the help screen")
         keys = {k for k, _ in app.screen.rows}
-        assert {"1", "2", "3", "4", "5", "b", "s", "c", "k", "slash", "question_mark", "q"} <= keys
+        assert {"1", "2", "3", "4", "5", "b", "s", "c", "k", "/", "?", "q"} <= keys
         await wait_text(pilot, "Kill switch")
         await press(pilot, "escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), timeout=15, what="help closed")

@@ -24,10 +24,11 @@ from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.audit import AuditLog
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
 from cashup_tui.app.modals.confirm import Confirm
-from cashup_tui.app.modals.help import HelpScreen
+from cashup_tui.app.modals.help import HelpScreen, binding_rows, key_label
 from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.leverage import open_leverage_dialog
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
+from cashup_tui.app.modals.quit import quit_question
 from cashup_tui.app.modals.search import SymbolSearch
 from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
@@ -64,18 +65,18 @@ class CashupApp(App[int]):
     CSS_PATH = "cashup.tcss"
     TITLE = "CashUp"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "tab('market')", "Market"),
-        Binding("2", "tab('orders')", "Orders"),
-        Binding("3", "tab('positions')", "Positions"),
-        Binding("4", "tab('strategies')", "Strategies"),
-        Binding("5", "tab('risk')", "Risk"),
-        Binding("6", "tab('fills')", "Fills", show=False),
+        Binding("1", "tab('market')", "Market", show=False),  # named on the tab bar
+        Binding("2", "tab('orders')", "Orders", show=False),  # named on the tab bar
+        Binding("3", "tab('positions')", "Positions", show=False),  # named on the tab bar
+        Binding("4", "tab('strategies')", "Strategies", show=False),  # named on the tab bar
+        Binding("5", "tab('risk')", "Risk", show=False),  # named on the tab bar
+        Binding("6", "tab('fills')", "Fills", show=False),  # named on the tab bar
         Binding("b", "ticket('buy')", "Buy"),
         Binding("s", "ticket('sell')", "Sell"),
         Binding("c", "cancel_selected", "Cancel order"),
         Binding("k", "kill", "Kill switch"),
         Binding("slash", "search", "Search"),
-        Binding("question_mark", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),  # the key bar ends with "? help"
         Binding("q", "quit_app", "Quit"),
         Binding("n", "notifications", "Alerts", show=False),
         Binding("l", "logs", "Log", show=False),
@@ -127,7 +128,7 @@ class CashupApp(App[int]):
                 with TabPane("6 Fills", id="fills"):
                     yield FillsPane()
             yield SidePanel(id="side")
-        yield KeyBar([(self._key_label(b.key), b.description) for b in self._help_bindings() if b.show])
+        yield KeyBar(binding_rows(b for b in self._help_bindings() if b.show))
 
     async def on_mount(self) -> None:
         """Paint at once, then connect: the node starts in a worker while the layout is visible."""
@@ -200,7 +201,7 @@ class CashupApp(App[int]):
         inst = node.instrument(self.symbol)
         qm = float(inst.quanto_multiplier) if inst else 1.0
         trades = node.trades(self.symbol)
-        self.query_one(BookLadder).show_book(node.book(self.symbol))
+        self.query_one(BookLadder).show_book(node.book(self.symbol), inst)
         self.query_one(TradesTape).show_trades(self.symbol, trades, qm)
         if chart:
             plot = self.query_one(CandleChart)
@@ -267,7 +268,7 @@ class CashupApp(App[int]):
 
         self.push_screen(
             OrderTicket(self.symbol, s, price_hint=self._price_hint(s), size_hint=size_hint,
-                        preview=self.node.preview, submit=self.node.submit),
+                        preview=self.node.preview, submit=self.node.submit, instrument=inst),
             done,
         )
 
@@ -385,12 +386,9 @@ class CashupApp(App[int]):
         self.push_screen(SymbolSearch(list(self.node.symbols())), picked)
 
     def action_help(self) -> None:
-        rows = [(b.key, b.description) for b in self._help_bindings()]
-        self.push_screen(HelpScreen(rows))
-
-    @staticmethod
-    def _key_label(key: str) -> str:
-        return {"slash": "/", "question_mark": "?", "comma": ","}.get(key, key)
+        self.push_screen(HelpScreen([("Workstation", binding_rows(self._help_bindings())),
+                                     ("Order ticket (b / s)", OrderTicket.help_rows()),
+                                     ("Every dialog", [("esc", "Close / cancel")])]))
 
     def _help_bindings(self) -> list[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
@@ -509,8 +507,9 @@ class CashupApp(App[int]):
         self.push_screen(SettingsScreen(*self._settings_text))
 
     def action_quit_app(self) -> None:
-        running = [v for v in self.node.strategies() if v.state == "running"]
-        if not running:
+        node = self.node
+        question = quit_question(node.strategies(), node.positions(), node.open_orders()) if self.node_ready else None
+        if question is None:
             self.run_worker(self._quit_node(), group="quit")
             return
 
@@ -518,13 +517,13 @@ class CashupApp(App[int]):
             if ok:
                 self.run_worker(self._quit_node(), group="quit")
 
-        self.push_screen(Confirm(f"{len(running)} strategies are running. Stop them and quit?"), go)
+        self.push_screen(Confirm(question), go)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for b in self._help_bindings():
             action = b.action
-            yield SystemCommand(b.description, f"key {b.key}", lambda a=action: self.run_action(a))
+            yield SystemCommand(b.description, f"key {key_label(b.key)}", lambda a=action: self.run_action(a))
 
     # -- plumbing ----------------------------------------------------------------------------
     @work(exclusive=False, group="actions")

@@ -16,12 +16,20 @@ def num(v: float | Decimal | None, places: int = 2) -> str:
     return f"{float(v):,.{places}f}"
 
 
-def price(v: float | Decimal | None) -> str:
+def tick_places(tick: Decimal) -> int:
+    """Decimals of a contract's price tick: 0.1 -> 1, 0.05 -> 2, 0.0001 -> 4, 1 -> 0."""
+    exp = tick.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 2
+
+
+def price(v: float | Decimal | None, places: int | None = None) -> str:
+    """A price with `places` decimals (the contract's tick, `tick_places`), else by magnitude."""
     if v is None:
         return "—"
     f = float(v)
-    a = abs(f)
-    places = 1 if a >= 10_000 else 2 if a >= 100 else 4 if a >= 1 else 6
+    if places is None:
+        a = abs(f)
+        places = 1 if a >= 10_000 else 2 if a >= 100 else 4 if a >= 1 else 6
     return f"{f:,.{places}f}"
 
 

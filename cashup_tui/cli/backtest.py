@@ -317,11 +317,11 @@ def trades_table(rows: list[dict[str, Any]], *, title: str = ""):
 
 
 def equity_chart(time_ms: Any, equity: Any, *, width: int = 100, height: int = 22) -> Any:
-    """Equity and drawdown as a plotext text chart on a private figure (no global plotext state)."""
+    """Equity and drawdown as a plotext text chart (a fresh figure, public API: cli/charts.py)."""
     import numpy as np
-    from plotext._figure import _figure_class
     from rich.text import Text
 
+    from cashup_tui.cli.charts import build, plotext_figure
     from cashup_tui.engine.backtest.metrics import drawdown_curve
 
     eq = np.asarray(equity, dtype=float)
@@ -332,18 +332,18 @@ def equity_chart(time_ms: Any, equity: Any, *, width: int = 100, height: int = 2
     x = (np.asarray(time_ms)[idx] / 86_400_000.0).tolist()  # days since epoch
     x = [v - x[0] for v in x]
     dd = (drawdown_curve(eq)[idx] * 100).tolist()
-    fig = _figure_class()
-    fig.plot_size(width, height)
-    fig.subplots(2, 1)
-    a = fig.subplot(1, 1)
-    a.plot(x, eq[idx].tolist(), marker="braille", color="green")
-    a.title("equity (USDT)")
-    b = fig.subplot(2, 1)
-    b.plot(x, dd, marker="braille", color="red", fillx=True)
-    b.title("drawdown (%)")
-    b.xlabel("days")
-    fig.theme("clear")
-    return Text.from_ansi(fig.build())
+    with plotext_figure(width, height) as plt:
+        plt.subplots(2, 1)
+        plt.subplot(1, 1)
+        plt.plot(x, eq[idx].tolist(), marker="braille", color="green")
+        plt.title("equity (USDT)")
+        plt.theme("clear")
+        plt.subplot(2, 1)
+        plt.plot(x, dd, marker="braille", color="red", fillx=True)
+        plt.title("drawdown (%)")
+        plt.xlabel("days")
+        plt.theme("clear")
+        return build(plt)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,12 +48,31 @@ def decimal_arg(value: str | None, name: str) -> Decimal | None:
         fail(exc.args[0], hint=exc.hint, code=2)
 
 
+def require_live_keys() -> None:
+    """Live mode's keys are looked for before anything is asked: the environment, the vault file (taken as
+    holding them: it is opened with its passphrase when the node starts) or the OS keyring. With none, a
+    clear error (exit 2) says how to add them, instead of a LIVE prompt that leads to a key error."""
+    from cashup_tui.adapters import vault as v
+    from cashup_tui.paths import vault_path
+
+    try:
+        if v.keys_from_env() is not None or v.Vault(vault_path()).exists() or v.keys_from_keyring() is not None:
+            return
+    except v.VaultError as exc:
+        fail(exc.args[0], hint=exc.hint, code=2)
+    fail("live mode needs Gate API keys and none are configured (no environment variables, no vault, no "
+         "OS keyring entry)",
+         hint="add them with `cashup keys set gateio` (encrypted vault; `--keyring` for the OS keyring), "
+              "check with `cashup keys status`", code=2)
+
+
 def confirm_live(mode: Mode, flag: bool) -> bool:
-    """Live trading needs the word LIVE typed, or --confirm-live for headless use."""
+    """Live trading needs keys (checked first), then the word LIVE typed, or --confirm-live for headless use."""
     from cashup_tui.domain.enums import Mode
 
     if mode is not Mode.LIVE:
         return False
+    require_live_keys()
     if flag:
         return True
     if not sys.stdin.isatty():

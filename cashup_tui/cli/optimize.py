@@ -271,30 +271,31 @@ def _print(out: dict[str, Any], top: list[dict[str, Any]], results: list[dict[st
 
 def heatmap_chart(xs: list[Any], ys: list[Any], grid: list[list[float | None]], xn: str, yn: str, objective: str,
                   *, width: int = 90) -> Any:
-    """A plotext heat-map on a private figure: one filled rectangle per cell, red (worst) to green (best)."""
-    from plotext._figure import _figure_class
+    """A plotext heat-map (a fresh figure, public API: cli/charts.py): one filled rectangle per cell, red
+    (worst) to green (best)."""
     from rich.text import Text
+
+    from cashup_tui.cli.charts import build, plotext_figure
 
     vals = [v for row in grid for v in row if v is not None]
     if not vals:
         return Text("")
     lo, hi = min(vals), max(vals)
-    fig = _figure_class()
-    fig.plot_size(width, min(40, max(12, 2 * len(ys) + 6)))
-    for r, row in enumerate(grid):
-        for ci, v in enumerate(row):
-            if v is None:
-                continue
-            q = 0.5 if hi == lo else (v - lo) / (hi - lo)
-            color = (int(220 * (1 - q)), int(200 * q), 40)
-            fig.rectangle([ci - 0.5, ci + 0.5], [r - 0.5, r + 0.5], marker="sd", color=color, fill=True)
-    fig.xticks(list(range(len(xs))), [str(x) for x in xs])
-    fig.yticks(list(range(len(ys))), [str(y) for y in ys])
-    fig.xlabel(xn)
-    fig.ylabel(yn)
-    fig.title(f"best {objective} per ({xn}, {yn}): red {lo:.3g} .. green {hi:.3g}")
-    fig.theme("clear")
-    return Text.from_ansi(fig.build())
+    with plotext_figure(width, min(40, max(12, 2 * len(ys) + 6))) as plt:
+        for r, row in enumerate(grid):
+            for ci, v in enumerate(row):
+                if v is None:
+                    continue
+                q = 0.5 if hi == lo else (v - lo) / (hi - lo)
+                color = (int(220 * (1 - q)), int(200 * q), 40)
+                plt.rectangle([ci - 0.5, ci + 0.5], [r - 0.5, r + 0.5], marker="sd", color=color, fill=True)
+        plt.xticks(list(range(len(xs))), [str(x) for x in xs])
+        plt.yticks(list(range(len(ys))), [str(y) for y in ys])
+        plt.xlabel(xn)
+        plt.ylabel(yn)
+        plt.title(f"best {objective} per ({xn}, {yn}): red {lo:.3g} .. green {hi:.3g}")
+        plt.theme("clear")
+        return build(plt)
 
 
 def _f(x: Any) -> str:

@@ -44,6 +44,21 @@ def _run_app(settings, mode: str, db_url: str, *, symbols: list[str] | None, liv
     from cashup_tui.logging_setup import configure_logging
 
     log_path = configure_logging(settings.log.level, file=settings.log.file or None)
+    app = make_app(settings, mode, db_url, symbols=symbols, live_ok=live_ok, admin_passphrase=admin_passphrase)
+    guard = _guard(app)
+    try:
+        code = app.run() or 0
+    finally:
+        guard.uninstall()
+    if app.return_code not in (None, 0) and not guard.terminal_gone:
+        typer.echo(f"the workstation stopped with an error; see {log_path}", err=True)
+    return int(code)
+
+
+def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = None, live_ok: bool = False,
+             admin_passphrase: str | None = None):  # type: ignore[no-untyped-def]
+    """The workstation as `cashup` runs it (the node is built inside the app, after the first paint);
+    the tests drive this same factory."""
     from cashup_tui.app.app import CashupApp
     from cashup_tui.service.workstation import EngineWorkstation
     from cashup_tui.settings import render_toml
@@ -56,16 +71,8 @@ def _run_app(settings, mode: str, db_url: str, *, symbols: list[str] | None, liv
 
     ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols)
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
-    app = CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
-                    settings_text=(settings.source, render_toml(settings), keys))
-    guard = _guard(app)
-    try:
-        code = app.run() or 0
-    finally:
-        guard.uninstall()
-    if app.return_code not in (None, 0) and not guard.terminal_gone:
-        typer.echo(f"the workstation stopped with an error; see {log_path}", err=True)
-    return int(code)
+    return CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
+                     settings_text=(settings.source, render_toml(settings), keys))
 
 
 def _guard(app):  # type: ignore[no-untyped-def]

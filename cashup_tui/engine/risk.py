@@ -489,14 +489,16 @@ class RiskEngine:
             recent.append(_Recent(key, now))
         bucket.take(now)
 
-    def preview(self, order: Order) -> RiskDenied | None:
-        """Run the whole gate as `check_submit` would, without recording anything or using up the
-        rate bucket / duplicate window: what the order ticket shows before the user sends."""
+    def preview(self, order: Order, *then: Callable[[], object]) -> RiskDenied | None:
+        """Run the whole gate as `check_submit` would, then the checks `then` (a bracket's exits), without
+        recording anything or using up the rate bucket / duplicate window: what the ticket shows before sending."""
         saved_recent = list(self._recent)
         saved_tokens = {k: (b.tokens, b.ts_ms) for k, b in self._buckets.items()}
         self._dry = True
         try:
             self.check_submit(order)
+            for check in then:
+                check()
         except RiskDenied as exc:
             return exc
         finally:

@@ -127,21 +127,26 @@ class TriggerEmulator:
             log.error("triggered %s denied by risk: %s", parent.client_id, exc)
             return None
 
+    def check_bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> None:
+        """The exits' tick and price band (the risk gate's `check_price`) and their side of the entry;
+        run before the entry goes out, and by the ticket's preview (inside `RiskEngine.preview`)."""
+        for name, px in (("stop_price", stop_price), ("take_profit_price", take_profit_price)):
+            self.om.risk.check_price(entry.symbol, name, px)
+        ref = entry.price or self.om.cache.mark(entry.symbol)
+        if ref is not None:
+            wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is SIDE.BUY else (
+                stop_price <= ref or take_profit_price >= ref)
+            if wrong:
+                raise ValidationError(
+                    f"bracket around {ref}: stop {stop_price} / take-profit {take_profit_price} are on the wrong side",
+                    hint="a long needs stop < price < take-profit; a short the reverse")
+
     async def bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> Order:
         """Entry + stop + take-profit; the exits are armed (reduce-only) when the entry fills,
         sized to what filled, and one cancels the other."""
         if entry.client_id not in self.brackets and self.om.cache.order(entry.client_id) is None:
             # the exits are checked BEFORE the entry goes out: never an unprotected entry
-            for name, px in (("stop_price", stop_price), ("take_profit_price", take_profit_price)):
-                self.om.risk.check_price(entry.symbol, name, px)
-            ref = entry.price or self.om.cache.mark(entry.symbol)
-            if ref is not None:
-                wrong = (stop_price >= ref or take_profit_price <= ref) if entry.side is SIDE.BUY else (
-                    stop_price <= ref or take_profit_price >= ref)
-                if wrong:
-                    raise ValidationError(
-                        f"bracket around {ref}: stop {stop_price} / take-profit {take_profit_price} are on the wrong side",
-                        hint="a long needs stop < price < take-profit; a short the reverse")
+            self.check_bracket(entry, stop_price=stop_price, take_profit_price=take_profit_price)
         result = await self.om.submit(entry)
         if result.existed:
             return result.order

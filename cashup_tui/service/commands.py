@@ -10,13 +10,14 @@ never an adapter. The front ends keep their own audit names and journalled reaso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from cashup_tui.domain.enums import OrderType, Side
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.orders import Order
-from cashup_tui.service.roles import Action
+from cashup_tui.service.roles import Action, PermissionDenied, require
 from cashup_tui.service.views import OrderRequest
 
 if TYPE_CHECKING:
@@ -72,18 +73,42 @@ async def place(node: Node, req: OrderRequest, *, authorize: Authorize, record_a
     om = node.om
     authorize(Action.PLACE_ORDER, record_as, client_id=order.client_id, side=order.side.value, size=order.size,
               symbol=order.symbol, type=order.order_type.value, price=order.price)
-    if req.take_profit is None and req.stop_loss is None:
+    if not _bracket(req):
         res = await om.submit(order)
         return Placed(res.order, res.existed)
-    if req.take_profit is None or req.stop_loss is None:
-        raise ValidationError("a bracket needs both a take-profit and a stop-loss price",
-                              hint="fill both TP and SL, or neither")
+    assert req.stop_loss is not None and req.take_profit is not None
     entry = await om.bracket(order, stop_price=req.stop_loss, take_profit_price=req.take_profit)
     if not wait_legs:
         return Placed(entry)
     await om.idle()  # exits are armed once the entry fills
     legs = tuple(x for x in node.cache.open_orders(entry.symbol) if x.reduce_only and x.client_id != entry.client_id)
     return Placed(node.cache.order(entry.client_id) or entry, legs=legs)
+
+
+def _bracket(req: OrderRequest) -> bool:
+    """True for an entry with exits; a half bracket is refused (the same words for preview and send)."""
+    if req.take_profit is None and req.stop_loss is None:
+        return False
+    if req.take_profit is None or req.stop_loss is None:
+        raise ValidationError("a bracket needs both a take-profit and a stop-loss price",
+                              hint="fill both TP and SL, or neither")
+    return True
+
+
+def preview_denial(node: Node, req: OrderRequest, order: Order) -> str | None:
+    """Why `place` would refuse `req` (built as `order`), found without sending or recording anything: the
+    profile, the bracket's shape, the whole risk gate (`RiskEngine.preview`) and the exits' checks."""
+    try:
+        require(node.profile, Action.PLACE_ORDER)  # the profile check of `authorize`, without its audit row
+        exits: tuple[Callable[[], None], ...] = ()
+        if _bracket(req):
+            assert req.stop_loss is not None and req.take_profit is not None
+            sl, tp = req.stop_loss, req.take_profit
+            exits = (lambda: node.om.emulator.check_bracket(order, stop_price=sl, take_profit_price=tp),)
+        denial = node.risk.preview(order, *exits)
+    except (ValidationError, PermissionDenied) as exc:
+        return str(exc)
+    return None if denial is None else str(denial).removeprefix("risk: ")
 
 
 async def amend(node: Node, client_id: str, *, authorize: Authorize, price: Decimal | None = None,

@@ -122,7 +122,10 @@ class TicketPreview:
     liq_price: Decimal | None
     headroom: tuple[LimitUsage, ...] = ()
     denial: str = ""  # non-empty: the risk gate would refuse, and why
-    leverage: str = ""  # the symbol's current leverage and margin mode ("10x isolated")
+    leverage_label: str = ""  # the symbol's current leverage and margin mode ("10x isolated")
+    available: Decimal | None = None  # margin free for a new order (equity - position margin), for quick sizes
+    leverage: Decimal | None = None  # the leverage the margin above assumes
+    fee_rate: Decimal = Decimal(0)  # the fee rate the fees above assume
 
 
 @dataclass(frozen=True, slots=True)

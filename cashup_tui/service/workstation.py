@@ -370,14 +370,15 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         if after != 0 and ref > 0:
             liq = Position(req.symbol, inst.quanto_multiplier, after, ref, leverage=lev).liquidation_price(
                 inst.maintenance_rate)
-        denial = self.node.risk.preview(order)
+        denial = commands.preview_denial(self.node, req, order)  # what sending would refuse, and why
         lim = self.node.risk.limits
         headroom = (
             LimitUsage("order notional", float(notional), float(lim.max_order_notional)),
             LimitUsage("position after", float(inst.notional(after, ref)), float(lim.max_position_notional)),
         )
         return TicketPreview(notional, notional / lev if lev else notional, notional * fee_rate, liq, headroom,
-                             "" if denial is None else str(denial).removeprefix("risk: "), self.leverage_label(req.symbol))
+                             denial or "", self.leverage_label(req.symbol), available=pf.equity() - pf.margin_used(),
+                             leverage=lev, fee_rate=fee_rate)
 
     async def submit(self, req: OrderRequest) -> Order:
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
@@ -91,7 +91,9 @@ class LogViewer(ModalScreen[None]):
 
 
 class SettingsScreen(ModalScreen[None]):
-    """Effective settings and key status. Secrets are never shown (only <set>/<not set>)."""
+    """Effective settings and key status. Secrets are never shown (only <set>/<not set>, `***` in URLs).
+    The body scrolls with the keyboard (arrows, page up/down, home/end): every section is reachable at any
+    terminal height."""
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
 
@@ -103,9 +105,14 @@ class SettingsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Settings ({self.source})  [esc] close", markup=False, classes="dialog-title")
-            yield Static(Text(f"API keys: {self.key_status}"))
-            yield Static(Text(self.toml_text))
+            yield Label(f"Settings ({self.source})  [↑↓ pgup pgdn home end] scroll  [esc] close", markup=False,
+                        classes="dialog-title")
+            with VerticalScroll(id="settings-body"):
+                yield Static(Text(f"API keys: {self.key_status}"))
+                yield Static(Text(self.toml_text))
+
+    def on_mount(self) -> None:
+        self.query_one("#settings-body", VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -17,9 +17,13 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from cashup_tui.app import fmt
+from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 
-WATCH_COLUMNS = ("Symbol", "Last", "24h", "Vol 24h", "Funding", "OI")
+# units on screen: prices, volume and notionals in USDT; sizes and open interest in contracts
+# ("cont", as Gate writes it); the ladder's header says how many coins one contract is
+WATCH_COLUMNS = ("Symbol", "Last", "24h", "Vol USDT", "Funding", "OI cont")
+CONT = "cont"
 
 
 class Watchlist(DataTable):
@@ -79,7 +83,19 @@ class Watchlist(DataTable):
             self.post_message(self.Selected(str(event.row_key.value)))
 
 
-def render_ladder(book: BookSnapshot | None, depth: int, width: int) -> Text | Table:
+def ladder_header(inst: Instrument | None, width: int) -> str:
+    """The ladder's units: prices in the quote coin, sizes in contracts, and what one contract holds."""
+    quote = inst.quote if inst else "USDT"
+    head = f"{'price ' + quote:>12} {CONT:>8}"
+    if inst is not None:
+        per = f"  1 {CONT}={fmt.num(inst.quanto_multiplier, 8).rstrip('0').rstrip('.')} {inst.base}"
+        if len(head) + len(per) <= width:
+            head += per
+    return head
+
+
+def render_ladder(book: BookSnapshot | None, depth: int, width: int, inst: Instrument | None = None) -> Text | Table:
+    """Prices and the spread with the contract's tick decimals (`inst`), sizes in contracts."""
     if book is None:
         return Text("waiting for the book…", style="dim")
     asks = list(book.asks[:depth])
@@ -87,20 +103,27 @@ def render_ladder(book: BookSnapshot | None, depth: int, width: int) -> Text | T
     sizes = [float(lv.size) for lv in asks + bids] or [1.0]
     cum_max = max(sizes)
     bar_w = max(4, width - 26)
+    places = fmt.tick_places(inst.price_tick) if inst is not None else None
     t = Text(no_wrap=True)
     if not book.in_sync:
         t.append(" OUT OF SYNC: resyncing, not tradable \n", style="bold white on red")
+    t.append(ladder_header(inst, width) + "\n", style="dim")
     for lv in reversed(asks):
-        t.append(f"{fmt.price(lv.price):>12} {fmt.compact(lv.size):>8} ", style="red")
+        t.append(f"{fmt.price(lv.price, places):>12} {fmt.compact(lv.size):>8} ", style="red")
         t.append(fmt.bar(float(lv.size) / cum_max, bar_w), style="red")
         t.append("\n")
     mid = book.mid
     spread = (book.asks[0].price - book.bids[0].price) if book.asks and book.bids else None
-    places = max(0, -book.asks[0].price.as_tuple().exponent) if book.asks else 2  # type: ignore[operator]
-    spread_text = "—" if spread is None else f"{spread:.{places}f}"
-    t.append(f"{'mid ' + fmt.price(mid) if mid else '':>12} spread {spread_text}\n", style="bold")
+    if places is None and book.asks:  # no contract spec: as many decimals as the venue's price text
+        places = max(0, -book.asks[0].price.as_tuple().exponent)  # type: ignore[operator]
+    spread_text = "—" if spread is None else f"{spread:.{places if places is not None else 2}f}"
+    mid_text = ""
+    if mid:  # a mid between two ticks needs one more decimal; a mid on a tick does not
+        mid_text = fmt.price(mid, None if places is None else places + 1)
+        mid_text = "mid " + (mid_text[:-1] if places is not None and mid_text.endswith("0") else mid_text)
+    t.append(f"{mid_text:>12} spread {spread_text}\n", style="bold")
     for lv in bids:
-        t.append(f"{fmt.price(lv.price):>12} {fmt.compact(lv.size):>8} ", style="green")
+        t.append(f"{fmt.price(lv.price, places):>12} {fmt.compact(lv.size):>8} ", style="green")
         t.append(fmt.bar(float(lv.size) / cum_max, bar_w), style="green")
         t.append("\n")
     return t
@@ -114,20 +137,22 @@ class BookLadder(Static):
         self.depth = depth
         self._key: tuple[object, ...] = ()
 
-    def show_book(self, book: BookSnapshot | None) -> None:
+    def show_book(self, book: BookSnapshot | None, inst: Instrument | None = None) -> None:
         rows = max(2, (self.size.height - 2) // 2) if self.size.height else self.depth
         depth = min(self.depth, rows)
         key = (None if book is None else (book.symbol, book.update_id, book.in_sync), depth, self.size.width)
         if key != self._key:
             self._key = key
-            self.update(render_ladder(book, depth, self.size.width or 40), layout=False)  # fixed size: no re-layout
+            self.update(render_ladder(book, depth, self.size.width or 40, inst), layout=False)  # fixed size
 
 
 def render_tape(trades: Sequence[Trade], large: float, qm: float, rows: int) -> Text:
+    """Newest first under a header with the units (price in USDT, size in contracts)."""
     t = Text(no_wrap=True)
     if not trades:
         return Text("no trades yet", style="dim")
-    for tr in list(trades)[-rows:][::-1]:
+    t.append(f"{'time':<8} {'side':<4} {'price USDT':>11} {CONT:>7}\n", style="dim")
+    for tr in list(trades)[-max(1, rows - 1):][::-1]:
         notional = abs(tr.size) * qm * tr.price
         side = "BUY " if tr.size > 0 else "SELL"
         style = "green" if tr.size > 0 else "red"
@@ -246,12 +271,12 @@ def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, 
     t = Text(no_wrap=True, overflow="ellipsis")
     t.append(f"{symbol} flow ")
     t.append("taker buy/sell ")
-    t.append(f"{fmt.compact(buy)}/{fmt.compact(sell)} ")
+    t.append(f"{fmt.compact(buy)}/{fmt.compact(sell)} {CONT} ")
     t.append_text(fmt.pct(imb, 1))
     if ticker is not None:
         t.append("  funding ")
         t.append_text(fmt.signed(ticker.funding_rate * 100, 4, "%"))
-        t.append(f"  OI {fmt.compact(ticker.open_interest)}")
+        t.append(f"  OI {fmt.compact(ticker.open_interest)} {CONT}")
         if oi_start:
             t.append(" ")
             t.append_text(fmt.pct((ticker.open_interest - oi_start) / oi_start * 100, 2))
