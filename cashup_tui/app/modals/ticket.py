@@ -26,6 +26,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.service.views import OrderRequest, TicketPreview
 
 # (label, order type, tif, post_only)
+TRAILING_HINT = "trails only while CashUp runs: held here, not at the venue"
 KINDS: dict[str, tuple[OrderType, TimeInForce, bool]] = {
     "limit": (OrderType.LIMIT, TimeInForce.GTC, False),
     "market": (OrderType.MARKET, TimeInForce.IOC, False),
@@ -176,9 +177,12 @@ class OrderTicket(ModalScreen[Order | None]):
             self._show(Text(str(exc), style="yellow"))
             return
         try:
-            self._show(render_preview(await self._preview(req)))
+            shown = render_preview(await self._preview(req))
         except CashupError as exc:
-            self._show(Text(str(exc), style="bold red"))
+            shown = Text(str(exc), style="bold red")
+        if req.order_type is OrderType.TRAILING_STOP:
+            shown = Text.assemble(shown, "\n", (TRAILING_HINT, "yellow"))
+        self._show(shown)
 
     @on(Input.Changed)
     @on(Select.Changed)
