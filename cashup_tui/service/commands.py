@@ -130,12 +130,6 @@ async def kill(node: Node, level: int, reason: str, *, authorize: Authorize, sou
     return await node.om.kill(level, reason, source=source)
 
 
-def record_kill(risk: RiskEngine, level: int, reason: str, *, authorize: Authorize, source: str) -> None:
-    """A kill level with nothing to do at the venue (level 1: stop entries), journalled without connecting."""
-    authorize(Action.KILL_SWITCH, "kill_switch", level=level, reason=reason)
-    risk.set_kill_level(level, reason, source=source)
-
-
 def resume(risk: RiskEngine, *, authorize: Authorize, reason: str, source: str,
            passphrase: str | None = None) -> int:
     """Back to ACTIVE: an admin action (AdminPassphraseRequired asks the front end to prompt). Returns
