@@ -222,6 +222,9 @@ class SeededMarketNode:
     def order_history(self, limit: int = 200) -> Sequence[Order]:
         return [o for o in self._orders if not o.is_open][:limit]
 
+    def bracket_legs(self) -> dict[str, tuple[str, str]]:
+        return {}
+
     def positions(self) -> Sequence[PositionView]:
         return list(self._positions)
 

@@ -169,7 +169,7 @@ class CashupApp(App[int]):
         if tab == "market":
             self._refresh_market(chart=not light)
         elif tab == "orders":
-            self.query_one(OrdersPane).show(node.open_orders(), node.order_history())
+            self.query_one(OrdersPane).show(node.open_orders(), node.order_history(), node.bracket_legs())
         elif tab == "positions":
             self.query_one(PositionsPane).show(node.positions())
         elif tab == "strategies":

@@ -36,6 +36,20 @@ CHILDREN_KEY = "orders.trigger_children"
 RETRY_RULES = ("reconciling", "stale_data", "duplicate")  # a denial that passes: keep the intent, retry
 
 
+LEG_NAMES = {"stop": "SL", "take_profit": "TP"}
+
+
+def bracket_legs(brackets: dict[str, dict[str, Any]] | None) -> dict[str, tuple[str, str]]:
+    """Leg client id -> (entry client id, "SL" | "TP"), from the journalled brackets: a leg is linked to
+    its entry by id when it is armed, so an unrelated reduce-only order is never taken for a leg."""
+    out: dict[str, tuple[str, str]] = {}
+    for entry, b in (brackets or {}).items():
+        for key, name in LEG_NAMES.items():
+            if b.get(key):
+                out[b[key]] = (entry, name)
+    return out
+
+
 class TriggerEmulator:
     """The locally held triggers and brackets of one OrderManager (it sends through the manager)."""
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from cashup_tui.domain.enums import OrderType, Side
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.orders import Order
+from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service.roles import Action
 from cashup_tui.service.views import OrderRequest
 
@@ -82,7 +83,8 @@ async def place(node: Node, req: OrderRequest, *, authorize: Authorize, record_a
     if not wait_legs:
         return Placed(entry)
     await om.idle()  # exits are armed once the entry fills
-    legs = tuple(x for x in node.cache.open_orders(entry.symbol) if x.reduce_only and x.client_id != entry.client_id)
+    linked = [cid for cid, (parent, _) in bracket_legs(om.emulator.brackets).items() if parent == entry.client_id]
+    legs = tuple(o for o in map(node.cache.order, linked) if o is not None)
     return Placed(node.cache.order(entry.client_id) or entry, legs=legs)
 
 

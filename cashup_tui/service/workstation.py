@@ -34,6 +34,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
+from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.roles import Action
@@ -248,6 +249,10 @@ class EngineWorkstation(BacktestMixin):
         if self.node is None:
             return []
         return sorted(self.node.cache.open_orders(), key=lambda o: o.created_ms, reverse=True)
+
+    def bracket_legs(self) -> dict[str, tuple[str, str]]:
+        """Bracket exits linked by id: leg client id -> (entry client id, "SL" | "TP")."""
+        return bracket_legs(self.node.om.emulator.brackets) if self.node is not None and self.node.om else {}
 
     def order_history(self, limit: int = 200) -> Sequence[Order]:
         if self.node is None:
