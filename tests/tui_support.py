@@ -27,6 +27,7 @@ from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
+from cashup_tui.service.toasts import Toast
 from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
@@ -256,7 +257,7 @@ class SeededMarketNode:
     def alert_rules(self) -> Sequence[str]:
         return []
 
-    def drain_alerts(self) -> Sequence[tuple[str, str]]:
+    def drain_alerts(self) -> Sequence[Toast]:
         return []
 
     # actions: recorded so a test can check what the UI asked for

@@ -18,6 +18,7 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
+from cashup_tui.service.toasts import Toast
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +220,6 @@ class WorkstationNode(Protocol):
 
     def alert_rules(self) -> Sequence[str]: ...
 
-    def drain_alerts(self) -> Sequence[tuple[str, str]]:
-        """Discrete events since the last call as (severity, text): fills, rejections, risk trips."""
+    def drain_alerts(self) -> Sequence[Toast]:
+        """Discrete events since the last call (service/toasts.py): one per order, critical ones marked."""
         ...
