@@ -104,6 +104,7 @@ async def test_a_restart_sends_an_unsent_exit_once() -> None:
     await e2.om.reconcile()
     book(v, e2, D(50400))
     await e2.om.on_mark("BTC_USDT", D(50400))  # the venue has not seen it, but it may still land: wait
+    await e2.om.idle()
     assert v.position("BTC_USDT").size == 10 and ex2.sent == []
     e2.clock.advance(120_000)  # past the placement deadline: it can no longer land
     book(v, e2, D(50400))

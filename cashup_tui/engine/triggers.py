@@ -34,6 +34,7 @@ TRIGGERS_KEY = "orders.local_triggers"
 BRACKETS_KEY = "orders.brackets"
 CHILDREN_KEY = "orders.trigger_children"
 RETRY_RULES = ("reconciling", "stale_data", "duplicate")  # a denial that passes: keep the intent, retry
+RETRY_MS = 5_000  # an owed child (in doubt, or denied for now) is tried again at most this often
 
 
 LEG_NAMES = {"stop": "SL", "take_profit": "TP"}
@@ -60,6 +61,7 @@ class TriggerEmulator:
         # parent client id -> the child it fired (written ahead; dropped once the venue has the child)
         self.children: dict[str, dict[str, Any]] = dict(om.journal.kv_get(CHILDREN_KEY) or {})
         self._delivering: dict[str, asyncio.Task[Order | None]] = {}
+        self._retry_at: dict[str, int] = {}  # parent id -> clock ms of the next try of an owed child
 
     def holds(self, client_id: str) -> bool:
         """A trigger held here (not at the venue)."""
@@ -111,11 +113,11 @@ class TriggerEmulator:
         """Fire the held triggers of `symbol` that `mark` crosses, and deliver children still owed
         (after a restart or a denial that passes). Returns the child orders sent."""
         fired: list[Order] = []
-        for pid, intent in list(self.children.items()):
-            if intent.get("symbol") == symbol and pid not in self._delivering:
-                child = await self._deliver(pid)
-                if child is not None:
-                    fired.append(child)
+        now = self.om.clock.now_ms()
+        for pid, intent in list(self.children.items()):  # owed from before: settled in the background
+            if intent.get("symbol") == symbol and pid not in self._delivering and now >= self._retry_at.get(pid, 0):
+                self._retry_at[pid] = now + RETRY_MS
+                self._start(pid)
         changed = False
         for cid, spec in list(self.triggers.items()):
             if spec.get("symbol") != symbol:
@@ -166,14 +168,19 @@ class TriggerEmulator:
         self.om.journal.kv_set(CHILDREN_KEY, self.children)
 
     async def _deliver(self, pid: str) -> Order | None:
-        """Send (or settle) the child owed by `pid` in a task of its own: cancelling the caller (the
-        engine loop stopping) does not cancel the send, and `OrderManager.idle` waits for it."""
+        """Send the child owed by `pid` and wait for it; cancelling the caller (the engine loop
+        stopping) does not cancel the send (`_start`)."""
+        return await asyncio.shield(self._start(pid))
+
+    def _start(self, pid: str) -> asyncio.Task[Order | None]:
+        """Send (or settle) the child owed by `pid` in a task of its own, one at a time per trigger;
+        `OrderManager.idle` (and so the node's shutdown) waits for it."""
         task = self._delivering.get(pid)
         if task is None:
             task = self._delivering[pid] = asyncio.get_running_loop().create_task(self._send_child(pid))
             self.om._bg.add(task)
             task.add_done_callback(lambda t: (self.om._bg.discard(t), self._delivering.pop(pid, None)))
-        return await asyncio.shield(task)
+        return task
 
     async def _send_child(self, pid: str) -> Order | None:
         om = self.om
