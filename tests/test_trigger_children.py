@@ -16,8 +16,7 @@ from cashup_tui.domain.order_merge import NEVER_REACHED
 from cashup_tui.domain.orders import Order
 from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.venue import Venue
-from tests.engine_fakes import INSTRUMENTS, make_engine
-from tests.test_order_manager_venue import book
+from tests.test_order_manager_venue import book, venue_engine
 
 D = Decimal
 
@@ -38,13 +37,7 @@ class SlowVenue(VenueExecution):
 
 
 def engine(journal: MemoryJournal | None = None, venue: Venue | None = None):
-    box: dict = {}
-    v = venue or Venue(INSTRUMENTS, balance=D(100_000), clock=lambda: box["c"].now_ms())
-    ex = SlowVenue(v, INSTRUMENTS)
-    e = make_engine(journal=journal, venue=ex)  # type: ignore[arg-type]
-    box["c"] = e.clock
-    book(v, e, D(50000))
-    return e, v, ex
+    return venue_engine(journal, venue, execution=SlowVenue)
 
 
 async def until(cond, what: str) -> None:
