@@ -131,3 +131,22 @@ async def test_a_restart_after_the_exit_was_sent_looks_it_up_and_never_resends()
     await e2.om.idle()
     assert ex2.sent == [] and v.position("BTC_USDT").size == 0
     assert len(children(e2, trail.client_id)) == 1
+
+
+async def test_a_restart_after_the_intent_but_before_the_parent_was_marked_fires_nothing_twice() -> None:
+    e, v, _ = engine()
+    trail = await long_with_trailing_stop(e, v)
+    em = e.om.emulator
+    child = e.om.build("BTC_USDT", "sell", D(10), order_type="market", reduce_only=True)
+    em.children[trail.client_id] = {"symbol": "BTC_USDT", "child": child.client_id, "side": "sell", "size": "10",
+                                    "type": "market", "price": None, "reduce_only": True, "strategy": "",
+                                    "replaced": []}
+    em.save_children()  # the process died here: the parent is still open and still held
+    e2, _, ex2 = engine(journal=e.journal, venue=v)
+    e2.clock.set(e.clock.now_ms())
+    book(v, e2, D(50400))
+    await e2.om.on_mark("BTC_USDT", D(50400))  # crosses the trail too: but the intent is what is sent
+    await e2.om.idle()
+    assert ex2.sent == [child.client_id] and v.position("BTC_USDT").size == 0
+    assert e2.cache.order(trail.client_id).status is OrderStatus.CANCELLED
+    assert not e2.om.emulator.holds(trail.client_id) and e2.om.emulator.children == {}

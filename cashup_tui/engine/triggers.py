@@ -124,6 +124,9 @@ class TriggerEmulator:
                 continue
             order = self.om.cache.order(cid)
             if order is None or order.status.is_terminal or cid in self.children:
+                if order is not None and not order.status.is_terminal:  # fired, then the process died
+                    self.om._apply(order, OrderEvent(EVENT_KIND.CANCELLED, self.om.clock.now_ms(),
+                                                     reason=f"triggered -> {self.children[cid]['child']}"))
                 self.triggers.pop(cid, None)
                 changed = True
                 continue
