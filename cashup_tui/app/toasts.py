@@ -29,6 +29,9 @@ class ToastShelf:
     def show(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
              timeout: float | None = None, markup: bool = True, key: str = "", critical: bool = False) -> None:
         app = self.app
+        for k, v in list(self._keyed.items()):  # gone by themselves (timed out): forget their keys
+            if v.has_expired:
+                del self._keyed[k]
         if key and (old := self._keyed.pop(key, None)) is not None:
             critical = critical or old.identity in self._critical
             self._drop(old)
