@@ -80,6 +80,9 @@ async def test_one_toast_per_order_three_at_most_and_critical_until_read(tmp_pat
                          what="the critical toast to go once read")
         await press(pilot, "escape")
         await ws.resume()
+        await press(pilot, "q")  # quit as a user does: the node stops before the screens go
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=60, what="the app to exit after q")
+    assert app.return_code == 0
 
 
 def test_a_flatten_in_many_pieces_is_one_toast_per_order() -> None:
