@@ -265,6 +265,7 @@ async def test_restart_with_persisted_state_reproduces_positions() -> None:
 
 
 async def test_kill_switch_levels() -> None:
+    """Each level does all the one below does, and more (engine/kill.py)."""
     e = make_engine()
     e.venue.fill_on_submit = False
     await e.om.submit(e.om.build("BTC_USDT", "buy", D(10), order_type="market"))  # not filled: cancelled
@@ -273,22 +274,32 @@ async def test_kill_switch_levels() -> None:
     e.venue.fill_on_submit = False
     entry = e.om.build("BTC_USDT", "buy", D(2), price=D(49000), client_id="t-entry")
     exit_ = e.om.build("BTC_USDT", "sell", D(2), price=D(51000), client_id="t-exit", reduce_only=True)
-    await e.om.submit(entry)
-    await e.om.submit(exit_)
-    # level 1: entries stop, working orders stay
-    await e.om.kill(1, "test", source="cli")
-    assert e.risk.state is TradingState.REDUCING and len(e.cache.open_orders()) == 2
+    plain = e.om.build("BTC_USDT", "sell", D(3), price=D(52000), client_id="t-plain")  # reduces, not flagged
+    stop = e.om.build("BTC_USDT", "sell", D(10), order_type="stop_market", trigger_price=D(48000),
+                      client_id="t-stop", reduce_only=True)
+    for o in (entry, exit_, plain, stop):
+        await e.om.submit(o)
+    # level 1: no new entries, the resting entry is cancelled; exits and the protective stop stay
+    assert await e.om.kill(1, "test", source="cli") == ["cancelled t-entry"]
+    assert e.risk.state is TradingState.REDUCING
+    assert sorted(o.client_id for o in e.cache.open_orders()) == ["t-exit", "t-plain", "t-stop"]
     with pytest.raises(RiskDenied):
         await e.om.submit(e.om.build("BTC_USDT", "buy", D(1), price=D(49000)))
-    # level 2: working entry orders are cancelled, reducing ones stay
-    await e.om.kill(2, "test", source="cli")
-    assert [o.client_id for o in e.cache.open_orders()] == ["t-exit"]
+    # level 2: also what is not flagged reduce-only; the reduce-only exits stay
+    assert await e.om.kill(2, "test", source="cli") == ["cancelled t-plain"]
+    assert sorted(o.client_id for o in e.cache.open_orders()) == ["t-exit", "t-stop"]
     # level 3: cancel everything and flatten
     e.venue.fill_on_submit = True
     await e.om.kill(3, "test", source="cli")
     assert e.cache.open_orders() == [] and e.portfolio.positions["BTC_USDT"].is_flat
-    # level 4: halted, nothing goes out (not even reducing orders)
-    await e.om.kill(4, "test", source="cli")
+    # level 4: flattens as 3 does, then halted: nothing goes out (not even reducing orders)
+    e.risk.resume("ok", source="cli")
+    await e.om.submit(e.om.build("BTC_USDT", "sell", D(4), order_type="market", client_id="t-short"))
+    await e.om.submit(e.om.build("BTC_USDT", "buy", D(1), price=D(49000), client_id="t-rest"))
+    done = await e.om.kill(4, "test", source="cli")
+    assert "cancelled t-rest" in done and any(d.startswith("flatten") for d in done)
+    assert e.cache.open_orders() == [] and e.portfolio.positions["BTC_USDT"].is_flat
+    assert e.risk.state is TradingState.HALTED and e.risk.status.kill_level == 4
     with pytest.raises(RiskDenied) as info:
         await e.om.submit(e.om.build("ETH_USDT", "sell", D(1), order_type="market", reduce_only=True))
     assert info.value.rule == "trading_state"

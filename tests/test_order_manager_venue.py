@@ -15,10 +15,11 @@ from tests.engine_fakes import INSTRUMENTS, feed, make_engine
 D = Decimal
 
 
-def venue_engine(journal: MemoryJournal | None = None, venue: Venue | None = None):
+def venue_engine(journal: MemoryJournal | None = None, venue: Venue | None = None,
+                 execution: type[VenueExecution] = VenueExecution):
     clock_box: dict = {}
     v = venue or Venue(INSTRUMENTS, balance=D(100_000), clock=lambda: clock_box["c"].now_ms())
-    ex = VenueExecution(v, INSTRUMENTS)
+    ex = execution(v, INSTRUMENTS)
     e = make_engine(journal=journal, venue=ex)  # type: ignore[arg-type]
     clock_box["c"] = e.clock
     book(v, e, D(50000))

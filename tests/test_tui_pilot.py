@@ -255,7 +255,7 @@ async def test_kill_switch_levels_and_resume(tmp_path: Path) -> None:
         await press(pilot, "k", "4")
         await wait_until(pilot, lambda: isinstance(app.screen, Confirm), timeout=15, what="the confirmation")
         await press(pilot, "y")
-        await wait_text(pilot, "kill level 4: halt")
+        await wait_text(pilot, "kill level 4: flatten and halt")
         await wait_until(pilot, lambda: "HALTED K4" in screen_text(app).splitlines()[0], timeout=15, what="HALTED K4")
         assert node.risk.state is TradingState.HALTED
         # resume from the Risk tab

@@ -28,6 +28,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
 from cashup_tui.service.margin import AccountView
+from cashup_tui.service.toasts import Toast
 from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
@@ -223,6 +224,9 @@ class SeededMarketNode:
     def order_history(self, limit: int = 200) -> Sequence[Order]:
         return [o for o in self._orders if not o.is_open][:limit]
 
+    def bracket_legs(self) -> dict[str, tuple[str, str]]:
+        return {}
+
     def positions(self) -> Sequence[PositionView]:
         return list(self._positions)
 
@@ -258,7 +262,7 @@ class SeededMarketNode:
     def alert_rules(self) -> Sequence[str]:
         return []
 
-    def drain_alerts(self) -> Sequence[tuple[str, str]]:
+    def drain_alerts(self) -> Sequence[Toast]:
         return []
 
     # actions: recorded so a test can check what the UI asked for

@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Resize
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, TabbedContent, TabPane
 
@@ -41,6 +42,7 @@ from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane
 from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.app.toasts import ToastShelf
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.service.roles import AdminPassphraseRequired
@@ -109,6 +111,12 @@ class CashupApp(App[int]):
         self._stopping = False
         self.node_ready = False
         self.shutdown_guard: ShutdownGuard | None = None  # SIGHUP/SIGTERM handling, set by `cashup tui`
+        self.toasts = ToastShelf(self)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast goes through the shelf: at most three at once (app/toasts.py)."""
+        self.toasts.show(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -178,7 +186,7 @@ class CashupApp(App[int]):
         if tab == "market":
             self._refresh_market(chart=not light)
         elif tab == "orders":
-            self.query_one(OrdersPane).show(node.open_orders(), node.order_history())
+            self.query_one(OrdersPane).show(node.open_orders(), node.order_history(), node.bracket_legs())
         elif tab == "positions":
             self.query_one(PositionsPane).show(node.positions())
         elif tab == "strategies":
@@ -191,8 +199,9 @@ class CashupApp(App[int]):
         if self.has_class("-wide"):
             self.query_one("#side-positions", SyncTable).sync(position_rows(node.positions(), SIDE_COLUMNS))  # type: ignore[arg-type]
             self.query_one("#side-orders", SyncTable).sync(open_rows(node.open_orders()))  # type: ignore[arg-type]
-        for severity, text in node.drain_alerts():
-            self.notify(text, severity=severity if severity in ("information", "warning", "error") else "information")
+        for t in node.drain_alerts():
+            self.toasts.show(t.text, severity=t.severity if t.severity in ("warning", "error") else "information",
+                             markup=False, key=t.key, critical=t.critical)
 
     def _refresh_market(self, chart: bool = True) -> None:
         node = self.node
@@ -494,6 +503,7 @@ class CashupApp(App[int]):
         self.run_worker(go, exclusive=True, group="backtest")
 
     def action_notifications(self) -> None:
+        self.toasts.read_all()
         self.push_screen(NotificationCentre(self.node.notifications(), self.node.channels(), self.node.alert_rules(),
                                             self.node.test_notification))
 

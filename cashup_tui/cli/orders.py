@@ -151,19 +151,24 @@ def list_cmd(
     """Orders from the local journal (no network). UNCONFIRMED = sent, venue has not answered."""
     settings, m, url = resolve_mode(ctx, mode)
     store, journal = open_journal(settings, m, url)
+    from cashup_tui.engine.triggers import BRACKETS_KEY, bracket_legs
+
     try:
         orders = journal.load_orders(open_only=not all_, limit=200)
+        legs = bracket_legs(journal.kv_get(BRACKETS_KEY))
     finally:
         store.close()
     if symbol:
         orders = [o for o in orders if o.symbol == symbol.upper()]
-    if as_json:
-        print_json([order_dict(o) for o in orders])
+    if as_json:  # "bracket": the entry a leg is linked to by id, and which leg (SL | TP); null otherwise
+        print_json([{**order_dict(o), "bracket": dict(zip(("entry", "leg"), legs[o.client_id], strict=True))
+                     if o.client_id in legs else None} for o in orders])
         return
     if not orders:
         typer.echo(f"no {'' if all_ else 'open '}orders ({m})")
     for o in orders:
-        typer.echo(order_line(o))
+        leg = legs.get(o.client_id)
+        typer.echo(order_line(o) + (f" [{leg[1]} leg of {leg[0]}]" if leg else ""))
 
 
 @app.command("cancel")

@@ -19,7 +19,8 @@ from cashup_tui.cli.engine_cli import (
 )
 
 app = typer.Typer(help="Risk status, kill switch, resume, report.", no_args_is_help=True)
-LEVELS = "1 stop entries | 2 reduce only (cancel entry orders) | 3 cancel all and flatten | 4 halt (cancel all)"
+LEVELS = ("1 stop entries (cancel resting entries; exits stay) | 2 reduce only (also cancel every order not "
+          "flagged reduce-only) | 3 cancel all and flatten | 4 as 3, then halt (nothing new is sent)")
 
 
 @app.command("status")
@@ -65,28 +66,21 @@ def kill(
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live mode without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Engage the graded kill switch. Level 1 is recorded locally; 2-4 also act at the venue."""
+    """Engage the graded kill switch at the venue; each level does all the one below does, and more:
+    1 no new entries and resting entry orders cancelled (reduce-only orders, protective stops and
+    orders that reduce a position stay); 2 also cancels every order not flagged reduce-only;
+    3 cancels all and closes every position; 4 does 3, then halts (not even reduce-only orders go out)."""
     if level not in (1, 2, 3, 4):
         fail(f"kill level {level} is not 1..4", hint=LEVELS, code=2)
     settings, m, url = resolve_mode(ctx, mode)
     from cashup_tui.service import commands
-    from cashup_tui.service.offline import offline_risk
 
-    actions: list[str] = []
-    if level == 1:
-        store, journal = open_journal(settings, m, url)
-        try:
-            commands.record_kill(offline_risk(settings.risk, journal), 1, reason, source="cli",
-                                 authorize=partial(authorize, offline_session(settings, m, journal)))
-        finally:
-            store.close()
-    else:
-        live_ok = confirm_live(m, confirm)
+    live_ok = confirm_live(m, confirm)
 
-        async def go(node):
-            return await commands.kill(node, level, reason, authorize=partial(authorize, node.session), source="cli")
+    async def go(node):
+        return await commands.kill(node, level, reason, authorize=partial(authorize, node.session), source="cli")
 
-        actions = run_node(settings, m, url, go, trade=level == 3, live_ok=live_ok)
+    actions = run_node(settings, m, url, go, trade=level >= 3, live_ok=live_ok)
     state = {1: "REDUCING", 2: "REDUCING", 3: "REDUCING", 4: "HALTED"}[level]
     if as_json:
         print_json({"mode": m, "kill_level": level, "state": state.lower(), "actions": actions})

@@ -61,6 +61,7 @@ from cashup_tui.domain.order_merge import NOT_AT_VENUE
 from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent, transition
 from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal, SyncExecution
 from cashup_tui.domain.positions import Position
+from cashup_tui.engine import kill as kill_switch
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.reconcile import TEMPORARY, Reconciler
@@ -437,10 +438,9 @@ class OrderManager:
                 venue = found
             return await self.reconciler.merge(self.cache.order(client_id) or order, venue)
 
-    async def cancel_all(self, symbol: str | None = None, *, reason: str = "cancel all",
-                         entries_only: bool = False) -> list[Order]:
-        """Cancel every open order (of `symbol`; `entries_only`: not the exits): see Reconciler.cancel_all."""
-        return await self.reconciler.cancel_all(symbol, reason=reason, entries_only=entries_only)
+    async def cancel_all(self, symbol: str | None = None, *, reason: str = "cancel all") -> list[Order]:
+        """Cancel every open order (of `symbol`): see Reconciler.cancel_all."""
+        return await self.reconciler.cancel_all(symbol, reason=reason)
 
     async def set_leverage(self, symbol: str, leverage: Decimal, *, cross: bool = False) -> Decimal:
         """Leverage (with `cross`: the cross limit) 0 or above the config cap / venue max is refused first."""
@@ -475,27 +475,15 @@ class OrderManager:
 
     # -- kill switch ----------------------------------------------------------------------
     async def kill(self, level: int, reason: str, *, source: str = "api") -> list[str]:
-        """Apply a kill-switch level: record the state, then cancel/flatten as the level says."""
-        self.risk.set_kill_level(level, reason, source=source)
-        return await self._kill_actions(level, reason)
-
-    async def _kill_actions(self, level: int, reason: str) -> list[str]:
-        done: list[str] = []
-        if level == 2:
-            done += [f"cancelled {o.client_id}" for o in await self.cancel_all(reason=f"kill 2: {reason}",
-                                                                              entries_only=True)]
-        elif level >= 3:
-            done += [f"cancelled {o.client_id}" for o in await self.cancel_all(reason=f"kill {level}: {reason}")]
-            if level == 3:
-                done += [f"flatten {o.client_id} {o.status.value}" for o in await self.flatten_all()]
-        return done
+        """Apply a kill-switch level: record the state, then cancel/flatten as the level says (engine/kill.py)."""
+        return await kill_switch.kill(self, level, reason, source=source)
 
     def _on_rule_kill(self, level: int, reason: str) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._kill_actions(level, reason))
+        task = loop.create_task(kill_switch.actions(self, level, reason))
         self._bg.add(task)
         task.add_done_callback(self._bg.discard)
 

@@ -457,19 +457,19 @@ class Reconciler:
         return out
 
     # -- cancel-all -------------------------------------------------------------------------------------
-    async def cancel_all(self, symbol: str | None, *, reason: str, entries_only: bool) -> list[Order]:
+    async def cancel_all(self, symbol: str | None, *, reason: str) -> list[Order]:
         """Every open order (of `symbol`): the venue's per-contract cancel-all first (it also reaches an
         order we cannot see locally), then one by one whatever is still open locally (local triggers,
-        venue trigger orders, orders not at the venue). `entries_only` (kill 2) goes one by one."""
+        venue trigger orders, orders not at the venue). Kill levels 1-2 cancel one by one (engine/kill.py)."""
         om = self.om
         bulk = om.execution.cancel_all if om.execution.has_bulk_cancel else None
         out: list[Order] = []
-        if bulk is not None and not entries_only:
+        if bulk is not None:
             for sym in sorted({symbol} if symbol else self._contracts_to_clear()):
                 out += await self._cancel_contract(bulk, sym, reason)
         done = {o.client_id for o in out}
         for o in om.cache.open_orders(symbol):
-            if o.client_id in done or (entries_only and (o.reduce_only or om.risk._reduces(o, count_working=False))):
+            if o.client_id in done:
                 continue
             try:
                 out.append(await om.cancel(o.client_id, reason=reason))

@@ -6,12 +6,12 @@ rounded silently: over-precise prices or sizes are refused with the nearest vali
 
 Trading states (persisted through the journal's key-value table, so a restart keeps
 them): ACTIVE; REDUCING (only orders that shrink a position); HALTED (nothing but
-cancels). The kill switch is graded:
-  1 stop entries   -> REDUCING, working orders stay
-  2 reduce only    -> REDUCING, working entry orders are cancelled
+cancels). The kill switch is graded, each level doing all the one below does and more
+(engine/kill.py carries out the venue actions):
+  1 stop entries   -> REDUCING, resting entry orders are cancelled; exits stay
+  2 reduce only    -> REDUCING, also every resting order not flagged reduce-only
   3 flatten        -> REDUCING, cancel all and close every position
-  4 halt           -> HALTED, cancel all; nothing new is sent
-The order manager carries out the cancel/flatten actions of a level; this module
+  4 halt           -> HALTED, as 3, then nothing new is sent; this module
 decides and records. Rules (daily loss, drawdown, stale feed, error rate) only escalate;
 going back to ACTIVE is an explicit `resume`.
 """
@@ -46,7 +46,7 @@ KILL_LEVELS = {
     1: "stop entries",
     2: "reduce only",
     3: "cancel all and flatten",
-    4: "halt",
+    4: "flatten and halt",
 }
 TRIGGER_TYPES = (ORDER_TYPE.STOP_MARKET, ORDER_TYPE.STOP_LIMIT, ORDER_TYPE.TAKE_PROFIT, ORDER_TYPE.TRAILING_STOP)
 

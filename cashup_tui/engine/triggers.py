@@ -4,16 +4,25 @@ Why here: stop-market/stop-limit/take-profit orders are held locally and fired o
 when the venue does not hold them (`emulate_triggers`: paper, demo); trailing stops and brackets
 (entry + stop + take-profit, one cancels the other) are always managed here. The held triggers and
 brackets are journalled (key-value state) so a restart keeps them.
+
+A fired trigger's child is written ahead: its intent (client id and fields) is journalled before the
+parent is marked triggered, and the send runs in a task of its own that a stopping engine loop does not
+cancel (the node's shutdown waits for it). Until the venue has the child, the intent stays: after a
+restart an unsent child is sent once with its client id, one that may have been sent is looked up by
+client id, and only one the venue can no longer receive (REJECTED "never reached the venue", decided
+after its placement deadline) is replaced by a new child. A parent with an intent never fires again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cashup_tui.domain.enums import ORDER_TYPE, SIDE
-from cashup_tui.domain.errors import RiskDenied, ValidationError
+from cashup_tui.domain.errors import CashupError, RiskDenied, ValidationError
+from cashup_tui.domain.order_merge import NEVER_REACHED
 from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent
 
 if TYPE_CHECKING:
@@ -23,6 +32,23 @@ log = logging.getLogger("cashup.engine.orders")
 
 TRIGGERS_KEY = "orders.local_triggers"
 BRACKETS_KEY = "orders.brackets"
+CHILDREN_KEY = "orders.trigger_children"
+RETRY_RULES = ("reconciling", "stale_data", "duplicate")  # a denial that passes: keep the intent, retry
+RETRY_MS = 5_000  # an owed child (in doubt, or denied for now) is tried again at most this often
+
+
+LEG_NAMES = {"stop": "SL", "take_profit": "TP"}
+
+
+def bracket_legs(brackets: dict[str, dict[str, Any]] | None) -> dict[str, tuple[str, str]]:
+    """Leg client id -> (entry client id, "SL" | "TP"), from the journalled brackets: a leg is linked to
+    its entry by id when it is armed, so an unrelated reduce-only order is never taken for a leg."""
+    out: dict[str, tuple[str, str]] = {}
+    for entry, b in (brackets or {}).items():
+        for key, name in LEG_NAMES.items():
+            if b.get(key):
+                out[b[key]] = (entry, name)
+    return out
 
 
 class TriggerEmulator:
@@ -32,6 +58,10 @@ class TriggerEmulator:
         self.om = om
         self.triggers: dict[str, dict[str, Any]] = dict(om.journal.kv_get(TRIGGERS_KEY) or {})
         self.brackets: dict[str, dict[str, Any]] = dict(om.journal.kv_get(BRACKETS_KEY) or {})
+        # parent client id -> the child it fired (written ahead; dropped once the venue has the child)
+        self.children: dict[str, dict[str, Any]] = dict(om.journal.kv_get(CHILDREN_KEY) or {})
+        self._delivering: dict[str, asyncio.Task[Order | None]] = {}
+        self._retry_at: dict[str, int] = {}  # parent id -> clock ms of the next try of an owed child
 
     def holds(self, client_id: str) -> bool:
         """A trigger held here (not at the venue)."""
@@ -80,14 +110,23 @@ class TriggerEmulator:
         return mark >= trig if stop else mark <= trig
 
     async def on_mark(self, symbol: str, mark: Decimal) -> list[Order]:
-        """Fire the held triggers of `symbol` that `mark` crosses. Returns the child orders sent."""
+        """Fire the held triggers of `symbol` that `mark` crosses, and deliver children still owed
+        (after a restart or a denial that passes). Returns the child orders sent."""
         fired: list[Order] = []
+        now = self.om.clock.now_ms()
+        for pid, intent in list(self.children.items()):  # owed from before: settled in the background
+            if intent.get("symbol") == symbol and pid not in self._delivering and now >= self._retry_at.get(pid, 0):
+                self._retry_at[pid] = now + RETRY_MS
+                self._start(pid)
         changed = False
         for cid, spec in list(self.triggers.items()):
             if spec.get("symbol") != symbol:
                 continue
             order = self.om.cache.order(cid)
-            if order is None or order.status.is_terminal:
+            if order is None or order.status.is_terminal or cid in self.children:
+                if order is not None and not order.status.is_terminal:  # fired, then the process died
+                    self.om._apply(order, OrderEvent(EVENT_KIND.CANCELLED, self.om.clock.now_ms(),
+                                                     reason=f"triggered -> {self.children[cid]['child']}"))
                 self.triggers.pop(cid, None)
                 changed = True
                 continue
@@ -111,6 +150,11 @@ class TriggerEmulator:
                               order_type=ORDER_TYPE.LIMIT if limit else ORDER_TYPE.MARKET,
                               price=parent.price if limit else None, reduce_only=parent.reduce_only,
                               strategy=parent.strategy)
+        self.children[parent.client_id] = {  # write-ahead: the intent before the parent is marked triggered
+            "symbol": child.symbol, "child": child.client_id, "side": child.side.value, "size": str(child.size),
+            "type": child.order_type.value, "price": None if child.price is None else str(child.price),
+            "reduce_only": child.reduce_only, "strategy": child.strategy, "replaced": []}
+        self.save_children()
         self.om._apply(parent, OrderEvent(EVENT_KIND.CANCELLED, self.om.clock.now_ms(), reason=f"triggered at {mark} -> {child.client_id}"))
         for bid, b in self.brackets.items():  # OCO: a fired leg cancels its sibling
             legs = (b.get("stop"), b.get("take_profit"))
@@ -121,11 +165,69 @@ class TriggerEmulator:
                 b["done"] = True
                 log.info("bracket %s closed by %s", bid, parent.client_id)
         self.save_brackets()
-        try:
-            return (await self.om.submit(child)).order
-        except RiskDenied as exc:
-            log.error("triggered %s denied by risk: %s", parent.client_id, exc)
+        return await self._deliver(parent.client_id)
+
+    def save_children(self) -> None:
+        self.om.journal.kv_set(CHILDREN_KEY, self.children)
+
+    async def _deliver(self, pid: str) -> Order | None:
+        """Send the child owed by `pid` and wait for it; cancelling the caller (the engine loop
+        stopping) does not cancel the send (`_start`)."""
+        return await asyncio.shield(self._start(pid))
+
+    def _start(self, pid: str) -> asyncio.Task[Order | None]:
+        """Send (or settle) the child owed by `pid` in a task of its own, one at a time per trigger;
+        `OrderManager.idle` (and so the node's shutdown) waits for it."""
+        task = self._delivering.get(pid)
+        if task is None:
+            task = self._delivering[pid] = asyncio.get_running_loop().create_task(self._send_child(pid))
+            self.om._bg.add(task)
+            task.add_done_callback(lambda t: self._delivered(pid, t))
+        return task
+
+    def _delivered(self, pid: str, task: asyncio.Task[Order | None]) -> None:
+        self.om._bg.discard(task)
+        self._delivering.pop(pid, None)
+
+    async def _send_child(self, pid: str) -> Order | None:
+        om = self.om
+        intent = self.children.get(pid)
+        if intent is None:
             return None
+        for _ in range(2):  # once more when the lookup just found that the venue never received it
+            cid = intent["child"]
+            known = om.cache.order(cid) or om.journal.get_order(cid)
+            if known is not None and known.status is STATUS.REJECTED and known.reason == NEVER_REACHED:
+                # past its placement deadline the venue cannot receive it any more: a new child, written ahead
+                intent["replaced"] = [*intent.get("replaced", []), cid]
+                intent["child"] = cid = om.new_client_id()
+                self.save_children()
+                log.warning("trigger %s: child %s never reached the venue; sending %s", pid, known.client_id, cid)
+                known = None
+            if om.risk.reconciling:
+                return None  # reconciliation settles what the venue has first; the next mark delivers
+            child = known or om.build(intent["symbol"], intent["side"], Decimal(intent["size"]),
+                                      order_type=intent["type"], reduce_only=bool(intent["reduce_only"]),
+                                      price=None if intent["price"] is None else Decimal(intent["price"]),
+                                      client_id=cid, strategy=intent["strategy"])
+            try:
+                sent: Order | None = (await om.submit(child)).order
+            except RiskDenied as exc:
+                if exc.rule in RETRY_RULES:
+                    log.warning("child %s of trigger %s denied for now (%s): retried on the next mark", cid, pid, exc)
+                    return None
+                log.error("triggered %s denied by risk: %s", pid, exc)
+                sent = None
+            except CashupError as exc:  # refused by the venue: definitive, journalled by the order manager
+                log.error("child %s of trigger %s refused: %s", cid, pid, exc)
+                sent = None
+            if sent is not None and sent.status in (STATUS.SUBMITTING, STATUS.UNKNOWN):
+                return sent  # in doubt: looked up again on the next mark, never re-sent
+            if sent is None or sent.status is not STATUS.REJECTED or sent.reason != NEVER_REACHED:
+                break
+        self.children.pop(pid, None)
+        self.save_children()
+        return sent
 
     def check_bracket(self, entry: Order, *, stop_price: Decimal, take_profit_price: Decimal) -> None:
         """The exits' tick and price band (the risk gate's `check_price`) and their side of the entry;

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from cashup_tui.domain.enums import OrderType, Side
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.orders import Order
+from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service.roles import Action, PermissionDenied, require
 from cashup_tui.service.views import OrderRequest
 
@@ -81,7 +82,8 @@ async def place(node: Node, req: OrderRequest, *, authorize: Authorize, record_a
     if not wait_legs:
         return Placed(entry)
     await om.idle()  # exits are armed once the entry fills
-    legs = tuple(x for x in node.cache.open_orders(entry.symbol) if x.reduce_only and x.client_id != entry.client_id)
+    linked = [cid for cid, (parent, _) in bracket_legs(om.emulator.brackets).items() if parent == entry.client_id]
+    legs = tuple(o for o in map(node.cache.order, linked) if o is not None)
     return Placed(node.cache.order(entry.client_id) or entry, legs=legs)
 
 
@@ -153,12 +155,6 @@ async def kill(node: Node, level: int, reason: str, *, authorize: Authorize, sou
     """Engage kill level 1-4 on a running node; returns what was done at the venue."""
     authorize(Action.KILL_SWITCH, "kill_switch", level=level, reason=reason)
     return await node.om.kill(level, reason, source=source)
-
-
-def record_kill(risk: RiskEngine, level: int, reason: str, *, authorize: Authorize, source: str) -> None:
-    """A kill level with nothing to do at the venue (level 1: stop entries), journalled without connecting."""
-    authorize(Action.KILL_SWITCH, "kill_switch", level=level, reason=reason)
-    risk.set_kill_level(level, reason, source=source)
 
 
 def resume(risk: RiskEngine, *, authorize: Authorize, reason: str, source: str,

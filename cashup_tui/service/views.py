@@ -20,6 +20,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
 from cashup_tui.service.margin import AccountView
+from cashup_tui.service.toasts import Toast
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,8 @@ class WorkstationNode(Protocol):
 
     def order_history(self, limit: int = 200) -> Sequence[Order]: ...
 
+    def bracket_legs(self) -> dict[str, tuple[str, str]]: ...
+
     def positions(self) -> Sequence[PositionView]: ...
 
     def strategies(self) -> Sequence[StrategyView]: ...
@@ -234,6 +237,6 @@ class WorkstationNode(Protocol):
 
     def alert_rules(self) -> Sequence[str]: ...
 
-    def drain_alerts(self) -> Sequence[tuple[str, str]]:
-        """Discrete events since the last call as (severity, text): fills, rejections, risk trips."""
+    def drain_alerts(self) -> Sequence[Toast]:
+        """Discrete events since the last call (service/toasts.py): one per order, critical ones marked."""
         ...

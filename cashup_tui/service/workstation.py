@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from cashup_tui.domain.enums import Mode, OrderType, TimeInForce, TradingState
+from cashup_tui.domain.alerts import AlertKind
+from cashup_tui.domain.enums import Mode, OrderStatus, OrderType, TimeInForce, TradingState
 from cashup_tui.domain.errors import CashupError, ValidationError
 from cashup_tui.domain.events import (
     FeedDisconnected,
     OrderDenied,
     OrderFilled,
+    OrderUpdated,
     RiskTripped,
     StrategyFailed,
     TradingStateChanged,
@@ -34,6 +36,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
+from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
 from cashup_tui.service.fills import HistoryMixin
 from cashup_tui.service.jobs import BacktestMixin
@@ -41,6 +44,7 @@ from cashup_tui.service.leverage import LeverageMixin
 from cashup_tui.service.margin import MarginWatch
 from cashup_tui.service.roles import Action
 from cashup_tui.service.strategies import StrategiesMixin, resume_saved
+from cashup_tui.service.toasts import Toast, ToastFeed
 from cashup_tui.service.views import (
     HeaderStatus,
     LimitUsage,
@@ -108,7 +112,7 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         self.chart_refresh_s = chart_refresh_s
         self.notifier = notifier
         self.ring = RingLog()
-        self._alerts: deque[tuple[str, str]] = deque(maxlen=100)
+        self.toasts = ToastFeed()
         self._bars: dict[tuple[str, str], list[Bar]] = {}
         self._bars_at: dict[tuple[str, str], float] = {}
         self._wanted: set[tuple[str, str]] = set()
@@ -132,11 +136,15 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         await self.margin.refresh()
         bus = self.node.bus
         bus.subscribe(OrderFilled, self._on_fill)
-        bus.subscribe(OrderDenied, lambda e: self._alert("warning", f"DENIED {e.client_id}: {e.message}"))
-        bus.subscribe(RiskTripped, lambda e: self._alert("error", f"RISK {e.rule}: {e.message}"))
-        bus.subscribe(TradingStateChanged, lambda e: self._alert("warning", f"trading {e.old.value} -> {e.new.value}"))
+        bus.subscribe(OrderUpdated, self._on_order)
+        bus.subscribe(OrderDenied, lambda e: self._alert("warning", f"DENIED {e.client_id}: {e.message}",
+                                                         key=f"order:{e.client_id}"))
+        bus.subscribe(RiskTripped, lambda e: self._alert("error", f"RISK {e.rule}: {e.message}", key="risk",
+                                                         critical=True))
+        bus.subscribe(TradingStateChanged, lambda e: self._alert("warning", f"trading {e.old.value} -> {e.new.value}",
+                                                                 key="risk", critical=True))
         bus.subscribe(StrategyFailed, lambda e: self._alert("error", f"strategy {e.strategy} failed at {e.where}: "
-                                                                      f"{e.message}"))
+                                                                      f"{e.message}", critical=True))
         bus.subscribe(FeedDisconnected, lambda e: self._alert("warning", f"feed {e.stream} disconnected: {e.reason}"))
         market = self.node.market
         if market is not None:
@@ -159,24 +167,32 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         finally:
             logging.getLogger("cashup").removeHandler(self.ring)
 
-    def _alert(self, severity: str, text: str) -> None:
-        self._alerts.append((severity, text))
+    def _alert(self, severity: str, text: str, *, key: str = "", critical: bool = False) -> None:
+        self.toasts.add(severity, text, key=key, critical=critical)
         self._notifications.append(NotificationView(int(time.time() * 1000), severity, text[:80], text, "screen",
                                                     True))
 
     def _on_fill(self, e: OrderFilled) -> None:
+        self.toasts.fill(e.fill)  # one toast per order (service/toasts.py); each fill in the centre
         f = e.fill
-        self._alert("information", f"FILL {f.side.value.upper()} {f.size} {f.symbol} @ {f.price} ({f.client_id})")
+        text = f"FILL {f.side.value.upper()} {f.size} {f.symbol} @ {f.price} ({f.client_id})"
+        self._notifications.append(NotificationView(int(time.time() * 1000), "information", text, text, "screen",
+                                                    True))
 
-    def drain_alerts(self) -> list[tuple[str, str]]:
+    def _on_order(self, e: OrderUpdated) -> None:
+        o = e.order
+        if o.status is OrderStatus.REJECTED:
+            self._alert("error", f"REJECTED {o.side.value.upper()} {o.size} {o.symbol} ({o.client_id}): {o.reason}",
+                        key=f"order:{o.client_id}", critical=True)
+
+    def drain_alerts(self) -> list[Toast]:
         fired = self.node.alerts_fired
         for f in fired[-20:]:
             if id(f) not in self._seen_alerts:
                 self._seen_alerts.add(id(f))
-                self._alert("warning", f"ALERT {f.rule.describe()}: {f.message}")
-        out = list(self._alerts)
-        self._alerts.clear()
-        return out
+                self._alert("warning", f"ALERT {f.rule.describe()}: {f.message}",
+                            critical=f.rule.kind is AlertKind.LIQUIDATION_DISTANCE)
+        return self.toasts.drain()
 
     # -- market reads -------------------------------------------------------------------------
     def watchlist(self) -> Sequence[str]:
@@ -259,6 +275,10 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         if self.node is None:
             return []
         return sorted(self.node.cache.open_orders(), key=lambda o: o.created_ms, reverse=True)
+
+    def bracket_legs(self) -> dict[str, tuple[str, str]]:
+        """Bracket exits linked by id: leg client id -> (entry client id, "SL" | "TP")."""
+        return bracket_legs(self.node.om.emulator.brackets) if self.node is not None and self.node.om else {}
 
     def order_history(self, limit: int = 200) -> Sequence[Order]:
         if self.node is None:

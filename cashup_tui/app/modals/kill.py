@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from cashup_tui.app.panes.risk import KILL_LEVELS
+from cashup_tui.app.panes.risk import KILL_EFFECTS, KILL_LEVELS
 
 
 class KillSwitch(ModalScreen[int | None]):
@@ -25,7 +25,7 @@ class KillSwitch(ModalScreen[int | None]):
         with Vertical(classes="dialog"):
             yield Label(f"KILL SWITCH (now level {self.current})", classes="dialog-title danger")
             yield OptionList(
-                *[Option(f"{n}  {text}", id=str(n)) for n, text in KILL_LEVELS if n > 0], id="kill-levels"
+                *[Option(f"{n}  {text}: {KILL_EFFECTS[n]}", id=str(n)) for n, text in KILL_LEVELS if n > 0], id="kill-levels"
             )
             yield Label("[1-4] or [enter] choose, [esc] cancel; you confirm next", markup=False, classes="dim")
 

@@ -37,6 +37,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.service.views import OrderRequest, TicketPreview
 
 # (label, order type, tif, post_only)
+TRAILING_HINT = "trails only while CashUp runs: held here, not at the venue"
 KINDS: dict[str, tuple[OrderType, TimeInForce, bool]] = {
     "limit": (OrderType.LIMIT, TimeInForce.GTC, False),
     "market": (OrderType.MARKET, TimeInForce.IOC, False),
@@ -240,10 +241,13 @@ class OrderTicket(ModalScreen[Order | None]):
         try:
             self._last = await self._preview(req)
         except CashupError as exc:
-            self._show(Text(str(exc), style="bold red"))
-            return
-        self._show(render_preview(self._last, conversion(req.size, self.instrument, self._ref_price())))
-        self.query_one("#ticket-quick", Static).update(quick_hint(self._last))
+            shown = Text(str(exc), style="bold red")
+        else:
+            shown = render_preview(self._last, conversion(req.size, self.instrument, self._ref_price()))
+            self.query_one("#ticket-quick", Static).update(quick_hint(self._last))
+        if req.order_type is OrderType.TRAILING_STOP:
+            shown = Text.assemble(shown, "\n", (TRAILING_HINT, "yellow"))
+        self._show(shown)
 
     @on(Input.Changed)
     @on(Select.Changed)

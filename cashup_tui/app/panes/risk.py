@@ -18,8 +18,15 @@ KILL_LEVELS = (
     (1, "stop entries"),
     (2, "reduce only"),
     (3, "cancel all and flatten"),
-    (4, "halt"),
+    (4, "flatten and halt"),
 )
+# what each level does at the venue (engine/kill.py); each does all the one below does, and more
+KILL_EFFECTS = {
+    1: "no new entries; resting entry orders cancelled, exits and stops stay",
+    2: "as 1, and every order not flagged reduce-only is cancelled",
+    3: "cancel every order, close every position",
+    4: "as 3, then halt: nothing new is sent, not even reduce-only",
+}
 
 
 def render_risk(r: RiskView, width: int) -> Table:
@@ -30,6 +37,8 @@ def render_risk(r: RiskView, width: int) -> Table:
     head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill switch  [r] resume")
     grid.add_row(head)
     grid.add_row(render_account(r.account))
+    names = dict(KILL_LEVELS)
+    grid.add_row(Text("\n".join(f"  K{n} {names[n]}: {what}" for n, what in KILL_EFFECTS.items()), style="dim"))
     bar_w = max(10, min(40, width - 50))
     limits = Table(box=None, expand=False, show_header=True, header_style="bold")
     limits.add_column("Limit")
