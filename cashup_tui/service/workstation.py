@@ -132,9 +132,7 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
             self.node = self._factory()
             self._symbols = list(self.node.symbols)
         await self.node.start()
-        self.margin = MarginWatch(self.node.execution)
-        await self.margin.refresh()
-        bus = self.node.bus
+        bus = self.node.bus  # subscribed before anything else is awaited: no event goes unseen
         bus.subscribe(OrderFilled, self._on_fill)
         bus.subscribe(OrderUpdated, self._on_order)
         bus.subscribe(OrderDenied, lambda e: self._alert("warning", f"DENIED {e.client_id}: {e.message}",
@@ -146,6 +144,8 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         bus.subscribe(StrategyFailed, lambda e: self._alert("error", f"strategy {e.strategy} failed at {e.where}: "
                                                                       f"{e.message}", critical=True))
         bus.subscribe(FeedDisconnected, lambda e: self._alert("warning", f"feed {e.stream} disconnected: {e.reason}"))
+        self.margin = MarginWatch(self.node.execution)
+        await self.margin.refresh()
         market = self.node.market
         if market is not None:
             with contextlib.suppress(CashupError):
