@@ -57,3 +57,24 @@ async def test_bad_url_and_channels(tmp_path: Path) -> None:
     assert code == 0, err
     assert out.splitlines() == ["#1 json: critical", "#2 pushplus: debug, info, warning, critical"]
     assert "p" * 32 not in out
+
+
+async def test_notify_test_succeeds_when_routing_skips_a_channel(tmp_path: Path) -> None:
+    """A channel whose tags do not take the test's severity is skipped as a real event would be: exit 0,
+    saying which channel and why; the other channel gets the message."""
+    async with http_sink() as sink:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[notify]\nurls = ["critical={sink.url("json", "/crit")}", "{sink.url("json", "/all")}"]\n')
+        code, out, err = await acashup("--config", str(cfg), "notify", "test")
+        assert code == 0, out + err
+        assert "#1 json: skipped (routing: it takes critical, not info)" in out
+        assert "#2 json: sent after 1 attempt(s)" in out
+        assert [g.path for g in sink.got] == ["/all"]
+        code, out, err = await acashup("--config", str(cfg), "notify", "test", "--severity", "critical", "--json")
+        assert code == 0, err
+        assert [r["outcome"] for r in json.loads(out)["results"]] == ["sent", "sent"]
+        only = tmp_path / "only.toml"
+        only.write_text(f'[notify]\nurls = ["critical={sink.url("json", "/crit")}"]\n')
+        code, out, err = await acashup("--config", str(only), "notify", "test")
+        assert code == 0, err
+        assert "#1 json: skipped" in out and "nothing sent: no channel takes info messages" in err

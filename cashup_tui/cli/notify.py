@@ -92,21 +92,35 @@ def test_cmd(
         if db is not None:
             db.close()
     results = {r.channel: r for r in svc.history if r.channel != "-"}
-    rows = [{"channel": c.label, "outcome": results[c.label].outcome if c.label in results else "not sent",
-             "attempts": results[c.label].attempts if c.label in results else 0,
-             "error": results[c.label].error if c.label in results else ("skipped: severity not routed here"
-                                                                         if severity not in c.tags else "timed out")}
-            for c in channels]
+    rows = [_outcome(c, results.get(c.label), severity, SEVERITIES) for c in channels]
     if as_json:
         print_json({"results": rows})
     else:
         for r in rows:
+            if r["outcome"] == "skipped":
+                typer.echo(f"{r['channel']}: skipped ({r['error']})")
+                continue
             extra = f" ({r['error']})" if r["error"] else ""
             typer.echo(f"{r['channel']}: {r['outcome']} after {r['attempts']} attempt(s){extra}")
-    failed = [r for r in rows if r["outcome"] != "sent"]
+    failed = [r for r in rows if r["outcome"] not in ("sent", "skipped")]
     if failed:
         fail(f"{len(failed)} of {len(rows)} channel(s) did not deliver",
              hint="check the URL, the network path and the service's token; see the log file for details")
+    if all(r["outcome"] == "skipped" for r in rows):
+        sys.stderr.write(f"nothing sent: no channel takes {severity} messages; "
+                         "try --severity with one they take (see `cashup notify channels`)\n")
+
+
+def _outcome(channel: Any, rec: Any, severity: str, severities: tuple[str, ...]) -> dict[str, Any]:
+    """One channel's result. A channel whose severity tags do not take the test's severity is skipped
+    by routing, as it would be for a real event: that is the configuration working, not a failure."""
+    if severity not in channel.tags:
+        takes = ", ".join(s for s in severities if s in channel.tags)
+        return {"channel": channel.label, "outcome": "skipped", "attempts": 0,
+                "error": f"routing: it takes {takes}, not {severity}"}
+    if rec is None:
+        return {"channel": channel.label, "outcome": "not sent", "attempts": 0, "error": "timed out"}
+    return {"channel": channel.label, "outcome": rec.outcome, "attempts": rec.attempts, "error": rec.error}
 
 
 @app.command("channels")
