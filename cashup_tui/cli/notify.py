@@ -1,4 +1,4 @@
-"""`cashup notify test [URL]`, `cashup notify channels`, `cashup notify history`.
+"""`cashup notify test [URL]`, `cashup notify channels`, `cashup notify templates`, `cashup notify history`.
 
 `test` sends one message through the same queued, time-limited path the app uses and
 reports per channel; with no URL it tests every configured channel, with `-` it reads the
@@ -76,11 +76,16 @@ def test_cmd(
         import dataclasses
 
         channels = [dataclasses.replace(c, tags=frozenset(SEVERITIES)) for c in channels]
+    from cashup_tui.adapters.notify_templates import check_templates
+    from cashup_tui.settings import notify_templates_dir
+
+    templates = str(notify_templates_dir(s))
+    check_templates(templates)  # a broken template of yours: exit 2 naming the file and line, before anything is sent
     sink, db = _history_sink(ctx)
 
     async def run() -> NotificationService:
         svc = NotificationService(channels, min_severity="debug", rate_limit_per_min=max(ns.rate_limit_per_min, 1),
-                                  retries=ns.retries, timeout_s=ns.timeout_s, history=sink)
+                                  retries=ns.retries, timeout_s=ns.timeout_s, history=sink, templates_dir=templates)
         await svc.start()
         svc.submit("test", severity, title=title, body=body)
         await svc.stop(drain_s=timeout)
@@ -141,6 +146,24 @@ def channels_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
         return
     for r in rows:
         typer.echo(f"{r['channel']}: {', '.join(r['severities'])}")
+
+
+@app.command("templates")
+def templates_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Check your notification templates and list which event uses which (yours or the built-in)."""
+    from cashup_tui.adapters.notify_templates import EVENTS, check_templates
+    from cashup_tui.cli.common import settings_from
+    from cashup_tui.settings import notify_templates_dir
+
+    folder = notify_templates_dir(settings_from(ctx))
+    mine = check_templates(str(folder))
+    rows = [{"event": e, "template": str(mine[e]) if e in mine else "built-in"} for e in EVENTS]
+    if as_json:
+        print_json({"folder": str(folder), "templates": rows})
+        return
+    typer.echo(f"templates folder: {folder}{'' if folder.is_dir() else ' (absent: built-ins only)'}")
+    for r in rows:
+        typer.echo(f"{r['event']:<15} {r['template']}")
 
 
 @app.command("history")
