@@ -11,34 +11,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cashup_tui.app.modals.backtest import BacktestDialog, DriftView
-from cashup_tui.app.panes.tables import SyncTable
-from tests.tui_support import demo_app, press, screen_text, table_keys, wait_text, wait_until, watch_prices
+from tests.test_tui_pilot import _ready, _select_row
+from tests.tui_support import demo_app, press, screen_text, table_keys, wait_text, wait_until
 
 pytestmark = pytest.mark.timeout(150)
 SIZE = (120, 40)
-
-
-async def _ready(pilot: Any, node: Any) -> None:
-    def priced() -> bool:
-        p = watch_prices(pilot.app)
-        return node.started and bool(p) and all(v not in ("—", "") for v in p.values())
-
-    await wait_until(pilot, priced, timeout=20, what="the demo watchlist to show prices")
-
-
-async def _select_row(pilot: Any, table_id: str, key: str) -> None:
-    table = pilot.app.query_one(f"#{table_id}", SyncTable)
-    table.focus()
-    for _ in range(table.row_count + 1):
-        if table.selected_key == key:
-            return
-        await press(pilot, "down")
-    raise AssertionError(f"row {key} not reachable with the arrow keys in #{table_id}")
 
 
 async def test_backtest_uses_the_venue_fees_and_the_asked_cash_with_a_time_axis(tmp_path: Path) -> None:
