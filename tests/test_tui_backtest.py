@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cashup_tui.app.modals.backtest import BacktestDialog, DriftView
-from tests.test_tui_pilot import _ready, _select_row
+from tests.test_tui_pilot import _quit, _ready, _select_row
 from tests.tui_support import demo_app, press, screen_text, table_keys, wait_text, wait_until
 
 pytestmark = pytest.mark.timeout(150)
@@ -50,8 +50,11 @@ async def test_backtest_uses_the_venue_fees_and_the_asked_cash_with_a_time_axis(
         if m["trade_count"]:  # every fill paid the taker rate on its notional
             t = result["trades"][0]
             assert t["fees"] >= t["qty"] * t["entry_price"] * 0.00075 * 0.999
+        assert "cash 5,000.00 USDT (asked)" in result["source"]
+        await wait_until(pilot, lambda: "CAGR" in screen_text(app) and "n/a" in screen_text(app),
+                         what="the metrics with CAGR n/a")
+        await wait_until(pilot, lambda: "equity (USDT)" in screen_text(app), what="the equity chart")
         text = screen_text(app)
-        assert "CAGR" in text and "n/a" in text and "cash 5,000.00 USDT (asked)" in text
         # the chart's x axis is UTC time, first point to last
         first = result["equity_time"][0]
         import time as _t
@@ -64,6 +67,7 @@ async def test_backtest_uses_the_venue_fees_and_the_asked_cash_with_a_time_axis(
         terms = app.node.backtest_terms("BTC_USDT")
         assert terms["cash"] == pytest.approx(float(node.portfolio.equity()))
         assert terms["taker_bps"] == pytest.approx(7.5) and terms["maker_bps"] == pytest.approx(maker)
+        await _quit(pilot)
 
 
 async def test_drift_window_starts_at_the_strategy_start(tmp_path: Path) -> None:
@@ -95,4 +99,6 @@ async def test_drift_window_starts_at_the_strategy_start(tmp_path: Path) -> None
         if not d["live"]:
             assert "DRIFT: 0 live fills" not in text or d["backtest"]
         await press(pilot, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, DriftView), what="the drift view to close")
         await app.node.stop_strategy(slot)
+        await _quit(pilot)
