@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,20 @@ async def test_drift_window_starts_at_the_strategy_start(tmp_path: Path) -> None
         await wait_until(pilot, lambda: not isinstance(app.screen, DriftView), what="the drift view to close")
         await app.node.stop_strategy(slot)
         await _quit(pilot)
+
+
+def test_backtest_fills_count_only_trades_entered_since_the_start() -> None:
+    """The false 'DRIFT: 0 live fills vs 1 backtest trades': a backtest trade entered before the
+    strategy started (exit after it, or still open) has no live counterpart and is not counted."""
+    from cashup_tui.service.jobs import backtest_fills
+
+    def trade(entry: int, exit_: int, side: str, reason: str) -> dict[str, Any]:
+        return {"entry_time": entry, "exit_time": exit_, "side": side, "entry_price": 100.0, "exit_price": 101.0,
+                "qty": 0.5, "exit_reason": reason}
+
+    start = 1_000_000
+    trades = [trade(start - 120_000, start + 60_000, "long", "signal"), trade(start - 60_000, start + 600_000, "long", "end"),
+              trade(start + 60_000, start + 180_000, "short", "signal"), trade(start + 240_000, start + 300_000, "long", "end")]
+    fills = backtest_fills(trades, start)
+    assert [(f["time"] - start, f["side"]) for f in fills] == [(60_000, "sell"), (180_000, "buy"), (240_000, "buy")]
+    assert all(f["size"] == 0.5 for f in fills)

@@ -132,9 +132,11 @@ class BacktestMixin:
         if slot is None:
             raise ValidationError(f"{slot_name} is not running", hint="start it first (enter on the Strategies tab)")
         now = self.node.clock.now_ms()
-        since = self._started_ms.get(slot_name, now)
+        filled = [o for o in self.node.cache.orders() if o.strategy == slot_name and o.filled > 0]
+        # started before this workstation (a slot resumed from the store): from its first order here
+        since = self._started_ms.get(slot_name, min((o.created_ms for o in filled), default=now))
         inst = self.node.instruments[slot.symbol]
-        mine = [o for o in self.node.cache.orders() if o.strategy == slot_name and o.filled > 0 and o.created_ms >= since]
+        mine = [o for o in filled if o.created_ms >= since]
         tf = timeframe_ms(slot.timeframe)
         count = max(50, (now - since) // tf + slot.strategy.warmup() + 5)
         result = await self.backtest(slot.strategy.label(), slot.symbol, dict(slot.strategy.params),
@@ -143,20 +145,21 @@ class BacktestMixin:
         live = [{"time": o.created_ms, "side": o.side.value, "size": float(o.filled * inst.quanto_multiplier),
                  "price": float(o.avg_fill_price)} for o in sorted(mine, key=lambda o: o.created_ms)]
         return {"live": live, "backtest": backtest_fills(result["trades"], since), "since": since,
-                "unit": inst.base,
-                "metrics": result["metrics"]}
+                "unit": inst.base, "metrics": result["metrics"]}
 
 
 def backtest_fills(trades: list[dict[str, Any]], since: int) -> list[dict[str, Any]]:
-    """A backtest's trades as fills at or after `since`: each entry, and each exit of a closed trade
-    (a trade still open at the end is marked, not exited). Sides are buy/sell, as live fills are."""
+    """The fills of a backtest's trades entered at or after `since` (a live strategy starts flat, so a
+    trade entered before it started, and its exit, has no live counterpart): each entry, and the exit of
+    a closed trade (one still open at the end is marked, not exited). Sides are buy/sell, as live fills are."""
     out = []
     for t in trades:
+        if t["entry_time"] < since:
+            continue
         long = t["side"] == "long"
-        if t["entry_time"] >= since:
-            out.append({"time": int(t["entry_time"]), "side": "buy" if long else "sell", "size": float(t["qty"]),
-                        "price": float(t["entry_price"])})
-        if t["exit_reason"] != "end" and t["exit_time"] >= since:
+        out.append({"time": int(t["entry_time"]), "side": "buy" if long else "sell", "size": float(t["qty"]),
+                    "price": float(t["entry_price"])})
+        if t["exit_reason"] != "end":
             out.append({"time": int(t["exit_time"]), "side": "sell" if long else "buy", "size": float(t["qty"]),
                         "price": float(t["exit_price"])})
     return sorted(out, key=lambda f: f["time"])
