@@ -304,7 +304,10 @@ class Node:
                                                         body=rec.event, channel=rec.channel, status=rec.outcome,
                                                         error=rec.error))
 
-        notifier = self.notifier = NotificationService.from_settings(self.settings.notify, history=history)
+        from cashup_tui.settings import notify_templates_dir
+
+        notifier = self.notifier = NotificationService.from_settings(
+            self.settings.notify, history=history, templates_dir=str(notify_templates_dir(self.settings)))
 
         async def stop_notifier() -> None:
             self.notifier = None

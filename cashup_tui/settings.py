@@ -97,6 +97,9 @@ class NotifySettings:
     dedup_window_s: float = 60.0  # identical events (same key) within this window are sent once
     queue_size: int = 1000  # full queue: the oldest info message is dropped (and counted)
     retries: int = 2  # per channel, exponential backoff
+    # folder of your own Jinja2 templates (<event>.j2 overrides that built-in); "" = templates/notify/ beside
+    # the settings file (or in the user config dir); a relative path is relative to the settings file
+    templates_dir: str = ""
 
 
 @dataclass
@@ -126,6 +129,7 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)
     log: LogSettings = field(default_factory=LogSettings)
     source: str = "built-in defaults"  # where the file came from (not a TOML key)
+    config_file: str = ""  # the settings file read, if any (not a TOML key)
 
     def as_dict(self, *, redact: bool = True) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -312,6 +316,7 @@ def load_settings(
     settings = Settings()
     if path is not None:
         settings.source = f"{path} ({how})"
+        settings.config_file = str(path)
         text = path.read_text(encoding="utf-8", errors="replace")
         try:
             data = tomllib.loads(text)
@@ -376,6 +381,16 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def notify_templates_dir(settings: Settings) -> Path:
+    """Where the user's notification templates are looked for (see `NotifySettings.templates_dir`)."""
+    from cashup_tui.paths import config_dir
+
+    base = Path(settings.config_file).parent if settings.config_file else config_dir()
+    if not settings.notify.templates_dir:
+        return base / "templates" / "notify"
+    return base / Path(settings.notify.templates_dir).expanduser()  # an absolute path stays itself
 
 
 def replace_section(settings: Settings, section: str, **changes: Any) -> Settings:

@@ -58,7 +58,7 @@ ALLOWED = {
     # importing the CLI never loads textual)
     ("cli/tui.py", "cashup_tui.app"),
     # tool commands that exist to drive one adapter (architecture: `sim serve`, `feed watch`, `keys`,
-    # `data`; `notify test|channels` drives the notifier the same way)
+    # `data`; `notify test|channels|templates` drives the notifier the same way)
     ("cli/sim.py", "cashup_tui.adapters.sim"),
     ("cli/feed.py", "cashup_tui.adapters.gateio"),
     ("cli/keys.py", "cashup_tui.adapters.vault"),
@@ -68,6 +68,7 @@ ALLOWED = {
     ("cli/data.py", "cashup_tui.adapters.gateio.rest"),
     ("cli/notify.py", "cashup_tui.adapters.notify"),
     ("cli/notify.py", "cashup_tui.adapters.notify_channels"),
+    ("cli/notify.py", "cashup_tui.adapters.notify_templates"),
     # the CLI's share of the composition root: asks the admin passphrase (a vault function) before
     # runtime builds a live node
     ("cli/engine_cli.py", "cashup_tui.adapters.vault"),

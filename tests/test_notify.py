@@ -96,9 +96,9 @@ def test_templates_render_every_event() -> None:
     assert title == "fill" and "symbol: X" in body
     for name in ("rejection", "risk_trip", "kill_switch", "strategy_error", "disconnect", "daily_pnl", "alert",
                  "message", "test"):
-        from cashup_tui.adapters.notify_messages import _templates
+        from cashup_tui.adapters.notify_templates import environment
 
-        assert _templates().get_template(f"{name}.j2")
+        assert environment().get_template(f"{name}.j2")
 
 
 # --- delivery -----------------------------------------------------------------------------

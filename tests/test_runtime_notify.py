@@ -95,3 +95,32 @@ async def test_a_bad_alert_rule_is_a_clear_config_error() -> None:
     node = build_node(s, "demo", db_url=None, symbols=["BTC_USDT"])
     with pytest.raises(ConfigError, match=r"notify.alerts\[1\]"):
         await node.start()
+
+
+async def test_a_node_sends_with_the_users_template_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    """`templates_dir` (relative to the settings file) overrides the built-in fill message; a template
+    with an unknown field stops start-up naming the file and line."""
+    import dataclasses
+
+    from cashup_tui.domain.errors import ConfigError
+
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    (folder / "fill.j2").write_text("DESK FILL {{ symbol }} {{ side }} x{{ size }}\nfee {{ fee }}\n")
+    async with http_sink() as sink:
+        s = replace_section(Settings(), "notify", urls=[sink.url("json", "/hook")], retries=0, templates_dir="desk")
+        s = dataclasses.replace(s, config_file=str(tmp_path / "cashup.toml"))
+        node = build_node(s, "demo", db_url=None, symbols=["BTC_USDT"])
+        await node.start()
+        try:
+            r = await node.om.submit(node.om.build("BTC_USDT", "buy", Decimal(3), order_type="market"))
+            assert r.order.status is OrderStatus.FILLED
+            assert await _until(lambda: any("DESK FILL" in x.body for x in sink.got), 20)
+            title = next(json.loads(x.body)["title"] for x in sink.got if "DESK FILL" in x.body)
+            assert title == "DESK FILL BTC_USDT buy x3"
+        finally:
+            await node.stop()
+    (folder / "fill.j2").write_text("Fill\n{{ symbol }}\n{{ sise }}\n")
+    node = build_node(s, "demo", db_url=None, symbols=["BTC_USDT"])
+    with pytest.raises(ConfigError, match=rf"{folder / 'fill.j2'}:3: 'sise' is undefined"):
+        await node.start()

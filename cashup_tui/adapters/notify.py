@@ -28,6 +28,7 @@ from typing import Any
 
 from cashup_tui.adapters.notify_channels import SEVERITIES, Channel, _apprise, parse_channel
 from cashup_tui.adapters.notify_messages import alert_notification, daily_pnl_fields, notification_for, render
+from cashup_tui.adapters.notify_templates import check_templates
 from cashup_tui.domain.errors import ConfigError
 
 log = logging.getLogger("cashup.notify")
@@ -117,9 +118,12 @@ class NotificationService:
         concurrency: int = 2,
         history: HistorySink | None = None,
         clock: Callable[[], float] = time.monotonic,
+        templates_dir: str | None = None,
     ) -> None:
         if min_severity not in _RANK:
             raise ConfigError(f"notify.min_severity {min_severity!r} unknown", hint=f"one of {', '.join(SEVERITIES)}")
+        self.templates_dir = templates_dir  # the user's templates (checked now: a bad one is a start-up error)
+        self.user_templates = check_templates(templates_dir)
         self.channels = list(channels)
         self.min_rank = _RANK[min_severity]
         self.rate_limit_per_min = rate_limit_per_min
@@ -361,7 +365,7 @@ class NotificationService:
             fields = dict(n.fields)
             fields.setdefault("severity", n.severity)
             fields.setdefault("time", datetime.fromtimestamp(n.ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-            title, body = render(n.event, fields)
+            title, body = render(n.event, fields, self.templates_dir)
             if fields.get("repeats"):
                 body += f"\n(+{fields['repeats']} similar suppressed)"
             n.rendered = (title, body)

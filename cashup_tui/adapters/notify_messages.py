@@ -1,53 +1,30 @@
-"""Notification messages: domain events -> (template, severity, dedup key, fields), and the jinja
-templates (`templates/notify/<event>.j2`) that render them. The queue that sends them is `notify.py`.
+"""Notification messages: domain events -> (template, severity, dedup key, fields), and rendering them
+with the jinja templates (built-in or the user's: `notify_templates.py`). The queue that sends them is
+`notify.py`.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-log = logging.getLogger("cashup.notify")
+from cashup_tui.adapters.notify_templates import environment
 
-EVENTS = (
-    "fill", "rejection", "risk_trip", "kill_switch", "strategy_error", "disconnect", "daily_pnl", "alert",
-    "message", "test",
-)
+log = logging.getLogger("cashup.notify")
 
 
 # --- templates ------------------------------------------------------------------------------
 
-_env_lock = threading.Lock()
-_jinja_env: Any = None
 
-
-def _templates() -> Any:
-    global _jinja_env
-    if _jinja_env is None:
-        with _env_lock:
-            if _jinja_env is None:
-                import jinja2
-
-                _jinja_env = jinja2.Environment(
-                    loader=jinja2.PackageLoader("cashup_tui", "templates/notify"),
-                    undefined=jinja2.StrictUndefined,
-                    autoescape=False,
-                    trim_blocks=True,
-                    lstrip_blocks=True,
-                    keep_trailing_newline=False,
-                )
-    return _jinja_env
-
-
-def render(event: str, fields: Mapping[str, Any]) -> tuple[str, str]:
-    """(title, body) from `templates/notify/<event>.j2`: the first line is the title.
+def render(event: str, fields: Mapping[str, Any], templates_dir: str | None = None) -> tuple[str, str]:
+    """(title, body) from `<event>.j2` (the user's in `templates_dir` if there is one, else the built-in):
+    the first line is the title.
 
     A template bug must not lose the notification: fall back to `key: value` lines."""
     try:
-        text = _templates().get_template(f"{event}.j2").render(**fields).strip()
+        text = environment(templates_dir).get_template(f"{event}.j2").render(**fields).strip()
     except Exception as exc:
         log.warning("notify template %s failed (%s); sending a plain message", event, type(exc).__name__)
         lines = [f"{k}: {v}" for k, v in fields.items() if k not in ("title",)]

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Label, TabbedContent, TabPane
 from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.audit import AuditLog
+from cashup_tui.app.modals.backtest import BacktestDialog, DriftView
 from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen, binding_rows, key_label
@@ -463,21 +464,8 @@ class CashupApp(App[int]):
             self.notify("select a strategy on the Strategies tab (4) first", severity="warning")
             return
         symbol = view.symbol or self.symbol
-        pane = self.query_one(StrategiesPane)
-        pane.show_busy(f"backtesting {view.name} on {symbol} (last 1000 x 1m bars, worker process)…")
-
-        async def go() -> None:
-            try:
-                result = await self.node.backtest(view.name, symbol, dict(view.params))
-            except CashupError as exc:
-                pane.show_error(str(exc))
-                return
-            except Exception as exc:  # a strategy bug in the worker: reported, never a crash
-                pane.show_error(f"{view.name} failed: {type(exc).__name__}: {exc}")
-                return
-            pane.show_backtest(f"backtest {view.name} {symbol} 1m", result)
-
-        self.run_worker(go, exclusive=True, group="backtest")
+        self.push_screen(BacktestDialog(view.name, symbol, dict(view.params), self.node.backtest_terms(symbol),
+                                        self.node.backtest))
 
     def action_drift(self) -> None:
         if not self._node_ok():
@@ -486,21 +474,7 @@ class CashupApp(App[int]):
         if view is None or view.state not in ("running", "paused"):
             self.notify("select a running strategy on the Strategies tab (4)", severity="warning")
             return
-        pane = self.query_one(StrategiesPane)
-        pane.show_busy(f"comparing {view.id} live trades with a backtest over the same bars…")
-
-        async def go() -> None:
-            try:
-                d = await self.node.drift(view.id)
-            except CashupError as exc:
-                pane.show_error(str(exc))
-                return
-            except Exception as exc:
-                pane.show_error(f"drift failed: {type(exc).__name__}: {exc}")
-                return
-            pane.show_drift(view.id, d)
-
-        self.run_worker(go, exclusive=True, group="backtest")
+        self.push_screen(DriftView(view.id, self.node.drift))
 
     def action_notifications(self) -> None:
         self.toasts.read_all()

@@ -267,8 +267,9 @@ def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int | None, sour
     c.print(f"fingerprint {fp}   {stored}" + (f"   report {report}" if report else ""))
 
 
-def _pct(x: Any) -> str:
-    return "-" if x is None else f"{x * 100:,.2f}%"
+def _pct(x: Any, *, none: str = "-") -> str:
+    """A fraction as a percentage; `none` for an undefined one (CAGR: `n/a`, the span was under 30 days)."""
+    return none if x is None else f"{x * 100:,.2f}%"
 
 
 def _f2(x: Any) -> str:
@@ -285,7 +286,7 @@ def metrics_table(m: dict[str, Any], *, title: str = ""):
     t.add_column("value", justify="right")
     rows = [
         ("final equity", _f2(m.get("final_equity"))), ("total return", _pct(m.get("total_return"))),
-        ("CAGR", _pct(m.get("cagr"))), ("max drawdown", _pct(m.get("max_drawdown"))),
+        ("CAGR", _pct(m.get("cagr"), none="n/a")), ("max drawdown", _pct(m.get("max_drawdown"))),
         ("Sharpe", _f2(m.get("sharpe"))), ("Sortino", _f2(m.get("sortino"))),
         ("Calmar", _f2(m.get("calmar"))), ("profit factor", _f2(m.get("profit_factor"))),
         ("trades", str(m.get("trade_count"))), ("win rate", _pct(m.get("win_rate"))),
@@ -480,7 +481,7 @@ def compare_cmd(
     pct = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure"}
     for k in COMPARE_KEYS:
         vals = [(r.metrics or {}).get(k) for r in runs]
-        t.add_row(k, *[(_pct(v) if k in pct else _f2(v) if isinstance(v, float) else str(v if v is not None else "-")) for v in vals])
+        t.add_row(k, *[(_pct(v, none="n/a" if k == "cagr" else "-") if k in pct else _f2(v) if isinstance(v, float) else str(v if v is not None else "-")) for v in vals])
     t.add_row("fingerprint", *[r.fingerprint[:12] for r in runs])
     console().print(t)
 

@@ -1,4 +1,4 @@
-"""`cashup notify test [URL]`, `cashup notify channels`, `cashup notify history`.
+"""`cashup notify test [URL]`, `cashup notify channels`, `cashup notify templates`, `cashup notify history`.
 
 `test` sends one message through the same queued, time-limited path the app uses and
 reports per channel; with no URL it tests every configured channel, with `-` it reads the
@@ -76,11 +76,16 @@ def test_cmd(
         import dataclasses
 
         channels = [dataclasses.replace(c, tags=frozenset(SEVERITIES)) for c in channels]
+    from cashup_tui.adapters.notify_templates import check_templates
+    from cashup_tui.settings import notify_templates_dir
+
+    templates = str(notify_templates_dir(s))
+    check_templates(templates)  # a broken template of yours: exit 2 naming the file and line, before anything is sent
     sink, db = _history_sink(ctx)
 
     async def run() -> NotificationService:
         svc = NotificationService(channels, min_severity="debug", rate_limit_per_min=max(ns.rate_limit_per_min, 1),
-                                  retries=ns.retries, timeout_s=ns.timeout_s, history=sink)
+                                  retries=ns.retries, timeout_s=ns.timeout_s, history=sink, templates_dir=templates)
         await svc.start()
         svc.submit("test", severity, title=title, body=body)
         await svc.stop(drain_s=timeout)
@@ -92,21 +97,35 @@ def test_cmd(
         if db is not None:
             db.close()
     results = {r.channel: r for r in svc.history if r.channel != "-"}
-    rows = [{"channel": c.label, "outcome": results[c.label].outcome if c.label in results else "not sent",
-             "attempts": results[c.label].attempts if c.label in results else 0,
-             "error": results[c.label].error if c.label in results else ("skipped: severity not routed here"
-                                                                         if severity not in c.tags else "timed out")}
-            for c in channels]
+    rows = [_outcome(c, results.get(c.label), severity, SEVERITIES) for c in channels]
     if as_json:
         print_json({"results": rows})
     else:
         for r in rows:
+            if r["outcome"] == "skipped":
+                typer.echo(f"{r['channel']}: skipped ({r['error']})")
+                continue
             extra = f" ({r['error']})" if r["error"] else ""
             typer.echo(f"{r['channel']}: {r['outcome']} after {r['attempts']} attempt(s){extra}")
-    failed = [r for r in rows if r["outcome"] != "sent"]
+    failed = [r for r in rows if r["outcome"] not in ("sent", "skipped")]
     if failed:
         fail(f"{len(failed)} of {len(rows)} channel(s) did not deliver",
              hint="check the URL, the network path and the service's token; see the log file for details")
+    if all(r["outcome"] == "skipped" for r in rows):
+        sys.stderr.write(f"nothing sent: no channel takes {severity} messages; "
+                         "try --severity with one they take (see `cashup notify channels`)\n")
+
+
+def _outcome(channel: Any, rec: Any, severity: str, severities: tuple[str, ...]) -> dict[str, Any]:
+    """One channel's result. A channel whose severity tags do not take the test's severity is skipped
+    by routing, as it would be for a real event: that is the configuration working, not a failure."""
+    if severity not in channel.tags:
+        takes = ", ".join(s for s in severities if s in channel.tags)
+        return {"channel": channel.label, "outcome": "skipped", "attempts": 0,
+                "error": f"routing: it takes {takes}, not {severity}"}
+    if rec is None:
+        return {"channel": channel.label, "outcome": "not sent", "attempts": 0, "error": "timed out"}
+    return {"channel": channel.label, "outcome": rec.outcome, "attempts": rec.attempts, "error": rec.error}
 
 
 @app.command("channels")
@@ -127,6 +146,24 @@ def channels_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json
         return
     for r in rows:
         typer.echo(f"{r['channel']}: {', '.join(r['severities'])}")
+
+
+@app.command("templates")
+def templates_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Check your notification templates and list which event uses which (yours or the built-in)."""
+    from cashup_tui.adapters.notify_templates import EVENTS, check_templates
+    from cashup_tui.cli.common import settings_from
+    from cashup_tui.settings import notify_templates_dir
+
+    folder = notify_templates_dir(settings_from(ctx))
+    mine = check_templates(str(folder))
+    rows = [{"event": e, "template": str(mine[e]) if e in mine else "built-in"} for e in EVENTS]
+    if as_json:
+        print_json({"folder": str(folder), "templates": rows})
+        return
+    typer.echo(f"templates folder: {folder}{'' if folder.is_dir() else ' (absent: built-ins only)'}")
+    for r in rows:
+        typer.echo(f"{r['event']:<15} {r['template']}")
 
 
 @app.command("history")

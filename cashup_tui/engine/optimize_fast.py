@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cashup_tui.engine.backtest import fast
-from cashup_tui.engine.backtest.metrics import MS_PER_YEAR, compute
+from cashup_tui.engine.backtest.metrics import MS_PER_YEAR, cagr, compute
 from cashup_tui.engine.backtest.model import Result, RunConfig
 from cashup_tui.engine.strategy import Bars
 
@@ -161,9 +161,8 @@ def _lean_summary(bars: Bars, cfg: RunConfig, tr: np.ndarray, timeframe_ms: int)
     n, cash = len(bars), cfg.cash
     final = float(eq[-1])
     tf = timeframe_ms or 60_000
-    years = (int(bars.time_ms[-1]) - int(bars.time_ms[0]) + tf) / MS_PER_YEAR
     total = final / cash - 1.0
-    cagr = (final / cash) ** (1.0 / years) - 1.0 if years > 0 else None
+    annual = cagr(final, cash, int(bars.time_ms[-1]) - int(bars.time_ms[0]) + tf)
     r = np.diff(eq) / eq[:-1]  # every other bar's return is exactly 0 (n returns in all)
     mean = float(r.sum()) / n
     var = (float(np.square(r - mean).sum()) + (n - r.size) * mean * mean) / (n - 1)
@@ -181,8 +180,8 @@ def _lean_summary(bars: Bars, cfg: RunConfig, tr: np.ndarray, timeframe_ms: int)
         return float(x) if x is not None and math.isfinite(x) else None
 
     return {
-        "total_return": total, "cagr": num(cagr), "sharpe": num(sharpe), "sortino": num(sortino),
-        "calmar": num(cagr / max_dd) if (cagr is not None and max_dd > 0) else None, "max_drawdown": max_dd,
+        "total_return": total, "cagr": annual, "sharpe": num(sharpe), "sortino": num(sortino),
+        "calmar": num(annual / max_dd) if (annual is not None and max_dd > 0) else None, "max_drawdown": max_dd,
         "win_rate": (wins.size / pnl.size) if pnl.size else None,
         "profit_factor": (float(wins.sum()) / gross_loss) if gross_loss > 0 else None,
         "exposure": held / n, "trade_count": int(pnl.size), "final_equity": final, "fees": float(tr["fees"].sum()),

@@ -158,6 +158,9 @@ class StrategiesMixin:
 
     node: Any
 
+    def note_strategy_started(self, slot_name: str) -> None:
+        """Where a start is remembered for the drift view (BacktestMixin, service/jobs.py, does it)."""
+
     def strategy_params(self, strategy: str) -> list[ParamField]:
         return param_fields(strategy)
 
@@ -170,6 +173,8 @@ class StrategiesMixin:
         from cashup_tui.service import commands
 
         await ensure_market(self.node, req.symbol)
-        return await commands.start_strategy(self.node, req.strategy, req.symbol, dict(req.params or {}),
+        slot = await commands.start_strategy(self.node, req.strategy, req.symbol, dict(req.params or {}),
                                              authorize=self.node.authorize, timeframe=req.timeframe,
                                              notional=notional_of(self.node, req), keep=True)
+        self.note_strategy_started(slot)  # the drift view's window starts here (service/jobs.py)
+        return slot

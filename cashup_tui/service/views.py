@@ -225,8 +225,14 @@ class WorkstationNode(Protocol):
 
     async def test_notification(self) -> bool: ...
 
-    async def backtest(self, name: str, symbol: str, params: dict[str, object]) -> dict[str, object]:
-        """Fast backtest of `name` on recent bars of `symbol` in a worker process."""
+    async def backtest(self, name: str, symbol: str, params: dict[str, object], *,
+                       cash: float | None = None) -> dict[str, object]:
+        """Fast backtest of `name` on recent bars of `symbol` in a worker process, at the venue's fees,
+        with `cash` or else the account's equity."""
+        ...
+
+    def backtest_terms(self, symbol: str) -> dict[str, float]:
+        """The cash and fees (bps) a backtest on `symbol` would use."""
         ...
 
     async def drift(self, strategy_id: str) -> dict[str, object]:

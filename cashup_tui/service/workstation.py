@@ -325,7 +325,9 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         return out
 
     async def start_strategy(self, name: str, symbol: str, params: dict[str, object]) -> str:
-        return await commands.start_strategy(self.node, name, symbol, params, authorize=self.node.authorize)
+        slot = await commands.start_strategy(self.node, name, symbol, params, authorize=self.node.authorize)
+        self.note_strategy_started(slot)  # the drift view's window starts here
+        return slot
 
     async def stop_strategy(self, strategy_id: str) -> None:
         commands.stop_strategy(self.node, strategy_id, authorize=self.node.authorize)

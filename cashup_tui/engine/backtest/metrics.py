@@ -1,7 +1,9 @@
 """Performance metrics from a run's close-equity curve and trade table.
 
 Definitions (returns are per bar, from the equity at consecutive closes, starting from the cash):
-* total_return = final / cash - 1; cagr over the calendar span of the bars (365.25-day years)
+* total_return = final / cash - 1; cagr over the calendar span of the bars (365.25-day years), None
+  ("n/a") when that span is under 30 days: a year extrapolated from hours or days is noise (a +2%
+  day reads as +1,000%/yr), so no front end shows it; calmar follows it
 * sharpe = mean / std (ddof 1) * sqrt(bars per year); sortino uses the downside deviation
   sqrt(mean(min(r, 0)^2)); risk-free rate 0
 * max_drawdown: the largest fall from a running peak, as a positive fraction (0.25 = -25%)
@@ -21,6 +23,17 @@ import numpy as np
 from cashup_tui.engine.backtest.model import Result
 
 MS_PER_YEAR = 365.25 * 86_400_000
+MIN_CAGR_SPAN_MS = 30 * 86_400_000  # shorter spans: CAGR (and so Calmar) is None, shown as n/a
+
+
+def cagr(final: float, cash: float, span_ms: float) -> float | None:
+    """Compound annual growth over `span_ms` of calendar time; None on spans under 30 days (the one rule
+    for the CLI, the report, the optimiser and the workstation); -1 once the equity is gone."""
+    if span_ms < MIN_CAGR_SPAN_MS:
+        return None
+    if final <= 0:
+        return -1.0
+    return _num((final / cash) ** (MS_PER_YEAR / span_ms) - 1.0)
 
 
 def _num(x: float) -> float | None:
@@ -34,9 +47,8 @@ def compute(res: Result) -> dict[str, Any]:
     n = res.equity.size
     tf = res.timeframe_ms or 60_000
     span_ms = (int(res.time_ms[-1]) - int(res.time_ms[0]) + tf) if n else 0
-    years = span_ms / MS_PER_YEAR
     total = final / cash - 1.0
-    cagr = (final / cash) ** (1.0 / years) - 1.0 if years > 0 and final > 0 else (-1.0 if final <= 0 else None)
+    annual = cagr(final, cash, span_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.diff(eq) / eq[:-1]
     r = r[np.isfinite(r)]
@@ -54,7 +66,7 @@ def compute(res: Result) -> dict[str, Any]:
     with np.errstate(divide="ignore", invalid="ignore"):
         draw = np.where(peak > 0, 1.0 - eq / peak, 0.0)
     max_dd = float(np.max(draw)) if draw.size else 0.0
-    calmar = (cagr / max_dd) if (cagr is not None and max_dd > 0) else None
+    calmar = (annual / max_dd) if (annual is not None and max_dd > 0) else None
     pnl = res.trades["pnl"]
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     gross_win, gross_loss = float(wins.sum()), float(-losses.sum())
@@ -66,7 +78,7 @@ def compute(res: Result) -> dict[str, Any]:
         "trade_count": int(pnl.size),
         "final_equity": final,
         "total_return": total,
-        "cagr": _num(cagr) if cagr is not None else None,
+        "cagr": annual,
         "sharpe": _num(sharpe) if sharpe is not None else None,
         "sortino": _num(sortino) if sortino is not None else None,
         "calmar": _num(calmar) if calmar is not None else None,

@@ -79,7 +79,7 @@ def _svg(t: np.ndarray, y: np.ndarray, *, color: str, fill: bool = False, w: int
 
 def _fmt(k: str, v: Any) -> str:
     if v is None:
-        return "-"
+        return "n/a" if k == "cagr" else "-"  # CAGR: the span was under 30 days (metrics.cagr)
     if k in ("total_return", "cagr", "max_drawdown", "win_rate", "exposure"):
         return f"{v * 100:,.2f}%"
     if isinstance(v, float):
