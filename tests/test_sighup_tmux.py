@@ -124,7 +124,9 @@ def test_dead_man_stays_armed_after_a_hangup_and_a_quit_disarms_it(term: Tmux, t
         if how == "hangup":
             term.kill()
         else:
-            term.keys("q")
+            term.keys("q")  # an order rests: the app asks first (it cancels nothing)
+            term.wait_for(lambda s: "Quit?" in s and "order" in s, timeout=20, what="the quit question")
+            term.keys("y")
         assert _wait_gone(pid, EXIT_WITHIN_S + (10 if how == "quit" else 0))
         db = next((tmp_path / "data").glob("*.sqlite"))
         audit = _audit(db)

@@ -284,6 +284,9 @@ async def _accept_start_dialog(pilot: Any) -> None:
 
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, StartStrategy), timeout=15, what="the start dialog")
     await press(pilot, "enter")
+    # the slot exists before the dialog closes: a key pressed before that would go to the dialog
+    await wait_until(pilot, lambda: not isinstance(pilot.app.screen, StartStrategy), timeout=30,
+                     what="the start dialog to close")
 
 
 async def _select_row(pilot: Any, table_id: str, key: str) -> None:

@@ -97,6 +97,12 @@ async def _open_dialog(pilot: Any, strategy: str) -> StartStrategy:
     return pilot.app.screen  # type: ignore[return-value]
 
 
+async def _closed(pilot: Any) -> None:
+    """The slot exists before the dialog closes: wait for it to close before the next key (else it goes there)."""
+    await wait_until(pilot, lambda: not isinstance(pilot.app.screen, StartStrategy), timeout=30,
+                     what="the start dialog to close")
+
+
 async def _quit(pilot: Any) -> None:
     await press(pilot, "q")
     if await _confirm_shown(pilot):
@@ -133,6 +139,7 @@ async def test_start_dialog_two_strategies_one_raises_and_both_resume_after_a_re
         await _type(pilot, "st-symbol", "eth_usdt")
         await press(pilot, "enter")
         await wait_until(pilot, lambda: "eager-ETH_USDT" in node.runner.slots, timeout=20, what="eager started")
+        await _closed(pilot)
         eager = node.runner.slots["eager-ETH_USDT"]
         assert eager.order_notional == 500 and eager.timeframe == "1m" and eager.strategy.params == {"exposure": 1.0}
 
@@ -140,6 +147,7 @@ async def test_start_dialog_two_strategies_one_raises_and_both_resume_after_a_re
         await _type(pilot, "st-symbol", "BTC_USDT")
         await press(pilot, "enter")
         await wait_until(pilot, lambda: "boom-BTC_USDT" in node.runner.slots, timeout=20, what="boom started")
+        await _closed(pilot)
         boom = node.runner.slots["boom-BTC_USDT"]
         # the raising one: FAILED, its error in its row and in the log; the other keeps running and trades
         await wait_until(pilot, lambda: boom.state.value == "failed", timeout=30, what="boom to fail")
