@@ -89,7 +89,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 PROCS_FILES = frozenset({
     "test_shared_store_procs.py", "test_order_manager_crash.py", "test_order_manager_crash_trade.py",
     "test_fault_campaign.py", "test_sighup_trade.py", "test_sighup_tmux.py", "test_tmux_cli.py",
-    "test_optimize_cluster.py", "test_cli_shell.py", "test_notify_cli.py", "test_vault_cli.py",
+    "test_optimize_cluster.py", "test_cli_shell.py", "test_notify_cli.py", "test_vault_cli.py", "test_serve.py",
+    "test_serve_chromium.py",
 })
 
 

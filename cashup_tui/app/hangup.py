@@ -34,6 +34,13 @@ from textual.drivers.linux_driver import LinuxDriver
 HARD_EXIT_GRACE_S = 4.0
 DEAD_TTY_ERRNOS = frozenset({errno.EIO, errno.ENXIO, errno.EPIPE, errno.EBADF})  # hung up or closed
 SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+_current_driver: Any = None  # the one driver of this process (one workstation per process); see set_current_driver
+
+
+def set_current_driver(driver: Any) -> None:
+    """The driver to silence when the terminal (or the browser's server) is gone: it has `terminal_gone()`."""
+    global _current_driver
+    _current_driver = driver
 
 
 def terminal_alive(fd: int) -> bool:
@@ -103,12 +110,11 @@ class HangupSafeDriver(LinuxDriver):
     """Textual's Linux driver that survives its terminal going away (see the module docstring)."""
 
     on_terminal_gone: Callable[[], None] | None = None  # set by ShutdownGuard.install
-    current: HangupSafeDriver | None = None  # the one driver of this process (one workstation per process)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._file = _GuardedOutput(self._file, self._gone)  # type: ignore[assignment]
-        type(self).current = self
+        set_current_driver(self)
 
     def _gone(self) -> None:
         self.terminal_gone()
@@ -157,6 +163,24 @@ class ShutdownGuard:
         HangupSafeDriver.on_terminal_gone = self._on_terminal_gone
         return self
 
+    def claim(self, loop: asyncio.AbstractEventLoop, signals: tuple[int, ...] = (*SIGNALS, signal.SIGINT)) -> None:
+        """Take the signals back from a driver that set its own on the loop: Textual's web driver turns
+        SIGINT/SIGTERM into a bare exit that skips the node's stop. SIGINT counts here because Ctrl-C in
+        `cashup serve`'s terminal reaches its app processes too."""
+        for sig in signals:
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_signal_handler(sig)
+            previous = signal.signal(sig, self._on_signal)
+            self._previous.setdefault(sig, previous)
+
+    def leave(self, why: str) -> None:
+        """The screen went away without a signal (the browser closed its session): the SIGHUP path."""
+        if self.signalled is not None:
+            return
+        self.signalled = signal.SIGHUP
+        self._say(why)
+        self._begin(signal.SIGHUP, True)
+
     def uninstall(self) -> None:
         for sig, handler in self._previous.items():
             with contextlib.suppress(ValueError, TypeError):
@@ -181,8 +205,8 @@ class ShutdownGuard:
         if self.signalled is not None:
             # a hangup brings several SIGHUPs (the kernel's, then the dying shell's): only a second
             # SIGTERM means "now"; the watchdog bounds the rest
-            if signum == signal.SIGTERM:
-                self._say("second SIGTERM: hard exit")
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self._say(f"second {signal.Signals(signum).name}: hard exit")
                 self.hard_exit(128 + signum)
             return
         self.signalled = signum
@@ -200,7 +224,7 @@ class ShutdownGuard:
         if gone:
             self.terminal_gone = True
             detach_from_terminal()
-            driver = HangupSafeDriver.current
+            driver = _current_driver
             if driver is not None:
                 driver.terminal_gone()
         self._watchdog = threading.Timer(self.grace_s, self._expired, args=(signum,))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 
 import typer
@@ -17,7 +16,8 @@ def serve(
     port: int = typer.Option(8000, "--port", help="TCP port."),
     mode: str = typer.Option("demo", "--mode", "-m", help="demo | paper (live/testnet only in a terminal)."),
 ) -> None:
-    """Each browser tab runs `cashup tui` in a fresh process behind textual-serve."""
+    """Each browser tab runs `cashup tui` in a fresh process behind textual-serve; closing the tab stops
+    that process's node cleanly, and stopping serve stops every tab's process first."""
     from cashup_tui.cli.common import ctx_obj, fail
     from cashup_tui.domain.enums import LOCAL_MODES
 
@@ -28,7 +28,8 @@ def serve(
              code=2)
     from cashup_tui.extras import require
 
-    Server = require("textual_serve.server", extra="serve", why="cashup serve needs textual-serve").Server
+    require("textual_serve.server", extra="serve", why="cashup serve needs textual-serve")
+    from cashup_tui.cli.serve_host import ServeHost
 
     obj = ctx_obj(ctx)
     parts = [sys.executable, "-m", "cashup_tui"]
@@ -38,4 +39,4 @@ def serve(
         parts += ["--db", obj["db"]]
     parts += ["tui", "--mode", mode]
     typer.echo(f"serving CashUp ({mode}) on http://{host}:{port}  (Ctrl-C stops)")
-    Server(shlex.join(parts), host=host, port=port, title="CashUp").serve()
+    ServeHost(parts, host=host, port=port, title="CashUp").serve()

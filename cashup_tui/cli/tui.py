@@ -77,16 +77,20 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
 
 def _guard(app):  # type: ignore[no-untyped-def]
     """SIGHUP/SIGTERM stop the node cleanly (bounded by a hard exit); the terminal driver survives its
-    pty going away (app/hangup.py). A driver chosen by the environment (textual-serve's) is kept."""
+    pty going away (app/hangup.py); under textual-serve, the browser leaving does the same (app/served.py)."""
     import logging
     import sys
 
     from textual import constants
 
     from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
+    from cashup_tui.app.served import WEB_DRIVER, ServedDriver
 
+    guard = ShutdownGuard(app.stop_for_signal, note=logging.getLogger("cashup.app").critical).install()
     if constants.DRIVER is None and sys.platform != "win32":
         app.driver_class = HangupSafeDriver
-    guard = ShutdownGuard(app.stop_for_signal, note=logging.getLogger("cashup.app").critical).install()
+    elif constants.DRIVER == WEB_DRIVER:  # under `cashup serve`: leaving the browser stops the node cleanly
+        app.driver_class = ServedDriver
+        ServedDriver.guard = guard
     app.shutdown_guard = guard
     return guard
