@@ -120,7 +120,8 @@ def test_hangup_or_terminate_exits_cleanly_with_the_journal_saved(term: Tmux, tm
 def test_keys_sent_in_one_write_keep_their_order(term: Tmux, tmp_path: Path) -> None:
     """One `send-keys` call writes "5", BSpace, "2000" to the terminal at once (as a laggy SSH link delivers
     them): the size hint is selected when the ticket opens, so "5" replaces it, the backspace deletes the 5
-    and the field ends as "2000" (it became "5200" when the digits overtook the backspace)."""
+    and the field ends as "2000" (it became "5200" when the digits overtook the backspace). Then Esc and
+    "2" in one write: Esc closes the ticket and "2" opens Orders (it was read as Alt+2 and typed "2")."""
     _start(term, tmp_path)
     term.keys("b")
     term.wait_for(lambda s: "notional" in s and "[enter] send" in s, timeout=25, what="the ticket with its preview")
@@ -128,8 +129,10 @@ def test_keys_sent_in_one_write_keep_their_order(term: Tmux, tmp_path: Path) -> 
     field = re.compile(r"size\s+(2000|5200)\s")  # every key handled: in order, or the backspace last
     screen = term.wait_for(lambda s: field.search(s) is not None, timeout=20, what="the size field after the burst")
     assert field.search(screen).group(1) == "2000", screen  # type: ignore[union-attr]
-    term.keys("Escape")
-    term.wait_for(lambda s: "[enter] send" not in s, timeout=20, what="the ticket closed")
+    # Esc then 2 in one write (the bytes of Alt+2): the ticket closes, then 2 opens Orders
+    term.keys("Escape", "2")
+    screen = term.wait_for(lambda s: "[enter] send" not in s and "Open orders" in s, timeout=20,
+                           what="the ticket closed and the Orders tab")
     term.keys("q")
     end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line")
     assert "EXIT-CODE=0" in end

@@ -43,6 +43,7 @@ from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane
 from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.app.serial_keys import SerialKeys
 from cashup_tui.app.toasts import ToastShelf
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
@@ -64,7 +65,7 @@ class SidePanel(Vertical):
         yield SyncTable(("Client id", "Symbol", "Side", "Type", "Size", "Filled", "Price", "Status"), id="side-orders")
 
 
-class CashupApp(App[int]):
+class CashupApp(SerialKeys, App[int]):
     CSS_PATH = "cashup.tcss"
     TITLE = "CashUp"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -179,6 +180,8 @@ class CashupApp(App[int]):
 
     def refresh_views(self, light: bool = False) -> None:
         """Pull read models for the status bar and the visible pane only (`light`: skip the chart)."""
+        if self.return_code is not None or not self.is_running:  # exiting: a last timer tick as widgets go
+            return
         node = self.node
         status = node.status()
         status = dataclasses.replace(status, loop_lag_ms=max(status.loop_lag_ms, self.loop_lag_ms))

@@ -84,9 +84,11 @@ def _guard(app):  # type: ignore[no-untyped-def]
     from textual import constants
 
     from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
+    from cashup_tui.app.serial_keys import use_esc_first_parser
     from cashup_tui.app.served import WEB_DRIVER, ServedDriver
 
     guard = ShutdownGuard(app.stop_for_signal, note=logging.getLogger("cashup.app").critical).install()
+    use_esc_first_parser()  # Esc then a key in one read is Esc, then the key (app/serial_keys.py)
     if constants.DRIVER is None and sys.platform != "win32":
         app.driver_class = HangupSafeDriver
     elif constants.DRIVER == WEB_DRIVER:  # under `cashup serve`: leaving the browser stops the node cleanly
