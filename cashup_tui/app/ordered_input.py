@@ -4,8 +4,8 @@ Textual's Input inserts printable characters in its own key handler, but runs it
 delete, arrows, home/end, enter) only after the key has bubbled up to the app, so keys that arrive in one
 read (a laggy SSH link, a paste of keystrokes) can apply out of order: "5", backspace, "2000" typed into
 "7" gave "75200", not "72000" (Textualize/textual#6605; the upstream fix, PR #6631, runs the widget's own
-bindings inline, as here). Keys bound outside the field (tab to the next field) can still be overtaken by
-characters that arrive with them: that needs the app to dispatch one key at a time (not done here).
+bindings inline, as here). Keys bound outside the field (tab to the next field) are kept in order by the app,
+which dispatches one key at a time (app/serial_keys.py).
 """
 
 from __future__ import annotations
