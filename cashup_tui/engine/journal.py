@@ -81,8 +81,12 @@ class MemoryJournal:
         self.commits += 1
         return True
 
-    def load_fills(self) -> list[Fill]:
-        return sorted(self.fills.values(), key=lambda f: (f.ts_ms, f.trade_id))
+    def load_fills(self, since_ms: int | None = None) -> list[Fill]:
+        return sorted((f for f in self.fills.values() if since_ms is None or f.ts_ms >= since_ms),
+                      key=lambda f: (f.ts_ms, f.trade_id))
+
+    def last_fill_ms(self) -> int | None:
+        return max((f.ts_ms for f in self.fills.values()), default=None)
 
     def save_positions(self, positions: list[Position]) -> None:
         for p in positions:

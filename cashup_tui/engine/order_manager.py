@@ -73,6 +73,7 @@ log = logging.getLogger("cashup.engine.orders")
 
 ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
+RECENT_FILLS_MS = 86_400_000  # start-up loads this much fill history (trade ids); older ones stay in the store
 
 
 class SubmitResult(msgspec.Struct, frozen=True, gc=False):
@@ -142,7 +143,9 @@ class OrderManager:
 
     # -- start-up ------------------------------------------------------------------------
     def load(self, *, replay_fills: bool = True) -> None:
-        """Rebuild the cache and portfolio from the journal (restart): same fills -> same positions.
+        """Rebuild the cache and portfolio from the journal (restart): the positions and wallet journalled
+        with the last fills (one commit each), and the recent fills' trade ids for de-duplication; a
+        store of any size starts in the same time. A store without journalled positions replays its fills.
 
         `replay_fills=False` when the venue is new (a fresh demo simulator): old fills stay in the
         journal as history but the portfolio starts from what reconciliation finds."""
@@ -150,16 +153,21 @@ class OrderManager:
             self.cache.put_order(o)
         saved_cash = next((b.total for b in self.journal.load_balances()
                            if b.currency.upper() == self.portfolio.currency), None)
-        for f in self.journal.load_fills() if replay_fills else ():
-            self.portfolio.apply_fill(f)
+        last = self.journal.last_fill_ms()
+        positions = [p for p in self.journal.load_positions() if p.symbol in self.portfolio.instruments]
+        if replay_fills and last is not None and not positions:  # a store older than per-fill positions
+            for f in self.journal.load_fills():
+                self.portfolio.apply_fill(f)
+        else:  # each fill's commit journalled its position: start from those, recent trade ids only
+            since = -1 if last is None else last - RECENT_FILLS_MS
+            for f in self.journal.load_fills(since_ms=since):
+                self.portfolio._trade_ids.add(f.trade_id)
+            self.reconciler.ids_known_since_ms = since
+            for p in positions:  # flat ones too when they are the fills' (their realised PnL and fees)
+                if replay_fills or not p.is_flat:
+                    self.portfolio.positions[p.symbol] = p
         if saved_cash is not None:  # the journalled wallet already includes every stored fill
             self.portfolio.cash = saved_cash
-        if not replay_fills:  # start from the journalled positions: reconciliation shows what changed
-            for f in self.journal.load_fills():
-                self.portfolio._trade_ids.add(f.trade_id)
-            for p in self.journal.load_positions():
-                if p.symbol in self.portfolio.instruments and not p.is_flat:
-                    self.portfolio.positions[p.symbol] = p
         for p in self.portfolio.positions.values():
             self.cache.put_position(p)
 

@@ -62,6 +62,9 @@ class Reconciler:
         self.clock_margin_ms = clock_margin_ms
         self.venue_symbols: set[str] = set()  # contracts with open orders at the venue (last listing)
         self.lock = asyncio.Lock()  # one reconciliation at a time
+        # fills before this time were not loaded at start-up (only a recent window is): a duplicate of
+        # one of them is found in the journal instead (OrderManager.load)
+        self.ids_known_since_ms = -1
         self._follow_ups: dict[str, asyncio.Task[None]] = {}
 
     # -- ownership and revival ------------------------------------------------------------------------
@@ -221,8 +224,10 @@ class Reconciler:
 
         The fill, the order's new state, the position and the wallet are journalled in one commit."""
         om = self.om
-        if om.portfolio.has_trade(fill.trade_id):  # every journalled trade id is loaded at start-up
+        if om.portfolio.has_trade(fill.trade_id):  # the recent window's trade ids are loaded at start-up
             return False  # (and the journal's unique trade id refuses any other duplicate below)
+        if fill.ts_ms < self.ids_known_since_ms and om.journal.has_fill(fill.trade_id):
+            return False  # an old fill sent again, from before the loaded window
         order = om.cache.order(fill.client_id) if fill.client_id else None
         if order is None and fill.venue_order_id:
             order = om.cache.order_by_venue_id(fill.venue_order_id)
@@ -296,8 +301,7 @@ class Reconciler:
         """Pull fills over REST and apply the ones not seen yet. Returns how many were new."""
         om = self.om
         if since_ms is None:
-            fills = om.journal.load_fills()
-            since_ms = max(0, (fills[-1].ts_ms if fills else 0) - 60_000)
+            since_ms = max(0, (om.journal.last_fill_ms() or 0) - 60_000)
         new = 0
         for f in sorted(await om.execution.fills_since(symbol, since_ms), key=lambda f: (f.ts_ms, f.trade_id)):
             if self.on_fill(f):
@@ -357,12 +361,11 @@ class Reconciler:
 
     async def _reconcile_fills(self) -> list[str]:
         om = self.om
-        fills = om.journal.load_fills()
-        since = max(0, (fills[-1].ts_ms if fills else 0) - 3_600_000)
+        since = max(0, (om.journal.last_fill_ms() or 0) - 3_600_000)
         orders = om.journal.load_orders(open_only=True)
         if orders:
             since = min(since, min(o.created_ms for o in orders) - 60_000)
-        before = {f.trade_id for f in fills}
+        before = {f.trade_id for f in om.journal.load_fills(since_ms=since)}  # the venue's answer covers these
         out = []
         for f in sorted(await om.execution.fills_since(None, max(0, since)), key=lambda f: (f.ts_ms, f.trade_id)):
             if f.trade_id not in before and self.on_fill(f):

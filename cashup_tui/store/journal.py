@@ -174,8 +174,12 @@ class StoreJournal:
         return bool(orders_repo.known_trade_ids(self.store, [trade_id], self.mode, self.account))
 
     @_busy_retried
-    def load_fills(self) -> list[Fill]:
-        return orders_repo.load_fills(self.store, mode=self.mode, account=self.account)
+    def load_fills(self, since_ms: int | None = None) -> list[Fill]:
+        return orders_repo.load_fills(self.store, since_ms=since_ms, mode=self.mode, account=self.account)
+
+    @_busy_retried
+    def last_fill_ms(self) -> int | None:
+        return orders_repo.last_fill_ms(self.store, mode=self.mode, account=self.account)
 
     # -- positions and balances ----------------------------------------------------------
     @_busy_retried

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.orders import Fill, Order, OrderEvent
@@ -139,6 +139,13 @@ def load_fills(
         q = q.where(FILLS.c.ts_ms >= since_ms)
     with transaction(db) as conn:
         return [m.fill_from_row(r) for r in conn.execute(q.order_by(FILLS.c.ts_ms, FILLS.c.id)).mappings()]
+
+
+def last_fill_ms(db: Any, *, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> int | None:
+    q = _scoped(select(func.max(FILLS.c.ts_ms)), FILLS, account, mode)
+    with transaction(db) as conn:
+        value = conn.execute(q).scalar()
+    return None if value is None else int(value)
 
 
 def known_trade_ids(db: Any, trade_ids: Iterable[str], mode: str | None = None,
