@@ -33,7 +33,8 @@ def command(
     strategy: str = typer.Argument(..., help="Strategy name or .py path."),
     grid: list[str] = typer.Option(None, "--grid", "-g", help="name=start:stop:step (inclusive) or name=v1,v2 (repeatable)."),
     random_n: int = typer.Option(None, "--random", min=1, help="Evaluate N random combinations of the grid."),
-    seed: int = typer.Option(7, "--seed", help="Seed for --random."),
+    tpe: int = typer.Option(None, "--tpe", min=1, metavar="N", help="Search N parameter sets with Optuna's TPE sampler over the --grid values (needs cashup[optuna]); stored and resumable like a grid."),
+    seed: int = typer.Option(7, "--seed", help="Seed for --random and --tpe."),
     objective: str = typer.Option("sharpe", "--objective", help="sharpe|sortino|calmar|return|cagr|profit_factor|win_rate|drawdown|final_equity, or SOURCE:FUNCTION (your own; SOURCE = a .py file, a module or `strategy`)."),
     walk_forward: int = typer.Option(0, "--walk-forward", min=0, max=50, help="K anchored walk-forward folds (0 = off)."),
     workers: int = typer.Option(None, "--workers", "-w", min=1, max=256, help="Local worker processes (default: CPU count, max 8)."),
@@ -52,6 +53,7 @@ def command(
     import dataclasses
     import hashlib
     import json
+    import math
     import os
     import time
 
@@ -64,6 +66,13 @@ def command(
              hint=f"use one of {', '.join(opt.objectives())}, or SOURCE:FUNCTION (your own)", code=2)
     if not grid:
         fail("nothing to search: give at least one --grid", hint="e.g. --grid fast=5:50:5 --grid slow=20:200:10", code=2)
+    if tpe and (random_n or cluster):
+        fail("--tpe chooses its own trials: it does not combine with --random or --cluster",
+             hint="drop --random/--cluster (TPE runs on this machine's --workers)", code=2)
+    if tpe:
+        from cashup_tui.extras import require
+
+        require("optuna", extra="optuna", why="--tpe needs Optuna")
     s = settings_from(ctx)
     prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                    slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
@@ -75,7 +84,8 @@ def command(
         name, values = opt.parse_grid(g, spec, cls.label())
         grids[name] = values
     fixed = {k: v for k, v in prep.strategy.params.items() if k not in grids}
-    combos, rejected = opt.combinations(cls, grids, random_n=random_n, seed=seed, base=fixed)
+    # --tpe samples the space itself: the grid is never enumerated (only a sample, for the warm-up below)
+    combos, rejected = opt.combinations(cls, grids, random_n=min(50, tpe) if tpe else random_n, seed=seed, base=fixed)
     if not combos:
         fail(f"no valid parameter combination in the grid ({rejected} rejected by {cls.label()})",
              hint="check the ranges, e.g. fast must stay below slow")
@@ -113,11 +123,11 @@ def command(
         if done:
             for t in list_trials(db, study, best_first=False):
                 h = params_hash(t.params)
-                if h in wanted and t.status == "done":
+                if (h in wanted or (tpe and _in_space(t.params, grids, fixed))) and t.status == "done":
                     results.append({"params": t.params, "objective": t.objective, "metrics": t.metrics,
                                     "status": t.status, "error": t.error, "resumed": True})
         have = {params_hash(r["params"]) for r in results}
-        todo = [c for h, c in wanted.items() if h not in have]
+        todo = [] if tpe else [c for h, c in wanted.items() if h not in have]
         resumed = len(results)
         n_workers = workers or min(8, os.cpu_count() or 1)
         plan: list[opt.Plan] = []
@@ -130,7 +140,7 @@ def command(
             progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             progress.start()
-            task = progress.add_task(study, total=len(todo))
+            task = progress.add_task(study, total=max(0, tpe - resumed) if tpe else len(todo))
 
         def planned(p: opt.Plan) -> None:
             plan.append(p)
@@ -147,9 +157,17 @@ def command(
                         record_trial(conn, Trial(study=study, params=r["params"], objective=r["objective"],
                                                  metrics=r["metrics"], status=r["status"], error=r["error"]))
 
+        if tpe:
+            from cashup_tui.engine.optimize_tpe import tpe_search
+
+            planned(opt.Plan("processes", max(1, n_workers), max(1, n_workers), max(0, tpe - resumed), 1))
+            batches: Any = ([r] for r in tpe_search(ectx, cls, grids, fixed, n_trials=tpe, seed=seed,
+                                                    workers=n_workers, known=list(results)))
+        else:
+            batches = opt.run_batches(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
+                                      on_plan=planned)
         try:
-            for batch in opt.run_batches(ectx, todo, workers=n_workers, cluster=cluster, wait_workers=wait_workers,
-                                         on_plan=planned):
+            for batch in batches:
                 save(batch)
                 results.extend(batch)
                 if progress is not None:
@@ -174,7 +192,9 @@ def command(
         names = hx
     out = {
         "strategy": cls.label(), "study": study, "objective": objective, "grid": grids, "fixed": fixed,
-        "combinations": len(combos), "rejected": rejected, "resumed": resumed, "evaluated": len(results) - resumed,
+        "combinations": math.prod(len(v) for v in grids.values()) if tpe else len(combos),
+        "rejected": None if tpe else rejected, "sampler": "tpe" if tpe else ("random" if random_n else "grid"),
+        "resumed": resumed, "evaluated": len(results) - resumed,
         "failed": len(failed), "seconds": round(elapsed, 3), "interrupted": interrupted,
         "executor": p.executor, "workers": p.workers, "threads": p.threads, "batches": p.batches,
         "error": failed[0]["error"] if failed else None,
@@ -202,6 +222,12 @@ def command(
 
         sys.stderr.write(f"warning: {len(failed)} of {len(results)} trial(s) failed (not stored; the next run "
                          f"retries them); the first: {failed[0]['error']}\n")
+
+
+def _in_space(params: dict[str, Any], grids: dict[str, list[Any]], fixed: dict[str, Any]) -> bool:
+    """A stored trial TPE may reuse: its searched parameters on the grid, the others as fixed now."""
+    return all(params.get(k) in v for k, v in grids.items()) and all(
+        params.get(k) == v for k, v in fixed.items())
 
 
 def _where_out(out: dict[str, Any]) -> str:
@@ -234,8 +260,9 @@ def _print(out: dict[str, Any], top: list[dict[str, Any]], results: list[dict[st
     from cashup_tui.cli.common import console
 
     c = console()
-    c.print(f"[bold]{out['strategy']}[/bold] study {out['study']}: {out['combinations']} combinations "
-            f"({out['rejected']} rejected), {out['evaluated']} evaluated in {out['seconds']:.1f} s "
+    searched = (f"TPE over {out['combinations']} combinations" if out["sampler"] == "tpe"
+                else f"{out['combinations']} combinations ({out['rejected']} rejected)")
+    c.print(f"[bold]{out['strategy']}[/bold] study {out['study']}: {searched}, {out['evaluated']} evaluated in {out['seconds']:.1f} s "
             f"({_where_out(out)}), {out['resumed']} resumed from the store")
     t = Table(title=f"top {len(top)} by {out['objective']}", title_justify="left")
     t.add_column("#", justify="right")
