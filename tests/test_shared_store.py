@@ -20,6 +20,7 @@ from cashup_tui.domain.orders import EVENT_KIND, Order, OrderEvent, transition
 from cashup_tui.store import open_store
 from cashup_tui.store.busy import BusyMeter, StoreBusy, retry_busy
 from cashup_tui.store.journal import StoreJournal
+from cashup_tui.store.migrations import LATEST
 from tests.campaign import examples
 
 D = Decimal
@@ -121,7 +122,7 @@ def test_the_version_moves_on_every_write_and_old_stores_gain_the_column(tmp_pat
     con.close()
     (j,) = _journals(path, 1)
     try:
-        assert j.store.schema_version == 5
+        assert j.store.schema_version == LATEST
         sub = OrderEvent(EVENT_KIND.SUBMITTED, 2)
         j.save_order(transition(_new(), sub), event=sub)
         j.save_order(transition(j.get_order("t-x-1"), OrderEvent(EVENT_KIND.ACCEPTED, 3)))

@@ -135,7 +135,7 @@ def test_four_processes_opening_a_new_postgres_database_all_succeed(pg: pg_serve
     results = [(p.wait(60), *p.communicate()) for p in procs]
     assert [(rc, out.strip()) for rc, out, _ in results] == [(0, str(LATEST))] * 4, [e for *_, e in results]
     with open_store(url) as s, s.begin() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4, 5]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4, 5, 6]
 
 
 def test_postgres_errors_name_the_backend_and_hide_the_password(

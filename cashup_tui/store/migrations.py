@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from cashup_tui.store.engine import Store
 
 APPEND_ONLY = ("order_events",)
+FILLS_TIME_INDEX = "ix_fills_account_mode_ts"
 PG_LOCK_KEY = 0x43617368557031  # pg_advisory_xact_lock key of CashUp's migrations ("CashUp1")
 
 
@@ -90,12 +91,18 @@ def _v5(conn: Connection) -> None:
     rebuild_all(conn)
 
 
+def _v6(conn: Connection) -> None:
+    """fills by (account, mode, time): start-up reads the newest fill and a recent window, not the table."""
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {FILLS_TIME_INDEX} ON fills (account, mode, ts_ms)")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
     (2, "state, optimisation trials, funding rates", _v2),
     (3, "account keys on orders, fills, positions, balances, risk state", v3),
     (4, "orders.version for compare-and-set writes", _v4),
     (5, "candle_stats: per-series span, rows and gaps", _v5),
+    (6, "fills index on account, mode and time", _v6),
 ]
 LATEST = MIGRATIONS[-1][0]
 
