@@ -111,9 +111,10 @@ def detect_format(path: Path, fmt: str = "auto") -> str:
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool]:
-    """Blank lines kept so row i is file line i+2. Clean numeric columns parse natively (fast);
-    a column with any non-numeric cell stays text so the report can quote it."""
+def csv_options(path: Path) -> tuple[dict[str, Any], bool]:
+    """pandas.read_csv keywords for this file, and whether it has no header line. Blank lines kept so
+    row i is file line i+2. Clean numeric columns parse natively (fast); a column with any non-numeric
+    cell stays text so the report can quote it."""
     import csv
 
     opener: Any = open
@@ -133,6 +134,28 @@ def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool
         sep=sep, dtype=exact or None, keep_default_na=False, skip_blank_lines=False, header=None if headerless else 0,
         encoding="utf-8-sig",
     )
+    return kw, headerless
+
+
+def name_headerless(df: pd.DataFrame) -> pd.DataFrame:
+    names = list(HEADERLESS_NAMES[: min(df.shape[1], 6)])
+    df = df.iloc[:, : len(names)]
+    df.columns = names
+    return df
+
+
+def drop_trailing_blank(df: pd.DataFrame) -> pd.DataFrame:
+    """A trailing run of blank lines is not data."""
+    if len(df):
+        blank = _blank_rows(df)
+        if blank[-1]:
+            last = len(blank) - int(np.argmin(blank[::-1])) if not blank.all() else 0
+            df = df.iloc[:last]
+    return df
+
+
+def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool]:
+    kw, headerless = csv_options(path)
     size = path.stat().st_size
     if size < 4_000_000 or progress is None:
         df = pd.read_csv(path, **kw)
@@ -144,16 +167,8 @@ def _read_csv(path: Path, progress: Progress | None) -> tuple[pd.DataFrame, bool
                 progress(min(fh.tell(), size), size)
         df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if headerless:
-        names = list(HEADERLESS_NAMES[: min(df.shape[1], 6)])
-        df = df.iloc[:, : len(names)]
-        df.columns = names
-    # a trailing run of blank lines is not data
-    if len(df):
-        blank = _blank_rows(df)
-        if blank[-1]:
-            last = len(blank) - int(np.argmin(blank[::-1])) if not blank.all() else 0
-            df = df.iloc[:last]
-    return df, headerless
+        df = name_headerless(df)
+    return drop_trailing_blank(df), headerless
 
 
 def _blank_rows(df: pd.DataFrame) -> np.ndarray:
@@ -395,6 +410,13 @@ def read_candle_file(
         raise DataError(f"{shown}: cannot read it as {kind}: {exc}", hint="is the file complete and really " + kind + "?") from exc
     if len(df) == 0:
         raise DataError(f"{shown}: no data rows", hint="the file has a header but no candles")
+    return frame_to_candles(df, p, shown, step, headerless, line_of, where)
+
+
+def frame_to_candles(df: pd.DataFrame, p: Path, shown: str, step: int | None, headerless: bool,
+                     line_of: Callable[[int], int], where: str) -> CandleData:
+    """Validate one frame of a file (the whole file, or one chunk of it: `line_of` maps its rows to
+    the file's lines); raise DataError with a per-row report if anything is wrong."""
     lay = find_columns([str(c) for c in df.columns])
 
     def col(i: int | None) -> Any:
@@ -417,9 +439,9 @@ def read_candle_file(
     blank = _blank_rows(df)
     rep.add_mask(blank, "empty row", lambda i: "empty row")
     ms, ok, tdesc = _times_to_ms(df[time_col])
-    tval = df[time_col].astype(str).to_numpy()
-    rep.add_mask(~ok & ~blank, "unparsable time", lambda i: f"unparsable time {tval[i]!r} in column {time_col!r} "
-                 "(not a date in 1970..9999)")
+    tcol = df[time_col]  # quoted only for a bad row (a text copy of a million times is ~70 MB)
+    rep.add_mask(~ok & ~blank, "unparsable time", lambda i: f"unparsable time {str(tcol.iloc[i])!r} in column "
+                 f"{time_col!r} (not a date in 1970..9999)")
     vals = {k: _numeric(df, c, k, rep, blank) for k, c in price_cols.items()}  # type: ignore[arg-type]
     volume = _numeric(df, vol_col, "volume", rep, blank) if vol_col is not None else np.zeros(len(df))
     o, h, lo, c = vals["open"], vals["high"], vals["low"], vals["close"]

@@ -121,35 +121,39 @@ def import_cmd(
     symbol = _check_symbol(symbol)
     tf = _check_tf(timeframe, "--timeframe") if timeframe else None
     with guarded():
-        from cashup_tui.adapters.candle_files import read_candle_file
+        from itertools import chain
+
+        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file
         from cashup_tui.store import candles
+
+        data = StreamSummary()  # the whole file, gathered as its chunks are read and written
+        with input_file(file) as (path, label), _progress(f"importing {Path(label).name}") as prog:
+            chunks = iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label, summary=data)
+            first = next(chunks)  # the first chunk read and validated before the store is opened
+            db = open_db(ctx)
+            try:
+                if first.kind == "funding":
+                    res = candles.import_funding(db, symbol, zip(first.open_ms.tolist(), first.rates, strict=True),
+                                                 replace=replace)
+                    series_tf = "funding"
+                else:
+                    series_tf = first.timeframe
+                    try:  # every chunk in one transaction: a problem in a later one leaves nothing imported
+                        res = candles.import_candle_chunks(
+                            db, symbol, ((c.timeframe, c.columns()) for c in chain([first], chunks)), replace=replace)
+                    except CashupError as exc:
+                        if not first.has_volume and not symbol.startswith("mark_"):
+                            exc.hint = (exc.hint + f"; a file without volume is usually mark prices: "
+                                        f"import it as --symbol mark_{symbol}")
+                        raise
+            finally:
+                db.close()
         from cashup_tui.store.timefmt import iso
 
-        with input_file(file) as (path, label), _progress(f"reading {Path(label).name}") as prog:
-            data = read_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label)
-        db = open_db(ctx)
-        try:
-            if data.kind == "funding":
-                res = candles.import_funding(db, symbol, zip(data.open_ms.tolist(), data.rates, strict=True),
-                                             replace=replace)
-                series_tf = "funding"
-            else:
-                series_tf = data.timeframe
-                try:
-                    with _progress(f"writing {symbol} {series_tf}") as prog:
-                        res = candles.import_candles(db, symbol, series_tf, data.columns(), replace=replace,
-                                                     progress=prog)
-                except CashupError as exc:
-                    if not data.has_volume and not symbol.startswith("mark_"):
-                        exc.hint = (exc.hint + f"; a file without volume is usually mark prices: "
-                                    f"import it as --symbol mark_{symbol}")
-                    raise
-        finally:
-            db.close()
     out: dict[str, Any] = {
-        "file": file if file != "-" else STDIN_LABEL, "symbol": symbol, "timeframe": series_tf, "kind": data.kind, "rows": len(data),
-        "inserted": res.inserted, "unchanged": res.unchanged, "replaced": res.replaced,
-        "first": iso(int(data.open_ms[0])), "last": iso(int(data.open_ms[-1])),
+        "file": file if file != "-" else STDIN_LABEL, "symbol": symbol, "timeframe": series_tf, "kind": data.kind,
+        "rows": data.rows, "inserted": res.inserted, "unchanged": res.unchanged, "replaced": res.replaced,
+        "first": iso(int(data.first_ms or 0)), "last": iso(int(data.last_ms or 0)),
         "gaps": data.gaps.count, "missing_bars": data.gaps.missing,
         "gap_ranges": [[iso(a), iso(b)] for a, b in data.gaps.ranges], "notes": data.notes,
     }

@@ -123,38 +123,70 @@ def import_candles(
     n = len(cols[0])
     if not n:
         return ImportResult(0, 0, 0)
-    key = and_(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
     with transaction(db) as conn:
-        removed = 0
-        if replace:
-            removed = conn.execute(delete(CANDLES).where(key)).rowcount
-            new = cols
-        else:
-            t = cols[0]
-            stored = read_candle_columns(conn, symbol, timeframe, int(t.min()), int(t.max()))
-            st = stored["open_ms"]
-            found = np.zeros(n, dtype=bool)
-            same = np.zeros(n, dtype=bool)
-            if st.size:
-                idx = np.minimum(np.searchsorted(st, t), st.size - 1)
-                found = st[idx] == t
-                same = found.copy()
-                for c, name in zip(cols[1:], COLUMNS[1:], strict=True):
-                    same &= stored[name][idx] == c
-            differ = t[found & ~same]
-            if differ.size:
-                from cashup_tui.store.timefmt import iso
-
-                shown = ", ".join(iso(int(x)) for x in differ[:3])
-                raise DataError(
-                    f"{differ.size} bars of {symbol} {timeframe} are already stored with different values "
-                    f"(first: {shown}); nothing was imported",
-                    hint="pass --replace to replace the stored series with this file, or import under another symbol",
-                )
-            new = [c[~found] for c in cols]
-        _write(conn, symbol, timeframe, new, _INSERT, progress)
+        removed = _delete_series(conn, symbol, timeframe) if replace else 0
+        inserted = _import_into(conn, symbol, timeframe, cols, check=not replace, progress=progress)
         candle_stats.refresh(conn, symbol, timeframe)
-    return ImportResult(inserted=len(new[0]), unchanged=n - len(new[0]), replaced=removed)
+    return ImportResult(inserted=inserted, unchanged=n - inserted, replaced=removed)
+
+
+def import_candle_chunks(db: Any, symbol: str, chunks: Iterable[tuple[str, Any]], *,
+                         replace: bool = False) -> ImportResult:
+    """`import_candles` for a file read in chunks: every (timeframe, columns) chunk in ONE transaction
+    (a bad later chunk, or a conflict in it, leaves nothing imported); memory bounded by one chunk."""
+    inserted = unchanged = removed = 0
+    timeframe = ""
+    with transaction(db) as conn:
+        for tf, rows in chunks:
+            tf = canonical_timeframe(tf)
+            if not timeframe:
+                timeframe = tf
+                removed = _delete_series(conn, symbol, tf) if replace else 0
+            cols = _columns(rows)
+            got = _import_into(conn, symbol, tf, cols, check=not replace, progress=None)
+            inserted += got
+            unchanged += len(cols[0]) - got
+        if timeframe:
+            candle_stats.refresh(conn, symbol, timeframe)
+    return ImportResult(inserted=inserted, unchanged=unchanged, replaced=removed)
+
+
+def _delete_series(conn: Any, symbol: str, timeframe: str) -> int:
+    key = and_(CANDLES.c.symbol == symbol, CANDLES.c.timeframe == timeframe)
+    return int(conn.execute(delete(CANDLES).where(key)).rowcount)
+
+
+def _import_into(conn: Any, symbol: str, timeframe: str, cols: Any, *, check: bool,
+                 progress: Progress | None) -> int:
+    """Write the rows not stored yet (`check`: refuse stored bars with other values); returns how many."""
+    n = len(cols[0])
+    if not check:
+        new = cols
+    else:
+        t = cols[0]
+        stored = read_candle_columns(conn, symbol, timeframe, int(t.min()), int(t.max()))
+        st = stored["open_ms"]
+        found = np.zeros(n, dtype=bool)
+        same = np.zeros(n, dtype=bool)
+        if st.size:
+            idx = np.minimum(np.searchsorted(st, t), st.size - 1)
+            found = st[idx] == t
+            same = found.copy()
+            for c, name in zip(cols[1:], COLUMNS[1:], strict=True):
+                same &= stored[name][idx] == c
+        differ = t[found & ~same]
+        if differ.size:
+            from cashup_tui.store.timefmt import iso
+
+            shown = ", ".join(iso(int(x)) for x in differ[:3])
+            raise DataError(
+                f"{differ.size} bars of {symbol} {timeframe} are already stored with different values "
+                f"(first: {shown}); nothing was imported",
+                hint="pass --replace to replace the stored series with this file, or import under another symbol",
+            )
+        new = [c[~found] for c in cols]
+    _write(conn, symbol, timeframe, new, _INSERT, progress)
+    return len(new[0])
 
 
 def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> Any:
