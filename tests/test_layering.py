@@ -63,6 +63,7 @@ ALLOWED = {
     ("cli/feed.py", "cashup_tui.adapters.gateio"),
     ("cli/keys.py", "cashup_tui.adapters.vault"),
     ("cli/data.py", "cashup_tui.adapters.candle_files"),
+    ("cli/data.py", "cashup_tui.adapters.candle_stream"),
     ("cli/data.py", "cashup_tui.adapters.resample"),
     ("cli/data.py", "cashup_tui.adapters.gateio.rest_translate"),
     ("cli/data.py", "cashup_tui.adapters.gateio.rest"),

@@ -13,6 +13,7 @@ from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.store import open_store
 from cashup_tui.store.candle_arrays import read_candle_columns, read_candle_columns_sqlite
 from cashup_tui.store.engine import transaction
+from cashup_tui.store.migrations import LATEST
 from tests.test_runtime_cli import cashup
 
 SAME = ("bars", "start", "end", "trade_count", "final_equity", "total_return", "sharpe", "max_drawdown", "fees", "trades")
@@ -139,7 +140,7 @@ def test_migration_5_builds_stats_from_stored_candles(tmp_path: Path) -> None:
         conn.exec_driver_sql("INSERT INTO candles VALUES ('BTC_USDT', '1m', 60000, 1, 1, 1, 1, 1), "
                              "('BTC_USDT', '1m', 120000, 1, 1, 1, 1, 1), ('BTC_USDT', '1m', 300000, 1, 1, 1, 1, 1)")
     with open_store(path) as db:
-        assert db.schema_version == 5
+        assert db.schema_version == LATEST
         assert _stats_rows(db) == _full_scan(db) == [("BTC_USDT", "1m", 60000, 300000, 3, 1)]
         assert candles.list_series(db)[0].missing == 2
 

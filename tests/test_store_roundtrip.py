@@ -281,7 +281,7 @@ def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) 
     records.set_state(s, "trading_state", "x")  # not a journal key: left alone
     s.close()
     s = open_store(store_url)
-    assert s.schema_version == LATEST == 5
+    assert s.schema_version == LATEST == 6
     j = StoreJournal(s, "demo")
     assert j.account == "default"
     assert j.get_order("t-abc-1") == _order() and j.load_orders(open_only=True) == [_order()]
@@ -294,10 +294,10 @@ def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) 
     assert (other.get_order("t-abc-1"), other.load_fills(), other.load_positions(), other.kv_get("risk.state")) == (
         None, [], [], None)
     with s.begin() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4, 5]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == list(range(1, LATEST + 1))
     s.close()
     # re-opening is a no-op
-    assert open_store(store_url).schema_version == 5
+    assert open_store(store_url).schema_version == LATEST
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

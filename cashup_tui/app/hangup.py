@@ -153,6 +153,7 @@ class ShutdownGuard:
         self.signalled: int | None = None
         self.node_stopped = False  # set by the app once the node's clean stop returned (journal flushed)
         self.terminal_gone = False
+        self._left = False  # the stop began because the browser's session ended (`leave`), not by a signal
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous: dict[int, Any] = {}
         self._watchdog: threading.Timer | None = None
@@ -178,6 +179,7 @@ class ShutdownGuard:
         if self.signalled is not None:
             return
         self.signalled = signal.SIGHUP
+        self._left = True
         self._say(why)
         self._begin(signal.SIGHUP, True)
 
@@ -206,6 +208,9 @@ class ShutdownGuard:
             # a hangup brings several SIGHUPs (the kernel's, then the dying shell's): only a second
             # SIGTERM means "now"; the watchdog bounds the rest
             if signum in (signal.SIGTERM, signal.SIGINT):
+                if self._left:  # the browser left first (its server is stopping): this is the first request
+                    self._left = False
+                    return
                 self._say(f"second {signal.Signals(signum).name}: hard exit")
                 self.hard_exit(128 + signum)
             return
