@@ -45,6 +45,7 @@ from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.app.toasts import ToastShelf
+from cashup_tui.app.widgets.charts import node_series
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.service.roles import AdminPassphraseRequired
@@ -181,9 +182,11 @@ class CashupApp(App[int]):
         elif tab == "positions":
             self.query_one(PositionsPane).show(node.positions())
         elif tab == "strategies":
-            self.query_one(StrategiesPane).show(node.strategies())
+            pane = self.query_one(StrategiesPane)
+            pane.show(node.strategies())
+            pane.show_pnl(node)
         elif tab == "risk":
-            self.query_one(RiskPane).show(node.risk())
+            self.query_one(RiskPane).show(node.risk(), node_series(node, "equity_series"))
         elif tab == "fills":
             history: Any = node
             self.query_one(FillsPane).show(history.fills(), history.round_trips(), history.orders_by_time())

@@ -12,6 +12,7 @@ from textual.widgets import Static
 from cashup_tui.app import fmt
 from cashup_tui.app.panes.account import render_account
 from cashup_tui.app.panes.status import STATE_STYLE
+from cashup_tui.app.widgets.charts import EquityChart
 from cashup_tui.service.views import RiskView
 
 KILL_LEVELS = (
@@ -90,13 +91,19 @@ def render_risk(r: RiskView, width: int) -> Table:
 class RiskPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="risk-body")
+        yield EquityChart(id="risk-equity")
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self._key: object = None
 
-    def show(self, r: RiskView) -> None:
+    def show(self, r: RiskView, equity: tuple[list[int], list[float]] | None = None) -> None:
+        """`equity`: the account's equity over the session, drawn under the figures (after them by priority)."""
         key = (r, self.size.width)
         if key != self._key:
             self._key = key
             self.query_one("#risk-body", Static).update(render_risk(r, self.size.width or 80))
+        chart = self.query_one(EquityChart)
+        chart.display = equity is not None
+        if equity is not None:
+            chart.show_series("account equity (USDT), time UTC", *equity)

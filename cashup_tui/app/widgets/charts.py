@@ -40,6 +40,13 @@ def ema(values: Sequence[float], n: int) -> list[float | None]:
     return out
 
 
+def node_series(node: Any, name: str, *args: object) -> tuple[list[int], list[float]] | None:
+    """A history series of the node (service/equity.py: `equity_series`, `pnl_series`), or None from a
+    node that keeps none."""
+    series = getattr(node, name, None)
+    return series(*args) if series is not None else None
+
+
 class CachedPlot(PlotextPlot):
     """Reuses the built picture until the data key or the size changes (the compositor re-renders a
     widget whenever a neighbour is repainted)."""
