@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.events import Resize
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import DataTable, Label, TabbedContent, TabPane
+from textual.widgets import DataTable, TabbedContent, TabPane
 
 from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
+from cashup_tui.app.layout import size_classes
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.audit import AuditLog
 from cashup_tui.app.modals.backtest import BacktestDialog, DriftView
@@ -36,15 +37,16 @@ from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.fills import FillsPane
 from cashup_tui.app.panes.market import BookLadder, CandleChart, FundFlow, MarketPane, TradesTape, Watchlist
-from cashup_tui.app.panes.orders import OrdersPane, open_rows
-from cashup_tui.app.panes.positions import SIDE_COLUMNS, PositionsPane
-from cashup_tui.app.panes.positions import rows as position_rows
-from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane
+from cashup_tui.app.panes.orders import OrdersPane
+from cashup_tui.app.panes.positions import PositionsPane
+from cashup_tui.app.panes.risk import KILL_LEVELS, RiskPane, kill_rows
+from cashup_tui.app.panes.side import SidePanel
 from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.app.serial_keys import SerialKeys
 from cashup_tui.app.toasts import ToastShelf
+from cashup_tui.app.widgets.charts import node_series
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.service.roles import AdminPassphraseRequired
@@ -52,17 +54,6 @@ from cashup_tui.service.views import WorkstationNode
 
 TABS = ("market", "orders", "positions", "strategies", "risk", "fills")
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h")
-WIDE = (140, 40)
-
-
-class SidePanel(Vertical):
-    """Shown only on large terminals: positions and open orders next to any tab."""
-
-    def compose(self) -> ComposeResult:
-        yield Label("Positions", classes="pane-title")
-        yield SyncTable(SIDE_COLUMNS, id="side-positions")
-        yield Label("Open orders", classes="pane-title")
-        yield SyncTable(("Client id", "Symbol", "Side", "Type", "Size", "Filled", "Price", "Status"), id="side-orders")
 
 
 class CashupApp(SerialKeys, App[int]):
@@ -169,8 +160,8 @@ class CashupApp(SerialKeys, App[int]):
         return self.node_ready
 
     def on_resize(self, event: Resize) -> None:
-        wide = event.size.width >= WIDE[0] and event.size.height >= WIDE[1]
-        self.set_class(wide, "-wide")
+        for name, wanted in size_classes(event.size.width, event.size.height).items():
+            self.set_class(wanted, name)
 
     # -- refresh ---------------------------------------------------------------------------
     def _lag_probe(self) -> None:
@@ -194,15 +185,16 @@ class CashupApp(SerialKeys, App[int]):
         elif tab == "positions":
             self.query_one(PositionsPane).show(node.positions())
         elif tab == "strategies":
-            self.query_one(StrategiesPane).show(node.strategies())
+            pane = self.query_one(StrategiesPane)
+            pane.show(node.strategies())
+            pane.show_pnl(node)
         elif tab == "risk":
-            self.query_one(RiskPane).show(node.risk())
+            self.query_one(RiskPane).show(node.risk(), node_series(node, "equity_series"))
         elif tab == "fills":
             history: Any = node
             self.query_one(FillsPane).show(history.fills(), history.round_trips(), history.orders_by_time())
         if self.has_class("-wide"):
-            self.query_one("#side-positions", SyncTable).sync(position_rows(node.positions(), SIDE_COLUMNS))  # type: ignore[arg-type]
-            self.query_one("#side-orders", SyncTable).sync(open_rows(node.open_orders()))  # type: ignore[arg-type]
+            self.query_one(SidePanel).show(node, self.symbol)
         for t in node.drain_alerts():
             self.toasts.show(t.text, severity=t.severity if t.severity in ("warning", "error") else "information",
                              markup=False, key=t.key, critical=t.critical)
@@ -217,8 +209,7 @@ class CashupApp(SerialKeys, App[int]):
         self.query_one(BookLadder).show_book(node.book(self.symbol), inst)
         self.query_one(TradesTape).show_trades(self.symbol, trades, qm)
         if chart:
-            plot = self.query_one(CandleChart)
-            plot.show_bars(self.symbol, node.bars(self.symbol, plot.timeframe))
+            self.query_one(MarketPane).show_charts(node, self.symbol)
         self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol))
 
     @on(Watchlist.Selected)
@@ -400,6 +391,7 @@ class CashupApp(SerialKeys, App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([("Workstation", binding_rows(self._help_bindings())),
+                                     ("Kill switch levels (k)", kill_rows()),
                                      ("Order ticket (b / s)", OrderTicket.help_rows()),
                                      ("Every dialog", [("esc", "Close / cancel")])]))
 

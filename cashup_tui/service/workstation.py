@@ -38,6 +38,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
+from cashup_tui.service.equity import EquityMixin
 from cashup_tui.service.fills import HistoryMixin
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.leverage import LeverageMixin
@@ -99,7 +100,7 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin):
+class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, EquityMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
@@ -257,9 +258,11 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         pf, risk = n.portfolio, n.risk
         now = n.clock.now_ms()
         streams = n.stream_health()
+        equity = pf.equity() if pf else ZERO
+        self.sample_equity(now, equity)  # the Risk pane's equity history (service/equity.py)
         return HeaderStatus(
             mode=self.mode,
-            equity=pf.equity() if pf else ZERO,
+            equity=equity,
             day_pnl=pf.day_pnl() if pf else ZERO,
             trading_state=risk.state if risk else TradingState.ACTIVE,
             streams=tuple(streams),

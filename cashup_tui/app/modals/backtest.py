@@ -8,8 +8,7 @@ service, then shows the metrics and an equity chart with a time axis. CAGR reads
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.table import Table
@@ -23,6 +22,7 @@ from textual_plotext import PlotextPlot
 
 from cashup_tui.app import fmt
 from cashup_tui.app.modals.ticket import TicketError, ticket_number
+from cashup_tui.app.widgets.chart_draw import time_ticks
 from cashup_tui.domain.errors import CashupError
 
 METRIC_KEYS = (("total_return", "return", True), ("cagr", "CAGR", True), ("sharpe", "Sharpe", False),
@@ -47,17 +47,6 @@ def render_metrics(title: str, result: dict[str, Any]) -> Table:
     t.add_row(*[metric_text(key, m.get(key), is_pct) for key, _, is_pct in METRIC_KEYS])
     t.caption = result.get("source", "")
     return t
-
-
-def time_ticks(times: Sequence[int], count: int = 5) -> tuple[list[int], list[str]]:
-    """Positions (indexes into `times`) and UTC labels for a chart's x axis: HH:MM within a day,
-    MM-DD HH:MM across days."""
-    if not times:
-        return [], []
-    n = len(times)
-    idx = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
-    form = "%H:%M" if times[-1] - times[0] < 86_400_000 else "%m-%d %H:%M"
-    return idx, [time.strftime(form, time.gmtime(times[i] / 1000)) for i in idx]
 
 
 class BacktestDialog(ModalScreen[None]):

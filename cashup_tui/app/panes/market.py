@@ -4,9 +4,9 @@ redraws only what changed (the watchlist updates single cells; the others compar
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -14,20 +14,24 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual_plotext import PlotextPlot
 
 from cashup_tui.app import fmt
+from cashup_tui.app.panes.tables import fit_columns
+from cashup_tui.app.widgets.chart_draw import price_lines
+from cashup_tui.app.widgets.charts import CandleChart
 from cashup_tui.domain.instruments import Instrument
-from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
+from cashup_tui.domain.market import BookSnapshot, Ticker, Trade
 
 # units on screen: prices, volume and notionals in USDT; sizes and open interest in contracts
 # ("cont", as Gate writes it); the ladder's header says how many coins one contract is
 WATCH_COLUMNS = ("Symbol", "Last", "24h", "Vol USDT", "Funding", "OI cont")
+WATCH_DROP = ("OI cont", "Vol USDT", "Funding", "24h")  # first dropped first; the flow strip repeats OI and funding
 CONT = "cont"
 
 
 class Watchlist(DataTable):
-    """One row per symbol; `update_tickers` touches only cells whose text changed."""
+    """One row per symbol; `update_tickers` touches only cells whose text changed. The columns are fitted
+    to the width (`fit_columns`): a column shows whole or not at all, never cut at the ladder's edge."""
 
     class Selected(Message):
         def __init__(self, symbol: str) -> None:
@@ -37,10 +41,29 @@ class Watchlist(DataTable):
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)  # type: ignore[arg-type]
         self._cells: dict[tuple[str, str], str] = {}
+        self._columns: tuple[str, ...] = WATCH_COLUMNS
 
     def on_mount(self) -> None:
         for c in WATCH_COLUMNS:
             self.add_column(c, key=c)
+
+    def _fit(self, rows: list[dict[str, object]]) -> None:
+        width = self.scrollable_content_region.width or self.size.width
+        cols = fit_columns(WATCH_COLUMNS, rows, width, WATCH_DROP)[0]
+        if cols == self._columns:
+            return
+        selected = self.selected_symbol
+        self._columns = cols
+        self.clear(columns=True)
+        self._cells.clear()
+        for c in cols:
+            self.add_column(c, key=c)
+        for row in rows:
+            sym = str(row["Symbol"])
+            self.add_row(*(row[c] for c in cols), key=sym)
+            self._cells.update({(sym, c): str(row[c]) for c in cols})
+        if selected is not None:
+            self.select_symbol(selected)
 
     @property
     def selected_symbol(self) -> str | None:
@@ -57,22 +80,26 @@ class Watchlist(DataTable):
         return False
 
     def update_tickers(self, symbols: Sequence[str], tickers: dict[str, Ticker | None]) -> None:
+        rows: list[dict[str, object]] = []
         for sym in symbols:
             t = tickers.get(sym)
-            values = (
+            rows.append(dict(zip(WATCH_COLUMNS, (
                 sym,
                 fmt.price(t.last) if t else "—",
                 fmt.pct(t.change_pct) if t else Text("—"),
                 fmt.compact(t.volume_24h_quote) if t else "—",
                 f"{t.funding_rate * 100:+.4f}%" if t else "—",
                 fmt.compact(t.open_interest) if t else "—",
-            )
+            ), strict=True)))
+        self._fit(rows)
+        for row in rows:
+            sym = str(row["Symbol"])
             if sym not in self.rows:
-                self.add_row(*values, key=sym)
-                for col, v in zip(WATCH_COLUMNS, values, strict=True):
-                    self._cells[(sym, col)] = str(v)
+                self.add_row(*(row[c] for c in self._columns), key=sym)
+                self._cells.update({(sym, c): str(row[c]) for c in self._columns})
                 continue
-            for col, v in zip(WATCH_COLUMNS[1:], values[1:], strict=True):
+            for col in self._columns[1:]:
+                v = row[col]
                 s = str(v)
                 if self._cells.get((sym, col)) != s:
                     self._cells[(sym, col)] = s
@@ -177,92 +204,6 @@ class TradesTape(Static):
             self.update(render_tape(trades, self.large_notional, qm, rows), layout=False)
 
 
-def sma(values: Sequence[float], n: int) -> list[float | None]:
-    out: list[float | None] = []
-    acc = 0.0
-    for i, v in enumerate(values):
-        acc += v
-        if i >= n:
-            acc -= values[i - n]
-        out.append(acc / n if i >= n - 1 else None)
-    return out
-
-
-def ema(values: Sequence[float], n: int) -> list[float | None]:
-    out: list[float | None] = []
-    k = 2 / (n + 1)
-    e: float | None = None
-    for i, v in enumerate(values):
-        if i < n - 1:
-            out.append(None)
-            continue
-        e = sum(values[: n]) / n if e is None else v * k + e * (1 - k)
-        out.append(e)
-    return out
-
-
-class CandleChart(PlotextPlot):
-    """plotext candles (own Plot object per widget: no shared global state) with SMA/EMA overlays."""
-
-    OVERLAYS = ("sma20", "ema50", "none")
-
-    def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self.timeframe = "1m"
-        self.overlay = "sma20"
-        self._key: tuple[object, ...] = ()
-        self._drawn_at = 0.0
-        self._rendered: object = None
-
-    def render(self):  # type: ignore[override]
-        """plotext builds the whole picture on every render; reuse it until the data or size changes
-        (the compositor re-renders this widget whenever a neighbour is repainted)."""
-        key = (self._key, self.size)
-        if getattr(self, "_render_key", None) != key or self._rendered is None:
-            self._rendered = super().render()
-            self._render_key = key
-        return self._rendered
-
-    def show_bars(self, symbol: str, bars: Sequence[Bar]) -> None:
-        width = self.size.width or 60
-        n = max(10, min(len(bars), (width - 12) // 2))
-        view = list(bars)[-n:]
-        key = (symbol, self.timeframe, self.overlay, len(bars), view[-1].close if view else None, width)
-        if key == self._key:
-            return
-        # a new price alone redraws at most every 2 s (plotext is the costliest paint on screen);
-        # a new symbol, timeframe, overlay, bar or size redraws at once
-        now = time.monotonic()
-        if self._key and key[:4] == self._key[:4] and key[5] == self._key[5] and now - self._drawn_at < 2.0:
-            return
-        self._drawn_at = now
-        self._key = key
-        p = self.plt
-        p.clear_data()
-        p.clear_figure()
-        p.title(f"{symbol} {self.timeframe}  [t] timeframe  [o] overlay: {self.overlay}")
-        if not view:
-            self.refresh()
-            return
-        xs = list(range(len(view)))
-        data = {
-            "Open": [b.open for b in view],
-            "Close": [b.close for b in view],
-            "High": [b.high for b in view],
-            "Low": [b.low for b in view],
-        }
-        p.candlestick(xs, data)
-        closes = [b.close for b in bars]
-        if self.overlay != "none":
-            line = sma(closes, 20) if self.overlay == "sma20" else ema(closes, 50)
-            tail = line[-len(view):]
-            pts = [(x, y) for x, y in zip(xs, tail, strict=True) if y is not None]
-            if pts:
-                p.plot([x for x, _ in pts], [y for _, y in pts], marker="braille")
-        p.xticks([])
-        self.refresh()
-
-
 def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, oi_start: float | None) -> Text:
     buy = sum(t.size for t in trades if t.size > 0)
     sell = -sum(t.size for t in trades if t.size < 0)
@@ -300,18 +241,37 @@ class FundFlow(Static):
             self.update(text, layout=False)
 
 
+CONTEXT_TIMEFRAME = {"1m": "15m", "5m": "1h", "15m": "4h", "1h": "4h", "4h": "1h"}
+
+
 class MarketPane(Vertical):
-    """Composite: watchlist + chart on the left, book + tape on the right, flow strip below."""
+    """Composite: watchlist + chart on the left, book + tape on the right, flow strip below. At 240x60
+    (the app's `-huge` class) a second chart beside the first shows a higher timeframe for context."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="market-top"):
             with Vertical(id="market-left"):
                 yield Watchlist(id="watchlist")
-                yield CandleChart(id="chart")
+                with Horizontal(id="charts"):
+                    yield CandleChart(id="chart")
+                    yield CandleChart(timeframe="15m", keys=False, id="chart2")
             with Vertical(id="market-right"):
                 yield BookLadder(id="ladder")
                 yield TradesTape(id="tape")
         yield FundFlow(id="flow")
+
+    def show_charts(self, node: Any, symbol: str) -> None:
+        """The candles of `symbol` with its price lines (own position, resting orders); the context chart
+        too when it is shown."""
+        inst = node.instrument(symbol)
+        lines = price_lines(symbol, node.positions(), node.open_orders())
+        main = self.query_one("#chart", CandleChart)
+        main.show_bars(symbol, node.bars(symbol, main.timeframe), lines, inst)
+        if self.app.has_class("-huge"):
+            ctx = self.query_one("#chart2", CandleChart)
+            ctx.timeframe = CONTEXT_TIMEFRAME.get(main.timeframe, "1h")
+            ctx.overlay = main.overlay
+            ctx.show_bars(symbol, node.bars(symbol, ctx.timeframe), lines, inst)
 
 
 def as_decimal(v: object) -> Decimal:

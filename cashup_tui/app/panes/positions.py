@@ -2,8 +2,9 @@
 price and distance, margin, fees, funding and realised PnL.
 
 Why columns are dropped by width: a table wider than the pane would scroll sideways and hide the right
-half; on a narrow terminal (80x24) the least important columns go first (DROP_ORDER) and the selected
-position's full figures stay readable in the line under the table.
+half; on a narrow terminal (80x24) the least important columns go first (DROP_ORDER), then headers are
+abbreviated (SHORT), so Symbol, Side, Size, Entry, Mark, uPnL, Liq, Liq dist and Realised stay whole; the
+selected position's full figures stay readable in the line under the table.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from cashup_tui.service.views import PositionView
 
 COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Margin", "Fees",
            "Funding", "Realised")
-SIDE_COLUMNS = ("Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "ROE", "Lev", "Liq", "Liq dist", "Realised")
-DROP_ORDER = ("Realised", "Liq dist", "ROE", "Funding", "Fees", "Entry")  # first dropped first
-CELL_PAD = 2  # DataTable's padding around each cell
+# first dropped first: what the detail line under the table repeats goes before what a trader watches
+DROP_ORDER = ("Funding", "Fees", "Margin", "ROE", "Lev", "Realised", "Liq dist", "Entry")
+SHORT = {"Liq dist": "Liq%", "Realised": "Real."}
 
 
 def lev_text(v: PositionView) -> str:
@@ -45,24 +46,8 @@ def cells(v: PositionView) -> dict[str, object]:
     }
 
 
-def rows(views: Sequence[PositionView], columns: Sequence[str] = COLUMNS) -> list[tuple[str, list[object]]]:
-    out = []
-    for v in views:
-        c = cells(v)
-        out.append((v.position.symbol, [c[k] for k in columns]))
-    return out
-
-
-def fit_columns(views: Sequence[PositionView], width: int) -> tuple[str, ...]:
-    """The columns that fit `width` cells without cutting a number, dropping DROP_ORDER first."""
-    all_cells = [cells(v) for v in views]
-    need = {k: max([len(k)] + [len(str(c[k])) for c in all_cells]) + CELL_PAD for k in COLUMNS}
-    cols = list(COLUMNS)
-    for name in DROP_ORDER:
-        if width <= 0 or sum(need[k] for k in cols) <= width:
-            break
-        cols.remove(name)
-    return tuple(cols)
+def keyed_cells(views: Sequence[PositionView]) -> list[tuple[str, dict[str, object]]]:
+    return [(v.position.symbol, cells(v)) for v in views]
 
 
 def detail(v: PositionView) -> Text:
@@ -79,7 +64,6 @@ def detail(v: PositionView) -> Text:
 class PositionsPane(Vertical):
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
-        self._columns: tuple[str, ...] = COLUMNS
         self._views: dict[str, PositionView] = {}
 
     def compose(self) -> ComposeResult:
@@ -89,13 +73,9 @@ class PositionsPane(Vertical):
 
     def show(self, views: Sequence[PositionView]) -> None:
         table = self.query_one("#positions-table", SyncTable)
-        cols = fit_columns(views, self.size.width) if views else self._columns
         selected = table.selected_key
-        if cols != self._columns:
-            self._columns = cols
-            table.set_columns(cols)
         self._views = {v.position.symbol: v for v in views}
-        table.sync(rows(views, cols))  # type: ignore[arg-type]
+        table.sync_fitted(COLUMNS, keyed_cells(views), DROP_ORDER, SHORT)
         if selected is not None and table.selected_key != selected:
             table.select_key(selected)
         sel = self._views.get(table.selected_key or "")

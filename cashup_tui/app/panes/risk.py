@@ -1,4 +1,5 @@
-"""Risk pane: the venue's account (panes/account.py), limits vs usage as bars, trading state and kill-switch level, exposure, VaR, stress tests."""
+"""Risk pane: trading state and kill-switch level, limits vs usage as bars, the venue's account
+(panes/account.py), exposure, VaR, stress tests, and what each kill level does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.widgets import Static
 from cashup_tui.app import fmt
 from cashup_tui.app.panes.account import render_account
 from cashup_tui.app.panes.status import STATE_STYLE
+from cashup_tui.app.widgets.charts import EquityChart
 from cashup_tui.service.views import RiskView
 
 KILL_LEVELS = (
@@ -29,16 +31,30 @@ KILL_EFFECTS = {
 }
 
 
+def kill_rows() -> list[tuple[str, str]]:
+    """The kill levels for the help screen: ("K1", "stop entries: what it does")."""
+    names = dict(KILL_LEVELS)
+    return [(f"K{n}", f"{names[n]}: {what}") for n, what in KILL_EFFECTS.items()]
+
+
+def kill_legend(width: int) -> Text:
+    """What each kill level does: in full where it fits, else one abbreviated line (help has the rest)."""
+    names = dict(KILL_LEVELS)
+    if width >= 100:
+        return Text("\n".join(f"  K{n} {names[n]}: {what}" for n, what in KILL_EFFECTS.items()), style="dim")
+    return Text("  " + "  ".join(f"K{n} {names[n]}" for n in KILL_EFFECTS) + "  (? help)", style="dim",
+                no_wrap=True, overflow="ellipsis")
+
+
 def render_risk(r: RiskView, width: int) -> Table:
+    """By priority, top down: trading state and kill level, limits vs usage, the account, exposure and
+    VaR, stress tests; the kill legend last (a narrow terminal shows the first screenful only)."""
     grid = Table.grid(padding=(0, 1), expand=True)
     grid.add_column()
-    head = Text()
+    head = Text(no_wrap=True, overflow="ellipsis")
     head.append(f" {r.trading_state.value.upper()} ", style=STATE_STYLE.get(r.trading_state, "bold"))
-    head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill switch  [r] resume")
+    head.append(f"  kill level {r.kill_level}: {dict(KILL_LEVELS).get(r.kill_level, '?')}   [k] kill  [r] resume")
     grid.add_row(head)
-    grid.add_row(render_account(r.account))
-    names = dict(KILL_LEVELS)
-    grid.add_row(Text("\n".join(f"  K{n} {names[n]}: {what}" for n, what in KILL_EFFECTS.items()), style="dim"))
     bar_w = max(10, min(40, width - 50))
     limits = Table(box=None, expand=False, show_header=True, header_style="bold")
     limits.add_column("Limit")
@@ -50,6 +66,7 @@ def render_risk(r: RiskView, width: int) -> Table:
         limits.add_row(lim.rule, Text(fmt.bar(lim.ratio, bar_w).ljust(bar_w, "·"), style=style),
                        fmt.num(lim.used), fmt.num(lim.limit))
     grid.add_row(limits)
+    grid.add_row(render_account(r.account))
     exp = Table(box=None, header_style="bold")
     exp.add_column("Exposure")
     exp.add_column("Side")
@@ -67,19 +84,26 @@ def render_risk(r: RiskView, width: int) -> Table:
     for row in r.stress:
         stress.add_row(row.scenario, fmt.signed(row.pnl), fmt.num(row.margin), ", ".join(row.liquidated) or "—")
     grid.add_row(stress)
+    grid.add_row(kill_legend(width))
     return grid
 
 
 class RiskPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="risk-body")
+        yield EquityChart(id="risk-equity")
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self._key: object = None
 
-    def show(self, r: RiskView) -> None:
+    def show(self, r: RiskView, equity: tuple[list[int], list[float]] | None = None) -> None:
+        """`equity`: the account's equity over the session, drawn under the figures (after them by priority)."""
         key = (r, self.size.width)
         if key != self._key:
             self._key = key
             self.query_one("#risk-body", Static).update(render_risk(r, self.size.width or 80))
+        chart = self.query_one(EquityChart)
+        chart.display = equity is not None
+        if equity is not None:
+            chart.show_series("account equity (USDT), time UTC", *equity)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,6 +12,7 @@ from textual.widgets import Label, Static
 
 from cashup_tui.app import fmt
 from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.app.widgets.charts import EquityChart, node_series
 from cashup_tui.service.views import StrategyView
 
 COLUMNS = ("Id", "Strategy", "Symbol", "TF", "Size", "State", "PnL", "Trades", "Params", "Error")
@@ -37,6 +39,7 @@ class StrategiesPane(Vertical):
                     markup=False, classes="pane-title")
         yield SyncTable(COLUMNS, id="strategies-table")
         yield Static("", id="strategy-detail")
+        yield EquityChart(id="strategy-pnl")
 
     def show(self, views: Sequence[StrategyView]) -> None:
         self.query_one("#strategies-table", SyncTable).sync(rows(views))  # type: ignore[arg-type]
@@ -44,6 +47,21 @@ class StrategiesPane(Vertical):
         detail = self.query_one("#strategy-detail", Static)
         if failed:
             detail.update(Text(f"{failed[0].name}: {failed[0].error}", style="red"))
+
+    def show_pnl(self, node: Any) -> None:
+        """The selected strategy's cumulative net PnL from its fills (service/equity.py); while it has none,
+        that of every fill, titled so."""
+        sid = self.selected_id
+        series = node_series(node, "pnl_series", sid) if sid else None
+        chart = self.query_one(EquityChart)
+        chart.display = series is not None
+        if series is None:
+            return
+        title = f"{sid} net PnL (USDT, after fees), time UTC"
+        if not series[1]:
+            series = node_series(node, "pnl_series") or series
+            title = f"net PnL of every fill (USDT, after fees; {sid} has none yet), time UTC"
+        chart.show_series(title, *series)
 
     @property
     def selected_id(self) -> str | None:

@@ -1,13 +1,38 @@
-"""A DataTable that syncs to a list of rows keyed by id, touching only changed cells."""
+"""A DataTable that syncs to a list of rows keyed by id, touching only changed cells; and the one rule
+for fitting columns to a width (drop the least important first, then short headers; never cut a cell)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 Cell = str | Text
+CELL_PAD = 2  # DataTable's padding around each cell
+
+
+def fit_columns(columns: Sequence[str], cells: Sequence[Mapping[str, object]], width: int,
+                drop_order: Sequence[str], short: Mapping[str, str] | None = None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The columns (in order) whose widest cell fits `width` whole, and their header labels.
+
+    Columns in `drop_order` go first-listed first until the rest fit; if they still do not, the headers
+    in `short` are abbreviated (a header is never wider than needed, a number never cut)."""
+    short = short or {}
+
+    def need(k: str, label: str) -> int:
+        return max([len(label)] + [len(str(c[k])) for c in cells]) + CELL_PAD
+
+    cols = list(columns)
+    labels = {k: k for k in cols}
+    for name in drop_order:
+        if width <= 0 or sum(need(k, k) for k in cols) <= width:
+            break
+        if name in cols:
+            cols.remove(name)
+    if width > 0 and sum(need(k, k) for k in cols) > width:
+        labels = {k: short.get(k, k) for k in cols}
+    return tuple(cols), {k: labels[k] for k in cols}
 
 
 class SyncTable(DataTable):
@@ -17,18 +42,35 @@ class SyncTable(DataTable):
         super().__init__(cursor_type="row", **kw)  # type: ignore[arg-type]
         self._columns = tuple(columns)
         self._cells: dict[str, tuple[str, ...]] = {}
+        self._fitted: tuple[tuple[str, ...], dict[str, str]] | None = None
 
     def on_mount(self) -> None:
         for c in self._columns:
             self.add_column(c, key=c)
 
-    def set_columns(self, columns: Sequence[str]) -> None:
-        """Rebuild with other columns (a pane that fits its columns to its width); rows come back on sync."""
+    def set_columns(self, columns: Sequence[str], labels: Mapping[str, str] | None = None) -> None:
+        """Rebuild with other columns (a pane that fits its columns to its width); rows come back on sync.
+        `labels`: headers other than the column keys (abbreviated on narrow terminals)."""
         self.clear(columns=True)
         self._columns = tuple(columns)
         self._cells.clear()
         for c in self._columns:
-            self.add_column(c, key=c)
+            self.add_column((labels or {}).get(c, c), key=c)
+
+    def sync_fitted(self, columns: Sequence[str], rows: Sequence[tuple[str, Mapping[str, object]]],
+                    drop_order: Sequence[str], short: Mapping[str, str] | None = None) -> None:
+        """`sync` with the columns that fit this table's width (`fit_columns`); the cursor stays on its row."""
+        width = self.scrollable_content_region.width or self.size.width
+        cols, labels = fit_columns(columns, [c for _, c in rows], width, drop_order, short)
+        if (cols, labels) != self._fitted:
+            selected = self.selected_key
+            self._fitted = (cols, labels)
+            self.set_columns(cols, labels)
+            self.sync([(key, [c[k] for k in cols]) for key, c in rows])  # type: ignore[misc]
+            if selected is not None:
+                self.select_key(selected)
+            return
+        self.sync([(key, [c[k] for k in cols]) for key, c in rows])  # type: ignore[misc]
 
     @property
     def selected_key(self) -> str | None:

@@ -1,0 +1,1 @@
+"""Widgets of the workstation used by several panes (charts)."""
