@@ -244,6 +244,7 @@ class Node:
                                     self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in LOCAL_MODES,
                                     submit_timeout_s=s.gate.request_timeout_s)
         self.runner = StrategyRunner(om, self.instruments, self.clock, self.journal, self.bus)
+        self.runner.fresh_venue = self.mode is Mode.DEMO  # a demo simulator starts flat every run
         if self.mode is Mode.PAPER:
             self._seed_paper_venue()
         self.bus.subscribe(FeedDisconnected, self._on_feed_event)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from cashup_tui.domain.events import StrategyFailed
+from cashup_tui.domain.enums import OrderType
+from cashup_tui.domain.events import FundingSettled, StrategyFailed
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.engine.runner import BarBuilder, SlotState, StrategyRunner
 from cashup_tui.engine.strategy import load_strategy
-from tests.engine_fakes import INSTRUMENTS, make_engine
+from tests.engine_fakes import INSTRUMENTS, make_engine, order
 
 D = Decimal
 
@@ -185,7 +186,11 @@ async def test_each_slot_keeps_its_own_pnl_realised_unrealised_fees_funding(tmp_
     # 100 contracts long at 50000 (multiplier 0.0001: 500 USDT); taker fee 0.05% = 0.25
     e.clock.advance(1000)
     e.cache.set_mark("BTC_USDT", D(51000), e.clock.now_ms())
-    runner.on_funding("BTC_USDT", D("0.0001"), D(51000), e.clock.now_ms())  # longs pay 100 x 0.0001 x 51000 x 0.0001 = 0.051
+    # the venue books the settlement (longs pay 100 x 0.0001 x 51000 x 0.0001 = 0.051); a replay of it is ignored
+    settled = FundingSettled(e.clock.now_ms(), "BTC_USDT", D("-0.051"), FundingSettled.key_of("BTC_USDT", e.clock.now_ms()))
+    await e.om.handle_event(settled)
+    await e.om.handle_event(settled)
+    assert e.portfolio.positions["BTC_USDT"].funding == D("-0.051")
     p = runner.pnl("g")
     assert (p["entry_price"], p["realised_pnl"], p["unrealised_pnl"], p["fees"], p["funding"]) == (
         D(50000), D(0), D(10), D("0.25"), D("-0.051"))
@@ -196,4 +201,35 @@ async def test_each_slot_keeps_its_own_pnl_realised_unrealised_fees_funding(tmp_
     r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
     e2.cache.set_mark("BTC_USDT", D(51000), e2.clock.now_ms())
     p2 = r2.pnl("g")
-    assert (p2["entry_price"], p2["unrealised_pnl"], p2["fees"]) == (D(50000), D(10), D("0.25"))
+    assert (p2["entry_price"], p2["unrealised_pnl"], p2["fees"], p2["funding"]) == (D(50000), D(10), D("0.25"), D("-0.051"))
+
+
+async def test_funding_is_shared_by_what_each_slot_holds_of_the_venue_position(tmp_path: Path) -> None:
+    """A slot holding half of the account's position on the contract takes half of the settlement."""
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    await e.om.submit(order(size="100", price=None, otype=OrderType.MARKET))  # a manual 100 beside the slot's 100
+    assert e.portfolio.positions["BTC_USDT"].size == D(200)
+    await e.om.handle_event(FundingSettled(e.clock.now_ms(), "BTC_USDT", D("-0.1"), "BTC_USDT@1"))
+    assert runner.pnl("g")["funding"] == D("-0.05")
+    assert e.portfolio.positions["BTC_USDT"].funding == D("-0.1")
+
+
+async def test_a_fresh_venue_starts_the_slot_flat(tmp_path: Path) -> None:
+    """A restarted demo simulator is flat: the resumed slot does not rebuild a position from old fills."""
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    cls, _ = _load(tmp_path, "good", GOOD)
+    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    runner.on_bar(bar(0))
+    await runner.idle()
+    assert runner.slots["g"].position == D(100)
+    e2 = make_engine(journal=e.journal)
+    r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
+    r2.fresh_venue = True
+    slot = r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    assert (slot.position, slot.fills, r2.pnl("g")["realised_pnl"]) == (D(0), 0, D(0))

@@ -216,7 +216,8 @@ class CashupApp(App[int]):
         if chart:
             plot = self.query_one(CandleChart)
             plot.show_bars(self.symbol, node.bars(self.symbol, plot.timeframe))
-        self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol))
+        self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol),
+                                           node.funding(self.symbol))
 
     @on(Watchlist.Selected)
     def _symbol_selected(self, event: Watchlist.Selected) -> None:

@@ -46,6 +46,7 @@ from cashup_tui.domain.errors import (
 from cashup_tui.domain.events import (
     FeedConnected,
     FeedDisconnected,
+    FundingSettled,
     OrderDenied,
     OrderFilled,
     OrderUpdated,
@@ -63,6 +64,7 @@ from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal, SyncEx
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine import kill as kill_switch
 from cashup_tui.engine.cache import Cache
+from cashup_tui.engine.funding import FundingLedger
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.reconcile import TEMPORARY, Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
@@ -136,6 +138,7 @@ class OrderManager:
         expiry = placement_expiry_ms if placement_expiry_ms is not None else int(submit_timeout_s * 1000)
         self.reconciler = Reconciler(self, placement_expiry_ms=expiry, clock_margin_ms=clock_margin_ms)
         self.emulator = TriggerEmulator(self)
+        self.funding = FundingLedger(portfolio, cache, journal, bus)
         self._bg_tasks: set[asyncio.Task[Any]] = set()  # follow-ups (bracket arming, OCO cancels, kill actions)
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
@@ -154,6 +157,9 @@ class OrderManager:
             self.portfolio.apply_fill(f)
         if saved_cash is not None:  # the journalled wallet already includes every stored fill
             self.portfolio.cash = saved_cash
+        for p in self.journal.load_positions() if replay_fills else ():  # funding is no fill: its journalled sum
+            if p.funding and p.symbol in self.portfolio.instruments:
+                self.portfolio.position(p.symbol).funding = p.funding
         if not replay_fills:  # start from the journalled positions: reconciliation shows what changed
             for f in self.journal.load_fills():
                 self.portfolio._trade_ids.add(f.trade_id)
@@ -356,6 +362,8 @@ class OrderManager:
                 local = self.reconciler.local_for(ev.order)
                 if local is not None:
                     self.reconciler.merge_state(self.reconciler.merge_ack(local, ev.order), ev.order)
+            elif isinstance(ev, FundingSettled):
+                self.funding.apply(ev)
         return len(events)
 
     # -- the venue's view: merged, looked up, fills applied (engine/reconcile.py) ---------------------
@@ -526,6 +534,8 @@ class OrderManager:
                 return
             async with self._lock(local.client_id):
                 await self.reconciler.merge(self.cache.order(local.client_id) or local, event.order)
+        elif isinstance(event, FundingSettled):
+            self.funding.apply(event)
         elif isinstance(event, FeedDisconnected):
             self.ready = False
             self.risk.reconciling = True

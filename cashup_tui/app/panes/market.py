@@ -1,6 +1,6 @@
 """Market pane: watchlist, order-book ladder with depth bars, trades tape, candle chart with
-indicator overlays, and a fund-flow strip. Every widget is fed from the node on a timer and
-redraws only what changed (the watchlist updates single cells; the others compare a key)."""
+indicator overlays, and a fund-flow strip (with the funding rate, the predicted rate and the countdown to
+the next settlement). Every widget is fed from the node on a timer and redraws only what changed (the watchlist updates single cells; the others compare a key)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from textual_plotext import PlotextPlot
 from cashup_tui.app import fmt
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
+from cashup_tui.service.funding import FundingView
 
 # units on screen: prices, volume and notionals in USDT; sizes and open interest in contracts
 # ("cont", as Gate writes it); the ladder's header says how many coins one contract is
@@ -263,7 +264,8 @@ class CandleChart(PlotextPlot):
         self.refresh()
 
 
-def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, oi_start: float | None) -> Text:
+def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, oi_start: float | None,
+                   funding: FundingView | None = None) -> Text:
     buy = sum(t.size for t in trades if t.size > 0)
     sell = -sum(t.size for t in trades if t.size < 0)
     total = buy + sell
@@ -276,6 +278,11 @@ def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, 
     if ticker is not None:
         t.append("  funding ")
         t.append_text(fmt.signed(ticker.funding_rate * 100, 4, "%"))
+        if funding is not None:
+            if funding.predicted is not None:
+                t.append(" pred ")
+                t.append_text(fmt.signed(funding.predicted * 100, 4, "%"))
+            t.append(f" in {funding.countdown}")
         t.append(f"  OI {fmt.compact(ticker.open_interest)} {CONT}")
         if oi_start:
             t.append(" ")
@@ -291,10 +298,11 @@ class FundFlow(Static):
         self._oi_start: dict[str, float] = {}
         self._last = ""
 
-    def show_flow(self, symbol: str, trades: Sequence[Trade], ticker: Ticker | None) -> None:
+    def show_flow(self, symbol: str, trades: Sequence[Trade], ticker: Ticker | None,
+                  funding: FundingView | None = None) -> None:
         if ticker is not None and ticker.open_interest:
             self._oi_start.setdefault(symbol, ticker.open_interest)
-        text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol))
+        text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol), funding)
         if text.plain != self._last:
             self._last = text.plain
             self.update(text, layout=False)
