@@ -75,6 +75,7 @@ log = logging.getLogger("cashup.engine.orders")
 
 ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
+LEVERAGE_KEY = "leverage.chosen"  # {symbol: {"leverage": "5", "cross": false}}: the last leverage set per contract
 
 
 class SubmitResult(msgspec.Struct, frozen=True, gc=False):
@@ -456,6 +457,8 @@ class OrderManager:
         kw = {"cross": True} if cross else {}  # test doubles that know no margin modes keep working
         await self.execution.set_leverage(symbol, leverage, **kw)
         self.portfolio.set_leverage(symbol, leverage)
+        chosen = dict(self.journal.kv_get(LEVERAGE_KEY) or {})  # what a fresh paper venue is given again
+        self.journal.kv_set(LEVERAGE_KEY, {**chosen, symbol: {"leverage": str(leverage), "cross": cross}})
         self.journal.audit(self.clock.now_ms(), "user", "leverage.set", f"{symbol} {leverage}{' cross' * cross}")
         return leverage
 
