@@ -8,6 +8,7 @@ backtest has no node and no venue, so it asks a session of its own before any wo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -15,13 +16,13 @@ import typer
 from cashup_tui.cli.common import db_url_from
 
 
-def require_profile(ctx: typer.Context | None, settings: Any, action: str, name: str, *, audit_store: bool = True,
+def require_profile(ctx: typer.Context | None, settings: Any, what: str, name: str, *, audit_store: bool = True,
                     **detail: Any) -> None:
-    """Raise PermissionDenied (exit 1, with how to get the right profile) unless `ui.profile` may do `action`."""
+    """Raise PermissionDenied (exit 1, with how to get the right profile) unless `ui.profile` may do `what`."""
     from cashup_tui.domain.enums import Mode
     from cashup_tui.runtime import make_session
 
-    def to_store(action_name: str, *, role: str, outcome: str, detail: Any) -> None:
+    def to_store(action: str, *, role: str, outcome: str, detail: Mapping[str, Any]) -> None:
         from cashup_tui.store import open_store
         from cashup_tui.store.records import audit
 
@@ -29,16 +30,16 @@ def require_profile(ctx: typer.Context | None, settings: Any, action: str, name:
         db = open_store(db_url_from(ctx, settings), synchronous=settings.store.synchronous,
                         busy_timeout_ms=settings.store.busy_timeout_ms)
         try:
-            audit(db, action_name, f"cli:{role}",
+            audit(db, action, f"cli:{role}",
                   {"detail": text if outcome == "allowed" else f"DENIED {text}".rstrip()})  # no mode: listed in all
         finally:
             db.close()
 
-    def to_log(action_name: str, *, role: str, outcome: str, detail: Any) -> None:
+    def to_log(action: str, *, role: str, outcome: str, detail: Mapping[str, Any]) -> None:
         import logging
 
-        logging.getLogger("cashup.roles").info("audit %s role=%s outcome=%s %s", action_name, role, outcome, detail)
+        logging.getLogger("cashup.roles").info("audit %s role=%s outcome=%s %s", action, role, outcome, detail)
 
     # no venue, no orders: the mode only matters for orders (and a backtest sends none)
     session = make_session(settings, Mode.PAPER, to_store if audit_store else to_log)
-    session.authorize(action, record_as=name, **detail)
+    session.authorize(what, record_as=name, **detail)
