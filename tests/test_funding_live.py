@@ -5,6 +5,9 @@ when the feed's next settlement time moves on. Market's countdown runs on an inj
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -20,10 +23,12 @@ from cashup_tui.domain.market import Ticker
 from cashup_tui.domain.secret import Secret
 from cashup_tui.runtime import Node, build_node
 from cashup_tui.service.funding import funding_view
+from cashup_tui.service.workstation import EngineWorkstation
 from cashup_tui.settings import Settings, replace_section
 from tests.campaign import examples
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.notify_helpers import wait_for
+from tests.test_runtime_cli import cashup
 
 D = Decimal
 pytestmark = pytest.mark.timeout(120)
@@ -46,7 +51,8 @@ def _venue_funding(sim: SimServer) -> Decimal:
     return sim.state.venue.position(SYM).pnl_fund
 
 
-async def test_the_venues_funding_reaches_the_position_the_cash_and_survives_a_restart(tmp_path: Path) -> None:
+async def test_the_venues_funding_reaches_the_position_the_cash_and_survives_a_restart(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "store.sqlite"
     async with SimServer([SYM], seed=21, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET) as sim:
         node = await _testnet(sim, db)
@@ -71,16 +77,28 @@ async def test_the_venues_funding_reaches_the_position_the_cash_and_survives_a_r
             # the same settlement pushed again (a reconnect) is not booked twice
             await node2.om.handle_event(_replayed(node, paid))
             assert node2.portfolio.positions[SYM].funding == paid
+            # closed, the round trip carries the funding paid while it was open
+            await node2.om.close_position(SYM)
+            assert await wait_for(lambda: node2.portfolio.positions[SYM].is_flat, 15, 0.05)
+            (trip,) = EngineWorkstation(node2).round_trips()
+            assert trip["funding"] == paid and trip["net_pnl"] == trip["realised_pnl"] - trip["fees"] + paid
         finally:
             await node2.stop()
+    monkeypatch.setenv("CASHUP_DB", str(db))
+    rc, out, err = cashup(capsys, "fills", "--round-trips", "--csv", "--mode", "testnet")
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert rc == 0 and D(row["funding"]) == paid and D(row["net_pnl"]) == trip["net_pnl"], err
+    rc, out, err = cashup(capsys, "positions", "--flat", "--mode", "testnet", "--json")
+    assert rc == 0 and D(json.loads(out)["positions"][0]["funding"]) == paid, err
 
 
 def _replayed(node: Node, paid: Decimal):  # the settlement the first node booked, as the client would push it
     from cashup_tui.domain.events import FundingSettled
+    from cashup_tui.engine.funding import settlements
 
-    key = node.om.funding._seen[-1]
-    sym, sec = key.split("@")
-    return FundingSettled(int(sec) * 1000, sym, paid, key)
+    (ts, sym, amount), = settlements(node.journal)
+    assert amount == paid
+    return FundingSettled(ts, sym, paid, FundingSettled.key_of(sym, ts))
 
 
 async def test_paper_settles_when_the_feeds_next_settlement_time_moves_on(tmp_path: Path) -> None:
@@ -93,6 +111,7 @@ async def test_paper_settles_when_the_feeds_next_settlement_time_moves_on(tmp_pa
             assert r.order.status is OrderStatus.FILLED
             sup, venue = node.supervisor, node.paper_venue
             mark = float(node.cache.mark(SYM))
+            assert await wait_for(lambda: SYM in sup._next_funding, 15, 0.05)  # a ticker with funding_next_apply
             t0 = sup._next_funding[SYM][0]  # the feed's next settlement (the simulator's, as Gate sends it)
             sup.settle_funding(venue, Ticker(SYM, 2, mark, mark, funding_rate=0.0003, funding_next_apply_s=t0))
             assert venue.position(SYM).pnl_fund == 0  # the same settlement time: nothing settled yet
