@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cashup_tui.app.modals.start import StartStrategy
-from cashup_tui.app.panes.tables import SyncTable
+from tests.test_tui_strategies_start import _select_row
 from tests.tui_support import demo_app, press, table_keys, wait_until
 
 D = Decimal
@@ -50,17 +49,6 @@ def strategies_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (d / "flipper.py").write_text(FLIPPER)
     monkeypatch.setenv("CASHUP_STRATEGIES_DIR", str(d))
     return d
-
-
-async def _select_row(pilot: Any, key: str) -> None:
-    table = pilot.app.query_one("#strategies-table", SyncTable)
-    table.focus()
-    table.move_cursor(row=0)
-    for _ in range(table.row_count + 1):
-        if table.selected_key == key:
-            return
-        await press(pilot, "down")
-    raise AssertionError(f"row {key} not reachable with the arrow keys")
 
 
 async def test_demo_day_the_strategys_pnl_and_fills_are_the_venues(tmp_path: Path, strategies_dir: Path) -> None:
