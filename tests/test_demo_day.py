@@ -103,7 +103,8 @@ async def test_demo_day_the_strategys_pnl_and_fills_are_the_venues(tmp_path: Pat
         print(f"\ndemo day: {name}, {slot.orders_sent} orders, mark {mark}; strategy vs venue (Gate REST)")
         for k in ours:
             print(f"  {k:<15} {ours[k]!s:>24} {venue_row[k]!s:>24}")
-        assert ours == venue_row
+        # the strategy's book keeps 28 significant digits through average entries: equal to far below a cent
+        assert {k: round(D(v), 12) for k, v in ours.items()} == {k: round(D(v), 12) for k, v in venue_row.items()}
         assert mine["net_pnl"] == mine["realised_pnl"] + mine["unrealised_pnl"] - mine["fees"] + mine["funding"]
         assert venue_row["funding"] == venue.position(SYM).pnl_fund != 0
         await node.om.close_position(SYM)

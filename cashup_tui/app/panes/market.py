@@ -278,15 +278,16 @@ def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, 
     if ticker is not None:
         t.append("  funding ")
         t.append_text(fmt.signed(ticker.funding_rate * 100, 4, "%"))
-        if funding is not None:
-            if funding.predicted is not None:
-                t.append(" pred ")
-                t.append_text(fmt.signed(funding.predicted * 100, 4, "%"))
-            t.append(f" in {funding.countdown}")
         t.append(f"  OI {fmt.compact(ticker.open_interest)} {CONT}")
         if oi_start:
             t.append(" ")
             t.append_text(fmt.pct((ticker.open_interest - oi_start) / oi_start * 100, 2))
+        if funding is not None:  # last: a narrow pane cuts it before the open interest
+            t.append("  next funding ")
+            if funding.predicted is not None:
+                t.append("pred ")
+                t.append_text(fmt.signed(funding.predicted * 100, 4, "%"))
+            t.append(f" in {funding.countdown}")
     return t
 
 
