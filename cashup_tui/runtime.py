@@ -38,7 +38,7 @@ from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.clock import LiveClock
 from cashup_tui.engine.journal import MemoryJournal
-from cashup_tui.engine.order_manager import OrderManager
+from cashup_tui.engine.order_manager import LEVERAGE_KEY, OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.price_guard import PriceGuard
 from cashup_tui.engine.risk import RiskEngine, RiskLimits
@@ -244,6 +244,7 @@ class Node:
                                     self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in LOCAL_MODES,
                                     submit_timeout_s=s.gate.request_timeout_s)
         self.runner = StrategyRunner(om, self.instruments, self.clock, self.journal, self.bus)
+        self.runner.fresh_venue = self.mode is Mode.DEMO  # a demo simulator starts flat every run
         if self.mode is Mode.PAPER:
             self._seed_paper_venue()
         self.bus.subscribe(FeedDisconnected, self._on_feed_event)
@@ -262,19 +263,24 @@ class Node:
                           loop_hz=self.loop_hz)
 
     def _seed_paper_venue(self) -> None:
-        """Paper positions survive a restart: the fresh local venue is given the journalled
-        positions (at their entry prices) and cash before reconciliation compares them."""
+        """Paper positions survive a restart: the fresh local venue is given the journalled leverage and
+        margin mode per contract, positions (at their entry prices) and cash before reconciliation compares them."""
         v = self.paper_venue
         assert v is not None
         saved = {p.symbol: p for p in self.journal.load_positions() if not p.is_flat and p.symbol in self.instruments}
         cash = next((b.total for b in self.journal.load_balances() if b.currency.upper() == "USDT"), None)
-        if not saved and cash is None:
+        chosen = {s: c for s, c in dict(self.journal.kv_get(LEVERAGE_KEY) or {}).items() if s in self.instruments}
+        if not saved and cash is None and not chosen:
             return
         now = self.clock.now_ms()
+        for sym, c in chosen.items():  # leverage and margin mode as the user last set them (flat or not)
+            with contextlib.suppress(CashupError, KeyError, ArithmeticError):
+                lev = Decimal(str(c["leverage"]))
+                v.set_leverage(sym, 0, cross_leverage_limit=lev) if c.get("cross") else v.set_leverage(sym, lev)
         for i, (sym, p) in enumerate(sorted(saved.items())):
             px, qty = p.entry_price, abs(p.size)
             v.update_book(sym, [(px, qty)], [(px, qty)], now)
-            if p.leverage > 0:
+            if p.leverage > 0 and sym not in chosen:
                 with contextlib.suppress(CashupError):
                     v.set_leverage(sym, p.leverage)
             v.place(sym, p.size, 0, tif="ioc", text=f"{SEED_PREFIX}-{i}", ts_ms=now)

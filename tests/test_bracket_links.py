@@ -42,7 +42,7 @@ def test_only_the_linked_exits_are_a_brackets_legs(capsys: pytest.CaptureFixture
     assert sorted((rows[x["client_id"]]["bracket"]["entry"], rows[x["client_id"]]["bracket"]["leg"]) for x in legs) == [
         ("t-br1", "SL"), ("t-br1", "TP")]
     rc, out, _ = cashup(capsys, "orders", "list", "--mode", "testnet")
-    lines = {ln.split()[0]: ln for ln in out.splitlines()}
+    lines = {ln.split()[1]: ln for ln in out.splitlines()}  # after the created time
     assert "leg of" not in lines["t-own1"] and all("leg of t-br1]" in lines[x["client_id"]] for x in legs)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from cashup_tui.domain.events import StrategyFailed
+from cashup_tui.domain.enums import OrderType
+from cashup_tui.domain.events import FundingSettled, StrategyFailed
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.engine.runner import BarBuilder, SlotState, StrategyRunner
 from cashup_tui.engine.strategy import load_strategy
-from tests.engine_fakes import INSTRUMENTS, make_engine
+from tests.engine_fakes import INSTRUMENTS, make_engine, order
 
 D = Decimal
 
@@ -156,15 +157,21 @@ async def test_ticks_build_bars() -> None:
     assert [b.close for b in seen] == [1.0, 2.0]
 
 
-async def test_target_holds_a_position_on_its_side_as_the_price_drifts(tmp_path: Path) -> None:
-    """`target(1.0)` sizes at entry and then holds, like both backtest engines: a mark that drifts
-    (100 contracts at 50000 would be 98 at 51000) sends no rebalancing orders; a flip does trade."""
+async def _long_slot(tmp_path: Path):
+    """An engine whose slot "g" went long 100 contracts (500 USDT at 50000) on its first bar."""
     e = make_engine()
     runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
     cls, _ = _load(tmp_path, "good", GOOD)
     runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
     runner.on_bar(bar(0))
     await runner.idle()
+    return e, runner, cls
+
+
+async def test_target_holds_a_position_on_its_side_as_the_price_drifts(tmp_path: Path) -> None:
+    """`target(1.0)` sizes at entry and then holds, like both backtest engines: a mark that drifts
+    (100 contracts at 50000 would be 98 at 51000) sends no rebalancing orders; a flip does trade."""
+    e, runner, _ = await _long_slot(tmp_path)
     assert runner.slots["g"].position == D(100) and len(e.venue.submit_calls) == 1
     for i, px in enumerate((51000, 49000, 52500), start=1):
         e.clock.advance(2000)
@@ -176,16 +183,15 @@ async def test_target_holds_a_position_on_its_side_as_the_price_drifts(tmp_path:
 
 async def test_each_slot_keeps_its_own_pnl_realised_unrealised_fees_funding(tmp_path: Path) -> None:
     """Per-strategy PnL from the slot's own fills (not minus fees only), and it survives a restart."""
-    e = make_engine()
-    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    cls, _ = _load(tmp_path, "good", GOOD)
-    runner.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
-    runner.on_bar(bar(0))
-    await runner.idle()
+    e, runner, cls = await _long_slot(tmp_path)
     # 100 contracts long at 50000 (multiplier 0.0001: 500 USDT); taker fee 0.05% = 0.25
     e.clock.advance(1000)
     e.cache.set_mark("BTC_USDT", D(51000), e.clock.now_ms())
-    runner.on_funding("BTC_USDT", D("0.0001"), D(51000), e.clock.now_ms())  # longs pay 100 x 0.0001 x 51000 x 0.0001 = 0.051
+    # the venue books the settlement (longs pay 100 x 0.0001 x 51000 x 0.0001 = 0.051); a replay of it is ignored
+    settled = FundingSettled(e.clock.now_ms(), "BTC_USDT", D("-0.051"), FundingSettled.key_of("BTC_USDT", e.clock.now_ms()))
+    await e.om.handle_event(settled)
+    await e.om.handle_event(settled)
+    assert e.portfolio.positions["BTC_USDT"].funding == D("-0.051")
     p = runner.pnl("g")
     assert (p["entry_price"], p["realised_pnl"], p["unrealised_pnl"], p["fees"], p["funding"]) == (
         D(50000), D(0), D(10), D("0.25"), D("-0.051"))
@@ -196,4 +202,25 @@ async def test_each_slot_keeps_its_own_pnl_realised_unrealised_fees_funding(tmp_
     r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
     e2.cache.set_mark("BTC_USDT", D(51000), e2.clock.now_ms())
     p2 = r2.pnl("g")
-    assert (p2["entry_price"], p2["unrealised_pnl"], p2["fees"]) == (D(50000), D(10), D("0.25"))
+    assert (p2["entry_price"], p2["unrealised_pnl"], p2["fees"], p2["funding"]) == (D(50000), D(10), D("0.25"), D("-0.051"))
+
+
+async def test_funding_is_shared_by_what_each_slot_holds_of_the_venue_position(tmp_path: Path) -> None:
+    """A slot holding half of the account's position on the contract takes half of the settlement."""
+    e, runner, _ = await _long_slot(tmp_path)
+    await e.om.submit(order(size="100", price=None, otype=OrderType.MARKET))  # a manual 100 beside the slot's 100
+    assert e.portfolio.positions["BTC_USDT"].size == D(200)
+    await e.om.handle_event(FundingSettled(e.clock.now_ms(), "BTC_USDT", D("-0.1"), "BTC_USDT@1"))
+    assert runner.pnl("g")["funding"] == D("-0.05")
+    assert e.portfolio.positions["BTC_USDT"].funding == D("-0.1")
+
+
+async def test_a_fresh_venue_starts_the_slot_flat(tmp_path: Path) -> None:
+    """A restarted demo simulator is flat: the resumed slot does not rebuild a position from old fills."""
+    e, runner, cls = await _long_slot(tmp_path)
+    assert runner.slots["g"].position == D(100)
+    e2 = make_engine(journal=e.journal)
+    r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
+    r2.fresh_venue = True
+    slot = r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    assert (slot.position, slot.fills, r2.pnl("g")["realised_pnl"]) == (D(0), 0, D(0))

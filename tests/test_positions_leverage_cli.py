@@ -28,6 +28,12 @@ def test_leverage_and_margin_mode_at_the_venue(capsys: pytest.CaptureFixture[str
     assert rc == 0 and "BTC_USDT leverage 8x cross" in out, err
     rc, out, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "100", "--type", "market", "--mode", "testnet")
     assert rc == 0, err
+    # --sync shows the venue's leverage and mode (cross 8x), not the engine's default 10x
+    rc, out, err = cashup(capsys, "positions", "--sync", "--mode", "testnet", "--json")
+    synced = json.loads(out)["positions"][0]
+    assert rc == 0 and (synced["leverage"], synced["margin_mode"]) == ("8", "cross"), (synced, err)
+    rc, out, err = cashup(capsys, "positions", "--sync", "--mode", "testnet")
+    assert rc == 0 and " C8x " in out, out
     # no --margin: the mode stays cross; the venue's margin follows the limit
     rc, out, err = cashup(capsys, "positions", "leverage", "BTC_USDT", "4", "--mode", "testnet", "--json")
     assert rc == 0, err
@@ -40,6 +46,7 @@ def test_leverage_and_margin_mode_at_the_venue(capsys: pytest.CaptureFixture[str
     assert iso["margin_mode"] == "isolated" and float(iso["margin"]) == pytest.approx(float(got["margin"]) * 4 / 10)
     rc, out, err = cashup(capsys, "positions", "--sync", "--mode", "testnet", "--json")
     assert rc == 0 and json.loads(out)["positions"][0]["leverage"] == "10", err
+    assert json.loads(out)["positions"][0]["margin_mode"] == "isolated"
 
 
 def test_bad_leverage_unknown_symbol_and_venue_refusal(capsys: pytest.CaptureFixture[str], small_account) -> None:
@@ -54,6 +61,9 @@ def test_bad_leverage_unknown_symbol_and_venue_refusal(capsys: pytest.CaptureFix
     # above the risk gate's cap (risk.max_leverage 10) but inside the contract's range
     rc, _, err = cashup(capsys, "positions", "leverage", "BTC_USDT", "20", "--mode", "testnet")
     assert rc == 1 and "max_leverage" in err and "[1, 10" in err
+    # it says which limit refused it and how to change that one
+    assert "above the risk limit risk.max_leverage = 10" in err and "BTC_USDT itself allows up to 100x" in err
+    assert "raise max_leverage under [risk] in the settings file" in err
     # the venue refuses: 1x needs the whole notional as margin and the account has 1000 USDT
     rc, _, err = cashup(capsys, "orders", "place", "BTC_USDT", "buy", "500", "--type", "market", "--mode", "testnet")
     assert rc == 0, err

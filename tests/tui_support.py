@@ -27,6 +27,7 @@ from cashup_tui.domain.market import Bar, BookLevel, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
+from cashup_tui.service.funding import FundingView
 from cashup_tui.service.margin import AccountView
 from cashup_tui.service.toasts import Toast
 from cashup_tui.service.views import (
@@ -206,6 +207,9 @@ class SeededMarketNode:
 
     def ticker(self, symbol: str) -> Ticker | None:
         return self._tickers.get(symbol)
+
+    def funding(self, symbol: str) -> FundingView | None:
+        return None  # the snapshots predate the funding countdown (a pilot test covers it)
 
     def book(self, symbol: str) -> BookSnapshot | None:
         return self._books.get(symbol)

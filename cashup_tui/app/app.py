@@ -210,7 +210,8 @@ class CashupApp(SerialKeys, App[int]):
         self.query_one(TradesTape).show_trades(self.symbol, trades, qm)
         if chart:
             self.query_one(MarketPane).show_charts(node, self.symbol)
-        self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol))
+        self.query_one(FundFlow).show_flow(self.symbol, list(trades)[-200:], node.ticker(self.symbol),
+                                           node.funding(self.symbol))
 
     @on(Watchlist.Selected)
     def _symbol_selected(self, event: Watchlist.Selected) -> None:

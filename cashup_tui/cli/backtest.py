@@ -209,6 +209,9 @@ def run_cmd(
     engine = engine or s.backtest.engine
     if engine not in ("fast", "event"):
         fail(f"unknown engine {engine!r}", hint="use --engine fast or --engine event", code=2)
+    from cashup_tui.cli.profile import require_profile
+
+    require_profile(ctx, s, "backtest", "backtest.run", audit_store=not no_store, strategy=strategy)
     if report and not report.lower().endswith((".html", ".htm")):
         fail(f"--report {report}: the report is HTML", hint="give a file name ending in .html", code=2)
     started = int(time.time() * 1000)

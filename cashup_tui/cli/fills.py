@@ -17,6 +17,7 @@ import typer
 from cashup_tui.cli.choices import Mode
 from cashup_tui.cli.common import fail, parse_window, print_json
 from cashup_tui.cli.engine_cli import MODE_HELP, open_journal, resolve_mode
+from cashup_tui.engine.funding import settlements
 from cashup_tui.service.fills import FILL_COLUMNS as COLUMNS
 from cashup_tui.service.fills import TRIP_COLUMNS, fill_rows, trip_rows
 
@@ -42,7 +43,8 @@ def command(
     until: str = typer.Option(None, "--until", help="Up to this time (UTC date, ISO time or epoch ms), exclusive."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (one header line, one row per fill)."),
-    trips: bool = typer.Option(False, "--round-trips", help="Closed positions instead: entry, exit, PnL, fees, duration."),
+    trips: bool = typer.Option(False, "--round-trips",
+                               help="Closed positions instead: entry, exit, PnL, fees, funding, duration."),
 ) -> None:
     """Fills from the local journal (no network): time, symbol, side, size, price, fee, realised PnL, ids."""
     if as_json and as_csv:
@@ -54,12 +56,13 @@ def command(
         fills = journal.load_fills()
         orders = {o.client_id: o for o in journal.load_orders()}
         positions = journal.load_positions()
+        funding = settlements(journal)
     finally:
         store.close()
     # realised PnL needs every earlier fill of the contract: filter after the replay
     mults = _multipliers({f.symbol for f in fills}, positions)
     if trips:
-        return _print_trips(m, fills, mults, symbol, lo, hi, as_json, as_csv)
+        return _print_trips(m, fills, mults, symbol, lo, hi, as_json, as_csv, funding)
     rows = fill_rows(fills, orders, mults, symbol=symbol, since_ms=lo, until_ms=hi)
     if _machine_output(m, "fills", rows, COLUMNS, as_json, as_csv):
         return
@@ -75,9 +78,9 @@ def command(
 
 
 def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: str | None, lo: int | None,
-                 hi: int | None, as_json: bool, as_csv: bool) -> None:
-    """Closed positions (round trips) that closed in [lo, hi); funding is not in the journal, so not here."""
-    rows = trip_rows(fills, mults, symbol=symbol, since_ms=lo, until_ms=hi)
+                 hi: int | None, as_json: bool, as_csv: bool, funding: list[tuple[int, str, Decimal]]) -> None:
+    """Closed positions (round trips) that closed in [lo, hi), with the funding booked while each was open."""
+    rows = trip_rows(fills, mults, symbol=symbol, since_ms=lo, until_ms=hi, funding=funding)
     if _machine_output(m, "round_trips", rows, TRIP_COLUMNS, as_json, as_csv):
         return
     if not rows:
@@ -85,7 +88,8 @@ def _print_trips(m: str, fills: list[Any], mults: dict[str, Decimal], symbol: st
         return
     for r in rows:
         typer.echo(f"{r['close']}  {r['symbol']:<10} {r['side']:<5} {r['size']}  {r['entry_price']:.8g} -> "
-                   f"{r['exit_price']:.8g}  net {r['net_pnl']:.4f} (fees {r['fees']:.4f})  {r['duration_s']:.0f} s")
+                   f"{r['exit_price']:.8g}  net {r['net_pnl']:.4f} (fees {r['fees']:.4f}, funding {r['funding']:+.4f})  "
+                   f"{r['duration_s']:.0f} s")
     net = sum((r["net_pnl"] for r in rows), Decimal(0))
     typer.echo(f"{len(rows)} round trips; net {net:.4f} USDT ({m})")
 

@@ -74,6 +74,9 @@ def command(
 
         require("optuna", extra="optuna", why="--tpe needs Optuna")
     s = settings_from(ctx)
+    from cashup_tui.cli.profile import require_profile
+
+    require_profile(ctx, s, "optimize", "optimize.run", strategy=strategy)
     prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                    slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
                    funding=funding, sizer=sizer, allow_gaps=allow_gaps, settings=s)

@@ -166,9 +166,12 @@ def list_cmd(
         return
     if not orders:
         typer.echo(f"no {'' if all_ else 'open '}orders ({m})")
-    for o in orders:
+    from cashup_tui.store.timefmt import iso
+
+    for o in orders:  # in time order (created), with when it was created and last changed
         leg = legs.get(o.client_id)
-        typer.echo(order_line(o) + (f" [{leg[1]} leg of {leg[0]}]" if leg else ""))
+        changed = f" updated {iso(o.updated_ms)}" if o.updated_ms and o.updated_ms != o.created_ms else ""
+        typer.echo(f"{iso(o.created_ms)}  " + order_line(o) + (f" [{leg[1]} leg of {leg[0]}]" if leg else "") + changed)
 
 
 @app.command("cancel")

@@ -31,10 +31,13 @@ def command(
         live_ok = confirm_live(m, confirm)
 
         async def go(node):
-            pf = node.portfolio
-            return pf.views(include_flat=flat), pf.cash, pf.equity(), list(node.om.changes_log)
+            from cashup_tui.service.margin import MarginWatch
 
-        views, cash, equity, changes = run_node(settings, m, url, go, live_ok=live_ok)
+            pf, watch = node.portfolio, MarginWatch(node.execution)
+            await watch.refresh()  # the venue's leverage, margin mode and margin (the engine keeps neither)
+            return pf.views(include_flat=flat), pf.cash, pf.equity(), list(node.om.changes_log), watch.positions
+
+        views, cash, equity, changes, venue = run_node(settings, m, url, go, live_ok=live_ok)
     else:
         from cashup_tui.service.offline import journal_portfolio, known_instruments
 
@@ -44,12 +47,17 @@ def command(
             pf = journal_portfolio(journal, positions, known_instruments(positions))
         finally:
             store.close()
-        views, cash, equity, changes = pf.views(include_flat=flat), pf.cash, pf.equity(), []
-    rows = [{
-        "symbol": v.symbol, "side": v.side, "size": v.size, "entry_price": v.entry_price, "mark": v.mark,
-        "notional": v.notional, "unrealized_pnl": v.unrealized_pnl, "realized_pnl": v.realized_pnl, "fees": v.fees,
-        "funding": v.funding, "leverage": v.leverage, "margin": v.margin, "liquidation_price": v.liquidation_price,
-    } for v in views]
+        views, cash, equity, changes, venue = pf.views(include_flat=flat), pf.cash, pf.equity(), [], {}
+    rows = []
+    for v in views:
+        pm = venue.get(v.symbol)  # with --sync: what the venue holds, not the engine's estimate
+        rows.append({
+            "symbol": v.symbol, "side": v.side, "size": v.size, "entry_price": v.entry_price, "mark": v.mark,
+            "notional": v.notional, "unrealized_pnl": v.unrealized_pnl, "realized_pnl": v.realized_pnl, "fees": v.fees,
+            "funding": v.funding, "leverage": pm.leverage if pm else v.leverage,
+            "margin_mode": pm.mode.value if pm else None, "margin": pm.margin if pm else v.margin,
+            "liquidation_price": pm.liq_price if pm and pm.liq_price else v.liquidation_price,
+        })
     if as_json:
         print_json({"mode": m, "cash": cash, "equity": equity, "positions": rows, "reconcile_changes": changes})
         return
@@ -59,13 +67,14 @@ def command(
         typer.echo(f"no open positions ({m}); cash {cash:.2f} USDT")
         return
     typer.echo(f"{'SYMBOL':<12} {'SIDE':<5} {'SIZE':>10} {'ENTRY':>12} {'MARK':>12} {'uPnL':>10} {'rPnL':>10} "
-               f"{'FEES':>8} {'LEV':>4} {'MARGIN':>10} {'LIQ':>12}")
+               f"{'FEES':>8} {'FUND':>8} {'LEV':>5} {'MARGIN':>10} {'LIQ':>12}")
     for r in rows:
         mark = f"{r['mark']:.6g}" if r["mark"] is not None else "-"
         liq = f"{r['liquidation_price']:.6g}" if r["liquidation_price"] is not None else "-"
+        lev = f"{'C' if r['margin_mode'] == 'cross' else ''}{float(r['leverage']):g}x"
         typer.echo(f"{r['symbol']:<12} {r['side'].upper():<5} {r['size']:>10} {r['entry_price']:>12.6g} {mark:>12} "
-                   f"{r['unrealized_pnl']:>+10.2f} {r['realized_pnl']:>10.2f} {r['fees']:>8.2f} "
-                   f"{r['leverage']:>4.3g} {r['margin']:>10.2f} {liq:>12}")
+                   f"{r['unrealized_pnl']:>+10.2f} {r['realized_pnl']:>10.2f} {r['fees']:>8.2f} {r['funding']:>+8.2f} "
+                   f"{lev:>5} {r['margin']:>10.2f} {liq:>12}")
     typer.echo(f"cash {cash:.2f} USDT, equity {equity:.2f} USDT" + ("" if sync else " (marks: entry prices; --sync for live)"))
 
 

@@ -84,6 +84,21 @@ class StrategyFailed(Event, frozen=True, gc=False):
     message: str
 
 
+class FundingSettled(Event, frozen=True, gc=False):
+    """A funding settlement the venue booked on a position: `amount` USDT received (> 0) or paid (< 0).
+    `key` identifies it at the venue (contract and settlement time), so it is applied once."""
+
+    symbol: str
+    amount: Decimal
+    key: str
+
+    @staticmethod
+    def key_of(symbol: str, ts_ms: int) -> str:
+        """One settlement per contract and second (the venue settles a contract's position at once; its
+        push and its account book may differ in the milliseconds)."""
+        return f"{symbol}@{ts_ms // 1000}"
+
+
 class ReconciliationDone(Event, frozen=True, gc=False):
     changes: tuple[str, ...]
 

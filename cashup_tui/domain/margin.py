@@ -61,3 +61,16 @@ class PositionMargin:
         """'10x' isolated, 'C10x' cross: narrow enough for a table column."""
         lev = f"{self.leverage.normalize():f}"
         return f"C{lev}x" if self.mode is MarginMode.CROSS else f"{lev}x"
+
+
+def leverage_refusal(symbol: str, leverage: Decimal, risk_cap: Decimal, lo: Decimal, hi: Decimal) -> tuple[str, str]:
+    """(message, hint) for a leverage outside [lo, min(risk_cap, hi)]: which limit refused it (the risk gate's
+    `risk.max_leverage` or the contract's range) and how to change it."""
+    cap = min(risk_cap, hi)
+    if leverage > risk_cap and risk_cap < hi:
+        return (f"leverage {leverage:f} is above the risk limit risk.max_leverage = {risk_cap:f} ({symbol} itself "
+                f"allows up to {hi:f}x): allowed [{lo:f}, {cap:f}]",
+                f"choose {cap:f}x or less, or raise max_leverage under [risk] in the settings file (`cashup config path`; "
+                "or CASHUP_RISK_MAX_LEVERAGE) and restart")
+    return (f"leverage {leverage:f} is outside {symbol}'s range: allowed [{lo:f}, {cap:f}]",
+            f"choose a leverage from {lo:f} to {cap:f}")

@@ -18,8 +18,10 @@ class Ticker:
     volume_24h_quote: float = 0.0
     high_24h: float = 0.0
     low_24h: float = 0.0
-    funding_rate: float = 0.0
+    funding_rate: float = 0.0  # the rate of the next settlement, as Gate reports it now
     open_interest: float = 0.0  # Gate `total_size`, contracts
+    funding_rate_indicative: float = 0.0  # Gate's predicted rate (0 when the venue sends none)
+    funding_next_apply_s: int = 0  # epoch seconds of the next settlement (0 when the venue sends none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from cashup_tui.domain.errors import (
 from cashup_tui.domain.events import (
     FeedConnected,
     FeedDisconnected,
+    FundingSettled,
     OrderDenied,
     OrderFilled,
     OrderUpdated,
@@ -63,6 +64,7 @@ from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal, SyncEx
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine import kill as kill_switch
 from cashup_tui.engine.cache import Cache
+from cashup_tui.engine.funding import FundingLedger
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.reconcile import TEMPORARY, Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
@@ -74,6 +76,7 @@ log = logging.getLogger("cashup.engine.orders")
 ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
 RECENT_FILLS_MS = 86_400_000  # start-up loads this much fill history (trade ids); older ones stay in the store
+LEVERAGE_KEY = "leverage.chosen"  # {symbol: {"leverage": "5", "cross": false}}: the last leverage set per contract
 
 
 class SubmitResult(msgspec.Struct, frozen=True, gc=False):
@@ -137,6 +140,7 @@ class OrderManager:
         expiry = placement_expiry_ms if placement_expiry_ms is not None else int(submit_timeout_s * 1000)
         self.reconciler = Reconciler(self, placement_expiry_ms=expiry, clock_margin_ms=clock_margin_ms)
         self.emulator = TriggerEmulator(self)
+        self.funding = FundingLedger(portfolio, cache, journal, bus)
         self._bg_tasks: set[asyncio.Task[Any]] = set()  # follow-ups (bracket arming, OCO cancels, kill actions)
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
@@ -364,6 +368,8 @@ class OrderManager:
                 local = self.reconciler.local_for(ev.order)
                 if local is not None:
                     self.reconciler.merge_state(self.reconciler.merge_ack(local, ev.order), ev.order)
+            elif isinstance(ev, FundingSettled):
+                self.funding.apply(ev)
         return len(events)
 
     # -- the venue's view: merged, looked up, fills applied (engine/reconcile.py) ---------------------
@@ -456,6 +462,8 @@ class OrderManager:
         kw = {"cross": True} if cross else {}  # test doubles that know no margin modes keep working
         await self.execution.set_leverage(symbol, leverage, **kw)
         self.portfolio.set_leverage(symbol, leverage)
+        chosen = dict(self.journal.kv_get(LEVERAGE_KEY) or {})  # what a fresh paper venue is given again
+        self.journal.kv_set(LEVERAGE_KEY, {**chosen, symbol: {"leverage": str(leverage), "cross": cross}})
         self.journal.audit(self.clock.now_ms(), "user", "leverage.set", f"{symbol} {leverage}{' cross' * cross}")
         return leverage
 
@@ -534,6 +542,8 @@ class OrderManager:
                 return
             async with self._lock(local.client_id):
                 await self.reconciler.merge(self.cache.order(local.client_id) or local, event.order)
+        elif isinstance(event, FundingSettled):
+            self.funding.apply(event)
         elif isinstance(event, FeedDisconnected):
             self.ready = False
             self.risk.reconciling = True

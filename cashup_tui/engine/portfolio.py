@@ -119,6 +119,14 @@ class Portfolio:
         self.cash += amount
         return amount
 
+    def book_funding(self, symbol: str, amount: Decimal, ts_ms: int = 0) -> Position:
+        """A settlement the venue booked (its amount, not one computed here): onto the position and cash."""
+        pos = self.position(symbol)
+        pos.funding += amount
+        pos.updated_ms = max(pos.updated_ms, ts_ms)
+        self.cash += amount
+        return pos
+
     def set_mark(self, symbol: str, mark: Decimal) -> None:
         if mark.is_finite() and mark > 0:
             self.marks[symbol] = mark

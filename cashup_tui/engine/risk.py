@@ -30,6 +30,7 @@ from cashup_tui.domain.enums import ORDER_TYPE, TRADING_STATE, OrderType, Side, 
 from cashup_tui.domain.errors import RiskDenied
 from cashup_tui.domain.events import RiskTripped, TradingStateChanged
 from cashup_tui.domain.instruments import Instrument, in_range, to_decimal
+from cashup_tui.domain.margin import leverage_refusal
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.engine.cache import Cache
@@ -559,8 +560,10 @@ class RiskEngine:
             raise self._deny("input_sanity", f"leverage {leverage} must be a finite number > 0", leverage=str(leverage))
         cap = min(self.limits.max_leverage, inst.leverage_max)
         if leverage > cap or leverage < inst.leverage_min:
-            raise self._deny("max_leverage", f"leverage {leverage} outside [{inst.leverage_min}, {cap}] for {symbol}",
-                             leverage=leverage, limit=cap, venue_max=inst.leverage_max)
+            message, hint = leverage_refusal(symbol, leverage, self.limits.max_leverage, inst.leverage_min, inst.leverage_max)
+            exc = self._deny("max_leverage", message, leverage=leverage, limit=cap, venue_max=inst.leverage_max)
+            exc.hint = hint
+            raise exc
 
     def _bucket(self, key: str, budget: StrategyBudget | None, now: int) -> TokenBucket:
         b = self._buckets.get(key)

@@ -22,7 +22,7 @@ from typing import Any
 
 from cashup_tui.domain.enums import OrderType, Side
 from cashup_tui.domain.errors import CashupError
-from cashup_tui.domain.events import OrderFilled, StrategyFailed
+from cashup_tui.domain.events import FundingSettled, OrderFilled, StrategyFailed
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.domain.orders import Fill, Order
@@ -222,8 +222,10 @@ class StrategyRunner:
         self.slots: dict[str, Slot] = {}
         self._ctx: dict[str, LiveContext] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.fresh_venue = False  # a venue that starts empty (the demo simulator): slots start flat too
         if isinstance(bus, EventBus):
             bus.subscribe(OrderFilled, lambda e: self.on_fill(e.fill))
+            bus.subscribe(FundingSettled, self.on_funding)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def add(self, strategy: Strategy, symbol: str, timeframe: str = "1m", *, name: str | None = None,
@@ -246,6 +248,8 @@ class StrategyRunner:
             slot.state = SlotState(saved["state"])
             slot.error = saved.get("error", "")
         slot.book, slot.fills = self._book_from_fills(name, symbol)
+        if not self.fresh_venue:
+            slot.book.funding = Decimal(str(saved.get("funding") or 0))
         slot.position = slot.book.size
         self.slots[name] = slot
         self.om.risk.budgets[name] = budget
@@ -285,20 +289,29 @@ class StrategyRunner:
         return slot.strategy.vectorised or slot.strategy.warmup() > 0
 
     def _book_from_fills(self, name: str, symbol: str) -> tuple[Position, int]:
-        """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order."""
-        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
+        """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order;
+        against a fresh venue (the demo simulator starts flat) the old fills are history, not a position."""
         book = Position(symbol, self.instruments[symbol].quanto_multiplier)
+        if self.fresh_venue:
+            return book, 0
+        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
         fills = sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
                        key=lambda f: (f.ts_ms, f.trade_id))
         for f in fills:
             book.apply_fill(f)
         return book, len(fills)
 
-    def on_funding(self, symbol: str, rate: Decimal, mark: Decimal, ts_ms: int) -> None:
-        """A funding settlement: each slot on `symbol` pays or receives it on its own position."""
+    def on_funding(self, ev: FundingSettled) -> None:
+        """A settlement the venue booked on the account's position: each slot on the contract takes the
+        share its own position holds of it (signed: a slot short against the net long receives)."""
+        venue = self.om.portfolio.positions.get(ev.symbol)
+        if venue is None or venue.size == 0:
+            return
+        per_contract = ev.amount / venue.size
         for slot in self.slots.values():
-            if slot.symbol == symbol and slot.book is not None:
-                slot.book.apply_funding(rate, mark, ts_ms)
+            if slot.symbol == ev.symbol and slot.book is not None and slot.book.size != 0:
+                slot.book.funding += per_contract * slot.book.size
+                self._save(slot)
 
     def pnl(self, name: str) -> dict[str, Decimal]:
         """A slot's own PnL in USDT: realised + unrealised (at the cached mark) - fees + funding."""
@@ -315,6 +328,7 @@ class StrategyRunner:
             "state": slot.state.value, "symbol": slot.symbol, "timeframe": slot.timeframe,
             "params": dict(slot.strategy.params), "error": slot.error, "strategy": slot.strategy.label(),
             "path": getattr(slot.strategy, "source_path", ""), "order_notional": str(slot.order_notional),
+            "funding": str(slot.book.funding if slot.book is not None else ZERO),
         })
         if slot.keep:
             index = list(self.journal.kv_get(INDEX_KEY) or [])

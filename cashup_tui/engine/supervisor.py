@@ -3,7 +3,8 @@
 Why in the engine (not in `runtime.py`): these are trading rules (stale feed, price guard,
 alerts, reconcile retry, dead-man refresh) over ports; the composition root only builds and
 wires. The loop (10 Hz) copies new tickers/books into the cache, feeds marks to the portfolio
-and the local triggers, feeds a local (paper) venue, and every second checks the rules.
+and the local triggers, feeds a local (paper) venue (its book, marks and funding settlements), and every
+second checks the rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from cashup_tui.domain.alerts import AlertEngine, AlertFired
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.market import Ticker
 from cashup_tui.domain.ports import Clock, Execution, Journal, MarketData
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.order_manager import OrderManager
@@ -35,6 +37,9 @@ class LocalVenue(Protocol):
                     asks: Sequence[tuple[Decimal, Decimal]], ts_ms: int | None = None) -> None: ...
 
     def update_mark(self, symbol: str, mark: Decimal, ts_ms: int | None = None) -> None: ...
+
+    def apply_funding(self, contract: str, rate: Decimal | int | str, ts_ms: int | None = None, *,
+                      mark: Decimal | None = None) -> Decimal: ...
 
 
 class AlertSink(Protocol):
@@ -72,6 +77,7 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self._last_ticker: dict[str, int] = {}
         self._last_book: dict[str, int] = {}
+        self._next_funding: dict[str, tuple[int, float]] = {}  # the venue's next settlement (s) and its rate
 
     # -- market data into the engine ------------------------------------------------------------
     def pull_market(self) -> list[tuple[str, Decimal, int]]:
@@ -93,6 +99,8 @@ class Supervisor:
             if t is not None and t.ts_ms != self._last_ticker.get(sym):
                 self._last_ticker[sym] = t.ts_ms
                 self.cache.update_ticker(t)
+                if lv is not None:
+                    self.settle_funding(lv, t)
                 mark = self.cache.mark(sym)
                 if mark is not None and not self.price_paused(sym):  # a disputed mark is not forwarded (no triggers)
                     marks.append((sym, mark, t.ts_ms))
@@ -103,6 +111,18 @@ class Supervisor:
         if self.pump is not None:
             self.pump()
         return marks
+
+    def settle_funding(self, lv: LocalVenue, t: Ticker) -> None:
+        """The local (paper) venue settles funding when the real venue does: the ticker's next settlement
+        time moved on, so the one before it happened, at the rate the ticker announced for it."""
+        before = self._next_funding.get(t.symbol)
+        if t.funding_next_apply_s:
+            self._next_funding[t.symbol] = (t.funding_next_apply_s, t.funding_rate)
+        if before is not None and t.funding_next_apply_s > before[0]:
+            try:
+                lv.apply_funding(t.symbol, Decimal(str(before[1])), before[0] * 1000)
+            except CashupError as exc:
+                log.warning("paper funding for %s not settled: %s", t.symbol, exc)
 
     async def wait_for_market(self, timeout_s: float) -> None:
         """Reconcile and trade only once every symbol has a book and a mark (or time out)."""

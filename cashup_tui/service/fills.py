@@ -3,7 +3,8 @@ audit` and the workstation's Fills pane and audit view, so both front ends show 
 
 Realised PnL per fill comes from replaying the account's fills per contract in time order through the
 domain `Position`; a position opened before the journal's first fill is not known to it, so its first
-closing fills show no realised PnL. Round trips are `domain.round_trips` over the same fills.
+closing fills show no realised PnL. Round trips are `domain.round_trips` over the same fills, with the
+funding settlements the engine booked while each was open.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from cashup_tui.engine.funding import settlements
+
 FILL_COLUMNS = ("time", "ts_ms", "symbol", "side", "size", "price", "fee", "realised_pnl", "liquidity", "trade_id",
                 "client_id", "venue_order_id", "strategy")
 TRIP_COLUMNS = ("symbol", "side", "size", "entry_price", "exit_price", "open", "close", "duration_s", "realised_pnl",
-                "fees", "net_pnl", "fills", "open_ms", "close_ms")
+                "fees", "funding", "net_pnl", "fills", "open_ms", "close_ms")
 AUDIT_COLUMNS = ("time", "ts_ms", "actor", "action", "outcome", "detail", "mode")
 
 
@@ -54,17 +57,28 @@ def fill_rows(fills: Iterable[Any], orders: Mapping[str, Any], multipliers: Mapp
 
 
 def trip_rows(fills: Iterable[Any], multipliers: Mapping[str, Decimal], *, symbol: str | None = None,
-              since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
-    """Closed positions (round trips) that closed in [since, until); funding is not in the journal, so not here."""
+              since_ms: int | None = None, until_ms: int | None = None,
+              funding: Iterable[tuple[int, str, Decimal]] = ()) -> list[dict[str, Any]]:
+    """Closed positions (round trips) that closed in [since, until); `funding`: the booked settlements (time,
+    contract, amount), each counted in the trip open at its time (after the opening fill, up to the closing
+    one); net PnL = realised - fees + funding."""
     from cashup_tui.domain.round_trips import round_trips
 
     closed, _ = round_trips(list(fills), dict(multipliers))
-    return [{
-        "symbol": t.symbol, "side": t.side, "size": t.size, "entry_price": t.entry_price, "exit_price": t.exit_price,
-        "open": _iso(t.open_ms), "close": _iso(t.close_ms or 0), "duration_s": (t.duration_ms or 0) / 1000,
-        "realised_pnl": t.realised_pnl, "fees": t.fees, "net_pnl": t.net_pnl, "fills": t.fills,
-        "open_ms": t.open_ms, "close_ms": t.close_ms,
-    } for t in closed if (not symbol or t.symbol == symbol.upper()) and _within(t.close_ms or 0, since_ms, until_ms)]
+    paid = list(funding)
+    out = []
+    for t in closed:
+        if (symbol and t.symbol != symbol.upper()) or not _within(t.close_ms or 0, since_ms, until_ms):
+            continue
+        fund = sum((a for ts, s, a in paid if s == t.symbol and t.open_ms < ts <= (t.close_ms or 0)), Decimal(0))
+        out.append({
+            "symbol": t.symbol, "side": t.side, "size": t.size, "entry_price": t.entry_price,
+            "exit_price": t.exit_price, "open": _iso(t.open_ms), "close": _iso(t.close_ms or 0),
+            "duration_s": (t.duration_ms or 0) / 1000, "realised_pnl": t.realised_pnl, "fees": t.fees,
+            "funding": fund, "net_pnl": t.net_pnl + fund, "fills": t.fills, "open_ms": t.open_ms,
+            "close_ms": t.close_ms,
+        })
+    return out
 
 
 def audit_rows(store: Any, *, since_ms: int | None = None, until_ms: int | None = None, mode: str | None = None,
@@ -119,7 +133,7 @@ class HistoryMixin:
         if self.node is None:
             return []
         fills, _ = self._journal_history()
-        return trip_rows(fills, self._multipliers())[::-1][:limit]
+        return trip_rows(fills, self._multipliers(), funding=settlements(self.node.journal))[::-1][:limit]
 
     def orders_by_time(self, limit: int = 300) -> list[Any]:
         """Every order of the journal (open and done), newest first by when it was created."""

@@ -14,6 +14,7 @@ from typing import Any
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.service.roles import Action
 
 
 # -- backtests from the Strategies pane (run in a separate process: the UI never waits) ----------------
@@ -98,7 +99,15 @@ class BacktestMixin:
     async def backtest(self, name: str, symbol: str, params: dict[str, object], *, timeframe: str = "1m",
                        bars: int = 1000, cash: float | None = None, notional: float | None = None,
                        allow_short: bool = False) -> dict[str, Any]:
-        """Fast backtest of `name` on the venue's last `bars` candles of `symbol`, in a worker process."""
+        """Fast backtest of `name` on the venue's last `bars` candles of `symbol`, in a worker process (a profile
+        action: roles.py lets a viewer do none)."""
+        self.node.authorize(Action.BACKTEST, "backtest.run", strategy=name, symbol=symbol)
+        return await self._backtest(name, symbol, params, timeframe=timeframe, bars=bars, cash=cash,
+                                    notional=notional, allow_short=allow_short)
+
+    async def _backtest(self, name: str, symbol: str, params: dict[str, object], *, timeframe: str = "1m",
+                        bars: int = 1000, cash: float | None = None, notional: float | None = None,
+                        allow_short: bool = False) -> dict[str, Any]:
         if cash is not None and not (math.isfinite(cash) and 0 < cash <= 1e12):
             raise ValidationError(f"cash must be a positive amount of USDT up to 1e12, got {cash}")
         hist = await self._history(symbol, timeframe, bars)
@@ -139,7 +148,7 @@ class BacktestMixin:
         mine = [o for o in filled if o.created_ms >= since]
         tf = timeframe_ms(slot.timeframe)
         count = max(50, (now - since) // tf + slot.strategy.warmup() + 5)
-        result = await self.backtest(slot.strategy.label(), slot.symbol, dict(slot.strategy.params),
+        result = await self._backtest(slot.strategy.label(), slot.symbol, dict(slot.strategy.params),
                                      timeframe=slot.timeframe, bars=int(count), notional=float(slot.order_notional),
                                      allow_short=slot.allow_short)
         live = [{"time": o.created_ms, "side": o.side.value, "size": float(o.filled * inst.quanto_multiplier),

@@ -19,6 +19,7 @@ from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.ports import StreamHealth
 from cashup_tui.domain.positions import Position
+from cashup_tui.service.funding import FundingView
 from cashup_tui.service.margin import AccountView
 from cashup_tui.service.toasts import Toast
 
@@ -172,6 +173,8 @@ class WorkstationNode(Protocol):
     def symbols(self) -> Sequence[str]: ...
 
     def ticker(self, symbol: str) -> Ticker | None: ...
+
+    def funding(self, symbol: str) -> FundingView | None: ...
 
     def book(self, symbol: str) -> BookSnapshot | None: ...
 

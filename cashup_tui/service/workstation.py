@@ -40,6 +40,7 @@ from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
 from cashup_tui.service.equity import EquityMixin
 from cashup_tui.service.fills import HistoryMixin
+from cashup_tui.service.funding import FundingView, funding_view
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.leverage import LeverageMixin
 from cashup_tui.service.margin import MarginWatch
@@ -207,6 +208,11 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
 
     def ticker(self, symbol: str) -> Ticker | None:
         return self.node.cache.ticker(symbol) if self.node is not None else None
+
+    def funding(self, symbol: str) -> FundingView | None:
+        """The next settlement's rate, the predicted rate and the countdown on the node's clock."""
+        n = self.node
+        return funding_view(n.cache.ticker(symbol), n.instruments.get(symbol), n.clock.now_ms()) if n else None
 
     def book(self, symbol: str) -> BookSnapshot | None:
         """The engine cache's book: the one the risk gate and the paper venue see (one source, copied

@@ -309,28 +309,14 @@ def _create_schema(conn: sqlite3.Connection) -> None:
                      [(v, d, now) for v, d in schema_sql.MIGRATIONS])
 
 
-def save_backtest_run_sqlite(
-    url: str,
-    run: BacktestRun,
-    trades: TradeColumns | Iterable[BacktestTrade] = (),
-    equity: Sequence[Sequence[Any]] = (),
-    *,
-    synchronous: str = "FULL",
-    busy_timeout_ms: int = 5000,
-) -> int | None:
-    """`store.backtests.save_backtest_run` on the stdlib driver: the run id, or None when this store is not
-    a SQLite file that is new/empty or at SCHEMA_VERSION (the caller then uses `open_store`). A new file
-    gets the schema `open_store` would create (store.schema_sql) in the same transaction as the run."""
+def _write_sqlite(url: str, write: Any, what: str, *, synchronous: str, busy_timeout_ms: int) -> Any:
+    """`write(conn)` in one `BEGIN IMMEDIATE` transaction on a SQLite store that is new/empty (it gets the
+    schema `open_store` would create, in the same transaction) or at SCHEMA_VERSION; returns what `write`
+    returns, or None when this store is not such a file (the caller then uses `open_store`)."""
     sync = str(synchronous).upper()
     path = sqlite_file(url)
     if path is None or sync not in SYNCHRONOUS:
         return None
-    row = run_row(run)
-    if isinstance(trades, TradeColumns):
-        trows = trades.rows()
-    else:
-        trows = [tuple(_text(v) for v in trade_values(t)) for t in trades]
-    erows = [equity_values(p) for p in equity]
     prepare_file(path)  # as open_store: the directory 0700 and the file 0600 when they are created here
     try:
         conn = _connect(path, sync, busy_timeout_ms)
@@ -349,28 +335,68 @@ def save_backtest_run_sqlite(
             if have != SCHEMA_VERSION:  # older (migrate), newer or not a store: open_store handles and explains
                 conn.execute("ROLLBACK")
                 return None
-            cols = list(row)
-            vals = [dumps(row[c]) if c in ("params", "metrics") and row[c] is not None else _text(row[c])
-                    for c in cols]
-            cur = conn.execute(f"INSERT INTO backtest_runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                               vals)
-            run_id = int(cur.lastrowid or 0)
-            if trows:
-                conn.executemany(
-                    f"INSERT INTO backtest_trades (run_id, {', '.join(TRADE_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * (len(TRADE_COLUMNS) + 1))})",
-                    [(run_id, *r) for r in trows])
-            if erows:
-                conn.executemany("INSERT INTO backtest_equity (run_id, ts_ms, equity, drawdown) VALUES (?, ?, ?, ?)",
-                                 [(run_id, *r) for r in erows])
+            out = write(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot record the backtest in {path}: {exc}",
+        raise StoreError(f"cannot record {what} in {path}: {exc}",
                          hint="is another process holding a write lock? try again, or pass --no-store") from exc
     finally:
         conn.close()
-    return run_id
+    return out
+
+
+def save_backtest_run_sqlite(
+    url: str,
+    run: BacktestRun,
+    trades: TradeColumns | Iterable[BacktestTrade] = (),
+    equity: Sequence[Sequence[Any]] = (),
+    *,
+    synchronous: str = "FULL",
+    busy_timeout_ms: int = 5000,
+) -> int | None:
+    """`store.backtests.save_backtest_run` on the stdlib driver: the run id, or None when this store is not
+    a SQLite file that is new/empty or at SCHEMA_VERSION (the caller then uses `open_store`). A new file
+    gets the schema `open_store` would create (store.schema_sql) in the same transaction as the run."""
+    row = run_row(run)
+    if isinstance(trades, TradeColumns):
+        trows = trades.rows()
+    else:
+        trows = [tuple(_text(v) for v in trade_values(t)) for t in trades]
+    erows = [equity_values(p) for p in equity]
+
+    def write(conn: sqlite3.Connection) -> int:
+        cols = list(row)
+        vals = [dumps(row[c]) if c in ("params", "metrics") and row[c] is not None else _text(row[c])
+                for c in cols]
+        cur = conn.execute(f"INSERT INTO backtest_runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                           vals)
+        run_id = int(cur.lastrowid or 0)
+        if trows:
+            conn.executemany(
+                f"INSERT INTO backtest_trades (run_id, {', '.join(TRADE_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * (len(TRADE_COLUMNS) + 1))})",
+                [(run_id, *r) for r in trows])
+        if erows:
+            conn.executemany("INSERT INTO backtest_equity (run_id, ts_ms, equity, drawdown) VALUES (?, ?, ?, ?)",
+                             [(run_id, *r) for r in erows])
+        return run_id
+
+    result: int | None = _write_sqlite(url, write, "the backtest", synchronous=synchronous,
+                                       busy_timeout_ms=busy_timeout_ms)
+    return result
+
+
+def audit_sqlite(url: str, action: str, actor: str, details: dict[str, Any], *, synchronous: str = "FULL",
+                 busy_timeout_ms: int = 5000) -> bool:
+    """`store.records.audit` on the stdlib driver (a backtest's profile check); False when the caller must
+    use `open_store` (see `save_backtest_run_sqlite`)."""
+    def write(conn: sqlite3.Connection) -> bool:
+        conn.execute("INSERT INTO audit_log (ts_ms, actor, action, details) VALUES (?, ?, ?, ?)",
+                     (now_ms(), actor, action, dumps(details)))
+        return True
+
+    return bool(_write_sqlite(url, write, "the audit row", synchronous=synchronous, busy_timeout_ms=busy_timeout_ms))

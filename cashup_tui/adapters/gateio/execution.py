@@ -1,6 +1,7 @@
 """`domain.ports.Execution` over Gate.io: place/amend/cancel over Gate's websocket API while its socket
 is logged in (`GateWsOrders`), else REST (ccxt, via `GateRest`), which also does every lookup;
-the private websocket (`futures.orders`, `futures.usertrades`) for the event stream.
+the private websocket (`futures.orders`, `futures.usertrades`, and `futures.balances` for funding
+settlements) for the event stream.
 
 Why this split: orders are sent once, over either path (a TemporaryError means "unknown", the
 order manager looks the order up by its `text`); the websocket brings fills and state
@@ -22,7 +23,7 @@ from typing import Any
 from cashup_tui.adapters.gateio import constants as C
 from cashup_tui.adapters.gateio.connection import GateWsClient
 from cashup_tui.adapters.gateio.order_params import price_param, size_param
-from cashup_tui.adapters.gateio.parse import OrderUpdate
+from cashup_tui.adapters.gateio.parse import BalanceChange, OrderUpdate
 from cashup_tui.adapters.gateio.rest import GateRest
 from cashup_tui.adapters.gateio.rest_translate import (
     margin_account_from_gate,
@@ -33,7 +34,14 @@ from cashup_tui.adapters.gateio.ws_orders import GateWsOrders, WsOrdersUnavailab
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import OrderStatus, OrderType, Side, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound
-from cashup_tui.domain.events import Event, FeedConnected, FeedDisconnected, OrderFilled, OrderUpdated
+from cashup_tui.domain.events import (
+    Event,
+    FeedConnected,
+    FeedDisconnected,
+    FundingSettled,
+    OrderFilled,
+    OrderUpdated,
+)
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument, to_decimal_or
 from cashup_tui.domain.margin import MarginAccount, PositionMargin
@@ -119,6 +127,7 @@ class GateExecution:
             self._ws.user_id = await self.user_id()
         await self._ws.subscribe_private(C.ORDERS)
         await self._ws.subscribe_private(C.USERTRADES)
+        await self._ws.subscribe_private(C.BALANCES)  # funding settlements (type "fund")
         self._ws_task = asyncio.get_running_loop().create_task(self._ws.run(), name="gate-private-ws")
         if self.ws_orders is not None:
             self._wso_task = asyncio.get_running_loop().create_task(self.ws_orders.run(), name="gate-ws-orders")
@@ -158,6 +167,16 @@ class GateExecution:
                 self._queue.put_nowait(OrderUpdated(v.ts_ms, order_from_update(v), "ws"))
             elif channel == C.USERTRADES and isinstance(v, Fill):
                 self._queue.put_nowait(OrderFilled(v.ts_ms, self._ns(v)))
+            elif channel == C.BALANCES and isinstance(v, BalanceChange) and v.type == "fund":
+                self._funding(v.text, v.change, v.ts_ms)
+
+    def _funding(self, text: str, amount: Decimal, ts_ms: int) -> None:
+        """A `fund` wallet change is one contract's settlement; its text starts with the contract."""
+        symbol = text.split(":", 1)[0]
+        if symbol not in self.instruments:
+            log.warning("funding change %s with text %r names no known contract: not attributed", amount, text)
+            return
+        self._queue.put_nowait(FundingSettled(ts_ms, symbol, amount, FundingSettled.key_of(symbol, ts_ms)))
 
     def _ns(self, f: Fill) -> Fill:
         if not self.trade_id_prefix:

@@ -44,6 +44,8 @@ class TickerItem(msgspec.Struct):
     last: Num = ""
     change_percentage: Num = ""
     funding_rate: Num = ""
+    funding_rate_indicative: Num = ""
+    funding_next_apply: int | float | str = 0
     mark_price: Num = ""
     index_price: Num = ""
     total_size: Num = ""
@@ -241,6 +243,8 @@ class TickerMsg(msgspec.Struct, gc=False):
     low_24h: float = 0.0
     funding_rate: float = 0.0
     open_interest: float = msgspec.field(name="total_size", default=0.0)
+    funding_rate_indicative: float = 0.0
+    funding_next_apply: int = 0  # epoch seconds (live frames and the simulator carry it)
 
     def to_domain(self) -> Any:
         from cashup_tui.domain.market import Ticker
@@ -248,6 +252,7 @@ class TickerMsg(msgspec.Struct, gc=False):
         return Ticker(
             self.symbol, self.ts_ms, self.last, self.mark_price, self.index_price, self.change_pct,
             self.volume_24h_quote, self.high_24h, self.low_24h, self.funding_rate, self.open_interest,
+            self.funding_rate_indicative, self.funding_next_apply,
         )
 
 

@@ -222,6 +222,9 @@ class GateMarketData:
                 self._on_delta(d)
         elif channel == C.TICKERS:
             for t in values:
+                prev = self._tickers.get(t.symbol)
+                if not t.funding_next_apply and prev is not None:  # a frame with a subset of the fields
+                    t.funding_next_apply = prev.funding_next_apply
                 self._tickers[t.symbol] = t
         elif channel == C.BOOK_TICKER:
             for bt in values:

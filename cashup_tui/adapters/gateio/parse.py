@@ -184,6 +184,8 @@ def parse_tickers(result: bytes | msgspec.Raw, ts_ms: int) -> list[TickerMsg]:
             low_24h=_price_f(i.low_24h),
             funding_rate=_price_f(i.funding_rate),
             open_interest=_price_f(i.total_size),
+            funding_rate_indicative=_price_f(i.funding_rate_indicative),
+            funding_next_apply=int(_price_f(i.funding_next_apply)),
         )
         for i in _dec_tickers.decode(result)
     ]

@@ -17,7 +17,7 @@ from decimal import Decimal
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import LIQUIDITY, ORDER_TYPE, SIDE, TIF, TimeInForce
 from cashup_tui.domain.errors import OrderNotFound, OrderRejected, ValidationError
-from cashup_tui.domain.events import Event, OrderFilled, OrderUpdated
+from cashup_tui.domain.events import Event, FundingSettled, OrderFilled, OrderUpdated
 from cashup_tui.domain.ids import ClientOrderId, VenueOrderId
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.margin import MarginAccount, MarginMode, PositionMargin
@@ -26,7 +26,7 @@ from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import InProcess
 from cashup_tui.domain.positions import Position
 from cashup_tui.venue import Venue, VenueError
-from cashup_tui.venue.models import VenueAccount, VenueOrder, VenuePosition, VenueTrade
+from cashup_tui.venue.models import BalanceChange, VenueAccount, VenueOrder, VenuePosition, VenueTrade
 
 ZERO = Decimal(0)
 _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every order event of a backtest
@@ -231,7 +231,11 @@ class VenueExecution(InProcess):
         out: list[Event] = []
         for ev in self.venue.drain_events():
             kind = ev.kind
-            if kind != "order" and kind != "usertrade":  # positions/balances: the engine derives its own
+            if kind == "balance" and isinstance(ev.data, BalanceChange) and ev.data.type == "fund":
+                sym = ev.data.text  # the venue's fund change names its contract
+                out.append(FundingSettled(ev.ts_ms, sym, ev.data.change, FundingSettled.key_of(sym, ev.ts_ms)))
+                continue
+            if kind != "order" and kind != "usertrade":  # positions, other balances: the engine derives its own
                 continue
             if self.ignore and self._ignored(getattr(ev.data, "text", "") or ""):
                 continue

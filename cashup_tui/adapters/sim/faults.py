@@ -41,6 +41,7 @@ ACTIONS_HELP: dict[str, str] = {
     "upgrade": "push a futures.system upgrade notice to every WS connection now",
     "reset": "turn every switch off",
     "release": "apply every held placement now (see hold_next_placements)",
+    "funding": "settle funding at the next tick instead of at the interval; body {'action':'funding','symbol':'BTC_USDT'}",
 }
 
 

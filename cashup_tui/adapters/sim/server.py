@@ -290,7 +290,7 @@ class SimServer:
         return web.json_response(out)
 
     async def admin_action(self, action: str, args: dict[str, Any]) -> dict[str, Any]:
-        """Run-time actions: drop, upgrade, reset, blast (throughput mode for benchmarks)."""
+        """Run-time actions: drop, upgrade, reset, release, funding, blast (throughput mode for benchmarks)."""
         if action == "drop":
             mode = str(args.get("mode", "close"))
             if mode not in ("close", "abort"):
@@ -306,6 +306,13 @@ class SimServer:
 
             api = self.app.get(REST_API)
             return {"released": api.late.release() if api is not None else 0}
+        if action == "funding":  # the next step settles as at the interval (Gate's arithmetic, moved in time)
+            symbol = str(args.get("symbol") or next(iter(self.market.symbols)))
+            sm = self.market.symbols.get(symbol)
+            if sm is None:
+                raise ValidationError(f"unknown symbol {symbol!r}", hint=f"simulated: {', '.join(self.market.symbols)}")
+            sm.next_funding_s = min(sm.next_funding_s, self.now_ms() // 1000)
+            return {"symbol": symbol, "funding_next_apply": sm.next_funding_s}
         if action == "blast":
             symbol = str(args.get("symbol") or next(iter(self.market.symbols)))
             try:

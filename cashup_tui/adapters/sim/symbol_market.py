@@ -164,7 +164,7 @@ class SymbolMarket:
         if ts_ms // 1000 >= self.next_funding_s:
             self.funding_history.append((self.next_funding_s, f"{self.funding_rate:.6f}"))
             result.funding_rate = Decimal(f"{self.funding_rate:.6f}")
-            self.next_funding_s += self.funding_interval_s
+            self.next_funding_s = (ts_ms // 1000 // self.funding_interval_s + 1) * self.funding_interval_s  # the grid
         return result
 
     def _move_mid(self) -> None:

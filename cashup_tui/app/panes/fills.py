@@ -19,7 +19,7 @@ from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.domain.orders import Order
 
 FILL_COLUMNS = ("Time", "Symbol", "Side", "Size", "Price", "Fee", "Realised", "Client id", "Strategy")
-TRIP_COLUMNS = ("Closed", "Symbol", "Side", "Size", "Entry", "Exit", "PnL", "Fees", "Net", "Duration")
+TRIP_COLUMNS = ("Closed", "Symbol", "Side", "Size", "Entry", "Exit", "PnL", "Fees", "Funding", "Net", "Duration")
 ORDER_COLUMNS = ("Created", "Updated", *HIST_COLUMNS)
 
 
@@ -47,7 +47,7 @@ def trip_rows(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[object]
     return [(f"{r['symbol']}:{r['open_ms']}",
              [when(r["close_ms"]), r["symbol"], _side(r["side"]), _qty(r["size"]), fmt.price(r["entry_price"]),
               fmt.price(r["exit_price"]), fmt.signed(r["realised_pnl"]), fmt.num(r["fees"], 4),
-              fmt.signed(r["net_pnl"]), f"{r['duration_s']:.0f} s"])
+              fmt.signed(r["funding"], 4), fmt.signed(r["net_pnl"]), f"{r['duration_s']:.0f} s"])
             for r in rows]
 
 

@@ -21,6 +21,7 @@ from cashup_tui.app.widgets.chart_draw import price_lines
 from cashup_tui.app.widgets.charts import CandleChart
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import BookSnapshot, Ticker, Trade
+from cashup_tui.service.funding import FundingView
 
 # units on screen: prices, volume and notionals in USDT; sizes and open interest in contracts
 # ("cont", as Gate writes it); the ladder's header says how many coins one contract is
@@ -204,7 +205,8 @@ class TradesTape(Static):
             self.update(render_tape(trades, self.large_notional, qm, rows), layout=False)
 
 
-def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, oi_start: float | None) -> Text:
+def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, oi_start: float | None,
+                   funding: FundingView | None = None) -> Text:
     buy = sum(t.size for t in trades if t.size > 0)
     sell = -sum(t.size for t in trades if t.size < 0)
     total = buy + sell
@@ -221,6 +223,12 @@ def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, 
         if oi_start:
             t.append(" ")
             t.append_text(fmt.pct((ticker.open_interest - oi_start) / oi_start * 100, 2))
+    if ticker is not None and funding is not None:  # last: a narrow pane cuts it before the open interest
+        t.append("  next funding ")
+        if funding.predicted is not None:
+            t.append("pred ")
+            t.append_text(fmt.signed(funding.predicted * 100, 4, "%"))
+        t.append(f" in {funding.countdown}")
     return t
 
 
@@ -232,10 +240,11 @@ class FundFlow(Static):
         self._oi_start: dict[str, float] = {}
         self._last = ""
 
-    def show_flow(self, symbol: str, trades: Sequence[Trade], ticker: Ticker | None) -> None:
+    def show_flow(self, symbol: str, trades: Sequence[Trade], ticker: Ticker | None,
+                  funding: FundingView | None = None) -> None:
         if ticker is not None and ticker.open_interest:
             self._oi_start.setdefault(symbol, ticker.open_interest)
-        text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol))
+        text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol), funding)
         if text.plain != self._last:
             self._last = text.plain
             self.update(text, layout=False)

@@ -1,0 +1,59 @@
+"""Funding settlements the venue books, applied once to the portfolio and announced on the bus.
+
+Why the venue's amount and not a rate computed here: Gate settles on its own reference price at its own
+time (the contract's `funding_next_apply`), and the wallet moves by what it says (`futures.balances`
+type `fund`). The engine takes that amount as it is: the position's Funding, the cash, and (through the
+bus) each strategy's share of it (`runner.StrategyRunner.on_funding`). A settlement is known by its key
+(contract and time) and applied once, also across a reconnect or a restart; each is journalled (time,
+contract, amount), so closed positions (round trips) carry the funding paid while they were open.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from cashup_tui.domain.events import FundingSettled
+from cashup_tui.domain.ports import EventSink, Journal
+from cashup_tui.engine.cache import Cache
+from cashup_tui.engine.portfolio import Portfolio
+
+log = logging.getLogger("cashup.funding")
+SETTLEMENTS_KEY = "funding.settlements"  # [[key, ts_ms, symbol, amount], ...], oldest first
+SETTLEMENTS_KEPT = 20_000  # years of settlements of a few contracts (3 a day each); the oldest go first
+
+
+class FundingLedger:
+    def __init__(self, portfolio: Portfolio, cache: Cache, journal: Journal, bus: EventSink | None) -> None:
+        self.portfolio = portfolio
+        self.cache = cache
+        self.journal = journal
+        self.bus = bus
+        self._rows: list[list[object]] = list(journal.kv_get(SETTLEMENTS_KEY) or [])
+        self._seen = {str(r[0]) for r in self._rows}
+
+    def seen(self, key: str) -> bool:
+        return key in self._seen
+
+    def apply(self, ev: FundingSettled) -> bool:
+        """Book one settlement; False when it was booked before (or is for an unknown contract)."""
+        if ev.key in self._seen or ev.symbol not in self.portfolio.instruments:
+            return False
+        pos = self.portfolio.book_funding(ev.symbol, ev.amount, ev.ts_ms)
+        self.cache.put_position(pos)
+        self.journal.save_positions([pos.snapshot()])
+        self._rows = [*self._rows, [ev.key, ev.ts_ms, ev.symbol, str(ev.amount)]][-SETTLEMENTS_KEPT:]
+        self._seen.add(ev.key)
+        self.journal.kv_set(SETTLEMENTS_KEY, self._rows)
+        log.info("funding %s %s USDT (%s)", ev.symbol, ev.amount, ev.key)
+        if self.bus is not None:
+            self.bus.publish(ev)
+        return True
+
+
+def settlements(journal: Journal) -> list[tuple[int, str, Decimal]]:
+    """Every booked settlement (time, contract, amount), oldest first: what round trips add up."""
+    return [(int(r[1]), str(r[2]), Decimal(str(r[3]))) for r in journal.kv_get(SETTLEMENTS_KEY) or []]
+
+
+__all__ = ["SETTLEMENTS_KEY", "FundingLedger", "settlements"]
