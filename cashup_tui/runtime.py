@@ -36,7 +36,7 @@ from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.ports import Execution, Journal, MarketData, StreamHealth
 from cashup_tui.engine.bus import EventBus
 from cashup_tui.engine.cache import Cache
-from cashup_tui.engine.clock import LiveClock
+from cashup_tui.engine.clock import LiveClock, TestClock
 from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import LEVERAGE_KEY, OrderManager
 from cashup_tui.engine.portfolio import Portfolio
@@ -67,7 +67,7 @@ class Node:
     settings: Settings
     journal: Journal
     symbols: list[str]
-    clock: LiveClock = field(default_factory=LiveClock)
+    clock: LiveClock | TestClock = field(default_factory=LiveClock)
     bus: EventBus = field(default_factory=EventBus)
     cache: Cache = field(default_factory=Cache)
     store: Store | None = None
@@ -93,6 +93,8 @@ class Node:
     started: bool = False
     reconcile_changes: list[str] = field(default_factory=list)
     supervisor: Supervisor | None = None  # the running loop (built with the engine)
+    sim_running: bool = True  # demo: False holds the simulator's market still until stepped (`node.sim.step`)
+    id_session: str | None = None  # the client-id namespace; None: a fresh one per process
     _pump: Callable[[], object] | None = None  # the paper venue's events onto its stream (after each update)
     _resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack, repr=False)
 
@@ -155,10 +157,12 @@ class Node:
         from cashup_tui.adapters.gateio.rest import GateRest
 
         if self.mode is Mode.DEMO:
-            from cashup_tui.adapters.sim.server import SimServer
+            from cashup_tui.adapters.sim.server import SimServer, wall_ms
 
+            # the market and venue run on the node's clock; our clients sign requests on the wall clock
             sim = self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
-                                       balance=Decimal(str(s.sim.starting_balance)))
+                                       balance=Decimal(str(s.sim.starting_balance)), clock=self.clock.now_ms,
+                                       auth_clock=wall_ms, run_loop=self.sim_running)
             self._on_stop("simulator", sim.stop)
             await sim.start(s.sim.host, 0)
             rest_url, ws_url = sim.rest_url, sim.ws_url
@@ -181,6 +185,7 @@ class Node:
                 passphrase, self.admin_passphrase = self.admin_passphrase, None
                 self.authorize(Action.LIVE_SWITCH, "live.switch", passphrase=passphrase,
                                confirmed="flag or typed LIVE")
+        now_ms, monotonic_ms = self.clock.now_ms, self.clock.monotonic_ms  # the websockets' time
         rest = self.rest = GateRest(rest_url, api_key=key, api_secret=secret, settle=s.gate.settle,
                                     timeout_s=s.gate.request_timeout_s)
         self._on_stop("REST client", rest.close)
@@ -203,7 +208,8 @@ class Node:
             from cashup_tui.adapters.gateio.market_data import GateMarketData, rest_snapshot_fetcher
 
             market = self.market = GateMarketData(ws_url, rest_snapshot_fetcher(rest_url, settle=s.gate.settle),
-                                                  sink=self.bus, depth=s.gate.book_depth, freq=s.gate.book_freq)
+                                                  sink=self.bus, depth=s.gate.book_depth, freq=s.gate.book_freq,
+                                                  now_ms=now_ms, monotonic_ms=monotonic_ms)
             await market.subscribe(self.symbols, ["tickers", "book"])
             self._on_stop("market stream", market.stop)
             await market.start()
@@ -223,7 +229,8 @@ class Node:
             execution = GateExecution(rest, self.instruments, ws_url=ws_url, api_key=key,
                                       api_secret=secret, user_id=user_id, sink=self.bus, trade_id_prefix=prefix,
                                       orders_over_ws=s.gate.orders_over_ws,
-                                      ws_order_timeout_s=s.gate.request_timeout_s)
+                                      ws_order_timeout_s=s.gate.request_timeout_s, now_ms=now_ms,
+                                      monotonic_ms=monotonic_ms)
         self.execution = execution
         self._on_stop("venue connection", execution.stop)
         return execution
@@ -242,7 +249,7 @@ class Node:
                                            self.bus)
         om = self.om = OrderManager(execution, self.journal, self.risk, self.portfolio, self.cache, self.clock,
                                     self.bus, id_prefix=self.mode[0], emulate_triggers=self.mode in LOCAL_MODES,
-                                    submit_timeout_s=s.gate.request_timeout_s)
+                                    submit_timeout_s=s.gate.request_timeout_s, session=self.id_session)
         self.runner = StrategyRunner(om, self.instruments, self.clock, self.journal, self.bus)
         self.runner.fresh_venue = self.mode is Mode.DEMO  # a demo simulator starts flat every run
         if self.mode is Mode.PAPER:
@@ -461,8 +468,11 @@ def make_session(settings: Settings, mode: Mode, audit: AuditSink) -> Session:
 def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = None, symbols: list[str] | None = None,
                confirm_live: bool = False, journal: Journal | None = None,
                configure: Callable[[Node], None] | None = None, actor: str = "user",
-               admin_passphrase: str | None = None) -> Node:
-    """Build (not start) the node for `mode`. `db_url` "" or None with no journal = in-memory journal."""
+               admin_passphrase: str | None = None, clock: LiveClock | TestClock | None = None,
+               sim_running: bool = True, id_session: str | None = None) -> Node:
+    """Build (not start) the node for `mode`. `db_url` "" or None with no journal = in-memory journal.
+    `clock` (default: the wall clock), `sim_running=False` (the demo market moves only when stepped) and
+    `id_session` (the client-id namespace) make a demo reproducible to the pixel: a fixed-time screen."""
     name = str(mode).lower()
     if name not in TRADING_MODES:
         raise ConfigError(f"unknown mode {name!r}", hint=f"use one of: {', '.join(TRADING_MODES)}")
@@ -480,7 +490,8 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
         else:
             journal = MemoryJournal()
     node = Node(mode=mode, settings=settings, journal=journal, symbols=syms, store=store, confirm_live=confirm_live,
-                explicit_symbols=bool(symbols), admin_passphrase=admin_passphrase)
+                explicit_symbols=bool(symbols), admin_passphrase=admin_passphrase, clock=clock or LiveClock(),
+                sim_running=sim_running, id_session=id_session)
     node.session = make_session(settings, mode, journal_audit(journal, node.clock.now_ms, actor))
     if configure is not None:
         configure(node)

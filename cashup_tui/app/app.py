@@ -5,6 +5,7 @@ the visible pane is refreshed; discrete events arrive as toasts. Never a redraw 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -551,6 +552,14 @@ class CashupApp(SerialKeys, App[int]):
                 self.shutdown_guard.node_stopped = True
         finally:
             self.exit(0)
+
+    async def on_unmount(self) -> None:
+        """The app ended another way than through `_quit_node` (Textual's ctrl+q, a test's exit): stop the
+        node too, so the journal is flushed and the sockets closed."""
+        if self.node_ready and not self._stopping:
+            self._stopping = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.node.stop(), timeout=10)
 
     def stop_for_signal(self, signum: int, terminal_gone: bool) -> None:
         """SIGHUP (dropped SSH) or SIGTERM, from ShutdownGuard on the loop: a clean, non-deliberate stop."""

@@ -56,9 +56,13 @@ def _run_app(settings, mode: str, db_url: str, *, symbols: list[str] | None, liv
 
 
 def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = None, live_ok: bool = False,
-             admin_passphrase: str | None = None):  # type: ignore[no-untyped-def]
+             admin_passphrase: str | None = None, clock=None, sim_running: bool = True,
+             id_session: str | None = None):  # type: ignore[no-untyped-def]
     """The workstation as `cashup` runs it (the node is built inside the app, after the first paint);
-    the tests drive this same factory."""
+    the tests drive this same factory. `clock` (an engine clock: node, simulator, websockets, app),
+    `sim_running` and `id_session`: see `runtime.build_node` (a reproducible demo for snapshots)."""
+    import time
+
     from cashup_tui.app.app import CashupApp
     from cashup_tui.service.workstation import EngineWorkstation
     from cashup_tui.settings import render_toml
@@ -67,12 +71,15 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
         from cashup_tui.runtime import build_node
 
         return build_node(settings, mode, db_url=db_url, symbols=symbols, confirm_live=live_ok,
-                          admin_passphrase=admin_passphrase)
+                          admin_passphrase=admin_passphrase, clock=clock, sim_running=sim_running,
+                          id_session=id_session)
 
-    ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols)
+    mono = (lambda: clock.monotonic_ms() / 1000) if clock is not None else time.monotonic
+    ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols,
+                           clock=mono)
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
     return CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
-                     settings_text=(settings.source, render_toml(settings), keys))
+                     settings_text=(settings.source, render_toml(settings), keys), clock=mono)
 
 
 def _guard(app):  # type: ignore[no-untyped-def]

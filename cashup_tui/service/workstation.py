@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -103,15 +103,18 @@ def _preload() -> None:
 
 class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, EquityMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
-    workstation paints at once and the engine is imported and built while the user sees it."""
+    workstation paints at once and the engine is imported and built while the user sees it. `clock`:
+    monotonic seconds for the ack latency and the chart and margin refresh cadence."""
 
     def __init__(self, node: Any, *, chart_refresh_s: float = 30.0, notifier: Any = None,
-                 mode: str | None = None, symbols: Sequence[str] = ()) -> None:
+                 mode: str | None = None, symbols: Sequence[str] = (),
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self._factory = node if callable(node) and not hasattr(node, "start") else None
         self.node = None if self._factory is not None else node
         self.mode = Mode(mode or self.node.mode)
         self._symbols = list(symbols) or (list(self.node.symbols) if self.node is not None else [])
         self.chart_refresh_s = chart_refresh_s
+        self._clock = clock
         self.notifier = notifier
         self.ring = RingLog()
         self.toasts = ToastFeed()
@@ -146,7 +149,7 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         bus.subscribe(StrategyFailed, lambda e: self._alert("error", f"strategy {e.strategy} failed at {e.where}: "
                                                                       f"{e.message}", critical=True))
         bus.subscribe(FeedDisconnected, lambda e: self._alert("warning", f"feed {e.stream} disconnected: {e.reason}"))
-        self.margin = MarginWatch(self.node.execution)
+        self.margin = MarginWatch(self.node.execution, clock=self._clock)
         await self.margin.refresh()
         market = self.node.market
         if market is not None:
@@ -171,15 +174,16 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
 
     def _alert(self, severity: str, text: str, *, key: str = "", critical: bool = False) -> None:
         self.toasts.add(severity, text, key=key, critical=critical)
-        self._notifications.append(NotificationView(int(time.time() * 1000), severity, text[:80], text, "screen",
-                                                    True))
+        self._notifications.append(NotificationView(self._now_ms(), severity, text[:80], text, "screen", True))
 
     def _on_fill(self, e: OrderFilled) -> None:
         self.toasts.fill(e.fill)  # one toast per order (service/toasts.py); each fill in the centre
         f = e.fill
         text = f"FILL {f.side.value.upper()} {f.size} {f.symbol} @ {f.price} ({f.client_id})"
-        self._notifications.append(NotificationView(int(time.time() * 1000), "information", text, text, "screen",
-                                                    True))
+        self._notifications.append(NotificationView(self._now_ms(), "information", text, text, "screen", True))
+
+    def _now_ms(self) -> int:
+        return self.node.clock.now_ms() if self.node is not None else int(time.time() * 1000)
 
     def _on_order(self, e: OrderUpdated) -> None:
         o = e.order
@@ -240,7 +244,7 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         """Fetch chart history over REST for the series the panes ask for (never per frame)."""
         while True:
             await self.margin.refresh(due_only=True)
-            now = time.monotonic()
+            now = self._clock()
             for key in list(self._wanted):
                 if now - self._bars_at.get(key, 0.0) >= self.chart_refresh_s:
                     self._bars_at[key] = now
@@ -412,9 +416,9 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
                              leverage=lev, fee_rate=fee_rate)
 
     async def submit(self, req: OrderRequest) -> Order:
-        t0 = time.perf_counter()
+        t0 = self._clock()
         placed = await commands.place(self.node, req, authorize=self.node.authorize)
-        self.last_ack_ms = (time.perf_counter() - t0) * 1000
+        self.last_ack_ms = (self._clock() - t0) * 1000
         return placed.order
 
     async def cancel(self, client_id: str) -> Order:

@@ -111,7 +111,11 @@ class GateWsClient:
         session: aiohttp.ClientSession | None = None,
         time_s: Callable[[], int] = lambda: int(time.time()),
         rng: random.Random | None = None,
+        now_ms: Callable[[], int] | None = None,
+        monotonic_ms: Callable[[], int] | None = None,
     ) -> None:
+        """`now_ms` (wall clock, event stamps) and `monotonic_ms` (liveness, rates, ages): the node's clock;
+        by default the wall clock and the event loop's."""
         self.url = url
         self._on_values = on_values
         self._sink = sink if sink is not None else _NullSink()
@@ -129,7 +133,9 @@ class GateWsClient:
         self._own_session = session is None
         self._time_s = time_s
         self._rng = rng or random.Random()
-        self._parser = FrameParser(self._rejected, clock=lambda: int(time.time() * 1000))
+        self._wall_ms = now_ms or _wall_ms
+        self._mono_ms = monotonic_ms
+        self._parser = FrameParser(self._rejected, clock=self._wall_ms)
         self._subs: dict[tuple[str, tuple[str, ...]], Subscription] = {}
         self._by_id: dict[int, Subscription] = {}
         self._next_id = 0
@@ -174,7 +180,7 @@ class GateWsClient:
             return existing
         self._subs[sub.key] = sub
         fresh = self._fresh.setdefault(sub.channel, {})
-        now = asyncio.get_running_loop().time()
+        now = self._time()
         for s in sub.symbols:
             fresh.setdefault(s, now)
         if self._ws is not None and not self._ws.closed:
@@ -256,7 +262,6 @@ class GateWsClient:
             await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
 
     async def _one_connection(self) -> str:
-        loop = asyncio.get_running_loop()
         assert self._session is not None
         try:
             ws = await self._session.ws_connect(
@@ -275,7 +280,7 @@ class GateWsClient:
             return reason
         self._ws = ws
         self._reconnect_reason = ""
-        self._connected_at = self._last_rx = loop.time()
+        self._connected_at = self._last_rx = self._time()
         for fresh in self._fresh.values():  # a new connection gets a fresh grace period
             for k in fresh:
                 fresh[k] = self._connected_at
@@ -317,7 +322,7 @@ class GateWsClient:
         parse = self._parser.parse
         on_values = self._on_values
         fresh = self._fresh
-        loop_time = asyncio.get_running_loop().time
+        loop_time = self._time if self._mono_ms is not None else asyncio.get_running_loop().time
         receive = ws.receive
         TEXT = aiohttp.WSMsgType.TEXT
         BINARY = aiohttp.WSMsgType.BINARY
@@ -413,14 +418,14 @@ class GateWsClient:
 
     async def _watchdog(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Dead socket (nothing at all, pongs included) -> reconnect; quiet stream -> FeedStale."""
-        loop = asyncio.get_running_loop()
         interval = max(0.01, min(self.ping_interval_s, self.dead_after_s, self.stream_stale_after_s) / 4)
-        last_msgs, last_t = self.stats.msgs, loop.time()
+        last_msgs, last_t = self.stats.msgs, self._time()
         while not ws.closed:
             await asyncio.sleep(interval)
-            now = loop.time()
-            self.stats.msgs_per_s = (self.stats.msgs - last_msgs) / max(now - last_t, 1e-9)
-            last_msgs, last_t = self.stats.msgs, now
+            now = self._time()
+            if now > last_t:  # (a clock that stands still measures no rate)
+                self.stats.msgs_per_s = (self.stats.msgs - last_msgs) / (now - last_t)
+                last_msgs, last_t = self.stats.msgs, now
             silent = now - self._last_rx
             self.stats.last_msg_ms = self._now_ms() - int(silent * 1000)
             if silent > self.dead_after_s:
@@ -443,7 +448,11 @@ class GateWsClient:
     def stream_age_s(self, channel: str, symbol: str) -> float | None:
         """Seconds since the last frame of one stream (its freshness clock), None if unknown."""
         t = self._fresh.get(channel, {}).get(symbol)
-        return None if t is None else asyncio.get_running_loop().time() - t
+        return None if t is None else self._time() - t
+
+    def last_frame_ms(self) -> int:
+        """Wall-clock ms of the last inbound frame, as of now (0: none yet)."""
+        return self._now_ms() - int((self._time() - self._last_rx) * 1000) if self._last_rx else 0
 
     # -- helpers --------------------------------------------------------------------------------------
     def _publish(self, event: Event) -> None:
@@ -452,9 +461,16 @@ class GateWsClient:
         except Exception:  # the sink is someone else's code: never let it kill the feed
             log.exception("event sink failed")
 
-    @staticmethod
-    def _now_ms() -> int:
-        return int(time.time() * 1000)
+    def _now_ms(self) -> int:
+        return self._wall_ms()
+
+    def _time(self) -> float:
+        """Monotonic seconds: the injected clock's, else the event loop's."""
+        return self._mono_ms() / 1000 if self._mono_ms is not None else asyncio.get_running_loop().time()
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _frame_id(raw: Any) -> int | None:

@@ -211,7 +211,7 @@ class GateMarketData:
 
     def health(self, now_ms: int) -> StreamHealth:
         st = self.client.stats
-        last = st.last_msg_ms
+        last = self.client.last_frame_ms()
         return StreamHealth("mkt", self.connected, (now_ms - last) if last else None, st.msgs_per_s, st.reconnects)
 
     # -- feed ----------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ class LatePlacements:
             deadline = int(raw)
         except ValueError:
             return f"invalid {EXPTIME_HEADER} header {raw!r}"
-        now = self.state.now_ms()
+        now = self.state.auth_now_ms()
         if now <= deadline:
             return None
         self.expired.append(deadline)

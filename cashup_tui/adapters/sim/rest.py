@@ -173,7 +173,7 @@ class _RestApi:
             ts_s = float(ts)
         except ValueError:
             raise GateHttpError("INVALID_PARAM_VALUE", f"invalid Timestamp header {ts!r}") from None
-        now_s = self.state.now_ms() / 1000
+        now_s = self.state.auth_now_ms() / 1000
         if abs(ts_s - now_s) > AUTH_WINDOW_S:
             raise GateHttpError(
                 "REQUEST_EXPIRED", f"gap between request Timestamp and server time exceeds {AUTH_WINDOW_S}s"

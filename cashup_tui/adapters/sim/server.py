@@ -59,6 +59,7 @@ class SimServer:
         faults: Faults | None = None,
         market: SyntheticMarket | None = None,
         clock: Callable[[], int] = wall_ms,
+        auth_clock: Callable[[], int] | None = None,
         backfill: int = 500,
         user_id: int = 10001,
         run_loop: bool = True,
@@ -69,6 +70,7 @@ class SimServer:
             raise ValidationError(f"tick_ms {tick_ms} too small", hint="use 100 (10 Hz) or more")
         self.faults = faults or Faults(seed=seed)
         self._clock = clock
+        self._auth_clock = auth_clock  # what signed requests are timed against (None: `clock`)
         now = self.now_ms()
         if market is None:
             symbols = symbols or ["BTC_USDT", "ETH_USDT"]
@@ -95,6 +97,7 @@ class SimServer:
             api_keys={api_key: api_secret},
             user_id=user_id,
             now_ms=self.now_ms,
+            signed_now_ms=self.auth_now_ms if auth_clock is not None else None,
         )
         self.hub = WsHub(self.state, market)
         self.run_loop = run_loop
@@ -111,6 +114,10 @@ class SimServer:
     def now_ms(self) -> int:
         """Server time with the clock-skew fault applied."""
         return self._clock() + self.faults.clock_skew_ms
+
+    def auth_now_ms(self) -> int:
+        """The time request signatures are checked against (clients sign with the wall clock), skew applied."""
+        return (self._auth_clock or self._clock)() + self.faults.clock_skew_ms
 
     # -- app --------------------------------------------------------------------------------------------
     def _build_app(self) -> web.Application:

@@ -67,9 +67,15 @@ class SimState:
     api_keys: dict[str, str] = field(default_factory=dict)  # key -> secret
     user_id: int = 1
     now_ms: Callable[[], int] = field(default=lambda: 0)  # server clock, clock-skew fault already applied
+    # the clock request timestamps are checked against (skew applied); None: `now_ms`
+    signed_now_ms: Callable[[], int] | None = None
 
     def now_s(self) -> int:
         return self.now_ms() // 1000
+
+    def auth_now_ms(self) -> int:
+        """Server time for a signature's timestamp and X-Gate-Exptime."""
+        return (self.signed_now_ms or self.now_ms)()
 
     def secret_for(self, api_key: str) -> str | None:
         """The secret of a configured test key, or None (-> INVALID_KEY)."""

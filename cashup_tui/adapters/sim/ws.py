@@ -341,7 +341,7 @@ class WsHub:
         t = req.get("time")
         if not isinstance(t, int) or isinstance(t, bool):
             raise WsRequestError(4, '{"label":"INVALID_PARAM_VALUE","message":"time must be integer seconds"}')
-        if abs(t - self.state.now_s()) > AUTH_WINDOW_S:
+        if abs(t - self.state.auth_now_ms() // 1000) > AUTH_WINDOW_S:
             raise WsRequestError(
                 4, '{"label":"REQUEST_EXPIRED","message":"request time differs from server time by more than 60s"}'
             )

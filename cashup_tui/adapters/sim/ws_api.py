@@ -128,7 +128,7 @@ class WsTradingApi:
         ts = str(payload.get("timestamp") or "")
         if not ts.isdigit():
             raise GateHttpError("INVALID_PARAM_VALUE", "timestamp must be integer seconds as a string", 400)
-        if abs(int(ts) - self.state.now_s()) > AUTH_WINDOW_S:
+        if abs(int(ts) - self.state.auth_now_ms() // 1000) > AUTH_WINDOW_S:
             raise GateHttpError("REQUEST_EXPIRED", "timestamp differs from server time by more than 60s", 401)
         sign = str(payload.get("signature") or "")
         if not any(auth.verify(auth.ws_api_sign(secret, channel, t, ts), sign) for t in signed_texts(payload.get("req_param"))):
