@@ -157,7 +157,8 @@ class Node:
         if self.mode is Mode.DEMO:
             from cashup_tui.adapters.sim.server import SimServer
 
-            sim = self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
+            listed = self.symbols + [x for x in s.sim.symbols if x not in self.symbols]  # `/` finds [sim] symbols too
+            sim = self.sim = SimServer(listed, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
                                        balance=Decimal(str(s.sim.starting_balance)))
             self._on_stop("simulator", sim.stop)
             await sim.start(s.sim.host, 0)

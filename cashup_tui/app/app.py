@@ -31,7 +31,6 @@ from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.leverage import open_leverage_dialog
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.quit import quit_question
-from cashup_tui.app.modals.search import SymbolSearch
 from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.fills import FillsPane
@@ -44,6 +43,7 @@ from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.app.toasts import ToastShelf
+from cashup_tui.app.watching import open_search, unwatch_selected
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.service.roles import AdminPassphraseRequired
@@ -79,6 +79,7 @@ class CashupApp(App[int]):
         Binding("c", "cancel_selected", "Cancel order"),
         Binding("k", "kill", "Kill switch"),
         Binding("slash", "search", "Search"),
+        Binding("delete", "unwatch", "Remove from watchlist", show=False),
         Binding("question_mark", "help", "Help", show=False),  # the key bar ends with "? help"
         Binding("q", "quit_app", "Quit"),
         Binding("n", "notifications", "Alerts", show=False),
@@ -386,14 +387,10 @@ class CashupApp(App[int]):
         self.push_screen(KillSwitch(current), picked)
 
     def action_search(self) -> None:
-        def picked(sym: str | None) -> None:
-            if sym:
-                self.symbol = sym
-                self.query_one(TabbedContent).active = "market"
-                self.query_one(Watchlist).select_symbol(sym)
-                self._refresh_market()
+        open_search(self)
 
-        self.push_screen(SymbolSearch(list(self.node.symbols())), picked)
+    def action_unwatch(self) -> None:
+        unwatch_selected(self)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([("Workstation", binding_rows(self._help_bindings())),

@@ -60,6 +60,7 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
     """The workstation as `cashup` runs it (the node is built inside the app, after the first paint);
     the tests drive this same factory."""
     from cashup_tui.app.app import CashupApp
+    from cashup_tui.service.config_edit import ConfigFile
     from cashup_tui.service.workstation import EngineWorkstation
     from cashup_tui.settings import render_toml
 
@@ -70,6 +71,7 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
                           admin_passphrase=admin_passphrase)
 
     ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols)
+    ws.config = ConfigFile(settings.config_file or None)  # the file Settings, alerts and `/` write back to
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
     return CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
                      settings_text=(settings.source, render_toml(settings), keys))

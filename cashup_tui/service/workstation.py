@@ -57,6 +57,7 @@ from cashup_tui.service.views import (
     StressRow,
     TicketPreview,
 )
+from cashup_tui.service.watchlist import WatchlistMixin
 
 log = logging.getLogger("cashup.app")
 ZERO = Decimal(0)
@@ -99,7 +100,7 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin):
+class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, WatchlistMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 
