@@ -116,7 +116,7 @@ def _is_number(text: str) -> bool:
 def test_lists_channels_and_rules(tmp_path: Path) -> None:
     p = _file(tmp_path, 0o600)
     cfg = ConfigFile(p, environ={})
-    assert cfg.add_item("ui.watchlist", "XRP_USDT").now
+    assert not cfg.add_item("ui.watchlist", "XRP_USDT").now
     cfg.add_item("notify.alerts", "BTC_USDT price above 70000")
     cfg.replace_item("notify.alerts", 0, "BTC_USDT price below 20000")
     change = cfg.add_channel(TOKEN_URL)

@@ -24,13 +24,14 @@ from cashup_tui.app.hangup import HangupSafeDriver, ShutdownGuard
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.audit import AuditLog
 from cashup_tui.app.modals.backtest import BacktestDialog, DriftView
-from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
+from cashup_tui.app.modals.centre import LogViewer, NotificationCentre
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen, binding_rows, key_label
 from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.leverage import open_leverage_dialog
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.quit import quit_question
+from cashup_tui.app.modals.settings import SettingsScreen
 from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.fills import FillsPane
@@ -485,7 +486,7 @@ class CashupApp(App[int]):
         self.push_screen(AuditLog(getattr(self.node, "audit_log", list)()))
 
     def action_settings(self) -> None:
-        self.push_screen(SettingsScreen(*self._settings_text))
+        self.push_screen(SettingsScreen(*self._settings_text, config=getattr(self.node, "config", None)))
 
     def action_quit_app(self) -> None:
         node = self.node

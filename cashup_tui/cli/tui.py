@@ -71,7 +71,7 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
                           admin_passphrase=admin_passphrase)
 
     ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols)
-    ws.config = ConfigFile(settings.config_file or None)  # the file Settings, alerts and `/` write back to
+    ws.config = ConfigFile(settings.config_file or None, running=settings)  # Settings, alerts and `/` write here
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
     return CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
                      settings_text=(settings.source, render_toml(settings), keys))

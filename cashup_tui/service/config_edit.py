@@ -15,7 +15,7 @@ import difflib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,6 @@ from cashup_tui.settings import (
     load_settings,
 )
 
-# keys the running workstation takes at once (the watchlist pane); every other key on the next start
-APPLIES_NOW = frozenset({"ui.watchlist"})
 CHANNELS = "notify.urls"
 DISABLED_CHANNELS = "notify.disabled_urls"
 ALERTS = "notify.alerts"
@@ -50,9 +48,10 @@ URLS_HINT = ("channel URLs carry tokens: add, remove or switch channels in the w
 @dataclass(frozen=True)
 class SettingRow:
     key: str  # section.key
-    value: str  # as shown: secrets masked
+    value: str  # in force, as shown: secrets masked
     secret: bool
     env: str  # the CASHUP_* variable overriding the file here, or ""
+    saved: str = ""  # the file's value when it differs from the one in force (takes effect on a restart)
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,12 @@ class Change:
     key: str
     shown: str  # the new value as shown (secrets masked)
     path: Path
-    now: bool  # the running workstation applies it at once
+    now: bool  # the running workstation took it at once (alert rules); else the next start reads it
     created: bool  # the settings file did not exist: written from the documented example first
     env: str = ""  # a CASHUP_* variable that overrides this key in this environment
+
+    def applied(self) -> Change:
+        return replace(self, now=True)
 
     @property
     def message(self) -> str:
@@ -117,7 +119,8 @@ def env_name(key: str) -> str:
 class ConfigFile:
     """The settings file both front ends edit (created from the documented example on the first edit)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None,
+                 running: Settings | None = None) -> None:
         if path:
             self.path = Path(path).expanduser()
         else:
@@ -125,6 +128,7 @@ class ConfigFile:
 
             self.path = default_config_file()
         self.environ = os.environ if environ is None else environ
+        self.running = running  # the settings this process started with (what is in force)
 
     # -- reading -----------------------------------------------------------------------------------
     def _file_settings(self) -> Settings:
@@ -137,13 +141,16 @@ class ConfigFile:
         return load_settings(self.path, environ=dict(self.environ))
 
     def rows(self) -> list[SettingRow]:
-        s = self.effective()
+        """Every key with the value in force; a file value saved since (not yet in force) beside it."""
+        s = self.running or self.effective()
+        file = self.effective() if self.running is not None and self.path.exists() else s
         out = []
         for section in SECTIONS:
             for f in fields(getattr(s, section)):
                 key = f"{section}.{f.name}"
-                out.append(SettingRow(key, shown(key, getattr(getattr(s, section), f.name)), is_secret(key),
-                                      env_name(key) if env_name(key) in self.environ else ""))
+                now, saved = (shown(key, getattr(getattr(x, section), f.name)) for x in (s, file))
+                out.append(SettingRow(key, now, is_secret(key), env_name(key) if env_name(key) in self.environ else "",
+                                      saved if saved != now else ""))
         return out
 
     def text_of(self, key: str) -> str:
@@ -240,7 +247,7 @@ class ConfigFile:
         write_private_file(self.path, new_text.encode("utf-8"), keep_mode=True)
         section, name = key.split(".", 1)
         value = getattr(getattr(settings, section), name)
-        return Change(key, shown(key, value), self.path, key in APPLIES_NOW, created,
+        return Change(key, shown(key, value), self.path, False, created,
                       env_name(key) if env_name(key) in self.environ else "")
 
 

@@ -38,6 +38,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
+from cashup_tui.service.alert_rules import AlertRulesMixin
 from cashup_tui.service.fills import HistoryMixin
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.leverage import LeverageMixin
@@ -100,7 +101,8 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, WatchlistMixin):
+class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, WatchlistMixin,
+                        AlertRulesMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it."""
 

@@ -1,4 +1,4 @@
-"""Notification centre, log viewer and settings: secondary screens opened from the palette or keys."""
+"""Notification centre and log viewer: secondary screens opened from the palette or keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
@@ -85,34 +85,6 @@ class LogViewer(ModalScreen[None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show_lines(event.value)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class SettingsScreen(ModalScreen[None]):
-    """Effective settings and key status. Secrets are never shown (only <set>/<not set>, `***` in URLs).
-    The body scrolls with the keyboard (arrows, page up/down, home/end): every section is reachable at any
-    terminal height."""
-
-    BINDINGS = [Binding("escape,q", "close", "Close")]
-
-    def __init__(self, source: str, toml_text: str, key_status: str) -> None:
-        super().__init__()
-        self.source = source
-        self.toml_text = toml_text
-        self.key_status = key_status
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(f"Settings ({self.source})  [↑↓ pgup pgdn home end] scroll  [esc] close", markup=False,
-                        classes="dialog-title")
-            with VerticalScroll(id="settings-body"):
-                yield Static(Text(f"API keys: {self.key_status}"))
-                yield Static(Text(self.toml_text))
-
-    def on_mount(self) -> None:
-        self.query_one("#settings-body", VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
