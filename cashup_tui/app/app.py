@@ -477,7 +477,8 @@ class CashupApp(App[int]):
     def action_notifications(self) -> None:
         self.toasts.read_all()
         self.push_screen(NotificationCentre(self.node.notifications(), self.node.channels(), self.node.alert_rules(),
-                                            self.node.test_notification))
+                                            self.node.test_notification, getattr(self.node, "config", None),
+                                            getattr(self.node, "apply_alert_rules", None)))
 
     def action_logs(self) -> None:
         self.push_screen(LogViewer(self.node.logs()))

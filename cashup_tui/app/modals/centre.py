@@ -13,19 +13,27 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from cashup_tui.app import fmt
+from cashup_tui.app.modals.notify_config import NotifyConfig
+from cashup_tui.service.config_edit import ConfigFile
 from cashup_tui.service.views import LogLine, NotificationView
 
 
 class NotificationCentre(ModalScreen[None]):
+    """Delivered notifications, the running channels and rules, and (with a settings file) the editor of
+    channels and alert rules (app/modals/notify_config.py)."""
+
     BINDINGS = [Binding("escape,q", "close", "Close"), Binding("t", "test", "Test send")]
 
     def __init__(self, items: Sequence[NotificationView], channels: Sequence[str], rules: Sequence[str],
-                 test_send: Callable[[], object]) -> None:
+                 test_send: Callable[[], object], config: ConfigFile | None = None,
+                 apply_rules: Callable[[Sequence[str]], bool] | None = None) -> None:
         super().__init__()
         self.items = list(items)
         self.channels = list(channels)
         self.rules = list(rules)
         self._test_send = test_send
+        self.config = config
+        self.apply_rules = apply_rules
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -35,12 +43,16 @@ class NotificationCentre(ModalScreen[None]):
             table: DataTable[Any] = DataTable(id="notif-table")
             yield table
             yield Static("", id="notif-status")
+            if self.config is not None:
+                yield NotifyConfig(self.config, self.apply_rules)
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         t.add_columns("Time", "Severity", "Channel", "Title", "Delivered")
         for n in self.items:
             t.add_row(fmt.clock(n.ts_ms), n.severity, n.channel, n.title[:50], "yes" if n.delivered else "NO")
+        if self.config is not None:
+            self.query_one("#notify-config", DataTable).focus()
 
     def action_test(self) -> None:
         async def go() -> None:
@@ -52,6 +64,8 @@ class NotificationCentre(ModalScreen[None]):
         self.run_worker(go(), exclusive=True)
 
     def action_close(self) -> None:
+        if self.config is not None and self.query_one(NotifyConfig).close_editor():
+            return
         self.dismiss(None)
 
 
