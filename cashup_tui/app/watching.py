@@ -4,6 +4,7 @@ which subscribes the new contract and saves the change to the settings file."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from textual.widgets import TabbedContent
@@ -24,17 +25,7 @@ def open_search(app: Any) -> None:
         if sym in node.watchlist() or not hasattr(node, "watch"):
             _show(app, sym)
             return
-
-        async def go() -> None:
-            try:
-                said = await node.watch(sym)
-            except CashupError as exc:
-                app.notify(str(exc), severity="error", timeout=10)
-                return
-            app.notify(said, markup=False)
-            _show(app, sym)
-
-        app.run_worker(go(), group="actions")
+        _run(app, node.watch(sym), lambda: _show(app, sym))
 
     app.push_screen(SymbolSearch(list(node.symbols()), list(node.watchlist())), picked)
 
@@ -50,14 +41,23 @@ def unwatch_selected(app: Any) -> None:
     if app.query_one(TabbedContent).active != "market" or not sym or not hasattr(node, "unwatch"):
         return
 
+    def after() -> None:
+        app.symbol = node.watchlist()[0] if app.symbol == sym else app.symbol
+        _show(app, app.symbol)
+
+    _run(app, node.unwatch(sym), after)
+
+
+def _run(app: Any, call: Awaitable[str], after: Callable[[], None]) -> None:
+    """The workstation's change in a worker: its message as a toast, or its error; `after` on success."""
+
     async def go() -> None:
         try:
-            said = await node.unwatch(sym)
+            said = await call
         except CashupError as exc:
             app.notify(str(exc), severity="error", timeout=10)
             return
         app.notify(said, markup=False)
-        app.symbol = node.watchlist()[0] if app.symbol == sym else app.symbol
-        _show(app, app.symbol)
+        after()
 
     app.run_worker(go(), group="actions")
