@@ -6,6 +6,7 @@ adapters (the vault) and the composition root share them."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -20,18 +21,24 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically replace `path` with `data`, mode 0600, in a 0700 directory (never half-written)."""
+def write_private_file(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
+    """Atomically replace `path` with `data`, mode 0600, in a 0700 directory (never half-written).
+    `keep_mode`: an existing file keeps its mode and its directory is left as it is (a settings file
+    the user placed and chose permissions for)."""
     old_umask = os.umask(0o077)
     try:
-        ensure_private_dir(path.parent)
+        mode = 0o600
+        if keep_mode and path.exists():
+            mode = stat.S_IMODE(path.stat().st_mode)
+        else:
+            ensure_private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
+            os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
             try:

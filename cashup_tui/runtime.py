@@ -160,7 +160,8 @@ class Node:
             from cashup_tui.adapters.sim.server import SimServer, wall_ms
 
             # the market and venue run on the node's clock; our clients sign requests on the wall clock
-            sim = self.sim = SimServer(self.symbols, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
+            listed = self.symbols + [x for x in s.sim.symbols if x not in self.symbols]  # `/` finds [sim] symbols too
+            sim = self.sim = SimServer(listed, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
                                        balance=Decimal(str(s.sim.starting_balance)), clock=self.clock.now_ms,
                                        auth_clock=wall_ms, run_loop=self.sim_running)
             self._on_stop("simulator", sim.stop)

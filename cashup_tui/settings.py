@@ -89,6 +89,7 @@ class SimSettings:
 @dataclass
 class NotifySettings:
     urls: list[str] = field(default_factory=list)  # apprise URLs; tokens here are secrets: prefer the vault
+    disabled_urls: list[str] = field(default_factory=list)  # channels switched off (kept, never sent to)
     alerts: list[str] = field(default_factory=list)  # alert rules, e.g. "BTC_USDT price above 70000"
     min_severity: str = "info"
     rate_limit_per_min: int = 30
@@ -140,7 +141,7 @@ class Settings:
                 v = getattr(section, f.name)
                 if isinstance(v, Secret):
                     v = ("<set>" if v else "<not set>") if redact else v.reveal()
-                elif redact and (name, f.name) == ("notify", "urls"):  # tokens: scheme and host only
+                elif redact and (name, f.name) in URL_KEYS:  # tokens: scheme and host only
                     v = [mask_url(u) for u in v]
                 values[f.name] = v
             out[name] = values
@@ -149,6 +150,7 @@ class Settings:
 
 SECTIONS = ("store", "gate", "backtest", "risk", "sim", "notify", "ui", "log")
 ENV_ONLY = {("gate", "api_key"), ("gate", "api_secret")}
+URL_KEYS = (("notify", "urls"), ("notify", "disabled_urls"))  # channel URLs embed tokens: shown masked
 _CHOICES = {
     ("store", "synchronous"): ("FULL", "NORMAL", "OFF"),
     ("backtest", "engine"): ("fast", "event"),
@@ -265,6 +267,14 @@ def _apply(settings: Settings, section: str, key: str, value: Any, where: str) -
     setattr(getattr(settings, section), key, coerced)
 
 
+def coerce_value(section: str, key: str, value: Any, where: str) -> Any:
+    """One key's value checked and converted exactly as the loader does (type, choices, range; a string
+    in the environment-variable form); ValueError names where, the key and what is allowed."""
+    probe = Settings()
+    _apply(probe, section, key, value, where)
+    return getattr(getattr(probe, section), key)
+
+
 def _check_range(section: str, key: str, value: float, where: str) -> None:
     name = f"'{section}.{key}'"
     if not math.isfinite(value):
@@ -307,6 +317,42 @@ def discover_config_file(flag: str | os.PathLike[str] | None = None) -> tuple[Pa
     return None, "built-in defaults"
 
 
+def _load_text(settings: Settings, path: Path, text: str) -> None:
+    """Apply a settings file's text to `settings`; ConfigError names file, line, key and expectation."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at that line") from None
+    for section, values in data.items():
+        if section not in SECTIONS:
+            close = difflib.get_close_matches(section, SECTIONS, n=1)
+            line = _find_line(text, section, None)
+            hint = f"did you mean [{close[0]}]?" if close else f"sections are: {', '.join(SECTIONS)}"
+            raise ConfigError(f"{path}:{line or '?'}: unknown section [{section}]", hint=hint)
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: '{section}' must be a [section] table")
+        for key, value in values.items():
+            line = _find_line(text, section, key)
+            where = f"{path}:{line or '?'}"
+            if (section, key) in ENV_ONLY:
+                raise ConfigError(
+                    f"{where}: '{section}.{key}' must not be stored in a config file",
+                    hint="use `cashup keys set gateio` (encrypted vault) or CASHUP_GATE_API_KEY/SECRET",
+                )
+            try:
+                _apply(settings, section, key, value, where)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
+
+def check_settings_text(text: str, path: Path) -> Settings:
+    """Validate a settings file's text exactly as `load_settings` does (no environment), e.g. before
+    writing it back; `path` only names the file in the errors."""
+    settings = Settings(source=str(path), config_file=str(path))
+    _load_text(settings, path, text)
+    return settings
+
+
 def load_settings(
     config: str | os.PathLike[str] | None = None, *, environ: dict[str, str] | None = None
 ) -> Settings:
@@ -317,31 +363,7 @@ def load_settings(
     if path is not None:
         settings.source = f"{path} ({how})"
         settings.config_file = str(path)
-        text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at that line") from None
-        for section, values in data.items():
-            if section not in SECTIONS:
-                close = difflib.get_close_matches(section, SECTIONS, n=1)
-                line = _find_line(text, section, None)
-                hint = f"did you mean [{close[0]}]?" if close else f"sections are: {', '.join(SECTIONS)}"
-                raise ConfigError(f"{path}:{line or '?'}: unknown section [{section}]", hint=hint)
-            if not isinstance(values, dict):
-                raise ConfigError(f"{path}: '{section}' must be a [section] table")
-            for key, value in values.items():
-                line = _find_line(text, section, key)
-                where = f"{path}:{line or '?'}"
-                if (section, key) in ENV_ONLY:
-                    raise ConfigError(
-                        f"{where}: '{section}.{key}' must not be stored in a config file",
-                        hint="use `cashup keys set gateio` (encrypted vault) or CASHUP_GATE_API_KEY/SECRET",
-                    )
-                try:
-                    _apply(settings, section, key, value, where)
-                except ValueError as exc:
-                    raise ConfigError(str(exc)) from None
+        _load_text(settings, path, path.read_text(encoding="utf-8", errors="replace"))
     known = _env_names()
     for name, value in env.items():
         if not name.startswith("CASHUP_") or _is_non_setting(name):

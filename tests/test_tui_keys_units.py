@@ -120,7 +120,7 @@ async def test_quit_asks_first_when_orders_or_positions_are_open_and_names_them(
 
 async def test_settings_scroll_with_the_keyboard_to_every_section_and_keep_secrets_masked(tmp_path: Path) -> None:
     """`cashup`'s own factory (settings text included), a notification token in the environment."""
-    from cashup_tui.app.modals.centre import SettingsScreen
+    from cashup_tui.app.modals.settings import SettingsScreen
     from cashup_tui.cli.tui import make_app
     from cashup_tui.settings import load_settings
 
@@ -132,7 +132,7 @@ async def test_settings_scroll_with_the_keyboard_to_every_section_and_keep_secre
         await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen), timeout=15, what="the settings")
         seen = screen_text(app)
         assert "[store]" in seen and "[notify]" not in seen  # 30 rows do not hold them all
-        for _ in range(60):  # down, one line at a time, to the last section
+        for _ in range(120):  # down, one row at a time, to the last section
             await press(pilot, "down")
             seen += screen_text(app)
             if "[log]" in screen_text(app):

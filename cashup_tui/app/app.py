@@ -26,14 +26,14 @@ from cashup_tui.app.layout import size_classes
 from cashup_tui.app.modals.amend import AmendOrder
 from cashup_tui.app.modals.audit import AuditLog
 from cashup_tui.app.modals.backtest import BacktestDialog, DriftView
-from cashup_tui.app.modals.centre import LogViewer, NotificationCentre, SettingsScreen
+from cashup_tui.app.modals.centre import LogViewer, NotificationCentre
 from cashup_tui.app.modals.confirm import Confirm
 from cashup_tui.app.modals.help import HelpScreen, binding_rows, key_label
 from cashup_tui.app.modals.kill import KillSwitch
 from cashup_tui.app.modals.leverage import open_leverage_dialog
 from cashup_tui.app.modals.passphrase import PassphrasePrompt
 from cashup_tui.app.modals.quit import quit_question
-from cashup_tui.app.modals.search import SymbolSearch
+from cashup_tui.app.modals.settings import SettingsScreen
 from cashup_tui.app.modals.start import open_start_dialog
 from cashup_tui.app.modals.ticket import OrderTicket
 from cashup_tui.app.panes.fills import FillsPane
@@ -47,6 +47,7 @@ from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.app.serial_keys import SerialKeys
 from cashup_tui.app.toasts import ToastShelf
+from cashup_tui.app.watching import open_search, unwatch_selected
 from cashup_tui.app.widgets.charts import node_series
 from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
@@ -72,6 +73,7 @@ class CashupApp(SerialKeys, App[int]):
         Binding("c", "cancel_selected", "Cancel order"),
         Binding("k", "kill", "Kill switch"),
         Binding("slash", "search", "Search"),
+        Binding("delete", "unwatch", "Remove from watchlist", show=False),
         Binding("question_mark", "help", "Help", show=False),  # the key bar ends with "? help"
         Binding("q", "quit_app", "Quit"),
         Binding("n", "notifications", "Alerts", show=False),
@@ -382,14 +384,10 @@ class CashupApp(SerialKeys, App[int]):
         self.push_screen(KillSwitch(current), picked)
 
     def action_search(self) -> None:
-        def picked(sym: str | None) -> None:
-            if sym:
-                self.symbol = sym
-                self.query_one(TabbedContent).active = "market"
-                self.query_one(Watchlist).select_symbol(sym)
-                self._refresh_market()
+        open_search(self)
 
-        self.push_screen(SymbolSearch(list(self.node.symbols())), picked)
+    def action_unwatch(self) -> None:
+        unwatch_selected(self)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([("Workstation", binding_rows(self._help_bindings())),
@@ -476,7 +474,8 @@ class CashupApp(SerialKeys, App[int]):
     def action_notifications(self) -> None:
         self.toasts.read_all()
         self.push_screen(NotificationCentre(self.node.notifications(), self.node.channels(), self.node.alert_rules(),
-                                            self.node.test_notification))
+                                            self.node.test_notification, getattr(self.node, "config", None),
+                                            getattr(self.node, "apply_alert_rules", None)))
 
     def action_logs(self) -> None:
         self.push_screen(LogViewer(self.node.logs()))
@@ -485,7 +484,7 @@ class CashupApp(SerialKeys, App[int]):
         self.push_screen(AuditLog(getattr(self.node, "audit_log", list)()))
 
     def action_settings(self) -> None:
-        self.push_screen(SettingsScreen(*self._settings_text))
+        self.push_screen(SettingsScreen(*self._settings_text, config=getattr(self.node, "config", None)))
 
     def action_quit_app(self) -> None:
         node = self.node

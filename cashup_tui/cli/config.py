@@ -1,4 +1,4 @@
-"""`cashup config path|show|init`."""
+"""`cashup config path|show|init|set`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from cashup_tui.cli.common import ctx_obj, fail, print_json, settings_from
 
-app = typer.Typer(help="Show, locate and create the settings file.", no_args_is_help=True)
+app = typer.Typer(help="Show, locate, create and edit the settings file.", no_args_is_help=True)
 
 
 @app.command("path")
@@ -59,3 +59,18 @@ def init(
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     typer.echo(f"wrote {target}")
+
+
+@app.command("set")
+def set_cmd(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="SECTION.KEY, e.g. risk.max_leverage (see `cashup config show`)."),
+    value: str = typer.Argument(..., help='The new value; a list as "a, b" or \'["a", "b"]\'.'),
+) -> None:
+    """Change one key in the settings file, checked as the loader checks it, comments kept. Secrets are
+    refused (API keys: `cashup keys`; channel URLs: the workstation's notification centre)."""
+    from cashup_tui.service.config_edit import ConfigFile
+    from cashup_tui.settings import discover_config_file
+
+    path, _ = discover_config_file(ctx_obj(ctx).get("config"))
+    typer.echo(ConfigFile(path).set(key, value).message)

@@ -14,7 +14,7 @@ from cashup_tui import __version__
 
 # name -> (module, help). Each module defines `app = typer.Typer(...)` (a group) or `command` (a function).
 GROUPS: dict[str, tuple[str, str]] = {
-    "config": ("cashup_tui.cli.config", "Show, locate and create the settings file."),
+    "config": ("cashup_tui.cli.config", "Show, locate, create and edit the settings file."),
     "data": ("cashup_tui.cli.data", "Import, list, export, resample and fetch OHLCV candles."),
     "feed": ("cashup_tui.cli.feed", "Watch live Gate.io streams headless; replay captures."),
     "sim": ("cashup_tui.cli.sim", "Run the Gate-compatible loopback simulator."),

@@ -64,6 +64,7 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
     import time
 
     from cashup_tui.app.app import CashupApp
+    from cashup_tui.service.config_edit import ConfigFile
     from cashup_tui.service.workstation import EngineWorkstation
     from cashup_tui.settings import render_toml
 
@@ -77,6 +78,7 @@ def make_app(settings, mode: str, db_url: str, *, symbols: list[str] | None = No
     mono = (lambda: clock.monotonic_ms() / 1000) if clock is not None else time.monotonic
     ws = EngineWorkstation(build, mode=mode, symbols=symbols or settings.ui.watchlist or settings.sim.symbols,
                            clock=mono)
+    ws.config = ConfigFile(settings.config_file or None, running=settings)  # Settings, alerts and `/` write here
     keys = "set" if settings.gate.api_key else "not set in the environment (see `cashup keys status`)"
     return CashupApp(ws, refresh_hz=settings.ui.refresh_hz,
                      settings_text=(settings.source, render_toml(settings), keys), clock=mono)

@@ -38,6 +38,7 @@ from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
+from cashup_tui.service.alert_rules import AlertRulesMixin
 from cashup_tui.service.equity import EquityMixin
 from cashup_tui.service.fills import HistoryMixin
 from cashup_tui.service.funding import FundingView, funding_view
@@ -59,6 +60,7 @@ from cashup_tui.service.views import (
     StressRow,
     TicketPreview,
 )
+from cashup_tui.service.watchlist import WatchlistMixin
 
 log = logging.getLogger("cashup.app")
 ZERO = Decimal(0)
@@ -101,7 +103,8 @@ def _preload() -> None:
         importlib.import_module(name)
 
 
-class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, EquityMixin):
+class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMixin, EquityMixin, WatchlistMixin,
+                        AlertRulesMixin):
     """`node` is a built `runtime.Node`, or a zero-argument factory that builds it; with a factory the
     workstation paints at once and the engine is imported and built while the user sees it. `clock`:
     monotonic seconds for the ack latency and the chart and margin refresh cadence."""

@@ -1,4 +1,4 @@
-"""Notification centre, log viewer and settings: secondary screens opened from the palette or keys."""
+"""Notification centre and log viewer: secondary screens opened from the palette or keys."""
 
 from __future__ import annotations
 
@@ -8,24 +8,32 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from cashup_tui.app import fmt
+from cashup_tui.app.modals.notify_config import NotifyConfig
+from cashup_tui.service.config_edit import ConfigFile
 from cashup_tui.service.views import LogLine, NotificationView
 
 
 class NotificationCentre(ModalScreen[None]):
+    """Delivered notifications, the running channels and rules, and (with a settings file) the editor of
+    channels and alert rules (app/modals/notify_config.py)."""
+
     BINDINGS = [Binding("escape,q", "close", "Close"), Binding("t", "test", "Test send")]
 
     def __init__(self, items: Sequence[NotificationView], channels: Sequence[str], rules: Sequence[str],
-                 test_send: Callable[[], object]) -> None:
+                 test_send: Callable[[], object], config: ConfigFile | None = None,
+                 apply_rules: Callable[[Sequence[str]], bool] | None = None) -> None:
         super().__init__()
         self.items = list(items)
         self.channels = list(channels)
         self.rules = list(rules)
         self._test_send = test_send
+        self.config = config
+        self.apply_rules = apply_rules
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -35,12 +43,16 @@ class NotificationCentre(ModalScreen[None]):
             table: DataTable[Any] = DataTable(id="notif-table")
             yield table
             yield Static("", id="notif-status")
+            if self.config is not None:
+                yield NotifyConfig(self.config, self.apply_rules)
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         t.add_columns("Time", "Severity", "Channel", "Title", "Delivered")
         for n in self.items:
             t.add_row(fmt.clock(n.ts_ms), n.severity, n.channel, n.title[:50], "yes" if n.delivered else "NO")
+        if self.config is not None:
+            self.query_one("#notify-config", DataTable).focus()
 
     def action_test(self) -> None:
         async def go() -> None:
@@ -52,6 +64,8 @@ class NotificationCentre(ModalScreen[None]):
         self.run_worker(go(), exclusive=True)
 
     def action_close(self) -> None:
+        if self.config is not None and self.query_one(NotifyConfig).close_editor():
+            return
         self.dismiss(None)
 
 
@@ -85,34 +99,6 @@ class LogViewer(ModalScreen[None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._show_lines(event.value)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class SettingsScreen(ModalScreen[None]):
-    """Effective settings and key status. Secrets are never shown (only <set>/<not set>, `***` in URLs).
-    The body scrolls with the keyboard (arrows, page up/down, home/end): every section is reachable at any
-    terminal height."""
-
-    BINDINGS = [Binding("escape,q", "close", "Close")]
-
-    def __init__(self, source: str, toml_text: str, key_status: str) -> None:
-        super().__init__()
-        self.source = source
-        self.toml_text = toml_text
-        self.key_status = key_status
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
-            yield Label(f"Settings ({self.source})  [↑↓ pgup pgdn home end] scroll  [esc] close", markup=False,
-                        classes="dialog-title")
-            with VerticalScroll(id="settings-body"):
-                yield Static(Text(f"API keys: {self.key_status}"))
-                yield Static(Text(self.toml_text))
-
-    def on_mount(self) -> None:
-        self.query_one("#settings-body", VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -81,6 +81,9 @@ class Watchlist(DataTable):
         return False
 
     def update_tickers(self, symbols: Sequence[str], tickers: dict[str, Ticker | None]) -> None:
+        for key in [k for k in self.rows if k.value not in symbols]:  # taken off the watchlist
+            self.remove_row(key)
+            self._cells = {k: v for k, v in self._cells.items() if k[0] != key.value}
         rows: list[dict[str, object]] = []
         for sym in symbols:
             t = tickers.get(sym)
