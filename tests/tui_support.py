@@ -99,6 +99,8 @@ def snapshot_app(tmp_path: Path, *, refresh_hz: float = 4.0) -> Any:
     settings = load_settings(environ={})
     settings.ui.refresh_hz = refresh_hz
     settings.sim.seed, settings.sim.tick_ms = 7, 100
+    # Settings shows where an edit would be written: one fixed path (never created: nothing is edited here)
+    settings.config_file = "/tmp/cashup-snapshot/cashup.toml"
     return make_app(settings, "demo", str(tmp_path / "snap.sqlite"), symbols=list(SNAP_SYMBOLS),
                     clock=TestClock(SNAP_T0), sim_running=False, id_session=SNAP_SESSION)
 
@@ -170,6 +172,15 @@ async def settle_snapshot_demo(pilot: Any) -> None:
     await wait_until(pilot, booked, what="the position and the resting order")
     await ws.margin.refresh()  # the venue's account after the last step (the standing clock never asks again)
     await wait_until(pilot, lambda: ("BTC_USDT", "1m") in ws._bars, what="the chart history")
+    # every series a pane at any size asks for (the 240x60 second chart, Risk's daily bars for VaR), fetched
+    # before the picture: a pane that asks only when shown would draw "—" or an empty chart first
+    from cashup_tui.app.panes.market import CONTEXT_TIMEFRAME
+
+    ws.risk()
+    ws.bars("BTC_USDT", CONTEXT_TIMEFRAME.get("1m", "1h"))
+    await wait_until(pilot, lambda: ws._wanted <= set(ws._bars), timeout=60, what="every chart series")
+    ws.risk()  # VaR from the daily bars now there
+    ws._journal_read = None  # the fills read before the market order's fill was journalled
     app.refresh_views()  # the fill's toast comes out now: cleared, so no toast times out mid-snapshot
     app.toasts.read_all()
     app.clear_notifications()
