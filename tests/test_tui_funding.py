@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from cashup_tui.app import fmt
-from cashup_tui.app.panes.positions import PositionsPane
 from cashup_tui.app.panes.tables import SyncTable
 from tests.tui_support import demo_app, press, screen_text, wait_until, watch_prices
 
@@ -22,11 +21,11 @@ pytestmark = pytest.mark.timeout(150)
 
 
 def _cell(app: Any, key: str, column: str) -> str:
-    pane = app.query_one(PositionsPane)
     table = app.query_one("#positions-table", SyncTable)
-    if key not in [str(k.value) for k in table.rows] or column not in pane._columns:
+    columns = list(table._columns)  # the columns shown at this width (tables.fit_columns)
+    if key not in [str(k.value) for k in table.rows] or column not in columns:
         return ""
-    return str(table.get_row(key)[pane._columns.index(column)])
+    return str(table.get_row(key)[columns.index(column)])
 
 
 async def test_positions_funding_is_the_venues_settlement_and_market_counts_down(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from tests.tui_support import SNAP_SYMBOLS, press, settle_snapshot_demo, snapsho
 
 pytestmark = pytest.mark.timeout(120)
 PANE_SIZES = [(80, 24), (100, 30), (160, 48), (240, 60)]
-DIALOG_SIZES = [(80, 24), (160, 48)]
+DIALOG_SIZES = PANE_SIZES  # every dialog at every size too
 ADMIN_PP = "correct horse battery staple"  # made up: the admin passphrase of the passphrase snapshot
 
 
