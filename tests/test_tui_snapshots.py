@@ -2,7 +2,7 @@
 cli/tui.make_app) on the seed-7 simulator with a clock that stands still, its market stepped a fixed
 number of times, a resting bid and a long position placed through the node's own commands
 (tests/tui_support.py: snapshot_app, settle_snapshot_demo). Every pane at 80x24, 100x30, 160x48 and
-240x60; every dialog, opened by its keys, at 80x24 and 160x48.
+240x60; every dialog, opened by its keys, at the same four sizes.
 
 Update after an intended layout change with
 `pytest tests/test_tui_snapshots.py --snapshot-update -p no:randomly` and review the SVGs in
