@@ -98,3 +98,77 @@ def test_fit_columns_never_cuts_a_cell(cells: list[str], width: int) -> None:
     assert kept and kept[0] == "c0" and set(labels) == set(kept)
     need = sum(max(len(labels[k]), len(row[k])) + CELL_PAD for k in kept)
     assert need <= width or kept == ("c0",)
+
+
+_price = st.floats(0.0001, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def _candles(draw: Any) -> list[Bar]:
+    """1 to 40 bars, often flat (one price for open, high, low and close) or all at one price."""
+    n = draw(st.integers(1, 40))
+    flat = draw(st.booleans())
+    base = draw(_price)
+    out = []
+    for i in range(n):
+        if flat:
+            o = h = lo = c = base
+        else:
+            o, c = draw(_price), draw(_price)
+            h, lo = max(o, c) + draw(st.floats(0, 10)), min(o, c)
+        out.append(Bar("SOL_USDT", "1d", T0 + i * 86_400_000, o, h, lo, c, draw(st.sampled_from([0.0, 1.0, 1e9]))))
+    return out
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(_candles(), st.lists(_price, max_size=3), st.integers(6, 60), st.integers(30, 240))
+def test_candles_draw_whatever_the_bars(bars: list[Bar], prices: list[float], height: int, width: int) -> None:
+    """A single flat bar (a new contract's first day bar) divided plotext by an empty price range and
+    stopped the workstation (CI, 160x48 after a search for SOL). Any bars draw, flat or not."""
+    lines = [PriceLine(f"l{i}", x, "red") for i, x in enumerate(prices)]
+    p = Plot()
+    draw_candles(p, bars, [bars[0].close] * len(bars), lines, "SOL_USDT 1d", height, places=4)
+    text = _text(p, width, height)
+    assert "SOL_USDT 1d" in text or width < 40 or height < 8
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.floats(-1e7, 1e7), min_size=1, max_size=30), st.integers(4, 40), st.integers(10, 200))
+def test_equity_draws_a_flat_or_single_point_history(values: list[float], height: int, width: int) -> None:
+    p = Plot()
+    draw_equity(p, "equity USDT", [T0 + i * 60_000 for i in range(len(values))], values)
+    _text(p, width, height)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.tuples(_price, st.sampled_from([0, 1, 7])), min_size=1, max_size=5),
+       st.lists(st.tuples(_price, st.sampled_from([0, 1, 7])), min_size=1, max_size=5), st.integers(4, 40))
+def test_depth_draws_any_book_even_one_level_zero_sizes_or_crossed(
+        bids: list[tuple[float, int]], asks: list[tuple[float, int]], height: int) -> None:
+    def levels(side: list[tuple[float, int]]) -> tuple[BookLevel, ...]:
+        return tuple(BookLevel(D(str(px)), D(n)) for px, n in side)
+
+    p = Plot()
+    draw_depth(p, BookSnapshot("SOL_USDT", T0, 1, levels(bids), levels(asks), True), "cont", 4)
+    assert "SOL_USDT depth" in _text(p, 60, height) or height < 6
+
+
+async def test_a_chart_that_cannot_draw_says_so_and_the_app_goes_on() -> None:
+    """Whatever a chart's data does to plotext, the workstation keeps running: the chart shows why."""
+    from textual.app import App, ComposeResult
+
+    from cashup_tui.app.widgets.charts import CachedPlot
+
+    class Broken(CachedPlot):
+        def _draw(self) -> None:
+            raise ZeroDivisionError("float division by zero")
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Broken()
+
+    app = One()
+    async with app.run_test(size=(80, 20)) as pilot:
+        await pilot.pause()
+        assert app.is_running
+        assert "chart unavailable: ZeroDivisionError" in str(app.query_one(Broken).render())

@@ -48,6 +48,15 @@ def time_ticks(times: Sequence[int], count: int = 5) -> tuple[list[int], list[st
     return idx, [time.strftime(form, time.gmtime(times[i] / 1000)) for i in idx]
 
 
+def span(lo: float, hi: float) -> tuple[float, float]:
+    """`lo`..`hi` widened when empty (one flat bar, a constant equity): plotext divides by an axis's
+    range, and an empty one stopped the workstation. Half a permille of the value each side (1 at 0)."""
+    if hi > lo:
+        return lo, hi
+    half = abs(hi) * 0.0005 or 0.5
+    return lo - half, hi + half
+
+
 def value_ticks(lo: float, hi: float, count: int) -> list[float]:
     """`count` evenly spaced values from `lo` to `hi` (one value when the range is empty)."""
     if hi <= lo or count < 2:
@@ -116,8 +125,8 @@ def draw_candles(p: Any, bars: Sequence[Bar], overlay_line: Sequence[float | Non
     pts = [(x, y) for x, y in zip(xs, overlay_line, strict=False) if y is not None]
     if pts:
         top.plot([x for x, _ in pts], [y for _, y in pts], marker="braille")
-    lo, hi = min(b.low for b in bars), max(b.high for b in bars)
-    pad = (hi - lo) * 0.5 or hi * 0.001
+    lo, hi = span(min(b.low for b in bars), max(b.high for b in bars))
+    pad = (hi - lo) * 0.5
     near = [ln for ln in lines if lo - pad <= ln.price <= hi + pad]
     for ln in near:
         lo, hi = min(lo, ln.price), max(hi, ln.price)
@@ -144,6 +153,7 @@ def draw_candles(p: Any, bars: Sequence[Bar], overlay_line: Sequence[float | Non
     vols = [b.volume for b in bars]
     bottom.bar(xs, vols, width=0.6)
     vmax = max(vols) or 1.0
+    bottom.ylim(0.0, vmax)
     w = len(labels[0])
     bottom.yticks([0.0, vmax], [s.rjust(w) for s in ("vol", fmt.compact(vmax))])
     bottom.xticks(idx, when)
@@ -175,10 +185,14 @@ def draw_depth(p: Any, book: BookSnapshot | None, unit: str, places: int | None,
     bp, bc, ap, ac = cumulative(book, depth)
     p.plot(bp, bc, color="green", fillx=True, marker="braille")
     p.plot(ap, ac, color="red", fillx=True, marker="braille")
-    lo, hi = bp[-1], ap[-1]
+    lo, hi = span(min(bp + ap), max(bp + ap))  # every point inside: plotext rasterises lines off-canvas too
+    p.xlim(lo, hi)
     ticks = value_ticks(lo, hi, 3)
     p.xticks(ticks, [fmt.price(t, places) for t in ticks])
     top = max(bc[-1], ac[-1])
+    if not top:  # every level empty: an axis of one value has no range
+        top = 1.0
+        p.ylim(0.0, top)
     p.yticks([0.0, top / 2, top], [fmt.compact(v) for v in (0.0, top / 2, top)])
 
 
@@ -191,7 +205,10 @@ def draw_equity(p: Any, title: str, times: Sequence[int], values: Sequence[float
         return
     xs = list(range(len(values)))
     p.plot(xs, list(values), marker="braille")
-    lo, hi = min(values), max(values)
+    lo, hi = span(min(values), max(values))
+    p.ylim(lo, hi)
+    if len(xs) == 1:
+        p.xlim(-0.5, 0.5)
     ticks = value_ticks(lo, hi, 3)
     p.yticks(ticks, price_labels(ticks, 2))
     p.xticks(*time_ticks(list(times), 4))

@@ -4,6 +4,7 @@ data key changes (plotext builds the whole picture on every render)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,8 @@ from cashup_tui.app import fmt
 from cashup_tui.app.widgets.chart_draw import PriceLine, chart_title, draw_candles, draw_depth, draw_equity
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.market import Bar, BookSnapshot
+
+log = logging.getLogger(__name__)
 
 
 def sma(values: Sequence[float], n: int) -> list[float | None]:
@@ -57,11 +60,19 @@ class CachedPlot(PlotextPlot):
         self._rendered: object = None
         self._render_key: object = None
 
+    MIN_SIZE = (30, 6)  # below it plotext's canvas has no room beside the axis labels
+
     def render(self):  # type: ignore[no-untyped-def]
+        if self.size.width < self.MIN_SIZE[0] or self.size.height < self.MIN_SIZE[1]:
+            return "chart: needs a larger pane"
         key = (self._key, self.size)
         if self._render_key != key or self._rendered is None:
-            self._draw()
-            self._rendered = super().render()
+            try:
+                self._draw()
+                self._rendered = super().render()
+            except Exception as exc:  # a chart that cannot draw must not stop the workstation
+                log.exception("chart %s could not draw its data", type(self).__name__)
+                self._rendered = f"chart unavailable: {type(exc).__name__}: {exc} (see the log)"
             self._render_key = key
         return self._rendered
 
