@@ -103,3 +103,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_configure(config: pytest.Config) -> None:
     campaign.ENABLED = bool(config.getoption("--campaign"))
     settings.load_profile("campaign" if campaign.ENABLED else "ci")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[object]:
+    """A real `cashup serve` on a free loopback port (tests/serve_support.Served), stopped after the test."""
+    from tests.serve_support import Served
+
+    s = Served(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()

@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
+
+from tests.audit_read import audit_actions
 
 READY_TIMEOUT_S = 90.0  # a cold start of the app under a loaded CI box
 
@@ -87,14 +88,7 @@ class Served:
         return self.app_log.read_text(errors="replace") if self.app_log.exists() else ""
 
     def audit(self) -> list[str]:
-        """The store's audit actions in order (the last one is "node.stop" after a clean stop)."""
-        if not self.db.exists():
-            return []
-        try:
-            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as c:
-                return [a for (a,) in c.execute("select action from audit_log order by id")]
-        except sqlite3.OperationalError:  # the schema is being created
-            return []
+        return audit_actions(self.db)
 
     def signal_group(self, sig: int) -> None:
         """As Ctrl-C in serve's terminal does: the signal reaches serve and every app process."""

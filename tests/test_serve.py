@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,15 +21,6 @@ pytestmark = pytest.mark.timeout(240)
 
 READY = b"priv"  # the status bar names the private stream once the demo node is up
 GONE_S = 30.0  # the app stops its node within its guard's 4 s; this only bounds a hung test
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    s = Served(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def test_the_page_loads_nothing_from_outside(served: Served) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from tests.serve_support import Served
 
 pytest.importorskip("textual_serve", reason="cashup serve needs the 'serve' extra (in the test extra)")
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    s = Served(tmp_path)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 async def _wait_for_bytes(page, needle: bytes, timeout: float) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ import fcntl
 import os
 import pty
 import signal
-import sqlite3
 import subprocess
 import sys
 import termios
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.audit_read import audit_actions
 
 pytestmark = pytest.mark.timeout(120)
 EXIT_WITHIN_S = 5.0  # the promise: a process whose terminal went away is gone within 5 s
@@ -70,13 +71,7 @@ class PtyWorkstation:
             self.output += data
 
     def audit(self) -> list[str]:
-        if not self.db.exists():
-            return []
-        try:
-            with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5) as c:
-                return [a for (a,) in c.execute("select action from audit_log order by id")]
-        except sqlite3.OperationalError:  # the schema is being created
-            return []
+        return audit_actions(self.db)
 
     def wait_until(self, pred, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout

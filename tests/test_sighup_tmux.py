@@ -8,7 +8,6 @@ deliberate quit (q) disarms it and the order stays.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cashup_tui.adapters.sim.server import SimServer
+from tests.audit_read import audit_actions
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.test_tmux_cli import (
     CASHUP,
@@ -59,11 +59,6 @@ def _wait_gone(pid: int, within: float) -> bool:
     return _gone(pid)
 
 
-def _audit(db: Path) -> list[str]:
-    with sqlite3.connect(db) as c:
-        return [a for (a,) in c.execute("select action from audit_log order by id")]
-
-
 def _start(term: Tmux, env: dict[str, str], args: str, badge: str) -> None:
     cmd = (str(CASHUP) if CASHUP.exists() else f"{sys.executable} -m cashup_tui") + args
     term.start(cmd, env, REPO)
@@ -80,7 +75,7 @@ def test_killing_the_tmux_session_stops_the_node_within_5s(term: Tmux, tmp_path:
     db = tmp_path / "data" / "cashup.sqlite"
     rows = _order_rows(db)
     assert len(rows) == 1 and rows[0][1:3] == ("BTC_USDT", "buy")
-    assert _audit(db)[-1] == "node.stop"
+    assert audit_actions(db)[-1] == "node.stop"
 
 
 class ThreadedSim:
@@ -129,7 +124,7 @@ def test_dead_man_stays_armed_after_a_hangup_and_a_quit_disarms_it(term: Tmux, t
             term.keys("y")
         assert _wait_gone(pid, EXIT_WITHIN_S + (10 if how == "quit" else 0))
         db = next((tmp_path / "data").glob("*.sqlite"))
-        audit = _audit(db)
+        audit = audit_actions(db)
         assert audit[-1] == "node.stop"
         armed = sim.on_loop(lambda: dict(venue._countdowns))
         mine = sim.on_loop(lambda: [o for o in venue.list_orders(status="open", limit=100) if o.text == "t-resting"])

@@ -100,12 +100,13 @@ async def _settings(pilot: Any) -> None:
 
 
 def _held_here(size: tuple[int, int]) -> None:
-    """The pictures are made on Python 3.11 (the README's test command). On 3.13 the 240x60 layout (the
-    market behind every dialog, with its second chart) draws a few bar cells of the charts one cell
-    taller, every run the same: float arithmetic differs between the versions somewhere on the way to
-    plotext (not pinned down yet). The other sizes are the same on both and are checked on both."""
-    if size == (240, 60) and sys.version_info[:2] != (3, 11):
-        pytest.skip("the 240x60 pictures are held on Python 3.11: 3.13 draws a few chart bar cells differently")
+    """The pictures are made on Python 3.11 (the README's test command) and checked there at every size.
+    Another version (CI's 3.13 run) checks the 80x24 ones only: they draw the same on both, and the
+    whole set would cost CI's time budget about a minute and a half. (At 240x60, 3.13 draws a few chart
+    bar cells one cell taller, every run the same: float arithmetic differs between the versions
+    somewhere on the way to plotext, not pinned down yet.)"""
+    if size != (80, 24) and sys.version_info[:2] != (3, 11):
+        pytest.skip("pictures are checked at every size on Python 3.11; other versions check 80x24")
 
 
 PANES: dict[str, Callable[[Any], Awaitable[None]]] = {

@@ -371,6 +371,17 @@ def _human(ms: int) -> str:
 # ---- entry point --------------------------------------------------------------------------------
 
 
+READ_ERRORS = (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError)
+
+
+def read_error(shown: str, kind: str, exc: BaseException) -> DataError:
+    """What a reader's failure (one of READ_ERRORS) tells the user: the file, the format, pandas' first line."""
+    return DataError(
+        f"{shown}: cannot read it as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        hint="pass --format csv|parquet if the extension is misleading; CSV must have one header line",
+    )
+
+
 def read_candle_file(
     path: str | Path, *, timeframe: str | None = None, fmt: str = "auto", progress: Progress | None = None,
     label: str = "",
@@ -401,11 +412,8 @@ def read_candle_file(
             line_of, where = (lambda i: i + 1), "row"
     except DataError:
         raise
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
-        raise DataError(
-            f"{shown}: cannot read it as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-            hint="pass --format csv|parquet if the extension is misleading; CSV must have one header line",
-        ) from exc
+    except READ_ERRORS as exc:
+        raise read_error(shown, kind, exc) from exc
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
         raise DataError(f"{shown}: cannot read it as {kind}: {exc}", hint="is the file complete and really " + kind + "?") from exc
     if len(df) == 0:

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from cashup_tui.adapters.candle_files import (
+    READ_ERRORS,
     CandleData,
     GapReport,
     Progress,
@@ -29,6 +30,7 @@ from cashup_tui.adapters.candle_files import (
     frame_to_candles,
     name_headerless,
     read_candle_file,
+    read_error,
     tf_name,
 )
 from cashup_tui.domain.errors import DataError
@@ -121,11 +123,8 @@ def iter_candle_file(path: str | Path, *, timeframe: str | None = None, fmt: str
                 yield data
         except DataError:
             raise
-        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
-            raise DataError(
-                f"{shown}: cannot read it as csv: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                hint="pass --format csv|parquet if the extension is misleading; CSV must have one header line",
-            ) from exc
+        except READ_ERRORS as exc:
+            raise read_error(shown, "csv", exc) from exc
 
 
 def _lines(first: int) -> Callable[[int], int]:
