@@ -100,3 +100,30 @@ def test_a_flatten_in_many_pieces_is_one_toast_per_order() -> None:
     feed.fill(Fill("T99", "t-flat", "BTC_USDT", Side.SELL, D(2), D(200)))
     (later,) = feed.drain()  # a later fill: the same key, so the app replaces the order's toast
     assert later.key == "order:t-flat" and later.text.startswith("FILL SELL 14 BTC_USDT")
+
+
+async def test_a_view_that_fails_names_the_error_and_the_workstation_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A pane that cannot show what it reads (here Positions' read model raising) used to end the app, and
+    with it the node, mid-trade: it is logged once, named in one toast, and the rest goes on."""
+    app = factory_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        ws = app.node
+        await wait_until(pilot, lambda: ws.node is not None and ws.node.started, timeout=120, what="the demo node")
+
+        def broken() -> Any:
+            raise ZeroDivisionError("float division by zero")
+
+        monkeypatch.setattr(ws, "positions", broken)
+        await press(pilot, "3")
+        await wait_until(pilot, lambda: any("display error (ZeroDivisionError" in str(n.message) for n in toasts(app)),
+                         timeout=30, what="the display error toast")
+        for _ in range(5):  # more refresh ticks: still one toast, one log record
+            await pilot.pause(0.15)
+        assert app.is_running and ws.node.started
+        assert sum("display error" in str(n.message) for n in toasts(app)) == 1
+        assert sum("a view could not show its data" in r.getMessage() for r in caplog.records) == 1
+        monkeypatch.undo()
+        await press(pilot, "1")
+        await wait_until(pilot, lambda: app.query_one("#market") is not None, what="the market pane")
+        await _quit(pilot)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
@@ -53,6 +54,8 @@ from cashup_tui.domain.enums import Side
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.service.roles import AdminPassphraseRequired
 from cashup_tui.service.views import WorkstationNode
+
+log = logging.getLogger(__name__)
 
 TABS = ("market", "orders", "positions", "strategies", "risk", "fills")
 TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h")
@@ -108,6 +111,7 @@ class CashupApp(SerialKeys, App[int]):
         self.node_ready = False
         self.shutdown_guard: ShutdownGuard | None = None  # SIGHUP/SIGTERM handling, set by `cashup tui`
         self.toasts = ToastShelf(self)
+        self._view_errors: set[str] = set()  # logged once each (refresh_views)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -173,9 +177,23 @@ class CashupApp(SerialKeys, App[int]):
         self._tick_expected = now + 0.25
 
     def refresh_views(self, light: bool = False) -> None:
-        """Pull read models for the status bar and the visible pane only (`light`: skip the chart)."""
+        """Pull read models for the status bar and the visible pane only (`light`: skip the chart).
+
+        A view that fails on what it reads (a bug, data no test foresaw) must not stop the workstation,
+        and with it the node, mid-trade: the error is logged with its traceback once and named in a toast."""
         if self.return_code is not None or not self.is_running:  # exiting: a last timer tick as widgets go
             return
+        try:
+            self._pull_views(light)
+        except Exception as exc:  # see the docstring
+            seen = f"{type(exc).__name__}: {exc}"
+            if seen not in self._view_errors:
+                self._view_errors.add(seen)
+                log.exception("a view could not show its data")
+            self.toasts.show(f"display error ({seen}); the node keeps running; details in the log",
+                             severity="error", markup=False, key="view-error")
+
+    def _pull_views(self, light: bool) -> None:
         node = self.node
         status = node.status()
         status = dataclasses.replace(status, loop_lag_ms=max(status.loop_lag_ms, self.loop_lag_ms))
