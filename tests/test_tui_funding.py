@@ -34,7 +34,7 @@ async def test_positions_funding_is_the_venues_settlement_and_market_counts_down
         await wait_until(pilot, lambda: node.started and watch_prices(app).get(SYM, "—") != "—", timeout=30,
                          what="the demo watchlist")
         # Market: rate, predicted rate and the countdown to the simulator's next settlement
-        pattern = re.compile(r"funding ([+-][\d.]+)%  OI .* next funding pred ([+-][\d.]+)% in (\d\d):(\d\d):(\d\d)")
+        pattern = re.compile(r"funding ([+-][\d.]+)%  next pred ([+-][\d.]+)% in (\d\d):(\d\d):(\d\d)")
         await wait_until(pilot, lambda: pattern.search(screen_text(app)), timeout=20, what="the funding countdown")
         m = pattern.search(screen_text(app))
         assert m is not None

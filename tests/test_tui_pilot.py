@@ -82,7 +82,7 @@ async def test_every_pane_shows_live_demo_data_and_resizes_do_not_crash(tmp_path
             "status": lambda t: " DEMO " in t and "ACTIVE" in t,
             "ladder": lambda t: "mid " in t and "spread" in t,
             "tape": lambda t: "BUY " in t or "SELL" in t,
-            "flow": lambda t: "taker buy/sell" in t,
+            "flow": lambda t: "BTC_USDT flow " in t,
             "chart": lambda t: "BTC_USDT 1m" in t,
         }
         for name, ok in parts.items():

@@ -209,30 +209,40 @@ class TradesTape(Static):
 
 
 def fund_flow_text(symbol: str, trades: Sequence[Trade], ticker: Ticker | None, oi_start: float | None,
-                   funding: FundingView | None = None) -> Text:
+                   funding: FundingView | None = None, width: int = 0) -> Text:
+    """The flow strip: taker imbalance, the funding rate with the next settlement's countdown, open
+    interest, each with its unit. Within `width` (0: no limit) the parts shorten before any is dropped,
+    and the funding countdown is kept longest after the symbol: a trader times entries by it."""
     buy = sum(t.size for t in trades if t.size > 0)
     sell = -sum(t.size for t in trades if t.size < 0)
     total = buy + sell
-    imb = (buy - sell) / total * 100 if total else 0.0
-    t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(f"{symbol} flow ")
-    t.append("taker buy/sell ")
-    t.append(f"{fmt.compact(buy)}/{fmt.compact(sell)} {CONT} ")
-    t.append_text(fmt.pct(imb, 1))
+    imb = fmt.pct((buy - sell) / total * 100 if total else 0.0, 1)
+    flow_long = Text(f"flow taker buy/sell {fmt.compact(buy)}/{fmt.compact(sell)} {CONT} ").append_text(imb)
+    flow_short = Text("flow ").append_text(imb)
+    fund_long = fund_short = oi_long = oi_short = Text("")
     if ticker is not None:
-        t.append("  funding ")
-        t.append_text(fmt.signed(ticker.funding_rate * 100, 4, "%"))
-        t.append(f"  OI {fmt.compact(ticker.open_interest)} {CONT}")
+        fund_long = Text("funding ").append_text(fmt.signed(ticker.funding_rate * 100, 4, "%"))
+        fund_short = Text("fund ").append_text(fmt.signed(ticker.funding_rate * 100, 4, "%"))
+        if funding is not None:
+            fund_short.append(f" in {funding.countdown}")
+            fund_long.append("  next ")
+            if funding.predicted is not None:
+                fund_long.append("pred ").append_text(fmt.signed(funding.predicted * 100, 4, "%")).append(" ")
+            fund_long.append(f"in {funding.countdown}")
+        oi_short = Text(f"OI {fmt.compact(ticker.open_interest)} {CONT}")
+        oi_long = oi_short.copy()
         if oi_start:
-            t.append(" ")
-            t.append_text(fmt.pct((ticker.open_interest - oi_start) / oi_start * 100, 2))
-    if ticker is not None and funding is not None:  # last: a narrow pane cuts it before the open interest
-        t.append("  next funding ")
-        if funding.predicted is not None:
-            t.append("pred ")
-            t.append_text(fmt.signed(funding.predicted * 100, 4, "%"))
-        t.append(f" in {funding.countdown}")
-    return t
+            oi_long.append(" ").append_text(fmt.pct((ticker.open_interest - oi_start) / oi_start * 100, 2))
+    head = Text(f"{symbol} ")
+    choices = ((flow_long, fund_long, oi_long), (flow_long, fund_long, oi_short), (flow_long, fund_short, oi_short),
+               (flow_short, fund_long, oi_short), (flow_short, fund_short, oi_short), (flow_short, fund_short), (fund_short,) if ticker else (flow_short,))
+    for parts in choices:
+        line = head.copy()
+        line.append_text(Text("  ").join(p for p in parts if p.plain))
+        if not width or line.cell_len <= width:
+            break
+    line.no_wrap, line.overflow = True, "ellipsis"
+    return line
 
 
 class FundFlow(Static):
@@ -247,7 +257,7 @@ class FundFlow(Static):
                   funding: FundingView | None = None) -> None:
         if ticker is not None and ticker.open_interest:
             self._oi_start.setdefault(symbol, ticker.open_interest)
-        text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol), funding)
+        text = fund_flow_text(symbol, trades, ticker, self._oi_start.get(symbol), funding, self.size.width)
         if text.plain != self._last:
             self._last = text.plain
             self.update(text, layout=False)
