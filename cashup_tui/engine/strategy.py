@@ -31,7 +31,8 @@ orders). A vectorised strategy gets a default `on_bar` that recomputes `signals(
 window of recent bars; override it with incremental indicators (`cashup_tui.engine.indicators`)
 when that matters. A strategy that only has hooks sets `vectorised = False` (grid trading, ...).
 
-Strategy files may import only this module, `cashup_tui.engine.indicators` and `cashup_tui.domain`.
+Strategy files may import only this module, `cashup_tui.engine.indicators`, `cashup_tui.domain`
+and `cashup_tui.engine.panel` (portfolio strategies: target weights over a panel of symbols).
 """
 
 from __future__ import annotations

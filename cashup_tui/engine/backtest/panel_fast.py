@@ -1,0 +1,70 @@
+"""The fast portfolio engine: the model of `panel_model` with numpy, a loop over REBALANCES (never bars).
+
+Each rebalance is a few vector operations over the symbols; the per-bar units, cash and equity are
+then gathered in one pass (units are constant between rebalances).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cashup_tui.domain.errors import DataError
+from cashup_tui.engine.backtest.model import RunConfig
+from cashup_tui.engine.backtest.panel_model import DUST, FILL_DTYPE, PortfolioResult, check_weights, executions
+from cashup_tui.engine.panel import Panel, PortfolioStrategy, run_weights
+
+__all__ = ["run_panel_fast", "simulate_panel"]
+
+
+def run_panel_fast(strategy: PortfolioStrategy, panel: Panel, cfg: RunConfig) -> PortfolioResult:
+    """Weights from the strategy (on the panel with its higher timeframes), checked, then simulated."""
+    cfg.check()
+    if len(panel) < 2:
+        raise DataError(f"only {len(panel)} bar(s): a backtest needs at least 2 (decision, then next open)")
+    w, mask = run_weights(strategy, strategy.prepare(panel))
+    check_weights(w, panel, cfg, strategy.label())
+    res = simulate_panel(panel, w, mask, cfg)
+    res.strategy, res.params = strategy.label(), dict(strategy.params)
+    return res
+
+
+def simulate_panel(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConfig) -> PortfolioResult:
+    n, k = panel.shape
+    o, c = panel.open, panel.close
+    f, slip = cfg.fee, cfg.slip
+    ex = executions(mask)
+    units = np.zeros(k)
+    cash = cfg.cash
+    u_after = np.zeros((ex.size, k))
+    c_after = np.zeros(ex.size)
+    fills: list[np.ndarray] = []
+    done = ex.size
+    for i, s in enumerate(ex.tolist()):
+        op = o[s]
+        eq = cash + float(units @ op)
+        target = w[s - 1] * eq / op if eq > 0 else np.zeros(k)
+        d = target - units
+        trade = np.abs(d) * op >= DUST * abs(eq)
+        if trade.any():
+            px = op * (1.0 + slip * np.sign(d))
+            fee = np.abs(d) * px * f
+            cash -= float(np.sum(np.where(trade, d * px + fee, 0.0)))
+            units = np.where(trade, target, units)
+            j = np.flatnonzero(trade)
+            rec = np.zeros(j.size, dtype=FILL_DTYPE)
+            rec["bar"], rec["symbol"], rec["qty"], rec["price"], rec["fee"] = s, j, d[j], px[j], fee[j]
+            fills.append(rec)
+        u_after[i], c_after[i] = units, cash
+        if eq <= 0:
+            done = i + 1
+            break
+    ex, u_after, c_after = ex[:done], u_after[:done], c_after[:done]
+    row = np.searchsorted(ex, np.arange(n), side="right") - 1  # the last rebalance at or before each bar
+    have = row >= 0
+    u_bar = np.where(have[:, None], u_after[np.maximum(row, 0)] if done else 0.0, 0.0)
+    cash_bar = np.where(have, c_after[np.maximum(row, 0)] if done else 0.0, cfg.cash)
+    equity = cash_bar + np.einsum("ij,ij->i", u_bar, c)
+    tr = np.concatenate(fills) if fills else np.zeros(0, dtype=FILL_DTYPE)
+    return PortfolioResult(strategy="", params={}, config=cfg, symbols=panel.symbols, time_ms=panel.time_ms,
+                           close=c, equity=equity, cash=cash_bar, units=u_bar, fills=tr, engine="fast",
+                           timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms)
