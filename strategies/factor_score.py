@@ -1,12 +1,13 @@
 """Multi-factor score: z-scored momentum and volatility combined with weights, traded in proportion.
 
-Every `every` bars (from the first bar with both factors), for each symbol: momentum = the return over
-`lookback` bars; volatility = the standard deviation (ddof 0) of its 1-bar returns over the last
-`vol_window` bars. Each factor is z-scored across the symbols at that bar ((x - mean) / std, ddof 0;
-0 when every symbol is equal) and score = mom_weight x z_mom + vol_weight x z_vol (a negative
-vol_weight prefers calm symbols). Long/short (`short=true`, needs --allow-short): weight = score /
-sum |score| (gross 1). Long only: the positive scores, weight = score / sum of positive scores (flat
-when none is positive). Weights are held, and drift, between rebalances.
+Every `rebalance_every` bars (from the first bar with both factors), for each symbol: momentum = the
+return over `lookback` bars; volatility = the standard deviation (ddof 0) of its 1-bar returns over
+the last `vol_window` bars. Each factor is z-scored across the symbols at that bar ((x - mean) / std,
+ddof 0; 0 when the symbols are equal: std <= 1e-12 x the largest |x|), and score = mom_weight x z_mom
++ vol_weight x z_vol (a negative vol_weight prefers calm symbols). Long/short (`short=true`, needs
+--allow-short): weight = score / sum |score| (gross 1). Long only: the positive scores, weight =
+score / sum of positive scores (flat when none is positive). Weights are held, and drift, between
+rebalances; the engine trades them at the next bar's open.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from cashup_tui.engine.strategy import Param
 def _z(x: np.ndarray) -> np.ndarray:
     mu = x.mean(axis=1, keepdims=True)
     sd = x.std(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(sd > 0, (x - mu) / np.where(sd > 0, sd, 1.0), 0.0)
+    spread = sd > 1e-12 * np.abs(x).max(axis=1, keepdims=True)  # equal symbols: rounding noise, not a spread
+    z: np.ndarray = np.where(spread, (x - mu) / np.where(spread, sd, 1.0), 0.0)
     return z
 
 

@@ -1,10 +1,11 @@
 """Cross-sectional momentum: rank the symbols by trailing return, long the best, short the worst or flat.
 
-Every `every` bars (from the first bar with a full `lookback`), each symbol's return over the last
-`lookback` bars (close[t] / close[t - lookback] - 1) ranks the panel; ties go to the symbol listed
-first. Long only (`short=false`): the `top` best get 1/top of the equity each. Long/short
-(`short=true`, needs --allow-short and at least 2 x top symbols): the `top` best get +0.5/top and
-the `top` worst -0.5/top (gross 1, dollar neutral). Weights are held, and drift, between rebalances.
+Every `rebalance_every` bars (from bar `lookback`, the first with a full window), each symbol's
+return over the last `lookback` bars (close[t] / close[t - lookback] - 1) ranks the panel, best
+first (ties: the symbol listed first ranks higher). Long only (`short=false`): the `top` best get
+1/top of the equity each. Long/short (`short=true`, needs --allow-short and at least 2 x top
+symbols): the `top` best get +0.5/top and the `top` worst -0.5/top (gross 1, dollar neutral).
+Weights are held, and drift, between rebalances; the engine trades them at the next bar's open.
 """
 
 from __future__ import annotations
@@ -42,11 +43,10 @@ class XsecMomentum(PortfolioStrategy):
         rows = np.zeros((n, k))
         r = ret[mask]
         leg = 0.5 / self.top if self.short else 1.0 / self.top
-        best = np.argsort(-r, axis=1, kind="stable")[:, : self.top]
+        order = np.argsort(-r, axis=1, kind="stable")  # best first; ties: the symbol listed first
         picked = np.zeros_like(r)
-        np.put_along_axis(picked, best, leg, axis=1)
+        np.put_along_axis(picked, order[:, : self.top], leg, axis=1)
         if self.short:
-            worst = np.argsort(r, axis=1, kind="stable")[:, : self.top]
-            np.put_along_axis(picked, worst, -leg, axis=1)
+            np.put_along_axis(picked, order[:, -self.top :], -leg, axis=1)
         rows[mask] = picked
         return hold(rows, mask)

@@ -32,7 +32,7 @@ built yet (`StrategyRunner` refuses them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,9 +71,8 @@ class Panel:
 
     def head(self, n: int) -> Panel:
         """The first `n` bars (the higher timeframes cut the same way: they are on the base grid)."""
-        return Panel(self.time_ms[:n], self.symbols, *(getattr(self, c)[:n] for c in PRICE_COLUMNS),
-                     timeframe=self.timeframe, timeframe_ms=self.timeframe_ms,
-                     higher={k: v.head(n) for k, v in self.higher.items()})
+        cut = {c: getattr(self, c)[:n] for c in PRICE_COLUMNS}
+        return replace(self, time_ms=self.time_ms[:n], higher={k: v.head(n) for k, v in self.higher.items()}, **cut)
 
     def bars(self, symbol: str) -> Bars:
         """One symbol's column as `Bars` (for the single-symbol indicator helpers)."""
@@ -121,7 +120,8 @@ def panel_from_bars(series: list[Bars], symbols: list[str] | None = None) -> Pan
     tf = ref.timeframe
     step = int(np.min(np.diff(ref.time_ms))) if len(ref) > 1 else (timeframe_ms(tf) if tf else 0)
     cols = {c: np.column_stack([getattr(b, c) for b in series]) for c in PRICE_COLUMNS}
-    return Panel(ref.time_ms, tuple(names), **cols, timeframe=tf, timeframe_ms=step)
+    return Panel(ref.time_ms, tuple(names), cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"],
+                 timeframe=tf, timeframe_ms=step)
 
 
 def align_higher(panel: Panel, timeframe: str) -> Panel:
@@ -154,7 +154,8 @@ def align_higher(panel: Panel, timeframe: str) -> Panel:
         out = agg[c][idx].astype(np.float64)
         out[~ok] = np.nan
         cols[c] = out
-    return Panel(t, panel.symbols, **cols, timeframe=timeframe, timeframe_ms=big)
+    return Panel(t, panel.symbols, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"],
+                 timeframe=timeframe, timeframe_ms=big)
 
 
 def every(n: int, start: int, step: int) -> np.ndarray:
@@ -196,8 +197,7 @@ class PortfolioStrategy(Strategy):
         if not self.informative:
             return panel
         higher = {tf: align_higher(panel, tf) for tf in self.informative}
-        return Panel(panel.time_ms, panel.symbols, panel.open, panel.high, panel.low, panel.close, panel.volume,
-                     timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms, higher=higher)
+        return replace(panel, higher=higher)
 
 
 def run_weights(strategy: PortfolioStrategy, panel: Panel) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,13 @@ import numpy as np
 
 from cashup_tui.domain.errors import DataError
 from cashup_tui.engine.backtest.model import RunConfig
-from cashup_tui.engine.backtest.panel_model import DUST, FILL_DTYPE, PortfolioResult, check_weights, executions
+from cashup_tui.engine.backtest.panel_model import (
+    DUST,
+    FILL_DTYPE,
+    PortfolioResult,
+    check_weights,
+    executions,
+)
 from cashup_tui.engine.panel import Panel, PortfolioStrategy, run_weights
 
 __all__ = ["run_panel_fast", "simulate_panel"]
