@@ -148,6 +148,21 @@ def test_hand_checked_two_symbols() -> None:
     assert run_panel_fast(Fixed(w2), panel, cfg).fills.size == 4
 
 
+def test_an_account_marked_at_or_below_zero_closes_everything_and_stops() -> None:
+    n = 8
+    t = T0 + np.arange(n, dtype=np.int64) * H
+    o = np.array([[100.0, 10.0]] * 4 + [[20.0, 10.0]] * 4)  # A falls 80% at bar 4's open
+    panel = Panel(t, ("A", "B"), o, o, o, o, np.ones((n, 2)), "1h", H)
+    w = np.tile([[3.0, 0.0]], (n, 1))
+    w[2:] = [[2.9, 0.1]]  # a rebalance decided at bar 2 and bar 5 (after the fall)
+    w[5:] = [[0.0, 1.0]]
+    cfg = RunConfig(leverage=3.0, fee_bps=0.0)
+    fast, event = run_panel_fast(Fixed(w), panel, cfg), run_panel_event(Fixed(w), panel, cfg)
+    same(fast, event)
+    assert fast.equity[4] < 0 and not fast.units[6:].any()  # closed at bar 6's open, nothing after
+    assert fast.fills["bar"].tolist() == [1, 3, 3, 6, 6] and fast.equity[-1] == fast.equity[6]
+
+
 @pytest.mark.parametrize(("bad", "cfg", "match"), [
     ((5, 1, np.nan), {}, r"weight nan for S1_USDT at bar 5 \("),
     ((7, 2, -0.2), {}, r"short weight -0.2 for S2_USDT at bar 7 .*shorts are not allowed"),

@@ -57,7 +57,7 @@ class _Account:
         for j, (wt, op) in enumerate(zip(weights, opens, strict=True)):
             target = wt * eq / op if alive else 0.0
             d = target - self.units[j]
-            if abs(d) * op >= DUST * abs(eq):
+            if d != 0 and abs(d) * op >= DUST * abs(eq):
                 self.market(bar, j, d, op)
                 self.units[j] = target  # exactly the target (no float residue from the += above)
         return alive

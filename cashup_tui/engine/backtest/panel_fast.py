@@ -39,27 +39,24 @@ def simulate_panel(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConfig
     o, c = panel.open, panel.close
     f, slip = cfg.fee, cfg.slip
     ex = executions(mask)
+    ops, rows = o[ex], w[ex - 1]
     units = np.zeros(k)
     cash = cfg.cash
     u_after = np.zeros((ex.size, k))
     c_after = np.zeros(ex.size)
-    fills: list[np.ndarray] = []
     done = ex.size
-    for i, s in enumerate(ex.tolist()):
-        op = o[s]
+    for i in range(ex.size):
+        op = ops[i]
         eq = cash + float(units @ op)
-        target = w[s - 1] * eq / op if eq > 0 else np.zeros(k)
-        d = target - units
-        trade = np.abs(d) * op >= DUST * abs(eq)
-        if trade.any():
-            px = op * (1.0 + slip * np.sign(d))
-            fee = np.abs(d) * px * f
-            cash -= float(np.sum(np.where(trade, d * px + fee, 0.0)))
-            units = np.where(trade, target, units)
-            j = np.flatnonzero(trade)
-            rec = np.zeros(j.size, dtype=FILL_DTYPE)
-            rec["bar"], rec["symbol"], rec["qty"], rec["price"], rec["fee"] = s, j, d[j], px[j], fee[j]
-            fills.append(rec)
+        target = rows[i] * (eq / op) if eq > 0 else np.zeros(k)
+        a = (target - units) * op  # signed notional at the open; the fill price adds the slippage
+        aa = np.abs(a)
+        trade = (aa > 0) & (aa >= DUST * abs(eq))
+        if not trade.all():
+            a, aa, target = np.where(trade, a, 0.0), np.where(trade, aa, 0.0), np.where(trade, target, units)
+        sa, saa = float(a.sum()), float(aa.sum())
+        cash -= sa + slip * saa + f * (saa + slip * sa)  # sum of qty x price + fee over the fills
+        units = target
         u_after[i], c_after[i] = units, cash
         if eq <= 0:
             done = i + 1
@@ -70,7 +67,18 @@ def simulate_panel(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConfig
     u_bar = np.where(have[:, None], u_after[np.maximum(row, 0)] if done else 0.0, 0.0)
     cash_bar = np.where(have, c_after[np.maximum(row, 0)] if done else 0.0, cfg.cash)
     equity = cash_bar + np.einsum("ij,ij->i", u_bar, c)
-    tr = np.concatenate(fills) if fills else np.zeros(0, dtype=FILL_DTYPE)
     return PortfolioResult(strategy="", params={}, config=cfg, symbols=panel.symbols, time_ms=panel.time_ms,
-                           close=c, equity=equity, cash=cash_bar, units=u_bar, fills=tr, engine="fast",
-                           timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms)
+                           close=c, equity=equity, cash=cash_bar, units=u_bar, fills=_fills(ex, u_after, o, cfg),
+                           engine="fast", timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms)
+
+
+def _fills(ex: np.ndarray, u_after: np.ndarray, o: np.ndarray, cfg: RunConfig) -> np.ndarray:
+    """The fills from the units before and after each rebalance (a symbol not traded keeps its units exactly)."""
+    before = np.vstack([np.zeros((1, u_after.shape[1])), u_after[:-1]])
+    d = u_after - before
+    r, j = np.nonzero(d)
+    qty = d[r, j]
+    px = o[ex[r], j] * (1.0 + cfg.slip * np.sign(qty))
+    out = np.zeros(r.size, dtype=FILL_DTYPE)
+    out["bar"], out["symbol"], out["qty"], out["price"], out["fee"] = ex[r], j, qty, px, np.abs(qty) * px * cfg.fee
+    return out
