@@ -217,10 +217,20 @@ def run_cmd(
     from cashup_tui.cli import backtest_portfolio as pf
 
     if pf.is_portfolio(strategy):  # several symbols, target weights: its own path (not stored yet)
-        return pf.run_portfolio(ctx, strategy, param, data, start=start, end=end, engine=engine, cash=cash,
-                                fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
-                                allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
-                                allow_gaps=allow_gaps, symbol=symbol, json_out=json_out, report=report)
+        out = pf.run_portfolio(ctx, strategy, param, data, start=start, end=end, engine=engine, cash=cash,
+                               fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
+                               allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
+                               allow_gaps=allow_gaps, symbol=symbol, report=report)
+        if json_out:
+            return emit_json(out.json())
+        from cashup_tui.cli.common import console
+
+        c = console()
+        for part in (metrics_table(out.metrics, title=out.title()),
+                     equity_chart(out.result.time_ms, out.result.equity, width=min(c.width, 110)),
+                     out.symbol_table(), out.footer()):
+            c.print(part)
+        return None
     if data and len(data) > 1:
         fail(f"{strategy} trades one symbol: give one --data FILE", code=2,
              hint="several --data need a portfolio strategy (e.g. xsec_momentum, factor_score)")

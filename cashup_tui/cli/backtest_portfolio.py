@@ -1,12 +1,13 @@
 """`cashup backtest run PORTFOLIO_STRATEGY --data SYM=FILE --data SYM=FILE ...`: a portfolio backtest.
 
 Called from `backtest run` when the strategy is a `PortfolioStrategy`; prints the whole account's
-metrics and each symbol's contribution (or one JSON document). Portfolio runs are not stored yet.
+metrics and each symbol's contribution (or one JSON document); `backtest run` prints them. Portfolio runs are not stored yet.
 Only stdlib + typer at import time, like the other CLI modules.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import typer
@@ -84,12 +85,46 @@ def fingerprint(strategy: Any, panel: Any, cfg: Any, engine: str) -> str:
     return h.hexdigest()[:24]
 
 
+@dataclass
+class PortfolioRun:
+    result: Any  # PortfolioResult
+    metrics: dict[str, Any]
+    fingerprint: str
+    source: str
+
+    def json(self) -> dict[str, Any]:
+        r = self.result
+        return {"strategy": r.strategy, "params": r.params, "engine": r.engine, "timeframe": r.timeframe,
+                "data": self.source, "settings": r.config.as_dict(), **self.metrics, "fingerprint": self.fingerprint,
+                "stored": False}
+
+    def title(self) -> str:
+        r = self.result
+        return f"{r.strategy} {r.params}  {len(r.symbols)} symbols {r.timeframe}  ({r.engine} engine)"
+
+    def symbol_table(self) -> Any:
+        from rich.table import Table
+
+        t = Table(title="per symbol", title_justify="left")
+        t.add_column("symbol", no_wrap=True)
+        for col in ("PnL", "of cash", "exposure", "turnover", "fees", "fills", "weight now"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for r in self.metrics["per_symbol"]:
+            w = r["final_weight"]
+            t.add_row(r["symbol"], f"{r['contribution']:,.2f}", f"{r['contribution_pct']:.2%}", f"{r['exposure']:.2%}",
+                      f"{r['turnover']:,.2f}x", f"{r['fees']:,.2f}", str(r["fills"]), "-" if w is None else f"{w:.2%}")
+        return t
+
+    def footer(self) -> str:
+        return f"data {self.source}\nfingerprint {self.fingerprint}   not stored (portfolio runs are not stored yet)"
+
+
 def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None, *,
                   start: str | None, end: str | None, engine: str, cash: float | None, fee_bps: float | None,
                   slippage_bps: float | None, leverage: float | None, allow_short: bool, contracts: bool,
-                  funding: str | None, sizer: str, allow_gaps: bool, symbol: str | None, json_out: bool,
-                  report: str | None) -> None:
-    from cashup_tui.cli.backtest import emit_json
+                  funding: str | None, sizer: str, allow_gaps: bool, symbol: str | None,
+                  report: str | None) -> PortfolioRun:
+    """Validate, load the panel, run the engine; the caller prints (`backtest run`)."""
     from cashup_tui.engine.backtest.model import RunConfig
     from cashup_tui.engine.backtest.panel_model import portfolio_metrics
     from cashup_tui.engine.backtest.pipeline import build_strategy
@@ -107,6 +142,8 @@ def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, d
         fail(f"{strategy} is a portfolio strategy: give at least two symbols", hint=SYMBOL_HINT, code=2)
     s = settings_from(ctx)
     strat = build_strategy(strategy, parse_params(params or []), strategy_dirs(user_strategies_dir()))
+    if not isinstance(strat, PortfolioStrategy):  # is_portfolio() said so; the type checker needs it here
+        fail(f"{strategy} is not a portfolio strategy", code=2)
     panel, source = load_panel(parse_data_specs(data), start, end, allow_gaps)
     if len(panel) < strat.warmup() + 1:
         fail(f"{strat.label()} needs at least {strat.warmup() + 1} bars, the data has {len(panel)}",
@@ -122,35 +159,5 @@ def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, d
         from cashup_tui.engine.backtest.panel_event import run_panel_event as run
     else:
         from cashup_tui.engine.backtest.panel_fast import run_panel_fast as run
-    if not isinstance(strat, PortfolioStrategy):  # is_portfolio() said so; the type checker needs it here
-        fail(f"{strategy} is not a portfolio strategy", code=2)
     res = run(strat, panel, cfg)
-    m = portfolio_metrics(res)
-    fp = fingerprint(strat, panel, cfg, engine)
-    if json_out:
-        emit_json({"strategy": res.strategy, "params": res.params, "engine": res.engine, "timeframe": res.timeframe,
-                   "data": source, "settings": cfg.as_dict(), **m, "fingerprint": fp, "stored": False})
-        return
-    _print(res, m, fp, source)
-
-
-def _print(res: Any, m: dict[str, Any], fp: str, source: str) -> None:
-    from rich.table import Table
-
-    from cashup_tui.cli.backtest import _f2, _pct, equity_chart, metrics_table
-    from cashup_tui.cli.common import console
-
-    c = console()
-    c.print(metrics_table(m, title=f"{res.strategy} {res.params}  {len(res.symbols)} symbols {res.timeframe}  "
-                                   f"({res.engine} engine)"))
-    c.print(equity_chart(res.time_ms, res.equity, width=min(c.width, 110)))
-    t = Table(title="per symbol", title_justify="left")
-    t.add_column("symbol", no_wrap=True)
-    for col in ("PnL", "of cash", "exposure", "turnover", "fees", "fills", "weight now"):
-        t.add_column(col, justify="right", no_wrap=True)
-    for r in m["per_symbol"]:
-        t.add_row(r["symbol"], _f2(r["contribution"]), _pct(r["contribution_pct"]), _pct(r["exposure"]),
-                  f"{r['turnover']:,.2f}x", _f2(r["fees"]), str(r["fills"]), _pct(r["final_weight"]))
-    c.print(t)
-    c.print(f"data {source}")
-    c.print(f"fingerprint {fp}   not stored (portfolio runs are not stored yet)")
+    return PortfolioRun(res, portfolio_metrics(res), fingerprint(strat, panel, cfg, engine), source)

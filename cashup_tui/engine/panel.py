@@ -39,7 +39,7 @@ import numpy as np
 
 from cashup_tui.domain.errors import DataError, StrategyError, ValidationError
 from cashup_tui.domain.timeframes import bucket_anchor, timeframe_ms
-from cashup_tui.engine.strategy import Bars, Strategy, where
+from cashup_tui.engine.strategy import Bars, Strategy, guarded
 
 __all__ = ["Panel", "PortfolioStrategy", "align_higher", "every", "hold", "panel_from_bars", "run_weights"]
 
@@ -203,16 +203,9 @@ class PortfolioStrategy(Strategy):
 def run_weights(strategy: PortfolioStrategy, panel: Panel) -> tuple[np.ndarray, np.ndarray]:
     """`weights()` and the rebalance mask under a guard: exceptions become a StrategyError naming
     file:line; a wrong shape is refused. The values are checked by the engine (`check_weights`)."""
-    try:
-        w = strategy.weights(panel)
-        mask = strategy.rebalance(panel)
-    except (StrategyError, ValidationError):
-        raise
-    except Exception as exc:
-        raise StrategyError(
-            f"strategy {strategy.label()} raised {type(exc).__name__}: {exc} at {where(exc, strategy)}",
-            hint="fix the strategy file; nothing was traded",
-        ) from exc
+    hint = "fix the strategy file; nothing was traded"
+    w = guarded(strategy, strategy.weights, panel, hint=hint)
+    mask = guarded(strategy, strategy.rebalance, panel, hint=hint)
     arr = np.asarray(w, dtype=np.float64) if w is not None else None
     if arr is None or arr.shape != panel.shape:
         got = "None" if arr is None else str(arr.shape)

@@ -396,17 +396,21 @@ class Strategy:
         return f"{self.label()}({args})"
 
 
-def run_signals(strategy: Strategy, bars: Bars) -> np.ndarray:
-    """Call `signals()` under a guard: any exception becomes a StrategyError naming file:line."""
+def guarded(strategy: Strategy, fn: Any, *args: Any, hint: str = "fix the strategy file; the run was not stored") -> Any:
+    """Call a strategy method: any exception but ours becomes a StrategyError naming file:line."""
     try:
-        out = strategy.signals(bars)
+        return fn(*args)
     except (StrategyError, ValidationError):
         raise
     except Exception as exc:
         raise StrategyError(
-            f"strategy {strategy.label()} raised {type(exc).__name__}: {exc} at {where(exc, strategy)}",
-            hint="fix the strategy file; the run was not stored",
+            f"strategy {strategy.label()} raised {type(exc).__name__}: {exc} at {where(exc, strategy)}", hint=hint,
         ) from exc
+
+
+def run_signals(strategy: Strategy, bars: Bars) -> np.ndarray:
+    """Call `signals()` under a guard: any exception becomes a StrategyError naming file:line."""
+    out = guarded(strategy, strategy.signals, bars)
     arr = np.asarray(out, dtype=np.float64) if out is not None else None
     if arr is None or arr.shape != (len(bars),):
         got = "None" if arr is None else str(arr.shape)

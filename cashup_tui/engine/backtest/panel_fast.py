@@ -8,30 +8,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from cashup_tui.domain.errors import DataError
 from cashup_tui.engine.backtest.model import RunConfig
 from cashup_tui.engine.backtest.panel_model import (
     DUST,
     FILL_DTYPE,
     PortfolioResult,
-    check_weights,
     executions,
+    run_panel,
 )
-from cashup_tui.engine.panel import Panel, PortfolioStrategy, run_weights
+from cashup_tui.engine.panel import Panel, PortfolioStrategy
 
 __all__ = ["run_panel_fast", "simulate_panel"]
 
 
 def run_panel_fast(strategy: PortfolioStrategy, panel: Panel, cfg: RunConfig) -> PortfolioResult:
-    """Weights from the strategy (on the panel with its higher timeframes), checked, then simulated."""
-    cfg.check()
-    if len(panel) < 2:
-        raise DataError(f"only {len(panel)} bar(s): a backtest needs at least 2 (decision, then next open)")
-    w, mask = run_weights(strategy, strategy.prepare(panel))
-    check_weights(w, panel, cfg, strategy.label())
-    res = simulate_panel(panel, w, mask, cfg)
-    res.strategy, res.params = strategy.label(), dict(strategy.params)
-    return res
+    """Weights from the strategy (on the panel with its higher timeframes), checked, then `simulate_panel`."""
+    return run_panel(strategy, panel, cfg, simulate_panel)
 
 
 def simulate_panel(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConfig) -> PortfolioResult:

@@ -26,14 +26,28 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.domain.errors import StrategyError
+from cashup_tui.domain.errors import DataError, StrategyError
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
-from cashup_tui.engine.panel import Panel
+from cashup_tui.engine.panel import Panel, PortfolioStrategy, run_weights
 
 DUST = 1e-9  # fills smaller than this fraction of the equity are skipped (both engines)
 
 FILL_DTYPE = np.dtype([("bar", np.int64), ("symbol", np.int32), ("qty", np.float64), ("price", np.float64),
                        ("fee", np.float64)])
+
+
+def run_panel(strategy: PortfolioStrategy, panel: Panel, cfg: RunConfig, simulate: Any) -> PortfolioResult:
+    """What both engines do around their `simulate(panel, weights, mask, cfg)`: the settings checked, the
+    strategy's weights and rebalance bars on the panel with its higher timeframes, every weight checked
+    (nothing is traded on bad input), then the run labelled with the strategy."""
+    cfg.check()
+    if len(panel) < 2:
+        raise DataError(f"only {len(panel)} bar(s): a backtest needs at least 2 (decision, then next open)")
+    w, mask = run_weights(strategy, strategy.prepare(panel))
+    check_weights(w, panel, cfg, strategy.label())
+    res: PortfolioResult = simulate(panel, w, mask, cfg)
+    res.strategy, res.params = strategy.label(), dict(strategy.params)
+    return res
 
 
 def check_weights(w: np.ndarray, panel: Panel, cfg: RunConfig, label: str) -> None:
