@@ -249,3 +249,15 @@ def test_real_gate_btc_eth_fast_equals_event(name: str, params: dict, cfg: dict)
     strat = load_strategy(name)(**params)
     config = RunConfig(**cfg)
     same(run_panel_fast(strat, panel, config), run_panel_event(strat, panel, config))
+
+
+def test_the_live_runner_refuses_portfolio_strategies_clearly() -> None:
+    from cashup_tui.domain.errors import CashupError
+    from cashup_tui.engine.runner import StrategyRunner
+    from tests.engine_fakes import INSTRUMENTS, make_engine
+
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    with pytest.raises(CashupError, match="xsec_momentum is a portfolio strategy: it runs in backtests only"):
+        runner.add(load_strategy("xsec_momentum")(), "BTC_USDT", "1h", start=True)
+    assert not runner.slots
