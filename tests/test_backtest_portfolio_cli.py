@@ -94,3 +94,13 @@ def test_parse_data_specs() -> None:
     for bad in (["=a.csv"], ["BTC_USDT="], ["BTC_USDT=a.csv", "btc_usdt=b.csv"], ["BTC_USDT=-"]):
         with pytest.raises(ValidationError):
             parse_data_specs(bad)
+
+
+def test_lookahead_and_optimize_say_they_do_not_take_portfolio_strategies_yet(three: list[str], cli,  # noqa: F811
+                                                                             tmp_path: Path) -> None:
+    path = three[0].split("=", 1)[1]
+    for args in (["backtest", "lookahead", "xsec_momentum", "--data", path],
+                 ["optimize", "xsec_momentum", "--data", path, "--grid", "lookback=10:20:5"]):
+        r = cli(*args, db=tmp_path / "d.sqlite")
+        assert r.returncode == 1 and "xsec_momentum is a portfolio strategy: only `cashup backtest run`" in r.stderr, (
+            args, r.stderr)
