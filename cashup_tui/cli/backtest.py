@@ -186,7 +186,7 @@ def save_run(ctx: typer.Context | None, s: Any, prep: Any, res: Any, metrics: di
 def run_cmd(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name (see `cashup strategies list`) or a .py path."),
-    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
+    data: list[str] = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
     param: list[str] = PARAM,
     engine: Engine = typer.Option(None, "--engine", help="fast (vectorised) or event (default: backtest.engine)."),
     cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP, leverage: float = LEV,
@@ -214,8 +214,28 @@ def run_cmd(
     require_profile(ctx, s, "backtest", "backtest.run", audit_store=not no_store, strategy=strategy)
     if report and not report.lower().endswith((".html", ".htm")):
         fail(f"--report {report}: the report is HTML", hint="give a file name ending in .html", code=2)
+    from cashup_tui.cli import backtest_portfolio as pf
+
+    if pf.is_portfolio(strategy):  # several symbols, target weights: its own path (not stored yet)
+        out = pf.run_portfolio(ctx, strategy, param, data, start=start, end=end, engine=engine, cash=cash,
+                               fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
+                               allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
+                               allow_gaps=allow_gaps, symbol=symbol, report=report)
+        if json_out:
+            return emit_json(out.json())
+        from cashup_tui.cli.common import console
+
+        c = console()
+        for part in (metrics_table(out.metrics, title=out.title()),
+                     equity_chart(out.result.time_ms, out.result.equity, width=min(c.width, 110)),
+                     out.symbol_table(), out.footer()):
+            c.print(part)
+        return None
+    if data and len(data) > 1:
+        fail(f"{strategy} trades one symbol: give one --data FILE", code=2,
+             hint="several --data need a portfolio strategy (e.g. xsec_momentum, factor_score)")
     started = int(time.time() * 1000)
-    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
+    prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                    slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
                    funding=funding, sizer=sizer, allow_gaps=allow_gaps, engine=engine, settings=s)
     fp = fingerprint(prep.strategy, prep.bars, prep.config, engine)

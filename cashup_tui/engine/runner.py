@@ -234,6 +234,9 @@ class StrategyRunner:
         """Add a slot. Its saved lifecycle state (paused/stopped/failed) is kept across restarts
         unless `start=True` (an explicit user start, e.g. `cashup trade`). `keep`: list it in the
         journal's runner index so `saved()` offers it again after a restart."""
+        if getattr(strategy, "portfolio", False):
+            raise CashupError(f"{strategy.label()} is a portfolio strategy: it runs in backtests only for now",
+                              hint="backtest it with cashup backtest run NAME --data SYM=FILE ...")
         if symbol not in self.instruments:
             raise CashupError(f"unknown symbol {symbol!r}", hint=f"known: {', '.join(sorted(self.instruments))}")
         timeframe_ms(timeframe)

@@ -31,7 +31,8 @@ orders). A vectorised strategy gets a default `on_bar` that recomputes `signals(
 window of recent bars; override it with incremental indicators (`cashup_tui.engine.indicators`)
 when that matters. A strategy that only has hooks sets `vectorised = False` (grid trading, ...).
 
-Strategy files may import only this module, `cashup_tui.engine.indicators` and `cashup_tui.domain`.
+Strategy files may import only this module, `cashup_tui.engine.indicators`, `cashup_tui.domain`
+and `cashup_tui.engine.panel` (portfolio strategies: target weights over a panel of symbols).
 """
 
 from __future__ import annotations
@@ -395,17 +396,21 @@ class Strategy:
         return f"{self.label()}({args})"
 
 
-def run_signals(strategy: Strategy, bars: Bars) -> np.ndarray:
-    """Call `signals()` under a guard: any exception becomes a StrategyError naming file:line."""
+def guarded(strategy: Strategy, fn: Any, *args: Any, hint: str = "fix the strategy file; the run was not stored") -> Any:
+    """Call a strategy method: any exception but ours becomes a StrategyError naming file:line."""
     try:
-        out = strategy.signals(bars)
+        return fn(*args)
     except (StrategyError, ValidationError):
         raise
     except Exception as exc:
         raise StrategyError(
-            f"strategy {strategy.label()} raised {type(exc).__name__}: {exc} at {where(exc, strategy)}",
-            hint="fix the strategy file; the run was not stored",
+            f"strategy {strategy.label()} raised {type(exc).__name__}: {exc} at {where(exc, strategy)}", hint=hint,
         ) from exc
+
+
+def run_signals(strategy: Strategy, bars: Bars) -> np.ndarray:
+    """Call `signals()` under a guard: any exception becomes a StrategyError naming file:line."""
+    out = guarded(strategy, strategy.signals, bars)
     arr = np.asarray(out, dtype=np.float64) if out is not None else None
     if arr is None or arr.shape != (len(bars),):
         got = "None" if arr is None else str(arr.shape)

@@ -58,6 +58,11 @@ def run(prep: Prepared, engine: str = "fast", venue_factory: Any = None) -> Resu
 def check_runnable(strategy: Strategy, engine: str) -> None:
     if engine not in ("fast", "event"):
         raise ValidationError(f"unknown engine {engine!r}", hint="use --engine fast or --engine event")
+    if getattr(strategy, "portfolio", False):
+        raise ValidationError(
+            f"{strategy.label()} is a portfolio strategy: only `cashup backtest run` takes it for now",
+            hint=f"cashup backtest run {strategy.label()} --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv ...",
+        )
     if engine == "fast" and not strategy.vectorised:
         raise ValidationError(
             f"{strategy.label()} has event hooks only and cannot run on the fast (vectorised) engine",

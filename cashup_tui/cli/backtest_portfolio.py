@@ -1,0 +1,163 @@
+"""`cashup backtest run PORTFOLIO_STRATEGY --data SYM=FILE --data SYM=FILE ...`: a portfolio backtest.
+
+Called from `backtest run` when the strategy is a `PortfolioStrategy`; prints the whole account's
+metrics and each symbol's contribution (or one JSON document); `backtest run` prints them. Portfolio runs are not stored yet.
+Only stdlib + typer at import time, like the other CLI modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+
+from cashup_tui.cli.common import fail, settings_from
+
+SYMBOL_HINT = "use --data SYMBOL=FILE for each symbol, e.g. --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv"
+
+
+def parse_data_specs(values: list[str]) -> list[tuple[str, str]]:
+    """`--data SYM=FILE` (or a FILE whose name holds the symbol, e.g. ..._BTC_USDT_1h.csv) -> [(symbol, path)].
+
+    The symbol is upper-cased; a repeated symbol or an empty part is refused. A FILE without `SYM=`
+    gets its symbol when it is loaded (from the file name)."""
+    from cashup_tui.domain.errors import ValidationError
+
+    out: list[tuple[str, str]] = []
+    for raw in values:
+        sym, sep, path = raw.partition("=")
+        if not sep:
+            sym, path = "", raw
+        sym, path = sym.strip().upper(), path.strip()
+        if not path or (sep and not sym):
+            raise ValidationError(f"bad --data {raw!r}", hint=SYMBOL_HINT)
+        if path == "-":
+            raise ValidationError("a portfolio reads its symbols from files, not stdin ('-')", hint=SYMBOL_HINT)
+        out.append((sym, path))
+    seen = [s for s, _ in out if s]
+    dup = next((s for s in seen if seen.count(s) > 1), None)
+    if dup:
+        raise ValidationError(f"--data names {dup} twice", hint=SYMBOL_HINT)
+    return out
+
+
+def is_portfolio(strategy: str) -> bool:
+    """Whether STRATEGY (a name or a path) is a portfolio strategy; False when it does not load (the
+    single-symbol path then reports why)."""
+    from cashup_tui.domain.errors import CashupError
+    from cashup_tui.engine.strategy import load_strategy, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
+
+    try:
+        return bool(getattr(load_strategy(strategy, strategy_dirs(user_strategies_dir())), "portfolio", False))
+    except CashupError:
+        return False
+
+
+def load_panel(specs: list[tuple[str, str]], start: str | None, end: str | None, allow_gaps: bool) -> tuple[Any, str]:
+    """Load, cut (--from/--to) and align every symbol's CSV into one panel; returns (panel, source text)."""
+    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.engine.backtest.data import load_csv, slice_bars
+    from cashup_tui.engine.panel import panel_from_bars
+
+    series, names = [], []
+    for sym, path in specs:
+        bars = slice_bars(load_csv(path, symbol=sym, allow_gaps=allow_gaps), start, end)
+        if not bars.symbol:
+            raise ValidationError(f"no symbol for {path}", hint=SYMBOL_HINT)
+        series.append(bars)
+        names.append(bars.symbol)
+    return panel_from_bars(series, names), ", ".join(f"{s}={p}" for s, p in zip(names, (p for _, p in specs), strict=True))
+
+
+def fingerprint(strategy: Any, panel: Any, cfg: Any, engine: str) -> str:
+    import hashlib
+    import json
+
+    from cashup_tui.engine.backtest.model import ENGINE_VERSION
+
+    h = hashlib.sha256(panel.digest().encode())
+    h.update(strategy.source_text().encode())
+    h.update(json.dumps(strategy.params, sort_keys=True, default=str).encode())
+    h.update(json.dumps(cfg.as_dict(), sort_keys=True, default=str).encode())
+    h.update(f"panel-{engine}:{ENGINE_VERSION}".encode())
+    return h.hexdigest()[:24]
+
+
+@dataclass
+class PortfolioRun:
+    result: Any  # PortfolioResult
+    metrics: dict[str, Any]
+    fingerprint: str
+    source: str
+
+    def json(self) -> dict[str, Any]:
+        r = self.result
+        return {"strategy": r.strategy, "params": r.params, "engine": r.engine, "timeframe": r.timeframe,
+                "data": self.source, "settings": r.config.as_dict(), **self.metrics, "fingerprint": self.fingerprint,
+                "stored": False}
+
+    def title(self) -> str:
+        r = self.result
+        return f"{r.strategy} {r.params}  {len(r.symbols)} symbols {r.timeframe}  ({r.engine} engine)"
+
+    def symbol_table(self) -> Any:
+        from rich.table import Table
+
+        t = Table(title="per symbol", title_justify="left")
+        t.add_column("symbol", no_wrap=True)
+        for col in ("PnL", "of cash", "exposure", "turnover", "fees", "fills", "weight now"):
+            t.add_column(col, justify="right", no_wrap=True)
+        for r in self.metrics["per_symbol"]:
+            w = r["final_weight"]
+            t.add_row(r["symbol"], f"{r['contribution']:,.2f}", f"{r['contribution_pct']:.2%}", f"{r['exposure']:.2%}",
+                      f"{r['turnover']:,.2f}x", f"{r['fees']:,.2f}", str(r["fills"]), "-" if w is None else f"{w:.2%}")
+        return t
+
+    def footer(self) -> str:
+        return f"data {self.source}\nfingerprint {self.fingerprint}   not stored (portfolio runs are not stored yet)"
+
+
+def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None, *,
+                  start: str | None, end: str | None, engine: str, cash: float | None, fee_bps: float | None,
+                  slippage_bps: float | None, leverage: float | None, allow_short: bool, contracts: bool,
+                  funding: str | None, sizer: str, allow_gaps: bool, symbol: str | None,
+                  report: str | None) -> PortfolioRun:
+    """Validate, load the panel, run the engine; the caller prints (`backtest run`)."""
+    from cashup_tui.engine.backtest.model import RunConfig
+    from cashup_tui.engine.backtest.panel_model import portfolio_metrics
+    from cashup_tui.engine.backtest.pipeline import build_strategy
+    from cashup_tui.engine.panel import PortfolioStrategy
+    from cashup_tui.engine.strategy import parse_params, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
+
+    unsupported = [(contracts, "--contracts"), (bool(funding), "--funding"), (sizer not in ("all-in", ""), "--sizer"),
+                   (bool(report), "--report"), (bool(symbol), "--symbol")]
+    for on, flag in unsupported:
+        if on:
+            fail(f"{flag} is not supported for portfolio strategies yet", code=2,
+                 hint="portfolio weights size the positions; give the candles with --data SYMBOL=FILE")
+    if not data or len(data) < 2:
+        fail(f"{strategy} is a portfolio strategy: give at least two symbols", hint=SYMBOL_HINT, code=2)
+    s = settings_from(ctx)
+    strat = build_strategy(strategy, parse_params(params or []), strategy_dirs(user_strategies_dir()))
+    if not isinstance(strat, PortfolioStrategy):  # is_portfolio() said so; the type checker needs it here
+        fail(f"{strategy} is not a portfolio strategy", code=2)
+    panel, source = load_panel(parse_data_specs(data), start, end, allow_gaps)
+    if len(panel) < strat.warmup() + 1:
+        fail(f"{strat.label()} needs at least {strat.warmup() + 1} bars, the data has {len(panel)}",
+             hint="use a longer range (--from/--to) or shorter periods (--param ...)")
+    cfg = RunConfig(
+        cash=s.backtest.cash if cash is None else cash,
+        fee_bps=s.backtest.fee_bps if fee_bps is None else fee_bps,
+        slippage_bps=s.backtest.slippage_bps if slippage_bps is None else slippage_bps,
+        leverage=s.backtest.leverage if leverage is None else leverage, allow_short=allow_short,
+    )
+    cfg.check()
+    if engine == "event":
+        from cashup_tui.engine.backtest.panel_event import run_panel_event as run
+    else:
+        from cashup_tui.engine.backtest.panel_fast import run_panel_fast as run
+    res = run(strat, panel, cfg)
+    return PortfolioRun(res, portfolio_metrics(res), fingerprint(strat, panel, cfg, engine), source)
