@@ -18,13 +18,14 @@ from cashup_tui.domain.positions import Position
 
 
 class Cache:
-    __slots__ = ("_balances", "_books", "_last_update_ms", "_marks", "_orders", "_positions", "_tickers", "_venue_ids")
+    __slots__ = ("_balances", "_books", "_last_update_ms", "_marks", "_open", "_orders", "_positions", "_tickers", "_venue_ids")
 
     def __init__(self) -> None:
         self._tickers: dict[str, Ticker] = {}
         self._books: dict[str, BookSnapshot] = {}
         self._marks: dict[str, Decimal] = {}
         self._orders: dict[str, Order] = {}
+        self._open: dict[str, Order] = {}  # the open ones: the risk gate reads them on every submit
         self._venue_ids: dict[str, str] = {}
         self._positions: dict[str, Position] = {}
         self._balances: dict[str, Balance] = {}
@@ -80,6 +81,10 @@ class Cache:
     # -- orders -------------------------------------------------------------------
     def put_order(self, o: Order) -> None:
         self._orders[o.client_id] = o
+        if o.is_open:
+            self._open[o.client_id] = o
+        else:
+            self._open.pop(o.client_id, None)
         if o.venue_order_id:
             self._venue_ids[o.venue_order_id] = o.client_id
 
@@ -91,7 +96,7 @@ class Cache:
         return self._orders.get(cid) if cid else None
 
     def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
-        out = [o for o in self._orders.values() if (not open_only or o.is_open) and (symbol is None or o.symbol == symbol)]
+        out = [o for o in (self._open if open_only else self._orders).values() if symbol is None or o.symbol == symbol]
         return sorted(out, key=lambda o: (o.created_ms, o.client_id))
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:

@@ -130,6 +130,7 @@ class OrderManager:
         self.lookup_delay_s = lookup_delay_s
         self._counter = int(journal.kv_get(COUNTER_KEY) or 0)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._minted: dict[str, bool] = {}  # ids made here, not yet submitted: in no store (see `_stored`)
         self._events_task: asyncio.Task[None] | None = None
         self.ready = False
         self.changes_log: list[str] = []
@@ -179,7 +180,11 @@ class OrderManager:
         """Next local id; the counter is persisted before the id is used."""
         self._counter += 1
         self.journal.kv_set(COUNTER_KEY, self._counter)
-        return make_client_id(self.id_prefix, self._counter, session=self.session)
+        cid = make_client_id(self.id_prefix, self._counter, session=self.session)
+        if len(self._minted) > 100_000:  # built, never submitted: forget them (they are then looked up)
+            self._minted.clear()
+        self._minted[cid] = True
+        return cid
 
     def _lock(self, cid: str) -> asyncio.Lock:
         lock = self._locks.get(cid)
@@ -251,6 +256,11 @@ class OrderManager:
         return self._store(new, event)
 
     # -- submit --------------------------------------------------------------------------
+    def _stored(self, cid: str) -> Order | None:
+        """The journal's row for `cid`. An id made here (random session, persisted counter) and not yet
+        submitted is in no store: not read (the write-ahead claim still refuses a taken id)."""
+        return None if self._minted.pop(cid, False) else self.journal.get_order(cid)
+
     def _admit(self, order: Order) -> Order | SubmitResult:
         """The one admission of `submit` and `submit_now`: risk gate, then the write-ahead claim of the
         client id (row + journal line in SUBMITTING, one commit), then a locally held trigger is armed.
@@ -279,7 +289,7 @@ class OrderManager:
     async def submit(self, order: Order) -> SubmitResult:
         """Risk gate -> write-ahead -> venue. Idempotent by client id."""
         async with self._lock(order.client_id):
-            existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
+            existing = self.cache.order(order.client_id) or self._stored(order.client_id)
             if existing is not None:
                 if existing.status in (STATUS.SUBMITTING, STATUS.UNKNOWN):
                     existing = await self.resolve(existing)
@@ -318,7 +328,7 @@ class OrderManager:
         if ex is None:
             raise ValidationError(f"{type(self.execution).__name__} answers asynchronously",
                                   hint="use `await OrderManager.submit(order)`")
-        existing = self.cache.order(order.client_id) or self.journal.get_order(order.client_id)
+        existing = self.cache.order(order.client_id) or self._stored(order.client_id)
         if existing is not None:
             return SubmitResult(existing, existed=True)
         admitted = self._admit(order)

@@ -10,6 +10,13 @@ traders' accounts without mixing their orders, fills, positions, balances or ris
 Several processes may share the store (README "Several processes on one store"): order rows are
 written by compare-and-set (`store/order_cas.py`), and every call waits out another process's
 write lock (`store/busy.py`) instead of failing the strategy that made it.
+
+Durability: every commit is at the store's configured `synchronous` (FULL by default: it survives a
+power loss), except an ACCEPTED line (the venue's ack of an order already journalled), committed at
+NORMAL when FULL is configured: still safe from a process crash, and a power loss can only drop it
+together with the commits after it (WAL frames are synced in order). The order row then stays
+SUBMITTING and reconciliation settles it by client id, as after an ack lost on the wire. The
+write-ahead claim, fills, positions and wallet are never relaxed.
 """
 
 from __future__ import annotations
@@ -55,13 +62,37 @@ class StoreJournal:
         self.busy = BusyMeter()
         self._stmts: dict[str, Any] = {}
         self._known: dict[str, tuple[int, Order]] = {}  # client id -> (orders.version, order) last seen here
+        self._sync_level: int | None = None  # PRAGMA synchronous as configured (2 = FULL), read once
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self, *, relaxed: bool = False) -> Iterator[Any]:
         """A write transaction that takes SQLite's write lock at BEGIN (IMMEDIATE), so a busy store
-        is met by the busy timeout up front, never half-way through a read-then-write."""
-        with self.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-            yield conn
+        is met by the busy timeout up front, never half-way through a read-then-write. `relaxed`:
+        committed at synchronous=NORMAL if FULL (or EXTRA) is configured (see the module docstring)."""
+        with self.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+            raw = self._relax(conn) if relaxed else None
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if raw is not None:
+                    try:
+                        raw.execute(f"PRAGMA synchronous = {self._sync_level}")
+                    except BaseException:  # never hand a relaxed connection back to the pool
+                        conn.invalidate()
+                        raise
+
+    def _relax(self, conn: Any) -> Any | None:
+        """Set this SQLite connection to synchronous=NORMAL; the raw connection to restore, or None."""
+        if self.store.path is None or not self.store.is_sqlite:
+            return None
+        raw = conn.connection.driver_connection
+        if self._sync_level is None:
+            self._sync_level = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+        if self._sync_level < 2:  # NORMAL or OFF configured: nothing to relax
+            return None
+        raw.execute("PRAGMA synchronous = NORMAL")
+        return raw
 
     def _upsert_stmt(self, name: str, tbl: Any, keys: tuple[str, ...], cols: list[str]) -> Any | None:
         """A prepared INSERT .. ON CONFLICT DO UPDATE, built once (the hot path: every order change
@@ -100,7 +131,7 @@ class StoreJournal:
         """Order row + journal line in ONE transaction: the write-ahead commit. Returns the order as
         stored. A SUBMITTED event is the write-ahead claim of a new id: `ClientIdTaken` if it exists."""
         claim = event is not None and event.kind is EVENT_KIND.SUBMITTED
-        with self._write() as conn:
+        with self._write(relaxed=event is not None and event.kind is EVENT_KIND.ACCEPTED) as conn:
             stored = self._save_order_row(conn, order, claim=claim)
             if event is not None:
                 orders_repo.append_order_event(conn, order.client_id, event, self.mode, self.account)

@@ -55,6 +55,9 @@ def write_order(conn: Connection, order: Order, mode: str, account: str, known: 
     merged with it before writing, so even a writer that knows the version cannot move the row back.
     `claim=True` is the write-ahead insert of a new order: `ClientIdTaken` when the id is in the store."""
     for _ in range(_MAX_ROUNDS):
+        if claim and known is None and insert_ignore(  # the usual claim: a new id, one statement (no read)
+                conn, ORDERS, m.order_to_row(order, mode, account) | {"version": 1}, keys=ORDER_KEY):
+            return 1, order
         if known is None:
             cur = read_version(conn, order.client_id, mode, account)
             if cur is None:
