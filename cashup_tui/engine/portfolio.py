@@ -101,6 +101,14 @@ class Portfolio:
     def has_trade(self, trade_id: str) -> bool:
         return trade_id in self._trade_ids
 
+    def trade_count(self) -> int:
+        """How many trade ids the dedup set holds."""
+        return len(self._trade_ids)
+
+    def keep_trade_ids(self, keep: Iterable[str]) -> None:
+        """Forget every trade id but `keep` (a backtest bounds its memory; a live node never calls this)."""
+        self._trade_ids = set(keep)
+
     def apply_fill(self, fill: Fill) -> bool:
         """Apply one fill (idempotent by trade id). Returns False for a duplicate."""
         if fill.trade_id in self._trade_ids:

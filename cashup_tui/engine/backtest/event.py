@@ -13,7 +13,8 @@ The context differs from live (`LiveContext`) on purpose: `target()` sizes by th
 
 The venue answers in-process, so the order manager's documented synchronous path
 (`OrderManager.submit_now`) is used: same gate, same journal rows, same transitions, no event
-loop round trip per order. The journal is a `MemoryJournal` (a backtest keeps nothing).
+loop round trip per order. The journal is a `WindowJournal` (in memory; a backtest keeps nothing, and
+finished orders and fills only in a recent window: memory does not grow with the order count).
 
 What happens in a bar:
 - open: orders decided at the previous close execute: targets become market orders sized like
@@ -53,6 +54,7 @@ entry is below one contract, and liquidate at the venue's maintenance-margin pri
 from __future__ import annotations
 
 import gc
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -66,10 +68,10 @@ from cashup_tui.domain.instruments import Instrument, to_decimal
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
+from cashup_tui.engine.backtest.history import WINDOW, TradeColumns, WindowJournal, trim_trade_ids
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, funding_rates, max_units
 from cashup_tui.engine.backtest.plumbing import OpenIndexCache, SimulatedExecution, Tap, col, drive, label
 from cashup_tui.engine.clock import TestClock
-from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.risk import RiskEngine, RiskLimits, StrategyBudget
@@ -103,6 +105,7 @@ class EventEngine:
     (kept as attributes so tests can audit a finished run: `run()` returns the Result)."""
 
     skip_quiet = True  # jump over bars where nothing can happen (False: visit every bar; same result)
+    history_window = WINDOW  # finished orders / fills the journal, cache and dedup set keep (working ones always)
 
     def __init__(self, strategy: Strategy, bars: Bars, cfg: RunConfig, sim: Callable[..., Any],
                  hooks: bool, limits: RiskLimits) -> None:
@@ -124,8 +127,8 @@ class EventEngine:
             raise ValidationError("the event engine needs an in-process simulated venue behind the Execution port",
                                   hint="pass VenueExecution.with_venue (cashup_tui.adapters.sim.execution)")
         self.venue = self.ex.venue
-        self.journal = MemoryJournal()
-        self.cache = OpenIndexCache()
+        self.journal = WindowJournal(self.history_window)
+        self.cache = OpenIndexCache(self.history_window)
         self.pf = Portfolio.with_cash(insts, to_decimal(float(cfg.cash)), default_leverage=lev)
         self.tap = Tap(self._state)
         self.risk = RiskEngine(limits, insts, self.pf, self.cache, self.clock, self.journal, bus=self.tap)
@@ -148,7 +151,7 @@ class EventEngine:
         self.px: float | None = None  # the price the venue, cache and portfolio last saw
         self.dpx = D(0)
         self.logs: list[tuple[int, str]] = []
-        self.trades: list[tuple[Any, ...]] = []
+        self.trades = TradeColumns()
         self.ep: dict[str, Any] | None = None  # the open position episode
         self.reason = "signal"
         self.ctx = BacktestContext(self)
@@ -167,11 +170,11 @@ class EventEngine:
         self.long_liquidates = cfg.leverage > 1  # a 1x long cannot be liquidated (its liq price is <= 0)
         self.wants_fills = type(strategy).on_fill is not Strategy.on_fill  # else fills need no SimFill
         # per-change portfolio state: the close from which it holds, cash, units, entry, side
-        self.seg_i: list[int] = [0]
-        self.seg_cash: list[float] = [float(cfg.cash)]
-        self.seg_units: list[float] = [0.0]
-        self.seg_entry: list[float] = [0.0]
-        self.seg_side: list[int] = [0]
+        self.seg_i = array("q", [0])
+        self.seg_cash = array("d", [float(cfg.cash)])
+        self.seg_units = array("d", [0.0])
+        self.seg_entry = array("d", [0.0])
+        self.seg_side = array("b", [0])
 
     # -- prices and orders -----------------------------------------------------------------
     def at(self, ts: int) -> None:
@@ -280,6 +283,7 @@ class EventEngine:
                 self.best_sell = min(sells) if sells else np.inf
         finally:
             self._busy = False
+        trim_trade_ids(self.pf, self.journal, self.journal.window)
 
     def _state(self) -> tuple[Decimal, Decimal, Decimal, Decimal | None]:
         """Cash, size, entry and liquidation price right after a fill (read as the fill is published)."""
@@ -350,8 +354,8 @@ class EventEngine:
         ep = self.ep
         assert ep is not None
         xp = exit_px if exit_px is not None else (ep["vout"] / ep["qout"] if ep["qout"] else 0.0)
-        self.trades.append((ep["i"], i, ep["side"], ep["vin"] / ep["qin"] if ep["qin"] else 0.0, xp, ep["qin"],
-                            total - ep["start"], ep["fees"], -(self.fund_total - ep["fund0"]), reason, total))
+        self.trades.append(ep["i"], i, ep["side"], ep["vin"] / ep["qin"] if ep["qin"] else 0.0, xp, ep["qin"],
+                           total - ep["start"], ep["fees"], -(self.fund_total - ep["fund0"]), reason, total)
         self.ep = None
 
     def guard(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -467,7 +471,7 @@ class EventEngine:
         equity, position = self._curves(b)
         if self.ep is not None:  # still open: marked to the last close, no exit fee
             self._close_episode("end", n - 1, float(equity[-1]), exit_px=c[-1])
-        tr = np.array(self.trades, dtype=TRADE_DTYPE) if self.trades else np.zeros(0, dtype=TRADE_DTYPE)
+        tr = self.trades.table(TRADE_DTYPE)
         notes = [m for _, m in self.logs[:20]]
         if self.denied:
             notes.append(f"{self.denied} order(s) denied by the risk gate (see the notes above)")
@@ -484,12 +488,12 @@ class EventEngine:
     def _curves(self, b: Bars) -> tuple[np.ndarray, np.ndarray]:
         """Equity at every close and the side held, from the state recorded at each change."""
         n = len(b)
-        k = np.searchsorted(np.asarray(self.seg_i), np.arange(n), side="right") - 1
-        cash = np.asarray(self.seg_cash)[k]
-        units = np.asarray(self.seg_units)[k]
-        entry = np.asarray(self.seg_entry)[k]
+        k = np.searchsorted(np.frombuffer(self.seg_i, dtype=np.int64), np.arange(n), side="right") - 1
+        cash = np.frombuffer(self.seg_cash)[k]
+        units = np.frombuffer(self.seg_units)[k]
+        entry = np.frombuffer(self.seg_entry)[k]
         equity = cash + units * (b.close - entry)
-        position = np.asarray(self.seg_side, dtype=np.int8)[k]
+        position = np.frombuffer(self.seg_side, dtype=np.int8)[k]
         return equity, position
 
     def _open(self, i: int, o: float, want: int) -> None:

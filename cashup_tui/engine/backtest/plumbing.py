@@ -15,6 +15,7 @@ from cashup_tui.domain.events import Event, OrderFilled
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import SyncExecution
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.engine.backtest.history import WINDOW, trim_cache_orders
 from cashup_tui.engine.cache import Cache
 from cashup_tui.venue import Venue
 
@@ -34,11 +35,12 @@ class OpenIndexCache(Cache):
     """The engine cache plus an index of working orders: a backtest sends tens of thousands of
     orders and the risk gate lists the open ones on every submit (the base class scans them all)."""
 
-    __slots__ = ("_open",)
+    __slots__ = ("_open", "window")
 
-    def __init__(self) -> None:
+    def __init__(self, window: int = WINDOW) -> None:
         super().__init__()
         self._open: dict[str, Order] = {}
+        self.window = window  # finished orders kept (working ones always are): a backtest's memory stays bounded
 
     def put_order(self, o: Order) -> None:
         cid = o.client_id  # Cache.put_order, then the index (o.is_open == status.is_working), inlined: per event
@@ -49,6 +51,8 @@ class OpenIndexCache(Cache):
             self._open[cid] = o
         elif self._open:
             self._open.pop(cid, None)
+        if len(self._orders) > 2 * self.window:
+            trim_cache_orders(self._orders, self._venue_ids, self.window)
 
     def orders(self, *, open_only: bool = False, symbol: str | None = None) -> list[Order]:
         if not open_only:
