@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from cashup_tui.cli import backtest_sleeves as sleeves
 from cashup_tui.cli.choices import Engine, complete_sizer, complete_timeframe
 from cashup_tui.cli.common import db_url_from, fail, input_file, print_json, settings_from
 
@@ -20,6 +21,8 @@ EQUITY_POINTS = 2000  # equity points kept per stored run (evenly spaced, last b
 # typer option singletons shared with `cashup optimize`
 DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume] or "
                     "t,o,h,l,c,v); '-' reads stdin.")
+DATA_MANY = typer.Option(None, "--data", "-d", help="OHLCV CSV file (as for one symbol), or SYM=FILE once per "
+                         "symbol to run the strategy on several symbols as sleeves.")
 SYMBOL = typer.Option(None, "--symbol", "-s", help="Read candles from the store: contract, e.g. BTC_USDT.")
 TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the stored timeframe, e.g. 1h.",
                          autocompletion=complete_timeframe)
@@ -186,8 +189,9 @@ def save_run(ctx: typer.Context | None, s: Any, prep: Any, res: Any, metrics: di
 def run_cmd(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name (see `cashup strategies list`) or a .py path."),
-    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
-    param: list[str] = PARAM,
+    data: list[str] = DATA_MANY, symbol: str = SYMBOL, symbols: str = sleeves.SYMBOLS, timeframe: str = TIMEFRAME,
+    start: str = FROM, end: str = TO, param: list[str] = PARAM,
+    allocation: str = sleeves.ALLOCATION, align: str = sleeves.ALIGN,
     engine: Engine = typer.Option(None, "--engine", help="fast (vectorised) or event (default: backtest.engine)."),
     cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP, leverage: float = LEV,
     allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING, sizer: str = SIZER,
@@ -197,7 +201,8 @@ def run_cmd(
     trades_shown: int = typer.Option(10, "--trades", help="How many of the last trades to list."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store (quick experiments)."),
 ) -> None:
-    """Backtest STRATEGY on a CSV file or stored candles; every run is stored with its fingerprint."""
+    """Backtest STRATEGY on a CSV file or stored candles (or several symbols as sleeves: --data SYM=FILE ...,
+    --symbols A,B); every run is stored with its fingerprint."""
     import time
 
     from cashup_tui.domain.errors import StrategyError
@@ -214,8 +219,17 @@ def run_cmd(
     require_profile(ctx, s, "backtest", "backtest.run", audit_store=not no_store, strategy=strategy)
     if report and not report.lower().endswith((".html", ".htm")):
         fail(f"--report {report}: the report is HTML", hint="give a file name ending in .html", code=2)
+    if sleeves.wants_sleeves(data, symbols):
+        opts = dict(cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short,
+                    contracts=contracts, funding=funding, sizer=sizer, allow_gaps=allow_gaps)
+        return sleeves.run_sleeves(ctx, s, strategy, param, data, symbols, symbol, timeframe, start, end, allocation,
+                                   align, engine, opts, json_out=json_out, report=report, no_store=no_store,
+                                   trades_shown=trades_shown)
+    if len(data or []) > 1 or allocation or align:
+        fail("several --data files, --allocation and --align are for sleeves: give each file as SYM=FILE",
+             hint="e.g. --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv --allocation equal", code=2)
     started = int(time.time() * 1000)
-    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
+    prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                    slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
                    funding=funding, sizer=sizer, allow_gaps=allow_gaps, engine=engine, settings=s)
     fp = fingerprint(prep.strategy, prep.bars, prep.config, engine)
