@@ -64,7 +64,7 @@ def _prepare_all(ctx: typer.Context, s: Any, strategy: str, param: list[str] | N
     from dataclasses import replace
 
     from cashup_tui.cli.backtest import prepare
-    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.domain.errors import CashupError, DataError, ValidationError
     from cashup_tui.engine.backtest.data import need_warmup
     from cashup_tui.engine.backtest.model import known_instrument
     from cashup_tui.engine.backtest.sleeves import ALIGN_MODES, align, parse_allocation
@@ -77,8 +77,14 @@ def _prepare_all(ctx: typer.Context, s: Any, strategy: str, param: list[str] | N
     contracts = opts.pop("contracts")
     preps: dict[str, Any] = {}
     for sym, path in specs:
-        p = prepare(ctx, strategy, param, path, None if path else sym, None if path else timeframe, start, end,
-                    settings=s, **{**opts, "cash": total * weights[sym]})
+        try:
+            p = prepare(ctx, strategy, param, path, None if path else sym, None if path else timeframe, start, end,
+                        settings=s, **{**opts, "cash": total * weights[sym]})
+        except CashupError as exc:  # name the symbol when the message does not
+            if sym in exc.args[0]:
+                raise
+            raise (DataError if isinstance(exc, DataError) else ValidationError)(f"{sym}: {exc.args[0]}",
+                                                                                 hint=exc.hint) from None
         cfg = replace(p.config, instrument=known_instrument(sym)) if contracts else p.config
         p.bars = replace(p.bars, symbol=sym)
         p.config = cfg

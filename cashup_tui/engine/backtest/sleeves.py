@@ -89,9 +89,9 @@ def align(bars: dict[str, Bars], mode: str | None, *, allow_gaps: bool = False) 
     common = ref
     for sym in syms[1:]:
         common = np.intersect1d(common, bars[sym].time_ms, assume_unique=True)
-    if common.size == 0:
-        raise DataError(f"--align inner: {syms[-1]} shares no bar time with the others",
-                        hint="the symbols' data must overlap in time")
+        if common.size == 0:
+            raise DataError(f"--align inner: {sym} shares no bar time with {', '.join(syms[:syms.index(sym)])}",
+                            hint="the symbols' data must overlap in time and sit on the same bar boundaries")
     out: dict[str, Bars] = {}
     for sym, b in bars.items():
         keep = np.isin(b.time_ms, common, assume_unique=True)
