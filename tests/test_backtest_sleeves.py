@@ -117,6 +117,8 @@ def test_bad_input_exits_2_naming_the_symbol_and_runs_nothing(cli, files, tmp_pa
         (["--symbols", "BTC_USDT,NOPE_USDT", "--timeframe", "1h"], "no BTC_USDT 1h candles"),
         (["--data", f"BTC_USDT={btc}", "--data", f"BTC_USDT={eth}"], "BTC_USDT is given twice"),
         (["--data", str(btc), "--data", str(eth)], "give each file as SYM=FILE"),
+        ([*both, "--funding", str(btc)], "--funding is one symbol's rates"),
+        ([*both, "--symbols", "BTC_USDT", "--timeframe", "1h"], "give either --data SYM=FILE"),
     ]
     for args, msg in cases:
         out = cli("backtest", "run", "sma_cross", *args, db=db)

@@ -71,6 +71,9 @@ def _prepare_all(ctx: typer.Context, s: Any, strategy: str, param: list[str] | N
 
     if align_mode is not None and align_mode not in ALIGN_MODES:
         raise ValidationError(f"bad --align {align_mode!r}", hint="use --align inner or --align outer")
+    if opts.get("funding"):
+        raise ValidationError("--funding is one symbol's rates: it cannot be charged to several sleeves",
+                              hint="run the symbols one by one with their own --funding file, or leave it out")
     syms = [sym for sym, _ in specs]
     weights = parse_allocation(allocation, syms)
     total = s.backtest.cash if opts["cash"] is None else opts["cash"]
