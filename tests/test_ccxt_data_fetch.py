@@ -16,15 +16,20 @@ from cashup_tui.adapters.sim.rest import REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(["BTC_USDT"], seed=5, run_loop=False, backfill=240)
+async def _serve(symbols: list[str]) -> AsyncIterator[SimServer]:
+    server = SimServer(symbols, seed=5, run_loop=False, backfill=240)
     await server.start()
     server.step()
     try:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async for server in _serve(["BTC_USDT"]):
+        yield server
 
 
 async def cashup(*args: str) -> tuple[int, str, str]:
@@ -100,13 +105,8 @@ async def test_fetch_errors_are_one_clean_line(sim: SimServer, tmp_path: Path) -
 
 @pytest.fixture
 async def sim2() -> AsyncIterator[SimServer]:
-    server = SimServer(["BTC_USDT", "ETH_USDT"], seed=5, run_loop=False, backfill=240)
-    await server.start()
-    server.step()
-    try:
+    async for server in _serve(["BTC_USDT", "ETH_USDT"]):
         yield server
-    finally:
-        await server.stop()
 
 
 async def test_fetch_many_symbols_and_timeframes_resumes(sim2: SimServer, tmp_path: Path) -> None:
