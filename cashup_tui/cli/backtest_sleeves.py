@@ -8,6 +8,7 @@ whole and the per-symbol table, and maps bad input to exit 2 before anything run
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -60,10 +61,9 @@ def _specs(data: list[str] | None, symbols: str | None, symbol: str | None, time
 
 def _prepare_all(ctx: typer.Context, s: Any, strategy: str, param: list[str] | None, specs: list[tuple[str, str | None]],
                  timeframe: str | None, start: str | None, end: str | None, allocation: str | None, align_mode: str | None,
-                 opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+                 opts: dict[str, Any], prepare: Callable[..., Any]) -> tuple[dict[str, Any], dict[str, float]]:
     from dataclasses import replace
 
-    from cashup_tui.cli.backtest import prepare
     from cashup_tui.domain.errors import CashupError, DataError, ValidationError
     from cashup_tui.engine.backtest.data import need_warmup
     from cashup_tui.engine.backtest.model import known_instrument
@@ -102,7 +102,9 @@ def _prepare_all(ctx: typer.Context, s: Any, strategy: str, param: list[str] | N
 def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | None, data: list[str] | None,
                 symbols: str | None, symbol: str | None, timeframe: str | None, start: str | None, end: str | None,
                 allocation: str | None, align_mode: str | None, engine: str, opts: dict[str, Any], *,
-                json_out: bool, report: str | None, no_store: bool, trades_shown: int) -> None:
+                json_out: bool, report: str | None, no_store: bool, trades_shown: int,
+                prepare: Callable[..., Any], save_run: Callable[..., int]) -> None:
+    """`prepare` and `save_run` are `backtest run`'s own (passed in: this module sits below cli.backtest)."""
     import time
 
     from cashup_tui.domain.errors import CashupError, StrategyError
@@ -115,7 +117,7 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
     try:
         specs = _specs(data, symbols, symbol, timeframe)
         preps, weights = _prepare_all(ctx, s, strategy, param, specs, timeframe, start, end, allocation, align_mode,
-                                      {**opts, "engine": engine})
+                                      {**opts, "engine": engine}, prepare)
     except CashupError as exc:  # bad input: nothing has run or been stored
         fail(exc.args[0], hint=exc.hint, code=2)
     fps = {sym: fingerprint(p.strategy, p.bars, p.config, engine) for sym, p in preps.items()}
@@ -130,8 +132,6 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
             results[sym] = run_engine(p, engine, venue)
         except StrategyError as exc:
             fail(f"{sym}: {str(exc).splitlines()[0]}", hint="fix the strategy and run again; nothing was stored")
-    from cashup_tui.cli.backtest import save_run
-
     run_ids: dict[str, int | None] = {}
     for sym, p in preps.items():
         run_ids[sym] = None if no_store else save_run(ctx, s, p, results[sym], compute(results[sym]), fps[sym],
@@ -147,7 +147,7 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
     rows = sl.rows()
     corr = sl.correlation()
     if json_out:
-        from cashup_tui.cli.backtest import emit_json
+        from cashup_tui.cli.backtest_view import emit_json
 
         whole = result_json(sl.whole, metrics, fp, source=source)
         whole["trades"] = [{"symbol": sym, **t} for sym, r in results.items() for t in r.trade_rows()]
@@ -166,7 +166,7 @@ def _print(sl: Any, m: dict[str, Any], rows: list[dict[str, Any]], corr: dict[st
            run_ids: dict[str, int | None], n_trades: int, report: str | None) -> None:
     from rich.table import Table
 
-    from cashup_tui.cli.backtest import _f2, _pct, equity_chart, metrics_table, trades_table
+    from cashup_tui.cli.backtest_view import _f2, _pct, equity_chart, metrics_table, trades_table
     from cashup_tui.cli.common import console
 
     c = console()

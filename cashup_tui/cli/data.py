@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from cashup_tui.cli.common import (
     print_json,
     settings_from,
 )
+from cashup_tui.cli.data_fetch import progress_bar as _progress
 from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
@@ -83,26 +84,6 @@ def _check_tf(tf: str, option: str) -> str:
     from cashup_tui.store.candles import canonical_timeframe
 
     return canonical_timeframe(tf)
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr for long steps (silent when stderr is not a terminal)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    prog = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
-    tasks: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if "t" not in tasks:
-            tasks["t"] = prog.add_task(label, total=total)
-        prog.update(tasks["t"], completed=done, total=total)
-
-    with prog:
-        yield update
 
 
 @app.command("import")
@@ -357,10 +338,19 @@ def fetch_cmd(
             if tf not in GATE_INTERVALS:
                 raise ValidationError(f"--timeframe {tf!r} is not a Gate candle interval",
                                       hint=f"use one of {', '.join(GATE_INTERVALS)} (resample others with cashup data resample)")
+        settings = settings_from(ctx)
+
+        def open_rest() -> GateRest:
+            return gate_rest(settings, testnet=testnet, rest_url=rest_url)
+
         if symbols or timeframes or days:
             syms = [_check_symbol(x) for x in (symbols or symbol).split(",") if x.strip()]
-            fetch_many(ctx, syms, tfs, parse_when_option(since, "--since"), parse_when_option(until, "--until"), days,
-                       rest_url=rest_url, testnet=testnet, as_json=as_json)
+            db = open_db(ctx)
+            try:
+                fetch_many(db, open_rest, syms, tfs, parse_when_option(since, "--since"),
+                           parse_when_option(until, "--until"), days, rest_url=rest_url, as_json=as_json)
+            finally:
+                db.close()
             return
         symbol = _check_symbol(symbol)
         timeframe = tfs[0]  # type: ignore[assignment]  # the canonical spelling of a choice
@@ -381,7 +371,7 @@ def fetch_cmd(
             if end <= start:
                 raise ValidationError(f"nothing to fetch: {iso(start)} is not before {iso(end)}",
                                       hint="the stored series is up to date, or --until is not after --since")
-            out = fetch_series(db, settings_from(ctx), symbol, timeframe, start, end, rest_url=rest_url, testnet=testnet)
+            out = fetch_series(db, open_rest, symbol, timeframe, start, end, rest_url=rest_url)
         finally:
             db.close()
     if as_json:

@@ -7,6 +7,8 @@ last bar (`--days N` starts N days back only where the store does not already re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -14,12 +16,12 @@ import typer
 DAY_MS = 86_400_000
 
 
-def fetch_series(db: Any, settings: Any, symbol: str, timeframe: str, start: int, end: int, *,
-                 rest_url: str | None, testnet: bool) -> dict[str, Any]:
-    """Download [start, end) of one series, store it, and say what came and which bars the venue lacks."""
+def fetch_series(db: Any, open_rest: Callable[[], Any], symbol: str, timeframe: str, start: int, end: int, *,
+                 rest_url: str | None) -> dict[str, Any]:
+    """Download [start, end) of one series, store it, and say what came and which bars the venue lacks.
+    `open_rest` gives the Gate REST client (`cli.data.gate_rest`, the composition root's)."""
     import asyncio
 
-    from cashup_tui.cli.data import _progress, gate_rest
     from cashup_tui.domain.errors import TemporaryError
     from cashup_tui.domain.timeframes import timeframe_ms
     from cashup_tui.store import candles
@@ -28,8 +30,8 @@ def fetch_series(db: Any, settings: Any, symbol: str, timeframe: str, start: int
     step = timeframe_ms(timeframe)
 
     async def download() -> list[Any]:
-        async with gate_rest(settings, testnet=testnet, rest_url=rest_url) as rest:
-            with _progress(f"{symbol} {timeframe}") as prog:
+        async with open_rest() as rest:
+            with progress_bar(f"{symbol} {timeframe}") as prog:
                 return await rest.fetch_candles(symbol, timeframe, start, end,
                                                 progress=lambda p: prog(p.done_ms - start, end - start))
 
@@ -67,54 +69,68 @@ def echo_series(out: dict[str, Any]) -> None:
         typer.echo("  gaps: none")
 
 
-def fetch_many(ctx: typer.Context, symbols: list[str], timeframes: list[str], since: int | None, until: int | None,
-               days: int | None, *, rest_url: str | None, testnet: bool, as_json: bool) -> None:
+def fetch_many(db: Any, open_rest: Callable[[], Any], symbols: list[str], timeframes: list[str], since: int | None,
+               until: int | None, days: int | None, *, rest_url: str | None, as_json: bool) -> None:
     """Each symbol x timeframe in turn, a line per series as it finishes; a failure names the series and says
     which were stored (a rerun continues from them)."""
     import time
 
-    from cashup_tui.cli.common import fail, print_json, settings_from
-    from cashup_tui.cli.data import open_db
+    from cashup_tui.cli.common import fail, print_json
     from cashup_tui.domain.errors import CashupError
     from cashup_tui.domain.timeframes import timeframe_ms
     from cashup_tui.store import candles
     from cashup_tui.store.timefmt import iso
 
-    settings = settings_from(ctx)
     now_ms = int(time.time() * 1000)
     results: list[dict[str, Any]] = []
-    db = open_db(ctx)
-    try:
-        stored = {(s.symbol, s.timeframe): s for s in candles.list_series(db, include_funding=False)}
-        for symbol in symbols:
-            for tf in timeframes:
-                step = timeframe_ms(tf)
-                end = min(until or now_ms, now_ms - now_ms % step)
-                have = stored.get((symbol, tf))
-                if since is not None:
-                    start = since
-                else:
-                    start = end - days * DAY_MS if days else (end - 1000 * step if have is None else have.last_ms + step)
-                    if days and have is not None and have.first_ms <= start:
-                        start = max(start, have.last_ms + step)  # resume: the window's start is already stored
-                start -= start % step
-                if end <= start:
-                    out = {"symbol": symbol, "timeframe": tf, "from": iso(start), "until": iso(end), "bars": 0,
-                           "stored": 0, "up_to_date": True}
-                    results.append(out)
-                    if not as_json:
-                        typer.echo(f"{symbol} {tf} is up to date (last stored bar opens {iso(start - step)})")
-                    continue
-                try:
-                    out = fetch_series(db, settings, symbol, tf, start, end, rest_url=rest_url, testnet=testnet)
-                except CashupError as exc:
-                    done = ", ".join(f"{r['symbol']} {r['timeframe']}" for r in results) or "none"
-                    fail(f"{symbol} {tf}: {exc.args[0]}", hint=(exc.hint + "; " if exc.hint else "")
-                         + f"series stored so far: {done} (run again to continue)")
+    stored = {(s.symbol, s.timeframe): s for s in candles.list_series(db, include_funding=False)}
+    for symbol in symbols:
+        for tf in timeframes:
+            step = timeframe_ms(tf)
+            end = min(until or now_ms, now_ms - now_ms % step)
+            have = stored.get((symbol, tf))
+            if since is not None:
+                start = since
+            else:
+                start = end - days * DAY_MS if days else (end - 1000 * step if have is None else have.last_ms + step)
+                if days and have is not None and have.first_ms <= start:
+                    start = max(start, have.last_ms + step)  # resume: the window's start is already stored
+            start -= start % step
+            if end <= start:
+                out = {"symbol": symbol, "timeframe": tf, "from": iso(start), "until": iso(end), "bars": 0,
+                       "stored": 0, "up_to_date": True}
                 results.append(out)
                 if not as_json:
-                    echo_series(out)
-    finally:
-        db.close()
+                    typer.echo(f"{symbol} {tf} is up to date (last stored bar opens {iso(start - step)})")
+                continue
+            try:
+                out = fetch_series(db, open_rest, symbol, tf, start, end, rest_url=rest_url)
+            except CashupError as exc:
+                done = ", ".join(f"{r['symbol']} {r['timeframe']}" for r in results) or "none"
+                fail(f"{symbol} {tf}: {exc.args[0]}", hint=(exc.hint + "; " if exc.hint else "")
+                     + f"series stored so far: {done} (run again to continue)")
+            results.append(out)
+            if not as_json:
+                echo_series(out)
     if as_json:
         print_json({"series": results})
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr for long steps (silent when stderr is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)
+    tasks: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "t" not in tasks:
+            tasks["t"] = prog.add_task(label, total=total)
+        prog.update(tasks["t"], completed=done, total=total)
+
+    with prog:
+        yield update
