@@ -150,6 +150,18 @@ def test_store_symbols_and_alignment(cli, files, tmp_path: Path) -> None:  # noq
     assert _listed(cli, db) == 4  # each sleeve stored as its own run
 
 
+def test_contracts_round_each_sleeve_to_its_own_contract(cli, files) -> None:  # noqa: F811
+    btc, eth = files
+    out = cli("backtest", "run", "sma_cross", *SPAN, "--no-store", "--json", "--contracts", "--data",
+              f"BTC_USDT={btc}", "--data", f"ETH_USDT={eth}")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["settings"]["contracts"] == ["BTC_USDT", "ETH_USDT"]
+    for t in doc["trades"]:  # whole contracts: BTC 0.0001, ETH 0.01 per contract
+        step = {"BTC_USDT": 0.0001, "ETH_USDT": 0.01}[t["symbol"]]
+        assert abs(t["qty"] / step - round(t["qty"] / step)) < 1e-6
+
+
 def test_text_output_has_the_per_symbol_table(cli, files) -> None:  # noqa: F811
     btc, eth = files
     out = cli("backtest", "run", "sma_cross", *SPAN, "--no-store", "--data", f"BTC_USDT={btc}",

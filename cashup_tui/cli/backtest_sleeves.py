@@ -153,6 +153,8 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
         whole["trades"] = [{"symbol": sym, **t} for sym, r in results.items() for t in r.trade_rows()]
         whole["trades"].sort(key=lambda t: t["entry_time"])
         whole["allocation"] = weights
+        whole["settings"] = {**whole["settings"], "contracts": ([p.config.instrument.symbol for p in preps.values() if p.config.instrument]
+                                                                if opts.get("contracts") else None)}
         whole["align"] = align_mode
         whole["sleeves"] = [{**row, "fingerprint": fps[row["symbol"]], "run_id": run_ids[row["symbol"]],
                              "data": preps[row["symbol"]].source} for row in rows]
