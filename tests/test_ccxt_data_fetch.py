@@ -16,15 +16,20 @@ from cashup_tui.adapters.sim.rest import REST_HITS
 from cashup_tui.adapters.sim.server import SimServer
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(["BTC_USDT"], seed=5, run_loop=False, backfill=240)
+async def _serve(symbols: list[str]) -> AsyncIterator[SimServer]:
+    server = SimServer(symbols, seed=5, run_loop=False, backfill=240)
     await server.start()
     server.step()
     try:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async for server in _serve(["BTC_USDT"]):
+        yield server
 
 
 async def cashup(*args: str) -> tuple[int, str, str]:
@@ -96,3 +101,35 @@ async def test_fetch_errors_are_one_clean_line(sim: SimServer, tmp_path: Path) -
         code, out = await cashup_inproc("--db", db, "data", "fetch", "-s", "BTC_USDT", "-t", "1h",
                                         "--rest-url", f"http://127.0.0.1:{port}/api/v4")  # fmt: skip
     assert code == 1 and "could not reach" in out and "Traceback" not in out
+
+
+@pytest.fixture
+async def sim2() -> AsyncIterator[SimServer]:
+    async for server in _serve(["BTC_USDT", "ETH_USDT"]):
+        yield server
+
+
+async def test_fetch_many_symbols_and_timeframes_resumes(sim2: SimServer, tmp_path: Path) -> None:
+    db = str(tmp_path / "many.sqlite")
+    hits = sim2.app[REST_HITS]
+    last_1h = sim2.state.market.candles("BTC_USDT", "1h", None, None, 2000)[-2]["t"] * 1000  # the last closed bar
+    until = str(last_1h + 3_600_000)  # explicit: the same bars whatever the wall clock does meanwhile
+    many = ["data", "fetch", "--timeframes", "1h,4h", "--days", "2", "--until", until, "--rest-url", sim2.rest_url]
+    # a symbol the venue does not list stops the fetch there, naming it; the series before it are stored
+    code, out = await cashup_inproc("--db", db, *many, "--symbols", "BTC_USDT,NOPE_USDT")
+    assert code == 1 and "NOPE_USDT 1h:" in out and "CONTRACT_NOT_FOUND" in out and "Traceback" not in out
+    assert "series stored so far: BTC_USDT 1h, BTC_USDT 4h (run again to continue)" in out
+    assert "fetched 48 1h bars of BTC_USDT" in out and "fetched 12 4h bars of BTC_USDT" in out
+    before = hits["GET /api/v4/futures/usdt/candlesticks"]
+    code, out = await cashup_inproc("--db", db, *many, "--symbols", "BTC_USDT,ETH_USDT")
+    assert code == 0, out
+    lines = out.splitlines()
+    btc = [ln.split(" (")[0] for ln in lines if ln.startswith("BTC_USDT")]
+    assert btc == ["BTC_USDT 1h is up to date", "BTC_USDT 4h is up to date"]  # resumed: not downloaded again
+    assert "fetched 48 1h bars of ETH_USDT" in out and "fetched 12 4h bars of ETH_USDT" in out
+    assert hits["GET /api/v4/futures/usdt/candlesticks"] - before == 2  # ETH's two series, one page each
+    code, out = await cashup_inproc("--db", db, "data", "list", "--json")
+    got = {(s["symbol"], s["timeframe"]): s["rows"] for s in json.loads(out)}
+    assert got == {("BTC_USDT", "1h"): 48, ("BTC_USDT", "4h"): 12, ("ETH_USDT", "1h"): 48, ("ETH_USDT", "4h"): 12}
+    code, out = await cashup_inproc("--db", db, "data", "fetch", "--symbol", "BTC_USDT", "--symbols", "ETH_USDT")
+    assert code == 2 and "give --symbol S or --symbols A,B,C" in out

@@ -10,6 +10,8 @@ from typing import Any
 
 import typer
 
+from cashup_tui.cli import backtest_sleeves as sleeves
+from cashup_tui.cli.backtest_view import _f2, _pct, emit_json, equity_chart, metrics_table, trades_table
 from cashup_tui.cli.choices import Engine, complete_sizer, complete_timeframe
 from cashup_tui.cli.common import db_url_from, fail, input_file, print_json, settings_from
 
@@ -20,6 +22,8 @@ EQUITY_POINTS = 2000  # equity points kept per stored run (evenly spaced, last b
 # typer option singletons shared with `cashup optimize`
 DATA = typer.Option(None, "--data", "-d", help="OHLCV CSV file (open_time_ms,open,high,low,close[,volume] or "
                     "t,o,h,l,c,v); '-' reads stdin.")
+DATA_MANY = typer.Option(None, "--data", "-d", help="OHLCV CSV file (as for one symbol), or SYM=FILE once per "
+                         "symbol: a portfolio strategy's symbols, or a one-symbol strategy run on each as sleeves.")
 SYMBOL = typer.Option(None, "--symbol", "-s", help="Read candles from the store: contract, e.g. BTC_USDT.")
 TIMEFRAME = typer.Option(None, "--timeframe", "-t", help="With --symbol: the stored timeframe, e.g. 1h.",
                          autocompletion=complete_timeframe)
@@ -186,8 +190,9 @@ def save_run(ctx: typer.Context | None, s: Any, prep: Any, res: Any, metrics: di
 def run_cmd(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name (see `cashup strategies list`) or a .py path."),
-    data: list[str] = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
-    param: list[str] = PARAM,
+    data: list[str] = DATA_MANY, symbol: str = SYMBOL, symbols: str = sleeves.SYMBOLS, timeframe: str = TIMEFRAME,
+    start: str = FROM, end: str = TO, param: list[str] = PARAM,
+    allocation: str = sleeves.ALLOCATION, align: str = sleeves.ALIGN,
     engine: Engine = typer.Option(None, "--engine", help="fast (vectorised) or event (default: backtest.engine)."),
     cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP, leverage: float = LEV,
     allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING, sizer: str = SIZER,
@@ -197,7 +202,8 @@ def run_cmd(
     trades_shown: int = typer.Option(10, "--trades", help="How many of the last trades to list."),
     no_store: bool = typer.Option(False, "--no-store", help="Do not record the run in the store (quick experiments)."),
 ) -> None:
-    """Backtest STRATEGY on a CSV file or stored candles; every run is stored with its fingerprint."""
+    """Backtest STRATEGY on a CSV file or stored candles (or several symbols as sleeves: --data SYM=FILE ...,
+    --symbols A,B); every run is stored with its fingerprint."""
     import time
 
     from cashup_tui.domain.errors import StrategyError
@@ -231,9 +237,15 @@ def run_cmd(
                      out.symbol_table(), out.footer()):
             c.print(part)
         return None
-    if data and len(data) > 1:
-        fail(f"{strategy} trades one symbol: give one --data FILE", code=2,
-             hint="several --data need a portfolio strategy (e.g. xsec_momentum, factor_score)")
+    if sleeves.wants_sleeves(data, symbols):
+        opts = dict(cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short,
+                    contracts=contracts, funding=funding, sizer=sizer, allow_gaps=allow_gaps)
+        return sleeves.run_sleeves(ctx, s, strategy, param, data, symbols, symbol, timeframe, start, end, allocation,
+                                   align, engine, opts, json_out=json_out, report=report, no_store=no_store,
+                                   trades_shown=trades_shown, prepare=prepare, save_run=save_run)
+    if len(data or []) > 1 or allocation or align:
+        fail("several --data files, --allocation and --align are for sleeves: give each file as SYM=FILE",
+             hint="e.g. --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv --allocation equal", code=2)
     started = int(time.time() * 1000)
     prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                    slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
@@ -265,17 +277,6 @@ def run_cmd(
     _print_result(res, metrics, fp, run_id, prep.source, trades_shown, report)
 
 
-def emit_json(obj: Any) -> None:
-    """One JSON document on stdout; orjson because a run can have tens of thousands of trades."""
-    import sys
-
-    import orjson
-
-    sys.stdout.flush()
-    sys.stdout.buffer.write(orjson.dumps(obj, default=str, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-    sys.stdout.buffer.flush()
-
-
 def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int | None, source: str, n_trades: int, report: str | None) -> None:
     from cashup_tui.cli.common import console
 
@@ -288,86 +289,6 @@ def _print_result(res: Any, m: dict[str, Any], fp: str, run_id: int | None, sour
         c.print(f"[yellow]{res.rejected} order(s) refused[/]: " + "; ".join(res.notes[:3]), markup=True)
     stored = f"stored as run {run_id}" if run_id is not None else "not stored (--no-store)"
     c.print(f"fingerprint {fp}   {stored}" + (f"   report {report}" if report else ""))
-
-
-def _pct(x: Any, *, none: str = "-") -> str:
-    """A fraction as a percentage; `none` for an undefined one (CAGR: `n/a`, the span was under 30 days)."""
-    return none if x is None else f"{x * 100:,.2f}%"
-
-
-def _f2(x: Any) -> str:
-    return "-" if x is None else f"{x:,.2f}"
-
-
-def metrics_table(m: dict[str, Any], *, title: str = ""):
-    from rich.table import Table
-
-    t = Table(title=title, show_header=False, title_justify="left")
-    t.add_column("metric", style="bold")
-    t.add_column("value", justify="right")
-    t.add_column("metric", style="bold")
-    t.add_column("value", justify="right")
-    rows = [
-        ("final equity", _f2(m.get("final_equity"))), ("total return", _pct(m.get("total_return"))),
-        ("CAGR", _pct(m.get("cagr"), none="n/a")), ("max drawdown", _pct(m.get("max_drawdown"))),
-        ("Sharpe", _f2(m.get("sharpe"))), ("Sortino", _f2(m.get("sortino"))),
-        ("Calmar", _f2(m.get("calmar"))), ("profit factor", _f2(m.get("profit_factor"))),
-        ("trades", str(m.get("trade_count"))), ("win rate", _pct(m.get("win_rate"))),
-        ("exposure", _pct(m.get("exposure"))), ("fees", _f2(m.get("fees"))),
-        ("funding", _f2(m.get("funding"))), ("bars", f"{m.get('bars', 0):,}"),
-    ]
-    for i in range(0, len(rows), 2):
-        a, b = rows[i], rows[i + 1] if i + 1 < len(rows) else ("", "")
-        t.add_row(a[0], a[1], b[0], b[1])
-    return t
-
-
-def trades_table(rows: list[dict[str, Any]], *, title: str = ""):
-    from datetime import UTC, datetime
-
-    from rich.table import Table
-
-    def ts(ms: Any) -> str:
-        return "-" if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%y-%m-%d %H:%M")
-
-    t = Table(title=title, title_justify="left")
-    for col in ("entry (UTC)", "exit", "side", "qty", "entry px", "exit px", "pnl", "why"):
-        t.add_column(col, justify="left" if col in ("entry (UTC)", "exit", "side", "why") else "right", no_wrap=True)
-    for r in rows:
-        pnl = r["pnl"]
-        t.add_row(ts(r["entry_time"]), ts(r["exit_time"]), r["side"], f"{r['qty']:.6g}", f"{r['entry_price']:,.2f}",
-                  f"{r['exit_price']:,.2f}", f"[{'green' if pnl >= 0 else 'red'}]{pnl:,.2f}[/]", r.get("exit_reason", ""))
-    return t
-
-
-def equity_chart(time_ms: Any, equity: Any, *, width: int = 100, height: int = 22) -> Any:
-    """Equity and drawdown as a plotext text chart (a fresh figure, public API: cli/charts.py)."""
-    import numpy as np
-    from rich.text import Text
-
-    from cashup_tui.cli.charts import build, plotext_figure
-    from cashup_tui.engine.backtest.metrics import drawdown_curve
-
-    eq = np.asarray(equity, dtype=float)
-    if eq.size < 2:
-        return Text("")
-    step = max(1, eq.size // (width * 2))
-    idx = np.r_[np.arange(0, eq.size, step), eq.size - 1]
-    x = (np.asarray(time_ms)[idx] / 86_400_000.0).tolist()  # days since epoch
-    x = [v - x[0] for v in x]
-    dd = (drawdown_curve(eq)[idx] * 100).tolist()
-    with plotext_figure(width, height) as plt:
-        plt.subplots(2, 1)
-        plt.subplot(1, 1)
-        plt.plot(x, eq[idx].tolist(), marker="braille", color="green")
-        plt.title("equity (USDT)")
-        plt.theme("clear")
-        plt.subplot(2, 1)
-        plt.plot(x, dd, marker="braille", color="red", fillx=True)
-        plt.title("drawdown (%)")
-        plt.xlabel("days")
-        plt.theme("clear")
-        return build(plt)
 
 
 # ---------------------------------------------------------------------------------------------

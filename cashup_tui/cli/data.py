@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from cashup_tui.cli.common import (
     print_json,
     settings_from,
 )
+from cashup_tui.cli.data_fetch import progress_bar as _progress
 from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
@@ -83,26 +84,6 @@ def _check_tf(tf: str, option: str) -> str:
     from cashup_tui.store.candles import canonical_timeframe
 
     return canonical_timeframe(tf)
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr for long steps (silent when stderr is not a terminal)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    prog = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                    console=console, transient=True, disable=not console.is_terminal)
-    tasks: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        if "t" not in tasks:
-            tasks["t"] = prog.add_task(label, total=total)
-        prog.update(tasks["t"], completed=done, total=total)
-
-    with prog:
-        yield update
 
 
 @app.command("import")
@@ -318,8 +299,13 @@ def resample_cmd(
 @app.command("fetch")
 def fetch_cmd(
     ctx: typer.Context,
-    symbol: str = typer.Option(..., "--symbol", "-s", help="Gate contract, e.g. BTC_USDT."),
+    symbol: str = typer.Option(None, "--symbol", "-s", help="Gate contract, e.g. BTC_USDT."),
     timeframe: GateInterval = typer.Option("1h", "--timeframe", "-t", help="Gate candle interval."),
+    symbols: str = typer.Option(None, "--symbols", help="Several contracts, e.g. BTC_USDT,ETH_USDT,SOL_USDT: one "
+                                "series after another, a line each; a rerun continues where a stopped one left off."),
+    timeframes: str = typer.Option(None, "--timeframes", help="Several Gate intervals for every symbol, e.g. 1h,4h."),
+    days: int = typer.Option(None, "--days", min=1, max=36_500, help="Fetch the last N days (where the store does not "
+                             "already have them: a stored series reaching that far continues after its last bar)."),
     since: str = typer.Option(None, "--since", help="First bar (date, ISO time or epoch ms, UTC). Default: continue "
                               "after the last stored bar, else 1000 bars back."),
     until: str = typer.Option(None, "--until", help="End, exclusive (date, ISO time or epoch ms). Default: now."),
@@ -330,21 +316,44 @@ def fetch_cmd(
 ) -> None:
     """Download OHLCV from Gate (paged, 1999 bars per request) into the store; gaps are reported, never filled.
     Only closed bars are stored; re-fetching a range overwrites it with the venue's values."""
-    import asyncio
     import time
 
-    symbol = _check_symbol(symbol)
-    timeframe = _check_tf(timeframe, "--timeframe")  # type: ignore[assignment]  # the canonical spelling of a choice
+    from cashup_tui.cli.data_fetch import echo_series, fetch_many, fetch_series
+
+    if bool(symbol) == bool(symbols):
+        fail("give --symbol S or --symbols A,B,C", hint="e.g. --symbol BTC_USDT, or --symbols BTC_USDT,ETH_USDT "
+             "--timeframes 1h,4h --days 30", code=2)
+    if days and since:
+        fail("--days and --since both set the first bar", hint="give one of them", code=2)
+    tfs = [t.strip() for t in timeframes.split(",") if t.strip()] if timeframes else [str(timeframe)]
+    tfs = [_check_tf(t, "--timeframes" if timeframes else "--timeframe") for t in tfs]
     with guarded():
         from cashup_tui.adapters.gateio.rest_translate import GATE_INTERVALS
-        from cashup_tui.domain.errors import TemporaryError, ValidationError
+        from cashup_tui.domain.errors import ValidationError
         from cashup_tui.domain.timeframes import timeframe_ms
         from cashup_tui.store import candles
         from cashup_tui.store.timefmt import iso
 
-        if timeframe not in GATE_INTERVALS:
-            raise ValidationError(f"--timeframe {timeframe!r} is not a Gate candle interval",
-                                  hint=f"use one of {', '.join(GATE_INTERVALS)} (resample others with cashup data resample)")
+        for tf in tfs:
+            if tf not in GATE_INTERVALS:
+                raise ValidationError(f"--timeframe {tf!r} is not a Gate candle interval",
+                                      hint=f"use one of {', '.join(GATE_INTERVALS)} (resample others with cashup data resample)")
+        settings = settings_from(ctx)
+
+        def open_rest() -> GateRest:
+            return gate_rest(settings, testnet=testnet, rest_url=rest_url)
+
+        if symbols or timeframes or days:
+            syms = [_check_symbol(x) for x in (symbols or symbol).split(",") if x.strip()]
+            db = open_db(ctx)
+            try:
+                fetch_many(db, open_rest, syms, tfs, parse_when_option(since, "--since"),
+                           parse_when_option(until, "--until"), days, rest_url=rest_url, as_json=as_json)
+            finally:
+                db.close()
+            return
+        symbol = _check_symbol(symbol)
+        timeframe = tfs[0]  # type: ignore[assignment]  # the canonical spelling of a choice
         step = timeframe_ms(timeframe)
         now_ms = int(time.time() * 1000)
         end = min(parse_when_option(until, "--until") or now_ms, now_ms - now_ms % step)  # closed bars only
@@ -362,49 +371,13 @@ def fetch_cmd(
             if end <= start:
                 raise ValidationError(f"nothing to fetch: {iso(start)} is not before {iso(end)}",
                                       hint="the stored series is up to date, or --until is not after --since")
-            settings = settings_from(ctx)
-
-            async def download() -> list[Any]:
-                async with gate_rest(settings, testnet=testnet, rest_url=rest_url) as rest:
-                    with _progress(f"{symbol} {timeframe}") as prog:
-                        return await rest.fetch_candles(symbol, timeframe, start, end,
-                                                        progress=lambda p: prog(p.done_ms - start, end - start))
-
-            try:
-                bars = asyncio.run(download())
-            except TemporaryError as exc:
-                exc.hint = (f"could not reach {rest_url or 'the configured Gate REST URL'}; check the network, or run "
-                            "offline with `cashup sim serve` and --rest-url")
-                raise
-            rows = [(c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume))
-                    for c in bars]
-            stored = candles.upsert_candles(db, symbol, timeframe, rows) if rows else 0
+            out = fetch_series(db, open_rest, symbol, timeframe, start, end, rest_url=rest_url)
         finally:
             db.close()
-    times = [c.open_ms for c in bars]
-    holes: list[tuple[int, int]] = []  # (first missing, last missing) open times
-    prev = start - step
-    for t in [*times, end]:
-        if t - prev > step:
-            holes.append((prev + step, t - step))
-        prev = t
-    out: dict[str, Any] = {
-        "symbol": symbol, "timeframe": timeframe, "from": iso(start), "until": iso(end), "bars": len(bars),
-        "stored": stored, "first": iso(times[0]) if times else None, "last": iso(times[-1]) if times else None,
-        "gaps": len(holes), "missing_bars": sum((b - a) // step + 1 for a, b in holes),
-        "gap_ranges": [[iso(a), iso(b)] for a, b in holes[:20]],
-    }
     if as_json:
         print_json(out)
         return
-    typer.echo(f"fetched {len(bars)} {timeframe} bars of {symbol} for {out['from']} .. {out['until']} (exclusive); "
-               f"stored {stored}")
-    if holes:
-        shown = ", ".join(f"{a}..{b}" for a, b in out["gap_ranges"][:5])
-        typer.echo(f"  gaps: {len(holes)} hole(s), {out['missing_bars']} missing bars (not filled): {shown}"
-                   + (" ..." if len(holes) > 5 else ""))
-    else:
-        typer.echo("  gaps: none")
+    echo_series(out)
 
 if __name__ == "__main__":  # pragma: no cover
     app(sys.argv[1:])
