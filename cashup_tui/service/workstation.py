@@ -320,6 +320,7 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
 
     # -- strategies ------------------------------------------------------------------------------
     def strategies(self) -> Sequence[StrategyView]:
+        from cashup_tui.engine.panel import PortfolioStrategy
         from cashup_tui.engine.strategy import discover, load_strategy, strategy_dirs
         from cashup_tui.paths import user_strategies_dir
 
@@ -336,6 +337,8 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
                 params = {k: p.default for k, p in cls.parameters().items()}
             except CashupError as exc:
                 out.append(StrategyView(name, name, "", "failed", {}, error=str(exc)))
+                continue
+            if issubclass(cls, PortfolioStrategy):  # backtest only for now: the live runner refuses them
                 continue
             out.append(StrategyView(name, name, "", "stopped", params))
         return out
