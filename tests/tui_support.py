@@ -184,7 +184,8 @@ async def settle_snapshot_demo(pilot: Any) -> None:
     app.refresh_views()  # the fill's toast comes out now: cleared, so no toast times out mid-snapshot
     app.toasts.read_all()
     app.clear_notifications()
-    app.query_one(CandleChart)._key = None  # a price-only redraw waits 2 s of wall time: draw the settled one
+    for chart in app.query(CandleChart):  # a price-only redraw waits 2 s of wall time: draw the settled one
+        chart._key = None  # (the 240x60 context chart too: it kept an earlier close now and then under load)
     for table in app.query(SyncTable):  # columns grown for a row seen mid-way (the market order, open for a
         table.set_columns(table._columns)  # moment) keep their width: size them to the settled rows
     app.refresh_views()
