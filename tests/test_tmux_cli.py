@@ -94,7 +94,8 @@ def test_cashup_shows_moving_prices_takes_an_order_by_keys_and_quits(term: Tmux,
     term.wait_for(lambda s: _price(s) not in (None, first), timeout=20, what=f"the BTC_USDT price to move from {first}")
     _place_order_with_keys(term)
     term.keys("q")  # the order rests (or has filled, if the market came down to it): quitting asks, naming it
-    term.wait_for(lambda s: ("1 order is open (BTC_USDT)" in s or "1 position is open (BTC_USDT)" in s)
+    # a position is named with its side and size ("BTC_USDT long 1"), an order with its symbol only
+    term.wait_for(lambda s: ("1 order is open (BTC_USDT)" in s or "1 position is open (BTC_USDT long 1)" in s)
                   and "Quit?" in s, timeout=20, what="the quit question")
     term.keys("y")
     end = term.wait_for(lambda s: "EXIT-CODE=" in s, timeout=20, what="the exit line")
