@@ -47,7 +47,7 @@ from cashup_tui.app.panes.status import KeyBar, StatusBar
 from cashup_tui.app.panes.strategies import StrategiesPane
 from cashup_tui.app.panes.tables import SyncTable
 from cashup_tui.app.serial_keys import SerialKeys
-from cashup_tui.app.toasts import ToastShelf
+from cashup_tui.app.toasts import VIEW_ERRORS_LOGGED, ToastShelf, view_error_key
 from cashup_tui.app.watching import open_search, unwatch_selected
 from cashup_tui.app.widgets.charts import node_series
 from cashup_tui.domain.enums import Side
@@ -187,8 +187,9 @@ class CashupApp(SerialKeys, App[int]):
             self._pull_views(light)
         except Exception as exc:  # see the docstring
             seen = f"{type(exc).__name__}: {exc}"
-            if seen not in self._view_errors:
-                self._view_errors.add(seen)
+            key = view_error_key(exc, self.query_one(TabbedContent).active)
+            if key not in self._view_errors and len(self._view_errors) < VIEW_ERRORS_LOGGED:
+                self._view_errors.add(key)
                 log.exception("a view could not show its data")
             self.toasts.show(f"display error ({seen}); the node keeps running; details in the log",
                              severity="error", markup=False, key="view-error")

@@ -61,3 +61,16 @@ class ToastShelf:
             if v is n:
                 del self._keyed[k]
         self.app._unnotify(n, refresh=False)
+
+
+VIEW_ERRORS_LOGGED = 50  # distinct view errors logged with a traceback per session (then toasts only)
+
+
+def view_error_key(exc: BaseException, tab: str) -> str:
+    """Where a view error comes from (the pane, its type and the line that raised), not its message:
+    a message carrying changing numbers (a price, a count) is the same error every tick, logged once."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    at = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "?"
+    return f"{tab}|{type(exc).__name__}|{at}"
