@@ -48,6 +48,20 @@ async def test_fills_pane_shows_the_cli_rows_round_trips_orders_with_times_and_t
         assert created == sorted(created, reverse=True) and all(c[:2] == "20" and len(c) == 19 for c in created)
         shown = {k.split(":", 1)[0] for k in table_keys(app, "fills-table")}
         trip = app.query_one("#trips-table", SyncTable).get_row_at(0)
+        # at 80x24 every table fits its pane whole (least important columns dropped), never scrolled sideways
+        await pilot.resize_terminal(80, 24)
+
+        def fitted() -> bool:
+            tables = [app.query_one(f"#{t}", SyncTable) for t in ("fills-table", "trips-table", "orders-by-time")]
+            return all(t.columns_fitted is not None and t.virtual_size.width <= t.scrollable_content_region.width
+                       for t in tables)
+
+        await wait_until(pilot, fitted, timeout=20, what="the Fills tables fitted to 80 columns")
+        assert app.query_one("#fills-table", SyncTable).columns_fitted[:5] == ("Time", "Symbol", "Side", "Size", "Price")
+        assert "Created" in (app.query_one("#orders-by-time", SyncTable).columns_fitted or ())
+        created = [str(orders.get_row_at(i)[0]) for i in range(orders.row_count)]
+        assert created == sorted(created, reverse=True), "rebuilt for the width, still newest first"
+        await pilot.resize_terminal(140, 40)
         # `A`: the audit log, with this session's order submissions
         await press(pilot, "A")
         await wait_until(pilot, lambda: isinstance(app.screen, AuditLog), timeout=15, what="the audit log")

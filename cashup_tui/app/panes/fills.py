@@ -15,12 +15,17 @@ from textual.widgets import Label
 
 from cashup_tui.app import fmt
 from cashup_tui.app.panes.orders import HIST_COLUMNS, history_rows
-from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.app.panes.tables import SyncTable, keyed
 from cashup_tui.domain.orders import Order
 
 FILL_COLUMNS = ("Time", "Symbol", "Side", "Size", "Price", "Fee", "Realised", "Client id", "Strategy")
 TRIP_COLUMNS = ("Closed", "Symbol", "Side", "Size", "Entry", "Exit", "PnL", "Fees", "Funding", "Net", "Duration")
 ORDER_COLUMNS = ("Created", "Updated", *HIST_COLUMNS)
+# first dropped first, so an 80-column terminal shows whole rows, never a table scrolled sideways; the
+# time column each table sorts on always stays
+FILL_DROP = ("Strategy", "Client id", "Fee")
+TRIP_DROP = ("Duration", "Funding", "Fees", "PnL", "Entry")
+ORDER_DROP = ("Reason", "Updated", "Client id", "Type", "Avg")
 
 
 def when(ts_ms: int | None) -> str:
@@ -68,12 +73,14 @@ class FillsPane(Vertical):
 
     def show(self, fills: Sequence[Mapping[str, Any]], trips: Sequence[Mapping[str, Any]],
              orders: Sequence[Order]) -> None:
-        """Newest first: a table that gained rows is re-sorted by its time column (sync appends new rows)."""
-        for table_id, rows, column in (("#fills-table", fill_rows(fills), "Time"),
-                                       ("#trips-table", trip_rows(trips), "Closed"),
-                                       ("#orders-by-time", order_rows(orders), "Created")):
+        """Newest first: a table that gained rows, or was rebuilt for its width, is re-sorted by its time
+        column (sync appends new rows)."""
+        for table_id, columns, rows, drop, column in (
+                ("#fills-table", FILL_COLUMNS, fill_rows(fills), FILL_DROP, "Time"),
+                ("#trips-table", TRIP_COLUMNS, trip_rows(trips), TRIP_DROP, "Closed"),
+                ("#orders-by-time", ORDER_COLUMNS, order_rows(orders), ORDER_DROP, "Created")):
             table = self.query_one(table_id, SyncTable)
-            before = table.row_count
-            table.sync(rows)  # type: ignore[arg-type]
-            if table.row_count > before:
+            before = (table.row_count, table.columns_fitted)
+            table.sync_fitted(columns, keyed(columns, rows), drop)
+            if table.row_count > before[0] or table.columns_fitted != before[1]:
                 table.sort(column, reverse=True)

@@ -13,7 +13,7 @@ from textual.widgets import Label
 from cashup_tui.app.panes.fills import FILL_COLUMNS, fill_rows
 from cashup_tui.app.panes.orders import OPEN_COLUMNS, open_rows
 from cashup_tui.app.panes.positions import COLUMNS, SHORT, keyed_cells
-from cashup_tui.app.panes.tables import SyncTable
+from cashup_tui.app.panes.tables import SyncTable, keyed
 from cashup_tui.app.widgets.charts import DepthChart
 
 # the side panel is narrow: it keeps what a glance needs (the Positions tab has the rest)
@@ -39,19 +39,15 @@ class SidePanel(Vertical):
         """Positions and open orders; from 160x48 (`-xwide`) also the newest fills and `symbol`'s depth."""
         self.query_one("#side-positions", SyncTable).sync_fitted(COLUMNS, keyed_cells(node.positions()), SIDE_DROP,
                                                                  SHORT)
-        self.query_one("#side-orders", SyncTable).sync_fitted(OPEN_COLUMNS, _keyed(OPEN_COLUMNS, open_rows(
+        self.query_one("#side-orders", SyncTable).sync_fitted(OPEN_COLUMNS, keyed(OPEN_COLUMNS, open_rows(
             node.open_orders())), ORDER_DROP)
         if not self.app.has_class("-xwide"):
             return
         history = getattr(node, "fills", None)  # the journal's fills (a read-model node may have none)
-        fills = _keyed(FILL_COLUMNS, fill_rows(history(limit=SIDE_FILLS) if history is not None else []))
+        fills = keyed(FILL_COLUMNS, fill_rows(history(limit=SIDE_FILLS) if history is not None else []))
         table = self.query_one("#side-fills", SyncTable)
         before = table.row_count
         table.sync_fitted(FILL_COLUMNS, fills, FILL_DROP)
         if table.row_count > before:  # sync appends: newest first again (as the Fills tab)
             table.sort("Time", reverse=True)
         self.query_one(DepthChart).show_book(node.book(symbol), node.instrument(symbol))
-
-
-def _keyed(columns: tuple[str, ...], rows: list[tuple[str, list[object]]]) -> list[tuple[str, dict[str, object]]]:
-    return [(key, dict(zip(columns, cells, strict=True))) for key, cells in rows]

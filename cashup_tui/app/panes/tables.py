@@ -35,6 +35,11 @@ def fit_columns(columns: Sequence[str], cells: Sequence[Mapping[str, object]], w
     return tuple(cols), {k: labels[k] for k in cols}
 
 
+def keyed(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[object]]]) -> list[tuple[str, dict[str, object]]]:
+    """Positional rows as column -> cell maps, the form `SyncTable.sync_fitted` takes."""
+    return [(key, dict(zip(columns, cells, strict=True))) for key, cells in rows]
+
+
 class SyncTable(DataTable):
     """`sync(rows)` adds, removes and updates rows; unchanged cells are left alone."""
 
@@ -71,6 +76,11 @@ class SyncTable(DataTable):
                 self.select_key(selected)
             return
         self.sync([(key, [c[k] for k in cols]) for key, c in rows])  # type: ignore[misc]
+
+    @property
+    def columns_fitted(self) -> tuple[str, ...] | None:
+        """The columns `sync_fitted` last chose (None before its first call)."""
+        return None if self._fitted is None else self._fitted[0]
 
     @property
     def selected_key(self) -> str | None:
