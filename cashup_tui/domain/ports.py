@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from cashup_tui.domain.account import Balance
-from cashup_tui.domain.events import Event
+from cashup_tui.domain.events import Event, FundingSettled
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.margin import MarginAccount, PositionMargin
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
@@ -93,6 +93,9 @@ class InProcess:
     async def cancel_all(self, symbol: str) -> list[Order]:
         raise NotImplementedError("has_bulk_cancel is False: cancel one by one")
 
+    async def funding_since(self, since_ms: int) -> list[FundingSettled]:
+        return []  # its settlements reach the engine in-process: none can be missed
+
 
 @runtime_checkable
 class MarketData(Lifecycle, Protocol):
@@ -145,6 +148,10 @@ class Execution(Lifecycle, Protocol):
     async def open_orders(self, symbol: str | None = None) -> list[Order]: ...
 
     async def fills_since(self, symbol: str | None, since_ms: int) -> list[Fill]: ...
+
+    async def funding_since(self, since_ms: int) -> list[FundingSettled]:
+        """The funding settlements the venue booked from `since_ms`, oldest first (reconciliation books
+        the ones a dropped stream did not push; each is known by its key, so none is booked twice)."""
 
     async def positions(self) -> list[Position]: ...
 

@@ -21,6 +21,8 @@ from cashup_tui.engine.portfolio import Portfolio
 log = logging.getLogger("cashup.funding")
 SETTLEMENTS_KEY = "funding.settlements"  # [[key, ts_ms, symbol, amount], ...], oldest first
 SETTLEMENTS_KEPT = 20_000  # years of settlements of a few contracts (3 a day each); the oldest go first
+FUNDING_CHECKED_KEY = "funding.checked_ms"  # when reconciliation last read the venue's settlements
+FUNDING_OVERLAP_MS = 3_600_000  # re-read before that time: clocks differ, keys dedupe
 
 
 class FundingLedger:
@@ -56,4 +58,4 @@ def settlements(journal: Journal) -> list[tuple[int, str, Decimal]]:
     return [(int(r[1]), str(r[2]), Decimal(str(r[3]))) for r in journal.kv_get(SETTLEMENTS_KEY) or []]
 
 
-__all__ = ["SETTLEMENTS_KEY", "FundingLedger", "settlements"]
+__all__ = ["FUNDING_CHECKED_KEY", "FUNDING_OVERLAP_MS", "SETTLEMENTS_KEY", "FundingLedger", "settlements"]

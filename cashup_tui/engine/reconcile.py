@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import fields
 from decimal import Decimal
 from operator import attrgetter
@@ -39,6 +40,7 @@ from cashup_tui.domain.ids import is_ours
 from cashup_tui.domain.order_merge import GONE, INFERRED, NEVER_REACHED
 from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent, can_transition, transition
 from cashup_tui.domain.positions import Position
+from cashup_tui.engine.funding import FUNDING_CHECKED_KEY, FUNDING_OVERLAP_MS
 
 if TYPE_CHECKING:
     from cashup_tui.engine.order_manager import OrderManager
@@ -342,6 +344,7 @@ class Reconciler:
                 changes += await self._reconcile_fills()
                 changes += await self.reconcile_orders()
                 changes += await self._reconcile_positions()
+                changes += await self._reconcile_funding()
                 changes += await self._reconcile_balances()
             except Exception:
                 log.exception("reconciliation failed: trading stays blocked")
@@ -399,6 +402,22 @@ class Reconciler:
                 else:
                     out.append(f"position {sym}: local {lp.size} but the venue sent no report (left as is)")
         om.journal.save_positions(list(om.portfolio.positions.values()))
+        return out
+
+    async def _reconcile_funding(self) -> list[str]:
+        """Book the settlements the venue made while its stream was down or this node was stopped: the
+        account book from the last check (less an overlap for clock skew); ones already booked are
+        known by their key. Before the balances: the cash then already holds them, attributed."""
+        om = self.om
+        now = om.clock.now_ms()
+        checked = om.journal.kv_get(FUNDING_CHECKED_KEY)
+        since = max(0, (int(checked) if checked is not None else now) - FUNDING_OVERLAP_MS)
+        out = []
+        for ev in await om.execution.funding_since(since):
+            if om.funding.apply(ev):
+                out.append(f"funding {ev.symbol} {ev.amount} USDT settled at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ev.ts_ms / 1000))} UTC booked "
+                           "(the stream did not deliver it)")
+        om.journal.kv_set(FUNDING_CHECKED_KEY, now)
         return out
 
     async def _reconcile_balances(self) -> list[str]:

@@ -7,17 +7,22 @@ position margin - order margin; equity = total + unrealised PnL on the mark. Fun
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 
 from cashup_tui.venue.base import ZERO, ContractState, VenueError
 from cashup_tui.venue.events import Recorder
 from cashup_tui.venue.models import BalanceChange, VenueAccount, VenueEvent, VenuePosition, dstr
 
+BOOK_KEPT = 10_000  # the newest deposits and funding settlements `account_book` lists
+
 
 class Wallet:
-    """Cash and its history; reads over every contract's state (`contracts` is the venue's own dict)."""
+    """Cash and its history; reads over every contract's state (`contracts` is the venue's own dict).
+    `book` keeps the newest deposits and settlements (Gate's account book): a client whose stream was down
+    when one was booked finds it there."""
 
-    __slots__ = ("contracts", "dnw", "hist_fee", "hist_fund", "hist_pnl", "rec", "total", "user_id")
+    __slots__ = ("book", "booked", "contracts", "dnw", "hist_fee", "hist_fund", "hist_pnl", "rec", "total", "user_id")
 
     def __init__(self, contracts: dict[str, ContractState], rec: Recorder, user_id: int, start: Decimal) -> None:
         self.contracts = contracts
@@ -28,6 +33,8 @@ class Wallet:
         self.hist_pnl = ZERO
         self.hist_fee = ZERO
         self.hist_fund = ZERO
+        self.book: deque[tuple[int, BalanceChange]] = deque(maxlen=BOOK_KEPT)  # (row id, change)
+        self.booked = 0  # row ids so far
 
     # ------------------------------------------------------------------ reads
     def available(self) -> Decimal:
@@ -122,14 +129,20 @@ class Wallet:
         return out
 
     # ------------------------------------------------------------------ cash movements
+    def keep(self, change: BalanceChange) -> None:
+        self.booked += 1
+        self.book.append((self.booked, change))
+
     def deposit(self, amt: Decimal, now: int) -> Decimal:
         """Move USDT in (> 0) or out (< 0) of the wallet (Gate `dnw`); returns the new total."""
         if amt < 0 and -amt > self.available():
             raise VenueError("INSUFFICIENT_AVAILABLE", f"cannot withdraw {dstr(-amt)}: available {dstr(self.available())}")
         self.total += amt
         self.dnw += amt
+        change = BalanceChange(self.user_id, self.total, amt, "dnw", "deposit", now)
+        self.keep(change)
         if self.rec.record:
-            self.rec.events.append(VenueEvent("balance", now, BalanceChange(self.user_id, self.total, amt, "dnw", "deposit", now)))
+            self.rec.events.append(VenueEvent("balance", now, change))
         return self.total
 
     def fund(self, contract: str, c: ContractState, rate: Decimal, now: int) -> Decimal:
@@ -143,8 +156,9 @@ class Wallet:
         self.hist_fund += amount
         c.update_ms = now
         c.update_id += 1
-        if self.rec.record and amount:
-            self.rec.events.append(
-                VenueEvent("balance", now, BalanceChange(self.user_id, self.total, amount, "fund", contract, now))
-            )
+        if amount:
+            change = BalanceChange(self.user_id, self.total, amount, "fund", contract, now)
+            self.keep(change)
+            if self.rec.record:
+                self.rec.events.append(VenueEvent("balance", now, change))
         return amount

@@ -342,6 +342,13 @@ class BalanceChange:
             "currency": self.currency,
         }
 
+    def to_book(self, row_id: int) -> dict[str, Any]:
+        """One row of Gate `GET /futures/usdt/account_book` (time in float seconds, newest first there)."""
+        contract = self.text if self.type == "fund" else ""
+        return {"time": self.time_ms / 1000, "change": dstr(self.change), "balance": dstr(self.balance),
+                "type": self.type, "text": f"{contract}:funding" if contract else self.text, "contract": contract,
+                "trade_id": "", "id": str(row_id)}
+
 
 @dataclass(slots=True, eq=False)
 class VenueTrigger:

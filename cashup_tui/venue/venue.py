@@ -89,6 +89,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from cashup_tui.domain.instruments import Instrument
 from cashup_tui.domain.positions import Position
@@ -404,6 +405,16 @@ class Venue:
     def account(self) -> VenueAccount:
         """Gate `GET /futures/usdt/accounts`."""
         return self._wallet.account()
+
+    def account_book(self, *, limit: int = 100, offset: int = 0, type: str | None = None,
+                     contract: str | None = None, from_s: int | None = None, to_s: int | None = None) -> list[dict[str, Any]]:
+        """Gate `GET /futures/usdt/account_book`: the wallet's deposits and funding settlements, newest first."""
+        if limit < 1 or offset < 0:
+            raise VenueError("INVALID_PARAM_VALUE", "limit must be >= 1 and offset >= 0")
+        rows = [(i, c) for i, c in self._wallet.book
+                if (type is None or c.type == type) and (contract is None or (c.type == "fund" and c.text == contract))
+                and (from_s is None or c.time_ms >= from_s * 1000) and (to_s is None or c.time_ms <= to_s * 1000)]
+        return [c.to_book(i) for i, c in reversed(rows)][offset : offset + limit]
 
     @property
     def total(self) -> Decimal:

@@ -52,6 +52,7 @@ from cashup_tui.domain.positions import Position
 
 log = logging.getLogger("cashup.gate.execution")
 TRIGGER_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT)
+FUNDING_PAGES = 20  # account book pages of 1000 read at reconciliation (years of a few contracts)
 
 
 def order_from_update(u: OrderUpdate) -> Order:
@@ -292,6 +293,32 @@ class GateExecution:
 
     async def fills_since(self, symbol: str | None, since_ms: int) -> list[Fill]:
         return [self._ns(f) for f in await self.rest.my_trades(symbol, since_ms=since_ms or None)]
+
+    async def funding_since(self, since_ms: int) -> list[FundingSettled]:
+        """The settlements Gate's account book holds from `since_ms`, oldest first (paged): what the
+        private stream pushed, and what it could not while it was down."""
+        out: list[FundingSettled] = []
+        page = 1000
+        for n in range(FUNDING_PAGES):
+            rows = await self.rest.account_book(page, type="fund", since_ms=since_ms, offset=n * page)
+            for r in rows:
+                try:
+                    ts_ms = round(float(r.get("time") or 0) * 1000)
+                except (TypeError, ValueError, OverflowError):
+                    ts_ms = 0
+                symbol = str(r.get("contract") or str(r.get("text") or "").split(":", 1)[0])
+                amount = to_decimal_or(r.get("change"))
+                if ts_ms <= 0 or not amount.is_finite() or amount == 0 or symbol not in self.instruments:
+                    log.warning("account book: funding row %r is not a settlement of a known contract: skipped", r)
+                    continue
+                if ts_ms >= since_ms:
+                    out.append(FundingSettled(ts_ms, symbol, amount, FundingSettled.key_of(symbol, ts_ms)))
+            if len(rows) < page:
+                break
+        else:
+            log.warning("account book: more than %d funding settlements since %d; the oldest are not read",
+                        FUNDING_PAGES * page, since_ms)
+        return sorted(out, key=lambda e: (e.ts_ms, e.symbol))
 
     async def positions(self) -> list[Position]:
         return await self.rest.positions(include_flat=True)

@@ -400,9 +400,13 @@ class GateRest:
         )
         return int(to_decimal_or(r.get("triggerTime")))
 
-    async def account_book(self, limit: int = 100) -> list[dict[str, Any]]:
+    async def account_book(self, limit: int = 100, *, type: str | None = None, since_ms: int | None = None,
+                           offset: int | None = None) -> list[dict[str, Any]]:
+        """Gate's wallet changes, newest first (`type` e.g. "fund"; `since_ms` -> `from` in whole seconds)."""
+        since = None if since_ms is None else since_ms // 1000
         return await self._private_read(
-            "account book", self._ex.privateFuturesGetSettleAccountBook, self._p(limit=limit)
+            "account book", self._ex.privateFuturesGetSettleAccountBook,
+            self._p(limit=limit, type=type, offset=offset, **{"from": since}),
         )
 
     # -- private: price-triggered orders ----------------------------------------------------------

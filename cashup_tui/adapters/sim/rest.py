@@ -341,11 +341,13 @@ class _RestApi:
         return _gate(self.venue(self.state.venue.account))
 
     async def account_book(self, request: web.Request) -> Any:
-        """Balance change history: served only if the venue keeps one (the shared Venue does not yet)."""
+        """Balance change history (deposits and funding settlements), newest first, filtered as Gate does."""
         limit = self.q_int(request, "limit", 100, 1, 1000) or 100
+        kw = {"limit": limit, "offset": self.q_int(request, "offset", 0, 0) or 0,
+              "from_s": self.q_int(request, "from"), "to_s": self.q_int(request, "to"),
+              "type": request.query.get("type") or None, "contract": request.query.get("contract") or None}
         fn = getattr(self.state.venue, "account_book", None)
-        rows = [_gate(r) for r in self.venue(fn, limit=limit)] if callable(fn) else []
-        return rows[:limit]
+        return [_gate(r) for r in self.venue(fn, **kw)] if callable(fn) else []
 
     async def positions(self, request: web.Request) -> Any:
         holding = request.query.get("holding") == "true"
