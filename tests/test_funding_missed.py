@@ -6,7 +6,6 @@ sends them, malformed ones included."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,24 +14,12 @@ import pytest
 from cashup_tui.adapters.sim.server import SimServer
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.engine.funding import settlements
-from cashup_tui.runtime import Node, build_node
 from tests.conftest import FAKE_API_KEY, FAKE_API_SECRET
 from tests.notify_helpers import wait_for
-from tests.test_funding_live import SYM, _settings
+from tests.test_funding_live import SYM, _testnet, _venue_funding
 
 D = Decimal
 pytestmark = pytest.mark.timeout(180)
-
-
-async def _testnet(sim: SimServer, db: Path) -> Node:
-    node = build_node(_settings(sim), "testnet", db_url=str(db), symbols=[SYM])
-    await node.start()
-    node.risk.limits = replace(node.risk.limits, max_errors_per_min=1000, duplicate_window_ms=0)
-    return node
-
-
-def _venue_funding(sim: SimServer) -> Decimal:
-    return sim.state.venue.position(SYM).pnl_fund
 
 
 async def _settle(sim: SimServer, before: Decimal) -> Decimal:
