@@ -223,7 +223,8 @@ def run_cmd(
     from cashup_tui.cli import backtest_portfolio as pf
 
     if pf.is_portfolio(strategy):  # several symbols, target weights: its own path (not stored yet)
-        out = pf.run_portfolio(ctx, strategy, param, data, start=start, end=end, engine=engine, cash=cash,
+        out = pf.run_portfolio(ctx, strategy, param, data, symbols=symbols, timeframe=timeframe, start=start, end=end,
+                               engine=engine, cash=cash,
                                fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
                                allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
                                allow_gaps=allow_gaps, symbol=symbol, report=report)
@@ -437,17 +438,27 @@ def compare_cmd(
 def lookahead_cmd(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name or .py path."),
-    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
-    param: list[str] = PARAM, allow_gaps: bool = GAPS,
+    data: list[str] = DATA_MANY, symbol: str = SYMBOL, symbols: str = sleeves.SYMBOLS, timeframe: str = TIMEFRAME,
+    start: str = FROM, end: str = TO, param: list[str] = PARAM, allow_gaps: bool = GAPS,
     cuts: int = typer.Option(20, "--cuts", min=1, max=500, help="How many truncation points to test."),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Cut at every bar (one signal run per bar)."),
+    seed: int = typer.Option(7, "--seed", help="Portfolio strategies: seed of the random cut points."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Re-run the strategy's signals on truncated data; report signals that change (exit 1 if any)."""
+    """Re-run the strategy's signals (a portfolio strategy's weights) on truncated data; report those that
+    change (exit 1 if any)."""
+    from cashup_tui.cli import backtest_portfolio as pf
     from cashup_tui.engine.backtest.lookahead import check
 
-    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, allow_gaps=allow_gaps)
-    rep = check(prep.strategy, prep.bars, cuts=None if exhaustive else cuts)
+    if pf.is_portfolio(strategy):  # the panel cut at random bars (or every bar)
+        rep = pf.lookahead(ctx, strategy, param, data, symbols, symbol, timeframe, start, end, allow_gaps,
+                           cuts=None if exhaustive else cuts, seed=seed)
+    else:
+        if len(data or []) > 1 or symbols:
+            fail(f"{strategy} trades one symbol: its look-ahead check takes one --data FILE or --symbol", code=2)
+        prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end,
+                       allow_gaps=allow_gaps)
+        rep = check(prep.strategy, prep.bars, cuts=None if exhaustive else cuts)
     if json_out:
         print_json(rep.as_dict())
     else:
@@ -465,10 +476,12 @@ def lookahead_cmd(
 
             t = Table(title=f"[red]look-ahead[/red]: {len(rep.changes)} signal(s) changed at {rep.changed_cuts} of "
                             f"{len(rep.cuts)} cuts when the future was removed", title_justify="left")
-            for col in ("cut at bar", "bar", "time (UTC)", "with future", "without"):
+            sym = any(ch.symbol for ch in rep.changes)
+            for col in ("cut at bar", "bar", "time (UTC)", *(["symbol"] if sym else []), "with future", "without"):
                 t.add_column(col, justify="right")
             for ch in rep.as_dict(limit=30)["changes"]:
-                t.add_row(str(ch["cut"]), str(ch["bar"]), ch["time"], str(ch["full"]), str(ch["truncated"]))
+                t.add_row(str(ch["cut"]), str(ch["bar"]), ch["time"], *([ch.get("symbol", "")] if sym else []),
+                          str(ch["full"]), str(ch["truncated"]))
             c.print(t)
             c.print("the strategy uses data from bars after the one it signals on (e.g. a negative shift or a "
                     "whole-series statistic)")

@@ -17,31 +17,6 @@ from cashup_tui.cli.common import fail, settings_from
 SYMBOL_HINT = "use --data SYMBOL=FILE for each symbol, e.g. --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv"
 
 
-def parse_data_specs(values: list[str]) -> list[tuple[str, str]]:
-    """`--data SYM=FILE` (or a FILE whose name holds the symbol, e.g. ..._BTC_USDT_1h.csv) -> [(symbol, path)].
-
-    The symbol is upper-cased; a repeated symbol or an empty part is refused. A FILE without `SYM=`
-    gets its symbol when it is loaded (from the file name)."""
-    from cashup_tui.domain.errors import ValidationError
-
-    out: list[tuple[str, str]] = []
-    for raw in values:
-        sym, sep, path = raw.partition("=")
-        if not sep:
-            sym, path = "", raw
-        sym, path = sym.strip().upper(), path.strip()
-        if not path or (sep and not sym):
-            raise ValidationError(f"bad --data {raw!r}", hint=SYMBOL_HINT)
-        if path == "-":
-            raise ValidationError("a portfolio reads its symbols from files, not stdin ('-')", hint=SYMBOL_HINT)
-        out.append((sym, path))
-    seen = [s for s, _ in out if s]
-    dup = next((s for s in seen if seen.count(s) > 1), None)
-    if dup:
-        raise ValidationError(f"--data names {dup} twice", hint=SYMBOL_HINT)
-    return out
-
-
 def is_portfolio(strategy: str) -> bool:
     """Whether STRATEGY (a name or a path) is a portfolio strategy; False when it does not load (the
     single-symbol path then reports why)."""
@@ -55,20 +30,75 @@ def is_portfolio(strategy: str) -> bool:
         return False
 
 
-def load_panel(specs: list[tuple[str, str]], start: str | None, end: str | None, allow_gaps: bool) -> tuple[Any, str]:
-    """Load, cut (--from/--to) and align every symbol's CSV into one panel; returns (panel, source text)."""
+@dataclass
+class PanelPrep:
+    """A validated portfolio run's inputs (what `backtest run`, `backtest lookahead` and `optimize` share)."""
+
+    strategy: Any  # PortfolioStrategy
+    panel: Any  # Panel
+    config: Any  # RunConfig
+    source: str
+
+
+def load_panel(ctx: typer.Context | None, s: Any, specs: list[tuple[str, str | None]], timeframe: str | None,
+               start: str | None, end: str | None, allow_gaps: bool) -> tuple[Any, str]:
+    """Load (a CSV, or the store for --symbols), cut (--from/--to) and align every symbol's bars into one
+    panel; returns (panel, source text)."""
+    from cashup_tui.cli.backtest import _bars_from_store
     from cashup_tui.domain.errors import ValidationError
-    from cashup_tui.engine.backtest.data import load_csv, slice_bars
+    from cashup_tui.engine.backtest.data import check_bars, load_csv, slice_bars
     from cashup_tui.engine.panel import panel_from_bars
 
-    series, names = [], []
+    series, names, sources = [], [], []
     for sym, path in specs:
-        bars = slice_bars(load_csv(path, symbol=sym, allow_gaps=allow_gaps), start, end)
+        if path is None:
+            bars = check_bars(_bars_from_store(ctx, s, sym, timeframe or "", start, end),
+                              source=f"store {sym} {timeframe}", allow_gaps=allow_gaps)
+            src = f"store:{sym}:{timeframe}"
+        else:
+            bars, src = load_csv(path, symbol=sym, allow_gaps=allow_gaps), path
+        bars = slice_bars(bars, start, end)
         if not bars.symbol:
             raise ValidationError(f"no symbol for {path}", hint=SYMBOL_HINT)
         series.append(bars)
         names.append(bars.symbol)
-    return panel_from_bars(series, names), ", ".join(f"{s}={p}" for s, p in zip(names, (p for _, p in specs), strict=True))
+        sources.append(f"{bars.symbol}={src}")
+    return panel_from_bars(series, names), ", ".join(sources)
+
+
+def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | None, data: list[str] | None,
+                  symbols: str | None, timeframe: str | None, start: str | None, end: str | None, *,
+                  cash: float | None = None, fee_bps: float | None = None, slippage_bps: float | None = None,
+                  leverage: float | None = None, allow_short: bool = False, allow_gaps: bool = False,
+                  settings: Any = None) -> PanelPrep:
+    """Validate everything and load the panel; raises CashupError (clean CLI message) on bad input."""
+    from cashup_tui.cli.data_specs import parse_specs
+    from cashup_tui.domain.errors import StrategyError, ValidationError
+    from cashup_tui.engine.backtest.model import RunConfig
+    from cashup_tui.engine.backtest.pipeline import build_strategy
+    from cashup_tui.engine.panel import PortfolioStrategy
+    from cashup_tui.engine.strategy import parse_params, strategy_dirs
+    from cashup_tui.paths import user_strategies_dir
+
+    s = settings or settings_from(ctx)
+    strat = build_strategy(strategy, parse_params(params or []), strategy_dirs(user_strategies_dir()))
+    if not isinstance(strat, PortfolioStrategy):
+        raise StrategyError(f"{strategy} is not a portfolio strategy")
+    specs = parse_specs(data, symbols, None, timeframe, file_names=True)
+    if len(specs) < 2:
+        raise ValidationError(f"{strategy} is a portfolio strategy: give at least two symbols", hint=SYMBOL_HINT)
+    panel, source = load_panel(ctx, s, specs, timeframe, start, end, allow_gaps)
+    if len(panel) < strat.warmup() + 1:
+        raise ValidationError(f"{strat.label()} needs at least {strat.warmup() + 1} bars, the data has {len(panel)}",
+                              hint="use a longer range (--from/--to) or shorter periods (--param ...)")
+    cfg = RunConfig(
+        cash=s.backtest.cash if cash is None else cash,
+        fee_bps=s.backtest.fee_bps if fee_bps is None else fee_bps,
+        slippage_bps=s.backtest.slippage_bps if slippage_bps is None else slippage_bps,
+        leverage=s.backtest.leverage if leverage is None else leverage, allow_short=allow_short,
+    )
+    cfg.check()
+    return PanelPrep(strat, panel, cfg, source)
 
 
 def fingerprint(strategy: Any, panel: Any, cfg: Any, engine: str) -> str:
@@ -120,17 +150,12 @@ class PortfolioRun:
 
 
 def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None, *,
-                  start: str | None, end: str | None, engine: str, cash: float | None, fee_bps: float | None,
-                  slippage_bps: float | None, leverage: float | None, allow_short: bool, contracts: bool,
-                  funding: str | None, sizer: str, allow_gaps: bool, symbol: str | None,
-                  report: str | None) -> PortfolioRun:
+                  symbols: str | None, timeframe: str | None, start: str | None, end: str | None, engine: str,
+                  cash: float | None, fee_bps: float | None, slippage_bps: float | None, leverage: float | None,
+                  allow_short: bool, contracts: bool, funding: str | None, sizer: str, allow_gaps: bool,
+                  symbol: str | None, report: str | None) -> PortfolioRun:
     """Validate, load the panel, run the engine; the caller prints (`backtest run`)."""
-    from cashup_tui.engine.backtest.model import RunConfig
     from cashup_tui.engine.backtest.panel_model import portfolio_metrics
-    from cashup_tui.engine.backtest.pipeline import build_strategy
-    from cashup_tui.engine.panel import PortfolioStrategy
-    from cashup_tui.engine.strategy import parse_params, strategy_dirs
-    from cashup_tui.paths import user_strategies_dir
 
     unsupported = [(contracts, "--contracts"), (bool(funding), "--funding"), (sizer not in ("all-in", ""), "--sizer"),
                    (bool(report), "--report"), (bool(symbol), "--symbol")]
@@ -138,26 +163,27 @@ def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, d
         if on:
             fail(f"{flag} is not supported for portfolio strategies yet", code=2,
                  hint="portfolio weights size the positions; give the candles with --data SYMBOL=FILE")
-    if not data or len(data) < 2:
+    if not symbols and (not data or len(data) < 2):
         fail(f"{strategy} is a portfolio strategy: give at least two symbols", hint=SYMBOL_HINT, code=2)
-    s = settings_from(ctx)
-    strat = build_strategy(strategy, parse_params(params or []), strategy_dirs(user_strategies_dir()))
-    if not isinstance(strat, PortfolioStrategy):  # is_portfolio() said so; the type checker needs it here
-        fail(f"{strategy} is not a portfolio strategy", code=2)
-    panel, source = load_panel(parse_data_specs(data), start, end, allow_gaps)
-    if len(panel) < strat.warmup() + 1:
-        fail(f"{strat.label()} needs at least {strat.warmup() + 1} bars, the data has {len(panel)}",
-             hint="use a longer range (--from/--to) or shorter periods (--param ...)")
-    cfg = RunConfig(
-        cash=s.backtest.cash if cash is None else cash,
-        fee_bps=s.backtest.fee_bps if fee_bps is None else fee_bps,
-        slippage_bps=s.backtest.slippage_bps if slippage_bps is None else slippage_bps,
-        leverage=s.backtest.leverage if leverage is None else leverage, allow_short=allow_short,
-    )
-    cfg.check()
+    p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
+                      slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps)
     if engine == "event":
         from cashup_tui.engine.backtest.panel_event import run_panel_event as run
     else:
         from cashup_tui.engine.backtest.panel_fast import run_panel_fast as run
-    res = run(strat, panel, cfg)
-    return PortfolioRun(res, portfolio_metrics(res), fingerprint(strat, panel, cfg, engine), source)
+    res = run(p.strategy, p.panel, p.config)
+    return PortfolioRun(res, portfolio_metrics(res), fingerprint(p.strategy, p.panel, p.config, engine), p.source)
+
+
+def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None,
+              symbols: str | None, symbol: str | None, timeframe: str | None, start: str | None, end: str | None,
+              allow_gaps: bool, *, cuts: int | None, seed: int) -> Any:
+    """`backtest lookahead` on a portfolio strategy: its weights on the panel cut at random bars."""
+    from cashup_tui.engine.backtest.panel_lookahead import check_panel
+
+    if symbol:
+        fail(f"{strategy} is a portfolio strategy: give its symbols with --data SYM=FILE ... or --symbols A,B",
+             hint=SYMBOL_HINT, code=2)
+    p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, allow_gaps=allow_gaps,
+                      allow_short=True, leverage=125.0)
+    return check_panel(p.strategy, p.panel, cuts=cuts, seed=seed)
