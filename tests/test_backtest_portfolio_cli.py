@@ -99,12 +99,3 @@ def test_one_parser_for_several_symbols() -> None:
                     ([], {"symbols": "ETH_USDT"}), ([], {"symbols": " , ", "timeframe": "1h"}), ([], {})):
         with pytest.raises(ValidationError):
             parse_specs(bad, **kw)
-
-
-def test_lookahead_and_optimize_say_they_do_not_take_portfolio_strategies_yet(three: list[str], cli,  # noqa: F811
-                                                                             tmp_path: Path) -> None:
-    path = three[0].split("=", 1)[1]
-    for args in (["optimize", "xsec_momentum", "--data", path, "--grid", "lookback=10:20:5"],):
-        r = cli(*args, db=tmp_path / "d.sqlite")
-        assert r.returncode == 1 and "xsec_momentum is a portfolio strategy: only `cashup backtest run`" in r.stderr, (
-            args, r.stderr)

@@ -187,3 +187,22 @@ def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data:
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, allow_gaps=allow_gaps,
                       allow_short=True, leverage=125.0)
     return check_panel(p.strategy, p.panel, cuts=cuts, seed=seed)
+
+
+def prepare_for_sweep(ctx: typer.Context, s: Any, strategy: str, params: list[str] | None, data: list[str] | None,
+                      symbols: str | None, symbol: str | None, timeframe: str | None, start: str | None,
+                      end: str | None, *, cash: float | None, fee_bps: float | None, slippage_bps: float | None,
+                      leverage: float | None, allow_short: bool, contracts: bool, funding: str | None, sizer: str,
+                      allow_gaps: bool) -> Any:
+    """`optimize` on a portfolio strategy: the panel and settings as `backtest run` takes them, as an object
+    with `.strategy`, `.bars` (the panel) and `.config`, like a one-symbol sweep's `prepare`."""
+    from types import SimpleNamespace
+
+    for on, flag in ((contracts, "--contracts"), (bool(funding), "--funding"), (sizer not in ("all-in", ""), "--sizer"),
+                     (bool(symbol), "--symbol")):
+        if on:
+            fail(f"{flag} is not supported for portfolio strategies yet", code=2, hint=SYMBOL_HINT)
+    p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
+                      slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps,
+                      settings=s)
+    return SimpleNamespace(strategy=p.strategy, bars=p.panel, config=p.config, source=p.source)
