@@ -49,7 +49,7 @@ def test_run_prints_the_whole_and_each_symbol(three: list[str], cli, tmp_path: P
     r = cli("backtest", "run", "xsec_momentum", *_data(three), "--param", "lookback=12", db=tmp_path / "db.sqlite")
     assert r.returncode == 0, r.stderr
     for word in ("final equity", "Sharpe", "per symbol", "BTC_USDT", "ETH_USDT", "SOL_USDT", "turnover",
-                 "not stored"):
+                 "stored as run 1", "correlation of the symbols' bar returns"):
         assert word in r.stdout, word
     outs = {}
     for engine in ("fast", "event"):

@@ -222,22 +222,12 @@ def run_cmd(
         fail(f"--report {report}: the report is HTML", hint="give a file name ending in .html", code=2)
     from cashup_tui.cli import backtest_portfolio as pf
 
-    if pf.is_portfolio(strategy):  # several symbols, target weights: its own path (not stored yet)
-        out = pf.run_portfolio(ctx, strategy, param, data, symbols=symbols, timeframe=timeframe, start=start, end=end,
-                               engine=engine, cash=cash,
-                               fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
-                               allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
-                               allow_gaps=allow_gaps, symbol=symbol, report=report)
-        if json_out:
-            return emit_json(out.json())
-        from cashup_tui.cli.common import console
-
-        c = console()
-        for part in (metrics_table(out.metrics, title=out.title()),
-                     equity_chart(out.result.time_ms, out.result.equity, width=min(c.width, 110)),
-                     out.symbol_table(), out.footer()):
-            c.print(part)
-        return None
+    if pf.is_portfolio(strategy):  # several symbols, target weights: its own path, stored as one run
+        return pf.run_portfolio(ctx, s, strategy, param, data, symbols=symbols, timeframe=timeframe, start=start,
+                                end=end, engine=engine, cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps,
+                                leverage=leverage, allow_short=allow_short, contracts=contracts, funding=funding,
+                                sizer=sizer, allow_gaps=allow_gaps, symbol=symbol, report=report, json_out=json_out,
+                                no_store=no_store, save_run=save_run)
     if sleeves.wants_sleeves(data, symbols):
         opts = dict(cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short,
                     contracts=contracts, funding=funding, sizer=sizer, allow_gaps=allow_gaps)
@@ -386,6 +376,11 @@ def show_cmd(
     c.print(metrics_table(r.metrics or {}, title=head))
     if equity:
         c.print(equity_chart([p[0] for p in equity], [p[1] for p in equity], width=min(c.width, 110)))
+    if (r.metrics or {}).get("per_symbol"):  # a portfolio run
+        from cashup_tui.cli.backtest_portfolio import print_symbols
+
+        print_symbols(r.metrics, "correlation of the symbols' bar returns")
+        return
     c.print(trades_table(rows[-trades_shown:], title=f"last {min(trades_shown, len(rows))} of {len(rows)} trades"))
 
 

@@ -1,12 +1,15 @@
 """`cashup backtest run PORTFOLIO_STRATEGY --data SYM=FILE --data SYM=FILE ...`: a portfolio backtest.
 
 Called from `backtest run` when the strategy is a `PortfolioStrategy`; prints the whole account's
-metrics and each symbol's contribution (or one JSON document); `backtest run` prints them. Portfolio runs are not stored yet.
+metrics and each symbol's contribution (or one JSON document) and stores the run like a one-symbol run
+(the whole account's equity; the per-symbol table and correlation in its metrics). Also `backtest lookahead`'s and
+`optimize`'s portfolio path.
 Only stdlib + typer at import time, like the other CLI modules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,58 +124,106 @@ class PortfolioRun:
     metrics: dict[str, Any]
     fingerprint: str
     source: str
+    run_id: int | None = None
 
     def json(self) -> dict[str, Any]:
         r = self.result
         return {"strategy": r.strategy, "params": r.params, "engine": r.engine, "timeframe": r.timeframe,
                 "data": self.source, "settings": r.config.as_dict(), **self.metrics, "fingerprint": self.fingerprint,
-                "stored": False}
+                "stored": self.run_id is not None, "run_id": self.run_id}
 
     def title(self) -> str:
         r = self.result
-        return f"{r.strategy} {r.params}  {len(r.symbols)} symbols {r.timeframe}  ({r.engine} engine)"
+        head = f"run {self.run_id}: " if self.run_id is not None else ""
+        return f"{head}{r.strategy} {r.params}  {len(r.symbols)} symbols {r.timeframe}  ({r.engine} engine)"
 
-    def symbol_table(self) -> Any:
-        from rich.table import Table
-
-        t = Table(title="per symbol", title_justify="left")
-        t.add_column("symbol", no_wrap=True)
-        for col in ("PnL", "of cash", "exposure", "turnover", "fees", "fills", "weight now"):
-            t.add_column(col, justify="right", no_wrap=True)
-        for r in self.metrics["per_symbol"]:
-            w = r["final_weight"]
-            t.add_row(r["symbol"], f"{r['contribution']:,.2f}", f"{r['contribution_pct']:.2%}", f"{r['exposure']:.2%}",
-                      f"{r['turnover']:,.2f}x", f"{r['fees']:,.2f}", str(r["fills"]), "-" if w is None else f"{w:.2%}")
-        return t
-
-    def footer(self) -> str:
-        return f"data {self.source}\nfingerprint {self.fingerprint}   not stored (portfolio runs are not stored yet)"
+    def footer(self, report: str | None = None) -> str:
+        stored = f"stored as run {self.run_id}" if self.run_id is not None else "not stored (--no-store)"
+        return (f"data {self.source}\nfingerprint {self.fingerprint}   {stored}"
+                + (f"   report {report}" if report else ""))
 
 
-def run_portfolio(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None, *,
+def symbol_table(metrics: dict[str, Any]) -> Any:
+    """The per-symbol table of a portfolio run's metrics (`backtest run`, `backtest show`)."""
+    from rich.table import Table
+
+    t = Table(title="per symbol", title_justify="left")
+    t.add_column("symbol", no_wrap=True)
+    for col in ("PnL", "of cash", "exposure", "turnover", "fees", "fills", "weight now"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for r in metrics["per_symbol"]:
+        w = r["final_weight"]
+        t.add_row(r["symbol"], f"{r['contribution']:,.2f}", f"{r['contribution_pct']:.2%}", f"{r['exposure']:.2%}",
+                  f"{r['turnover']:,.2f}x", f"{r['fees']:,.2f}", str(r["fills"]), "-" if w is None else f"{w:.2%}")
+    return t
+
+
+def print_symbols(metrics: dict[str, Any], corr_title: str) -> None:
+    """The per-symbol table and the correlation table of a portfolio run."""
+    from cashup_tui.cli.backtest_view import correlation_table
+    from cashup_tui.cli.common import console
+
+    c = console()
+    c.print(symbol_table(metrics))
+    if metrics.get("correlation"):
+        c.print(correlation_table(metrics["correlation"], corr_title))
+
+
+def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] | None, data: list[str] | None, *,
                   symbols: str | None, timeframe: str | None, start: str | None, end: str | None, engine: str,
                   cash: float | None, fee_bps: float | None, slippage_bps: float | None, leverage: float | None,
                   allow_short: bool, contracts: bool, funding: str | None, sizer: str, allow_gaps: bool,
-                  symbol: str | None, report: str | None) -> PortfolioRun:
-    """Validate, load the panel, run the engine; the caller prints (`backtest run`)."""
-    from cashup_tui.engine.backtest.panel_model import portfolio_metrics
+                  symbol: str | None, report: str | None, json_out: bool, no_store: bool,
+                  save_run: Callable[..., int]) -> None:
+    """Validate, load the panel, run the engine, store the run (as one run: the whole account, the
+    per-symbol table in its metrics), write the report and print. `save_run` is `backtest run`'s own."""
+    import time
+    from types import SimpleNamespace
+
+    from cashup_tui.engine.backtest.panel_model import portfolio_metrics, report_rows
 
     unsupported = [(contracts, "--contracts"), (bool(funding), "--funding"), (sizer not in ("all-in", ""), "--sizer"),
-                   (bool(report), "--report"), (bool(symbol), "--symbol")]
+                   (bool(symbol), "--symbol")]
     for on, flag in unsupported:
         if on:
             fail(f"{flag} is not supported for portfolio strategies yet", code=2,
                  hint="portfolio weights size the positions; give the candles with --data SYMBOL=FILE")
     if not symbols and (not data or len(data) < 2):
         fail(f"{strategy} is a portfolio strategy: give at least two symbols", hint=SYMBOL_HINT, code=2)
+    started = int(time.time() * 1000)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
-                      slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps)
+                      slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps,
+                      settings=s)
     if engine == "event":
         from cashup_tui.engine.backtest.panel_event import run_panel_event as run
     else:
         from cashup_tui.engine.backtest.panel_fast import run_panel_fast as run
-    res = run(p.strategy, p.panel, p.config)
-    return PortfolioRun(res, portfolio_metrics(res), fingerprint(p.strategy, p.panel, p.config, engine), p.source)
+    res = run(p.strategy, p.panel, p.config)  # bad weights raise here: nothing is stored
+    out = PortfolioRun(res, portfolio_metrics(res), fingerprint(p.strategy, p.panel, p.config, engine), p.source)
+    whole = res.as_result()  # the account as one curve: what the store and the report take
+    if not no_store:
+        bars = SimpleNamespace(symbol=whole.symbol, timeframe=res.timeframe, time_ms=res.time_ms)
+        view = SimpleNamespace(strategy=p.strategy, bars=bars, config=p.config, source=p.source)
+        out.run_id = save_run(ctx, s, view, whole, out.metrics, out.fingerprint, engine, started_ms=started)
+    if report:
+        from cashup_tui.engine.backtest.report import write_report
+
+        write_report(report, whole, out.metrics, out.fingerprint, run_id=out.run_id, source=p.source,
+                     per_symbol=report_rows(out.metrics), correlation=out.metrics["correlation"],
+                     corr_what="symbol close-to-close returns")
+    if json_out:
+        from cashup_tui.cli.backtest_view import emit_json
+
+        return emit_json(out.json())
+    from cashup_tui.cli.backtest_view import equity_chart, metrics_table
+    from cashup_tui.cli.common import console
+
+    c = console()
+    c.print(metrics_table(out.metrics, title=out.title()))
+    c.print(equity_chart(res.time_ms, res.equity, width=min(c.width, 110)))
+    print_symbols(out.metrics, "correlation of the symbols' bar returns")
+    c.print(out.footer(report))
+    return None
 
 
 def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None,

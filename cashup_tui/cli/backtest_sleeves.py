@@ -113,7 +113,8 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
     if report:
         from cashup_tui.engine.backtest.report import write_report
 
-        write_report(report, sl.whole, metrics, fp, source=source)
+        write_report(report, sl.whole, metrics, fp, source=source, per_symbol=sl.report_rows(),
+                     correlation=sl.correlation(), corr_what="sleeve bar returns")
     rows = sl.rows()
     corr = sl.correlation()
     if json_out:
@@ -138,7 +139,14 @@ def _print(sl: Any, m: dict[str, Any], rows: list[dict[str, Any]], corr: dict[st
            run_ids: dict[str, int | None], n_trades: int, report: str | None) -> None:
     from rich.table import Table
 
-    from cashup_tui.cli.backtest_view import _f2, _pct, equity_chart, metrics_table, trades_table
+    from cashup_tui.cli.backtest_view import (
+        _f2,
+        _pct,
+        correlation_table,
+        equity_chart,
+        metrics_table,
+        trades_table,
+    )
     from cashup_tui.cli.common import console
 
     c = console()
@@ -156,13 +164,7 @@ def _print(sl: Any, m: dict[str, Any], rows: list[dict[str, Any]], corr: dict[st
                   _pct(r["contribution"]), str(r["trade_count"]), _pct(r["exposure"]), f"{r['turnover']:.2f}x",
                   _pct(r["max_drawdown"]), "-" if rid is None else str(rid))
     c.print(t)
-    ct = Table(title="correlation of sleeve bar returns", title_justify="left")
-    ct.add_column("")
-    for sym in corr:
-        ct.add_column(sym, justify="right")
-    for a, row in corr.items():
-        ct.add_row(a, *[_f2(v) for v in row.values()])
-    c.print(ct)
+    c.print(correlation_table(corr, "correlation of sleeve bar returns"))
     for sym, r in sl.sleeves.items():
         rows_t = r.trade_rows()[-n_trades:]
         c.print(trades_table(rows_t, title=f"{sym}: last {len(rows_t)} of {len(r.trades)} trades"))

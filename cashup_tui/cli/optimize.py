@@ -117,8 +117,8 @@ def command(
                                     strategy_path=cls.source_path or cls.__qualname__)
         except CashupError as exc:
             fail(str(exc), hint=getattr(exc, "hint", None) or uobj.HINT, code=2)
-    ectx = (PanelEvalContext if portfolio else opt.EvalContext).of(cls, prep.bars, prep.config, objective, folds,
-                                                                   user_obj)
+    ectx: Any = (PanelEvalContext if portfolio else opt.EvalContext).of(cls, prep.bars, prep.config, objective, folds,
+                                                                         user_obj)
     key = hashlib.sha256(json.dumps({
         "src": ectx.strategy_source, "data": prep.bars.digest(), "cfg": prep.config.as_dict(), "obj": objective,
         "wf": walk_forward, "fixed": fixed, **({"obj_src": user_obj.source} if user_obj else {}),

@@ -134,15 +134,32 @@ class PortfolioResult:
 def portfolio_metrics(res: PortfolioResult) -> dict[str, Any]:
     """The whole account's metrics (the single-symbol definitions) plus the per-symbol table."""
     from cashup_tui.engine.backtest.metrics import compute
+    from cashup_tui.engine.backtest.sleeves import correlation
 
     m = compute(res.as_result())
     f = res.fills
     m.update({"trade_count": int(f.size), "fills": int(f.size), "fees": float(f["fee"].sum()),
               "turnover": float(np.sum(np.abs(f["qty"] * f["price"]))) / res.config.cash,
-              "funding": None, "symbols": list(res.symbols), "per_symbol": res.per_symbol()})
+              "funding": None, "symbols": list(res.symbols), "per_symbol": res.per_symbol(),
+              "correlation": correlation(symbol_returns(res))})
     for k in ("win_rate", "profit_factor", "avg_trade", "best_trade", "worst_trade", "avg_bars_held"):
         m[k] = None  # round-trip trade statistics do not apply to rebalanced weights
     return m
+
+
+def symbol_returns(res: PortfolioResult) -> dict[str, np.ndarray]:
+    """Each symbol's close-to-close returns (what the per-symbol correlation is of)."""
+    c = res.close
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = c[1:] / c[:-1] - 1.0
+    return {s: r[:, j] for j, s in enumerate(res.symbols)}
+
+
+def report_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-symbol rows of the HTML report (`report.SYMBOL_COLUMNS`) from `portfolio_metrics`."""
+    return [{"symbol": r["symbol"], "pnl": r["contribution"], "contribution": r["contribution_pct"],
+             "exposure": r["exposure"], "turnover": r["turnover"], "fees": r["fees"],
+             "final_weight": r["final_weight"]} for r in metrics["per_symbol"]]
 
 
 def executions(mask: np.ndarray) -> np.ndarray:
