@@ -36,7 +36,8 @@ SLIP = typer.Option(None, "--slippage-bps", help="Slippage per market fill in bp
 LEV = typer.Option(None, "--leverage", help="Position size multiple of equity (default: backtest.leverage, 1).")
 SHORT = typer.Option(False, "--allow-short", help="Go short on -1 signals (default: long only, -1 = flat).")
 CONTRACTS = typer.Option(False, "--contracts", help="Round sizes down to whole Gate contracts of the symbol.")
-FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions.")
+FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions; a "
+                       "portfolio: 'store' (each symbol's stored rates) or BTC_USDT=f.csv,ETH_USDT=g.csv.")
 SIZER = typer.Option("all-in", "--sizer", help="all-in | percent:P | notional:USDT | atr:RISK%[:MULT[:PERIOD]].",
                      autocompletion=complete_sizer)
 GAPS = typer.Option(False, "--allow-gaps", help="Run on data with gaps (missing bars) and drop rows with NaNs.")

@@ -69,11 +69,41 @@ def load_panel(ctx: typer.Context | None, s: Any, specs: list[tuple[str, str | N
     return panel_from_bars(series, names), ", ".join(sources)
 
 
+def load_funding_specs(ctx: typer.Context | None, s: Any, spec: str, symbols: tuple[str, ...]) -> dict[str, Any]:
+    """`--funding store` (each symbol's stored funding history, `cashup data import` of a funding file) or
+    `--funding BTC_USDT=f.csv,ETH_USDT=g.csv` -> {symbol: Funding}."""
+    import numpy as np
+
+    from cashup_tui.domain.errors import ValidationError
+    from cashup_tui.engine.backtest.data import load_funding
+    from cashup_tui.engine.backtest.model import Funding
+
+    if spec.strip().lower() == "store":
+        from cashup_tui.cli.backtest import open_db
+        from cashup_tui.store import candles
+
+        db = open_db(ctx, s)
+        try:
+            rows = {sym: candles.load_funding(db, sym) for sym in symbols}
+        finally:
+            db.close()
+        return {sym: Funding(np.array([t for t, _ in r], dtype=np.int64), np.array([float(x) for _, x in r]),
+                             f"store:{sym}:funding") for sym, r in rows.items() if r}
+    out = {}
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        sym, sep, path = part.partition("=")
+        if not sep or not sym.strip() or not path.strip():
+            raise ValidationError(f"bad --funding {part!r} for a portfolio",
+                                  hint="--funding store, or --funding BTC_USDT=btc_funding.csv,ETH_USDT=eth_funding.csv")
+        out[sym.strip().upper()] = load_funding(path.strip())
+    return out
+
+
 def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | None, data: list[str] | None,
                   symbols: str | None, timeframe: str | None, start: str | None, end: str | None, *,
                   cash: float | None = None, fee_bps: float | None = None, slippage_bps: float | None = None,
                   leverage: float | None = None, allow_short: bool = False, allow_gaps: bool = False,
-                  settings: Any = None) -> PanelPrep:
+                  funding: str | None = None, settings: Any = None) -> PanelPrep:
     """Validate everything and load the panel; raises CashupError (clean CLI message) on bad input."""
     from cashup_tui.cli.data_specs import parse_specs
     from cashup_tui.domain.errors import StrategyError, ValidationError
@@ -101,6 +131,20 @@ def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | 
         leverage=s.backtest.leverage if leverage is None else leverage, allow_short=allow_short,
     )
     cfg.check()
+    if funding:  # the rates go into the panel; the config only names their source (settings, fingerprint)
+        from dataclasses import replace
+
+        import numpy as np
+
+        from cashup_tui.domain.errors import DataError
+        from cashup_tui.engine.backtest.model import Funding
+        from cashup_tui.engine.backtest.panel_model import with_funding
+
+        try:
+            panel = with_funding(panel, load_funding_specs(ctx, s, funding, panel.symbols))
+        except DataError as exc:
+            fail(exc.args[0], hint=exc.hint, code=2)
+        cfg = replace(cfg, funding=Funding(np.zeros(0, dtype=np.int64), np.zeros(0), funding))
     return PanelPrep(strat, panel, cfg, source)
 
 
@@ -182,8 +226,7 @@ def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] |
 
     from cashup_tui.engine.backtest.panel_model import portfolio_metrics, report_rows
 
-    unsupported = [(contracts, "--contracts"), (bool(funding), "--funding"), (sizer not in ("all-in", ""), "--sizer"),
-                   (bool(symbol), "--symbol")]
+    unsupported = [(contracts, "--contracts"), (sizer not in ("all-in", ""), "--sizer"), (bool(symbol), "--symbol")]
     for on, flag in unsupported:
         if on:
             fail(f"{flag} is not supported for portfolio strategies yet", code=2,
@@ -193,7 +236,7 @@ def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] |
     started = int(time.time() * 1000)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                       slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps,
-                      settings=s)
+                      funding=funding, settings=s)
     if engine == "event":
         from cashup_tui.engine.backtest.panel_event import run_panel_event as run
     else:
@@ -249,11 +292,10 @@ def prepare_for_sweep(ctx: typer.Context, s: Any, strategy: str, params: list[st
     with `.strategy`, `.bars` (the panel) and `.config`, like a one-symbol sweep's `prepare`."""
     from types import SimpleNamespace
 
-    for on, flag in ((contracts, "--contracts"), (bool(funding), "--funding"), (sizer not in ("all-in", ""), "--sizer"),
-                     (bool(symbol), "--symbol")):
+    for on, flag in ((contracts, "--contracts"), (sizer not in ("all-in", ""), "--sizer"), (bool(symbol), "--symbol")):
         if on:
             fail(f"{flag} is not supported for portfolio strategies yet", code=2, hint=SYMBOL_HINT)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                       slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps,
-                      settings=s)
+                      funding=funding, settings=s)
     return SimpleNamespace(strategy=p.strategy, bars=p.panel, config=p.config, source=p.source)

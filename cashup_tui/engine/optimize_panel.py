@@ -33,7 +33,8 @@ __all__ = ["PanelEvalContext", "panel_rows", "panel_trial"]
 def panel_rows(panel: Panel, start: int, end: int) -> Panel:
     """Bars [start, end) of every symbol (the higher timeframes are re-aligned by `prepare`)."""
     cut = {c: getattr(panel, c)[start:end] for c in PRICE_COLUMNS}
-    return replace(panel, time_ms=panel.time_ms[start:end], higher={}, **cut)
+    fr = None if panel.funding is None else panel.funding[start:end]
+    return replace(panel, time_ms=panel.time_ms[start:end], higher={}, funding=fr, **cut)
 
 
 def panel_trial(strategy: PortfolioStrategy, panel: Panel, cfg: RunConfig, warm: int = 0) -> PortfolioResult:
