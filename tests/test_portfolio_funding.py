@@ -127,3 +127,24 @@ def test_cli_funding_from_files_and_the_store(three: list[str], cli, tmp_path: P
     r = cli(*args, "--funding", f"BTC_USDT={files['BTC_USDT']}", db=db)
     assert r.returncode == 2 and "no funding rates for ETH_USDT" in r.stderr, r.stderr
     assert json.loads(cli("backtest", "list", "--json", db=db).stdout)["runs"] == []
+
+
+def test_factor_score_funding_factor_on_real_gate_rates(three: list[str], cli, tmp_path: Path) -> None:  # noqa: F811
+    fund = ",".join(f"{s}={need_shared(MARKET_DIR / f'gateio_usdt_perp_{s}_funding_2025-02-25_2026-02-25.csv')}"
+                    for s in ("BTC_USDT", "ETH_USDT"))
+    args = ("factor_score", *_data(three[:2]), "--param", "funding_weight=-1", "--param", "funding_window=48",
+            "--funding", fund)
+    outs = {}
+    for engine in ("fast", "event"):
+        r = cli("backtest", "run", *args, "--engine", engine, "--json", "--no-store", db=tmp_path / "d.sqlite")
+        assert r.returncode == 0, r.stderr
+        outs[engine] = json.loads(r.stdout)
+    assert outs["fast"]["final_equity"] == pytest.approx(outs["event"]["final_equity"], rel=1e-9)
+    base = json.loads(cli("backtest", "run", *args[:5], "--funding", fund, "--json", "--no-store",
+                          db=tmp_path / "d.sqlite").stdout)  # funding_weight 0: funding charged, not a factor
+    assert base["params"]["funding_weight"] == 0.0 and base["funding"] != 0
+    assert base["final_equity"] != outs["fast"]["final_equity"]  # the funding factor traded differently
+    r = cli("backtest", "lookahead", *args, "--cuts", "8", db=tmp_path / "d.sqlite")
+    assert r.returncode == 0 and "no look-ahead" in r.stdout, r.stdout + r.stderr
+    r = cli("backtest", "run", *args[:-2], "--no-store", db=tmp_path / "d.sqlite")
+    assert r.returncode == 1 and "funding_weight needs funding rates" in r.stderr, r.stderr

@@ -439,7 +439,7 @@ def lookahead_cmd(
     cuts: int = typer.Option(20, "--cuts", min=1, max=500, help="How many truncation points to test."),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Cut at every bar (one signal run per bar)."),
     seed: int = typer.Option(7, "--seed", help="Portfolio strategies: seed of the random cut points."),
-    json_out: bool = typer.Option(False, "--json"),
+    funding: str = FUNDING, json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-run the strategy's signals (a portfolio strategy's weights) on truncated data; report those that
     change (exit 1 if any)."""
@@ -448,10 +448,11 @@ def lookahead_cmd(
 
     if pf.is_portfolio(strategy):  # the panel cut at random bars (or every bar)
         rep = pf.lookahead(ctx, strategy, param, data, symbols, symbol, timeframe, start, end, allow_gaps,
-                           cuts=None if exhaustive else cuts, seed=seed)
+                           cuts=None if exhaustive else cuts, seed=seed, funding=funding)
     else:
-        if len(data or []) > 1 or symbols:
-            fail(f"{strategy} trades one symbol: its look-ahead check takes one --data FILE or --symbol", code=2)
+        if len(data or []) > 1 or symbols or funding:
+            fail(f"{strategy} trades one symbol: its look-ahead check takes one --data FILE or --symbol "
+                 "(and no --funding)", code=2)
         prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end,
                        allow_gaps=allow_gaps)
         rep = check(prep.strategy, prep.bars, cuts=None if exhaustive else cuts)

@@ -271,7 +271,7 @@ def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] |
 
 def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None,
               symbols: str | None, symbol: str | None, timeframe: str | None, start: str | None, end: str | None,
-              allow_gaps: bool, *, cuts: int | None, seed: int) -> Any:
+              allow_gaps: bool, *, cuts: int | None, seed: int, funding: str | None = None) -> Any:
     """`backtest lookahead` on a portfolio strategy: its weights on the panel cut at random bars."""
     from cashup_tui.engine.backtest.panel_lookahead import check_panel
 
@@ -279,7 +279,7 @@ def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data:
         fail(f"{strategy} is a portfolio strategy: give its symbols with --data SYM=FILE ... or --symbols A,B",
              hint=SYMBOL_HINT, code=2)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, allow_gaps=allow_gaps,
-                      allow_short=True, leverage=125.0)
+                      allow_short=True, leverage=125.0, funding=funding)
     return check_panel(p.strategy, p.panel, cuts=cuts, seed=seed)
 
 
