@@ -126,7 +126,14 @@ def test_cli_funding_from_files_and_the_store(three: list[str], cli, tmp_path: P
     assert r.returncode == 2 and "no funding rates for SOL_USDT" in r.stderr, r.stderr
     r = cli(*args, "--funding", f"BTC_USDT={files['BTC_USDT']}", db=db)
     assert r.returncode == 2 and "no funding rates for ETH_USDT" in r.stderr, r.stderr
-    assert json.loads(cli("backtest", "list", "--json", db=db).stdout)["runs"] == []
+    for bad, msg in (("nonsense", "--funding nonsense: with several symbols every file is SYM=FILE"),
+                     (f"BTC_USDT={tmp_path / 'nope.csv'},ETH_USDT=x", "not found"),
+                     (f"BTC_USDT={files['BTC_USDT']},btc_usdt={files['BTC_USDT']}", "BTC_USDT is given twice")):
+        r = cli(*[a for a in args if a != "--no-store"], "--funding", bad, db=tmp_path / "bad.sqlite")
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+    r = cli("backtest", "run", "xsec_momentum", *_data(three), "--funding", "store", db=tmp_path / "bad.sqlite")
+    assert r.returncode == 2 and "no funding rates for BTC_USDT" in r.stderr, r.stderr
+    assert json.loads(cli("backtest", "list", "--json", db=tmp_path / "bad.sqlite").stdout)["runs"] == []
 
 
 def test_factor_score_funding_factor_on_real_gate_rates(three: list[str], cli, tmp_path: Path) -> None:  # noqa: F811

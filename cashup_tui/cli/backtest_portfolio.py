@@ -74,6 +74,7 @@ def load_funding_specs(ctx: typer.Context | None, s: Any, spec: str, symbols: tu
     `--funding BTC_USDT=f.csv,ETH_USDT=g.csv` -> {symbol: Funding}."""
     import numpy as np
 
+    from cashup_tui.cli.data_specs import parse_specs
     from cashup_tui.domain.errors import ValidationError
     from cashup_tui.engine.backtest.data import load_funding
     from cashup_tui.engine.backtest.model import Funding
@@ -89,14 +90,11 @@ def load_funding_specs(ctx: typer.Context | None, s: Any, spec: str, symbols: tu
             db.close()
         return {sym: Funding(np.array([t for t, _ in r], dtype=np.int64), np.array([float(x) for _, x in r]),
                              f"store:{sym}:funding") for sym, r in rows.items() if r}
-    out = {}
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        sym, sep, path = part.partition("=")
-        if not sep or not sym.strip() or not path.strip():
-            raise ValidationError(f"bad --funding {part!r} for a portfolio",
-                                  hint="--funding store, or --funding BTC_USDT=btc_funding.csv,ETH_USDT=eth_funding.csv")
-        out[sym.strip().upper()] = load_funding(path.strip())
-    return out
+    try:
+        specs = parse_specs([p for p in spec.split(",") if p.strip()], option="--funding")
+    except ValidationError as exc:
+        raise ValidationError(exc.args[0], hint="--funding store, or --funding BTC_USDT=f.csv,ETH_USDT=g.csv") from None
+    return {sym: load_funding(path or "") for sym, path in specs}
 
 
 def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | None, data: list[str] | None,
@@ -136,13 +134,13 @@ def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | 
 
         import numpy as np
 
-        from cashup_tui.domain.errors import DataError
+        from cashup_tui.domain.errors import CashupError
         from cashup_tui.engine.backtest.model import Funding
         from cashup_tui.engine.backtest.panel_model import with_funding
 
         try:
             panel = with_funding(panel, load_funding_specs(ctx, s, funding, panel.symbols))
-        except DataError as exc:
+        except CashupError as exc:  # bad --funding: exit 2, nothing has run
             fail(exc.args[0], hint=exc.hint, code=2)
         cfg = replace(cfg, funding=Funding(np.zeros(0, dtype=np.int64), np.zeros(0), funding))
     return PanelPrep(strat, panel, cfg, source)

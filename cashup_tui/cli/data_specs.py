@@ -18,12 +18,14 @@ def is_spec(value: str) -> bool:
 
 
 def parse_specs(data: list[str] | None, symbols: str | None = None, symbol: str | None = None,
-                timeframe: str | None = None, *, file_names: bool = False) -> list[tuple[str, str | None]]:
+                timeframe: str | None = None, *, file_names: bool = False,
+                option: str = "--data") -> list[tuple[str, str | None]]:
     """[(SYMBOL, FILE)] from --data SYM=FILE ..., or [(SYMBOL, None)] from --symbols (read from the store).
 
     Symbols are upper-cased; a repeated symbol, an empty part, stdin ('-') or both option forms are
     refused (ValidationError). `file_names`: a plain FILE is allowed and gets its symbol from the
-    file name when it is loaded (symbol "" here)."""
+    file name when it is loaded (symbol "" here). `option` names the option in messages (--funding's
+    SYM=FILE list uses it too)."""
     from cashup_tui.domain.errors import ValidationError
 
     if symbol or (symbols and data):
@@ -43,15 +45,15 @@ def parse_specs(data: list[str] | None, symbols: str | None = None, symbol: str 
         elif file_names and "=" not in d and d.strip():
             sym, path = "", d.strip()
         else:
-            raise ValidationError(f"--data {d}: with several symbols every file is SYM=FILE", hint=HINT)
+            raise ValidationError(f"{option} {d}: with several symbols every file is SYM=FILE", hint=HINT)
         if not path or path == "-":
-            raise ValidationError(f"--data {d}: " + ("several symbols are read from files, not stdin ('-')"
+            raise ValidationError(f"{option} {d}: " + ("several symbols are read from files, not stdin ('-')"
                                                      if path else "no file after SYM="), hint=HINT)
         out.append((sym, path))
     seen: set[str] = set()
     for sym, _ in out:
         if sym and sym in seen:
-            raise ValidationError(f"{sym} is given twice", hint="one --data (or one --symbols entry) per symbol")
+            raise ValidationError(f"{sym} is given twice", hint=f"one {option} (or one --symbols entry) per symbol")
         seen.add(sym)
     if not out:
         raise ValidationError("no symbols given", hint=HINT)
