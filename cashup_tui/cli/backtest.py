@@ -228,7 +228,7 @@ def run_cmd(
                                 end=end, engine=engine, cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps,
                                 leverage=leverage, allow_short=allow_short, contracts=contracts, funding=funding,
                                 sizer=sizer, allow_gaps=allow_gaps, symbol=symbol, report=report, json_out=json_out,
-                                no_store=no_store, save_run=save_run)
+                                no_store=no_store, save_run=save_run, store=pf.Store(_bars_from_store, open_db))
     if sleeves.wants_sleeves(data, symbols):
         opts = dict(cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short,
                     contracts=contracts, funding=funding, sizer=sizer, allow_gaps=allow_gaps)
@@ -448,7 +448,8 @@ def lookahead_cmd(
 
     if pf.is_portfolio(strategy):  # the panel cut at random bars (or every bar)
         rep = pf.lookahead(ctx, strategy, param, data, symbols, symbol, timeframe, start, end, allow_gaps,
-                           cuts=None if exhaustive else cuts, seed=seed, funding=funding)
+                           cuts=None if exhaustive else cuts, seed=seed, funding=funding,
+                           store=pf.Store(_bars_from_store, open_db))
     else:
         if len(data or []) > 1 or symbols or funding:
             fail(f"{strategy} trades one symbol: its look-ahead check takes one --data FILE or --symbol "

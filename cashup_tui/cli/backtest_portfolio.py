@@ -43,11 +43,18 @@ class PanelPrep:
     source: str
 
 
+@dataclass(frozen=True)
+class Store:
+    """`cli.backtest`'s store readers, passed in by the commands (this module sits below cli.backtest)."""
+
+    bars: Callable[..., Any]  # (ctx, settings, symbol, timeframe, start, end) -> Bars
+    open_db: Callable[..., Any]  # (ctx, settings) -> an open store
+
+
 def load_panel(ctx: typer.Context | None, s: Any, specs: list[tuple[str, str | None]], timeframe: str | None,
-               start: str | None, end: str | None, allow_gaps: bool) -> tuple[Any, str]:
+               start: str | None, end: str | None, allow_gaps: bool, store: Store) -> tuple[Any, str]:
     """Load (a CSV, or the store for --symbols), cut (--from/--to) and align every symbol's bars into one
     panel; returns (panel, source text)."""
-    from cashup_tui.cli.backtest import _bars_from_store
     from cashup_tui.domain.errors import ValidationError
     from cashup_tui.engine.backtest.data import check_bars, load_csv, slice_bars
     from cashup_tui.engine.panel import panel_from_bars
@@ -55,7 +62,7 @@ def load_panel(ctx: typer.Context | None, s: Any, specs: list[tuple[str, str | N
     series, names, sources = [], [], []
     for sym, path in specs:
         if path is None:
-            bars = check_bars(_bars_from_store(ctx, s, sym, timeframe or "", start, end),
+            bars = check_bars(store.bars(ctx, s, sym, timeframe or "", start, end),
                               source=f"store {sym} {timeframe}", allow_gaps=allow_gaps)
             src = f"store:{sym}:{timeframe}"
         else:
@@ -69,7 +76,8 @@ def load_panel(ctx: typer.Context | None, s: Any, specs: list[tuple[str, str | N
     return panel_from_bars(series, names), ", ".join(sources)
 
 
-def load_funding_specs(ctx: typer.Context | None, s: Any, spec: str, symbols: tuple[str, ...]) -> dict[str, Any]:
+def load_funding_specs(ctx: typer.Context | None, s: Any, spec: str, symbols: tuple[str, ...],
+                       store: Store) -> dict[str, Any]:
     """`--funding store` (each symbol's stored funding history, `cashup data import` of a funding file) or
     `--funding BTC_USDT=f.csv,ETH_USDT=g.csv` -> {symbol: Funding}."""
     import numpy as np
@@ -80,10 +88,9 @@ def load_funding_specs(ctx: typer.Context | None, s: Any, spec: str, symbols: tu
     from cashup_tui.engine.backtest.model import Funding
 
     if spec.strip().lower() == "store":
-        from cashup_tui.cli.backtest import open_db
         from cashup_tui.store import candles
 
-        db = open_db(ctx, s)
+        db = store.open_db(ctx, s)
         try:
             rows = {sym: candles.load_funding(db, sym) for sym in symbols}
         finally:
@@ -101,7 +108,7 @@ def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | 
                   symbols: str | None, timeframe: str | None, start: str | None, end: str | None, *,
                   cash: float | None = None, fee_bps: float | None = None, slippage_bps: float | None = None,
                   leverage: float | None = None, allow_short: bool = False, allow_gaps: bool = False,
-                  funding: str | None = None, settings: Any = None) -> PanelPrep:
+                  funding: str | None = None, settings: Any = None, store: Store) -> PanelPrep:
     """Validate everything and load the panel; raises CashupError (clean CLI message) on bad input."""
     from cashup_tui.cli.data_specs import parse_specs
     from cashup_tui.domain.errors import StrategyError, ValidationError
@@ -118,7 +125,7 @@ def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | 
     specs = parse_specs(data, symbols, None, timeframe, file_names=True)
     if len(specs) < 2:
         raise ValidationError(f"{strategy} is a portfolio strategy: give at least two symbols", hint=SYMBOL_HINT)
-    panel, source = load_panel(ctx, s, specs, timeframe, start, end, allow_gaps)
+    panel, source = load_panel(ctx, s, specs, timeframe, start, end, allow_gaps, store)
     if len(panel) < strat.warmup() + 1:
         raise ValidationError(f"{strat.label()} needs at least {strat.warmup() + 1} bars, the data has {len(panel)}",
                               hint="use a longer range (--from/--to) or shorter periods (--param ...)")
@@ -139,7 +146,7 @@ def prepare_panel(ctx: typer.Context | None, strategy: str, params: list[str] | 
         from cashup_tui.engine.backtest.panel_model import with_funding
 
         try:
-            panel = with_funding(panel, load_funding_specs(ctx, s, funding, panel.symbols))
+            panel = with_funding(panel, load_funding_specs(ctx, s, funding, panel.symbols, store))
         except CashupError as exc:  # bad --funding: exit 2, nothing has run
             fail(exc.args[0], hint=exc.hint, code=2)
         cfg = replace(cfg, funding=Funding(np.zeros(0, dtype=np.int64), np.zeros(0), funding))
@@ -216,7 +223,7 @@ def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] |
                   cash: float | None, fee_bps: float | None, slippage_bps: float | None, leverage: float | None,
                   allow_short: bool, contracts: bool, funding: str | None, sizer: str, allow_gaps: bool,
                   symbol: str | None, report: str | None, json_out: bool, no_store: bool,
-                  save_run: Callable[..., int]) -> None:
+                  save_run: Callable[..., int], store: Store) -> None:
     """Validate, load the panel, run the engine, store the run (as one run: the whole account, the
     per-symbol table in its metrics), write the report and print. `save_run` is `backtest run`'s own."""
     import time
@@ -234,7 +241,7 @@ def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] |
     started = int(time.time() * 1000)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                       slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps,
-                      funding=funding, settings=s)
+                      funding=funding, settings=s, store=store)
     if engine == "event":
         from cashup_tui.engine.backtest.panel_event import run_panel_event as run
     else:
@@ -269,7 +276,7 @@ def run_portfolio(ctx: typer.Context, s: Any, strategy: str, params: list[str] |
 
 def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data: list[str] | None,
               symbols: str | None, symbol: str | None, timeframe: str | None, start: str | None, end: str | None,
-              allow_gaps: bool, *, cuts: int | None, seed: int, funding: str | None = None) -> Any:
+              allow_gaps: bool, *, cuts: int | None, seed: int, funding: str | None, store: Store) -> Any:
     """`backtest lookahead` on a portfolio strategy: its weights on the panel cut at random bars."""
     from cashup_tui.engine.backtest.panel_lookahead import check_panel
 
@@ -277,7 +284,7 @@ def lookahead(ctx: typer.Context, strategy: str, params: list[str] | None, data:
         fail(f"{strategy} is a portfolio strategy: give its symbols with --data SYM=FILE ... or --symbols A,B",
              hint=SYMBOL_HINT, code=2)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, allow_gaps=allow_gaps,
-                      allow_short=True, leverage=125.0, funding=funding)
+                      allow_short=True, leverage=125.0, funding=funding, store=store)
     return check_panel(p.strategy, p.panel, cuts=cuts, seed=seed)
 
 
@@ -285,7 +292,7 @@ def prepare_for_sweep(ctx: typer.Context, s: Any, strategy: str, params: list[st
                       symbols: str | None, symbol: str | None, timeframe: str | None, start: str | None,
                       end: str | None, *, cash: float | None, fee_bps: float | None, slippage_bps: float | None,
                       leverage: float | None, allow_short: bool, contracts: bool, funding: str | None, sizer: str,
-                      allow_gaps: bool) -> Any:
+                      allow_gaps: bool, store: Store) -> Any:
     """`optimize` on a portfolio strategy: the panel and settings as `backtest run` takes them, as an object
     with `.strategy`, `.bars` (the panel) and `.config`, like a one-symbol sweep's `prepare`."""
     from types import SimpleNamespace
@@ -295,5 +302,5 @@ def prepare_for_sweep(ctx: typer.Context, s: Any, strategy: str, params: list[st
             fail(f"{flag} is not supported for portfolio strategies yet", code=2, hint=SYMBOL_HINT)
     p = prepare_panel(ctx, strategy, params, data, symbols, timeframe, start, end, cash=cash, fee_bps=fee_bps,
                       slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, allow_gaps=allow_gaps,
-                      funding=funding, settings=s)
+                      funding=funding, settings=s, store=store)
     return SimpleNamespace(strategy=p.strategy, bars=p.panel, config=p.config, source=p.source)

@@ -45,7 +45,8 @@ def command(
     top: int = typer.Option(10, "--top", min=1, help="Rows in the results table."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore trials stored by an earlier run of the same study."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
-    data: list[str] = DATA_MANY, symbols: str = SYMBOLS, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
+    data: list[str] = DATA_MANY, symbols: str = SYMBOLS, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
+    start: str = FROM, end: str = TO,
     param: list[str] = PARAM, cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP,
     leverage: float = LEV, allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING,
     sizer: str = SIZER, allow_gaps: bool = GAPS,
@@ -59,7 +60,7 @@ def command(
     import os
     import time
 
-    from cashup_tui.cli.backtest import open_db, prepare
+    from cashup_tui.cli.backtest import _bars_from_store, open_db, prepare
     from cashup_tui.engine import optimize as opt
     from cashup_tui.engine import optimize_objective as uobj
 
@@ -88,7 +89,7 @@ def command(
         prep: Any = pf.prepare_for_sweep(ctx, s, strategy, param, data, symbols, symbol, timeframe, start, end,
                                          cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
                                          allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
-                                         allow_gaps=allow_gaps)
+                                         allow_gaps=allow_gaps, store=pf.Store(_bars_from_store, open_db))
     else:
         if len(data or []) > 1 or symbols:
             fail(f"{strategy} trades one symbol: a sweep takes one --data FILE or --symbol", code=2,
