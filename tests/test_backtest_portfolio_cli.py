@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cashup_tui.cli.backtest_portfolio import parse_data_specs
+from cashup_tui.cli.data_specs import parse_specs
 from cashup_tui.domain.errors import ValidationError
 from tests.conftest import MARKET_DIR, need_shared
 from tests.test_backtest_cli import cli  # noqa: F401 (fixture)
@@ -49,7 +49,7 @@ def test_run_prints_the_whole_and_each_symbol(three: list[str], cli, tmp_path: P
     r = cli("backtest", "run", "xsec_momentum", *_data(three), "--param", "lookback=12", db=tmp_path / "db.sqlite")
     assert r.returncode == 0, r.stderr
     for word in ("final equity", "Sharpe", "per symbol", "BTC_USDT", "ETH_USDT", "SOL_USDT", "turnover",
-                 "not stored"):
+                 "stored as run 1", "correlation of the symbols' bar returns"):
         assert word in r.stdout, word
     outs = {}
     for engine in ("fast", "event"):
@@ -89,19 +89,13 @@ def test_misaligned_symbols_and_single_strategies(three: list[str], cli, tmp_pat
     assert r.returncode == 0, r.stderr
 
 
-def test_parse_data_specs() -> None:
-    assert parse_data_specs(["btc_usdt=a.csv", " ETH_USDT = b.csv", "x/gateio_SOL_USDT_1h.csv"]) == [
+def test_one_parser_for_several_symbols() -> None:
+    """Sleeves, portfolio runs, lookahead and optimize share `parse_specs` (issue 15)."""
+    assert parse_specs(["btc_usdt=a.csv", " ETH_USDT = b.csv", "x/gateio_SOL_USDT_1h.csv"], file_names=True) == [
         ("BTC_USDT", "a.csv"), ("ETH_USDT", "b.csv"), ("", "x/gateio_SOL_USDT_1h.csv")]
-    for bad in (["=a.csv"], ["BTC_USDT="], ["BTC_USDT=a.csv", "btc_usdt=b.csv"], ["BTC_USDT=-"]):
+    assert parse_specs(None, "btc_usdt, ETH_USDT", None, "1h") == [("BTC_USDT", None), ("ETH_USDT", None)]
+    for bad, kw in ((["=a.csv"], {}), (["BTC_USDT="], {}), (["BTC_USDT=a.csv", "btc_usdt=b.csv"], {}),
+                    (["BTC_USDT=-"], {}), (["a.csv"], {}), (["BTC_USDT=a.csv"], {"symbols": "ETH_USDT"}),
+                    ([], {"symbols": "ETH_USDT"}), ([], {"symbols": " , ", "timeframe": "1h"}), ([], {})):
         with pytest.raises(ValidationError):
-            parse_data_specs(bad)
-
-
-def test_lookahead_and_optimize_say_they_do_not_take_portfolio_strategies_yet(three: list[str], cli,  # noqa: F811
-                                                                             tmp_path: Path) -> None:
-    path = three[0].split("=", 1)[1]
-    for args in (["backtest", "lookahead", "xsec_momentum", "--data", path],
-                 ["optimize", "xsec_momentum", "--data", path, "--grid", "lookback=10:20:5"]):
-        r = cli(*args, db=tmp_path / "d.sqlite")
-        assert r.returncode == 1 and "xsec_momentum is a portfolio strategy: only `cashup backtest run`" in r.stderr, (
-            args, r.stderr)
+            parse_specs(bad, **kw)

@@ -58,6 +58,8 @@ def pandas_reference(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConf
             px = o.iloc[t] * (1 + cfg.slip * np.sign(d))
             cash -= float((d * px + d.abs() * px * cfg.fee)[trade].sum())
             units = units.where(~trade, target)
+        if panel.funding is not None:  # each position pays units x close x rate at the bar's close
+            cash -= float((units * c.iloc[t] * panel.funding[t]).sum())
         eq_rows.append(cash + float((units * c.iloc[t]).sum()))
         unit_rows.append(units.copy())
     return pd.Series(eq_rows), pd.DataFrame(unit_rows)

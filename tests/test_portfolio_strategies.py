@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cashup_tui.domain.errors import ValidationError
 from cashup_tui.engine.panel import Panel
 from cashup_tui.engine.strategy import load_strategy
 from tests.test_portfolio_engine import T0, H, synth
+from tests.test_portfolio_funding import _funded
 
 
 def _hold(rows: pd.DataFrame, at: list[int]) -> np.ndarray:
@@ -31,22 +33,24 @@ def xsec_pandas(panel: Panel, lookback: int, top: int, short: bool, every: int) 
 
 
 def factor_pandas(panel: Panel, lookback: int, vol_window: int, mw: float, vw: float, short: bool,
-                  every: int) -> np.ndarray:
+                  every: int, fw: float = 0.0, funding_window: int = 24) -> np.ndarray:
     close = panel.frame("close")
     mom = close / close.shift(lookback) - 1.0
     vol = (close / close.shift(1) - 1.0).rolling(vol_window).std(ddof=0)
+    paid = pd.DataFrame(panel.funding if panel.funding is not None else 0.0, index=close.index,
+                        columns=close.columns).rolling(funding_window).sum()
 
     def z(df: pd.DataFrame) -> pd.DataFrame:
         sd = df.std(axis=1, ddof=0)
         sd = sd.where(sd > 1e-12 * df.abs().max(axis=1))
         return df.sub(df.mean(axis=1), axis=0).div(sd, axis=0).fillna(0.0)
 
-    score = mw * z(mom) + vw * z(vol)
+    score = mw * z(mom) + vw * z(vol) + (fw * z(paid) if fw else 0.0)
     if not short:
         score = score.clip(lower=0.0)
     gross = score.abs().sum(axis=1)
     w = score.div(gross.where(gross > 0), axis=0).fillna(0.0)
-    return _hold(w, list(range(max(lookback, vol_window), len(panel), every)))
+    return _hold(w, list(range(max(lookback, vol_window, funding_window if fw else 0), len(panel), every)))
 
 
 @pytest.mark.parametrize("params", [
@@ -98,3 +102,88 @@ def test_factor_score_flat_when_every_symbol_is_equal() -> None:
     c = np.tile(100 * np.exp(np.linspace(0, 0.1, n))[:, None], (1, 3))
     panel = Panel(T0 + np.arange(n, dtype=np.int64) * H, ("A", "B", "C"), c, c, c, c, np.ones((n, 3)), "1h", H)
     assert not load_strategy("factor_score")().weights(panel).any()
+
+
+@pytest.mark.parametrize("params", [
+    {"funding_weight": -1.0}, {"funding_weight": 2.0, "funding_window": 40, "short": True},
+    {"funding_weight": -0.5, "funding_window": 8, "mom_weight": 0.0, "vol_weight": 0.0, "rebalance_every": 3},
+])
+def test_factor_score_funding_factor_matches_pandas(params: dict) -> None:
+    panel = _funded(synth(n=300, k=5, seed=8), seed=8, every=8)
+    s = load_strategy("factor_score")(**params)
+    p = s.params
+    want = factor_pandas(panel, p["lookback"], p["vol_window"], p["mom_weight"], p["vol_weight"], p["short"],
+                         p["rebalance_every"], p["funding_weight"], p["funding_window"])
+    got = s.weights(panel)
+    assert np.allclose(got, want, rtol=0, atol=1e-9) and (got != 0).any()
+    plain = load_strategy("factor_score")(**{**params, "funding_weight": 0.0})
+    assert not np.allclose(got, plain.weights(panel))  # the factor moved the weights
+
+
+# factor_score before the funding factor (momentum and volatility only), as shipped until then
+BEFORE = """
+import numpy as np
+from cashup_tui.engine.panel import Panel, PortfolioStrategy, every, hold
+from cashup_tui.engine.strategy import Param
+from strategies.factor_score import _z
+
+class Before(PortfolioStrategy):
+    lookback = Param(24, min=1)
+    vol_window = Param(24, min=2)
+    mom_weight = Param(1.0)
+    vol_weight = Param(-0.5)
+    short = Param(False)
+    rebalance_every = Param(24, min=1)
+
+    def warmup(self):
+        return max(self.lookback, self.vol_window) + 1
+
+    def rebalance(self, panel):
+        return every(len(panel), max(self.lookback, self.vol_window), self.rebalance_every)
+
+    def weights(self, panel):
+        n, k = panel.shape
+        c = panel.close
+        mask = self.rebalance(panel)
+        at = np.flatnonzero(mask)
+        mom = c[at] / c[at - self.lookback] - 1.0
+        r1 = np.zeros((n, k))
+        r1[1:] = c[1:] / c[:-1] - 1.0
+        win = np.lib.stride_tricks.sliding_window_view(r1, self.vol_window, axis=0)
+        vol = win[at - self.vol_window + 1].std(axis=2)
+        score = self.mom_weight * _z(mom) + self.vol_weight * _z(vol)
+        if not self.short:
+            score = np.maximum(score, 0.0)
+        gross = np.abs(score).sum(axis=1, keepdims=True)
+        picked = np.where(gross > 0, score / np.where(gross > 0, gross, 1.0), 0.0)
+        rows = np.zeros((n, k))
+        rows[at] = picked
+        return hold(rows, mask)
+"""
+
+
+def test_factor_score_funding_weight_zero_changes_nothing_and_needs_no_rates(tmp_path) -> None:
+    (tmp_path / "before.py").write_text(BEFORE)
+    before = load_strategy(str(tmp_path / "before.py"))
+    panel = synth(n=200, k=4, seed=9)
+    funded = _funded(panel, seed=9)
+    for kw in ({}, {"funding_window": 150}, {"short": True, "funding_window": 3, "vol_window": 10}):
+        s = load_strategy("factor_score")(**kw)
+        old = before(**{k: v for k, v in kw.items() if k != "funding_window"})
+        assert np.array_equal(s.weights(panel), s.weights(funded))
+        assert np.array_equal(s.weights(panel), old.weights(panel))  # bit for bit: today's results stay
+        assert s.warmup() == old.warmup() and np.array_equal(s.rebalance(panel), old.rebalance(panel))
+    with pytest.raises(ValidationError, match="funding_weight needs funding rates"):
+        load_strategy("factor_score")(funding_weight=1.0).weights(panel)
+
+
+def test_factor_score_equal_funding_is_no_spread() -> None:
+    panel = synth(n=120, k=3, seed=4)
+    rates = np.zeros((120, 3))
+    rates[::8] = 1e-4  # every symbol pays the same: the factor must add nothing
+    s = load_strategy("factor_score")(funding_weight=-3.0, funding_window=16)
+    base = load_strategy("factor_score")(funding_window=16)
+    from dataclasses import replace
+
+    got = s.weights(replace(panel, funding=rates))
+    assert np.array_equal(got[s.warmup():], base.weights(panel)[s.warmup():])

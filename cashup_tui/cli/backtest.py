@@ -36,7 +36,8 @@ SLIP = typer.Option(None, "--slippage-bps", help="Slippage per market fill in bp
 LEV = typer.Option(None, "--leverage", help="Position size multiple of equity (default: backtest.leverage, 1).")
 SHORT = typer.Option(False, "--allow-short", help="Go short on -1 signals (default: long only, -1 = flat).")
 CONTRACTS = typer.Option(False, "--contracts", help="Round sizes down to whole Gate contracts of the symbol.")
-FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions.")
+FUNDING = typer.Option(None, "--funding", help="Funding CSV (funding_time_ms,funding_rate) charged on positions; a "
+                       "portfolio: 'store' (each symbol's stored rates) or BTC_USDT=f.csv,ETH_USDT=g.csv.")
 SIZER = typer.Option("all-in", "--sizer", help="all-in | percent:P | notional:USDT | atr:RISK%[:MULT[:PERIOD]].",
                      autocompletion=complete_sizer)
 GAPS = typer.Option(False, "--allow-gaps", help="Run on data with gaps (missing bars) and drop rows with NaNs.")
@@ -222,21 +223,12 @@ def run_cmd(
         fail(f"--report {report}: the report is HTML", hint="give a file name ending in .html", code=2)
     from cashup_tui.cli import backtest_portfolio as pf
 
-    if pf.is_portfolio(strategy):  # several symbols, target weights: its own path (not stored yet)
-        out = pf.run_portfolio(ctx, strategy, param, data, start=start, end=end, engine=engine, cash=cash,
-                               fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
-                               allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
-                               allow_gaps=allow_gaps, symbol=symbol, report=report)
-        if json_out:
-            return emit_json(out.json())
-        from cashup_tui.cli.common import console
-
-        c = console()
-        for part in (metrics_table(out.metrics, title=out.title()),
-                     equity_chart(out.result.time_ms, out.result.equity, width=min(c.width, 110)),
-                     out.symbol_table(), out.footer()):
-            c.print(part)
-        return None
+    if pf.is_portfolio(strategy):  # several symbols, target weights: its own path, stored as one run
+        return pf.run_portfolio(ctx, s, strategy, param, data, symbols=symbols, timeframe=timeframe, start=start,
+                                end=end, engine=engine, cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps,
+                                leverage=leverage, allow_short=allow_short, contracts=contracts, funding=funding,
+                                sizer=sizer, allow_gaps=allow_gaps, symbol=symbol, report=report, json_out=json_out,
+                                no_store=no_store, save_run=save_run, store=pf.Store(_bars_from_store, open_db))
     if sleeves.wants_sleeves(data, symbols):
         opts = dict(cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short,
                     contracts=contracts, funding=funding, sizer=sizer, allow_gaps=allow_gaps)
@@ -385,6 +377,11 @@ def show_cmd(
     c.print(metrics_table(r.metrics or {}, title=head))
     if equity:
         c.print(equity_chart([p[0] for p in equity], [p[1] for p in equity], width=min(c.width, 110)))
+    if (r.metrics or {}).get("per_symbol"):  # a portfolio run
+        from cashup_tui.cli.backtest_portfolio import print_symbols
+
+        print_symbols(r.metrics, "correlation of the symbols' bar returns")
+        return
     c.print(trades_table(rows[-trades_shown:], title=f"last {min(trades_shown, len(rows))} of {len(rows)} trades"))
 
 
@@ -437,17 +434,29 @@ def compare_cmd(
 def lookahead_cmd(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name or .py path."),
-    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
-    param: list[str] = PARAM, allow_gaps: bool = GAPS,
+    data: list[str] = DATA_MANY, symbol: str = SYMBOL, symbols: str = sleeves.SYMBOLS, timeframe: str = TIMEFRAME,
+    start: str = FROM, end: str = TO, param: list[str] = PARAM, allow_gaps: bool = GAPS,
     cuts: int = typer.Option(20, "--cuts", min=1, max=500, help="How many truncation points to test."),
     exhaustive: bool = typer.Option(False, "--exhaustive", help="Cut at every bar (one signal run per bar)."),
-    json_out: bool = typer.Option(False, "--json"),
+    seed: int = typer.Option(7, "--seed", help="Portfolio strategies: seed of the random cut points."),
+    funding: str = FUNDING, json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Re-run the strategy's signals on truncated data; report signals that change (exit 1 if any)."""
+    """Re-run the strategy's signals (a portfolio strategy's weights) on truncated data; report those that
+    change (exit 1 if any)."""
+    from cashup_tui.cli import backtest_portfolio as pf
     from cashup_tui.engine.backtest.lookahead import check
 
-    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, allow_gaps=allow_gaps)
-    rep = check(prep.strategy, prep.bars, cuts=None if exhaustive else cuts)
+    if pf.is_portfolio(strategy):  # the panel cut at random bars (or every bar)
+        rep = pf.lookahead(ctx, strategy, param, data, symbols, symbol, timeframe, start, end, allow_gaps,
+                           cuts=None if exhaustive else cuts, seed=seed, funding=funding,
+                           store=pf.Store(_bars_from_store, open_db))
+    else:
+        if len(data or []) > 1 or symbols or funding:
+            fail(f"{strategy} trades one symbol: its look-ahead check takes one --data FILE or --symbol "
+                 "(and no --funding)", code=2)
+        prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end,
+                       allow_gaps=allow_gaps)
+        rep = check(prep.strategy, prep.bars, cuts=None if exhaustive else cuts)
     if json_out:
         print_json(rep.as_dict())
     else:
@@ -465,10 +474,12 @@ def lookahead_cmd(
 
             t = Table(title=f"[red]look-ahead[/red]: {len(rep.changes)} signal(s) changed at {rep.changed_cuts} of "
                             f"{len(rep.cuts)} cuts when the future was removed", title_justify="left")
-            for col in ("cut at bar", "bar", "time (UTC)", "with future", "without"):
+            sym = any(ch.symbol for ch in rep.changes)
+            for col in ("cut at bar", "bar", "time (UTC)", *(["symbol"] if sym else []), "with future", "without"):
                 t.add_column(col, justify="right")
             for ch in rep.as_dict(limit=30)["changes"]:
-                t.add_row(str(ch["cut"]), str(ch["bar"]), ch["time"], str(ch["full"]), str(ch["truncated"]))
+                t.add_row(str(ch["cut"]), str(ch["bar"]), ch["time"], *([ch.get("symbol", "")] if sym else []),
+                          str(ch["full"]), str(ch["truncated"]))
             c.print(t)
             c.print("the strategy uses data from bars after the one it signals on (e.g. a negative shift or a "
                     "whole-series statistic)")

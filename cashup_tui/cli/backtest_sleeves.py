@@ -7,15 +7,13 @@ whole and the per-symbol table, and maps bad input to exit 2 before anything run
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import typer
 
 from cashup_tui.cli.common import fail
-
-_SPEC = re.compile(r"^([A-Za-z0-9]+_[A-Za-z0-9]+)=(.+)$")
+from cashup_tui.cli.data_specs import is_spec, parse_specs
 
 ALLOCATION = typer.Option(None, "--allocation", help="With several symbols: equal (default) or "
                           "weights:BTC_USDT=0.6,ETH_USDT=0.4 (summing to 1); the cash is split once, never rebalanced.")
@@ -28,35 +26,7 @@ SYMBOLS = typer.Option(None, "--symbols", help="Several stored contracts as slee
 
 def wants_sleeves(data: list[str] | None, symbols: str | None) -> bool:
     """Sleeves when --symbols is given or any --data is SYM=FILE; a single plain --data FILE runs as before."""
-    return bool(symbols) or any(_SPEC.match(d) for d in data or [])
-
-
-def _specs(data: list[str] | None, symbols: str | None, symbol: str | None, timeframe: str | None) -> list[tuple[str, str | None]]:
-    from cashup_tui.domain.errors import ValidationError
-
-    if symbol or (symbols and data):
-        raise ValidationError("give either --data SYM=FILE ... or --symbols A,B --timeframe TF (not both, "
-                              "and not --symbol)", hint="e.g. --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv")
-    out: list[tuple[str, str | None]] = []
-    if symbols:
-        if not timeframe:
-            raise ValidationError("--symbols needs --timeframe", hint="e.g. --symbols BTC_USDT,ETH_USDT --timeframe 1h")
-        out = [(s.strip().upper(), None) for s in symbols.split(",") if s.strip()]
-    else:
-        for d in data or []:
-            m = _SPEC.match(d)
-            if not m:
-                raise ValidationError(f"--data {d}: with several symbols every file is SYM=FILE",
-                                      hint="e.g. --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv")
-            out.append((m.group(1).upper(), m.group(2)))
-    seen: set[str] = set()
-    for sym, _ in out:
-        if sym in seen:
-            raise ValidationError(f"{sym} is given twice", hint="one --data (or one --symbols entry) per symbol")
-        seen.add(sym)
-    if not out:
-        raise ValidationError("--symbols is empty", hint="e.g. --symbols BTC_USDT,ETH_USDT")
-    return out
+    return bool(symbols) or any(is_spec(d) for d in data or [])
 
 
 def _prepare_all(ctx: typer.Context, s: Any, strategy: str, param: list[str] | None, specs: list[tuple[str, str | None]],
@@ -115,7 +85,7 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
 
     started = int(time.time() * 1000)
     try:
-        specs = _specs(data, symbols, symbol, timeframe)
+        specs = parse_specs(data, symbols, symbol, timeframe)
         preps, weights = _prepare_all(ctx, s, strategy, param, specs, timeframe, start, end, allocation, align_mode,
                                       {**opts, "engine": engine}, prepare)
     except CashupError as exc:  # bad input: nothing has run or been stored
@@ -143,7 +113,8 @@ def run_sleeves(ctx: typer.Context, s: Any, strategy: str, param: list[str] | No
     if report:
         from cashup_tui.engine.backtest.report import write_report
 
-        write_report(report, sl.whole, metrics, fp, source=source)
+        write_report(report, sl.whole, metrics, fp, source=source, per_symbol=sl.report_rows(),
+                     correlation=sl.correlation(), corr_what="sleeve bar returns")
     rows = sl.rows()
     corr = sl.correlation()
     if json_out:
@@ -168,7 +139,14 @@ def _print(sl: Any, m: dict[str, Any], rows: list[dict[str, Any]], corr: dict[st
            run_ids: dict[str, int | None], n_trades: int, report: str | None) -> None:
     from rich.table import Table
 
-    from cashup_tui.cli.backtest_view import _f2, _pct, equity_chart, metrics_table, trades_table
+    from cashup_tui.cli.backtest_view import (
+        _f2,
+        _pct,
+        correlation_table,
+        equity_chart,
+        metrics_table,
+        trades_table,
+    )
     from cashup_tui.cli.common import console
 
     c = console()
@@ -186,13 +164,7 @@ def _print(sl: Any, m: dict[str, Any], rows: list[dict[str, Any]], corr: dict[st
                   _pct(r["contribution"]), str(r["trade_count"]), _pct(r["exposure"]), f"{r['turnover']:.2f}x",
                   _pct(r["max_drawdown"]), "-" if rid is None else str(rid))
     c.print(t)
-    ct = Table(title="correlation of sleeve bar returns", title_justify="left")
-    ct.add_column("")
-    for sym in corr:
-        ct.add_column(sym, justify="right")
-    for a, row in corr.items():
-        ct.add_row(a, *[_f2(v) for v in row.values()])
-    c.print(ct)
+    c.print(correlation_table(corr, "correlation of sleeve bar returns"))
     for sym, r in sl.sleeves.items():
         rows_t = r.trade_rows()[-n_trades:]
         c.print(trades_table(rows_t, title=f"{sym}: last {len(rows_t)} of {len(r.trades)} trades"))

@@ -52,6 +52,19 @@ def metrics_table(m: dict[str, Any], *, title: str = ""):
     return t
 
 
+def correlation_table(corr: dict[str, dict[str, float | None]], title: str):
+    """A symbol x symbol correlation table (sleeves and portfolio runs)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    t.add_column("")
+    for sym in corr:
+        t.add_column(sym, justify="right")
+    for a, row in corr.items():
+        t.add_row(a, *[_f2(v) for v in row.values()])
+    return t
+
+
 def trades_table(rows: list[dict[str, Any]], *, title: str = ""):
     from datetime import UTC, datetime
 

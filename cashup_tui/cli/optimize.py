@@ -10,7 +10,7 @@ import typer
 from cashup_tui.cli.backtest import (
     CASH,
     CONTRACTS,
-    DATA,
+    DATA_MANY,
     FEE,
     FROM,
     FUNDING,
@@ -24,6 +24,7 @@ from cashup_tui.cli.backtest import (
     TIMEFRAME,
     TO,
 )
+from cashup_tui.cli.backtest_sleeves import SYMBOLS
 from cashup_tui.cli.common import fail, settings_from
 from cashup_tui.domain.errors import CashupError
 
@@ -44,12 +45,14 @@ def command(
     top: int = typer.Option(10, "--top", min=1, help="Rows in the results table."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore trials stored by an earlier run of the same study."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
-    data: str = DATA, symbol: str = SYMBOL, timeframe: str = TIMEFRAME, start: str = FROM, end: str = TO,
+    data: list[str] = DATA_MANY, symbols: str = SYMBOLS, symbol: str = SYMBOL, timeframe: str = TIMEFRAME,
+    start: str = FROM, end: str = TO,
     param: list[str] = PARAM, cash: float = CASH, fee_bps: float = FEE, slippage_bps: float = SLIP,
     leverage: float = LEV, allow_short: bool = SHORT, contracts: bool = CONTRACTS, funding: str = FUNDING,
     sizer: str = SIZER, allow_gaps: bool = GAPS,
 ) -> None:
-    """Search STRATEGY's parameters on the fast engine; re-running the same study skips finished trials."""
+    """Search STRATEGY's parameters on the fast engine (a portfolio strategy: --data SYM=FILE ... or --symbols);
+    re-running the same study skips finished trials."""
     import dataclasses
     import hashlib
     import json
@@ -57,7 +60,7 @@ def command(
     import os
     import time
 
-    from cashup_tui.cli.backtest import open_db, prepare
+    from cashup_tui.cli.backtest import _bars_from_store, open_db, prepare
     from cashup_tui.engine import optimize as opt
     from cashup_tui.engine import optimize_objective as uobj
 
@@ -77,9 +80,23 @@ def command(
     from cashup_tui.cli.profile import require_profile
 
     require_profile(ctx, s, "optimize", "optimize.run", strategy=strategy)
-    prep = prepare(ctx, strategy, param, data, symbol, timeframe, start, end, cash=cash, fee_bps=fee_bps,
-                   slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short, contracts=contracts,
-                   funding=funding, sizer=sizer, allow_gaps=allow_gaps, settings=s)
+    from cashup_tui.cli import backtest_portfolio as pf
+
+    portfolio = pf.is_portfolio(strategy)
+    if portfolio:  # weights over a panel of symbols (engine/optimize_panel.py)
+        from cashup_tui.engine.optimize_panel import PanelEvalContext
+
+        prep: Any = pf.prepare_for_sweep(ctx, s, strategy, param, data, symbols, symbol, timeframe, start, end,
+                                         cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage,
+                                         allow_short=allow_short, contracts=contracts, funding=funding, sizer=sizer,
+                                         allow_gaps=allow_gaps, store=pf.Store(_bars_from_store, open_db))
+    else:
+        if len(data or []) > 1 or symbols:
+            fail(f"{strategy} trades one symbol: a sweep takes one --data FILE or --symbol", code=2,
+                 hint="sweep each symbol on its own")
+        prep = prepare(ctx, strategy, param, data[0] if data else None, symbol, timeframe, start, end, cash=cash,
+                       fee_bps=fee_bps, slippage_bps=slippage_bps, leverage=leverage, allow_short=allow_short,
+                       contracts=contracts, funding=funding, sizer=sizer, allow_gaps=allow_gaps, settings=s)
     cls = type(prep.strategy)
     spec = cls.parameters()
     grids: dict[str, list[Any]] = {}
@@ -101,7 +118,8 @@ def command(
                                     strategy_path=cls.source_path or cls.__qualname__)
         except CashupError as exc:
             fail(str(exc), hint=getattr(exc, "hint", None) or uobj.HINT, code=2)
-    ectx = opt.EvalContext.of(cls, prep.bars, prep.config, objective, folds, user_obj)
+    ectx: Any = (PanelEvalContext if portfolio else opt.EvalContext).of(cls, prep.bars, prep.config, objective, folds,
+                                                                         user_obj)
     key = hashlib.sha256(json.dumps({
         "src": ectx.strategy_source, "data": prep.bars.digest(), "cfg": prep.config.as_dict(), "obj": objective,
         "wf": walk_forward, "fixed": fixed, **({"obj_src": user_obj.source} if user_obj else {}),

@@ -269,6 +269,10 @@ def trial_metrics(strategy: Strategy, sh: _Shared, start: int, end: int, warm: i
 
 def evaluate(ctx: EvalContext, params: dict[str, Any]) -> dict[str, Any]:
     """One trial: {params, objective, metrics | folds, status, error}. Never raises (errors are results)."""
+    own = getattr(ctx, "evaluate", None)
+    if own is not None:  # a portfolio sweep's context evaluates its own trials (optimize_panel)
+        out: dict[str, Any] = own(params)
+        return out
     try:
         cls = strategy_from_source(ctx.strategy_source, ctx.strategy_path)
         strat = cls(**params)

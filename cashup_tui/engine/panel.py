@@ -49,7 +49,9 @@ PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 @dataclass(frozen=True)
 class Panel:
     """Aligned bars of several symbols: float64 arrays of shape (time, symbols); `time_ms` is each
-    bar's open time. `higher[tf]` holds the strategy's higher timeframes, aligned (see the module)."""
+    bar's open time. `higher[tf]` holds the strategy's higher timeframes, aligned (see the module).
+    `funding[t, j]`: the summed rate of symbol j's settlements charged at bar t's close (the engines
+    charge it, strategies may read it; `panel_model.with_funding`)."""
 
     time_ms: np.ndarray
     symbols: tuple[str, ...]
@@ -61,6 +63,7 @@ class Panel:
     timeframe: str = ""
     timeframe_ms: int = 0
     higher: dict[str, Panel] = field(default_factory=dict)
+    funding: np.ndarray | None = None  # (time, symbol): funding rate charged at each bar's close; None: no data
 
     def __len__(self) -> int:
         return int(self.time_ms.size)
@@ -72,7 +75,8 @@ class Panel:
     def head(self, n: int) -> Panel:
         """The first `n` bars (the higher timeframes cut the same way: they are on the base grid)."""
         cut = {c: getattr(self, c)[:n] for c in PRICE_COLUMNS}
-        return replace(self, time_ms=self.time_ms[:n], higher={k: v.head(n) for k, v in self.higher.items()}, **cut)
+        return replace(self, time_ms=self.time_ms[:n], higher={k: v.head(n) for k, v in self.higher.items()},
+                       funding=None if self.funding is None else self.funding[:n], **cut)
 
     def bars(self, symbol: str) -> Bars:
         """One symbol's column as `Bars` (for the single-symbol indicator helpers)."""
@@ -92,6 +96,8 @@ class Panel:
         h = hashlib.sha256(",".join(self.symbols).encode())
         for c in ("time_ms", *PRICE_COLUMNS):
             h.update(np.ascontiguousarray(getattr(self, c)).tobytes())
+        if self.funding is not None:
+            h.update(b"funding" + np.ascontiguousarray(self.funding).tobytes())
         return h.hexdigest()
 
 

@@ -28,8 +28,9 @@ class Change:
     cut: int  # the truncated data ended at this bar (inclusive)
     bar: int  # bar whose signal changed
     time_ms: int
-    full: float  # signal with all the data
+    full: float  # signal (a portfolio: weight) with all the data
     truncated: float  # signal with the data cut at `cut`
+    symbol: str = ""  # a portfolio's symbol ("rebalance" when its rebalance bars changed)
 
 
 @dataclass
@@ -62,7 +63,8 @@ class LookaheadReport:
             "coverage": self.coverage,
             "clean": self.clean, "changed_cuts": self.changed_cuts, "changed_signals": len(self.changes),
             "changes": [
-                {"cut": c.cut, "bar": c.bar, "time": _iso(c.time_ms), "full": _f(c.full), "truncated": _f(c.truncated)}
+                {"cut": c.cut, "bar": c.bar, "time": _iso(c.time_ms), "full": _f(c.full), "truncated": _f(c.truncated),
+                 **({"symbol": c.symbol} if c.symbol else {})}
                 for c in self.changes[:limit]
             ],
         }

@@ -64,10 +64,17 @@ def simulate_panel_event(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: Run
     equity, cash, units = [0.0] * n, [0.0] * n, [[0.0] * k] * n
     pending: list[float] | None = None
     alive = True
+    rates = panel.funding.tolist() if panel.funding is not None else None
+    paid = [0.0] * k
     for t in range(n):
         if pending is not None:  # the open: the orders decided on the previous close fill
             alive = acct.rebalance(t, pending, opens[t])
             pending = None
+        if rates is not None:  # the close: each position pays (receives) rate x notional at a settlement
+            for j, (u, px, r) in enumerate(zip(acct.units, closes[t], rates[t], strict=True)):
+                if u and r:
+                    acct.cash -= u * px * r
+                    paid[j] += u * px * r
         equity[t] = acct.mark(closes[t])
         cash[t] = acct.cash
         units[t] = acct.units[:]
@@ -77,4 +84,5 @@ def simulate_panel_event(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: Run
     return PortfolioResult(strategy="", params={}, config=cfg, symbols=panel.symbols, time_ms=panel.time_ms,
                            close=panel.close, equity=np.array(equity), cash=np.array(cash),
                            units=np.array(units).reshape(n, k), fills=fills, engine="event",
-                           timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms)
+                           timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms,
+                           funding=np.array(paid) if rates is not None else np.zeros(0))

@@ -37,8 +37,13 @@ def simulate_panel(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConfig
     u_after = np.zeros((ex.size, k))
     c_after = np.zeros(ex.size)
     done = ex.size
+    # funding per unit held through each bar's close (close x rate), summed: cum[t] = bars before t
+    per_unit = c * panel.funding if panel.funding is not None else None
+    cum = np.vstack([np.zeros((1, k)), np.cumsum(per_unit, axis=0)]) if per_unit is not None else None
     for i in range(ex.size):
         op = ops[i]
+        if cum is not None and i:  # funding on the units held since the last rebalance, up to this open
+            cash -= float(units @ (cum[ex[i]] - cum[ex[i - 1]]))
         eq = cash + float(units @ op)
         target = rows[i] * (eq / op) if eq > 0 else np.zeros(k)
         a = (target - units) * op  # signed notional at the open; the fill price adds the slippage
@@ -58,10 +63,15 @@ def simulate_panel(panel: Panel, w: np.ndarray, mask: np.ndarray, cfg: RunConfig
     have = row >= 0
     u_bar = np.where(have[:, None], u_after[np.maximum(row, 0)] if done else 0.0, 0.0)
     cash_bar = np.where(have, c_after[np.maximum(row, 0)] if done else 0.0, cfg.cash)
+    paid = np.zeros(0)
+    if cum is not None and per_unit is not None:  # funding since the bar's last rebalance, its own close included
+        since = cum[1:] - (cum[ex[np.maximum(row, 0)]] if done else 0.0)
+        cash_bar = cash_bar - np.einsum("ij,ij->i", u_bar, since)
+        paid = np.einsum("ij,ij->j", u_bar, per_unit)
     equity = cash_bar + np.einsum("ij,ij->i", u_bar, c)
     return PortfolioResult(strategy="", params={}, config=cfg, symbols=panel.symbols, time_ms=panel.time_ms,
                            close=c, equity=equity, cash=cash_bar, units=u_bar, fills=_fills(ex, u_after, o, cfg),
-                           engine="fast", timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms)
+                           engine="fast", timeframe=panel.timeframe, timeframe_ms=panel.timeframe_ms, funding=paid)
 
 
 def _fills(ex: np.ndarray, u_after: np.ndarray, o: np.ndarray, cfg: RunConfig) -> np.ndarray:

@@ -13,21 +13,26 @@
 * Refused before anything is traded, each error naming the symbol and the bar: a NaN or infinite
   weight, a short weight without `allow_short`, and a row whose gross exposure sum |w| exceeds the
   leverage limit (`leverage`).
-* Not modelled yet: funding, contract rounding, margin/liquidation per symbol (the leverage limit is
-  checked on the whole account's weights).
+* Funding per symbol, when the panel has rates (`with_funding`: `--funding store` or SYM=FILE files):
+  a settlement at time T is charged at the close of the bar that opened before T (the one-symbol
+  mapping, `model.funding_rates`); each symbol's position pays units x close x rate from the cash at
+  that close (+ rate: longs pay, shorts receive), before the equity is marked. Without rates, none.
+  (`RunConfig.funding` only names the rates' source here; the engines read `Panel.funding`.)
+* Not modelled yet: contract rounding, margin/liquidation per symbol (the leverage limit is checked
+  on the whole account's weights).
 * Per-symbol contribution = the symbol's final units x last close - what its fills cost (notional +
-  fees); the contributions sum to the final equity minus the cash.
+  fees) - the funding it paid; the contributions sum to the final equity minus the cash.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from cashup_tui.domain.errors import DataError, StrategyError
-from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig
+from cashup_tui.engine.backtest.model import TRADE_DTYPE, Funding, Result, RunConfig, funding_rates
 from cashup_tui.engine.panel import Panel, PortfolioStrategy, run_weights
 
 DUST = 1e-9  # fills smaller than this fraction of the equity are skipped (both engines)
@@ -97,6 +102,7 @@ class PortfolioResult:
     timeframe: str = ""
     timeframe_ms: int = 0
     notes: list[str] = field(default_factory=list)
+    funding: np.ndarray = field(default_factory=lambda: np.zeros(0))  # paid per symbol (- = received); empty: no data
 
     @property
     def final_equity(self) -> float:
@@ -111,13 +117,14 @@ class PortfolioResult:
         for j, sym in enumerate(self.symbols):
             mine = f[f["symbol"] == j]
             cost = float(np.sum(mine["qty"] * mine["price"]) + np.sum(mine["fee"]))
+            paid = float(self.funding[j]) if self.funding.size else None
             last = float(self.units[-1, j] * self.close[-1, j]) if n else 0.0
-            contrib = last - cost
+            contrib = last - cost - (paid or 0.0)
             out.append({
                 "symbol": sym, "contribution": contrib, "contribution_pct": contrib / cash0,
                 "exposure": float(np.count_nonzero(self.units[:, j])) / n if n else 0.0,
                 "turnover": float(np.sum(np.abs(mine["qty"] * mine["price"]))) / cash0,
-                "fees": float(mine["fee"].sum()), "fills": int(mine.size),
+                "fees": float(mine["fee"].sum()), "funding": paid, "fills": int(mine.size),
                 "final_weight": last / self.final_equity if self.final_equity > 0 else None,
             })
         return out
@@ -134,15 +141,43 @@ class PortfolioResult:
 def portfolio_metrics(res: PortfolioResult) -> dict[str, Any]:
     """The whole account's metrics (the single-symbol definitions) plus the per-symbol table."""
     from cashup_tui.engine.backtest.metrics import compute
+    from cashup_tui.engine.backtest.sleeves import correlation
 
     m = compute(res.as_result())
     f = res.fills
     m.update({"trade_count": int(f.size), "fills": int(f.size), "fees": float(f["fee"].sum()),
               "turnover": float(np.sum(np.abs(f["qty"] * f["price"]))) / res.config.cash,
-              "funding": None, "symbols": list(res.symbols), "per_symbol": res.per_symbol()})
+              "funding": float(res.funding.sum()) if res.funding.size else None, "symbols": list(res.symbols), "per_symbol": res.per_symbol(),
+              "correlation": correlation(symbol_returns(res))})
     for k in ("win_rate", "profit_factor", "avg_trade", "best_trade", "worst_trade", "avg_bars_held"):
         m[k] = None  # round-trip trade statistics do not apply to rebalanced weights
     return m
+
+
+def symbol_returns(res: PortfolioResult) -> dict[str, np.ndarray]:
+    """Each symbol's close-to-close returns (what the per-symbol correlation is of)."""
+    c = res.close
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = c[1:] / c[:-1] - 1.0
+    return {s: r[:, j] for j, s in enumerate(res.symbols)}
+
+
+def report_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-symbol rows of the HTML report (`report.SYMBOL_COLUMNS`) from `portfolio_metrics`."""
+    return [{"symbol": r["symbol"], "pnl": r["contribution"], "contribution": r["contribution_pct"],
+             "exposure": r["exposure"], "turnover": r["turnover"], "fees": r["fees"],
+             "final_weight": r["final_weight"]} for r in metrics["per_symbol"]]
+
+
+def with_funding(panel: Panel, rates: dict[str, Funding]) -> Panel:
+    """The panel with each symbol's funding settlements as per-bar rates (`Panel.funding`); every symbol
+    needs its series (a clear error names the one missing)."""
+    missing = [s for s in panel.symbols if s not in rates]
+    if missing:
+        raise DataError(f"no funding rates for {missing[0]}",
+                        hint="give every symbol's funding (--funding store, or SYM=FILE for each), or leave --funding out")
+    cols = [funding_rates(panel.time_ms, rates[s]) for s in panel.symbols]
+    return replace(panel, funding=np.column_stack(cols))
 
 
 def executions(mask: np.ndarray) -> np.ndarray:

@@ -60,7 +60,8 @@ def check_runnable(strategy: Strategy, engine: str) -> None:
         raise ValidationError(f"unknown engine {engine!r}", hint="use --engine fast or --engine event")
     if getattr(strategy, "portfolio", False):
         raise ValidationError(
-            f"{strategy.label()} is a portfolio strategy: only `cashup backtest run` takes it for now",
+            f"{strategy.label()} is a portfolio strategy: it runs on several symbols (`cashup backtest run|lookahead`, "
+            "`cashup optimize`), not here",
             hint=f"cashup backtest run {strategy.label()} --data BTC_USDT=btc.csv --data ETH_USDT=eth.csv ...",
         )
     if engine == "fast" and not strategy.vectorised:

@@ -34,19 +34,31 @@ th{background:#eef} td.l,th.l{text-align:left} .pos{color:#0a7a2f} .neg{color:#b
 <div class="grid">{% for k, v in cells %}<div>{{ k }}</div><div><b>{{ v }}</b></div>{% endfor %}</div>
 <h2>Equity</h2>{{ equity_svg }}
 <h2>Drawdown</h2>{{ dd_svg }}
+{% if symbols %}<h2>Per symbol</h2>
+<table><tr><th class="l">symbol</th>{% for c in symbol_columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for r in symbols %}<tr><td class="l">{{ r[0] }}</td>{% for v in r[1:] %}<td>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<h3>Correlation of {{ corr_what }}</h3>
+<table><tr><th class="l"></th>{% for r in symbols %}<th>{{ r[0] }}</th>{% endfor %}</tr>
+{% for name, row in corr %}<tr><td class="l">{{ name }}</td>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</table>{% endif %}
 <h2>Settings</h2><table>{% for k, v in settings %}<tr><td class="l">{{ k }}</td><td class="l">{{ v }}</td></tr>{% endfor %}</table>
-<h2>Trades ({{ trade_count }}{% if trades_cut %}, last {{ trades|length }} shown{% endif %})</h2>
+{% if trade_count or not symbols %}<h2>Trades ({{ trade_count }}{% if trades_cut %}, last {{ trades|length }} shown{% endif %})</h2>
 <table><tr><th class="l">entry (UTC)</th><th class="l">exit (UTC)</th><th class="l">side</th><th>qty</th><th>entry</th>
 <th>exit</th><th>pnl</th><th>fees</th><th class="l">exit reason</th></tr>
 {% for t in trades %}<tr><td class="l">{{ t.entry }}</td><td class="l">{{ t.exit }}</td><td class="l">{{ t.side }}</td>
 <td>{{ t.qty }}</td><td>{{ t.entry_price }}</td><td>{{ t.exit_price }}</td>
 <td class="{{ 'pos' if t.pnl_v >= 0 else 'neg' }}">{{ t.pnl }}</td><td>{{ t.fees }}</td><td class="l">{{ t.reason }}</td></tr>
-{% endfor %}</table>
+{% endfor %}</table>{% endif %}
 <p class="sub">Generated {{ now }} by CashUp. Signals at a bar's close fill at the next bar's open; see the README for the execution model.</p>
 </body></html>
 """
 
 MAX_TRADES = 2000
+
+# the per-symbol section (sleeves and portfolios give rows with these keys, besides "symbol")
+SYMBOL_COLUMNS = (("PnL (USDT)", "pnl"), ("contribution", "contribution"), ("exposure", "exposure"),
+                  ("turnover", "turnover"), ("fees", "fees"), ("final weight", "final_weight"))
 
 
 def _ts(ms: int) -> str:
@@ -87,7 +99,19 @@ def _fmt(k: str, v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def render(res: Result, metrics: dict[str, Any], fingerprint: str, *, run_id: int | None = None, source: str = "") -> str:
+def _cell(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if key in ("contribution", "exposure", "final_weight"):
+        return f"{v * 100:,.2f}%"
+    return f"{v:,.2f}x" if key == "turnover" else f"{v:,.2f}"
+
+
+def render(res: Result, metrics: dict[str, Any], fingerprint: str, *, run_id: int | None = None, source: str = "",
+           per_symbol: list[dict[str, Any]] | None = None,
+           correlation: dict[str, dict[str, float | None]] | None = None, corr_what: str = "") -> str:
+    """The report; `per_symbol` rows (keys of SYMBOL_COLUMNS) and their `correlation` add the per-symbol
+    section (sleeves, portfolios)."""
     import jinja2
     from markupsafe import Markup
 
@@ -112,18 +136,22 @@ def render(res: Result, metrics: dict[str, Any], fingerprint: str, *, run_id: in
         cells=[(a, _fmt(b, metrics.get(b))) for a, b in labels],
         equity_svg=Markup(_svg(res.time_ms, eq, color="#0a7a2f")),
         dd_svg=Markup(_svg(res.time_ms, drawdown_curve(eq) * 100, color="#b3261e", fill=True)),
+        symbols=[(r["symbol"], *(_cell(k, r.get(k)) for _, k in SYMBOL_COLUMNS)) for r in per_symbol or []],
+        symbol_columns=[c for c, _ in SYMBOL_COLUMNS], corr_what=corr_what or "symbol bar returns",
+        corr=[(a, ["-" if v is None else f"{v:.2f}" for v in row.values()]) for a, row in (correlation or {}).items()],
         settings=list(res.config.as_dict().items()), trade_count=len(res.trades), trades=trades, trades_cut=cut,
         now=datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
 def write_report(path: str | Path, res: Result, metrics: dict[str, Any], fingerprint: str, *,
-                 run_id: int | None = None, source: str = "") -> Path:
-    """Render and write atomically; raises DataError with the path if the folder is not writable."""
+                 run_id: int | None = None, source: str = "", **sections: Any) -> Path:
+    """Render and write atomically; raises DataError with the path if the folder is not writable.
+    `sections`: render's per_symbol, correlation and corr_what."""
     from cashup_tui.domain.errors import DataError
 
     path = Path(path).expanduser()
-    html = render(res, metrics, fingerprint, run_id=run_id, source=source)
+    html = render(res, metrics, fingerprint, run_id=run_id, source=source, **sections)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"--report {path}: folder {folder} does not exist", hint="create it or pick another path")

@@ -137,19 +137,32 @@ class Sleeves:
 
     def correlation(self) -> dict[str, dict[str, float | None]]:
         """Pearson correlation of the sleeves' bar returns on the whole's times (None: a flat sleeve)."""
-        syms = list(self.sleeves)
-        rets = []
-        for r in self.sleeves.values():
+        rets = {}
+        for sym, r in self.sleeves.items():
             eq = np.r_[r.config.cash, _on_grid(r, self.whole.time_ms)[0]]
-            rets.append(np.diff(eq) / eq[:-1])
-        out: dict[str, dict[str, float | None]] = {s: {} for s in syms}
-        for i, a in enumerate(syms):
-            for j, b in enumerate(syms):
-                x, y = rets[i], rets[j]
-                ok = np.isfinite(x) & np.isfinite(y)
-                sx, sy = np.std(x[ok]), np.std(y[ok])
-                out[a][b] = (float(np.corrcoef(x[ok], y[ok])[0, 1]) if ok.sum() > 1 and sx > 0 and sy > 0 else None)
-        return out
+            rets[sym] = np.diff(eq) / eq[:-1]
+        return correlation(rets)
+
+    def report_rows(self) -> list[dict[str, Any]]:
+        """The per-symbol rows of the HTML report (`report.SYMBOL_COLUMNS`, as a portfolio gives them)."""
+        final = float(self.whole.equity[-1]) if self.whole.equity.size else 0.0
+        return [{"symbol": r["symbol"], "pnl": r["final_equity"] - r["cash"], "contribution": r["contribution"],
+                 "exposure": r["exposure"], "turnover": r["turnover"], "fees": r["fees"],
+                 "final_weight": r["final_equity"] / final if final > 0 else None} for r in self.rows()]
+
+
+def correlation(returns: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+    """Pearson correlation of each pair of return series (NaN/inf bars left out; None: a flat series).
+    Sleeves use their bar returns, a portfolio its symbols' close-to-close returns."""
+    syms = list(returns)
+    out: dict[str, dict[str, float | None]] = {s: {} for s in syms}
+    for a in syms:
+        for b in syms:
+            x, y = returns[a], returns[b]
+            ok = np.isfinite(x) & np.isfinite(y)
+            sx, sy = np.std(x[ok]), np.std(y[ok])
+            out[a][b] = (float(np.corrcoef(x[ok], y[ok])[0, 1]) if ok.sum() > 1 and sx > 0 and sy > 0 else None)
+    return out
 
 
 def _notional(r: Result) -> float:
