@@ -170,9 +170,10 @@ def resume(risk: RiskEngine, *, authorize: Authorize, reason: str, source: str,
 # -- strategies ------------------------------------------------------------------------------------
 async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, object], *,
                          authorize: Authorize, timeframe: str = "1m", notional: Decimal | None = None,
-                         keep: bool = False) -> str:
+                         keep: bool = False, symbols: list[str] | None = None) -> str:
     """Resume a paused slot, or load `name`, add it on `symbol` (trading `notional` USDT per unit of
-    exposure; `keep`: resumed after a restart) and warm it up; returns the slot name."""
+    exposure; `keep`: resumed after a restart) and warm it up; returns the slot name. A portfolio strategy
+    trades `symbols` with `notional` USDT of capital."""
     authorize(Action.START_STRATEGY, "strategy.start", strategy=name, symbol=symbol, timeframe=timeframe,
               notional=notional, params=",".join(f"{k}={v}" for k, v in params.items()))
     runner = node.runner
@@ -184,8 +185,12 @@ async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, o
     from cashup_tui.paths import user_strategies_dir
 
     cls = load_strategy(name, strategy_dirs(user_strategies_dir()))
-    slot = runner.add(cls(**params), symbol, timeframe, order_notional=notional or Decimal(1000), start=True,
-                      keep=keep)
+    if symbols:
+        slot = runner.add_portfolio(cls(**params), symbols, timeframe, order_notional=notional or Decimal(1000),
+                                    start=True, keep=keep)
+    else:
+        slot = runner.add(cls(**params), symbol, timeframe, order_notional=notional or Decimal(1000), start=True,
+                          keep=keep)
     await node.warm_up(slot.name)
     return str(slot.name)
 
