@@ -11,7 +11,9 @@ from cashup_tui.cli.common import fail
 def parse_symbols(strategy: str, portfolio: bool, symbol: str | None, symbols: str | None) -> list[str]:
     """The contracts to trade; a wrong combination exits 2 saying what to pass."""
     if symbol and symbols:
-        fail("pass --symbol (one-symbol strategy) or --symbols (portfolio strategy), not both", code=2)
+        fail("pass --symbol (one-symbol strategy) or --symbols (portfolio strategy), not both", code=2,
+             hint=f"{strategy} is a " + ("portfolio strategy: --symbols A,B,C" if portfolio else "one-symbol "
+                                         "strategy: --symbol A"))
     if portfolio:
         if not symbols:
             fail(f"{strategy} is a portfolio strategy: it trades several symbols", code=2,
