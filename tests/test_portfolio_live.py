@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from cashup_tui.adapters.sim.server import SimServer
+from cashup_tui.domain.events import FundingSettled
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.engine.panel import panel_from_bars, run_weights
@@ -42,7 +43,7 @@ from cashup_tui.engine.strategy import Param
 
 
 class Fixed(PortfolioStrategy):
-    """Fixed weights 0.5 / 0.3 / -0.2, rebalanced on every bar (a test strategy)."""
+    """Fixed weights 0.5 / 0.3 / -0.2 (the first ones for fewer symbols), rebalanced on every bar (a test strategy)."""
 
     fail = Param("", choices=("", "raise", "nan"), help="break on purpose")
 
@@ -55,7 +56,7 @@ class Fixed(PortfolioStrategy):
     def weights(self, panel):
         if self.fail == "raise":
             raise RuntimeError("broken on purpose")
-        w = np.tile([0.5, 0.3, -0.2], (len(panel), 1))
+        w = np.tile([0.5, 0.3, -0.2][: len(panel.symbols)], (len(panel), 1))
         if self.fail == "nan":
             w[-1, 1] = np.nan
         return w
@@ -195,3 +196,68 @@ async def test_live_decisions_equal_the_backtest_rows_on_the_same_bars(name: str
         assert np.array_equal(np.array(row), w[t]), (t, row, w[t])
     assert rebalanced == [t for t in range(warm, n) if mask[t]] and len(rebalanced) >= 3
     assert any(any(x != 0 for x in decided[t]) for t in rebalanced)  # it held positions, not only flat rows
+
+
+def flat_bar(slot: PortfolioSlot, runner: StrategyRunner, prices: dict[str, float]) -> None:
+    t = slot.decided_ms + 60_000
+    for sym, px in prices.items():
+        slot.on_bar(runner, Bar(sym, "1m", t, px, px, px, px, 1.0))
+
+
+async def test_funding_per_symbol_lifecycle_and_a_restart_of_the_books(tmp_path: Path) -> None:
+    path = tmp_path / "fixed.py"
+    path.write_text(FIXED)
+    cls = load_strategy(str(path))
+    prices = {"BTC_USDT": 50000.0, "ETH_USDT": 3000.0}  # the fake venue's fill prices and the marks
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    slot = runner.add_portfolio(cls(), list(prices), "1m", name="pf", order_notional=D(10_000), keep=True)
+    assert isinstance(slot, PortfolioSlot)
+    slot.warm_up({s: [Bar(s, "1m", 1_700_000_000_000 + i * 60_000, p, p, p, p) for i in range(4)]
+                  for s, p in prices.items()})
+    flat_bar(slot, runner, prices)
+    await runner.idle()
+    # 0.5 x 10,000 / (50,000 x 0.0001) BTC contracts, 0.3 x 10,000 / (3,000 x ETH's multiplier)
+    want = {s: (D(repr(w)) * 10_000 / (D(repr(prices[s])) * INSTRUMENTS[s].quanto_multiplier)).to_integral_value()
+            for s, w in zip(prices, WEIGHTS, strict=False)}
+    assert {s: b.size for s, b in slot.books.items()} == want and slot.fills == 2
+    # funding on BTC: the slot holds the whole account position there, so it takes the whole amount
+    e.bus.publish(FundingSettled(1, "BTC_USDT", D("-1.25"), FundingSettled.key_of("BTC_USDT", 1)))
+    assert slot.books["BTC_USDT"].funding == D("-1.25") and slot.books["ETH_USDT"].funding == 0
+    assert runner.pnl("pf")["funding"] == D("-1.25")
+    # paused: bars are still collected, nothing is decided; resumed: the next bar is
+    runner.pause("pf")
+    flat_bar(slot, runner, prices)
+    assert slot.rebalances == 1 and slot.bars_seen == 2
+    runner.resume("pf")
+    flat_bar(slot, runner, prices)
+    await runner.idle()
+    assert slot.rebalances == 2
+    # the capital is the size plus its net PnL (fees and funding paid): the rebalance trims each symbol to it
+    capital = 10_000 + runner.pnl("pf")["net_pnl"]
+    assert capital < 10_000 and slot.orders_sent == 4
+    held = {s: b.size for s, b in slot.books.items()}
+    assert held == slot.target_contracts
+    for s, w in zip(prices, WEIGHTS, strict=False):
+        exact = D(repr(w)) * capital / (D(repr(prices[s])) * INSTRUMENTS[s].quanto_multiplier)
+        assert 0 <= exact - held[s] < INSTRUMENTS[s].size_step
+    sells = [o for o in e.cache.orders() if o.strategy == "pf" and o.side.value == "sell"]
+    assert sells and all(o.reduce_only for o in sells)
+    runner.stop("pf")
+    flat_bar(slot, runner, prices)
+    assert slot.bars_seen == 3
+    # resumed after 10 minutes stopped: no flat bars made up for them; its bars start again, no decision
+    runner.resume("pf")
+    slot.decided_ms += 9 * 60_000
+    flat_bar(slot, runner, prices)
+    assert len(slot.series["BTC_USDT"]) == 1 and slot.rebalances == 2
+    runner.stop("pf")
+    # a restart on the same journal: the books (positions, fees, funding) come back per symbol
+    again = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    rec = next(r for r in again.saved() if r["name"] == "pf")
+    assert rec["symbols"] == list(prices) and rec["state"] == "stopped"
+    slot2 = again.add_portfolio(cls(), rec["symbols"], "1m", name="pf", order_notional=D(10_000))
+    assert isinstance(slot2, PortfolioSlot) and slot2.state.value == "stopped"
+    assert {s: b.size for s, b in slot2.books.items()} == held and slot2.fills == 4
+    assert slot2.books["BTC_USDT"].funding == D("-1.25")
+    assert slot2.books["BTC_USDT"].fees == slot.books["BTC_USDT"].fees > 0

@@ -4,7 +4,9 @@ demo, testnet and live, through the same risk gate and order manager as one-symb
 Why: the class a backtest runs is the class that trades. The slot builds one closed bar per symbol
 (a `BarBuilder` each, same timeframe) and keeps every symbol's closed bars since its first warm-up bar.
 When every symbol has closed the same bar, it stacks them into a `Panel` (a symbol that printed no
-price in a bucket gets a flat bar at its last close, so the grids stay equal), calls `run_weights`
+price in a bucket gets a flat bar at its last close, so the grids stay equal; after a longer gap, when
+the slot was stopped or the feed down, its bars start again and it decides once it has `warmup()` bars
+again: no decision on made-up prices), calls `run_weights`
 and `check_weights` exactly as the backtest engines do, and, when the last element of the rebalance
 mask is set, trades its slice of the account to the last row: the backtest's "decided at bar t's
 close, executed at the next open" with a market order sent right after the close.
@@ -47,7 +49,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cashup.engine.portfolio_slot")
 ZERO = Decimal(0)
+FILL_MAX = 3  # missing buckets filled with flat bars; a longer gap (stopped, feed down) starts the bars again
 MAX_BARS = 20_000  # closed bars kept per symbol (at least 4x what the strategy needs)
+LISTENING = (SlotState.RUNNING, SlotState.PAUSED)  # a paused slot keeps its bars, so it can decide on resume
 FetchBars = Callable[[str, str, int, int], Awaitable[list[Bar]]]
 
 
@@ -84,7 +88,7 @@ class Series:
             return False  # a bar already held (warm-up overlap) or a late one
         if self.time:
             gap = (bar.open_ms - self.last_ms) // self.tf_ms - 1
-            if gap > MAX_BARS:  # a long outage: the old bars no longer line up with the new
+            if gap > FILL_MAX:  # not a quiet bucket but time the slot did not listen: start again
                 self.trim(0)
             else:
                 last = self.cols["close"][-1]
@@ -135,7 +139,7 @@ class PortfolioSlot(Slot):
     # -- bars -----------------------------------------------------------------------------------
     def on_ticker(self, runner: StrategyRunner, t: Ticker) -> None:
         b = self.builders.get(t.symbol)
-        if b is None or self.state not in (SlotState.RUNNING, SlotState.PAUSED):
+        if b is None or self.state not in LISTENING:
             return
         closed = b.update(t.last, t.ts_ms)
         if closed is not None:
@@ -144,7 +148,7 @@ class PortfolioSlot(Slot):
     def on_bar(self, runner: StrategyRunner, bar: Bar) -> None:
         """A closed bar of one symbol; once every symbol has closed it, the slot decides."""
         s = self.series.get(bar.symbol)
-        if s is None or not s.append(bar):
+        if s is None or self.state not in LISTENING or not s.append(bar):
             return
         if len(s) > 2 * self.max_bars:
             s.trim(self.max_bars)
@@ -153,8 +157,14 @@ class PortfolioSlot(Slot):
             return
         self.decided_ms = horizon
         self.bars_seen += 1
-        if self.state is SlotState.RUNNING and runner.om.ready:
+        if self.state is SlotState.RUNNING and runner.om.ready and self.warm():
             self.decide(runner)
+
+    def warm(self) -> bool:
+        """Enough common bars for a decision (the strategy's `warmup()`; at least 2)."""
+        start = max(x.time[0] for x in self.series.values())
+        n = min(len(x) - int(np.searchsorted(np.frombuffer(x.time, dtype=np.int64), start)) for x in self.series.values())
+        return n >= max(2, int(self.strategy.warmup()))
 
     def panel(self) -> Panel:
         """The symbols' common closed bars, from the latest first bar to the last bar all have closed."""

@@ -180,6 +180,8 @@ async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, o
     for key in (name, f"{name}-{symbol}"):  # a row is either a slot or a strategy name
         if key in runner.slots:
             runner.resume(key)
+            if runner.slots[key].portfolio:  # the bars it missed while stopped: fetched, not made up
+                await node.warm_up(key)
             return key
     from cashup_tui.engine.strategy import load_strategy, strategy_dirs
     from cashup_tui.paths import user_strategies_dir
