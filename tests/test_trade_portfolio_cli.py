@@ -35,6 +35,6 @@ def test_a_portfolio_strategy_runs_headless_on_three_symbols(capsys: pytest.Capt
     summary = json.loads(out)
     st = summary["strategy"]
     assert st["name"] == "xsec_momentum-BTC_USDT+2" and st["symbols"] == SYMS.split(",") and st["error"] == ""
-    assert [x["symbol"] for x in st["legs"]] == SYMS.split(",")
+    assert [x["symbol"] for x in st["legs"]] == SYMS.split(",") and set(summary["positions"]) == set(SYMS.split(","))
     assert {"target_weight", "weight", "target", "position", "net_pnl"} <= set(st["legs"][0])
     assert "running on BTC_USDT,ETH_USDT,SOL_USDT 1m (30 warm-up bars)" in err

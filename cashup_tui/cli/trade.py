@@ -144,9 +144,10 @@ def command(
             failed = slot.state.value == "failed"  # stop() below sets STOPPED: note it first
             runner.stop(slot.name)
             status = runner.status_of(slot.name)
-            pos = pf.positions.get(sym)
+            held = {s: p.size if (p := pf.positions.get(s)) else 0 for s in syms}
             return {"mode": m, "strategy": status, "failed": failed or bool(status["error"]),
-                    "store_busy_s": round(busy_s(node), 3), "position": pos.size if pos else 0,
+                    "store_busy_s": round(busy_s(node), 3),
+                    **({"positions": held} if portfolio else {"position": held[sym]}),
                     "equity": pf.equity(), "trading_state": risk.state.value,
                     "open_orders": len(node.cache.open_orders())}
         finally:
