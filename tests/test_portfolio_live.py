@@ -29,6 +29,7 @@ from cashup_tui.service.strategies import resume_saved
 from cashup_tui.settings import Settings, replace_section
 from tests.conftest import MARKET_DIR, need_shared
 from tests.engine_fakes import INSTRUMENTS, make_engine
+from tests.test_gateio_sim import until
 
 D = Decimal
 SYMS = ["BTC_USDT", "ETH_USDT", "SOL_USDT"]
@@ -63,17 +64,6 @@ class Fixed(PortfolioStrategy):
 '''
 
 
-async def wait_for(node: Any, cond: Any, what: str, timeout_s: float = 30.0) -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout_s
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 def close_bar(node: Any, slot: PortfolioSlot) -> dict[str, Decimal]:
     """Every symbol closes the bar after the last one decided, at its current mark (the test says when a
     bar closes); returns the marks the decision sized with."""
@@ -102,8 +92,7 @@ async def test_paper_session_one_strategy_three_symbols_resumes_and_bad_slots_ha
             assert slot.orders_sent == 0  # nothing decided on history
             marks = close_bar(node, slot)
             await runner.idle()
-            await wait_for(node, lambda: all(slot.books[s].size != 0 for s in SYMS) and not slot.pending,
-                           "the three fills")
+            await until(lambda: all(slot.books[s].size != 0 for s in SYMS) and not slot.pending, 30, "the three fills")
             assert slot.rebalances == 1 and slot.orders_sent == 3 and slot.state.value == "running"
             held = {}
             for sym, w in zip(SYMS, WEIGHTS, strict=True):
