@@ -21,7 +21,7 @@ from cashup_tui.domain.events import FundingSettled
 from cashup_tui.domain.market import Bar, Ticker
 from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.engine.panel import panel_from_bars, run_weights
-from cashup_tui.engine.portfolio_slot import PortfolioSlot
+from cashup_tui.engine.portfolio_slot import PortfolioSlot, add_portfolio
 from cashup_tui.engine.runner import StrategyRunner
 from cashup_tui.engine.strategy import load_strategy
 from cashup_tui.runtime import build_node
@@ -86,7 +86,7 @@ async def test_paper_session_one_strategy_three_symbols_resumes_and_bad_slots_ha
         await node.start()
         try:
             runner = node.runner
-            slot = runner.add_portfolio(cls(), SYMS, "1m", name="fx", order_notional=D(3000), start=True, keep=True)
+            slot = add_portfolio(runner, cls(), SYMS, "1m", name="fx", order_notional=D(3000), start=True, keep=True)
             assert isinstance(slot, PortfolioSlot)
             assert await node.warm_up("fx", 20) >= 3  # recent bars of every symbol from the venue's REST
             assert slot.orders_sent == 0  # nothing decided on history
@@ -128,8 +128,8 @@ async def test_paper_session_one_strategy_three_symbols_resumes_and_bad_slots_ha
             assert all(slot2.books[s].size != 0 and (slot2.books[s].size > 0) == (held[s] > 0) for s in SYMS)
 
             # a raising and a NaN strategy: each halts its own slot with the cause, nothing traded
-            bad = node2.runner.add_portfolio(cls(fail="raise"), SYMS, "1m", name="bad", start=True)
-            nan = node2.runner.add_portfolio(cls(fail="nan"), SYMS, "1m", name="nan", start=True)
+            bad = add_portfolio(node2.runner, cls(fail="raise"), SYMS, "1m", name="bad", start=True)
+            nan = add_portfolio(node2.runner, cls(fail="nan"), SYMS, "1m", name="nan", start=True)
             for s in (bad, nan):
                 await node2.warm_up(s.name, 20)
                 close_bar(node2, s)  # type: ignore[arg-type]
@@ -156,7 +156,7 @@ async def test_live_decisions_equal_the_backtest_rows_on_the_same_bars(name: str
     cls = load_strategy(name)
     e = make_engine()
     runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    slot = runner.add_portfolio(cls(**params), list(files), "1h", name="p", order_notional=D(1000),
+    slot = add_portfolio(runner, cls(**params), list(files), "1h", name="p", order_notional=D(1000),
                                 allow_short=True, start=True)
     assert isinstance(slot, PortfolioSlot)
     slot.warm_up({s: [Bar(s, "1h", int(b.time_ms[i]), float(b.open[i]), float(b.high[i]), float(b.low[i]),
@@ -200,7 +200,7 @@ async def test_funding_per_symbol_lifecycle_and_a_restart_of_the_books(tmp_path:
     prices = {"BTC_USDT": 50000.0, "ETH_USDT": 3000.0}  # the fake venue's fill prices and the marks
     e = make_engine()
     runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    slot = runner.add_portfolio(cls(), list(prices), "1m", name="pf", order_notional=D(10_000), keep=True)
+    slot = add_portfolio(runner, cls(), list(prices), "1m", name="pf", order_notional=D(10_000), keep=True)
     assert isinstance(slot, PortfolioSlot)
     slot.warm_up({s: [Bar(s, "1m", 1_700_000_000_000 + i * 60_000, p, p, p, p) for i in range(4)]
                   for s, p in prices.items()})
@@ -245,7 +245,7 @@ async def test_funding_per_symbol_lifecycle_and_a_restart_of_the_books(tmp_path:
     again = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
     rec = next(r for r in again.saved() if r["name"] == "pf")
     assert rec["symbols"] == list(prices) and rec["state"] == "stopped"
-    slot2 = again.add_portfolio(cls(), rec["symbols"], "1m", name="pf", order_notional=D(10_000))
+    slot2 = add_portfolio(again, cls(), rec["symbols"], "1m", name="pf", order_notional=D(10_000))
     assert isinstance(slot2, PortfolioSlot) and slot2.state.value == "stopped"
     assert {s: b.size for s, b in slot2.books.items()} == held and slot2.fills == 4
     assert slot2.books["BTC_USDT"].funding == D("-1.25")

@@ -54,6 +54,7 @@ def command(
 
     from cashup_tui import node_lock
     from cashup_tui.cli.trade_symbols import legs_line, parse_symbols
+    from cashup_tui.engine.runner import Slot
     from cashup_tui.engine.strategy import load_strategy, parse_params, strategy_dirs
     from cashup_tui.logging_setup import configure_logging
     from cashup_tui.paths import user_strategies_dir
@@ -111,8 +112,11 @@ def command(
                 raise RuntimeError(f"the {m} node started without its strategy runner, portfolio or risk engine")
             for c in node.reconcile_changes:
                 say(f"reconciled: {c}")
+            slot: Slot
             if portfolio:
-                slot = runner.add_portfolio(strat, syms, timeframe, name=name, order_notional=usdt, start=True)
+                from cashup_tui.engine.portfolio_slot import add_portfolio
+
+                slot = add_portfolio(runner, strat, syms, timeframe, name=name, order_notional=usdt, start=True)
             else:
                 slot = runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
             loaded = await node.warm_up(slot.name, warmup) if warmup else 0

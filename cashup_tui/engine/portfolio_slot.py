@@ -42,7 +42,7 @@ from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.engine.panel import Panel, PortfolioStrategy, panel_from_bars, run_weights
 from cashup_tui.engine.risk import StrategyBudget
 from cashup_tui.engine.runner import BarBuilder, Slot, SlotState
-from cashup_tui.engine.strategy import Bars, StrategyFill
+from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill
 
 if TYPE_CHECKING:
     from cashup_tui.engine.runner import StrategyRunner
@@ -296,11 +296,14 @@ class PortfolioSlot(Slot):
         return rows
 
 
-def add_portfolio(runner: StrategyRunner, strategy: PortfolioStrategy, symbols: Sequence[str], timeframe: str = "1m",
+def add_portfolio(runner: StrategyRunner, strategy: Strategy, symbols: Sequence[str], timeframe: str = "1m",
                   *, name: str | None = None, order_notional: Decimal = Decimal(1000),
                   budget: StrategyBudget | None = None, allow_short: bool = True, leverage: float = 1.0,
                   start: bool = False, keep: bool = False) -> PortfolioSlot:
     """A portfolio slot on `symbols` (see the module); the rest as `StrategyRunner.add`."""
+    if not isinstance(strategy, PortfolioStrategy):
+        raise ValidationError(f"{strategy.label()} trades one symbol, not a portfolio",
+                              hint="start it on one symbol (--symbol); one slot per symbol")
     syms = tuple(symbols)
     if not syms or len(set(syms)) != len(syms):
         raise ValidationError(f"a portfolio strategy needs distinct symbols, got {','.join(syms) or '(none)'}",

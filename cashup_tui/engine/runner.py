@@ -260,12 +260,6 @@ class StrategyRunner:
         slot.position = slot.book.size
         return self.register(slot)
 
-    def add_portfolio(self, strategy: Any, symbols: list[str], timeframe: str = "1m", **kw: Any) -> Slot:
-        """Add a portfolio strategy on `symbols` (engine/portfolio_slot.py); options as `add`, plus `leverage`."""
-        from cashup_tui.engine.portfolio_slot import add_portfolio
-
-        return add_portfolio(self, strategy, symbols, timeframe, **kw)
-
     def claim(self, slot: Slot, start: bool) -> dict[str, Any]:
         """A new slot's name is free; its saved lifecycle state is taken back unless `start`; returns its record."""
         if slot.name in self.slots:

@@ -188,8 +188,10 @@ async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, o
 
     cls = load_strategy(name, strategy_dirs(user_strategies_dir()))
     if symbols:
-        slot = runner.add_portfolio(cls(**params), symbols, timeframe, order_notional=notional or Decimal(1000),
-                                    start=True, keep=keep)
+        from cashup_tui.engine.portfolio_slot import add_portfolio
+
+        slot = add_portfolio(runner, cls(**params), symbols, timeframe, order_notional=notional or Decimal(1000),
+                             start=True, keep=keep)
     else:
         slot = runner.add(cls(**params), symbol, timeframe, order_notional=notional or Decimal(1000), start=True,
                           keep=keep)

@@ -149,6 +149,7 @@ def notional_of(node: Node, req: StartRequest) -> Decimal:
 async def resume_saved(node: Node) -> list[str]:
     """Add again the slots the workstation started in an earlier run (not the stopped ones); returns
     what could not be resumed, as messages for the user."""
+    from cashup_tui.engine.portfolio_slot import add_portfolio
     from cashup_tui.engine.strategy import load_strategy
 
     runner, problems = node.runner, []
@@ -169,7 +170,7 @@ async def resume_saved(node: Node) -> list[str]:
             for s in legs or [symbol]:
                 await ensure_market(node, s)
             strat, tf = cls(**dict(rec.get("params") or {})), rec.get("timeframe", "1m")
-            slot = runner.add_portfolio(strat, legs, tf, leverage=float(rec.get("leverage") or 1), **kw) if legs \
+            slot = add_portfolio(runner, strat, legs, tf, leverage=float(rec.get("leverage") or 1), **kw) if legs \
                 else runner.add(strat, symbol, tf, **kw)
             if slot.state.value == "running":
                 with contextlib.suppress(CashupError):
