@@ -250,3 +250,18 @@ async def test_funding_per_symbol_lifecycle_and_a_restart_of_the_books(tmp_path:
     assert {s: b.size for s, b in slot2.books.items()} == held and slot2.fills == 4
     assert slot2.books["BTC_USDT"].funding == D("-1.25")
     assert slot2.books["BTC_USDT"].fees == slot.books["BTC_USDT"].fees > 0
+
+
+def test_a_bar_that_closed_while_the_history_was_fetched_is_kept_after_it() -> None:
+    e = make_engine()
+    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    slot = add_portfolio(runner, load_strategy("xsec_momentum")(lookback=2), ["BTC_USDT", "ETH_USDT"], "1m", name="x")
+    assert isinstance(slot, PortfolioSlot)
+    t0 = 1_700_000_000_000
+    live = {s: Bar(s, "1m", t0 + 5 * 60_000, 9.0, 9.0, 9.0, 9.0) for s in ("BTC_USDT", "ETH_USDT")}
+    for b in live.values():  # the first live bar closes before the warm-up's REST answer arrives
+        slot.on_bar(runner, b)
+    n = slot.warm_up({s: [Bar(s, "1m", t0 + i * 60_000, 1.0 + i, 1.0 + i, 1.0 + i, 1.0 + i) for i in range(6)]
+                      for s in live})
+    assert n == 6 and slot.decided_ms == t0 + 5 * 60_000
+    assert list(slot.series["BTC_USDT"].cols["close"]) == [1.0, 2.0, 3.0, 4.0, 5.0, 9.0]  # history, then the live bar

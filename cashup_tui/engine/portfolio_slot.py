@@ -97,6 +97,16 @@ class Series:
         self._put(bar.open_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
         return True
 
+    def load(self, history: list[Bar]) -> None:
+        """Older bars put before the ones held (a live bar may have closed while the history was fetched)."""
+        held = [Bar("", "", t, *row) for t, *row in zip(self.time, *self.cols.values(), strict=True)]
+        self.trim(0)
+        for b in history:
+            if not held or b.open_ms < held[0].open_ms:
+                self.append(b)
+        for b in held:
+            self.append(b)
+
     def trim(self, keep: int) -> None:
         cut = max(0, len(self.time) - keep)
         if cut:
@@ -174,10 +184,9 @@ class PortfolioSlot(Slot):
     def warm_up(self, bars: dict[str, list[Bar]]) -> int:
         """Recent closed bars per symbol, loaded before the first live bar (no decision is taken on them)."""
         for sym in self.symbols:
-            for b in bars.get(sym, []):
-                self.series[sym].append(b)
+            self.series[sym].load(bars.get(sym, []))
         if all(len(x) for x in self.series.values()):
-            self.decided_ms = min(x.last_ms for x in self.series.values())
+            self.decided_ms = max(self.decided_ms, min(x.last_ms for x in self.series.values()))
             return len(self.panel())
         return 0
 
