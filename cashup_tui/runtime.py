@@ -351,6 +351,14 @@ class Node:
         """Give a vectorised strategy recent closed bars (no orders) so it can signal at once."""
         assert self.runner is not None and self.rest is not None
         slot = self.runner.slots[slot_name]
+        if slot.portfolio:  # every symbol's recent bars, enough for one decision at least
+            from cashup_tui.engine.portfolio_slot import warm_up
+
+            try:
+                return await warm_up(slot, self.rest.recent_bars, bars, self.clock.now_ms())  # type: ignore[arg-type]
+            except CashupError as exc:
+                log.warning("warm-up for %s failed: %s", slot_name, exc)
+                return 0
         if not self.runner.needs_history(slot):
             return 0
         try:

@@ -260,6 +260,6 @@ def test_the_live_runner_refuses_portfolio_strategies_clearly() -> None:
 
     e = make_engine()
     runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    with pytest.raises(CashupError, match="xsec_momentum is a portfolio strategy: it runs in backtests only"):
+    with pytest.raises(CashupError, match="xsec_momentum is a portfolio strategy: it trades several symbols"):
         runner.add(load_strategy("xsec_momentum")(), "BTC_USDT", "1h", start=True)
     assert not runner.slots

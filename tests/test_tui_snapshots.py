@@ -76,7 +76,7 @@ async def _positions(pilot: Any) -> None:
 
 async def _strategies(pilot: Any) -> None:
     await _tab(pilot, "4", "strategies")
-    await wait_text(pilot, "sma_cross")
+    await wait_text(pilot, "bollinger_breakout")  # the first row: the list is longer than 80x24 shows
 
 
 async def _risk(pilot: Any) -> None:

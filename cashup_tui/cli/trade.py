@@ -29,38 +29,47 @@ from cashup_tui.cli.engine_cli import (
 def command(
     ctx: typer.Context,
     strategy: str = typer.Option(..., "--strategy", "-s", help="Strategy name (see `cashup strategies list`) or a .py path."),
-    symbol: str = typer.Option(..., "--symbol", help="Gate contract, e.g. BTC_USDT."),
+    symbol: str = typer.Option(None, "--symbol", help="Gate contract of a one-symbol strategy, e.g. BTC_USDT."),
+    symbols: str = typer.Option(None, "--symbols",
+                                help="Contracts of a portfolio strategy, comma-separated: BTC_USDT,ETH_USDT,SOL_USDT."),
     mode: Mode = typer.Option(None, "--mode", "-m", help=MODE_HELP, case_sensitive=False),
     timeframe: str = typer.Option("1m", "--timeframe", "--tf", help="Bar timeframe the strategy runs on.",
                                   autocompletion=complete_timeframe),
     param: list[str] = typer.Option([], "--param", "-P", help="Strategy parameter name=value (repeatable)."),
     duration: float = typer.Option(0.0, "--duration", help="Stop after this many seconds (0 = until Ctrl-C)."),
-    notional: str = typer.Option("1000", "--notional", help="USDT per unit of target exposure (position size)."),
-    name: str = typer.Option(None, "--name", help="Instance name (default STRATEGY-SYMBOL); state is kept under it."),
+    notional: str = typer.Option("1000", "--notional", help="USDT per unit of target exposure (position size); "
+                                 "a portfolio strategy's capital (weights are fractions of it plus its PnL)."),
+    name: str = typer.Option(None, "--name", help="Instance name (default STRATEGY-SYMBOL, STRATEGY-FIRST+N for a "
+                                                  "portfolio); state is kept under it."),
     warmup: int = typer.Option(300, "--warmup", help="Recent bars loaded before the first live bar (0 = none)."),
     status_every: float = typer.Option(10.0, "--status-every", help="Seconds between status lines (0 = quiet)."),
     confirm: bool = typer.Option(False, "--confirm-live", help="Confirm live trading without a prompt (audited)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary at the end."),
 ) -> None:
-    """Run STRATEGY on SYMBOL through the engine (risk gate, write-ahead journal, reconciliation)."""
+    """Run STRATEGY on SYMBOL (a portfolio strategy on SYMBOLS) through the engine (risk gate, write-ahead
+    journal, reconciliation)."""
     import asyncio
     import signal
     import time
 
     from cashup_tui import node_lock
+    from cashup_tui.cli.trade_symbols import legs_line, parse_symbols
+    from cashup_tui.engine.runner import Slot
     from cashup_tui.engine.strategy import load_strategy, parse_params, strategy_dirs
     from cashup_tui.logging_setup import configure_logging
     from cashup_tui.paths import user_strategies_dir
     from cashup_tui.runtime import Node, build_node
 
     settings, m, url = resolve_mode(ctx, mode)
-    sym = symbol.strip().upper()
     usdt = decimal_arg(notional, "--notional")
     if usdt is None or not usdt.is_finite() or usdt <= 0:
         fail(f"--notional {notional} must be a positive number of USDT", code=2)
     if duration < 0:
         fail("--duration must be >= 0", code=2)
     cls = load_strategy(strategy, strategy_dirs(user_strategies_dir()))
+    portfolio = bool(getattr(cls, "portfolio", False))
+    syms = parse_symbols(strategy, portfolio, symbol, symbols)
+    sym = ",".join(syms)
     strat = cls(**parse_params(param))
     live_ok = confirm_live(m, confirm)
     passphrase = live_admin_passphrase(m) if live_ok else None
@@ -75,7 +84,7 @@ def command(
         typer.echo(msg, err=as_json)
 
     async def main() -> dict[str, Any]:
-        node = build_node(settings, m, db_url=url, symbols=[sym], confirm_live=live_ok, actor="cli",
+        node = build_node(settings, m, db_url=url, symbols=syms, confirm_live=live_ok, actor="cli",
                           admin_passphrase=passphrase)
         try:  # the profile check comes first: a viewer never connects to trade
             authorize(node.session, "start_strategy", "trade.start", strategy=strategy, mode=m, symbol=sym,
@@ -98,12 +107,18 @@ def command(
                 pass
         await node.start()
         try:
-            runner, portfolio, risk = node.runner, node.portfolio, node.risk
-            if runner is None or portfolio is None or risk is None:  # start() builds them for a trading node
+            runner, pf, risk = node.runner, node.portfolio, node.risk
+            if runner is None or pf is None or risk is None:  # start() builds them for a trading node
                 raise RuntimeError(f"the {m} node started without its strategy runner, portfolio or risk engine")
             for c in node.reconcile_changes:
                 say(f"reconciled: {c}")
-            slot = runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
+            slot: Slot
+            if portfolio:
+                from cashup_tui.engine.portfolio_slot import add_portfolio
+
+                slot = add_portfolio(runner, strat, syms, timeframe, name=name, order_notional=usdt, start=True)
+            else:
+                slot = runner.add(strat, sym, timeframe, name=name, order_notional=usdt, start=True)
             loaded = await node.warm_up(slot.name, warmup) if warmup else 0
             say(f"{m.upper()}: {slot.name} running on {sym} {timeframe} ({loaded} warm-up bars); "
                        f"state {slot.state.value}; log {log_path}")
@@ -116,13 +131,14 @@ def command(
                     break
                 if now >= next_status:
                     next_status = now + status_every
-                    pos = portfolio.positions.get(sym)
+                    pos, st = pf.positions.get(sym), runner.status_of(slot.name)
                     waited = busy_s(node) - busy_seen  # time another process held the store's write lock
                     busy_seen += waited
                     slow = f" store slow: waited {waited:.1f} s for another process's write lock" if waited else ""
                     say(f"[{int(now - start)}s] {slot.state.value} bars {slot.bars_seen} orders {slot.orders_sent} "
-                               f"position {pos.size if pos else 0} equity {portfolio.equity():.2f} "
-                               f"trading {risk.state.value}" + slow
+                               + (f"rebalances {st['rebalances']} " if portfolio else
+                                  f"position {pos.size if pos else 0} ")
+                               + f"equity {pf.equity():.2f} trading {risk.state.value}" + slow + legs_line(st)
                                + (f" error: {slot.error}" if slot.error else ""))
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=0.2)
@@ -131,11 +147,12 @@ def command(
             await runner.idle()
             failed = slot.state.value == "failed"  # stop() below sets STOPPED: note it first
             runner.stop(slot.name)
-            status = runner.status()[0]
-            pos = portfolio.positions.get(sym)
+            status = runner.status_of(slot.name)
+            held = {s: p.size if (p := pf.positions.get(s)) else 0 for s in syms}
             return {"mode": m, "strategy": status, "failed": failed or bool(status["error"]),
-                    "store_busy_s": round(busy_s(node), 3), "position": pos.size if pos else 0,
-                    "equity": portfolio.equity(), "trading_state": risk.state.value,
+                    "store_busy_s": round(busy_s(node), 3),
+                    **({"positions": held} if portfolio else {"position": held[sym]}),
+                    "equity": pf.equity(), "trading_state": risk.state.value,
                     "open_orders": len(node.cache.open_orders())}
         finally:
             await node.stop(disarm_dead_man=not (set(stopped_by) & {signal.SIGTERM, signal.SIGHUP}))
@@ -149,8 +166,9 @@ def command(
     if as_json:
         print_json(summary)
     else:
+        held = legs_line(st)[3:] if "legs" in st else f"position {summary['position']}"
         typer.echo(f"stopped: {st['name']} {st['bars']} bars, {st['orders']} orders, {st['fills']} fills, "
-                   f"position {summary['position']}, net PnL {st['net_pnl']:.2f} (realised {st['realised_pnl']:.2f}, "
+                   f"{held}, net PnL {st['net_pnl']:.2f} (realised {st['realised_pnl']:.2f}, "
                    f"unrealised {st['unrealised_pnl']:.2f}, fees {st['fees']:.2f}, funding {st['funding']:.2f}), "
                    f"equity {summary['equity']:.2f} USDT" + (f"; strategy error: {st['error']}" if st["error"] else ""))
     if summary["failed"]:

@@ -26,8 +26,8 @@ time grid whose row t holds the last 4h bar that had CLOSED by bar t's close (Na
 complete one): a 4h bar opening at 00:00 is visible from the close of the 03:00 1h bar on. Buckets
 are epoch-aligned (weekly ones from Monday), and a bucket the data covers only partly is NaN.
 
-Portfolio strategies run in backtests only (both engines); paper and live trading of them is not
-built yet (`StrategyRunner` refuses them).
+The same class trades in paper, demo, testnet and live (`cashup trade --symbols`, the workstation):
+`engine/portfolio_slot.py` builds this panel from live bars and trades the last row on rebalance bars.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from cashup_tui.domain.enums import OrderType, Side
 from cashup_tui.domain.errors import CashupError
@@ -100,6 +100,15 @@ class Slot:
     last_target: float | None = None
     pending: set[str] = field(default_factory=set)
     keep: bool = False  # resumed after a restart (listed in the journal's runner index)
+    portfolio: ClassVar[bool] = False  # a PortfolioSlot (engine/portfolio_slot.py): several symbols, one strategy
+
+    @property
+    def traded_symbols(self) -> tuple[str, ...]:
+        return (self.symbol,)
+
+    def record(self) -> dict[str, Any]:
+        """What a kind of slot adds to its journal record."""
+        return {}
 
 
 INDEX_KEY = "runner.index"
@@ -235,30 +244,40 @@ class StrategyRunner:
         unless `start=True` (an explicit user start, e.g. `cashup trade`). `keep`: list it in the
         journal's runner index so `saved()` offers it again after a restart."""
         if getattr(strategy, "portfolio", False):
-            raise CashupError(f"{strategy.label()} is a portfolio strategy: it runs in backtests only for now",
-                              hint="backtest it with cashup backtest run NAME --data SYM=FILE ...")
+            raise CashupError(f"{strategy.label()} is a portfolio strategy: it trades several symbols",
+                              hint="give it several, e.g. cashup trade --strategy NAME --symbols BTC_USDT,ETH_USDT")
         if symbol not in self.instruments:
             raise CashupError(f"unknown symbol {symbol!r}", hint=f"known: {', '.join(sorted(self.instruments))}")
         timeframe_ms(timeframe)
         name = name or f"{strategy.label()}-{symbol}"
-        if name in self.slots:
-            raise CashupError(f"a strategy named {name!r} is already running", hint="pass a different name")
         budget = budget or StrategyBudget(max_position_notional=order_notional * 2)
         slot = Slot(name, strategy, symbol, timeframe, order_notional, budget, allow_short,
                     builder=BarBuilder(symbol, timeframe), keep=keep)
-        saved = self.journal.kv_get(f"runner.{name}") or {}
-        if not start and saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
-            slot.state = SlotState(saved["state"])
-            slot.error = saved.get("error", "")
+        saved = self.claim(slot, start)
         slot.book, slot.fills = self._book_from_fills(name, symbol)
         if not self.fresh_venue:
             slot.book.funding = Decimal(str(saved.get("funding") or 0))
         slot.position = slot.book.size
+        return self.register(slot)
+
+    def claim(self, slot: Slot, start: bool) -> dict[str, Any]:
+        """A new slot's name is free; its saved lifecycle state is taken back unless `start`; returns its record."""
+        if slot.name in self.slots:
+            raise CashupError(f"a strategy named {slot.name!r} is already running", hint="pass a different name")
+        saved: dict[str, Any] = self.journal.kv_get(f"runner.{slot.name}") or {}
+        if not start and saved.get("state") in (SlotState.PAUSED, SlotState.STOPPED, SlotState.FAILED):
+            slot.state = SlotState(saved["state"])
+            slot.error = saved.get("error", "")
+        return saved
+
+    def register(self, slot: Slot) -> Slot:
+        """The slot runs from here: its budget with the risk gate, its context, `on_start`, its record saved."""
+        name = slot.name
         self.slots[name] = slot
-        self.om.risk.budgets[name] = budget
+        self.om.risk.budgets[name] = slot.budget
         self._ctx[name] = self.make_context(slot)
         if slot.state is SlotState.RUNNING:
-            self._guard(slot, "on_start", lambda: strategy.on_start(self._ctx[name]))
+            self._guard(slot, "on_start", lambda: slot.strategy.on_start(self._ctx[name]))
         self._save(slot)
         return slot
 
@@ -312,13 +331,18 @@ class StrategyRunner:
             return
         per_contract = ev.amount / venue.size
         for slot in self.slots.values():
-            if slot.symbol == ev.symbol and slot.book is not None and slot.book.size != 0:
+            if slot.portfolio:
+                if slot.on_funding(ev.symbol, per_contract):  # type: ignore[attr-defined]
+                    self._save(slot)
+            elif slot.symbol == ev.symbol and slot.book is not None and slot.book.size != 0:
                 slot.book.funding += per_contract * slot.book.size
                 self._save(slot)
 
     def pnl(self, name: str) -> dict[str, Decimal]:
         """A slot's own PnL in USDT: realised + unrealised (at the cached mark) - fees + funding."""
         slot = self.slots[name]
+        if slot.portfolio:
+            return slot.pnl(self)  # type: ignore[attr-defined,no-any-return]
         book = slot.book or Position(slot.symbol)
         mark = self.om.cache.mark(slot.symbol)
         unreal = book.unrealized_pnl(mark) if mark is not None else ZERO
@@ -331,7 +355,7 @@ class StrategyRunner:
             "state": slot.state.value, "symbol": slot.symbol, "timeframe": slot.timeframe,
             "params": dict(slot.strategy.params), "error": slot.error, "strategy": slot.strategy.label(),
             "path": getattr(slot.strategy, "source_path", ""), "order_notional": str(slot.order_notional),
-            "funding": str(slot.book.funding if slot.book is not None else ZERO),
+            "funding": str(slot.book.funding if slot.book is not None else ZERO), **slot.record(),
         })
         if slot.keep:
             index = list(self.journal.kv_get(INDEX_KEY) or [])
@@ -376,22 +400,27 @@ class StrategyRunner:
         try:
             call()
         except Exception as exc:
-            loc = where(exc, slot.strategy)
-            msg = f"{type(exc).__name__}: {exc}"
-            slot.error = f"{hook} raised {msg} at {loc}"
-            if not keep_state:
-                slot.state = SlotState.FAILED
-                self._cancel_open(slot)
-            self._save(slot)
-            log.error("strategy %s halted: %s", slot.name, slot.error)
-            now = self.clock.now_ms()
-            self.journal.record_risk_event(now, "strategy", "strategy_failed", slot.error, {"strategy": slot.name})
-            if self.bus is not None:
-                self.bus.publish(StrategyFailed(now, slot.name, loc, msg))
+            self.halt(slot, hook, exc, keep_state=keep_state)
+
+    def halt(self, slot: Slot, hook: str, exc: BaseException, loc: str | None = None, *,
+             keep_state: bool = False) -> None:
+        """`hook` raised `exc`: the slot fails (unless `keep_state`), its error names file:line (`loc`)."""
+        loc = loc or where(exc, slot.strategy)
+        msg = f"{type(exc).__name__}: {exc}"
+        slot.error = f"{hook} raised {msg} at {loc}"
+        if not keep_state:
+            slot.state = SlotState.FAILED
+            self._cancel_open(slot)
+        self._save(slot)
+        log.error("strategy %s halted: %s", slot.name, slot.error)
+        now = self.clock.now_ms()
+        self.journal.record_risk_event(now, "strategy", "strategy_failed", slot.error, {"strategy": slot.name})
+        if self.bus is not None:
+            self.bus.publish(StrategyFailed(now, slot.name, loc, msg))
 
     def _cancel_open(self, slot: Slot) -> None:
         """A failed slot stops cleanly: its resting orders are cancelled (its position stays, for the user)."""
-        for o in self.om.cache.open_orders(slot.symbol):
+        for o in self.om.cache.open_orders(None if slot.portfolio else slot.symbol):
             if o.strategy == slot.name:
                 self._spawn(self.om.cancel(o.client_id, reason=f"{slot.name}: strategy failed"))
 
@@ -410,6 +439,9 @@ class StrategyRunner:
 
     def on_ticker(self, t: Ticker) -> None:
         for slot in list(self.slots.values()):
+            if slot.portfolio:
+                slot.on_ticker(self, t)  # type: ignore[attr-defined]
+                continue
             if slot.symbol != t.symbol or slot.state is not SlotState.RUNNING:
                 continue
             if slot.builder is not None:
@@ -424,6 +456,9 @@ class StrategyRunner:
         if order is None or order.strategy not in self.slots:
             return
         slot = self.slots[order.strategy]
+        if slot.portfolio:
+            slot.on_fill(self, fill)  # type: ignore[attr-defined]
+            return
         slot.position += fill.size * fill.side.sign
         slot.fills += 1
         if slot.book is not None:
@@ -462,9 +497,14 @@ class StrategyRunner:
         for slot in self.slots.values():  # drop pendings that finished meanwhile
             slot.pending = {c for c in slot.pending if (o := self.om.cache.order(c)) is not None and o.is_open}
 
+    def status_of(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.status() if s["name"] == name)
+
     def status(self) -> list[dict[str, Any]]:
         return [{"name": s.name, "strategy": s.strategy.label(), "symbol": s.symbol, "timeframe": s.timeframe,
                  "state": s.state.value, "position": s.position, "bars": s.bars_seen, "orders": s.orders_sent,
                  "fills": s.fills, "order_notional": s.order_notional,
-                 "error": s.error, "params": dict(s.strategy.params), **self.pnl(s.name)}
+                 "error": s.error, "params": dict(s.strategy.params), **self.pnl(s.name),
+                 **({"symbols": list(s.symbols), "legs": s.legs(self), "rebalances": s.rebalances}  # type: ignore[attr-defined]
+                    if s.portfolio else {})}
                 for s in self.slots.values()]

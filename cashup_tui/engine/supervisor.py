@@ -193,7 +193,7 @@ class Supervisor:
         self.risk.evaluate()
         self.check_alerts(self.clock.now_ms())
         now = self.clock.now_ms()
-        traded = {s.symbol for s in self.runner.slots.values() if s.state.value == "running"}
+        traded = {x for s in self.runner.slots.values() if s.state.value == "running" for x in s.traded_symbols}
         for sym in self.symbols:
             age = self.cache.age_ms(sym, now)
             if age is None:

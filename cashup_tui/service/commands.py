@@ -170,22 +170,31 @@ def resume(risk: RiskEngine, *, authorize: Authorize, reason: str, source: str,
 # -- strategies ------------------------------------------------------------------------------------
 async def start_strategy(node: Node, name: str, symbol: str, params: dict[str, object], *,
                          authorize: Authorize, timeframe: str = "1m", notional: Decimal | None = None,
-                         keep: bool = False) -> str:
+                         keep: bool = False, symbols: list[str] | None = None) -> str:
     """Resume a paused slot, or load `name`, add it on `symbol` (trading `notional` USDT per unit of
-    exposure; `keep`: resumed after a restart) and warm it up; returns the slot name."""
+    exposure; `keep`: resumed after a restart) and warm it up; returns the slot name. A portfolio strategy
+    trades `symbols` with `notional` USDT of capital."""
     authorize(Action.START_STRATEGY, "strategy.start", strategy=name, symbol=symbol, timeframe=timeframe,
               notional=notional, params=",".join(f"{k}={v}" for k, v in params.items()))
     runner = node.runner
     for key in (name, f"{name}-{symbol}"):  # a row is either a slot or a strategy name
         if key in runner.slots:
             runner.resume(key)
+            if runner.slots[key].portfolio:  # the bars it missed while stopped: fetched, not made up
+                await node.warm_up(key)
             return key
     from cashup_tui.engine.strategy import load_strategy, strategy_dirs
     from cashup_tui.paths import user_strategies_dir
 
     cls = load_strategy(name, strategy_dirs(user_strategies_dir()))
-    slot = runner.add(cls(**params), symbol, timeframe, order_notional=notional or Decimal(1000), start=True,
-                      keep=keep)
+    if symbols:
+        from cashup_tui.engine.portfolio_slot import add_portfolio
+
+        slot = add_portfolio(runner, cls(**params), symbols, timeframe, order_notional=notional or Decimal(1000),
+                             start=True, keep=keep)
+    else:
+        slot = runner.add(cls(**params), symbol, timeframe, order_notional=notional or Decimal(1000), start=True,
+                          keep=keep)
     await node.warm_up(slot.name)
     return str(slot.name)
 

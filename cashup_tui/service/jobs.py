@@ -110,6 +110,12 @@ class BacktestMixin:
                         allow_short: bool = False) -> dict[str, Any]:
         if cash is not None and not (math.isfinite(cash) and 0 < cash <= 1e12):
             raise ValidationError(f"cash must be a positive amount of USDT up to 1e12, got {cash}")
+        from cashup_tui.service.strategies import is_portfolio
+
+        if is_portfolio(name):
+            raise ValidationError(f"{name} is a portfolio strategy: the in-app backtest runs one symbol",
+                                  hint=f"backtest it over several: cashup backtest run {name} --symbols "
+                                       f"BTC_USDT,ETH_USDT,SOL_USDT --timeframe {timeframe}")
         hist = await self._history(symbol, timeframe, bars)
         if not hist:
             raise ValidationError(f"no {timeframe} candles for {symbol} to backtest on")
@@ -140,6 +146,9 @@ class BacktestMixin:
         slot = runner.slots.get(slot_name) if runner is not None else None
         if slot is None:
             raise ValidationError(f"{slot_name} is not running", hint="start it first (enter on the Strategies tab)")
+        if slot.portfolio:
+            raise ValidationError(f"{slot_name} is a portfolio strategy: drift compares one symbol's fills",
+                                  hint="its per-symbol targets and positions are under the Strategies table")
         now = self.node.clock.now_ms()
         filled = [o for o in self.node.cache.orders() if o.strategy == slot_name and o.filled > 0]
         # started before this workstation (a slot resumed from the store): from its first order here

@@ -6,7 +6,8 @@ parameter; checking them is the strategy's own `Param.coerce` (the same as `cash
 by building the strategy, so a bad value reads the same in both front ends. A size in contracts is turned
 into the USDT notional the runner trades with at the current mark. The runner keeps what it started
 (symbol, timeframe, parameters, size, state) in the journal; `resume_saved` adds those slots again when
-the node starts, running ones running, paused and failed ones as they were.
+the node starts, running ones running, paused and failed ones as they were. A portfolio strategy's
+symbol field holds its symbols, comma-separated (default: the watchlist's first three).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class StartRequest:
     size: Decimal = Decimal(1000)
     unit: str = "usdt"  # usdt: notional per unit of exposure; contracts: converted at the mark on start
     params: dict[str, object] | None = None
+    symbols: tuple[str, ...] = ()  # a portfolio strategy's contracts (`symbol` is them joined with commas)
 
 
 def _dirs() -> list[Any]:
@@ -69,6 +71,22 @@ def param_fields(strategy: str) -> list[ParamField]:
     return out
 
 
+def is_portfolio(strategy: str) -> bool:
+    from cashup_tui.engine.strategy import load_strategy
+
+    return bool(getattr(load_strategy(strategy, _dirs()), "portfolio", False))
+
+
+def _portfolio_symbols(text: str, listed: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    syms = [s.strip().upper() for s in text.split(",") if s.strip()]
+    bad = [s for s in syms if s not in listed]
+    dup = sorted({s for s in syms if syms.count(s) > 1})
+    if not syms or bad or dup:
+        what = f"{', '.join(bad)} not listed by this venue" if bad else (f"{', '.join(dup)} twice" if dup else "none")
+        raise ValidationError(f"symbols: {what}", hint="contracts separated by commas, e.g. BTC_USDT,ETH_USDT,SOL_USDT")
+    return tuple(syms)
+
+
 def check_start(strategy: str, symbol: str, symbols: list[str] | tuple[str, ...], timeframe: str, size: str,
                 unit: str, raw: dict[str, str]) -> StartRequest:
     """The dialog's text fields checked and typed; raises ValidationError naming the field and the fix.
@@ -77,7 +95,13 @@ def check_start(strategy: str, symbol: str, symbols: list[str] | tuple[str, ...]
     from cashup_tui.engine.backtest.pipeline import build_strategy
 
     sym = symbol.strip().upper()
-    if sym not in symbols:
+    legs = _portfolio_symbols(sym, symbols) if is_portfolio(strategy) else ()
+    if legs:
+        sym = ",".join(legs)
+        if unit != "usdt":
+            raise ValidationError("size: a portfolio strategy's size is its capital in USDT",
+                                  hint="choose USDT; the weights decide the contracts per symbol")
+    elif sym not in symbols:
         raise ValidationError(f"symbol: {sym or '(empty)'} is not a contract this venue lists",
                               hint="type a listed contract, e.g. " + ", ".join(list(symbols)[:5]))
     try:
@@ -95,7 +119,7 @@ def check_start(strategy: str, symbol: str, symbols: list[str] | tuple[str, ...]
         raise ValidationError(f"size: {size.strip() or '(empty)'} must be a positive number of {unit.upper()}",
                               hint="e.g. 1000 (USDT notional) or 10 (contracts)")
     strat = build_strategy(strategy, {k: v for k, v in raw.items() if v.strip() != ""}, _dirs())
-    return StartRequest(strategy, sym, timeframe, amount, unit, dict(strat.params))
+    return StartRequest(strategy, sym, timeframe, amount, unit, dict(strat.params), legs)
 
 
 async def ensure_market(node: Node, symbol: str, timeout_s: float = 10.0) -> None:
@@ -125,24 +149,29 @@ def notional_of(node: Node, req: StartRequest) -> Decimal:
 async def resume_saved(node: Node) -> list[str]:
     """Add again the slots the workstation started in an earlier run (not the stopped ones); returns
     what could not be resumed, as messages for the user."""
+    from cashup_tui.engine.portfolio_slot import add_portfolio
     from cashup_tui.engine.strategy import load_strategy
 
     runner, problems = node.runner, []
     for rec in runner.saved():
         if rec.get("state") == "stopped":
             continue
-        name, symbol = rec["name"], rec.get("symbol", "")
+        name, symbol, legs = rec["name"], rec.get("symbol", ""), list(rec.get("symbols") or [])
         try:
-            if symbol not in node.instruments:
-                raise ValidationError(f"{symbol} is not listed by this venue")
+            missing = [s for s in legs or [symbol] if s not in node.instruments]
+            if missing:
+                raise ValidationError(f"{', '.join(missing)} is not listed by this venue")
             ref = rec.get("path") or rec.get("strategy", "")
             try:
                 cls = load_strategy(ref, _dirs())
             except CashupError:
                 cls = load_strategy(rec.get("strategy", ""), _dirs())
-            await ensure_market(node, symbol)
-            slot = runner.add(cls(**dict(rec.get("params") or {})), symbol, rec.get("timeframe", "1m"), name=name,
-                              order_notional=Decimal(str(rec.get("order_notional") or 1000)), keep=True)
+            kw = {"name": name, "order_notional": Decimal(str(rec.get("order_notional") or 1000)), "keep": True}
+            for s in legs or [symbol]:
+                await ensure_market(node, s)
+            strat, tf = cls(**dict(rec.get("params") or {})), rec.get("timeframe", "1m")
+            slot = add_portfolio(runner, strat, legs, tf, leverage=float(rec.get("leverage") or 1), **kw) if legs \
+                else runner.add(strat, symbol, tf, **kw)
             if slot.state.value == "running":
                 with contextlib.suppress(CashupError):
                     await node.warm_up(slot.name)
@@ -164,6 +193,14 @@ class StrategiesMixin:
     def strategy_params(self, strategy: str) -> list[ParamField]:
         return param_fields(strategy)
 
+    def start_symbol(self, strategy: str, symbol: str) -> tuple[str, str]:
+        """The dialog's symbol field: (label, default): `symbols` and the watchlist's first three for a
+        portfolio strategy, else `symbol` and the selected one."""
+        if not is_portfolio(strategy):
+            return "symbol", symbol
+        watch = [s for s in self.node.symbols if s in self.node.instruments]
+        return "symbols", ",".join(list(dict.fromkeys(watch))[:3])
+
     def check_start(self, strategy: str, symbol: str, timeframe: str, size: str, unit: str,
                     raw: dict[str, str]) -> StartRequest:
         return check_start(strategy, symbol, sorted(self.node.instruments), timeframe, size, unit, raw)
@@ -172,9 +209,11 @@ class StrategiesMixin:
         """Start `req` from the dialog: a new slot on its symbol, kept (resumed after a restart)."""
         from cashup_tui.service import commands
 
-        await ensure_market(self.node, req.symbol)
+        for sym in req.symbols or (req.symbol,):
+            await ensure_market(self.node, sym)
         slot = await commands.start_strategy(self.node, req.strategy, req.symbol, dict(req.params or {}),
                                              authorize=self.node.authorize, timeframe=req.timeframe,
-                                             notional=notional_of(self.node, req), keep=True)
+                                             notional=notional_of(self.node, req), keep=True,
+                                             symbols=list(req.symbols) or None)
         self.note_strategy_started(slot)  # the drift view's window starts here (service/jobs.py)
         return slot

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from cashup_tui.domain.enums import Mode, OrderType, Side, TimeInForce, TradingState
 from cashup_tui.domain.instruments import Instrument
@@ -63,6 +63,7 @@ class StrategyView:
     error: str = ""
     timeframe: str = ""
     size: Decimal | None = None  # USDT notional per unit of exposure (a running slot)
+    legs: tuple[dict[str, Any], ...] = ()  # a portfolio slot, per symbol: target vs held weight, position, PnL
 
 
 @dataclass(frozen=True, slots=True)

@@ -320,7 +320,6 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
 
     # -- strategies ------------------------------------------------------------------------------
     def strategies(self) -> Sequence[StrategyView]:
-        from cashup_tui.engine.panel import PortfolioStrategy
         from cashup_tui.engine.strategy import discover, load_strategy, strategy_dirs
         from cashup_tui.paths import user_strategies_dir
 
@@ -330,15 +329,14 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         if runner is not None:
             for s in runner.status():
                 out.append(StrategyView(s["name"], s["strategy"], s["symbol"], s["state"], s["params"],
-                                        s["net_pnl"], s["orders"], s["error"], s["timeframe"], s["order_notional"]))
+                                        s["net_pnl"], s["orders"], s["error"], s["timeframe"], s["order_notional"],
+                                        tuple(s.get("legs", ()))))
         for name in sorted(discover(dirs)):  # each stays listed: another instance may start on another symbol
             try:
                 cls = load_strategy(name, dirs)
                 params = {k: p.default for k, p in cls.parameters().items()}
             except CashupError as exc:
                 out.append(StrategyView(name, name, "", "failed", {}, error=str(exc)))
-                continue
-            if issubclass(cls, PortfolioStrategy):  # backtest only for now: the live runner refuses them
                 continue
             out.append(StrategyView(name, name, "", "stopped", params))
         return out

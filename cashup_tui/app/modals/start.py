@@ -1,4 +1,5 @@
-"""The start dialog of a strategy: symbol, timeframe, size, each typed parameter, and the mode it runs in.
+"""The start dialog of a strategy: symbol (a portfolio strategy's symbols, comma-separated), timeframe, size,
+each typed parameter, and the mode it runs in.
 
 The dialog only collects text; the service checks it (`check`: the strategy's own parameter parsing, as
 `cashup trade --param`) and starts it (`start`: profile check, risk budget, runner). A bad value keeps
@@ -30,11 +31,13 @@ class StartStrategy(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
 
     def __init__(self, strategy: str, fields: Sequence[ParamField], *, symbol: str, mode: str, check: Check,
-                 start: Callable[[StartRequest], Awaitable[str]], size: str = "1000") -> None:
+                 start: Callable[[StartRequest], Awaitable[str]], size: str = "1000",
+                 symbol_label: str = "symbol") -> None:
         super().__init__()
         self.strategy = strategy
         self.fields = list(fields)
         self.symbol = symbol
+        self.symbol_label = symbol_label
         self.mode_name = mode
         self.size_text = size
         self._check = check
@@ -45,8 +48,10 @@ class StartStrategy(ModalScreen[str | None]):
             yield Label(f"Start {self.strategy}", classes="dialog-title")
             with VerticalScroll(id="start-fields"):
                 with Horizontal(classes="trow"):
-                    yield Label("symbol", classes="tlabel")
-                    yield Input(self.symbol, id="st-symbol", compact=True, placeholder="any listed contract")
+                    yield Label(self.symbol_label, classes="tlabel")
+                    yield Input(self.symbol, id="st-symbol", compact=True,
+                                placeholder="A,B,C: listed contracts" if self.symbol_label == "symbols"
+                                else "any listed contract")
                 with Horizontal(classes="trow"):
                     yield Label("timeframe", classes="tlabel")
                     yield Select([(t, t) for t in TIMEFRAMES], value="1m", allow_blank=False, id="st-timeframe",
@@ -126,6 +131,7 @@ def open_start_dialog(app: Any, strategy: str) -> None:
     node = app.node
     try:
         fields = node.strategy_params(strategy)
+        label, symbol = node.start_symbol(strategy, app.symbol)
     except CashupError as exc:
         app.notify(str(exc), severity="error", timeout=10)
         return
@@ -136,5 +142,5 @@ def open_start_dialog(app: Any, strategy: str) -> None:
             app.refresh_views()
             app.query_one("#strategies-table", SyncTable).select_key(slot)
 
-    app.push_screen(StartStrategy(strategy, fields, symbol=app.symbol, mode=node.mode.value, check=node.check_start,
-                                  start=node.start_with), started)
+    app.push_screen(StartStrategy(strategy, fields, symbol=symbol, mode=node.mode.value, check=node.check_start,
+                                  start=node.start_with, symbol_label=label), started)

@@ -33,6 +33,19 @@ def rows(views: Sequence[StrategyView]) -> list[tuple[str, list[object]]]:
     ]
 
 
+def legs_text(v: StrategyView) -> Text:
+    """A portfolio slot per symbol: target weight vs held weight, target vs held contracts, net PnL."""
+    out = Text(f"{v.id}: per symbol target/held weight, contracts, net PnL USDT", style="bold")
+    if v.error:
+        out.append(f"\n{v.error[:150]}", style="red")
+    for x in v.legs:
+        off = abs(float(x["target"]) - float(x["position"])) > 0
+        out.append(f"\n{x['symbol']:<12} w {x['target_weight']:+.2f}/{x['weight']:+.2f}  "
+                   f"{x['target']:>8}/{x['position']:<8} ", style="yellow" if off else "")
+        out.append_text(fmt.signed(x["net_pnl"]))
+    return out
+
+
 class StrategiesPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Strategies  [enter] start (dialog) / resume  [p] pause  [e] stop  [B] backtest  [d] drift",
@@ -45,7 +58,11 @@ class StrategiesPane(Vertical):
         self.query_one("#strategies-table", SyncTable).sync(rows(views))  # type: ignore[arg-type]
         failed = [v for v in views if v.state == "failed" and v.error]
         detail = self.query_one("#strategy-detail", Static)
-        if failed:
+        sid = self.selected_id
+        chosen = next((v for v in views if v.id == sid and v.legs), None)
+        if chosen is not None:
+            detail.update(legs_text(chosen))
+        elif failed:
             detail.update(Text(f"{failed[0].name}: {failed[0].error}", style="red"))
 
     def show_pnl(self, node: Any) -> None:
