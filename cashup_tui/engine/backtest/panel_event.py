@@ -3,8 +3,8 @@
 An independent implementation of the same rules (plain Python floats, bar by bar: open -> pending
 rebalance orders fill -> close -> mark -> decision), so a test can hold the fast engine to it. The
 strategy's weights are computed once over the panel (as the single-symbol event engine does with
-signals); orders are filled by this account, not yet by the order manager and simulated venue
-(portfolio strategies do not trade live yet).
+signals); orders are filled by this account, not by the order manager and simulated venue (the live
+portfolio slot, `engine/portfolio_slot.py`, trades the same weights through them).
 """
 
 from __future__ import annotations
