@@ -55,6 +55,8 @@ def trial_simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: flo
     desired = carry(np.asarray(signals, dtype=np.float64), cfg.allow_short)
     fcum = np.zeros(n + 1)
     tr = fast._trades_vectorised(bars, desired, cfg, fcum)
+    if fast.sizes_near_step(tr):  # equity decayed to dust: the venue's size step decides (the trade loop)
+        return fast.simulate(bars, signals, cfg, stop=stop, take=take, timeframe_ms=timeframe_ms)
     curve = _equity_long(bars, cfg, tr)
     if curve is None:  # a bust is possible: the engine's own equity pass (with liquidation)
         equity, position, tr = fast._equity(bars, cfg, tr, fcum)
@@ -128,7 +130,7 @@ def trial_summary(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: floa
     if n >= 2 and lean_ok(cfg, stop, take):
         desired = carry(np.asarray(signals, dtype=np.float64), cfg.allow_short)
         tr = fast._trades_vectorised(bars, desired, cfg, np.zeros(n + 1))
-        m = _lean_summary(bars, cfg, tr, timeframe_ms)
+        m = None if fast.sizes_near_step(tr) else _lean_summary(bars, cfg, tr, timeframe_ms)
         if m is not None:
             return m
     return compute(trial_simulate(bars, signals, cfg, stop=stop, take=take, timeframe_ms=timeframe_ms))

@@ -21,8 +21,10 @@ from cashup_tui.domain.errors import DataError
 from cashup_tui.engine.backtest.model import (
     ENGINE_VERSION,
     TRADE_DTYPE,
+    UNIT_FLOOR_MATTERS,
     Result,
     RunConfig,
+    floor_units,
     funding_rates,
     liquidation_prices,
     maintenance_rate,
@@ -79,7 +81,7 @@ def simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | N
     vector = cfg.sizer.proportional and stop is None and take is None and cfg.instrument is None and not force_loop
     if vector:
         tr = _trades_vectorised(bars, desired, cfg, fcum)
-        if _any_liquidation(bars, cfg, tr):  # rare: the trade loop books it and carries on from there
+        if _any_liquidation(bars, cfg, tr) or sizes_near_step(tr):  # rare: the trade loop books it, sizes them
             tr = _trades_loop(bars, signals, desired, cfg, fcum, stop, take)
     else:
         tr = _trades_loop(bars, signals, desired, cfg, fcum, stop, take)
@@ -181,9 +183,9 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         else:
             a = atr_v[t] if atr_v is not None else np.nan
             units = min(sizer.value / 100.0 * equity / (sizer.atr_mult * a), cap) if a == a and a > 0 else 0.0
-        if cfg.instrument is not None:
-            units = round_units(units, cfg.instrument)
-        if units <= 0:  # too small (contracts) or no ATR yet: skip this segment
+        # the venue's size step: whole contracts, else fractional coins in steps of model.UNIT_STEP
+        units = round_units(units, cfg.instrument) if cfg.instrument is not None else floor_units(units)
+        if units <= 0:  # below one step or no ATR yet: the order is not placed, skip this segment
             t = _next_start(desired, dchg, nat, n)
             continue
         # intrabar stop / take-profit, pessimistic ordering; then the venue's liquidation (maintenance margin)
@@ -238,6 +240,12 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
     for i, r in enumerate(rows):
         tr[i] = r
     return tr
+
+
+def sizes_near_step(tr: np.ndarray) -> bool:
+    """Whether a vectorised trade is small enough for the venue's size step to change or refuse it
+    (equity decayed to dust): the trade loop then sizes every trade as the venue does."""
+    return bool(tr.size) and float(tr["qty"].min()) < UNIT_FLOOR_MATTERS
 
 
 def _next_start(desired: np.ndarray, dchg: np.ndarray, after: int, n: int) -> int:
