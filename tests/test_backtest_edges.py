@@ -9,7 +9,7 @@ import pytest
 from cashup_tui.adapters.sim.execution import VenueExecution
 from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.engine.backtest.event import run_event
-from cashup_tui.engine.backtest.fast import run_fast
+from cashup_tui.engine.backtest.fast import run_fast, simulate
 from cashup_tui.engine.backtest.model import RunConfig, Sizer, known_instrument
 from cashup_tui.engine.strategy import Bars, Strategy, load_strategy
 from tests.conftest import MARKET_DIR, need_shared
@@ -234,6 +234,9 @@ def test_an_entry_below_the_size_step_is_skipped_by_both_engines(cash: float) ->
     assert 0 < fast.trades.size < (np.diff(np.sign(s(fast=2, slow=3).signals(b))) != 0).sum() // 4
     assert fast.trades["qty"].min() >= float(UNIT_STEP)
     np.testing.assert_allclose(fast.trades["qty"], event.trades["qty"], rtol=1e-9)
+    looped = simulate(b, s(fast=2, slow=3).signals(b), cfg, force_loop=True)  # the fast engine's other path
+    assert looped.trades["entry_idx"].tolist() == fast.trades["entry_idx"].tolist()
+    np.testing.assert_allclose(looped.equity, fast.equity, rtol=1e-9)
     ctx = opt.EvalContext.of(s, b, cfg, "final_equity")
     r = opt.evaluate(ctx, {"fast": 2, "slow": 3})
     assert r["metrics"]["trade_count"] == fast.trades.size

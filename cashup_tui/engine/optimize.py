@@ -47,6 +47,7 @@ from cashup_tui.engine.backtest.model import Result, RunConfig
 from cashup_tui.engine.optimize_cache import CACHE, share_indicators, use_bars
 from cashup_tui.engine.optimize_fast import trial_simulate, trial_summary
 from cashup_tui.engine.optimize_objective import UserObjective, score
+from cashup_tui.engine.optimize_share import MappedBars, spill
 from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
 SUMMARY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
@@ -302,8 +303,10 @@ def _obj(m: dict[str, Any], ctx: EvalContext) -> float | None:
 _CTX: EvalContext | None = None
 
 
-def _init_worker(ctx: EvalContext) -> None:
+def _init_worker(ctx: EvalContext, mapped: MappedBars | None = None) -> None:
     global _CTX
+    if mapped is not None:  # the bars come from files the parent wrote (optimize_share), not the pipe
+        ctx.bars = mapped.load()
     _CTX = ctx
 
 
@@ -364,11 +367,15 @@ def run_batches(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 
         for b in batches:
             yield _eval_batch_with(b, ctx)
         return
+    import dataclasses
     import multiprocessing as mp
+    import tempfile
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ctx,),
-                             mp_context=mp.get_context("spawn")) as pool:
+    # the folder outlives the pool (exits in reverse order), whatever ends the sweep
+    with tempfile.TemporaryDirectory(prefix="cashup-sweep-") as tmp, ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, mp_context=mp.get_context("spawn"),
+            initargs=(dataclasses.replace(ctx, bars=ctx.bars[:0]), spill(ctx.bars, tmp))) as pool:
         pending = {pool.submit(_eval_batch, b) for b in batches}
         try:
             while pending:
