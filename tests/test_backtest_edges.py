@@ -9,7 +9,7 @@ import pytest
 from cashup_tui.adapters.sim.execution import VenueExecution
 from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.engine.backtest.event import run_event
-from cashup_tui.engine.backtest.fast import run_fast
+from cashup_tui.engine.backtest.fast import run_fast, simulate
 from cashup_tui.engine.backtest.model import RunConfig, Sizer, known_instrument
 from cashup_tui.engine.strategy import Bars, Strategy, load_strategy
 from tests.conftest import MARKET_DIR, need_shared
@@ -214,3 +214,30 @@ def test_exhaustive_lookahead_cli_synthetic(tmp_path, capsys) -> None:
     assert e.value.code == 1
     rep = json.loads(capsys.readouterr().out)
     assert rep["mode"] == "exhaustive" and [c["bar"] for c in rep["changes"]] == [37]
+
+
+# -- equity decayed below the venue's size step (no --contracts): the order is not placed ----------
+@pytest.mark.parametrize("cash", [1e-18, 1e-20])
+def test_an_entry_below_the_size_step_is_skipped_by_both_engines(cash: float) -> None:
+    """sma_cross 2/3 at 9% fees eats the equity: once all-in is under one size step (model.UNIT_STEP)
+    the event engine's venue places no order; the fast engine (and a sweep's lean path) skip the same
+    segments instead of trading on with ever smaller fractional sizes."""
+    from cashup_tui.engine import optimize as opt
+    from cashup_tui.engine.backtest.metrics import compute
+    from cashup_tui.engine.backtest.model import UNIT_STEP
+
+    s = load_strategy("sma_cross")
+    b = synthetic(600, seed=3)
+    cfg = RunConfig(cash=cash, fee_bps=900)
+    fast, event = run_fast(s(fast=2, slow=3), b, cfg), run_event(s(fast=2, slow=3), b, cfg, SIM)
+    same_trades(fast, event)
+    assert 0 < fast.trades.size < (np.diff(np.sign(s(fast=2, slow=3).signals(b))) != 0).sum() // 4
+    assert fast.trades["qty"].min() >= float(UNIT_STEP)
+    np.testing.assert_allclose(fast.trades["qty"], event.trades["qty"], rtol=1e-9)
+    looped = simulate(b, s(fast=2, slow=3).signals(b), cfg, force_loop=True)  # the fast engine's other path
+    assert looped.trades["entry_idx"].tolist() == fast.trades["entry_idx"].tolist()
+    np.testing.assert_allclose(looped.equity, fast.equity, rtol=1e-9)
+    ctx = opt.EvalContext.of(s, b, cfg, "final_equity")
+    r = opt.evaluate(ctx, {"fast": 2, "slow": 3})
+    assert r["metrics"]["trade_count"] == fast.trades.size
+    assert r["metrics"]["final_equity"] == pytest.approx(compute(fast)["final_equity"], rel=1e-12)

@@ -15,7 +15,7 @@ from cashup_tui.engine.backtest.fast import desired_positions, run_fast
 from cashup_tui.engine.backtest.metrics import compute
 from cashup_tui.engine.backtest.model import RunConfig
 from cashup_tui.engine.optimize_cache import CACHE
-from cashup_tui.engine.optimize_fast import carry, lean_ok
+from cashup_tui.engine.optimize_fast import carry, changes, lean_ok, max_drawdown
 from cashup_tui.engine.strategy import Bars, load_strategy
 from tests.campaign import examples
 from tests.conftest import MARKET_DIR, need_shared
@@ -149,3 +149,36 @@ def test_a_strategy_editing_its_indicator_in_place_does_not_leak_into_the_next_t
 def test_carry_is_desired_positions(sig: list[float], allow_short: bool) -> None:
     s = np.array(sig)
     assert carry(s, allow_short).tolist() == desired_positions(s.copy(), allow_short).tolist()
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.lists(st.sampled_from([np.nan, np.nan, np.nan, -1.0, -0.5, 0.0, 0.25, 1.0]), min_size=2, max_size=60),
+       st.booleans())
+def test_changes_are_the_vectorised_engines_entries_and_exits(sig: list[float], allow_short: bool) -> None:
+    s = np.array(sig)
+    pos = np.r_[0, desired_positions(s.copy(), allow_short)[:-1]].astype(np.int8)
+    chg = np.flatnonzero(pos[1:] != pos[:-1]) + 1
+    entries, exits, side = changes(s, allow_short)
+    assert entries.tolist() == chg[pos[chg] != 0].tolist()
+    assert exits.tolist() == chg[pos[chg - 1] != 0].tolist()
+    assert side.tolist() == pos[entries].tolist()
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.lists(st.floats(0.5, 2.0), min_size=1, max_size=700), st.sampled_from([1, 2, 7, 256]))
+def test_blocked_max_drawdown_is_the_running_peak_formula(steps: list[float], block: int) -> None:
+    eq = np.cumprod(np.array(steps))
+    assert max_drawdown(eq, block) == float(np.max(1.0 - eq / np.maximum.accumulate(eq)))
+
+
+def test_workers_map_the_bars_copy_on_write(tmp_path) -> None:
+    from cashup_tui.engine.optimize_share import spill
+
+    bars = _synthetic(500)
+    mapped = spill(bars, str(tmp_path))
+    got = mapped.load()
+    for c in Bars.COLUMNS:
+        assert getattr(got, c).tolist() == getattr(bars, c).tolist()
+    assert (got.symbol, got.timeframe) == (bars.symbol, bars.timeframe)
+    got.close[:] = 0.0  # a strategy scribbling on its bars changes its own process's pages only
+    assert mapped.load().close.tolist() == bars.close.tolist()

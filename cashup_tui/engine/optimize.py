@@ -13,7 +13,8 @@
   blocks before i (anchored, growing) and is scored out of sample on block i, with the
   indicators warmed on the bars just before it. The report shows each fold's winner and its
   out-of-sample result, and the compounded out-of-sample return.
-* Execution: `ProcessPoolExecutor` (data sent once per worker by the initializer) or a Dask
+* Execution: this process and N-1 spawned workers (`ProcessPoolExecutor`; the bars memory-mapped,
+  `optimize_share`) or a Dask
   distributed cluster (`--cluster tcp://host:8786`; data scattered once, batches sized from the
   cluster's threads). Results stream back batch by batch as each finishes, so a caller stores
   each batch at once (resumable sweeps: a lost worker or Ctrl-C loses only batches in flight).
@@ -47,6 +48,7 @@ from cashup_tui.engine.backtest.model import Result, RunConfig
 from cashup_tui.engine.optimize_cache import CACHE, share_indicators, use_bars
 from cashup_tui.engine.optimize_fast import trial_simulate, trial_summary
 from cashup_tui.engine.optimize_objective import UserObjective, score
+from cashup_tui.engine.optimize_share import MappedBars, keep_freed_memory, spill
 from cashup_tui.engine.strategy import Bars, Param, Strategy, _pick_class, run_signals
 
 SUMMARY_KEYS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "win_rate", "profit_factor",
@@ -306,8 +308,11 @@ def _obj(m: dict[str, Any], ctx: EvalContext) -> float | None:
 _CTX: EvalContext | None = None
 
 
-def _init_worker(ctx: EvalContext) -> None:
+def _init_worker(ctx: EvalContext, mapped: MappedBars | None = None) -> None:
     global _CTX
+    keep_freed_memory()
+    if mapped is not None:  # the bars come from files the parent wrote (optimize_share), not the pipe
+        ctx.bars = mapped.load()
     _CTX = ctx
 
 
@@ -364,19 +369,36 @@ def run_batches(ctx: EvalContext, todo: list[dict[str, Any]], *, workers: int = 
     batches = _batches(todo, workers, batch)
     if on_plan is not None:
         on_plan(Plan("processes", max(1, workers), max(1, workers), len(batches), len(batches[0])))
-    if workers <= 1:
+    if workers <= 1 or len(batches) == 1:
         for b in batches:
             yield _eval_batch_with(b, ctx)
         return
+    import dataclasses
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import tempfile
+    from collections import deque
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(ctx,),
-                             mp_context=mp.get_context("spawn")) as pool:
-        pending = {pool.submit(_eval_batch, b) for b in batches}
+    # This process is one of the `workers`: it has the bars and the strategy already, and sat idle
+    # waiting before; so one worker start and one set of the indicator series less. The folder of the
+    # mapped bars outlives the pool (exits in reverse order), whatever ends the sweep.
+    queue = deque(batches)
+    pending: set[Future[list[dict[str, Any]]]] = set()
+    keep_freed_memory()
+    with tempfile.TemporaryDirectory(prefix="cashup-sweep-") as tmp, ProcessPoolExecutor(
+            max_workers=workers - 1, initializer=_init_worker, mp_context=mp.get_context("spawn"),
+            initargs=(dataclasses.replace(ctx, bars=ctx.bars[:0]), spill(ctx.bars, tmp))) as pool:
         try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while queue or pending:
+                while queue and len(pending) < 2 * (workers - 1):  # each worker one batch ahead
+                    pending.add(pool.submit(_eval_batch, queue.popleft()))
+                done = {f for f in pending if f.done()}
+                if not done and queue:  # the workers are busy: take the next batch here
+                    yield _eval_batch_with(queue.popleft(), ctx)
+                    continue
+                if not done:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                pending -= done
                 for f in done:
                     yield f.result()
         except BaseException:

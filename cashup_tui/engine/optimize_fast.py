@@ -46,6 +46,24 @@ def carry(signals: np.ndarray, allow_short: bool) -> np.ndarray:
     return np.repeat(np.concatenate(([0.0], vals)), lengths)
 
 
+def changes(signals: np.ndarray, allow_short: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries (with their side) and exits `fast._trades_vectorised` finds, from the signal
+    events alone: the carried target changes only at an event, the held side one bar later (a
+    change on the last bar is never executed)."""
+    n = signals.size
+    ev = np.flatnonzero(~np.isnan(signals))
+    vals = np.sign(signals[ev])
+    if not allow_short:
+        vals[vals < 0] = 0.0
+    prev = np.empty_like(vals)
+    prev[:1] = 0.0
+    prev[1:] = vals[:-1]
+    ch = (vals != prev) & (ev < n - 1)
+    at, new, old = ev[ch] + 1, vals[ch], prev[ch]
+    entering = new != 0
+    return at[entering], at[old != 0], new[entering]
+
+
 def trial_simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | None = None,
                    take: float | None = None, timeframe_ms: int) -> Result:
     """What `fast.simulate(bars, signals, cfg, stop=, take=)` returns, sooner when it can."""
@@ -126,8 +144,8 @@ def trial_summary(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: floa
     """`metrics.compute(fast.simulate(...))` for a sweep: the summary keys at least, sooner when it can."""
     n = len(bars)
     if n >= 2 and lean_ok(cfg, stop, take):
-        desired = carry(np.asarray(signals, dtype=np.float64), cfg.allow_short)
-        tr = fast._trades_vectorised(bars, desired, cfg, np.zeros(n + 1))
+        entries, exits, side = changes(np.asarray(signals, dtype=np.float64), cfg.allow_short)
+        tr = fast.trade_table(bars, entries, exits, side, cfg, np.zeros(n + 1))
         m = _lean_summary(bars, cfg, tr, timeframe_ms)
         if m is not None:
             return m
@@ -144,13 +162,38 @@ def _moving_curve(bars: Bars, cfg: RunConfig, tr: np.ndarray) -> tuple[np.ndarra
         return None
     held = np.repeat(np.arange(sp.spans.size) % 2 == 1, sp.spans)
     lengths = sp.spans[1::2]
-    values = np.repeat(sp.a, lengths) + np.repeat(sp.b, lengths) * bars.close[held]
+    values = bars.close[held]
+    values *= np.repeat(sp.b, lengths)
+    values += np.repeat(sp.a, lengths)
     flat = sp.spans[2::2] > 0  # a flat stretch after the trade: one value, e_after
     curve = np.insert(values, np.cumsum(lengths)[flat], sp.e_after[flat])
     curve = np.concatenate(([cfg.cash], curve))
     if not bool((curve > 0).all()):
         return None
     return curve, int(lengths.sum())
+
+
+def max_drawdown(eq: np.ndarray, block: int = 256) -> float:
+    """`max(1 - eq / np.maximum.accumulate(eq))` (as `metrics.compute`), the running peak taken
+    element by element only in the blocks of `block` values that make a new high: elsewhere the
+    peak is the one before the block and the block's low gives its deepest fall."""
+    m = eq.size // block * block
+    if m == 0:
+        return float(np.max(1.0 - eq / np.maximum.accumulate(eq)))
+    rows = eq[:m].reshape(-1, block)
+    hi, lo = rows.max(axis=1), rows.min(axis=1)
+    before = np.empty_like(hi)  # the peak before each block
+    before[0] = -np.inf
+    np.maximum.accumulate(hi[:-1], out=before[1:])
+    new = hi > before
+    worst = float(np.max(1.0 - lo[~new] / before[~new])) if not new.all() else 0.0
+    peaks = np.maximum.accumulate(np.maximum(rows[new], before[new, None]), axis=1)
+    worst = max(worst, float(np.max(1.0 - rows[new] / peaks)))
+    if m < eq.size:
+        tail = eq[m:]
+        peak = np.maximum.accumulate(np.maximum(tail, max(float(hi.max()), float(before[-1]))))
+        worst = max(worst, float(np.max(1.0 - tail / peak)))
+    return worst
 
 
 def _lean_summary(bars: Bars, cfg: RunConfig, tr: np.ndarray, timeframe_ms: int) -> dict[str, Any] | None:
@@ -165,13 +208,15 @@ def _lean_summary(bars: Bars, cfg: RunConfig, tr: np.ndarray, timeframe_ms: int)
     annual = cagr(final, cash, int(bars.time_ms[-1]) - int(bars.time_ms[0]) + tf)
     r = np.diff(eq) / eq[:-1]  # every other bar's return is exactly 0 (n returns in all)
     mean = float(r.sum()) / n
-    var = (float(np.square(r - mean).sum()) + (n - r.size) * mean * mean) / (n - 1)
+    dev = r - mean
+    var = (float(np.square(dev, out=dev).sum()) + (n - r.size) * mean * mean) / (n - 1)
     sd = math.sqrt(var)
     bpy = MS_PER_YEAR / tf
     sharpe = mean / sd * math.sqrt(bpy) if sd > 0 else None
-    dd = math.sqrt(float(np.square(np.minimum(r, 0.0)).sum()) / n)
+    down = np.minimum(r, 0.0, out=dev)
+    dd = math.sqrt(float(np.square(down, out=down).sum()) / n)
     sortino = mean / dd * math.sqrt(bpy) if dd > 0 else None
-    max_dd = float(np.max(1.0 - eq / np.maximum.accumulate(eq)))
+    max_dd = max_drawdown(eq)
     pnl = tr["pnl"]
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     gross_loss = float(-losses.sum())

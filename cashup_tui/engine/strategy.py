@@ -418,7 +418,7 @@ def run_signals(strategy: Strategy, bars: Bars) -> np.ndarray:
             f"strategy {strategy.label()}: signals() must return one value per bar ({len(bars)}), got shape {got}",
             hint="return a numpy array of +1/-1/0/NaN with the same length as the bars",
         )
-    bad = ~np.isnan(arr) & (np.abs(arr) > 1)
+    bad = np.abs(arr) > 1  # NaN (keep) compares False
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise StrategyError(f"strategy {strategy.label()}: signal {arr[i]} at bar {i} is outside [-1, 1]")

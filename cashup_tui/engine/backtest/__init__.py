@@ -14,9 +14,10 @@ Execution model (the defaults; every engine follows it, tests hold them to it)
 * Default sizing "all in": a buy spends the whole equity, units = L * equity / (price * (1 + fee))
   at L <= 1; above 1x the venue's margin rule, units = equity / (price * (1/L + fee)) (initial
   margin notional / L plus the entry fee fit the equity; `model.max_units`), and a sell returns units * price * (1 - fee). With L = 1 and no funding the account after a
-  round trip is exactly units * exit * (1 - fee). Fractional units unless `--contracts`, which rounds
-  down to whole Gate contracts (quanto multiplier, size step, minimum size of the instrument); a
-  target whose entry is too small for one contract is skipped for its whole segment (until the
+  round trip is exactly units * exit * (1 - fee). Fractional units in steps of 1e-24 coin
+  (`model.UNIT_STEP`) unless `--contracts`, which rounds down to whole Gate contracts (quanto
+  multiplier, size step, minimum size of the instrument); a target whose entry is below one step
+  or contract is skipped for its whole segment (until the
   target changes): no engine enters later in it when the price would allow one contract. Other sizers (`--sizer`): `percent:P` (P% of
   equity), `notional:N` (N USDT per trade), `atr:R[:M[:N]]` (risk R% of equity over M x ATR(N),
   capped at all-in).

@@ -67,6 +67,7 @@ from cashup_tui.domain.errors import CashupError, DataError, RiskDenied, Strateg
 from cashup_tui.domain.instruments import Instrument, to_decimal
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill
+from cashup_tui.engine.backtest import model
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
 from cashup_tui.engine.backtest.history import WINDOW, TradeColumns, WindowJournal, trim_trade_ids
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, funding_rates, max_units
@@ -112,8 +113,8 @@ class EventEngine:
         self.s, self.bars, self.cfg = strategy, bars, cfg
         self.sym = sym = bars.symbol or "BTC_USDT"
         self.inst: Instrument = cfg.instrument or Instrument(
-            symbol=sym, quanto_multiplier=D(1), price_tick=D("1e-8"), size_step=D("1e-24"),
-            min_size=D("1e-24"), max_size=D(10**12), leverage_max=D(125))
+            symbol=sym, quanto_multiplier=D(1), price_tick=D("1e-8"), size_step=model.UNIT_STEP,
+            min_size=model.UNIT_STEP, max_size=D(10**12), leverage_max=D(125))
         insts = {sym: self.inst}
         self.qm = float(self.inst.quanto_multiplier)
         lev = to_decimal(float(cfg.leverage)) if cfg.leverage >= 1 else D(1)

@@ -21,8 +21,10 @@ from cashup_tui.domain.errors import DataError
 from cashup_tui.engine.backtest.model import (
     ENGINE_VERSION,
     TRADE_DTYPE,
+    UNIT_FLOOR_MATTERS,
     Result,
     RunConfig,
+    floor_units,
     funding_rates,
     liquidation_prices,
     maintenance_rate,
@@ -93,21 +95,29 @@ def simulate(bars: Bars, signals: np.ndarray, cfg: RunConfig, *, stop: float | N
 # ---------------------------------------------------------------------------------------------
 def _trades_vectorised(bars: Bars, desired: np.ndarray, cfg: RunConfig, fcum: np.ndarray) -> np.ndarray:
     n = len(bars)
-    f, slip, lev = cfg.fee, cfg.slip, cfg.leverage
-    frac = cfg.sizer.value / 100.0 if cfg.sizer.kind == "percent" else 1.0
     pos = np.empty(n, dtype=np.int8)
     pos[0] = 0
     pos[1:] = desired[:-1]
     chg = np.flatnonzero(pos[1:] != pos[:-1]) + 1
     entries = chg[pos[chg] != 0]
     exits = chg[pos[chg - 1] != 0]
+    return trade_table(bars, entries, exits, pos[entries].astype(np.float64), cfg, fcum)
+
+
+def trade_table(bars: Bars, entries: np.ndarray, exits: np.ndarray, side: np.ndarray, cfg: RunConfig,
+                fcum: np.ndarray) -> np.ndarray:
+    """The vectorised trades, given the bars where the held side changes: `entries` (bars whose open
+    enters, with their `side`) and `exits` (bars whose open closes a position, in order; an entry
+    without one is still open at the end)."""
+    n = len(bars)
+    f, slip, lev = cfg.fee, cfg.slip, cfg.leverage
+    frac = cfg.sizer.value / 100.0 if cfg.sizer.kind == "percent" else 1.0
     k = entries.size
     tr = np.zeros(k, dtype=TRADE_DTYPE)
     if k == 0:
         return tr
     end = np.full(k, n, dtype=np.int64)
     end[: exits.size] = exits
-    side = pos[entries].astype(np.float64)
     o, c = bars.open, bars.close
     p = o[entries] * (1.0 + slip * side)
     is_end = end == n
@@ -122,6 +132,12 @@ def _trades_vectorised(bars: Bars, desired: np.ndarray, cfg: RunConfig, fcum: np
     e_before[0] = cfg.cash
     e_before[1:] = e_after[:-1]
     units = a * e_before
+    if units.size and units.min() < UNIT_FLOOR_MATTERS:  # equity decayed to dust: the venue's size step
+        keep, units, e_after = _dust(cfg.cash, np.asarray(a), per_unit, units, e_after)
+        if not keep.all():
+            tr = tr[keep]
+            entries, end, is_end, side, p, xp = entries[keep], end[keep], is_end[keep], side[keep], p[keep], xp[keep]
+            exit_fee_u, fund_u, per_unit = exit_fee_u[keep], fund_u[keep], per_unit[keep]
     tr["eq_after"] = e_after
     tr["entry_idx"] = entries
     tr["exit_idx"] = np.where(is_end, n - 1, end)
@@ -134,6 +150,27 @@ def _trades_vectorised(bars: Bars, desired: np.ndarray, cfg: RunConfig, fcum: np
     tr["pnl"] = units * per_unit
     tr["reason"] = np.where(is_end, "end", "signal")
     return tr
+
+
+def _dust(cash: float, a: np.ndarray, per_unit: np.ndarray, units: np.ndarray,
+          e_after: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From the first trade whose size the step can change on: each sized as the venue does
+    (`floor_units`: rounded down to the step, not placed below one step, its segment skipped).
+    Returns which trades are placed, their units and the equity after each."""
+    k0 = int(np.argmax(units < UNIT_FLOOR_MATTERS))
+    keep = np.ones(units.size, dtype=bool)
+    units, e_after = units.copy(), e_after.copy()
+    eq = float(e_after[k0 - 1]) if k0 else cash
+    for j, (aj, pj) in enumerate(zip(a[k0:].tolist(), per_unit[k0:].tolist(), strict=True), k0):
+        q = aj * eq
+        if q < UNIT_FLOOR_MATTERS:
+            q = floor_units(q)
+            if q <= 0.0:
+                keep[j] = False
+                continue
+        eq += q * pj
+        units[j], e_after[j] = q, eq
+    return keep, units[keep], e_after[keep]
 
 
 def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunConfig, fcum: np.ndarray,
@@ -181,9 +218,9 @@ def _trades_loop(bars: Bars, signals: np.ndarray, desired: np.ndarray, cfg: RunC
         else:
             a = atr_v[t] if atr_v is not None else np.nan
             units = min(sizer.value / 100.0 * equity / (sizer.atr_mult * a), cap) if a == a and a > 0 else 0.0
-        if cfg.instrument is not None:
-            units = round_units(units, cfg.instrument)
-        if units <= 0:  # too small (contracts) or no ATR yet: skip this segment
+        # the venue's size step: whole contracts, else fractional coins in steps of model.UNIT_STEP
+        units = round_units(units, cfg.instrument) if cfg.instrument is not None else floor_units(units)
+        if units <= 0:  # below one step or no ATR yet: the order is not placed, skip this segment
             t = _next_start(desired, dchg, nat, n)
             continue
         # intrabar stop / take-profit, pessimistic ordering; then the venue's liquidation (maintenance margin)

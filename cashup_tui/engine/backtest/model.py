@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ import numpy as np
 from cashup_tui.domain.errors import ValidationError
 from cashup_tui.domain.instruments import Instrument
 
-ENGINE_VERSION = "fast-2"  # bump when results for the same inputs would change (part of the fingerprint)
+ENGINE_VERSION = "fast-3"  # bump when results for the same inputs would change (part of the fingerprint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +156,23 @@ def max_units(equity: float, price: float, leverage: float, fee: float) -> float
     if leverage > 1:
         return equity / (price * (1.0 / leverage + fee))
     return leverage * equity / (price * (1.0 + fee))
+
+
+# Without --contracts positions are fractional coins, but the venue still has a size step: the event
+# engine's default instrument trades in steps of UNIT_STEP coins (size step = minimum size) and an
+# order below one step is not placed; both engines then skip that entry's segment (as with contracts).
+UNIT_STEP = Decimal("1e-24")
+# Above this many coins flooring to the step changes a size by < 1e-12 (relative): the fast engine's
+# vectorised path may ignore it; below, it sizes trade by trade with `floor_units`.
+UNIT_FLOOR_MATTERS = float(UNIT_STEP) * 1e12
+
+
+def floor_units(units: float) -> float:
+    """Fractional coins rounded toward zero to `UNIT_STEP` as the venue does (0.0 below one step);
+    the float's shortest text is rounded, so a size the step does not cut comes back unchanged."""
+    if not units > 0:
+        return 0.0
+    return float((Decimal(repr(float(units))) / UNIT_STEP).to_integral_value(ROUND_DOWN) * UNIT_STEP)
 
 
 def maintenance_rate(inst: Instrument | None) -> float:
