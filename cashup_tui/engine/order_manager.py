@@ -297,7 +297,8 @@ class OrderManager:
 
     async def _send(self, order: Order) -> Order:
         try:
-            ack = await asyncio.wait_for(self.execution.submit(order), self.submit_timeout_s)
+            async with asyncio.timeout(self.submit_timeout_s):  # (wait_for would run the call in a task of its own)
+                ack = await self.execution.submit(order)
             crash_point("after_send")
         except TEMPORARY as exc:
             self.risk.record_error("submit")
