@@ -164,6 +164,12 @@ async def _serve(
     if not admin:
         disable_admin(sim)
     await sim.start(host, port)
+    import gc
+
+    # what start-up built (contracts, market history, the app) lives as long as the server: keep it out of
+    # full collections, which would stall every connection's answers for tens of milliseconds
+    gc.collect()
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

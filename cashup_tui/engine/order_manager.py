@@ -30,7 +30,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 from msgspec import structs
 
 from cashup_tui.domain.enums import ORDER_TYPE, SIDE, TIF, OrderType, Side, TimeInForce
@@ -63,8 +62,10 @@ from cashup_tui.domain.orders import EVENT_KIND, STATUS, Fill, Order, OrderEvent
 from cashup_tui.domain.ports import Clock, EventSink, Execution, Journal, SyncExecution
 from cashup_tui.domain.positions import Position
 from cashup_tui.engine import kill as kill_switch
+from cashup_tui.engine import order_sync
 from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.funding import FundingLedger
+from cashup_tui.engine.order_sync import SubmitResult
 from cashup_tui.engine.portfolio import Portfolio
 from cashup_tui.engine.reconcile import TEMPORARY, Reconciler
 from cashup_tui.engine.risk import TRIGGER_TYPES, RiskEngine
@@ -77,11 +78,6 @@ ZERO = Decimal(0)
 COUNTER_KEY = "orders.id_counter"
 RECENT_FILLS_MS = 86_400_000  # start-up loads this much fill history (trade ids); older ones stay in the store
 LEVERAGE_KEY = "leverage.chosen"  # {symbol: {"leverage": "5", "cross": false}}: the last leverage set per contract
-
-
-class SubmitResult(msgspec.Struct, frozen=True, gc=False):
-    order: Order
-    existed: bool = False  # the client id was already known: nothing new was sent
 
 
 def crash_point(step: str) -> None:
@@ -301,7 +297,8 @@ class OrderManager:
 
     async def _send(self, order: Order) -> Order:
         try:
-            ack = await asyncio.wait_for(self.execution.submit(order), self.submit_timeout_s)
+            async with asyncio.timeout(self.submit_timeout_s):  # (wait_for would run the call in a task of its own)
+                ack = await self.execution.submit(order)
             crash_point("after_send")
         except TEMPORARY as exc:
             self.risk.record_error("submit")
@@ -317,70 +314,10 @@ class OrderManager:
         crash_point("after_ack")
         return merged
 
-    # -- synchronous path: an Execution that answers in-process (the event backtest's venue) ------
-    def submit_now(self, order: Order) -> SubmitResult:
-        """`submit` for an Execution with `submit_now`/`drain_now` (the in-process simulated venue):
-        the same risk gate, write-ahead row, transitions and fill accounting, with no await, so a
-        backtest drives the order manager bar by bar without an event loop round trip per order.
-        The venue's fills are applied (dedup by trade id) before its ack is merged, so nothing is
-        looked up again. An Execution that can time out has no `submit_now`: use `submit`."""
-        ex = self._sync_ex
-        if ex is None:
-            raise ValidationError(f"{type(self.execution).__name__} answers asynchronously",
-                                  hint="use `await OrderManager.submit(order)`")
-        existing = self.cache.order(order.client_id) or self._stored(order.client_id)
-        if existing is not None:
-            return SubmitResult(existing, existed=True)
-        admitted = self._admit(order)
-        if isinstance(admitted, SubmitResult):
-            return admitted
-        order = admitted
-        try:
-            ack = ex.submit_now(order)
-        except (OrderRejected, ValidationError, ExchangeError) as exc:
-            self.risk.record_error("submit")
-            self._apply(order, OrderEvent(EVENT_KIND.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
-            raise
-        self.apply_events_now()
-        current = self.cache.order(order.client_id) or order
-        if current.status.is_terminal:  # filled (or refused) and journalled from the venue's events
-            return SubmitResult(current)
-        return SubmitResult(self.reconciler.merge_state(self.reconciler.merge_ack(current, ack), ack))
-
-    def cancel_now(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
-        """Synchronous `cancel` for an Execution with `cancel_now` (see `submit_now`)."""
-        order, done = self._begin_cancel(client_id, reason)
-        if done:
-            return order
-        try:
-            venue = self.execution.cancel_now(order)  # type: ignore[attr-defined]
-        except OrderNotFound:  # filled or gone meanwhile: its events say which
-            self.apply_events_now()
-            cur = self.cache.order(client_id) or order
-            if cur.status.is_terminal:
-                return cur
-            return self._apply(cur, OrderEvent(EVENT_KIND.CANCELLED, self.clock.now_ms(), reason=NOT_AT_VENUE))
-        except ExchangeError as exc:
-            self._apply(order, OrderEvent(EVENT_KIND.CANCEL_REJECTED, self.clock.now_ms(), reason=str(exc)[:200]))
-            raise
-        self.apply_events_now()
-        return self.reconciler.merge_state(self.reconciler.merge_ack(self.cache.order(client_id) or order, venue), venue)
-
-    def apply_events_now(self) -> int:
-        """Apply what an in-process venue reported (`execution.drain_now()`): fills through `on_fill`,
-        order states through the synchronous half of the merge. Returns how many events."""
-        ex = self._sync_ex
-        events = ex.drain_now() if ex is not None else []
-        for ev in events:
-            if isinstance(ev, OrderFilled):
-                self.reconciler.on_fill(ev.fill)
-            elif isinstance(ev, OrderUpdated):
-                local = self.reconciler.local_for(ev.order)
-                if local is not None:
-                    self.reconciler.merge_state(self.reconciler.merge_ack(local, ev.order), ev.order)
-            elif isinstance(ev, FundingSettled):
-                self.funding.apply(ev)
-        return len(events)
+    # -- synchronous path: an Execution that answers in-process (engine/order_sync.py) -----------------
+    submit_now = order_sync.submit_now
+    cancel_now = order_sync.cancel_now
+    apply_events_now = order_sync.apply_events_now
 
     # -- the venue's view: merged, looked up, fills applied (engine/reconcile.py) ---------------------
     async def resolve(self, order: Order) -> Order:

@@ -35,7 +35,9 @@ from cashup_tui.store import mappers as m
 from cashup_tui.store import orders as orders_repo
 from cashup_tui.store import portfolio as pf_repo
 from cashup_tui.store.busy import BusyMeter, retry_busy
-from cashup_tui.store.order_cas import write_order
+from cashup_tui.store.order_cas import SQL_OPS, OrderOps, write_order
+from cashup_tui.store.order_fast import SqliteOrderOps
+from cashup_tui.store.sql import now_ms
 from cashup_tui.store.tables import DEFAULT_ACCOUNT
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,6 +65,7 @@ class StoreJournal:
         self._stmts: dict[str, Any] = {}
         self._known: dict[str, tuple[int, Order]] = {}  # client id -> (orders.version, order) last seen here
         self._sync_level: int | None = None  # PRAGMA synchronous as configured (2 = FULL), read once
+        self._ops: OrderOps | None = None
 
     @contextmanager
     def _write(self, *, relaxed: bool = False) -> Iterator[Any]:
@@ -112,11 +115,20 @@ class StoreJournal:
                 index_elements=list(keys), set_={c: base.excluded[c] for c in cols if c not in keys})
         return stmt
 
+    def _order_ops(self) -> OrderOps:
+        """The order row writes: straight on SQLite's connection (`store/order_fast.py`), else portable."""
+        ops = self._ops
+        if ops is None:
+            engine = self.store.engine
+            ops = self._ops = SqliteOrderOps(engine.dialect) if engine.dialect.name == "sqlite" else SQL_OPS
+        return ops
+
     def _save_order_row(self, conn: Any, order: Order, *, claim: bool = False) -> Order:
         """Compare-and-set the row; the order now stored (a newer row another process wrote wins)."""
         cid = order.client_id
         try:
-            known = self._known[cid] = write_order(conn, order, self.mode, self.account, self._known.get(cid), claim=claim)
+            known = self._known[cid] = write_order(conn, order, self.mode, self.account, self._known.get(cid), claim=claim,
+                                                   ops=self._order_ops())
         except BaseException:
             self._known.pop(cid, None)  # the transaction rolls back: what we knew may be gone
             raise
@@ -134,8 +146,15 @@ class StoreJournal:
         with self._write(relaxed=event is not None and event.kind is EVENT_KIND.ACCEPTED) as conn:
             stored = self._save_order_row(conn, order, claim=claim)
             if event is not None:
-                orders_repo.append_order_event(conn, order.client_id, event, self.mode, self.account)
+                self._append_event(conn, order.client_id, event)
         return stored
+
+    def _append_event(self, conn: Any, client_id: str, event: OrderEvent) -> None:
+        ops = self._order_ops()
+        if isinstance(ops, SqliteOrderOps):
+            ops.append_event(conn, m.event_to_row(client_id, event, self.mode, now_ms(), self.account))
+        else:
+            orders_repo.append_order_event(conn, client_id, event, self.mode, self.account)
 
     @_busy_retried
     def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
@@ -145,7 +164,7 @@ class StoreJournal:
         with self._write() as conn:
             for order, event in items:
                 stored.append(self._save_order_row(conn, order))
-                orders_repo.append_order_event(conn, order.client_id, event, self.mode, self.account)
+                self._append_event(conn, order.client_id, event)
         return stored
 
     @_busy_retried
@@ -183,7 +202,7 @@ class StoreJournal:
             if order is not None:
                 self._save_order_row(conn, order)
                 if event is not None:
-                    orders_repo.append_order_event(conn, order.client_id, event, self.mode, self.account)
+                    self._append_event(conn, order.client_id, event)
             self._upsert(conn, "position", pf_repo.POSITIONS, pf_repo.POSITION_KEY,
                          m.position_to_row(position, self.mode, self.account),
                          lambda: pf_repo.upsert_position(conn, position, self.mode, self.account))

@@ -12,7 +12,7 @@ PostgreSQL), one statement on the fast path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select, update
 
@@ -36,7 +36,31 @@ def _update_stmt() -> Any:
             .values({c: bindparam(c) for c in cols} | {"version": bindparam("k_version") + 1}))
 
 
-_UPDATE = _update_stmt()
+UPDATE_ORDER = _update_stmt()
+# the parameters a caller passes to UPDATE_ORDER (an order row, its key columns renamed k_*)
+UPDATE_COLUMNS = ("k_account", "k_mode", "k_client_id", "k_version",
+                  *(c.name for c in ORDERS.columns if c.name not in ("id", *ORDER_KEY, "version")))
+
+
+class OrderOps(Protocol):
+    """The two writes of the compare-and-set (`store/order_fast.py` runs them on SQLite's own connection)."""
+
+    def insert_ignore(self, conn: Any, row: dict[str, Any]) -> bool: ...
+
+    def update(self, conn: Any, row: dict[str, Any]) -> int: ...
+
+
+class SqlOps:
+    """The portable writes, through SQLAlchemy (any backend)."""
+
+    def insert_ignore(self, conn: Any, row: dict[str, Any]) -> bool:
+        return insert_ignore(conn, ORDERS, row, keys=ORDER_KEY)
+
+    def update(self, conn: Any, row: dict[str, Any]) -> int:
+        return int(conn.execute(UPDATE_ORDER, row).rowcount)
+
+
+SQL_OPS = SqlOps()
 
 
 def read_version(conn: Connection, client_id: str, mode: str, account: str) -> tuple[Order, int] | None:
@@ -48,20 +72,20 @@ def read_version(conn: Connection, client_id: str, mode: str, account: str) -> t
 
 
 def write_order(conn: Connection, order: Order, mode: str, account: str, known: tuple[int, Order] | None, *,
-                claim: bool = False) -> tuple[int, Order]:
+                claim: bool = False, ops: OrderOps = SQL_OPS) -> tuple[int, Order]:
     """Write `order` in the caller's transaction; return (version, order) now stored.
 
     `known` is the (version, order) this writer last saw in the row (None: unknown, read it): `order` is
     merged with it before writing, so even a writer that knows the version cannot move the row back.
     `claim=True` is the write-ahead insert of a new order: `ClientIdTaken` when the id is in the store."""
     for _ in range(_MAX_ROUNDS):
-        if claim and known is None and insert_ignore(  # the usual claim: a new id, one statement (no read)
-                conn, ORDERS, m.order_to_row(order, mode, account) | {"version": 1}, keys=ORDER_KEY):
+        if claim and known is None and ops.insert_ignore(  # the usual claim: a new id, one statement (no read)
+                conn, m.order_to_row(order, mode, account) | {"version": 1}):
             return 1, order
         if known is None:
             cur = read_version(conn, order.client_id, mode, account)
             if cur is None:
-                if insert_ignore(conn, ORDERS, m.order_to_row(order, mode, account) | {"version": 1}, keys=ORDER_KEY):
+                if ops.insert_ignore(conn, m.order_to_row(order, mode, account) | {"version": 1}):
                     return 1, order
                 continue  # another process inserted it between our read and insert: read it
             stored, version = cur
@@ -77,7 +101,7 @@ def write_order(conn: Connection, order: Order, mode: str, account: str, known: 
         row = m.order_to_row(order, mode, account)
         row["k_client_id"], row["k_version"] = row.pop("client_id"), version
         row["k_account"], row["k_mode"] = row.pop("account"), row.pop("mode")
-        if conn.execute(_UPDATE, row).rowcount == 1:
+        if ops.update(conn, row) == 1:
             return version + 1, order
         known = None  # another process wrote it since: re-read and merge
     raise RuntimeError(f"order {order.client_id}: compare-and-set did not settle after {_MAX_ROUNDS} rounds")

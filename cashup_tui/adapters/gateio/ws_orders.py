@@ -289,14 +289,15 @@ class GateWsOrders:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = (channel, fut)
         try:
-            await ws.send_str(frame.decode())
+            await ws.send_frame(frame, aiohttp.WSMsgType.TEXT)  # orjson's bytes are UTF-8 text already
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:  # not written: nothing reached Gate
             self._pending.pop(rid, None)
             self.stats["not_sent"] += 1
             raise WsOrdersUnavailable(f"{channel}: send failed: {exc}") from None
         self.stats["sent"] += 1
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), self.request_timeout_s)
+        try:  # (asyncio.timeout: no task or shield per request; the future is only ever ours)
+            async with asyncio.timeout(self.request_timeout_s):
+                return await fut
         except TimeoutError:
             if self._pending.pop(rid, None) is not None:
                 self.stats["unknown"] += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,17 +38,20 @@ _VENUE_OPS = ("futures.order_place", "futures.order_batch_place", "futures.order
               "futures.order_cancel_cp")
 
 
-def signed_texts(req_param: Any) -> set[str]:
-    """The `req_param` texts a client may have signed: exactly what it sent, as compact JSON (ccxt's
-    json, orjson or json.dumps), or the empty string for an empty login."""
+def signed_texts(req_param: Any) -> Iterator[str]:
+    """The `req_param` texts a client may have signed: exactly what it sent, as compact JSON (orjson, as
+    our client writes it, first; then ccxt's json.dumps), or the empty string for an empty login.
+    Lazy: a signature that matches the first text costs one JSON encoding and one HMAC."""
     if req_param is None or req_param == {} or req_param == "":
-        return {"", "{}"}
-    return {orjson.dumps(req_param).decode(), json.dumps(req_param, separators=(",", ":")),
-            json.dumps(req_param, separators=(",", ":"), ensure_ascii=False)}
+        yield from ("", "{}")
+        return
+    yield orjson.dumps(req_param).decode()
+    yield json.dumps(req_param, separators=(",", ":"))
+    yield json.dumps(req_param, separators=(",", ":"), ensure_ascii=False)
 
 
 class WsTradingApi:
-    """Handles one `event: api` frame on a connection (sync; frames go out through `conn.send`)."""
+    """Handles one `event: api` frame on a connection (sync; frames go out through `conn.answer`)."""
 
     def __init__(self, state: SimState, rest: _RestApi | None) -> None:
         self.state = state
@@ -69,19 +72,19 @@ class WsTradingApi:
         channel = str(req.get("channel") or "")
         payload = req.get("payload")
         if not isinstance(payload, dict):
-            conn.send(self._frame(conn, channel, None, status=400,
+            conn.answer(self._frame(conn, channel, None, status=400,
                                   errs={"label": "INVALID_REQUEST", "message": "payload must be an object"}))
             return
         rid = payload.get("req_id")
         try:
             if channel == LOGIN:
-                conn.send(self._frame(conn, channel, rid, result=self._login(conn, payload)))
+                conn.answer(self._frame(conn, channel, rid, result=self._login(conn, payload)))
                 return
             if channel not in ORDER_CHANNELS:
                 raise GateHttpError("INVALID_REQUEST", f"unknown api channel {channel}")
             self._check(conn, channel, payload)
         except GateHttpError as exc:
-            conn.send(self._frame(conn, channel, rid, status=exc.status or 400,
+            conn.answer(self._frame(conn, channel, rid, status=exc.status or 400,
                                   errs={"label": exc.label, "message": exc.message}))
             return
         faults = self.state.faults
@@ -93,18 +96,23 @@ class WsTradingApi:
             self._held.add(task)
             task.add_done_callback(self._held.discard)
             return
+        ack = None
         if channel in _ACKED:
             echo = {k: payload.get(k) for k in ("req_id", "req_header", "req_param", "api_key", "timestamp", "signature")}
-            conn.send(self._frame(conn, channel, rid, ack=True, result=echo))
+            ack = self._frame(conn, channel, rid, ack=True, result=echo)
         frame = self._answer(conn, channel, payload)
         if channel in _VENUE_OPS and faults.lose_ack():  # acted, but the answer never arrives
             conn.abort()
             return
         delay = faults.ack_delay_ms if channel in _VENUE_OPS else 0
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay / 1000, conn.send, frame)
+            if ack is not None:
+                conn.answer(ack)
+            asyncio.get_running_loop().call_later(delay / 1000, conn.answer, frame)
+        elif ack is not None:
+            conn.answer(ack, frame)  # both frames in one write
         else:
-            conn.send(frame)
+            conn.answer(frame)
 
     def _answer(self, conn: Conn, channel: str, payload: Mapping[str, Any]) -> bytes:
         param, rid = payload.get("req_param"), payload.get("req_id")
@@ -118,7 +126,7 @@ class WsTradingApi:
     async def _late(self, conn: Conn, channel: str, payload: Mapping[str, Any]) -> Any:
         """A held request reaches the venue now (its x-gate-exptime checked); the answer goes to the socket
         if it is still there."""
-        conn.send(self._answer(conn, channel, payload))
+        conn.answer(self._answer(conn, channel, payload))
 
     def _verify(self, channel: str, payload: Mapping[str, Any]) -> str:
         key = str(payload.get("api_key") or "")
