@@ -28,7 +28,7 @@ import logging
 from array import array
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -232,8 +232,7 @@ class PortfolioSlot(Slot):
             if mark is None or mark <= 0:
                 log.warning("[%s] no price for %s: its rebalance waits", self.name, sym)
                 continue
-            want = Decimal(repr(float(wt))) * capital / (mark * inst.quanto_multiplier)
-            want = (want / inst.size_step).to_integral_value(ROUND_DOWN) * inst.size_step
+            want = inst.round_size(Decimal(repr(float(wt))) * capital / (mark * inst.quanto_multiplier))
             self.target_contracts[sym] = want
             held = self.books[sym].size
             delta = want - held

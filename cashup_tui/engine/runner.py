@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -159,8 +159,7 @@ class LiveContext:
             self.log("no price yet: target ignored")
             return
         inst = self._inst
-        want = (Decimal(repr(exposure)) * self._s.order_notional / (price * inst.quanto_multiplier))
-        want = (want / inst.size_step).to_integral_value(ROUND_DOWN) * inst.size_step
+        want = inst.round_size(Decimal(repr(exposure)) * self._s.order_notional / (price * inst.quanto_multiplier))
         if self._s.pending:
             return  # an order of ours is still working: wait for it
         held = self._s.position
@@ -173,9 +172,7 @@ class LiveContext:
         self._send(Side.BUY if delta > 0 else Side.SELL, abs(delta), None, reduce_only=reduce_only)
 
     def _contracts(self, qty: float) -> Decimal:
-        inst = self._inst
-        c = Decimal(repr(float(qty))) / inst.quanto_multiplier
-        return (c / inst.size_step).to_integral_value(ROUND_DOWN) * inst.size_step
+        return self._inst.round_size(self._inst.contracts_for_coins(Decimal(repr(float(qty)))))
 
     def buy(self, qty: float, price: float | None = None, tag: str = "") -> str:
         return self._send(Side.BUY, self._contracts(qty), price)
