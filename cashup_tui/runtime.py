@@ -355,7 +355,8 @@ class Node:
             from cashup_tui.engine.portfolio_slot import warm_up
 
             try:
-                return await warm_up(slot, self.rest.recent_bars, bars, self.clock.now_ms())  # type: ignore[arg-type]
+                return await warm_up(self.runner, slot, self.rest.recent_bars, bars,  # type: ignore[arg-type]
+                                     self.clock.now_ms())
             except CashupError as exc:
                 log.warning("warm-up for %s failed: %s", slot_name, exc)
                 return 0

@@ -38,3 +38,13 @@ def test_a_portfolio_strategy_runs_headless_on_three_symbols(capsys: pytest.Capt
     assert [x["symbol"] for x in st["legs"]] == SYMS.split(",") and set(summary["positions"]) == set(SYMS.split(","))
     assert {"target_weight", "weight", "target", "position", "net_pnl"} <= set(st["legs"][0])
     assert "running on BTC_USDT,ETH_USDT,SOL_USDT 1m (30 warm-up bars)" in err
+
+
+def test_a_strategy_that_cannot_run_on_its_symbols_fails_at_start_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """top=3 needs 3 symbols: the warm-up bars show it before the first live bar (an hour away on 1h), and
+    a failed strategy ends the process (exit 1, no --duration) so a supervisor sees it."""
+    rc, out, err = cashup(capsys, "trade", "--strategy", "xsec_momentum", "--symbols", "BTC_USDT,ETH_USDT",
+                          "--timeframe", "1h", "--param", "top=3", "--warmup", "30", "--status-every", "0")
+    assert rc == 1, (out, err)
+    assert "top=3 needs 3 symbols, the panel has 2" in err and "state failed" in out and "Traceback" not in out + err
+    assert "0 orders" in out

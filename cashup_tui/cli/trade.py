@@ -127,8 +127,8 @@ def command(
             busy_seen = 0.0
             while not stop.is_set():
                 now = time.monotonic()
-                if duration and now - start >= duration:
-                    break
+                if (duration and now - start >= duration) or slot.state.value == "failed":
+                    break  # a failed strategy trades no more: exit 1 now, so a supervisor sees it
                 if now >= next_status:
                     next_status = now + status_every
                     pos, st = pf.positions.get(sym), runner.status_of(slot.name)

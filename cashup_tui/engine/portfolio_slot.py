@@ -203,15 +203,23 @@ class PortfolioSlot(Slot):
         check_weights(w, panel, RunConfig(leverage=self.leverage, allow_short=self.allow_short), strategy.label())
         return panel, w, mask
 
-    def decide(self, runner: StrategyRunner) -> None:
+    def guarded_weights(self, runner: StrategyRunner) -> tuple[Panel, np.ndarray, np.ndarray] | None:
+        """`weights()`, or None with the slot halted: a raising strategy names its own file:line, a refused
+        row the symbol and the bar. The targets shown are the last row's."""
         try:
             panel, w, mask = self.weights()
         except Exception as exc:
             cause = exc.__cause__ if isinstance(exc, StrategyError) and exc.__cause__ is not None else None
-            # a raising strategy: its own exception (file:line); a refused row: the message names symbol and bar
             runner.halt(self, "weights", cause or exc, None if cause else getattr(self.strategy, "source_path", "?"))
-            return
+            return None
         self.targets = {s: float(x) for s, x in zip(self.symbols, w[-1], strict=True)}
+        return panel, w, mask
+
+    def decide(self, runner: StrategyRunner) -> None:
+        got = self.guarded_weights(runner)
+        if got is None:
+            return
+        panel, w, mask = got
         if not bool(mask[-1]):
             return
         if self.pending:
@@ -341,9 +349,14 @@ def add_portfolio(runner: StrategyRunner, strategy: Strategy, symbols: Sequence[
     return runner.register(slot)  # type: ignore[return-value]
 
 
-async def warm_up(slot: PortfolioSlot, fetch: FetchBars, count: int, now_ms: int) -> int:
-    """Load `count` (at least what a decision needs) recent closed bars of each symbol through `fetch`."""
+async def warm_up(runner: StrategyRunner, slot: PortfolioSlot, fetch: FetchBars, count: int, now_ms: int) -> int:
+    """Load `count` (at least what a decision needs) recent closed bars of each symbol through `fetch`,
+    then compute the weights once on them (nothing traded): a strategy that cannot run on these symbols
+    (a parameter that needs more of them, a bad row) halts now, not at the first live bar an hour later."""
     assert isinstance(slot.strategy, PortfolioStrategy)
     n = max(count, history_bars(slot.strategy, slot.timeframe))
     bars = {s: await fetch(s, slot.timeframe, n, now_ms) for s in slot.symbols}
-    return slot.warm_up(bars)
+    loaded = slot.warm_up(bars)
+    if loaded and slot.state is SlotState.RUNNING and slot.warm():
+        slot.guarded_weights(runner)
+    return loaded
