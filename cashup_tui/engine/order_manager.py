@@ -80,11 +80,14 @@ RECENT_FILLS_MS = 86_400_000  # start-up loads this much fill history (trade ids
 LEVERAGE_KEY = "leverage.chosen"  # {symbol: {"leverage": "5", "cross": false}}: the last leverage set per contract
 
 
+_CRASH_AT = os.environ.get("CASHUP_CRASH_AT")  # read once: the tests set it in the environment of a new process
+
+
 def crash_point(step: str) -> None:
     """Fault injection for the kill -9 tests: `CASHUP_CRASH_AT=<step>` kills this process with
     SIGKILL at that step of a submit (before_commit, after_commit, after_send, after_ack).
-    Unset in normal use; costs one dict lookup."""
-    if os.environ.get("CASHUP_CRASH_AT") == step:
+    Unset in normal use: one comparison (os.environ.get costs several calls, twice per order)."""
+    if step == _CRASH_AT:
         log.critical("CASHUP_CRASH_AT=%s: killing this process (fault injection)", step)
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -132,8 +132,9 @@ class EventEngine:
         self.cache = OpenIndexCache(self.history_window)
         self.pf = Portfolio.with_cash(insts, to_decimal(float(cfg.cash)), default_leverage=lev)
         self.tap = Tap(self._state)
+        self.journal.listener = self.tap.fill  # fills as journalled: the order manager needs no bus here
         self.risk = RiskEngine(limits, insts, self.pf, self.cache, self.clock, self.journal, bus=self.tap)
-        self.om = OrderManager(self.ex, self.journal, self.risk, self.pf, self.cache, self.clock, self.tap,
+        self.om = OrderManager(self.ex, self.journal, self.risk, self.pf, self.cache, self.clock, None,
                                id_prefix="b", session="bt")
         self.om.missing_position_is_flat = True
         drive(self.om.reconcile())  # start-up reconciliation, as live: nothing trades before it
@@ -267,7 +268,7 @@ class EventEngine:
 
     # -- fills -> position, episodes, strategy ---------------------------------------------
     def after_orders(self) -> None:
-        """Apply the fills the order manager published (re-entrant safe: on_fill may send orders)."""
+        """Apply the fills the order manager journalled (re-entrant safe: on_fill may send orders)."""
         if self._busy:
             return
         self._busy = True
@@ -287,7 +288,7 @@ class EventEngine:
         trim_trade_ids(self.pf, self.journal, self.journal.window)
 
     def _state(self) -> tuple[Decimal, Decimal, Decimal, Decimal | None]:
-        """Cash, size, entry and liquidation price right after a fill (read as the fill is published)."""
+        """Cash, size, entry and liquidation price right after a fill (read as the fill is journalled)."""
         pos = self.pf.positions[self.sym]
         liq = (pos.liquidation_price(self.inst.maintenance_rate)
                if pos.size < 0 or (pos.size > 0 and self.long_liquidates) else None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
@@ -40,12 +41,16 @@ def _forget_oldest(rows: dict[str, Any], keep: int, *, finished_only: bool = Fal
 class WindowJournal(MemoryJournal):
     """`MemoryJournal` that forgets finished orders, journal lines and fills beyond a recent window.
 
-    Trimmed in batches (at twice the window, back to the window) so each write stays O(1) amortised."""
+    Trimmed in batches (at twice the window, back to the window) so each write stays O(1) amortised.
+    `listener` sees every fill the order manager journals (its one commit per applied fill, duplicates
+    included, as its bus would): the engine books fills from here, so its order manager needs no bus and
+    builds no order/fill/position events that nobody in a backtest reads."""
 
     def __init__(self, window: int = WINDOW) -> None:
         super().__init__()
         self.window = window
         self.journal: deque[tuple[str, OrderEvent]] = deque(maxlen=4 * window)  # type: ignore[assignment]
+        self.listener: Callable[[Fill], None] | None = None
 
     def _trim(self) -> None:
         if len(self.orders) > 2 * self.window:
@@ -60,6 +65,8 @@ class WindowJournal(MemoryJournal):
     def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
                     balance: Balance) -> bool:
         new = super().record_fill(fill, order=order, event=event, position=position, balance=balance)
+        if self.listener is not None:
+            self.listener(fill)
         self._trim()
         return new
 
@@ -100,10 +107,19 @@ class TradeColumns:
 
     def append(self, entry_i: int, exit_i: int, side: int, entry_px: float, exit_px: float, qty: float,
                pnl: float, fees: float, funding: float, reason: str, eq_after: float) -> None:
-        for col, x in zip(self.ints, (entry_i, exit_i, side, REASONS.index(reason)), strict=True):
-            col.append(x)
-        for colf, y in zip(self.reals, (entry_px, exit_px, qty, pnl, fees, funding, eq_after), strict=True):
-            colf.append(y)
+        e, x, s, r = self.ints  # unrolled: once per round trip
+        e.append(entry_i)
+        x.append(exit_i)
+        s.append(side)
+        r.append(REASONS.index(reason))
+        ep, xp, q, pn, fe, fu, eq = self.reals
+        ep.append(entry_px)
+        xp.append(exit_px)
+        q.append(qty)
+        pn.append(pnl)
+        fe.append(fees)
+        fu.append(funding)
+        eq.append(eq_after)
 
     def table(self, dtype: np.dtype[Any]) -> np.ndarray:
         out = np.zeros(len(self), dtype=dtype)

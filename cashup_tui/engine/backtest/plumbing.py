@@ -11,7 +11,7 @@ import numpy as np
 
 from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.errors import CashupError
-from cashup_tui.domain.events import Event, OrderFilled
+from cashup_tui.domain.events import Event
 from cashup_tui.domain.orders import Fill, Order
 from cashup_tui.domain.ports import SyncExecution
 from cashup_tui.domain.timeframes import timeframe_ms
@@ -66,10 +66,11 @@ class OpenIndexCache(Cache):
 
 
 class Tap:
-    """The order manager's event sink: collects fills (and counts the rest) for the engine.
+    """The engine's event sink (risk gate, strategy runner: counted) and its fill collector.
 
-    Each fill is kept with the portfolio's state right after it (`state()`, called as it is published):
-    a price update can fill several resting orders, and the engine books them after the whole batch."""
+    Each fill the order manager journals (`fill`, the journal's listener) is kept with the portfolio's
+    state right after it (`state()`, called as it is journalled): a price update can fill several
+    resting orders, and the engine books them after the whole batch."""
 
     __slots__ = ("fills", "published", "state")
 
@@ -80,8 +81,9 @@ class Tap:
 
     def publish(self, event: Event) -> None:
         self.published += 1
-        if type(event) is OrderFilled:
-            self.fills.append((event.fill, self.state()))
+
+    def fill(self, fill: Fill) -> None:
+        self.fills.append((fill, self.state()))
 
 
 def drive(coro: Coroutine[Any, Any, Any]) -> Any:
