@@ -31,6 +31,8 @@ def to_decimal(value: object, what: str = "number", *, bounded: bool = False) ->
     t = type(value)
     if t is Decimal:
         out: Decimal = value  # type: ignore[assignment]
+    elif t is float:  # (before the str test: the event backtest converts a float per price update)
+        out = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
         try:  # Decimal's own grammar, less what it takes beyond plain ASCII digits
@@ -39,8 +41,6 @@ def to_decimal(value: object, what: str = "number", *, bounded: bool = False) ->
             out = _NAN
         if not out.is_finite():
             raise ValidationError(f"{what} {value!r} is not a number")
-    elif t is float:
-        out = Decimal(repr(value))
     elif t is int:
         out = Decimal(value)  # type: ignore[arg-type]
     elif isinstance(value, bool) or value is None:

@@ -134,7 +134,7 @@ class Matching:
         fee = notional * rate
         pos = c.pos
         old = pos.size
-        buy = o.is_buy
+        buy = o.size > 0  # == o.is_buy, without the property (per fill)
         reg = self.reg
         reg.next_trade += 1
         tid = reg.next_trade

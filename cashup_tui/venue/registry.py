@@ -37,7 +37,7 @@ class OrderRegistry:
     def prune(self) -> None:
         """Forget finished orders beyond the history window (keeps long backtests bounded)."""
         keep = {o.id for o in self.finished}
-        for oid in [k for k, o in self.orders.items() if not o.is_open and k not in keep]:
+        for oid in [k for k, o in self.orders.items() if o.status != "open" and k not in keep]:  # (not o.is_open)
             o = self.orders.pop(oid)
             if self.by_text.get(o.text) == oid:
                 del self.by_text[o.text]

@@ -60,14 +60,16 @@ class WindowJournal(MemoryJournal):
 
     def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
         super().save_order(order, event=event)
-        self._trim()
+        if len(self.orders) > 2 * self.window:  # (the test of _trim, without its call: once per order change)
+            self._trim()
 
     def record_fill(self, fill: Fill, *, order: Order | None, event: OrderEvent | None, position: Position,
                     balance: Balance) -> bool:
         new = super().record_fill(fill, order=order, event=event, position=position, balance=balance)
         if self.listener is not None:
             self.listener(fill)
-        self._trim()
+        if len(self.fills) > 2 * self.window or len(self.orders) > 2 * self.window:
+            self._trim()
         return new
 
 
