@@ -11,8 +11,6 @@ nothing imported. Parquet/feather and funding files come as one chunk (the whole
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,52 +125,6 @@ def iter_candle_file(path: str | Path, *, timeframe: str | None = None, fmt: str
             raise
         except READ_ERRORS as exc:
             raise read_error(shown, "csv", exc) from exc
-
-
-def read_ahead(chunks: Iterator[CandleData]) -> Iterator[CandleData]:
-    """`chunks` in the same order with the same errors, the next one read and validated in a thread
-    while the caller writes the current one (pandas' parser and SQLite's inserts both release the
-    GIL, so the two overlap on a second core). At most two chunks wait besides the caller's. When the
-    caller stops early, the reader stops after its current chunk and the file is closed."""
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                if not put(("chunk", chunk)):
-                    break
-            else:
-                put(("end", None))
-        except BaseException as exc:  # handed to the caller, raised where the chunk would have come
-            put(("error", exc))
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    reader = threading.Thread(target=produce, name="candle-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, item = box.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
 
 
 def _lines(first: int) -> Callable[[int], int]:

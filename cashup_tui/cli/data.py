@@ -104,13 +104,12 @@ def import_cmd(
     with guarded():
         from itertools import chain
 
-        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file, read_ahead
+        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file
         from cashup_tui.store import candles
 
         data = StreamSummary()  # the whole file, gathered as its chunks are read and written
         with input_file(file) as (path, label), _progress(f"importing {Path(label).name}") as prog:
-            chunks = read_ahead(iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label,
-                                                 summary=data))
+            chunks = iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label, summary=data)
             first = next(chunks)  # the first chunk read and validated before the store is opened
             db = open_db(ctx)
             try:
