@@ -201,7 +201,7 @@ def main() -> None:
     if args.cli:
         res = bench_cli(args.cli, args.repeats)
         for k, v in res.items():
-            print(f"  {k:>20}: {v}")
+            print(f"  {k:>34}: {v}")
         print(json.dumps(res))
         return
     cols = synthetic(args.rows)
