@@ -80,7 +80,8 @@ def _apply(db: Any, kind: str, times: list[int], parts: int) -> None:
             conn.exec_driver_sql("DELETE FROM candles WHERE open_ms = (SELECT MIN(open_ms) FROM candles)")
 
 
-@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(25), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=st.lists(op_st, min_size=1, max_size=8))
 def test_tallied_stats_equal_a_full_scan(store_url: str, ops: list[tuple[str, list[int], int]]) -> None:
     with open_store(store_url) as db:
