@@ -8,6 +8,11 @@ inserted run, and the one at the seam. Anything else (rows inserted between stor
 order, a stored row that does not span its series) makes the tally inexact and `finish` falls back
 to `candle_stats.refresh`, the full scan. First and last bar stay exact in every case (index seeks,
 then min/max), so `may_overlap` tells a chunk that cannot meet a stored bar without reading any.
+
+Only on SQLite is the row read at the start still the row at commit: one writer at a time, and a
+transaction that read before another one committed cannot write (SQLITE_BUSY, nothing written).
+PostgreSQL's READ COMMITTED lets another import of the series commit in between, so there the row
+is rescanned at the end, as before.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class StatsTally:
     def load(cls, conn: Any, symbol: str, timeframe: str) -> StatsTally:
         """The series as stored now, inside the caller's transaction (three index seeks)."""
         one = candle_stats.one_of(conn)
-        tally = cls(symbol, timeframe, timeframe_ms(timeframe))
+        tally = cls(symbol, timeframe, timeframe_ms(timeframe), exact=conn.dialect.name == "sqlite")
         span = series_span(one, symbol, timeframe)
         if span is None:
             return tally  # empty (an orphaned row is overwritten by `finish`)
