@@ -14,8 +14,11 @@ bars to a CSV and times, as cold `cashup` processes in one session: `data import
 and the child's peak RSS against the file size), `data list`, and `backtest run sma_cross --symbol ...
 --timeframe 1m` from the store against the same backtest with `--data FILE` (both `--no-store --json`,
 interleaved, best of --repeats; the trades and final equity must agree); then copies the series 19 times
-in SQL and times `data list` over 20 series of N rows. Targets: store <= 1.2x CSV, list <= 0.2 s,
-import >= 500k rows/s with peak RSS <= 2x the file and <= 300 MB.
+in SQL and times `data list` over 20 series of N rows. Beside the import, in the same run: SQLite's own
+insert rate (stdlib sqlite3 executemany of the same rows into an identical table, the ceiling of any
+row-per-candle import) and the import's memory above its own baseline (peak RSS minus that of the same
+command on a 1,000-row file). Targets: store <= 1.2x CSV, list <= 0.2 s, import >= 500k rows/s with
+peak RSS <= 2x the file (reported absolute and above the baseline) and <= 300 MB.
 Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500] | [--cli 1000000]
 """
 
@@ -104,9 +107,17 @@ def bench_journal(path: Path, n_bulk: int, n_single: int) -> tuple[float, float]
     return bulk, single
 
 
-_RSS_WRAPPER = (  # `python -m cashup_tui ARGS` that reports its own peak RSS (KiB on Linux) on stderr at exit
+# `python -m cashup_tui ARGS` that reports its own peak RSS (KiB) on stderr at exit. VmHWM, not ru_maxrss:
+# Linux carries the parent's peak into a child's ru_maxrss across fork/vfork + exec, so a large bench
+# process would inflate every figure (a 1,000-row import read as 383 MB after the stdlib reference ran).
+_RSS_WRAPPER = (
     "import atexit, resource, runpy, sys\n"
-    "atexit.register(lambda: sys.stderr.write(f'\\nMAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n'))\n"
+    "def _peak():\n"
+    "    try:\n"
+    "        return next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM:'))\n"
+    "    except (OSError, StopIteration):\n"
+    "        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "atexit.register(lambda: sys.stderr.write(f'\\nMAXRSS {_peak()}\\n'))\n"
     "sys.argv = ['cashup', *sys.argv[1:]]\n"
     "runpy.run_module('cashup_tui', run_name='__main__')\n"
 )
@@ -135,10 +146,25 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
             fh.write("open_time_ms,open,high,low,close,volume\n")
             np.savetxt(fh, np.column_stack([cols[c] for c in candles.COLUMNS]),
                        fmt=["%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.0f"], delimiter=",")
+        tiny = base / "tiny.csv"  # the same command on 1,000 rows: the process's own baseline memory
+        tiny.write_text("".join(csv.open().readlines()[:1001]))
         env = {**os.environ, "CASHUP_DATA_DIR": str(base / "data"), "CASHUP_CONFIG_DIR": str(base / "cfg"),
-               "CASHUP_LOG_DIR": str(base / "log"), "CASHUP_DB": str(base / "store.sqlite")}
+               "CASHUP_LOG_DIR": str(base / "log")}
         env.pop("CASHUP_CONFIG", None)
-        t_imp, rss_imp, _ = _cashup(["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
+        imp = ["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"]
+        t_imp = t_ref = float("inf")
+        rss_imp = rss_base = 0
+        for i in range(repeats):  # interleaved: SQLite's own insert of the same rows, the command, its baseline
+            t_ref = min(t_ref, bench_stdlib(base / f"ref{i}.sqlite", cols))
+            env["CASHUP_DB"] = str(base / f"tiny{i}.sqlite")
+            rss_base = max(rss_base, _cashup(["data", "import", str(tiny), "--symbol", "BTC_USDT", "--timeframe",
+                                              "1m"], env)[1])
+            env["CASHUP_DB"] = str(base / "store.sqlite")
+            Path(env["CASHUP_DB"]).unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):
+                Path(env["CASHUP_DB"] + suffix).unlink(missing_ok=True)
+            dt, rss, _ = _cashup(imp, env)
+            t_imp, rss_imp = min(t_imp, dt), max(rss_imp, rss)
         t_list1 = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
         common = ["backtest", "run", "sma_cross", "--no-store", "--json"]
         t_csv = t_store = float("inf")
@@ -162,7 +188,11 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
         same = all(a[k] == b[k] for k in ("bars", "trade_count", "final_equity", "trades"))
         size = csv.stat().st_size
     return {"bars": n, "csv_bytes": size, "import_s": round(t_imp, 2), "import_rows_per_s": round(n / t_imp),
-            "import_peak_rss_mb": round(rss_imp / 1e6), "list_1_series_s": round(t_list1, 3),
+            "stdlib_executemany_rows_per_s": round(n / t_ref), "import_vs_stdlib_rate": round(t_ref / t_imp, 2),
+            "import_peak_rss_mb": round(rss_imp / 1e6), "import_baseline_rss_mb": round(rss_base / 1e6),
+            "import_rss_above_baseline_mb": round((rss_imp - rss_base) / 1e6),
+            "import_rss_above_baseline_vs_file": round((rss_imp - rss_base) / size, 2),
+            "list_1_series_s": round(t_list1, 3),
             "list_s": round(t_list, 3), "series": series, "list_after_raw_copy_s": round(t_rebuild, 2),
             "backtest_csv_s": round(t_csv, 2), "backtest_store_s": round(t_store, 2),
             "store_vs_csv": round(t_store / t_csv, 2), "same_metrics": same}
@@ -179,7 +209,7 @@ def main() -> None:
     if args.cli:
         res = bench_cli(args.cli, args.repeats)
         for k, v in res.items():
-            print(f"  {k:>20}: {v}")
+            print(f"  {k:>34}: {v}")
         print(json.dumps(res))
         return
     cols = synthetic(args.rows)

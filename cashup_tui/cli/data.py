@@ -81,7 +81,7 @@ def _check_tf(tf: str, option: str) -> str:
         timeframe_ms(tf)
     except CashupError as exc:
         fail(f"{option} {tf!r}: {exc.args[0]}", hint=exc.hint, code=1)
-    from cashup_tui.store.candles import canonical_timeframe
+    from cashup_tui.store.candle_list import canonical_timeframe
 
     return canonical_timeframe(tf)
 
@@ -159,7 +159,7 @@ def import_cmd(
 def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Stored series: symbol, timeframe, first, last (UTC), rows, gaps."""
     with guarded():
-        from cashup_tui.store.candle_arrays import list_series_sqlite, series_infos
+        from cashup_tui.store.candle_list import list_series_sqlite, series_infos
         from cashup_tui.store.timefmt import iso
 
         s = settings_from(ctx)

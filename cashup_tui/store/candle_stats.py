@@ -2,7 +2,9 @@
 few index lookups per series instead of a scan of every candle.
 
 The candles stay the only record: every write in `store.candles` calls `refresh` for the series it
-changed, in the same transaction, so the row always equals a full scan of that series. `series_stats`
+changed, in the same transaction, so the row always equals a full scan of that series; an insert of
+rows wholly after (or before) the stored ones writes instead the row that `store.candle_tally`
+computes from the previous row and the inserted rows, which is the same row without the scan. `series_stats`
 also checks what it reads against the candles at index cost (the set of stored series, each series'
 first and last bar) and rebuilds a row that is missing, stale or orphaned, so a store written some
 other way (an older CashUp, a hand edit) corrects itself. Migration 5 builds the table from the candles
@@ -16,12 +18,11 @@ from typing import Any
 from sqlalchemy import delete, select, text
 
 from cashup_tui.domain.timeframes import timeframe_ms
-from cashup_tui.store.candle_arrays import One, series_keys, stats_are_current
+from cashup_tui.store.candle_list import One, Stats, series_keys, stats_are_current
 from cashup_tui.store.sql import table, upsert
 from cashup_tui.store.tables import CandleStatsRow
 
 STATS = table(CandleStatsRow)
-Stats = tuple[str, str, int, int, int, int]  # symbol, timeframe, first_ms, last_ms, rows, gaps
 
 _SCAN = text(
     "SELECT COUNT(*), MIN(open_ms), MAX(open_ms), COALESCE(SUM(CASE WHEN d > :step THEN 1 ELSE 0 END), 0) FROM "
@@ -30,7 +31,8 @@ _SCAN = text(
 )
 
 
-def _one(conn: Any) -> One:
+def one_of(conn: Any) -> One:
+    """`One` on an open SQLAlchemy connection (the shared listing SQL runs on either backend)."""
     return lambda sql, params: conn.execute(text(sql), params).first()
 
 
@@ -45,18 +47,23 @@ def scan(conn: Any, symbol: str, timeframe: str) -> Stats | None:
 def refresh(conn: Any, symbol: str, timeframe: str) -> Stats | None:
     """Rewrite (or remove) one series' row from its candles; call inside the transaction that changed them."""
     row = scan(conn, symbol, timeframe)
+    store_row(conn, symbol, timeframe, row)
+    return row
+
+
+def store_row(conn: Any, symbol: str, timeframe: str, row: Stats | None) -> None:
+    """Write one series' row, or remove it when the series is empty (None); `row` must equal `scan`."""
     if row is None:
         conn.execute(delete(STATS).where(STATS.c.symbol == symbol, STATS.c.timeframe == timeframe))
     else:
         upsert(conn, STATS, [dict(zip(("symbol", "timeframe", "first_ms", "last_ms", "rows", "gaps"), row,
                                       strict=True))], keys=("symbol", "timeframe"))
-    return row
 
 
 def rebuild_all(conn: Any) -> None:
     """Every row again from the candles (migration 5; tests)."""
     conn.execute(delete(STATS))
-    for sym, tf in series_keys(_one(conn)):
+    for sym, tf in series_keys(one_of(conn)):
         refresh(conn, sym, tf)
 
 
@@ -66,13 +73,13 @@ def series_stats(conn: Any) -> list[Stats]:
     c = STATS.c
     stored = {(r[0], r[1]): tuple(r) for r in conn.execute(
         select(c.symbol, c.timeframe, c.first_ms, c.last_ms, c.rows, c.gaps)).all()}
-    present = series_keys(_one(conn))
+    present = series_keys(one_of(conn))
     for key in set(stored) - set(present):
         refresh(conn, *key)
     out: list[Stats] = []
     for sym, tf in sorted(present):
         row = stored.get((sym, tf))
-        if row is None or not stats_are_current(_one(conn), row):
+        if row is None or not stats_are_current(one_of(conn), row):
             row = refresh(conn, sym, tf)
         if row is not None:
             out.append((sym, tf, int(row[2]), int(row[3]), int(row[4]), int(row[5])))

@@ -24,14 +24,9 @@ from cashup_tui.domain.errors import DataError
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.store import candle_stats
-from cashup_tui.store.candle_arrays import (
-    COLUMNS,
-    FUNDING_SQL,
-    SeriesInfo,
-    canonical_timeframe,
-    read_candle_columns,
-    series_infos,
-)
+from cashup_tui.store.candle_arrays import COLUMNS, read_candle_columns
+from cashup_tui.store.candle_list import FUNDING_SQL, SeriesInfo, canonical_timeframe, series_infos
+from cashup_tui.store.candle_tally import StatsTally
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.sql import table, upsert
 from cashup_tui.store.tables import CandleRow, FundingRow
@@ -109,8 +104,10 @@ def insert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress:
     timeframe = canonical_timeframe(timeframe)
     cols = _columns(rows)
     with transaction(db) as conn:
+        tally = StatsTally.load(conn, symbol, timeframe)
         _write(conn, symbol, timeframe, cols, _INSERT, progress)
-        candle_stats.refresh(conn, symbol, timeframe)
+        tally.add(cols[0])
+        tally.finish(conn)
     return len(cols[0])
 
 
@@ -125,8 +122,9 @@ def import_candles(
         return ImportResult(0, 0, 0)
     with transaction(db) as conn:
         removed = _delete_series(conn, symbol, timeframe) if replace else 0
-        inserted = _import_into(conn, symbol, timeframe, cols, check=not replace, progress=progress)
-        candle_stats.refresh(conn, symbol, timeframe)
+        tally = StatsTally.load(conn, symbol, timeframe)
+        inserted = _import_into(conn, tally, cols, check=not replace, progress=progress)
+        tally.finish(conn)
     return ImportResult(inserted=inserted, unchanged=n - inserted, replaced=removed)
 
 
@@ -135,19 +133,22 @@ def import_candle_chunks(db: Any, symbol: str, chunks: Iterable[tuple[str, Any]]
     """`import_candles` for a file read in chunks: every (timeframe, columns) chunk in ONE transaction
     (a bad later chunk, or a conflict in it, leaves nothing imported); memory bounded by one chunk."""
     inserted = unchanged = removed = 0
-    timeframe = ""
+    tally: StatsTally | None = None
     with transaction(db) as conn:
         for tf, rows in chunks:
             tf = canonical_timeframe(tf)
-            if not timeframe:
-                timeframe = tf
+            if tally is None:
                 removed = _delete_series(conn, symbol, tf) if replace else 0
+                tally = StatsTally.load(conn, symbol, tf)
+            elif tf != tally.timeframe:
+                raise DataError(f"the file's bars are {tf} apart here but {tally.timeframe} before; "
+                                "nothing was imported", hint="import one timeframe per file")
             cols = _columns(rows)
-            got = _import_into(conn, symbol, tf, cols, check=not replace, progress=None)
+            got = _import_into(conn, tally, cols, check=not replace, progress=None)
             inserted += got
             unchanged += len(cols[0]) - got
-        if timeframe:
-            candle_stats.refresh(conn, symbol, timeframe)
+        if tally is not None:
+            tally.finish(conn)
     return ImportResult(inserted=inserted, unchanged=unchanged, replaced=removed)
 
 
@@ -156,14 +157,17 @@ def _delete_series(conn: Any, symbol: str, timeframe: str) -> int:
     return int(conn.execute(delete(CANDLES).where(key)).rowcount)
 
 
-def _import_into(conn: Any, symbol: str, timeframe: str, cols: Any, *, check: bool,
-                 progress: Progress | None) -> int:
-    """Write the rows not stored yet (`check`: refuse stored bars with other values); returns how many."""
+def _import_into(conn: Any, tally: StatsTally, cols: Any, *, check: bool, progress: Progress | None) -> int:
+    """Write the rows not stored yet (`check`: refuse stored bars with other values; no read when
+    `tally` says no stored bar lies in the rows' range); returns how many, counted into `tally`."""
+    symbol, timeframe = tally.symbol, tally.timeframe
     n = len(cols[0])
-    if not check:
+    if not n:
+        return 0
+    t = cols[0]
+    if not check or not tally.may_overlap(int(t.min()), int(t.max())):
         new = cols
     else:
-        t = cols[0]
         stored = read_candle_columns(conn, symbol, timeframe, int(t.min()), int(t.max()))
         st = stored["open_ms"]
         found = np.zeros(n, dtype=bool)
@@ -186,6 +190,7 @@ def _import_into(conn: Any, symbol: str, timeframe: str, cols: Any, *, check: bo
             )
         new = [c[~found] for c in cols]
     _write(conn, symbol, timeframe, new, _INSERT, progress)
+    tally.add(new[0])
     return len(new[0])
 
 

@@ -1,0 +1,126 @@
+"""Stored candle series listed on the stdlib driver: `data list` without numpy, pandas or SQLAlchemy.
+
+`data list` should cost about what starting the interpreter costs, so this module imports nothing
+heavier than `sqlite3`. It is the one home of what the numpy read path (`store.candle_arrays`), the
+SQLAlchemy path (`store.candle_stats`, `store.candles`) and the CLI share without importing either:
+`canonical_timeframe`, opening a current-schema SQLite file read-only (`open_current`), the
+index-cost listing of stored series that `candle_stats` checks its rows with (`series_keys`,
+`stats_are_current`), and `list_series_sqlite`, which is `data list` when every stats row is current.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cashup_tui.domain.timeframes import timeframe_ms
+
+One = Callable[[str, dict[str, Any]], Any]  # run SQL with :named parameters, return the first row or None
+Stats = tuple[str, str, int, int, int, int]  # symbol, timeframe, first_ms, last_ms, rows, gaps
+
+HEAD_SQL = "SELECT symbol, timeframe FROM candles ORDER BY symbol, timeframe LIMIT 1"
+NEXT_TF_SQL = "SELECT timeframe FROM candles WHERE symbol = :s AND timeframe > :tf ORDER BY symbol, timeframe LIMIT 1"
+NEXT_SYMBOL_SQL = "SELECT symbol, timeframe FROM candles WHERE symbol > :s ORDER BY symbol, timeframe LIMIT 1"
+FIRST_SQL = "SELECT open_ms FROM candles WHERE symbol = :s AND timeframe = :tf ORDER BY open_ms LIMIT 1"
+LAST_SQL = "SELECT open_ms FROM candles WHERE symbol = :s AND timeframe = :tf ORDER BY open_ms DESC LIMIT 1"
+STATS_SQL = "SELECT symbol, timeframe, first_ms, last_ms, rows, gaps FROM candle_stats ORDER BY symbol, timeframe"
+FUNDING_SQL = ("SELECT symbol, MIN(ts_ms), MAX(ts_ms), COUNT(*) FROM funding_rates GROUP BY symbol "
+               "ORDER BY symbol")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    symbol: str
+    timeframe: str  # "funding" for funding-rate series
+    first_ms: int
+    last_ms: int
+    rows: int
+    gaps: int  # number of holes (runs of missing bars)
+    missing: int  # bars missing between first and last
+
+
+def series_infos(stats: list[Stats], funding: list[tuple[Any, ...]]) -> list[SeriesInfo]:
+    """`data list`'s rows from candle_stats rows and funding spans (symbol, first, last, count)."""
+    out = [SeriesInfo(sym, tf, int(first), int(last), int(n), int(gaps),
+                      max((int(last) - int(first)) // timeframe_ms(tf) + 1 - int(n), 0))
+           for sym, tf, first, last, n, gaps in stats]
+    out += [SeriesInfo(str(sym), "funding", int(first), int(last), int(n), 0, 0) for sym, first, last, n in funding]
+    return out
+
+
+def series_keys(one: One) -> list[tuple[str, str]]:
+    """Every stored (symbol, timeframe) in order, a few primary-key seeks per series (a loose index scan)."""
+    out: list[tuple[str, str]] = []
+    row = one(HEAD_SQL, {})
+    while row is not None:
+        sym, tf = str(row[0]), str(row[1])
+        out.append((sym, tf))
+        nxt = one(NEXT_TF_SQL, {"s": sym, "tf": tf})
+        row = (sym, nxt[0]) if nxt is not None else one(NEXT_SYMBOL_SQL, {"s": sym})
+    return out
+
+
+def series_span(one: One, symbol: str, timeframe: str) -> tuple[int, int] | None:
+    """(first, last) open_ms of one stored series (two index seeks); None when it has no candles."""
+    p = {"s": symbol, "tf": timeframe}
+    first, last = one(FIRST_SQL, p), one(LAST_SQL, p)
+    return None if first is None or last is None else (int(first[0]), int(last[0]))
+
+
+def stats_are_current(one: One, row: Any) -> bool:
+    """A candle_stats row still spans its series' first and last bar (two index seeks)."""
+    span = series_span(one, row[0], row[1])
+    return span is not None and span == (row[2], row[3])
+
+
+def list_series_sqlite(url: str, *, busy_timeout_ms: int = 5000) -> tuple[list[Stats], list[tuple[Any, ...]]] | None:
+    """(candle stats, funding spans) of a current-schema SQLite store on the stdlib driver, or None when
+    that is not possible or a stats row is missing or stale (the caller's `open_store` path rebuilds it)."""
+    conn = open_current(url, busy_timeout_ms)
+    if conn is None:
+        return None
+    try:
+        def one(sql: str, params: dict[str, Any]) -> Any:
+            return conn.execute(sql, params).fetchone()
+
+        stats = [tuple(r) for r in conn.execute(STATS_SQL).fetchall()]
+        if [r[:2] for r in stats] != series_keys(one) or not all(stats_are_current(one, r) for r in stats):
+            return None
+        return stats, [tuple(r) for r in conn.execute(FUNDING_SQL).fetchall()]  # type: ignore[return-value]
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def open_current(url: str, busy_timeout_ms: int) -> sqlite3.Connection | None:
+    """A stdlib connection in a read transaction on an existing store file at SCHEMA_VERSION, else None."""
+    from cashup_tui.store.lite import SCHEMA_VERSION, sqlite_file
+
+    path = sqlite_file(url)
+    if path is None or not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("BEGIN")  # the version check and the reads see one snapshot
+        if conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == SCHEMA_VERSION:
+            return conn
+    except sqlite3.Error:
+        pass
+    conn.close()
+    return None
+
+
+def canonical_timeframe(tf: str) -> str:
+    """One name per bar length ('60m' -> '1h', '1440m' -> '1d') so a series is never split in two."""
+    ms = timeframe_ms(tf)
+    for unit, size in (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return tf  # pragma: no cover - timeframe_ms only accepts whole seconds

@@ -1,0 +1,133 @@
+"""The candle_stats row an insert or import writes without a scan (store.candle_tally) is exactly what a
+full scan of the series gives, whatever the sequence of imports, appends, prepends, overlaps, replaces,
+upserts, deletes and edits behind the store's back, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cashup_tui.domain.errors import DataError
+from cashup_tui.store import candle_stats, candles, open_store
+from cashup_tui.store.candle_tally import StatsTally
+from cashup_tui.store.engine import transaction
+from tests.campaign import examples
+
+STEP = 60_000
+SYM, TF = "BTC_USDT", "1m"
+
+# runs of bars on the step (with holes: appends, prepends, overlaps), and scattered times on a half-step grid
+run_st = st.tuples(st.integers(0, 150), st.integers(0, 20), st.sets(st.integers(0, 19), max_size=3)).map(
+    lambda a: [(a[0] + i) * STEP for i in range(a[1]) if i not in a[2]])
+scattered_st = st.lists(st.integers(0, 120), max_size=40, unique=True).map(lambda ks: [k * STEP // 2 for k in ks])
+times_st = st.one_of(run_st, run_st, scattered_st)
+op_st = st.tuples(
+    st.sampled_from(["import", "import_sorted", "replace", "chunks", "insert", "upsert", "delete", "conflict",
+                     "drop_first"]),
+    times_st,
+    st.integers(1, 4),  # chunks
+)
+
+
+def _cols(times: list[int], bump: float = 0.0) -> dict[str, np.ndarray]:
+    t = np.asarray(times, dtype="int64")
+    v = (t // STEP % 7 + 1).astype("float64") + bump  # a bar's values follow from its time: re-imports agree
+    return {"open_ms": t, "open": v, "high": v + 1, "low": v - 1, "close": v, "volume": v}
+
+
+def _stored(db: Any) -> set[int]:
+    with db.begin() as conn:
+        return {int(r[0]) for r in conn.exec_driver_sql("SELECT open_ms FROM candles")}
+
+
+def _check(db: Any) -> None:
+    with transaction(db) as conn:
+        want = candle_stats.scan(conn, SYM, TF)
+        got = conn.exec_driver_sql("SELECT symbol, timeframe, first_ms, last_ms, rows, gaps FROM candle_stats").all()
+    assert [tuple(r) for r in got] == ([want] if want else [])
+
+
+def _apply(db: Any, kind: str, times: list[int], parts: int) -> None:
+    if kind == "import":  # any order, any overlap with what is stored
+        candles.import_candles(db, SYM, TF, _cols(times))
+    elif kind == "import_sorted":
+        candles.import_candles(db, SYM, TF, _cols(sorted(times)))
+    elif kind == "replace":
+        candles.import_candles(db, SYM, TF, _cols(sorted(times)), replace=True)
+    elif kind == "chunks":  # the file's order, cut in chunks, as `data import` writes it
+        ts = sorted(times)
+        cuts = [ts[i::parts] for i in range(parts)] if parts % 2 else np.array_split(np.asarray(ts, "int64"), parts)
+        candles.import_candle_chunks(db, SYM, ((TF, _cols(sorted(int(x) for x in c))) for c in cuts))
+    elif kind == "insert":  # the plain insert path: keys not stored yet
+        stored = _stored(db)
+        candles.insert_candles(db, SYM, TF, _cols([t for t in times if t not in stored]))
+    elif kind == "upsert":
+        candles.upsert_candles(db, SYM, TF, _cols(times, bump=0.5))
+    elif kind == "delete":
+        candles.delete_series(db, SYM, TF)
+    elif kind == "conflict":  # different values for stored bars: refused, nothing written
+        stored = sorted(_stored(db))
+        if stored:
+            with pytest.raises(DataError):
+                candles.import_candles(db, SYM, TF, _cols([*times, stored[-1]], bump=0.25)
+                                       if stored[-1] not in times else _cols(times, bump=0.25))
+    elif kind == "drop_first":  # behind the store's back: the stats row no longer spans its series
+        with db.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM candles WHERE open_ms = (SELECT MIN(open_ms) FROM candles)")
+
+
+@settings(max_examples=examples(25), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(ops=st.lists(op_st, min_size=1, max_size=8))
+def test_tallied_stats_equal_a_full_scan(store_url: str, ops: list[tuple[str, list[int], int]]) -> None:
+    with open_store(store_url) as db:
+        with db.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM candles")
+            conn.exec_driver_sql("DELETE FROM candle_stats")
+        stale = False  # a stats row left stale behind the store's back: right again after the next write
+        for kind, times, parts in ops:
+            _apply(db, kind, times, parts)
+            if kind == "drop_first":
+                stale = parts % 2 == 0
+                if not stale:
+                    candles.list_series(db)  # what repairs it otherwise
+            elif kind in ("chunks", "insert", "upsert", "delete") or (times and kind != "conflict"):
+                stale = False
+            if not stale:
+                _check(db)
+
+
+@pytest.mark.parametrize(("stored", "new", "exact", "gaps"), [
+    ([], [0, STEP, 3 * STEP], True, 1),  # empty series: the inserted run alone
+    ([0, STEP], [3 * STEP, 4 * STEP], True, 1),  # after, a hole at the seam
+    ([5 * STEP], [3 * STEP, 4 * STEP], True, 0),  # before, no hole
+    ([9 * STEP], [3 * STEP, 4 * STEP, 7 * STEP], True, 2),  # before, a hole inside and one at the seam
+    ([0, 4 * STEP], [2 * STEP], False, None),  # between stored bars: a scan
+    ([], [2 * STEP, STEP], False, None),  # out of order: a scan
+])
+def test_tally_is_exact_only_when_the_rows_do_not_interleave(tmp_path, stored, new, exact, gaps) -> None:  # type: ignore[no-untyped-def]
+    with open_store(str(tmp_path / "s.sqlite")) as db:
+        if stored:
+            candles.insert_candles(db, SYM, TF, _cols(stored))
+        with transaction(db) as conn:
+            tally = StatsTally.load(conn, SYM, TF)
+            assert not tally.may_overlap(10 * STEP, 11 * STEP)
+            tally.add(np.asarray(new, dtype="int64"))
+        assert tally.exact is exact
+        if exact:
+            assert (tally.rows, tally.gaps) == (len(stored) + len(new), gaps)
+
+
+def test_a_stats_row_stale_behind_the_stores_back_is_rescanned_not_extended(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with open_store(str(tmp_path / "s.sqlite")) as db:
+        candles.insert_candles(db, SYM, TF, _cols([0, STEP, 2 * STEP]))
+        with db.begin() as conn:
+            conn.exec_driver_sql(f"DELETE FROM candles WHERE open_ms = {2 * STEP}")
+        with transaction(db) as conn:
+            assert not StatsTally.load(conn, SYM, TF).exact
+        candles.import_candles(db, SYM, TF, _cols([5 * STEP]))
+        _check(db)
