@@ -6,7 +6,9 @@
    configured for Gate, and off). Orders are paced --gap-ms apart (not timed) so the websocket path
    stays inside Gate's 100 requests/s. Targets: REST p99 <= 5 ms; websocket p99 <= 1.5 ms and
    <= 0.1x the REST p99 with the limiter on. References measured in the same run: the bare adapter
-   call (no engine, no store) and one bare write-ahead commit.
+   call (no engine, no store), one bare write-ahead commit, and the floor under both: one fdatasync of
+   this disk (in the store's directory) and a trivial websocket echo between two Python processes
+   (aiohttp, paced like the orders).
 2. fills persisted per second: `OrderManager.on_fill` (dedup + order row + fill + position +
    wallet, each committed) into SQLite FULL. Reference: bare `store.orders.record_fill` calls.
 The simulator runs as `cashup sim serve` in its own process by default (--in-process-sim to share the loop).
@@ -200,6 +202,70 @@ def bench_fills(node, n: int) -> dict[str, float]:
             "duplicate_rejects_per_s": dup_rate}
 
 
+def fsync_floor(directory: str, n: int) -> dict[str, float]:
+    """fdatasync after a 4 KB append, as a WAL commit at synchronous=FULL does (ms)."""
+    import os
+
+    path = Path(directory) / "fsync.probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    xs: list[float] = []
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            xs.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return {"p50": statistics.median(xs), "p99": pct(xs, 99)}
+
+
+_ECHO_SERVER = """
+import asyncio
+from aiohttp import WSMsgType, web
+async def echo(request):
+    ws = web.WebSocketResponse(compress=False)
+    await ws.prepare(request)
+    async for m in ws:
+        if m.type == WSMsgType.TEXT:
+            await ws.send_str(m.data)
+    return ws
+async def main():
+    app = web.Application()
+    app.router.add_get("/", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(runner.addresses[0][1], flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+async def echo_floor(n: int, gap_s: float) -> dict[str, float]:
+    """A trivial websocket round trip between two Python processes on loopback, paced like the orders (ms)."""
+    import aiohttp
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", _ECHO_SERVER, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        port = int(await asyncio.wait_for(proc.stdout.readline(), 30))
+        xs: list[float] = []
+        async with aiohttp.ClientSession() as s, s.ws_connect(f"ws://127.0.0.1:{port}/", compress=0) as ws:
+            for i in range(n + 10):
+                await asyncio.sleep(gap_s)
+                t0 = time.perf_counter()
+                await ws.send_str(f'{{"req_id":"{i}"}}')
+                await ws.receive()
+                if i >= 10:
+                    xs.append((time.perf_counter() - t0) * 1000)
+    finally:
+        proc.terminate()
+        await proc.wait()
+    return {"p50": statistics.median(xs), "p99": pct(xs, 99)}
+
+
 async def bench_stall_reference(node, n: int) -> float:
     """The same order burst with no notifier attached: the stall our own path causes."""
     from tests.notify_helpers import LagProbe
@@ -267,6 +333,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
                 await bench_submit(node, 20, gap)  # warm-up (ccxt session, SQLite pages)
                 await bench_submit(node, 20, gap, ws=True)
                 out["submit_ws"] = await bench_submit(node, args.orders, gap, ws=True)
+                out["fsync"] = fsync_floor(tmp, args.orders)
+                out["echo"] = await echo_floor(args.orders, gap)
                 out["submit"] = await bench_submit(node, args.orders, gap)
                 node.rest.ccxt.enableRateLimit = False  # loopback: no venue limits to respect
                 out["submit_unthrottled"] = await bench_submit(node, args.orders, gap)
@@ -309,6 +377,9 @@ def main() -> None:
         print(f"submit -> ack, full engine path, SQLite synchronous={args.sync}, {args.orders} orders, {label}:")
         print(f"  p50 {s['p50']:.2f} ms  p99 {s['p99']:.2f} ms  max {s['max']:.2f} ms  (target p99 <= {target} ms: {ok})")
         if key == "submit_ws":
+            fs, ec = res["fsync"], res["echo"]  # type: ignore[index]
+            print(f"  floor, measured in this run: one fdatasync p50 {fs['p50']:.2f} ms p99 {fs['p99']:.2f} ms; "
+                  f"websocket echo between two Python processes p50 {ec['p50']:.2f} ms p99 {ec['p99']:.2f} ms")
             ratio = s["p99"] / rest_p99
             print(f"  p99 ratio websocket/REST (limiter on) {ratio:.3f}x (target <= {TARGET_WS_RATIO}x: "
                   f"{'OK' if ratio <= TARGET_WS_RATIO else 'OVER TARGET'})")
