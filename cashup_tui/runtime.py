@@ -164,6 +164,10 @@ class Node:
             sim = self.sim = SimServer(listed, seed=s.sim.seed, tick_ms=s.sim.tick_ms,
                                        balance=Decimal(str(s.sim.starting_balance)), clock=self.clock.now_ms,
                                        auth_clock=wall_ms, run_loop=self.sim_running)
+            from cashup_tui.adapters.sim.contracts import synthetic
+
+            if made_up := synthetic(listed):
+                log.warning("demo: %s simulated with made-up specs (no Gate spec on file for it)", ", ".join(made_up))
             self._on_stop("simulator", sim.stop)
             await sim.start(s.sim.host, 0)
             rest_url, ws_url = sim.rest_url, sim.ws_url

@@ -76,3 +76,25 @@ def test_serve_rejects_bad_flags_cleanly() -> None:
         )
         assert r.returncode != 0 and fragment in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_serve_says_which_symbols_have_made_up_specs() -> None:
+    """A valid-looking name with no Gate spec on file (a typo such as BTCC_USDT) is served, but the banner
+    says its specs are made up; real contracts are not flagged."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cashup_tui", "sim", "serve", "--port", "0", "--symbols", "BTC_USDT,BTCC_USDT"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=REPO,
+    )
+    banner = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Ctrl-C"):
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    flagged = [x for x in banner if x.strip().startswith("synthetic")]
+    assert len(flagged) == 1, "".join(banner)
+    assert flagged[0].rstrip().endswith(": BTCC_USDT")

@@ -142,6 +142,7 @@ async def _serve(
     import signal
     from decimal import Decimal
 
+    from cashup_tui.adapters.sim.contracts import synthetic
     from cashup_tui.adapters.sim.server import SimServer, wall_ms
 
     market = None
@@ -175,6 +176,7 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     active = {k: v for k, v in sim.faults.snapshot().items() if v != getattr(type(sim.faults)(), k)}
+    made_up = [] if replay else synthetic(list(sim.market.symbols))
     out = sys.stdout
     out.write(
         f"cashup simulator: {', '.join(sim.market.symbols)} (seed {seed}{', replay ' + replay if replay else ''})\n"
@@ -184,6 +186,8 @@ async def _serve(
         f"  test key:    {sim.api_key}\n"
         f"  test secret: {sim.api_secret}\n"
         f"  user id:     {sim.state.user_id}\n"
+        + (f"  synthetic (no Gate spec on file; tick, multiplier and fees made up): {', '.join(made_up)}\n"
+           if made_up else "")
         + (f"  faults: {', '.join(f'{k}={v}' for k, v in active.items())}\n" if active else "")
         + "point cashup at it:\n"
         f"export CASHUP_GATE_REST_URL={sim.rest_url}\n"

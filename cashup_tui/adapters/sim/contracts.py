@@ -125,6 +125,12 @@ def contract_spec(symbol: str, funding_interval_s: int = 28_800) -> dict[str, An
     }
 
 
+def synthetic(symbols: list[str]) -> list[str]:
+    """The symbols whose specs are made up here (no Gate spec on file): a user must be told, because a
+    typo such as `BTCC_USDT` is a valid name and would otherwise trade as if it were a real contract."""
+    return [s for s in symbols if s not in REAL_SPECS]
+
+
 def start_price(symbol: str) -> Decimal:
     """The price the synthetic market starts from (Gate's last price on 2023-05-24 for known symbols)."""
     return Decimal(contract_spec(symbol)["last_price"])
