@@ -224,3 +224,29 @@ async def test_a_fresh_venue_starts_the_slot_flat(tmp_path: Path) -> None:
     r2.fresh_venue = True
     slot = r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
     assert (slot.position, slot.fills, r2.pnl("g")["realised_pnl"]) == (D(0), 0, D(0))
+
+
+async def test_a_settlement_booked_while_the_slot_was_not_running_reaches_it_once(tmp_path: Path) -> None:
+    """Start-up reconciliation books the settlements made while CashUp was stopped before any strategy is
+    back: each slot takes its share when it is added (on what it held then), once across restarts."""
+    e, _, cls = await _long_slot(tmp_path)
+    await e.om.submit(order(size="100", price=None, otype=OrderType.MARKET))  # a manual 100 beside the slot's 100
+    before = e.clock.now_ms() - 1  # settled before the slot's fill: it held nothing then
+    e2 = make_engine(journal=e.journal, venue=e.venue)
+    assert e2.portfolio.positions["BTC_USDT"].size == D(200)
+    for ts, amount in ((before, "-0.3"), (e.clock.now_ms() + 60_000, "-0.1")):  # booked at start-up, no runner yet
+        await e2.om.handle_event(FundingSettled(ts, "BTC_USDT", D(amount), FundingSettled.key_of("BTC_USDT", ts)))
+    r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
+    r2.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    assert r2.pnl("g")["funding"] == D("-0.05")  # half of the second; none of the first
+    e3 = make_engine(journal=e.journal, venue=e.venue)
+    r3 = StrategyRunner(e3.om, INSTRUMENTS, e3.clock, e3.journal, e3.bus)
+    r3.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    assert r3.pnl("g")["funding"] == D("-0.05")  # taken once
+    # a runner that exists before the settlement is booked (no slot yet) passes it on the same way
+    e4 = make_engine(journal=e.journal, venue=e.venue)
+    r4 = StrategyRunner(e4.om, INSTRUMENTS, e4.clock, e4.journal, e4.bus)
+    ts = e.clock.now_ms() + 120_000
+    await e4.om.handle_event(FundingSettled(ts, "BTC_USDT", D("-0.2"), FundingSettled.key_of("BTC_USDT", ts)))
+    r4.add(cls(), "BTC_USDT", "1m", name="g", order_notional=D(500))
+    assert r4.pnl("g")["funding"] == D("-0.15")

@@ -5,7 +5,9 @@ time (the contract's `funding_next_apply`), and the wallet moves by what it says
 type `fund`). The engine takes that amount as it is: the position's Funding, the cash, and (through the
 bus) each strategy's share of it (`runner.StrategyRunner.on_funding`). A settlement is known by its key
 (contract and time) and applied once, also across a reconnect or a restart; each is journalled (time,
-contract, amount), so closed positions (round trips) carry the funding paid while they were open.
+contract, amount), so closed positions (round trips) carry the funding paid while they were open,
+with what it paid per contract of the account's position, so a strategy that was not running when a
+settlement was booked (start-up reconciliation) takes its share when it comes back (`shares_after`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cashup_tui.engine.cache import Cache
 from cashup_tui.engine.portfolio import Portfolio
 
 log = logging.getLogger("cashup.funding")
-SETTLEMENTS_KEY = "funding.settlements"  # [[key, ts_ms, symbol, amount], ...], oldest first
+SETTLEMENTS_KEY = "funding.settlements"  # [[key, ts_ms, symbol, amount, per_contract], ...], oldest first
 SETTLEMENTS_KEPT = 20_000  # years of settlements of a few contracts (3 a day each); the oldest go first
 FUNDING_CHECKED_KEY = "funding.checked_ms"  # when reconciliation last read the venue's settlements
 FUNDING_OVERLAP_MS = 3_600_000  # re-read before that time: clocks differ, keys dedupe
@@ -41,10 +43,12 @@ class FundingLedger:
         """Book one settlement; False when it was booked before (or is for an unknown contract)."""
         if ev.key in self._seen or ev.symbol not in self.portfolio.instruments:
             return False
+        per = per_contract(self.portfolio, ev.symbol, ev.amount)
         pos = self.portfolio.book_funding(ev.symbol, ev.amount, ev.ts_ms)
         self.cache.put_position(pos)
         self.journal.save_positions([pos.snapshot()])
-        self._rows = [*self._rows, [ev.key, ev.ts_ms, ev.symbol, str(ev.amount)]][-SETTLEMENTS_KEPT:]
+        row = [ev.key, ev.ts_ms, ev.symbol, str(ev.amount), "" if per is None else str(per)]
+        self._rows = [*self._rows, row][-SETTLEMENTS_KEPT:]
         self._seen.add(ev.key)
         self.journal.kv_set(SETTLEMENTS_KEY, self._rows)
         log.info("funding %s %s USDT (%s)", ev.symbol, ev.amount, ev.key)
@@ -53,9 +57,33 @@ class FundingLedger:
         return True
 
 
+def per_contract(portfolio: Portfolio, symbol: str, amount: Decimal) -> Decimal | None:
+    """What a settlement paid per contract of the account's position on `symbol` (None when flat): a
+    strategy's share is this times its own contracts (signed, so a slot short against a net long receives)."""
+    pos = portfolio.positions.get(symbol)
+    return amount / pos.size if pos is not None and pos.size != 0 else None
+
+
+def newest_ms(journal: Journal) -> int:
+    """The time of the newest booked settlement (0 if none): a strategy's record says up to which it has
+    taken its share."""
+    rows = journal.kv_get(SETTLEMENTS_KEY) or []
+    return max((int(r[1]) for r in rows), default=0)
+
+
+def shares_after(journal: Journal, after_ms: int, symbols: set[str]) -> list[tuple[int, str, Decimal]]:
+    """Settlements on `symbols` booked after `after_ms` (time, contract, paid per contract), oldest first.
+    Rows journalled before the per-contract figure was kept, or booked while the account was flat, are
+    left out: no share can be derived from them."""
+    out = [(int(r[1]), str(r[2]), Decimal(str(r[4]))) for r in journal.kv_get(SETTLEMENTS_KEY) or []
+           if int(r[1]) > after_ms and str(r[2]) in symbols and len(r) > 4 and r[4] != ""]
+    return sorted(out, key=lambda x: x[0])
+
+
 def settlements(journal: Journal) -> list[tuple[int, str, Decimal]]:
     """Every booked settlement (time, contract, amount), oldest first: what round trips add up."""
     return [(int(r[1]), str(r[2]), Decimal(str(r[3]))) for r in journal.kv_get(SETTLEMENTS_KEY) or []]
 
 
-__all__ = ["FUNDING_CHECKED_KEY", "FUNDING_OVERLAP_MS", "SETTLEMENTS_KEY", "FundingLedger", "settlements"]
+__all__ = ["FUNDING_CHECKED_KEY", "FUNDING_OVERLAP_MS", "SETTLEMENTS_KEY", "FundingLedger", "newest_ms",
+           "per_contract", "settlements", "shares_after"]

@@ -30,6 +30,7 @@ from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import bucket_start, timeframe_ms
 from cashup_tui.engine.bus import EventBus
+from cashup_tui.engine.funding import newest_ms, per_contract, shares_after
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.risk import StrategyBudget
 from cashup_tui.engine.strategy import Strategy, StrategyFill, where
@@ -229,6 +230,7 @@ class StrategyRunner:
         self._ctx: dict[str, LiveContext] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.fresh_venue = False  # a venue that starts empty (the demo simulator): slots start flat too
+        self._funding_ms = newest_ms(journal)  # settlements up to here have reached the running slots
         if isinstance(bus, EventBus):
             bus.subscribe(OrderFilled, lambda e: self.on_fill(e.fill))
             bus.subscribe(FundingSettled, self.on_funding)
@@ -251,9 +253,9 @@ class StrategyRunner:
         slot = Slot(name, strategy, symbol, timeframe, order_notional, budget, allow_short,
                     builder=BarBuilder(symbol, timeframe), keep=keep)
         saved = self.claim(slot, start)
-        slot.book, slot.fills = self._book_from_fills(name, symbol)
+        slot.book, slot.fills = self._book_from_fills(name, symbol, saved.get("funding_ms"))
         if not self.fresh_venue:
-            slot.book.funding = Decimal(str(saved.get("funding") or 0))
+            slot.book.funding += Decimal(str(saved.get("funding") or 0))
         slot.position = slot.book.size
         return self.register(slot)
 
@@ -307,32 +309,43 @@ class StrategyRunner:
         """A vectorised strategy, or one declaring `warmup() > 0`, is given recent bars before trading."""
         return slot.strategy.vectorised or slot.strategy.warmup() > 0
 
-    def _book_from_fills(self, name: str, symbol: str) -> tuple[Position, int]:
+    def _book_from_fills(self, name: str, symbol: str, funding_after_ms: int | None = None) -> tuple[Position, int]:
         """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order;
-        against a fresh venue (the demo simulator starts flat) the old fills are history, not a position."""
+        against a fresh venue (the demo simulator starts flat) the old fills are history, not a position.
+
+        The book's funding is the share of the settlements booked after `funding_after_ms` (its record's
+        mark: booked while it was not running, e.g. by start-up reconciliation), each on the contracts the
+        slot held at that time; the caller adds what its record already holds."""
         book = Position(symbol, self.instruments[symbol].quanto_multiplier)
         if self.fresh_venue:
             return book, 0
         mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
         fills = sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
                        key=lambda f: (f.ts_ms, f.trade_id))
+        missed = [] if funding_after_ms is None else shares_after(self.journal, int(funding_after_ms), {symbol})
+        i = 0
         for f in fills:
+            while i < len(missed) and missed[i][0] <= f.ts_ms:  # settled before this fill: on what was held
+                book.funding += missed[i][2] * book.size
+                i += 1
             book.apply_fill(f)
+        for _, _, per in missed[i:]:
+            book.funding += per * book.size
         return book, len(fills)
 
     def on_funding(self, ev: FundingSettled) -> None:
         """A settlement the venue booked on the account's position: each slot on the contract takes the
         share its own position holds of it (signed: a slot short against the net long receives)."""
-        venue = self.om.portfolio.positions.get(ev.symbol)
-        if venue is None or venue.size == 0:
+        self._funding_ms = max(self._funding_ms, ev.ts_ms)
+        per = per_contract(self.om.portfolio, ev.symbol, ev.amount)
+        if per is None:
             return
-        per_contract = ev.amount / venue.size
         for slot in self.slots.values():
             if slot.portfolio:
-                if slot.on_funding(ev.symbol, per_contract):  # type: ignore[attr-defined]
+                if slot.on_funding(ev.symbol, per):  # type: ignore[attr-defined]
                     self._save(slot)
             elif slot.symbol == ev.symbol and slot.book is not None and slot.book.size != 0:
-                slot.book.funding += per_contract * slot.book.size
+                slot.book.funding += per * slot.book.size
                 self._save(slot)
 
     def pnl(self, name: str) -> dict[str, Decimal]:
@@ -352,7 +365,8 @@ class StrategyRunner:
             "state": slot.state.value, "symbol": slot.symbol, "timeframe": slot.timeframe,
             "params": dict(slot.strategy.params), "error": slot.error, "strategy": slot.strategy.label(),
             "path": getattr(slot.strategy, "source_path", ""), "order_notional": str(slot.order_notional),
-            "funding": str(slot.book.funding if slot.book is not None else ZERO), **slot.record(),
+            "funding": str(slot.book.funding if slot.book is not None else ZERO), "funding_ms": self._funding_ms,
+            **slot.record(),
         })
         if slot.keep:
             index = list(self.journal.kv_get(INDEX_KEY) or [])
