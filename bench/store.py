@@ -19,7 +19,10 @@ insert rate (stdlib sqlite3 executemany of the same rows into an identical table
 row-per-candle import) and the import's memory above its own baseline (peak RSS minus that of the same
 command on a 1,000-row file). Targets: store <= 1.2x CSV, list <= 0.2 s, import >= 500k rows/s with
 peak RSS <= 2x the file (reported absolute and above the baseline) and <= 300 MB.
+`--list-store DIR` times only that last `data list` (best and median of --repeats cold processes, beside
+a bare interpreter start) on a store of 20 series kept in DIR, built there on the first run.
 Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500] | [--cli 1000000]
+     [--list-store DIR]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import argparse
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,22 +139,43 @@ def _cashup(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     return dt, rss, out
 
 
+def _write_csv(path: Path, n: int) -> dict[str, np.ndarray]:
+    """N synthetic 1-minute bars on the minute (as `data import` requires) as CSV; returns them."""
+    cols = synthetic(n)
+    cols["open_ms"] = cols["open_ms"] - 40_000
+    with path.open("w") as fh:
+        fh.write("open_time_ms,open,high,low,close,volume\n")
+        np.savetxt(fh, np.column_stack([cols[c] for c in candles.COLUMNS]),
+                   fmt=["%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.0f"], delimiter=",")
+    return cols
+
+
+def _cli_env(base: Path) -> dict[str, str]:
+    env = {**os.environ, "CASHUP_DATA_DIR": str(base / "data"), "CASHUP_CONFIG_DIR": str(base / "cfg"),
+           "CASHUP_LOG_DIR": str(base / "log"), "CASHUP_DB": str(base / "store.sqlite")}
+    env.pop("CASHUP_CONFIG", None)
+    return env
+
+
+def _copy_series(db: Path, series: int) -> None:
+    """series - 1 more copies of the BTC_USDT series, in SQL (fast); their stats rows are left missing."""
+    con = sqlite3.connect(db)
+    for k in range(1, series):
+        con.execute(f"INSERT INTO candles SELECT 'S{k:02d}_USDT', timeframe, open_ms, open, high, low, close, "
+                    "volume FROM candles WHERE symbol = 'BTC_USDT'")
+    con.commit()
+    con.close()
+
+
 def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int | bool]:
     """Import, list and backtest-from-the-store against backtest-from-the-CSV (see module docstring)."""
-    cols = synthetic(n)
-    cols["open_ms"] = cols["open_ms"] - 40_000  # on the minute, as `data import` requires
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)
         csv = base / "BTC_USDT_1m.csv"
-        with csv.open("w") as fh:
-            fh.write("open_time_ms,open,high,low,close,volume\n")
-            np.savetxt(fh, np.column_stack([cols[c] for c in candles.COLUMNS]),
-                       fmt=["%d", "%.2f", "%.2f", "%.2f", "%.2f", "%.0f"], delimiter=",")
+        cols = _write_csv(csv, n)
         tiny = base / "tiny.csv"  # the same command on 1,000 rows: the process's own baseline memory
         tiny.write_text("".join(csv.open().readlines()[:1001]))
-        env = {**os.environ, "CASHUP_DATA_DIR": str(base / "data"), "CASHUP_CONFIG_DIR": str(base / "cfg"),
-               "CASHUP_LOG_DIR": str(base / "log")}
-        env.pop("CASHUP_CONFIG", None)
+        env = _cli_env(base)
         imp = ["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"]
         t_imp = t_ref = float("inf")
         rss_imp = rss_base = 0
@@ -174,12 +199,7 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
             t_csv = min(t_csv, dt)
             dt, _, outs["store"] = _cashup([*common, "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
             t_store = min(t_store, dt)
-        con = sqlite3.connect(base / "store.sqlite")  # 19 more series of n rows, copied in SQL (fast)
-        for k in range(1, series):
-            con.execute(f"INSERT INTO candles SELECT 'S{k:02d}_USDT', timeframe, open_ms, open, high, low, close, "
-                        "volume FROM candles WHERE symbol = 'BTC_USDT'")
-        con.commit()
-        con.close()
+        _copy_series(base / "store.sqlite", series)  # 19 more series of n rows
         # the first list finds the copies' stats missing and builds them (a scan each); the next ones read them
         t_rebuild, _, out = _cashup(["data", "list", "--json"], env)
         assert len(json.loads(out)) == series, out
@@ -198,6 +218,32 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
             "store_vs_csv": round(t_store / t_csv, 2), "same_metrics": same}
 
 
+def bench_list(n: int, repeats: int, keep: Path, series: int = 20) -> dict[str, float | int]:
+    """Only `data list` on `series` x n bars kept in `keep` (built there on the first run, reused after):
+    cold processes, interleaved with a bare interpreter start (the floor), best and median."""
+    keep.mkdir(parents=True, exist_ok=True)
+    env = _cli_env(keep)
+    if not (keep / "store.sqlite").exists():
+        csv = keep / "BTC_USDT_1m.csv"
+        _write_csv(csv, n)
+        _cashup(["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"], env)
+        csv.unlink()
+        _copy_series(keep / "store.sqlite", series)
+    got = json.loads(_cashup(["data", "list", "--json"], env)[2])  # the first one builds the copies' stats
+    if [r["rows"] for r in got] != [n] * series:
+        raise SystemExit(f"{keep} holds {[r['rows'] for r in got]} rows per series, not {series} x {n}")
+    t_list: list[float] = []
+    t_py: list[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        t_py.append(time.perf_counter() - t0)
+        t_list.append(_cashup(["data", "list", "--json"], env)[0])
+    return {"bars": n, "series": series, "repeats": repeats, "list_best_s": round(min(t_list), 3),
+            "list_median_s": round(statistics.median(t_list), 3), "python_start_best_s": round(min(t_py), 3),
+            "python_start_median_s": round(statistics.median(t_py), 3), "load_1m": round(os.getloadavg()[0], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
@@ -205,9 +251,13 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=2, help="best of N, each into a fresh file")
     ap.add_argument("--cli", type=int, default=0, metavar="BARS", help="time the CLI paths on BARS bars instead")
+    ap.add_argument("--list-store", type=Path, metavar="DIR",
+                    help="time only `data list` on 20 series of BARS (--cli, default 1,000,000) kept in DIR: "
+                         "built there on the first run (minutes), reused after")
     args = ap.parse_args()
-    if args.cli:
-        res = bench_cli(args.cli, args.repeats)
+    if args.cli or args.list_store:
+        res = (bench_list(args.cli or 1_000_000, args.repeats, args.list_store) if args.list_store
+               else bench_cli(args.cli, args.repeats))
         for k, v in res.items():
             print(f"  {k:>34}: {v}")
         print(json.dumps(res))

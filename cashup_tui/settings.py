@@ -24,7 +24,6 @@ from typing import Any, get_type_hints
 from cashup_tui.domain.enums import TRADING_MODES
 from cashup_tui.domain.errors import ConfigError
 from cashup_tui.domain.secret import Secret
-from cashup_tui.logging_setup import mask_url
 
 
 @dataclass
@@ -142,6 +141,9 @@ class Settings:
                 if isinstance(v, Secret):
                     v = ("<set>" if v else "<not set>") if redact else v.reveal()
                 elif redact and (name, f.name) in URL_KEYS:  # tokens: scheme and host only
+                    # imported here: every command loads settings, few show them (logging.handlers, regexes)
+                    from cashup_tui.logging_setup import mask_url
+
                     v = [mask_url(u) for u in v]
                 values[f.name] = v
             out[name] = values

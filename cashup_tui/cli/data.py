@@ -5,8 +5,8 @@ bars stored with *different* values are refused (exit 1) unless `--replace`, whi
 the whole stored series in the same transaction. Funding-rate files are detected and go to
 the funding table (listed with timeframe `funding`). Exit codes: 0 ok, 1 bad data, 2 bad config.
 
-Heavy modules (pandas, numpy, sqlalchemy) are imported inside the commands: `cashup --help`
-stays fast.
+Heavy modules (pandas, numpy, sqlalchemy) and the export and fetch helpers are imported inside the
+commands: `cashup --help` and `cashup data list` stay fast.
 
 For a `fetch` command (candles downloaded from Gate): `db = open_db(ctx)` then
 `cashup_tui.store.candles.upsert_candles(db, symbol, timeframe, rows)` where rows is a DataFrame
@@ -36,8 +36,6 @@ from cashup_tui.cli.common import (
     print_json,
     settings_from,
 )
-from cashup_tui.cli.data_fetch import progress_bar as _progress
-from cashup_tui.cli.export import export_target, write_export
 from cashup_tui.domain.errors import CashupError, ConfigError
 
 if TYPE_CHECKING:
@@ -105,6 +103,7 @@ def import_cmd(
         from itertools import chain
 
         from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file
+        from cashup_tui.cli.data_fetch import progress_bar as _progress
         from cashup_tui.store import candles
 
         data = StreamSummary()  # the whole file, gathered as its chunks are read and written
@@ -217,6 +216,8 @@ def export_cmd(
     lo, hi = parse_when_option(start, "--from"), parse_when_option(end, "--to")
     if lo is not None and hi is not None and hi <= lo:
         fail(f"--to ({end}) must be after --from ({start})", hint="--from is inclusive, --to exclusive", code=2)
+    from cashup_tui.cli.export import export_target, write_export
+
     target = export_target(out, fmt, force)
     if target.kind == "parquet":
         from cashup_tui.extras import require

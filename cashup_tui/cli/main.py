@@ -1,13 +1,16 @@
 """The `cashup` command: a root group whose sub-groups are imported only when invoked,
-so `cashup --help` and `cashup --version` stay fast (no textual/pandas/ccxt/sqlmodel)."""
+so `cashup --help` and `cashup --version` stay fast (no textual/pandas/ccxt/sqlmodel), and
+whose unset options cost no pydantic import (`_defer_coercion`)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from functools import cached_property
 from typing import Any
 
 import typer
+import typer.core
 from typer.core import TyperGroup
 
 from cashup_tui import __version__
@@ -63,6 +66,45 @@ class LazyGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _defer_coercion() -> None:
+    """Let typer build a parameter's pydantic coercion only for a value that needs it.
+
+    typer (0.29) coerces every parameter through a pydantic TypeAdapter, built on first use, and
+    uses it also for the options a command line leaves unset (--help, --db, the completion flags...),
+    although for their value None `RuntimeParam.coerce` returns before touching the adapter. Building
+    that first adapter imports pydantic and its schema machinery, the larger part of a short command's
+    start (`cashup data list`). Here typer gets a stand-in: None is handled by typer's own `coerce`,
+    and the first other value builds typer's runtime parameter (once) and hands over to it. Where
+    typer's layout differs, nothing is installed (behaviour unchanged, only slower) and
+    tests/test_cli_startup.py fails."""
+    try:
+        from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+    except ImportError:  # pragma: no cover - another typer layout
+        return
+    if (getattr(typer.core, "build_runtime_param", None) is not build_runtime_param
+            or any("coerce" in vars(c) for c in RuntimeParam.__subclasses__())):
+        return  # pragma: no cover - another typer layout (a subclass's own coerce would be bypassed)
+
+    class Deferred(RuntimeParam):
+        descriptor: TypeDescriptor  # not a dataclass field: set once in __init__
+
+        def __init__(self, descriptor: TypeDescriptor) -> None:
+            super().__init__(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+            object.__setattr__(self, "descriptor", descriptor)  # RuntimeParam is a frozen dataclass
+
+        @cached_property
+        def built(self) -> RuntimeParam:
+            return build_runtime_param(self.descriptor)
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            return self.built._coerce_value(value, param=param, ctx=ctx)
+
+    typer.core.build_runtime_param = Deferred  # type: ignore[assignment]
+
+
+_defer_coercion()
 
 
 def _single(fn: Any) -> typer.Typer:

@@ -3,9 +3,10 @@
 `data list` should cost about what starting the interpreter costs, so this module imports nothing
 heavier than `sqlite3`. It is the one home of what the numpy read path (`store.candle_arrays`), the
 SQLAlchemy path (`store.candle_stats`, `store.candles`) and the CLI share without importing either:
-`canonical_timeframe`, opening a current-schema SQLite file read-only (`open_current`), the
-index-cost listing of stored series that `candle_stats` checks its rows with (`series_keys`,
-`stats_are_current`), and `list_series_sqlite`, which is `data list` when every stats row is current.
+`canonical_timeframe`, the SQLite file a store URL names (`sqlite_file`, also `store.lite`'s), opening
+a current-schema SQLite file read-only (`open_current`), the index-cost listing of stored series that
+`candle_stats` checks its rows with (`series_keys`, `stats_are_current`), and `list_series_sqlite`,
+which is `data list` when every stats row is current.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.store.schema_sql import SCHEMA_VERSION
 
 One = Callable[[str, dict[str, Any]], Any]  # run SQL with :named parameters, return the first row or None
 Stats = tuple[str, str, int, int, int, int]  # symbol, timeframe, first_ms, last_ms, rows, gaps
@@ -95,10 +98,23 @@ def list_series_sqlite(url: str, *, busy_timeout_ms: int = 5000) -> tuple[list[S
         conn.close()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite file behind a plain path or a plain `sqlite:///PATH` URL (it may not exist yet); None
+    otherwise (memory, other backends and drivers, URLs with options: those go through SQLAlchemy)."""
+    url = (url or "").strip()
+    if not url or url == ":memory:":
+        return None
+    if "://" in url:
+        if not url.startswith("sqlite:///") or "?" in url:
+            return None
+        url = url[len("sqlite:///"):]
+        if not url or url == ":memory:":
+            return None
+    return Path(url).expanduser()
+
+
 def open_current(url: str, busy_timeout_ms: int) -> sqlite3.Connection | None:
     """A stdlib connection in a read transaction on an existing store file at SCHEMA_VERSION, else None."""
-    from cashup_tui.store.lite import SCHEMA_VERSION, sqlite_file
-
     path = sqlite_file(url)
     if path is None or not path.is_file():
         return None

@@ -31,6 +31,7 @@ from typing import Any
 from cashup_tui.domain.errors import ConfigError, DataError
 from cashup_tui.domain.instruments import to_decimal
 from cashup_tui.store import schema_sql
+from cashup_tui.store.candle_list import sqlite_file
 from cashup_tui.store.schema_sql import SCHEMA_VERSION  # == migrations.LATEST (a test holds them equal)
 
 RUN_STATUSES = ("running", "done", "failed")
@@ -249,21 +250,6 @@ def prepare_file(path: Path) -> None:
                 p.chmod(0o600)
         except OSError:
             pass
-
-
-def sqlite_file(url: str) -> Path | None:
-    """The SQLite file behind a plain path or a plain `sqlite:///PATH` URL (it may not exist yet); None
-    otherwise (memory, other backends and drivers, URLs with options: those go through SQLAlchemy)."""
-    url = (url or "").strip()
-    if not url or url == ":memory:":
-        return None
-    if "://" in url:
-        if not url.startswith("sqlite:///") or "?" in url:
-            return None
-        url = url[len("sqlite:///"):]
-        if not url or url == ":memory:":
-            return None
-    return Path(url).expanduser()
 
 
 def enable_wal(execute: Any, busy_timeout_ms: int) -> None:

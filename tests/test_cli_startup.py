@@ -1,0 +1,74 @@
+"""What a short `cashup` command loads, checked in a fresh process (structure, not a stopwatch).
+
+`cashup data list` on a current SQLite store should cost little more than starting the interpreter
+(issue 13): no pydantic (typer builds its coercion only for values that need it: `cli.main._defer_coercion`),
+no numpy / pandas / SQLAlchemy, and none of the data commands' other helpers. The help screens load no pydantic
+either. Values that need coercion still get typer's own checks (the last test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cashup_tui.cli.main import app
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = {"pydantic", "pydantic_core", "numpy", "pandas", "sqlalchemy", "sqlmodel", "textual"}
+# cashup modules a listing does not need (`store.lite` is the backtest writer; `sqlite_file` lives in candle_list)
+NOT_FOR_LIST = {"cashup_tui.store.lite", "cashup_tui.logging_setup", "cashup_tui.cli.export",
+                "cashup_tui.cli.data_fetch"}
+
+
+def _cashup_loading(args: list[str], **env: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `cashup ARGS` in a fresh interpreter; (the process, top-level packages + cashup modules loaded)."""
+    probe = ("import atexit, sys\n"
+             "def _dump():\n"
+             "    mods = set(sys.modules)\n"
+             "    names = {m.split('.')[0] for m in mods} | {m for m in mods if m.startswith('cashup_tui')}\n"
+             "    sys.stderr.write('\\nLOADED:' + ','.join(sorted(names)) + '\\n')\n"
+             "atexit.register(_dump)\n"
+             "from cashup_tui.cli.main import run\n"
+             f"run({args!r})\n")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120,
+                       env={**os.environ, **env})
+    return r, set(r.stderr.rpartition("LOADED:")[2].strip().split(","))
+
+
+def test_data_list_loads_no_pydantic_numpy_or_sqlalchemy(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    csv = tmp_path / "a.csv"
+    csv.write_text("open_time_ms,open,high,low,close,volume\n"
+                   + "".join(f"{1_672_531_200_000 + i * 60_000},{100 + i},{102 + i},{99 + i},{101 + i},{i}\n"
+                             for i in range(50)))
+    r = CliRunner().invoke(app, ["--db", str(db), "data", "import", str(csv), "--symbol", "BTC_USDT",
+                                 "--timeframe", "1m"])
+    assert r.exit_code == 0, r.output
+    for url in (str(db), f"sqlite:///{db}"):  # named by CASHUP_DB: a --db value is coerced, by pydantic
+        proc, loaded = _cashup_loading(["data", "list", "--json"], CASHUP_DB=url)
+        assert proc.returncode == 0, proc.stderr
+        assert [(s["symbol"], s["rows"]) for s in json.loads(proc.stdout)] == [("BTC_USDT", 50)]
+        assert not loaded & (HEAVY | {"rich"}), sorted(loaded & (HEAVY | {"rich"}))
+        assert not loaded & NOT_FOR_LIST, sorted(loaded & NOT_FOR_LIST)
+
+
+def test_help_screens_load_no_pydantic() -> None:
+    for args in (["--help"], ["data", "--help"], ["data", "list", "--help"]):
+        proc, loaded = _cashup_loading(args)
+        assert proc.returncode == 0 and "Usage: cashup" in proc.stdout, proc.stderr
+        assert not loaded & HEAVY, (args, sorted(loaded & HEAVY))
+
+
+def test_a_value_that_needs_coercion_still_gets_typers_checks(tmp_path: Path) -> None:
+    """The deferred coercion hands over to typer's: a bad choice and a bad number fail as before."""
+    r = CliRunner().invoke(app, ["--db", str(tmp_path / "c.sqlite"), "data", "export", "-", "--symbol", "BTC_USDT",
+                                 "--timeframe", "1h", "--format", "xlsx"])
+    assert r.exit_code == 2 and "xlsx" in r.output, r.output
+    proc, loaded = _cashup_loading(["data", "import", str(tmp_path / "none.csv"), "--symbol", "BTC_USDT",
+                                    "--format", "nope"])
+    assert proc.returncode == 2 and "nope" in proc.stderr, proc.stderr
+    assert "pydantic" in loaded  # the value was coerced by typer's own adapter
