@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from cashup_tui.cli.main import app
+from cashup_tui.cli.main import COERCION_DEFERRED, app
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = {"pydantic", "pydantic_core", "numpy", "pandas", "sqlalchemy", "sqlmodel", "textual"}
@@ -39,6 +40,12 @@ def _cashup_loading(args: list[str], **env: str) -> tuple[subprocess.CompletedPr
     return r, set(r.stderr.rpartition("LOADED:")[2].strip().split(","))
 
 
+def _pydantic_free() -> set[str]:
+    """pydantic is checked only where the deferral is installed: a typer with another layout runs the same
+    commands, slower, and fails nothing (the skip below says so for the help screens)."""
+    return {"pydantic", "pydantic_core"} if COERCION_DEFERRED else set()
+
+
 def test_data_list_loads_no_pydantic_numpy_or_sqlalchemy(tmp_path: Path) -> None:
     db = tmp_path / "c.sqlite"
     csv = tmp_path / "a.csv"
@@ -52,10 +59,13 @@ def test_data_list_loads_no_pydantic_numpy_or_sqlalchemy(tmp_path: Path) -> None
         proc, loaded = _cashup_loading(["data", "list", "--json"], CASHUP_DB=url)
         assert proc.returncode == 0, proc.stderr
         assert [(s["symbol"], s["rows"]) for s in json.loads(proc.stdout)] == [("BTC_USDT", 50)]
-        assert not loaded & (HEAVY | {"rich"}), sorted(loaded & (HEAVY | {"rich"}))
+        heavy = (HEAVY - {"pydantic", "pydantic_core"}) | _pydantic_free() | {"rich"}
+        assert not loaded & heavy, sorted(loaded & heavy)
         assert not loaded & NOT_FOR_LIST, sorted(loaded & NOT_FOR_LIST)
 
 
+@pytest.mark.skipif(not COERCION_DEFERRED, reason="this typer's coercion layout differs from 0.29's: cli.main."
+                    "_defer_coercion installed nothing, so every command imports pydantic (correct, ~60 ms slower)")
 def test_help_screens_load_no_pydantic() -> None:
     for args in (["--help"], ["data", "--help"], ["data", "list", "--help"]):
         proc, loaded = _cashup_loading(args)

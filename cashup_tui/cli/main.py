@@ -68,7 +68,7 @@ class LazyGroup(TyperGroup):
                 formatter.write_dl(rows)
 
 
-def _defer_coercion() -> None:
+def _defer_coercion() -> bool:
     """Let typer build a parameter's pydantic coercion only for a value that needs it.
 
     typer (0.29) coerces every parameter through a pydantic TypeAdapter, built on first use, and
@@ -77,15 +77,16 @@ def _defer_coercion() -> None:
     that first adapter imports pydantic and its schema machinery, the larger part of a short command's
     start (`cashup data list`). Here typer gets a stand-in: None is handled by typer's own `coerce`,
     and the first other value builds typer's runtime parameter (once) and hands over to it. Where
-    typer's layout differs, nothing is installed (behaviour unchanged, only slower) and
-    tests/test_cli_startup.py fails."""
+    typer's layout differs, nothing is installed (behaviour unchanged, only slower; False) and
+    tests/test_cli_startup.py says so in its skip reason."""
     try:
         from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
     except ImportError:  # pragma: no cover - another typer layout
-        return
+        return False
     if (getattr(typer.core, "build_runtime_param", None) is not build_runtime_param
+            or not {"coerce", "_coerce_value"} <= set(vars(RuntimeParam))
             or any("coerce" in vars(c) for c in RuntimeParam.__subclasses__())):
-        return  # pragma: no cover - another typer layout (a subclass's own coerce would be bypassed)
+        return False  # pragma: no cover - another typer layout (a subclass's own coerce would be bypassed)
 
     class Deferred(RuntimeParam):
         descriptor: TypeDescriptor  # not a dataclass field: set once in __init__
@@ -101,10 +102,17 @@ def _defer_coercion() -> None:
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             return self.built._coerce_value(value, param=param, ctx=ctx)
 
-    typer.core.build_runtime_param = Deferred  # type: ignore[assignment]
+    def deferred(descriptor: TypeDescriptor) -> RuntimeParam:
+        try:
+            return Deferred(descriptor)
+        except TypeError:  # pragma: no cover - RuntimeParam has grown fields: typer's own, built now
+            return build_runtime_param(descriptor)
+
+    typer.core.build_runtime_param = deferred
+    return True
 
 
-_defer_coercion()
+COERCION_DEFERRED = _defer_coercion()
 
 
 def _single(fn: Any) -> typer.Typer:
