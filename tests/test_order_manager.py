@@ -11,7 +11,7 @@ from msgspec.structs import replace
 from cashup_tui.domain.enums import OrderStatus, Side, TradingState
 from cashup_tui.domain.errors import OrderRejected, RiskDenied
 from cashup_tui.domain.events import OrderDenied, OrderFilled, OrderUpdated
-from cashup_tui.domain.orders import Fill
+from cashup_tui.domain.orders import EVENT_KIND, Fill, OrderEvent, transition
 from cashup_tui.engine.risk import RiskLimits
 from tests.engine_fakes import INSTRUMENTS, FakeExecution, feed, make_engine
 
@@ -34,7 +34,40 @@ async def test_write_ahead_row_exists_in_submitting_before_venue_is_called() -> 
     res = await e.om.submit(o)
     assert seen == [(S.SUBMITTING, ["submitted"])]
     assert res.order.status is S.OPEN and res.order.venue_order_id
+    await asyncio.sleep(0)  # the ack commits at the next turn of the loop
     assert e.journal.get_order(o.client_id).status is S.OPEN
+
+
+async def test_a_submits_ack_is_answered_first_then_committed_before_any_other_write() -> None:
+    """The ack's journal line commits after the caller has the answer: at the next turn of the loop, or
+    first thing when another write of orders or fills comes sooner (the journal keeps the order of events),
+    or when the order manager stops."""
+    e = make_engine()
+
+    def stored(cid: str) -> tuple[S, list[str]]:
+        return e.journal.get_order(cid).status, [ev.kind.value for _, ev in e.journal.events(cid)]
+
+    async def place(price: str):
+        return (await e.om.submit(e.om.build("BTC_USDT", "buy", D(1), price=D(price)))).order
+
+    a = await place("49000")
+    assert a.status is S.OPEN and e.cache.order(a.client_id) is a
+    assert stored(a.client_id) == (S.SUBMITTING, ["submitted"])  # the claim: what a crash here leaves
+    await asyncio.sleep(0)
+    assert stored(a.client_id) == (S.OPEN, ["submitted", "accepted"])
+    b = await place("49000.1")
+    await e.om.cancel(b.client_id)
+    assert stored(b.client_id) == (S.CANCELLED, ["submitted", "accepted", "cancel_requested", "cancelled"])
+    c = await place("49000.2")
+    assert e.om.on_fill(Fill("f-c", c.client_id, "BTC_USDT", Side.BUY, D(1), D("49000.2")))
+    assert stored(c.client_id) == (S.FILLED, ["submitted", "accepted", "filled"])
+    f = await place("49000.4")  # a cancel-all answer journalled in one commit (before the loop turns)
+    ev = OrderEvent(EVENT_KIND.CANCELLED, e.clock.now_ms(), reason="cancel-all")
+    e.om.reconciler._store_all([(transition(f, ev), ev)])
+    assert stored(f.client_id) == (S.CANCELLED, ["submitted", "accepted", "cancelled"])
+    d = await place("49000.3")
+    await e.om.stop()
+    assert stored(d.client_id) == (S.OPEN, ["submitted", "accepted"])
 
 
 async def test_client_ids_are_unique_and_restart_safe() -> None:

@@ -117,3 +117,33 @@ async def test_kill9_at_every_submit_step_then_restart(tmp_path: Path) -> None:
             assert not [b[:200] for b in blobs if secret in b]
     finally:
         await sim.stop()
+
+
+@pytest.mark.parametrize(("step", "kept"), [("after_ack", ("submitting", ["submitted"])),
+                                            ("after_ack_commit", ("open", ["submitted", "accepted"]))])
+async def test_kill9_between_a_resting_orders_answer_and_its_ack_commit(tmp_path: Path, step: str,
+                                                                        kept: tuple[str, list[str]]) -> None:
+    """The ack of a resting order is answered before it is committed: a kill -9 in between leaves the
+    write-ahead claim (SUBMITTING), one after the commit the accepted order; either way the restart
+    settles the same single venue order, never a second one."""
+    from decimal import Decimal
+
+    async with SimServer(["BTC_USDT"], seed=5, tick_ms=100, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET) as sim:
+        env = sim_env(tmp_path, sim, CASHUP_DB=str(tmp_path / "t.sqlite"), CASHUP_GATE_REQUEST_TIMEOUT_S="2")
+        price = (sim.market.mark_price("BTC_USDT") * Decimal("0.98")).quantize(Decimal("0.1"))  # rests, inside the band
+        args = ["orders", "place", "BTC_USDT", "buy", "2", "--type", "limit", "--price", str(price), "--tif", "gtc",
+                "--client-id", "t-rest1", "--mode", "testnet", "--json"]
+        rc, out, err = await _run(args, dict(env, CASHUP_CRASH_AT=step))
+        assert rc == -9, (rc, out, err)
+        store = open_store(env["CASHUP_DB"])
+        try:
+            j = StoreJournal(store, "testnet")
+            row = j.get_order("t-rest1")
+            assert row is not None and (row.status.value, [e.kind.value for _, e in j.events("t-rest1")]) == kept
+        finally:
+            store.close()
+        rc, out, err = await _run(args, env)
+        assert rc == 0, (rc, out, err)
+        res = json.loads(out)
+        assert res["existed"] and res["order"]["status"] == "open", res
+        assert len(_venue_orders(sim.state.venue, "t-rest1")) == 1

@@ -3,6 +3,7 @@ another connection, restart from the store reproduces positions and the trading 
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from cashup_tui.domain.enums import OrderStatus, TradingState
@@ -42,6 +43,7 @@ async def test_write_ahead_is_committed_before_the_venue_call(store_url: str) ->
     o = e.om.build("BTC_USDT", "buy", D(10), price=D(49000))
     await e.om.submit(o)
     assert seen == ["submitting"]
+    await asyncio.sleep(0)  # the ack commits at the next turn of the loop
     assert _status_from_file(path, o.client_id) == "open"
     kinds = [ev.kind.value for _, ev in e.journal.events(o.client_id)]
     assert kinds == ["submitted", "accepted"]

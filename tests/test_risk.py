@@ -324,3 +324,23 @@ def test_two_closing_orders_cannot_flip_in_reducing_state() -> None:
     exc = denied(e, order(side=Side.SELL, size="6", cid="t-c2"), "trading_state")
     assert "reduce" in str(exc)
     e.risk.check_submit(order(side=Side.SELL, size="4", cid="t-c3"))
+
+
+def test_working_orders_count_only_their_symbol_side_and_entries() -> None:
+    """The gate reads the cache's open orders unsorted: what it counts must still be only the same
+    contract and side (and, for exposure, only entries), whatever order the orders were put in."""
+    e = gate(max_position_notional=D(100), max_open_orders=5)
+    e.cache.put_order(replace(order(cid="t-z9", symbol="ETH_USDT", size="900", price="3000"), status=OrderStatus.OPEN))
+    e.cache.put_order(replace(order(cid="t-z8", side=Side.SELL, size="900", price="50000"), status=OrderStatus.OPEN))
+    e.cache.put_order(replace(order(cid="t-a1", size="9", reduce_only=True), status=OrderStatus.OPEN))
+    e.risk.check_submit(order(size="20", cid="t-n1"))  # 20 contracts = 100: the others are not this exposure
+    e.cache.put_order(replace(order(cid="t-a0", size="1", created_ms=-1), status=OrderStatus.OPEN))
+    exc = denied(e, order(size="20", cid="t-n2"), "max_position_notional")
+    assert exc.numbers["position_after"] == D(21)
+    e.portfolio.apply_fill(Fill("f1", "t-f", "BTC_USDT", Side.SELL, D(12), D(50000)))  # short 12
+    e.risk.set_kill_level(1, "test", source="cli")
+    e.risk.check_submit(order(size="2", cid="t-r1"))  # 12 - 10 working buys leaves room for 2
+    assert denied(e, order(size="3", cid="t-r2"), "trading_state").numbers["state"] == "reducing"
+    e.risk.resume()
+    e.cache.put_order(replace(order(cid="t-a2", symbol="ETH_USDT", size="1", price="3000"), status=OrderStatus.OPEN))
+    assert denied(e, order(size="1", cid="t-n3"), "max_open_orders").numbers == {"open_orders": 5, "limit": 5}

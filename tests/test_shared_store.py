@@ -171,6 +171,34 @@ def test_a_write_waits_for_another_connection_s_write_lock(tmp_path: Path) -> No
         j.store.close()
 
 
+def test_a_busy_begin_immediate_is_sqlalchemy_s_error_and_waited_out(tmp_path: Path) -> None:
+    """The write-ahead transaction takes the write lock at BEGIN (sent on the driver's connection): a lock
+    held elsewhere surfaces there as SQLAlchemy's OperationalError, as any statement's would, and the
+    journal waits it out, then gives up with StoreBusy; the connection stays usable."""
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "s.sqlite"
+    j = StoreJournal(open_store(str(path), busy_timeout_ms=20), "testnet")
+    holder = sqlite3.connect(path, isolation_level=None)
+    o = transition(Order("t-b1", "BTC_USDT", Side.BUY, Decimal(1), price=Decimal(100)),
+                   ev := OrderEvent(EVENT_KIND.SUBMITTED, 1))
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"), \
+                j.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            pass
+        j.busy_wait_s = 0.1
+        with pytest.raises(StoreBusy):
+            j.save_order(o, event=ev)
+        assert j.busy.waits >= 1
+        holder.execute("ROLLBACK")
+        j.save_order(o, event=ev)
+        assert j.get_order("t-b1") == o
+    finally:
+        holder.close()
+        j.store.close()
+
+
 def test_retry_busy_reraises_what_is_not_a_lock() -> None:
     calls = []
 

@@ -9,6 +9,7 @@ so the stale-data gate can ask `age_ms(symbol)`.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from decimal import Decimal
 
 from cashup_tui.domain.account import Balance
@@ -101,6 +102,11 @@ class Cache:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return self.orders(open_only=True, symbol=symbol)
+
+    def open_unsorted(self) -> Collection[Order]:
+        """Every open order in no set order, without a copy or a sort: for counts and sums (the risk gate
+        reads them on every submit). A live view: do not put orders while iterating it."""
+        return self._open.values()
 
     # -- positions and balances ------------------------------------------------------
     def put_position(self, p: Position) -> None:

@@ -5,6 +5,9 @@ Why each rule:
   the counter persisted, so neither a restart nor a second process on the store reuses one;
 - the order is saved in SUBMITTING (row + journal line, one commit) BEFORE the venue is
   called: a crash after that leaves a row we can look up by client id;
+- the venue's ack of a submit is answered to the caller before its journal line commits (at the
+  next turn of the loop, and before any other write: `_unsaved`): a crash in between leaves the
+  SUBMITTING row, settled by client id exactly like an ack lost on the wire;
 - a timeout, dropped connection or 5xx (`TemporaryError`) is not a rejection: the order
   goes UNKNOWN and is settled by `Execution.fetch_order(symbol, client_id)`, never by
   sending it again;
@@ -85,7 +88,8 @@ _CRASH_AT = os.environ.get("CASHUP_CRASH_AT")  # read once: the tests set it in 
 
 def crash_point(step: str) -> None:
     """Fault injection for the kill -9 tests: `CASHUP_CRASH_AT=<step>` kills this process with
-    SIGKILL at that step of a submit (before_commit, after_commit, after_send, after_ack).
+    SIGKILL at that step of a submit (before_commit, after_commit, after_send, after_ack: answered, its
+    commit deferred; after_ack_commit).
     Unset in normal use: one comparison (os.environ.get costs several calls, twice per order)."""
     if step == _CRASH_AT:
         log.critical("CASHUP_CRASH_AT=%s: killing this process (fault injection)", step)
@@ -142,6 +146,7 @@ class OrderManager:
         self.emulator = TriggerEmulator(self)
         self.funding = FundingLedger(portfolio, cache, journal, bus)
         self._bg_tasks: set[asyncio.Task[Any]] = set()  # follow-ups (bracket arming, OCO cancels, kill actions)
+        self._unsaved: dict[str, tuple[Order, OrderEvent]] = {}  # acks answered, not yet committed (`_store`)
         risk.on_kill = self._on_rule_kill
         risk.reconciling = True
 
@@ -229,22 +234,58 @@ class OrderManager:
                      created_ms=now, updated_ms=now, strategy=strategy)
 
     # -- persistence helpers -------------------------------------------------------------
-    def _store(self, order: Order, event: OrderEvent) -> Order:
+    def _store(self, order: Order, event: OrderEvent, *, defer: bool = False) -> Order:
         """Persist the order row and its journal line in one commit, then update cache and bus. A store
-        shared with other processes may hold a newer row than ours: what it kept is what we use."""
-        order = self.journal.save_order(order, event=event) or order
+        shared with other processes may hold a newer row than ours: what it kept is what we use.
+
+        `defer` (a submit's ack only): cache and bus now, the commit at the next turn of the event loop
+        (`flush_unsaved`); every other journal write of orders or fills commits the deferred ones first,
+        so the journal keeps the order of events."""
+        if defer:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                defer = False
+            else:
+                if order.client_id in self._unsaved:  # (one at a time per order)
+                    self.flush_unsaved()
+                if not self._unsaved:
+                    loop.call_soon(self.flush_unsaved)
+                self._unsaved[order.client_id] = (order, event)
+        if not defer:
+            if self._unsaved:
+                self.flush_unsaved()
+            order = self.journal.save_order(order, event=event) or order
         self.cache.put_order(order)
         if self.bus is not None:
             self.bus.publish(OrderUpdated(event.ts_ms, order, event.kind._value_))  # _value_: the same str, without the enum property
         return order
+
+    def flush_unsaved(self) -> None:
+        """Commit the deferred acks, oldest first. One that cannot be written is logged and left to the
+        claim (SUBMITTING, settled by client id); the next write of that order carries its whole row."""
+        while self._unsaved:
+            cid = next(iter(self._unsaved))
+            order, event = self._unsaved.pop(cid)
+            try:
+                stored = self.journal.save_order(order, event=event) or order
+            except Exception:
+                log.exception("could not journal the ack of %s (it stays SUBMITTING in the store)", cid)
+                continue
+            crash_point("after_ack_commit")
+            if stored is not order and self.cache.order(cid) is order:  # another process's newer row
+                self.cache.put_order(stored)
+                if self.bus is not None:
+                    self.bus.publish(OrderUpdated(event.ts_ms, stored, event.kind._value_))
 
     def _note(self, order: Order, reason: str) -> Order:
         """Journal a change that is not a state transition (venue id learnt, order adopted)."""
         return self._store(order, OrderEvent(EVENT_KIND.ACCEPTED, self.clock.now_ms(), venue_order_id=order.venue_order_id,
                                              reason=reason))
 
-    def _apply(self, order: Order, event: OrderEvent) -> Order:
-        """Transition + persist; benign late events (ack after fill, etc.) are logged and skipped."""
+    def _apply(self, order: Order, event: OrderEvent, *, defer: bool = False) -> Order:
+        """Transition + persist (`defer`: see `_store`); benign late events (ack after fill, etc.) are
+        logged and skipped."""
         try:
             new = transition(order, event)
         except InvalidTransition as exc:
@@ -252,7 +293,7 @@ class OrderManager:
             if event.venue_order_id and not order.venue_order_id:
                 return self._note(structs.replace(order, venue_order_id=event.venue_order_id), "venue id learnt")
             return order
-        return self._store(new, event)
+        return self._store(new, event, defer=defer)
 
     # -- submit --------------------------------------------------------------------------
     def _stored(self, cid: str) -> Order | None:
@@ -313,7 +354,7 @@ class OrderManager:
             self.risk.record_error("submit")
             self._apply(order, OrderEvent(EVENT_KIND.REJECTED, self.clock.now_ms(), reason=str(exc)[:300]))
             raise
-        merged = await self.reconciler.merge(self.cache.order(order.client_id) or order, ack)
+        merged = await self.reconciler.merge(self.cache.order(order.client_id) or order, ack, defer=True)
         crash_point("after_ack")
         return merged
 
@@ -515,6 +556,7 @@ class OrderManager:
                 log.exception("failed to handle venue event %r", ev)
 
     async def stop(self) -> None:
+        self.flush_unsaved()
         if self._events_task is not None:
             self._events_task.cancel()
             try:

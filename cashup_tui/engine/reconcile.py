@@ -182,22 +182,24 @@ class Reconciler:
             await asyncio.sleep(om.lookup_delay_s * (attempt + 1))
         return om.cache.order(order.client_id) or order
 
-    async def merge(self, local: Order, venue: Order) -> Order:
-        """Bring the local order in line with the venue's view (ack, WS update, lookup)."""
+    async def merge(self, local: Order, venue: Order, *, defer: bool = False) -> Order:
+        """Bring the local order in line with the venue's view (ack, WS update, lookup). `defer`: a
+        submit's own ack, committed after the caller has it (`OrderManager._store`)."""
         om = self.om
         if local.status.is_terminal and self.revivable(local, venue):
             local = self.revive(local, venue.venue_order_id, f"the venue reports it {venue.status.value}")
-        order = self.merge_ack(local, venue)
+        order = self.merge_ack(local, venue, defer=defer)
         if venue.filled > order.filled:
             await self.sync_fills(order.symbol, since_ms=max(0, order.created_ms - 60_000))
             order = om.cache.order(order.client_id) or order
         return self.merge_state(order, venue)
 
-    def merge_ack(self, order: Order, venue: Order) -> Order:
+    def merge_ack(self, order: Order, venue: Order, *, defer: bool = False) -> Order:
         """First half of `_merge`: the venue has the order (accepted, venue id learnt)."""
         om = self.om
         if order.status in (STATUS.SUBMITTING, STATUS.UNKNOWN) and venue.status is not STATUS.REJECTED:
-            order = om._apply(order, OrderEvent(EVENT_KIND.ACCEPTED, om.clock.now_ms(), venue_order_id=venue.venue_order_id))
+            order = om._apply(order, OrderEvent(EVENT_KIND.ACCEPTED, om.clock.now_ms(), venue_order_id=venue.venue_order_id),
+                              defer=defer)
         elif venue.venue_order_id and not order.venue_order_id:
             order = om._note(structs.replace(order, venue_order_id=venue.venue_order_id), "venue id learnt")
         return order
@@ -252,6 +254,8 @@ class Reconciler:
         pos = om.portfolio.positions[fill.symbol]
         bal = self._wallet(fill.ts_ms)
         try:
+            if om._unsaved:  # a deferred ack commits before this order's fill (journal order)
+                om.flush_unsaved()
             stored = om.journal.record_fill(fill, order=new, event=fev, position=pos, balance=bal)
         except Exception:
             self._restore(fill, before)  # nothing was committed: memory must not run ahead of the journal
@@ -502,6 +506,8 @@ class Reconciler:
     def _store_all(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:
         """`OrderManager._store` for many orders: one journal commit, then cache and bus."""
         om = self.om
+        if om._unsaved:
+            om.flush_unsaved()
         stored = om.journal.save_orders(items)
         for order, (_, event) in zip(stored, items, strict=True):
             om.cache.put_order(order)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
@@ -149,14 +149,15 @@ class _Recent(NamedTuple):
     ts_ms: int
 
 
-def _working(orders: list[Order], order: Order, *, entries_only: bool = False) -> Decimal:
-    """Remaining size of the other working orders on `order`'s side (`entries_only`: not reduce-only);
-    summed from zero in list order, like `sum(..., ZERO)`, without a generator per order."""
+def _working(orders: Collection[Order], order: Order, *, entries_only: bool = False) -> Decimal:
+    """Remaining size of the other working orders on `order`'s symbol and side (`entries_only`: not
+    reduce-only), from every open order in any order: sizes are exact Decimals far inside the context's
+    precision, so the sum does not depend on the order it is taken in (no sort, no list per check)."""
     total = ZERO
     if orders:
-        side, cid = order.side, order.client_id
+        symbol, side, cid = order.symbol, order.side, order.client_id
         for o in orders:
-            if o.side is side and o.client_id != cid and not (entries_only and o.reduce_only):
+            if o.side is side and o.symbol == symbol and o.client_id != cid and not (entries_only and o.reduce_only):
                 total += o.remaining
     return total
 
@@ -304,7 +305,7 @@ class RiskEngine:
             return False
         room = abs(size)
         if count_working:
-            room -= _working(self.cache.open_orders(order.symbol), order)
+            room -= _working(self.cache.open_unsorted(), order)
         return order.size <= room
 
     @staticmethod
@@ -407,7 +408,7 @@ class RiskEngine:
             # 6. position after the fill, including working orders on the same side
             pos = pf.positions.get(symbol)
             cur = pos.size if pos is not None else ZERO
-            pending = _working(cache.open_orders(symbol), order, entries_only=True)
+            pending = _working(cache.open_unsorted(), order, entries_only=True)
             after = cur + side.sign * (size + pending)
             pos_notional = inst.notional(after, ref)
             if pos_notional > limits.max_position_notional:
@@ -444,7 +445,7 @@ class RiskEngine:
                                      allowed_low=inst.round_price(lo, "up"), allowed_high=inst.round_price(hi, "down"))
         # 8. open orders (not for an amend: it replaces a working order)
         if amend_of is None:
-            open_all = cache.open_orders()
+            open_all = cache.open_unsorted()  # counted, never sorted
             if len(open_all) >= limits.max_open_orders:
                 raise self._deny("max_open_orders", f"{len(open_all)} open orders (limit {limits.max_open_orders})",
                                  order, open_orders=len(open_all), limit=limits.max_open_orders)
@@ -587,7 +588,7 @@ class RiskEngine:
             "drawdown_pct": pf.drawdown_pct(),
             "gross_exposure": pf.gross_exposure(),
             "margin_used": pf.margin_used(),
-            "open_orders": len(self.cache.open_orders()),
+            "open_orders": len(self.cache.open_unsorted()),
             "denials": self.denials,
             "stale_symbols": sorted(self.stale_symbols),
             "price_paused": dict(self.price_guard.paused) if self.price_guard is not None else {},

@@ -140,8 +140,12 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        stmt = f"BEGIN {conn.get_execution_options().get('sqlite_begin', '')}".strip()
+        raw: Any = conn.connection.driver_connection  # (a live connection: never None here)
+        try:  # on the driver's connection: SQLAlchemy's execute path cost more than the BEGIN (every commit)
+            raw.execute(stmt)
+        except sqlite3.Error as exc:  # wrapped as SQLAlchemy's execute would (a busy store: OperationalError)
+            raise DBAPIError.instance(stmt, (), exc, sqlite3.Error) from exc
 
 
 def open_store(
