@@ -1,7 +1,8 @@
 """Order path figures against the loopback Gate simulator (issues 5 and 13).
 
 1. submit -> ack latency, p50/p99, through the FULL engine path: risk gate -> write-ahead commit
-   (SQLite, synchronous=FULL) -> the venue -> ack merged and committed, side by side for Gate's
+   (SQLite, synchronous=FULL) -> the venue -> ack merged (its journal line commits at the next turn of
+   the loop, after the caller has the ack: the write-ahead claim covers a crash there), side by side for Gate's
    websocket API (our refusing limiter at Gate's 100/s) and for ccxt REST (ccxt's rate limiter as
    configured for Gate, and off). Orders are paced --gap-ms apart (not timed) so the websocket path
    stays inside Gate's 100 requests/s. Targets: REST p99 <= 5 ms; websocket p99 <= 1.5 ms and
