@@ -486,3 +486,20 @@ def test_reconcile_converges_to_the_venue_and_is_idempotent(n_orders: int, ops: 
         assert await e.om.reconcile() == []
 
     asyncio.run(scenario())
+
+
+def test_client_ids_are_reserved_a_block_at_a_time_and_never_reused() -> None:
+    """One durable write per block of ids, not per order; a restart on the same id session continues after
+    the reserved block (the unused rest is a gap), so no id is ever made twice."""
+    from cashup_tui.domain.ids import make_client_id
+    from cashup_tui.engine.order_manager import COUNTER_KEY, ID_BLOCK
+
+    e = make_engine()
+    writes: list[object] = []
+    kv_set = e.journal.kv_set
+    e.journal.kv_set = lambda k, v: (writes.append(v) if k == COUNTER_KEY else None, kv_set(k, v))[1]  # type: ignore[method-assign]
+    ids = [e.om.new_client_id() for _ in range(ID_BLOCK + 1)]
+    assert writes == [ID_BLOCK, 2 * ID_BLOCK] and len(set(ids)) == len(ids)
+    e2 = make_engine(journal=e.journal)  # a restart on the same store and id session ("s1")
+    again = e2.om.new_client_id()
+    assert again not in ids and again == make_client_id(e2.om.id_prefix, 2 * ID_BLOCK + 1, session="s1")

@@ -78,7 +78,8 @@ from cashup_tui.engine.triggers import TriggerEmulator
 log = logging.getLogger("cashup.engine.orders")
 
 ZERO = Decimal(0)
-COUNTER_KEY = "orders.id_counter"
+COUNTER_KEY = "orders.id_counter"  # the highest id number reserved (not necessarily used)
+ID_BLOCK = 64  # id numbers reserved per commit: one durable write per block, not per order
 RECENT_FILLS_MS = 86_400_000  # start-up loads this much fill history (trade ids); older ones stay in the store
 LEVERAGE_KEY = "leverage.chosen"  # {symbol: {"leverage": "5", "cross": false}}: the last leverage set per contract
 
@@ -131,7 +132,7 @@ class OrderManager:
         self.submit_timeout_s = submit_timeout_s
         self.lookup_attempts = lookup_attempts
         self.lookup_delay_s = lookup_delay_s
-        self._counter = int(journal.kv_get(COUNTER_KEY) or 0)
+        self._counter = self._reserved = int(journal.kv_get(COUNTER_KEY) or 0)
         self._locks: dict[str, asyncio.Lock] = {}
         self._minted: dict[str, bool] = {}  # ids made here, not yet submitted: in no store (see `_stored`)
         self._events_task: asyncio.Task[None] | None = None
@@ -181,9 +182,13 @@ class OrderManager:
             self.cache.put_position(p)
 
     def new_client_id(self) -> ClientOrderId:
-        """Next local id; the counter is persisted before the id is used."""
+        """Next local id. Its number is reserved durably before it is used, a block at a time (the
+        counter is committed as the block's end): a restart on the same id session continues after the
+        block, so no number is ever used twice, and an unused rest of a block is only a gap."""
         self._counter += 1
-        self.journal.kv_set(COUNTER_KEY, self._counter)
+        if self._counter > self._reserved:
+            self.journal.kv_set(COUNTER_KEY, self._counter + ID_BLOCK - 1)
+            self._reserved = self._counter + ID_BLOCK - 1
         cid = make_client_id(self.id_prefix, self._counter, session=self.session)
         if len(self._minted) > 100_000:  # built, never submitted: forget them (they are then looked up)
             self._minted.clear()
