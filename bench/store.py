@@ -17,8 +17,9 @@ interleaved, best of --repeats; the trades and final equity must agree); then co
 in SQL and times `data list` over 20 series of N rows. Beside the import, in the same run: SQLite's own
 insert rate (stdlib sqlite3 of the same rows into an identical table: executemany, and multi-row INSERTs
 of 250 rows, about the ceiling of any import that binds each value) and the import's memory above its own
-baseline (peak RSS minus that of the same command on a 1,000-row file). Targets: store <= 1.2x CSV, list <= 0.2 s, import >= 500k rows/s with
-peak RSS <= 2x the file (reported absolute and above the baseline) and <= 300 MB.
+baseline (peak RSS minus that of the same command on a 1,000-row file). Targets: store <= 1.2x CSV,
+list <= 0.2 s, import >= 500k rows/s with peak RSS <= 2x the file (reported absolute and above the
+baseline) and <= 300 MB.
 `--list-store DIR` times only that last `data list` (best and median of --repeats cold processes, beside
 a bare interpreter start) on a store of 20 series kept in DIR, built there on the first run.
 Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500] | [--cli 1000000]
