@@ -75,7 +75,7 @@ def _write(conn: Any, symbol: str, timeframe: str, cols: Sequence[np.ndarray], s
     """BATCH rows at a time on the raw DB-API cursor, built from the columns (no per-row dicts, no
     SQLAlchemy parameter processing); the caller's transaction holds them all. On SQLite one statement
     inserts many rows (`_sqlite_rows`): executemany's per-row cost (a tuple, its binding, a step and a
-    reset per row) is about twice SQLite's own insert. PostgreSQL keeps executemany."""
+    reset per row) exceeds SQLite's own insert of the row. PostgreSQL keeps executemany."""
     total = len(cols[0])
     raw = conn.connection.dbapi_connection
     cur = raw.cursor()
