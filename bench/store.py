@@ -15,10 +15,11 @@ and the child's peak RSS against the file size), `data list`, and `backtest run 
 --timeframe 1m` from the store against the same backtest with `--data FILE` (both `--no-store --json`,
 interleaved, best of --repeats; the trades and final equity must agree); then copies the series 19 times
 in SQL and times `data list` over 20 series of N rows. Beside the import, in the same run: SQLite's own
-insert rate (stdlib sqlite3 executemany of the same rows into an identical table, the ceiling of any
-row-per-candle import) and the import's memory above its own baseline (peak RSS minus that of the same
-command on a 1,000-row file). Targets: store <= 1.2x CSV, list <= 0.2 s, import >= 500k rows/s with
-peak RSS <= 2x the file (reported absolute and above the baseline) and <= 300 MB.
+insert rate (stdlib sqlite3 of the same rows into an identical table: executemany, and multi-row INSERTs
+of 250 rows, about the ceiling of any import that binds each value) and the import's memory above its own
+baseline (peak RSS minus that of the same command on a 1,000-row file). Targets: store <= 1.2x CSV,
+list <= 0.2 s, import >= 500k rows/s with peak RSS <= 2x the file (reported absolute and above the
+baseline) and <= 300 MB.
 `--list-store DIR` times only that last `data list` (best and median of --repeats cold processes, beside
 a bare interpreter start) on a store of 20 series kept in DIR, built there on the first run.
 Run: .venv/bin/python bench/store.py [--rows 200000] [--events 20000] [--single 500] | [--cli 1000000]
@@ -74,7 +75,7 @@ def bench_store(path: Path, cols: dict[str, np.ndarray], strict: bool) -> float:
     return dt
 
 
-def bench_stdlib(path: Path, cols: dict[str, np.ndarray]) -> float:
+def bench_stdlib(path: Path, cols: dict[str, np.ndarray], per_statement: int = 1) -> float:
     con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = FULL")
@@ -84,10 +85,19 @@ def bench_stdlib(path: Path, cols: dict[str, np.ndarray]) -> float:
         "PRIMARY KEY (symbol, timeframe, open_ms)) WITHOUT ROWID"
     )
     t0 = time.perf_counter()
-    rows = zip(["BTC_USDT"] * len(cols["open_ms"]), ["1m"] * len(cols["open_ms"]),
-               *(cols[c].tolist() for c in candles.COLUMNS), strict=True)
     con.execute("BEGIN")
-    con.executemany("INSERT INTO candles VALUES (?,?,?,?,?,?,?,?)", rows)
+    if per_statement == 1:
+        rows = zip(["BTC_USDT"] * len(cols["open_ms"]), ["1m"] * len(cols["open_ms"]),
+                   *(cols[c].tolist() for c in candles.COLUMNS), strict=True)
+        con.executemany("INSERT INTO candles VALUES (?,?,?,?,?,?,?,?)", rows)
+    else:  # many rows a statement, parameters row after row: SQLite's own insert rate with little binding cost
+        flat = np.empty((len(cols["open_ms"]), len(candles.COLUMNS)), dtype=object)
+        for i, c in enumerate(candles.COLUMNS):
+            flat[:, i] = cols[c].tolist()
+        for i in range(0, len(flat), per_statement):
+            part = flat[i : i + per_statement]
+            con.execute("INSERT INTO candles VALUES " + ", ".join(["('BTC_USDT', '1m', ?, ?, ?, ?, ?, ?)"] * len(part)),
+                        part.ravel().tolist())
     con.execute("COMMIT")
     dt = time.perf_counter() - t0
     con.close()
@@ -177,10 +187,11 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
         tiny.write_text("".join(csv.open().readlines()[:1001]))
         env = _cli_env(base)
         imp = ["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m"]
-        t_imp = t_ref = float("inf")
+        t_imp = t_ref = t_multi = float("inf")
         rss_imp = rss_base = 0
         for i in range(repeats):  # interleaved: SQLite's own insert of the same rows, the command, its baseline
             t_ref = min(t_ref, bench_stdlib(base / f"ref{i}.sqlite", cols))
+            t_multi = min(t_multi, bench_stdlib(base / f"multi{i}.sqlite", cols, per_statement=250))
             env["CASHUP_DB"] = str(base / f"tiny{i}.sqlite")
             rss_base = max(rss_base, _cashup(["data", "import", str(tiny), "--symbol", "BTC_USDT", "--timeframe",
                                               "1m"], env)[1])
@@ -209,6 +220,7 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
         size = csv.stat().st_size
     return {"bars": n, "csv_bytes": size, "import_s": round(t_imp, 2), "import_rows_per_s": round(n / t_imp),
             "stdlib_executemany_rows_per_s": round(n / t_ref), "import_vs_stdlib_rate": round(t_ref / t_imp, 2),
+            "stdlib_multirow_rows_per_s": round(n / t_multi), "import_vs_multirow_rate": round(t_multi / t_imp, 2),
             "import_peak_rss_mb": round(rss_imp / 1e6), "import_baseline_rss_mb": round(rss_base / 1e6),
             "import_rss_above_baseline_mb": round((rss_imp - rss_base) / 1e6),
             "import_rss_above_baseline_vs_file": round((rss_imp - rss_base) / size, 2),

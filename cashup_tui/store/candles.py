@@ -1,4 +1,5 @@
-"""Candles and funding rates: bulk writes through SQLAlchemy Core executemany, columnar reads.
+"""Candles and funding rates: bulk writes on the raw DB-API cursor (multi-row statements on SQLite,
+executemany on PostgreSQL), columnar reads.
 
 Two write paths:
 - `upsert_candles`: insert or overwrite by (symbol, timeframe, open_ms). For fetchers: a
@@ -11,9 +12,11 @@ Everything happens in one transaction: a failure leaves the store exactly as it 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
@@ -61,27 +64,51 @@ def _columns(rows: Any) -> list[np.ndarray]:
     return [np.asarray(c, dtype="int64" if i == 0 else "float64") for i, c in enumerate(cols)]
 
 
-_INSERT = f"INSERT INTO candles (symbol, timeframe, {', '.join(COLUMNS)}) VALUES ({{marks}})"
+_INSERT = f"INSERT INTO candles (symbol, timeframe, {', '.join(COLUMNS)}) VALUES {{values}}"
 _UPSERT = _INSERT + " ON CONFLICT (symbol, timeframe, open_ms) DO UPDATE SET " + ", ".join(
     f"{c} = excluded.{c}" for c in COLUMNS[1:])
+ROWS_PER_STATEMENT = 250  # SQLite: past a few hundred rows a statement gets slower again
 
 
 def _write(conn: Any, symbol: str, timeframe: str, cols: Sequence[np.ndarray], sql: str,
            progress: Progress | None) -> None:
-    """executemany on the raw DB-API cursor, BATCH rows at a time built from the columns (no per-row
-    dicts, no SQLAlchemy parameter processing); the caller's transaction holds them all."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    stmt = sql.format(marks=", ".join([mark] * (2 + len(COLUMNS))))
+    """BATCH rows at a time on the raw DB-API cursor, built from the columns (no per-row dicts, no
+    SQLAlchemy parameter processing); the caller's transaction holds them all. On SQLite one statement
+    inserts many rows (`_sqlite_rows`): executemany's per-row cost (a tuple, its binding, a step and a
+    reset per row) exceeds SQLite's own insert of the row. PostgreSQL keeps executemany."""
     total = len(cols[0])
-    cur = conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    cur = raw.cursor()
     try:
+        if conn.dialect.name == "sqlite":
+            per = max(1, min(ROWS_PER_STATEMENT, (raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 2)
+                             // len(COLUMNS)))
+        else:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            stmt = sql.format(values=f"({', '.join([mark] * (2 + len(COLUMNS)))})")
         for i in range(0, total, BATCH):
-            part = [c[i : i + BATCH].tolist() for c in cols]
-            cur.executemany(stmt, zip(repeat(symbol), repeat(timeframe), *part))
+            part = [c[i : i + BATCH] for c in cols]
+            if conn.dialect.name == "sqlite":
+                for j in range(0, len(part[0]), per):
+                    k = min(per, len(part[0]) - j)
+                    floats = np.concatenate([c[j : j + k] for c in part[1:]]).tolist()
+                    cur.execute(_sqlite_rows(sql, k), [symbol, timeframe, *part[0][j : j + k].tolist(), *floats])
+            else:
+                cur.executemany(stmt, zip(repeat(symbol), repeat(timeframe), *(c.tolist() for c in part)))
             if progress:
                 progress(min(i + BATCH, total), total)
     finally:
         cur.close()
+
+
+@lru_cache(maxsize=16)
+def _sqlite_rows(sql: str, k: int) -> str:
+    """`sql` inserting k rows in one statement. Numbered parameters take the columns one after the
+    other (?1 symbol, ?2 timeframe, then k open times, k opens, ...): the values are bound as the
+    same Python ints and floats executemany binds (stored bit for bit alike), with no interleaving."""
+    rows = ", ".join("(?1, ?2, " + ", ".join(f"?{3 + c * k + r}" for c in range(len(COLUMNS))) + ")"
+                     for r in range(k))
+    return sql.format(values=rows)
 
 
 def _write_dicts(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[dict[str, Any]]], None]) -> None:
@@ -90,7 +117,7 @@ def _write_dicts(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[
 
 
 def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
-    """Insert or overwrite candles (batched executemany, one transaction); returns rows written."""
+    """Insert or overwrite candles (batched, one transaction); returns rows written."""
     timeframe = canonical_timeframe(timeframe)
     cols = _columns(rows)
     with transaction(db) as conn:
