@@ -100,3 +100,34 @@ async def test_the_account_book_reader_takes_gates_rows_and_skips_malformed_ones
             assert (ok.symbol, ok.amount, ok.ts_ms) == (SYM, D("-0.25"), 1_700_000_000_000)
         finally:
             await node.stop()
+
+
+async def test_a_strategy_takes_its_share_of_what_was_settled_while_it_was_stopped(tmp_path: Path) -> None:
+    """The strategy holds the account's whole position: its funding is every settlement, the ones booked by
+    start-up reconciliation (before it is added again) included, once, after one restart and after another."""
+    from cashup_tui.engine.strategy import load_strategy
+
+    db = tmp_path / "store.sqlite"
+    strat = load_strategy("sma_cross")
+    async with SimServer([SYM], seed=33, api_key=FAKE_API_KEY, api_secret=FAKE_API_SECRET) as sim:
+        node = await _testnet(sim, db)
+        try:
+            assert node.runner is not None
+            node.runner.add(strat(), SYM, "1h", name="s", keep=True)
+            await node.om.submit(node.om.build(SYM, "buy", D(20), order_type="market", strategy="s"))
+            assert await wait_for(lambda: node.runner.slots["s"].position == D(20), 15, 0.05)
+            total = await _settle(sim, D(0))  # while it runs: from the stream, through the bus
+            assert await wait_for(lambda: node.runner.pnl("s")["funding"] == total, 15, 0.05)
+        finally:
+            await node.stop()
+        for _ in range(2):
+            total = await _settle(sim, total)
+        for _ in range(2):  # a restart, then another with nothing new
+            node = await _testnet(sim, db)
+            try:
+                assert node.runner is not None and node.portfolio.positions[SYM].funding == total
+                node.runner.add(strat(), SYM, "1h", name="s", keep=True)
+                assert node.runner.slots["s"].position == D(20)
+                assert node.runner.pnl("s")["funding"] == total
+            finally:
+                await node.stop()
