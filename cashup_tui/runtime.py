@@ -499,7 +499,7 @@ def build_node(settings: Settings, mode: str | Mode, *, db_url: str | None = Non
             from cashup_tui.store.journal import StoreJournal
 
             store = open_store(db_url, synchronous=settings.store.synchronous,
-                               busy_timeout_ms=settings.store.busy_timeout_ms, background_checkpoint=True)
+                               busy_timeout_ms=settings.store.busy_timeout_ms)
             journal = StoreJournal(store, mode, settings.gate.account)
         else:
             journal = MemoryJournal()

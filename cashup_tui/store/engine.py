@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from cashup_tui.domain.errors import ConfigError
-from cashup_tui.store.checkpoint import WalCheckpointer
 from cashup_tui.store.lite import SYNCHRONOUS, StoreError, enable_wal
 from cashup_tui.store.lite import prepare_file as _prepare_file
 
@@ -37,7 +36,6 @@ class Store:
     path: Path | None = None  # the SQLite file, None for memory / other backends
     schema_version: int = 0
     info: dict[str, Any] = field(default_factory=dict)
-    checkpointer: WalCheckpointer | None = None  # `open_store(background_checkpoint=True)` on a SQLite file
 
     @property
     def display(self) -> str:
@@ -62,9 +60,6 @@ class Store:
         return ModelSession(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
-            self.checkpointer = None
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -131,8 +126,7 @@ def normalise_url(url: str) -> str:
     return f"sqlite:///{Path(url).expanduser().resolve()}"
 
 
-def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int, memory: bool,
-                          autocheckpoint: bool = True) -> None:
+def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int, memory: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
@@ -142,8 +136,6 @@ def _install_sqlite_hooks(engine: Engine, synchronous: str, busy_timeout_ms: int
             enable_wal(cur.execute, busy_timeout_ms)
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute(f"PRAGMA synchronous = {synchronous}")
-        if not autocheckpoint:  # a WalCheckpointer does it off the committing thread
-            cur.execute("PRAGMA wal_autocheckpoint = 0")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -164,11 +156,8 @@ def open_store(
     migrate: bool = True,
     target_version: int | None = None,
     echo: bool = False,
-    background_checkpoint: bool = False,
 ) -> Store:
-    """Open (and create/upgrade) the store at `url` (a SQLite path or any SQLAlchemy URL).
-    `background_checkpoint`: a SQLite file's WAL is checkpointed on a thread, never inside a commit
-    (store/checkpoint.py): for a long-running process whose commits are on a latency path."""
+    """Open (and create/upgrade) the store at `url` (a SQLite path or any SQLAlchemy URL)."""
     from cashup_tui.store.migrations import upgrade
 
     sync = str(synchronous).upper()
@@ -192,14 +181,11 @@ def open_store(
         hint = ("install the PostgreSQL extra: pip install 'cashup[postgres]'"
                 if u.get_backend_name() == "postgresql" else "install the database driver or fix the URL")
         raise ConfigError(f"cannot use store URL {redact_url(full)!r}: {_redacted(exc, u)}", hint=hint) from exc
-    threaded = background_checkpoint and path is not None and engine.dialect.name == "sqlite"
     if engine.dialect.name == "sqlite":
-        _install_sqlite_hooks(engine, sync, busy_timeout_ms, memory=path is None, autocheckpoint=not threaded)
+        _install_sqlite_hooks(engine, sync, busy_timeout_ms, memory=path is None)
     store = Store(engine=engine, url=full, path=path)
     try:
         store.schema_version = upgrade(store, target=target_version) if migrate else 0
-        if threaded and path is not None:
-            store.checkpointer = WalCheckpointer(path, sync, busy_timeout_ms).start()
     except (DBAPIError, sqlite3.DatabaseError) as exc:
         engine.dispose()
         raise StoreError(

@@ -272,7 +272,7 @@ def enable_wal(execute: Any, busy_timeout_ms: int) -> None:
         pause = min(pause * 2, 0.05)
 
 
-def connect_like_store(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Connection:
     """A connection set up like `open_store`'s (see store.engine._install_sqlite_hooks)."""
     conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False)
     try:
@@ -305,7 +305,7 @@ def _write_sqlite(url: str, write: Any, what: str, *, synchronous: str, busy_tim
         return None
     prepare_file(path)  # as open_store: the directory 0700 and the file 0600 when they are created here
     try:
-        conn = connect_like_store(path, sync, busy_timeout_ms)
+        conn = _connect(path, sync, busy_timeout_ms)
     except sqlite3.Error:
         return None  # not a database we can open here: open_store says why
     try:
