@@ -18,6 +18,7 @@ Also: reconnect-to-trading-again time after an abrupt websocket drop (reliabilit
    measured with a lag probe; the notification service is attached to the engine bus.
 
 Run: .venv/bin/python bench/orders.py [--orders 200] [--fills 2000] [--sync FULL|NORMAL]
+Where the websocket tail goes (GC, WAL checkpoints, disk stalls, per phase): bench/order_tail.py.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def pct(xs: list[float], p: float) -> float:
 class ExternalSim:
     """`cashup sim serve` in its own process: the simulator's CPU is not charged to our event loop."""
 
+    python_args: tuple[str, ...] = ("-m", "cashup_tui")  # how the interpreter is told to run the CLI
+
     def __init__(self) -> None:
         self.proc: asyncio.subprocess.Process | None = None
         self.rest_url = self.ws_url = self.api_key = self.api_secret = self.admin_url = ""
@@ -72,7 +75,7 @@ class ExternalSim:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASHUP_GATE")}
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "cashup_tui", "sim", "serve", "--port", "0", "--symbols", "BTC_USDT", "--seed", "1",
+            sys.executable, *self.python_args, "sim", "serve", "--port", "0", "--symbols", "BTC_USDT", "--seed", "1",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env)
         assert self.proc.stdout is not None
         while not (self.rest_url and self.ws_url and self.api_key and self.api_secret):
