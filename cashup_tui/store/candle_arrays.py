@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.store.candle_list import canonical_timeframe, open_current
+from cashup_tui.store.candle_list import canonical_timeframe, driver_of, open_current
 
 COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
 ROW_DTYPE = np.dtype([("open_ms", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
@@ -50,9 +50,9 @@ def columns_from_cursor(cursor: Any) -> Columns:
 
 def read_candle_columns(conn: Any, symbol: str, timeframe: str, start_ms: int | None = None,
                         end_ms: int | None = None) -> Columns:
-    """One series (end inclusive) as columns, on an open SQLAlchemy Connection of any backend."""
-    raw = conn.connection.dbapi_connection
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    """One series (end inclusive) as columns, on an open connection: SQLAlchemy's (any backend) or a
+    stdlib sqlite3 one (see `store.candle_list.driver_of`)."""
+    raw, _, mark = driver_of(conn)
     sql = candle_sql(mark, start_ms, end_ms)
     cur = raw.cursor()
     try:
