@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,12 +133,13 @@ def import_cmd(
     with guarded():
         from itertools import chain
 
-        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file
+        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file, read_ahead
         from cashup_tui.cli.data_fetch import progress_bar as _progress
 
         data = StreamSummary()  # the whole file, gathered as its chunks are read and written
-        with input_file(file) as (path, label), _progress(f"importing {Path(label).name}") as prog:
-            chunks = iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label, summary=data)
+        with input_file(file) as (path, label), _progress(f"importing {Path(label).name}") as prog, \
+                closing(read_ahead(iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label,
+                                                    summary=data))) as chunks:
             first = next(chunks)  # the first chunk read and validated before the store is opened
             if first.kind == "funding":
                 series_tf = "funding"
