@@ -3,8 +3,9 @@
 A 1M-bar backtest from the store must cost about what reading the same bars from a CSV costs, so
 the rows of one ordered query go from the DB-API cursor into one structured numpy array
 (`np.fromiter`: no list of tuples, no per-row Row objects, no DataFrame) and are split into
-contiguous columns. `read_candle_columns` does it on any open connection (SQLite or PostgreSQL,
-through SQLAlchemy's raw DB-API connection); `read_candle_columns_sqlite` does it on a SQLite file
+contiguous columns. `read_candle_columns` does it on any open connection (SQLAlchemy's, SQLite or
+PostgreSQL, through its raw DB-API connection, or a stdlib sqlite3 one: `store.candle_list.driver_of`);
+`read_candle_columns_sqlite` does it on a SQLite file
 with the stdlib driver alone (importing SQLAlchemy costs more than the read), and returns None when
 the file is not a store at the current schema (the caller then takes `open_store`, which migrates
 or explains). Both run the same SQL (`candle_sql`).
