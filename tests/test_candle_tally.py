@@ -1,6 +1,7 @@
 """The candle_stats row an insert or import writes without a scan (store.candle_tally) is exactly what a
 full scan of the series gives, whatever the sequence of imports, appends, prepends, overlaps, replaces,
-upserts, deletes and edits behind the store's back, on SQLite and PostgreSQL."""
+upserts, deletes and edits behind the store's back, on SQLite and PostgreSQL; on SQLite also through the
+stdlib import `data import` uses (`store.candle_import`), which PostgreSQL declines (None, nothing read)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from cashup_tui.domain.errors import DataError
 from cashup_tui.store import candle_stats, candles, open_store
+from cashup_tui.store.candle_import import import_candle_chunks_sqlite
 from cashup_tui.store.candle_tally import StatsTally
 from cashup_tui.store.engine import transaction
 from tests.campaign import examples
@@ -26,8 +28,8 @@ run_st = st.tuples(st.integers(0, 150), st.integers(0, 20), st.sets(st.integers(
 scattered_st = st.lists(st.integers(0, 120), max_size=40, unique=True).map(lambda ks: [k * STEP // 2 for k in ks])
 times_st = st.one_of(run_st, run_st, scattered_st)
 op_st = st.tuples(
-    st.sampled_from(["import", "import_sorted", "replace", "chunks", "insert", "upsert", "delete", "conflict",
-                     "drop_first"]),
+    st.sampled_from(["import", "import_sorted", "replace", "chunks", "stdlib", "stdlib_replace", "insert", "upsert",
+                     "delete", "conflict", "drop_first"]),
     times_st,
     st.integers(1, 4),  # chunks
 )
@@ -60,7 +62,7 @@ def _check(db: Any) -> None:
 
 
 def _apply(db: Any, kind: str, times: list[int], parts: int) -> None:
-    if kind in ("import", "import_sorted", "chunks") and _clash(db, times):  # refused; the stats still hold
+    if kind in ("import", "import_sorted", "chunks", "stdlib") and _clash(db, times):  # refused; the stats still hold
         with pytest.raises(DataError):
             _import(db, kind, times, parts)
         return
@@ -78,6 +80,16 @@ def _import(db: Any, kind: str, times: list[int], parts: int) -> None:
         ts = sorted(times)
         cuts = [ts[i::parts] for i in range(parts)] if parts % 2 else np.array_split(np.asarray(ts, "int64"), parts)
         candles.import_candle_chunks(db, SYM, ((TF, _cols(sorted(int(x) for x in c))) for c in cuts))
+    elif kind in ("stdlib", "stdlib_replace"):  # `data import` into SQLite: the same import on the stdlib driver
+        ts = sorted(times)
+        chunks = [(TF, _cols(ts[i : i + 7])) for i in range(0, len(ts), 7)]
+        got = import_candle_chunks_sqlite(db.url, SYM, iter(chunks), replace=kind == "stdlib_replace")
+        if db.is_sqlite:
+            assert got is not None and got.inserted + got.unchanged == len(ts)
+        else:  # not a SQLite file: nothing read, the caller goes through open_store
+            assert got is None
+            candles.import_candle_chunks(db, SYM, iter(chunks), replace=kind == "stdlib_replace")
+        assert set(ts) <= _stored(db) if kind == "stdlib" else set(ts) == _stored(db)  # committed
     elif kind == "insert":  # the plain insert path: keys not stored yet
         stored = _stored(db)
         candles.insert_candles(db, SYM, TF, _cols([t for t in times if t not in stored]))

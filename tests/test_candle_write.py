@@ -1,4 +1,4 @@
-"""The SQLite candle write (multi-row statements, `store.candles._write`) stores exactly what stdlib
+"""The SQLite candle write (multi-row statements, `store.candle_import.write_rows`) stores exactly what stdlib
 executemany of the same rows stores: every value bit for bit (extreme floats included), times as
 integers, the newest value winning an upsert of a key seen twice, across statement and batch
 boundaries and under a lowered parameter limit."""
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event
 
-from cashup_tui.store import candles, open_store
+from cashup_tui.store import candle_import, candles, open_store
 from cashup_tui.store.candle_arrays import COLUMNS
 from tests.campaign import examples
 
@@ -76,8 +76,8 @@ def test_multi_row_write_stores_what_executemany_stores(tmp_path_factory: pytest
             event.listen(db.engine, "connect", lambda raw, _rec: raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, var_limit))
             db.engine.dispose()
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(candles, "ROWS_PER_STATEMENT", per)
-            mp.setattr(candles, "BATCH", batch)
+            mp.setattr(candle_import, "ROWS_PER_STATEMENT", per)
+            mp.setattr(candle_import, "BATCH", batch)
             write = candles.upsert_candles if upsert else candles.insert_candles
             assert write(db, SYM, TF, _columns(rows)) == len(rows)
     finally:

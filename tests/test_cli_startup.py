@@ -82,3 +82,79 @@ def test_a_value_that_needs_coercion_still_gets_typers_checks(tmp_path: Path) ->
                                     "--format", "nope"])
     assert proc.returncode == 2 and "nope" in proc.stderr, proc.stderr
     assert "pydantic" in loaded  # the value was coerced by typer's own adapter
+
+
+def _bars_csv(path: Path, n: int = 50) -> Path:
+    path.write_text("open_time_ms,open,high,low,close,volume\n"
+                    + "".join(f"{1_672_531_200_000 + i * 60_000},{100 + i},{102 + i},{99 + i},{101 + i},{i}\n"
+                              for i in range(n)))
+    return path
+
+
+def test_data_import_into_sqlite_loads_no_sqlalchemy_pydantic_or_rich(tmp_path: Path) -> None:
+    """`data import` into a SQLite file (new, then current) runs on the stdlib driver (`store.candle_import`);
+    its str and choice options need no pydantic; a non-terminal stderr gets no rich progress bar. What it
+    wrote reads back through `open_store` (SQLAlchemy) with the stats a full scan gives."""
+    from cashup_tui.store import candle_stats, candles, open_store
+    from cashup_tui.store.engine import transaction
+
+    csv = _bars_csv(tmp_path / "a.csv")
+    db = tmp_path / "c.sqlite"
+    for said in ("imported 50 bars", "0 bars of BTC_USDT 1m from a.csv (2023-01-01T00:00:00Z .. "):
+        proc, loaded = _cashup_loading(["data", "import", str(csv), "--symbol", "BTC_USDT", "--timeframe", "1m",
+                                        "--format", "csv"], CASHUP_DB=str(db))
+        assert proc.returncode == 0 and said in proc.stdout, proc.stdout + proc.stderr
+        heavy = {"sqlalchemy", "sqlmodel", "rich"} | _pydantic_free()
+        assert not loaded & heavy, sorted(loaded & heavy)
+    with open_store(str(db)) as s:
+        got = candles.load_candles(s, "BTC_USDT", "1m")
+        with transaction(s) as conn:
+            want = candle_stats.scan(conn, "BTC_USDT", "1m")
+            row = conn.exec_driver_sql("SELECT symbol, timeframe, first_ms, last_ms, rows, gaps FROM candle_stats").all()
+    assert got["close"].tolist() == [101.0 + i for i in range(50)]
+    assert [tuple(r) for r in row] == [want] and want is not None and want[4:] == (50, 0)
+
+
+def test_data_import_into_an_older_store_migrates_it_through_open_store(tmp_path: Path) -> None:
+    """The stdlib path declines a store at an older schema (nothing read): open_store migrates, then imports."""
+    from cashup_tui.store import candles, open_store
+    from cashup_tui.store.migrations import LATEST
+
+    db = tmp_path / "old.sqlite"
+    with open_store(str(db), target_version=LATEST - 1):
+        pass
+    proc, loaded = _cashup_loading(["data", "import", str(_bars_csv(tmp_path / "a.csv")), "--symbol", "BTC_USDT"],
+                                   CASHUP_DB=str(db))
+    assert proc.returncode == 0 and "imported 50 bars" in proc.stdout, proc.stderr
+    assert "sqlalchemy" in loaded
+    with open_store(str(db)) as s:
+        assert s.schema_version == LATEST
+        assert [(i.symbol, i.rows) for i in candles.list_series(s)] == [("BTC_USDT", 50)]
+
+
+@pytest.mark.skipif(not COERCION_DEFERRED, reason="no deferral installed with this typer")
+def test_the_coercion_shortcuts_return_what_typers_adapters_return() -> None:
+    """A str for a plain `str` parameter and a str for a choice skip pydantic (`cli.main._defer_coercion`):
+    whatever they return or refuse equals typer's own runtime parameter's, case-insensitive choices included."""
+    import typer.core
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param, resolve_type_descriptor
+    from typer.models import ArgumentInfo, OptionInfo
+
+    from cashup_tui.cli.choices import GateInterval, ImportFormat
+
+    def outcome(rp: object, value: str) -> object:
+        try:
+            got = rp._coerce_value(value, param=None, ctx=None)  # type: ignore[attr-defined]
+            return type(got), got
+        except BadParameter as exc:
+            return "refused", exc.message
+
+    values = ["", " x ", "auto", "AUTO", "csv", "Csv", "nope", "1m", "1M", "7d", "\udcff", "BTC_USDT"]
+    for annotation in (str, ImportFormat, GateInterval):
+        for info in (OptionInfo(), OptionInfo(case_sensitive=False), ArgumentInfo()):
+            d = resolve_type_descriptor(annotation, info)
+            ours, typers = typer.core.build_runtime_param(d), build_runtime_param(d)
+            assert type(ours).__name__ == "Deferred"
+            for v in values:
+                assert outcome(ours, v) == outcome(typers, v), (annotation, info, v)

@@ -12,7 +12,7 @@ import pytest
 
 from cashup_tui.adapters.candle_files import find_gaps, read_candle_file
 from cashup_tui.domain.errors import DataError
-from cashup_tui.store import candles, open_store
+from cashup_tui.store import candle_import, candles, open_store
 
 H = 3_600_000
 T0 = 1_672_531_200_000  # 2023-01-01T00:00Z
@@ -212,7 +212,7 @@ def test_import_is_idempotent_and_atomic(tmp_path: Path, db, monkeypatch: pytest
     res = candles.import_candles(db, "BTC_USDT", "1h", changed, replace=True)
     assert (res.inserted, res.replaced) == (50, 50)
     # a failure in the middle of a multi-batch write leaves the store exactly as before
-    monkeypatch.setattr(candles, "BATCH", 7)
+    monkeypatch.setattr(candle_import, "BATCH", 7)
     more = read_candle_file(_write(tmp_path, HEADER + "\n".join(_good_rows(40, start=T0 + 100 * H)) + "\n"))
     calls = []
 

@@ -1,10 +1,14 @@
 """`data import` reads a CSV in chunks (bounded memory for a file of any size): the chunks together
 are exactly the whole-file read, problems are reported with the file's own line numbers whichever
 chunk they are in, what spans a chunk boundary (duplicate, order, step, gap) is found at the seam,
-and a problem in the last chunk leaves nothing imported (one transaction)."""
+and a problem in the last chunk leaves nothing imported (one transaction). The next chunk is read by a
+worker thread while the one before is written (`read_ahead`): same items, same errors in the same place,
+and a caller that stops early leaves no thread and no open file behind."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +18,7 @@ from hypothesis import strategies as st
 
 from cashup_tui.adapters import candle_stream
 from cashup_tui.adapters.candle_files import read_candle_file
-from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file
+from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file, read_ahead
 from cashup_tui.domain.errors import DataError
 from tests.campaign import examples
 from tests.test_data_cli import T0, H, _csv, run
@@ -87,3 +91,47 @@ def test_a_bad_last_chunk_leaves_nothing_imported(tmp_path: Path, monkeypatch: p
     good = _csv(tmp_path / "good.csv", n=45)
     code, out = run(db, "import", str(good), "--symbol", "BTC_USDT", "--timeframe", "1h")
     assert code == 0 and "imported 45 bars of BTC_USDT 1h" in out and "gaps: none" in out
+
+
+def _workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "cashup-read-ahead"]
+
+
+def test_read_ahead_keeps_order_and_errors_and_stops_its_worker() -> None:
+    closed: list[str] = []
+
+    def source(n: int, fail_at: int = -1) -> Iterator[int]:
+        try:
+            for i in range(n):
+                if i == fail_at:
+                    raise DataError(f"bad row {i}")
+                yield i
+        finally:
+            closed.append(threading.current_thread().name)
+
+    assert list(read_ahead(source(5))) == [0, 1, 2, 3, 4]
+    seen = []
+    with pytest.raises(DataError, match="bad row 3"):
+        for x in read_ahead(source(5, fail_at=3)):
+            seen.append(x)
+    assert seen == [0, 1, 2]
+    it = read_ahead(source(1000))  # the caller stops after one item: the worker is blocked handing the next
+    assert next(it) == 0
+    it.close()
+    assert closed[-1] == "cashup-read-ahead" and not _workers()  # source closed in the worker, worker joined
+    assert closed.count("cashup-read-ahead") == 3
+
+
+def test_an_import_refused_mid_file_leaves_no_reader_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conflict found in the first chunk stops the import while the worker reads on: the command closes
+    the read-ahead (worker joined, file closed) and nothing is imported."""
+    monkeypatch.setattr(candle_stream, "CHUNK_ROWS", 10)
+    db = tmp_path / "c.sqlite"
+    code, out = run(db, "import", str(_csv(tmp_path / "a.csv", n=5)), "--symbol", "BTC_USDT", "--timeframe", "1h")
+    assert code == 0, out
+    other = _csv(tmp_path / "b.csv", n=45, bad={2: f"{T0 + 2 * H},100,103,99,101,7"})  # bar 2 stored otherwise
+    code, out = run(db, "import", str(other), "--symbol", "BTC_USDT", "--timeframe", "1h")
+    assert code == 1 and "already stored with different values" in out, out
+    assert not _workers()
+    code, out = run(db, "list", "--json")
+    assert code == 0 and '"rows": 5' in out

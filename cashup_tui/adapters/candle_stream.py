@@ -6,15 +6,18 @@ not fit a small box). Here pandas reads CHUNK_ROWS rows at a time and each chunk
 same validation as a whole file (`frame_to_candles`, with the chunk's rows mapped to the file's
 lines); what spans two chunks (order, duplicates, the step, gaps) is checked at each seam. The
 caller writes the chunks inside one transaction, so a problem in the last chunk still leaves
-nothing imported. Parquet/feather and funding files come as one chunk (the whole file).
+nothing imported. Parquet/feather and funding files come as one chunk (the whole file). `read_ahead`
+reads the next chunk in a thread while the caller writes the one before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -38,6 +41,7 @@ from cashup_tui.domain.timeframes import timeframe_ms
 
 CHUNK_ROWS = 200_000
 KEEP_RANGES = 5
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -161,3 +165,51 @@ def _seam(prev: CandleData, data: CandleData, shown: str, line: int) -> GapRepor
     if b - a == step:
         return GapReport()
     return GapReport(count=1, missing=(b - a) // step - 1, ranges=[(a + step, b - step)])
+
+
+def read_ahead(items: Iterator[T]) -> Generator[T, None, None]:
+    """`items` in order, each next one produced by a worker thread while the caller handles the one before.
+
+    Why: pandas' parser, numpy and SQLite's insert all release the GIL, so reading chunk k+1 overlaps
+    writing chunk k (two cores: the import takes about the longer of the two, not their sum). One item
+    waits at most (memory: one chunk more). An exception from `items` is raised here at the item it
+    replaced, so validation errors keep their order. Close this generator (`contextlib.closing`) when
+    the caller stops early: the worker stops after the item it is on, `items` is closed in the worker
+    and the thread is joined, all before close() returns."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)  # (done, item | exception | None)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in items:
+                box.put((False, item))
+                if stop.is_set():
+                    return
+            box.put((True, None))
+        except BaseException as exc:  # handed to the caller
+            box.put((True, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name="cashup-read-ahead", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while True:
+            done, got = box.get()
+            if done:
+                finished = True
+                if got is not None:
+                    raise got
+                return
+            yield got
+    finally:
+        stop.set()
+        while not finished and worker.is_alive():  # free a put the worker may be blocked in
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.01)
+        worker.join()

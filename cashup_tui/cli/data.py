@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,9 @@ from cashup_tui.cli.common import (
 from cashup_tui.domain.errors import CashupError, ConfigError
 
 if TYPE_CHECKING:
+    from cashup_tui.adapters.candle_files import CandleData
     from cashup_tui.adapters.gateio.rest import GateRest
+    from cashup_tui.store.candle_import import ImportResult
 
 app = typer.Typer(help="Import, list, export, resample and fetch OHLCV candles.", no_args_is_help=True)
 
@@ -63,6 +65,35 @@ def open_db(ctx: typer.Context) -> Any:
 
     s = settings_from(ctx)
     return open_store(db_url_from(ctx, s), synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+
+
+def _import_candles(ctx: typer.Context, symbol: str, chunks: Iterator[tuple[str, Any]], replace: bool) -> ImportResult:
+    """Into a SQLite store file on the stdlib driver (no SQLAlchemy import: `store.candle_import`), else
+    (another backend, an older schema to migrate...) through `open_store`; the same import either way."""
+    from cashup_tui.store.candle_import import import_candle_chunks_sqlite
+
+    s = settings_from(ctx)
+    res = import_candle_chunks_sqlite(db_url_from(ctx, s), symbol, chunks, replace=replace,
+                                      synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+    if res is not None:
+        return res
+    from cashup_tui.store import candles
+
+    db = open_db(ctx)
+    try:
+        return candles.import_candle_chunks(db, symbol, chunks, replace=replace)
+    finally:
+        db.close()
+
+
+def _import_funding(ctx: typer.Context, symbol: str, data: CandleData, replace: bool) -> ImportResult:
+    from cashup_tui.store import candles
+
+    db = open_db(ctx)
+    try:
+        return candles.import_funding(db, symbol, zip(data.open_ms.tolist(), data.rates, strict=True), replace=replace)
+    finally:
+        db.close()
 
 
 def _check_symbol(symbol: str) -> str:
@@ -102,32 +133,29 @@ def import_cmd(
     with guarded():
         from itertools import chain
 
-        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file
+        from cashup_tui.adapters.candle_stream import StreamSummary, iter_candle_file, read_ahead
         from cashup_tui.cli.data_fetch import progress_bar as _progress
-        from cashup_tui.store import candles
 
         data = StreamSummary()  # the whole file, gathered as its chunks are read and written
-        with input_file(file) as (path, label), _progress(f"importing {Path(label).name}") as prog:
-            chunks = iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label, summary=data)
+        with input_file(file) as (path, label), _progress(f"importing {Path(label).name}") as prog, \
+                closing(read_ahead(iter_candle_file(path, timeframe=tf, fmt=fmt, progress=prog, label=label,
+                                                    summary=data))) as chunks:
             first = next(chunks)  # the first chunk read and validated before the store is opened
-            db = open_db(ctx)
-            try:
-                if first.kind == "funding":
-                    res = candles.import_funding(db, symbol, zip(first.open_ms.tolist(), first.rates, strict=True),
-                                                 replace=replace)
-                    series_tf = "funding"
-                else:
-                    series_tf = first.timeframe
-                    try:  # every chunk in one transaction: a problem in a later one leaves nothing imported
-                        res = candles.import_candle_chunks(
-                            db, symbol, ((c.timeframe, c.columns()) for c in chain([first], chunks)), replace=replace)
-                    except CashupError as exc:
-                        if not first.has_volume and not symbol.startswith("mark_"):
-                            exc.hint = (exc.hint + f"; a file without volume is usually mark prices: "
-                                        f"import it as --symbol mark_{symbol}")
-                        raise
-            finally:
-                db.close()
+            if first.kind == "funding":
+                series_tf = "funding"
+                res = _import_funding(ctx, symbol, first, replace)
+            else:
+                series_tf = first.timeframe
+                try:  # every chunk in one transaction: a problem in a later one leaves nothing imported
+                    res = _import_candles(ctx, symbol, ((c.timeframe, c.columns()) for c in chain([first], chunks)),
+                                          replace)
+                except CashupError as exc:
+                    from cashup_tui.store.lite import StoreError
+
+                    if not (first.has_volume or symbol.startswith("mark_") or isinstance(exc, StoreError | ConfigError)):
+                        exc.hint = (exc.hint + f"; a file without volume is usually mark prices: "
+                                    f"import it as --symbol mark_{symbol}")
+                    raise
         from cashup_tui.store.timefmt import iso
 
     out: dict[str, Any] = {

@@ -7,6 +7,7 @@ last bar (`--days N` starts N days back only where the store does not already re
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -118,7 +119,11 @@ def fetch_many(db: Any, open_rest: Callable[[], Any], symbols: list[str], timefr
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr for long steps (silent when stderr is not a terminal)."""
+    """A rich progress bar on stderr for long steps (silent when stderr is not a terminal: then rich,
+    a noticeable part of a short command's start, is not imported at all)."""
+    if not (sys.stderr is not None and sys.stderr.isatty()):
+        yield lambda done, total: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 

@@ -75,12 +75,16 @@ def _defer_coercion() -> bool:
     uses it also for the options a command line leaves unset (--help, --db, the completion flags...),
     although for their value None `RuntimeParam.coerce` returns before touching the adapter. Building
     that first adapter imports pydantic and its schema machinery, the larger part of a short command's
-    start (`cashup data list`). Here typer gets a stand-in: None is handled by typer's own `coerce`,
-    and the first other value builds typer's runtime parameter (once) and hands over to it. Where
-    typer's layout differs, nothing is installed (behaviour unchanged, only slower; False) and
-    tests/test_cli_startup.py says so in its skip reason."""
+    start (`cashup data list`). Here typer gets a stand-in: None is handled by typer's own `coerce`; a
+    str given to a plain `str` parameter is returned as it is and one given to a choice (Literal, Enum)
+    goes through typer's own `coerce_cli_choice`, which is all the adapter would do with either (the
+    adapter wraps exactly these; a choice that does not match goes to typer's adapter for its message);
+    any other value builds typer's runtime parameter (once) and hands over to it. Where typer's layout
+    differs, nothing is installed (behaviour unchanged, only slower; False) and tests/test_cli_startup.py
+    says so in its skip reason; the same tests hold the shortcuts equal to typer's adapters."""
     try:
         from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+        from typer._param_types import choice_coercion_annotation, coerce_cli_choice
     except ImportError:  # pragma: no cover - another typer layout
         return False
     if (getattr(typer.core, "build_runtime_param", None) is not build_runtime_param
@@ -100,6 +104,16 @@ def _defer_coercion() -> bool:
             return build_runtime_param(self.descriptor)
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            d = self.descriptor
+            if type(value) is str and d.file_annotation is None and d.parameter_info.parser is None:
+                if d.annotation is str:
+                    return value
+                choice = choice_coercion_annotation(d.annotation, d.parameter_info)  # None for a list of them
+                if choice is not None:
+                    try:
+                        return coerce_cli_choice(value, choices=choice[0], case_sensitive=choice[1], ctx=ctx)
+                    except ValueError:
+                        pass  # not a choice: typer's adapter says so in its own words
             return self.built._coerce_value(value, param=param, ctx=ctx)
 
     def deferred(descriptor: TypeDescriptor) -> RuntimeParam:

@@ -3,8 +3,9 @@
 A 1M-bar backtest from the store must cost about what reading the same bars from a CSV costs, so
 the rows of one ordered query go from the DB-API cursor into one structured numpy array
 (`np.fromiter`: no list of tuples, no per-row Row objects, no DataFrame) and are split into
-contiguous columns. `read_candle_columns` does it on any open connection (SQLite or PostgreSQL,
-through SQLAlchemy's raw DB-API connection); `read_candle_columns_sqlite` does it on a SQLite file
+contiguous columns. `read_candle_columns` does it on any open connection (SQLAlchemy's, SQLite or
+PostgreSQL, through its raw DB-API connection, or a stdlib sqlite3 one: `store.candle_list.driver_of`);
+`read_candle_columns_sqlite` does it on a SQLite file
 with the stdlib driver alone (importing SQLAlchemy costs more than the read), and returns None when
 the file is not a store at the current schema (the caller then takes `open_store`, which migrates
 or explains). Both run the same SQL (`candle_sql`).
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cashup_tui.store.candle_list import canonical_timeframe, open_current
+from cashup_tui.store.candle_list import canonical_timeframe, driver_of, open_current
 
 COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
 ROW_DTYPE = np.dtype([("open_ms", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
@@ -50,9 +51,9 @@ def columns_from_cursor(cursor: Any) -> Columns:
 
 def read_candle_columns(conn: Any, symbol: str, timeframe: str, start_ms: int | None = None,
                         end_ms: int | None = None) -> Columns:
-    """One series (end inclusive) as columns, on an open SQLAlchemy Connection of any backend."""
-    raw = conn.connection.dbapi_connection
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    """One series (end inclusive) as columns, on an open connection: SQLAlchemy's (any backend) or a
+    stdlib sqlite3 one (see `store.candle_list.driver_of`)."""
+    raw, _, mark = driver_of(conn)
     sql = candle_sql(mark, start_ms, end_ms)
     cur = raw.cursor()
     try:

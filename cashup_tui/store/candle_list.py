@@ -6,7 +6,10 @@ SQLAlchemy path (`store.candle_stats`, `store.candles`) and the CLI share withou
 `canonical_timeframe`, the SQLite file a store URL names (`sqlite_file`, also `store.lite`'s), opening
 a current-schema SQLite file read-only (`open_current`), the index-cost listing of stored series that
 `candle_stats` checks its rows with (`series_keys`, `stats_are_current`), and `list_series_sqlite`,
-which is `data list` when every stats row is current.
+which is `data list` when every stats row is current. Also the connection of either kind that the candle
+writes run on (`one_of`, `run_of`, `driver_of`): a stdlib `sqlite3.Connection` (the import of a file into
+a SQLite store, `store.candle_import`) or SQLAlchemy's Connection (any backend), so that one implementation
+serves both without this module importing SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.store.schema_sql import SCHEMA_VERSION
 
 One = Callable[[str, dict[str, Any]], Any]  # run SQL with :named parameters, return the first row or None
+Run = Callable[[str, dict[str, Any]], int]  # run SQL with :named parameters, return the rows it changed
 Stats = tuple[str, str, int, int, int, int]  # symbol, timeframe, first_ms, last_ms, rows, gaps
 
 HEAD_SQL = "SELECT symbol, timeframe FROM candles ORDER BY symbol, timeframe LIMIT 1"
@@ -51,6 +55,32 @@ def series_infos(stats: list[Stats], funding: list[tuple[Any, ...]]) -> list[Ser
            for sym, tf, first, last, n, gaps in stats]
     out += [SeriesInfo(str(sym), "funding", int(first), int(last), int(n), 0, 0) for sym, first, last, n in funding]
     return out
+
+
+def one_of(conn: Any) -> One:
+    """`One` on an open connection: stdlib sqlite3, or SQLAlchemy's (the SQL is plain, either backend)."""
+    if isinstance(conn, sqlite3.Connection):
+        return lambda sql, params: conn.execute(sql, params).fetchone()
+    from sqlalchemy import text  # loaded already: conn is SQLAlchemy's
+
+    return lambda sql, params: conn.execute(text(sql), params).first()
+
+
+def run_of(conn: Any) -> Run:
+    """`Run` on an open connection of either kind (see `one_of`)."""
+    if isinstance(conn, sqlite3.Connection):
+        return lambda sql, params: int(conn.execute(sql, params).rowcount)
+    from sqlalchemy import text
+
+    return lambda sql, params: int(conn.execute(text(sql), params).rowcount)
+
+
+def driver_of(conn: Any) -> tuple[Any, str, str]:
+    """(DB-API connection, dialect name, placeholder) of an open connection of either kind (see `one_of`),
+    for bulk statements on the driver's own cursor inside the caller's transaction."""
+    if isinstance(conn, sqlite3.Connection):
+        return conn, "sqlite", "?"
+    return conn.connection.dbapi_connection, conn.dialect.name, "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def series_keys(one: One) -> list[tuple[str, str]]:

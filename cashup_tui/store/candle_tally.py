@@ -24,7 +24,7 @@ import numpy as np
 
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.store import candle_stats
-from cashup_tui.store.candle_list import Stats, series_span
+from cashup_tui.store.candle_list import Stats, driver_of, series_span
 
 _ROW_SQL = "SELECT first_ms, last_ms, rows, gaps FROM candle_stats WHERE symbol = :s AND timeframe = :tf"
 
@@ -44,7 +44,7 @@ class StatsTally:
     def load(cls, conn: Any, symbol: str, timeframe: str) -> StatsTally:
         """The series as stored now, inside the caller's transaction (three index seeks)."""
         one = candle_stats.one_of(conn)
-        tally = cls(symbol, timeframe, timeframe_ms(timeframe), exact=conn.dialect.name == "sqlite")
+        tally = cls(symbol, timeframe, timeframe_ms(timeframe), exact=driver_of(conn)[1] == "sqlite")
         span = series_span(one, symbol, timeframe)
         if span is None:
             return tally  # empty (an orphaned row is overwritten by `finish`)

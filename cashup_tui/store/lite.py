@@ -11,7 +11,8 @@ and the same column values as `store.backtests` (both paths build their rows wit
 schema, a database that is not a store, another backend, a URL with options) returns None and the
 caller takes the SQLAlchemy path, which migrates or explains.
 
-Also home of what both paths share without SQLAlchemy: `StoreError`, the canonical JSON
+The same transaction on such a file (`write_sqlite`) carries `cashup data import` into SQLite
+(store.candle_import). Also home of what both paths share without SQLAlchemy: `StoreError`, the canonical JSON
 (`dumps`), the backtest row dataclasses.
 """
 
@@ -295,10 +296,15 @@ def _create_schema(conn: sqlite3.Connection) -> None:
                      [(v, d, now) for v, d in schema_sql.MIGRATIONS])
 
 
-def _write_sqlite(url: str, write: Any, what: str, *, synchronous: str, busy_timeout_ms: int) -> Any:
+_BUSY_HINT = "is another process holding a write lock? try again, or pass --no-store"
+
+
+def write_sqlite(url: str, write: Any, what: str, *, synchronous: str, busy_timeout_ms: int,
+                 hint: str = _BUSY_HINT) -> Any:
     """`write(conn)` in one `BEGIN IMMEDIATE` transaction on a SQLite store that is new/empty (it gets the
     schema `open_store` would create, in the same transaction) or at SCHEMA_VERSION; returns what `write`
-    returns, or None when this store is not such a file (the caller then uses `open_store`)."""
+    returns, or None when this store is not such a file (the caller then uses `open_store`). `hint` goes
+    with a SQLite error (as StoreError)."""
     sync = str(synchronous).upper()
     path = sqlite_file(url)
     if path is None or sync not in SYNCHRONOUS:
@@ -328,8 +334,7 @@ def _write_sqlite(url: str, write: Any, what: str, *, synchronous: str, busy_tim
                 conn.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot record {what} in {path}: {exc}",
-                         hint="is another process holding a write lock? try again, or pass --no-store") from exc
+        raise StoreError(f"cannot record {what} in {path}: {exc}", hint=hint) from exc
     finally:
         conn.close()
     return out
@@ -371,7 +376,7 @@ def save_backtest_run_sqlite(
                              [(run_id, *r) for r in erows])
         return run_id
 
-    result: int | None = _write_sqlite(url, write, "the backtest", synchronous=synchronous,
+    result: int | None = write_sqlite(url, write, "the backtest", synchronous=synchronous,
                                        busy_timeout_ms=busy_timeout_ms)
     return result
 
@@ -385,4 +390,4 @@ def audit_sqlite(url: str, action: str, actor: str, details: dict[str, Any], *, 
                      (now_ms(), actor, action, dumps(details)))
         return True
 
-    return bool(_write_sqlite(url, write, "the audit row", synchronous=synchronous, busy_timeout_ms=busy_timeout_ms))
+    return bool(write_sqlite(url, write, "the audit row", synchronous=synchronous, busy_timeout_ms=busy_timeout_ms))
