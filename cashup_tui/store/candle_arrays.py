@@ -71,8 +71,7 @@ def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: 
     if conn is None:
         return None
     try:
-        sql = candle_sql("?", start_ms, end_ms)
-        return columns_from_cursor(conn.execute(sql, _params(symbol, timeframe, start_ms, end_ms)))
+        return read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
     except sqlite3.Error:
         return None  # locked past the timeout, damaged: open_store says why
     finally:

@@ -115,9 +115,7 @@ def list_series_sqlite(url: str, *, busy_timeout_ms: int = 5000) -> tuple[list[S
     if conn is None:
         return None
     try:
-        def one(sql: str, params: dict[str, Any]) -> Any:
-            return conn.execute(sql, params).fetchone()
-
+        one = one_of(conn)
         stats = [tuple(r) for r in conn.execute(STATS_SQL).fetchall()]
         if [r[:2] for r in stats] != series_keys(one) or not all(stats_are_current(one, r) for r in stats):
             return None
