@@ -101,10 +101,10 @@ async def _settings(pilot: Any) -> None:
 
 def _held_here(size: tuple[int, int]) -> None:
     """The pictures are made on Python 3.11 (the README's test command) and checked there at every size.
-    Another version (CI's 3.13 run) checks the 80x24 ones only: they draw the same on both, and the
-    whole set would cost CI's time budget about a minute and a half. (At 240x60, 3.13 draws a few chart
-    bar cells one cell taller, every run the same: float arithmetic differs between the versions
-    somewhere on the way to plotext, not pinned down yet.)"""
+    Another version (CI's 3.13 run) checks the 80x24 ones only, for CI's time budget (the whole set costs
+    about a minute and a half more); every size draws the same on 3.13 too, checked by hand. (A 240x60
+    difference once blamed on float arithmetic was the context chart's history fetched while the market
+    steps ran: `settle_snapshot_demo` now fetches every series after the last step.)"""
     if size != (80, 24) and sys.version_info[:2] != (3, 11):
         pytest.skip("pictures are checked at every size on Python 3.11; other versions check 80x24")
 

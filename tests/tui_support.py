@@ -178,6 +178,11 @@ async def settle_snapshot_demo(pilot: Any) -> None:
 
     ws.risk()
     ws.bars("BTC_USDT", CONTEXT_TIMEFRAME.get("1m", "1h"))
+    # and every series fetched again now, after the last step: one fetched while the steps ran (the
+    # 240x60 context chart asks at mount) would show whichever step it met (the standing clock never
+    # refetches), and which one that is depends on the speed of the machine
+    ws._bars.clear()
+    ws._bars_at.clear()
     await wait_until(pilot, lambda: ws._wanted <= set(ws._bars), timeout=60, what="every chart series")
     ws.risk()  # VaR from the daily bars now there
     ws._journal_read = None  # the fills read before the market order's fill was journalled
