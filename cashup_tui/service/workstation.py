@@ -33,6 +33,7 @@ from cashup_tui.domain.events import (
     TradingStateChanged,
 )
 from cashup_tui.domain.instruments import Instrument
+from cashup_tui.domain.live_bars import FetchMark, follow_live
 from cashup_tui.domain.market import Bar, BookSnapshot, Ticker, Trade
 from cashup_tui.domain.orders import Order
 from cashup_tui.domain.positions import Position
@@ -123,6 +124,7 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         self.toasts = ToastFeed()
         self._bars: dict[tuple[str, str], list[Bar]] = {}
         self._bars_at: dict[tuple[str, str], float] = {}
+        self._bars_mark: dict[tuple[str, str], FetchMark | None] = {}  # the live minute at each fetch (follow_live)
         self._wanted: set[tuple[str, str]] = set()
         self._daily: dict[str, list[float]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -235,7 +237,9 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         self._wanted.add(key)
         hist = self._bars.get(key, [])
         md = self.node.market if self.node is not None else None
-        live = md.live_bars(symbol, timeframe) if md is not None and timeframe == "1m" else []
+        if md is not None and timeframe != "1m":  # the forming bar follows the live minutes between fetches
+            return follow_live(hist, md.live_bars(symbol, "1m"), self._bars_mark.get(key))
+        live = md.live_bars(symbol, timeframe) if md is not None else []
         if not live:
             return hist
         if not hist:
@@ -263,6 +267,8 @@ class EngineWorkstation(BacktestMixin, LeverageMixin, StrategiesMixin, HistoryMi
         except CashupError as exc:
             log.info("chart history %s %s: %s", symbol, timeframe, exc)
             return
+        live = self.node.market.live_bars(symbol, "1m") if self.node.market is not None else []
+        self._bars_mark[(symbol, timeframe)] = FetchMark(live[-1].open_ms, live[-1].volume) if live else None
         self._bars[(symbol, timeframe)] = bars
 
     # -- status ---------------------------------------------------------------------------------
