@@ -38,7 +38,7 @@ def _life(j: StoreJournal, o: Order, fill_px: Decimal) -> None:
     ev = OrderEvent(OrderEventKind.SUBMITTED, 10)
     o = j.save_order(transition(o, ev), event=ev)
     ev = OrderEvent(OrderEventKind.ACCEPTED, 11, venue_order_id="900000000000000001")
-    o = j.save_order(transition(o, ev), event=ev)
+    o = j.save_order(transition(o, ev), event=ev, relaxed=True)
     f = Fill("tr-1", o.client_id, o.symbol, o.side, D(1), fill_px, D("0.0001"), ts_ms=12, venue_order_id="900000000000000001")
     ev = OrderEvent(OrderEventKind.FILLED, 12, "900000000000000001", f)
     o = j.save_order(transition(o, ev), event=ev)

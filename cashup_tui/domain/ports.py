@@ -186,11 +186,12 @@ class Journal(Protocol):
     """What the engine persists (the store's `StoreJournal`, the engine's `MemoryJournal`).
 
     - `save_order(order, event=...)` writes the order row AND its `OrderEvent` line in one commit (the
-      write-ahead rule: the row exists in SUBMITTING before the venue is called);
+      write-ahead rule: the row exists in SUBMITTING before the venue is called); `relaxed=True` (a
+      submit's deferred ack only) lets that commit skip its own sync: losing it leaves the claim;
     - `save_fill` / `record_fill` return False when the venue trade id is already stored;
     - `kv_get` / `kv_set` hold small JSON state (trading state, id counter, strategy state)."""
 
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order | None:
+    def save_order(self, order: Order, *, event: OrderEvent | None = None, relaxed: bool = False) -> Order | None:
         """Returns the order as stored (a shared store may keep a newer row), or None: as given."""
 
     def save_orders(self, items: list[tuple[Order, OrderEvent]]) -> list[Order]:

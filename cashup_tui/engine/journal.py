@@ -29,7 +29,7 @@ class MemoryJournal:
         self.kv: dict[str, Any] = {}
         self.commits = 0
 
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
+    def save_order(self, order: Order, *, event: OrderEvent | None = None, relaxed: bool = False) -> None:
         self.orders[order.client_id] = order
         if event is not None:
             self.journal.append((order.client_id, event))

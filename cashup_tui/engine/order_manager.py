@@ -7,7 +7,9 @@ Why each rule:
   called: a crash after that leaves a row we can look up by client id;
 - the venue's ack of a submit is answered to the caller before its journal line commits (at the
   next turn of the loop, and before any other write: `_unsaved`): a crash in between leaves the
-  SUBMITTING row, settled by client id exactly like an ack lost on the wire;
+  SUBMITTING row, settled by client id exactly like an ack lost on the wire. For the same reason
+  that commit needs no sync of its own (`save_order(relaxed=True)`): it survives a process crash,
+  and an OS crash can only drop it with the writes after it;
 - a timeout, dropped connection or 5xx (`TemporaryError`) is not a rejection: the order
   goes UNKNOWN and is settled by `Execution.fetch_order(symbol, client_id)`, never by
   sending it again;
@@ -267,13 +269,14 @@ class OrderManager:
         return order
 
     def flush_unsaved(self) -> None:
-        """Commit the deferred acks, oldest first. One that cannot be written is logged and left to the
-        claim (SUBMITTING, settled by client id); the next write of that order carries its whole row."""
+        """Commit the deferred acks, oldest first, each without a sync of its own (`relaxed`: the claim
+        covers its loss). One that cannot be written is logged and left to the claim (SUBMITTING,
+        settled by client id); the next write of that order carries its whole row."""
         while self._unsaved:
             cid = next(iter(self._unsaved))
             order, event = self._unsaved.pop(cid)
             try:
-                stored = self.journal.save_order(order, event=event) or order
+                stored = self.journal.save_order(order, event=event, relaxed=True) or order
             except Exception:
                 log.exception("could not journal the ack of %s (it stays SUBMITTING in the store)", cid)
                 continue

@@ -11,12 +11,14 @@ Several processes may share the store (README "Several processes on one store"):
 written by compare-and-set (`store/order_cas.py`), and every call waits out another process's
 write lock (`store/busy.py`) instead of failing the strategy that made it.
 
-Durability: every commit is at the store's configured `synchronous` (FULL by default: it survives a
-power loss), except an ACCEPTED line (the venue's ack of an order already journalled), committed at
-NORMAL when FULL is configured: still safe from a process crash, and a power loss can only drop it
-together with the commits after it (WAL frames are synced in order). The order row then stays
-SUBMITTING and reconciliation settles it by client id, as after an ack lost on the wire. The
-write-ahead claim, fills, positions and wallet are never relaxed.
+Durability: every commit is at the store's configured level (SQLite `synchronous`, FULL by default:
+it survives a power loss; PostgreSQL's `synchronous_commit`), except a submit's deferred ack
+(`save_order(relaxed=True)`), which needs no sync of its own: on a SQLite store in WAL mode at FULL it
+commits at NORMAL, on PostgreSQL with `synchronous_commit = off` for that transaction only. Either is
+still safe from a process crash, and an OS crash or power loss can only drop it together with the
+commits after it (WAL is written and synced in order). The order row then stays SUBMITTING and
+reconciliation settles it by client id, as after an ack lost on the wire. The write-ahead claim, every
+other order line (a locally armed trigger's too), fills, positions and wallet keep the configured level.
 """
 
 from __future__ import annotations
@@ -64,35 +66,40 @@ class StoreJournal:
         self.busy = BusyMeter()
         self._stmts: dict[str, Any] = {}
         self._known: dict[str, tuple[int, Order]] = {}  # client id -> (orders.version, order) last seen here
-        self._sync_level: int | None = None  # PRAGMA synchronous as configured (2 = FULL), read once
+        self._sync_level: int | None = None  # SQLite's configured synchronous (2 = FULL) if relaxable, else 0
         self._ops: OrderOps | None = None
 
     @contextmanager
     def _write(self, *, relaxed: bool = False) -> Iterator[Any]:
         """A write transaction that takes SQLite's write lock at BEGIN (IMMEDIATE), so a busy store
-        is met by the busy timeout up front, never half-way through a read-then-write. `relaxed`:
-        committed at synchronous=NORMAL if FULL (or EXTRA) is configured (see the module docstring)."""
+        is met by the busy timeout up front, never half-way through a read-then-write. `relaxed`: its
+        commit skips its own sync (see the module docstring), and no other commit is relaxed with it."""
         with self.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
-            raw = self._relax(conn) if relaxed else None
+            raw = self._relax_sqlite(conn) if relaxed else None
             try:
                 with conn.begin():
+                    if relaxed and conn.dialect.name == "postgresql":  # SET LOCAL: ends with this transaction
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     yield conn
             finally:
-                if raw is not None:
+                if raw is not None:  # (SQLite refuses to change the level inside a transaction)
                     try:
                         raw.execute(f"PRAGMA synchronous = {self._sync_level}")
                     except BaseException:  # never hand a relaxed connection back to the pool
                         conn.invalidate()
                         raise
 
-    def _relax(self, conn: Any) -> Any | None:
-        """Set this SQLite connection to synchronous=NORMAL; the raw connection to restore, or None."""
-        if self.store.path is None or not self.store.is_sqlite:
+    def _relax_sqlite(self, conn: Any) -> Any | None:
+        """Set this SQLite connection to synchronous=NORMAL when that only drops the commit's own sync
+        (WAL mode, FULL or EXTRA configured); the raw connection to restore, or None (nothing changed)."""
+        if not self.store.is_sqlite:
             return None
         raw = conn.connection.driver_connection
-        if self._sync_level is None:
-            self._sync_level = int(raw.execute("PRAGMA synchronous").fetchone()[0])
-        if self._sync_level < 2:  # NORMAL or OFF configured: nothing to relax
+        if self._sync_level is None:  # read once: the configured level, 0 when there is nothing to relax
+            wal = str(raw.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
+            level = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+            self._sync_level = level if wal and level > 1 else 0
+        if not self._sync_level:
             return None
         raw.execute("PRAGMA synchronous = NORMAL")
         return raw
@@ -139,11 +146,12 @@ class StoreJournal:
 
     # -- orders and the event journal -----------------------------------------------------
     @_busy_retried
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> Order:
+    def save_order(self, order: Order, *, event: OrderEvent | None = None, relaxed: bool = False) -> Order:
         """Order row + journal line in ONE transaction: the write-ahead commit. Returns the order as
-        stored. A SUBMITTED event is the write-ahead claim of a new id: `ClientIdTaken` if it exists."""
+        stored. A SUBMITTED event is the write-ahead claim of a new id: `ClientIdTaken` if it exists.
+        `relaxed`: a submit's deferred ack, committed without a sync of its own (module docstring)."""
         claim = event is not None and event.kind is EVENT_KIND.SUBMITTED
-        with self._write(relaxed=event is not None and event.kind is EVENT_KIND.ACCEPTED) as conn:
+        with self._write(relaxed=relaxed) as conn:
             stored = self._save_order_row(conn, order, claim=claim)
             if event is not None:
                 self._append_event(conn, order.client_id, event)

@@ -58,8 +58,8 @@ class WindowJournal(MemoryJournal):
         if len(self.fills) > 2 * self.window:
             _forget_oldest(self.fills, self.window)
 
-    def save_order(self, order: Order, *, event: OrderEvent | None = None) -> None:
-        super().save_order(order, event=event)
+    def save_order(self, order: Order, *, event: OrderEvent | None = None, relaxed: bool = False) -> None:
+        super().save_order(order, event=event, relaxed=relaxed)
         if len(self.orders) > 2 * self.window:  # (the test of _trim, without its call: once per order change)
             self._trim()
 
