@@ -17,11 +17,12 @@ listing series) lives in `store.candle_list`.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cashup_tui.store.candle_list import canonical_timeframe, driver_of, open_current
+from cashup_tui.store.candle_list import canonical_timeframe, driver_of, open_current, sqlite_file
 
 COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
 ROW_DTYPE = np.dtype([("open_ms", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
@@ -64,14 +65,20 @@ def read_candle_columns(conn: Any, symbol: str, timeframe: str, start_ms: int | 
 
 
 def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: int | None = None,
-                               end_ms: int | None = None, *, busy_timeout_ms: int = 5000) -> Columns | None:
+                               end_ms: int | None = None, *, busy_timeout_ms: int = 5000,
+                               cache: Path | None = None) -> Columns | None:
     """`read_candle_columns` on the stdlib driver for an existing SQLite store file at the current
-    schema; None for anything else (no file, another backend, an older/newer schema, not a store)."""
+    schema, through the column cache in `cache` when given (store.candle_cache); None for anything else
+    (no file, another backend, an older/newer schema, not a store)."""
     conn = open_current(url, busy_timeout_ms)
     if conn is None:
         return None
     try:
-        return read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
+        from cashup_tui.store.candle_cache import read_columns
+
+        path = sqlite_file(url)
+        return read_columns(conn, None if path is None else str(path.resolve()), symbol, timeframe, start_ms,
+                            end_ms, cache=cache)
     except sqlite3.Error:
         return None  # locked past the timeout, damaged: open_store says why
     finally:
