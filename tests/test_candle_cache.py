@@ -382,3 +382,44 @@ def test_a_cached_read_is_what_the_backtest_command_reads(tmp_path: Path, monkey
     assert run() == first
     hand(path, "UPDATE candles SET close = close * 2 WHERE symbol = 'A'")
     assert run() != first
+
+
+PG_WRITES = (  # one statement each, as a person in psql would write them
+    "INSERT INTO candles SELECT 'A', '1m', open_ms + 6000000, open, high, low, close, volume FROM candles "
+    "WHERE symbol = 'A'",
+    "UPDATE candles SET close = close + 1 WHERE symbol = 'A' AND open_ms < {t}",
+    "DELETE FROM candles WHERE symbol = 'A' AND open_ms = {t}",
+    "INSERT INTO candles VALUES ('A', '1m', {t}, 1, 2, 0.5, 1.5, 9) ON CONFLICT (symbol, timeframe, open_ms) "
+    "DO UPDATE SET close = excluded.close",
+    "UPDATE candles SET symbol = 'A', open_ms = open_ms - 600000000 WHERE symbol = 'B'",
+    "TRUNCATE candles",
+)
+
+
+def test_postgresql_statement_triggers_bump_every_touched_series(pg: object, tmp_path: Path) -> None:
+    url = pg.create_database()  # type: ignore[attr-defined]
+    cache = tmp_path / "cache"
+    with open_store(url) as db:
+        candles.import_candles(db, "A", TF, bars(0, 40, 100.0))
+        candles.upsert_candles(db, "B", TF, bars(10, 20, 500.0))
+
+        def state() -> tuple[dict[str, tuple[str, int] | None], dict[str, Columns], dict[str, Columns]]:
+            with transaction(db) as conn:
+                tags = {s: series_version(conn, s, TF) for s in ("A", "B")}
+                want = {s: read_candle_columns(conn, s, TF) for s in ("A", "B")}
+                got = {s: read_columns(conn, db.location, s, TF, cache=cache) for s in ("A", "B")}
+            return tags, want, got
+
+        tags, want, got = state()
+        assert all(tags.values()) and all(same(got[s], want[s]) for s in want)
+        assert len(entries(cache)) == 2 and db.location is not None
+        for sql in PG_WRITES:
+            with transaction(db) as conn:
+                conn.exec_driver_sql(sql.format(t=T0 + 5 * 60_000))
+            new_tags, new_want, new_got = state()
+            for s in ("A", "B"):
+                if not same(new_want[s], want[s]):
+                    assert new_tags[s] != tags[s], (sql, s)
+                assert same(new_got[s], new_want[s]), (sql, s)
+            tags, want = new_tags, new_want
+        assert not any(len(w["open_ms"]) for w in want.values())  # TRUNCATE emptied both
