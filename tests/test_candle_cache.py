@@ -396,6 +396,11 @@ PG_WRITES = (  # one statement each, as a person in psql would write them
 )
 
 
+def _pg_statement(db: object, sql: str) -> None:
+    with transaction(db) as conn:
+        conn.exec_driver_sql(sql)
+
+
 def test_postgresql_statement_triggers_bump_every_touched_series(pg: object, tmp_path: Path) -> None:
     url = pg.create_database()  # type: ignore[attr-defined]
     cache = tmp_path / "cache"
@@ -413,13 +418,16 @@ def test_postgresql_statement_triggers_bump_every_touched_series(pg: object, tmp
         tags, want, got = state()
         assert all(tags.values()) and all(same(got[s], want[s]) for s in want)
         assert len(entries(cache)) == 2 and db.location is not None
-        for sql in PG_WRITES:
-            with transaction(db) as conn:
-                conn.exec_driver_sql(sql.format(t=T0 + 5 * 60_000))
+        importer = [lambda: candles.import_candles(db, "A", TF, bars(300, 5, 1.0)),
+                    lambda: candles.upsert_candles(db, "B", TF, bars(12, 3, 2.0)),
+                    lambda: candles.import_candles(db, "B", TF, bars(0, 4, 3.0), replace=True)]
+        hand = [lambda sql=sql: _pg_statement(db, sql.format(t=T0 + 5 * 60_000)) for sql in PG_WRITES]
+        for write in [*importer, *hand]:
+            write()
             new_tags, new_want, new_got = state()
             for s in ("A", "B"):
                 if not same(new_want[s], want[s]):
-                    assert new_tags[s] != tags[s], (sql, s)
-                assert same(new_got[s], new_want[s]), (sql, s)
+                    assert new_tags[s] != tags[s], s
+                assert same(new_got[s], new_want[s]), s
             tags, want = new_tags, new_want
         assert not any(len(w["open_ms"]) for w in want.values())  # TRUNCATE emptied both

@@ -19,8 +19,11 @@ in SQLite and there is one writer at a time, so no other connection ever sees th
 triggers, and a crash or rollback brings the dropped ones back (a test kills an import to show it).
 `triggers_intact` lets a reader refuse the cache when a trigger is missing or not ours.
 
-PostgreSQL: statement-level triggers with transition tables, one bump per statement and series, so
-nothing is suspended there (DROP TRIGGER would take an ACCESS EXCLUSIVE lock); TRUNCATE bumps every series.
+PostgreSQL: statement-level triggers with transition tables, one bump per statement and series; TRUNCATE
+bumps every series. The bulk writes do not drop them (DROP TRIGGER takes an ACCESS EXCLUSIVE lock) but set a
+transaction-local switch the function obeys, then bump once (`suspended`): executemany runs a statement
+per row, and a bump per statement rewrites the same version row each time. Whoever sets that switch by
+hand writes around the versions, as whoever drops a trigger by hand does.
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ _PG_RANDOM = "(random() * 9.2e18)::bigint"
 _PG_BUMP = ("INSERT INTO candle_versions (symbol, timeframe, version) SELECT symbol, timeframe, " + _PG_RANDOM
             + " FROM (SELECT DISTINCT symbol, timeframe FROM {rows}) AS touched "
             "ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version")
+PG_SUSPEND = "cashup.candle_versions_suspended"  # transaction-local: `suspended` sets it, the function obeys
 PG_FUNCTION = (
     "CREATE OR REPLACE FUNCTION candle_versions_bump() RETURNS trigger AS $$ BEGIN "
+    f"IF current_setting('{PG_SUSPEND}', true) = 'on' THEN RETURN NULL; END IF; "
     f"IF TG_OP = 'TRUNCATE' THEN UPDATE candle_versions SET version = {_PG_RANDOM}; RETURN NULL; END IF; "
     f"IF TG_OP IN ('UPDATE', 'DELETE') THEN {_PG_BUMP.format(rows='candle_old')}; END IF; "
     f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_PG_BUMP.format(rows='candle_new')}; END IF; "
@@ -110,9 +115,20 @@ def bump(conn: Any, symbol: str, timeframe: str) -> None:
 def suspended(conn: Any, symbol: str, timeframe: str, names: tuple[str, ...]) -> Iterator[None]:
     """Run a bulk write to ONE series without the SQLite row triggers `names`: dropped here, the series
     bumped once and the triggers created again on the way out, all inside the caller's write transaction
-    (a rollback, or a crash, restores them with everything else). A no-op on PostgreSQL, and outside a
-    transaction (the triggers then just fire: slower, never wrong)."""
+    (a rollback, or a crash, restores them with everything else). Outside a transaction the triggers just
+    fire (slower, never wrong). PostgreSQL: the triggers stay; a transaction-local setting (`PG_SUSPEND`,
+    gone at commit or rollback) makes them return at once, since executemany runs one statement per row
+    and each bump there writes a new row version of the same version row (quadratic in one transaction)."""
     raw, dialect, _ = driver_of(conn)
+    if dialect == "postgresql":
+        one = one_of(conn)
+        one("SELECT set_config(:k, 'on', true)", {"k": PG_SUSPEND})
+        try:
+            yield
+            bump(conn, symbol, timeframe)
+        finally:
+            one("SELECT set_config(:k, 'off', true)", {"k": PG_SUSPEND})
+        return
     if dialect != "sqlite" or not raw.in_transaction:
         yield
         return
