@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from cashup_tui.domain.errors import DataError
 from cashup_tui.store import candles, open_store
-from cashup_tui.store.candle_arrays import COLUMNS, Columns, read_candle_columns, read_candle_columns_sqlite
-from cashup_tui.store.candle_cache import SUFFIX, Entry, evict, read_columns
+from cashup_tui.store.candle_arrays import COLUMNS, Columns, read_candle_columns
+from cashup_tui.store.candle_cache import SUFFIX, Entry, evict, read_candle_columns_sqlite, read_columns
 from cashup_tui.store.candle_import import import_candle_chunks_sqlite
 from cashup_tui.store.candle_versions import TRIGGERS, series_version
 from cashup_tui.store.engine import transaction

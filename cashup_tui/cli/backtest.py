@@ -97,7 +97,7 @@ def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: 
     from cashup_tui.engine.backtest.data import parse_when
     from cashup_tui.engine.strategy import Bars
     from cashup_tui.paths import cache_dir
-    from cashup_tui.store.candle_arrays import read_candle_columns_sqlite
+    from cashup_tui.store.candle_cache import read_candle_columns_sqlite
 
     timeframe_ms(timeframe)  # validates the spelling
     lo = parse_when(start, "--from") if start else None

@@ -19,6 +19,10 @@ file that then diverges, never share entries. A range read slices a cached full 
 cache. Files are written atomically (temp + fsync + rename, mode 0600 in a 0700 directory) and the
 directory is kept under `max_bytes`, least recently used first (a hit touches its file).
 
+`read_candle_columns_sqlite` is the stdlib-driver read of a SQLite store file (importing SQLAlchemy costs
+more than the read): None when the file is not a store at the current schema (the caller then takes
+`open_store`, which migrates or explains, and `read_columns` on its connection).
+
 Never the reason a read fails: an unwritable directory, a missing, truncated, foreign or damaged file
 reads SQL instead (logged at debug/info level). Not guarded: a file cut short in place by another
 program while a backtest has it mapped (SIGBUS); CashUp itself only ever renames over or unlinks them.
@@ -31,6 +35,7 @@ import json
 import logging
 import mmap
 import os
+import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,7 +45,7 @@ import numpy as np
 
 from cashup_tui.private_files import ensure_private_dir, write_private_file
 from cashup_tui.store.candle_arrays import COLUMNS, Columns, read_candle_columns
-from cashup_tui.store.candle_list import canonical_timeframe
+from cashup_tui.store.candle_list import canonical_timeframe, open_current, sqlite_file
 from cashup_tui.store.candle_versions import series_version
 
 MAGIC = b"CASHUPC1"
@@ -178,3 +183,22 @@ def evict(root: Path, max_bytes: int) -> None:
         except OSError:
             continue
         total -= size
+
+
+def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: int | None = None,
+                               end_ms: int | None = None, *, busy_timeout_ms: int = 5000,
+                               cache: Path | None = None) -> Columns | None:
+    """`read_candle_columns` on the stdlib driver for an existing SQLite store file at the current
+    schema, through the column cache in `cache` when given (store.candle_cache); None for anything else
+    (no file, another backend, an older/newer schema, not a store)."""
+    conn = open_current(url, busy_timeout_ms)
+    if conn is None:
+        return None
+    try:
+        path = sqlite_file(url)
+        return read_columns(conn, None if path is None else str(path.resolve()), symbol, timeframe, start_ms,
+                            end_ms, cache=cache)
+    except sqlite3.Error:
+        return None  # locked past the timeout, damaged: open_store says why
+    finally:
+        conn.close()
