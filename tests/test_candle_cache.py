@@ -431,3 +431,24 @@ def test_postgresql_statement_triggers_bump_every_touched_series(pg: object, tmp
                 assert same(new_got[s], new_want[s]), s
             tags, want = new_tags, new_want
         assert not any(len(w["open_ms"]) for w in want.values())  # TRUNCATE emptied both
+
+
+def test_a_bulk_write_that_fails_half_way_and_is_committed_anyway_still_bumps(tmp_path: Path) -> None:
+    """The triggers are back and the series bumped even when the write raised and its caller commits
+    what was written before the error (SQLite undoes only the failing statement)."""
+    from cashup_tui.store.candle_import import INSERT, write_rows
+
+    path, cache = store(tmp_path), tmp_path / "cache"
+    before = cached(path, "A", cache)
+    rows = bars(1000, 600, 1.0)
+    rows["open_ms"][-1] = T0  # the last statement hits a stored bar
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.IntegrityError):
+        write_rows(con, "A", TF, [rows[c] for c in COLUMNS], INSERT, None)
+    con.execute("COMMIT")
+    con.close()
+    after = fresh(path, "A")
+    assert len(after["open_ms"]) > len(before["open_ms"]) and same(cached(path, "A", cache), after)
+    names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert set(TRIGGERS) <= names

@@ -123,11 +123,9 @@ def suspended(conn: Any, symbol: str, timeframe: str, names: tuple[str, ...]) ->
     if dialect == "postgresql":
         one = one_of(conn)
         one("SELECT set_config(:k, 'on', true)", {"k": PG_SUSPEND})
-        try:
-            yield
-            bump(conn, symbol, timeframe)
-        finally:
-            one("SELECT set_config(:k, 'off', true)", {"k": PG_SUSPEND})
+        yield  # an error fails the transaction (or the caller's savepoint), and that undoes the setting too
+        bump(conn, symbol, timeframe)
+        one("SELECT set_config(:k, 'off', true)", {"k": PG_SUSPEND})
         return
     if dialect != "sqlite" or not raw.in_transaction:
         yield
@@ -136,10 +134,10 @@ def suspended(conn: Any, symbol: str, timeframe: str, names: tuple[str, ...]) ->
         raw.execute(f"DROP TRIGGER IF EXISTS {name}")
     try:
         yield
-        bump(raw, symbol, timeframe)
-    finally:
-        for name in names:
-            if raw.in_transaction:
+    finally:  # also after an error: a caller that goes on and commits keeps part of the write
+        if raw.in_transaction:
+            bump(raw, symbol, timeframe)
+            for name in names:
                 raw.execute(TRIGGERS[name].replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
 
 
