@@ -1,6 +1,7 @@
 """The candle writes on a connection of either kind: the one implementation of importing candles (conflict
-check, `replace`, the `candle_stats` tally) and of the bulk write under it, for SQLAlchemy's Connection (any
-backend, `store.candles`) and for a stdlib `sqlite3.Connection` (`import_candle_chunks_sqlite`).
+check, `replace`, the `candle_stats` tally, the series' version: `store.candle_versions.suspended`) and of
+the bulk write under it, for SQLAlchemy's Connection (any backend, `store.candles`) and for a stdlib
+`sqlite3.Connection` (`import_candle_chunks_sqlite`).
 
 Why the stdlib path: `cashup data import` of a large file into a SQLite store should cost the parse and
 SQLite's own insert, and importing SQLAlchemy and building the SQLModel tables cost about as much as
