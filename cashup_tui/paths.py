@@ -29,6 +29,11 @@ def log_dir() -> Path:
     return Path(os.environ.get("CASHUP_LOG_DIR") or _dirs().user_log_dir)
 
 
+def cache_dir() -> Path:
+    """Derived data, safe to delete (the candle column cache): rebuilt from the store when missing."""
+    return Path(os.environ.get("CASHUP_CACHE_DIR") or _dirs().user_cache_dir)
+
+
 def default_config_file() -> Path:
     return config_dir() / "cashup.toml"
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -21,8 +23,9 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_private_file(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
-    """Atomically replace `path` with `data`, mode 0600, in a 0700 directory (never half-written).
+def write_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bool = False) -> None:
+    """Atomically replace `path` with `data` (bytes, or buffers written one after the other: a large
+    file need not be joined in memory first), mode 0600, in a 0700 directory (never half-written).
     `keep_mode`: an existing file keeps its mode and its directory is left as it is (a settings file
     the user placed and chose permissions for)."""
     old_umask = os.umask(0o077)
@@ -35,7 +38,9 @@ def write_private_file(path: Path, data: bytes, *, keep_mode: bool = False) -> N
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                parts: Sequence[Any] = [data] if isinstance(data, bytes) else data
+                for part in parts:
+                    fh.write(part)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)

@@ -189,7 +189,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
 }
 # CASHUP_* variables that are not settings (paths, secrets read elsewhere, test switches).
 NON_SETTING_ENV = frozenset({
-    "CASHUP_CONFIG", "CASHUP_CONFIG_DIR", "CASHUP_DATA_DIR", "CASHUP_LOG_DIR", "CASHUP_DB", "CASHUP_SHARED_DIR",
+    "CASHUP_CONFIG", "CASHUP_CONFIG_DIR", "CASHUP_DATA_DIR", "CASHUP_LOG_DIR", "CASHUP_CACHE_DIR", "CASHUP_DB", "CASHUP_SHARED_DIR",
     "CASHUP_ADMIN_PASSPHRASE", "CASHUP_ADMIN_PASSPHRASE_NEW", "CASHUP_STRATEGIES_DIR", "CASHUP_CRASH_AT",
 })
 NON_SETTING_ENV_PREFIXES = ("CASHUP_VAULT_",)

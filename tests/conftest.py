@@ -49,11 +49,12 @@ def gateio_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own config/data/log dirs; nothing touches the real home."""
+    """Every test gets its own config/data/log/cache dirs; nothing touches the real home."""
     base = tmp_path_factory.mktemp("userdirs")
     monkeypatch.setenv("CASHUP_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("CASHUP_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("CASHUP_LOG_DIR", str(base / "log"))
+    monkeypatch.setenv("CASHUP_CACHE_DIR", str(base / "cache"))
     for var in ("CASHUP_CONFIG", "CASHUP_DB", "CASHUP_GATE_API_KEY", "CASHUP_GATE_API_SECRET", "CASHUP_GATE_ACCOUNT"):
         monkeypatch.delenv(var, raising=False)
 

@@ -135,7 +135,7 @@ def test_four_processes_opening_a_new_postgres_database_all_succeed(pg: pg_serve
     results = [(p.wait(60), *p.communicate()) for p in procs]
     assert [(rc, out.strip()) for rc, out, _ in results] == [(0, str(LATEST))] * 4, [e for *_, e in results]
     with open_store(url) as s, s.begin() as conn:
-        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4, 5, 6]
+        assert [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version ORDER BY version")] == list(range(1, LATEST + 1))
 
 
 def test_postgres_errors_name_the_backend_and_hide_the_password(
@@ -202,7 +202,7 @@ def test_an_existing_v2_sqlite_file_moves_forward_with_its_rows(tmp_path: Path) 
     raw.commit()
     raw.close()
     with open_store(str(old)) as s:
-        assert s.schema_version == LATEST == 6
+        assert s.schema_version == LATEST == 7
         j = StoreJournal(s, "live")
         assert j.load_orders(open_only=True) == [_order()] and j.load_fills() == [_fill()]
         assert j.load_positions() == [Position("BTC_USDT", size=D(1), entry_price=D(100), updated_ms=5)]

@@ -11,7 +11,8 @@ import pytest
 
 from cashup_tui.engine.backtest.data import load_csv
 from cashup_tui.store import open_store
-from cashup_tui.store.candle_arrays import read_candle_columns, read_candle_columns_sqlite
+from cashup_tui.store.candle_arrays import read_candle_columns
+from cashup_tui.store.candle_cache import read_candle_columns_sqlite
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.migrations import LATEST
 from tests.test_runtime_cli import cashup

@@ -96,22 +96,25 @@ def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: 
     from cashup_tui.domain.timeframes import timeframe_ms
     from cashup_tui.engine.backtest.data import parse_when
     from cashup_tui.engine.strategy import Bars
-    from cashup_tui.store.candle_arrays import read_candle_columns_sqlite
+    from cashup_tui.paths import cache_dir
+    from cashup_tui.store.candle_cache import read_candle_columns_sqlite
 
     timeframe_ms(timeframe)  # validates the spelling
     lo = parse_when(start, "--from") if start else None
     hi = parse_when(end, "--to") - 1 if end else None
     url = db_url_from(ctx, s)
-    cols = read_candle_columns_sqlite(url, symbol, timeframe, lo, hi, busy_timeout_ms=s.store.busy_timeout_ms)
+    cache = cache_dir() / "candles"  # derived from the store, safe to delete (store.candle_cache)
+    cols = read_candle_columns_sqlite(url, symbol, timeframe, lo, hi, busy_timeout_ms=s.store.busy_timeout_ms,
+                                      cache=cache)
     if cols is None:  # not a current-schema SQLite file: open_store creates, migrates or explains
         from cashup_tui.store import open_store
-        from cashup_tui.store.candle_arrays import read_candle_columns
+        from cashup_tui.store.candle_cache import read_columns
         from cashup_tui.store.engine import transaction
 
         db = open_store(url, synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
         try:
             with transaction(db) as conn:
-                cols = read_candle_columns(conn, symbol, timeframe, lo, hi)
+                cols = read_columns(conn, db.location, symbol, timeframe, lo, hi, cache=cache)
         finally:
             db.close()
     if len(cols["open_ms"]) == 0:

@@ -5,10 +5,9 @@ the rows of one ordered query go from the DB-API cursor into one structured nump
 (`np.fromiter`: no list of tuples, no per-row Row objects, no DataFrame) and are split into
 contiguous columns. `read_candle_columns` does it on any open connection (SQLAlchemy's, SQLite or
 PostgreSQL, through its raw DB-API connection, or a stdlib sqlite3 one: `store.candle_list.driver_of`);
-`read_candle_columns_sqlite` does it on a SQLite file
-with the stdlib driver alone (importing SQLAlchemy costs more than the read), and returns None when
-the file is not a store at the current schema (the caller then takes `open_store`, which migrates
-or explains). Both run the same SQL (`candle_sql`).
+`store.candle_cache.read_candle_columns_sqlite` does it on a SQLite file with the stdlib driver alone
+(importing SQLAlchemy costs more than the read), and `store.candle_cache` also serves the same columns
+from a derived cache file while the series is unchanged. All run the same SQL (`candle_sql`).
 
 What needs neither numpy nor SQLAlchemy (`canonical_timeframe`, opening a current-schema file,
 listing series) lives in `store.candle_list`.
@@ -16,12 +15,11 @@ listing series) lives in `store.candle_list`.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import numpy as np
 
-from cashup_tui.store.candle_list import canonical_timeframe, driver_of, open_current
+from cashup_tui.store.candle_list import canonical_timeframe, driver_of
 
 COLUMNS = ("open_ms", "open", "high", "low", "close", "volume")
 ROW_DTYPE = np.dtype([("open_ms", "i8"), ("open", "f8"), ("high", "f8"), ("low", "f8"), ("close", "f8"),
@@ -61,18 +59,3 @@ def read_candle_columns(conn: Any, symbol: str, timeframe: str, start_ms: int | 
         return columns_from_cursor(cur)
     finally:
         cur.close()
-
-
-def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: int | None = None,
-                               end_ms: int | None = None, *, busy_timeout_ms: int = 5000) -> Columns | None:
-    """`read_candle_columns` on the stdlib driver for an existing SQLite store file at the current
-    schema; None for anything else (no file, another backend, an older/newer schema, not a store)."""
-    conn = open_current(url, busy_timeout_ms)
-    if conn is None:
-        return None
-    try:
-        return read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
-    except sqlite3.Error:
-        return None  # locked past the timeout, damaged: open_store says why
-    finally:
-        conn.close()

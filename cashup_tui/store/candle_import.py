@@ -1,6 +1,7 @@
 """The candle writes on a connection of either kind: the one implementation of importing candles (conflict
-check, `replace`, the `candle_stats` tally) and of the bulk write under it, for SQLAlchemy's Connection (any
-backend, `store.candles`) and for a stdlib `sqlite3.Connection` (`import_candle_chunks_sqlite`).
+check, `replace`, the `candle_stats` tally, the series' version: `store.candle_versions.suspended`) and of
+the bulk write under it, for SQLAlchemy's Connection (any backend, `store.candles`) and for a stdlib
+`sqlite3.Connection` (`import_candle_chunks_sqlite`).
 
 Why the stdlib path: `cashup data import` of a large file into a SQLite store should cost the parse and
 SQLite's own insert, and importing SQLAlchemy and building the SQLModel tables cost about as much as
@@ -26,6 +27,7 @@ from cashup_tui.domain.errors import DataError
 from cashup_tui.store.candle_arrays import COLUMNS, read_candle_columns
 from cashup_tui.store.candle_list import canonical_timeframe, driver_of, run_of
 from cashup_tui.store.candle_tally import StatsTally
+from cashup_tui.store.candle_versions import suspended
 from cashup_tui.store.lite import write_sqlite
 
 BATCH = 20_000
@@ -65,29 +67,39 @@ def write_rows(conn: Any, symbol: str, timeframe: str, cols: Sequence[np.ndarray
     """BATCH rows at a time on the raw DB-API cursor, built from the columns (no per-row dicts, no
     SQLAlchemy parameter processing); the caller's transaction holds them all. On SQLite one statement
     inserts many rows (`_sqlite_rows`): executemany's per-row cost (a tuple, its binding, a step and a
-    reset per row) exceeds SQLite's own insert of the row. PostgreSQL keeps executemany."""
+    reset per row) exceeds SQLite's own insert of the row. PostgreSQL keeps executemany. On SQLite the
+    version triggers are suspended meanwhile and the series bumped once (`store.candle_versions.suspended`)."""
     total = len(cols[0])
+    if not total:
+        return
     raw, dialect, mark = driver_of(conn)
     cur = raw.cursor()
-    try:
+    with suspended(conn, symbol, timeframe, ("candles_version_insert", "candles_version_update")):
+        try:
+            _write_batches(cur, dialect, mark, raw, symbol, timeframe, cols, sql, progress)
+        finally:
+            cur.close()
+
+
+def _write_batches(cur: Any, dialect: str, mark: str, raw: Any, symbol: str, timeframe: str,
+                   cols: Sequence[np.ndarray], sql: str, progress: Progress | None) -> None:
+    total = len(cols[0])
+    if dialect == "sqlite":
+        per = max(1, min(ROWS_PER_STATEMENT, (raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 2)
+                         // len(COLUMNS)))
+    else:
+        stmt = sql.format(values=f"({', '.join([mark] * (2 + len(COLUMNS)))})")
+    for i in range(0, total, BATCH):
+        part = [c[i : i + BATCH] for c in cols]
         if dialect == "sqlite":
-            per = max(1, min(ROWS_PER_STATEMENT, (raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 2)
-                             // len(COLUMNS)))
+            for j in range(0, len(part[0]), per):
+                k = min(per, len(part[0]) - j)
+                floats = np.concatenate([c[j : j + k] for c in part[1:]]).tolist()
+                cur.execute(_sqlite_rows(sql, k), [symbol, timeframe, *part[0][j : j + k].tolist(), *floats])
         else:
-            stmt = sql.format(values=f"({', '.join([mark] * (2 + len(COLUMNS)))})")
-        for i in range(0, total, BATCH):
-            part = [c[i : i + BATCH] for c in cols]
-            if dialect == "sqlite":
-                for j in range(0, len(part[0]), per):
-                    k = min(per, len(part[0]) - j)
-                    floats = np.concatenate([c[j : j + k] for c in part[1:]]).tolist()
-                    cur.execute(_sqlite_rows(sql, k), [symbol, timeframe, *part[0][j : j + k].tolist(), *floats])
-            else:
-                cur.executemany(stmt, zip(repeat(symbol), repeat(timeframe), *(c.tolist() for c in part)))
-            if progress:
-                progress(min(i + BATCH, total), total)
-    finally:
-        cur.close()
+            cur.executemany(stmt, zip(repeat(symbol), repeat(timeframe), *(c.tolist() for c in part)))
+        if progress:
+            progress(min(i + BATCH, total), total)
 
 
 @lru_cache(maxsize=16)
@@ -101,8 +113,11 @@ def _sqlite_rows(sql: str, k: int) -> str:
 
 
 def delete_series_rows(conn: Any, symbol: str, timeframe: str) -> int:
-    """Remove one series' candles (not its stats row: the caller's tally or refresh writes that)."""
-    return run_of(conn)("DELETE FROM candles WHERE symbol = :s AND timeframe = :tf", {"s": symbol, "tf": timeframe})
+    """Remove one series' candles (not its stats row: the caller's tally or refresh writes that); the
+    delete trigger is suspended meanwhile and the series bumped once, as in `write_rows`."""
+    with suspended(conn, symbol, timeframe, ("candles_version_delete",)):
+        return run_of(conn)("DELETE FROM candles WHERE symbol = :s AND timeframe = :tf",
+                            {"s": symbol, "tf": timeframe})
 
 
 def import_chunks(conn: Any, symbol: str, chunks: Iterable[tuple[str, Any]], *, replace: bool = False,

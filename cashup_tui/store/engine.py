@@ -43,6 +43,14 @@ class Store:
         return str(self.path) if self.path is not None else redact_url(self.url)
 
     @property
+    def location(self) -> str | None:
+        """The store as a key of derived files (store.candle_cache): the SQLite file's real path, or the
+        redacted URL; None for a database in memory."""
+        if self.path is not None:
+            return str(self.path.resolve())
+        return None if self.is_sqlite else redact_url(self.url)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 

@@ -33,6 +33,7 @@ from cashup_tui.domain.errors import ConfigError, DataError
 from cashup_tui.domain.instruments import to_decimal
 from cashup_tui.store import schema_sql
 from cashup_tui.store.candle_list import sqlite_file
+from cashup_tui.store.candle_versions import STORE_ID_SQL, store_id_row
 from cashup_tui.store.schema_sql import SCHEMA_VERSION  # == migrations.LATEST (a test holds them equal)
 
 RUN_STATUSES = ("running", "done", "failed")
@@ -288,12 +289,14 @@ def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> sqlite3.Conn
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    """Every migration's tables, indexes and triggers plus its schema_version row (store.schema_sql)."""
+    """Every migration's tables, indexes and triggers plus its schema_version row (store.schema_sql), and
+    the store's id."""
     for stmt in schema_sql.DDL:
         conn.execute(stmt)
     now = now_ms()
     conn.executemany("INSERT INTO schema_version (version, description, applied_ms) VALUES (?, ?, ?)",
                      [(v, d, now) for v, d in schema_sql.MIGRATIONS])
+    conn.execute(STORE_ID_SQL, store_id_row())  # what migration 7 writes beside its DDL
 
 
 _BUSY_HINT = "is another process holding a write lock? try again, or pass --no-store"

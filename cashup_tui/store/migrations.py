@@ -96,6 +96,15 @@ def _v6(conn: Connection) -> None:
     conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {FILLS_TIME_INDEX} ON fills (account, mode, ts_ms)")
 
 
+def _v7(conn: Connection) -> None:
+    """candle_versions: per-series versions bumped by triggers on every candle write, and the store's id;
+    what the derived column cache checks (store.candle_versions, store.candle_cache)."""
+    from cashup_tui.store.candle_versions import install
+
+    _create(conn, t.V7_TABLES)
+    install(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
     (2, "state, optimisation trials, funding rates", _v2),
@@ -103,6 +112,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "orders.version for compare-and-set writes", _v4),
     (5, "candle_stats: per-series span, rows and gaps", _v5),
     (6, "fills index on account, mode and time", _v6),
+    (7, "candle_versions: per-series versions for the column cache", _v7),
 ]
 LATEST = MIGRATIONS[-1][0]
 

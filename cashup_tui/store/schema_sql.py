@@ -1,5 +1,5 @@
 """The store's SQLite schema as literal SQL: what `open_store` creates on a new file (migrations
-1..6), for the stdlib-sqlite3 path of `cashup backtest run` (store.lite), which must not import
+1..7), for the stdlib-sqlite3 path of `cashup backtest run` (store.lite), which must not import
 SQLAlchemy to create a new store. Generated from the SQLModel tables; `tests/test_store_lite.py`
 holds it equal to what `open_store` creates, so a changed table fails that test: regenerate it then
 (create a store with `open_store`, copy `sqlite_master.sql` in rowid order) and bump SCHEMA_VERSION with
@@ -7,8 +7,8 @@ the new migration."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
-MIGRATIONS = ((1, 'initial schema'), (2, 'state, optimisation trials, funding rates'), (3, 'account keys on orders, fills, positions, balances, risk state'), (4, 'orders.version for compare-and-set writes'), (5, 'candle_stats: per-series span, rows and gaps'), (6, 'fills index on account, mode and time'))  # (version, description) rows of schema_version
+SCHEMA_VERSION = 7
+MIGRATIONS = ((1, 'initial schema'), (2, 'state, optimisation trials, funding rates'), (3, 'account keys on orders, fills, positions, balances, risk state'), (4, 'orders.version for compare-and-set writes'), (5, 'candle_stats: per-series span, rows and gaps'), (6, 'fills index on account, mode and time'), (7, 'candle_versions: per-series versions for the column cache'))  # (version, description) rows of schema_version
 
 DDL = (
     'CREATE TABLE schema_version (\n\tversion INTEGER NOT NULL, \n\tdescription VARCHAR NOT NULL, \n\tapplied_ms INTEGER NOT NULL, \n\tPRIMARY KEY (version)\n)',
@@ -46,4 +46,8 @@ DDL = (
     "CREATE TABLE balances (\n\taccount VARCHAR DEFAULT 'default' NOT NULL, \n\tmode VARCHAR NOT NULL, \n\tcurrency VARCHAR NOT NULL, \n\ttotal TEXT NOT NULL, \n\tavailable TEXT NOT NULL, \n\tts_ms INTEGER NOT NULL, \n\tPRIMARY KEY (account, mode, currency)\n)",
     'CREATE TABLE candle_stats (\n\tsymbol VARCHAR NOT NULL, \n\ttimeframe VARCHAR NOT NULL, \n\tfirst_ms INTEGER NOT NULL, \n\tlast_ms INTEGER NOT NULL, \n\trows INTEGER NOT NULL, \n\tgaps INTEGER NOT NULL, \n\tPRIMARY KEY (symbol, timeframe)\n)\n WITHOUT ROWID\n\n',
     'CREATE INDEX ix_fills_account_mode_ts ON fills (account, mode, ts_ms)',
+    'CREATE TABLE candle_versions (\n\tsymbol VARCHAR NOT NULL, \n\ttimeframe VARCHAR NOT NULL, \n\tversion INTEGER NOT NULL, \n\tPRIMARY KEY (symbol, timeframe)\n)\n WITHOUT ROWID\n\n',
+    'CREATE TRIGGER candles_version_insert AFTER INSERT ON candles BEGIN INSERT INTO candle_versions (symbol, timeframe, version) VALUES (NEW.symbol, NEW.timeframe, random()) ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version; END',
+    'CREATE TRIGGER candles_version_update AFTER UPDATE ON candles BEGIN INSERT INTO candle_versions (symbol, timeframe, version) VALUES (OLD.symbol, OLD.timeframe, random()) ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version; INSERT INTO candle_versions (symbol, timeframe, version) VALUES (NEW.symbol, NEW.timeframe, random()) ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version; END',
+    'CREATE TRIGGER candles_version_delete AFTER DELETE ON candles BEGIN INSERT INTO candle_versions (symbol, timeframe, version) VALUES (OLD.symbol, OLD.timeframe, random()) ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version; END',
 )

@@ -311,9 +311,22 @@ class CandleStatsRow(SQLModel, table=True):
     gaps: int
 
 
+class CandleVersionRow(SQLModel, table=True):
+    """Per-series version of the candles (schema v7): a random token that triggers on `candles` replace in
+    the transaction of every write to the series (store.candle_versions), so the derived column cache
+    (store.candle_cache) knows exactly when its copy is stale."""
+
+    __tablename__ = "candle_versions"
+    __table_args__ = {"sqlite_with_rowid": False}
+    symbol: str = Field(primary_key=True)
+    timeframe: str = Field(primary_key=True)
+    version: int = Field(sa_type=MS)
+
+
 V1_TABLES = (
     SchemaVersionRow, InstrumentRow, CandleRow, OrderRow, OrderEventRow, FillRow, PositionRow, BalanceRow,
     BacktestRunRow, BacktestTradeRow, BacktestEquityRow, NotificationRow, RiskEventRow, AuditRow,
 )
 V2_TABLES = (StateRow, OptTrialRow, FundingRow)
 V5_TABLES = (CandleStatsRow,)
+V7_TABLES = (CandleVersionRow,)
