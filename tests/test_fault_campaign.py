@@ -165,7 +165,7 @@ async def lane(tmp_path: Path, n: int, count: int, seed: int) -> tuple[Counter[s
             result = check(sim, db, done)
             for k, v in result.items():
                 worst[k] = max(worst.get(k, 0), v)
-            assert not any(result.values()), (r, result)
+            assert not any(result.values()), (r, result, rc, out[-2000:], err[-3000:])  # the restart's own words
     return outcomes, worst
 
 

@@ -34,6 +34,7 @@ FAULT_HELP: dict[str, str] = {
     "http_5xx_next": "REST: answer the next N requests with 502",
     "http_429_next": "REST: answer the next N requests with 429",
     "clock_skew_ms": "shift the server clock by N ms (frames' time/time_ms, REST timestamps, auth windows)",
+    "private_delay_ms": "WS: push the private channels' frames (orders, fills, positions, balances) N ms late, in order",
 }
 
 ACTIONS_HELP: dict[str, str] = {
@@ -67,6 +68,7 @@ class Faults:
     http_5xx_next: int = 0
     http_429_next: int = 0
     clock_skew_ms: int = 0
+    private_delay_ms: int = 0
     seed: int = 7
     _rng: random.Random = field(default_factory=lambda: random.Random(7), repr=False, compare=False)
 

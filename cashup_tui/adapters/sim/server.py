@@ -258,17 +258,20 @@ class SimServer:
         if venue is None:
             return
         events = venue.drain_events()
-        batch: list[dict[str, Any]] = []
-        key: tuple[str, str | None] | None = None
+        batches: list[tuple[str, str | None, list[dict[str, Any]]]] = []
         for ev in events:
-            k = (ev.channel, ev.contract)
-            if k != key and batch and key is not None:
-                self.hub.push_private(key[0], key[1], batch)
-                batch = []
-            key = k
-            batch.append(ev.to_gate())
-        if batch and key is not None:
-            self.hub.push_private(key[0], key[1], batch)
+            if not batches or batches[-1][:2] != (ev.channel, ev.contract):
+                batches.append((ev.channel, ev.contract, []))
+            batches[-1][2].append(ev.to_gate())
+        delay = self.faults.private_delay_ms
+        if delay > 0 and batches:  # (call_later keeps the order: every flush waits the same)
+            asyncio.get_running_loop().call_later(delay / 1000, self._push_batches, batches)
+        else:
+            self._push_batches(batches)
+
+    def _push_batches(self, batches: list[tuple[str, str | None, list[dict[str, Any]]]]) -> None:
+        for channel, contract, rows in batches:
+            self.hub.push_private(channel, contract, rows)
 
     # -- admin ------------------------------------------------------------------------------------------
     async def _admin_get(self, request: web.Request) -> web.Response:
