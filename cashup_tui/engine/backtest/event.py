@@ -82,6 +82,7 @@ from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill, run_signals
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
 
 D = Decimal
+ZERO = D(0)
 
 
 SimFill = StrategyFill  # the one fill type strategies see (engine/strategy.py)
@@ -298,17 +299,28 @@ class EventEngine:
         cash_d, psize, entry, liq = state
         buy = f.side is SIDE.BUY
         qm = self.qm
-        size = (1 if buy else -1) * float(f.size) * qm
-        price, fee = float(f.price), float(f.fee)
-        self.side = side = 1 if psize > 0 else -1 if psize < 0 else 0
-        self.units = units = float(psize) * qm if side else 0.0  # (a Decimal -> float goes through text)
+        # A Decimal -> float goes through text: each one read here is converted once, and not at all where
+        # the float is known already (every conversion gives the float the plain `float()` would).
+        qty = float(f.size)
+        size = (1 if buy else -1) * qty * qm
+        # a market fill is at the venue's price, the very Decimal `price()` made from the float self.px
+        price = self.px if f.price is self.dpx and self.px is not None else float(f.price)
+        fee = float(f.fee) if f.fee else 0.0
+        self.side = side = 1 if psize > ZERO else -1 if psize < ZERO else 0
+        if not side:
+            units = 0.0
+        elif abs(psize) == f.size:  # opened from flat by this fill (or flipped to its size)
+            units = (qty if side > 0 else -qty) * qm
+        else:
+            units = float(psize) * qm
+        self.units = units
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
         self.liq = float(liq) * (1 + 1e-9 * side) if liq else None
         cash = float(cash_d)
         cid = f.client_id
         self._episode(size, price, fee, cash, liquidation=not cid)
-        self._record_row(cash, units, float(entry) if side else 0.0)
+        self._record_row(cash, units, (price if entry is f.price else float(entry)) if side else 0.0)
         if cid and self.slot is not None:  # the slot's own position, as the runner keeps it live
             self.slot.position += f.size if buy else -f.size
         if cid and self.wants_fills:
