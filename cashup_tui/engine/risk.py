@@ -331,6 +331,7 @@ class RiskEngine:
         the arithmetic of rules that are off (a limit of 0); the rules and their order are the same."""
         now = self.clock.now_ms()
         limits, pf, cache = self.limits, self.portfolio, self.cache
+        open_all = cache.open_unsorted()  # summed and counted, never sorted (nothing is put while the gate runs)
         symbol, side = order.symbol, order.side
         reducing = order.reduce_only or self._reduces(order)
         # 1. trading state
@@ -408,7 +409,7 @@ class RiskEngine:
             # 6. position after the fill, including working orders on the same side
             pos = pf.positions.get(symbol)
             cur = pos.size if pos is not None else ZERO
-            pending = _working(cache.open_unsorted(), order, entries_only=True)
+            pending = _working(open_all, order, entries_only=True) if open_all else ZERO
             after = cur + side.sign * (size + pending)
             pos_notional = inst.notional(after, ref)
             if pos_notional > limits.max_position_notional:
@@ -445,7 +446,6 @@ class RiskEngine:
                                      allowed_low=inst.round_price(lo, "up"), allowed_high=inst.round_price(hi, "down"))
         # 8. open orders (not for an amend: it replaces a working order)
         if amend_of is None:
-            open_all = cache.open_unsorted()  # counted, never sorted
             if len(open_all) >= limits.max_open_orders:
                 raise self._deny("max_open_orders", f"{len(open_all)} open orders (limit {limits.max_open_orders})",
                                  order, open_orders=len(open_all), limit=limits.max_open_orders)

@@ -228,7 +228,7 @@ class EventEngine:
             self.pending.append((qty, tag))
             return ""
         size = self.inst.round_size(to_decimal(abs(qty) / self.qm))
-        if size == 0:
+        if size == ZERO:
             raise ValidationError(f"order of {qty} {self.sym} is below the size step")
         if self.seg_next or self.px is None:  # from on_bar: the venue sees this close first
             self.price(float(self.bars.close[self.i]))
@@ -239,11 +239,11 @@ class EventEngine:
         self.price(px)
         if close:
             pos = self.pf.positions.get(self.sym)
-            if pos is None or pos.size == 0:
+            if pos is None or pos.size == ZERO:
                 return
-            self.submit(SIDE.SELL if pos.size > 0 else SIDE.BUY, abs(pos.size), None, tag, reduce_only=True)
-        elif size != 0:
-            self.submit(SIDE.BUY if size > 0 else SIDE.SELL, abs(size), None, tag)
+            self.submit(SIDE.SELL if pos.size > ZERO else SIDE.BUY, abs(pos.size), None, tag, reduce_only=True)
+        elif size != ZERO:
+            self.submit(SIDE.BUY if size > ZERO else SIDE.SELL, abs(size), None, tag)
 
     def _within_leverage(self, size: Decimal, p: float) -> Decimal:
         """Float sizing can land ulps above the gate's leverage limit (all-in with no fee is exactly at it):
@@ -253,7 +253,7 @@ class EventEngine:
         cap = self.inst.round_size(room / (self.dpx * self.inst.quanto_multiplier))
         if self.inst.notional(cap, self.dpx) > room:  # the division rounded up across a size step
             cap -= self.inst.size_step
-        return size if abs(size) <= cap else (cap if size > 0 else -cap)
+        return size if abs(size) <= cap else (cap if size > ZERO else -cap)
 
     def units_for(self, p: float) -> float:
         eq = float(self.venue.available_balance())
@@ -292,7 +292,7 @@ class EventEngine:
         """Cash, size, entry and liquidation price right after a fill (read as the fill is journalled)."""
         pos = self.pf.positions[self.sym]
         liq = (pos.liquidation_price(self.inst.maintenance_rate)
-               if pos.size < 0 or (pos.size > 0 and self.long_liquidates) else None)
+               if pos.size < ZERO or (pos.size > ZERO and self.long_liquidates) else None)
         return self.pf.cash, pos.size, pos.entry_price, liq
 
     def _fill(self, f: Fill, state: tuple[Decimal, Decimal, Decimal, Decimal | None]) -> None:
@@ -517,18 +517,18 @@ class EventEngine:
         self.reason = "signal"
         if self.targeting and want != self.side:
             if self.side != 0:
-                self.market(D(0), o * (1 - self.slip * self.side), close=True)
+                self.market(ZERO, o * (1 - self.slip * self.side), close=True)
             if want != 0:
                 p = o * (1 + self.slip * want)
                 size = self._within_leverage(self.inst.round_size(to_decimal(want * self.units_for(p) / self.qm)), p)
-                if size != 0:
+                if size != ZERO:
                     self.market(size, p)
                 else:  # not even one contract (size step) affordable: sit this segment out
                     self.skipped = want
         pending, self.pending = self.pending, []
         for qty, tag in pending:
             size = self.inst.round_size(to_decimal(qty / self.qm))
-            if size != 0:
+            if size != ZERO:
                 self.market(size, o * (1 + self.slip * (1 if qty > 0 else -1)), tag=tag)
 
     def _intrabar(self, i: int, o: float, h: float, lo: float, c: float, tf3: int) -> None:
@@ -548,12 +548,12 @@ class EventEngine:
             if hit_s and sp is not None:
                 px = sp if first else (min(o, sp) if side > 0 else max(o, sp))
                 self.reason = "stop"
-                self.market(D(0), px * (1 - self.slip * side), close=True)
+                self.market(ZERO, px * (1 - self.slip * side), close=True)
                 self.blocked = True
             elif hit_t and tp is not None:
                 px = tp if first else (max(o, tp) if side > 0 else min(o, tp))
                 self.reason = "take"
-                self.market(D(0), px, close=True)
+                self.market(ZERO, px, close=True)
                 self.blocked = True
             self.reason = "signal"
         liq = self.liq
