@@ -20,7 +20,7 @@ _NAN = Decimal("NaN")
 
 def in_range(d: Decimal) -> bool:
     """Finite and of a sane magnitude (0, or |d| within 1e-30 .. 1e30): arithmetic on it cannot overflow."""
-    return d.is_finite() and (d == 0 or -MAX_EXP <= d.adjusted() < MAX_EXP)
+    return d.is_finite() and (d == ZERO or -MAX_EXP <= d.adjusted() < MAX_EXP)
 
 
 def to_decimal(value: object, what: str = "number", *, bounded: bool = False) -> Decimal:
@@ -138,7 +138,7 @@ class Instrument:
         """Round an absolute size toward zero to the size step (never sends more than asked)."""
         steps = (abs(size) / self.size_step).to_integral_value(ROUND_DOWN)
         out = steps * self.size_step
-        return out if size >= 0 else -out
+        return out if size >= ZERO else -out
 
     def is_price_on_tick(self, price: Decimal) -> bool:
         q = price / self.price_tick  # one division (every order is checked by the risk gate and the venue)

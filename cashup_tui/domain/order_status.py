@@ -13,6 +13,7 @@ from cashup_tui.domain.enums import OrderStatus
 
 _OPEN, _PARTIAL, _FILLED = OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED
 _EXPIRED, _REJECTED, _CANCELLED = OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.CANCELLED
+ZERO = Decimal(0)  # (a Decimal compared with the int 0 converts the 0 first: every order event comes here)
 
 
 def order_status(is_open: bool, finish_as: str, filled: Decimal, size: Decimal) -> OrderStatus:
@@ -23,11 +24,11 @@ def order_status(is_open: bool, finish_as: str, filled: Decimal, size: Decimal) 
     liquidated, reduce_only, stp, auto_deleveraged, ...) CANCELLED.
     """
     if is_open:
-        return _PARTIAL if filled > 0 else _OPEN
-    if filled >= size > 0:
+        return _PARTIAL if filled > ZERO else _OPEN
+    if filled >= size > ZERO:
         return _FILLED
     if finish_as == "ioc" or finish_as == "fok":
         return _EXPIRED
-    if finish_as == "poc" and filled == 0:
+    if finish_as == "poc" and filled == ZERO:
         return _REJECTED
     return _CANCELLED

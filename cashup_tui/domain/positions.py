@@ -39,15 +39,15 @@ class Position:
 
     @property
     def side(self) -> Side | None:
-        if self.size > 0:
+        if self.size > ZERO:
             return Side.BUY
-        if self.size < 0:
+        if self.size < ZERO:
             return Side.SELL
         return None
 
     @property
     def is_flat(self) -> bool:
-        return self.size == 0
+        return self.size == ZERO
 
     @property
     def net_pnl(self) -> Decimal:
@@ -58,7 +58,7 @@ class Position:
         return abs(self.size) * self.quanto_multiplier * price
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
-        if self.size == 0:
+        if self.size == ZERO:
             return ZERO
         return self.size * self.quanto_multiplier * (mark - self.entry_price)
 
@@ -71,26 +71,26 @@ class Position:
         if ts > self.updated_ms:  # == max(updated_ms, ts)
             self.updated_ms = ts
         size = self.size
-        if size == 0:  # opening from flat: the entry is the fill price, exactly (no 28-digit division)
+        if size == ZERO:  # opening from flat: the entry is the fill price, exactly (no 28-digit division)
             self.entry_price = fill.price
             self.size = signed
             return ZERO
-        if (size > 0) == (signed > 0):
+        if (size > ZERO) == (signed > ZERO):
             new_size = size + signed
             self.entry_price = (self.entry_price * abs(size) + fill.price * qty) / abs(new_size)
             self.size = new_size
             return ZERO
-        held = -size if size < 0 else size
+        held = -size if size < ZERO else size
         closing = held if held < qty else qty  # == min(qty, held) (the first on a tie, as min() does)
-        realized = closing * self.quanto_multiplier * (fill.price - self.entry_price) * (_ONE if size > 0 else _MINUS_ONE)
+        realized = closing * self.quanto_multiplier * (fill.price - self.entry_price) * (_ONE if size > ZERO else _MINUS_ONE)
         self.realized_pnl += realized
         remainder = qty - closing
-        if remainder == 0:
+        if remainder == ZERO:
             self.size = size = size + signed
-            if size == 0:
+            if size == ZERO:
                 self.entry_price = ZERO
         else:  # flip: the rest opens a new position at the fill price
-            self.size = remainder * (1 if signed > 0 else -1)
+            self.size = remainder * (_ONE if signed > ZERO else _MINUS_ONE)
             self.entry_price = fill.price
         return realized
 
@@ -102,7 +102,7 @@ class Position:
         return amount
 
     def margin(self, mark: Decimal) -> Decimal:
-        if self.leverage <= 0:
+        if self.leverage <= ZERO:
             return ZERO
         return self.notional(mark) / self.leverage
 
@@ -113,13 +113,13 @@ class Position:
         short: liq = entry + (margin/coins - mm * entry) / (1 + mm)
         with coins = |size| * quanto_multiplier and margin = entry notional / leverage by default.
         """
-        if self.size == 0 or self.entry_price <= 0:
+        if self.size == ZERO or self.entry_price <= ZERO:
             return None
         coins = abs(self.size) * self.quanto_multiplier
         m = margin if margin is not None else coins * self.entry_price / self.leverage
         per_coin = m / coins
-        if self.size > 0:
+        if self.size > ZERO:
             liq = (self.entry_price - per_coin) / (1 - maintenance_rate)
         else:
             liq = (self.entry_price + per_coin) / (1 + maintenance_rate)
-        return liq if liq > 0 else ZERO
+        return liq if liq > ZERO else ZERO

@@ -136,7 +136,7 @@ class Portfolio:
         return pos
 
     def set_mark(self, symbol: str, mark: Decimal) -> None:
-        if mark.is_finite() and mark > 0:
+        if mark.is_finite() and mark > ZERO:
             self.marks[symbol] = mark
 
     def set_leverage(self, symbol: str, leverage: Decimal) -> None:

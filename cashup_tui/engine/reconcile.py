@@ -273,8 +273,9 @@ class Reconciler:
                 om.bus.publish(OrderUpdated(fill.ts_ms, new, fev.kind._value_))
             om.bus.publish(OrderFilled(fill.ts_ms, fill))
             om.bus.publish(PositionChanged(fill.ts_ms, fill.symbol, pos.size, pos.entry_price, pos.realized_pnl))
-        if order is not None:
-            om.emulator.after_order_change(om.cache.order(order.client_id) or order, fill=fill)
+        if order is not None:  # (the order just put in the cache when the fill fitted it)
+            om.emulator.after_order_change(new if new is not None else om.cache.order(order.client_id) or order,
+                                           fill=fill)
         return True
 
     def _snapshot(self, symbol: str) -> tuple[tuple[Any, ...] | None, Decimal]:

@@ -299,9 +299,9 @@ class RiskEngine:
         orders on the same side use up the position first: two closing orders can never flip it."""
         pos = self.portfolio.positions.get(order.symbol)
         size = pos.size if pos is not None else ZERO
-        if size == 0:
+        if size == ZERO:
             return False
-        if (size > 0) == (order.side.sign > 0):
+        if (size > ZERO) == (order.side.sign > 0):
             return False
         room = abs(size)
         if count_working:
@@ -320,7 +320,7 @@ class RiskEngine:
         d = value if type(value) is Decimal else Decimal(value)  # (a Decimal is immutable: no copy needed)
         if not in_range(d):  # NaN, inf, or so large (1e1000000) that arithmetic on it overflows
             raise RiskDenied("input_sanity", f"{name} {d} is not finite or out of range", field=name, value=str(d))
-        if d.is_signed() or d == 0:
+        if d.is_signed() or d == ZERO:
             raise RiskDenied("input_sanity", f"{name} {d} must be greater than zero", field=name, value=str(d))
         return d
 
@@ -331,6 +331,7 @@ class RiskEngine:
         the arithmetic of rules that are off (a limit of 0); the rules and their order are the same."""
         now = self.clock.now_ms()
         limits, pf, cache = self.limits, self.portfolio, self.cache
+        open_all = cache.open_unsorted()  # summed and counted, never sorted (nothing is put while the gate runs)
         symbol, side = order.symbol, order.side
         reducing = order.reduce_only or self._reduces(order)
         # 1. trading state
@@ -408,7 +409,7 @@ class RiskEngine:
             # 6. position after the fill, including working orders on the same side
             pos = pf.positions.get(symbol)
             cur = pos.size if pos is not None else ZERO
-            pending = _working(cache.open_unsorted(), order, entries_only=True)
+            pending = _working(open_all, order, entries_only=True) if open_all else ZERO
             after = cur + side.sign * (size + pending)
             pos_notional = inst.notional(after, ref)
             if pos_notional > limits.max_position_notional:
@@ -427,12 +428,12 @@ class RiskEngine:
                                  order, gross=gross, limit=limits.max_gross_exposure)
             # leverage: gross exposure / equity
             equity = pf.equity()
-            lev = gross / equity if equity > 0 else Decimal("Infinity")
+            lev = gross / equity if equity > ZERO else Decimal("Infinity")
             if lev > limits.max_leverage:
                 raise self._deny("max_leverage", f"account leverage would be {lev:.2f}x > {limits.max_leverage}x",
                                  order, leverage=lev, equity=equity, gross=gross, limit=limits.max_leverage)
         # 7. price band against mark (limit prices and trigger prices)
-        if mark is not None and (price is not None or (trigger is not None and not trailing)) and mark > 0:
+        if mark is not None and (price is not None or (trigger is not None and not trailing)) and mark > ZERO:
             band = limits.price_band_pct
             for name, value in (("price", price), ("trigger_price", None if trailing else trigger)):
                 if value is None:
@@ -445,7 +446,6 @@ class RiskEngine:
                                      allowed_low=inst.round_price(lo, "up"), allowed_high=inst.round_price(hi, "down"))
         # 8. open orders (not for an amend: it replaces a working order)
         if amend_of is None:
-            open_all = cache.open_unsorted()  # counted, never sorted
             if len(open_all) >= limits.max_open_orders:
                 raise self._deny("max_open_orders", f"{len(open_all)} open orders (limit {limits.max_open_orders})",
                                  order, open_orders=len(open_all), limit=limits.max_open_orders)
@@ -465,12 +465,12 @@ class RiskEngine:
                              order, rate_per_sec=bucket.rate)
         if not reducing:
             # 10. daily loss and 11. drawdown (entries only: reducing orders stay allowed; a limit of 0 is off)
-            if limits.daily_loss_limit > 0:
+            if limits.daily_loss_limit > ZERO:
                 day = pf.day_pnl()
                 if day <= -limits.daily_loss_limit:
                     raise self._deny("daily_loss", f"day PnL {day:.2f} reached the loss limit -{limits.daily_loss_limit}",
                                      order, day_pnl=day, limit=limits.daily_loss_limit)
-            if limits.max_drawdown_pct > 0:
+            if limits.max_drawdown_pct > ZERO:
                 dd = pf.drawdown_pct()
                 if dd >= limits.max_drawdown_pct:
                     raise self._deny("max_drawdown", f"drawdown {dd:.2f}% reached {limits.max_drawdown_pct}%",

@@ -30,17 +30,17 @@ def reducible(c: ContractState, buy: bool) -> Decimal:
     """How much an order of this side can reduce the current position (0 if it would increase)."""
     size = c.pos.size
     if buy:
-        return -size if size < 0 else ZERO
-    return size if size > 0 else ZERO
+        return -size if size < ZERO else ZERO
+    return size if size > ZERO else ZERO
 
 
 def liq_price(c: ContractState) -> Decimal | None:
     """The mark at which the position is liquidated (None: flat, or a long that cannot be)."""
     pos = c.pos
-    if pos.size == 0:
+    if pos.size == ZERO:
         return None
     liq = pos.liquidation_price(c.inst.maintenance_rate, backing(c))
-    if liq is None or (pos.size > 0 and liq <= 0):
+    if liq is None or (pos.size > ZERO and liq <= ZERO):
         return None
     return liq
 
@@ -87,12 +87,12 @@ def check_margin(
         if q > r:
             open_notional += (q - r) * p
     open_notional *= c.qm
-    need = open_notional / lev + (open_notional * c.tkfr if c.tkfr > 0 else ZERO)
+    need = open_notional / lev + (open_notional * c.tkfr if c.tkfr > ZERO else ZERO)
     if tif in ("gtc", "poc"):
         rest_open = qty - filled_qty - rem_reduce
-        if rest_open > 0:
+        if rest_open > ZERO:
             need += rest_open * price * c.qm / lev
-    if need > 0:
+    if need > ZERO:
         avail = wallet.available()
         if need - avail > MARGIN_EPS:
             raise VenueError(

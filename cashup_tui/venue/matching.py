@@ -51,7 +51,7 @@ class Matching:
             if limit is not None and (price > limit if buy else price < limit):
                 break
             avail = size - used[price] if price in used else size
-            if avail <= 0:
+            if avail <= ZERO:
                 continue
             q = avail if avail < remaining else remaining
             out.append((price, q))
@@ -134,7 +134,7 @@ class Matching:
         fee = notional * rate
         pos = c.pos
         old = pos.size
-        buy = o.size > 0  # == o.is_buy, without the property (per fill)
+        buy = o.size > ZERO  # == o.is_buy, without the property (per fill)
         reg = self.reg
         reg.next_trade += 1
         tid = reg.next_trade
@@ -144,16 +144,16 @@ class Matching:
         new = pos.size
         lev = c.leverage
         closing = ZERO
-        if old == 0 or (old > 0) == buy:  # open or increase
+        if old == ZERO or (old > ZERO) == buy:  # open or increase
             c.margin += notional / lev
-            if old == 0:
+            if old == ZERO:
                 c.open_ms = now
         else:
             closing = min(qty, abs(old))
-            if new == 0:
+            if new == ZERO:
                 c.margin = ZERO
                 self.close_lifecycle(c, lev)
-            elif (new > 0) == (old > 0):
+            elif (new > ZERO) == (old > ZERO):
                 c.margin = c.margin * abs(new) / abs(old)
             else:  # flip: the closed part ends a lifecycle, the rest opens a new one at this price
                 c.margin = abs(new) * qm * price / lev
@@ -220,13 +220,13 @@ class Matching:
         if tif not in TIFS:
             raise VenueError("INVALID_PARAM_VALUE", f"tif {tif!r} must be one of gtc, ioc, poc, fok")
         if close:
-            if size != 0:
+            if size != ZERO:
                 raise VenueError("INVALID_PARAM_VALUE", "size must be 0 when close is true")
-            if c.pos.size == 0:
+            if c.pos.size == ZERO:
                 raise VenueError("POSITION_EMPTY", f"no {contract} position to close")
             size = -c.pos.size
             reduce_only = True
-        elif size == 0:
+        elif size == ZERO:
             raise VenueError("INVALID_PARAM_VALUE", "size must be non-zero (+ buy, - sell), or 0 with close=true")
         qty = abs(size)
         if not inst.is_size_on_step(qty):
@@ -235,9 +235,9 @@ class Matching:
             raise VenueError("SIZE_TOO_SMALL", f"size {dstr(qty)} below the minimum {dstr(inst.min_size)}")
         if qty > inst.max_size:
             raise VenueError("SIZE_TOO_LARGE", f"size {dstr(qty)} above the maximum {dstr(inst.max_size)}")
-        if price < 0:
+        if price < ZERO:
             raise VenueError("INVALID_PARAM_VALUE", f"price {dstr(price)} must be >= 0 (0 = market)")
-        if price == 0:
+        if price == ZERO:
             if tif not in ("ioc", "fok"):
                 raise VenueError("INVALID_PARAM_VALUE", "market orders (price 0) need tif ioc or fok")
         else:
@@ -246,9 +246,9 @@ class Matching:
         if inst.in_delisting and not reduce_only:
             raise VenueError("CONTRACT_IN_DELISTING", f"{contract} is delisting: only reduce-only orders")
         ice = iceberg if iceberg is ZERO else to_dec(iceberg, "iceberg")
-        buy = size > 0
+        buy = size > ZERO
         red = reducible(c, buy)
-        if reduce_only and red == 0:
+        if reduce_only and red == ZERO:
             raise VenueError(
                 "REDUCE_ONLY_FAIL", f"reduce-only {'buy' if buy else 'sell'} would increase the {contract} position"
             )
@@ -287,11 +287,11 @@ class Matching:
 
     def after_entry(self, c: ContractState, o: VenueOrder, now: int) -> None:
         """Finish or rest an order after its immediate fills."""
-        if o.left_abs == 0:
+        if o.left_abs == ZERO:
             self.finish(c, o, "filled", now)
-        elif o.tif in ("ioc", "fok") or o.price == 0:
+        elif o.tif in ("ioc", "fok") or o.price == ZERO:
             self.finish(c, o, "ioc", now)
-        elif o.is_reduce_only and reducible(c, o.is_buy) == 0:
+        elif o.is_reduce_only and reducible(c, o.is_buy) == ZERO:
             self.finish(c, o, "reduce_only", now)
         else:
             self.rest(c, o)

@@ -34,7 +34,7 @@ _TIFS = {t.value: t for t in TimeInForce}  # a dict lookup: this runs for every 
 
 def order_from_venue(o: VenueOrder) -> Order:
     size = abs(o.size)
-    is_market = o.price == 0
+    is_market = o.price == ZERO
     status = order_status(o.status == "open", o.finish_as, o.filled, size)
     tif = _TIFS.get(o.tif, TIF.GTC)
     create_ms = o.create_ms
@@ -43,7 +43,7 @@ def order_from_venue(o: VenueOrder) -> Order:
     return Order(
         o.text if o.text.startswith("t-") else f"venue-{o.id}",  # type: ignore[arg-type]  # client_id
         o.contract,  # symbol
-        SIDE.BUY if o.size > 0 else SIDE.SELL,  # side
+        SIDE.BUY if o.size > ZERO else SIDE.SELL,  # side
         size,
         ORDER_TYPE.MARKET if is_market else ORDER_TYPE.LIMIT,  # order_type
         None if is_market else o.price,  # price
@@ -77,7 +77,7 @@ def fill_from_venue(t: VenueTrade) -> Fill:
         trade_id=str(t.id),
         client_id=ClientOrderId(t.text if t.text.startswith("t-") else ""),
         symbol=t.contract,
-        side=SIDE.BUY if t.size > 0 else SIDE.SELL,
+        side=SIDE.BUY if t.size > ZERO else SIDE.SELL,
         size=abs(t.size),
         price=t.price,
         fee=t.fee,

@@ -82,6 +82,7 @@ from cashup_tui.engine.strategy import Bars, Strategy, StrategyFill, run_signals
 __all__ = ["BacktestContext", "EventEngine", "SimFill", "backtest_limits", "run_event"]
 
 D = Decimal
+ZERO = D(0)
 
 
 SimFill = StrategyFill  # the one fill type strategies see (engine/strategy.py)
@@ -227,7 +228,7 @@ class EventEngine:
             self.pending.append((qty, tag))
             return ""
         size = self.inst.round_size(to_decimal(abs(qty) / self.qm))
-        if size == 0:
+        if size == ZERO:
             raise ValidationError(f"order of {qty} {self.sym} is below the size step")
         if self.seg_next or self.px is None:  # from on_bar: the venue sees this close first
             self.price(float(self.bars.close[self.i]))
@@ -238,11 +239,11 @@ class EventEngine:
         self.price(px)
         if close:
             pos = self.pf.positions.get(self.sym)
-            if pos is None or pos.size == 0:
+            if pos is None or pos.size == ZERO:
                 return
-            self.submit(SIDE.SELL if pos.size > 0 else SIDE.BUY, abs(pos.size), None, tag, reduce_only=True)
-        elif size != 0:
-            self.submit(SIDE.BUY if size > 0 else SIDE.SELL, abs(size), None, tag)
+            self.submit(SIDE.SELL if pos.size > ZERO else SIDE.BUY, abs(pos.size), None, tag, reduce_only=True)
+        elif size != ZERO:
+            self.submit(SIDE.BUY if size > ZERO else SIDE.SELL, abs(size), None, tag)
 
     def _within_leverage(self, size: Decimal, p: float) -> Decimal:
         """Float sizing can land ulps above the gate's leverage limit (all-in with no fee is exactly at it):
@@ -252,7 +253,7 @@ class EventEngine:
         cap = self.inst.round_size(room / (self.dpx * self.inst.quanto_multiplier))
         if self.inst.notional(cap, self.dpx) > room:  # the division rounded up across a size step
             cap -= self.inst.size_step
-        return size if abs(size) <= cap else (cap if size > 0 else -cap)
+        return size if abs(size) <= cap else (cap if size > ZERO else -cap)
 
     def units_for(self, p: float) -> float:
         eq = float(self.venue.available_balance())
@@ -291,24 +292,35 @@ class EventEngine:
         """Cash, size, entry and liquidation price right after a fill (read as the fill is journalled)."""
         pos = self.pf.positions[self.sym]
         liq = (pos.liquidation_price(self.inst.maintenance_rate)
-               if pos.size < 0 or (pos.size > 0 and self.long_liquidates) else None)
+               if pos.size < ZERO or (pos.size > ZERO and self.long_liquidates) else None)
         return self.pf.cash, pos.size, pos.entry_price, liq
 
     def _fill(self, f: Fill, state: tuple[Decimal, Decimal, Decimal, Decimal | None]) -> None:
         cash_d, psize, entry, liq = state
         buy = f.side is SIDE.BUY
         qm = self.qm
-        size = (1 if buy else -1) * float(f.size) * qm
-        price, fee = float(f.price), float(f.fee)
-        self.side = side = 1 if psize > 0 else -1 if psize < 0 else 0
-        self.units = units = float(psize) * qm if side else 0.0  # (a Decimal -> float goes through text)
+        # A Decimal -> float goes through text: each one read here is converted once, and not at all where
+        # the float is known already (every conversion gives the float the plain `float()` would).
+        qty = float(f.size)
+        size = (1 if buy else -1) * qty * qm
+        # a market fill is at the venue's price, the very Decimal `price()` made from the float self.px
+        price = self.px if f.price is self.dpx and self.px is not None else float(f.price)
+        fee = float(f.fee) if f.fee else 0.0
+        self.side = side = 1 if psize > ZERO else -1 if psize < ZERO else 0
+        if not side:
+            units = 0.0
+        elif abs(psize) == f.size:  # opened from flat by this fill (or flipped to its size)
+            units = (qty if side > 0 else -qty) * qm
+        else:
+            units = float(psize) * qm
+        self.units = units
         # the venue's rule (isolated margin = entry notional / leverage, scaled on reduces): the bar is
         # fed to the venue, which liquidates by its own state, when its range comes within 1e-9 of this
         self.liq = float(liq) * (1 + 1e-9 * side) if liq else None
         cash = float(cash_d)
         cid = f.client_id
         self._episode(size, price, fee, cash, liquidation=not cid)
-        self._record_row(cash, units, float(entry) if side else 0.0)
+        self._record_row(cash, units, (price if entry is f.price else float(entry)) if side else 0.0)
         if cid and self.slot is not None:  # the slot's own position, as the runner keeps it live
             self.slot.position += f.size if buy else -f.size
         if cid and self.wants_fills:
@@ -505,18 +517,18 @@ class EventEngine:
         self.reason = "signal"
         if self.targeting and want != self.side:
             if self.side != 0:
-                self.market(D(0), o * (1 - self.slip * self.side), close=True)
+                self.market(ZERO, o * (1 - self.slip * self.side), close=True)
             if want != 0:
                 p = o * (1 + self.slip * want)
                 size = self._within_leverage(self.inst.round_size(to_decimal(want * self.units_for(p) / self.qm)), p)
-                if size != 0:
+                if size != ZERO:
                     self.market(size, p)
                 else:  # not even one contract (size step) affordable: sit this segment out
                     self.skipped = want
         pending, self.pending = self.pending, []
         for qty, tag in pending:
             size = self.inst.round_size(to_decimal(qty / self.qm))
-            if size != 0:
+            if size != ZERO:
                 self.market(size, o * (1 + self.slip * (1 if qty > 0 else -1)), tag=tag)
 
     def _intrabar(self, i: int, o: float, h: float, lo: float, c: float, tf3: int) -> None:
@@ -536,12 +548,12 @@ class EventEngine:
             if hit_s and sp is not None:
                 px = sp if first else (min(o, sp) if side > 0 else max(o, sp))
                 self.reason = "stop"
-                self.market(D(0), px * (1 - self.slip * side), close=True)
+                self.market(ZERO, px * (1 - self.slip * side), close=True)
                 self.blocked = True
             elif hit_t and tp is not None:
                 px = tp if first else (max(o, tp) if side > 0 else min(o, tp))
                 self.reason = "take"
-                self.market(D(0), px, close=True)
+                self.market(ZERO, px, close=True)
                 self.blocked = True
             self.reason = "signal"
         liq = self.liq
