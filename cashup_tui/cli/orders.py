@@ -170,8 +170,8 @@ def list_cmd(
 
     for o in orders:  # in time order (created), with when it was created and last changed
         leg = legs.get(o.client_id)
-        changed = f" updated {iso(o.updated_ms)}" if o.updated_ms and o.updated_ms != o.created_ms else ""
-        typer.echo(f"{iso(o.created_ms)}  " + order_line(o) + (f" [{leg[1]} leg of {leg[0]}]" if leg else "") + changed)
+        changed = f" updated {iso(o.updated_ms, ms=True)}" if o.updated_ms and o.updated_ms != o.created_ms else ""
+        typer.echo(f"{iso(o.created_ms, ms=True)}  " + order_line(o) + (f" [{leg[1]} leg of {leg[0]}]" if leg else "") + changed)
 
 
 @app.command("cancel")

@@ -26,7 +26,7 @@ AUDIT_COLUMNS = ("time", "ts_ms", "actor", "action", "outcome", "detail", "mode"
 def _iso(ts_ms: int) -> str:
     from cashup_tui.store.timefmt import iso
 
-    return iso(ts_ms)
+    return iso(ts_ms, ms=True)
 
 
 def _within(ts: int, lo: int | None, hi: int | None) -> bool:
