@@ -128,6 +128,11 @@ def check(sim: SimServer, db: Path, rounds_done: list[Round]) -> dict[str, int]:
             "open_order_mismatches": int(local_open != venue_open)}
 
 
+def _temporary(rc: int, err: str) -> bool:
+    """The command failed on a temporary error (nothing refused, nothing settled yet): try again."""
+    return rc == 1 and "temporary: the call can be retried" in err
+
+
 async def lane(tmp_path: Path, n: int, count: int, seed: int) -> tuple[Counter[str], dict[str, int]]:
     db = tmp_path / f"lane{n}.sqlite"
     outcomes: Counter[str] = Counter()
@@ -151,9 +156,10 @@ async def lane(tmp_path: Path, n: int, count: int, seed: int) -> tuple[Counter[s
             sim.faults.reset()  # the restart meets a healthy venue: it reconciles, then retries the same intent
             rc, out, err = await _run(args, env)
             settle_by = asyncio.get_running_loop().time() + 60
-            while rc == 3 and asyncio.get_running_loop().time() < settle_by:
+            while (rc == 3 or _temporary(rc, err)) and asyncio.get_running_loop().time() < settle_by:
                 # 3: the outcome is still unknown (a placement that may yet land is never declared lost
-                # before its X-Gate-Exptime deadline): the same intent again, once it can be settled
+                # before its X-Gate-Exptime deadline): the same intent again, once it can be settled;
+                # likewise a temporary failure (a REST call of the start-up timed out on a loaded box)
                 await asyncio.sleep(0.5)
                 rc, out, err = await _run(args, env)
             assert rc in (0, 1), (r, rc, out, err[-3000:])  # 1: the venue refused it (clear error, no traceback)
