@@ -37,16 +37,23 @@ from cashup_tui.store.candle_list import driver_of, one_of, run_of, series_keys
 
 STORE_ID_KEY = "cashup.store_id"  # in `state`: a random id per store, so two stores never share cache entries
 STORE_ID_SQL = "INSERT INTO state (key, value, updated_ms) VALUES (:k, :v, :ms)"
-_UPSERT = ("INSERT INTO candle_versions (symbol, timeframe, version) VALUES ({s}, {tf}, random()) "
-           "ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version")
-BUMP_SQL = _UPSERT.format(s=":s", tf=":tf")
-_NEW, _OLD = _UPSERT.format(s="NEW.symbol", tf="NEW.timeframe"), _UPSERT.format(s="OLD.symbol", tf="OLD.timeframe")
+_PG_RANDOM = "(random() * 9.2e18)::bigint"  # PostgreSQL's random() is a float in [0, 1); SQLite's a 64-bit int
+
+
+def _upsert(s: str, tf: str, rnd: str = "random()") -> str:
+    """One series' new version: `s`, `tf` are SQL expressions (parameters or NEW./OLD. columns)."""
+    return (f"INSERT INTO candle_versions (symbol, timeframe, version) VALUES ({s}, {tf}, {rnd}) "
+            "ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version")
+
+
+BUMP_SQL = _upsert(":s", ":tf")
+_PG_BUMP_SQL = _upsert(":s", ":tf", _PG_RANDOM)
+_NEW, _OLD = _upsert("NEW.symbol", "NEW.timeframe"), _upsert("OLD.symbol", "OLD.timeframe")
 TRIGGERS = {  # SQLite: name -> DDL (sqlite_master keeps this text; `triggers_intact` compares it)
     "candles_version_insert": f"CREATE TRIGGER candles_version_insert AFTER INSERT ON candles BEGIN {_NEW}; END",
     "candles_version_update": f"CREATE TRIGGER candles_version_update AFTER UPDATE ON candles BEGIN {_OLD}; {_NEW}; END",
     "candles_version_delete": f"CREATE TRIGGER candles_version_delete AFTER DELETE ON candles BEGIN {_OLD}; END",
 }
-_PG_RANDOM = "(random() * 9.2e18)::bigint"
 _PG_BUMP = ("INSERT INTO candle_versions (symbol, timeframe, version) SELECT symbol, timeframe, " + _PG_RANDOM
             + " FROM (SELECT DISTINCT symbol, timeframe FROM {rows}) AS touched "
             "ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version")
@@ -82,14 +89,11 @@ def install(conn: Any) -> None:
         conn.exec_driver_sql(PG_FUNCTION)
         for name, when in PG_TRIGGERS.items():
             conn.exec_driver_sql(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION candle_versions_bump()")
-        for sym, tf in series_keys(one_of(conn)):
-            run(f"INSERT INTO candle_versions (symbol, timeframe, version) VALUES (:s, :tf, {_PG_RANDOM})",
-                {"s": sym, "tf": tf})
     else:
         for ddl in TRIGGERS.values():
             run(ddl, {})
-        for sym, tf in series_keys(one_of(conn)):
-            run(BUMP_SQL, {"s": sym, "tf": tf})
+    for sym, tf in series_keys(one_of(conn)):
+        bump(conn, sym, tf)
     run(STORE_ID_SQL, store_id_row())
 
 
@@ -103,12 +107,7 @@ def store_id_row() -> dict[str, Any]:
 def bump(conn: Any, symbol: str, timeframe: str) -> None:
     """Give one series a new version (what its triggers do), inside the caller's write transaction."""
     _, dialect, _ = driver_of(conn)
-    if dialect == "postgresql":
-        run_of(conn)(f"INSERT INTO candle_versions (symbol, timeframe, version) VALUES (:s, :tf, {_PG_RANDOM}) "
-                     "ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version",
-                     {"s": symbol, "tf": timeframe})
-    else:
-        run_of(conn)(BUMP_SQL, {"s": symbol, "tf": timeframe})
+    run_of(conn)(_PG_BUMP_SQL if dialect == "postgresql" else BUMP_SQL, {"s": symbol, "tf": timeframe})
 
 
 @contextmanager
