@@ -69,7 +69,7 @@ values = st.one_of(st.sampled_from(ODD), st.floats(allow_nan=False), st.integers
 
 @settings(max_examples=40)
 @given(st.integers(1, 120), st.lists(st.integers(1, 119), max_size=6), st.lists(values, min_size=6, max_size=6),
-       st.sampled_from(["fresh", "replace", "repeat", "swap", "nonempty"]), st.sampled_from(["stdlib", "sqlalchemy"]))
+       st.sampled_from(["fresh", "replace", "repeat", "swap", "inner", "nonempty"]), st.sampled_from(["stdlib", "sqlalchemy"]))
 def test_the_file_an_import_writes_is_the_file_a_fresh_read_writes(
         tmp_path_factory: pytest.TempPathFactory, n: int, cuts: list[int], odd: list[float], case: str, how: str) -> None:
     tmp = tmp_path_factory.mktemp("fill")
@@ -88,12 +88,14 @@ def test_the_file_an_import_writes_is_the_file_a_fresh_read_writes(
         chunks[1] = (TF, {c: np.concatenate([prev[c][-3:], a]) for c, a in chunks[1][1].items()})
     elif case == "swap" and len(chunks) > 1:  # chunks out of order: stored right, but not spooled in order
         chunks[0], chunks[1] = chunks[1], chunks[0]
+    elif case == "inner":  # two rows inside the series swapped (first, last and count as stored): not spooled
+        cols["open_ms"][[1, 2]] = cols["open_ms"][[2, 1]]
     for p in entries(cache):
         p.unlink()
     imported(path, chunks, cache, how, whole=case == "replace")
     written = [p.read_bytes() for p in entries(cache)]
     assert not [p for p in cache.iterdir() if not p.name.endswith(SUFFIX)] if cache.exists() else True  # no temp
-    if case == "nonempty" or (case == "swap" and len(chunks) > 1):
+    if case == "nonempty" or (case == "swap" and len(chunks) > 1) or (case == "inner" and n > 3):
         assert written == []
     else:
         assert written == [rebuilt(path, cache)]
