@@ -28,6 +28,7 @@ def ensure_private_dir(path: Path) -> Path:
 def copy_file(src: Any, dst: Any) -> None:
     """The rest of open file `src` onto open file `dst` at their positions, in the kernel where it can
     (no pages of the process: its memory stays flat however large the file)."""
+    src.flush()  # what a buffered `src` still holds goes to its file first
     pos = src.tell()
     end = os.fstat(src.fileno()).st_size
     try:

@@ -251,3 +251,32 @@ def test_postgresql_rows_committed_by_another_import_under_this_one_stop_the_fil
         assert entries(cache) == []
         with transaction(db) as conn:
             assert len(read_columns(conn, db.location, "A", TF, cache=cache)["open_ms"]) == 53
+
+
+@pytest.mark.parametrize("kernel", ["copy_file_range", "exdev", "short"])
+def test_a_file_part_is_copied_whole_from_its_position(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       kernel: str) -> None:
+    """`write_private_file` copies an open file part from where it stands to its end, after the parts
+    before it, in the kernel or (another file system, a kernel without it, a copy that stops) by reading."""
+    import tempfile
+
+    from cashup_tui.private_files import write_private_file
+
+    real = os.copy_file_range
+
+    def flaky(src: int, dst: int, count: int, offset_src: int | None = None) -> int:
+        if kernel == "exdev":
+            raise OSError(errno.EXDEV, "cross-device")
+        return real(src, dst, min(count, 1000), offset_src) if offset_src and offset_src < 5000 else 0
+
+    if kernel != "copy_file_range":
+        monkeypatch.setattr(os, "copy_file_range", flaky)
+    body = bytes(range(256)) * 200
+    with tempfile.TemporaryFile(dir=tmp_path) as a, tempfile.TemporaryFile(dir=tmp_path) as b:
+        a.write(body)
+        a.seek(7)
+        b.write(body[::-1])
+        b.flush()
+        b.seek(0)
+        write_private_file(tmp_path / "out", [b"head", a, b"mid", b, b"tail"])
+    assert (tmp_path / "out").read_bytes() == b"head" + body[7:] + b"mid" + body[::-1] + b"tail"
