@@ -184,35 +184,45 @@ def test_the_spool_keeps_memory_flat(tmp_path: Path) -> None:
     assert large - small < 20_000 * 48, (small, large)  # less than one more chunk for 12 more chunks
 
 
-def test_import_then_backtest_through_the_cli_reads_the_file_the_import_wrote(tmp_path: Path) -> None:
+def _csv(path: Path, n: int) -> Path:
     rng = np.random.default_rng(3)
-    n = 3000
     t = T0 + np.arange(n, dtype="int64") * 60_000
     close = 100 + np.cumsum(rng.normal(0, 1, n))
-    csv = tmp_path / "A.csv"
-    csv.write_text("open_time_ms,open,high,low,close,volume\n" + "".join(
+    path.write_text("open_time_ms,open,high,low,close,volume\n" + "".join(
         f"{t[i]},{close[i]:.2f},{close[i] + 1:.2f},{close[i] - 1:.2f},{close[i]:.2f},{i % 7 * 1.5}\n" for i in range(n)))
-    cache_root = tmp_path / "cc"
+    return path
+
+
+def _cli(tmp_path: Path, cache_root: Path, *args: str) -> str:
     env = {**os.environ, "CASHUP_DB": str(tmp_path / "s.sqlite"), "CASHUP_CACHE_DIR": str(cache_root),
            "CASHUP_CONFIG_DIR": str(tmp_path / "cfg"), "CASHUP_DATA_DIR": str(tmp_path / "d"),
            "CASHUP_LOG_DIR": str(tmp_path / "log")}
     env.pop("CASHUP_CONFIG", None)
+    p = subprocess.run([sys.executable, "-m", "cashup_tui", *args], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
 
-    def cli(*args: str) -> str:
-        p = subprocess.run([sys.executable, "-m", "cashup_tui", *args], env=env, capture_output=True, text=True,
-                           timeout=120)
-        assert p.returncode == 0, p.stderr
-        return p.stdout
 
-    cli("data", "import", str(csv), "--symbol", "A", "--timeframe", TF)
+def test_import_then_backtest_through_the_cli_reads_the_file_the_import_wrote(tmp_path: Path) -> None:
+    csv = _csv(tmp_path / "A.csv", 3000)
+    cache_root = tmp_path / "cc"
+    _cli(tmp_path, cache_root, "data", "import", str(csv), "--symbol", "A", "--timeframe", TF)
     (entry,) = entries(cache_root / "candles")
     inode = entry.stat().st_ino
     common = ["backtest", "run", "sma_cross", "--no-store", "--json"]
-    from_store = json.loads(cli(*common, "--symbol", "A", "--timeframe", TF))
-    from_file = json.loads(cli(*common, "--data", str(csv)))
+    from_store = json.loads(_cli(tmp_path, cache_root, *common, "--symbol", "A", "--timeframe", TF))
+    from_file = json.loads(_cli(tmp_path, cache_root, *common, "--data", str(csv)))
     assert entries(cache_root / "candles") == [entry] and entry.stat().st_ino == inode  # a hit: not rewritten
     assert all(from_store[k] == from_file[k] for k in ("bars", "trade_count", "final_equity", "trades"))
     assert entry.read_bytes() == rebuilt(tmp_path / "s.sqlite", cache_root / "candles")
+
+
+def test_the_cli_imports_fine_into_an_unusable_cache_dir(tmp_path: Path) -> None:
+    csv = _csv(tmp_path / "A.csv", 500)
+    (tmp_path / "f").write_text("not a directory")
+    out = json.loads(_cli(tmp_path, tmp_path / "f", "data", "import", str(csv), "--symbol", "A", "--json"))
+    assert out["inserted"] == 500 and len(fresh(tmp_path / "s.sqlite", "A")["open_ms"]) == 500
 
 
 def test_postgresql_import_writes_the_file_a_fresh_read_writes(pg: object, tmp_path: Path) -> None:
