@@ -34,6 +34,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CASHUP_CACHE_DIR") or _dirs().user_cache_dir)
 
 
+def candle_cache_dir() -> Path:
+    """The candle column cache (store.candle_cache): written by imports and backtests, read by backtests."""
+    return cache_dir() / "candles"
+
+
 def default_config_file() -> Path:
     return config_dir() / "cashup.toml"
 

@@ -96,14 +96,14 @@ def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: 
     from cashup_tui.domain.timeframes import timeframe_ms
     from cashup_tui.engine.backtest.data import parse_when
     from cashup_tui.engine.strategy import Bars
-    from cashup_tui.paths import cache_dir
+    from cashup_tui.paths import candle_cache_dir
     from cashup_tui.store.candle_cache import read_candle_columns_sqlite
 
     timeframe_ms(timeframe)  # validates the spelling
     lo = parse_when(start, "--from") if start else None
     hi = parse_when(end, "--to") - 1 if end else None
     url = db_url_from(ctx, s)
-    cache = cache_dir() / "candles"  # derived from the store, safe to delete (store.candle_cache)
+    cache = candle_cache_dir()  # derived from the store, safe to delete (store.candle_cache)
     cols = read_candle_columns_sqlite(url, symbol, timeframe, lo, hi, busy_timeout_ms=s.store.busy_timeout_ms,
                                       cache=cache)
     if cols is None:  # not a current-schema SQLite file: open_store creates, migrates or explains

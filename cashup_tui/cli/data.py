@@ -70,18 +70,21 @@ def open_db(ctx: typer.Context) -> Any:
 def _import_candles(ctx: typer.Context, symbol: str, chunks: Iterator[tuple[str, Any]], replace: bool) -> ImportResult:
     """Into a SQLite store file on the stdlib driver (no SQLAlchemy import: `store.candle_import`), else
     (another backend, an older schema to migrate...) through `open_store`; the same import either way."""
+    from cashup_tui.paths import candle_cache_dir
     from cashup_tui.store.candle_import import import_candle_chunks_sqlite
 
     s = settings_from(ctx)
+    cache = candle_cache_dir()  # an import into an empty series writes its cache file (store.candle_cache_fill)
     res = import_candle_chunks_sqlite(db_url_from(ctx, s), symbol, chunks, replace=replace,
-                                      synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
+                                      synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms,
+                                      cache=cache)
     if res is not None:
         return res
     from cashup_tui.store import candles
 
     db = open_db(ctx)
     try:
-        return candles.import_candle_chunks(db, symbol, chunks, replace=replace)
+        return candles.import_candle_chunks(db, symbol, chunks, replace=replace, cache=cache)
     finally:
         db.close()
 

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cashup_tui.domain.errors import DataError
 from cashup_tui.store.candle_arrays import COLUMNS, read_candle_columns
-from cashup_tui.store.candle_list import canonical_timeframe, driver_of, run_of
+from cashup_tui.store.candle_cache_fill import CacheFill
+from cashup_tui.store.candle_list import canonical_timeframe, driver_of, run_of, sqlite_file
 from cashup_tui.store.candle_tally import StatsTally
 from cashup_tui.store.candle_versions import suspended
 from cashup_tui.store.lite import write_sqlite
@@ -121,9 +124,11 @@ def delete_series_rows(conn: Any, symbol: str, timeframe: str) -> int:
 
 
 def import_chunks(conn: Any, symbol: str, chunks: Iterable[tuple[str, Any]], *, replace: bool = False,
-                  progress: Progress | None = None) -> ImportResult:
+                  progress: Progress | None = None, fill: CacheFill | None = None) -> ImportResult:
     """The strict import of (timeframe, rows) chunks of one series inside the caller's transaction (see
-    `store.candles.import_candle_chunks`); raises DataError naming the conflicting bars."""
+    `store.candles.import_candle_chunks`); raises DataError naming the conflicting bars. `fill` spools
+    the written rows for the series' cache file when the series was empty (`store.candle_cache_fill`);
+    the caller publishes it after COMMIT."""
     inserted = unchanged = removed = 0
     tally: StatsTally | None = None
     for tf, rows in chunks:
@@ -131,25 +136,32 @@ def import_chunks(conn: Any, symbol: str, chunks: Iterable[tuple[str, Any]], *, 
         if tally is None:
             removed = delete_series_rows(conn, symbol, tf) if replace else 0
             tally = StatsTally.load(conn, symbol, tf)
+            if fill is not None:
+                fill.start(conn, tally.first is None)
         elif tf != tally.timeframe:
             raise DataError(f"the file's bars are {tf} apart here but {tally.timeframe} before; "
                             "nothing was imported", hint="import one timeframe per file")
         cols = columns_of(rows)
-        got = import_into(conn, tally, cols, check=not replace, progress=progress)
-        inserted += got
-        unchanged += len(cols[0]) - got
+        new = import_into(conn, tally, cols, check=not replace, progress=progress)
+        if fill is not None:
+            fill.add(new)
+        inserted += len(new[0])
+        unchanged += len(cols[0]) - len(new[0])
     if tally is not None:
-        tally.finish(conn)
+        stats = tally.finish(conn)
+        if fill is not None:
+            fill.finish(conn, symbol, tally.timeframe, stats)
     return ImportResult(inserted=inserted, unchanged=unchanged, replaced=removed)
 
 
-def import_into(conn: Any, tally: StatsTally, cols: Any, *, check: bool, progress: Progress | None) -> int:
+def import_into(conn: Any, tally: StatsTally, cols: Sequence[np.ndarray], *, check: bool,
+                progress: Progress | None) -> Sequence[np.ndarray]:
     """Write the rows not stored yet (`check`: refuse stored bars with other values; no read when
-    `tally` says no stored bar lies in the rows' range); returns how many, counted into `tally`."""
+    `tally` says no stored bar lies in the rows' range); returns them, counted into `tally`."""
     symbol, timeframe = tally.symbol, tally.timeframe
     n = len(cols[0])
     if not n:
-        return 0
+        return cols
     t = cols[0]
     if not check or not tally.may_overlap(int(t.min()), int(t.max())):
         new = cols
@@ -177,16 +189,22 @@ def import_into(conn: Any, tally: StatsTally, cols: Any, *, check: bool, progres
         new = [c[~found] for c in cols]
     write_rows(conn, symbol, timeframe, new, INSERT, progress)
     tally.add(new[0])
-    return len(new[0])
+    return new
 
 
 def import_candle_chunks_sqlite(url: str, symbol: str, chunks: Iterable[tuple[str, Any]], *, replace: bool = False,
-                                synchronous: str = "FULL", busy_timeout_ms: int = 5000) -> ImportResult | None:
+                                synchronous: str = "FULL", busy_timeout_ms: int = 5000,
+                                cache: Path | None = None) -> ImportResult | None:
     """`store.candles.import_candle_chunks` on the stdlib driver: the result, or None (no chunk read) when
     the store is not a SQLite file that is new/empty or at the current schema (the caller then uses
-    `open_store`). Every chunk in one transaction, as there."""
-    result: ImportResult | None = write_sqlite(
-        url, lambda conn: import_chunks(conn, symbol, chunks, replace=replace), "the candles",
-        synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
-        hint="is another process holding a write lock? try again")
+    `open_store`). Every chunk in one transaction, as there; a series that was empty gets its column
+    cache file in `cache` (store.candle_cache_fill)."""
+    path = sqlite_file(url)
+    with closing(CacheFill(cache, None if path is None else str(path.resolve()))) as fill:
+        result: ImportResult | None = write_sqlite(
+            url, lambda conn: import_chunks(conn, symbol, chunks, replace=replace, fill=fill), "the candles",
+            synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
+            hint="is another process holding a write lock? try again")
+        if result is not None:
+            fill.publish()
     return result

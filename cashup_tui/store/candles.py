@@ -13,7 +13,9 @@ Everything happens in one transaction: a failure leaves the store exactly as it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text
@@ -23,6 +25,7 @@ from cashup_tui.domain.market import Bar
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.store import candle_stats
 from cashup_tui.store.candle_arrays import COLUMNS, read_candle_columns
+from cashup_tui.store.candle_cache_fill import CacheFill
 from cashup_tui.store.candle_import import (
     INSERT,
     UPSERT,
@@ -84,12 +87,16 @@ def import_candles(
 
 
 def import_candle_chunks(db: Any, symbol: str, chunks: Iterable[tuple[str, Any]], *,
-                         replace: bool = False) -> ImportResult:
+                         replace: bool = False, cache: Path | None = None) -> ImportResult:
     """`import_candles` for a file read in chunks: every (timeframe, columns) chunk in ONE transaction
     (a bad later chunk, or a conflict in it, leaves nothing imported); memory bounded by one chunk.
-    On a SQLite file `store.candle_import.import_candle_chunks_sqlite` does the same without SQLAlchemy."""
-    with transaction(db) as conn:
-        return import_chunks(conn, symbol, chunks, replace=replace)
+    On a SQLite file `store.candle_import.import_candle_chunks_sqlite` does the same without SQLAlchemy.
+    A series that was empty gets its column cache file in `cache` (store.candle_cache_fill)."""
+    with closing(CacheFill(cache, db.location)) as fill:
+        with transaction(db) as conn:
+            result = import_chunks(conn, symbol, chunks, replace=replace, fill=fill)
+        fill.publish()
+    return result
 
 
 def load_candles(db: Any, symbol: str, timeframe: str, start_ms: int | None = None, end_ms: int | None = None) -> Any:
