@@ -4,8 +4,9 @@ Builds a copy of the package in a temporary directory with the hot-path modules 
 compiled by mypyc (the .so files land beside the copied .py, never in the tree), then runs the cases of
 bench/backtest_hf.py pure and compiled, interleaved in the same run, each in its own process: bars/s,
 us per order, the compiled/pure ratio, and whether trades and equity still equal the fast engine's.
-`--build DIR` builds into DIR (or reuses the build DIR holds) and keeps it: `PYTHONPATH=DIR pytest ...`
-then runs the tests against the compiled modules. Needs mypyc (it ships with mypy, in the `test` extra),
+`--build DIR` builds into DIR (or reuses the build DIR holds) and keeps it; `--pytest ARGS...` then runs
+pytest on the compiled modules instead of the benchmark (python -P and --import-mode=append, or the tree's
+.py shadow the build; a test's own `python -m cashup_tui` child started in the tree still runs pure). Needs mypyc (it ships with mypy, in the `test` extra),
 a C compiler and Python's headers; says which is missing. Compiling is measured here, not shipped: the
 package installs and runs as pure Python. Figures are this run's on this machine (say the load).
 """
@@ -36,6 +37,8 @@ HOT = ("cashup_tui/domain/*.py", "cashup_tui/venue/*.py", "cashup_tui/adapters/s
 REFUSED = {  # what mypyc does not compile (or compiles into a module that fails), and why
     "cashup_tui/domain/secret.py": "Secret subclasses str (mypyc: inheriting from builtin types is unimplemented)",
     "cashup_tui/domain/ports.py": "@runtime_checkable Protocols raise TypeError at import when compiled (mypyc#909)",
+    "cashup_tui/domain/errors.py": "interpreted modules (store, service, vault) subclass these errors, which a compiled "
+                                   "class refuses; compiled, instances also miss the class-level `hint` default",
 }
 PROBE = "cashup_tui.venue.matching"  # a compiled module: a compiled run that imports its .py is not one
 
@@ -92,8 +95,8 @@ def child(root: str, fast: int, slow: int, n: int, fee_bps: float) -> dict[str, 
     return out
 
 
-def run(root: str, fast: int, slow: int, n: int, fee_bps: float) -> dict[str, object]:
-    p = subprocess.run([sys.executable, __file__, "--child", root, str(fast), str(slow), str(n),
+def run(root: str, fast: int, slow: int, n: int, fee_bps: float, perf: list[str] | None = None) -> dict[str, object]:
+    p = subprocess.run([*(perf or []), sys.executable, __file__, "--child", root, str(fast), str(slow), str(n),
                         "--fee-bps", str(fee_bps)], capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit(f"case {fast}/{slow} ({'compiled' if root else 'pure'}) failed:\n{p.stderr}")
@@ -101,6 +104,42 @@ def run(root: str, fast: int, slow: int, n: int, fee_bps: float) -> dict[str, ob
     if root and not str(out["probe"]).endswith(".so"):
         raise SystemExit(f"the compiled run imported {out['probe']}: not the compiled copy")
     return out
+
+
+def decimal_share(root: str, fast: int, slow: int, n: int, fee_bps: float) -> tuple[float, float, float]:
+    """The share of the event run's CPU samples (perf, with call stacks) spent in Decimal arithmetic: with a
+    frame of the _decimal module anywhere on the stack (its calls into the allocator included), and in
+    _decimal itself; and the run's CPU us per order. Compiled code cannot make that part faster."""
+    with tempfile.TemporaryDirectory(prefix="cashup-perf-") as tmp:
+        data = str(Path(tmp, "perf.data"))
+        r = run(root, fast, slow, n, fee_bps, ["perf", "record", "-q", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock",
+                                               "-F", "199", "--call-graph", "dwarf,16384", "-o", data, "--"])
+        out = subprocess.run(["perf", "script", "-i", data, "-F", "time,ip,sym,dso"], capture_output=True,
+                             text=True).stdout
+    t0, t1 = float(r["t0"]), float(r["t0"]) + float(r["wall"])  # type: ignore[arg-type]
+    total = anywhere = leaf = 0
+    for sample in out.split("\n\n"):
+        head, _, stack = sample.strip().partition("\n")
+        if not head or not t0 <= float(head.split(":")[0]) <= t1:
+            continue
+        dsos = [ln.rsplit("(", 1)[-1] for ln in stack.splitlines()]
+        real = [d for d in dsos if not d.startswith("inlined")]  # an inlined frame is its caller's library
+        total += 1
+        anywhere += any("_decimal" in d or "mpdec" in d for d in real)
+        leaf += bool(real) and ("_decimal" in real[0] or "mpdec" in real[0])
+    cpu_us = float(r["cpu"]) / max(int(r["orders"]), 1) * 1e6  # type: ignore[arg-type, call-overload]
+    return anywhere / max(total, 1), leaf / max(total, 1), cpu_us
+
+
+def run_pytest(root: Path, args: list[str]) -> int:
+    """pytest in the tree with the compiled copy first on sys.path (checked: a pure run would pass unseen)."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    probe = subprocess.run([sys.executable, "-P", "-c", f"import {PROBE} as m; print(m.__file__)"], cwd=REPO,
+                           env=env, capture_output=True, text=True).stdout.strip()
+    if not probe.endswith(".so"):
+        raise SystemExit(f"{PROBE} imports from {probe!r}, not from the build")
+    cmd = [sys.executable, "-P", "-m", "pytest", "--import-mode=append", "-p", "no:cacheprovider", *args]
+    return subprocess.run(cmd, cwd=REPO, env=env).returncode
 
 
 def report(name: str, runs: list[dict[str, object]], n: int) -> tuple[float, float, bool]:
@@ -122,6 +161,9 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per case and build (interleaved); medians shown")
     ap.add_argument("--fee-bps", type=float, default=0.0, help="as bench/backtest_hf.py")
     ap.add_argument("--build", type=Path, help="build into (or reuse) this directory and keep it")
+    ap.add_argument("--decimal", action="store_true",
+                    help="also measure the share of Decimal arithmetic in the high-frequency case (needs perf)")
+    ap.add_argument("--pytest", nargs=argparse.REMAINDER, help="run pytest with these arguments on the build")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -136,6 +178,8 @@ def main() -> int:
         root = a.build.resolve() if a.build else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         mods = build(root)
+        if a.pytest is not None:
+            return run_pytest(root, a.pytest)
         print(f"not compiled: {'; '.join(f'{k}: {v}' for k, v in REFUSED.items())}")
         with open("/proc/loadavg") as fh:
             print(f"load average {' '.join(fh.read().split()[:3])}; {a.bars:,} synthetic 1-minute bars, event engine, "
@@ -154,6 +198,15 @@ def main() -> int:
             print(f"  compiled is {pw / cw:.2f}x pure (wall), {pc / cc:.2f}x (CPU); "
                   f"target <= 10 us/order: {'OK' if us <= 10 else 'NO'}")
             ok = ok and psame and csame and pure[0]["trades"] == comp[0]["trades"]
+        if a.decimal:
+            if shutil.which("perf") is None:
+                print("--decimal: perf (linux-perf) is not installed", file=sys.stderr)
+                return 2
+            fast, slow = backtest_hf.CASES[-1]
+            for name, where in (("pure", ""), ("compiled", str(root))):
+                share, own, us = decimal_share(where, fast, slow, a.bars, a.fee_bps)
+                print(f"Decimal arithmetic, sma_cross {fast}/{slow} {name}: {share:.1%} of the run's CPU samples "
+                      f"({share * us:.1f} of {us:.1f} us CPU per order; {own:.1%} inside _decimal itself)")
         with open("/proc/loadavg") as fh:
             print(f"load average at the end {' '.join(fh.read().split()[:3])}")
     return 0 if ok else 1
