@@ -4,11 +4,13 @@ Builds a copy of the package in a temporary directory with the hot-path modules 
 compiled by mypyc (the .so files land beside the copied .py, never in the tree), then runs the cases of
 bench/backtest_hf.py pure and compiled, interleaved in the same run, each in its own process: bars/s,
 us per order, the compiled/pure ratio, and whether trades and equity still equal the fast engine's.
-`--build DIR` builds into DIR (or reuses the build DIR holds) and keeps it; `--pytest ARGS...` then runs
-pytest on the compiled modules instead of the benchmark (python -P and --import-mode=append, or the tree's
-.py shadow the build; a test's own `python -m cashup_tui` child started in the tree still runs pure). Needs mypyc (it ships with mypy, in the `test` extra),
-a C compiler and Python's headers; says which is missing. Compiling is measured here, not shipped: the
-package installs and runs as pure Python. Figures are this run's on this machine (say the load).
+`--decimal` adds the share of Decimal arithmetic in each build (perf with call stacks): compiling cannot
+speed that part up. `--build DIR` builds into DIR (or reuses the build it holds) and keeps it; `--pytest
+ARGS...` runs pytest on the compiled modules instead of the benchmark (python -P and
+--import-mode=append, else the tree's .py shadow the build; a `python -m cashup_tui` child that a test
+starts in the tree still runs pure). Needs mypyc (it ships with mypy, in the `test` extra), a C compiler
+and Python's headers, and says which is missing. Compiling is measured here, not shipped: the package
+installs and runs as pure Python. Figures are this run's on this machine (say the load).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def missing_toolchain() -> str | None:
     """What the build lacks, in words, or None."""
     if importlib.util.find_spec("mypyc") is None:
         return "mypyc is not installed: it ships with mypy (`pip install mypy`, or the project's `test` extra)"
-    cc = os.environ.get("CC") or shlex.split(str(sysconfig.get_config_var("CC") or "cc"))[0]
+    cc = shlex.split(os.environ.get("CC") or str(sysconfig.get_config_var("CC") or "cc"))[0]
     if shutil.which(cc) is None:
         return f"no C compiler: {cc!r} is not on PATH (mypyc emits C; install gcc or clang, or set CC)"
     include = Path(sysconfig.get_paths()["include"], "Python.h")
