@@ -118,6 +118,7 @@ def decimal_share(root: str, fast: int, slow: int, n: int, fee_bps: float) -> tu
                                                "-F", "199", "--call-graph", "dwarf,16384", "-o", data, "--"])
         out = subprocess.run(["perf", "script", "-i", data, "-F", "time,ip,sym,dso"], capture_output=True,
                              text=True).stdout
+    # the run's window: perf stamps samples with CLOCK_MONOTONIC (-k), which perf_counter reads on Linux
     t0, t1 = float(r["t0"]), float(r["t0"]) + float(r["wall"])  # type: ignore[arg-type]
     total = anywhere = leaf = 0
     for sample in out.split("\n\n"):
@@ -129,6 +130,8 @@ def decimal_share(root: str, fast: int, slow: int, n: int, fee_bps: float) -> tu
         total += 1
         anywhere += any("_decimal" in d or "mpdec" in d for d in real)
         leaf += bool(real) and ("_decimal" in real[0] or "mpdec" in real[0])
+    if not total:
+        raise SystemExit("perf recorded no sample of the run (kernel.perf_event_paranoid too high?)")
     cpu_us = float(r["cpu"]) / max(int(r["orders"]), 1) * 1e6  # type: ignore[arg-type, call-overload]
     return anywhere / max(total, 1), leaf / max(total, 1), cpu_us
 
