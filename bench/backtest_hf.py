@@ -62,7 +62,7 @@ def child(fast: int, slow: int, n: int, fee_bps: float) -> dict[str, object]:
     orders = int(np.count_nonzero(ev.trades["reason"] != "end")) + int(ev.trades.size)
     return {"fast": fast, "slow": slow, "bars": n, "trades": int(ev.trades.size), "fast_trades": int(fr.trades.size),
             "orders": orders, "rejected": ev.rejected, "wall": wall, "cpu": cpu, "peak_mb": peak, "base_mb": base,
-            "same_trades": same, "equity_rel": rel}
+            "same_trades": same, "equity_rel": rel, "t0": t0}
 
 
 def run_case(fast: int, slow: int, n: int, fee_bps: float) -> dict[str, object]:

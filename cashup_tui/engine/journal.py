@@ -8,6 +8,7 @@ event backtest and `demo --no-store` use this one, which keeps the same contract
 from __future__ import annotations
 
 import copy
+from collections.abc import MutableSequence
 from typing import Any
 
 from cashup_tui.domain.account import Balance
@@ -20,7 +21,7 @@ class MemoryJournal:
 
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
-        self.journal: list[tuple[str, OrderEvent]] = []
+        self.journal: MutableSequence[tuple[str, OrderEvent]] = []  # a bounded deque in WindowJournal
         self.fills: dict[str, Fill] = {}
         self.positions: dict[str, Position] = {}
         self.balances: dict[str, Balance] = {}

@@ -367,9 +367,15 @@ class OrderManager:
         return merged
 
     # -- synchronous path: an Execution that answers in-process (engine/order_sync.py) -----------------
-    submit_now = order_sync.submit_now
-    cancel_now = order_sync.cancel_now
-    apply_events_now = order_sync.apply_events_now
+    # (methods, not `submit_now = order_sync.submit_now`: a compiled class would not bind those)
+    def submit_now(self, order: Order) -> SubmitResult:
+        return order_sync.submit_now(self, order)
+
+    def cancel_now(self, client_id: str, *, reason: str = "cancelled by user") -> Order:
+        return order_sync.cancel_now(self, client_id, reason=reason)
+
+    def apply_events_now(self) -> int:
+        return order_sync.apply_events_now(self)
 
     # -- the venue's view: merged, looked up, fills applied (engine/reconcile.py) ---------------------
     async def resolve(self, order: Order) -> Order:

@@ -22,7 +22,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -593,5 +593,5 @@ class RiskEngine:
             "stale_symbols": sorted(self.stale_symbols),
             "price_paused": dict(self.price_guard.paused) if self.price_guard is not None else {},
             "limits": {k: (str(v) if isinstance(v, Decimal) else v)
-                       for k, v in ((n, getattr(self.limits, n)) for n in self.limits.__slots__)},
+                       for k, v in ((f.name, getattr(self.limits, f.name)) for f in fields(self.limits))},
         }

@@ -20,7 +20,7 @@ class Recorder:
         else:
             kinds = frozenset(record_events)
             if not kinds <= CHANNEL_OF.keys():
-                raise VenueError("INVALID_PARAM_VALUE", f"record_events: unknown kind(s) {sorted(kinds - CHANNEL_OF.keys())}",
+                raise VenueError("INVALID_PARAM_VALUE", f"record_events: unknown kind(s) {sorted(kinds.difference(CHANNEL_OF))}",
                                  hint=f"kinds: {', '.join(sorted(CHANNEL_OF))}")
         self.record = bool(kinds)  # any kind: the cheap ones are built, drain() keeps the asked ones
         self.kinds: frozenset[str] | None = None if kinds == CHANNEL_OF.keys() else kinds

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
+from typing import ClassVar
 
 from cashup_tui.domain.account import Balance
 from cashup_tui.domain.enums import LIQUIDITY, ORDER_TYPE, SIDE, TIF, TimeInForce
@@ -105,7 +106,7 @@ def _translate(exc: VenueError, action: str) -> Exception:
 class VenueExecution(InProcess):
     """Implements `domain.ports.Execution` on a local `Venue` (paper trading)."""
 
-    DRAINED = ("order", "usertrade")  # the venue event kinds this port turns into domain events
+    DRAINED: ClassVar[tuple[str, ...]] = ("order", "usertrade")  # the venue event kinds this port turns into domain events
 
     def __init__(self, venue: Venue, instruments: Mapping[str, Instrument],
                  clock: Callable[[], int] | None = None, *, ignore_text_prefix: str = "") -> None:
@@ -247,6 +248,19 @@ class VenueExecution(InProcess):
                 out.append(OrderFilled(ev.ts_ms, fill_from_venue(ev.data)))
         return out
 
-    async def events(self) -> AsyncIterator[Event]:
-        while True:
-            yield await self._queue.get()
+    def events(self) -> AsyncIterator[Event]:
+        return _QueueStream(self._queue)
+
+
+class _QueueStream:
+    """The port's endless event stream over the queue (a class, not an async generator: mypyc
+    compiles no async generators, and this module is one that bench/compiled.py compiles)."""
+
+    def __init__(self, queue: asyncio.Queue[Event]) -> None:
+        self.queue = queue
+
+    def __aiter__(self) -> _QueueStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.queue.get()

@@ -71,7 +71,8 @@ from cashup_tui.engine.backtest import model
 from cashup_tui.engine.backtest.context import BacktestContext, BacktestRunner
 from cashup_tui.engine.backtest.history import WINDOW, TradeColumns, WindowJournal, trim_trade_ids
 from cashup_tui.engine.backtest.model import TRADE_DTYPE, Result, RunConfig, funding_rates, max_units
-from cashup_tui.engine.backtest.plumbing import OpenIndexCache, SimulatedExecution, Tap, col, drive, label
+from cashup_tui.engine.backtest.plumbing import OpenIndexCache, Tap, col, drive, label
+from cashup_tui.engine.backtest.sim_port import SimulatedExecution
 from cashup_tui.engine.clock import TestClock
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.portfolio import Portfolio

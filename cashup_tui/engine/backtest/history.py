@@ -49,7 +49,7 @@ class WindowJournal(MemoryJournal):
     def __init__(self, window: int = WINDOW) -> None:
         super().__init__()
         self.window = window
-        self.journal: deque[tuple[str, OrderEvent]] = deque(maxlen=4 * window)  # type: ignore[assignment]
+        self.journal = deque(maxlen=4 * window)
         self.listener: Callable[[Fill], None] | None = None
 
     def _trim(self) -> None:

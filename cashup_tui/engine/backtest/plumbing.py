@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -13,20 +13,9 @@ from cashup_tui.domain.enums import OrderStatus
 from cashup_tui.domain.errors import CashupError
 from cashup_tui.domain.events import Event
 from cashup_tui.domain.orders import Fill, Order
-from cashup_tui.domain.ports import SyncExecution
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.engine.backtest.history import WINDOW, trim_cache_orders
 from cashup_tui.engine.cache import Cache
-from cashup_tui.venue import Venue
-
-
-@runtime_checkable
-class SimulatedExecution(SyncExecution, Protocol):
-    """The event engine's venue port: in-process answers (`SyncExecution`) and the simulated venue
-    itself, which the engine feeds each bar's path and funding."""
-
-    @property
-    def venue(self) -> Venue: ...
 
 _WORKING = frozenset(st for st in OrderStatus if st.is_working)
 
@@ -96,9 +85,14 @@ def drive(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("the in-process venue unexpectedly waited")
 
 
-def col(x: np.ndarray, code: str) -> memoryview:
+@overload
+def col(x: np.ndarray, code: Literal["d"]) -> memoryview[float]: ...
+@overload
+def col(x: np.ndarray, code: Literal["q"]) -> memoryview[int]: ...
+def col(x: np.ndarray, code: str) -> memoryview[Any]:
     """A numpy column as a memoryview: items read back as Python float ("d") / int ("q") at the cost of a
-    stdlib array's, with no copy of a contiguous column (most bars are never read)."""
+    stdlib array's, with no copy of a contiguous column (most bars are never read). Typed per code: a
+    bare memoryview's items type as int, which compiled code (bench/compiled.py) checks and refuses."""
     return memoryview(np.ascontiguousarray(x, dtype=np.float64 if code == "d" else np.int64))  # type: ignore[arg-type]
 
 
