@@ -104,7 +104,8 @@ def write_order(conn: Connection, order: Order, mode: str, account: str, known: 
         done = write_known(conn, order, mode, account, known, claim=claim, ops=ops)
         if done is not None:
             return done
-        known = None
+        if known is not None:  # the update from it lost: keep what it knew, read what is there now
+            order, known = further(known[1], order), None
         cur = read_version(conn, order.client_id, mode, account)
         if cur is None:
             if ops.insert_ignore(conn, m.order_to_row(order, mode, account) | {"version": 1}):
