@@ -7,10 +7,13 @@ keeps the ack: tests/test_order_manager_crash.py (crash point after_ack_commit).
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -33,21 +36,32 @@ def _levels(store: Store) -> tuple[str, str]:
     return ("on", "off") if store.engine.dialect.name == "postgresql" else ("2", "1")
 
 
-def _trace_commits(store: Store) -> list[tuple[str, list[str]]]:
-    """(level in force at the COMMIT, kinds of the journal lines the transaction wrote), one per commit."""
+def _trace_commits(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
+    """(level in force at the COMMIT, kinds of the journal lines the transaction wrote), one per commit.
+    SQLite: every commit of the driver's connections (new ones: the engine is disposed first), so the
+    journal's writes straight on SQLite's connection (`store/order_fast.py`) are traced like SQLAlchemy's."""
     out: list[tuple[str, list[str]]] = []
     seen = [0]
     ask = _ask(store)
 
-    def on_commit(conn: Any) -> None:
-        raw = conn.connection.driver_connection
+    def on_commit(raw: Any) -> None:
         level = str(raw.execute(ask).fetchone()[0])
         rows = raw.execute(f"SELECT seq, kind FROM order_events WHERE seq > {seen[0]} ORDER BY seq").fetchall()
         if rows:
             seen[0] = rows[-1][0]
         out.append((level, [str(k) for _, k in rows]))
 
-    event.listen(store.engine, "commit", on_commit)
+    if store.engine.dialect.name == "sqlite":
+        class Traced(sqlite3.Connection):
+            def commit(self) -> None:
+                if self.in_transaction:
+                    on_commit(self)
+                super().commit()
+
+        store.engine.dispose()
+        monkeypatch.setattr(sqlite3.dbapi2, "connect", functools.partial(sqlite3.dbapi2.connect, factory=Traced))
+    else:
+        event.listen(store.engine, "commit", lambda conn: on_commit(conn.connection.driver_connection))
     return out
 
 
@@ -61,10 +75,10 @@ def _open(url: str) -> Store:
     return store
 
 
-async def test_only_deferred_acks_commit_relaxed(store_url: str) -> None:
+async def test_only_deferred_acks_commit_relaxed(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = _open(store_url)
     configured, relaxed = _levels(store)
-    commits = _trace_commits(store)
+    commits = _trace_commits(store, monkeypatch)
     e = make_engine(journal=StoreJournal(store, "paper"))
     om = e.om
     resting = [om.build("BTC_USDT", "buy", D(1), price=D(49000)) for _ in range(3)]
@@ -92,12 +106,12 @@ async def test_only_deferred_acks_commit_relaxed(store_url: str) -> None:
     store.close()
 
 
-async def test_a_sqlite_store_not_in_wal_mode_keeps_its_level(tmp_path: Path) -> None:
+async def test_a_sqlite_store_not_in_wal_mode_keeps_its_level(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outside WAL, synchronous=NORMAL is not 'the next sync covers it': the ack stays at FULL."""
     store = open_store(str(tmp_path / "j.sqlite"), synchronous="FULL")
     store.engine.dispose()
     event.listen(store.engine, "connect", lambda dbapi, _rec: dbapi.execute("PRAGMA journal_mode = DELETE"))
-    commits = _trace_commits(store)
+    commits = _trace_commits(store, monkeypatch)
     e = make_engine(journal=StoreJournal(store, "paper"))
     await e.om.submit(e.om.build("BTC_USDT", "buy", D(1), price=D(49000)))
     e.om.flush_unsaved()

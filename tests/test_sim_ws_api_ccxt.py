@@ -105,6 +105,10 @@ async def test_order_without_login_is_refused_and_req_id_echoed(sim: SimServer) 
         m = orjson.loads((await asyncio.wait_for(ws.receive(), 10)).data)
         assert m["request_id"] == "77" and m["header"]["status"] == "401"
         assert m["data"]["errs"]["label"] == "AUTHENTICATION_FAILED"
+        await ws.send_str(orjson.dumps({"time": t, "channel": "futures.order_place", "event": "api", "payload": {
+            "req_id": "76", "req_param": param}}).decode())  # unsigned, as after a login: refused all the same
+        m = orjson.loads((await asyncio.wait_for(ws.receive(), 10)).data)
+        assert m["request_id"] == "76" and m["data"]["errs"]["label"] == "AUTHENTICATION_FAILED"
         # a bad login signature: INVALID_SIGNATURE, still not logged in
         await ws.send_str(orjson.dumps({"time": t, "channel": "futures.login", "event": "api", "payload": {
             "req_id": "78", "api_key": sim.api_key, "timestamp": str(t), "signature": "00"}}).decode())

@@ -89,6 +89,32 @@ async def test_place_amend_cancel_go_over_the_websocket(sim: SimServer, node: An
     assert hits[POST_ORDERS] == 0 and not any(k.startswith(("PUT", "DELETE")) and "/orders/" in k for k in hits)
 
 
+async def test_only_the_login_is_signed(sim: SimServer, node: Any) -> None:
+    """The login authenticates the socket; the order requests after it go unsigned, as Gate takes them
+    (payload {req_id, req_param, req_header?}): no HMAC per order on either side. A socket that has not
+    logged in is still refused: test_sim_ws_api_ccxt."""
+    seen: list[tuple[str, list[str]]] = []
+    api = sim.hub.api
+    assert api is not None
+    handle = api.handle
+
+    def spy(conn: Any, req: dict[str, Any]) -> None:
+        seen.append((req["channel"], sorted(req["payload"])))
+        handle(conn, req)
+
+    api.handle = spy  # type: ignore[method-assign]
+    om, wso = node.om, node.execution.ws_orders
+    px = node.instruments["BTC_USDT"].round_price(node.cache.mark("BTC_USDT") * D("0.97"), "down")
+    r = await om.submit(om.build("BTC_USDT", "buy", D(1), price=px, client_id="t-wsunsigned"))
+    assert r.order.status is S.OPEN and _count(sim.state.venue, "t-wsunsigned") == 1
+    assert [ch for ch, _ in seen] == ["futures.order_place"]
+    assert set(seen[0][1]) <= {"req_id", "req_param", "req_header"}, seen
+    logins = wso.stats["logins"]
+    await sim.hub.close_all("abort")
+    assert await _until(lambda: wso.stats["logins"] > logins and wso.ready)
+    assert ("futures.login", ["api_key", "req_id", "signature", "timestamp"]) in seen
+
+
 async def test_answer_lost_on_the_socket_is_settled_by_lookup(sim: SimServer, node: Any) -> None:
     om, venue, f = node.om, sim.state.venue, sim.faults
     # the venue acts, the answer never arrives (the socket drops): UNKNOWN -> lookup -> filled, one order

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from cashup_tui.domain.account import Balance
@@ -37,12 +37,16 @@ from cashup_tui.store import mappers as m
 from cashup_tui.store import orders as orders_repo
 from cashup_tui.store import portfolio as pf_repo
 from cashup_tui.store.busy import BusyMeter, retry_busy
-from cashup_tui.store.order_cas import SQL_OPS, OrderOps, write_order
-from cashup_tui.store.order_fast import SqliteOrderOps
+from cashup_tui.store.order_cas import SQL_OPS, OrderOps, write_known, write_order
+from cashup_tui.store.order_fast import SqliteOrderOps, write_transaction
 from cashup_tui.store.sql import now_ms
 from cashup_tui.store.tables import DEFAULT_ACCOUNT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _NeedsRead(Exception):
+    """The one-statement write did not settle the order row (rolled back): read and merge."""
 
 
 def _busy_retried(fn: F) -> F:
@@ -74,35 +78,43 @@ class StoreJournal:
         """A write transaction that takes SQLite's write lock at BEGIN (IMMEDIATE), so a busy store
         is met by the busy timeout up front, never half-way through a read-then-write. `relaxed`: its
         commit skips its own sync (see the module docstring), and no other commit is relaxed with it."""
-        with self.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
-            raw = self._relax_sqlite(conn) if relaxed else None
-            try:
-                with conn.begin():
-                    if relaxed and conn.dialect.name == "postgresql":  # SET LOCAL: ends with this transaction
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                    yield conn
-            finally:
-                if raw is not None:  # (SQLite refuses to change the level inside a transaction)
-                    try:
-                        raw.execute(f"PRAGMA synchronous = {self._sync_level}")
-                    except BaseException:  # never hand a relaxed connection back to the pool
-                        conn.invalidate()
-                        raise
+        with self.store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, \
+                self._relaxed(conn.connection.driver_connection, conn.invalidate) if relaxed else nullcontext(), \
+                conn.begin():
+            if relaxed and conn.dialect.name == "postgresql":  # SET LOCAL: ends with this transaction
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield conn
 
-    def _relax_sqlite(self, conn: Any) -> Any | None:
-        """Set this SQLite connection to synchronous=NORMAL when that only drops the commit's own sync
-        (WAL mode, FULL or EXTRA configured); the raw connection to restore, or None (nothing changed)."""
+    @contextmanager
+    def _relaxed(self, raw: Any, invalidate: Callable[[], None]) -> Iterator[None]:
+        """Around one transaction: this SQLite connection at synchronous=NORMAL when that only drops the
+        commit's own sync (WAL mode, FULL or EXTRA configured), the configured level restored after it
+        (SQLite refuses to change it inside a transaction). Elsewhere nothing changes."""
+        if not self._relax_sqlite(raw):
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                raw.execute(f"PRAGMA synchronous = {self._sync_level}")
+            except BaseException:  # never hand a relaxed connection back to the pool
+                invalidate()
+                raise
+
+    def _relax_sqlite(self, raw: Any) -> bool:
+        """Set SQLite's connection `raw` to synchronous=NORMAL if that only drops the commit's own sync;
+        whether it did."""
         if not self.store.is_sqlite:
-            return None
-        raw = conn.connection.driver_connection
+            return False
         if self._sync_level is None:  # read once: the configured level, 0 when there is nothing to relax
             wal = str(raw.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal"
             level = int(raw.execute("PRAGMA synchronous").fetchone()[0])
             self._sync_level = level if wal and level > 1 else 0
         if not self._sync_level:
-            return None
+            return False
         raw.execute("PRAGMA synchronous = NORMAL")
-        return raw
+        return True
 
     def _upsert_stmt(self, name: str, tbl: Any, keys: tuple[str, ...], cols: list[str]) -> Any | None:
         """A prepared INSERT .. ON CONFLICT DO UPDATE, built once (the hot path: every order change
@@ -151,11 +163,43 @@ class StoreJournal:
         stored. A SUBMITTED event is the write-ahead claim of a new id: `ClientIdTaken` if it exists.
         `relaxed`: a submit's deferred ack, committed without a sync of its own (module docstring)."""
         claim = event is not None and event.kind is EVENT_KIND.SUBMITTED
+        ops = self._order_ops()
+        if isinstance(ops, SqliteOrderOps) and (claim or order.client_id in self._known):
+            stored = self._save_order_sqlite(ops, order, event, claim=claim, relaxed=relaxed)
+            if stored is not None:
+                return stored
         with self._write(relaxed=relaxed) as conn:
             stored = self._save_order_row(conn, order, claim=claim)
             if event is not None:
                 self._append_event(conn, order.client_id, event)
         return stored
+
+    def _save_order_sqlite(self, ops: SqliteOrderOps, order: Order, event: OrderEvent | None, *, claim: bool,
+                           relaxed: bool) -> Order | None:
+        """`save_order`'s usual case (a claim, or an update from the version known here) on SQLite's own
+        connection: SQLAlchemy's Connection, transaction and events around the two statements cost more
+        than SQLite's work. The same statements, lock, commit and sync level; None, nothing written,
+        when it needs a read (`write_known` did not settle it): `save_order` then reads and merges."""
+        cid = order.client_id
+        fairy = self.store.engine.raw_connection()
+        try:
+            raw: Any = fairy.driver_connection  # (a checked-out connection: never None)
+            with self._relaxed(raw, fairy.invalidate) if relaxed else nullcontext(), write_transaction(raw):
+                done = write_known(raw, order, self.mode, self.account, self._known.get(cid), claim=claim, ops=ops)
+                if done is None:
+                    raise _NeedsRead
+                if event is not None:
+                    self._append_event(raw, cid, event)
+        except _NeedsRead:  # rolled back
+            self._known.pop(cid, None)
+            return None
+        except BaseException:
+            self._known.pop(cid, None)  # rolled back: what we knew may be gone
+            raise
+        finally:
+            fairy.close()
+        self._known[cid] = done
+        return done[1]
 
     def _append_event(self, conn: Any, client_id: str, event: OrderEvent) -> None:
         ops = self._order_ops()

@@ -71,6 +71,28 @@ def read_version(conn: Connection, client_id: str, mode: str, account: str) -> t
     return None if r is None else (m.order_from_row(r), int(r["version"] or 0))
 
 
+def write_known(conn: Any, order: Order, mode: str, account: str, known: tuple[int, Order] | None, *,
+                claim: bool = False, ops: OrderOps = SQL_OPS) -> tuple[int, Order] | None:
+    """The write that needs no read (one statement): the claim of an id this writer has not seen, or the
+    update from the version it knows. None when that did not settle it (the id is in the store, the row
+    moved on, or nothing is known): `write_order` then reads and merges. Same arguments as `write_order`."""
+    if known is None:
+        if claim and ops.insert_ignore(conn, m.order_to_row(order, mode, account) | {"version": 1}):
+            return 1, order
+        return None
+    if claim:
+        raise ClientIdTaken(order.client_id, known[1])
+    version, stored = known
+    return _update(conn, further(stored, order), version, mode, account, ops)
+
+
+def _update(conn: Any, order: Order, version: int, mode: str, account: str, ops: OrderOps) -> tuple[int, Order] | None:
+    row = m.order_to_row(order, mode, account)
+    row["k_client_id"], row["k_version"] = row.pop("client_id"), version
+    row["k_account"], row["k_mode"] = row.pop("account"), row.pop("mode")
+    return (version + 1, order) if ops.update(conn, row) == 1 else None
+
+
 def write_order(conn: Connection, order: Order, mode: str, account: str, known: tuple[int, Order] | None, *,
                 claim: bool = False, ops: OrderOps = SQL_OPS) -> tuple[int, Order]:
     """Write `order` in the caller's transaction; return (version, order) now stored.
@@ -79,29 +101,24 @@ def write_order(conn: Connection, order: Order, mode: str, account: str, known: 
     merged with it before writing, so even a writer that knows the version cannot move the row back.
     `claim=True` is the write-ahead insert of a new order: `ClientIdTaken` when the id is in the store."""
     for _ in range(_MAX_ROUNDS):
-        if claim and known is None and ops.insert_ignore(  # the usual claim: a new id, one statement (no read)
-                conn, m.order_to_row(order, mode, account) | {"version": 1}):
-            return 1, order
-        if known is None:
-            cur = read_version(conn, order.client_id, mode, account)
-            if cur is None:
-                if ops.insert_ignore(conn, m.order_to_row(order, mode, account) | {"version": 1}):
-                    return 1, order
-                continue  # another process inserted it between our read and insert: read it
-            stored, version = cur
-            if claim:
-                raise ClientIdTaken(order.client_id, stored)
-        elif claim:
-            raise ClientIdTaken(order.client_id, known[1])
-        else:
-            version, stored = known
+        done = write_known(conn, order, mode, account, known, claim=claim, ops=ops)
+        if done is not None:
+            return done
+        if known is not None:  # the update from it lost: keep what it knew, read what is there now
+            order, known = further(known[1], order), None
+        cur = read_version(conn, order.client_id, mode, account)
+        if cur is None:
+            if ops.insert_ignore(conn, m.order_to_row(order, mode, account) | {"version": 1}):
+                return 1, order
+            continue  # another process inserted it between our read and insert: read it
+        stored, version = cur
+        if claim:
+            raise ClientIdTaken(order.client_id, stored)
         order = further(stored, order)
-        if order is stored and known is None:
+        if order is stored:
             return version, stored  # ours was behind the row just read: it stays as it is
-        row = m.order_to_row(order, mode, account)
-        row["k_client_id"], row["k_version"] = row.pop("client_id"), version
-        row["k_account"], row["k_mode"] = row.pop("account"), row.pop("mode")
-        if ops.update(conn, row) == 1:
-            return version + 1, order
-        known = None  # another process wrote it since: re-read and merge
+        done = _update(conn, order, version, mode, account, ops)
+        if done is not None:
+            return done
+        # another process wrote it since: re-read and merge
     raise RuntimeError(f"order {order.client_id}: compare-and-set did not settle after {_MAX_ROUNDS} rounds")

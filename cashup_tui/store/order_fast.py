@@ -10,12 +10,15 @@ the portable path (`order_cas.SqlOps`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from cashup_tui.store.order_cas import UPDATE_COLUMNS, UPDATE_ORDER
 from cashup_tui.store.orders import EVENTS, ORDER_KEY, ORDERS
@@ -60,7 +63,8 @@ class SqliteOrderOps:
 
     @staticmethod
     def _raw(conn: Any) -> Any:
-        return conn.connection.driver_connection
+        """SQLite's connection: `conn` itself (`write_transaction`) or the one under a SQLAlchemy Connection."""
+        return conn if isinstance(conn, sqlite3.Connection) else conn.connection.driver_connection
 
     def insert_ignore(self, conn: Any, row: dict[str, Any]) -> bool:
         """INSERT .. ON CONFLICT (account, mode, client_id) DO NOTHING; True if the row was written."""
@@ -81,3 +85,26 @@ class SqliteOrderOps:
         if prep is None:
             prep = self._event[cols] = _Prepared(insert(EVENTS).values(_values(EVENTS, cols)), self.dialect, cols)
         self._raw(conn).execute(prep.sql, prep.params(row))
+
+
+@contextmanager
+def write_transaction(raw: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on SQLite's own connection (autocommit mode, as the engine's connect hook
+    sets it): BEGIN IMMEDIATE as the journal's SQLAlchemy path begins, committed at the end, rolled back
+    on any exception. BEGIN's and COMMIT's errors come out as SQLAlchemy would raise them (a busy store:
+    OperationalError, which `retry_busy` waits out)."""
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
+    try:
+        yield raw
+    except BaseException:
+        raw.rollback()
+        raise
+    try:
+        raw.commit()
+    except sqlite3.Error as exc:
+        if raw.in_transaction:  # (never hand an open transaction back to the pool)
+            raw.rollback()
+        raise DBAPIError.instance("COMMIT", (), exc, sqlite3.Error) from exc
