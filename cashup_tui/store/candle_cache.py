@@ -112,6 +112,16 @@ def header(entry: Entry, rows: int) -> bytes:
 
 def load(path: Path, entry: Entry) -> Columns | None:
     """The columns of the file at `path` when it holds exactly `entry`, mapped copy-on-write; else None."""
+    got = open_entry(path, entry)
+    if got is None:
+        return None
+    os.close(got[0])
+    return got[2]
+
+
+def open_entry(path: Path, entry: Entry) -> tuple[int, int, Columns] | None:
+    """`load`, also giving the open descriptor of the file it mapped (the caller closes it) and the
+    header's length: the offset of the first column."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -130,20 +140,20 @@ def load(path: Path, entry: Entry) -> Columns | None:
         rows = meta.pop("rows")
         if meta != asdict(entry):
             log.debug("candle cache: %s holds another version or store", path)
+            os.close(fd)
             return None
         if type(rows) is not int or rows <= 0 or size != hlen + rows * 8 * len(COLUMNS):
             raise ValueError(f"{size} bytes for {rows!r} rows")
         mm = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         log.info("candle cache: %s unusable (%s), reading the store", path, exc)
-        return None
-    finally:
         os.close(fd)
+        return None
     try:
         os.utime(path)  # least recently used goes first
     except OSError:
         pass
-    return {c: np.frombuffer(mm, DTYPES[c], rows, hlen + i * 8 * rows) for i, c in enumerate(COLUMNS)}
+    return fd, hlen, {c: np.frombuffer(mm, DTYPES[c], rows, hlen + i * 8 * rows) for i, c in enumerate(COLUMNS)}
 
 
 def save(path: Path, entry: Entry, cols: Columns, max_bytes: int = MAX_BYTES) -> bool:

@@ -36,6 +36,18 @@ from cashup_tui.store.candle_list import Stats, driver_of
 from cashup_tui.store.candle_versions import series_version
 
 
+def publish(root: Path, entry: Entry, rows: int, parts: Sequence[Any], max_bytes: int) -> bool:
+    """Write the file of `entry` from its columns' `parts` (in order: see `write_private_file`) as
+    `candle_cache.save` does, and trim the directory; False, logged, on any error."""
+    try:
+        write_private_file(entry.path(root), [header(entry, rows), *parts])
+        evict(root, max_bytes)
+    except (OSError, ValueError) as exc:
+        log.info("candle cache: cannot write %s %s: %s", entry.symbol, entry.timeframe, exc)
+        return False
+    return True
+
+
 class CacheFill:
     """Spools one import's rows (`start`, `add`, `finish` inside its transaction) and writes them as
     the series' cache file after COMMIT (`publish`); `close` drops the temp files either way."""
@@ -105,21 +117,18 @@ class CacheFill:
 
     def publish(self) -> bool:
         """After COMMIT: write the cache file (atomically, as `candle_cache.save`) and trim the directory."""
-        if self.entry is None or self.root is None:
-            return False
         try:
+            if self.entry is None or self.root is None:
+                return False
             for fh in self.files:
                 fh.flush()
                 fh.seek(0)
-            path = self.entry.path(self.root)
-            write_private_file(path, [header(self.entry, self.rows), *self.files])
-            evict(self.root, self.max_bytes)
-        except (OSError, ValueError) as exc:
+            return publish(self.root, self.entry, self.rows, self.files, self.max_bytes)
+        except OSError as exc:
             log.info("candle cache: cannot write the imported series: %s", exc)
             return False
         finally:
             self.close()
-        return True
 
     def stop(self, why: str) -> None:
         log.info("candle cache: the import does not write the cache file: %s", why)
