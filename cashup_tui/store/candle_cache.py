@@ -23,7 +23,8 @@ directory is kept under `max_bytes`, least recently used first (a hit touches it
 more than the read): None when the file is not a store at the current schema (the caller then takes
 `open_store`, which migrates or explains, and `read_columns` on its connection).
 
-An import into an empty series writes the file itself, tagged the same way (store.candle_cache_fill).
+An import into an empty series writes the file itself, tagged the same way (store.candle_cache_fill), and
+an upsert of a series' newest bars (`data fetch`) carries a current file over (store.candle_cache_upsert).
 
 Never the reason a read fails: an unwritable directory, a missing, truncated, foreign or damaged file
 reads SQL instead (logged at debug/info level). Not guarded: a file cut short in place by another
