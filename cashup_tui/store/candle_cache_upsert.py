@@ -22,6 +22,7 @@ the rename leaves a file tagged with a version that is gone (never used). Any er
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,25 +30,21 @@ import numpy as np
 
 from cashup_tui.store.candle_arrays import COLUMNS, Columns
 from cashup_tui.store.candle_cache import DTYPES, MAX_BYTES, Entry, log, open_entry
-from cashup_tui.store.candle_cache_fill import publish
+from cashup_tui.store.candle_cache_fill import CacheWriter
 from cashup_tui.store.candle_list import driver_of
 from cashup_tui.store.candle_versions import series_version
 
 MAX_TAIL = 1 << 16  # stored bars from the first written one on that are merged in memory; more: cold read
 
 
-class CacheUpsert:
+class CacheUpsert(CacheWriter):
     """`start` before the write and `finish` after it, in the write transaction; `publish` after
     COMMIT; `close` releases the old file either way."""
 
     def __init__(self, root: Path | None, location: str | None, max_bytes: int = MAX_BYTES) -> None:
-        self.root = root if location is not None else None
-        self.location = location or ""
-        self.max_bytes = max_bytes
+        super().__init__(root, location, max_bytes)
         self.old: BinaryIO | None = None
-        self.parts: list[Any] = []
-        self.rows = 0
-        self.entry: Entry | None = None
+        self.pieces: list[Any] = []
 
     def start(self, conn: Any, symbol: str, timeframe: str, cols: list[np.ndarray]) -> None:
         """Before the write of `cols` (in COLUMNS order): the new file's parts, when the old file is current."""
@@ -87,29 +84,18 @@ class CacheUpsert:
         tail = {c: np.concatenate([old[c][k:][kept], w[c]])[merge] for c in COLUMNS}
         self.rows = k + len(t_tail)
         for i, c in enumerate(COLUMNS):
-            self.parts += [(self.old, hlen + i * 8 * n, 8 * k), np.ascontiguousarray(tail[c], DTYPES[c]).data.cast("B")]
+            self.pieces += [(self.old, hlen + i * 8 * n, 8 * k), np.ascontiguousarray(tail[c], DTYPES[c]).data.cast("B")]
 
     def finish(self, conn: Any, symbol: str, timeframe: str) -> None:
         """After the write, in its transaction: the version it gave the series tags the new file."""
-        if not self.parts:
-            return
-        tag = series_version(conn, symbol, timeframe)
-        if tag is None:
+        if self.pieces and not self.tag(conn, symbol, timeframe):
             self.close()
-            return
-        self.entry = Entry(tag[0], self.location, symbol, timeframe, tag[1])
 
-    def publish(self) -> bool:
-        """After COMMIT: write the new file (atomically, as `candle_cache.save`) and trim the directory."""
-        try:
-            if self.entry is None or self.root is None:
-                return False
-            return publish(self.root, self.entry, self.rows, self.parts, self.max_bytes)
-        finally:
-            self.close()
+    def parts(self) -> Sequence[Any]:
+        return self.pieces
 
     def close(self) -> None:
-        self.parts = []
+        self.pieces = []
         if self.old is not None:
             try:
                 self.old.close()
