@@ -16,7 +16,9 @@ and the child's peak RSS against the file size), `data list`, and `backtest run 
 interleaved, best of --repeats; the trades and final equity must agree): from the store three times: right
 after a fresh `data import` of the file (the user's flow: an import into an empty series writes the column
 cache itself, store.candle_cache_fill), cold (the column cache emptied first: SQLite is read and the cache
-written: the rebuild cost) and warm (read from the cache); then copies the series 19 times
+written: the rebuild cost) and warm (read from the cache), and once more right after a fetch-like
+upsert of the newest 60 bars (the last one revised; its own time in the child reported: `data fetch`'s
+store cost; this tree carries the column cache over, store.candle_cache_upsert); then copies the series 19 times
 in SQL and times `data list` over 20 series of N rows. Beside the import, in the same run: SQLite's own
 insert rate (stdlib sqlite3 of the same rows into an identical table: executemany, and multi-row INSERTs
 of 250 rows, about the ceiling of any import that binds each value) and the import's memory above its own
@@ -192,6 +194,30 @@ def _fresh_import(imp: list[str], env: dict[str, str], cache: Path) -> tuple[flo
     return dt, rss
 
 
+_FETCH_LIKE = (  # what `data fetch` of the newest 60 bars writes: the last stored bar revised, 59 new ones
+    "import inspect, sys, time\n"
+    "import numpy as np\n"
+    "from cashup_tui.paths import candle_cache_dir\n"
+    "from cashup_tui.store import candles, open_store\n"
+    "kw = {'cache': candle_cache_dir()} if 'cache' in inspect.signature(candles.upsert_candles).parameters else {}\n"
+    "last = int(sys.argv[1])\n"
+    "t = last + np.arange(60, dtype='int64') * 60_000\n"
+    "x = 30_000.0 + np.arange(60) * 0.5\n"
+    "with open_store(sys.argv[2]) as db:\n"
+    "    t0 = time.perf_counter()\n"
+    "    candles.upsert_candles(db, 'BTC_USDT', '1m', {'open_ms': t, 'open': x, 'high': x + 1, 'low': x - 1, "
+    "'close': x + 0.25, 'volume': x}, **kw)\n"
+    "    print(time.perf_counter() - t0)\n"
+)
+
+
+def _fetch_like(db: str, last_ms: int, env: dict[str, str]) -> float:
+    """The fetch-like upsert of the newest 60 bars in a child process of this interpreter's tree: its seconds."""
+    p = subprocess.run([sys.executable, "-c", _FETCH_LIKE, str(last_ms), db], capture_output=True, text=True,
+                       env=env, check=True)
+    return float(p.stdout.split()[-1])
+
+
 def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int | bool]:
     """Import, list and backtest-from-the-store against backtest-from-the-CSV (see module docstring)."""
     with tempfile.TemporaryDirectory() as d:
@@ -216,8 +242,9 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
         t_list1 = min(_cashup(["data", "list", "--json"], env)[0] for _ in range(repeats))
         common = ["backtest", "run", "sma_cross", "--no-store", "--json"]
         store_run = [*common, "--symbol", "BTC_USDT", "--timeframe", "1m"]
-        t_csv = t_first = t_cold = t_warm = float("inf")
-        wrote = False
+        t_csv = t_first = t_cold = t_warm = t_fetched = float("inf")
+        t_upsert: list[float] = []
+        wrote = kept = False
         outs: dict[str, str] = {}
         cache = Path(env["CASHUP_CACHE_DIR"])
         for _ in range(repeats):  # interleaved so machine noise hits all four alike
@@ -232,6 +259,10 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
             t_cold = min(t_cold, dt)
             dt, _, outs["warm"] = _cashup(store_run, env)  # from the cache
             t_warm = min(t_warm, dt)
+            t_upsert.append(_fetch_like(env["CASHUP_DB"], int(cols["open_ms"][-1]), env))  # then `data fetch`
+            kept = any(b'"rows": %d' % (n + 59) in p.read_bytes()[:256] for p in cache.rglob("*.candles"))
+            dt, _, outs["fetched"] = _cashup(store_run, env)  # the first backtest after the fetch
+            t_fetched = min(t_fetched, dt)
         _copy_series(base / "store.sqlite", series)  # 19 more series of n rows
         # the first list finds the copies' stats missing and builds them (a scan each); the next ones read them
         t_rebuild, _, out = _cashup(["data", "list", "--json"], env)
@@ -252,7 +283,10 @@ def bench_cli(n: int, repeats: int, series: int = 20) -> dict[str, float | int |
             "backtest_csv_s": round(t_csv, 2), "backtest_store_after_import_s": round(t_first, 2),
             "backtest_store_cold_s": round(t_cold, 2), "backtest_store_warm_s": round(t_warm, 2),
             "store_after_import_vs_csv": round(t_first / t_csv, 2), "import_wrote_cache": wrote, "store_cold_vs_csv": round(t_cold / t_csv, 2),
-            "store_warm_vs_csv": round(t_warm / t_csv, 2), "same_metrics": same, "load_1m": round(os.getloadavg()[0], 2)}
+            "store_warm_vs_csv": round(t_warm / t_csv, 2), "same_metrics": same,
+            "fetch_like_upsert_60_median_s": round(statistics.median(t_upsert), 3),
+            "backtest_store_after_fetch_s": round(t_fetched, 2), "store_after_fetch_vs_csv": round(t_fetched / t_csv, 2),
+            "fetch_kept_cache": kept, "load_1m": round(os.getloadavg()[0], 2)}
 
 
 def bench_list(n: int, repeats: int, keep: Path, series: int = 20) -> dict[str, float | int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -25,12 +24,12 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def copy_file(src: Any, dst: Any) -> None:
-    """The rest of open file `src` onto open file `dst` at their positions, in the kernel where it can
-    (no pages of the process: its memory stays flat however large the file)."""
+def copy_file(src: Any, dst: Any, length: int | None = None) -> None:
+    """The rest of open file `src` (or its next `length` bytes) onto open file `dst` at their positions,
+    in the kernel where it can (no pages of the process: its memory stays flat however large the file)."""
     src.flush()  # what a buffered `src` still holds goes to its file first
     pos = src.tell()
-    end = os.fstat(src.fileno()).st_size
+    end = os.fstat(src.fileno()).st_size if length is None else pos + length
     try:
         while pos < end:
             n = os.copy_file_range(src.fileno(), dst.fileno(), end - pos, pos)
@@ -41,16 +40,22 @@ def copy_file(src: Any, dst: Any) -> None:
         if getattr(exc, "errno", None) not in (None, errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
             raise
         src.seek(pos)
-        shutil.copyfileobj(src, dst, 1 << 20)
+        while pos < end:
+            block = src.read(min(1 << 20, end - pos))
+            if not block:
+                raise OSError(f"copy stopped {end - pos} bytes short") from exc
+            dst.write(block)
+            pos += len(block)
         return
     src.seek(end)
     dst.seek(0, os.SEEK_END)
 
 
 def write_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bool = False) -> None:
-    """Atomically replace `path` with `data` (bytes, or parts written one after the other: buffers, or
-    open files copied from their current position in the kernel, so a large file is never joined, nor
-    read, into memory first), mode 0600, in a 0700 directory (never half-written).
+    """Atomically replace `path` with `data` (bytes, or parts written one after the other: buffers, open
+    files copied from their current position in the kernel, so a large file is never joined, nor read,
+    into memory first, or (open file, offset, length) for a range of one), mode 0600, in a 0700
+    directory (never half-written).
     `keep_mode`: an existing file keeps its mode and its directory is left as it is (a settings file
     the user placed and chose permissions for)."""
     old_umask = os.umask(0o077)
@@ -65,7 +70,11 @@ def write_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bo
             with os.fdopen(fd, "wb") as fh:
                 parts: Sequence[Any] = [data] if isinstance(data, bytes) else data
                 for part in parts:
-                    if hasattr(part, "fileno"):
+                    if isinstance(part, tuple):
+                        fh.flush()
+                        part[0].seek(part[1])
+                        copy_file(part[0], fh, part[2])
+                    elif hasattr(part, "fileno"):
                         fh.flush()
                         copy_file(part, fh)
                     else:

@@ -25,6 +25,7 @@ def fetch_series(db: Any, open_rest: Callable[[], Any], symbol: str, timeframe: 
 
     from cashup_tui.domain.errors import TemporaryError
     from cashup_tui.domain.timeframes import timeframe_ms
+    from cashup_tui.paths import candle_cache_dir
     from cashup_tui.store import candles
     from cashup_tui.store.timefmt import iso
 
@@ -43,7 +44,8 @@ def fetch_series(db: Any, open_rest: Callable[[], Any], symbol: str, timeframe: 
                     "offline with `cashup sim serve` and --rest-url")
         raise
     rows = [(c.open_ms, float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)) for c in bars]
-    stored = candles.upsert_candles(db, symbol, timeframe, rows) if rows else 0
+    # a fetch of the newest bars carries the series' column cache file over (store.candle_cache_upsert)
+    stored = candles.upsert_candles(db, symbol, timeframe, rows, cache=candle_cache_dir()) if rows else 0
     times = [c.open_ms for c in bars]
     holes: list[tuple[int, int]] = []  # (first missing, last missing) open times
     prev = start - step

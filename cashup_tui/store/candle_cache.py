@@ -23,7 +23,8 @@ directory is kept under `max_bytes`, least recently used first (a hit touches it
 more than the read): None when the file is not a store at the current schema (the caller then takes
 `open_store`, which migrates or explains, and `read_columns` on its connection).
 
-An import into an empty series writes the file itself, tagged the same way (store.candle_cache_fill).
+An import into an empty series writes the file itself, tagged the same way (store.candle_cache_fill), and
+an upsert of a series' newest bars (`data fetch`) carries a current file over (store.candle_cache_upsert).
 
 Never the reason a read fails: an unwritable directory, a missing, truncated, foreign or damaged file
 reads SQL instead (logged at debug/info level). Not guarded: a file cut short in place by another
@@ -112,6 +113,16 @@ def header(entry: Entry, rows: int) -> bytes:
 
 def load(path: Path, entry: Entry) -> Columns | None:
     """The columns of the file at `path` when it holds exactly `entry`, mapped copy-on-write; else None."""
+    got = open_entry(path, entry)
+    if got is None:
+        return None
+    os.close(got[0])
+    return got[2]
+
+
+def open_entry(path: Path, entry: Entry) -> tuple[int, int, Columns] | None:
+    """`load`, also giving the open descriptor of the file it mapped (the caller closes it) and the
+    header's length: the offset of the first column."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -130,20 +141,20 @@ def load(path: Path, entry: Entry) -> Columns | None:
         rows = meta.pop("rows")
         if meta != asdict(entry):
             log.debug("candle cache: %s holds another version or store", path)
+            os.close(fd)
             return None
         if type(rows) is not int or rows <= 0 or size != hlen + rows * 8 * len(COLUMNS):
             raise ValueError(f"{size} bytes for {rows!r} rows")
         mm = mmap.mmap(fd, size, access=mmap.ACCESS_COPY)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         log.info("candle cache: %s unusable (%s), reading the store", path, exc)
-        return None
-    finally:
         os.close(fd)
+        return None
     try:
         os.utime(path)  # least recently used goes first
     except OSError:
         pass
-    return {c: np.frombuffer(mm, DTYPES[c], rows, hlen + i * 8 * rows) for i, c in enumerate(COLUMNS)}
+    return fd, hlen, {c: np.frombuffer(mm, DTYPES[c], rows, hlen + i * 8 * rows) for i, c in enumerate(COLUMNS)}
 
 
 def save(path: Path, entry: Entry, cols: Columns, max_bytes: int = MAX_BYTES) -> bool:

@@ -36,20 +36,58 @@ from cashup_tui.store.candle_list import Stats, driver_of
 from cashup_tui.store.candle_versions import series_version
 
 
-class CacheFill:
-    """Spools one import's rows (`start`, `add`, `finish` inside its transaction) and writes them as
-    the series' cache file after COMMIT (`publish`); `close` drops the temp files either way."""
+class CacheWriter:
+    """What the writers of a series' file in its write transaction share: the version their write set
+    tags the file (`tag`), written after COMMIT (`publish`) from their `parts`; `close` releases them."""
 
     def __init__(self, root: Path | None, location: str | None, max_bytes: int = MAX_BYTES) -> None:
         self.root = root if location is not None else None
         self.location = location or ""
         self.max_bytes = max_bytes
-        self.files: list[BinaryIO] = []
         self.rows = 0
+        self.entry: Entry | None = None
+
+    def tag(self, conn: Any, symbol: str, timeframe: str) -> bool:
+        """After the last write, in its transaction: the version that write gave the series."""
+        tag = series_version(conn, symbol, timeframe)
+        if tag is not None:
+            self.entry = Entry(tag[0], self.location, symbol, timeframe, tag[1])
+        return tag is not None
+
+    def parts(self) -> Sequence[Any]:
+        """The columns' bytes in order (buffers, open files, ranges: see `write_private_file`)."""
+        raise NotImplementedError
+
+    def publish(self) -> bool:
+        """After COMMIT: write the file (atomically, as `candle_cache.save`) and trim the directory;
+        False, logged, on any error."""
+        try:
+            if self.entry is None or self.root is None:
+                return False
+            write_private_file(self.entry.path(self.root), [header(self.entry, self.rows), *self.parts()])
+            evict(self.root, self.max_bytes)
+        except (OSError, ValueError) as exc:
+            log.info("candle cache: cannot write %s %s: %s", self.entry.symbol if self.entry else "",
+                     self.entry.timeframe if self.entry else "", exc)
+            return False
+        finally:
+            self.close()
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class CacheFill(CacheWriter):
+    """Spools one import's rows (`start`, `add`, `finish` inside its transaction) and writes them as
+    the series' cache file after COMMIT (`publish`); `close` drops the temp files either way."""
+
+    def __init__(self, root: Path | None, location: str | None, max_bytes: int = MAX_BYTES) -> None:
+        super().__init__(root, location, max_bytes)
+        self.files: list[BinaryIO] = []
         self.first: int | None = None
         self.last: int | None = None
         self.unsigned_zero = False  # SQLite: -0.0 comes back as 0.0
-        self.entry: Entry | None = None
 
     def start(self, conn: Any, empty: bool) -> None:
         """Before the first row, in the write transaction: spool only when the series is empty now."""
@@ -97,29 +135,14 @@ class CacheFill:
         if stats is None or tuple(stats[2:5]) != (self.first, self.last, self.rows):
             self.stop("the series holds other rows too")
             return
-        tag = series_version(conn, symbol, timeframe)
-        if tag is None:
+        if not self.tag(conn, symbol, timeframe):
             self.stop("no version to tag the file with")
-            return
-        self.entry = Entry(tag[0], self.location, symbol, timeframe, tag[1])
 
-    def publish(self) -> bool:
-        """After COMMIT: write the cache file (atomically, as `candle_cache.save`) and trim the directory."""
-        if self.entry is None or self.root is None:
-            return False
-        try:
-            for fh in self.files:
-                fh.flush()
-                fh.seek(0)
-            path = self.entry.path(self.root)
-            write_private_file(path, [header(self.entry, self.rows), *self.files])
-            evict(self.root, self.max_bytes)
-        except (OSError, ValueError) as exc:
-            log.info("candle cache: cannot write the imported series: %s", exc)
-            return False
-        finally:
-            self.close()
-        return True
+    def parts(self) -> Sequence[Any]:
+        for fh in self.files:
+            fh.flush()
+            fh.seek(0)
+        return self.files
 
     def stop(self, why: str) -> None:
         log.info("candle cache: the import does not write the cache file: %s", why)

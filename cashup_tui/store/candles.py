@@ -12,8 +12,8 @@ Everything happens in one transaction: a failure leaves the store exactly as it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.store import candle_stats
 from cashup_tui.store.candle_arrays import COLUMNS, read_candle_columns
 from cashup_tui.store.candle_cache_fill import CacheFill
+from cashup_tui.store.candle_cache_upsert import CacheUpsert
 from cashup_tui.store.candle_import import (
     INSERT,
     UPSERT,
@@ -52,14 +53,33 @@ def _write_dicts(conn: Any, rows: list[dict[str, Any]], fn: Callable[[Any, list[
         fn(conn, rows[i : i + BATCH])
 
 
-def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
-    """Insert or overwrite candles (batched, one transaction); returns rows written."""
+def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None,
+                   cache: Path | None = None) -> int:
+    """Insert or overwrite candles (batched, one transaction); returns rows written. With `cache`, a
+    SQLite store's current column cache file of the series is carried over to the new version when the
+    rows touch only its newest bars (store.candle_cache_upsert)."""
     timeframe = canonical_timeframe(timeframe)
     cols = columns_of(rows)
-    with transaction(db) as conn:
-        write_rows(conn, symbol, timeframe, cols, UPSERT, progress)
-        candle_stats.refresh(conn, symbol, timeframe)
+    location = getattr(db, "location", None) if cache is not None and getattr(db, "is_sqlite", False) else None
+    with closing(CacheUpsert(cache, location)) as carry:
+        with _write_transaction(db, immediate=location is not None) as conn:
+            carry.start(conn, symbol, timeframe, cols)
+            write_rows(conn, symbol, timeframe, cols, UPSERT, progress)
+            candle_stats.refresh(conn, symbol, timeframe)
+            carry.finish(conn, symbol, timeframe)
+        carry.publish()
     return len(cols[0])
+
+
+@contextmanager
+def _write_transaction(db: Any, *, immediate: bool) -> Iterator[Any]:
+    """`transaction(db)`; `immediate` (a SQLite Store): begun as a write, so what it reads first is what it changes."""
+    if not immediate:
+        with transaction(db) as conn:
+            yield conn
+        return
+    with db.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        yield conn
 
 
 def insert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress: Progress | None = None) -> int:
