@@ -159,3 +159,38 @@ def test_a_stats_row_stale_behind_the_stores_back_is_rescanned_not_extended(tmp_
             assert not StatsTally.load(conn, SYM, TF).exact
         candles.import_candles(db, SYM, TF, _cols([5 * STEP]))
         _check(db)
+
+
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=times_st, upserts=st.lists(times_st, min_size=1, max_size=4))
+def test_an_upsert_tallies_exactly_wherever_its_rows_fall(tmp_path_factory, stored, upserts) -> None:  # type: ignore[no-untyped-def]
+    """`data fetch`'s write (rewrite the newest bar, add the next ones) and any other upsert: before,
+    after, across holes or over stored bars, the row is the full scan's, and no scan was needed."""
+    with open_store(str(tmp_path_factory.mktemp("u") / "s.sqlite")) as db:
+        if stored:
+            candles.insert_candles(db, SYM, TF, _cols(sorted(stored)))
+        for times in upserts:
+            with transaction(db) as conn:
+                tally = StatsTally.load(conn, SYM, TF)
+                tally.upsert(conn, np.asarray(times, dtype="int64"))
+            assert tally.exact
+            candles.upsert_candles(db, SYM, TF, _cols(times, bump=0.5))
+            _check(db)
+            with transaction(db) as conn:
+                want = candle_stats.scan(conn, SYM, TF)
+            assert (want is None and tally.first is None) or (want is not None and want[2:] == (
+                tally.first, tally.last, tally.rows, tally.gaps))
+
+
+def test_a_fetch_like_upsert_reads_no_more_than_its_window(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The newest bar rewritten and three added on a long series: the stats row without a full scan."""
+    with open_store(str(tmp_path / "s.sqlite")) as db:
+        candles.insert_candles(db, SYM, TF, _cols([i * STEP for i in range(5000) if i != 17]))
+        seen: list[str] = []
+        with transaction(db) as conn:
+            conn.connection.dbapi_connection.set_trace_callback(seen.append)
+        candles.upsert_candles(db, SYM, TF, _cols([i * STEP for i in range(4999, 5003)], bump=0.5))
+        with transaction(db) as conn:
+            conn.connection.dbapi_connection.set_trace_callback(None)
+        assert not any("LAG" in s for s in seen), "a full scan ran"
+        _check(db)

@@ -4,9 +4,11 @@ the whole series afterwards (a LAG window over every candle) nor read the stored
 The statistics depend only on the set of stored open times. When the inserted open times are
 ascending and lie wholly after (or wholly before) the ones already stored, the new row follows from
 the old row and the inserted times: the rows add up, and the gaps are the old ones, those inside the
-inserted run, and the one at the seam. Anything else (rows inserted between stored ones, times out of
-order, a stored row that does not span its series) makes the tally inexact and `finish` falls back
-to `candle_stats.refresh`, the full scan. First and last bar stay exact in every case (index seeks,
+inserted run, and the one at the seam. An upsert (`data fetch`: it rewrites the newest bar and adds
+the next ones) reads the stored times its rows fall among and their two neighbours, the only steps
+it can change, so it is exact wherever it lands. Anything else (an insert between stored ones, times
+out of order, a stored row that does not span its series) makes the tally inexact and `finish` falls
+back to `candle_stats.refresh`, the full scan. First and last bar stay exact in every case (index seeks,
 then min/max), so `may_overlap` tells a chunk that cannot meet a stored bar without reading any.
 
 Only on SQLite is the row read at the start still the row at commit: one writer at a time, and a
@@ -27,6 +29,10 @@ from cashup_tui.store import candle_stats
 from cashup_tui.store.candle_list import Stats, driver_of, series_span
 
 _ROW_SQL = "SELECT first_ms, last_ms, rows, gaps FROM candle_stats WHERE symbol = :s AND timeframe = :tf"
+_SERIES = "FROM candles WHERE symbol = ? AND timeframe = ?"
+_WINDOW_SQL = f"SELECT open_ms {_SERIES} AND open_ms >= ? AND open_ms <= ? ORDER BY open_ms"
+_BEFORE_SQL = f"SELECT open_ms {_SERIES} AND open_ms < ? ORDER BY open_ms DESC LIMIT 1"
+_AFTER_SQL = f"SELECT open_ms {_SERIES} AND open_ms > ? ORDER BY open_ms LIMIT 1"
 
 
 @dataclass(slots=True)
@@ -80,6 +86,31 @@ class StatsTally:
         else:
             self.exact = False
         self.rows += int(times.size)
+        self.first, self.last = min(self.first, lo), max(self.last, hi)
+
+    def upsert(self, conn: Any, times: np.ndarray) -> None:
+        """Count open times about to be upserted (call before the write): the stored times between the
+        new ones' first and last, and the stored neighbours on either side, are read (index range and two
+        seeks), and only the steps inside that window can change, so rows and gaps follow exactly
+        wherever the new times fall, overwrites included, without scanning the series."""
+        if not times.size or not self.exact:
+            return
+        new = np.unique(times)
+        if self.first is None or self.last is None:
+            self.add(new)
+            return
+        lo, hi = int(new[0]), int(new[-1])
+        raw = driver_of(conn)[0]  # SQLite's (an exact tally is SQLite only): qmark placeholders
+        key = (self.symbol, self.timeframe)
+        inside = np.fromiter((r[0] for r in raw.execute(_WINDOW_SQL, (*key, lo, hi))), dtype=np.int64)
+        before, after = raw.execute(_BEFORE_SQL, (*key, lo)).fetchone(), raw.execute(_AFTER_SQL, (*key, hi)).fetchone()
+        edge_lo = [] if before is None or before[0] is None else [int(before[0])]
+        edge_hi = [] if after is None or after[0] is None else [int(after[0])]
+        merged = np.union1d(inside, new)
+        old = np.concatenate([edge_lo, inside, edge_hi]).astype(np.int64)
+        now = np.concatenate([edge_lo, merged, edge_hi]).astype(np.int64)
+        self.gaps += int(np.count_nonzero(np.diff(now) > self.step)) - int(np.count_nonzero(np.diff(old) > self.step))
+        self.rows += int(merged.size - inside.size)
         self.first, self.last = min(self.first, lo), max(self.last, hi)
 
     def finish(self, conn: Any) -> Stats | None:

@@ -64,8 +64,10 @@ def upsert_candles(db: Any, symbol: str, timeframe: str, rows: Any, *, progress:
     with closing(CacheUpsert(cache, location)) as carry:
         with _write_transaction(db, immediate=location is not None) as conn:
             carry.start(conn, symbol, timeframe, cols)
+            tally = StatsTally.load(conn, symbol, timeframe)
+            tally.upsert(conn, cols[0])  # before the write: it reads the stored times the rows fall among
             write_rows(conn, symbol, timeframe, cols, UPSERT, progress)
-            candle_stats.refresh(conn, symbol, timeframe)
+            tally.finish(conn)
             carry.finish(conn, symbol, timeframe)
         carry.publish()
     return len(cols[0])
