@@ -89,10 +89,11 @@ async def test_place_amend_cancel_go_over_the_websocket(sim: SimServer, node: An
     assert hits[POST_ORDERS] == 0 and not any(k.startswith(("PUT", "DELETE")) and "/orders/" in k for k in hits)
 
 
-async def test_only_the_login_is_signed(sim: SimServer, node: Any) -> None:
-    """The login authenticates the socket; the order requests after it go unsigned, as Gate takes them
-    (payload {req_id, req_param, req_header?}): no HMAC per order on either side. A socket that has not
-    logged in is still refused: test_sim_ws_api_ccxt."""
+async def test_every_request_is_signed_as_gates_own_sdk_and_ccxt_send_them(sim: SimServer, node: Any) -> None:
+    """Gate's own SDK (gatews) and ccxt sign every WS API request, not only the login; whether the live
+    venue takes an unsigned order on a logged-in socket is not established, so ours are signed too (a
+    refused order would cost more than the HMAC). A socket that has not logged in is refused even
+    unsigned: test_sim_ws_api_ccxt."""
     seen: list[tuple[str, list[str]]] = []
     api = sim.hub.api
     assert api is not None
@@ -105,10 +106,10 @@ async def test_only_the_login_is_signed(sim: SimServer, node: Any) -> None:
     api.handle = spy  # type: ignore[method-assign]
     om, wso = node.om, node.execution.ws_orders
     px = node.instruments["BTC_USDT"].round_price(node.cache.mark("BTC_USDT") * D("0.97"), "down")
-    r = await om.submit(om.build("BTC_USDT", "buy", D(1), price=px, client_id="t-wsunsigned"))
-    assert r.order.status is S.OPEN and _count(sim.state.venue, "t-wsunsigned") == 1
+    r = await om.submit(om.build("BTC_USDT", "buy", D(1), price=px, client_id="t-wssigned"))
+    assert r.order.status is S.OPEN and _count(sim.state.venue, "t-wssigned") == 1
     assert [ch for ch, _ in seen] == ["futures.order_place"]
-    assert set(seen[0][1]) <= {"req_id", "req_param", "req_header"}, seen
+    assert {"api_key", "timestamp", "signature", "req_id", "req_param"} <= set(seen[0][1]), seen
     logins = wso.stats["logins"]
     await sim.hub.close_all("abort")
     assert await _until(lambda: wso.stats["logins"] > logins and wso.ready)

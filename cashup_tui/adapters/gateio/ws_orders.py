@@ -278,12 +278,11 @@ class GateWsOrders:
         self._next = self._next % C.MAX_INT32 + 1
         rid = str(self._next)
         t = self._time_s()
-        payload: dict[str, Any] = {"req_id": rid}
-        if channel == LOGIN:  # the login authenticates the connection: Gate takes later requests unsigned
-            text = "" if req_param is None else orjson.dumps(req_param).decode()
-            payload |= {"api_key": self._key, "timestamp": str(t), "signature": ws_api_sign(self._secret, channel, text, t)}
+        text = "" if req_param is None else orjson.dumps(req_param).decode()
+        payload: dict[str, Any] = {"req_id": rid, "api_key": self._key, "timestamp": str(t),
+                                   "signature": ws_api_sign(self._secret, channel, text, t)}
         if req_param is not None:
-            payload["req_param"] = req_param  # (a signed login's: orjson writes the same text that was signed)
+            payload["req_param"] = req_param  # orjson writes the same text that was signed
         if req_header:
             payload["req_header"] = req_header
         frame = orjson.dumps({"time": t, "id": self._next, "channel": channel, "event": "api", "payload": payload})
