@@ -217,6 +217,7 @@ def test_a_hand_edit_inside_a_series_shows_in_the_listed_stats(tmp_path, edit) -
     with open_store(str(path)) as db:
         with transaction(db) as conn:
             want = candle_stats.scan(conn, SYM, TF)
+        assert want is not None
         fast = list_series_sqlite(str(path))  # `data list` on the stdlib driver
         assert fast is None or fast[0] == [want]
         assert [(i.first_ms, i.last_ms, i.rows, i.gaps) for i in candles.list_series(db)] == [want[2:]]
