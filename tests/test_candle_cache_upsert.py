@@ -12,10 +12,7 @@ already stale at the start is not carried over; a tail longer than MAX_TAIL is n
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -37,7 +34,7 @@ from cashup_tui.store.candle_cache import (
 )
 from cashup_tui.store.candle_cache_upsert import CacheUpsert
 from cashup_tui.store.candle_versions import series_version
-from tests.test_candle_cache import TF, bars, entries, fresh, hand, same
+from tests.test_candle_cache import TF, bars, entries, fresh, hand, kill9_at, same
 from tests.test_candle_cache_fill import ODD, rebuilt
 
 
@@ -136,7 +133,7 @@ _KILLED_PUBLISH = textwrap.dedent("""
     def half(src, dst, length=None):  # the carried file's first part is in its temp file, the rest never comes
         copy(src, dst, length)
         dst.flush()
-        marker.write_text("publishing")
+        part = marker.with_name("part"); part.write_text("publishing"); part.rename(marker)
         time.sleep(600)
     private_files.copy_file = half
     with open_store(path) as db:
@@ -145,20 +142,11 @@ _KILLED_PUBLISH = textwrap.dedent("""
 
 
 def test_a_fetch_killed_while_writing_the_file_leaves_its_rows_and_no_file_in_use(tmp_path: Path) -> None:
-    path, cache, marker = tmp_path / "s.sqlite", tmp_path / "cache", tmp_path / "publishing"
+    path, cache = tmp_path / "s.sqlite", tmp_path / "cache"
     with open_store(str(path)) as db:
         candles.import_candles(db, "A", TF, bars(0, 50, 100.0))
     warmed(path, cache)
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_PUBLISH, str(path), str(cache), str(marker)],
-                            cwd=Path(__file__).resolve().parent.parent, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert marker.exists(), proc.stderr.read() if proc.stderr else ""
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+    kill9_at(tmp_path / "publishing", _KILLED_PUBLISH, str(path), str(cache))
     want = fresh(path, "A")
     assert len(want["open_ms"]) == 52 and want["close"][-1] == bars(49, 3, 5.0)["close"][-1]  # committed first
     (temp,) = [p for p in cache.iterdir() if p.name.endswith(".tmp")]
