@@ -328,7 +328,7 @@ _BLOCKED_IMPORT = textwrap.dedent("""
     def stop(done, total):  # inside write_rows, triggers dropped, rows written, nothing committed
         con = conn_box[0]
         names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
-        marker.write_text(json.dumps(names))
+        part = marker.with_name("part"); part.write_text(json.dumps(names)); part.rename(marker)
         time.sleep(600)
     def write(conn):
         conn_box.append(conn)
@@ -337,22 +337,27 @@ _BLOCKED_IMPORT = textwrap.dedent("""
 """)
 
 
-def test_an_import_killed_while_its_triggers_are_dropped_leaves_them_in_place(tmp_path: Path) -> None:
-    path, cache = store(tmp_path), tmp_path / "cache"
-    before = cached(path, "A", cache)
-    marker = tmp_path / "inside"
-    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_IMPORT, str(path), str(marker)],
+def kill9_at(marker: Path, script: str, *args: str) -> str:
+    """Run `script` (python -c, from the repository) with `args` and `marker` until `marker` appears
+    (the script renames it into place whole, then waits), kill it with SIGKILL, return what it wrote."""
+    proc = subprocess.Popen([sys.executable, "-c", script, *args, str(marker)],
                             cwd=Path(__file__).resolve().parent.parent, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert marker.exists(), proc.stderr.read() if proc.stderr else ""
-        inside = json.loads(marker.read_text())
-        assert "candles_version_insert" not in inside and "candles_version_update" not in inside
+        return marker.read_text()
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
+
+
+def test_an_import_killed_while_its_triggers_are_dropped_leaves_them_in_place(tmp_path: Path) -> None:
+    path, cache = store(tmp_path), tmp_path / "cache"
+    before = cached(path, "A", cache)
+    inside = json.loads(kill9_at(tmp_path / "inside", _BLOCKED_IMPORT, str(path)))
+    assert "candles_version_insert" not in inside and "candles_version_update" not in inside
     names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert set(TRIGGERS) <= names
     assert same(fresh(path, "A"), before) and same(cached(path, "A", cache), before)  # nothing of it committed

@@ -4,13 +4,17 @@
 Sequences of upserts (appends, a revised last bar, bars deep inside, odd floats, another writer's edit)
 after an import: whenever the series has a file of its current version, it is byte for byte the file a
 fresh SQL read writes, and a fetch-like upsert after a read always leaves one. A write between COMMIT and
-the rename leaves the file unused; a file already stale at the start is not carried over; a tail longer
-than MAX_TAIL is not merged; the real `data fetch` against the simulator carries the file over."""
+the rename leaves the file unused; a writer killed (-9) half way through writing the file after COMMIT
+leaves the rows committed, a temp file no read uses and the next eviction removes once stale; a file
+already stale at the start is not carried over; a tail longer than MAX_TAIL is not merged; the real
+`data fetch` against the simulator carries the file over."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +24,17 @@ from hypothesis import strategies as st
 
 from cashup_tui.store import candle_cache_upsert, candles, open_store
 from cashup_tui.store.candle_arrays import COLUMNS, Columns
-from cashup_tui.store.candle_cache import Entry, load, read_candle_columns_sqlite
+from cashup_tui.store.candle_cache import (
+    MAX_BYTES,
+    STALE_TEMP_S,
+    Entry,
+    evict,
+    load,
+    read_candle_columns_sqlite,
+)
 from cashup_tui.store.candle_cache_upsert import CacheUpsert
 from cashup_tui.store.candle_versions import series_version
-from tests.test_candle_cache import TF, bars, entries, fresh, hand, same
+from tests.test_candle_cache import TF, bars, entries, fresh, hand, kill9_at, same
 from tests.test_candle_cache_fill import ODD, rebuilt
 
 
@@ -109,6 +120,43 @@ def test_a_write_between_commit_and_the_rename_leaves_the_file_unused(tmp_path: 
     assert current(path, cache) is None  # ... for a version that is gone
     got = read_candle_columns_sqlite(str(path), "A", TF, cache=cache)
     assert got is not None and same(got, fresh(path, "A")) and got["open"][20] == 1.5
+
+
+_KILLED_PUBLISH = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from cashup_tui import private_files
+    from cashup_tui.store import candles, open_store
+    from tests.test_candle_cache import bars
+    path, cache, marker = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    copy = private_files.copy_file
+    def half(src, dst, length=None):  # the carried file's first part is in its temp file, the rest never comes
+        copy(src, dst, length)
+        dst.flush()
+        part = marker.with_name("part"); part.write_text("publishing"); part.rename(marker)
+        time.sleep(600)
+    private_files.copy_file = half
+    with open_store(path) as db:
+        candles.upsert_candles(db, "A", "1m", bars(49, 3, 5.0), cache=cache)
+""")
+
+
+def test_a_fetch_killed_while_writing_the_file_leaves_its_rows_and_no_file_in_use(tmp_path: Path) -> None:
+    path, cache = tmp_path / "s.sqlite", tmp_path / "cache"
+    with open_store(str(path)) as db:
+        candles.import_candles(db, "A", TF, bars(0, 50, 100.0))
+    warmed(path, cache)
+    kill9_at(tmp_path / "publishing", _KILLED_PUBLISH, str(path), str(cache))
+    want = fresh(path, "A")
+    assert len(want["open_ms"]) == 52 and want["close"][-1] == bars(49, 3, 5.0)["close"][-1]  # committed first
+    (temp,) = [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+    assert current(path, cache) is None  # the old version's file stays, unused
+    got = read_candle_columns_sqlite(str(path), "A", TF, cache=cache)  # reads SQL, writes the file, evicts
+    assert got is not None and same(got, want) and temp.exists()  # a temp file may be a live writer's
+    assert same(current(path, cache) or {}, want)
+    os.utime(temp, (time.time() - STALE_TEMP_S - 1,) * 2)
+    evict(cache, MAX_BYTES)
+    assert not temp.exists() and len(entries(cache)) == 1
 
 
 def test_a_file_stale_at_the_start_is_not_carried_over(tmp_path: Path) -> None:
