@@ -89,7 +89,8 @@ def _import(db: Any, kind: str, times: list[int], parts: int) -> None:
         else:  # not a SQLite file: nothing read, the caller goes through open_store
             assert got is None
             candles.import_candle_chunks(db, SYM, iter(chunks), replace=kind == "stdlib_replace")
-        assert set(ts) <= _stored(db) if kind == "stdlib" else set(ts) == _stored(db)  # committed
+        # committed; an empty file replaces nothing (no chunk is read, so there is no series to swap in)
+        assert set(ts) <= _stored(db) if kind == "stdlib" or not ts else set(ts) == _stored(db)
     elif kind == "insert":  # the plain insert path: keys not stored yet
         stored = _stored(db)
         candles.insert_candles(db, SYM, TF, _cols([t for t in times if t not in stored]))
