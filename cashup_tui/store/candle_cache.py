@@ -46,8 +46,10 @@ from typing import Any
 
 import numpy as np
 
+from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.private_files import ensure_private_dir, write_private_file
 from cashup_tui.store.candle_arrays import COLUMNS, Columns, read_candle_columns
+from cashup_tui.store.candle_half import read_halves
 from cashup_tui.store.candle_list import canonical_timeframe, open_current, sqlite_file
 from cashup_tui.store.candle_versions import series_version
 
@@ -76,7 +78,8 @@ class Entry:
 
 
 def read_columns(conn: Any, location: str | None, symbol: str, timeframe: str, start_ms: int | None = None,
-                 end_ms: int | None = None, *, cache: Path | None, max_bytes: int = MAX_BYTES) -> Columns:
+                 end_ms: int | None = None, *, cache: Path | None, max_bytes: int = MAX_BYTES,
+                 busy_timeout_ms: int = 5000) -> Columns:
     """`read_candle_columns` through the cache in `cache` (None: straight SQL), on a connection of either
     kind in a transaction; `location` names the store for the key (None: not cached, e.g. in memory)."""
     timeframe = canonical_timeframe(timeframe)
@@ -88,8 +91,13 @@ def read_columns(conn: Any, location: str | None, symbol: str, timeframe: str, s
     cols = load(path, entry)
     if cols is not None:
         return _slice(cols, start_ms, end_ms)
-    cols = read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
-    if start_ms is None and end_ms is None and len(cols["open_ms"]):
+    full = start_ms is None and end_ms is None
+    cols = None
+    if full and isinstance(conn, sqlite3.Connection):  # the cache's rebuild: half in a second process
+        cols = read_halves(conn, location, symbol, timeframe, entry.version, timeframe_ms(timeframe), busy_timeout_ms)
+    if cols is None:
+        cols = read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
+    if full and len(cols["open_ms"]):
         save(path, entry, cols, max_bytes)
     return cols
 
@@ -210,7 +218,7 @@ def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: 
     try:
         path = sqlite_file(url)
         return read_columns(conn, None if path is None else str(path.resolve()), symbol, timeframe, start_ms,
-                            end_ms, cache=cache)
+                            end_ms, cache=cache, busy_timeout_ms=busy_timeout_ms)
     except sqlite3.Error:
         return None  # locked past the timeout, damaged: open_store says why
     finally:
