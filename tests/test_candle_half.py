@@ -5,15 +5,18 @@ process sees (the same snapshot, a write committed in between, a failure, an ope
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from cashup_tui.store import candle_half
-from cashup_tui.store.candle_cache import Entry, load, read_columns
+from cashup_tui.store import candle_cache, candle_half
+from cashup_tui.store.candle_cache import Entry, load, published, read_candle_columns_sqlite, read_columns
 from cashup_tui.store.candle_import import import_candle_chunks_sqlite
 from cashup_tui.store.candle_versions import series_version
 from tests.test_candle_cache import TF, WRITES, bars, cached, check, entries, fresh, same, store
@@ -109,3 +112,48 @@ def test_open_times_float64_cannot_hold_are_read_by_the_caller(tmp_path: Path, s
     got = cached(path, "A", tmp_path / "cache")
     assert int(got["open_ms"][-1]) == 2**53 + 1 and same(got, fresh(path, "A"))
     assert split == [False]
+
+
+def test_a_file_published_later_holds_the_rows_and_version_of_its_read(tmp_path: Path, split: list[bool],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path, cache = store(tmp_path), tmp_path / "cache"
+    want = fresh(path, "A")
+    go = threading.Event()
+    publish = candle_cache._publish
+
+    def held_back(*args: Any) -> bool:
+        go.wait()  # until the caller has gone on (deterministic, whatever the scheduler does)
+        return publish(*args)
+
+    monkeypatch.setattr(candle_cache, "_publish", held_back)
+    conn, tag = begun(path)
+    got = read_columns(conn, str(path.resolve()), "A", TF, cache=cache, publish_later=True)
+    conn.close()
+    assert same(got, want) and len(candle_cache._pending) == 1  # its fsync and rename run in a thread
+    assert not entries(cache)
+    got["close"][:] = -1.0  # the caller's arrays are its own: the file has its bytes already
+    WRITES["hand_update"](path, 30, 99.0)  # a write before it is published
+    go.set()
+    published()
+    [file] = entries(cache)
+    held = load(file, Entry(tag[0], str(path.resolve()), "A", TF, tag[1]))
+    assert held is not None and same(held, want)
+    assert same(cached(path, "A", cache), fresh(path, "A"))  # the write is seen: that file is stale
+
+
+def test_a_publish_that_fails_leaves_reads_correct_and_no_file(tmp_path: Path, split: list[bool],
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    path, cache = store(tmp_path), tmp_path / "cache"
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with caplog.at_level(logging.INFO, "cashup.store"):
+        got = read_candle_columns_sqlite(str(path), "A", TF, cache=cache, publish_later=True)
+        published()
+    assert got is not None and same(got, fresh(path, "A"))
+    assert "cannot write" in caplog.text and not list(cache.rglob("*"))  # no file, no temp file left
+    monkeypatch.undo()
+    assert same(cached(path, "A", cache), fresh(path, "A")) and len(entries(cache)) == 1
