@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -157,3 +158,10 @@ def test_a_publish_that_fails_leaves_reads_correct_and_no_file(tmp_path: Path, s
     assert "cannot write" in caplog.text and not list(cache.rglob("*"))  # no file, no temp file left
     monkeypatch.undo()
     assert same(cached(path, "A", cache), fresh(path, "A")) and len(entries(cache)) == 1
+
+
+def test_a_child_given_no_store_file_creates_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    p = subprocess.run([sys.executable, "-I", "-S", str(candle_half.CHILD), "missing.sqlite", "A", TF, "0", "100"],
+                       capture_output=True)
+    assert p.returncode != 0 and not (tmp_path / "missing.sqlite").exists()

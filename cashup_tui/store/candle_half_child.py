@@ -11,13 +11,15 @@ import sqlite3
 import struct
 import sys
 from array import array
+from pathlib import Path
 
 SQL = ("SELECT open_ms, open, high, low, close, volume FROM candles "
        "WHERE symbol = ? AND timeframe = ? AND open_ms >= ? ORDER BY open_ms")
 
 
 def main(path: str, symbol: str, timeframe: str, mid: str, busy_ms: str) -> None:
-    conn = sqlite3.connect(path, timeout=int(busy_ms) / 1000, isolation_level=None)
+    uri = Path(path).absolute().as_uri() + "?mode=rw"  # never creates a file
+    conn = sqlite3.connect(uri, uri=True, timeout=int(busy_ms) / 1000, isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     conn.execute("BEGIN")  # the version and the rows: one snapshot
     row = conn.execute("SELECT version FROM candle_versions WHERE symbol = ? AND timeframe = ?",
