@@ -54,9 +54,11 @@ def read_halves(conn: sqlite3.Connection, path: str, symbol: str, timeframe: str
         older = _fetch(conn, candle_sql("?", None, mid - 1), (symbol, timeframe, mid - 1))
         newer = None if child is None else _collect(child, version)
     finally:
-        if child is not None and child.poll() is None:
-            child.kill()
-            child.wait()
+        if child is not None:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            cast(io.BufferedReader, child.stdout).close()
     if newer is None:
         newer_rows = _fetch(conn, candle_sql("?", mid, None), (symbol, timeframe, mid))
         return {c: np.concatenate([older[c], newer_rows[c]]) for c in COLUMNS}
