@@ -341,7 +341,7 @@ def add_portfolio(runner: StrategyRunner, strategy: Strategy, symbols: Sequence[
     saved = runner.claim(slot, start)
     funding = saved.get("funding_by_symbol") or {}
     for sym in syms:
-        book, n = runner._book_from_fills(name, sym, saved.get("funding_ms"))
+        book, n = runner._book_from_fills(name, sym, saved)
         if not runner.fresh_venue:
             book.funding += Decimal(str(funding.get(sym) or 0))
         slot.books[sym] = book
