@@ -111,6 +111,10 @@ class Slot:
         """What a kind of slot adds to its journal record."""
         return {}
 
+    def book_of(self, symbol: str) -> Position | None:
+        """This slot's own book on `symbol` (None if it does not trade it)."""
+        return self.book if symbol == self.symbol else None
+
 
 INDEX_KEY = "runner.index"
 
@@ -319,9 +323,7 @@ class StrategyRunner:
         book = Position(symbol, self.instruments[symbol].quanto_multiplier)
         if self.fresh_venue:
             return book, 0
-        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
-        fills = sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
-                       key=lambda f: (f.ts_ms, f.trade_id))
+        fills = self._fills_of(name, symbol)
         missed = shares_missed(self.journal, record or {}, {symbol})
         i = 0
         for f in fills:
@@ -333,20 +335,38 @@ class StrategyRunner:
             book.funding += per * book.size
         return book, len(fills)
 
+    def _fills_of(self, name: str, symbol: str) -> list[Fill]:
+        """The fills of slot `name`'s orders on `symbol`, in time order (from the journal)."""
+        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
+        return sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
+                      key=lambda f: (f.ts_ms, f.trade_id))
+
     def on_funding(self, ev: FundingSettled) -> None:
         """A settlement the venue booked on the account's position: each slot on the contract takes the
-        share its own position holds of it (signed: a slot short against the net long receives)."""
+        share its own position held of it at the settlement's time (signed: a slot short against the net
+        long receives), as a restart computes it (`_book_from_fills`)."""
         self._funding_seq = max(self._funding_seq, self.om.funding.seq(ev.key))
         per = per_contract(self.om.portfolio, ev.symbol, ev.amount)
         if per is None:
             return
         for slot in self.slots.values():
-            if slot.portfolio:
-                if slot.on_funding(ev.symbol, per):  # type: ignore[attr-defined]
-                    self._save(slot)
-            elif slot.symbol == ev.symbol and slot.book is not None and slot.book.size != 0:
-                slot.book.funding += per * slot.book.size
+            book = slot.book_of(ev.symbol)
+            held = ZERO if book is None else self._held_at(slot.name, book, ev.ts_ms)
+            if book is not None and held != 0:
+                book.funding += per * held
                 self._save(slot)
+
+    def _held_at(self, name: str, book: Position, ts_ms: int) -> Decimal:
+        """Slot `name`'s contracts at `ts_ms`: its book's, unless one of its fills came at or after that
+        time (a settlement booked late, e.g. by a reconnect's reconciliation); then from its fills."""
+        if book.updated_ms < ts_ms or self.fresh_venue:
+            return book.size
+        past = Position(book.symbol, book.quanto_multiplier)
+        for f in self._fills_of(name, book.symbol):
+            if f.ts_ms >= ts_ms:
+                break
+            past.apply_fill(f)
+        return past.size
 
     def pnl(self, name: str) -> dict[str, Decimal]:
         """A slot's own PnL in USDT: realised + unrealised (at the cached mark) - fees + funding."""
