@@ -281,7 +281,7 @@ def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) 
     records.set_state(s, "trading_state", "x")  # not a journal key: left alone
     s.close()
     s = open_store(store_url)
-    assert s.schema_version == LATEST == 7
+    assert s.schema_version == LATEST == 8
     j = StoreJournal(s, "demo")
     assert j.account == "default"
     assert j.get_order("t-abc-1") == _order() and j.load_orders(open_only=True) == [_order()]

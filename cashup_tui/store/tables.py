@@ -84,7 +84,7 @@ class OrderRow(SQLModel, table=True):
     __table_args__ = (Index("ux_orders_account_mode_client", "account", "mode", "client_id", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     account: str = _account()
-    client_id: str = Field(index=True)
+    client_id: str  # looked up with account and mode: the unique index serves it (v8 dropped a plain one)
     venue_order_id: str | None = Field(default=None, index=True)
     symbol: str = Field(index=True)
     side: str
@@ -309,6 +309,7 @@ class CandleStatsRow(SQLModel, table=True):
     last_ms: int = _ms()
     rows: int = Field(sa_type=MS)
     gaps: int
+    version: int | None = Field(default=None, sa_type=MS, nullable=True)  # its series' candle_versions version (v8)
 
 
 class CandleVersionRow(SQLModel, table=True):
