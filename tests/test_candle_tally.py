@@ -247,3 +247,24 @@ def test_a_hand_edit_inside_a_series_is_seen_on_both_backends(store_url: str, ed
             candles.insert_candles(db, SYM, TF, _cols([7 * STEP]))  # after the stored ones: a tally when exact
             _check(db)
             assert [(i.rows, i.gaps) for i in candles.list_series(db)] == [(want[4] + 1, want[5] + 1)]
+
+
+def test_with_a_version_trigger_dropped_no_stats_row_is_trusted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without its trigger a hand delete bumps no version, so versions prove nothing: every row is recomputed."""
+    import sqlite3
+
+    from cashup_tui.store.candle_list import list_series_sqlite
+
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as db:
+        candles.insert_candles(db, SYM, TF, _cols([k * STEP for k in range(5)]))
+    shell = sqlite3.connect(path)
+    with shell:
+        shell.execute("DROP TRIGGER candles_version_delete")
+        shell.execute(f"DELETE FROM candles WHERE open_ms = {2 * STEP}")
+    shell.close()
+    assert list_series_sqlite(str(path)) is None
+    with open_store(str(path)) as db:
+        assert [(i.rows, i.gaps) for i in candles.list_series(db)] == [(4, 1)]
+        with transaction(db) as conn:
+            assert not StatsTally.load(conn, SYM, TF).exact

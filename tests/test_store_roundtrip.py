@@ -62,12 +62,12 @@ def _fill(trade_id: str = BIG_ID) -> Fill:
 def test_orders_round_trip_exact(db) -> None:
     o = _order()
     orders.save_order(db, o, mode="paper")
-    assert orders.get_order(db, "t-abc-1") == o
+    assert orders.get_order(db, "t-abc-1", "paper") == o
     assert orders.get_order_by_venue_id(db, BIG_ID) == o
     # update in place keyed by client id
     o2 = _order(status=OrderStatus.CANCELLED, reason="user")
     orders.save_order(db, o2, mode="paper")
-    assert orders.get_order(db, "t-abc-1") == o2
+    assert orders.get_order(db, "t-abc-1", "paper") == o2
     assert orders.load_open_orders(db) == []
     orders.save_order(db, _order(client_id=ClientOrderId("t-abc-2"), status=OrderStatus.UNKNOWN), mode="live")
     assert [x.client_id for x in orders.load_open_orders(db)] == ["t-abc-2"]
