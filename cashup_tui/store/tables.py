@@ -299,7 +299,8 @@ class FundingRow(SQLModel, table=True):
 class CandleStatsRow(SQLModel, table=True):
     """Per-series span, row count and holes (schema v5), so `data list` need not scan the candles.
     Derived data: `store.candle_stats` rewrites a series' row in the transaction that changes its
-    candles, and rebuilds rows it finds missing or stale; never the only copy of anything."""
+    candles, tagged with the series version that write produced (v8), and rebuilds rows it finds missing
+    or not at the current version; never the only copy of anything."""
 
     __tablename__ = "candle_stats"
     __table_args__ = {"sqlite_with_rowid": False}
