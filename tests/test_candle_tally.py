@@ -205,7 +205,7 @@ def test_a_hand_edit_inside_a_series_shows_in_the_listed_stats(tmp_path, edit) -
     path then lists it without a rebuild), and the next fetch's tally builds on the right row."""
     import sqlite3
 
-    from cashup_tui.store.candle_list import list_series_sqlite
+    from cashup_tui.store.candle_stats_check import list_series_sqlite
 
     path = tmp_path / "s.sqlite"
     with open_store(str(path)) as db:
@@ -253,7 +253,7 @@ def test_with_a_version_trigger_dropped_no_stats_row_is_trusted(tmp_path) -> Non
     """Without its trigger a hand delete bumps no version, so versions prove nothing: every row is recomputed."""
     import sqlite3
 
-    from cashup_tui.store.candle_list import list_series_sqlite
+    from cashup_tui.store.candle_stats_check import list_series_sqlite
 
     path = tmp_path / "s.sqlite"
     with open_store(str(path)) as db:

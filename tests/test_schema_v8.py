@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from cashup_tui.domain.orders import EVENT_KIND, OrderEvent, transition
 from cashup_tui.store import candle_stats, candles, open_store
-from cashup_tui.store.candle_list import list_series_sqlite
+from cashup_tui.store.candle_stats_check import list_series_sqlite
 from cashup_tui.store.candle_versions import STORE_ID_SQL, store_id_row
 from cashup_tui.store.engine import transaction
 from cashup_tui.store.journal import StoreJournal

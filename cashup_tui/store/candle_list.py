@@ -4,10 +4,10 @@
 heavier than `sqlite3`. It is the one home of what the numpy read path (`store.candle_arrays`), the
 SQLAlchemy path (`store.candle_stats`, `store.candles`) and the CLI share without importing either:
 `canonical_timeframe`, the SQLite file a store URL names (`sqlite_file`, also `store.lite`'s), opening
-a current-schema SQLite file read-only (`open_current`), what `candle_stats` checks its rows with (the
-index-cost listing of stored series, `series_keys`; the series' versions, `stale_keys`), and
-`list_series_sqlite`, which is `data list` when every stats row is current. Also the connection of either kind that the candle
-writes run on (`one_of`, `run_of`, `driver_of`): a stdlib `sqlite3.Connection` (the import of a file into
+a current-schema SQLite file read-only (`open_current`), the index-cost listing of stored series
+(`series_keys`) and a series' version (`series_version`) that `candle_stats` checks its rows with (see
+`store.candle_stats_check`, which also holds `data list` on this driver). Also the connection of either
+kind that the candle writes run on (`one_of`, `run_of`, `driver_of`): a stdlib `sqlite3.Connection` (the import of a file into
 a SQLite store, `store.candle_import`) or SQLAlchemy's Connection (any backend), so that one implementation
 serves both without this module importing SQLAlchemy.
 """
@@ -109,37 +109,6 @@ def series_version(one: One, symbol: str, timeframe: str) -> int | None:
     """The series' current `candle_versions` version in the caller's transaction (None: no row)."""
     row = one(VERSION_SQL, {"s": symbol, "tf": timeframe})
     return None if row is None or row[0] is None else int(row[0])
-
-
-def stale_keys(conn: Any, rows: list[Any]) -> set[tuple[str, str]]:
-    """The (symbol, timeframe) of the STATS_SQL rows not computed at their series' current version:
-    a write since (ours or a hand edit: the triggers bump the version), a row from before v8 (no
-    version), or every row when a version trigger is missing (then a write need not bump)."""
-    from cashup_tui.store.candle_versions import triggers_intact  # it imports this module
-
-    if not triggers_intact(conn):
-        return {(str(r[0]), str(r[1])) for r in rows}
-    got = (conn.execute(VERSIONS_SQL).fetchall() if isinstance(conn, sqlite3.Connection)
-           else conn.exec_driver_sql(VERSIONS_SQL).all())
-    versions = {(str(s), str(tf)): v for s, tf, v in got}
-    return {(str(r[0]), str(r[1])) for r in rows if r[6] is None or versions.get((str(r[0]), str(r[1]))) != r[6]}
-
-
-def list_series_sqlite(url: str, *, busy_timeout_ms: int = 5000) -> tuple[list[Stats], list[tuple[Any, ...]]] | None:
-    """(candle stats, funding spans) of a current-schema SQLite store on the stdlib driver, or None when
-    that is not possible or a stats row is missing or stale (the caller's `open_store` path rebuilds it)."""
-    conn = open_current(url, busy_timeout_ms)
-    if conn is None:
-        return None
-    try:
-        rows = conn.execute(STATS_SQL).fetchall()
-        if [tuple(r[:2]) for r in rows] != series_keys(one_of(conn)) or stale_keys(conn, rows):
-            return None
-        return [tuple(r[:6]) for r in rows], [tuple(r) for r in conn.execute(FUNDING_SQL).fetchall()]  # type: ignore[misc]
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -21,15 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from cashup_tui.domain.timeframes import timeframe_ms
-from cashup_tui.store.candle_list import (
-    STATS_SQL,
-    Stats,
-    one_of,
-    run_of,
-    series_keys,
-    series_version,
-    stale_keys,
-)
+from cashup_tui.store.candle_list import STATS_SQL, Stats, one_of, run_of, series_keys, series_version
+from cashup_tui.store.candle_stats_check import stale_keys
 
 __all__ = ["one_of", "refresh", "scan", "series_stats", "store_row"]
 

@@ -9,8 +9,9 @@ the next ones) reads the stored times its rows fall among and their two neighbou
 it can change, so it is exact wherever it lands. Anything else (an insert between stored ones, times
 out of order, a stored row not computed at the series' current version, so written around it: see
 `store.candle_stats`) makes the tally inexact and `finish` falls back to `candle_stats.refresh`, the
-full scan. `finish` records the version the transaction's own write produced (read after it). First and last bar stay exact in every case (index seeks,
-then min/max), so `may_overlap` tells a chunk that cannot meet a stored bar without reading any.
+full scan. `finish` records the version the transaction's own write produced (read after it). First
+and last bar stay exact in every case (index seeks, then min/max), so `may_overlap` tells a chunk that
+cannot meet a stored bar without reading any.
 
 Only on SQLite is the row read at the start still the row at commit: one writer at a time, and a
 transaction that read before another one committed cannot write (SQLITE_BUSY, nothing written).

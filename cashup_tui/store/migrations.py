@@ -27,6 +27,7 @@ from cashup_tui.store import schema_v1
 from cashup_tui.store import tables as t
 from cashup_tui.store.lite import StoreError
 from cashup_tui.store.migration_v3 import v3
+from cashup_tui.store.types import MS
 
 if TYPE_CHECKING:
     from cashup_tui.store.engine import Store
@@ -120,8 +121,7 @@ def _v8(conn: Connection) -> None:
     here, in the transaction every command's first open of the store waits behind. And orders lose the
     plain client-id index: every lookup by client id pins account and mode, which the unique index
     serves, and each order claim wrote a page of both."""
-    ms = t.CandleStatsRow.__table__.c.version.type.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
-    conn.exec_driver_sql(f"ALTER TABLE candle_stats ADD COLUMN version {ms}")
+    conn.exec_driver_sql(f"ALTER TABLE candle_stats ADD COLUMN version {MS.compile(dialect=conn.dialect)}")
     conn.exec_driver_sql(f"DROP INDEX IF EXISTS {ORDERS_CLIENT_INDEX}")
 
 
