@@ -45,10 +45,11 @@ def save_orders(db: Any, orders: Iterable[Order], mode: str = "", account: str =
         upsert(conn, ORDERS, [m.order_to_row(o, mode, account) for o in orders], keys=ORDER_KEY)
 
 
-def get_order(db: Any, client_id: str, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> Order | None:
+def get_order(db: Any, client_id: str, mode: str = "", account: str = DEFAULT_ACCOUNT) -> Order | None:
+    """The order keyed (account, mode, client id): the whole key, so the unique index finds it."""
     q = _scoped(select(ORDERS).where(ORDERS.c.client_id == str(client_id)), ORDERS, account, mode)
     with transaction(db) as conn:
-        r = conn.execute(q.order_by(ORDERS.c.id)).mappings().first()
+        r = conn.execute(q).mappings().first()
     return m.order_from_row(r) if r else None
 
 
