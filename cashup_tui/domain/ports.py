@@ -215,6 +215,10 @@ class Journal(Protocol):
         """Stored fills in time order (`since_ms`: only those at or after it)."""
         ...
 
+    def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
+        """The fills of the orders of `strategy` on `symbol`, all of them, in time order (ts, trade id)."""
+        ...
+
     def last_fill_ms(self) -> int | None:
         """The newest stored fill's time (None: no fill), without reading the fills."""
         ...

@@ -86,6 +86,10 @@ class MemoryJournal:
         return sorted((f for f in self.fills.values() if since_ms is None or f.ts_ms >= since_ms),
                       key=lambda f: (f.ts_ms, f.trade_id))
 
+    def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
+        mine = {cid for cid, o in self.orders.items() if o.strategy == strategy}
+        return [f for f in self.load_fills() if f.client_id in mine and f.symbol == symbol]
+
     def last_fill_ms(self) -> int | None:
         return max((f.ts_ms for f in self.fills.values()), default=None)
 

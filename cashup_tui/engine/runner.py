@@ -323,7 +323,7 @@ class StrategyRunner:
         book = Position(symbol, self.instruments[symbol].quanto_multiplier)
         if self.fresh_venue:
             return book, 0
-        fills = self._fills_of(name, symbol)
+        fills = self.journal.strategy_fills(name, symbol)
         missed = shares_missed(self.journal, record or {}, {symbol})
         i = 0
         for f in fills:
@@ -334,12 +334,6 @@ class StrategyRunner:
         for _, _, per in missed[i:]:
             book.funding += per * book.size
         return book, len(fills)
-
-    def _fills_of(self, name: str, symbol: str) -> list[Fill]:
-        """The fills of slot `name`'s orders on `symbol`, in time order (from the journal)."""
-        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
-        return sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
-                      key=lambda f: (f.ts_ms, f.trade_id))
 
     def on_funding(self, ev: FundingSettled) -> None:
         """A settlement the venue booked on the account's position: each slot on the contract takes the
@@ -362,7 +356,7 @@ class StrategyRunner:
         if book.updated_ms < ts_ms or self.fresh_venue:
             return book.size
         past = Position(book.symbol, book.quanto_multiplier)
-        for f in self._fills_of(name, book.symbol):
+        for f in self.journal.strategy_fills(name, book.symbol):
             if f.ts_ms >= ts_ms:
                 break
             past.apply_fill(f)

@@ -280,6 +280,10 @@ class StoreJournal:
         return orders_repo.load_fills(self.store, since_ms=since_ms, mode=self.mode, account=self.account)
 
     @_busy_retried
+    def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
+        return orders_repo.load_strategy_fills(self.store, strategy, symbol, mode=self.mode, account=self.account)
+
+    @_busy_retried
     def last_fill_ms(self) -> int | None:
         return orders_repo.last_fill_ms(self.store, mode=self.mode, account=self.account)
 

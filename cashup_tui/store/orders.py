@@ -142,6 +142,18 @@ def load_fills(
         return [m.fill_from_row(r) for r in conn.execute(q.order_by(FILLS.c.ts_ms, FILLS.c.id)).mappings()]
 
 
+def load_strategy_fills(db: Any, strategy: str, symbol: str, *, mode: str | None = None,
+                        account: str = DEFAULT_ACCOUNT) -> list[Fill]:
+    """The fills of `strategy`'s orders on `symbol`, in time order: a strategy's whole history (its position
+    is rebuilt from it on restart), read in one query without loading the account's other orders or fills."""
+    q = _scoped(select(FILLS), FILLS, account, mode).where(FILLS.c.symbol == symbol).join(
+        ORDERS, (ORDERS.c.account == FILLS.c.account) & (ORDERS.c.mode == FILLS.c.mode)
+        & (ORDERS.c.client_id == FILLS.c.client_id)).where(ORDERS.c.strategy == strategy)
+    with transaction(db) as conn:
+        fills = [m.fill_from_row(r) for r in conn.execute(q).mappings()]
+    return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
+
+
 def last_fill_ms(db: Any, *, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> int | None:
     q = _scoped(select(func.max(FILLS.c.ts_ms)), FILLS, account, mode)
     with transaction(db) as conn:
