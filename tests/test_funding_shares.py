@@ -227,3 +227,44 @@ def test_a_record_from_before_booking_numbers_keeps_its_time_mark() -> None:
     assert shares_missed(j, {"funding_seq": 0}, {SYM, "ETH_USDT"}) == [
         (150, SYM, D("-0.04")), (300, SYM, D("-0.03")), (400, "ETH_USDT", D("-0.05"))]
     assert shares_missed(j, {}, {SYM}) == []
+
+
+async def test_a_crash_inside_a_settlements_commit_books_it_once_when_it_comes_again(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """The position's funding and the ledger's record of the settlement are one commit: a process that dies
+    writing them leaves neither, and the settlement read again (reconciliation) is booked once, not twice."""
+    import cashup_tui.store.records as records
+
+    db = tmp_path / "store.sqlite"
+    store = open_store(str(db))
+    e = make_engine(journal=StoreJournal(store, "paper"))  # type: ignore[arg-type]
+    await e.om.submit(order(size="100", price=None, otype=OrderType.MARKET))
+    s = _settlement(e.clock.now_ms() + 60_000, "-0.4")
+    real = records.upsert
+
+    def dies_on_the_ledger(conn, tbl, rows, keys):  # type: ignore[no-untyped-def]
+        if any(str(r.get("key", "")).endswith(SETTLEMENTS_KEY) for r in rows):
+            raise SystemExit("killed")
+        return real(conn, tbl, rows, keys)
+
+    monkeypatch.setattr(records, "upsert", dies_on_the_ledger)
+    try:
+        await e.om.handle_event(s)
+    except SystemExit:
+        pass
+    monkeypatch.setattr(records, "upsert", real)
+    store.close()
+    for _ in range(2):  # restart; reconciliation reads the venue's settlements again (the same one)
+        store = open_store(str(db))
+        try:
+            e2 = make_engine(journal=StoreJournal(store, "paper"), venue=e.venue)  # type: ignore[arg-type]
+            await e2.om.handle_event(s)
+            assert e2.portfolio.positions[SYM].funding == D("-0.4")
+        finally:
+            store.close()
+    store = open_store(str(db))
+    try:
+        saved = {p.symbol: p for p in StoreJournal(store, "paper").load_positions()}
+        assert saved[SYM].funding == D("-0.4"), "booked once across the crash and two restarts"
+    finally:
+        store.close()

@@ -58,12 +58,12 @@ class FundingLedger:
         per = per_contract(self.portfolio, ev.symbol, ev.amount)
         pos = self.portfolio.book_funding(ev.symbol, ev.amount, ev.ts_ms)
         self.cache.put_position(pos)
-        self.journal.save_positions([pos.snapshot()])
         self._last += 1
         row = [ev.key, ev.ts_ms, ev.symbol, str(ev.amount), "" if per is None else str(per), self._last]
         self._rows = [*self._rows, row][-SETTLEMENTS_KEPT:]
         self._seq[ev.key] = self._last
-        self.journal.kv_set(SETTLEMENTS_KEY, self._rows)
+        # one commit: a settlement in the position's funding is in the ledger too, so it is never booked twice
+        self.journal.save_positions([pos.snapshot()], state=(SETTLEMENTS_KEY, self._rows))
         log.info("funding %s %s USDT (%s)", ev.symbol, ev.amount, ev.key)
         if self.bus is not None:
             self.bus.publish(ev)

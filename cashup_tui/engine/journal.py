@@ -93,9 +93,11 @@ class MemoryJournal:
     def last_fill_ms(self) -> int | None:
         return max((f.ts_ms for f in self.fills.values()), default=None)
 
-    def save_positions(self, positions: list[Position]) -> None:
+    def save_positions(self, positions: list[Position], *, state: tuple[str, Any] | None = None) -> None:
         for p in positions:
             self.positions[p.symbol] = p.snapshot()
+        if state is not None:
+            self.kv_set(*state)
 
     def load_positions(self) -> list[Position]:
         return [p.snapshot() for p in self.positions.values()]

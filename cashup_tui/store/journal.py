@@ -289,10 +289,12 @@ class StoreJournal:
 
     # -- positions and balances ----------------------------------------------------------
     @_busy_retried
-    def save_positions(self, positions: list[Position]) -> None:
+    def save_positions(self, positions: list[Position], *, state: tuple[str, Any] | None = None) -> None:
         with self._write() as conn:
             for p in positions:
                 pf_repo.upsert_position(conn, p, self.mode, self.account)
+            if state is not None:
+                records.put_state(conn, self._key(state[0]), json.dumps(state[1], default=str))
 
     @_busy_retried
     def load_positions(self) -> list[Position]:
