@@ -31,6 +31,7 @@ from cashup_tui.store.candle_cache import SUFFIX, Entry, evict, read_candle_colu
 from cashup_tui.store.candle_import import import_candle_chunks_sqlite
 from cashup_tui.store.candle_versions import TRIGGERS, series_version
 from cashup_tui.store.engine import transaction
+from cashup_tui.store.migrations import LATEST
 
 T0 = 1_700_000_040_000 - 1_700_000_040_000 % 60_000
 TF = "1m"
@@ -306,7 +307,7 @@ def test_migration_from_v6_installs_the_triggers_and_fresh_versions(tmp_path: Pa
     con.close()
     assert read_candle_columns_sqlite(str(path), "A", TF, cache=cache) is None  # v6: open_store migrates first
     with open_store(str(path)) as db:
-        assert db.schema_version == 7
+        assert db.schema_version == LATEST
         with transaction(db) as conn:
             assert same(read_columns(conn, db.location, "A", TF, cache=cache), fresh(path, "A"))
     names = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}

@@ -197,30 +197,74 @@ def test_a_fetch_like_upsert_reads_no_more_than_its_window(tmp_path) -> None:  #
         _check(db)
 
 
-@pytest.mark.xfail(strict=True, reason="candle_stats rows are checked against the candles by their first and last "
-                   "bar only, so a hand edit inside a series (sqlite3 shell) leaves rows/gaps stale for `data list`, and "
-                   "the next upsert's tally extends the stale row; a fix records the series' candle_versions version "
-                   "with its stats row (schema change, not small)")
 @pytest.mark.parametrize("edit", ["DELETE FROM candles WHERE open_ms = 2 * 60000",
                                   "INSERT INTO candles VALUES ('BTC_USDT', '1m', 90000, 1, 2, 0.5, 1, 1)"])
 def test_a_hand_edit_inside_a_series_shows_in_the_listed_stats(tmp_path, edit) -> None:  # type: ignore[no-untyped-def]
+    """The sqlite3 shell deletes or adds a bar strictly inside a series (first and last bar unchanged):
+    `data list` on either path shows the series as it now is, the recomputed row is stored (the stdlib
+    path then lists it without a rebuild), and the next fetch's tally builds on the right row."""
     import sqlite3
 
-    from cashup_tui.store.candle_list import list_series_sqlite
+    from cashup_tui.store.candle_stats_check import list_series_sqlite
 
     path = tmp_path / "s.sqlite"
     with open_store(str(path)) as db:
         candles.insert_candles(db, SYM, TF, _cols([k * STEP for k in range(5)]))
+    assert list_series_sqlite(str(path)) is not None  # current after our own write
     shell = sqlite3.connect(path)  # as the sqlite3 shell writes: its own connection, the store's triggers only
     with shell:
         shell.execute(edit)
     shell.close()
+    assert list_series_sqlite(str(path)) is None  # stale: the stdlib path hands over to the rebuilding one
     with open_store(str(path)) as db:
         with transaction(db) as conn:
             want = candle_stats.scan(conn, SYM, TF)
-        assert want is not None
-        fast = list_series_sqlite(str(path))  # `data list` on the stdlib driver
-        assert fast is None or fast[0] == [want]
+        assert want is not None and want[2:4] == (0, 4 * STEP)
         assert [(i.first_ms, i.last_ms, i.rows, i.gaps) for i in candles.list_series(db)] == [want[2:]]
+        assert list_series_sqlite(str(path)) == ([want], [])  # stored with its version: current again
         candles.upsert_candles(db, SYM, TF, _cols([4 * STEP, 5 * STEP], bump=0.5))  # `data fetch`: tallied
         _check(db)
+        assert list_series_sqlite(str(path)) is not None
+
+
+@pytest.mark.parametrize("edit", ["DELETE FROM candles WHERE open_ms = 2 * 60000",
+                                  "INSERT INTO candles VALUES ('BTC_USDT', '1m', 90000, 1, 2, 0.5, 1, 1)",
+                                  "UPDATE candles SET open_ms = 150000 WHERE open_ms = 120000"])
+def test_a_hand_edit_inside_a_series_is_seen_on_both_backends(store_url: str, edit: str) -> None:
+    """The same edits in another session (psql, or any connection of the store's own), on SQLite and
+    PostgreSQL: the listing recomputes the series, and so does the next write's tally (no listing between)."""
+    with open_store(store_url) as db:
+        for then_list in (True, False):
+            with db.begin() as conn:
+                conn.exec_driver_sql("DELETE FROM candles")
+            candles.insert_candles(db, SYM, TF, _cols([k * STEP for k in range(5)]))
+            with db.begin() as conn:
+                conn.exec_driver_sql(edit)
+                want = candle_stats.scan(conn, SYM, TF)
+            assert want is not None and want[2:4] == (0, 4 * STEP)
+            if then_list:
+                assert [(i.first_ms, i.last_ms, i.rows, i.gaps) for i in candles.list_series(db)] == [want[2:]]
+            candles.insert_candles(db, SYM, TF, _cols([7 * STEP]))  # after the stored ones: a tally when exact
+            _check(db)
+            assert [(i.rows, i.gaps) for i in candles.list_series(db)] == [(want[4] + 1, want[5] + 1)]
+
+
+def test_with_a_version_trigger_dropped_no_stats_row_is_trusted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without its trigger a hand delete bumps no version, so versions prove nothing: every row is recomputed."""
+    import sqlite3
+
+    from cashup_tui.store.candle_stats_check import list_series_sqlite
+
+    path = tmp_path / "s.sqlite"
+    with open_store(str(path)) as db:
+        candles.insert_candles(db, SYM, TF, _cols([k * STEP for k in range(5)]))
+    shell = sqlite3.connect(path)
+    with shell:
+        shell.execute("DROP TRIGGER candles_version_delete")
+        shell.execute(f"DELETE FROM candles WHERE open_ms = {2 * STEP}")
+    shell.close()
+    assert list_series_sqlite(str(path)) is None
+    with open_store(str(path)) as db:
+        assert [(i.rows, i.gaps) for i in candles.list_series(db)] == [(4, 1)]
+        with transaction(db) as conn:
+            assert not StatsTally.load(conn, SYM, TF).exact

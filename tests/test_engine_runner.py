@@ -210,7 +210,8 @@ async def test_funding_is_shared_by_what_each_slot_holds_of_the_venue_position(t
     e, runner, _ = await _long_slot(tmp_path)
     await e.om.submit(order(size="100", price=None, otype=OrderType.MARKET))  # a manual 100 beside the slot's 100
     assert e.portfolio.positions["BTC_USDT"].size == D(200)
-    await e.om.handle_event(FundingSettled(e.clock.now_ms(), "BTC_USDT", D("-0.1"), "BTC_USDT@1"))
+    ts = e.clock.now_ms() + 60_000  # settled after both fills
+    await e.om.handle_event(FundingSettled(ts, "BTC_USDT", D("-0.1"), FundingSettled.key_of("BTC_USDT", ts)))
     assert runner.pnl("g")["funding"] == D("-0.05")
     assert e.portfolio.positions["BTC_USDT"].funding == D("-0.1")
 

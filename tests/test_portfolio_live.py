@@ -210,8 +210,10 @@ async def test_funding_per_symbol_lifecycle_and_a_restart_of_the_books(tmp_path:
     want = {s: (D(repr(w)) * 10_000 / (D(repr(prices[s])) * INSTRUMENTS[s].quanto_multiplier)).to_integral_value()
             for s, w in zip(prices, WEIGHTS, strict=False)}
     assert {s: b.size for s, b in slot.books.items()} == want and slot.fills == 2
-    # funding on BTC: the slot holds the whole account position there, so it takes the whole amount
-    e.bus.publish(FundingSettled(1, "BTC_USDT", D("-1.25"), FundingSettled.key_of("BTC_USDT", 1)))
+    # funding on BTC: the slot holds the whole account position there, so it takes the whole amount (settled
+    # after its fills: its share is on what it held then)
+    ts = slot.books["BTC_USDT"].updated_ms + 1000
+    e.bus.publish(FundingSettled(ts, "BTC_USDT", D("-1.25"), FundingSettled.key_of("BTC_USDT", ts)))
     assert slot.books["BTC_USDT"].funding == D("-1.25") and slot.books["ETH_USDT"].funding == 0
     assert runner.pnl("pf")["funding"] == D("-1.25")
     # paused: bars are still collected, nothing is decided; resumed: the next bar is

@@ -202,7 +202,7 @@ def test_an_existing_v2_sqlite_file_moves_forward_with_its_rows(tmp_path: Path) 
     raw.commit()
     raw.close()
     with open_store(str(old)) as s:
-        assert s.schema_version == LATEST == 7
+        assert s.schema_version == LATEST == 8
         j = StoreJournal(s, "live")
         assert j.load_orders(open_only=True) == [_order()] and j.load_fills() == [_fill()]
         assert j.load_positions() == [Position("BTC_USDT", size=D(1), entry_price=D(100), updated_ms=5)]

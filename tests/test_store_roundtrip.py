@@ -62,12 +62,12 @@ def _fill(trade_id: str = BIG_ID) -> Fill:
 def test_orders_round_trip_exact(db) -> None:
     o = _order()
     orders.save_order(db, o, mode="paper")
-    assert orders.get_order(db, "t-abc-1") == o
+    assert orders.get_order(db, "t-abc-1", "paper") == o
     assert orders.get_order_by_venue_id(db, BIG_ID) == o
     # update in place keyed by client id
     o2 = _order(status=OrderStatus.CANCELLED, reason="user")
     orders.save_order(db, o2, mode="paper")
-    assert orders.get_order(db, "t-abc-1") == o2
+    assert orders.get_order(db, "t-abc-1", "paper") == o2
     assert orders.load_open_orders(db) == []
     orders.save_order(db, _order(client_id=ClientOrderId("t-abc-2"), status=OrderStatus.UNKNOWN), mode="live")
     assert [x.client_id for x in orders.load_open_orders(db)] == ["t-abc-2"]
@@ -281,7 +281,7 @@ def test_migration_from_v1_keeps_rows_under_the_default_account(store_url: str) 
     records.set_state(s, "trading_state", "x")  # not a journal key: left alone
     s.close()
     s = open_store(store_url)
-    assert s.schema_version == LATEST == 7
+    assert s.schema_version == LATEST == 8
     j = StoreJournal(s, "demo")
     assert j.account == "default"
     assert j.get_order("t-abc-1") == _order() and j.load_orders(open_only=True) == [_order()]

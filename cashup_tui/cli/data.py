@@ -189,7 +189,8 @@ def import_cmd(
 def list_cmd(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Stored series: symbol, timeframe, first, last (UTC), rows, gaps."""
     with guarded():
-        from cashup_tui.store.candle_list import list_series_sqlite, series_infos
+        from cashup_tui.store.candle_list import series_infos
+        from cashup_tui.store.candle_stats_check import list_series_sqlite
         from cashup_tui.store.timefmt import iso
 
         s = settings_from(ctx)

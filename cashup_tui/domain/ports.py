@@ -215,11 +215,18 @@ class Journal(Protocol):
         """Stored fills in time order (`since_ms`: only those at or after it)."""
         ...
 
+    def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
+        """The fills of the orders of `strategy` on `symbol`, all of them, in time order (ts, trade id)."""
+        ...
+
     def last_fill_ms(self) -> int | None:
         """The newest stored fill's time (None: no fill), without reading the fills."""
         ...
 
-    def save_positions(self, positions: list[Position]) -> None: ...
+    def save_positions(self, positions: list[Position], *, state: tuple[str, Any] | None = None) -> None:
+        """Store the positions; `state` (key, value): a `kv_set` in the same commit (what a funding
+        settlement changes: the position's funding and the ledger's record of it, both or neither)."""
+        ...
 
     def load_positions(self) -> list[Position]: ...
 

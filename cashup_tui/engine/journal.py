@@ -86,12 +86,18 @@ class MemoryJournal:
         return sorted((f for f in self.fills.values() if since_ms is None or f.ts_ms >= since_ms),
                       key=lambda f: (f.ts_ms, f.trade_id))
 
+    def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
+        mine = {cid for cid, o in self.orders.items() if o.strategy == strategy}
+        return [f for f in self.load_fills() if f.client_id in mine and f.symbol == symbol]
+
     def last_fill_ms(self) -> int | None:
         return max((f.ts_ms for f in self.fills.values()), default=None)
 
-    def save_positions(self, positions: list[Position]) -> None:
+    def save_positions(self, positions: list[Position], *, state: tuple[str, Any] | None = None) -> None:
         for p in positions:
             self.positions[p.symbol] = p.snapshot()
+        if state is not None:
+            self.kv_set(*state)
 
     def load_positions(self) -> list[Position]:
         return [p.snapshot() for p in self.positions.values()]

@@ -277,12 +277,8 @@ class PortfolioSlot(Slot):
                               float(fill.fee), fill.ts_ms, self.name)
             runner._guard(self, "on_fill", lambda: self.strategy.on_fill(runner._ctx[self.name], sf))
 
-    def on_funding(self, symbol: str, per_contract: Decimal) -> bool:
-        book = self.books.get(symbol)
-        if book is None or book.size == 0:
-            return False
-        book.funding += per_contract * book.size
-        return True
+    def book_of(self, symbol: str) -> Position | None:
+        return self.books.get(symbol)
 
     def pnl(self, runner: StrategyRunner) -> dict[str, Decimal]:
         out = dict.fromkeys(("realised_pnl", "unrealised_pnl", "fees", "funding", "net_pnl"), ZERO)
@@ -341,7 +337,7 @@ def add_portfolio(runner: StrategyRunner, strategy: Strategy, symbols: Sequence[
     saved = runner.claim(slot, start)
     funding = saved.get("funding_by_symbol") or {}
     for sym in syms:
-        book, n = runner._book_from_fills(name, sym, saved.get("funding_ms"))
+        book, n = runner._book_from_fills(name, sym, saved)
         if not runner.fresh_venue:
             book.funding += Decimal(str(funding.get(sym) or 0))
         slot.books[sym] = book

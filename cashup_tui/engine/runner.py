@@ -30,7 +30,7 @@ from cashup_tui.domain.ports import Clock, EventSink, Journal
 from cashup_tui.domain.positions import Position
 from cashup_tui.domain.timeframes import bucket_start, timeframe_ms
 from cashup_tui.engine.bus import EventBus
-from cashup_tui.engine.funding import newest_ms, per_contract, shares_after
+from cashup_tui.engine.funding import newest_seq, per_contract, shares_missed
 from cashup_tui.engine.order_manager import OrderManager
 from cashup_tui.engine.risk import StrategyBudget
 from cashup_tui.engine.strategy import Strategy, StrategyFill, where
@@ -110,6 +110,10 @@ class Slot:
     def record(self) -> dict[str, Any]:
         """What a kind of slot adds to its journal record."""
         return {}
+
+    def book_of(self, symbol: str) -> Position | None:
+        """This slot's own book on `symbol` (None if it does not trade it)."""
+        return self.book if symbol == self.symbol else None
 
 
 INDEX_KEY = "runner.index"
@@ -230,7 +234,7 @@ class StrategyRunner:
         self._ctx: dict[str, LiveContext] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.fresh_venue = False  # a venue that starts empty (the demo simulator): slots start flat too
-        self._funding_ms = newest_ms(journal)  # settlements up to here have reached the running slots
+        self._funding_seq = newest_seq(journal)  # bookings up to here have reached the running slots
         if isinstance(bus, EventBus):
             bus.subscribe(OrderFilled, lambda e: self.on_fill(e.fill))
             bus.subscribe(FundingSettled, self.on_funding)
@@ -253,7 +257,7 @@ class StrategyRunner:
         slot = Slot(name, strategy, symbol, timeframe, order_notional, budget, allow_short,
                     builder=BarBuilder(symbol, timeframe), keep=keep)
         saved = self.claim(slot, start)
-        slot.book, slot.fills = self._book_from_fills(name, symbol, saved.get("funding_ms"))
+        slot.book, slot.fills = self._book_from_fills(name, symbol, saved)
         if not self.fresh_venue:
             slot.book.funding += Decimal(str(saved.get("funding") or 0))
         slot.position = slot.book.size
@@ -309,20 +313,18 @@ class StrategyRunner:
         """A vectorised strategy, or one declaring `warmup() > 0`, is given recent bars before trading."""
         return slot.strategy.vectorised or slot.strategy.warmup() > 0
 
-    def _book_from_fills(self, name: str, symbol: str, funding_after_ms: int | None = None) -> tuple[Position, int]:
+    def _book_from_fills(self, name: str, symbol: str, record: dict[str, Any] | None = None) -> tuple[Position, int]:
         """Restart: the slot's own position and PnL are its own orders' fills, replayed in time order;
         against a fresh venue (the demo simulator starts flat) the old fills are history, not a position.
 
-        The book's funding is the share of the settlements booked after `funding_after_ms` (its record's
-        mark: booked while it was not running, e.g. by start-up reconciliation), each on the contracts the
-        slot held at that time; the caller adds what its record already holds."""
+        The book's funding is the share of the settlements booked after its `record`'s mark (booked while
+        it was not running, e.g. by start-up reconciliation, or before a crash let it save its share), each
+        on the contracts the slot held at that settlement's time; the caller adds what its record holds."""
         book = Position(symbol, self.instruments[symbol].quanto_multiplier)
         if self.fresh_venue:
             return book, 0
-        mine = {o.client_id for o in self.journal.load_orders() if o.strategy == name}
-        fills = sorted((f for f in self.journal.load_fills() if f.client_id in mine and f.symbol == symbol),
-                       key=lambda f: (f.ts_ms, f.trade_id))
-        missed = [] if funding_after_ms is None else shares_after(self.journal, int(funding_after_ms), {symbol})
+        fills = self.journal.strategy_fills(name, symbol)
+        missed = shares_missed(self.journal, record or {}, {symbol})
         i = 0
         for f in fills:
             while i < len(missed) and missed[i][0] <= f.ts_ms:  # settled before this fill: on what was held
@@ -335,18 +337,30 @@ class StrategyRunner:
 
     def on_funding(self, ev: FundingSettled) -> None:
         """A settlement the venue booked on the account's position: each slot on the contract takes the
-        share its own position holds of it (signed: a slot short against the net long receives)."""
-        self._funding_ms = max(self._funding_ms, ev.ts_ms)
+        share its own position held of it at the settlement's time (signed: a slot short against the net
+        long receives), as a restart computes it (`_book_from_fills`)."""
+        self._funding_seq = max(self._funding_seq, self.om.funding.seq(ev.key))
         per = per_contract(self.om.portfolio, ev.symbol, ev.amount)
         if per is None:
             return
         for slot in self.slots.values():
-            if slot.portfolio:
-                if slot.on_funding(ev.symbol, per):  # type: ignore[attr-defined]
-                    self._save(slot)
-            elif slot.symbol == ev.symbol and slot.book is not None and slot.book.size != 0:
-                slot.book.funding += per * slot.book.size
+            book = slot.book_of(ev.symbol)
+            held = ZERO if book is None else self._held_at(slot.name, book, ev.ts_ms)
+            if book is not None and held != 0:
+                book.funding += per * held
                 self._save(slot)
+
+    def _held_at(self, name: str, book: Position, ts_ms: int) -> Decimal:
+        """Slot `name`'s contracts at `ts_ms`: its book's, unless one of its fills came at or after that
+        time (a settlement booked late, e.g. by a reconnect's reconciliation); then from its fills."""
+        if book.updated_ms < ts_ms or self.fresh_venue:
+            return book.size
+        past = Position(book.symbol, book.quanto_multiplier)
+        for f in self.journal.strategy_fills(name, book.symbol):
+            if f.ts_ms >= ts_ms:
+                break
+            past.apply_fill(f)
+        return past.size
 
     def pnl(self, name: str) -> dict[str, Decimal]:
         """A slot's own PnL in USDT: realised + unrealised (at the cached mark) - fees + funding."""
@@ -365,7 +379,7 @@ class StrategyRunner:
             "state": slot.state.value, "symbol": slot.symbol, "timeframe": slot.timeframe,
             "params": dict(slot.strategy.params), "error": slot.error, "strategy": slot.strategy.label(),
             "path": getattr(slot.strategy, "source_path", ""), "order_notional": str(slot.order_notional),
-            "funding": str(slot.book.funding if slot.book is not None else ZERO), "funding_ms": self._funding_ms,
+            "funding": str(slot.book.funding if slot.book is not None else ZERO), "funding_seq": self._funding_seq,
             **slot.record(),
         })
         if slot.keep:

@@ -4,10 +4,10 @@
 heavier than `sqlite3`. It is the one home of what the numpy read path (`store.candle_arrays`), the
 SQLAlchemy path (`store.candle_stats`, `store.candles`) and the CLI share without importing either:
 `canonical_timeframe`, the SQLite file a store URL names (`sqlite_file`, also `store.lite`'s), opening
-a current-schema SQLite file read-only (`open_current`), the index-cost listing of stored series that
-`candle_stats` checks its rows with (`series_keys`, `stats_are_current`), and `list_series_sqlite`,
-which is `data list` when every stats row is current. Also the connection of either kind that the candle
-writes run on (`one_of`, `run_of`, `driver_of`): a stdlib `sqlite3.Connection` (the import of a file into
+a current-schema SQLite file read-only (`open_current`), the index-cost listing of stored series
+(`series_keys`) and a series' version (`series_version`) that `candle_stats` checks its rows with (see
+`store.candle_stats_check`, which also holds `data list` on this driver). Also the connection of either
+kind that the candle writes run on (`one_of`, `run_of`, `driver_of`): a stdlib `sqlite3.Connection` (the import of a file into
 a SQLite store, `store.candle_import`) or SQLAlchemy's Connection (any backend), so that one implementation
 serves both without this module importing SQLAlchemy.
 """
@@ -32,7 +32,10 @@ NEXT_TF_SQL = "SELECT timeframe FROM candles WHERE symbol = :s AND timeframe > :
 NEXT_SYMBOL_SQL = "SELECT symbol, timeframe FROM candles WHERE symbol > :s ORDER BY symbol, timeframe LIMIT 1"
 FIRST_SQL = "SELECT open_ms FROM candles WHERE symbol = :s AND timeframe = :tf ORDER BY open_ms LIMIT 1"
 LAST_SQL = "SELECT open_ms FROM candles WHERE symbol = :s AND timeframe = :tf ORDER BY open_ms DESC LIMIT 1"
-STATS_SQL = "SELECT symbol, timeframe, first_ms, last_ms, rows, gaps FROM candle_stats ORDER BY symbol, timeframe"
+STATS_SQL = ("SELECT symbol, timeframe, first_ms, last_ms, rows, gaps, version FROM candle_stats "
+             "ORDER BY symbol, timeframe")  # a `Stats` and the series version it was computed at
+VERSIONS_SQL = "SELECT symbol, timeframe, version FROM candle_versions"
+VERSION_SQL = "SELECT version FROM candle_versions WHERE symbol = :s AND timeframe = :tf"
 FUNDING_SQL = ("SELECT symbol, MIN(ts_ms), MAX(ts_ms), COUNT(*) FROM funding_rates GROUP BY symbol "
                "ORDER BY symbol")
 
@@ -102,28 +105,10 @@ def series_span(one: One, symbol: str, timeframe: str) -> tuple[int, int] | None
     return None if first is None or last is None else (int(first[0]), int(last[0]))
 
 
-def stats_are_current(one: One, row: Any) -> bool:
-    """A candle_stats row still spans its series' first and last bar (two index seeks)."""
-    span = series_span(one, row[0], row[1])
-    return span is not None and span == (row[2], row[3])
-
-
-def list_series_sqlite(url: str, *, busy_timeout_ms: int = 5000) -> tuple[list[Stats], list[tuple[Any, ...]]] | None:
-    """(candle stats, funding spans) of a current-schema SQLite store on the stdlib driver, or None when
-    that is not possible or a stats row is missing or stale (the caller's `open_store` path rebuilds it)."""
-    conn = open_current(url, busy_timeout_ms)
-    if conn is None:
-        return None
-    try:
-        one = one_of(conn)
-        stats = [tuple(r) for r in conn.execute(STATS_SQL).fetchall()]
-        if [r[:2] for r in stats] != series_keys(one) or not all(stats_are_current(one, r) for r in stats):
-            return None
-        return stats, [tuple(r) for r in conn.execute(FUNDING_SQL).fetchall()]  # type: ignore[return-value]
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
+def series_version(one: One, symbol: str, timeframe: str) -> int | None:
+    """The series' current `candle_versions` version in the caller's transaction (None: no row)."""
+    row = one(VERSION_SQL, {"s": symbol, "tf": timeframe})
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -5,13 +5,15 @@ The candles stay the only record: every write in `store.candles` calls `refresh`
 changed, in the same transaction, so the row always equals a full scan of that series; an insert of
 rows wholly after (or before) the stored ones, and an upsert on SQLite, write instead the row that
 `store.candle_tally` computes from the previous row and the written rows: the same row without the
-scan. `series_stats` also checks what it reads against the candles at index cost (the set of stored
-series, each series' first and last bar) and rebuilds a row that is missing, stale or orphaned, so a
-store written some other way (an older CashUp, a hand edit at either end) corrects itself; a hand
-edit strictly inside a series is not seen (the row would need the series' version: a known limit,
-tests/test_candle_tally's xfail). Migration 5 builds the table from the candles already stored
-(`rebuild_all`). Plain SQL that SQLite and PostgreSQL both run, on a connection of either
-kind (`store.candle_list.one_of`): SQLAlchemy's, or the stdlib one a file import into SQLite uses.
+scan. Each row records the series' `candle_versions` version it was computed at (schema v8): the
+version the writing transaction itself produced, since the version triggers bump it in the same
+transaction as the candle write. Any write to a series by anyone (a hand edit in the sqlite3 shell or
+psql anywhere in the series included) replaces that version, so `series_stats` (and `data list`, and
+the tally of the next write) finds the row stale and recomputes that one series by a full scan; a
+row from before v8 has no version and is recomputed on first use the same way. With a version
+trigger missing no version can be trusted and every row is recomputed. Plain SQL that SQLite and
+PostgreSQL both run, on a connection of either kind (`store.candle_list.one_of`): SQLAlchemy's, or
+the stdlib one a file import into SQLite uses.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from cashup_tui.domain.timeframes import timeframe_ms
-from cashup_tui.store.candle_list import STATS_SQL, Stats, one_of, run_of, series_keys, stats_are_current
+from cashup_tui.store.candle_list import STATS_SQL, Stats, one_of, run_of, series_keys, series_version
+from cashup_tui.store.candle_stats_check import stale_keys
 
-__all__ = ["one_of", "rebuild_all", "refresh", "scan", "series_stats", "store_row"]
+__all__ = ["one_of", "refresh", "scan", "series_stats", "store_row"]
 
 _SCAN = (
     "SELECT COUNT(*), MIN(open_ms), MAX(open_ms), COALESCE(SUM(CASE WHEN d > :step THEN 1 ELSE 0 END), 0) FROM "
@@ -29,10 +32,10 @@ _SCAN = (
     "WHERE symbol = :s AND timeframe = :tf) AS steps"
 )
 _DELETE = "DELETE FROM candle_stats WHERE symbol = :s AND timeframe = :tf"
-_UPSERT = ("INSERT INTO candle_stats (symbol, timeframe, first_ms, last_ms, rows, gaps) "
-           "VALUES (:s, :tf, :first, :last, :rows, :gaps) ON CONFLICT (symbol, timeframe) DO UPDATE SET "
-           "first_ms = excluded.first_ms, last_ms = excluded.last_ms, rows = excluded.rows, gaps = excluded.gaps")
-
+_UPSERT = ("INSERT INTO candle_stats (symbol, timeframe, first_ms, last_ms, rows, gaps, version) "
+           "VALUES (:s, :tf, :first, :last, :rows, :gaps, :version) ON CONFLICT (symbol, timeframe) DO UPDATE SET "
+           "first_ms = excluded.first_ms, last_ms = excluded.last_ms, rows = excluded.rows, gaps = excluded.gaps, "
+           "version = excluded.version")
 
 def scan(conn: Any, symbol: str, timeframe: str) -> Stats | None:
     """The statistics of one series from a full scan of its candles; None when it has none."""
@@ -43,43 +46,41 @@ def scan(conn: Any, symbol: str, timeframe: str) -> Stats | None:
 
 
 def refresh(conn: Any, symbol: str, timeframe: str) -> Stats | None:
-    """Rewrite (or remove) one series' row from its candles; call inside the transaction that changed them."""
+    """Rewrite (or remove) one series' row from its candles; call inside the transaction that changed them.
+    The version is read before the scan: on PostgreSQL's READ COMMITTED a write committed in between
+    then leaves the row tagged with the older version, stale (rescanned next time), never wrongly current."""
+    version = series_version(one_of(conn), symbol, timeframe)
     row = scan(conn, symbol, timeframe)
-    store_row(conn, symbol, timeframe, row)
+    store_row(conn, symbol, timeframe, row, version)
     return row
 
 
-def store_row(conn: Any, symbol: str, timeframe: str, row: Stats | None) -> None:
-    """Write one series' row, or remove it when the series is empty (None); `row` must equal `scan`.
-    An upsert (not delete + insert): on PostgreSQL another import of the series committing in between
-    updates the row instead of failing this one on its key."""
+def store_row(conn: Any, symbol: str, timeframe: str, row: Stats | None, version: int | None) -> None:
+    """Write one series' row computed at series version `version`, or remove it when the series is empty
+    (None); `row` must equal `scan`. An upsert (not delete + insert): on PostgreSQL another import of the
+    series committing in between updates the row instead of failing this one on its key."""
     if row is None:
         run_of(conn)(_DELETE, {"s": symbol, "tf": timeframe})
     else:
-        run_of(conn)(_UPSERT, dict(zip(("s", "tf", "first", "last", "rows", "gaps"), row, strict=True)))
-
-
-def rebuild_all(conn: Any) -> None:
-    """Every row again from the candles (migration 5; tests)."""
-    run_of(conn)("DELETE FROM candle_stats", {})
-    for sym, tf in series_keys(one_of(conn)):
-        refresh(conn, sym, tf)
+        params = dict(zip(("s", "tf", "first", "last", "rows", "gaps"), row, strict=True))
+        run_of(conn)(_UPSERT, params | {"version": version})
 
 
 def series_stats(conn: Any) -> list[Stats]:
     """Every stored candle series' statistics, ordered by (symbol, timeframe); rows found missing,
-    stale (first or last bar moved) or orphaned are rebuilt from the candles on the way (on SQLAlchemy's
-    connection: `data list` and the commands that list)."""
-    stored = {(r[0], r[1]): tuple(r) for r in conn.exec_driver_sql(STATS_SQL).all()}
+    stale (not computed at the series' current version) or orphaned are recomputed from that series'
+    candles on the way (on SQLAlchemy's connection: `data list` and the commands that list)."""
+    rows = conn.exec_driver_sql(STATS_SQL).all()
+    stored = {(str(r[0]), str(r[1])): tuple(r[:6]) for r in rows}
+    stale = stale_keys(conn, rows)
     present = series_keys(one_of(conn))
     for key in set(stored) - set(present):
         refresh(conn, *key)
     out: list[Stats] = []
     for sym, tf in sorted(present):
         row = stored.get((sym, tf))
-        if row is None or not stats_are_current(one_of(conn), row):
+        if row is None or (sym, tf) in stale:
             row = refresh(conn, sym, tf)
         if row is not None:
             out.append((sym, tf, int(row[2]), int(row[3]), int(row[4]), int(row[5])))
     return out
-

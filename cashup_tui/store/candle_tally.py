@@ -7,9 +7,11 @@ the old row and the inserted times: the rows add up, and the gaps are the old on
 inserted run, and the one at the seam. An upsert (`data fetch`: it rewrites the newest bar and adds
 the next ones) reads the stored times its rows fall among and their two neighbours, the only steps
 it can change, so it is exact wherever it lands. Anything else (an insert between stored ones, times
-out of order, a stored row that does not span its series) makes the tally inexact and `finish` falls
-back to `candle_stats.refresh`, the full scan. First and last bar stay exact in every case (index seeks,
-then min/max), so `may_overlap` tells a chunk that cannot meet a stored bar without reading any.
+out of order, a stored row not computed at the series' current version, so written around it: see
+`store.candle_stats`) makes the tally inexact and `finish` falls back to `candle_stats.refresh`, the
+full scan. `finish` records the version the transaction's own write produced (read after it). First
+and last bar stay exact in every case (index seeks, then min/max), so `may_overlap` tells a chunk that
+cannot meet a stored bar without reading any.
 
 Only on SQLite is the row read at the start still the row at commit: one writer at a time, and a
 transaction that read before another one committed cannot write (SQLITE_BUSY, nothing written).
@@ -26,9 +28,10 @@ import numpy as np
 
 from cashup_tui.domain.timeframes import timeframe_ms
 from cashup_tui.store import candle_stats
-from cashup_tui.store.candle_list import Stats, driver_of, series_span
+from cashup_tui.store.candle_list import Stats, driver_of, series_span, series_version
+from cashup_tui.store.candle_versions import triggers_intact
 
-_ROW_SQL = "SELECT first_ms, last_ms, rows, gaps FROM candle_stats WHERE symbol = :s AND timeframe = :tf"
+_ROW_SQL = "SELECT first_ms, last_ms, rows, gaps, version FROM candle_stats WHERE symbol = :s AND timeframe = :tf"
 _SERIES = "FROM candles WHERE symbol = ? AND timeframe = ?"
 _WINDOW_SQL = f"SELECT open_ms {_SERIES} AND open_ms >= ? AND open_ms <= ? ORDER BY open_ms"
 _BEFORE_SQL = f"SELECT open_ms {_SERIES} AND open_ms < ? ORDER BY open_ms DESC LIMIT 1"
@@ -48,7 +51,7 @@ class StatsTally:
 
     @classmethod
     def load(cls, conn: Any, symbol: str, timeframe: str) -> StatsTally:
-        """The series as stored now, inside the caller's transaction (three index seeks)."""
+        """The series as stored now, inside the caller's transaction (index seeks)."""
         one = candle_stats.one_of(conn)
         tally = cls(symbol, timeframe, timeframe_ms(timeframe), exact=driver_of(conn)[1] == "sqlite")
         span = series_span(one, symbol, timeframe)
@@ -56,7 +59,8 @@ class StatsTally:
             return tally  # empty (an orphaned row is overwritten by `finish`)
         tally.first, tally.last = span
         row = one(_ROW_SQL, {"s": symbol, "tf": timeframe})
-        if row is None or (int(row[0]), int(row[1])) != span:
+        if (row is None or (int(row[0]), int(row[1])) != span or row[4] is None
+                or int(row[4]) != series_version(one, symbol, timeframe) or not triggers_intact(conn)):
             tally.exact = False  # missing or stale: written some other way
         else:
             tally.rows, tally.gaps = int(row[2]), int(row[3])
@@ -120,5 +124,6 @@ class StatsTally:
         row: Stats | None = None
         if self.first is not None and self.last is not None:
             row = (self.symbol, self.timeframe, self.first, self.last, self.rows, self.gaps)
-        candle_stats.store_row(conn, self.symbol, self.timeframe, row)
+        version = series_version(candle_stats.one_of(conn), self.symbol, self.timeframe)
+        candle_stats.store_row(conn, self.symbol, self.timeframe, row, version)
         return row

@@ -280,15 +280,21 @@ class StoreJournal:
         return orders_repo.load_fills(self.store, since_ms=since_ms, mode=self.mode, account=self.account)
 
     @_busy_retried
+    def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
+        return orders_repo.load_strategy_fills(self.store, strategy, symbol, mode=self.mode, account=self.account)
+
+    @_busy_retried
     def last_fill_ms(self) -> int | None:
         return orders_repo.last_fill_ms(self.store, mode=self.mode, account=self.account)
 
     # -- positions and balances ----------------------------------------------------------
     @_busy_retried
-    def save_positions(self, positions: list[Position]) -> None:
+    def save_positions(self, positions: list[Position], *, state: tuple[str, Any] | None = None) -> None:
         with self._write() as conn:
             for p in positions:
                 pf_repo.upsert_position(conn, p, self.mode, self.account)
+            if state is not None:
+                records.put_state(conn, self._key(state[0]), json.dumps(state[1], default=str))
 
     @_busy_retried
     def load_positions(self) -> list[Position]:

@@ -27,12 +27,14 @@ from cashup_tui.store import schema_v1
 from cashup_tui.store import tables as t
 from cashup_tui.store.lite import StoreError
 from cashup_tui.store.migration_v3 import v3
+from cashup_tui.store.types import MS
 
 if TYPE_CHECKING:
     from cashup_tui.store.engine import Store
 
 APPEND_ONLY = ("order_events",)
 FILLS_TIME_INDEX = "ix_fills_account_mode_ts"
+ORDERS_CLIENT_INDEX = "ix_orders_client_id"  # v1..v7; v8 drops it
 PG_LOCK_KEY = 0x43617368557031  # pg_advisory_xact_lock key of CashUp's migrations ("CashUp1")
 
 
@@ -84,11 +86,18 @@ def _v4(conn: Connection) -> None:
 
 
 def _v5(conn: Connection) -> None:
-    """candle_stats: per-series statistics for `data list`, filled from the candles already stored."""
-    from cashup_tui.store.candle_stats import rebuild_all
+    """candle_stats: per-series statistics for `data list`, filled from the candles already stored
+    (in its v5 shape: v8 adds the version they were computed at)."""
+    from cashup_tui.store.candle_list import one_of, run_of, series_keys
+    from cashup_tui.store.candle_stats import scan
 
     _create(conn, t.V5_TABLES)
-    rebuild_all(conn)
+    for sym, tf in series_keys(one_of(conn)):
+        row = scan(conn, sym, tf)
+        if row is not None:
+            run_of(conn)("INSERT INTO candle_stats (symbol, timeframe, first_ms, last_ms, rows, gaps) "
+                         "VALUES (:s, :tf, :first, :last, :rows, :gaps)",
+                         dict(zip(("s", "tf", "first", "last", "rows", "gaps"), row, strict=True)))
 
 
 def _v6(conn: Connection) -> None:
@@ -105,6 +114,17 @@ def _v7(conn: Connection) -> None:
     install(conn)
 
 
+def _v8(conn: Connection) -> None:
+    """candle_stats.version: the series version (v7) each row was computed at, so a row after any write
+    around it, a hand edit inside a series included, is known stale (store.candle_stats). Rows already
+    there get none: stale, each series recomputed on its first listing or write rather than all of them
+    here, in the transaction every command's first open of the store waits behind. And orders lose the
+    plain client-id index: every lookup by client id pins account and mode, which the unique index
+    serves, and each order claim wrote a page of both."""
+    conn.exec_driver_sql(f"ALTER TABLE candle_stats ADD COLUMN version {MS.compile(dialect=conn.dialect)}")
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {ORDERS_CLIENT_INDEX}")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1),
     (2, "state, optimisation trials, funding rates", _v2),
@@ -113,6 +133,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "candle_stats: per-series span, rows and gaps", _v5),
     (6, "fills index on account, mode and time", _v6),
     (7, "candle_versions: per-series versions for the column cache", _v7),
+    (8, "candle_stats.version; orders without the plain client_id index", _v8),
 ]
 LATEST = MIGRATIONS[-1][0]
 

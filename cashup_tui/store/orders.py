@@ -45,10 +45,11 @@ def save_orders(db: Any, orders: Iterable[Order], mode: str = "", account: str =
         upsert(conn, ORDERS, [m.order_to_row(o, mode, account) for o in orders], keys=ORDER_KEY)
 
 
-def get_order(db: Any, client_id: str, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> Order | None:
+def get_order(db: Any, client_id: str, mode: str = "", account: str = DEFAULT_ACCOUNT) -> Order | None:
+    """The order keyed (account, mode, client id): the whole key, so the unique index finds it."""
     q = _scoped(select(ORDERS).where(ORDERS.c.client_id == str(client_id)), ORDERS, account, mode)
     with transaction(db) as conn:
-        r = conn.execute(q.order_by(ORDERS.c.id)).mappings().first()
+        r = conn.execute(q).mappings().first()
     return m.order_from_row(r) if r else None
 
 
@@ -139,6 +140,18 @@ def load_fills(
         q = q.where(FILLS.c.ts_ms >= since_ms)
     with transaction(db) as conn:
         return [m.fill_from_row(r) for r in conn.execute(q.order_by(FILLS.c.ts_ms, FILLS.c.id)).mappings()]
+
+
+def load_strategy_fills(db: Any, strategy: str, symbol: str, *, mode: str | None = None,
+                        account: str = DEFAULT_ACCOUNT) -> list[Fill]:
+    """The fills of `strategy`'s orders on `symbol`, in time order: a strategy's whole history (its position
+    is rebuilt from it on restart), read in one query without loading the account's other orders or fills."""
+    q = _scoped(select(FILLS), FILLS, account, mode).where(FILLS.c.symbol == symbol).join(
+        ORDERS, (ORDERS.c.account == FILLS.c.account) & (ORDERS.c.mode == FILLS.c.mode)
+        & (ORDERS.c.client_id == FILLS.c.client_id)).where(ORDERS.c.strategy == strategy)
+    with transaction(db) as conn:
+        fills = [m.fill_from_row(r) for r in conn.execute(q).mappings()]
+    return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
 
 
 def last_fill_ms(db: Any, *, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> int | None:

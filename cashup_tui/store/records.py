@@ -107,7 +107,12 @@ def list_audit(db: Any, limit: int = 100, *, action: str | None = None, since_ms
 
 def set_state(db: Any, key: str, value: str) -> None:
     with transaction(db) as conn:
-        upsert(conn, STATE, [{"key": key, "value": str(value), "updated_ms": now_ms()}], keys=("key",))
+        put_state(conn, key, value)
+
+
+def put_state(conn: Any, key: str, value: str) -> None:
+    """`set_state` inside the caller's transaction."""
+    upsert(conn, STATE, [{"key": key, "value": str(value), "updated_ms": now_ms()}], keys=("key",))
 
 
 def get_state(db: Any, key: str, default: str | None = None) -> str | None:

@@ -1,5 +1,5 @@
 """The store's SQLite schema as literal SQL: what `open_store` creates on a new file (migrations
-1..7), for the stdlib-sqlite3 path of `cashup backtest run` (store.lite), which must not import
+1..8), for the stdlib-sqlite3 path of `cashup backtest run` (store.lite), which must not import
 SQLAlchemy to create a new store. Generated from the SQLModel tables; `tests/test_store_lite.py`
 holds it equal to what `open_store` creates, so a changed table fails that test: regenerate it then
 (create a store with `open_store`, copy `sqlite_master.sql` in rowid order) and bump SCHEMA_VERSION with
@@ -7,8 +7,8 @@ the new migration."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
-MIGRATIONS = ((1, 'initial schema'), (2, 'state, optimisation trials, funding rates'), (3, 'account keys on orders, fills, positions, balances, risk state'), (4, 'orders.version for compare-and-set writes'), (5, 'candle_stats: per-series span, rows and gaps'), (6, 'fills index on account, mode and time'), (7, 'candle_versions: per-series versions for the column cache'))  # (version, description) rows of schema_version
+SCHEMA_VERSION = 8
+MIGRATIONS = ((1, 'initial schema'), (2, 'state, optimisation trials, funding rates'), (3, 'account keys on orders, fills, positions, balances, risk state'), (4, 'orders.version for compare-and-set writes'), (5, 'candle_stats: per-series span, rows and gaps'), (6, 'fills index on account, mode and time'), (7, 'candle_versions: per-series versions for the column cache'), (8, 'candle_stats.version; orders without the plain client_id index'))  # (version, description) rows of schema_version
 
 DDL = (
     'CREATE TABLE schema_version (\n\tversion INTEGER NOT NULL, \n\tdescription VARCHAR NOT NULL, \n\tapplied_ms INTEGER NOT NULL, \n\tPRIMARY KEY (version)\n)',
@@ -35,16 +35,15 @@ DDL = (
     'CREATE TABLE funding_rates (\n\tsymbol VARCHAR NOT NULL, \n\tts_ms INTEGER NOT NULL, \n\trate TEXT NOT NULL, \n\tPRIMARY KEY (symbol, ts_ms)\n)\n WITHOUT ROWID\n\n',
     "CREATE TABLE orders (\n\tid INTEGER NOT NULL, \n\taccount VARCHAR DEFAULT 'default' NOT NULL, \n\tclient_id VARCHAR NOT NULL, \n\tvenue_order_id VARCHAR, \n\tsymbol VARCHAR NOT NULL, \n\tside VARCHAR NOT NULL, \n\torder_type VARCHAR NOT NULL, \n\tsize TEXT NOT NULL, \n\tprice TEXT, \n\ttif VARCHAR NOT NULL, \n\treduce_only BOOLEAN NOT NULL, \n\ttrigger_price TEXT, \n\tstatus VARCHAR NOT NULL, \n\tfilled TEXT NOT NULL, \n\tavg_fill_price TEXT NOT NULL, \n\tfees TEXT NOT NULL, \n\tcreated_ms INTEGER NOT NULL, \n\tupdated_ms INTEGER NOT NULL, \n\tstrategy VARCHAR NOT NULL, \n\treason VARCHAR NOT NULL, \n\tmode VARCHAR NOT NULL, \n\ttrade_ids TEXT, \n\tversion INTEGER DEFAULT '0' NOT NULL, \n\tPRIMARY KEY (id)\n)",
     'CREATE INDEX ix_orders_status ON orders (status)',
+    'CREATE INDEX ix_orders_symbol ON orders (symbol)',
     'CREATE UNIQUE INDEX ux_orders_account_mode_client ON orders (account, mode, client_id)',
     'CREATE INDEX ix_orders_venue_order_id ON orders (venue_order_id)',
-    'CREATE INDEX ix_orders_client_id ON orders (client_id)',
-    'CREATE INDEX ix_orders_symbol ON orders (symbol)',
     "CREATE TABLE fills (\n\tid INTEGER NOT NULL, \n\taccount VARCHAR DEFAULT 'default' NOT NULL, \n\ttrade_id VARCHAR NOT NULL, \n\tclient_id VARCHAR NOT NULL, \n\tvenue_order_id VARCHAR, \n\tsymbol VARCHAR NOT NULL, \n\tside VARCHAR NOT NULL, \n\tsize TEXT NOT NULL, \n\tprice TEXT NOT NULL, \n\tfee TEXT NOT NULL, \n\tts_ms INTEGER NOT NULL, \n\tliquidity VARCHAR NOT NULL, \n\tmode VARCHAR NOT NULL, \n\tPRIMARY KEY (id), \n\tCONSTRAINT uq_fills_account_mode_trade UNIQUE (account, mode, trade_id)\n)",
     'CREATE INDEX ix_fills_symbol ON fills (symbol)',
     'CREATE INDEX ix_fills_client_id ON fills (client_id)',
     "CREATE TABLE positions (\n\taccount VARCHAR DEFAULT 'default' NOT NULL, \n\tmode VARCHAR NOT NULL, \n\tsymbol VARCHAR NOT NULL, \n\tquanto_multiplier TEXT NOT NULL, \n\tsize TEXT NOT NULL, \n\tentry_price TEXT NOT NULL, \n\trealized_pnl TEXT NOT NULL, \n\tfees TEXT NOT NULL, \n\tfunding TEXT NOT NULL, \n\tleverage TEXT NOT NULL, \n\tupdated_ms INTEGER NOT NULL, \n\tPRIMARY KEY (account, mode, symbol)\n)",
     "CREATE TABLE balances (\n\taccount VARCHAR DEFAULT 'default' NOT NULL, \n\tmode VARCHAR NOT NULL, \n\tcurrency VARCHAR NOT NULL, \n\ttotal TEXT NOT NULL, \n\tavailable TEXT NOT NULL, \n\tts_ms INTEGER NOT NULL, \n\tPRIMARY KEY (account, mode, currency)\n)",
-    'CREATE TABLE candle_stats (\n\tsymbol VARCHAR NOT NULL, \n\ttimeframe VARCHAR NOT NULL, \n\tfirst_ms INTEGER NOT NULL, \n\tlast_ms INTEGER NOT NULL, \n\trows INTEGER NOT NULL, \n\tgaps INTEGER NOT NULL, \n\tPRIMARY KEY (symbol, timeframe)\n)\n WITHOUT ROWID\n\n',
+    'CREATE TABLE candle_stats (\n\tsymbol VARCHAR NOT NULL, \n\ttimeframe VARCHAR NOT NULL, \n\tfirst_ms INTEGER NOT NULL, \n\tlast_ms INTEGER NOT NULL, \n\trows INTEGER NOT NULL, \n\tgaps INTEGER NOT NULL, version INTEGER, \n\tPRIMARY KEY (symbol, timeframe)\n)\n WITHOUT ROWID\n\n',
     'CREATE INDEX ix_fills_account_mode_ts ON fills (account, mode, ts_ms)',
     'CREATE TABLE candle_versions (\n\tsymbol VARCHAR NOT NULL, \n\ttimeframe VARCHAR NOT NULL, \n\tversion INTEGER NOT NULL, \n\tPRIMARY KEY (symbol, timeframe)\n)\n WITHOUT ROWID\n\n',
     'CREATE TRIGGER candles_version_insert AFTER INSERT ON candles BEGIN INSERT INTO candle_versions (symbol, timeframe, version) VALUES (NEW.symbol, NEW.timeframe, random()) ON CONFLICT (symbol, timeframe) DO UPDATE SET version = excluded.version; END',

@@ -1,5 +1,6 @@
 """The v1 shape of the tables that schema v3 alters (orders, order_events, fills, positions,
-balances, risk_events), frozen as SQLAlchemy Core tables in their own MetaData.
+balances, risk_events), and the v5 shape of candle_stats that v8 alters, frozen as SQLAlchemy Core
+tables in their own MetaData.
 
 Why: migration 1 must create what it always created, not the current models (which carry v3's
 `account` keys), or v3 would alter tables that already have its columns. The SQLite DDL these
@@ -75,4 +76,12 @@ RISK_EVENTS = Table(
     Index("ix_risk_events_ts_ms", "ts_ms"),
 )
 
-FROZEN = {t.name: t for t in (ORDERS, ORDER_EVENTS, FILLS, POSITIONS, BALANCES, RISK_EVENTS)}
+CANDLE_STATS = Table(  # as migration 5 creates it; migration 8 adds `version`
+    "candle_stats", META,
+    Column("symbol", String, primary_key=True), Column("timeframe", String, primary_key=True),
+    Column("first_ms", MS, nullable=False), Column("last_ms", MS, nullable=False),
+    Column("rows", MS, nullable=False), Column("gaps", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+FROZEN = {t.name: t for t in (ORDERS, ORDER_EVENTS, FILLS, POSITIONS, BALANCES, RISK_EVENTS, CANDLE_STATS)}

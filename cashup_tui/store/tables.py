@@ -84,7 +84,7 @@ class OrderRow(SQLModel, table=True):
     __table_args__ = (Index("ux_orders_account_mode_client", "account", "mode", "client_id", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     account: str = _account()
-    client_id: str = Field(index=True)
+    client_id: str  # looked up with account and mode: the unique index serves it (v8 dropped a plain one)
     venue_order_id: str | None = Field(default=None, index=True)
     symbol: str = Field(index=True)
     side: str
@@ -299,7 +299,8 @@ class FundingRow(SQLModel, table=True):
 class CandleStatsRow(SQLModel, table=True):
     """Per-series span, row count and holes (schema v5), so `data list` need not scan the candles.
     Derived data: `store.candle_stats` rewrites a series' row in the transaction that changes its
-    candles, and rebuilds rows it finds missing or stale; never the only copy of anything."""
+    candles, tagged with the series version that write produced (v8), and rebuilds rows it finds missing
+    or not at the current version; never the only copy of anything."""
 
     __tablename__ = "candle_stats"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -309,6 +310,7 @@ class CandleStatsRow(SQLModel, table=True):
     last_ms: int = _ms()
     rows: int = Field(sa_type=MS)
     gaps: int
+    version: int | None = Field(default=None, sa_type=MS, nullable=True)  # its series' candle_versions version (v8)
 
 
 class CandleVersionRow(SQLModel, table=True):
