@@ -35,6 +35,7 @@ def split(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return got
 
     monkeypatch.setattr(candle_half, "MIN_ROWS", 1)
+    monkeypatch.setattr(candle_half, "core_free", lambda: True)  # whatever else the machine runs
     monkeypatch.setattr(candle_half, "_collect", spy)
     return used
 
@@ -165,3 +166,18 @@ def test_a_child_given_no_store_file_creates_none(tmp_path: Path, monkeypatch: p
     p = subprocess.run([sys.executable, "-I", "-S", str(candle_half.CHILD), "missing.sqlite", "A", TF, "0", "100"],
                        capture_output=True)
     assert p.returncode != 0 and not (tmp_path / "missing.sqlite").exists()
+
+
+@pytest.mark.parametrize(("loadavg", "cores", "free"), [
+    ("0.50 0.40 0.30 1/120 999", 2, True),  # only this process runs
+    ("2.10 2.00 1.90 2/120 999", 2, False),  # another task holds the other core
+    ("2.10 2.00 1.90 2/120 999", 4, True),
+    ("0.00 0.00 0.00 1/120 999", 1, False),  # one core: nothing to split over
+    ("garbage", 2, True),
+])
+def test_the_split_runs_only_while_a_core_is_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loadavg: str,
+                                                  cores: int, free: bool) -> None:
+    (tmp_path / "loadavg").write_text(loadavg + "\n")
+    monkeypatch.setattr(candle_half, "LOADAVG", tmp_path / "loadavg")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert candle_half.core_free() is free

@@ -10,6 +10,7 @@ write replaces, so an equal version means the child saw exactly the rows of the 
 other outcome (another version: a write committed in between; the child failed, or its open_ms would not
 be exact as float64) and the caller reads the newer half itself, in its transaction: the columns are
 always exactly the rows of the caller's transaction, and the cache file is tagged with its version.
+The split runs only while a core is idle (`core_free`): on a busy machine it costs more than it saves.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cashup_tui.store.candle_arrays import COLUMNS, ROW_DTYPE, Columns, candle_s
 CHILD = Path(__file__).with_name("candle_half_child.py")
 MIN_ROWS = 200_000  # below this a second process costs about what it saves
 HEAD = struct.Struct("<qq")
+LOADAVG = Path("/proc/loadavg")  # its 4th field: tasks runnable now / all tasks
 log = logging.getLogger("cashup.store")
 
 
@@ -40,7 +42,7 @@ def read_halves(conn: sqlite3.Connection, path: str, symbol: str, timeframe: str
     short to split. `conn` is in the read transaction that read `version`; `timeframe` is canonical."""
     lo, hi = conn.execute("SELECT min(open_ms), max(open_ms) FROM candles WHERE symbol = ? AND timeframe = ?",
                           (symbol, timeframe)).fetchone()
-    if lo is None or (hi - lo) // max(tf_ms, 1) < MIN_ROWS or (os.cpu_count() or 1) < 2:
+    if lo is None or (hi - lo) // max(tf_ms, 1) < MIN_ROWS or not core_free():
         return None
     mid = lo + (hi - lo) // 2 + 1
     try:
@@ -68,6 +70,20 @@ def read_halves(conn: sqlite3.Connection, path: str, symbol: str, timeframe: str
         cols[c][:n_old] = older[c]
         cols[c][n_old:] = newer[:, i]
     return cols
+
+
+def core_free() -> bool:
+    """Whether a core is idle now: fewer tasks runnable (this one included) than cores this process may
+    use (Linux's /proc/loadavg; elsewhere, two cores or more). On a busy machine the child only competes
+    with the caller for the same core, and the split costs more than it saves."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cores < 2:
+        return False
+    try:
+        running = int(LOADAVG.read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return running < cores
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[object, ...]) -> np.ndarray:
