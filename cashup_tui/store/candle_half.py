@@ -32,6 +32,9 @@ from cashup_tui.store.candle_arrays import COLUMNS, ROW_DTYPE, Columns, candle_s
 CHILD = Path(__file__).with_name("candle_half_child.py")
 MIN_ROWS = 200_000  # below this a second process costs about what it saves
 HEAD = struct.Struct("<qq")
+_ONE = "SELECT {}(open_ms) FROM candles WHERE symbol = ? AND timeframe = ?"
+SPAN_SQL = f"SELECT ({_ONE.format('min')}), ({_ONE.format('max')})"  # two index seeks (min and max in one
+# aggregate scan the whole series)
 LOADAVG = Path("/proc/loadavg")  # its 4th field: tasks runnable now / all tasks
 log = logging.getLogger("cashup.store")
 
@@ -40,9 +43,10 @@ def read_halves(conn: sqlite3.Connection, path: str, symbol: str, timeframe: str
                 tf_ms: int, busy_timeout_ms: int) -> Columns | None:
     """The full series as columns, half read by a child process; None (nothing read) when the series is too
     short to split. `conn` is in the read transaction that read `version`; `timeframe` is canonical."""
-    lo, hi = conn.execute("SELECT min(open_ms), max(open_ms) FROM candles WHERE symbol = ? AND timeframe = ?",
-                          (symbol, timeframe)).fetchone()
-    if lo is None or (hi - lo) // max(tf_ms, 1) < MIN_ROWS or not core_free():
+    if not core_free():
+        return None
+    lo, hi = conn.execute(SPAN_SQL, (symbol, timeframe, symbol, timeframe)).fetchone()
+    if lo is None or (hi - lo) // max(tf_ms, 1) < MIN_ROWS:
         return None
     mid = lo + (hi - lo) // 2 + 1
     try:
