@@ -15,8 +15,8 @@ and the child's peak RSS against the file size), `data list`, and `backtest run 
 --timeframe 1m` from the store against the same backtest with `--data FILE` (both `--no-store --json`,
 interleaved, best of --repeats; the trades and final equity must agree): from the store three times: right
 after a fresh `data import` of the file (the user's flow: an import into an empty series writes the column
-cache itself, store.candle_cache_fill), cold (the column cache emptied first: SQLite is read and the cache
-written: the rebuild cost) and warm (read from the cache), and once more right after a fetch-like
+cache itself, store.candle_cache_fill), cold (the column cache emptied first: SQLite is read, half of it in a
+second process when a core is free (store.candle_half), and the cache written: the rebuild cost) and warm (read from the cache), and once more right after a fetch-like
 upsert of the newest 60 bars (the last one revised; its own time in the child reported: `data fetch`'s
 store cost; this tree carries the column cache over, store.candle_cache_upsert); then copies the series 19 times
 in SQL and times `data list` over 20 series of N rows. Beside the import, in the same run: SQLite's own

@@ -9,7 +9,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,14 @@ def write_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bo
     directory (never half-written).
     `keep_mode`: an existing file keeps its mode and its directory is left as it is (a settings file
     the user placed and chose permissions for)."""
+    stage_private_file(path, data, keep_mode=keep_mode)()
+
+
+def stage_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bool = False) -> Callable[[], None]:
+    """`write_private_file` in two steps: `data` is written now into a temp file beside `path` (so the
+    caller's buffers may change once this returns); the step returned makes it durable and renames it over
+    `path` (fsync, rename, fsync of the directory), or removes it and raises. A caller may run that step
+    in another thread, not wait for the fsync; a temp file whose step never runs stays (named `.NAME.*.tmp`)."""
     old_umask = os.umask(0o077)
     try:
         mode = 0o600
@@ -66,28 +74,34 @@ def write_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bo
         else:
             ensure_private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                parts: Sequence[Any] = [data] if isinstance(data, bytes) else data
-                for part in parts:
-                    if isinstance(part, tuple):
-                        fh.flush()
-                        part[0].seek(part[1])
-                        copy_file(part[0], fh, part[2])
-                    elif hasattr(part, "fileno"):
-                        fh.flush()
-                        copy_file(part, fh)
-                    else:
-                        fh.write(part)
+    finally:
+        os.umask(old_umask)
+    fh = os.fdopen(fd, "wb")
+    try:
+        parts: Sequence[Any] = [data] if isinstance(data, bytes) else data
+        for part in parts:
+            if isinstance(part, tuple):
                 fh.flush()
+                part[0].seek(part[1])
+                copy_file(part[0], fh, part[2])
+            elif hasattr(part, "fileno"):
+                fh.flush()
+                copy_file(part, fh)
+            else:
+                fh.write(part)
+        fh.flush()
+    except BaseException:
+        _drop(fh, tmp)
+        raise
+
+    def publish() -> None:
+        try:
+            with fh:
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
             os.replace(tmp, path)
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _drop(fh, tmp)
             raise
         try:
             dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -99,5 +113,17 @@ def write_private_file(path: Path, data: bytes | Sequence[Any], *, keep_mode: bo
             pass
         finally:
             os.close(dir_fd)
-    finally:
-        os.umask(old_umask)
+
+    return publish
+
+
+def _drop(fh: Any, tmp: str) -> None:
+    """Close and remove a temp file that will not be published."""
+    try:
+        fh.close()
+    except OSError:
+        pass
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass

@@ -105,7 +105,7 @@ def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: 
     url = db_url_from(ctx, s)
     cache = candle_cache_dir()  # derived from the store, safe to delete (store.candle_cache)
     cols = read_candle_columns_sqlite(url, symbol, timeframe, lo, hi, busy_timeout_ms=s.store.busy_timeout_ms,
-                                      cache=cache)
+                                      cache=cache, publish_later=True)  # the backtest does not wait on its fsync
     if cols is None:  # not a current-schema SQLite file: open_store creates, migrates or explains
         from cashup_tui.store import open_store
         from cashup_tui.store.candle_cache import read_columns
@@ -114,7 +114,7 @@ def _bars_from_store(ctx: typer.Context | None, s: Any, symbol: str, timeframe: 
         db = open_store(url, synchronous=s.store.synchronous, busy_timeout_ms=s.store.busy_timeout_ms)
         try:
             with transaction(db) as conn:
-                cols = read_columns(conn, db.location, symbol, timeframe, lo, hi, cache=cache)
+                cols = read_columns(conn, db.location, symbol, timeframe, lo, hi, cache=cache, publish_later=True)
         finally:
             db.close()
     if len(cols["open_ms"]) == 0:

@@ -17,7 +17,10 @@ and its location (the SQLite file's real path, or the redacted URL), so two stor
 file that then diverges, never share entries. A range read slices a cached full series with
 `searchsorted` (the same bars as the SQL's `>=` and `<=`); a range read that misses does not fill the
 cache. Files are written atomically (temp + fsync + rename, mode 0600 in a 0700 directory) and the
-directory is kept under `max_bytes`, least recently used first (a hit touches its file).
+directory is kept under `max_bytes`, least recently used first (a hit touches its file); `publish_later`
+(the backtest command) leaves the fsync and rename to a thread once the bytes are written, so the caller
+does not wait on the disk. A full miss on a stdlib SQLite connection reads half the rows in a second
+process (store.candle_half), used only when it saw the same version.
 
 `read_candle_columns_sqlite` is the stdlib-driver read of a SQLite store file (importing SQLAlchemy costs
 more than the read): None when the file is not a store at the current schema (the caller then takes
@@ -39,15 +42,19 @@ import logging
 import mmap
 import os
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cashup_tui.private_files import ensure_private_dir, write_private_file
+from cashup_tui.domain.timeframes import timeframe_ms
+from cashup_tui.private_files import ensure_private_dir, stage_private_file
 from cashup_tui.store.candle_arrays import COLUMNS, Columns, read_candle_columns
+from cashup_tui.store.candle_half import read_halves
 from cashup_tui.store.candle_list import canonical_timeframe, open_current, sqlite_file
 from cashup_tui.store.candle_versions import series_version
 
@@ -58,6 +65,7 @@ MAX_BYTES = 2 << 30
 STALE_TEMP_S = 3600  # temp files of a writer killed mid-write are removed by the next eviction after this
 DTYPES = {c: np.dtype("<i8" if c == "open_ms" else "<f8") for c in COLUMNS}
 log = logging.getLogger("cashup.store")
+_pending: list[threading.Thread] = []  # save(later=True) workers not yet joined
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +84,12 @@ class Entry:
 
 
 def read_columns(conn: Any, location: str | None, symbol: str, timeframe: str, start_ms: int | None = None,
-                 end_ms: int | None = None, *, cache: Path | None, max_bytes: int = MAX_BYTES) -> Columns:
+                 end_ms: int | None = None, *, cache: Path | None, max_bytes: int = MAX_BYTES,
+                 busy_timeout_ms: int = 5000, publish_later: bool = False) -> Columns:
     """`read_candle_columns` through the cache in `cache` (None: straight SQL), on a connection of either
-    kind in a transaction; `location` names the store for the key (None: not cached, e.g. in memory)."""
+    kind in a transaction; `location` names the store for the key (None: not cached, e.g. in memory).
+    `publish_later`: a file this read fills is made durable and renamed into place in a thread
+    (`save(later=True)`), while the caller goes on with the columns."""
     timeframe = canonical_timeframe(timeframe)
     tag = None if cache is None or location is None else series_version(conn, symbol, timeframe)
     if cache is None or location is None or tag is None:
@@ -88,9 +99,14 @@ def read_columns(conn: Any, location: str | None, symbol: str, timeframe: str, s
     cols = load(path, entry)
     if cols is not None:
         return _slice(cols, start_ms, end_ms)
-    cols = read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
-    if start_ms is None and end_ms is None and len(cols["open_ms"]):
-        save(path, entry, cols, max_bytes)
+    full = start_ms is None and end_ms is None
+    cols = None
+    if full and isinstance(conn, sqlite3.Connection):  # the cache's rebuild: half in a second process
+        cols = read_halves(conn, location, symbol, timeframe, entry.version, timeframe_ms(timeframe), busy_timeout_ms)
+    if cols is None:
+        cols = read_candle_columns(conn, symbol, timeframe, start_ms, end_ms)
+    if full and len(cols["open_ms"]):
+        save(path, entry, cols, max_bytes, later=publish_later)
     return cols
 
 
@@ -157,20 +173,41 @@ def open_entry(path: Path, entry: Entry) -> tuple[int, int, Columns] | None:
     return fd, hlen, {c: np.frombuffer(mm, DTYPES[c], rows, hlen + i * 8 * rows) for i, c in enumerate(COLUMNS)}
 
 
-def save(path: Path, entry: Entry, cols: Columns, max_bytes: int = MAX_BYTES) -> bool:
-    """Write `cols` as the entry's file (atomically) and trim the directory; False, logged, on any error."""
+def save(path: Path, entry: Entry, cols: Columns, max_bytes: int = MAX_BYTES, *, later: bool = False) -> bool:
+    """Write `cols` as the entry's file (atomically) and trim the directory; False, logged, on any error.
+    `later`: the bytes are written now, the fsync, rename and trim run in a thread (`published` waits)."""
     rows = len(cols["open_ms"])
     try:
         ensure_private_dir(path.parent)
         parts = [np.ascontiguousarray(cols[c], DTYPES[c]) for c in COLUMNS]
         if any(len(p) != rows for p in parts):
             raise ValueError("columns of different lengths")
-        write_private_file(path, [header(entry, rows), *parts])
-        evict(path.parent, max_bytes)
+        publish = stage_private_file(path, [header(entry, rows), *parts])
     except (OSError, ValueError, TypeError) as exc:
         log.info("candle cache: cannot write %s: %s", path, exc)
         return False
+    if not later:
+        return _publish(path, publish, max_bytes)
+    worker = threading.Thread(target=_publish, args=(path, publish, max_bytes), name="cashup-cache-publish")
+    worker.start()  # not a daemon: the process waits for it at exit
+    _pending.append(worker)
     return True
+
+
+def _publish(path: Path, publish: Callable[[], None], max_bytes: int) -> bool:
+    try:
+        publish()
+        evict(path.parent, max_bytes)
+    except (OSError, ValueError) as exc:
+        log.info("candle cache: cannot write %s: %s", path, exc)
+        return False
+    return True
+
+
+def published() -> None:
+    """Wait until the files `save(later=True)` is publishing are in place (or given up)."""
+    while _pending:
+        _pending.pop().join()
 
 
 def evict(root: Path, max_bytes: int) -> None:
@@ -200,7 +237,7 @@ def evict(root: Path, max_bytes: int) -> None:
 
 def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: int | None = None,
                                end_ms: int | None = None, *, busy_timeout_ms: int = 5000,
-                               cache: Path | None = None) -> Columns | None:
+                               cache: Path | None = None, publish_later: bool = False) -> Columns | None:
     """`read_candle_columns` on the stdlib driver for an existing SQLite store file at the current
     schema, through the column cache in `cache` when given (store.candle_cache); None for anything else
     (no file, another backend, an older/newer schema, not a store)."""
@@ -210,7 +247,7 @@ def read_candle_columns_sqlite(url: str, symbol: str, timeframe: str, start_ms: 
     try:
         path = sqlite_file(url)
         return read_columns(conn, None if path is None else str(path.resolve()), symbol, timeframe, start_ms,
-                            end_ms, cache=cache)
+                            end_ms, cache=cache, busy_timeout_ms=busy_timeout_ms, publish_later=publish_later)
     except sqlite3.Error:
         return None  # locked past the timeout, damaged: open_store says why
     finally:
