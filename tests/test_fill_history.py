@@ -6,6 +6,7 @@ journal's recent-order window still shows its strategy, in the pane and in `cash
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -62,7 +63,7 @@ def test_incremental_rows_are_the_one_shot_rows_whatever_the_store_order(
                                    st.tuples(st.integers(0, 40), st.sampled_from(sorted(MULTS))), max_size=8)))])
     h = PaneHistory(j, MULTS, keep_fills=keep[0], keep_trips=keep[1])
     bounds = sorted({0, len(stored), *(c for c in cuts if c <= len(stored))})
-    for n, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for n, (lo, hi) in enumerate(pairwise(bounds)):
         for f in stored[lo:hi]:
             j.save_fill(f)
         limit = limits[n] if n < len(limits) else None
