@@ -6,9 +6,9 @@ journal's recent-order window still shows its strategy, in the pane and in `cash
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 import sqlite3
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -153,3 +153,32 @@ def test_a_steady_refresh_reads_only_the_new_fills(tmp_path: Path) -> None:
     pane.build_history()
     assert read == [1, 1, 303]  # the new fill again, then every fill from the first
     assert (pane.fills(limit=1000), pane.round_trips(limit=1000)) == _expected(j, (500, 200))
+
+
+@pytest.mark.timeout(150)
+async def test_the_fills_tab_builds_a_long_history_in_a_thread(tmp_path: Path) -> None:
+    """The workstation on the demo node over a store with more stored fills than the loop applies: the
+    replay runs in a worker thread (the loop shows the last rows meanwhile), then the pane has the rows."""
+    import threading
+
+    from cashup_tui.app.modals.confirm import Confirm
+    from tests.tui_support import demo_app, press, table_keys, wait_until
+
+    _store(tmp_path / "t.sqlite", 1100, 3000).store.close()
+    app, node = demo_app(tmp_path)
+    threads: list[threading.Thread] = []
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_until(pilot, lambda: app.node_ready and node.started, timeout=30, what="the demo node")
+        ws = app.node
+        assert ws.history_batch < 3000
+        build = ws.build_history
+        ws.build_history = lambda: (threads.append(threading.current_thread()), build())[1]
+        await press(pilot, "6")
+        await wait_until(pilot, lambda: len(table_keys(app, "fills-table")) == 500, timeout=60,
+                         what="the newest 500 fills in the Fills pane")
+        assert threads and threading.main_thread() not in threads
+        assert ws.fills()[0]["strategy"] == "veteran"  # the newest fill, of the oldest order
+        await press(pilot, "q")
+        if isinstance(app.screen, Confirm):
+            await press(pilot, "y")
+        await wait_until(pilot, lambda: app.return_code is not None, timeout=20, what="the app to exit")
