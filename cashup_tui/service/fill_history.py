@@ -117,7 +117,9 @@ class HistoryMixin:
         now = time.monotonic()
         if not self._history_building and now - self._history_read_at >= self.history_every_s:
             self._history_read_at = now
-            self._history_due = not h.update(limit=self.history_batch)
+            store = getattr(self.node, "store", None)  # a store in memory has one connection: never shared
+            shared = store is not None and store.is_sqlite and store.path is None
+            self._history_due = not h.update(limit=None if shared else self.history_batch)
         return h
 
     def reread_history(self) -> None:
@@ -140,7 +142,8 @@ class HistoryMixin:
         """Apply every fill stored since the last read: a first build or a rebuild replays them all, so the
         app runs this in a thread after `claim_history_build`."""
         try:
-            self._fill_history().update()
+            assert self._pane_history is not None  # (claimed after a read made it)
+            self._pane_history.update()
             self._history_due = False
         except Exception:  # the pane keeps its rows; the next read tries again
             log.exception("the fill history could not be read")
