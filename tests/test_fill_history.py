@@ -123,9 +123,9 @@ def test_a_steady_refresh_reads_only_the_new_fills(tmp_path: Path) -> None:
     j = _store(tmp_path / "t.sqlite", 20, 300)
     pane = _Pane(j)
     pane.history_batch = 100
-    statements: list[str] = []
+    statements: list[tuple[str, Any]] = []
     event.listen(j.store.engine, "before_cursor_execute",
-                 lambda conn, cur, sql, *a: statements.append(sql) if " fills" in sql else None)
+                 lambda conn, cur, sql, params, *a: statements.append((sql, params)) if " fills" in sql else None)
     read: list[int] = []
     fills_after = j.fills_after
     j.fills_after = lambda cursor, limit=None: (r := fills_after(cursor, limit), read.append(len(r[0])))[0]  # type: ignore[method-assign]
@@ -139,6 +139,9 @@ def test_a_steady_refresh_reads_only_the_new_fills(tmp_path: Path) -> None:
         pane.reread_history()
         pane.fills()
         assert read == [0] and len(statements) == 1
+    with j.store.engine.connect() as conn:  # by the key's range, not every fill of the account by an index
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statements[0][0]}", statements[0][1]).fetchall()
+    assert [p[-1] for p in plan] == ["SEARCH fills USING INTEGER PRIMARY KEY (rowid>?)"]
     j.save_fill(_fill(900, 20_000, "BTC_USDT", Side.BUY, 1, 100, "o0000"))
     j.save_fill(_fill(901, 20_001, "BTC_USDT", Side.SELL, 1, 101, "o0003"))
     read.clear()
