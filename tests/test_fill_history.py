@@ -6,7 +6,6 @@ journal's recent-order window still shows its strategy, in the pane and in `cash
 from __future__ import annotations
 
 import json
-import sqlite3
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -24,8 +23,9 @@ from cashup_tui.engine.funding import SETTLEMENTS_KEY, settlements
 from cashup_tui.engine.journal import MemoryJournal
 from cashup_tui.service.fill_history import HistoryMixin, PaneHistory
 from cashup_tui.service.fills import fill_rows, trip_rows
-from cashup_tui.store import mappers, open_store
+from cashup_tui.store import open_store
 from cashup_tui.store.journal import StoreJournal
+from tests.engine_fakes import insert_fills
 from tests.test_runtime_cli import cashup
 
 D = Decimal
@@ -85,15 +85,9 @@ def _store(path: Path, n_orders: int, n_fills: int) -> StoreJournal:
     store = open_store(f"sqlite:///{path}")
     j = StoreJournal(store, MODE)
     j.save_orders([_order(f"o{i:04d}", "veteran" if i == 0 else f"s{i % 3}", 1000 + i) for i in range(n_orders)])
-    rows = [mappers.fill_to_row(_fill(i, 10_000 + i, "BTC_USDT", Side.BUY if i % 2 else Side.SELL, 1 + i % 3,
-                                      100 + i % 9, "o0000" if i in (0, n_fills - 1) else f"o{1 + i % (n_orders - 1):04d}"),
-                                MODE) for i in range(n_fills)]
-    cols = list(rows[0])
-    con = sqlite3.connect(path)
-    con.executemany(f"insert into fills ({','.join(cols)}) values ({','.join('?' * len(cols))})",
-                    [tuple(str(v) if isinstance(v, Decimal) else v for v in r.values()) for r in rows])
-    con.commit()
-    con.close()
+    insert_fills(path, [_fill(i, 10_000 + i, "BTC_USDT", Side.BUY if i % 2 else Side.SELL, 1 + i % 3, 100 + i % 9,
+                              "o0000" if i in (0, n_fills - 1) else f"o{1 + i % (n_orders - 1):04d}")
+                        for i in range(n_fills)], MODE)
     return j
 
 

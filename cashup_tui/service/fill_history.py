@@ -109,7 +109,10 @@ class HistoryMixin:
         h = self._pane_history
         mults = {s: i.quanto_multiplier for s, i in self.node.instruments.items()}
         if h is None or (h.multipliers != mults and not self._history_building):
-            h = self._pane_history = PaneHistory(self.node.journal, mults)
+            old, h = h, PaneHistory(self.node.journal, mults)
+            if old is not None:  # shown until the new one is built
+                h.fill_rows, h.trip_rows = old.fill_rows, old.trip_rows
+            self._pane_history = h
         return h
 
     def _poll_history(self) -> PaneHistory:
