@@ -41,7 +41,6 @@ class PaneHistory:
         self.keep = (keep_fills, keep_trips)
         self.fill_rows: list[dict[str, Any]] = []  # newest first
         self.trip_rows: list[dict[str, Any]] = []  # newest first
-        self.builds = 0  # replays from the first fill (the first one and every rebuild)
         self._strategies: dict[str, str] = {}  # client id -> strategy of the kept rows (it never changes)
         self._reset()
 
@@ -64,7 +63,6 @@ class PaneHistory:
             return False
         if behind or self._last is None:
             self._reset()
-            self.builds += 1
             if behind:  # a late, older fill: replay from the first
                 fills, cursor = self.journal.fills_after(0)
                 fills.sort(key=fill_key)
