@@ -60,13 +60,13 @@ def measure(path: Path, rounds: int) -> dict[str, float]:
         steady = []
         for _ in range(20):
             t = time.perf_counter()
-            assert h.update(limit=2000)
+            assert h.update(limit=500)
             steady.append(time.perf_counter() - t)
         out["steady_ms"].append(1000 * statistics.median(steady))
         j.save_fill(Fill(f"bench-{r}", "bench", "BTC_USDT", Side.BUY, Decimal(1), Decimal(50_000), Decimal("0.5"),
                          int(time.time() * 1000) + r))
         t = time.perf_counter()
-        assert h.update(limit=2000)
+        assert h.update(limit=500)
         out["new_fill_ms"].append(1000 * (time.perf_counter() - t))
         if r == 0:
             for name, fn in (("ref", lambda s=store: reference(StoreJournal(s, MODE))),

@@ -95,7 +95,7 @@ class HistoryMixin:
 
     node: Any
     history_every_s = 1.0
-    history_batch = 2000
+    history_batch = 500
     _pane_history: PaneHistory | None = None
     _history_read_at = float("-inf")
     _history_due = False  # fills wait for build_history
