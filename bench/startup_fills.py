@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/startup_fills.py [--fills 1000000]
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import tempfile
 import time
@@ -28,9 +27,9 @@ from cashup_tui.domain.account import Balance  # noqa: E402
 from cashup_tui.domain.enums import Side  # noqa: E402
 from cashup_tui.domain.orders import Fill  # noqa: E402
 from cashup_tui.engine.portfolio import Portfolio  # noqa: E402
-from cashup_tui.store import mappers, open_store  # noqa: E402
+from cashup_tui.store import open_store  # noqa: E402
 from cashup_tui.store.journal import StoreJournal  # noqa: E402
-from tests.engine_fakes import make_engine  # noqa: E402
+from tests.engine_fakes import insert_fills, make_engine  # noqa: E402
 
 MODE = "paper"
 DAY = 86_400_000
@@ -42,22 +41,17 @@ def build(path: Path, n: int, end_ms: int) -> None:
     pf = Portfolio.with_cash(e.portfolio.instruments, Decimal(1_000_000))
     step = max(1, 365 * DAY // n)
     start = end_ms - n * step
-    rows = []
+    fills = []
     for i in range(n):
         f = Fill(f"t{i}", f"c{i}", "BTC_USDT", Side.BUY if i % 2 else Side.SELL, Decimal(1 + i % 3),
                  Decimal(50_000 + (i * 37) % 900), Decimal("0.5"), start + i * step, venue_order_id=f"v{i}")
         pf.apply_fill(f)
-        rows.append(mappers.fill_to_row(f, MODE))
+        fills.append(f)
     j = StoreJournal(store, MODE)
     j.save_positions(list(pf.positions.values()))
     j.save_balances([Balance("USDT", pf.cash, pf.cash, end_ms)])
     store.close()
-    cols = list(rows[0])
-    con = sqlite3.connect(path)
-    con.executemany(f"insert into fills ({','.join(cols)}) values ({','.join('?' * len(cols))})",
-                    [tuple(str(v) if isinstance(v, Decimal) else v for v in r.values()) for r in rows])
-    con.commit()
-    con.close()
+    insert_fills(path, fills, MODE)
 
 
 def measure(fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 from msgspec import structs
 
@@ -195,3 +196,19 @@ def feed(cache: Cache, pf: Portfolio, clock: TestClock, prices: dict[str, Decima
 def order(symbol: str = "BTC_USDT", side: Side = Side.BUY, size: str = "10", price: str | None = "50000",
           otype: OrderType = OrderType.LIMIT, cid: str = "t-x1", **kw: object) -> Order:
     return Order(ClientOrderId(cid), symbol, side, D(size), otype, D(price) if price is not None else None, **kw)  # type: ignore[arg-type]
+
+
+def insert_fills(path: Any, fills: list[Fill], mode: str) -> None:
+    """Fill rows written straight into a SQLite store's file in one transaction (a long history in seconds,
+    as a live account's journal holds it); the store's schema must exist."""
+    import sqlite3
+
+    from cashup_tui.store import mappers
+
+    rows = [mappers.fill_to_row(f, mode) for f in fills]
+    cols = list(rows[0])
+    con = sqlite3.connect(path)
+    con.executemany(f"insert into fills ({','.join(cols)}) values ({','.join('?' * len(cols))})",
+                    [tuple(str(v) if isinstance(v, Decimal) else v for v in r.values()) for r in rows])
+    con.commit()
+    con.close()

@@ -185,7 +185,7 @@ async def settle_snapshot_demo(pilot: Any) -> None:
     ws._bars_at.clear()
     await wait_until(pilot, lambda: ws._wanted <= set(ws._bars), timeout=60, what="every chart series")
     ws.risk()  # VaR from the daily bars now there
-    ws._journal_read = None  # the fills read before the market order's fill was journalled
+    ws.reread_history()  # the fills read before the market order's fill was journalled
     app.refresh_views()  # the fill's toast comes out now: cleared, so no toast times out mid-snapshot
     app.toasts.read_all()
     app.clear_notifications()

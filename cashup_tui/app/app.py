@@ -214,9 +214,13 @@ class CashupApp(SerialKeys, App[int]):
             self.query_one(RiskPane).show(node.risk(), node_series(node, "equity_series"))
         elif tab == "fills":
             history: Any = node
-            self.query_one(FillsPane).show(history.fills(), history.round_trips(), history.orders_by_time())
+            self.query_one(FillsPane).show(history.fills(), history.round_trips(), history.orders_by_time(),
+                                           loading=history.history_loading())
         if self.has_class("-wide"):
             self.query_one(SidePanel).show(node, self.symbol)
+        keeper: Any = node  # a long fill history replays in a thread (a read-model node keeps none)
+        if hasattr(keeper, "claim_history_build") and keeper.claim_history_build():
+            self.run_worker(keeper.build_history, thread=True, group="history", exit_on_error=False)
         for t in node.drain_alerts():
             self.toasts.show(t.text, severity=t.severity if t.severity in ("warning", "error") else "information",
                              markup=False, key=t.key, critical=t.critical)

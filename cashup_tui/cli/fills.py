@@ -54,7 +54,7 @@ def command(
     store, journal = open_journal(settings, m, url)
     try:
         fills = journal.load_fills()
-        orders = {o.client_id: o for o in journal.load_orders()}
+        strategies = journal.order_strategies({f.client_id for f in fills})
         positions = journal.load_positions()
         funding = settlements(journal)
     finally:
@@ -63,7 +63,7 @@ def command(
     mults = _multipliers({f.symbol for f in fills}, positions)
     if trips:
         return _print_trips(m, fills, mults, symbol, lo, hi, as_json, as_csv, funding)
-    rows = fill_rows(fills, orders, mults, symbol=symbol, since_ms=lo, until_ms=hi)
+    rows = fill_rows(fills, strategies, mults, symbol=symbol, since_ms=lo, until_ms=hi)
     if _machine_output(m, "fills", rows, COLUMNS, as_json, as_csv):
         return
     if not rows:

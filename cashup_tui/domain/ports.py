@@ -9,7 +9,7 @@ dead-man switch, even when the answer is "nothing to do" (paper, backtest).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
@@ -217,6 +217,15 @@ class Journal(Protocol):
 
     def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
         """The fills of the orders of `strategy` on `symbol`, all of them, in time order (ts, trade id)."""
+        ...
+
+    def fills_after(self, cursor: int, limit: int | None = None) -> tuple[list[Fill], int]:
+        """The fills stored after `cursor` (0: from the first; at most `limit`), in the order stored (not
+        time order: a reconciled fill can be older than one stored before it), and the cursor after them."""
+        ...
+
+    def order_strategies(self, client_ids: Iterable[str]) -> dict[str, str]:
+        """The strategy of each of these orders that has one, whatever the order's age."""
         ...
 
     def last_fill_ms(self) -> int | None:

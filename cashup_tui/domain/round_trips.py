@@ -60,16 +60,27 @@ class _Open:
                          self.realised, self.fees, self.fills)
 
 
-def round_trips(fills: Iterable[Fill], multipliers: Mapping[str, Decimal]) -> tuple[list[RoundTrip], list[RoundTrip]]:
-    """(closed trips in close order, trips still open) from fills of any order; multipliers per contract."""
-    closed: list[RoundTrip] = []
-    current: dict[str, _Open] = {}
-    books: dict[str, Position] = {}
-    for f in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
-        book = books.setdefault(f.symbol, Position(f.symbol, multipliers.get(f.symbol, Decimal(1))))
+class TripBook:
+    """The replay state of fills in time order: per contract its `Position` (realised PnL per fill) and the
+    trip open on it. `round_trips` runs it once over a list; the Fills pane keeps one and feeds it the
+    fills stored since its last read (the caller keeps the time order)."""
+
+    __slots__ = ("books", "current", "multipliers")
+
+    def __init__(self, multipliers: Mapping[str, Decimal]) -> None:
+        self.multipliers = multipliers
+        self.books: dict[str, Position] = {}
+        self.current: dict[str, _Open] = {}
+
+    def apply(self, f: Fill) -> tuple[Decimal, RoundTrip | None]:
+        """Book one fill: (the realised price PnL it produced, the trip it closed or None)."""
+        book = self.books.get(f.symbol)
+        if book is None:
+            book = self.books[f.symbol] = Position(f.symbol, self.multipliers.get(f.symbol, Decimal(1)))
         realised = book.apply_fill(f)
         sign = f.side.sign
-        qty, t = f.size, current.get(f.symbol)
+        qty, t = f.size, self.current.get(f.symbol)
+        closed = None
         if t is not None and t.sign != sign:  # closing (some or all)
             closing = min(qty, abs(t.size))
             close_fee = f.fee * closing / qty
@@ -81,20 +92,35 @@ def round_trips(fills: Iterable[Fill], multipliers: Mapping[str, Decimal]) -> tu
             t.size += closing * sign
             qty -= closing
             if t.size == 0:
-                closed.append(t.trip(f.symbol, f.ts_ms))
-                del current[f.symbol]
+                closed = t.trip(f.symbol, f.ts_ms)
+                del self.current[f.symbol]
                 t = None
             if qty == 0:
-                continue
+                return realised, closed
             fee = f.fee - close_fee
         else:
             fee = f.fee
         if t is None:
-            t = current[f.symbol] = _Open(sign, f.ts_ms)
+            t = self.current[f.symbol] = _Open(sign, f.ts_ms)
         t.size += qty * sign
         t.peak = max(t.peak, abs(t.size))
         t.in_qty += qty
         t.in_value += qty * f.price
         t.fees += fee
         t.fills += 1
-    return closed, [t.trip(s, None) for s, t in current.items()]
+        return realised, closed
+
+    def open_trips(self) -> list[RoundTrip]:
+        return [t.trip(s, None) for s, t in self.current.items()]
+
+
+def fill_key(f: Fill) -> tuple[int, str]:
+    """The replay order of fills: time, then venue trade id."""
+    return f.ts_ms, f.trade_id
+
+
+def round_trips(fills: Iterable[Fill], multipliers: Mapping[str, Decimal]) -> tuple[list[RoundTrip], list[RoundTrip]]:
+    """(closed trips in close order, trips still open) from fills of any order; multipliers per contract."""
+    book = TripBook(multipliers)
+    closed = [t for f in sorted(fills, key=fill_key) if (t := book.apply(f)[1]) is not None]
+    return closed, book.open_trips()

@@ -8,7 +8,7 @@ event backtest and `demo --no-store` use this one, which keeps the same contract
 from __future__ import annotations
 
 import copy
-from collections.abc import MutableSequence
+from collections.abc import Iterable, MutableSequence
 from typing import Any
 
 from cashup_tui.domain.account import Balance
@@ -89,6 +89,15 @@ class MemoryJournal:
     def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
         mine = {cid for cid, o in self.orders.items() if o.strategy == strategy}
         return [f for f in self.load_fills() if f.client_id in mine and f.symbol == symbol]
+
+    def fills_after(self, cursor: int, limit: int | None = None) -> tuple[list[Fill], int]:
+        """The cursor counts the fills held, in the order added (a journal that forgets its oldest fills,
+        `WindowJournal`, is not read this way)."""
+        fills = list(self.fills.values())[cursor:None if limit is None else cursor + limit]
+        return fills, cursor + len(fills)
+
+    def order_strategies(self, client_ids: Iterable[str]) -> dict[str, str]:
+        return {c: o.strategy for c in client_ids if (o := self.orders.get(c)) is not None and o.strategy}
 
     def last_fill_ms(self) -> int | None:
         return max((f.ts_ms for f in self.fills.values()), default=None)

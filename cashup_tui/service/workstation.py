@@ -41,7 +41,7 @@ from cashup_tui.engine.triggers import bracket_legs
 from cashup_tui.service import commands
 from cashup_tui.service.alert_rules import AlertRulesMixin
 from cashup_tui.service.equity import EquityMixin
-from cashup_tui.service.fills import HistoryMixin
+from cashup_tui.service.fill_history import HistoryMixin
 from cashup_tui.service.funding import FundingView, funding_view
 from cashup_tui.service.jobs import BacktestMixin
 from cashup_tui.service.leverage import LeverageMixin

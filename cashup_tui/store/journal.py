@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
@@ -282,6 +282,14 @@ class StoreJournal:
     @_busy_retried
     def strategy_fills(self, strategy: str, symbol: str) -> list[Fill]:
         return orders_repo.load_strategy_fills(self.store, strategy, symbol, mode=self.mode, account=self.account)
+
+    @_busy_retried
+    def fills_after(self, cursor: int, limit: int | None = None) -> tuple[list[Fill], int]:
+        return orders_repo.load_fills_after(self.store, cursor, limit=limit, mode=self.mode, account=self.account)
+
+    @_busy_retried
+    def order_strategies(self, client_ids: Iterable[str]) -> dict[str, str]:
+        return orders_repo.order_strategies(self.store, client_ids, mode=self.mode, account=self.account)
 
     @_busy_retried
     def last_fill_ms(self) -> int | None:

@@ -154,6 +154,35 @@ def load_strategy_fills(db: Any, strategy: str, symbol: str, *, mode: str | None
     return sorted(fills, key=lambda f: (f.ts_ms, f.trade_id))
 
 
+def load_fills_after(db: Any, after_id: int, *, limit: int | None = None, mode: str | None = None,
+                     account: str = DEFAULT_ACCOUNT) -> tuple[list[Fill], int]:
+    """The fills stored after the row `after_id` (0: from the first), in the order stored, and the id of the
+    last one read (`after_id` when none): a reader that keeps the id reads only what is new, by the primary
+    key's range (O(new), not O(stored)). SQLite's writers take turns, so ids are in commit order."""
+    # the account and mode compared as expressions, so no index on them is preferred to the key's range
+    q = select(FILLS).where(FILLS.c.id > after_id, FILLS.c.account.concat("") == account).order_by(FILLS.c.id)
+    if mode is not None:
+        q = q.where(FILLS.c.mode.concat("") == mode)
+    if limit is not None:
+        q = q.limit(limit)
+    with transaction(db) as conn:
+        rows = list(conn.execute(q).mappings())
+    return [m.fill_from_row(r) for r in rows], (int(rows[-1]["id"]) if rows else after_id)
+
+
+def order_strategies(db: Any, client_ids: Iterable[str], *, mode: str | None = None,
+                     account: str = DEFAULT_ACCOUNT) -> dict[str, str]:
+    """The strategy of each of these orders that names one (by the orders' unique key, in chunks)."""
+    ids = sorted({str(c) for c in client_ids})
+    out: dict[str, str] = {}
+    with transaction(db) as conn:
+        for i in range(0, len(ids), 500):
+            q = _scoped(select(ORDERS.c.client_id, ORDERS.c.strategy).where(
+                ORDERS.c.client_id.in_(ids[i:i + 500])), ORDERS, account, mode)
+            out.update({c: s for c, s in conn.execute(q) if s})
+    return out
+
+
 def last_fill_ms(db: Any, *, mode: str | None = None, account: str = DEFAULT_ACCOUNT) -> int | None:
     q = _scoped(select(func.max(FILLS.c.ts_ms)), FILLS, account, mode)
     with transaction(db) as conn:

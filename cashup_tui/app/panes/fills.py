@@ -26,6 +26,7 @@ ORDER_COLUMNS = ("Created", "Updated", *HIST_COLUMNS)
 FILL_DROP = ("Strategy", "Client id", "Fee")
 TRIP_DROP = ("Duration", "Funding", "Fees", "PnL", "Entry")
 ORDER_DROP = ("Reason", "Updated", "Client id", "Type", "Avg")
+FILLS_TITLE = "Fills (newest first; same rows as `cashup fills`)"
 
 
 def when(ts_ms: int | None) -> str:
@@ -63,8 +64,10 @@ def order_rows(orders: Sequence[Order]) -> list[tuple[str, list[object]]]:
 
 
 class FillsPane(Vertical):
+    _loading = False
+
     def compose(self) -> ComposeResult:
-        yield Label("Fills (newest first; same rows as `cashup fills`)", markup=False, classes="pane-title")
+        yield Label(FILLS_TITLE, markup=False, classes="pane-title", id="fills-title")
         yield SyncTable(FILL_COLUMNS, id="fills-table")
         yield Label("Closed positions (round trips)", classes="pane-title")
         yield SyncTable(TRIP_COLUMNS, id="trips-table")
@@ -72,9 +75,12 @@ class FillsPane(Vertical):
         yield SyncTable(ORDER_COLUMNS, id="orders-by-time")
 
     def show(self, fills: Sequence[Mapping[str, Any]], trips: Sequence[Mapping[str, Any]],
-             orders: Sequence[Order]) -> None:
+             orders: Sequence[Order], *, loading: bool = False) -> None:
         """Newest first: a table that gained rows, or was rebuilt for its width, is re-sorted by its time
-        column (sync appends new rows)."""
+        column (sync appends new rows). `loading`: a long fill history is being read (the rows are the last)."""
+        if loading != self._loading:
+            self._loading = loading
+            self.query_one("#fills-title", Label).update(FILLS_TITLE + (" (loading the fill history…)" * loading))
         for table_id, columns, rows, drop, column in (
                 ("#fills-table", FILL_COLUMNS, fill_rows(fills), FILL_DROP, "Time"),
                 ("#trips-table", TRIP_COLUMNS, trip_rows(trips), TRIP_DROP, "Closed"),
