@@ -21,7 +21,8 @@ from cashup_tui.domain.enums import OrderStatus, Side
 from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind
 from cashup_tui.engine.funding import SETTLEMENTS_KEY, settlements
 from cashup_tui.engine.journal import MemoryJournal
-from cashup_tui.service.fill_history import HistoryMixin, PaneHistory
+from cashup_tui.service.equity import pnl_series
+from cashup_tui.service.fill_history import CURVE_POINTS, HistoryMixin, PaneHistory, PnlCurve
 from cashup_tui.service.fills import fill_rows, trip_rows
 from cashup_tui.store import open_store
 from cashup_tui.store.journal import StoreJournal
@@ -71,6 +72,11 @@ def test_incremental_rows_are_the_one_shot_rows_whatever_the_store_order(
             assert limit is not None
             h.update()
         assert (h.fill_rows, h.trip_rows) == _expected(j, keep)
+        every = j.load_fills()
+        rows = fill_rows(every, j.order_strategies({f.client_id for f in every}), MULTS)
+        for strategy in (None, "s0", "s1", "s2"):  # the PnL curves: over every fill, not the rows kept
+            curve = h.curves.get(strategy)
+            assert (curve.points() if curve is not None else ([], [])) == pnl_series(rows, strategy)
 
 
 def _order(cid: str, strategy: str, ts: int) -> tuple[Order, OrderEvent]:
@@ -179,3 +185,15 @@ async def test_the_fills_tab_builds_a_long_history_in_a_thread(tmp_path: Path) -
         if isinstance(app.screen, Confirm):
             await press(pilot, "y")
         await wait_until(pilot, lambda: app.return_code is not None, timeout=20, what="the app to exit")
+
+
+def test_a_pnl_curve_over_a_long_history_keeps_few_points_and_its_exact_last_value() -> None:
+    curve, acc = PnlCurve(), 0.0
+    for i in range(10 * CURVE_POINTS + 3):
+        delta = ((i * 37) % 11 - 5) / 7
+        curve.add(1000 + i, delta)
+        acc += delta
+    times, values = curve.points()
+    assert len(times) == len(values) <= CURVE_POINTS + 1
+    assert times == sorted(times) and times[-1] == 1000 + 10 * CURVE_POINTS + 2
+    assert values[-1] == acc  # the same additions in the same order: exact

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 EQUITY_EVERY_MS = 5_000
 EQUITY_POINTS = 2_000
@@ -68,6 +68,10 @@ class EquityMixin:
         return self._equity_sampler().series()
 
     def pnl_series(self, strategy: str | None = None) -> Series:
-        """A strategy's (or, without one, every fill's) cumulative net PnL from the journal."""
+        """A strategy's (or, without one, every fill's) cumulative net PnL from the journal: the Fills
+        history's curve over every fill where the node keeps one, else from the fill rows it has."""
+        curve: Any = getattr(self, "pnl_curve", None)
+        if curve is not None:
+            return cast(Series, curve(strategy))
         fills: Any = getattr(self, "fills", None)
         return pnl_series(fills(limit=100_000) if fills is not None else [], strategy)

@@ -28,6 +28,41 @@ from cashup_tui.service.fills import Funding, fill_row, trip_row
 log = logging.getLogger("cashup.fills")
 KEEP_FILLS = 500  # the rows the pane shows
 KEEP_TRIPS = 200
+CURVE_POINTS = 2048  # a PnL curve's points kept (halved when full): more than a chart has columns
+
+
+class PnlCurve:
+    """Cumulative net PnL (realised less fees) after each fill, oldest first, over the whole history in at
+    most `CURVE_POINTS` points: when full, every other point is dropped and then only every `stride`-th
+    fill adds one. The last value is always exact (`points` ends with it)."""
+
+    __slots__ = ("acc", "last", "n", "stride", "times", "values")
+
+    def __init__(self) -> None:
+        self.acc = 0.0
+        self.n = 0
+        self.stride = 1
+        self.times: list[int] = []
+        self.values: list[float] = []
+        self.last: tuple[int, float] | None = None
+
+    def add(self, ts_ms: int, delta: float) -> None:
+        self.acc += delta
+        self.last = (ts_ms, self.acc)
+        self.n += 1
+        if self.n % self.stride:
+            return
+        self.times.append(ts_ms)
+        self.values.append(self.acc)
+        if len(self.times) >= CURVE_POINTS:
+            self.times, self.values, self.stride = self.times[1::2], self.values[1::2], self.stride * 2
+
+    def points(self) -> tuple[list[int], list[float]]:
+        times, values = list(self.times), list(self.values)
+        if self.last is not None and (not times or times[-1] != self.last[0] or values[-1] != self.last[1]):
+            times.append(self.last[0])
+            values.append(self.last[1])
+        return times, values
 
 
 class PaneHistory:
@@ -50,6 +85,7 @@ class PaneHistory:
         self._last: tuple[int, str] | None = None
         self._kept: deque[tuple[Fill, Decimal]] = deque(maxlen=self.keep[0])
         self._closed: deque[RoundTrip] = deque(maxlen=self.keep[1])
+        self.curves: dict[str | None, PnlCurve] = {}  # None: every fill; else one strategy's fills
 
     def update(self, limit: int | None = None) -> bool:
         """Apply the fills stored since the last read. False, with nothing applied, when more than `limit`
@@ -66,22 +102,34 @@ class PaneHistory:
             if behind:  # a late, older fill: replay from the first
                 fills, cursor = self.journal.fills_after(0)
                 fills.sort(key=fill_key)
-        book, kept, closed = self._book, self._kept, self._closed
+        book, kept, closed, curves = self._book, self._kept, self._closed, self.curves
+        named = self._strategies_of({f.client_id for f in fills})
+        every = curves.setdefault(None, PnlCurve())
         for f in fills:
             realised, trip = book.apply(f)
             kept.append((f, realised))
             if trip is not None:
                 closed.append(trip)
+            net = float(realised) - float(f.fee)
+            every.add(f.ts_ms, net)
+            if (strategy := named.get(f.client_id)):
+                curve = curves.get(strategy)
+                if curve is None:
+                    curve = curves[strategy] = PnlCurve()
+                curve.add(f.ts_ms, net)
         self._last, self.cursor = fill_key(fills[-1]), cursor
         self._publish()
         return True
 
-    def _publish(self) -> None:
-        cids = {f.client_id for f, _ in self._kept}
+    def _strategies_of(self, cids: set[str]) -> dict[str, str]:
+        """The strategy of each of these orders ("" for none): those of the kept rows are known."""
         missing = cids - self._strategies.keys()
         found: dict[str, str] = self.journal.order_strategies(missing) if missing else {}
         known = self._strategies
-        self._strategies = {c: known[c] if c in known else found.get(c, "") for c in cids}
+        return {c: known[c] if c in known else found.get(c, "") for c in cids}
+
+    def _publish(self) -> None:
+        self._strategies = self._strategies_of({f.client_id for f, _ in self._kept})
         self.fill_rows = [fill_row(f, realised, self._strategies[f.client_id])
                           for f, realised in reversed(self._kept)]
         funding = Funding(settlements(self.journal)) if self._closed else Funding(())
@@ -162,6 +210,13 @@ class HistoryMixin:
         if self.node is None:
             return []
         return self._poll_history().trip_rows[:limit]
+
+    def pnl_curve(self, strategy: str | None = None) -> tuple[list[int], list[float]]:
+        """Cumulative net PnL of every fill (or of one strategy's) over the whole history (`PnlCurve`)."""
+        if self.node is None:
+            return [], []
+        curve = self._poll_history().curves.get(strategy)
+        return curve.points() if curve is not None else ([], [])
 
     def orders_by_time(self, limit: int = 300) -> list[Any]:
         """The journal's recent orders and the cache's (fresher), newest first by when each was created."""
