@@ -16,18 +16,16 @@ from hypothesis import strategies as st
 
 from cashup_tui.domain.enums import OrderType, Side
 from cashup_tui.domain.events import FundingSettled
-from cashup_tui.domain.market import Bar
 from cashup_tui.engine.funding import SETTLEMENTS_KEY, newest_seq, shares_missed
 from cashup_tui.engine.portfolio_slot import add_portfolio
 from cashup_tui.engine.runner import StrategyRunner
-from cashup_tui.engine.strategy import load_strategy
 from cashup_tui.store import open_store
 from cashup_tui.store.engine import Store
 from cashup_tui.store.journal import StoreJournal
 from tests.campaign import examples
 from tests.engine_fakes import INSTRUMENTS, Engine, FakeExecution, MemoryJournal, make_engine, order
 from tests.test_engine_runner import GOOD, _load, bar
-from tests.test_portfolio_live import FIXED, flat_bar
+from tests.test_slot_history import PRICES, portfolio_on_file
 
 D = Decimal
 SYM = "BTC_USDT"
@@ -102,19 +100,8 @@ async def test_an_older_settlement_booked_at_start_up_reaches_the_slot(tmp_path:
 async def test_a_portfolio_slot_keeps_each_symbols_share_across_a_crash_out_of_order(tmp_path: Path) -> None:
     """The same for a portfolio slot: per symbol, an older settlement booked after a newer one, then a crash
     before the slot's commit; it holds the account's whole position on each symbol, so it takes each amount."""
-    (tmp_path / "fixed.py").write_text(FIXED)
-    cls = load_strategy(str(tmp_path / "fixed.py"))
-    prices = {"BTC_USDT": 50000.0, "ETH_USDT": 3000.0}
-    db = tmp_path / "store.sqlite"
-    store = open_store(str(db))
-    e = make_engine(journal=StoreJournal(store, "paper"))  # type: ignore[arg-type]
-    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    slot = add_portfolio(runner, cls(), list(prices), "1m", name="pf", order_notional=D(10_000))
-    slot.warm_up({s: [Bar(s, "1m", 1_700_000_000_000 + i * 60_000, p, p, p, p) for i in range(4)]
-                  for s, p in prices.items()})
-    flat_bar(slot, runner, prices)
-    await runner.idle()
-    assert all(b.size != 0 for b in slot.books.values())
+    db, store, e, runner, slot, cls = await portfolio_on_file(tmp_path)
+    prices = PRICES
     ts = max(b.updated_ms for b in slot.books.values()) + 1000
     await e.om.handle_event(FundingSettled(ts + 9000, "BTC_USDT", D("-1.5"), "BTC_USDT@9"))  # the newest first
     runner._save = lambda slot: None  # type: ignore[method-assign]  # dies before the slot's commits

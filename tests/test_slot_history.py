@@ -12,18 +12,45 @@ from cashup_tui.domain.enums import OrderStatus, OrderType, Side
 from cashup_tui.domain.ids import ClientOrderId
 from cashup_tui.domain.market import Bar
 from cashup_tui.domain.orders import Fill, Order, OrderEvent, OrderEventKind
-from cashup_tui.engine.portfolio_slot import add_portfolio
+from cashup_tui.engine.portfolio_slot import PortfolioSlot, add_portfolio
 from cashup_tui.engine.runner import StrategyRunner
 from cashup_tui.engine.strategy import load_strategy
 from cashup_tui.store import open_store
+from cashup_tui.store.engine import Store
 from cashup_tui.store.journal import StoreJournal
-from tests.engine_fakes import INSTRUMENTS, MemoryJournal, make_engine
+from tests.engine_fakes import INSTRUMENTS, Engine, FakeExecution, MemoryJournal, make_engine
 from tests.test_engine_runner import GOOD, _load, bar
 from tests.test_portfolio_live import FIXED, flat_bar
 
 D = Decimal
 SYM = "BTC_USDT"
 NEWER = 1001  # one more than the journal's recent-order window
+
+
+PRICES = {"BTC_USDT": 50000.0, "ETH_USDT": 3000.0}  # the fake venue's fill prices and the marks
+
+
+async def portfolio_on_file(tmp_path: Path) -> tuple[Path, Store, Engine, StrategyRunner, PortfolioSlot, type]:
+    """A portfolio slot "pf" (fixed weights) holding BTC and ETH, its journal a SQLite file."""
+    (tmp_path / "fixed.py").write_text(FIXED)
+    cls = load_strategy(str(tmp_path / "fixed.py"))
+    db = tmp_path / "store.sqlite"
+    store, e, runner = reopen(db)
+    slot = add_portfolio(runner, cls(), list(PRICES), "1m", name="pf", order_notional=D(10_000))
+    assert isinstance(slot, PortfolioSlot)
+    slot.warm_up({s: [Bar(s, "1m", 1_700_000_000_000 + i * 60_000, p, p, p, p) for i in range(4)]
+                  for s, p in PRICES.items()})
+    flat_bar(slot, runner, PRICES)
+    await runner.idle()
+    assert all(b.size != 0 for b in slot.books.values())
+    return db, store, e, runner, slot, cls
+
+
+def reopen(db: Path, venue: FakeExecution | None = None) -> tuple[Store, Engine, StrategyRunner]:
+    """A process on the store file: its engine (on `venue`, the same fake venue after a restart) and runner."""
+    store = open_store(str(db))
+    e = make_engine(journal=StoreJournal(store, "paper"), venue=venue)  # type: ignore[arg-type]
+    return store, e, StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
 
 
 def _newer_orders(journal: StoreJournal | MemoryJournal, n: int, start_ms: int) -> None:
@@ -38,9 +65,7 @@ def _newer_orders(journal: StoreJournal | MemoryJournal, n: int, start_ms: int) 
 
 async def test_a_slot_comes_back_with_its_position_after_a_thousand_newer_orders(tmp_path: Path) -> None:
     db = tmp_path / "store.sqlite"
-    store = open_store(str(db))
-    e = make_engine(journal=StoreJournal(store, "paper"))  # type: ignore[arg-type]
-    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
+    store, e, runner = reopen(db)
     cls, _ = _load(tmp_path, "good", GOOD)
     runner.add(cls(), SYM, "1m", name="g", order_notional=D(500))
     runner.on_bar(bar(0))
@@ -49,10 +74,8 @@ async def test_a_slot_comes_back_with_its_position_after_a_thousand_newer_orders
     assert held != 0
     _newer_orders(e.journal, NEWER, e.clock.now_ms() + 1)  # type: ignore[arg-type]
     store.close()
-    store = open_store(str(db))
+    store, _, r2 = reopen(db, e.venue)
     try:
-        e2 = make_engine(journal=StoreJournal(store, "paper"), venue=e.venue)  # type: ignore[arg-type]
-        r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
         r2.add(cls(), SYM, "1m", name="g", order_notional=D(500))
         assert r2.slots["g"].position == held, "the slot's fills are older than the recent-order window"
         assert r2.slots["g"].fills == 1
@@ -61,27 +84,13 @@ async def test_a_slot_comes_back_with_its_position_after_a_thousand_newer_orders
 
 
 async def test_a_portfolio_slot_comes_back_with_its_books_after_a_thousand_newer_orders(tmp_path: Path) -> None:
-    (tmp_path / "fixed.py").write_text(FIXED)
-    cls = load_strategy(str(tmp_path / "fixed.py"))
-    prices = {"BTC_USDT": 50000.0, "ETH_USDT": 3000.0}
-    db = tmp_path / "store.sqlite"
-    store = open_store(str(db))
-    e = make_engine(journal=StoreJournal(store, "paper"))  # type: ignore[arg-type]
-    runner = StrategyRunner(e.om, INSTRUMENTS, e.clock, e.journal, e.bus)
-    slot = add_portfolio(runner, cls(), list(prices), "1m", name="pf", order_notional=D(10_000))
-    slot.warm_up({s: [Bar(s, "1m", 1_700_000_000_000 + i * 60_000, p, p, p, p) for i in range(4)]
-                  for s, p in prices.items()})
-    flat_bar(slot, runner, prices)
-    await runner.idle()
+    db, store, e, _, slot, cls = await portfolio_on_file(tmp_path)
     sizes = {s: b.size for s, b in slot.books.items()}
-    assert all(sizes.values())
     _newer_orders(e.journal, NEWER, e.clock.now_ms() + 1)  # type: ignore[arg-type]
     store.close()
-    store = open_store(str(db))
+    store, _, r2 = reopen(db, e.venue)
     try:
-        e2 = make_engine(journal=StoreJournal(store, "paper"), venue=e.venue)  # type: ignore[arg-type]
-        r2 = StrategyRunner(e2.om, INSTRUMENTS, e2.clock, e2.journal, e2.bus)
-        back = add_portfolio(r2, cls(), list(prices), "1m", name="pf", order_notional=D(10_000))
+        back = add_portfolio(r2, cls(), list(PRICES), "1m", name="pf", order_notional=D(10_000))
         assert {s: b.size for s, b in back.books.items()} == sizes
     finally:
         store.close()
