@@ -197,3 +197,41 @@ def test_a_pnl_curve_over_a_long_history_keeps_few_points_and_its_exact_last_val
     assert len(times) == len(values) <= CURVE_POINTS + 1
     assert times == sorted(times) and times[-1] == 1000 + 10 * CURVE_POINTS + 2
     assert values[-1] == acc  # the same additions in the same order: exact
+
+
+def test_a_rebuild_in_a_thread_shows_the_previous_curves_until_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a rebuild replays (in the worker thread), the Strategies pane's curve read from the loop is the
+    one before it, never a partial replay (a curve of the first fills only), as the Fills rows are."""
+    from cashup_tui.domain.round_trips import TripBook
+
+    j = MemoryJournal()
+    for k in range(3):
+        j.orders[f"c{k}"] = Order(f"c{k}", "BTC_USDT", Side.BUY, D(1), strategy=f"s{k}")  # type: ignore[arg-type]
+    for i in range(60):
+        j.save_fill(_fill(i, 10_000 + 1000 * i, "BTC_USDT", Side.BUY if i % 2 else Side.SELL, 1 + i % 3, 90 + i % 7,
+                          f"c{i % 3}"))
+    pane = _Pane(j)
+    pane.history_batch = 10
+    assert pane.fills() == [] and pane.claim_history_build()
+    pane.build_history()
+    before = {s: pane.pnl_curve(s) for s in (None, "s0", "s1")}
+    rows_before = pane.fills()
+    assert before[None][0] and rows_before
+    j.save_fill(_fill(99, 5, "BTC_USDT", Side.SELL, 2, 95, "c1"))  # older than every fill: a rebuild
+    pane.reread_history()
+    pane.fills()
+    assert pane.claim_history_build()
+    seen: list[tuple[Any, Any]] = []
+    apply = TripBook.apply
+
+    def spy(book: TripBook, f: Fill) -> Any:
+        if len(seen) < 40:  # what the loop reads mid-replay
+            seen.append(({s: pane.pnl_curve(s) for s in before}, pane.fills()))
+        return apply(book, f)
+
+    monkeypatch.setattr(TripBook, "apply", spy)
+    pane.build_history()
+    assert len(seen) == 40 and all(got == (before, rows_before) for got in seen)
+    every = j.load_fills()
+    rows = fill_rows(every, j.order_strategies({f.client_id for f in every}), MULTS)
+    assert {s: pane.pnl_curve(s) for s in before} == {s: pnl_series(rows, s) for s in before}
