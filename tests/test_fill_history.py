@@ -235,3 +235,30 @@ def test_a_rebuild_in_a_thread_shows_the_previous_curves_until_it_is_built(monke
     every = j.load_fills()
     rows = fill_rows(every, j.order_strategies({f.client_id for f in every}), MULTS)
     assert {s: pane.pnl_curve(s) for s in before} == {s: pnl_series(rows, s) for s in before}
+
+
+def test_a_fill_committed_after_a_newer_id_is_read_on_postgres(pg: Any) -> None:
+    """PostgreSQL hands out ids when rows are inserted, not when they commit: with the node and `orders sync`
+    (a short command beside it) storing fills at once, the pane's cursor passed an id committed later, and
+    that fill never showed. Fill inserts take turns (as SQLite's writers do), so ids are in commit order."""
+    import threading
+
+    from cashup_tui.store import orders as orders_repo
+
+    url = pg.create_database()
+    node, sync, pane = (StoreJournal(open_store(url), MODE) for _ in range(3))
+    h = PaneHistory(pane, MULTS)
+    with node.store.engine.connect() as conn, conn.begin():  # the node's fill, not committed yet
+        orders_repo.record_fill(conn, _fill(1, 1000, "BTC_USDT", Side.BUY, 1, 100), MODE)
+        other = threading.Thread(target=sync.save_fill, args=(_fill(2, 2000, "BTC_USDT", Side.SELL, 1, 101),))
+        other.start()
+        with pane.store.engine.connect() as probe:  # until sync has committed (before) or waits (now)
+            while other.is_alive() and not probe.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").scalar():
+                other.join(timeout=0.05)
+        assert h.update()
+    other.join()
+    assert h.update()
+    assert [r["trade_id"] for r in h.fill_rows] == ["T00002", "T00001"]
+    for j in (node, sync, pane):
+        j.store.close()
