@@ -197,3 +197,68 @@ def test_a_pnl_curve_over_a_long_history_keeps_few_points_and_its_exact_last_val
     assert len(times) == len(values) <= CURVE_POINTS + 1
     assert times == sorted(times) and times[-1] == 1000 + 10 * CURVE_POINTS + 2
     assert values[-1] == acc  # the same additions in the same order: exact
+
+
+def test_a_rebuild_in_a_thread_shows_the_previous_curves_until_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a rebuild replays (in the worker thread), the Strategies pane's curve read from the loop is the
+    one before it, never a partial replay (a curve of the first fills only), as the Fills rows are."""
+    from cashup_tui.domain.round_trips import TripBook
+
+    j = MemoryJournal()
+    for k in range(3):
+        j.orders[f"c{k}"] = Order(f"c{k}", "BTC_USDT", Side.BUY, D(1), strategy=f"s{k}")  # type: ignore[arg-type]
+    for i in range(60):
+        j.save_fill(_fill(i, 10_000 + 1000 * i, "BTC_USDT", Side.BUY if i % 2 else Side.SELL, 1 + i % 3, 90 + i % 7,
+                          f"c{i % 3}"))
+    pane = _Pane(j)
+    pane.history_batch = 10
+    assert pane.fills() == [] and pane.claim_history_build()
+    pane.build_history()
+    before = {s: pane.pnl_curve(s) for s in (None, "s0", "s1")}
+    rows_before = pane.fills()
+    assert before[None][0] and rows_before
+    j.save_fill(_fill(99, 5, "BTC_USDT", Side.SELL, 2, 95, "c1"))  # older than every fill: a rebuild
+    pane.reread_history()
+    pane.fills()
+    assert pane.claim_history_build()
+    seen: list[tuple[Any, Any]] = []
+    apply = TripBook.apply
+
+    def spy(book: TripBook, f: Fill) -> Any:
+        if len(seen) < 40:  # what the loop reads mid-replay
+            seen.append(({s: pane.pnl_curve(s) for s in before}, pane.fills()))
+        return apply(book, f)
+
+    monkeypatch.setattr(TripBook, "apply", spy)
+    pane.build_history()
+    assert len(seen) == 40 and all(got == (before, rows_before) for got in seen)
+    every = j.load_fills()
+    rows = fill_rows(every, j.order_strategies({f.client_id for f in every}), MULTS)
+    assert {s: pane.pnl_curve(s) for s in before} == {s: pnl_series(rows, s) for s in before}
+
+
+def test_a_fill_committed_after_a_newer_id_is_read_on_postgres(pg: Any) -> None:
+    """PostgreSQL hands out ids when rows are inserted, not when they commit: with the node and `orders sync`
+    (a short command beside it) storing fills at once, the pane's cursor passed an id committed later, and
+    that fill never showed. Fill inserts take turns (as SQLite's writers do), so ids are in commit order."""
+    import threading
+
+    from cashup_tui.store import orders as orders_repo
+
+    url = pg.create_database()
+    node, sync, pane = (StoreJournal(open_store(url), MODE) for _ in range(3))
+    h = PaneHistory(pane, MULTS)
+    with node.store.engine.connect() as conn, conn.begin():  # the node's fill, not committed yet
+        orders_repo.record_fill(conn, _fill(1, 1000, "BTC_USDT", Side.BUY, 1, 100), MODE)
+        other = threading.Thread(target=sync.save_fill, args=(_fill(2, 2000, "BTC_USDT", Side.SELL, 1, 101),))
+        other.start()
+        with pane.store.engine.connect() as probe:  # until sync has committed (before) or waits (now)
+            while other.is_alive() and not probe.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").scalar():
+                other.join(timeout=0.05)
+        assert h.update()
+    other.join()
+    assert h.update()
+    assert [r["trade_id"] for r in h.fill_rows] == ["T00002", "T00001"]
+    for j in (node, sync, pane):
+        j.store.close()

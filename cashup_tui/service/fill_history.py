@@ -67,7 +67,7 @@ class PnlCurve:
 
 class PaneHistory:
     """The newest fill rows and closed trips of a journal, updated from the fills stored since the last read.
-    Not thread-safe: one caller at a time updates it (the rows it publishes are replaced, never changed)."""
+    Not thread-safe: one caller at a time updates it (the rows and curve points it publishes are replaced, never changed)."""
 
     def __init__(self, journal: Journal, multipliers: Mapping[str, Decimal], *, keep_fills: int = KEEP_FILLS,
                  keep_trips: int = KEEP_TRIPS) -> None:
@@ -77,6 +77,7 @@ class PaneHistory:
         self.fill_rows: list[dict[str, Any]] = []  # newest first
         self.trip_rows: list[dict[str, Any]] = []  # newest first
         self._strategies: dict[str, str] = {}  # client id -> strategy of the kept rows (it never changes)
+        self.curve_points: dict[str | None, tuple[list[int], list[float]]] = {}  # the curves' published points
         self._reset()
 
     def _reset(self) -> None:
@@ -134,6 +135,7 @@ class PaneHistory:
                           for f, realised in reversed(self._kept)]
         funding = Funding(settlements(self.journal)) if self._closed else Funding(())
         self.trip_rows = [trip_row(t, funding) for t in reversed(self._closed)]
+        self.curve_points = {k: c.points() for k, c in self.curves.items()}  # not `curves`: a build mutates them
 
 
 class HistoryMixin:
@@ -157,7 +159,7 @@ class HistoryMixin:
         if h is None or (h.multipliers != mults and not self._history_building):
             old, h = h, PaneHistory(self.node.journal, mults)
             if old is not None:  # shown until the new one is built
-                h.fill_rows, h.trip_rows = old.fill_rows, old.trip_rows
+                h.fill_rows, h.trip_rows, h.curve_points = old.fill_rows, old.trip_rows, old.curve_points
             self._pane_history = h
         return h
 
@@ -212,11 +214,12 @@ class HistoryMixin:
         return self._poll_history().trip_rows[:limit]
 
     def pnl_curve(self, strategy: str | None = None) -> tuple[list[int], list[float]]:
-        """Cumulative net PnL of every fill (or of one strategy's) over the whole history (`PnlCurve`)."""
+        """Cumulative net PnL of every fill (or of one strategy's) over the whole history (`PnlCurve`), as last
+        published: a build replaying in a thread leaves the previous curve, as it leaves the rows."""
         if self.node is None:
             return [], []
-        curve = self._poll_history().curves.get(strategy)
-        return curve.points() if curve is not None else ([], [])
+        times, values = self._poll_history().curve_points.get(strategy, ((), ()))
+        return list(times), list(values)
 
     def orders_by_time(self, limit: int = 300) -> list[Any]:
         """The journal's recent orders and the cache's (fresher), newest first by when each was created."""

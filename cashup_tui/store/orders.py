@@ -122,8 +122,13 @@ def load_order_events(
 
 
 def record_fill(db: Any, fill: Fill, mode: str = "", account: str = DEFAULT_ACCOUNT) -> bool:
-    """Store a fill once: False (and nothing written) when its venue trade id is already known."""
+    """Store a fill once: False (and nothing written) when its venue trade id is already known.
+    On PostgreSQL the account's fill inserts take turns until commit (a transaction advisory lock), as
+    SQLite's writers do: ids are then in commit order, which `load_fills_after`'s cursor relies on (an id
+    handed out before a newer one committed after it would be passed over for good)."""
     with transaction(db) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"cashup.fills {account} {mode}"))))
         return insert_ignore(conn, FILLS, m.fill_to_row(fill, mode, account), keys=FILL_KEY)
 
 
@@ -158,7 +163,8 @@ def load_fills_after(db: Any, after_id: int, *, limit: int | None = None, mode: 
                      account: str = DEFAULT_ACCOUNT) -> tuple[list[Fill], int]:
     """The fills stored after the row `after_id` (0: from the first), in the order stored, and the id of the
     last one read (`after_id` when none): a reader that keeps the id reads only what is new, by the primary
-    key's range (O(new), not O(stored)). SQLite's writers take turns, so ids are in commit order."""
+    key's range (O(new), not O(stored)). Fill inserts take turns (SQLite's writers; on PostgreSQL
+    `record_fill`'s lock), so ids are in commit order."""
     # the account and mode compared as expressions, so no index on them is preferred to the key's range
     q = select(FILLS).where(FILLS.c.id > after_id, FILLS.c.account.concat("") == account).order_by(FILLS.c.id)
     if mode is not None:
