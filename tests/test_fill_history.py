@@ -214,7 +214,7 @@ def test_a_rebuild_in_a_thread_shows_the_previous_curves_until_it_is_built(monke
     pane.history_batch = 10
     assert pane.fills() == [] and pane.claim_history_build()
     pane.build_history()
-    before = {s: pane.pnl_curve(s) for s in (None, "s0", "s1")}
+    before = {s: pane.pnl_series(s) for s in (None, "s0", "s1")}
     rows_before = pane.fills()
     assert before[None][0] and rows_before
     j.save_fill(_fill(99, 5, "BTC_USDT", Side.SELL, 2, 95, "c1"))  # older than every fill: a rebuild
@@ -226,7 +226,7 @@ def test_a_rebuild_in_a_thread_shows_the_previous_curves_until_it_is_built(monke
 
     def spy(book: TripBook, f: Fill) -> Any:
         if len(seen) < 40:  # what the loop reads mid-replay
-            seen.append(({s: pane.pnl_curve(s) for s in before}, pane.fills()))
+            seen.append(({s: pane.pnl_series(s) for s in before}, pane.fills()))
         return apply(book, f)
 
     monkeypatch.setattr(TripBook, "apply", spy)
@@ -234,7 +234,7 @@ def test_a_rebuild_in_a_thread_shows_the_previous_curves_until_it_is_built(monke
     assert len(seen) == 40 and all(got == (before, rows_before) for got in seen)
     every = j.load_fills()
     rows = fill_rows(every, j.order_strategies({f.client_id for f in every}), MULTS)
-    assert {s: pane.pnl_curve(s) for s in before} == {s: pnl_series(rows, s) for s in before}
+    assert {s: pane.pnl_series(s) for s in before} == {s: pnl_series(rows, s) for s in before}
 
 
 def test_a_fill_committed_after_a_newer_id_is_read_on_postgres(pg: Any) -> None:

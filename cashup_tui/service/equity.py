@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 EQUITY_EVERY_MS = 5_000
 EQUITY_POINTS = 2_000
@@ -38,7 +38,8 @@ class EquitySampler:
 
 def pnl_series(fills: Sequence[Mapping[str, Any]], strategy: str | None = None) -> Series:
     """Cumulative net PnL (realised less fees, USDT) after each fill, oldest first; of one strategy's
-    fills when `strategy` is given, else of all."""
+    fills when `strategy` is given, else of all: the one-shot definition that the workstation's curves
+    (`fill_history.PnlCurve`, kept while it replays) are held to."""
     times: list[int] = []
     values: list[float] = []
     acc = 0.0
@@ -67,11 +68,3 @@ class EquityMixin:
         """The account's equity (USDT) over this session."""
         return self._equity_sampler().series()
 
-    def pnl_series(self, strategy: str | None = None) -> Series:
-        """A strategy's (or, without one, every fill's) cumulative net PnL from the journal: the Fills
-        history's curve over every fill where the node keeps one, else from the fill rows it has."""
-        curve: Any = getattr(self, "pnl_curve", None)
-        if curve is not None:
-            return cast(Series, curve(strategy))
-        fills: Any = getattr(self, "fills", None)
-        return pnl_series(fills(limit=100_000) if fills is not None else [], strategy)

@@ -213,7 +213,7 @@ class HistoryMixin:
             return []
         return self._poll_history().trip_rows[:limit]
 
-    def pnl_curve(self, strategy: str | None = None) -> tuple[list[int], list[float]]:
+    def pnl_series(self, strategy: str | None = None) -> tuple[list[int], list[float]]:
         """Cumulative net PnL of every fill (or of one strategy's) over the whole history (`PnlCurve`), as last
         published: a build replaying in a thread leaves the previous curve, as it leaves the rows."""
         if self.node is None:
